@@ -1,0 +1,531 @@
+//! The handle on a running sandbox, and the [`Outcome`] of one that ended.
+//!
+//! The child is tracked by its pidfd: waits and kills can never hit a reused
+//! pid. With a PID namespace the tracked process is the box's init, so
+//! killing it kills the whole tree; without one, the process group (and the
+//! cgroup, when there is one) is killed.
+
+use std::io::{PipeReader, PipeWriter, Read};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use crate::cgroup::{Cgroup, CgroupStats};
+use crate::error::{Error, Result};
+use crate::ns::Namespace;
+use crate::sandbox::Sandbox;
+use crate::sys;
+
+/// How the payload's process ended, as `wait` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitStatus {
+    /// Exited with this code.
+    Exited(i32),
+    /// Killed by this signal.
+    Signaled(i32),
+}
+
+impl ExitStatus {
+    /// The shell convention: the exit code, or 128 + the signal number.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => c,
+            ExitStatus::Signaled(s) => 128 + s,
+        }
+    }
+
+    fn from_wait_status(st: i32) -> ExitStatus {
+        if libc::WIFEXITED(st) {
+            ExitStatus::Exited(libc::WEXITSTATUS(st))
+        } else if libc::WIFSIGNALED(st) {
+            ExitStatus::Signaled(libc::WTERMSIG(st))
+        } else {
+            ExitStatus::Exited(st)
+        }
+    }
+}
+
+/// Why the sandbox ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Reason {
+    /// The payload exited on its own (see the code).
+    Exited,
+    /// The payload was killed by a signal it did not ask for from us.
+    Signaled,
+    /// The wall-clock limit was reached and the tree was killed.
+    WallTimeLimit,
+    /// The CPU-time limit was reached.
+    CpuTimeLimit,
+    /// The memory limit was reached and the OOM killer ended the payload.
+    OutOfMemory,
+    /// The seccomp filter killed the payload (SIGSYS).
+    SeccompViolation,
+    /// The caller killed it (`kill`, drop).
+    Killed,
+}
+
+/// Everything known about a sandbox that ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outcome {
+    /// Why it ended.
+    pub reason: Reason,
+    /// The payload's wait status.
+    pub status: ExitStatus,
+    /// Wall-clock time from spawn to reap.
+    pub wall_time: Duration,
+    /// User CPU time of the whole tree (reaped processes).
+    pub user_time: Duration,
+    /// System CPU time of the whole tree (reaped processes).
+    pub system_time: Duration,
+    /// Largest resident set size of any process in the tree, in bytes.
+    pub max_rss: u64,
+    /// What the cgroup measured, when the box had one.
+    pub cgroup: Option<CgroupStats>,
+}
+
+impl Outcome {
+    /// True when the payload exited with code 0.
+    pub fn success(&self) -> bool {
+        self.status == ExitStatus::Exited(0)
+    }
+    /// The exit code, or 128 + signal (the shell convention).
+    pub fn code(&self) -> i32 {
+        self.status.code()
+    }
+    /// The exit code when the payload exited.
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.status {
+            ExitStatus::Exited(c) => Some(c),
+            ExitStatus::Signaled(_) => None,
+        }
+    }
+    /// The signal when the payload was killed by one.
+    pub fn signal(&self) -> Option<i32> {
+        match self.status {
+            ExitStatus::Signaled(s) => Some(s),
+            ExitStatus::Exited(_) => None,
+        }
+    }
+    /// Whether the wall-clock limit ended it.
+    pub fn timed_out(&self) -> bool {
+        self.reason == Reason::WallTimeLimit
+    }
+    /// Whether the OOM killer ended it.
+    pub fn oom_killed(&self) -> bool {
+        self.reason == Reason::OutOfMemory
+    }
+}
+
+/// The outcome plus captured output, from [`Sandbox::output`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Everything written to stdout.
+    pub stdout: Vec<u8>,
+    /// Everything written to stderr.
+    pub stderr: Vec<u8>,
+}
+
+/// A running sandbox.
+#[derive(Debug)]
+pub struct Child {
+    pid: libc::pid_t,
+    pidfd: OwnedFd,
+    status_pipe: Option<OwnedFd>,
+    /// Write end of the payload's stdin, when piped.
+    pub stdin: Option<PipeWriter>,
+    /// Read end of the payload's stdout, when piped.
+    pub stdout: Option<PipeReader>,
+    /// Read end of the payload's stderr, when piped.
+    pub stderr: Option<PipeReader>,
+    cgroup: Option<Cgroup>,
+    kill_on_drop: bool,
+    pid_ns: bool,
+    started: Instant,
+    timeout: Option<Duration>,
+    grace: Option<Duration>,
+    /// When SIGTERM was sent for a timeout with grace.
+    term_sent: Option<Instant>,
+    /// Why we killed it, if we did.
+    killed_for: Option<Reason>,
+    outcome: Option<Outcome>,
+}
+
+impl Child {
+    pub(crate) fn new(
+        pid: libc::pid_t,
+        pidfd: OwnedFd,
+        status_pipe: Option<OwnedFd>,
+        stdio: [Option<OwnedFd>; 3],
+        cgroup: Option<Cgroup>,
+        sb: &Sandbox,
+        started: Instant,
+    ) -> Child {
+        let [i, o, e] = stdio;
+        Child {
+            pid,
+            pidfd,
+            status_pipe,
+            stdin: i.map(PipeWriter::from),
+            stdout: o.map(PipeReader::from),
+            stderr: e.map(PipeReader::from),
+            cgroup,
+            kill_on_drop: sb.kill_on_drop,
+            pid_ns: sb.has_ns(Namespace::Pid),
+            started,
+            timeout: sb.limits().timeout(),
+            grace: sb.limits().grace(),
+            term_sent: None,
+            killed_for: None,
+            outcome: None,
+        }
+    }
+
+    /// The pid of the sandbox's first process (the init, with a PID
+    /// namespace), in the caller's PID namespace.
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    pub(crate) fn cgroup(&self) -> Option<&Cgroup> {
+        self.cgroup.as_ref()
+    }
+
+    /// The time this sandbox was spawned.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Kill the whole tree with SIGKILL. Idempotent; a no-op once reaped.
+    pub fn kill(&mut self) -> Result<()> {
+        if self.outcome.is_some() {
+            return Ok(());
+        }
+        self.killed_for.get_or_insert(Reason::Killed);
+        self.signal_tree(libc::SIGKILL)
+    }
+
+    /// Send `sig` to the tree: to the init (which forwards it) with a PID
+    /// namespace; to the process group otherwise. SIGKILL also goes to the
+    /// cgroup.
+    pub fn signal(&mut self, sig: i32) -> Result<()> {
+        if self.outcome.is_some() {
+            return Ok(());
+        }
+        self.signal_tree(sig)
+    }
+
+    fn signal_tree(&self, sig: i32) -> Result<()> {
+        if sig == libc::SIGKILL {
+            if let Some(cg) = &self.cgroup {
+                let _ = cg.kill();
+            }
+        }
+        if !self.pid_ns {
+            // The child called setsid, so its pid is its process group; it is
+            // not reaped yet, so the group id cannot have been reused.
+            // SAFETY: kill with integer arguments.
+            unsafe { libc::kill(-self.pid, sig) };
+        }
+        match sys::pidfd_send_signal(self.pidfd.as_raw_fd(), sig) {
+            Ok(()) => Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Ok(()),
+            Err(e) => Err(Error::io("signal the sandbox", None, e)),
+        }
+    }
+
+    /// Kill and reap after a failed spawn; errors are irrelevant then.
+    pub(crate) fn abort(&mut self) {
+        self.stdin = None;
+        let _ = self.kill();
+        let _ = self.reap();
+    }
+
+    /// Wait for the sandbox to end, enforcing the configured timeout.
+    pub fn wait(&mut self) -> Result<Outcome> {
+        loop {
+            if let Some(o) = self.wait_step(None)? {
+                return Ok(o);
+            }
+        }
+    }
+
+    /// Wait at most `d`; `Ok(None)` if it is still running then (it is not
+    /// killed: call [`kill`](Self::kill) for that).
+    pub fn wait_timeout(&mut self, d: Duration) -> Result<Option<Outcome>> {
+        let until = Instant::now() + d;
+        loop {
+            if let Some(o) = self.wait_step(Some(until))? {
+                return Ok(Some(o));
+            }
+            if Instant::now() >= until {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// The outcome if the sandbox has ended, without blocking.
+    pub fn try_wait(&mut self) -> Result<Option<Outcome>> {
+        self.wait_step(Some(Instant::now()))
+    }
+
+    /// One bounded wait: poll the pidfd until the sandbox ends, the
+    /// sandbox's own deadline (timeout/grace) passes, or `until`.
+    fn wait_step(&mut self, until: Option<Instant>) -> Result<Option<Outcome>> {
+        if let Some(o) = &self.outcome {
+            return Ok(Some(o.clone()));
+        }
+        let limit = self.deadline();
+        let target = match (until, limit) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if self.poll_exit(target)? {
+            return self.reap().map(Some);
+        }
+        if let Some(limit) = limit {
+            if Instant::now() >= limit {
+                self.on_deadline()?;
+            }
+        }
+        Ok(None)
+    }
+
+    /// When the wall-clock limit (or the grace after SIGTERM) runs out.
+    fn deadline(&self) -> Option<Instant> {
+        let t = self.timeout?;
+        if self.killed_for.is_some() {
+            return None;
+        }
+        match self.term_sent {
+            Some(at) => Some(at + self.grace.unwrap_or_default()),
+            None => Some(self.started + t),
+        }
+    }
+
+    fn on_deadline(&mut self) -> Result<()> {
+        match (self.grace, self.term_sent) {
+            (Some(_), None) => {
+                self.term_sent = Some(Instant::now());
+                self.signal_tree(libc::SIGTERM)
+            }
+            _ => {
+                self.killed_for = Some(Reason::WallTimeLimit);
+                self.signal_tree(libc::SIGKILL)
+            }
+        }
+    }
+
+    /// Poll the pidfd; true when the process has exited.
+    fn poll_exit(&self, until: Option<Instant>) -> Result<bool> {
+        loop {
+            let ms = match until {
+                None => -1,
+                Some(t) => {
+                    let left = t.saturating_duration_since(Instant::now());
+                    left.as_millis().min(i32::MAX as u128) as i32
+                        + i32::from(left.subsec_micros() % 1000 != 0)
+                }
+            };
+            let mut pfd = libc::pollfd {
+                fd: self.pidfd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+            if r < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Error::io("poll the sandbox's pidfd", None, e));
+            }
+            return Ok(r > 0);
+        }
+    }
+
+    /// Reap the child (blocking), build the outcome, remove the cgroup.
+    fn reap(&mut self) -> Result<Outcome> {
+        if let Some(o) = &self.outcome {
+            return Ok(o.clone());
+        }
+        let w = sys::waitid(
+            sys::P_PIDFD,
+            self.pidfd.as_raw_fd() as libc::id_t,
+            libc::WEXITED,
+        )
+        .map_err(|e| Error::io("wait for the sandbox", None, e))?
+        .ok_or_else(|| {
+            Error::io(
+                "wait for the sandbox",
+                None,
+                std::io::ErrorKind::WouldBlock.into(),
+            )
+        })?;
+        let wall_time = self.started.elapsed();
+        let direct = match w.code {
+            libc::CLD_EXITED => ExitStatus::Exited(w.status),
+            _ => ExitStatus::Signaled(w.status),
+        };
+        // With a PID namespace the reaped process is the init; the payload's
+        // own status comes through the status pipe (absent if the init was
+        // killed, in which case the payload died with it by SIGKILL).
+        let status = match self.status_pipe.take() {
+            Some(p) => {
+                let mut buf = [0u8; 4];
+                match sys::read_full(p.as_raw_fd(), &mut buf) {
+                    Ok(4) => ExitStatus::from_wait_status(i32::from_ne_bytes(buf)),
+                    _ => match direct {
+                        ExitStatus::Signaled(s) => ExitStatus::Signaled(s),
+                        ExitStatus::Exited(_) => ExitStatus::Signaled(libc::SIGKILL),
+                    },
+                }
+            }
+            None => direct,
+        };
+        let cgroup = self.cgroup.as_ref().map(|c| c.stats());
+        if let Some(cg) = &self.cgroup {
+            // Nothing of the tree may outlive the payload without a PID
+            // namespace either: the cgroup holds the stragglers.
+            let _ = cg.kill();
+        }
+        let reason = classify(status, self.killed_for, cgroup.as_ref());
+        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        let outcome = Outcome {
+            reason,
+            status,
+            wall_time,
+            user_time: tv(w.rusage.ru_utime),
+            system_time: tv(w.rusage.ru_stime),
+            max_rss: w.rusage.ru_maxrss as u64 * 1024,
+            cgroup,
+        };
+        self.outcome = Some(outcome.clone());
+        if let Some(mut cg) = self.cgroup.take() {
+            cg.remove()?;
+        }
+        Ok(outcome)
+    }
+
+    /// Read stdout and stderr to the end (concurrently, so neither pipe can
+    /// fill and deadlock the payload), then wait. Honors the timeout.
+    pub fn wait_with_output(mut self) -> Result<Output> {
+        drop(self.stdin.take());
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let mut streams: Vec<(PipeReader, bool)> = Vec::new();
+        if let Some(o) = self.stdout.take() {
+            streams.push((o, false));
+        }
+        if let Some(e) = self.stderr.take() {
+            streams.push((e, true));
+        }
+        let mut buf = vec![0u8; 64 * 1024];
+        while !streams.is_empty() {
+            let mut pfds: Vec<libc::pollfd> = streams
+                .iter()
+                .map(|(r, _)| libc::pollfd {
+                    fd: r.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                })
+                .collect();
+            let ms = match self.deadline() {
+                Some(d) => d.saturating_duration_since(Instant::now()).as_millis() as i32 + 1,
+                None => -1,
+            };
+            // SAFETY: pfds is a valid array of pollfd.
+            let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+            if r < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(Error::io("poll the output pipes", None, e));
+            }
+            if r == 0 {
+                if let Some(d) = self.deadline() {
+                    if Instant::now() >= d {
+                        self.on_deadline()?;
+                    }
+                }
+                continue;
+            }
+            let mut closed = Vec::new();
+            for (i, p) in pfds.iter().enumerate() {
+                if p.revents == 0 {
+                    continue;
+                }
+                let (reader, is_err) = &mut streams[i];
+                match reader.read(&mut buf) {
+                    Ok(0) => closed.push(i),
+                    Ok(n) => {
+                        let dst = if *is_err { &mut err } else { &mut out };
+                        dst.extend_from_slice(&buf[..n]);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(Error::io("read the output pipes", None, e)),
+                }
+            }
+            for i in closed.into_iter().rev() {
+                streams.remove(i);
+            }
+        }
+        let outcome = self.wait()?;
+        Ok(Output {
+            outcome,
+            stdout: out,
+            stderr: err,
+        })
+    }
+}
+
+/// Decide the reason from the status and what we know of the kill.
+fn classify(status: ExitStatus, killed_for: Option<Reason>, cg: Option<&CgroupStats>) -> Reason {
+    if let Some(r) = killed_for {
+        if r == Reason::WallTimeLimit {
+            return r;
+        }
+    }
+    match status {
+        ExitStatus::Exited(_) => Reason::Exited,
+        ExitStatus::Signaled(s) => {
+            if cg.and_then(|c| c.oom_kills).is_some_and(|n| n > 0) && s == libc::SIGKILL {
+                Reason::OutOfMemory
+            } else if s == libc::SIGSYS {
+                Reason::SeccompViolation
+            } else if s == libc::SIGXCPU {
+                Reason::CpuTimeLimit
+            } else if killed_for == Some(Reason::Killed) {
+                Reason::Killed
+            } else {
+                Reason::Signaled
+            }
+        }
+    }
+}
+
+impl AsFd for Child {
+    /// The pidfd: becomes readable when the sandbox's first process exits.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+}
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        if self.outcome.is_some() {
+            return;
+        }
+        if self.kill_on_drop {
+            let _ = self.kill();
+            let _ = self.reap();
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! uid/gid maps for user namespaces, written by the parent.
+
+use serde::{Deserialize, Serialize};
+
+/// One line of `/proc/<pid>/uid_map` or `gid_map`: `inside outside count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdMap {
+    /// First id inside the namespace.
+    pub inside: u32,
+    /// First id outside (in the caller's namespace).
+    pub outside: u32,
+    /// How many consecutive ids.
+    pub count: u32,
+}
+
+impl IdMap {
+    /// A map line.
+    pub fn new(inside: u32, outside: u32, count: u32) -> IdMap {
+        IdMap {
+            inside,
+            outside,
+            count,
+        }
+    }
+}
+
+/// Render map lines as the kernel expects them, all in one write.
+pub(crate) fn render(maps: &[IdMap]) -> String {
+    maps.iter()
+        .map(|m| format!("{} {} {}\n", m.inside, m.outside, m.count))
+        .collect()
+}
+
+/// Whether an unprivileged caller may write these maps: only a single line
+/// mapping exactly its own id.
+pub(crate) fn is_self_only(maps: &[IdMap], own: u32) -> bool {
+    maps.len() == 1 && maps[0].outside == own && maps[0].count == 1
+}

@@ -1,0 +1,43 @@
+//! rsandbox: an embeddable Linux sandbox.
+//!
+//! Describe a box with the [`Sandbox`] builder, then spawn a [`Command`] in it:
+//!
+//! ```no_run
+//! use rsandbox::{Command, Sandbox};
+//! let outcome = Sandbox::new()
+//!     .pid_ns()
+//!     .mount_ns()
+//!     .spawn(&Command::new("/bin/true"))?
+//!     .wait()?;
+//! assert!(outcome.success());
+//! # Ok::<(), rsandbox::Error>(())
+//! ```
+//!
+//! The box is made of kernel primitives only (namespaces, cgroups, rlimits,
+//! seccomp, Landlock, capabilities). See `DESIGN.md` for the launch pipeline.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![warn(missing_docs)]
+
+pub mod caps;
+pub mod cgroup;
+mod child;
+mod command;
+mod error;
+pub mod fs;
+mod idmap;
+pub mod landlock;
+pub mod limits;
+mod ns;
+mod sandbox;
+pub mod seccomp;
+mod spawn;
+mod stdio;
+pub mod sys;
+
+pub use child::{Child, ExitStatus, Outcome, Output, Reason};
+pub use command::Command;
+pub use error::{ChildError, Error, Result, Stage};
+pub use idmap::IdMap;
+pub use ns::Namespace;
+pub use sandbox::Sandbox;
+pub use stdio::Stdio;

@@ -1,0 +1,89 @@
+//! Namespace kinds and their clone flags.
+
+use serde::{Deserialize, Serialize};
+
+/// A Linux namespace the sandbox can create.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Namespace {
+    /// `CLONE_NEWUSER`: uid/gid maps and capabilities scoped to the box.
+    User,
+    /// `CLONE_NEWPID`: the box sees only its own processes.
+    Pid,
+    /// `CLONE_NEWNS`: the box's own mount table.
+    Mount,
+    /// `CLONE_NEWUTS`: its own hostname.
+    Uts,
+    /// `CLONE_NEWIPC`: its own SysV IPC and POSIX message queues.
+    Ipc,
+    /// `CLONE_NEWNET`: its own network stack (only `lo`).
+    Net,
+    /// `CLONE_NEWCGROUP`: its own view of the cgroup tree.
+    Cgroup,
+    /// `CLONE_NEWTIME`: its own monotonic and boot clocks.
+    Time,
+}
+
+impl Namespace {
+    /// Every kind, in the order they are reported.
+    pub const ALL: [Namespace; 8] = [
+        Namespace::User,
+        Namespace::Pid,
+        Namespace::Mount,
+        Namespace::Uts,
+        Namespace::Ipc,
+        Namespace::Net,
+        Namespace::Cgroup,
+        Namespace::Time,
+    ];
+
+    /// The clone flag creating this namespace.
+    pub fn clone_flag(self) -> u64 {
+        (match self {
+            Namespace::User => libc::CLONE_NEWUSER,
+            Namespace::Pid => libc::CLONE_NEWPID,
+            Namespace::Mount => libc::CLONE_NEWNS,
+            Namespace::Uts => libc::CLONE_NEWUTS,
+            Namespace::Ipc => libc::CLONE_NEWIPC,
+            Namespace::Net => libc::CLONE_NEWNET,
+            Namespace::Cgroup => libc::CLONE_NEWCGROUP,
+            Namespace::Time => libc::CLONE_NEWTIME,
+        }) as u32 as u64
+    }
+
+    /// The name used in `/proc/self/ns/` and in the CLI.
+    pub fn name(self) -> &'static str {
+        match self {
+            Namespace::User => "user",
+            Namespace::Pid => "pid",
+            Namespace::Mount => "mnt",
+            Namespace::Uts => "uts",
+            Namespace::Ipc => "ipc",
+            Namespace::Net => "net",
+            Namespace::Cgroup => "cgroup",
+            Namespace::Time => "time",
+        }
+    }
+
+    /// Whether this kernel offers the namespace (`/proc/self/ns/<name>` exists).
+    pub fn supported(self) -> bool {
+        std::path::Path::new("/proc/self/ns")
+            .join(self.name())
+            .exists()
+    }
+
+    /// Parse a CLI name (`user`, `pid`, `mount`/`mnt`, `uts`, `ipc`, `net`, `cgroup`, `time`).
+    pub fn parse(s: &str) -> Option<Namespace> {
+        Some(match s {
+            "user" => Namespace::User,
+            "pid" => Namespace::Pid,
+            "mount" | "mnt" => Namespace::Mount,
+            "uts" => Namespace::Uts,
+            "ipc" => Namespace::Ipc,
+            "net" | "network" => Namespace::Net,
+            "cgroup" => Namespace::Cgroup,
+            "time" => Namespace::Time,
+            _ => return None,
+        })
+    }
+}

@@ -1,0 +1,333 @@
+//! The builder: a plain-data description of a box.
+//!
+//! `Sandbox` is `Clone` and serde-serializable so a box can be stored, sent to
+//! another process or loaded from a profile. Builder methods take and return
+//! `self` so calls chain; nothing is checked until [`Sandbox::validate`] (which
+//! [`Sandbox::spawn`] calls first), so errors surface in one place, before any
+//! process exists.
+//!
+//! Concerns other than namespaces, identity, environment and stdio add their
+//! builder methods from their own modules (`fs`, `limits`, `seccomp`, `caps`,
+//! `landlock`), each in an `impl Sandbox` block next to the code that
+//! enforces them.
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::caps::CapsConfig;
+use crate::child::{Child, Outcome, Output};
+use crate::command::Command;
+use crate::error::Result;
+use crate::fs::FsConfig;
+use crate::idmap::IdMap;
+use crate::landlock::LandlockConfig;
+use crate::limits::Limits;
+use crate::ns::Namespace;
+use crate::seccomp::SeccompConfig;
+use crate::stdio::Stdio;
+
+/// The PATH a clean environment gets.
+pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Longest hostname the kernel accepts (`HOST_NAME_MAX`).
+pub const HOSTNAME_MAX: usize = 64;
+
+/// A description of a sandbox. See the crate docs for an example.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Sandbox {
+    /// Namespaces to create.
+    pub(crate) namespaces: Vec<Namespace>,
+    /// uid inside the user namespace (default: the caller's uid).
+    pub(crate) uid: Option<u32>,
+    /// gid inside the user namespace (default: the caller's gid).
+    pub(crate) gid: Option<u32>,
+    /// Explicit uid map lines (default: one line, caller → `uid`).
+    pub(crate) uid_map: Vec<IdMap>,
+    /// Explicit gid map lines (default: one line, caller → `gid`).
+    pub(crate) gid_map: Vec<IdMap>,
+    /// Hostname set in the UTS namespace.
+    pub(crate) hostname: Option<String>,
+    /// Start from the caller's environment instead of a clean one.
+    pub(crate) inherit_env: bool,
+    /// Variables set (`Some`) or removed (`None`), applied in order of name.
+    pub(crate) env: BTreeMap<String, Option<String>>,
+    /// Working directory inside the box (default `/`).
+    pub(crate) cwd: Option<PathBuf>,
+    /// Standard input.
+    pub(crate) stdin: Stdio,
+    /// Standard output.
+    pub(crate) stdout: Stdio,
+    /// Standard error.
+    pub(crate) stderr: Stdio,
+    /// Fds passed on purpose: (fd in the caller, fd number in the box).
+    pub(crate) fds: Vec<(RawFd, RawFd)>,
+    /// Kill the whole tree when the [`Child`] is dropped.
+    pub(crate) kill_on_drop: bool,
+    /// Kill the box when the calling process dies.
+    pub(crate) die_with_parent: bool,
+    /// Filesystem view (see [`crate::fs`]).
+    pub(crate) fs: FsConfig,
+    /// Resource limits (see [`crate::limits`]).
+    pub(crate) limits: Limits,
+    /// Seccomp policy (see [`crate::seccomp`]).
+    pub(crate) seccomp: SeccompConfig,
+    /// Capabilities kept (see [`crate::caps`]).
+    pub(crate) caps: CapsConfig,
+    /// Landlock rules (see [`crate::landlock`]).
+    pub(crate) landlock: LandlockConfig,
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Sandbox {
+            namespaces: Vec::new(),
+            uid: None,
+            gid: None,
+            uid_map: Vec::new(),
+            gid_map: Vec::new(),
+            hostname: None,
+            inherit_env: false,
+            env: BTreeMap::new(),
+            cwd: None,
+            stdin: Stdio::Inherit,
+            stdout: Stdio::Inherit,
+            stderr: Stdio::Inherit,
+            fds: Vec::new(),
+            kill_on_drop: true,
+            die_with_parent: true,
+            fs: FsConfig::default(),
+            limits: Limits::default(),
+            seccomp: SeccompConfig::default(),
+            caps: CapsConfig::default(),
+            landlock: LandlockConfig::default(),
+        }
+    }
+}
+
+impl Sandbox {
+    /// An empty description: no namespaces, a clean environment, inherited
+    /// stdio, kill-on-drop and die-with-parent on.
+    pub fn new() -> Sandbox {
+        Sandbox::default()
+    }
+
+    fn with_ns(mut self, ns: Namespace) -> Self {
+        if !self.namespaces.contains(&ns) {
+            self.namespaces.push(ns);
+        }
+        self
+    }
+
+    /// Whether namespace `ns` was requested.
+    pub fn has_ns(&self, ns: Namespace) -> bool {
+        self.namespaces.contains(&ns)
+    }
+
+    /// The namespaces requested.
+    pub fn namespaces(&self) -> &[Namespace] {
+        &self.namespaces
+    }
+
+    /// A new user namespace; the caller's uid/gid are mapped to
+    /// [`uid`](Self::uid)/[`gid`](Self::gid) (default: the same ids), and
+    /// `setgroups` is denied as the kernel requires for unprivileged maps.
+    pub fn user_ns(self) -> Self {
+        self.with_ns(Namespace::User)
+    }
+    /// A new PID namespace: the box sees only its own processes, and a small
+    /// init (PID 1) reaps orphans and forwards signals to the payload.
+    pub fn pid_ns(self) -> Self {
+        self.with_ns(Namespace::Pid)
+    }
+    /// A new mount namespace (every mount made private first).
+    pub fn mount_ns(self) -> Self {
+        self.with_ns(Namespace::Mount)
+    }
+    /// A new UTS namespace (see [`hostname`](Self::hostname)).
+    pub fn uts_ns(self) -> Self {
+        self.with_ns(Namespace::Uts)
+    }
+    /// A new IPC namespace (SysV IPC and POSIX message queues).
+    pub fn ipc_ns(self) -> Self {
+        self.with_ns(Namespace::Ipc)
+    }
+    /// A new network namespace with only `lo`, brought up.
+    pub fn net_ns(self) -> Self {
+        self.with_ns(Namespace::Net)
+    }
+    /// A new cgroup namespace.
+    pub fn cgroup_ns(self) -> Self {
+        self.with_ns(Namespace::Cgroup)
+    }
+    /// A new time namespace (an error at spawn where the kernel lacks it).
+    pub fn time_ns(self) -> Self {
+        self.with_ns(Namespace::Time)
+    }
+    /// All namespaces this kernel offers except time: user, pid, mount, uts,
+    /// ipc, net and cgroup.
+    pub fn all_ns(self) -> Self {
+        self.user_ns()
+            .pid_ns()
+            .mount_ns()
+            .uts_ns()
+            .ipc_ns()
+            .net_ns()
+            .cgroup_ns()
+    }
+
+    /// The uid the payload runs as inside the user namespace.
+    pub fn uid(mut self, uid: u32) -> Self {
+        self.uid = Some(uid);
+        self
+    }
+    /// The gid the payload runs as inside the user namespace.
+    pub fn gid(mut self, gid: u32) -> Self {
+        self.gid = Some(gid);
+        self
+    }
+    /// Add an explicit uid map line (replaces the default single mapping).
+    /// Mapping ids other than your own needs `CAP_SETUID` in the parent
+    /// namespace (i.e. root).
+    pub fn uid_map(mut self, map: IdMap) -> Self {
+        self.uid_map.push(map);
+        self
+    }
+    /// Add an explicit gid map line (replaces the default single mapping).
+    pub fn gid_map(mut self, map: IdMap) -> Self {
+        self.gid_map.push(map);
+        self
+    }
+
+    /// The hostname inside the box; needs [`uts_ns`](Self::uts_ns).
+    pub fn hostname(mut self, name: impl Into<String>) -> Self {
+        self.hostname = Some(name.into());
+        self
+    }
+
+    /// Start from the caller's environment (read at spawn time) instead of a
+    /// clean one holding only `PATH`.
+    pub fn inherit_env(mut self) -> Self {
+        self.inherit_env = true;
+        self
+    }
+    /// Set an environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), Some(value.into()));
+        self
+    }
+    /// Remove an environment variable (from the inherited or default set).
+    pub fn env_remove(mut self, key: impl Into<String>) -> Self {
+        self.env.insert(key.into(), None);
+        self
+    }
+    /// Forget every variable set so far and stop inheriting. The result is an
+    /// empty environment (not even `PATH`) unless variables are set after.
+    pub fn env_clear(mut self) -> Self {
+        self.inherit_env = false;
+        self.env.clear();
+        self.env.insert("PATH".into(), None);
+        self
+    }
+
+    /// Working directory inside the box (absolute; default `/`).
+    pub fn cwd(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cwd = Some(dir.into());
+        self
+    }
+
+    /// Standard input of the payload.
+    pub fn stdin(mut self, s: Stdio) -> Self {
+        self.stdin = s;
+        self
+    }
+    /// Standard output of the payload.
+    pub fn stdout(mut self, s: Stdio) -> Self {
+        self.stdout = s;
+        self
+    }
+    /// Standard error of the payload.
+    pub fn stderr(mut self, s: Stdio) -> Self {
+        self.stderr = s;
+        self
+    }
+
+    /// Pass the caller's fd `fd` into the box as fd number `target` (≥ 3).
+    /// The caller keeps ownership; `fd` must stay open until `spawn` returns.
+    /// Every other fd above 2 is closed in the box.
+    pub fn pass_fd(mut self, fd: RawFd, target: RawFd) -> Self {
+        self.fds.push((fd, target));
+        self
+    }
+
+    /// Kill the whole tree when the [`Child`] is dropped (default: on).
+    pub fn kill_on_drop(mut self, on: bool) -> Self {
+        self.kill_on_drop = on;
+        self
+    }
+    /// Kill the box when the calling *process* dies (default: on). The
+    /// signal is tied to a long-lived launcher thread, so a spawning thread
+    /// that exits does not kill its sandboxes.
+    pub fn die_with_parent(mut self, on: bool) -> Self {
+        self.die_with_parent = on;
+        self
+    }
+
+    /// Check the whole description without spawning anything.
+    pub fn validate(&self) -> Result<()> {
+        crate::spawn::validate(self)
+    }
+
+    /// Spawn `cmd` in the box. Returns once the payload has been `execve`d
+    /// (or with the error of the stage that failed).
+    pub fn spawn(&self, cmd: &Command) -> Result<Child> {
+        crate::spawn::spawn(self, cmd)
+    }
+
+    /// Spawn and wait; stdio as configured.
+    pub fn status(&self, cmd: &Command) -> Result<Outcome> {
+        self.spawn(cmd)?.wait()
+    }
+
+    /// Spawn with stdout and stderr captured (stdin null unless configured),
+    /// and wait; reads both pipes concurrently so neither can deadlock.
+    pub fn output(&self, cmd: &Command) -> Result<Output> {
+        let mut sb = self.clone();
+        sb.stdout = Stdio::Pipe;
+        sb.stderr = Stdio::Pipe;
+        if sb.stdin == Stdio::Inherit {
+            sb.stdin = Stdio::Null;
+        }
+        sb.spawn(cmd)?.wait_with_output()
+    }
+
+    /// The environment the payload will get, computed now.
+    pub fn resolved_env(&self) -> Vec<(OsString, OsString)> {
+        let mut out: BTreeMap<OsString, OsString> = BTreeMap::new();
+        if self.inherit_env {
+            out.extend(std::env::vars_os());
+        } else {
+            out.insert("PATH".into(), DEFAULT_PATH.into());
+        }
+        for (k, v) in &self.env {
+            match v {
+                Some(v) => {
+                    out.insert(k.into(), v.into());
+                }
+                None => {
+                    out.remove(OsString::from(k).as_os_str());
+                }
+            }
+        }
+        out.into_iter().collect()
+    }
+
+    /// The working directory inside the box.
+    pub fn working_dir(&self) -> &Path {
+        self.cwd.as_deref().unwrap_or(Path::new("/"))
+    }
+}

@@ -1,0 +1,194 @@
+//! The launch pipeline, parent side: plan, clone, write id maps, release the
+//! child, and read its error pipe.
+
+mod launcher;
+pub(crate) mod plan;
+mod routine;
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::cgroup::Cgroup;
+use crate::child::Child;
+use crate::command::Command;
+use crate::error::{ChildError, Error, Result, Stage};
+use crate::sandbox::Sandbox;
+use crate::sys;
+
+pub(crate) use plan::Plan;
+use routine::ChildFds;
+
+/// Validate a description on its own (no command).
+pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
+    plan::validate_sandbox(sb)?;
+    // Preparing the per-concern plans validates them too; they hold no
+    // process and are dropped at once.
+    crate::limits::RlimitPlan::prepare(sb)?;
+    crate::caps::CapsPlan::prepare(sb)?;
+    crate::seccomp::SeccompProgram::prepare(sb)?;
+    crate::landlock::LandlockPlan::prepare(sb)?;
+    Ok(())
+}
+
+fn pipe_cloexec(what: &str) -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(Error::last_os(format!("create {what} pipe"), None));
+    }
+    // SAFETY: both are fresh descriptors we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Spawn `cmd` in the box described by `sb`.
+pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
+    let started = Instant::now();
+    let mut plan = Plan::new(sb, cmd)?;
+    let cgroup = Cgroup::create(sb)?;
+
+    let (sync_r, sync_w) = pipe_cloexec("sync")?;
+    let (err_r, err_w) = pipe_cloexec("error")?;
+    let (status_r, status_w) = if plan.pid_ns {
+        let (r, w) = pipe_cloexec("status")?;
+        (Some(r), Some(w))
+    } else {
+        (None, None)
+    };
+    let fds = ChildFds {
+        sync_r: sync_r.as_raw_fd(),
+        err_w: err_w.as_raw_fd(),
+        status_w: status_w.as_ref().map_or(-1, |f| f.as_raw_fd()),
+    };
+
+    let cgroup_fd = cgroup.as_ref().and_then(|c| c.clone_into_fd());
+    let launched = launcher::launch(&plan, fds, cgroup_fd).map_err(|e| clone_error(sb, e))?;
+    drop((sync_r, err_w, status_w));
+    // The child holds its own copies now; ours would only delay EOFs.
+    for fd in plan.stdio.iter_mut() {
+        fd.take();
+    }
+    plan.passed.clear();
+
+    let parent_stdio = std::mem::take(&mut plan.parent_stdio);
+    let mut child = Child::new(
+        launched.pid,
+        launched.pidfd,
+        status_r,
+        parent_stdio,
+        cgroup,
+        sb,
+        started,
+    );
+
+    if let Err(e) = release(&plan, &child, launched.into_cgroup, &sync_w) {
+        child.abort();
+        return Err(e);
+    }
+    drop(sync_w);
+
+    let mut rec = [0u8; std::mem::size_of::<ChildError>()];
+    let n = sys::read_full(err_r.as_raw_fd(), &mut rec)
+        .map_err(|e| Error::io("read the child's error pipe", None, e))?;
+    if n == rec.len() {
+        // SAFETY: rec holds the bytes of a repr(C) ChildError of plain ints.
+        let ce: ChildError = unsafe { std::ptr::read_unaligned(rec.as_ptr().cast()) };
+        child.abort();
+        return Err(child_error(&plan, ce));
+    }
+    Ok(child)
+}
+
+/// Parent-side steps between clone and release: id maps, v1 cgroup attach,
+/// then the go byte.
+fn release(plan: &Plan, child: &Child, into_cgroup: bool, sync_w: &OwnedFd) -> Result<()> {
+    let pid = child.pid();
+    if plan.user_ns {
+        write_proc(pid, "setgroups", "deny")?;
+        write_map(pid, "uid_map", &plan.uid_map)?;
+        write_map(pid, "gid_map", &plan.gid_map)?;
+    }
+    if !into_cgroup {
+        if let Some(cg) = child.cgroup() {
+            cg.attach(pid)?;
+        }
+    }
+    sys::write_all(sync_w.as_raw_fd(), &[1]).map_err(|e| Error::io("release the child", None, e))
+}
+
+fn write_proc(pid: libc::pid_t, file: &str, data: &str) -> Result<()> {
+    let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+    std::fs::write(&path, data).map_err(|e| Error::io(format!("write {file}"), Some(path), e))
+}
+
+fn write_map(pid: libc::pid_t, file: &str, data: &str) -> Result<()> {
+    write_proc(pid, file, data).map_err(|e| match e.raw_os_error() {
+        Some(libc::EPERM) => Error::Privilege {
+            privilege: if file == "uid_map" {
+                "CAP_SETUID"
+            } else {
+                "CAP_SETGID"
+            }
+            .into(),
+            action: format!("write {file} {:?}", data.trim()),
+            fix: "map only your own id (the default), or run as root".into(),
+        },
+        _ => e,
+    })
+}
+
+/// Turn a failed clone into an error that says what to do.
+fn clone_error(sb: &Sandbox, e: io::Error) -> Error {
+    use crate::ns::Namespace;
+    match e.raw_os_error() {
+        Some(libc::EPERM) | Some(libc::EACCES) if sb.has_ns(Namespace::User) => Error::Privilege {
+            privilege: "unprivileged user namespaces".into(),
+            action: "create a user namespace".into(),
+            fix: "this kernel or a security module (AppArmor, sysctl \
+                  user.max_user_namespaces / kernel.unprivileged_userns_clone) \
+                  forbids them for this user; enable them or run as root"
+                .into(),
+        },
+        Some(libc::EPERM) => Error::Privilege {
+            privilege: "CAP_SYS_ADMIN".into(),
+            action: "create namespaces".into(),
+            fix: "add user_ns() or run as root".into(),
+        },
+        Some(libc::ENOSPC) | Some(libc::EUSERS) => Error::Unsupported {
+            feature: "more namespaces".into(),
+            detail: format!("the per-user namespace limit was reached: {e}"),
+        },
+        Some(libc::EINVAL) if sb.has_ns(Namespace::Time) => Error::Unsupported {
+            feature: "time namespace".into(),
+            detail: format!("clone refused CLONE_NEWTIME: {e}"),
+        },
+        _ => Error::io("clone", None, e),
+    }
+}
+
+/// Turn a child's error record into an `Error` naming the path involved.
+fn child_error(plan: &Plan, ce: ChildError) -> Error {
+    let source = io::Error::from_raw_os_error(ce.errno);
+    let Some(stage) = Stage::from_u32(ce.stage) else {
+        return Error::io("sandbox setup (unknown stage)", None, source);
+    };
+    let path = match stage {
+        Stage::Exec => Some(plan.program_path.clone()),
+        Stage::Cwd => Some(plan.cwd_path.clone()),
+        Stage::Mount => plan.mounts.as_ref().and_then(|m| m.step_path(ce.detail)),
+        _ => None,
+    };
+    if stage == Stage::Exec && matches!(ce.errno, libc::ENOENT | libc::EACCES | libc::ENOEXEC) {
+        return Error::ProgramNotFound {
+            program: plan.program_path.clone(),
+            source,
+        };
+    }
+    Error::Spawn {
+        stage,
+        detail: ce.detail,
+        path,
+        source,
+    }
+}

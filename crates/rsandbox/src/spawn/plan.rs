@@ -1,0 +1,549 @@
+//! Step 1 of the launch pipeline: validate the description and turn it into
+//! a [`Plan`] holding every byte the child will need, so the child can run on
+//! raw syscalls alone.
+
+use std::ffi::{CString, OsStr, OsString};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::caps::CapsPlan;
+use crate::command::Command;
+use crate::error::{Error, Result};
+use crate::fs::MountPlan;
+use crate::idmap::{self, IdMap};
+use crate::landlock::LandlockPlan;
+use crate::limits::RlimitPlan;
+use crate::ns::Namespace;
+use crate::sandbox::{Sandbox, HOSTNAME_MAX};
+use crate::seccomp::SeccompProgram;
+use crate::stdio::Stdio;
+
+/// Ids the child switches to before exec.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Identity {
+    pub uid: libc::uid_t,
+    pub gid: libc::gid_t,
+    /// Drop supplementary groups (only possible outside a user namespace).
+    pub clear_groups: bool,
+}
+
+/// Everything the child needs, prepared in the parent.
+pub(crate) struct Plan {
+    pub program: CString,
+    /// Keeps the argv strings alive for `argv_ptrs`.
+    _argv: Vec<CString>,
+    pub argv_ptrs: Vec<*const libc::c_char>,
+    /// Keeps the env strings alive for `envp_ptrs`.
+    _envp: Vec<CString>,
+    pub envp_ptrs: Vec<*const libc::c_char>,
+    pub cwd: CString,
+    pub hostname: Option<CString>,
+    pub clone_flags: u64,
+    pub user_ns: bool,
+    pub pid_ns: bool,
+    pub net_ns: bool,
+    pub die_with_parent: bool,
+    pub identity: Option<Identity>,
+    /// uid_map / gid_map contents the parent writes.
+    pub uid_map: String,
+    pub gid_map: String,
+    /// Child-side sources for fds 0, 1, 2 (`None`: inherit).
+    pub stdio: [Option<OwnedFd>; 3],
+    /// Parent-side ends of pipes for fds 0, 1, 2.
+    pub parent_stdio: [Option<OwnedFd>; 3],
+    /// Passed fds: (duplicated source, target number), sorted by target.
+    pub passed: Vec<(OwnedFd, RawFd)>,
+    pub mounts: Option<MountPlan>,
+    pub rlimits: Option<RlimitPlan>,
+    pub caps: Option<CapsPlan>,
+    pub landlock: Option<LandlockPlan>,
+    pub seccomp: Option<SeccompProgram>,
+    /// The resolved program path, for messages.
+    pub program_path: PathBuf,
+    /// The working directory, for messages.
+    pub cwd_path: PathBuf,
+}
+
+impl Plan {
+    /// Validate and prepare.
+    pub(crate) fn new(sb: &Sandbox, cmd: &Command) -> Result<Plan> {
+        validate(sb, cmd)?;
+        let env = sb.resolved_env();
+        let program_path = resolve_program(sb, cmd, &env)?;
+        let program = cstring("program", program_path.as_os_str())?;
+
+        let arg0 = cmd
+            .arg0
+            .clone()
+            .unwrap_or_else(|| cmd.program.clone().into());
+        let mut argv = vec![cstring("argv[0]", &arg0)?];
+        for (i, a) in cmd.args.iter().enumerate() {
+            argv.push(cstring(&format!("argument {}", i + 1), a)?);
+        }
+        let argv_ptrs = null_terminated(&argv);
+        let mut envp = Vec::with_capacity(env.len());
+        for (k, v) in &env {
+            let mut kv = OsString::from(k);
+            kv.push("=");
+            kv.push(v);
+            envp.push(cstring(&format!("env {}", k.to_string_lossy()), &kv)?);
+        }
+        let envp_ptrs = null_terminated(&envp);
+
+        let cwd_path = sb.working_dir().to_path_buf();
+        let cwd = cstring("cwd", cwd_path.as_os_str())?;
+        let hostname = match &sb.hostname {
+            Some(h) => Some(cstring("hostname", OsStr::new(h))?),
+            None => None,
+        };
+
+        let clone_flags = sb.namespaces.iter().fold(0, |f, ns| f | ns.clone_flag());
+        let user_ns = sb.has_ns(Namespace::User);
+        // SAFETY: trivial getters.
+        let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let (identity, uid_map, gid_map) = if user_ns {
+            let uid = sb
+                .uid
+                .unwrap_or(if sb.uid_map.is_empty() { euid } else { 0 });
+            let gid = sb
+                .gid
+                .unwrap_or(if sb.gid_map.is_empty() { egid } else { 0 });
+            let umap = if sb.uid_map.is_empty() {
+                vec![IdMap::new(uid, euid, 1)]
+            } else {
+                sb.uid_map.clone()
+            };
+            let gmap = if sb.gid_map.is_empty() {
+                vec![IdMap::new(gid, egid, 1)]
+            } else {
+                sb.gid_map.clone()
+            };
+            let id = Identity {
+                uid,
+                gid,
+                clear_groups: false,
+            };
+            (Some(id), idmap::render(&umap), idmap::render(&gmap))
+        } else if sb.uid.is_some() || sb.gid.is_some() {
+            let id = Identity {
+                uid: sb.uid.unwrap_or(euid),
+                gid: sb.gid.unwrap_or(egid),
+                clear_groups: true,
+            };
+            (Some(id), String::new(), String::new())
+        } else {
+            (None, String::new(), String::new())
+        };
+
+        let (stdio, parent_stdio, min_fd) = prepare_stdio(sb)?;
+        let passed = prepare_passed(sb, min_fd)?;
+
+        Ok(Plan {
+            program,
+            _argv: argv,
+            argv_ptrs,
+            _envp: envp,
+            envp_ptrs,
+            cwd,
+            hostname,
+            clone_flags,
+            user_ns,
+            pid_ns: sb.has_ns(Namespace::Pid),
+            net_ns: sb.has_ns(Namespace::Net),
+            die_with_parent: sb.die_with_parent,
+            identity,
+            uid_map,
+            gid_map,
+            stdio,
+            parent_stdio,
+            passed,
+            mounts: MountPlan::prepare(sb)?,
+            rlimits: RlimitPlan::prepare(sb)?,
+            caps: CapsPlan::prepare(sb)?,
+            landlock: LandlockPlan::prepare(sb)?,
+            seccomp: SeccompProgram::prepare(sb)?,
+            program_path,
+            cwd_path,
+        })
+    }
+}
+
+fn null_terminated(v: &[CString]) -> Vec<*const libc::c_char> {
+    v.iter()
+        .map(|s| s.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect()
+}
+
+fn cstring(field: &str, s: &OsStr) -> Result<CString> {
+    CString::new(s.as_bytes())
+        .map_err(|_| Error::invalid(field, format!("contains a NUL byte: {s:?}")))
+}
+
+fn has_nul(s: &OsStr) -> bool {
+    s.as_bytes().contains(&0)
+}
+
+/// Does the caller have `cap` in its effective set?
+pub(crate) fn has_effective_cap(cap: u32) -> bool {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1u64 << cap) != 0)
+}
+
+/// Checks that need nothing prepared: everything a user can get wrong.
+pub(crate) fn validate(sb: &Sandbox, cmd: &Command) -> Result<()> {
+    if cmd.program.as_os_str().is_empty() {
+        return Err(Error::invalid(
+            "program",
+            "argv is empty: no program to run",
+        ));
+    }
+    if has_nul(cmd.program.as_os_str()) {
+        return Err(Error::invalid("program", "contains a NUL byte"));
+    }
+    for (i, a) in cmd.args.iter().enumerate() {
+        if has_nul(a) {
+            return Err(Error::invalid(
+                format!("argument {}", i + 1),
+                "contains a NUL byte",
+            ));
+        }
+    }
+    if cmd.arg0.as_deref().is_some_and(has_nul) {
+        return Err(Error::invalid("argv[0]", "contains a NUL byte"));
+    }
+    validate_sandbox(sb)
+}
+
+/// The checks on the description alone (also run by `Sandbox::validate`).
+pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
+    for (k, v) in &sb.env {
+        if k.is_empty() {
+            return Err(Error::invalid("env", "variable name is empty"));
+        }
+        if k.contains('=') {
+            return Err(Error::invalid(
+                "env",
+                format!("variable name {k:?} contains '='"),
+            ));
+        }
+        if k.contains('\0') {
+            return Err(Error::invalid(
+                "env",
+                format!("variable name {k:?} contains a NUL byte"),
+            ));
+        }
+        if v.as_deref().is_some_and(|v| v.contains('\0')) {
+            return Err(Error::invalid(
+                "env",
+                format!("value of {k} contains a NUL byte"),
+            ));
+        }
+    }
+
+    if let Some(h) = &sb.hostname {
+        if !sb.has_ns(Namespace::Uts) {
+            return Err(Error::invalid(
+                "hostname",
+                "needs a UTS namespace: add uts_ns() (--unshare uts)",
+            ));
+        }
+        if h.is_empty() || h.len() > HOSTNAME_MAX {
+            return Err(Error::invalid(
+                "hostname",
+                format!("must be 1 to {HOSTNAME_MAX} bytes, got {}", h.len()),
+            ));
+        }
+        if h.contains('\0') {
+            return Err(Error::invalid("hostname", "contains a NUL byte"));
+        }
+    }
+
+    if let Some(cwd) = &sb.cwd {
+        if has_nul(cwd.as_os_str()) {
+            return Err(Error::invalid("cwd", "contains a NUL byte"));
+        }
+        if !cwd.is_absolute() {
+            return Err(Error::invalid(
+                "cwd",
+                format!("must be an absolute path, got {}", cwd.display()),
+            ));
+        }
+        if !crate::fs::creates_path(sb, cwd) {
+            let host = in_root(sb, cwd);
+            if !host.is_dir() {
+                return Err(Error::invalid(
+                    "cwd",
+                    format!("{} does not exist or is not a directory", cwd.display()),
+                ));
+            }
+        }
+    }
+
+    for ns in &sb.namespaces {
+        if !ns.supported() {
+            return Err(Error::Unsupported {
+                feature: format!("{} namespace", ns.name()),
+                detail: format!(
+                    "/proc/self/ns/{} is missing: this kernel was built without it",
+                    ns.name()
+                ),
+            });
+        }
+    }
+
+    let user_ns = sb.has_ns(Namespace::User);
+    let root = has_effective_cap(CAP_SYS_ADMIN);
+    if !user_ns && !sb.namespaces.is_empty() && !root {
+        return Err(Error::Privilege {
+            privilege: "CAP_SYS_ADMIN".into(),
+            action: "create namespaces without a user namespace".into(),
+            fix: "add user_ns() (--unshare user) to create them unprivileged, or run as root"
+                .into(),
+        });
+    }
+    if !user_ns && (!sb.uid_map.is_empty() || !sb.gid_map.is_empty()) {
+        return Err(Error::invalid(
+            "uid_map",
+            "id maps need a user namespace: add user_ns()",
+        ));
+    }
+    if user_ns {
+        // SAFETY: trivial getters.
+        let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let can_setuid = has_effective_cap(CAP_SETUID);
+        let can_setgid = has_effective_cap(CAP_SETGID);
+        if !sb.uid_map.is_empty() && !can_setuid && !idmap::is_self_only(&sb.uid_map, euid) {
+            return Err(Error::Privilege {
+                privilege: "CAP_SETUID".into(),
+                action: "map uids other than your own into the user namespace".into(),
+                fix: format!("run as root, or map only your own uid ({euid}) with a count of 1"),
+            });
+        }
+        if !sb.gid_map.is_empty() && !can_setgid && !idmap::is_self_only(&sb.gid_map, egid) {
+            return Err(Error::Privilege {
+                privilege: "CAP_SETGID".into(),
+                action: "map gids other than your own into the user namespace".into(),
+                fix: format!("run as root, or map only your own gid ({egid}) with a count of 1"),
+            });
+        }
+        for (field, maps) in [("uid_map", &sb.uid_map), ("gid_map", &sb.gid_map)] {
+            if maps.iter().any(|m| m.count == 0) {
+                return Err(Error::invalid(field, "a map line has a count of 0"));
+            }
+            if maps.len() > 340 {
+                return Err(Error::invalid(
+                    field,
+                    "the kernel accepts at most 340 lines",
+                ));
+            }
+        }
+    } else if (sb.uid.is_some() || sb.gid.is_some()) && !has_effective_cap(CAP_SETUID) {
+        return Err(Error::Privilege {
+            privilege: "CAP_SETUID/CAP_SETGID".into(),
+            action: "switch to another uid/gid without a user namespace".into(),
+            fix: "add user_ns() to choose the ids seen inside the box, or run as root".into(),
+        });
+    }
+
+    let mut targets = Vec::new();
+    for &(src, dst) in &sb.fds {
+        if dst < 3 {
+            return Err(Error::invalid(
+                "pass_fd",
+                format!("target fd {dst} must be 3 or more (use stdin/stdout/stderr for 0-2)"),
+            ));
+        }
+        if targets.contains(&dst) {
+            return Err(Error::invalid(
+                "pass_fd",
+                format!("target fd {dst} is given twice"),
+            ));
+        }
+        targets.push(dst);
+        if !fd_is_open(src) {
+            return Err(Error::invalid(
+                "pass_fd",
+                format!("source fd {src} is not open"),
+            ));
+        }
+    }
+    for (name, s) in [
+        ("stdin", &sb.stdin),
+        ("stdout", &sb.stdout),
+        ("stderr", &sb.stderr),
+    ] {
+        match s {
+            Stdio::Fd(fd) if !fd_is_open(*fd) => {
+                return Err(Error::invalid(name, format!("fd {fd} is not open")))
+            }
+            Stdio::File(p) | Stdio::Append(p) if has_nul(p.as_os_str()) => {
+                return Err(Error::invalid(name, "path contains a NUL byte"))
+            }
+            Stdio::Append(_) if name == "stdin" => {
+                return Err(Error::invalid(name, "stdin cannot be opened for appending"))
+            }
+            _ => {}
+        }
+    }
+    crate::fs::validate(sb)?;
+    Ok(())
+}
+
+fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor table.
+    fd >= 0 && unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0
+}
+
+/// `path` (absolute, inside the box) as seen from the host.
+fn in_root(sb: &Sandbox, path: &Path) -> PathBuf {
+    match crate::fs::program_root(sb) {
+        Some(root) => root.join(path.strip_prefix("/").unwrap_or(path)),
+        None => path.to_path_buf(),
+    }
+}
+
+fn is_executable_file(p: &Path) -> std::io::Result<()> {
+    let meta = std::fs::metadata(p)?;
+    if !meta.is_file() {
+        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+    }
+    let c = CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: c is a valid C string.
+    if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Find the program as the box will see it: a path is taken as is (relative
+/// ones against the box's cwd); a bare name is looked up in the box's `PATH`.
+fn resolve_program(sb: &Sandbox, cmd: &Command, env: &[(OsString, OsString)]) -> Result<PathBuf> {
+    let prog = &cmd.program;
+    let not_found = |source| Error::ProgramNotFound {
+        program: prog.clone(),
+        source,
+    };
+    if prog.as_os_str().as_bytes().contains(&b'/') {
+        let inside = if prog.is_absolute() {
+            prog.clone()
+        } else {
+            sb.working_dir().join(prog)
+        };
+        if crate::fs::creates_path(sb, &inside) {
+            return Ok(inside);
+        }
+        is_executable_file(&in_root(sb, &inside)).map_err(not_found)?;
+        return Ok(inside);
+    }
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let mut last = std::io::Error::from_raw_os_error(libc::ENOENT);
+    for dir in std::env::split_paths(&path) {
+        if !dir.is_absolute() {
+            continue;
+        }
+        let inside = dir.join(prog);
+        match is_executable_file(&in_root(sb, &inside)) {
+            Ok(()) => return Ok(inside),
+            Err(e) if e.raw_os_error() == Some(libc::EACCES) => last = e,
+            Err(_) => {}
+        }
+    }
+    Err(not_found(last))
+}
+
+/// Open `/dev/null` or a file for one of the standard streams.
+fn open_for(path: &Path, fd: usize, append: bool) -> Result<OwnedFd> {
+    let mut o = std::fs::OpenOptions::new();
+    if fd == 0 {
+        o.read(true);
+    } else if append {
+        o.append(true).create(true);
+    } else {
+        o.write(true).create(true).truncate(true);
+    }
+    let f = o.open(path).map_err(|e| {
+        Error::io(
+            format!("open {}", ["stdin", "stdout", "stderr"][fd]),
+            Some(path.into()),
+            e,
+        )
+    })?;
+    Ok(f.into())
+}
+
+type StdioFds = ([Option<OwnedFd>; 3], [Option<OwnedFd>; 3], RawFd);
+
+/// Prepare the three standard streams. Returns the child-side sources, the
+/// parent-side pipe ends, and the lowest fd that passed fds may be moved to.
+fn prepare_stdio(sb: &Sandbox) -> Result<StdioFds> {
+    let mut child: [Option<OwnedFd>; 3] = [None, None, None];
+    let mut parent: [Option<OwnedFd>; 3] = [None, None, None];
+    for (i, s) in [&sb.stdin, &sb.stdout, &sb.stderr].into_iter().enumerate() {
+        match s {
+            Stdio::Inherit => {}
+            Stdio::Null => child[i] = Some(open_for(Path::new("/dev/null"), i, false)?),
+            Stdio::File(p) => child[i] = Some(open_for(p, i, false)?),
+            Stdio::Append(p) => child[i] = Some(open_for(p, i, true)?),
+            Stdio::Fd(fd) => child[i] = Some(dup_cloexec(*fd, 3)?),
+            Stdio::Pipe => {
+                let (r, w) = std::io::pipe().map_err(|e| Error::io("pipe", None, e))?;
+                let (r, w): (OwnedFd, OwnedFd) = (r.into(), w.into());
+                if i == 0 {
+                    child[i] = Some(r);
+                    parent[i] = Some(w);
+                } else {
+                    child[i] = Some(w);
+                    parent[i] = Some(r);
+                }
+            }
+        }
+    }
+    let min_fd = sb.fds.iter().map(|&(_, t)| t + 1).max().unwrap_or(3);
+    // Move the child-side sources above every passed target so the child's
+    // dup2 calls cannot clobber one another.
+    for slot in child.iter_mut() {
+        if let Some(fd) = slot.take() {
+            *slot = Some(dup_cloexec(fd.as_raw_fd(), min_fd)?);
+        }
+    }
+    Ok((child, parent, min_fd))
+}
+
+fn dup_cloexec(fd: RawFd, min: RawFd) -> Result<OwnedFd> {
+    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we then own.
+    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
+    if r < 0 {
+        return Err(Error::last_os(format!("duplicate fd {fd}"), None));
+    }
+    // SAFETY: r is a fresh descriptor owned by nobody else.
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(r) })
+}
+
+fn prepare_passed(sb: &Sandbox, min_fd: RawFd) -> Result<Vec<(OwnedFd, RawFd)>> {
+    let mut out = Vec::with_capacity(sb.fds.len());
+    for &(src, dst) in &sb.fds {
+        out.push((dup_cloexec(src, min_fd)?, dst));
+    }
+    out.sort_by_key(|&(_, t)| t);
+    Ok(out)
+}
+
+/// Capability numbers (linux/capability.h) used by the privilege checks.
+pub(crate) const CAP_SETGID: u32 = 6;
+/// `CAP_SETUID`.
+pub(crate) const CAP_SETUID: u32 = 7;
+/// `CAP_SYS_ADMIN`.
+pub(crate) const CAP_SYS_ADMIN: u32 = 21;

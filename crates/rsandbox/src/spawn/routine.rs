@@ -1,0 +1,306 @@
+//! Step 3 of the launch pipeline: what the child does between clone and exec,
+//! and the PID-1 init.
+//!
+//! Everything here runs in a forked copy of a possibly multithreaded parent:
+//! no allocation, no locks, no std I/O. Only raw syscalls on data that the
+//! [`Plan`] prepared. A failure writes a fixed-size [`ChildError`] record to
+//! the CLOEXEC error pipe and `_exit`s; EOF on that pipe means exec worked.
+
+use std::os::fd::{AsRawFd, RawFd};
+
+use crate::error::{ChildError, ChildResult, Stage};
+use crate::spawn::plan::Plan;
+use crate::sys;
+
+/// The child's ends of the launch pipes.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ChildFds {
+    /// Read end of the sync pipe: one byte means "maps written, go on".
+    pub sync_r: RawFd,
+    /// Write end of the CLOEXEC error pipe.
+    pub err_w: RawFd,
+    /// Write end of the status pipe (the init reports the payload's status).
+    pub status_w: RawFd,
+}
+
+/// Exit code of a child that failed before exec (the parent reads the error
+/// record; this code is only seen if the record was lost).
+const SETUP_FAILED: i32 = 127;
+
+/// Signals the init forwards to the payload.
+const FORWARDED: [libc::c_int; 6] = [
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGHUP,
+    libc::SIGQUIT,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+];
+
+/// The child's entry point after clone. Never returns.
+///
+/// # Safety
+/// Must be called only in the child right after clone, with a plan prepared
+/// by the parent.
+pub(crate) unsafe fn child_main(plan: &Plan, fds: ChildFds) -> ! {
+    // SAFETY: we are the freshly cloned child; see the module docs.
+    let err = match unsafe { setup_and_exec(plan, fds) } {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    report(fds.err_w, err)
+}
+
+/// Write the error record and exit.
+fn report(err_w: RawFd, e: ChildError) -> ! {
+    // SAFETY: ChildError is repr(C) plain data; viewing it as bytes is sound.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            (&e as *const ChildError).cast::<u8>(),
+            std::mem::size_of::<ChildError>(),
+        )
+    };
+    let _ = sys::write_all(err_w, bytes);
+    sys::exit_now(SETUP_FAILED)
+}
+
+fn check(r: libc::c_int, stage: Stage, detail: u32) -> ChildResult {
+    if r < 0 {
+        Err(ChildError::last(stage, detail))
+    } else {
+        Ok(())
+    }
+}
+
+enum Never {}
+
+/// # Safety
+/// See [`child_main`].
+unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
+    // SAFETY (whole function): each call is a raw syscall (or a libc wrapper
+    // that is one) on integers or on pointers into the prepared plan.
+    unsafe {
+        if plan.die_with_parent {
+            check(
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0),
+                Stage::DeathSignal,
+                0,
+            )?;
+        }
+        // Wait until the parent wrote the id maps (and attached the cgroup).
+        // EOF instead of the byte means the parent died or gave up: leave
+        // quietly. Reading after PR_SET_PDEATHSIG closes the race where the
+        // parent dies before the death signal is armed.
+        let mut go = [0u8; 1];
+        match sys::read_full(fds.sync_r, &mut go) {
+            Ok(1) => {}
+            _ => sys::exit_now(SETUP_FAILED),
+        }
+        libc::close(fds.sync_r);
+
+        check(libc::setsid(), Stage::Session, 0)?;
+
+        if plan.net_ns {
+            loopback_up()?;
+        }
+        if let Some(h) = &plan.hostname {
+            check(
+                libc::sethostname(h.as_ptr(), h.as_bytes().len()),
+                Stage::Hostname,
+                0,
+            )?;
+        }
+        if let Some(m) = &plan.mounts {
+            m.apply()?;
+        }
+        check(libc::chdir(plan.cwd.as_ptr()), Stage::Cwd, 0)?;
+        if let Some(r) = &plan.rlimits {
+            r.apply()?;
+        }
+        wire_fds(plan)?;
+        if let Some(id) = plan.identity {
+            switch_identity(id)?;
+        }
+        if let Some(c) = &plan.caps {
+            c.apply()?;
+        }
+        if let Some(l) = &plan.landlock {
+            l.apply()?;
+        }
+
+        if plan.pid_ns {
+            become_init(fds)?;
+        }
+
+        reset_signals()?;
+        if let Some(s) = &plan.seccomp {
+            s.install()?;
+        }
+        libc::execve(
+            plan.program.as_ptr(),
+            plan.argv_ptrs.as_ptr(),
+            plan.envp_ptrs.as_ptr(),
+        );
+        Err(ChildError::last(Stage::Exec, 0))
+    }
+}
+
+/// Bring `lo` up in the new network namespace.
+fn loopback_up() -> ChildResult {
+    // SAFETY: socket/ioctl/close on a zeroed, correctly typed ifreq.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        check(fd, Stage::Loopback, 0)?;
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        ifr.ifr_name[0] = b'l' as libc::c_char;
+        ifr.ifr_name[1] = b'o' as libc::c_char;
+        let r = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr);
+        if r < 0 {
+            let e = ChildError::last(Stage::Loopback, 1);
+            libc::close(fd);
+            return Err(e);
+        }
+        ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+        let r = libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr);
+        let e = ChildError::last(Stage::Loopback, 2);
+        libc::close(fd);
+        if r < 0 {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+/// dup2 the standard streams and passed fds into place, then mark every
+/// other fd above 2 close-on-exec so only what was passed on purpose
+/// survives exec.
+fn wire_fds(plan: &Plan) -> ChildResult {
+    // SAFETY: dup2 and close_range on descriptors the plan owns.
+    unsafe {
+        for (i, src) in plan.stdio.iter().enumerate() {
+            if let Some(src) = src {
+                check(
+                    libc::dup2(src.as_raw_fd(), i as RawFd),
+                    Stage::Fds,
+                    i as u32,
+                )?;
+            }
+        }
+        for (src, dst) in &plan.passed {
+            check(libc::dup2(src.as_raw_fd(), *dst), Stage::Fds, *dst as u32)?;
+        }
+    }
+    // Mark the gaps between passed targets close-on-exec.
+    let mut first: u32 = 3;
+    for (_, dst) in &plan.passed {
+        let dst = *dst as u32;
+        if dst > first {
+            sys::close_range(first, dst - 1, libc::CLOSE_RANGE_CLOEXEC)
+                .map_err(|e| ChildError::new(Stage::Fds, 100, e.raw_os_error().unwrap_or(0)))?;
+        }
+        first = dst + 1;
+    }
+    sys::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
+        .map_err(|e| ChildError::new(Stage::Fds, 101, e.raw_os_error().unwrap_or(0)))
+}
+
+fn switch_identity(id: crate::spawn::plan::Identity) -> ChildResult {
+    // SAFETY: plain credential syscalls.
+    unsafe {
+        if id.clear_groups {
+            check(libc::setgroups(0, std::ptr::null()), Stage::Identity, 0)?;
+        }
+        check(libc::setresgid(id.gid, id.gid, id.gid), Stage::Identity, 1)?;
+        check(libc::setresuid(id.uid, id.uid, id.uid), Stage::Identity, 2)?;
+    }
+    Ok(())
+}
+
+/// Unblock every signal and reset every disposition to default, so the
+/// payload does not inherit the caller's (e.g. Rust's ignored SIGPIPE).
+fn reset_signals() -> ChildResult {
+    // SAFETY: sigaction/sigprocmask with zeroed, correctly typed structs.
+    unsafe {
+        let mut dfl: libc::sigaction = std::mem::zeroed();
+        dfl.sa_sigaction = libc::SIG_DFL;
+        for sig in 1..libc::SIGRTMAX() {
+            if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+                continue;
+            }
+            // Signals reserved by libc fail with EINVAL: harmless.
+            libc::sigaction(sig, &dfl, std::ptr::null_mut());
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        check(
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut()),
+            Stage::Signals,
+            0,
+        )?;
+    }
+    Ok(())
+}
+
+/// As PID 1 of the new PID namespace: fork the payload (which returns from
+/// here and goes on to exec), and stay behind as its init. The init never
+/// returns.
+fn become_init(fds: ChildFds) -> ChildResult {
+    // SAFETY: signal-mask calls on a stack sigset; clone used like fork.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for s in FORWARDED {
+            libc::sigaddset(&mut set, s);
+        }
+        libc::sigaddset(&mut set, libc::SIGCHLD);
+        check(
+            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
+            Stage::Signals,
+            1,
+        )?;
+        let pid = sys::clone_legacy(0, std::ptr::null_mut())
+            .map_err(|e| ChildError::new(Stage::InitFork, 0, e.raw_os_error().unwrap_or(0)))?;
+        if pid == 0 {
+            // The payload: if the init dies, the kernel kills the namespace.
+            libc::close(fds.status_w);
+            return Ok(());
+        }
+        // The init: keep only the status pipe, so the caller's pipes see EOF
+        // when the payload's tree is done with them.
+        let status_w = fds.status_w;
+        if status_w > 0 {
+            let _ = sys::close_range(0, (status_w - 1) as u32, 0);
+        }
+        let _ = sys::close_range(status_w as u32 + 1, u32::MAX, 0);
+        init_loop(pid, status_w, &set)
+    }
+}
+
+/// Reap every child; forward signals to the payload; when the payload ends,
+/// report its wait status and exit (the kernel then kills what is left).
+fn init_loop(payload: libc::pid_t, status_w: RawFd, set: &libc::sigset_t) -> ! {
+    loop {
+        loop {
+            let mut st: libc::c_int = 0;
+            // SAFETY: waitpid with a stack out-parameter.
+            let p = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
+            if p == payload {
+                let _ = sys::write_all(status_w, &st.to_ne_bytes());
+                sys::exit_now(0);
+            }
+            if p <= 0 {
+                break;
+            }
+        }
+        // SAFETY: sigwaitinfo on a stack siginfo; the set is blocked.
+        let sig = unsafe {
+            let mut info: libc::siginfo_t = std::mem::zeroed();
+            libc::sigwaitinfo(set, &mut info)
+        };
+        if sig > 0 && sig != libc::SIGCHLD {
+            // SAFETY: kill with integer arguments; the payload is our child
+            // and not yet reaped, so its pid cannot have been reused.
+            unsafe { libc::kill(payload, sig) };
+        }
+    }
+}
