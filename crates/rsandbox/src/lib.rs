@@ -23,6 +23,7 @@ pub mod cgroup;
 mod child;
 mod command;
 mod error;
+pub mod features;
 pub mod fs;
 mod idmap;
 pub mod landlock;

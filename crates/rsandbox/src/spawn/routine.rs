@@ -205,13 +205,19 @@ fn wire_fds(plan: &Plan) -> ChildResult {
 }
 
 fn switch_identity(id: crate::spawn::plan::Identity) -> ChildResult {
-    // SAFETY: plain credential syscalls.
+    // Raw syscalls, not glibc's wrappers: those broadcast the change to
+    // every thread of the process (nptl setxid) and wait for threads that
+    // do not exist in a cloned child, hanging it forever.
+    // SAFETY: plain credential syscalls with integer arguments.
     unsafe {
         if id.clear_groups {
-            check(libc::setgroups(0, std::ptr::null()), Stage::Identity, 0)?;
+            let r = libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>());
+            check(r as libc::c_int, Stage::Identity, 0)?;
         }
-        check(libc::setresgid(id.gid, id.gid, id.gid), Stage::Identity, 1)?;
-        check(libc::setresuid(id.uid, id.uid, id.uid), Stage::Identity, 2)?;
+        let r = libc::syscall(libc::SYS_setresgid, id.gid, id.gid, id.gid);
+        check(r as libc::c_int, Stage::Identity, 1)?;
+        let r = libc::syscall(libc::SYS_setresuid, id.uid, id.uid, id.uid);
+        check(r as libc::c_int, Stage::Identity, 2)?;
     }
     Ok(())
 }

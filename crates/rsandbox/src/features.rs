@@ -1,0 +1,224 @@
+//! What this machine supports: probed, not assumed.
+//!
+//! Used by `rsandbox check`, by the bindings, and by tests that must say why
+//! a feature cannot be exercised here.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ns::Namespace;
+
+/// One mounted cgroup hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CgroupMount {
+    /// `1` or `2`.
+    pub version: u8,
+    /// Mount point.
+    pub path: String,
+    /// Controllers: for v1 the mount options naming them; for v2 the root's
+    /// `cgroup.controllers`.
+    pub controllers: Vec<String>,
+}
+
+/// The machine's sandboxing features.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Features {
+    /// `uname -r`.
+    pub kernel: String,
+    /// Machine architecture (`uname -m`).
+    pub arch: String,
+    /// Effective uid of the caller.
+    pub euid: u32,
+    /// Namespaces the kernel offers.
+    pub namespaces: Vec<Namespace>,
+    /// Whether the caller can create a user namespace (probed with a real
+    /// clone, so sysctls and security modules are accounted for).
+    pub user_namespaces: bool,
+    /// Whether a user that is not root may (`user.max_user_namespaces` > 0
+    /// and no `kernel.unprivileged_userns_clone = 0`).
+    pub unprivileged_user_namespaces: bool,
+    /// `clone3` is available.
+    pub clone3: bool,
+    /// pidfds are available (`pidfd_open`).
+    pub pidfd: bool,
+    /// Seccomp filters are available.
+    pub seccomp: bool,
+    /// The Landlock ABI version, 0 when unavailable.
+    pub landlock_abi: u32,
+    /// `mount_setattr` is available (recursive read-only binds).
+    pub mount_setattr: bool,
+    /// Cgroup hierarchies mounted.
+    pub cgroups: Vec<CgroupMount>,
+    /// `"v2"` (pure), `"hybrid"`, `"v1"` or `"none"`.
+    pub cgroup_layout: String,
+}
+
+fn uname() -> (String, String) {
+    // SAFETY: zeroed utsname is a valid out-parameter.
+    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
+    // SAFETY: u is a live utsname.
+    if unsafe { libc::uname(&mut u) } != 0 {
+        return (String::new(), String::new());
+    }
+    let s = |f: &[libc::c_char]| {
+        let b: Vec<u8> = f
+            .iter()
+            .take_while(|&&c| c != 0)
+            .map(|&c| c as u8)
+            .collect();
+        String::from_utf8_lossy(&b).into_owned()
+    };
+    (s(&u.release), s(&u.machine))
+}
+
+fn syscall_exists(nr: libc::c_long, args: [libc::c_long; 3]) -> bool {
+    // SAFETY: every probe passes invalid arguments (bad fds, NULL pointers)
+    // so it can only fail; we look at errno for ENOSYS only.
+    let r = unsafe { libc::syscall(nr, args[0], args[1], args[2]) };
+    !(r < 0 && crate::sys::errno() == libc::ENOSYS)
+}
+
+/// The Landlock ABI version (0 when Landlock is unavailable).
+pub fn landlock_abi() -> u32 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_long = 1;
+    // SAFETY: the version query takes NULL, 0 and the flag; no fd is created.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<u8>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    if r < 0 {
+        0
+    } else {
+        r as u32
+    }
+}
+
+fn read_trim(p: &str) -> Option<String> {
+    std::fs::read_to_string(p)
+        .ok()
+        .map(|s| s.trim().to_string())
+}
+
+/// The cgroup hierarchies in `/proc/self/mountinfo`.
+pub fn cgroup_mounts() -> Vec<CgroupMount> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut out = Vec::new();
+    for line in info.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut post = post.split_whitespace();
+        let fstype = post.next().unwrap_or("");
+        let _src = post.next();
+        let opts = post.next().unwrap_or("");
+        let path = pre.split_whitespace().nth(4).unwrap_or("").to_string();
+        match fstype {
+            "cgroup2" => {
+                let controllers = read_trim(&format!("{path}/cgroup.controllers"))
+                    .map(|s| s.split_whitespace().map(String::from).collect())
+                    .unwrap_or_default();
+                out.push(CgroupMount {
+                    version: 2,
+                    path,
+                    controllers,
+                });
+            }
+            "cgroup" => {
+                let known = [
+                    "cpu",
+                    "cpuacct",
+                    "cpuset",
+                    "memory",
+                    "devices",
+                    "freezer",
+                    "net_cls",
+                    "blkio",
+                    "perf_event",
+                    "net_prio",
+                    "hugetlb",
+                    "pids",
+                    "rdma",
+                    "misc",
+                ];
+                let controllers = opts
+                    .split(',')
+                    .filter(|o| known.contains(o) || o.starts_with("name="))
+                    .map(String::from)
+                    .collect();
+                out.push(CgroupMount {
+                    version: 1,
+                    path,
+                    controllers,
+                });
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Probe this machine.
+pub fn probe() -> Features {
+    let (kernel, arch) = uname();
+    let cgroups = cgroup_mounts();
+    let has_v1 = cgroups.iter().any(|c| c.version == 1);
+    let has_v2 = cgroups.iter().any(|c| c.version == 2);
+    let cgroup_layout = match (has_v1, has_v2) {
+        (false, true) => "v2",
+        (true, true) => "hybrid",
+        (true, false) => "v1",
+        (false, false) => "none",
+    }
+    .to_string();
+    let max_userns = read_trim("/proc/sys/user/max_user_namespaces")
+        .and_then(|s| s.parse::<u64>().ok())
+        .unwrap_or(0);
+    let unpriv_clone = read_trim("/proc/sys/kernel/unprivileged_userns_clone")
+        .map(|s| s != "0")
+        .unwrap_or(true);
+    let apparmor_restrict = read_trim("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
+        .map(|s| s == "1")
+        .unwrap_or(false);
+    Features {
+        kernel,
+        arch,
+        // SAFETY: trivial getter.
+        euid: unsafe { libc::geteuid() },
+        namespaces: Namespace::ALL
+            .into_iter()
+            .filter(|n| n.supported())
+            .collect(),
+        user_namespaces: probe_userns(),
+        unprivileged_user_namespaces: max_userns > 0 && unpriv_clone && !apparmor_restrict,
+        clone3: syscall_exists(libc::SYS_clone3, [0, 0, 0]),
+        pidfd: syscall_exists(libc::SYS_pidfd_open, [-1, 0, 0]),
+        seccomp: std::fs::read_to_string("/proc/self/status")
+            .map(|s| s.contains("\nSeccomp:"))
+            .unwrap_or(false),
+        landlock_abi: landlock_abi(),
+        mount_setattr: syscall_exists(libc::SYS_mount_setattr, [-1, 0, 0]),
+        cgroups,
+        cgroup_layout,
+    }
+}
+
+/// Spawn `/bin/true` in a user namespace to learn whether the caller may.
+fn probe_userns() -> bool {
+    let sb = crate::Sandbox::new()
+        .user_ns()
+        .stdout(crate::Stdio::Null)
+        .stderr(crate::Stdio::Null);
+    let Ok(prog) = ["/bin/true", "/usr/bin/true"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .ok_or(())
+    else {
+        return false;
+    };
+    sb.status(&crate::Command::new(prog))
+        .map(|o| o.success())
+        .unwrap_or(false)
+}

@@ -1,0 +1,486 @@
+//! Core isolation, the Child handle and bad input, seen from inside the box.
+//! Every `both!` scenario runs as the caller (root in CI) and as `nobody`.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::time::Duration;
+
+use common::*;
+use rsandbox::{Command, Error, ExitStatus, IdMap, Reason, Sandbox, Stdio};
+
+fn sh(script: &str) -> Command {
+    Command::from_argv(["/bin/sh", "-c", script])
+}
+
+/// The namespaces an unprivileged caller needs to make the others.
+fn base() -> Sandbox {
+    Sandbox::new().user_ns()
+}
+
+fn run(sb: &Sandbox, script: &str) -> rsandbox::Output {
+    let out = sb.output(&sh(script)).expect("spawn");
+    assert!(
+        out.outcome.success(),
+        "payload failed: {:?}\nstdout: {}\nstderr: {}",
+        out.outcome,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    out
+}
+
+both!(pid_namespace_shows_only_the_box, || {
+    let sb = base().pid_ns().mount_ns();
+    let out = run(
+        &sb,
+        "echo ppid=$PPID; for p in /proc/[0-9]*; do echo pid=${p#/proc/}; done",
+    );
+    let s = text(&out.stdout);
+    assert!(
+        s.contains("ppid=1\n"),
+        "payload's parent is not the init: {s}"
+    );
+    let pids: Vec<u32> = s
+        .lines()
+        .filter_map(|l| l.strip_prefix("pid="))
+        .map(|p| p.parse().unwrap())
+        .collect();
+    // The init (1), the shell (2); nothing of the host.
+    assert_eq!(pids, vec![1, 2], "{s}");
+});
+
+both!(hostname_is_private, || {
+    let host_before = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let sb = base().uts_ns().hostname("inside-box");
+    let out = run(&sb, "cat /proc/sys/kernel/hostname");
+    assert_eq!(text(&out.stdout), "inside-box\n");
+    let host_after = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    assert_eq!(host_before, host_after);
+    assert_ne!(host_after.trim(), "inside-box");
+});
+
+both!(user_namespace_maps_ids, || {
+    // SAFETY: trivial getters.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let sb = base().uid(1000).gid(1001);
+    let out = run(
+        &sb,
+        "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map",
+    );
+    let s = text(&out.stdout);
+    let lines: Vec<Vec<&str>> = s.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines[0], ["1000"], "{s}");
+    assert_eq!(lines[1], ["1001"], "{s}");
+    assert_eq!(lines[2], ["1000", &uid.to_string(), "1"], "{s}");
+    assert_eq!(lines[3], ["1001", &gid.to_string(), "1"], "{s}");
+
+    // Default: the caller's own ids.
+    let out = run(&base(), "id -u");
+    assert_eq!(text(&out.stdout).trim(), uid.to_string());
+});
+
+both!(network_namespace_has_only_loopback, || {
+    let host = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = host.local_addr().unwrap().port();
+    let sb = base().net_ns();
+    let script = format!(
+        r#"
+import socket, fcntl, struct
+print(sorted(open('/proc/net/dev').read().split('\n')[2:-1] and
+      [l.split(':')[0].strip() for l in open('/proc/net/dev').read().split('\n')[2:-1]]))
+s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen()
+c = socket.create_connection(s.getsockname(), timeout=5); a, _ = s.accept()
+c.sendall(b'ping'); print('inside', a.recv(4).decode())
+flags = struct.unpack('16sH', fcntl.ioctl(c.fileno(), 0x8913, struct.pack('16sH', b'lo', 0)))[1]
+print('lo-up', bool(flags & 1))
+try:
+    socket.create_connection(('127.0.0.1', {port}), timeout=2); print('host reachable')
+except OSError as e:
+    print('host unreachable')
+"#
+    );
+    let out = sb
+        .output(&Command::from_argv(["/usr/bin/python3", "-c", &script]))
+        .unwrap();
+    let s = text(&out.stdout);
+    assert!(out.outcome.success(), "{s}{}", text(&out.stderr));
+    assert!(s.contains("['lo']"), "{s}");
+    assert!(s.contains("inside ping"), "{s}");
+    assert!(s.contains("lo-up True"), "{s}");
+    assert!(s.contains("host unreachable"), "{s}");
+    // Control: the host listener is reachable from outside the box.
+    std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+});
+
+both!(ipc_namespace_hides_host_segments, || {
+    // SAFETY: a private 4 KiB segment, removed below.
+    let id = unsafe { libc::shmget(libc::IPC_PRIVATE, 4096, libc::IPC_CREAT | 0o600) };
+    assert!(id >= 0);
+    let list = "cat /proc/sysvipc/shm | awk 'NR>1 {print $2}'";
+    let outside = run(&base(), list);
+    let inside = run(&base().ipc_ns(), list);
+    // SAFETY: removing the segment we created.
+    unsafe { libc::shmctl(id, libc::IPC_RMID, std::ptr::null_mut()) };
+    assert!(
+        text(&outside.stdout)
+            .split_whitespace()
+            .any(|s| s == id.to_string()),
+        "control: segment {id} not visible without ipc ns: {}",
+        text(&outside.stdout)
+    );
+    assert!(
+        !text(&inside.stdout)
+            .split_whitespace()
+            .any(|s| s == id.to_string()),
+        "segment {id} visible in the box: {}",
+        text(&inside.stdout)
+    );
+});
+
+both!(environment_is_exactly_configured, || {
+    let sb = Sandbox::new().env("FOO", "bar baz").env("EMPTY", "");
+    let out = sb.output(&Command::new("/usr/bin/env")).unwrap();
+    let mut got: Vec<String> = text(&out.stdout).lines().map(String::from).collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "EMPTY=",
+            "FOO=bar baz",
+            "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        ]
+    );
+    let out = Sandbox::new()
+        .env_clear()
+        .env("ONLY", "1")
+        .output(&Command::new("/usr/bin/env"))
+        .unwrap();
+    assert_eq!(text(&out.stdout), "ONLY=1\n");
+    std::env::set_var("RSANDBOX_INHERITED", "yes");
+    let out = Sandbox::new()
+        .inherit_env()
+        .env_remove("HOME")
+        .output(&Command::new("/usr/bin/env"))
+        .unwrap();
+    let s = text(&out.stdout);
+    assert!(s.contains("RSANDBOX_INHERITED=yes\n"), "{s}");
+    assert!(!s.lines().any(|l| l.starts_with("HOME=")), "{s}");
+});
+
+both!(only_passed_fds_are_open, || {
+    // A non-CLOEXEC fd the payload must not see, and one passed on purpose.
+    // SAFETY: open without O_CLOEXEC on purpose; closed by OwnedFd.
+    let leaked = unsafe { libc::open(c"/etc/hostname".as_ptr(), libc::O_RDONLY) };
+    assert!(leaked >= 3);
+    // SAFETY: fresh fd.
+    let leaked = unsafe { OwnedFd::from_raw_fd(leaked) };
+    let (mut r, mut w) = std::io::pipe().unwrap();
+    w.write_all(b"passed-data").unwrap();
+    drop(w);
+    let sb = Sandbox::new().pass_fd(r.as_raw_fd(), 7);
+    // The glob's own directory fd is closed again when `-e` tests it.
+    let out = run(
+        &sb,
+        "for f in /proc/$$/fd/*; do [ -e \"$f\" ] && printf '%s ' \"${f##*/}\"; done; cat <&7",
+    );
+    assert_eq!(text(&out.stdout), "0 1 2 7 passed-data");
+    drop(leaked);
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+});
+
+both!(exit_codes_and_signals_map_exactly, || {
+    for sb in [Sandbox::new(), base().pid_ns()] {
+        for code in [0, 1, 255] {
+            let o = sb.status(&sh(&format!("exit {code}"))).unwrap();
+            assert_eq!(o.status, ExitStatus::Exited(code));
+            assert_eq!(o.code(), code);
+            assert_eq!(o.reason, Reason::Exited);
+        }
+        for sig in [libc::SIGKILL, libc::SIGSEGV, libc::SIGTERM] {
+            let o = sb.status(&sh(&format!("kill -{sig} $$"))).unwrap();
+            assert_eq!(o.status, ExitStatus::Signaled(sig), "{sb:?}");
+            assert_eq!(o.code(), 128 + sig);
+            assert_eq!(o.reason, Reason::Signaled);
+        }
+    }
+});
+
+both!(kill_on_drop_kills_the_whole_tree, || {
+    for sb in [base().pid_ns(), Sandbox::new()] {
+        let child = sb
+            .stdout(Stdio::Pipe)
+            .spawn(&sh("sleep 1000 & sleep 1000 & echo started; wait"))
+            .unwrap();
+        let mut child = child;
+        let mut line = [0u8; 8];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut line)
+            .unwrap();
+        let mut tree = descendants(child.pid());
+        // SAFETY: pidfd_open of our own child.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.pid(), 0) };
+        // SAFETY: fresh fd.
+        tree.push((child.pid(), unsafe { OwnedFd::from_raw_fd(fd as i32) }));
+        assert!(tree.len() >= 3, "expected the shell and two sleeps");
+        drop(child);
+        assert_all_dead(&tree);
+    }
+});
+
+both!(wait_timeout_then_kill_leaves_nothing, || {
+    let mut child = base()
+        .pid_ns()
+        .spawn(&sh("sleep 1000 & sleep 1000"))
+        .unwrap();
+    assert!(child
+        .wait_timeout(Duration::from_millis(200))
+        .unwrap()
+        .is_none());
+    let tree = descendants(child.pid());
+    assert!(!tree.is_empty());
+    assert!(child.try_wait().unwrap().is_none());
+    child.kill().unwrap();
+    let o = child.wait().unwrap();
+    assert_eq!(o.status, ExitStatus::Signaled(libc::SIGKILL));
+    assert_eq!(o.reason, Reason::Killed);
+    assert_all_dead(&tree);
+    // A second wait returns the same outcome.
+    assert_eq!(child.wait().unwrap(), o);
+});
+
+both!(timeout_kills_and_reports, || {
+    let sb = base().pid_ns().timeout(Duration::from_millis(300));
+    let o = sb.status(&sh("trap '' TERM; sleep 100")).unwrap();
+    assert_eq!(o.reason, Reason::WallTimeLimit);
+    assert!(o.timed_out());
+    // With grace: SIGTERM reaches the payload, which exits by itself.
+    let sb = base()
+        .pid_ns()
+        .timeout(Duration::from_millis(300))
+        .grace(Duration::from_secs(20));
+    let o = sb
+        .status(&sh("trap 'exit 42' TERM; sleep 100 & wait"))
+        .unwrap();
+    assert_eq!(o.status, ExitStatus::Exited(42), "{o:?}");
+});
+
+both!(init_reaps_orphans, || {
+    let sb = base().pid_ns().mount_ns();
+    let out = run(
+        &sb,
+        "i=0; while [ $i -lt 500 ]; do (sleep 0.01 &); i=$((i+1)); done; sleep 1; \
+         z=0; for s in /proc/[0-9]*/stat; do read -r l < $s 2>/dev/null || continue; \
+         set -- $l; [ \"$3\" = Z ] && z=$((z+1)); done; echo zombies=$z",
+    );
+    assert_eq!(text(&out.stdout), "zombies=0\n");
+});
+
+both!(init_forwards_signals, || {
+    let mut child = base()
+        .pid_ns()
+        .stdout(Stdio::Pipe)
+        .spawn(&sh(
+            "trap 'echo got-hup; exit 3' HUP; echo ready; while :; do sleep 0.05; done",
+        ))
+        .unwrap();
+    let mut buf = [0u8; 6];
+    child.stdout.as_mut().unwrap().read_exact(&mut buf).unwrap();
+    child.signal(libc::SIGHUP).unwrap();
+    let o = child.wait().unwrap();
+    assert_eq!(o.status, ExitStatus::Exited(3));
+    let mut rest = String::new();
+    child
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_to_string(&mut rest)
+        .unwrap();
+    assert_eq!(rest, "got-hup\n");
+});
+
+both!(output_captures_both_streams_without_deadlock, || {
+    // 1 MiB on each stream: more than a pipe holds, so a sequential reader
+    // would deadlock.
+    let out = run(
+        &Sandbox::new(),
+        "head -c 1048576 /dev/zero; head -c 1048576 /dev/zero >&2",
+    );
+    assert_eq!(out.stdout.len(), 1 << 20);
+    assert_eq!(out.stderr.len(), 1 << 20);
+});
+
+both!(spawning_thread_exit_does_not_kill_the_box, || {
+    // PR_SET_PDEATHSIG fires when the *thread* that cloned exits: the
+    // launcher thread must shield boxes spawned from short-lived threads.
+    let child = std::thread::spawn(|| {
+        Sandbox::new()
+            .user_ns()
+            .pid_ns()
+            .stdout(Stdio::Pipe)
+            .spawn(&sh("sleep 0.5; echo alive"))
+            .unwrap()
+    })
+    .join()
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.outcome.success(), "{:?}", out.outcome);
+    assert_eq!(text(&out.stdout), "alive\n");
+});
+
+/// Helper process for `box_dies_with_its_parent`: spawns a box, prints its
+/// pid, and exits without waiting.
+#[test]
+fn helper_spawn_and_exit() {
+    if std::env::var_os("RSANDBOX_HELPER_DIE").is_none() {
+        return;
+    }
+    let child = base()
+        .pid_ns()
+        .kill_on_drop(false)
+        .spawn(&sh("sleep 1000"))
+        .unwrap();
+    println!("BOXPID {}", child.pid());
+    std::mem::forget(child);
+    std::process::exit(0);
+}
+
+#[test]
+fn box_dies_with_its_parent() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "helper_spawn_and_exit", "--nocapture"])
+        .env("RSANDBOX_HELPER_DIE", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let s = text(&out.stdout);
+    let pid: i32 = s
+        .lines()
+        .find_map(|l| l.strip_prefix("BOXPID "))
+        .unwrap_or_else(|| panic!("helper printed no pid: {s}"))
+        .trim()
+        .parse()
+        .unwrap();
+    // The helper has exited; its box must die (it was reparented, so we can
+    // only watch it through a pidfd, if it still exists at all).
+    // SAFETY: pidfd_open with integer arguments.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd >= 0 {
+        // SAFETY: fresh fd.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
+        assert_all_dead(&[(pid, fd)]);
+    }
+}
+
+fn invalid_field(e: Error) -> String {
+    match e {
+        Error::InvalidConfig { field, .. } => field,
+        other => panic!("expected InvalidConfig, got {other:?}"),
+    }
+}
+
+both!(bad_input_is_rejected_before_spawn, || {
+    let t = Command::new("/bin/true");
+    let cases: Vec<(Sandbox, Command, &str)> = vec![
+        (
+            Sandbox::new(),
+            Command::from_argv(Vec::<String>::new()),
+            "program",
+        ),
+        (Sandbox::new(), Command::new("/bin/tr\0ue"), "program"),
+        (
+            Sandbox::new(),
+            Command::new("/bin/true").arg("a\0b"),
+            "argument 1",
+        ),
+        (Sandbox::new().env("A", "x\0y"), t.clone(), "env"),
+        (Sandbox::new().env("", "x"), t.clone(), "env"),
+        (Sandbox::new().env("A=B", "x"), t.clone(), "env"),
+        (Sandbox::new().hostname("h"), t.clone(), "hostname"),
+        (
+            base().uts_ns().hostname("x".repeat(65)),
+            t.clone(),
+            "hostname",
+        ),
+        (Sandbox::new().cwd("relative/dir"), t.clone(), "cwd"),
+        (Sandbox::new().cwd("/nonexistent/dir"), t.clone(), "cwd"),
+        (Sandbox::new().cwd("/tm\0p"), t.clone(), "cwd"),
+        (Sandbox::new().pass_fd(0, 1), t.clone(), "pass_fd"),
+        (Sandbox::new().pass_fd(987, 5), t.clone(), "pass_fd"),
+        (Sandbox::new().stdout(Stdio::Fd(988)), t.clone(), "stdout"),
+        (Sandbox::new().timeout(Duration::ZERO), t.clone(), "timeout"),
+        (
+            Sandbox::new().uid_map(IdMap::new(0, 0, 1)),
+            t.clone(),
+            "uid_map",
+        ),
+    ];
+    for (sb, cmd, field) in cases {
+        let e = sb.spawn(&cmd).unwrap_err();
+        assert_eq!(invalid_field(e), field, "{sb:?} {cmd:?}");
+    }
+    let e = Sandbox::new()
+        .spawn(&Command::new("definitely-not-a-program"))
+        .unwrap_err();
+    assert!(matches!(e, Error::ProgramNotFound { .. }), "{e:?}");
+    assert_eq!(e.raw_os_error(), Some(libc::ENOENT));
+    let e = Sandbox::new()
+        .spawn(&Command::new("/nonexistent/prog"))
+        .unwrap_err();
+    assert!(matches!(e, Error::ProgramNotFound { .. }), "{e:?}");
+});
+
+#[test]
+fn unprivileged_caller_gets_privilege_errors() {
+    if is_root() {
+        common::rerun_as_nobody("unprivileged_caller_gets_privilege_errors");
+        return;
+    }
+    let t = Command::new("/bin/true");
+    // Mapping ids other than our own needs CAP_SETUID.
+    let e = base().uid_map(IdMap::new(0, 0, 1)).spawn(&t).unwrap_err();
+    match e {
+        Error::Privilege { privilege, fix, .. } => {
+            assert_eq!(privilege, "CAP_SETUID");
+            assert!(fix.contains("root"), "{fix}");
+        }
+        other => panic!("expected a privilege error, got {other:?}"),
+    }
+    // Namespaces without a user namespace need CAP_SYS_ADMIN.
+    let e = Sandbox::new().pid_ns().spawn(&t).unwrap_err();
+    match e {
+        Error::Privilege { privilege, fix, .. } => {
+            assert_eq!(privilege, "CAP_SYS_ADMIN");
+            assert!(fix.contains("user_ns"), "{fix}");
+        }
+        other => panic!("expected a privilege error, got {other:?}"),
+    }
+}
+
+#[test]
+fn serde_round_trip() {
+    let sb = Sandbox::new()
+        .all_ns()
+        .hostname("h")
+        .env("A", "1")
+        .timeout(Duration::from_secs(3));
+    let json = serde_json::to_string(&sb).unwrap();
+    let back: Sandbox = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, sb);
+    let e = serde_json::from_str::<Sandbox>(r#"{"bogus": 1}"#).unwrap_err();
+    assert!(e.to_string().contains("bogus"), "{e}");
+}
+
+#[test]
+fn accepts_std_command() {
+    let mut c = std::process::Command::new("/bin/echo");
+    c.args(["from", "std"]);
+    let out = Sandbox::new().output(&Command::from(&c)).unwrap();
+    assert_eq!(text(&out.stdout), "from std\n");
+}

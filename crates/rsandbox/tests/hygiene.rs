@@ -1,0 +1,68 @@
+//! Leaks, measured on the whole process: open fds before and after many
+//! spawns and many rejected spawns. The tests of this binary hold one lock so
+//! that no other test's fds are counted.
+
+mod common;
+
+use std::sync::Mutex;
+
+use common::*;
+use rsandbox::{Command, Sandbox, Stdio};
+
+static ALONE: Mutex<()> = Mutex::new(());
+
+#[test]
+fn many_threads_many_sandboxes_leak_nothing_as_nobody() {
+    let _g = ALONE.lock().unwrap_or_else(|p| p.into_inner());
+    rerun_as_nobody("many_threads_many_sandboxes_leak_nothing");
+}
+
+#[test]
+fn many_threads_many_sandboxes_leak_nothing() {
+    let _g = ALONE.lock().unwrap_or_else(|p| p.into_inner());
+    let before = open_fds();
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let sb = Sandbox::new().user_ns().pid_ns().stdout(Stdio::Pipe);
+                for i in 0..100 {
+                    let out = sb
+                        .output(&Command::new("/bin/echo").arg(i.to_string()))
+                        .unwrap();
+                    assert!(out.outcome.success());
+                    assert_eq!(out.stdout, format!("{i}\n").into_bytes());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(open_fds(), before, "fds leaked");
+}
+
+#[test]
+fn rejected_spawns_leak_nothing_as_nobody() {
+    let _g = ALONE.lock().unwrap_or_else(|p| p.into_inner());
+    rerun_as_nobody("rejected_spawns_leak_nothing");
+}
+
+#[test]
+fn rejected_spawns_leak_nothing() {
+    let _g = ALONE.lock().unwrap_or_else(|p| p.into_inner());
+    let before = open_fds();
+    for _ in 0..50 {
+        let sb = Sandbox::new().stdout(Stdio::Pipe).stderr(Stdio::Pipe);
+        assert!(sb.spawn(&Command::new("no-such-program")).is_err());
+        assert!(sb
+            .clone()
+            .cwd("/no/such/dir")
+            .spawn(&Command::new("/bin/true"))
+            .is_err());
+        assert!(sb
+            .env("A=B", "c")
+            .spawn(&Command::new("/bin/true"))
+            .is_err());
+    }
+    assert_eq!(open_fds(), before, "a rejected spawn leaked fds");
+}
