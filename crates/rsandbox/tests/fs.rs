@@ -105,3 +105,264 @@ both!(tmpfs_fills_at_size, || {
         "wrote {size} bytes: {t}"
     );
 });
+
+both!(proc_shows_only_the_box, || {
+    let root = BusyboxRoot::new();
+    let sb = base().rootfs(root.path()).proc("/proc").dev("/dev");
+    let o = sh(
+        &sb,
+        "echo PIDS: $(ls /proc | grep -E '^[0-9]+$')
+         for f in kcore keys timer_list sched_debug latency_stats; do
+           test -e /proc/$f && echo $f=$(cat /proc/$f | wc -c)
+         done
+         echo ACPI=$(ls -A /proc/acpi 2>/dev/null | wc -l)
+         grep -E ' /proc/(sys|sysrq-trigger|irq|bus|fs|kcore|keys) ' /proc/self/mountinfo",
+    );
+    let t = text(&o);
+    let pids = t.lines().find(|l| l.starts_with("PIDS:")).unwrap();
+    let pids: Vec<u32> = pids[5..]
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert!(
+        pids.contains(&1) && pids.len() <= 6 && pids.iter().all(|&p| p < 20),
+        "{t}"
+    );
+    // Only what this kernel has (kcore, sched_debug... are config options).
+    for f in ["kcore", "keys", "timer_list", "sched_debug", "latency_stats"] {
+        if Path::new("/proc").join(f).exists() {
+            assert!(t.contains(&format!("{f}=0\n")), "{f} not masked:\n{t}");
+        }
+    }
+    assert!(t.contains("ACPI=0"), "{t}");
+    for ro in ["/proc/sys ", "/proc/sysrq-trigger ", "/proc/irq "] {
+        if !Path::new(ro.trim()).exists() {
+            continue;
+        }
+        let line = t
+            .lines()
+            .find(|l| l.contains(ro))
+            .unwrap_or_else(|| panic!("{ro} not remounted:\n{t}"));
+        assert!(line.contains(" ro,") || line.contains(" ro "), "{line}");
+    }
+});
+
+both!(dev_holds_only_listed_nodes, || {
+    let root = BusyboxRoot::new();
+    let sb = base().rootfs(root.path()).dev("/dev").tmpfs("/tmp", 1 << 20);
+    let o = sh(
+        &sb,
+        "echo DEV: $(ls /dev)
+         echo PTS: $(ls /dev/pts)
+         echo hi > /dev/null && echo NULL_OK
+         echo ZERO=$(head -c 5 /dev/zero | wc -c)
+         echo RAND=$(head -c 8 /dev/urandom | wc -c)
+         mknod /dev/sda b 8 0 2>&1 || echo MKNOD_DEV_REFUSED
+         mknod /tmp/mem c 1 1 2>/dev/null && head -c 1 /tmp/mem 2>&1 >/dev/null && echo MEM_READABLE
+         touch /dev/x 2>&1 || echo DEV_RO
+         echo test > /dev/shm/a && echo SHM_OK",
+    );
+    let t = text(&o);
+    assert!(
+        t.contains("DEV: fd full null ptmx pts random shm stderr stdin stdout tty urandom zero\n"),
+        "{t}"
+    );
+    assert!(t.contains("PTS: ptmx"), "{t}");
+    for want in [
+        "NULL_OK",
+        "ZERO=5",
+        "RAND=8",
+        "MKNOD_DEV_REFUSED",
+        "DEV_RO",
+        "SHM_OK",
+    ] {
+        assert!(t.contains(want), "missing {want}:\n{t}");
+    }
+    assert!(!t.contains("MEM_READABLE"), "{t}");
+});
+
+both!(symlinked_destinations_land_inside, || {
+    let root = BusyboxRoot::new();
+    let host = TempDir::new("data");
+    std::fs::write(host.join("seen"), "bound\n").unwrap();
+    let marker = format!("rsbx-escape-{}", std::process::id());
+    // `/lnk -> /` and `/up -> ../../../../..` are planted in the rootfs.
+    let sb = base()
+        .rootfs(root.path())
+        .tmpfs("/tmp", 1 << 20)
+        .file(format!("/lnk/tmp/{marker}"), "inside\n")
+        .ro_bind(host.path(), "/up/mnt/x");
+    let o = sh(&sb, &format!("cat /tmp/{marker}; cat /mnt/x/seen"));
+    let t = text(&o);
+    assert!(o.outcome.success(), "{t}");
+    assert_eq!(t, "inside\nbound\n");
+    assert!(!Path::new("/tmp").join(&marker).exists());
+    assert!(!Path::new("/mnt/x").exists());
+});
+
+/// Helper run inside a box by `double_chroot_stays_inside`: the classic
+/// escape (chroot into a subdirectory, climb out with `..`, chroot `.`).
+#[test]
+fn escape_helper() {
+    if std::env::var_os("RSANDBOX_ESCAPE_HELPER").is_none() {
+        return;
+    }
+    use std::ffi::CString;
+    std::fs::create_dir_all("/tmp/jail").unwrap();
+    let jail = CString::new("/tmp/jail").unwrap();
+    let dot = CString::new(".").unwrap();
+    let up = CString::new("..").unwrap();
+    // SAFETY: plain syscalls with valid C strings.
+    unsafe {
+        assert_eq!(libc::chroot(jail.as_ptr()), 0, "chroot jail");
+        for _ in 0..64 {
+            libc::chdir(up.as_ptr());
+        }
+        assert_eq!(libc::chroot(dot.as_ptr()), 0, "chroot .");
+    }
+    if Path::new("/tmp/box-marker").exists() {
+        println!("STAYED_INSIDE");
+    } else {
+        println!("ESCAPED");
+    }
+}
+
+both!(double_chroot_stays_inside, || {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().to_path_buf();
+    let sb = base()
+        .ro_bind(&dir, &dir)
+        .file("/tmp/box-marker", "x")
+        .env("RSANDBOX_ESCAPE_HELPER", "1");
+    let o = sb
+        .output(
+            &Command::new(&exe).args(["--exact", "escape_helper", "--nocapture", "--test-threads=1"]),
+        )
+        .unwrap();
+    let t = text(&o);
+    assert!(t.contains("STAYED_INSIDE"), "{t}");
+});
+
+both!(overlay_discards_or_keeps_writes, || {
+    let root = BusyboxRoot::new();
+    let lower = TempDir::new("lower");
+    std::fs::write(lower.join("a"), "lower\n").unwrap();
+    let sb = base()
+        .rootfs(root.path())
+        .overlay([lower.path()], "/ov");
+    let o = sh(&sb, "cat /ov/a; echo b > /ov/b && echo changed > /ov/a && cat /ov/b /ov/a");
+    let t = text(&o);
+    assert!(o.outcome.success(), "{t}");
+    assert_eq!(t, "lower\nb\nchanged\n");
+    assert_eq!(std::fs::read_to_string(lower.join("a")).unwrap(), "lower\n");
+    assert!(!lower.join("b").exists());
+    // Again: the writes are gone.
+    let o = sh(&sb, "ls /ov");
+    assert_eq!(text(&o), "a\n");
+
+    let keep = TempDir::new("upper");
+    std::fs::create_dir(keep.join("upper")).unwrap();
+    std::fs::create_dir(keep.join("work")).unwrap();
+    let sb = base().rootfs(root.path()).overlay_persist(
+        [lower.path()],
+        keep.join("upper"),
+        keep.join("work"),
+        "/ov",
+    );
+    let o = sh(&sb, "echo kept > /ov/b");
+    assert!(o.outcome.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(keep.join("upper/b")).unwrap(),
+        "kept\n"
+    );
+    assert!(!lower.join("b").exists());
+    let o = sh(&sb, "cat /ov/b");
+    assert_eq!(text(&o), "kept\n");
+});
+
+both!(user_ns_without_pid_ns_hides_host_proc, || {
+    let sb = Sandbox::new().user_ns().mount_ns();
+    let o = sh(&sb, "echo PROC=$(ls -A /proc | wc -l)");
+    let t = text(&o);
+    assert!(t.contains("PROC=0"), "{t}");
+});
+
+fn mountinfo() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap()
+}
+
+fn tmp_entries() -> std::collections::BTreeSet<String> {
+    std::fs::read_dir("/tmp")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with(fs_fixtures::TMP_PREFIX))
+        .collect()
+}
+
+both!(no_leaks_after_200_spawns, || {
+    let root = BusyboxRoot::new();
+    let data = TempDir::new("data");
+    let before = mountinfo();
+    let tmp_before = tmp_entries();
+    let boxes = [
+        base(),
+        base()
+            .rootfs(root.path())
+            .proc("/proc")
+            .dev("/dev")
+            .tmpfs("/tmp", 1 << 20)
+            .bind(data.path(), "/data")
+            .overlay([data.path()], "/mnt"),
+    ];
+    for i in 0..200 {
+        let sb = &boxes[i % 2];
+        let o = sb
+            .output(&Command::from_argv(["/bin/sh", "-c", "echo ok > /tmp/x"]))
+            .unwrap();
+        assert!(o.outcome.success(), "spawn {i}: {}", text(&o));
+    }
+    assert_eq!(before, mountinfo(), "the host mount table changed");
+    let after = tmp_entries();
+    let new: Vec<_> = after.difference(&tmp_before).collect();
+    assert!(new.is_empty(), "left in /tmp: {new:?}");
+    assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0);
+});
+
+fn invalid(sb: Sandbox, path: &str) {
+    let e = sb.validate().expect_err("validate accepted bad input");
+    assert!(
+        matches!(e, Error::InvalidConfig { .. }),
+        "not InvalidConfig: {e:?}"
+    );
+    let msg = e.to_string();
+    assert!(msg.contains(path), "{msg:?} does not name {path}");
+    // spawn refuses before anything runs.
+    let e = sb.spawn(&Command::new("/bin/true")).unwrap_err();
+    assert!(matches!(e, Error::InvalidConfig { .. }), "{e:?}");
+}
+
+both!(bad_input_is_refused_before_spawn, || {
+    let root = BusyboxRoot::new();
+    let file = TempDir::new("file");
+    std::fs::write(file.join("f"), "x").unwrap();
+    let f = file.join("f");
+    let fs = f.to_str().unwrap();
+    let r = || base().rootfs(root.path());
+    invalid(r().bind("/nonexistent/rsbx-src", "/mnt"), "/nonexistent/rsbx-src");
+    invalid(r().bind(file.path(), "mnt/rel"), "mnt/rel");
+    invalid(r().tmpfs("/mnt/../etc", 4096), "/mnt/../etc");
+    invalid(r().tmpfs("/mnt/a", 4096).dir("/mnt/a"), "/mnt/a");
+    invalid(r().bind(&f, "/mnt"), fs);
+    invalid(base().rootfs("/nonexistent/rsbx-root"), "/nonexistent/rsbx-root");
+    invalid(base().rootfs(&f), fs);
+    invalid(r().tmpfs("/tmp", 0), "/tmp");
+    invalid(r().proc("/proc").bind(file.path(), "/proc/self/cwd"), "/proc/self");
+    invalid(r().bind(file.path(), "/proc/self"), "/proc/self");
+    invalid(base().bind(file.path(), "/rsbx-not-on-host"), "/rsbx-not-on-host");
+    invalid(Sandbox::new().tmpfs("/tmp", 4096), "mount_ns");
+    // A planted symlink as a bind source is refused.
+    let link = file.join("link");
+    std::os::unix::fs::symlink("/etc", &link).unwrap();
+    invalid(r().ro_bind(&link, "/mnt"), link.to_str().unwrap());
+});
