@@ -129,7 +129,13 @@ both!(proc_shows_only_the_box, || {
         "{t}"
     );
     // Only what this kernel has (kcore, sched_debug... are config options).
-    for f in ["kcore", "keys", "timer_list", "sched_debug", "latency_stats"] {
+    for f in [
+        "kcore",
+        "keys",
+        "timer_list",
+        "sched_debug",
+        "latency_stats",
+    ] {
         if Path::new("/proc").join(f).exists() {
             assert!(t.contains(&format!("{f}=0\n")), "{f} not masked:\n{t}");
         }
@@ -149,7 +155,10 @@ both!(proc_shows_only_the_box, || {
 
 both!(dev_holds_only_listed_nodes, || {
     let root = BusyboxRoot::new();
-    let sb = base().rootfs(root.path()).dev("/dev").tmpfs("/tmp", 1 << 20);
+    let sb = base()
+        .rootfs(root.path())
+        .dev("/dev")
+        .tmpfs("/tmp", 1 << 20);
     let o = sh(
         &sb,
         "echo DEV: $(ls /dev)
@@ -235,9 +244,12 @@ both!(double_chroot_stays_inside, || {
         .file("/tmp/box-marker", "x")
         .env("RSANDBOX_ESCAPE_HELPER", "1");
     let o = sb
-        .output(
-            &Command::new(&exe).args(["--exact", "escape_helper", "--nocapture", "--test-threads=1"]),
-        )
+        .output(&Command::new(&exe).args([
+            "--exact",
+            "escape_helper",
+            "--nocapture",
+            "--test-threads=1",
+        ]))
         .unwrap();
     let t = text(&o);
     assert!(t.contains("STAYED_INSIDE"), "{t}");
@@ -247,10 +259,11 @@ both!(overlay_discards_or_keeps_writes, || {
     let root = BusyboxRoot::new();
     let lower = TempDir::new("lower");
     std::fs::write(lower.join("a"), "lower\n").unwrap();
-    let sb = base()
-        .rootfs(root.path())
-        .overlay([lower.path()], "/ov");
-    let o = sh(&sb, "cat /ov/a; echo b > /ov/b && echo changed > /ov/a && cat /ov/b /ov/a");
+    let sb = base().rootfs(root.path()).overlay([lower.path()], "/ov");
+    let o = sh(
+        &sb,
+        "cat /ov/a; echo b > /ov/b && echo changed > /ov/a && cat /ov/b /ov/a",
+    );
     let t = text(&o);
     assert!(o.outcome.success(), "{t}");
     assert_eq!(t, "lower\nb\nchanged\n");
@@ -349,17 +362,29 @@ both!(bad_input_is_refused_before_spawn, || {
     let f = file.join("f");
     let fs = f.to_str().unwrap();
     let r = || base().rootfs(root.path());
-    invalid(r().bind("/nonexistent/rsbx-src", "/mnt"), "/nonexistent/rsbx-src");
+    invalid(
+        r().bind("/nonexistent/rsbx-src", "/mnt"),
+        "/nonexistent/rsbx-src",
+    );
     invalid(r().bind(file.path(), "mnt/rel"), "mnt/rel");
     invalid(r().tmpfs("/mnt/../etc", 4096), "/mnt/../etc");
     invalid(r().tmpfs("/mnt/a", 4096).dir("/mnt/a"), "/mnt/a");
     invalid(r().bind(&f, "/mnt"), fs);
-    invalid(base().rootfs("/nonexistent/rsbx-root"), "/nonexistent/rsbx-root");
+    invalid(
+        base().rootfs("/nonexistent/rsbx-root"),
+        "/nonexistent/rsbx-root",
+    );
     invalid(base().rootfs(&f), fs);
     invalid(r().tmpfs("/tmp", 0), "/tmp");
-    invalid(r().proc("/proc").bind(file.path(), "/proc/self/cwd"), "/proc/self");
+    invalid(
+        r().proc("/proc").bind(file.path(), "/proc/self/cwd"),
+        "/proc/self",
+    );
     invalid(r().bind(file.path(), "/proc/self"), "/proc/self");
-    invalid(base().bind(file.path(), "/rsbx-not-on-host"), "/rsbx-not-on-host");
+    invalid(
+        base().bind(file.path(), "/rsbx-not-on-host"),
+        "/rsbx-not-on-host",
+    );
     invalid(Sandbox::new().tmpfs("/tmp", 4096), "mount_ns");
     // A planted symlink as a bind source is refused.
     let link = file.join("link");

@@ -11,9 +11,8 @@ use super::plan::{Action, Create, MountPlan, Op, Root, Src, Target};
 use super::syscall::{
     fsconfig, fsmount, fsopen, mount_setattr, move_mount_fds, move_mount_to_path, open_tree,
     openat2, pivot_root, AT_EMPTY_PATH, AT_RECURSIVE, FSCONFIG_CMD_CREATE, FSCONFIG_SET_FD,
-    FSCONFIG_SET_FLAG, FSCONFIG_SET_STRING, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC,
-    MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE,
-    RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
+    FSCONFIG_SET_FLAG, FSCONFIG_SET_STRING, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
+    MOUNT_ATTR_RDONLY, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
 };
 use crate::error::{ChildError, ChildResult, Stage};
 use crate::sys::errno;
@@ -368,7 +367,10 @@ impl MountPlan {
                     new_fs(
                         c"tmpfs",
                         &[(c"size", Some(c"4k")), (c"mode", Some(c"0555"))],
-                        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                        MOUNT_ATTR_RDONLY
+                            | MOUNT_ATTR_NOSUID
+                            | MOUNT_ATTR_NODEV
+                            | MOUNT_ATTR_NOEXEC,
                     )?
                 } else {
                     clone_tree(
@@ -420,12 +422,36 @@ impl MountPlan {
                 };
                 let s = fd(fsopen(c"overlay"))?;
                 for l in lowers {
-                    ok(fsconfig(s.0, FSCONFIG_SET_FD, Some(c"lowerdir+"), None, l.raw()))?;
+                    ok(fsconfig(
+                        s.0,
+                        FSCONFIG_SET_FD,
+                        Some(c"lowerdir+"),
+                        None,
+                        l.raw(),
+                    ))?;
                 }
-                ok(fsconfig(s.0, FSCONFIG_SET_FD, Some(c"upperdir"), None, up.0))?;
-                ok(fsconfig(s.0, FSCONFIG_SET_FD, Some(c"workdir"), None, work.0))?;
+                ok(fsconfig(
+                    s.0,
+                    FSCONFIG_SET_FD,
+                    Some(c"upperdir"),
+                    None,
+                    up.0,
+                ))?;
+                ok(fsconfig(
+                    s.0,
+                    FSCONFIG_SET_FD,
+                    Some(c"workdir"),
+                    None,
+                    work.0,
+                ))?;
                 if *userxattr {
-                    ok(fsconfig(s.0, FSCONFIG_SET_FLAG, Some(c"userxattr"), None, 0))?;
+                    ok(fsconfig(
+                        s.0,
+                        FSCONFIG_SET_FLAG,
+                        Some(c"userxattr"),
+                        None,
+                        0,
+                    ))?;
                 }
                 ok(fsconfig(s.0, FSCONFIG_CMD_CREATE, None, None, 0))?;
                 let m = fd(fsmount(s.0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV))?;

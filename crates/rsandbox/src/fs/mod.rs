@@ -376,15 +376,24 @@ pub(crate) fn creates_path(sb: &Sandbox, path: &Path) -> bool {
 pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
     let mut out = Vec::new();
     if sb.fs.rootfs.is_none() {
-        let user_dsts: Vec<PathBuf> = sb.fs.steps.iter().filter_map(|s| normalize(s.dst())).collect();
+        let user_dsts: Vec<PathBuf> = sb
+            .fs
+            .steps
+            .iter()
+            .filter_map(|s| normalize(s.dst()))
+            .collect();
         let want = |p: &str| !user_dsts.iter().any(|d| d == Path::new(p));
         let pid = sb.has_ns(Namespace::Pid);
         let user = sb.has_ns(Namespace::User);
         if want("/proc") {
             if pid || !user {
-                out.push(MountStep::Proc { dst: "/proc".into() });
+                out.push(MountStep::Proc {
+                    dst: "/proc".into(),
+                });
             } else {
-                out.push(MountStep::Mask { path: "/proc".into() });
+                out.push(MountStep::Mask {
+                    path: "/proc".into(),
+                });
             }
         }
         if want("/dev") {

@@ -3,13 +3,11 @@
 
 use std::ffi::{CStr, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicI32, Ordering};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
 
-use super::syscall::{
-    MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
-};
+use super::syscall::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID};
 use super::{effective_steps, normalize, MountStep};
 use crate::error::{Error, Result};
 use crate::ns::Namespace;
@@ -77,7 +75,10 @@ impl Src {
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         // SAFETY: as above.
         if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
-            return Err(Error::last_os(format!("stat {field} source"), Some(p.into())));
+            return Err(Error::last_os(
+                format!("stat {field} source"),
+                Some(p.into()),
+            ));
         }
         Ok(Src {
             path: c(p.as_os_str().as_bytes()),
@@ -209,7 +210,10 @@ fn open_src(field: &str, p: &Path) -> Result<OwnedFd> {
         )
     };
     if fd < 0 {
-        return Err(Error::last_os(format!("open {field} source"), Some(p.into())));
+        return Err(Error::last_os(
+            format!("open {field} source"),
+            Some(p.into()),
+        ));
     }
     // SAFETY: fd is fresh and ours.
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
@@ -292,7 +296,11 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             ));
         }
         MountStep::Tmpfs { size, .. } => {
-            let mode = if dst == Path::new("/tmp") { "1777" } else { "0755" };
+            let mode = if dst == Path::new("/tmp") {
+                "1777"
+            } else {
+                "0755"
+            };
             ops.push(op(
                 dst,
                 Create::Dir,

@@ -128,7 +128,13 @@ pub(crate) fn fsopen(fstype: &CStr) -> RawFd {
 }
 
 /// `fsconfig(fd, cmd, key, value, aux)` with an optional string value.
-pub(crate) fn fsconfig(fd: RawFd, cmd: u32, key: Option<&CStr>, value: Option<&CStr>, aux: i32) -> i32 {
+pub(crate) fn fsconfig(
+    fd: RawFd,
+    cmd: u32,
+    key: Option<&CStr>,
+    value: Option<&CStr>,
+    aux: i32,
+) -> i32 {
     let k = key.map_or(std::ptr::null(), |k| k.as_ptr());
     let v = value.map_or(std::ptr::null(), |v| v.as_ptr());
     // SAFETY: key and value are NULL or valid C strings.

@@ -39,12 +39,7 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                 return Err(Error::invalid("rootfs", "path contains a NUL byte"));
             }
             match std::fs::metadata(r) {
-                Err(e) => {
-                    return Err(Error::invalid(
-                        "rootfs",
-                        format!("{}: {e}", r.display()),
-                    ))
-                }
+                Err(e) => return Err(Error::invalid("rootfs", format!("{}: {e}", r.display()))),
                 Ok(m) if !m.is_dir() => {
                     return Err(Error::invalid(
                         "rootfs",
@@ -125,7 +120,9 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                 }
             }
         }
-        if user_idx.is_some() && !matches!(step, MountStep::Mask { .. } | MountStep::RemountRo { .. }) {
+        if user_idx.is_some()
+            && !matches!(step, MountStep::Mask { .. } | MountStep::RemountRo { .. })
+        {
             if let Some((_, j)) = seen.iter().find(|(d, _)| *d == dst) {
                 return Err(Error::invalid(
                     kind,
