@@ -391,3 +391,90 @@ both!(bad_input_is_refused_before_spawn, || {
     std::os::unix::fs::symlink("/etc", &link).unwrap();
     invalid(r().ro_bind(&link, "/mnt"), link.to_str().unwrap());
 });
+
+both!(dir_symlink_file_mask_remount_steps, || {
+    let root = BusyboxRoot::new();
+    let host = TempDir::new("data");
+    std::fs::create_dir(host.join("sub")).unwrap();
+    std::fs::write(host.join("secret"), "secret\n").unwrap();
+    std::fs::write(host.join("sub/s"), "s\n").unwrap();
+    let sb = base()
+        .rootfs(root.path())
+        .tmpfs("/tmp", 1 << 20)
+        .dir("/tmp/a/b/c")
+        .symlink("a/b", "/tmp/l")
+        .file("/tmp/a/f", b"data\n".to_vec())
+        .bind(host.path(), "/mnt")
+        .mask("/mnt/secret")
+        .mask("/mnt/sub")
+        .mask("/mnt/absent")
+        .remount_ro("/tmp/a");
+    let o = sh(
+        &sb,
+        "test -d /tmp/l/c && echo DIR_OK
+         readlink /tmp/l
+         cat /tmp/a/f
+         echo SECRET=$(cat /mnt/secret | wc -c) SUB=$(ls -A /mnt/sub | wc -l)
+         touch /tmp/a/x 2>&1
+         touch /tmp/y && echo TMP_RW
+         echo more >> /mnt/new && echo MNT_RW",
+    );
+    let t = text(&o);
+    for want in [
+        "DIR_OK\na/b\ndata\n",
+        "SECRET=0 SUB=0",
+        "Read-only file system",
+        "TMP_RW",
+        "MNT_RW",
+    ] {
+        assert!(t.contains(want), "missing {want:?}:\n{t}");
+    }
+    // The host copies are intact.
+    assert_eq!(
+        std::fs::read_to_string(host.join("secret")).unwrap(),
+        "secret\n"
+    );
+    assert_eq!(std::fs::read_to_string(host.join("new")).unwrap(), "more\n");
+});
+
+both!(child_failure_names_the_path, || {
+    let root = BusyboxRoot::new();
+    // /BUSYBOX_ROOT is a file: nothing can be mounted under it. Only the
+    // child can find out (validation does not second-guess the rootfs).
+    let sb = base().rootfs(root.path()).tmpfs("/BUSYBOX_ROOT/x", 4096);
+    let e = sb.spawn(&Command::new("/bin/true")).unwrap_err();
+    let msg = e.to_string();
+    assert_eq!(e.stage(), Some(rsandbox::Stage::Mount), "{msg}");
+    assert_eq!(e.raw_os_error(), Some(libc::ENOTDIR), "{msg}");
+    assert!(msg.contains("/BUSYBOX_ROOT/x"), "{msg}");
+});
+
+#[test]
+fn config_roundtrips_through_serde() {
+    let sb = Sandbox::new()
+        .mount_ns()
+        .rootfs("/srv/root")
+        .bind("/a", "/b")
+        .ro_bind("/c", "/d")
+        .tmpfs("/tmp", 1 << 20)
+        .proc("/proc")
+        .dev("/dev")
+        .dir("/x")
+        .symlink("x", "/y")
+        .file("/z", "hi")
+        .overlay(["/l1", "/l2"], "/o")
+        .overlay_persist(["/l"], "/u", "/w", "/p")
+        .mask("/m")
+        .remount_ro("/r");
+    let json = serde_json::to_string(&sb).unwrap();
+    let back: Sandbox = serde_json::from_str(&json).unwrap();
+    assert_eq!(sb, back);
+    assert_eq!(sb.fs_config().steps.len(), 12);
+    let step: rsandbox::fs::MountStep =
+        serde_json::from_str(r#"{"type":"tmpfs","dst":"/t","size":4096}"#).unwrap();
+    assert_eq!(step.dst(), Path::new("/t"));
+    assert!(serde_json::from_str::<rsandbox::fs::MountStep>(
+        r#"{"type":"tmpfs","dst":"/t","size":1,"bogus":1}"#
+    )
+    .is_err());
+}

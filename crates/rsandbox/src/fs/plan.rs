@@ -226,6 +226,7 @@ impl MountPlan {
         if !sb.has_ns(Namespace::Mount) {
             return Ok(None);
         }
+        check_kernel()?;
         let user_ns = sb.has_ns(Namespace::User);
         let root = match &sb.fs.rootfs {
             Some(dir) => Root::Dir(Src::dir("rootfs", dir)?),
@@ -258,6 +259,36 @@ impl MountPlan {
     /// The destination of operation `idx`, for error messages.
     pub(crate) fn step_path(&self, idx: u32) -> Option<PathBuf> {
         self.ops.get(idx as usize).map(|o| o.path.clone())
+    }
+}
+
+/// The syscalls the child relies on exist (probed once, with arguments that
+/// fail harmlessly: ENOSYS means missing).
+fn check_kernel() -> Result<()> {
+    use super::syscall as sc;
+    static MISSING: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    let missing = *MISSING.get_or_init(|| {
+        let enosys = |r: i64| r < 0 && crate::sys::errno() == libc::ENOSYS;
+        if enosys(sc::openat2(-1, c"", 0, 0) as i64) {
+            return Some("openat2 (Linux 5.6)");
+        }
+        if enosys(sc::open_tree(-1, c"", 0) as i64) {
+            return Some("open_tree/move_mount (Linux 5.2)");
+        }
+        if enosys(sc::fsopen(c"") as i64) {
+            return Some("fsopen/fsmount (Linux 5.2)");
+        }
+        if enosys(sc::mount_setattr(-1, false, 0, 0) as i64) {
+            return Some("mount_setattr (Linux 5.12)");
+        }
+        None
+    });
+    match missing {
+        Some(what) => Err(Error::Unsupported {
+            feature: what.into(),
+            detail: "the filesystem view of a mount namespace needs Linux 5.12 or later".into(),
+        }),
+        None => Ok(()),
     }
 }
 
