@@ -52,6 +52,18 @@ both!(rootfs_isolation, || {
     assert!(!root.path().join("newfile").exists());
 });
 
+#[test]
+fn show_mountinfo() {
+    if std::env::var_os("RSBX_SHOW").is_none() {
+        return;
+    }
+    let root = BusyboxRoot::new();
+    let o = sh(&base().rootfs(root.path()).tmpfs("/tmp", 1 << 20), "cat /proc/self/mountinfo; ls -la /dev /");
+    eprintln!("{}", text(&o));
+    let o = sh(&base(), "cat /proc/self/mountinfo");
+    eprintln!("{}", text(&o));
+}
+
 both!(default_view, || {
     let marker = format!("rsbx-default-view-{}", std::process::id());
     let o = sh(
@@ -386,6 +398,11 @@ both!(bad_input_is_refused_before_spawn, || {
         "/rsbx-not-on-host",
     );
     invalid(Sandbox::new().tmpfs("/tmp", 4096), "mount_ns");
+    // /proc and /dev must be real directories, not symlinks (`/lnk -> /`).
+    invalid(r().proc("/lnk"), "/lnk");
+    invalid(r().dev("/lnk"), "/lnk");
+    // A file bound onto a directory.
+    invalid(r().ro_bind(&f, "/bin"), "/bin");
     // A planted symlink as a bind source is refused.
     let link = file.join("link");
     std::os::unix::fs::symlink("/etc", &link).unwrap();

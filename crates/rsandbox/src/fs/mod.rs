@@ -11,7 +11,12 @@
 //!   made read-only once every step is applied ([`Sandbox::rootfs_rw`] keeps
 //!   it writable). Missing mount points are created in `dir`, as bubblewrap
 //!   does: give the tree the directories you mount on, or mount a tmpfs
-//!   first.
+//!   first. When the tree has real `proc` and `dev` directories, a fresh
+//!   `/proc` (same rule as below) and a minimal `/dev` are mounted on them,
+//!   as container runtimes do, unless a step names `/proc` or `/dev` (to
+//!   keep the tree's own `/dev`, `ro_bind("<dir>/dev", "/dev")`). Mounts
+//!   already under `dir` on the host stay as they are (not made
+//!   read-only).
 //! * **The default view**, used when a mount namespace is requested without a
 //!   rootfs (even with no other filesystem option — `mount_ns()` alone gives
 //!   this isolation):
@@ -24,7 +29,7 @@
 //!   - a private, empty, writable tmpfs on `/tmp`.
 //!
 //!   Steps naming `/proc`, `/dev` or `/tmp` as their destination replace the
-//!   matching default. Other destinations must exist on the host (the host
+//!   matching default (e.g. `tmpfs("/tmp", size)` for a bounded `/tmp`). Other destinations must exist on the host (the host
 //!   root is read-only) or lie under an earlier tmpfs/dev step; a writable
 //!   host directory is `bind(dir, dir)`.
 //!
@@ -375,35 +380,49 @@ pub(crate) fn creates_path(sb: &Sandbox, path: &Path) -> bool {
 /// step with the same destination), then the user's.
 pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
     let mut out = Vec::new();
-    if sb.fs.rootfs.is_none() {
-        let user_dsts: Vec<PathBuf> = sb
-            .fs
-            .steps
-            .iter()
-            .filter_map(|s| normalize(s.dst()))
-            .collect();
-        let want = |p: &str| !user_dsts.iter().any(|d| d == Path::new(p));
-        let pid = sb.has_ns(Namespace::Pid);
-        let user = sb.has_ns(Namespace::User);
-        if want("/proc") {
-            if pid || !user {
-                out.push(MountStep::Proc {
-                    dst: "/proc".into(),
-                });
-            } else {
-                out.push(MountStep::Mask {
-                    path: "/proc".into(),
+    let user_dsts: Vec<PathBuf> = sb
+        .fs
+        .steps
+        .iter()
+        .filter_map(|s| normalize(s.dst()))
+        .collect();
+    let want = |p: &str| !user_dsts.iter().any(|d| d == Path::new(p));
+    let can_proc = sb.has_ns(Namespace::Pid) || !sb.has_ns(Namespace::User);
+    match &sb.fs.rootfs {
+        None => {
+            if want("/proc") {
+                if can_proc {
+                    out.push(MountStep::Proc {
+                        dst: "/proc".into(),
+                    });
+                } else {
+                    out.push(MountStep::Mask {
+                        path: "/proc".into(),
+                    });
+                }
+            }
+            if want("/dev") {
+                out.push(MountStep::Dev { dst: "/dev".into() });
+            }
+            if want("/tmp") {
+                out.push(MountStep::Tmpfs {
+                    dst: "/tmp".into(),
+                    size: 0,
                 });
             }
         }
-        if want("/dev") {
-            out.push(MountStep::Dev { dst: "/dev".into() });
-        }
-        if want("/tmp") {
-            out.push(MountStep::Tmpfs {
-                dst: "/tmp".into(),
-                size: 0,
-            });
+        Some(root) => {
+            let real_dir = |p: &str| {
+                std::fs::symlink_metadata(root.join(p)).is_ok_and(|m| m.file_type().is_dir())
+            };
+            if want("/proc") && can_proc && real_dir("proc") {
+                out.push(MountStep::Proc {
+                    dst: "/proc".into(),
+                });
+            }
+            if want("/dev") && real_dir("dev") {
+                out.push(MountStep::Dev { dst: "/dev".into() });
+            }
         }
     }
     out.extend(sb.fs.steps.iter().cloned());
