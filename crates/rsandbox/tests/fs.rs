@@ -58,7 +58,10 @@ fn show_mountinfo() {
         return;
     }
     let root = BusyboxRoot::new();
-    let o = sh(&base().rootfs(root.path()).tmpfs("/tmp", 1 << 20), "cat /proc/self/mountinfo; ls -la /dev /");
+    let o = sh(
+        &base().rootfs(root.path()).tmpfs("/tmp", 1 << 20),
+        "cat /proc/self/mountinfo; ls -la /dev /",
+    );
     eprintln!("{}", text(&o));
     let o = sh(&base(), "cat /proc/self/mountinfo");
     eprintln!("{}", text(&o));
@@ -354,6 +357,7 @@ both!(no_leaks_after_200_spawns, || {
     assert_eq!(std::fs::read_dir(data.path()).unwrap().count(), 0);
 });
 
+#[track_caller]
 fn invalid(sb: Sandbox, path: &str) {
     let e = sb.validate().expect_err("validate accepted bad input");
     assert!(
@@ -394,8 +398,8 @@ both!(bad_input_is_refused_before_spawn, || {
     );
     invalid(r().bind(file.path(), "/proc/self"), "/proc/self");
     invalid(
-        base().bind(file.path(), "/rsbx-not-on-host"),
-        "/rsbx-not-on-host",
+        base().bind(file.path(), "/usr/rsbx-not-on-host"),
+        "/usr/rsbx-not-on-host",
     );
     invalid(Sandbox::new().tmpfs("/tmp", 4096), "mount_ns");
     // /proc and /dev must be real directories, not symlinks (`/lnk -> /`).

@@ -259,20 +259,11 @@ impl MountPlan {
         }
 
         let tree = match &self.root {
-            Root::Host => fd(open_tree(
-                libc::AT_FDCWD,
-                c"/",
-                OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE,
-            ))
-            .and_then(|t| {
-                ok(mount_setattr(
-                    t.0,
-                    true,
-                    MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID,
-                    0,
-                ))
-                .map(|()| t)
-            }),
+            Root::Tmpfs => new_fs(
+                c"tmpfs",
+                &[(c"mode", Some(c"0755"))],
+                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+            ),
             Root::Dir(s) => clone_tree(s.raw(), true, MOUNT_ATTR_NOSUID),
         }
         .map_err(pivot(1))?;

@@ -20,7 +20,13 @@
 //! * **The default view**, used when a mount namespace is requested without a
 //!   rootfs (even with no other filesystem option — `mount_ns()` alone gives
 //!   this isolation):
-//!   - the host's `/`, bound **read-only, recursively** (`nosuid`);
+//!   - the host's `/`, **read-only**: a tmpfs root holding the host's
+//!     top-level directories and files, each bound read-only recursively
+//!     (`nosuid`), and its top-level symlinks (`/bin -> usr/bin`) recreated;
+//!     the host's `/proc`, `/dev`, `/tmp` and `/run` are not bound at all
+//!     (so they cannot be uncovered by unmounting what replaces them);
+//!   - an empty tmpfs on `/run`, so host daemons' sockets (docker, dbus)
+//!     are out of reach (abstract sockets need [`Sandbox::net_ns`]);
 //!   - a fresh `/proc` when the box has a PID namespace, or when it has no
 //!     user namespace (then `/proc` shows the caller's PID namespace); a user
 //!     namespace without a PID namespace may not mount proc, and gets an
@@ -28,10 +34,12 @@
 //!   - a minimal `/dev` (see [`Sandbox::dev`]);
 //!   - a private, empty, writable tmpfs on `/tmp`.
 //!
-//!   Steps naming `/proc`, `/dev` or `/tmp` as their destination replace the
-//!   matching default (e.g. `tmpfs("/tmp", size)` for a bounded `/tmp`). Other destinations must exist on the host (the host
-//!   root is read-only) or lie under an earlier tmpfs/dev step; a writable
-//!   host directory is `bind(dir, dir)`.
+//!   A step whose destination is one of these defaults (`/proc`, `/dev`,
+//!   `/tmp`, `/run`, or a top-level host entry such as `/usr`) replaces it
+//!   (e.g. `tmpfs("/tmp", size)` for a bounded `/tmp`). Other destinations
+//!   must exist on the host (its tree is read-only), be top-level, or lie
+//!   under an earlier writable step (tmpfs, overlay, `bind`, `dir`); a
+//!   writable host directory is `bind(dir, dir)`.
 //!
 //! # Steps
 //!
@@ -386,10 +394,28 @@ pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
         .iter()
         .filter_map(|s| normalize(s.dst()))
         .collect();
-    let want = |p: &str| !user_dsts.iter().any(|d| d == Path::new(p));
+    let want_path = |p: &Path| !user_dsts.iter().any(|d| d == p);
+    let want = |p: &str| want_path(Path::new(p));
     let can_proc = sb.has_ns(Namespace::Pid) || !sb.has_ns(Namespace::User);
     match &sb.fs.rootfs {
         None => {
+            // The host's top-level entries, read-only, except what the box
+            // gets fresh: /proc, /dev, /tmp, and /run (an empty tmpfs, so
+            // host daemons' sockets are out of reach).
+            for (name, kind) in host_top_level() {
+                let dst = Path::new("/").join(&name);
+                if ["proc", "dev", "tmp", "run"].contains(&name.as_str()) || !want_path(&dst) {
+                    continue;
+                }
+                out.push(match kind {
+                    TopKind::Link(target) => MountStep::Symlink { target, dst },
+                    TopKind::Other => MountStep::Bind {
+                        src: dst.clone(),
+                        dst,
+                        readonly: true,
+                    },
+                });
+            }
             if want("/proc") {
                 if can_proc {
                     out.push(MountStep::Proc {
@@ -404,11 +430,13 @@ pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
             if want("/dev") {
                 out.push(MountStep::Dev { dst: "/dev".into() });
             }
-            if want("/tmp") {
-                out.push(MountStep::Tmpfs {
-                    dst: "/tmp".into(),
-                    size: 0,
-                });
+            for p in ["/tmp", "/run"] {
+                if want(p) {
+                    out.push(MountStep::Tmpfs {
+                        dst: p.into(),
+                        size: 0,
+                    });
+                }
             }
         }
         Some(root) => {
@@ -426,6 +454,37 @@ pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
         }
     }
     out.extend(sb.fs.steps.iter().cloned());
+    out
+}
+
+enum TopKind {
+    Link(PathBuf),
+    Other,
+}
+
+/// The entries of the host's `/`, sorted by name.
+fn host_top_level() -> Vec<(String, TopKind)> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/") {
+        for e in rd.flatten() {
+            let Ok(name) = e.file_name().into_string() else {
+                continue;
+            };
+            let Ok(ft) = e.file_type() else { continue };
+            let kind = if ft.is_symlink() {
+                match std::fs::read_link(e.path()) {
+                    Ok(t) => TopKind::Link(t),
+                    Err(_) => continue,
+                }
+            } else if ft.is_dir() || ft.is_file() {
+                TopKind::Other
+            } else {
+                continue;
+            };
+            out.push((name, kind));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
     out
 }
 

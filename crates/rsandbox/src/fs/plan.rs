@@ -156,8 +156,9 @@ pub(crate) struct Op {
 /// Where `/` comes from.
 #[derive(Debug)]
 pub(crate) enum Root {
-    /// The host's `/`, read-only.
-    Host,
+    /// A fresh tmpfs (the default view binds the host's top-level
+    /// entries into it), read-only once the steps are applied.
+    Tmpfs,
     /// A directory opened in the parent.
     Dir(Src),
 }
@@ -230,7 +231,7 @@ impl MountPlan {
         let user_ns = sb.has_ns(Namespace::User);
         let root = match &sb.fs.rootfs {
             Some(dir) => Root::Dir(Src::dir("rootfs", dir)?),
-            None => Root::Host,
+            None => Root::Tmpfs,
         };
         let stage = ["/tmp", "/mnt", "/var/tmp", "/run"]
             .into_iter()
@@ -249,7 +250,7 @@ impl MountPlan {
         }
         Ok(Some(MountPlan {
             root,
-            root_ro: sb.fs.rootfs.is_some() && !sb.fs.rootfs_writable,
+            root_ro: !sb.fs.rootfs_writable,
             stage: c(stage.as_bytes()),
             ops,
             null,

@@ -139,11 +139,33 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
         if let Some(u) = user_idx {
             seen.push((dst.clone(), u));
         }
-        // Made by an earlier step that mounts something new above it?
-        let under_earlier = steps[..i].iter().any(|s| {
-            s.mounts_new() && normalize(s.dst()).is_some_and(|d| dst.starts_with(&d) && d != dst)
-        });
-        let existing = if under_earlier {
+        // Is the path covered by an earlier mount, so the host (or rootfs)
+        // says nothing about it? Binds of a host path onto itself (the
+        // default view's) show the same tree and do not count.
+        let strictly_under =
+            |s: &MountStep| normalize(s.dst()).is_some_and(|d| dst.starts_with(&d) && d != dst);
+        let identity_bind = |s: &MountStep| {
+            matches!(s, MountStep::Bind { src, dst: d, .. }
+                if normalize(src).is_some() && normalize(src) == normalize(d))
+        };
+        let shadowed = steps[..i]
+            .iter()
+            .any(|s| s.mounts_new() && !identity_bind(s) && strictly_under(s));
+        let writable_parent = (default_view && dst.parent() == Some(Path::new("/")))
+            || steps[..i].iter().any(|s| {
+                strictly_under(s)
+                    && matches!(
+                        s,
+                        MountStep::Tmpfs { .. }
+                            | MountStep::Overlay { .. }
+                            | MountStep::Dir { .. }
+                            | MountStep::Bind {
+                                readonly: false,
+                                ..
+                            }
+                    )
+            });
+        let existing = if shadowed {
             None
         } else {
             kind_in_root(root_fd.as_raw_fd(), &dst)
@@ -213,7 +235,7 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                         ),
                     ));
                 }
-                if !under_earlier && existing_is_not_real_dir(root_fd.as_raw_fd(), &dst) {
+                if !shadowed && existing_is_not_real_dir(root_fd.as_raw_fd(), &dst) {
                     return Err(Error::invalid(
                         kind,
                         format!("destination {} must be a real directory", dst.display()),
@@ -270,7 +292,7 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
             MountStep::Dir { .. } | MountStep::File { .. } => {}
             MountStep::Mask { .. } | MountStep::RemountRo { .. } => continue,
         }
-        if default_view && !under_earlier && existing.is_none() {
+        if default_view && !shadowed && !writable_parent && existing.is_none() {
             return Err(Error::invalid(
                 kind,
                 format!(

@@ -165,16 +165,32 @@ pub fn run_as_nobody(name: &str) {
     let exe = std::env::current_exe().unwrap();
     let dir = TempDir::new("bin");
     let copy = dir.join("fs-test");
-    std::fs::copy(&exe, &copy).unwrap();
-    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = std::process::Command::new("setpriv")
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+    // Copy with cp(1): a write fd held by this process could leak into a
+    // child forked by a concurrent test and make exec fail with ETXTBSY.
+    let st = std::process::Command::new("cp")
+        .arg(&exe)
         .arg(&copy)
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(AS_NOBODY, "1")
-        .current_dir("/")
-        .output()
-        .expect("run setpriv");
+        .status()
+        .expect("run cp");
+    assert!(st.success(), "cp {} failed", exe.display());
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut tries = 0;
+    let out = loop {
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&copy)
+            .args(["--exact", name, "--nocapture", "--test-threads=1"])
+            .env(AS_NOBODY, "1")
+            .current_dir("/")
+            .output()
+            .expect("run setpriv");
+        tries += 1;
+        if tries < 20 && String::from_utf8_lossy(&out.stderr).contains("Text file busy") {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            continue;
+        }
+        break out;
+    };
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
