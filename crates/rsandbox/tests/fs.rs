@@ -499,3 +499,31 @@ fn config_roundtrips_through_serde() {
     )
     .is_err());
 }
+
+both!(rootfs_rw_and_cwd_in_created_dir, || {
+    let root = BusyboxRoot::new();
+    let sb = base()
+        .rootfs_rw(root.path())
+        .tmpfs("/work/t", 1 << 20)
+        .cwd("/work/t");
+    let o = sh(&sb, "pwd; echo x > /etc/written && echo ROOT_RW");
+    let t = text(&o);
+    assert!(t.contains("/work/t\nROOT_RW"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(root.path().join("etc/written")).unwrap(),
+        "x\n"
+    );
+});
+
+#[test]
+fn proc_in_user_ns_needs_pid_ns() {
+    let root = BusyboxRoot::new();
+    invalid(
+        Sandbox::new()
+            .user_ns()
+            .mount_ns()
+            .rootfs(root.path())
+            .proc("/proc"),
+        "/proc",
+    );
+}
