@@ -405,6 +405,9 @@ both!(bad_input_is_refused_before_spawn, || {
     // /proc and /dev must be real directories, not symlinks (`/lnk -> /`).
     invalid(r().proc("/lnk"), "/lnk");
     invalid(r().dev("/lnk"), "/lnk");
+    // Creating over an existing path.
+    invalid(r().file("/BUSYBOX_ROOT", "x"), "/BUSYBOX_ROOT");
+    invalid(r().symlink("/x", "/bin"), "/bin");
     // A file bound onto a directory.
     invalid(r().ro_bind(&f, "/bin"), "/bin");
     // A planted symlink as a bind source is refused.
@@ -509,6 +512,13 @@ both!(rootfs_rw_and_cwd_in_created_dir, || {
     let o = sh(&sb, "pwd; echo x > /etc/written && echo ROOT_RW");
     let t = text(&o);
     assert!(t.contains("/work/t\nROOT_RW"), "{t}");
+    // remount_ro("/") makes everything read-only, recursively.
+    let o = sh(
+        &sb.clone().remount_ro("/"),
+        "touch /etc/x 2>&1; touch /work/t/x 2>&1",
+    );
+    let t = text(&o);
+    assert_eq!(t.matches("Read-only file system").count(), 2, "{t}");
     assert_eq!(
         std::fs::read_to_string(root.path().join("etc/written")).unwrap(),
         "x\n"

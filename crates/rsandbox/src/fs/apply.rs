@@ -289,6 +289,13 @@ impl MountPlan {
     /// One operation, relative to the new root `root`.
     fn run(&self, root: RawFd, op: &Op) -> R {
         let t = &op.target;
+        if t.names.is_empty() {
+            // The root itself: only remount_ro("/") is accepted here.
+            return match op.action {
+                Action::RemountRo => ok(mount_setattr(root, true, MOUNT_ATTR_RDONLY, 0)),
+                _ => Err(libc::EINVAL),
+            };
+        }
         let makes_parents = op.create != Create::No
             || matches!(op.action, Action::Symlink { .. } | Action::File { .. });
         let parent = match walk_parent(root, t, makes_parents) {

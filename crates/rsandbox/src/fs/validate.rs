@@ -243,6 +243,12 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                 }
             }
             MountStep::Symlink { target, .. } => {
+                if existing.is_some() && user_idx.is_some() {
+                    return Err(Error::invalid(
+                        kind,
+                        format!("{} already exists: symlink() only creates", dst.display()),
+                    ));
+                }
                 if target.as_os_str().is_empty() || has_nul(target) {
                     return Err(Error::invalid(
                         kind,
@@ -288,6 +294,12 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                         format!("overlay destination {} is not a directory", dst.display()),
                     ));
                 }
+            }
+            MountStep::File { .. } if existing.is_some() && user_idx.is_some() => {
+                return Err(Error::invalid(
+                    kind,
+                    format!("{} already exists: file() only creates", dst.display()),
+                ))
             }
             MountStep::Dir { .. } | MountStep::File { .. } => {}
             MountStep::Mask { .. } | MountStep::RemountRo { .. } => continue,
