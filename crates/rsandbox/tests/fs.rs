@@ -587,3 +587,14 @@ fn proc_in_user_ns_needs_pid_ns() {
         "/proc",
     );
 }
+
+both!(default_view_checks_host_paths_before_spawn, || {
+    let e = base()
+        .spawn(&Command::new("/usr/bin/rsbx-missing-program"))
+        .unwrap_err();
+    assert!(matches!(e, Error::ProgramNotFound { .. }), "{e:?}");
+    invalid(base().cwd("/usr/rsbx-missing-dir"), "/usr/rsbx-missing-dir");
+    // A cwd under the box's own /tmp is fine: the box makes it.
+    let o = sh(&base().dir("/tmp/w").cwd("/tmp/w"), "pwd");
+    assert_eq!(text(&o), "/tmp/w\n");
+});

@@ -76,9 +76,23 @@
 //!   host's `/dev/null`, `/dev/zero`, ..., never `mknod`; `/dev/pts` is a new
 //!   devpts instance with `ptmxmode=0666`.
 //!
-//! Needs Linux ≥ 5.12 (`openat2`, the new mount API, `mount_setattr`).
+//! Needs Linux ≥ 5.12 (`openat2`, the new mount API, `mount_setattr`;
+//! checked before spawn, [`Error::Unsupported`](crate::Error) otherwise);
+//! [`overlay`](Sandbox::overlay) needs Linux ≥ 6.8 (`lowerdir+` layers given
+//! as fds).
 //!
-//! Prepared in the parent ([`MountPlan::prepare`](plan)), applied in the
+//! # Errors
+//!
+//! Bad input is an [`Error::InvalidConfig`](crate::Error) naming the builder
+//! method and the path, before anything is spawned. A failure in the child
+//! is an [`Error::Spawn`](crate::Error) at stage
+//! [`Mount`](crate::Stage::Mount) (detail: the index of the primitive
+//! operation; the message names its path), [`MountPrivate`](crate::Stage),
+//! or [`PivotRoot`](crate::Stage) (detail 0: re-open the rootfs, 1: build
+//! the root, 2: attach it, 3: make it read-only, 4–7: `fchdir`,
+//! `pivot_root`, detach the old root, `chdir("/")`).
+//!
+//! Prepared in the parent (`MountPlan::prepare`), applied in the
 //! child with raw syscalls only.
 
 mod apply;
@@ -213,6 +227,16 @@ impl MountStep {
             self,
             MountStep::Mask { .. } | MountStep::RemountRo { .. } | MountStep::Symlink { .. }
         )
+    }
+
+    /// A bind of a host path onto the same path (the default view's).
+    pub(crate) fn is_identity_bind(&self) -> bool {
+        match self {
+            MountStep::Bind { src, dst, .. } => {
+                normalize(src).is_some() && normalize(src) == normalize(dst)
+            }
+            _ => false,
+        }
     }
 
     /// The builder method name, for error messages.
@@ -377,6 +401,8 @@ pub(crate) fn creates_path(sb: &Sandbox, path: &Path) -> bool {
     effective_steps(sb)
         .iter()
         .any(|s| match normalize(s.dst()) {
+            // A host path bound onto itself looks the same from the host.
+            _ if s.is_identity_bind() => false,
             Some(d) if s.mounts_new() || matches!(s, MountStep::Symlink { .. }) => {
                 path.starts_with(&d)
             }

@@ -144,13 +144,9 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
         // default view's) show the same tree and do not count.
         let strictly_under =
             |s: &MountStep| normalize(s.dst()).is_some_and(|d| dst.starts_with(&d) && d != dst);
-        let identity_bind = |s: &MountStep| {
-            matches!(s, MountStep::Bind { src, dst: d, .. }
-                if normalize(src).is_some() && normalize(src) == normalize(d))
-        };
         let shadowed = steps[..i]
             .iter()
-            .any(|s| s.mounts_new() && !identity_bind(s) && strictly_under(s));
+            .any(|s| s.mounts_new() && !s.is_identity_bind() && strictly_under(s));
         let writable_parent = (default_view && dst.parent() == Some(Path::new("/")))
             || steps[..i].iter().any(|s| {
                 strictly_under(s)
