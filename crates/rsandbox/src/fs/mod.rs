@@ -98,6 +98,8 @@
 mod apply;
 mod plan;
 mod syscall;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 use std::path::{Component, Path, PathBuf};
@@ -529,4 +531,54 @@ pub(crate) fn normalize(path: &Path) -> Option<PathBuf> {
         }
     }
     Some(out)
+}
+
+/// Check that `inside` (absolute, as the box sees it) names an executable
+/// regular file, resolved in the rootfs without ever leaving it (an absolute
+/// symlink such as `/bin/sh -> /bin/busybox` is followed inside the rootfs,
+/// not on the host). Without a rootfs, the host's root is used.
+///
+/// Offered to `spawn::plan::resolve_program`, whose `in_root` join follows
+/// such symlinks on the host.
+#[allow(dead_code)]
+pub(crate) fn check_executable_in_box(sb: &Sandbox, inside: &Path) -> std::io::Result<()> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let root = program_root(sb).unwrap_or_else(|| PathBuf::from("/"));
+    let root_fd =
+        validate::open_dir(&root).map_err(|_| std::io::Error::from_raw_os_error(libc::ENOENT))?;
+    let rel = validate::rel_cstring(inside);
+    let fd = syscall::openat2(
+        root_fd.as_raw_fd(),
+        &rel,
+        libc::O_PATH | libc::O_CLOEXEC,
+        syscall::RESOLVE_IN_ROOT | syscall::RESOLVE_NO_MAGICLINKS,
+    );
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is fresh and ours.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: fstat on an open fd with a zeroed out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+    }
+    // SAFETY: faccessat2 on an open fd with a static empty path.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_faccessat2,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::X_OK,
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }
