@@ -598,3 +598,24 @@ both!(default_view_checks_host_paths_before_spawn, || {
     let o = sh(&base().dir("/tmp/w").cwd("/tmp/w"), "pwd");
     assert_eq!(text(&o), "/tmp/w\n");
 });
+
+both!(user_ns_with_the_callers_uid, || {
+    // No uid(0): the payload keeps the caller's uid (65534 as nobody) and
+    // can still write its /tmp and a tmpfs, and use /dev.
+    let root = BusyboxRoot::new();
+    for sb in [
+        Sandbox::new().user_ns().mount_ns().pid_ns(),
+        Sandbox::new()
+            .user_ns()
+            .mount_ns()
+            .pid_ns()
+            .rootfs(root.path())
+            .tmpfs("/tmp", 1 << 20),
+    ] {
+        let o = sh(
+            &sb,
+            "echo x > /tmp/f && cat /tmp/f && echo hi > /dev/null && echo OK",
+        );
+        assert_eq!(text(&o), "x\nOK\n");
+    }
+});
