@@ -1,93 +1,584 @@
 //! The filesystem view of the box: the mount plan.
 //!
-//! Prepared in the parent ([`MountPlan::prepare`]), applied in the child
-//! ([`MountPlan::apply`]) with raw syscalls only.
+//! Every sandbox with a mount namespace ([`Sandbox::mount_ns`]) gets its own
+//! root, built from scratch and entered with `pivot_root`; the old root is
+//! detached, so nothing of the host is reachable except what was mounted in
+//! on purpose.
+//!
+//! # Roots
+//!
+//! * [`Sandbox::rootfs`]`(dir)`: `dir` (recursively bound) becomes `/`. It is
+//!   made read-only once every step is applied ([`Sandbox::rootfs_rw`] keeps
+//!   it writable). Missing mount points are created in `dir`, as bubblewrap
+//!   does: give the tree the directories you mount on, or mount a tmpfs
+//!   first. When the tree has real `proc` and `dev` directories, a fresh
+//!   `/proc` (same rule as below) and a minimal `/dev` are mounted on them,
+//!   as container runtimes do, unless a step names `/proc` or `/dev` (to
+//!   keep the tree's own `/dev`, `ro_bind("<dir>/dev", "/dev")`). Mounts
+//!   already under `dir` on the host stay as they are (not made
+//!   read-only).
+//! * **The default view**, used when a mount namespace is requested without a
+//!   rootfs (even with no other filesystem option — `mount_ns()` alone gives
+//!   this isolation):
+//!   - the host's `/`, **read-only**: a tmpfs root holding the host's
+//!     top-level directories and files, each bound read-only recursively
+//!     (`nosuid`), and its top-level symlinks (`/bin -> usr/bin`) recreated;
+//!     the host's `/proc`, `/dev`, `/tmp` and `/run` are not bound at all
+//!     (so they cannot be uncovered by unmounting what replaces them);
+//!   - an empty tmpfs on `/run`, so host daemons' sockets (docker, dbus)
+//!     are out of reach (abstract sockets need [`Sandbox::net_ns`]);
+//!   - a fresh `/proc` when the box has a PID namespace, or when it has no
+//!     user namespace (then `/proc` shows the caller's PID namespace); a user
+//!     namespace without a PID namespace may not mount proc, and gets an
+//!     empty read-only `/proc` instead — the host's is never exposed;
+//!   - a minimal `/dev` (see [`Sandbox::dev`]);
+//!   - a private, empty, writable tmpfs on `/tmp`.
+//!
+//!   A step whose destination is one of these defaults (`/proc`, `/dev`,
+//!   `/tmp`, `/run`, or a top-level host entry such as `/usr`) replaces it
+//!   (e.g. `tmpfs("/tmp", size)` for a bounded `/tmp`). Other destinations
+//!   must exist on the host (its tree is read-only), be top-level, or lie
+//!   under an earlier writable step (tmpfs, overlay, `bind`, `dir`); a
+//!   writable host directory is `bind(dir, dir)`.
+//!
+//! # Steps
+//!
+//! Steps are applied in the order given: [`bind`](Sandbox::bind),
+//! [`ro_bind`](Sandbox::ro_bind), [`tmpfs`](Sandbox::tmpfs),
+//! [`proc`](Sandbox::proc), [`dev`](Sandbox::dev), [`dir`](Sandbox::dir),
+//! [`symlink`](Sandbox::symlink), [`file`](Sandbox::file),
+//! [`overlay`](Sandbox::overlay), [`mask`](Sandbox::mask),
+//! [`remount_ro`](Sandbox::remount_ro).
+//!
+//! Whenever a proc filesystem is mounted, Docker's masked paths (`kcore`,
+//! `keys`, `timer_list`, `sched_debug`, `latency_stats`, `acpi`, `scsi`, ...)
+//! are hidden (`/dev/null` or an empty read-only tmpfs on top), and `sys`,
+//! `sysrq-trigger`, `irq`, `bus`, `fs` are made read-only.
+//!
+//! # Mechanics and symlink safety
+//!
+//! * `/` is made `MS_REC|MS_PRIVATE` before anything else, so nothing
+//!   propagates to the host.
+//! * Bind sources are opened (`O_PATH`) in the parent: the final component
+//!   must not be a symlink, and the child mounts that very fd (`open_tree`),
+//!   never a re-resolved path.
+//! * Destinations are resolved in the child with `openat2(RESOLVE_IN_ROOT |
+//!   RESOLVE_NO_MAGICLINKS)` against the new root, so a symlink planted in a
+//!   rootfs (even `/x -> /`) resolves inside the new root. Missing components
+//!   are created with `mkdirat` relative to the already resolved parent fd.
+//!   Mounts are attached with `move_mount` onto those fds. `/proc` and `/dev`
+//!   destinations must be real directories (no symlink in the last
+//!   component).
+//! * Read-only binds are made read-only recursively with `mount_setattr`;
+//!   only `MOUNT_ATTR_RDONLY` (and `NOSUID`) are set, so flags locked by a
+//!   user namespace (`nodev`, `noexec` of the source) are preserved.
+//! * Works rootless: in a user namespace device nodes are bind mounts of the
+//!   host's `/dev/null`, `/dev/zero`, ..., never `mknod`; `/dev/pts` is a new
+//!   devpts instance with `ptmxmode=0666`.
+//!
+//! Needs Linux ≥ 5.12 (`openat2`, the new mount API, `mount_setattr`;
+//! checked before spawn, [`Error::Unsupported`](crate::Error) otherwise);
+//! [`overlay`](Sandbox::overlay) needs Linux ≥ 6.8 (`lowerdir+` layers given
+//! as fds).
+//!
+//! # Errors
+//!
+//! Bad input is an [`Error::InvalidConfig`](crate::Error) naming the builder
+//! method and the path, before anything is spawned. A failure in the child
+//! is an [`Error::Spawn`](crate::Error) at stage
+//! [`Mount`](crate::Stage::Mount) (detail: the index of the primitive
+//! operation; the message names its path), [`MountPrivate`](crate::Stage),
+//! or [`PivotRoot`](crate::Stage) (detail 0: re-open the rootfs, 1: build
+//! the root, 2: attach it, 3: make it read-only, 4–7: `fchdir`,
+//! `pivot_root`, detach the old root, `chdir("/")`).
+//!
+//! Prepared in the parent (`MountPlan::prepare`), applied in the
+//! child with raw syscalls only.
 
-use std::path::PathBuf;
+mod apply;
+mod plan;
+mod syscall;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+use std::path::{Component, Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ChildError, ChildResult, Result, Stage};
 use crate::ns::Namespace;
 use crate::Sandbox;
+
+pub(crate) use plan::MountPlan;
+pub(crate) use validate::validate;
 
 /// Filesystem configuration of a sandbox.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct FsConfig {}
-
-/// Mount work prepared in the parent for the child.
-#[derive(Debug)]
-pub(crate) struct MountPlan {
-    proc: bool,
+pub struct FsConfig {
+    /// Host directory that becomes `/` (`None`: the default view).
+    pub rootfs: Option<PathBuf>,
+    /// Keep the rootfs writable (default: read-only once steps are applied).
+    pub rootfs_writable: bool,
+    /// Mount steps, applied in order.
+    pub steps: Vec<MountStep>,
 }
 
-impl MountPlan {
-    /// Validate the filesystem configuration and prepare every path the child
-    /// needs. `None` when the sandbox has no mount namespace.
-    pub(crate) fn prepare(sb: &Sandbox) -> Result<Option<MountPlan>> {
-        if !sb.has_ns(Namespace::Mount) {
-            return Ok(None);
+/// One mount step. Destinations are absolute paths inside the box.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+#[non_exhaustive]
+pub enum MountStep {
+    /// Bind host path `src` (recursively) onto `dst`.
+    Bind {
+        /// Host path (its last component must not be a symlink).
+        src: PathBuf,
+        /// Destination in the box.
+        dst: PathBuf,
+        /// Read-only, recursively.
+        #[serde(default)]
+        readonly: bool,
+    },
+    /// A tmpfs of `size` bytes (`nosuid,nodev`).
+    Tmpfs {
+        /// Destination in the box.
+        dst: PathBuf,
+        /// Size limit in bytes (> 0).
+        size: u64,
+    },
+    /// A fresh proc filesystem (needs a PID namespace in a user namespace).
+    Proc {
+        /// Destination in the box (a real directory).
+        dst: PathBuf,
+    },
+    /// A minimal /dev: null, zero, full, random, urandom, tty, a new devpts
+    /// instance (`pts/`, `ptmx`), `shm/` (tmpfs), and the `fd`, `stdin`,
+    /// `stdout`, `stderr` links; read-only apart from `pts` and `shm`.
+    Dev {
+        /// Destination in the box (a real directory).
+        dst: PathBuf,
+    },
+    /// A directory (mode 0755), with missing parents.
+    Dir {
+        /// Destination in the box.
+        dst: PathBuf,
+    },
+    /// A symlink `dst -> target`.
+    Symlink {
+        /// What the link points to (any string).
+        target: PathBuf,
+        /// The link in the box.
+        dst: PathBuf,
+    },
+    /// A file holding `data` (mode 0644), written into whatever is mounted at
+    /// its parent (put it under a tmpfs to keep the rootfs untouched).
+    File {
+        /// Destination in the box.
+        dst: PathBuf,
+        /// Contents.
+        data: Vec<u8>,
+    },
+    /// An overlay of `lowers` (first is topmost) on `dst`. Writes go to a
+    /// tmpfs discarded on exit, or to `upper` (with `work` on the same
+    /// filesystem) where they persist.
+    Overlay {
+        /// Lower directories on the host, topmost first.
+        lowers: Vec<PathBuf>,
+        /// Destination in the box.
+        dst: PathBuf,
+        /// Host directory keeping the writes (`None`: a discarded tmpfs).
+        #[serde(default)]
+        upper: Option<PathBuf>,
+        /// Overlay work directory (needed with `upper`, same filesystem).
+        #[serde(default)]
+        work: Option<PathBuf>,
+    },
+    /// Hide `path`: an empty read-only tmpfs on a directory, `/dev/null` on
+    /// anything else. A missing path is left alone.
+    Mask {
+        /// Path in the box.
+        path: PathBuf,
+    },
+    /// Make `path` (and every mount under it) read-only.
+    RemountRo {
+        /// Path in the box.
+        path: PathBuf,
+    },
+}
+
+impl MountStep {
+    /// The path in the box the step acts on.
+    pub fn dst(&self) -> &Path {
+        match self {
+            MountStep::Bind { dst, .. }
+            | MountStep::Tmpfs { dst, .. }
+            | MountStep::Proc { dst }
+            | MountStep::Dev { dst }
+            | MountStep::Dir { dst }
+            | MountStep::Symlink { dst, .. }
+            | MountStep::File { dst, .. }
+            | MountStep::Overlay { dst, .. } => dst,
+            MountStep::Mask { path } | MountStep::RemountRo { path } => path,
         }
-        Ok(Some(MountPlan {
-            proc: sb.has_ns(Namespace::Pid),
-        }))
     }
 
-    /// Apply the plan. Runs in the child, as PID 1 of the box when there is a
-    /// PID namespace, after the network and UTS setup.
-    ///
-    /// # Safety
-    /// Only raw syscalls on prepared data: callable after clone.
-    pub(crate) unsafe fn apply(&self) -> ChildResult {
-        // SAFETY: static C strings, NULL data; the syscalls only read them.
-        unsafe {
-            if libc::mount(
-                c"none".as_ptr(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            ) != 0
-            {
-                return Err(ChildError::last(Stage::MountPrivate, 0));
+    /// Whether the step mounts something new at its destination (so paths
+    /// under it come from the step, not from the root).
+    fn mounts_new(&self) -> bool {
+        !matches!(
+            self,
+            MountStep::Mask { .. } | MountStep::RemountRo { .. } | MountStep::Symlink { .. }
+        )
+    }
+
+    /// A bind of a host path onto the same path (the default view's).
+    pub(crate) fn is_identity_bind(&self) -> bool {
+        match self {
+            MountStep::Bind { src, dst, .. } => {
+                normalize(src).is_some() && normalize(src) == normalize(dst)
             }
-            if self.proc
-                && libc::mount(
-                    c"proc".as_ptr(),
-                    c"/proc".as_ptr(),
-                    c"proc".as_ptr(),
-                    libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-                    std::ptr::null(),
-                ) != 0
-            {
-                return Err(ChildError::last(Stage::Proc, 0));
-            }
+            _ => false,
         }
-        Ok(())
+    }
+
+    /// The builder method name, for error messages.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            MountStep::Bind {
+                readonly: false, ..
+            } => "bind",
+            MountStep::Bind { readonly: true, .. } => "ro_bind",
+            MountStep::Tmpfs { .. } => "tmpfs",
+            MountStep::Proc { .. } => "proc",
+            MountStep::Dev { .. } => "dev",
+            MountStep::Dir { .. } => "dir",
+            MountStep::Symlink { .. } => "symlink",
+            MountStep::File { .. } => "file",
+            MountStep::Overlay { .. } => "overlay",
+            MountStep::Mask { .. } => "mask",
+            MountStep::RemountRo { .. } => "remount_ro",
+        }
+    }
+}
+
+impl Sandbox {
+    fn fs_step(mut self, step: MountStep) -> Self {
+        self.fs.steps.push(step);
+        self
+    }
+
+    /// Use host directory `dir` as the box's `/` (read-only once the steps
+    /// are applied). Needs [`mount_ns`](Self::mount_ns).
+    pub fn rootfs(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.fs.rootfs = Some(dir.into());
+        self.fs.rootfs_writable = false;
+        self
+    }
+    /// Like [`rootfs`](Self::rootfs), but `/` stays writable (writes land in
+    /// `dir` on the host).
+    pub fn rootfs_rw(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.fs.rootfs = Some(dir.into());
+        self.fs.rootfs_writable = true;
+        self
+    }
+    /// Bind host path `src` onto `dst` in the box, writable, recursively.
+    pub fn bind(self, src: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::Bind {
+            src: src.into(),
+            dst: dst.into(),
+            readonly: false,
+        })
+    }
+    /// Bind host path `src` onto `dst` in the box, read-only, recursively.
+    pub fn ro_bind(self, src: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::Bind {
+            src: src.into(),
+            dst: dst.into(),
+            readonly: true,
+        })
+    }
+    /// Mount a tmpfs of `size_bytes` bytes (> 0) on `dst`.
+    pub fn tmpfs(self, dst: impl Into<PathBuf>, size_bytes: u64) -> Self {
+        self.fs_step(MountStep::Tmpfs {
+            dst: dst.into(),
+            size: size_bytes,
+        })
+    }
+    /// Mount a fresh proc on `dst` (with Docker's masks).
+    pub fn proc(self, dst: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::Proc { dst: dst.into() })
+    }
+    /// Mount a minimal /dev on `dst` (see [`MountStep::Dev`]).
+    pub fn dev(self, dst: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::Dev { dst: dst.into() })
+    }
+    /// Create directory `dst` (and missing parents).
+    pub fn dir(self, dst: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::Dir { dst: dst.into() })
+    }
+    /// Create symlink `dst` pointing to `target`.
+    pub fn symlink(self, target: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::Symlink {
+            target: target.into(),
+            dst: dst.into(),
+        })
+    }
+    /// Create file `dst` holding `data`.
+    pub fn file(self, dst: impl Into<PathBuf>, data: impl Into<Vec<u8>>) -> Self {
+        self.fs_step(MountStep::File {
+            dst: dst.into(),
+            data: data.into(),
+        })
+    }
+    /// Overlay `lowers` (topmost first) on `dst`; writes go to a tmpfs that
+    /// is discarded when the box ends.
+    pub fn overlay<I, P>(self, lowers: I, dst: impl Into<PathBuf>) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.fs_step(MountStep::Overlay {
+            lowers: lowers.into_iter().map(Into::into).collect(),
+            dst: dst.into(),
+            upper: None,
+            work: None,
+        })
+    }
+    /// Overlay `lowers` on `dst`; writes persist in host directory `upper`
+    /// (`work`: an empty directory on the same filesystem).
+    pub fn overlay_persist<I, P>(
+        self,
+        lowers: I,
+        upper: impl Into<PathBuf>,
+        work: impl Into<PathBuf>,
+        dst: impl Into<PathBuf>,
+    ) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<PathBuf>,
+    {
+        self.fs_step(MountStep::Overlay {
+            lowers: lowers.into_iter().map(Into::into).collect(),
+            dst: dst.into(),
+            upper: Some(upper.into()),
+            work: Some(work.into()),
+        })
+    }
+    /// Hide `path` in the box.
+    pub fn mask(self, path: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::Mask { path: path.into() })
+    }
+    /// Make `path` (and the mounts under it) read-only.
+    pub fn remount_ro(self, path: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::RemountRo { path: path.into() })
+    }
+    /// Append an already built step.
+    pub fn mount_step(self, step: MountStep) -> Self {
+        self.fs_step(step)
+    }
+    /// The filesystem configuration.
+    pub fn fs_config(&self) -> &FsConfig {
+        &self.fs
     }
 }
 
 /// The directory the box's `/` comes from, for looking up the program before
 /// spawn: `None` means the host's own root.
-pub(crate) fn program_root(_sb: &Sandbox) -> Option<PathBuf> {
-    None
+pub(crate) fn program_root(sb: &Sandbox) -> Option<PathBuf> {
+    if !sb.has_ns(Namespace::Mount) {
+        return None;
+    }
+    sb.fs.rootfs.clone()
 }
 
 /// Whether `path` (absolute, inside the box) is made by a mount step, so the
 /// parent cannot check it on the host before spawn.
-pub(crate) fn creates_path(_sb: &Sandbox, _path: &std::path::Path) -> bool {
-    false
-}
-
-/// Validate the filesystem configuration (called before anything is spawned).
-pub(crate) fn validate(_sb: &Sandbox) -> Result<()> {
-    Ok(())
-}
-
-impl MountPlan {
-    /// The destination of mount step `idx`, for error messages.
-    pub(crate) fn step_path(&self, _idx: u32) -> Option<PathBuf> {
-        None
+pub(crate) fn creates_path(sb: &Sandbox, path: &Path) -> bool {
+    if !sb.has_ns(Namespace::Mount) {
+        return false;
     }
+    let Some(path) = normalize(path) else {
+        return false;
+    };
+    effective_steps(sb)
+        .iter()
+        .any(|s| match normalize(s.dst()) {
+            // A host path bound onto itself looks the same from the host.
+            _ if s.is_identity_bind() => false,
+            Some(d) if s.mounts_new() || matches!(s, MountStep::Symlink { .. }) => {
+                path.starts_with(&d)
+            }
+            _ => false,
+        })
+}
+
+/// The steps really applied: the default view's (unless replaced by a user
+/// step with the same destination), then the user's.
+pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
+    let mut out = Vec::new();
+    let user_dsts: Vec<PathBuf> = sb
+        .fs
+        .steps
+        .iter()
+        .filter_map(|s| normalize(s.dst()))
+        .collect();
+    let want_path = |p: &Path| !user_dsts.iter().any(|d| d == p);
+    let want = |p: &str| want_path(Path::new(p));
+    let can_proc = sb.has_ns(Namespace::Pid) || !sb.has_ns(Namespace::User);
+    match &sb.fs.rootfs {
+        None => {
+            // The host's top-level entries, read-only, except what the box
+            // gets fresh: /proc, /dev, /tmp, and /run (an empty tmpfs, so
+            // host daemons' sockets are out of reach).
+            for (name, kind) in host_top_level() {
+                let dst = Path::new("/").join(&name);
+                if ["proc", "dev", "tmp", "run"].contains(&name.as_str()) || !want_path(&dst) {
+                    continue;
+                }
+                out.push(match kind {
+                    TopKind::Link(target) => MountStep::Symlink { target, dst },
+                    TopKind::Other => MountStep::Bind {
+                        src: dst.clone(),
+                        dst,
+                        readonly: true,
+                    },
+                });
+            }
+            if want("/proc") {
+                if can_proc {
+                    out.push(MountStep::Proc {
+                        dst: "/proc".into(),
+                    });
+                } else {
+                    out.push(MountStep::Mask {
+                        path: "/proc".into(),
+                    });
+                }
+            }
+            if want("/dev") {
+                out.push(MountStep::Dev { dst: "/dev".into() });
+            }
+            for p in ["/tmp", "/run"] {
+                if want(p) {
+                    out.push(MountStep::Tmpfs {
+                        dst: p.into(),
+                        size: 0,
+                    });
+                }
+            }
+        }
+        Some(root) => {
+            let real_dir = |p: &str| {
+                std::fs::symlink_metadata(root.join(p)).is_ok_and(|m| m.file_type().is_dir())
+            };
+            if want("/proc") && can_proc && real_dir("proc") {
+                out.push(MountStep::Proc {
+                    dst: "/proc".into(),
+                });
+            }
+            if want("/dev") && real_dir("dev") {
+                out.push(MountStep::Dev { dst: "/dev".into() });
+            }
+        }
+    }
+    out.extend(sb.fs.steps.iter().cloned());
+    out
+}
+
+enum TopKind {
+    Link(PathBuf),
+    Other,
+}
+
+/// The entries of the host's `/`, sorted by name.
+fn host_top_level() -> Vec<(String, TopKind)> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/") {
+        for e in rd.flatten() {
+            let Ok(name) = e.file_name().into_string() else {
+                continue;
+            };
+            let Ok(ft) = e.file_type() else { continue };
+            let kind = if ft.is_symlink() {
+                match std::fs::read_link(e.path()) {
+                    Ok(t) => TopKind::Link(t),
+                    Err(_) => continue,
+                }
+            } else if ft.is_dir() || ft.is_file() {
+                TopKind::Other
+            } else {
+                continue;
+            };
+            out.push((name, kind));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// `path` made canonical lexically: absolute, no `.`, no `..`, no repeated
+/// or trailing slash. `None` when relative or holding `..`.
+pub(crate) fn normalize(path: &Path) -> Option<PathBuf> {
+    if !path.is_absolute() {
+        return None;
+    }
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::RootDir | Component::CurDir => {}
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    Some(out)
+}
+
+/// Check that `inside` (absolute, as the box sees it) names an executable
+/// regular file, resolved in the rootfs without ever leaving it (an absolute
+/// symlink such as `/bin/sh -> /bin/busybox` is followed inside the rootfs,
+/// not on the host). Without a rootfs, the host's root is used.
+///
+/// Offered to `spawn::plan::resolve_program`, whose `in_root` join follows
+/// such symlinks on the host.
+#[allow(dead_code)]
+pub(crate) fn check_executable_in_box(sb: &Sandbox, inside: &Path) -> std::io::Result<()> {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    let root = program_root(sb).unwrap_or_else(|| PathBuf::from("/"));
+    let root_fd =
+        validate::open_dir(&root).map_err(|_| std::io::Error::from_raw_os_error(libc::ENOENT))?;
+    let rel = validate::rel_cstring(inside);
+    let fd = syscall::openat2(
+        root_fd.as_raw_fd(),
+        &rel,
+        libc::O_PATH | libc::O_CLOEXEC,
+        syscall::RESOLVE_IN_ROOT | syscall::RESOLVE_NO_MAGICLINKS,
+    );
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is fresh and ours.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: fstat on an open fd with a zeroed out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
+    }
+    // SAFETY: faccessat2 on an open fd with a static empty path.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_faccessat2,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            libc::X_OK,
+            libc::AT_EMPTY_PATH,
+        )
+    };
+    if r != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
 }

@@ -1,0 +1,469 @@
+//! Child side: apply a [`MountPlan`] with raw syscalls on prepared data.
+//!
+//! Runs between clone and exec in a copy of a possibly multithreaded parent:
+//! no allocation, no locks, no std I/O. Every failure is an errno.
+
+use std::ffi::CStr;
+use std::os::fd::RawFd;
+use std::sync::atomic::Ordering;
+
+use super::plan::{Action, Create, MountPlan, Op, Root, Src, Target};
+use super::syscall::{
+    fsconfig, fsmount, fsopen, mount_setattr, move_mount_fds, move_mount_to_path, open_tree,
+    openat2, pivot_root, AT_EMPTY_PATH, AT_RECURSIVE, FSCONFIG_CMD_CREATE, FSCONFIG_SET_FD,
+    FSCONFIG_SET_FLAG, FSCONFIG_SET_STRING, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
+    MOUNT_ATTR_RDONLY, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
+};
+use crate::error::{ChildError, ChildResult, Stage};
+use crate::sys::errno;
+
+/// An fd closed on drop (`-1`: nothing). Allocation-free.
+struct Fd(RawFd);
+
+impl Drop for Fd {
+    fn drop(&mut self) {
+        if self.0 >= 0 {
+            // SAFETY: we own this descriptor.
+            unsafe { libc::close(self.0) };
+        }
+    }
+}
+
+type R<T = ()> = Result<T, i32>;
+
+fn ok(r: i32) -> R {
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(())
+    }
+}
+
+fn fd(r: RawFd) -> R<Fd> {
+    if r < 0 {
+        Err(errno())
+    } else {
+        Ok(Fd(r))
+    }
+}
+
+fn is_dir(fd: RawFd) -> bool {
+    // SAFETY: fstat on an open fd with a zeroed stack out-parameter.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(fd, &mut st) == 0 && st.st_mode & libc::S_IFMT == libc::S_IFDIR
+    }
+}
+
+/// Open `rel` inside `root`, never leaving it.
+fn open_in(root: RawFd, rel: &CStr, flags: i32) -> RawFd {
+    openat2(
+        root,
+        rel,
+        libc::O_PATH | libc::O_CLOEXEC | flags,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+    )
+}
+
+/// Re-open a host source and check it is the inode the parent saw.
+fn open_src(src: &Src) -> R {
+    // SAFETY: valid C string; the result is a fresh fd or -1.
+    let f = fd(unsafe {
+        libc::open(
+            src.path.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    })?;
+    // SAFETY: fstat on an open fd with a zeroed stack out-parameter.
+    let same = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::fstat(f.0, &mut st) == 0 && st.st_dev == src.dev && st.st_ino == src.ino
+    };
+    if !same {
+        // Replaced since the parent checked it (a planted symlink?).
+        return Err(libc::ESTALE);
+    }
+    src.fd.store(f.0, Ordering::Relaxed);
+    std::mem::forget(f);
+    Ok(())
+}
+
+fn close_src(src: &Src) {
+    let f = src.fd.swap(-1, Ordering::Relaxed);
+    drop(Fd(f));
+}
+
+/// Every host source of an op.
+fn for_each_src(action: &Action, mut f: impl FnMut(&Src) -> R) -> R {
+    match action {
+        Action::Bind { src, .. } => f(src),
+        Action::Overlay { lowers, upper, .. } => {
+            for l in lowers {
+                f(l)?;
+            }
+            if let Some((u, w)) = upper {
+                f(u)?;
+                f(w)?;
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Walk to the parent directory of the last component, creating missing
+/// directories when `mk`. Returns `Fd(-1)` when the parent is the root.
+fn walk_parent(root: RawFd, t: &Target, mk: bool) -> R<Fd> {
+    let n = t.names.len();
+    let mut parent = Fd(-1);
+    for i in 0..n.saturating_sub(1) {
+        let mut f = open_in(root, &t.prefixes[i], libc::O_DIRECTORY);
+        if f < 0 && errno() == libc::ENOENT && mk {
+            let pfd = if parent.0 < 0 { root } else { parent.0 };
+            // SAFETY: valid C string (one component, no slash or `..`).
+            let r = unsafe { libc::mkdirat(pfd, t.names[i].as_ptr(), 0o755) };
+            if r < 0 && errno() != libc::EEXIST {
+                return Err(errno());
+            }
+            f = open_in(root, &t.prefixes[i], libc::O_DIRECTORY);
+        }
+        parent = fd(f)?;
+    }
+    Ok(parent)
+}
+
+/// Resolve (and create if asked) the last component. `None`: missing and
+/// optional.
+fn resolve(root: RawFd, op: &Op, parent: &Fd) -> R<Option<Fd>> {
+    let t = &op.target;
+    let Some(last) = t.prefixes.last() else {
+        return fd(open_in(root, c".", libc::O_DIRECTORY)).map(Some);
+    };
+    let name = &t.names[t.names.len() - 1];
+    let pfd = if parent.0 < 0 { root } else { parent.0 };
+    let flags = if op.real_dir { libc::O_NOFOLLOW } else { 0 };
+    let mut f = open_in(root, last, flags);
+    if f < 0 && errno() == libc::ENOENT {
+        match op.create {
+            Create::No if op.optional => return Ok(None),
+            Create::No => return Err(libc::ENOENT),
+            Create::Dir => {
+                // SAFETY: valid C string, one component.
+                let r = unsafe { libc::mkdirat(pfd, name.as_ptr(), 0o755) };
+                if r < 0 && errno() != libc::EEXIST {
+                    return Err(errno());
+                }
+            }
+            Create::File => {
+                // SAFETY: valid C string, one component; never follows a link.
+                let r = unsafe {
+                    libc::openat(
+                        pfd,
+                        name.as_ptr(),
+                        libc::O_CREAT
+                            | libc::O_EXCL
+                            | libc::O_WRONLY
+                            | libc::O_NOFOLLOW
+                            | libc::O_CLOEXEC,
+                        0o644,
+                    )
+                };
+                if r < 0 && errno() != libc::EEXIST {
+                    return Err(errno());
+                }
+                drop(Fd(r));
+            }
+        }
+        f = open_in(root, last, flags);
+    }
+    let f = fd(f)?;
+    if op.real_dir && !is_dir(f.0) {
+        return Err(libc::ENOTDIR);
+    }
+    Ok(Some(f))
+}
+
+/// A new filesystem: `fsopen`, options, create, `fsmount`.
+fn new_fs(fstype: &CStr, opts: &[(&CStr, Option<&CStr>)], attrs: u64) -> R<Fd> {
+    let s = fd(fsopen(fstype))?;
+    for (k, v) in opts {
+        let cmd = if v.is_some() {
+            FSCONFIG_SET_STRING
+        } else {
+            FSCONFIG_SET_FLAG
+        };
+        ok(fsconfig(s.0, cmd, Some(k), *v, 0))?;
+    }
+    ok(fsconfig(s.0, FSCONFIG_CMD_CREATE, None, None, 0))?;
+    fd(fsmount(s.0, attrs))
+}
+
+/// Clone the tree at `from` (detached) with `set` attributes.
+fn clone_tree(from: RawFd, recursive: bool, set: u64) -> R<Fd> {
+    let mut flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH;
+    if recursive {
+        flags |= AT_RECURSIVE;
+    }
+    let t = fd(open_tree(from, c"", flags))?;
+    if set != 0 {
+        ok(mount_setattr(t.0, recursive, set, 0))?;
+    }
+    Ok(t)
+}
+
+impl MountPlan {
+    /// Apply the plan. Runs in the child, as PID 1 of the box when there is a
+    /// PID namespace, after the network and UTS setup.
+    ///
+    /// # Safety
+    /// Only raw syscalls on prepared data: callable after clone.
+    pub(crate) unsafe fn apply(&self) -> ChildResult {
+        // SAFETY: static C strings, NULL data; the syscall only reads them.
+        let r = unsafe {
+            libc::mount(
+                c"none".as_ptr(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+        };
+        if r != 0 {
+            return Err(ChildError::last(Stage::MountPrivate, 0));
+        }
+        let res = self.build();
+        // Close the sources whatever happened (they are CLOEXEC anyway).
+        if let Root::Dir(s) = &self.root {
+            close_src(s);
+        }
+        close_src(&self.null);
+        for o in &self.ops {
+            let _ = for_each_src(&o.action, |s| {
+                close_src(s);
+                Ok(())
+            });
+        }
+        res
+    }
+
+    fn build(&self) -> ChildResult {
+        let pivot = |d: u32| move |e: i32| ChildError::new(Stage::PivotRoot, d, e);
+        // Open every host source before the new root covers the stage.
+        if let Root::Dir(s) = &self.root {
+            open_src(s).map_err(pivot(0))?;
+        }
+        open_src(&self.null).map_err(|e| ChildError::new(Stage::Mount, u32::MAX, e))?;
+        for (i, o) in self.ops.iter().enumerate() {
+            for_each_src(&o.action, open_src)
+                .map_err(|e| ChildError::new(Stage::Mount, i as u32, e))?;
+        }
+
+        let tree = match &self.root {
+            Root::Tmpfs => new_fs(
+                c"tmpfs",
+                &[(c"mode", Some(c"0755"))],
+                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+            ),
+            Root::Dir(s) => clone_tree(s.raw(), true, MOUNT_ATTR_NOSUID),
+        }
+        .map_err(pivot(1))?;
+        ok(move_mount_to_path(tree.0, &self.stage)).map_err(pivot(2))?;
+
+        for (i, o) in self.ops.iter().enumerate() {
+            self.run(tree.0, o)
+                .map_err(|e| ChildError::new(Stage::Mount, i as u32, e))?;
+        }
+        if self.root_ro {
+            ok(mount_setattr(tree.0, false, MOUNT_ATTR_RDONLY, 0)).map_err(pivot(3))?;
+        }
+        // SAFETY: plain syscalls on an open fd and static C strings.
+        unsafe {
+            ok(libc::fchdir(tree.0)).map_err(pivot(4))?;
+            ok(pivot_root(c".", c".")).map_err(pivot(5))?;
+            ok(libc::umount2(c".".as_ptr(), libc::MNT_DETACH)).map_err(pivot(6))?;
+            ok(libc::chdir(c"/".as_ptr())).map_err(pivot(7))?;
+        }
+        Ok(())
+    }
+
+    /// One operation, relative to the new root `root`.
+    fn run(&self, root: RawFd, op: &Op) -> R {
+        let t = &op.target;
+        if t.names.is_empty() {
+            // The root itself: only remount_ro("/") is accepted here.
+            return match op.action {
+                Action::RemountRo => ok(mount_setattr(root, true, MOUNT_ATTR_RDONLY, 0)),
+                _ => Err(libc::EINVAL),
+            };
+        }
+        let makes_parents = op.create != Create::No
+            || matches!(op.action, Action::Symlink { .. } | Action::File { .. });
+        let parent = match walk_parent(root, t, makes_parents) {
+            Err(libc::ENOENT) if op.optional => return Ok(()),
+            r => r?,
+        };
+        let pfd = if parent.0 < 0 { root } else { parent.0 };
+        let name = t.names.last().map_or(c".", |n| n.as_c_str());
+        match &op.action {
+            Action::Symlink { target } => {
+                // SAFETY: valid C strings; one component relative to pfd.
+                return ok(unsafe { libc::symlinkat(target.as_ptr(), pfd, name.as_ptr()) });
+            }
+            Action::File { data } => {
+                // SAFETY: valid C string, one component; never follows a link.
+                let f = fd(unsafe {
+                    libc::openat(
+                        pfd,
+                        name.as_ptr(),
+                        libc::O_CREAT
+                            | libc::O_EXCL
+                            | libc::O_WRONLY
+                            | libc::O_NOFOLLOW
+                            | libc::O_CLOEXEC,
+                        0o644,
+                    )
+                })?;
+                return crate::sys::write_all(f.0, data)
+                    .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO));
+            }
+            _ => {}
+        }
+        let Some(dst) = resolve(root, op, &parent)? else {
+            return Ok(());
+        };
+        drop(parent);
+        match &op.action {
+            Action::Bind {
+                src,
+                readonly,
+                recursive,
+            } => {
+                let mut set = MOUNT_ATTR_NOSUID;
+                if *readonly {
+                    set |= MOUNT_ATTR_RDONLY;
+                }
+                let tree = clone_tree(src.raw(), *recursive, set)?;
+                ok(move_mount_fds(tree.0, dst.0))
+            }
+            Action::Fs {
+                fstype,
+                opts,
+                attrs,
+            } => {
+                // At most 3 options: kept on the stack, no allocation.
+                let mut o: [(&CStr, Option<&CStr>); 4] = [(c"", None); 4];
+                let n = opts.len().min(o.len());
+                for (slot, (k, v)) in o.iter_mut().zip(opts.iter()) {
+                    *slot = (k.as_c_str(), v.as_deref());
+                }
+                let m = new_fs(fstype, &o[..n], *attrs)?;
+                ok(move_mount_fds(m.0, dst.0))
+            }
+            Action::Dir => Ok(()),
+            Action::Mask => {
+                let m = if is_dir(dst.0) {
+                    new_fs(
+                        c"tmpfs",
+                        &[(c"size", Some(c"4k")), (c"mode", Some(c"0555"))],
+                        MOUNT_ATTR_RDONLY
+                            | MOUNT_ATTR_NOSUID
+                            | MOUNT_ATTR_NODEV
+                            | MOUNT_ATTR_NOEXEC,
+                    )?
+                } else {
+                    clone_tree(
+                        self.null.raw(),
+                        false,
+                        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+                    )?
+                };
+                ok(move_mount_fds(m.0, dst.0))
+            }
+            Action::RemountRo => {
+                let tree = clone_tree(dst.0, true, MOUNT_ATTR_RDONLY)?;
+                ok(move_mount_fds(tree.0, dst.0))
+            }
+            Action::SetRo => ok(mount_setattr(dst.0, false, MOUNT_ATTR_RDONLY, 0)),
+            Action::Overlay {
+                lowers,
+                upper,
+                userxattr,
+            } => {
+                // Without a kept upper, a private tmpfs mounted on the
+                // destination holds upper/ and work/; the overlay then goes
+                // on top of it, and both vanish with the box.
+                let (_tmp, up, work) = match upper {
+                    Some((u, w)) => (None, fd(dup(u.raw()))?, fd(dup(w.raw()))?),
+                    None => {
+                        let m = new_fs(
+                            c"tmpfs",
+                            &[(c"mode", Some(c"0755"))],
+                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                        )?;
+                        ok(move_mount_fds(m.0, dst.0))?;
+                        let top = fd(open_in(root, &t.prefixes[t.prefixes.len() - 1], 0))?;
+                        // SAFETY: valid C strings, relative to the fresh tmpfs.
+                        unsafe {
+                            ok(libc::mkdirat(top.0, c"upper".as_ptr(), 0o755))?;
+                            ok(libc::mkdirat(top.0, c"work".as_ptr(), 0o755))?;
+                        }
+                        let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+                        // SAFETY: valid C strings relative to an open dir fd.
+                        let (u, w) = unsafe {
+                            (
+                                libc::openat(top.0, c"upper".as_ptr(), flags),
+                                libc::openat(top.0, c"work".as_ptr(), flags),
+                            )
+                        };
+                        (Some(top), fd(u)?, fd(w)?)
+                    }
+                };
+                let s = fd(fsopen(c"overlay"))?;
+                for l in lowers {
+                    ok(fsconfig(
+                        s.0,
+                        FSCONFIG_SET_FD,
+                        Some(c"lowerdir+"),
+                        None,
+                        l.raw(),
+                    ))?;
+                }
+                ok(fsconfig(
+                    s.0,
+                    FSCONFIG_SET_FD,
+                    Some(c"upperdir"),
+                    None,
+                    up.0,
+                ))?;
+                ok(fsconfig(
+                    s.0,
+                    FSCONFIG_SET_FD,
+                    Some(c"workdir"),
+                    None,
+                    work.0,
+                ))?;
+                if *userxattr {
+                    ok(fsconfig(
+                        s.0,
+                        FSCONFIG_SET_FLAG,
+                        Some(c"userxattr"),
+                        None,
+                        0,
+                    ))?;
+                }
+                ok(fsconfig(s.0, FSCONFIG_CMD_CREATE, None, None, 0))?;
+                let m = fd(fsmount(s.0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV))?;
+                // Re-resolve: the destination now shows the tmpfs (or is
+                // unchanged with a kept upper); mount on top of it.
+                let top = fd(open_in(root, &t.prefixes[t.prefixes.len() - 1], 0))?;
+                ok(move_mount_fds(m.0, top.0))
+            }
+            Action::Symlink { .. } | Action::File { .. } => Ok(()),
+        }
+    }
+}
+
+fn dup(fd: RawFd) -> RawFd {
+    // SAFETY: F_DUPFD_CLOEXEC on an open fd.
+    unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) }
+}

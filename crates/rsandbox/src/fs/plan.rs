@@ -1,0 +1,476 @@
+//! Parent side: turn the validated steps into a flat list of primitive
+//! operations holding every C string and fd the child needs.
+
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+use super::syscall::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID};
+use super::{effective_steps, normalize, MountStep};
+use crate::error::{Error, Result};
+use crate::ns::Namespace;
+use crate::Sandbox;
+
+/// Docker's masked /proc paths: hidden under `/dev/null` or an empty
+/// read-only tmpfs.
+pub(crate) const PROC_MASKED: &[&str] = &[
+    "acpi",
+    "asound",
+    "interrupts",
+    "kcore",
+    "keys",
+    "latency_stats",
+    "timer_list",
+    "timer_stats",
+    "sched_debug",
+    "scsi",
+];
+
+/// Docker's read-only /proc paths.
+pub(crate) const PROC_READONLY: &[&str] = &["bus", "fs", "irq", "sys", "sysrq-trigger"];
+
+/// Device nodes of the minimal /dev, bound from the host's.
+pub(crate) const DEV_NODES: &[&str] = &["null", "zero", "full", "random", "urandom", "tty"];
+
+/// A destination inside the new root, split for a component-wise walk.
+#[derive(Debug)]
+pub(crate) struct Target {
+    /// Relative paths of every prefix: `a`, `a/b`, `a/b/c`.
+    pub prefixes: Vec<CString>,
+    /// The components: `a`, `b`, `c`.
+    pub names: Vec<CString>,
+}
+
+/// How to make the last component when it is missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Create {
+    /// It must exist (or the op is skipped when optional).
+    No,
+    /// `mkdirat`.
+    Dir,
+    /// An empty file (a mount point for a file bind).
+    File,
+}
+
+/// A host object to mount, identified in the parent and re-opened in the
+/// child: a parent fd belongs to the parent's mount namespace, which the
+/// kernel refuses to clone from (`check_mnt`), so the child opens `path`
+/// again (`O_PATH|O_NOFOLLOW`, before the new root hides anything) and checks
+/// it is the very inode the parent validated.
+#[derive(Debug)]
+pub(crate) struct Src {
+    pub path: CString,
+    pub dev: u64,
+    pub ino: u64,
+    /// The child's fd, set by the child (in its own copy of memory).
+    pub fd: AtomicI32,
+}
+
+impl Src {
+    fn new(field: &str, p: &Path) -> Result<Src> {
+        let fd = open_src(field, p)?;
+        // SAFETY: zeroed stat is a valid out-parameter; fd is open.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
+            return Err(Error::last_os(
+                format!("stat {field} source"),
+                Some(p.into()),
+            ));
+        }
+        Ok(Src {
+            path: c(p.as_os_str().as_bytes()),
+            dev: st.st_dev,
+            ino: st.st_ino,
+            fd: AtomicI32::new(-1),
+        })
+    }
+
+    /// A directory given by the caller: symlinks in it are the caller's
+    /// choice, so it is canonicalized first.
+    fn dir(field: &str, p: &Path) -> Result<Src> {
+        let canon = std::fs::canonicalize(p)
+            .map_err(|e| Error::io(format!("resolve {field} directory"), Some(p.into()), e))?;
+        Src::new(field, &canon)
+    }
+
+    /// The fd the child opened.
+    pub fn raw(&self) -> RawFd {
+        self.fd.load(Ordering::Relaxed)
+    }
+}
+
+/// A primitive operation.
+#[derive(Debug)]
+pub(crate) enum Action {
+    /// Clone the tree at `src` and attach it.
+    Bind {
+        src: Src,
+        readonly: bool,
+        recursive: bool,
+    },
+    /// A new filesystem from `fsopen`.
+    Fs {
+        fstype: &'static CStr,
+        /// `(key, Some(value))` as a string, `(key, None)` as a flag.
+        opts: Vec<(CString, Option<CString>)>,
+        attrs: u64,
+    },
+    /// Just make sure the directory exists.
+    Dir,
+    /// `symlinkat(target, parent, name)`.
+    Symlink { target: CString },
+    /// Create the file (exclusively) and write `data`.
+    File { data: Vec<u8> },
+    /// Hide: empty read-only tmpfs on a directory, `/dev/null` otherwise.
+    Mask,
+    /// Bind the path onto itself and make it read-only recursively.
+    RemountRo,
+    /// `mount_setattr(RDONLY)` on the mount rooted at the target.
+    SetRo,
+    /// An overlay with fd-based layers.
+    Overlay {
+        lowers: Vec<Src>,
+        /// Host upper and work directories (`None`: a private tmpfs).
+        upper: Option<(Src, Src)>,
+        userxattr: bool,
+    },
+}
+
+/// One operation on one destination.
+#[derive(Debug)]
+pub(crate) struct Op {
+    pub target: Target,
+    pub create: Create,
+    /// Skip silently when the destination is missing.
+    pub optional: bool,
+    /// The last component must be a directory reached without a symlink.
+    pub real_dir: bool,
+    pub action: Action,
+    /// The destination in the box, for messages.
+    pub path: PathBuf,
+}
+
+/// Where `/` comes from.
+#[derive(Debug)]
+pub(crate) enum Root {
+    /// A fresh tmpfs (the default view binds the host's top-level
+    /// entries into it), read-only once the steps are applied.
+    Tmpfs,
+    /// A directory opened in the parent.
+    Dir(Src),
+}
+
+/// Mount work prepared in the parent for the child.
+#[derive(Debug)]
+pub(crate) struct MountPlan {
+    pub root: Root,
+    /// Make the root mount read-only after the steps.
+    pub root_ro: bool,
+    /// An existing host directory the new root is attached on before
+    /// `pivot_root` (inside the private mount namespace).
+    pub stage: CString,
+    pub ops: Vec<Op>,
+    /// The host's `/dev/null`, for masks.
+    pub null: Src,
+}
+
+fn c(bytes: &[u8]) -> CString {
+    // Validation rejected NUL bytes in every path already.
+    CString::new(bytes).unwrap_or_default()
+}
+
+fn opt(k: &str, v: Option<&str>) -> (CString, Option<CString>) {
+    (c(k.as_bytes()), v.map(|v| c(v.as_bytes())))
+}
+
+fn target(dst: &Path) -> Target {
+    let mut prefixes = Vec::new();
+    let mut names = Vec::new();
+    let mut acc = PathBuf::new();
+    for comp in dst.components().skip(1) {
+        acc.push(comp);
+        prefixes.push(c(acc.as_os_str().as_bytes()));
+        names.push(c(comp.as_os_str().as_bytes()));
+    }
+    Target { prefixes, names }
+}
+
+/// Open a host path `O_PATH` without following a symlink in its last
+/// component.
+fn open_src(field: &str, p: &Path) -> Result<OwnedFd> {
+    let cs = CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| Error::invalid(field, "path contains a NUL byte"))?;
+    // SAFETY: cs is a valid C string; the result is a fresh fd or -1.
+    let fd = unsafe {
+        libc::open(
+            cs.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(Error::last_os(
+            format!("open {field} source"),
+            Some(p.into()),
+        ));
+    }
+    // SAFETY: fd is fresh and ours.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+impl MountPlan {
+    /// Validate the filesystem configuration and prepare every path the child
+    /// needs. `None` when the sandbox has no mount namespace.
+    pub(crate) fn prepare(sb: &Sandbox) -> Result<Option<MountPlan>> {
+        if !sb.has_ns(Namespace::Mount) {
+            return Ok(None);
+        }
+        check_kernel()?;
+        let user_ns = sb.has_ns(Namespace::User);
+        let root = match &sb.fs.rootfs {
+            Some(dir) => Root::Dir(Src::dir("rootfs", dir)?),
+            None => Root::Tmpfs,
+        };
+        let stage = ["/tmp", "/mnt", "/var/tmp", "/run"]
+            .into_iter()
+            .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
+            .ok_or_else(|| Error::Unsupported {
+                feature: "a mount point for the new root".into(),
+                detail: "none of /tmp, /mnt, /var/tmp, /run is a directory on this host".into(),
+            })?;
+        let null = Src::new("mask", Path::new("/dev/null"))?;
+
+        let mut ops = Vec::new();
+        for step in effective_steps(sb) {
+            // Validated: normalize succeeds.
+            let dst = normalize(step.dst()).unwrap_or_else(|| PathBuf::from("/"));
+            compile(&step, &dst, user_ns, &mut ops)?;
+        }
+        Ok(Some(MountPlan {
+            root,
+            root_ro: !sb.fs.rootfs_writable,
+            stage: c(stage.as_bytes()),
+            ops,
+            null,
+        }))
+    }
+
+    /// The destination of operation `idx`, for error messages.
+    pub(crate) fn step_path(&self, idx: u32) -> Option<PathBuf> {
+        self.ops.get(idx as usize).map(|o| o.path.clone())
+    }
+}
+
+/// The syscalls the child relies on exist (probed once, with arguments that
+/// fail harmlessly: ENOSYS means missing).
+fn check_kernel() -> Result<()> {
+    use super::syscall as sc;
+    static MISSING: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
+    let missing = *MISSING.get_or_init(|| {
+        let enosys = |r: i64| r < 0 && crate::sys::errno() == libc::ENOSYS;
+        if enosys(sc::openat2(-1, c"", 0, 0) as i64) {
+            return Some("openat2 (Linux 5.6)");
+        }
+        if enosys(sc::open_tree(-1, c"", 0) as i64) {
+            return Some("open_tree/move_mount (Linux 5.2)");
+        }
+        if enosys(sc::fsopen(c"") as i64) {
+            return Some("fsopen/fsmount (Linux 5.2)");
+        }
+        if enosys(sc::mount_setattr(-1, false, 0, 0) as i64) {
+            return Some("mount_setattr (Linux 5.12)");
+        }
+        None
+    });
+    match missing {
+        Some(what) => Err(Error::Unsupported {
+            feature: what.into(),
+            detail: "the filesystem view of a mount namespace needs Linux 5.12 or later".into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn op(dst: &Path, create: Create, action: Action) -> Op {
+    Op {
+        target: target(dst),
+        create,
+        optional: false,
+        real_dir: false,
+        action,
+        path: dst.to_path_buf(),
+    }
+}
+
+fn tmpfs_opts(size: u64, mode: &str) -> Vec<(CString, Option<CString>)> {
+    let mut v = vec![opt("mode", Some(mode))];
+    if size > 0 {
+        v.push(opt("size", Some(&size.to_string())));
+    }
+    v
+}
+
+fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Result<()> {
+    match step {
+        MountStep::Bind { src, readonly, .. } => {
+            let fd = Src::new(step.kind(), src)?;
+            let is_dir = std::fs::symlink_metadata(src).is_ok_and(|m| m.is_dir());
+            ops.push(op(
+                dst,
+                if is_dir { Create::Dir } else { Create::File },
+                Action::Bind {
+                    src: fd,
+                    readonly: *readonly,
+                    recursive: true,
+                },
+            ));
+        }
+        MountStep::Tmpfs { size, .. } => {
+            let mode = if dst == Path::new("/tmp") {
+                "1777"
+            } else {
+                "0755"
+            };
+            ops.push(op(
+                dst,
+                Create::Dir,
+                Action::Fs {
+                    fstype: c"tmpfs",
+                    opts: tmpfs_opts(*size, mode),
+                    attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                },
+            ));
+        }
+        MountStep::Proc { .. } => {
+            let mut o = op(
+                dst,
+                Create::Dir,
+                Action::Fs {
+                    fstype: c"proc",
+                    opts: Vec::new(),
+                    attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+                },
+            );
+            o.real_dir = true;
+            ops.push(o);
+            for m in PROC_MASKED {
+                let mut o = op(&dst.join(m), Create::No, Action::Mask);
+                o.optional = true;
+                ops.push(o);
+            }
+            for m in PROC_READONLY {
+                let mut o = op(&dst.join(m), Create::No, Action::RemountRo);
+                o.optional = true;
+                ops.push(o);
+            }
+        }
+        MountStep::Dev { .. } => {
+            let mut o = op(
+                dst,
+                Create::Dir,
+                Action::Fs {
+                    fstype: c"tmpfs",
+                    opts: tmpfs_opts(1 << 20, "0755"),
+                    attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+                },
+            );
+            o.real_dir = true;
+            ops.push(o);
+            for n in DEV_NODES {
+                let host = Path::new("/dev").join(n);
+                let fd = Src::new("dev", &host)?;
+                ops.push(op(
+                    &dst.join(n),
+                    Create::File,
+                    Action::Bind {
+                        src: fd,
+                        readonly: false,
+                        recursive: false,
+                    },
+                ));
+            }
+            ops.push(op(
+                &dst.join("pts"),
+                Create::Dir,
+                Action::Fs {
+                    fstype: c"devpts",
+                    opts: vec![
+                        opt("newinstance", None),
+                        opt("ptmxmode", Some("0666")),
+                        opt("mode", Some("0620")),
+                    ],
+                    attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+                },
+            ));
+            ops.push(op(
+                &dst.join("shm"),
+                Create::Dir,
+                Action::Fs {
+                    fstype: c"tmpfs",
+                    opts: tmpfs_opts(0, "1777"),
+                    attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+                },
+            ));
+            for (name, to) in [
+                ("ptmx", "pts/ptmx"),
+                ("fd", "/proc/self/fd"),
+                ("stdin", "/proc/self/fd/0"),
+                ("stdout", "/proc/self/fd/1"),
+                ("stderr", "/proc/self/fd/2"),
+            ] {
+                ops.push(op(
+                    &dst.join(name),
+                    Create::No,
+                    Action::Symlink {
+                        target: c(to.as_bytes()),
+                    },
+                ));
+            }
+            ops.push(op(dst, Create::No, Action::SetRo));
+        }
+        MountStep::Dir { .. } => ops.push(op(dst, Create::Dir, Action::Dir)),
+        MountStep::Symlink { target, .. } => ops.push(op(
+            dst,
+            Create::No,
+            Action::Symlink {
+                target: c(target.as_os_str().as_bytes()),
+            },
+        )),
+        MountStep::File { data, .. } => {
+            ops.push(op(dst, Create::No, Action::File { data: data.clone() }))
+        }
+        MountStep::Overlay {
+            lowers,
+            upper,
+            work,
+            ..
+        } => {
+            let mut l = Vec::new();
+            for d in lowers {
+                l.push(Src::dir("overlay", d)?);
+            }
+            let upper = match (upper, work) {
+                (Some(u), Some(w)) => Some((Src::dir("overlay", u)?, Src::dir("overlay", w)?)),
+                _ => None,
+            };
+            ops.push(op(
+                dst,
+                Create::Dir,
+                Action::Overlay {
+                    lowers: l,
+                    upper,
+                    userxattr: user_ns,
+                },
+            ));
+        }
+        MountStep::Mask { .. } => {
+            let mut o = op(dst, Create::No, Action::Mask);
+            o.optional = true;
+            ops.push(o);
+        }
+        MountStep::RemountRo { .. } => ops.push(op(dst, Create::No, Action::RemountRo)),
+    }
+    Ok(())
+}

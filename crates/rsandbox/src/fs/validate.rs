@@ -1,0 +1,393 @@
+//! Everything a user can get wrong in the filesystem configuration, checked
+//! in the parent before anything is spawned. Errors name the path at fault.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use super::{effective_steps, normalize, syscall, FsConfig, MountStep};
+use crate::error::{Error, Result};
+use crate::ns::Namespace;
+use crate::Sandbox;
+
+/// What an existing path in the new root is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Dir,
+    Other,
+}
+
+fn has_nul(p: &Path) -> bool {
+    p.as_os_str().as_bytes().contains(&0)
+}
+
+/// Validate the filesystem configuration (called before anything is spawned).
+pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
+    if !sb.has_ns(Namespace::Mount) {
+        if sb.fs != FsConfig::default() {
+            return Err(Error::invalid(
+                "fs",
+                "rootfs and mount steps need a mount namespace: add mount_ns()",
+            ));
+        }
+        return Ok(());
+    }
+    let root = match &sb.fs.rootfs {
+        Some(r) => {
+            if has_nul(r) {
+                return Err(Error::invalid("rootfs", "path contains a NUL byte"));
+            }
+            match std::fs::metadata(r) {
+                Err(e) => return Err(Error::invalid("rootfs", format!("{}: {e}", r.display()))),
+                Ok(m) if !m.is_dir() => {
+                    return Err(Error::invalid(
+                        "rootfs",
+                        format!("{} is not a directory", r.display()),
+                    ))
+                }
+                Ok(_) => r.clone(),
+            }
+        }
+        None => PathBuf::from("/"),
+    };
+    let root_fd = open_dir(&root)?;
+    let default_view = sb.fs.rootfs.is_none();
+    let user_ns = sb.has_ns(Namespace::User);
+    let pid_ns = sb.has_ns(Namespace::Pid);
+
+    let steps = effective_steps(sb);
+    let first_user = steps.len() - sb.fs.steps.len();
+    let mut proc_dsts: Vec<PathBuf> = steps
+        .iter()
+        .filter_map(|s| match s {
+            MountStep::Proc { dst } => normalize(dst),
+            _ => None,
+        })
+        .collect();
+    proc_dsts.push(PathBuf::from("/proc"));
+
+    let mut seen: Vec<(PathBuf, usize)> = Vec::new();
+    for (i, step) in steps.iter().enumerate() {
+        let user_idx = i.checked_sub(first_user);
+        let kind = step.kind();
+        let raw = step.dst();
+        if has_nul(raw) {
+            return Err(Error::invalid(
+                kind,
+                format!("destination {:?} contains a NUL byte", raw),
+            ));
+        }
+        if !raw.is_absolute() {
+            return Err(Error::invalid(
+                kind,
+                format!(
+                    "destination {} must be an absolute path inside the box",
+                    raw.display()
+                ),
+            ));
+        }
+        let Some(dst) = normalize(raw) else {
+            return Err(Error::invalid(
+                kind,
+                format!("destination {} must not contain '..'", raw.display()),
+            ));
+        };
+        if dst == Path::new("/") && !matches!(step, MountStep::RemountRo { .. }) {
+            return Err(Error::invalid(
+                kind,
+                "destination / is the root itself: use rootfs() to choose it",
+            ));
+        }
+        for p in &proc_dsts {
+            if let Ok(rest) = dst.strip_prefix(p) {
+                let first = rest.components().next().map(|c| c.as_os_str().to_owned());
+                if let Some(first) = first {
+                    let f = first.as_bytes();
+                    let is_pid = f.iter().all(u8::is_ascii_digit);
+                    if f == b"self" || f == b"thread-self" || is_pid {
+                        return Err(Error::invalid(
+                            kind,
+                            format!(
+                                "destination {} is inside {}/{}, the box's own process \
+                                 entries: mounting over them is refused",
+                                dst.display(),
+                                p.display(),
+                                first.to_string_lossy()
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        if user_idx.is_some()
+            && !matches!(step, MountStep::Mask { .. } | MountStep::RemountRo { .. })
+        {
+            if let Some((_, j)) = seen.iter().find(|(d, _)| *d == dst) {
+                return Err(Error::invalid(
+                    kind,
+                    format!(
+                        "destination {} is already used by step {} ({}); \
+                         two steps cannot make the same path",
+                        dst.display(),
+                        j,
+                        steps[first_user + j].kind()
+                    ),
+                ));
+            }
+        }
+        if let Some(u) = user_idx {
+            seen.push((dst.clone(), u));
+        }
+        // Is the path covered by an earlier mount, so the host (or rootfs)
+        // says nothing about it? Binds of a host path onto itself (the
+        // default view's) show the same tree and do not count.
+        let strictly_under =
+            |s: &MountStep| normalize(s.dst()).is_some_and(|d| dst.starts_with(&d) && d != dst);
+        let shadowed = steps[..i]
+            .iter()
+            .any(|s| s.mounts_new() && !s.is_identity_bind() && strictly_under(s));
+        let writable_parent = (default_view && dst.parent() == Some(Path::new("/")))
+            || steps[..i].iter().any(|s| {
+                strictly_under(s)
+                    && matches!(
+                        s,
+                        MountStep::Tmpfs { .. }
+                            | MountStep::Overlay { .. }
+                            | MountStep::Dir { .. }
+                            | MountStep::Bind {
+                                readonly: false,
+                                ..
+                            }
+                    )
+            });
+        let existing = if shadowed {
+            None
+        } else {
+            kind_in_root(root_fd.as_raw_fd(), &dst)
+        };
+
+        match step {
+            MountStep::Bind { src, .. } => {
+                if has_nul(src) {
+                    return Err(Error::invalid(kind, "source contains a NUL byte"));
+                }
+                let meta = std::fs::symlink_metadata(src).map_err(|e| {
+                    Error::invalid(
+                        kind,
+                        format!("source {} cannot be used: {e}", src.display()),
+                    )
+                })?;
+                if meta.file_type().is_symlink() {
+                    return Err(Error::invalid(
+                        kind,
+                        format!(
+                            "source {} is a symlink; bind its target, or recreate the link \
+                             with symlink()",
+                            src.display()
+                        ),
+                    ));
+                }
+                match (meta.is_dir(), existing) {
+                    (false, Some(Kind::Dir)) => {
+                        return Err(Error::invalid(
+                            kind,
+                            format!(
+                                "cannot bind file {} onto directory {}",
+                                src.display(),
+                                dst.display()
+                            ),
+                        ))
+                    }
+                    (true, Some(Kind::Other)) => {
+                        return Err(Error::invalid(
+                            kind,
+                            format!(
+                                "cannot bind directory {} onto non-directory {}",
+                                src.display(),
+                                dst.display()
+                            ),
+                        ))
+                    }
+                    _ => {}
+                }
+            }
+            MountStep::Tmpfs { size, .. } => {
+                if *size == 0 && user_idx.is_some() {
+                    return Err(Error::invalid(
+                        kind,
+                        format!("size of the tmpfs on {} must be > 0", dst.display()),
+                    ));
+                }
+            }
+            MountStep::Proc { .. } | MountStep::Dev { .. } => {
+                if matches!(step, MountStep::Proc { .. }) && user_ns && !pid_ns {
+                    return Err(Error::invalid(
+                        kind,
+                        format!(
+                            "mounting proc on {} in a user namespace needs a PID \
+                             namespace: add pid_ns()",
+                            dst.display()
+                        ),
+                    ));
+                }
+                if !shadowed && existing_is_not_real_dir(root_fd.as_raw_fd(), &dst) {
+                    return Err(Error::invalid(
+                        kind,
+                        format!("destination {} must be a real directory", dst.display()),
+                    ));
+                }
+            }
+            MountStep::Symlink { target, .. } => {
+                if existing.is_some() && user_idx.is_some() {
+                    return Err(Error::invalid(
+                        kind,
+                        format!("{} already exists: symlink() only creates", dst.display()),
+                    ));
+                }
+                if target.as_os_str().is_empty() || has_nul(target) {
+                    return Err(Error::invalid(
+                        kind,
+                        format!(
+                            "target of link {} must be non-empty without NUL bytes",
+                            dst.display()
+                        ),
+                    ));
+                }
+            }
+            MountStep::Overlay {
+                lowers,
+                upper,
+                work,
+                ..
+            } => {
+                if lowers.is_empty() {
+                    return Err(Error::invalid(
+                        kind,
+                        format!("overlay on {} needs at least one lower", dst.display()),
+                    ));
+                }
+                if upper.is_some() != work.is_some() {
+                    return Err(Error::invalid(
+                        kind,
+                        format!("overlay on {} needs both upper and work", dst.display()),
+                    ));
+                }
+                for d in lowers.iter().chain(upper.iter()).chain(work.iter()) {
+                    if has_nul(d) || !std::fs::metadata(d).is_ok_and(|m| m.is_dir()) {
+                        return Err(Error::invalid(
+                            kind,
+                            format!(
+                                "overlay directory {} does not exist or is not a directory",
+                                d.display()
+                            ),
+                        ));
+                    }
+                }
+                if existing == Some(Kind::Other) {
+                    return Err(Error::invalid(
+                        kind,
+                        format!("overlay destination {} is not a directory", dst.display()),
+                    ));
+                }
+            }
+            MountStep::File { .. } if existing.is_some() && user_idx.is_some() => {
+                return Err(Error::invalid(
+                    kind,
+                    format!("{} already exists: file() only creates", dst.display()),
+                ))
+            }
+            MountStep::Dir { .. } | MountStep::File { .. } => {}
+            MountStep::Mask { .. } | MountStep::RemountRo { .. } => continue,
+        }
+        if default_view && !shadowed && !writable_parent && existing.is_none() {
+            return Err(Error::invalid(
+                kind,
+                format!(
+                    "destination {} does not exist on the host, whose root the default \
+                     view mounts read-only: mount a tmpfs on a parent first, or use rootfs()",
+                    dst.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Open a directory `O_PATH`.
+pub(crate) fn open_dir(p: &Path) -> Result<OwnedFd> {
+    let c = CString::new(p.as_os_str().as_bytes())
+        .map_err(|_| Error::invalid("rootfs", "path contains a NUL byte"))?;
+    // SAFETY: c is a valid C string; the result is a fresh fd or -1.
+    let fd = unsafe {
+        libc::open(
+            c.as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(Error::last_os("open directory", Some(p.to_path_buf())));
+    }
+    // SAFETY: fd is fresh and ours.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// `dst` relative to the root, as a C string (`.` for the root itself).
+pub(crate) fn rel_cstring(dst: &Path) -> CString {
+    let rel = dst.strip_prefix("/").unwrap_or(dst);
+    let bytes = if rel.as_os_str().is_empty() {
+        b".".to_vec()
+    } else {
+        rel.as_os_str().as_bytes().to_vec()
+    };
+    CString::new(bytes).unwrap_or_else(|_| c".".into())
+}
+
+fn stat_kind(fd: i32) -> Option<Kind> {
+    // SAFETY: fstat on a valid fd with a zeroed out-parameter.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::fstat(fd, &mut st) } != 0 {
+        return None;
+    }
+    Some(if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        Kind::Dir
+    } else {
+        Kind::Other
+    })
+}
+
+/// What `dst` is inside the root (following symlinks inside it only).
+fn kind_in_root(root: i32, dst: &Path) -> Option<Kind> {
+    let rel = rel_cstring(dst);
+    let fd = syscall::openat2(
+        root,
+        &rel,
+        libc::O_PATH | libc::O_CLOEXEC,
+        syscall::RESOLVE_IN_ROOT | syscall::RESOLVE_NO_MAGICLINKS,
+    );
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is fresh and ours.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    stat_kind(fd.as_raw_fd())
+}
+
+/// Whether `dst` exists in the root but is not a directory reached without
+/// a symlink in its last component.
+fn existing_is_not_real_dir(root: i32, dst: &Path) -> bool {
+    let rel = rel_cstring(dst);
+    let fd = syscall::openat2(
+        root,
+        &rel,
+        libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+        syscall::RESOLVE_IN_ROOT | syscall::RESOLVE_NO_MAGICLINKS,
+    );
+    if fd < 0 {
+        return false;
+    }
+    // SAFETY: fd is fresh and ours.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    stat_kind(fd.as_raw_fd()) != Some(Kind::Dir)
+}
