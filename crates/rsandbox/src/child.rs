@@ -524,10 +524,8 @@ fn classify(
     cg: Option<&CgroupStats>,
     cpu: Option<(Duration, Duration)>,
 ) -> Reason {
-    if let Some(r) = killed_for {
-        if r == Reason::WallTimeLimit {
-            return r;
-        }
+    if let Some(r @ (Reason::WallTimeLimit | Reason::CpuTimeLimit)) = killed_for {
+        return r;
     }
     match status {
         ExitStatus::Exited(_) => Reason::Exited,

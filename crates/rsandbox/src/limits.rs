@@ -232,9 +232,11 @@ impl Sandbox {
         self.limits.cpu_time = Some(d);
         self
     }
-    /// Create the box's cgroup under `path` (a cgroup directory, e.g.
-    /// `/sys/fs/cgroup/my.slice`, or a path relative to the cgroup root)
-    /// instead of under the caller's own cgroup.
+    /// Create the box's cgroup under `path` instead of directly under the
+    /// caller's own cgroup: a relative path is relative to the caller's own
+    /// cgroup in each hierarchy (e.g. a delegated `"sandboxes"` child); an
+    /// absolute one is a cgroup path from the hierarchy root (`/my.slice`)
+    /// or a directory under a cgroup mount (`/sys/fs/cgroup/my.slice`).
     pub fn cgroup_parent(mut self, path: impl Into<PathBuf>) -> Self {
         self.limits.cgroup_parent = Some(path.into());
         self

@@ -782,22 +782,46 @@ fn rootless_scenarios() {
     let bin = dir.join("limits-test");
     std::fs::copy(std::env::current_exe().unwrap(), &bin).unwrap();
     std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A delegated cgroup for nobody (v1 memory and pids): a child of our
+    // own cgroup, chowned to 65534 (directory, cgroup.procs, tasks).
+    let deleg = format!("rsbx-deleg-{}", std::process::id());
+    let l = Layout::detect().unwrap();
+    let mut deleg_dirs = Vec::new();
+    for ctrl in ["memory", "pids"] {
+        let d = l.v1_self_dir(ctrl).unwrap().join(&deleg);
+        std::fs::create_dir(&d).unwrap();
+        for p in [d.clone(), d.join("cgroup.procs"), d.join("tasks")] {
+            std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
+        }
+        deleg_dirs.push(d);
+    }
     let out = std::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
         .arg(&bin)
         .args(["--ignored", "--test-threads=1", "nobody_"])
         .current_dir("/tmp")
         .env("RSBX_NOBODY", "1")
+        .env("RSBX_DELEG", &deleg)
         .output()
         .unwrap();
     let _ = std::fs::remove_dir_all(&dir);
+    for d in &deleg_dirs {
+        let sub: Vec<_> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_type().unwrap().is_dir())
+            .map(|e| e.path())
+            .collect();
+        let _ = std::fs::remove_dir(d);
+        assert!(sub.is_empty(), "left in the delegated cgroup: {sub:?}");
+    }
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
         "{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.contains("test result: ok. 3 passed"), "{text}");
+    assert!(text.contains("test result: ok. 4 passed"), "{text}");
 }
 
 fn assert_nobody() {
@@ -877,4 +901,34 @@ fn nobody_rlimits_and_timeouts_work() {
         .status(&sh("trap '' TERM; sleep 100"))
         .unwrap();
     assert_eq!(o.reason, Reason::WallTimeLimit);
+}
+
+#[test]
+#[ignore = "run by rootless_scenarios as nobody"]
+fn nobody_delegated_cgroup_enforces_limits() {
+    assert_nobody();
+    let deleg = std::env::var("RSBX_DELEG").unwrap();
+    // Without the delegated parent: a privilege error; with it: enforced.
+    let out = Sandbox::new()
+        .user_ns()
+        .pid_ns()
+        .cgroup_parent(&deleg)
+        .memory_limit(64 << 20)
+        .pids_limit(32)
+        .output(&py("b = b'x' * (200 << 20)\nprint('survived')"))
+        .unwrap();
+    assert_eq!(out.outcome.reason, Reason::OutOfMemory, "{out:?}");
+    let cg = out.outcome.cgroup.unwrap();
+    assert!(cg.unapplied.is_empty(), "{cg:?}");
+    assert!(cg.memory_peak.unwrap() <= 64 << 20);
+    let out = Sandbox::new()
+        .cgroup_parent(&deleg)
+        .pids_limit(8)
+        .output(&sh(
+            "for i in 1 2 3 4 5 6 7 8 9 10; do sleep 5 & done 2>&1 | head -1; echo done",
+        ))
+        .unwrap();
+    let text = stdout_of(&out);
+    assert!(text.contains("done"), "{text}");
+    assert!(out.outcome.cgroup.unwrap().pids_peak.unwrap() <= 8);
 }

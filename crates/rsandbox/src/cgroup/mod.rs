@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -64,6 +64,11 @@ enum Kind {
 struct Dir {
     path: PathBuf,
     kind: Kind,
+    /// A helper (cpuacct, the v2 `unified` dir of a hybrid): not needed by
+    /// any limit, so failing to attach to it is tolerated.
+    helper: bool,
+    /// Whether the child is in it (false once a helper attach failed).
+    in_use: AtomicBool,
 }
 
 /// A cgroup made for one spawn; removed when dropped.
@@ -95,21 +100,29 @@ fn is_privilege_errno(e: &io::Error) -> bool {
 
 /// Write `data` to a cgroup file, with an error naming it.
 pub(crate) fn write_file(path: &Path, data: &str) -> Result<()> {
-    std::fs::write(path, data).map_err(|e| {
-        if is_privilege_errno(&e) {
-            Error::Privilege {
-                privilege: "a writable (delegated) cgroup".into(),
-                action: format!("write {data:?} to {}: {e}", path.display()),
-                fix: DELEGATION_FIX.into(),
+    use std::io::Write;
+    // No O_CREAT: a missing file means a controller is not enabled, which
+    // must not read as a permission problem (cgroupfs refuses creation).
+    std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(data.as_bytes()))
+        .map_err(|e| {
+            if is_privilege_errno(&e) {
+                Error::Privilege {
+                    privilege: "a writable (delegated) cgroup".into(),
+                    action: format!("write {data:?} to {}: {e}", path.display()),
+                    fix: DELEGATION_FIX.into(),
+                }
+            } else {
+                Error::io(
+                    format!("write {data:?} to cgroup file"),
+                    Some(path.into()),
+                    e,
+                )
             }
-        } else {
-            Error::io(
-                format!("write {data:?} to cgroup file"),
-                Some(path.into()),
-                e,
-            )
-        }
-    })
+        })
 }
 
 /// A file holding one number (`max` reads as `None`).
@@ -223,13 +236,19 @@ fn sweep_stale(parent: &Path) {
 
 /// Resolve the parent directory in one hierarchy mounted at `mount`, for a
 /// caller at `self_path` and an optional `cgroup_parent`.
+///
+/// A relative `cgroup_parent` is relative to the caller's own cgroup in each
+/// hierarchy; an absolute one is a cgroup path from the hierarchy's root,
+/// or a filesystem path under any cgroup mount.
 fn parent_in(
     mount: &Path,
     self_path: Option<&Path>,
     cgroup_parent: Option<&Path>,
     layout: &Layout,
 ) -> PathBuf {
+    let own = detect::join_abs(mount, self_path.unwrap_or(Path::new("/")));
     match cgroup_parent {
+        Some(p) if p.is_relative() => own.join(p),
         Some(p) => {
             // An absolute filesystem path under any cgroup mount: take the
             // cgroup path relative to that mount.
@@ -241,7 +260,7 @@ fn parent_in(
             }
             detect::join_abs(mount, p)
         }
-        None => detect::join_abs(mount, self_path.unwrap_or(Path::new("/"))),
+        None => own,
     }
 }
 
@@ -400,14 +419,15 @@ impl Cgroup {
                     layout,
                 );
                 sweep_stale(&parent);
-                let _ = cg.mkdir(&parent.join(&name), Kind::V1("cpuacct"));
+                let _ = cg.mkdir_as(&parent.join(&name), Kind::V1("cpuacct"), true);
             }
         }
         if let Some(mount) = &layout.v2_mount {
             let parent = parent_in(mount, layout.v2_self.as_deref(), parent_opt, layout);
             sweep_stale(&parent);
             let dir = parent.join(&name);
-            match cg.mkdir(&dir, Kind::V2) {
+            let helper = !cg.dirs.is_empty();
+            match cg.mkdir_as(&dir, Kind::V2, helper) {
                 Ok(()) => {
                     // With no v1 directory, CLONE_INTO_CGROUP places the
                     // child; otherwise `attach` writes every directory.
@@ -425,11 +445,17 @@ impl Cgroup {
     }
 
     fn mkdir(&mut self, dir: &Path, kind: Kind) -> Result<()> {
+        self.mkdir_as(dir, kind, false)
+    }
+
+    fn mkdir_as(&mut self, dir: &Path, kind: Kind, helper: bool) -> Result<()> {
         match std::fs::create_dir(dir) {
             Ok(()) => {
                 self.dirs.push(Dir {
                     path: dir.to_path_buf(),
                     kind,
+                    helper,
+                    in_use: AtomicBool::new(true),
                 });
                 Ok(())
             }
@@ -461,9 +487,22 @@ impl Cgroup {
     /// Writes every directory, so it is harmless after `CLONE_INTO_CGROUP`.
     pub(crate) fn attach(&self, pid: libc::pid_t) -> Result<()> {
         for d in &self.dirs {
-            write_file(&d.path.join("cgroup.procs"), &pid.to_string())?;
+            match write_file(&d.path.join("cgroup.procs"), &pid.to_string()) {
+                Ok(()) => {}
+                // e.g. a rootless caller with a delegated v1 cgroup cannot
+                // move itself within the root-owned `unified` hierarchy.
+                Err(_) if d.helper => d.in_use.store(false, Ordering::Relaxed),
+                Err(e) => return Err(e),
+            }
         }
         Ok(())
+    }
+
+    /// CPU time of the tree so far (for a tree-wide CPU-time check in
+    /// `Child::wait_step`, not wired yet).
+    #[allow(dead_code)]
+    pub(crate) fn cpu_time(&self) -> Option<Duration> {
+        self.stats().cpu_time
     }
 
     /// Kill every process in the cgroup.
@@ -486,7 +525,11 @@ impl Cgroup {
             ..CgroupStats::default()
         };
         let mut v2_cpu = None;
-        for d in &self.dirs {
+        for d in self
+            .dirs
+            .iter()
+            .filter(|d| d.in_use.load(Ordering::Relaxed))
+        {
             match d.kind {
                 Kind::V2 => {
                     let st = v2::read_stats(&d.path);
