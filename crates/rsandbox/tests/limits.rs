@@ -932,3 +932,163 @@ fn nobody_delegated_cgroup_enforces_limits() {
     assert!(text.contains("done"), "{text}");
     assert!(out.outcome.cgroup.unwrap().pids_peak.unwrap() <= 8);
 }
+
+// ---------------------------------------------------------------- pure v2 (VM)
+//
+// These run inside a pure-cgroup2 VM (Debian's 6.1 kernel under
+// `qemu-system-x86_64 -M microvm`, booted with `cgroup_no_v1=all`), whose
+// init mounts cgroup2 on /sys/fs/cgroup, enables memory, pids and cpu at the
+// root, creates an empty `/boxes` with them enabled, moves itself into the
+// leaf `/init` and runs `<this binary> --ignored vm_`. Payloads are
+// /bin/sh and coreutils only. Driver: `tests/vm/run-pure-v2.py` (see there).
+
+fn assert_in_vm() {
+    assert!(
+        std::env::var_os("RSBX_VM").is_some(),
+        "run by the pure-v2 VM driver (tests/vm/run-pure-v2.py)"
+    );
+    assert!(Layout::detect().unwrap().is_pure_v2());
+}
+
+#[test]
+#[ignore = "runs in the pure-v2 VM"]
+fn vm_no_internal_processes_rule_is_a_clear_error() {
+    assert_in_vm();
+    // The caller sits in /init: its own cgroup holds a process, so v2
+    // forbids enabling controllers for children there.
+    let e = Sandbox::new()
+        .memory_limit(64 << 20)
+        .spawn(&sh("true"))
+        .unwrap_err();
+    assert!(matches!(e, Error::Privilege { .. }), "{e:?}");
+    assert!(e.to_string().contains("no internal processes"), "{e}");
+    assert!(e.to_string().contains("/sys/fs/cgroup/init"), "{e}");
+    // best_effort runs and says what was not applied.
+    let o = Sandbox::new()
+        .memory_limit(64 << 20)
+        .best_effort(true)
+        .status(&sh("true"))
+        .unwrap();
+    assert!(o.success());
+    assert_eq!(o.cgroup.unwrap().unapplied.len(), 1);
+}
+
+#[test]
+#[ignore = "runs in the pure-v2 VM"]
+fn vm_memory_limit_is_oom_with_swap_off() {
+    assert_in_vm();
+    let out = Sandbox::new()
+        .cgroup_parent("/boxes")
+        .memory_limit(64 << 20)
+        .output(&sh(
+            "cat /proc/self/cgroup; d=/sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup); \
+             cat $d/memory.max $d/memory.swap.max; \
+             exec dd if=/dev/zero of=/dev/null bs=200M count=1 2>/dev/null",
+        ))
+        .unwrap();
+    let text = stdout_of(&out);
+    let mut lines = text.lines();
+    let cg = lines.next().unwrap();
+    assert!(cg.starts_with("0::/boxes/rsandbox-"), "{text}");
+    assert_eq!(lines.next(), Some("67108864"), "{text}");
+    assert_eq!(lines.next(), Some("0"), "{text}");
+    assert_eq!(out.outcome.reason, Reason::OutOfMemory, "{out:?}");
+    let st = out.outcome.cgroup.unwrap();
+    assert!(st.oom_kills.unwrap() >= 1);
+    assert!(st.memory_peak.unwrap() <= 64 << 20);
+    let o = Sandbox::new()
+        .cgroup_parent("/sys/fs/cgroup/boxes")
+        .memory_limit(64 << 20)
+        .status(&sh(
+            "dd if=/dev/zero of=/dev/null bs=16M count=4 2>/dev/null",
+        ))
+        .unwrap();
+    assert_eq!(o.reason, Reason::Exited, "{o:?}");
+    assert_eq!(o.cgroup.unwrap().oom_kills, Some(0));
+}
+
+#[test]
+#[ignore = "runs in the pure-v2 VM"]
+fn vm_pids_cpu_timeout_and_cleanup() {
+    assert_in_vm();
+    let out = Sandbox::new()
+        .cgroup_parent("/boxes")
+        .pids_limit(8)
+        .output(&sh(
+            "n=0; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 3 & n=$((n+1)); done; \
+             echo started",
+        ))
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("fork"),
+        "{out:?}"
+    );
+    assert!(out.outcome.cgroup.unwrap().pids_peak.unwrap() <= 8);
+
+    let o = Sandbox::new()
+        .cgroup_parent("/boxes")
+        .cpu_limit(0.5)
+        .cpu_weight(50)
+        .status(&sh("i=0; while [ $i -lt 300000 ]; do i=$((i+1)); done"))
+        .unwrap();
+    assert!(o.success());
+    let cpu = o.cgroup.as_ref().unwrap().cpu_time.unwrap();
+    let ratio = cpu.as_secs_f64() / o.wall_time.as_secs_f64();
+    assert!(ratio < 0.75, "cpu {cpu:?} wall {:?}", o.wall_time);
+
+    let mark = marker("vm");
+    let o = Sandbox::new()
+        .cgroup_parent("/boxes")
+        .pids_limit(16)
+        .env("RSBX_MARK", &mark)
+        .timeout(Duration::from_secs(1))
+        .status(&sh("trap '' TERM; sleep 100 & sleep 100"))
+        .unwrap();
+    assert_eq!(o.reason, Reason::WallTimeLimit);
+    assert_no_marked_processes(&mark);
+
+    for i in 0..50 {
+        let sb = Sandbox::new()
+            .cgroup_parent("/boxes")
+            .pids_limit(8)
+            .memory_limit(32 << 20)
+            .timeout(Duration::from_millis(100));
+        let _ = sb.status(&sh(if i % 2 == 0 { "sleep 5 &" } else { "sleep 5" }));
+    }
+    let left: Vec<_> = std::fs::read_dir("/sys/fs/cgroup/boxes")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// Drives the `vm_*` tests in a pure-v2 VM when `RSANDBOX_VM_KERNEL` names a
+/// kernel (and qemu-system-x86_64 is installed). Without it the test says
+/// so and passes, unless `RSANDBOX_REQUIRE` lists `cgroup-v2-vm`.
+#[test]
+fn pure_v2_vm() {
+    let Some(kernel) = std::env::var_os("RSANDBOX_VM_KERNEL") else {
+        let required = std::env::var("RSANDBOX_REQUIRE").unwrap_or_default();
+        assert!(
+            !required.split(',').any(|f| f.trim() == "cgroup-v2-vm"),
+            "RSANDBOX_REQUIRE lists cgroup-v2-vm but RSANDBOX_VM_KERNEL is not set"
+        );
+        eprintln!(
+            "pure_v2_vm: not run: set RSANDBOX_VM_KERNEL to a vmlinux/vmlinuz \
+             (Debian linux-image-*-amd64, dpkg -x) to run the vm_* tests in qemu"
+        );
+        return;
+    };
+    let driver = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/vm/run-pure-v2.py");
+    let out = std::process::Command::new("python3")
+        .arg(driver)
+        .arg(kernel)
+        .arg(std::env::current_exe().unwrap())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("test result: ok. 3 passed"), "{text}");
+}
