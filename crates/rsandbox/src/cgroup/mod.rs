@@ -53,6 +53,59 @@ pub struct CgroupStats {
     pub unapplied: Vec<String>,
 }
 
+/// On pure cgroup v2, move the calling process into the leaf `leaf` of its
+/// own cgroup and enable the memory, pids and cpu controllers (those the
+/// cgroup offers) for its children, so sandboxes can then be created under
+/// the caller's own cgroup without breaking v2's "no internal processes"
+/// rule. Typical use: first thing in a program started by
+/// `systemd-run --user --scope -p Delegate=yes`. Moves the whole process
+/// (every thread). Returns the cgroup sandboxes will be created under, or
+/// `None` when the machine is not pure v2 (nothing to do).
+pub fn move_self_to_leaf(leaf: &str) -> Result<Option<PathBuf>> {
+    if leaf.is_empty() || leaf.contains('/') || leaf == "." || leaf == ".." {
+        return Err(Error::invalid("leaf", "a single cgroup name is needed"));
+    }
+    let layout = Layout::detect().map_err(|e| Error::io("read the cgroup layout", None, e))?;
+    if !layout.is_pure_v2() {
+        return Ok(None);
+    }
+    let own = layout.v2_self_dir().ok_or_else(|| {
+        Error::io(
+            "find the caller's cgroup",
+            None,
+            io::ErrorKind::NotFound.into(),
+        )
+    })?;
+    let dir = own.join(leaf);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        Err(e) if is_privilege_errno(&e) => {
+            return Err(Error::Privilege {
+                privilege: "a writable (delegated) cgroup".into(),
+                action: format!("create cgroup {}: {e}", dir.display()),
+                fix: DELEGATION_FIX.into(),
+            })
+        }
+        Err(e) => return Err(Error::io("create cgroup", Some(dir), e)),
+    }
+    // SAFETY: trivial getter.
+    let me = unsafe { libc::getpid() };
+    write_file(&dir.join("cgroup.procs"), &me.to_string())?;
+    let have = std::fs::read_to_string(own.join("cgroup.controllers")).unwrap_or_default();
+    let want: Vec<&str> = ["memory", "pids", "cpu"]
+        .into_iter()
+        .filter(|c| have.split_whitespace().any(|h| h == *c))
+        .collect();
+    v2::enable_controllers(&own, &want)?;
+    *SELF_PARENT.lock().unwrap_or_else(|p| p.into_inner()) = Some(own.clone());
+    Ok(Some(own))
+}
+
+/// Set by [`move_self_to_leaf`]: the cgroup the caller left, where its
+/// sandboxes go by default (pure v2).
+static SELF_PARENT: Mutex<Option<PathBuf>> = Mutex::new(None);
+
 /// Which hierarchy a directory belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Kind {
@@ -318,7 +371,14 @@ impl Cgroup {
 
         if layout.is_pure_v2() {
             let mount = layout.v2_mount.as_deref().expect("pure v2 has a mount");
-            let parent = parent_in(mount, layout.v2_self.as_deref(), parent_opt, layout);
+            let moved = SELF_PARENT
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let parent = match (parent_opt, moved) {
+                (None, Some(p)) => p,
+                _ => parent_in(mount, layout.v2_self.as_deref(), parent_opt, layout),
+            };
             let all: Vec<&'static str> = v2::needed_controllers(&cl)
                 .into_iter()
                 .flat_map(|c| limit_names(c, &cl))
@@ -351,9 +411,10 @@ impl Cgroup {
                                     parent.display()
                                 ),
                                 fix: "the parent cgroup holds processes (the caller's own \
-                                      cgroup usually does): move the caller into a leaf \
-                                      child cgroup first, or pass cgroup_parent(<a cgroup \
-                                      with no processes>)"
+                                      cgroup usually does): call \
+                                      rsandbox::cgroup::move_self_to_leaf(\"caller\") \
+                                      first, or pass cgroup_parent(<a cgroup with no \
+                                      processes>)"
                                     .into(),
                             }
                         }

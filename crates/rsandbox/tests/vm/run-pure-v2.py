@@ -11,8 +11,8 @@ TEST_BINARY: the built `limits-<hash>` test binary
 
 Boots `qemu-system-x86_64 -M microvm` (TCG) with `cgroup_no_v1=all`: cgroup2
 is the only hierarchy, with memory, pids and cpu enabled at the root and in
-an empty `/boxes`; the init moves itself into the leaf `/init` and runs
-`TEST_BINARY --ignored vm_`. Exit status: the tests' exit status.
+an empty `/boxes`; the init moves itself into `/shell` and runs
+`TEST_BINARY --ignored vm_` alone in the leaf `/init`. Exit status: the tests' exit status.
 """
 import gzip, lzma, os, re, shutil, subprocess, sys, tempfile
 
@@ -51,11 +51,13 @@ mount -t cgroup2 none /sys/fs/cgroup
 mount -t tmpfs tmp /tmp
 mount -t devtmpfs dev /dev
 echo "+memory +pids +cpu" > /sys/fs/cgroup/cgroup.subtree_control
-mkdir /sys/fs/cgroup/init /sys/fs/cgroup/boxes
-echo $$ > /sys/fs/cgroup/init/cgroup.procs
+mkdir /sys/fs/cgroup/init /sys/fs/cgroup/boxes /sys/fs/cgroup/shell
+echo $$ > /sys/fs/cgroup/shell/cgroup.procs
 echo "+memory +pids +cpu" > /sys/fs/cgroup/boxes/cgroup.subtree_control
 cd /tmp
-RSBX_VM=1 RUST_BACKTRACE=1 /limits --ignored --test-threads=1 vm_
+# The test process alone in /init, as under `systemd-run --scope`.
+RSBX_VM=1 RUST_BACKTRACE=1 /usr/bin/sh -c \
+  'echo $$ > /sys/fs/cgroup/init/cgroup.procs; exec /limits --ignored --test-threads=1 vm_'
 echo "VM-RC=$?"
 echo b > /proc/sysrq-trigger
 """
