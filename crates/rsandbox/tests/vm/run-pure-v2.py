@@ -59,6 +59,7 @@ cd /tmp
 RSBX_VM=1 RUST_BACKTRACE=1 /usr/bin/sh -c \
   'echo $$ > /sys/fs/cgroup/init/cgroup.procs; exec /limits --ignored --test-threads=1 vm_'
 echo "VM-RC=$?"
+sleep 1
 echo b > /proc/sysrq-trigger
 """
 
@@ -111,6 +112,8 @@ def main():
     out = p.stdout
     print(out)
     m = re.search(r"VM-RC=(\d+)", out)
+    if not m:
+        print("no VM-RC line; qemu exit status", p.returncode, p.stderr[-2000:])
     sys.exit(int(m.group(1)) if m else 99)
 
 
