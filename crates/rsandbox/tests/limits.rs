@@ -746,6 +746,18 @@ fn bad_input_is_a_typed_error_before_spawn() {
         duration_from_secs("timeout", 1.5).unwrap(),
         Duration::from_millis(1500)
     );
+    // A missing cgroup parent is named (spawn-time: it needs the host).
+    if is_root() {
+        let e = s()
+            .pids_limit(8)
+            .cgroup_parent("no-such-parent-rsbx")
+            .spawn(&Command::new("/bin/true"))
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidConfig { ref field, ref reason } if field == "cgroup_parent" && reason.contains("no-such-parent-rsbx")),
+            "{e:?}"
+        );
+    }
     // Zero is meaningful for some rlimits.
     assert!(s().rlimit_fsize(0).rlimit_core(0).validate().is_ok());
     // Serde round trip of the limits.

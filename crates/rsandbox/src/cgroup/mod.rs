@@ -525,6 +525,13 @@ impl Cgroup {
                 action: format!("create cgroup {}: {e}", dir.display()),
                 fix: DELEGATION_FIX.into(),
             }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let parent = dir.parent().unwrap_or(dir);
+                Err(Error::invalid(
+                    "cgroup_parent",
+                    format!("{} does not exist: create it first", parent.display()),
+                ))
+            }
             Err(e) => Err(Error::io("create cgroup", Some(dir.to_path_buf()), e)),
         }
     }
