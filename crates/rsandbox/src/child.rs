@@ -149,6 +149,8 @@ pub struct Child {
     started: Instant,
     timeout: Option<Duration>,
     grace: Option<Duration>,
+    /// The CPU-time limit, to classify a SIGKILL at the hard RLIMIT_CPU.
+    cpu_time_limit: Option<Duration>,
     /// When SIGTERM was sent for a timeout with grace.
     term_sent: Option<Instant>,
     /// Why we killed it, if we did.
@@ -180,6 +182,7 @@ impl Child {
             started,
             timeout: sb.limits().timeout(),
             grace: sb.limits().grace(),
+            cpu_time_limit: sb.limits().cpu_time(),
             term_sent: None,
             killed_for: None,
             outcome: None,
@@ -194,6 +197,21 @@ impl Child {
 
     pub(crate) fn cgroup(&self) -> Option<&Cgroup> {
         self.cgroup.as_ref()
+    }
+
+    /// Limits asked for but not applied (only with
+    /// [`best_effort`](Sandbox::best_effort)), each with its reason. Empty
+    /// when every limit is in force.
+    pub fn unapplied_limits(&self) -> Vec<String> {
+        match (&self.cgroup, &self.outcome) {
+            (Some(c), _) => c.unapplied().to_vec(),
+            (None, Some(o)) => o
+                .cgroup
+                .as_ref()
+                .map(|c| c.unapplied.clone())
+                .unwrap_or_default(),
+            (None, None) => Vec::new(),
+        }
     }
 
     /// The time this sandbox was spawned.
@@ -395,8 +413,17 @@ impl Child {
             // namespace either: the cgroup holds the stragglers.
             let _ = cg.kill();
         }
-        let reason = classify(status, self.killed_for, cgroup.as_ref());
         let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        let cpu_used = cgroup
+            .as_ref()
+            .and_then(|c| c.cpu_time)
+            .unwrap_or(tv(w.rusage.ru_utime) + tv(w.rusage.ru_stime));
+        let reason = classify(
+            status,
+            self.killed_for,
+            cgroup.as_ref(),
+            self.cpu_time_limit.map(|l| (l, cpu_used)),
+        );
         let outcome = Outcome {
             reason,
             status,
@@ -487,20 +514,32 @@ impl Child {
 }
 
 /// Decide the reason from the status and what we know of the kill.
-fn classify(status: ExitStatus, killed_for: Option<Reason>, cg: Option<&CgroupStats>) -> Reason {
-    if let Some(r) = killed_for {
-        if r == Reason::WallTimeLimit {
-            return r;
-        }
+///
+/// `cpu` is (CPU-time limit, CPU time used) when a limit was set: the hard
+/// `RLIMIT_CPU` ends a process with SIGKILL, which is the CPU-time limit
+/// when the time used reached the (whole-second) limit.
+fn classify(
+    status: ExitStatus,
+    killed_for: Option<Reason>,
+    cg: Option<&CgroupStats>,
+    cpu: Option<(Duration, Duration)>,
+) -> Reason {
+    if let Some(r @ (Reason::WallTimeLimit | Reason::CpuTimeLimit)) = killed_for {
+        return r;
     }
     match status {
         ExitStatus::Exited(_) => Reason::Exited,
         ExitStatus::Signaled(s) => {
+            let cpu_hit = cpu.is_some_and(|(limit, used)| {
+                let secs = limit.as_secs() + u64::from(limit.subsec_nanos() > 0);
+                used + Duration::from_millis(50) >= Duration::from_secs(secs)
+            });
             if cg.and_then(|c| c.oom_kills).is_some_and(|n| n > 0) && s == libc::SIGKILL {
                 Reason::OutOfMemory
             } else if s == libc::SIGSYS {
                 Reason::SeccompViolation
-            } else if s == libc::SIGXCPU {
+            } else if s == libc::SIGXCPU || (s == libc::SIGKILL && cpu_hit && killed_for.is_none())
+            {
                 Reason::CpuTimeLimit
             } else if killed_for == Some(Reason::Killed) {
                 Reason::Killed
