@@ -287,20 +287,17 @@ impl LandlockPlan {
         }
         let net_ok = abi >= NET_ABI;
         if net_ok {
-            if c.bind_ports.is_some() {
+            if let Some(p) = &c.bind_ports {
                 rs = rs
                     .handle_access(AccessNet::BindTcp)
                     .map_err(|e| ll_err("Landlock: handle TCP bind", None, e))?;
-                applied.push(format!("tcp bind {:?}", c.bind_ports.as_ref().unwrap()));
+                applied.push(format!("tcp bind {p:?}"));
             }
-            if c.connect_ports.is_some() {
+            if let Some(p) = &c.connect_ports {
                 rs = rs
                     .handle_access(AccessNet::ConnectTcp)
                     .map_err(|e| ll_err("Landlock: handle TCP connect", None, e))?;
-                applied.push(format!(
-                    "tcp connect {:?}",
-                    c.connect_ports.as_ref().unwrap()
-                ));
+                applied.push(format!("tcp connect {p:?}"));
             }
         }
         if abi >= SCOPE_ABI {

@@ -109,7 +109,10 @@ pub const DENIED_SOCKET_FAMILIES: &[u64] = &[
 ];
 
 /// ioctl requests refused: pushing input into a terminal.
-pub const DENIED_IOCTLS: &[u64] = &[libc::TIOCSTI, libc::TIOCLINUX as u64];
+pub const DENIED_IOCTLS: &[u64] = &[
+    0x5412, // TIOCSTI (same number on x86_64 and aarch64)
+    0x541C, // TIOCLINUX
+];
 
 /// The default profile (see the module docs).
 pub fn default_profile() -> SeccompPolicy {
