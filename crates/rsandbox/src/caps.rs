@@ -429,3 +429,27 @@ impl CapsPlan {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse() {
+        assert_eq!(parse_cap("CAP_NET_BIND_SERVICE"), Some(10));
+        assert_eq!(parse_cap("net_bind_service"), Some(10));
+        assert_eq!(parse_cap("cap_sys_admin"), Some(21));
+        assert_eq!(parse_cap("CAP_CHECKPOINT_RESTORE"), Some(40));
+        assert_eq!(parse_cap("fly"), None);
+        assert!(cap_last_cap() >= 40);
+    }
+
+    #[test]
+    fn nothing_requested_means_no_plan() {
+        assert!(CapsPlan::prepare(&Sandbox::new()).unwrap().is_none());
+        let p = CapsPlan::prepare(&Sandbox::new().no_new_privs(true))
+            .unwrap()
+            .unwrap();
+        assert!(p.nnp && !p.drop);
+    }
+}

@@ -212,11 +212,23 @@ pub(crate) struct LandlockPlan {
 impl LandlockPlan {
     /// Create the ruleset; `None` when no rule is requested.
     pub(crate) fn prepare(sb: &Sandbox) -> Result<Option<LandlockPlan>> {
+        Self::prepare_for_abi(sb, abi_version())
+    }
+
+    /// [`prepare`](Self::prepare) as if the kernel offered `abi` (at most
+    /// the real one: the ruleset is really created).
+    pub(crate) fn prepare_for_abi(sb: &Sandbox, abi: i32) -> Result<Option<LandlockPlan>> {
         let c = &sb.landlock;
         if !c.requested() {
             return Ok(None);
         }
-        let abi = abi_version();
+        if sb.caps.drop && sb.caps.no_new_privs == Some(false) {
+            return Err(Error::invalid(
+                "no_new_privs",
+                "Landlock needs no_new_privs once capabilities are dropped (it is \
+                 otherwise only allowed with CAP_SYS_ADMIN)",
+            ));
+        }
         let want_net = c.bind_ports.is_some() || c.connect_ports.is_some();
         let want_scope = c.scope_abstract_unix || c.scope_signals;
         let mut requested = Vec::new();
@@ -421,5 +433,78 @@ impl LandlockPlan {
             return Err(ChildError::last(Stage::Landlock, 0));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sb() -> Sandbox {
+        Sandbox::new()
+            .landlock_read("/usr")
+            .landlock_connect_port(443)
+            .landlock_scope_signals()
+    }
+
+    #[test]
+    fn older_kernel_is_an_error_when_strict() {
+        match LandlockPlan::prepare_for_abi(&sb(), 2) {
+            Err(Error::Unsupported { feature, .. }) => {
+                assert!(feature.contains("ABI 3"), "{feature}")
+            }
+            other => panic!("{other:?}"),
+        }
+        match LandlockPlan::prepare_for_abi(&Sandbox::new().landlock_scope_signals(), 5) {
+            Err(Error::Unsupported { feature, .. }) => {
+                assert!(feature.contains("ABI 6"), "{feature}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn older_kernel_is_reported_in_best_effort() {
+        if abi_version() < 2 {
+            panic!("this test needs a kernel with Landlock ABI >= 2");
+        }
+        let p = LandlockPlan::prepare_for_abi(&sb().best_effort(true), 2)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.report.enforcement, Enforcement::Partial);
+        assert!(
+            p.report.applied.contains("truncate not covered"),
+            "{:?}",
+            p.report
+        );
+        assert!(
+            p.report.applied.contains("TCP port rules need ABI 4"),
+            "{:?}",
+            p.report
+        );
+        assert!(p.fd.is_some());
+        let p = LandlockPlan::prepare_for_abi(&sb().best_effort(true), 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.report.enforcement, Enforcement::NotEnforced);
+        assert!(p.fd.is_none());
+    }
+
+    #[test]
+    fn full_on_this_kernel() {
+        if abi_version() < 6 {
+            panic!("this test needs Landlock ABI >= 6 (this host has 7)");
+        }
+        let p = LandlockPlan::prepare(&sb()).unwrap().unwrap();
+        assert_eq!(p.report.enforcement, Enforcement::Full, "{:?}", p.report);
+    }
+
+    #[test]
+    fn missing_path_is_a_config_error() {
+        let sb = Sandbox::new().landlock_read("/nonexistent/rsandbox");
+        match LandlockPlan::prepare(&sb) {
+            Err(Error::InvalidConfig { field, .. }) => assert_eq!(field, "landlock path"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -141,6 +141,13 @@ impl SeccompProgram {
         };
         let filters = compile::compile(&policy, compile::Arch::native()?)?;
         let set_nnp = sb.caps.no_new_privs != Some(false);
+        if sb.caps.drop && !set_nnp {
+            return Err(Error::invalid(
+                "no_new_privs",
+                "a seccomp filter needs no_new_privs once capabilities are dropped (it is \
+                 otherwise only allowed with CAP_SYS_ADMIN)",
+            ));
+        }
         if !set_nnp
             && !crate::spawn::plan::has_effective_cap(crate::spawn::plan::CAP_SYS_ADMIN)
             && !sb.has_ns(crate::Namespace::User)
@@ -219,5 +226,76 @@ impl SeccompProgram {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compile::{compile, guard, lookup, Arch, Lookup};
+    use super::*;
+
+    #[test]
+    fn guard_kills_foreign_arch_and_x32() {
+        let g = guard(Arch::X86_64);
+        assert_eq!(g[1].k, 0xC000_003E);
+        assert_eq!(g[2].k, libc::SECCOMP_RET_KILL_PROCESS);
+        assert!(g.iter().any(|i| i.k == 0x4000_0000));
+        let g = guard(Arch::Aarch64);
+        assert_eq!(g[1].k, 0xC000_00B7);
+        assert_eq!(g.len(), 4);
+    }
+
+    #[test]
+    fn default_profile_compiles_for_both_arches() {
+        let p = profile::default_profile();
+        for arch in [Arch::X86_64, Arch::Aarch64] {
+            let progs = compile(&p, arch).unwrap();
+            // guard + EPERM + ENOSYS (default allow: no default filter)
+            assert_eq!(progs.len(), 3, "{arch:?}");
+        }
+    }
+
+    #[test]
+    fn names_resolve_per_arch() {
+        assert!(matches!(lookup(Arch::X86_64, "open"), Lookup::Nr(2)));
+        assert!(matches!(lookup(Arch::Aarch64, "open"), Lookup::OtherArch));
+        assert!(matches!(lookup(Arch::Aarch64, "openat"), Lookup::Nr(56)));
+        assert!(matches!(
+            lookup(Arch::X86_64, "frobnicate"),
+            Lookup::Unknown
+        ));
+    }
+
+    #[test]
+    fn policy_roundtrips_through_serde() {
+        let sb = Sandbox::new().seccomp(SeccompPolicy::new(Action::EPERM).allow("read").rule_if(
+            "ioctl",
+            Action::KillProcess,
+            [ArgCmp::eq(1, 0x5412).low32()],
+        ));
+        let json = serde_json::to_string(&sb).unwrap();
+        let back: Sandbox = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, sb);
+    }
+
+    #[test]
+    fn errno_and_arg_index_are_checked() {
+        let p = SeccompPolicy::new(Action::Allow).rule("read", Action::Errno(5000));
+        assert!(matches!(p.check(), Err(Error::InvalidConfig { .. })));
+        let p =
+            SeccompPolicy::new(Action::Allow).rule_if("read", Action::EPERM, [ArgCmp::eq(6, 0)]);
+        assert!(matches!(p.check(), Err(Error::InvalidConfig { .. })));
+    }
+
+    #[test]
+    fn dropped_caps_without_nnp_is_rejected() {
+        let sb = Sandbox::new()
+            .drop_caps()
+            .no_new_privs(false)
+            .seccomp_default();
+        assert!(matches!(
+            SeccompProgram::prepare(&sb),
+            Err(Error::InvalidConfig { .. })
+        ));
     }
 }
