@@ -93,7 +93,9 @@ pub(crate) enum Lookup {
 pub(crate) fn lookup(arch: Arch, name: &str) -> Lookup {
     if let Some(&(_, nr)) = arch.table().iter().find(|(n, _)| *n == name) {
         Lookup::Nr(nr)
-    } else if arch.other().table().iter().any(|(n, _)| *n == name) {
+    } else if arch.other().table().iter().any(|(n, _)| *n == name)
+        || tables::OTHER_ARCHES.contains(&name)
+    {
         Lookup::OtherArch
     } else {
         Lookup::Unknown
@@ -104,6 +106,7 @@ pub(crate) fn lookup(arch: Arch, name: &str) -> Lookup {
 pub fn is_known_syscall(name: &str) -> bool {
     tables::X86_64.iter().any(|(n, _)| *n == name)
         || tables::AARCH64.iter().any(|(n, _)| *n == name)
+        || tables::OTHER_ARCHES.contains(&name)
 }
 
 fn bad(reason: impl Into<String>) -> Error {
