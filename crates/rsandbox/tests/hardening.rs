@@ -742,3 +742,35 @@ fn suid_probe_for_nobody(dir: &Path) -> PathBuf {
     fs::set_permissions(&p, fs::Permissions::from_mode(0o4755)).unwrap();
     p
 }
+
+#[test]
+fn uid_switch_without_user_ns_is_strict_or_reported() {
+    // Without a user namespace the switch to a non-root uid clears the
+    // capabilities the bounding-set drop needs (root) or there were none
+    // (nobody): strict says so before spawn; best effort runs and reports.
+    if euid() != 0 {
+        // Unprivileged, switching uid without a user namespace is refused
+        // on its own (CAP_SETUID); dropping without privilege is covered by
+        // dropping_caps_without_privilege_is_strict_or_reported.
+        let e = Sandbox::new().uid(65534).gid(65534).drop_caps().validate();
+        assert!(matches!(e, Err(Error::Privilege { .. })), "{e:?}");
+        return;
+    }
+    let sb = Sandbox::new().uid(65534).gid(65534).drop_caps();
+    match sb.validate() {
+        Err(Error::Privilege { privilege, .. }) => assert_eq!(privilege, "CAP_SETPCAP"),
+        other => panic!("expected a privilege error, got {other:?}"),
+    }
+    let sb = sb.best_effort(true);
+    let r = sb.enforcement_report().unwrap();
+    assert_eq!(
+        r.layer("capabilities").unwrap().enforcement,
+        Enforcement::Partial
+    );
+    let f = status_fields(&sb);
+    let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    assert_eq!(get("NoNewPrivs").as_deref(), Some("1"));
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        assert_eq!(get(set).as_deref(), Some("0000000000000000"), "{set}");
+    }
+}
