@@ -50,10 +50,11 @@ struct Work {
     probe: PathBuf,
 }
 
+static WORK: OnceLock<Work> = OnceLock::new();
+
 /// The per-process work directory with the probe compiled into `bin/`.
 fn work() -> &'static Work {
-    static W: OnceLock<Work> = OnceLock::new();
-    W.get_or_init(|| {
+    WORK.get_or_init(|| {
         let dir = fresh_dir("work");
         let bin = dir.join("bin");
         fs::create_dir(&bin).unwrap();
@@ -68,8 +69,17 @@ fn work() -> &'static Work {
             .status()
             .expect("cc (gcc) is needed to build the probes");
         assert!(st.success(), "compiling the probe failed");
+        // SAFETY: registers a plain extern "C" function.
+        unsafe { libc::atexit(remove_work) };
         Work { dir, probe }
     })
+}
+
+/// Remove the work directory when the test process exits.
+extern "C" fn remove_work() {
+    if let Some(w) = WORK.get() {
+        let _ = fs::remove_dir_all(&w.dir);
+    }
 }
 
 fn probe_cmd(args: &[&str]) -> Command {
