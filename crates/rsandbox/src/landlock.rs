@@ -1,29 +1,510 @@
 //! Landlock: path and port rules, created in the parent, applied in the child.
+//!
+//! The ruleset is built in the parent with the `landlock` crate (every path
+//! is opened there, `O_PATH`, in the caller's mount namespace: rules name
+//! *host* paths; bind mounts of them inside the box are the same inodes and
+//! are covered). The child only calls `landlock_restrict_self` on the
+//! prepared fd.
+//!
+//! Once any path rule is given (or [`Sandbox::landlock_deny_fs`]), every
+//! filesystem access this kernel can restrict is denied outside the rules.
+//! The same for TCP bind/connect once a port rule is given, and for the
+//! scopes (abstract unix sockets, signals) when asked.
+//!
+//! Strict by default: filesystem rules need Landlock ABI 3 (so truncation is
+//! covered), port rules ABI 4, scopes ABI 6; an older kernel is an
+//! [`Error::Unsupported`] before spawn unless [`Sandbox::best_effort`] is on,
+//! and then the enforcement report says what is missing.
 
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+use landlock::{
+    make_bitflags, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort,
+    PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope, ABI,
+};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ChildResult, Result};
+use crate::error::{ChildError, ChildResult, Error, Result, Stage};
+use crate::report::{Enforcement, LayerReport};
 use crate::Sandbox;
+
+/// Access granted beneath a path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathRule {
+    /// The path (a host path, resolved when the sandbox is spawned).
+    pub path: PathBuf,
+    /// Read files and list directories.
+    pub read: bool,
+    /// Write, truncate, create, remove, rename, device ioctls.
+    pub write: bool,
+    /// Execute (implies read, which loaders need).
+    pub exec: bool,
+}
 
 /// Landlock configuration of a sandbox.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct LandlockConfig {}
+pub struct LandlockConfig {
+    /// Restrict the filesystem (set by any path rule).
+    pub(crate) fs: bool,
+    /// Path rules.
+    pub(crate) paths: Vec<PathRule>,
+    /// `Some`: restrict TCP bind to these ports.
+    pub(crate) bind_ports: Option<Vec<u16>>,
+    /// `Some`: restrict TCP connect to these ports.
+    pub(crate) connect_ports: Option<Vec<u16>>,
+    /// No connecting to abstract unix sockets made outside the box.
+    pub(crate) scope_abstract_unix: bool,
+    /// No signals to processes outside the box.
+    pub(crate) scope_signals: bool,
+    /// Apply what the kernel offers instead of failing.
+    pub(crate) best_effort: bool,
+}
+
+impl LandlockConfig {
+    fn requested(&self) -> bool {
+        self.fs
+            || self.bind_ports.is_some()
+            || self.connect_ports.is_some()
+            || self.scope_abstract_unix
+            || self.scope_signals
+    }
+}
+
+/// Landlock builder methods.
+impl Sandbox {
+    fn landlock_path(mut self, path: PathBuf, read: bool, write: bool, exec: bool) -> Self {
+        self.landlock.fs = true;
+        if let Some(r) = self.landlock.paths.iter_mut().find(|r| r.path == path) {
+            r.read |= read;
+            r.write |= write;
+            r.exec |= exec;
+        } else {
+            self.landlock.paths.push(PathRule {
+                path,
+                read,
+                write,
+                exec,
+            });
+        }
+        self
+    }
+    /// Allow reading files and listing directories beneath `path`; deny
+    /// every filesystem access outside the rules.
+    pub fn landlock_read(self, path: impl Into<PathBuf>) -> Self {
+        self.landlock_path(path.into(), true, false, false)
+    }
+    /// Allow reading and writing (create, remove, truncate, rename...)
+    /// beneath `path`.
+    pub fn landlock_write(self, path: impl Into<PathBuf>) -> Self {
+        self.landlock_path(path.into(), true, true, false)
+    }
+    /// Allow reading and executing beneath `path`.
+    pub fn landlock_exec(self, path: impl Into<PathBuf>) -> Self {
+        self.landlock_path(path.into(), true, false, true)
+    }
+    /// Restrict the filesystem with no rule: every access is denied (add
+    /// rules after to open paths).
+    pub fn landlock_deny_fs(mut self) -> Self {
+        self.landlock.fs = true;
+        self
+    }
+    /// Allow binding TCP `port`; every other TCP bind is denied.
+    pub fn landlock_bind_port(mut self, port: u16) -> Self {
+        self.landlock
+            .bind_ports
+            .get_or_insert_with(Vec::new)
+            .push(port);
+        self
+    }
+    /// Allow connecting to TCP `port`; every other TCP connect is denied.
+    pub fn landlock_connect_port(mut self, port: u16) -> Self {
+        self.landlock
+            .connect_ports
+            .get_or_insert_with(Vec::new)
+            .push(port);
+        self
+    }
+    /// Deny every TCP bind and connect (unless ports are allowed).
+    pub fn landlock_deny_tcp(mut self) -> Self {
+        self.landlock.bind_ports.get_or_insert_with(Vec::new);
+        self.landlock.connect_ports.get_or_insert_with(Vec::new);
+        self
+    }
+    /// Deny connecting to abstract unix sockets created outside the box.
+    pub fn landlock_scope_abstract_unix(mut self) -> Self {
+        self.landlock.scope_abstract_unix = true;
+        self
+    }
+    /// Deny sending signals to processes outside the box.
+    pub fn landlock_scope_signals(mut self) -> Self {
+        self.landlock.scope_signals = true;
+        self
+    }
+    /// The Landlock configuration.
+    pub fn landlock_config(&self) -> &LandlockConfig {
+        &self.landlock
+    }
+}
+
+/// The Landlock ABI of this kernel (0: none).
+pub fn abi_version() -> i32 {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
+    // SAFETY: the version query takes no attribute pointer.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    if r < 0 {
+        0
+    } else {
+        r as i32
+    }
+}
+
+/// Minimum ABI for full enforcement of each part.
+const FS_ABI: i32 = 3;
+const NET_ABI: i32 = 4;
+const SCOPE_ABI: i32 = 6;
+
+const FILE_ACCESS: BitFlags<AccessFs> =
+    make_bitflags!(AccessFs::{ReadFile | WriteFile | Execute | Truncate | IoctlDev});
+
+fn rights(r: &PathRule) -> BitFlags<AccessFs> {
+    let mut a = BitFlags::empty();
+    if r.read || r.exec {
+        a |= AccessFs::ReadFile | AccessFs::ReadDir;
+    }
+    if r.exec {
+        a |= AccessFs::Execute;
+    }
+    if r.write {
+        a |= make_bitflags!(AccessFs::{WriteFile | Truncate | MakeReg | MakeDir | MakeSym
+            | MakeSock | MakeFifo | RemoveFile | RemoveDir | Refer | IoctlDev});
+    }
+    a
+}
+
+fn ll_err(what: &str, path: Option<&Path>, e: impl std::fmt::Display) -> Error {
+    Error::io(
+        what,
+        path.map(Path::to_path_buf),
+        io::Error::other(e.to_string()),
+    )
+}
 
 /// A ruleset prepared in the parent.
 #[derive(Debug)]
-pub(crate) struct LandlockPlan {}
+pub(crate) struct LandlockPlan {
+    /// `None` in best effort on a kernel without Landlock.
+    fd: Option<OwnedFd>,
+    set_nnp: bool,
+    report: LayerReport,
+}
 
 impl LandlockPlan {
     /// Create the ruleset; `None` when no rule is requested.
-    pub(crate) fn prepare(_sb: &Sandbox) -> Result<Option<LandlockPlan>> {
-        Ok(None)
+    pub(crate) fn prepare(sb: &Sandbox) -> Result<Option<LandlockPlan>> {
+        Self::prepare_for_abi(sb, abi_version())
     }
+
+    /// [`prepare`](Self::prepare) as if the kernel offered `abi` (at most
+    /// the real one: the ruleset is really created).
+    pub(crate) fn prepare_for_abi(sb: &Sandbox, abi: i32) -> Result<Option<LandlockPlan>> {
+        let c = &sb.landlock;
+        if !c.requested() {
+            return Ok(None);
+        }
+        if sb.caps.drop && sb.caps.no_new_privs == Some(false) {
+            return Err(Error::invalid(
+                "no_new_privs",
+                "Landlock needs no_new_privs once capabilities are dropped (it is \
+                 otherwise only allowed with CAP_SYS_ADMIN)",
+            ));
+        }
+        let want_net = c.bind_ports.is_some() || c.connect_ports.is_some();
+        let want_scope = c.scope_abstract_unix || c.scope_signals;
+        let mut requested = Vec::new();
+        if c.fs {
+            requested.push(format!("fs: {} path rules", c.paths.len()));
+        }
+        if let Some(p) = &c.bind_ports {
+            requested.push(format!("tcp bind {p:?}"));
+        }
+        if let Some(p) = &c.connect_ports {
+            requested.push(format!("tcp connect {p:?}"));
+        }
+        if c.scope_abstract_unix {
+            requested.push("scope abstract-unix".into());
+        }
+        if c.scope_signals {
+            requested.push("scope signals".into());
+        }
+        let mut missing = Vec::new();
+        for (want, min, what) in [
+            (c.fs, FS_ABI, "filesystem rules (with truncate)"),
+            (want_net, NET_ABI, "TCP port rules"),
+            (want_scope, SCOPE_ABI, "scoping"),
+        ] {
+            if want && abi < min {
+                if !c.best_effort {
+                    return Err(Error::Unsupported {
+                        feature: format!("Landlock ABI {min} ({what})"),
+                        detail: format!(
+                            "this kernel offers Landlock ABI {abi}; use best_effort(true) to \
+                             run with what it has"
+                        ),
+                    });
+                }
+                missing.push(format!("{what} need ABI {min}"));
+            }
+        }
+        let set_nnp = sb.caps.no_new_privs != Some(false);
+        if abi < 1 {
+            return Ok(Some(LandlockPlan {
+                fd: None,
+                set_nnp,
+                report: LayerReport {
+                    layer: "landlock".into(),
+                    requested: requested.join("; "),
+                    applied: "nothing: this kernel has no Landlock".into(),
+                    enforcement: Enforcement::NotEnforced,
+                },
+            }));
+        }
+        let abi_e = ABI::from(abi);
+        let mut applied = Vec::new();
+        let mut rs = Ruleset::default().set_compatibility(CompatLevel::BestEffort);
+        let fs_all = AccessFs::from_all(abi_e);
+        if c.fs {
+            rs = rs
+                .handle_access(fs_all)
+                .map_err(|e| ll_err("Landlock: handle filesystem access", None, e))?;
+            applied.push(format!(
+                "fs: {} path rules (ABI {abi}{})",
+                c.paths.len(),
+                if abi < FS_ABI {
+                    ", truncate not covered"
+                } else {
+                    ""
+                }
+            ));
+        }
+        let net_ok = abi >= NET_ABI;
+        if net_ok {
+            if let Some(p) = &c.bind_ports {
+                rs = rs
+                    .handle_access(AccessNet::BindTcp)
+                    .map_err(|e| ll_err("Landlock: handle TCP bind", None, e))?;
+                applied.push(format!("tcp bind {p:?}"));
+            }
+            if let Some(p) = &c.connect_ports {
+                rs = rs
+                    .handle_access(AccessNet::ConnectTcp)
+                    .map_err(|e| ll_err("Landlock: handle TCP connect", None, e))?;
+                applied.push(format!("tcp connect {p:?}"));
+            }
+        }
+        if abi >= SCOPE_ABI {
+            if c.scope_abstract_unix {
+                rs = rs
+                    .scope(Scope::AbstractUnixSocket)
+                    .map_err(|e| ll_err("Landlock: scope abstract unix sockets", None, e))?;
+                applied.push("scope abstract-unix".into());
+            }
+            if c.scope_signals {
+                rs = rs
+                    .scope(Scope::Signal)
+                    .map_err(|e| ll_err("Landlock: scope signals", None, e))?;
+                applied.push("scope signals".into());
+            }
+        }
+        if applied.is_empty() {
+            return Ok(Some(LandlockPlan {
+                fd: None,
+                set_nnp,
+                report: LayerReport {
+                    layer: "landlock".into(),
+                    requested: requested.join("; "),
+                    applied: format!("nothing ({})", missing.join("; ")),
+                    enforcement: Enforcement::NotEnforced,
+                },
+            }));
+        }
+        let mut created = rs
+            .create()
+            .map_err(|e| ll_err("Landlock: create ruleset", None, e))?;
+        if c.fs {
+            for r in &c.paths {
+                let fd = PathFd::new(&r.path).map_err(|e| {
+                    Error::invalid(
+                        "landlock path",
+                        format!("{}: cannot be opened: {e}", r.path.display()),
+                    )
+                })?;
+                let is_dir = std::fs::metadata(&r.path).is_ok_and(|m| m.is_dir());
+                let mut access = rights(r) & fs_all;
+                if !is_dir {
+                    access &= FILE_ACCESS;
+                }
+                if access.is_empty() {
+                    continue;
+                }
+                created = created
+                    .add_rule(PathBeneath::new(fd, access))
+                    .map_err(|e| ll_err("Landlock: add path rule", Some(&r.path), e))?;
+            }
+        }
+        if net_ok {
+            for &p in c.bind_ports.iter().flatten() {
+                created = created
+                    .add_rule(NetPort::new(p, AccessNet::BindTcp))
+                    .map_err(|e| ll_err("Landlock: add bind rule", None, e))?;
+            }
+            for &p in c.connect_ports.iter().flatten() {
+                created = created
+                    .add_rule(NetPort::new(p, AccessNet::ConnectTcp))
+                    .map_err(|e| ll_err("Landlock: add connect rule", None, e))?;
+            }
+        }
+        let fd: Option<OwnedFd> = created.into();
+        let Some(fd) = fd else {
+            return Err(ll_err("Landlock: create ruleset", None, "no ruleset fd"));
+        };
+        let enforcement = if missing.is_empty() {
+            Enforcement::Full
+        } else {
+            Enforcement::Partial
+        };
+        let mut applied = applied.join("; ");
+        if !missing.is_empty() {
+            applied.push_str(&format!("; missing: {}", missing.join("; ")));
+        }
+        Ok(Some(LandlockPlan {
+            fd: Some(fd),
+            set_nnp,
+            report: LayerReport {
+                layer: "landlock".into(),
+                requested: requested.join("; "),
+                applied,
+                enforcement,
+            },
+        }))
+    }
+
+    /// What the report says about this layer.
+    pub(crate) fn report(_sb: &Sandbox, this: Option<&LandlockPlan>) -> LayerReport {
+        match this {
+            None => LayerReport::not_requested("landlock"),
+            Some(p) => p.report.clone(),
+        }
+    }
+
     /// `landlock_restrict_self` in the child.
     ///
     /// # Safety
     /// Raw syscalls on prepared data only.
     pub(crate) unsafe fn apply(&self) -> ChildResult {
+        let Some(fd) = &self.fd else {
+            return Ok(());
+        };
+        if self.set_nnp {
+            // SAFETY: prctl with integer arguments.
+            if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+                return Err(ChildError::last(Stage::NoNewPrivs, 1));
+            }
+        }
+        // SAFETY: landlock_restrict_self on the ruleset fd the plan owns.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_landlock_restrict_self,
+                fd.as_raw_fd(),
+                0 as libc::c_uint,
+            )
+        };
+        if r != 0 {
+            return Err(ChildError::last(Stage::Landlock, 0));
+        }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sb() -> Sandbox {
+        Sandbox::new()
+            .landlock_read("/usr")
+            .landlock_connect_port(443)
+            .landlock_scope_signals()
+    }
+
+    #[test]
+    fn older_kernel_is_an_error_when_strict() {
+        match LandlockPlan::prepare_for_abi(&sb(), 2) {
+            Err(Error::Unsupported { feature, .. }) => {
+                assert!(feature.contains("ABI 3"), "{feature}")
+            }
+            other => panic!("{other:?}"),
+        }
+        match LandlockPlan::prepare_for_abi(&Sandbox::new().landlock_scope_signals(), 5) {
+            Err(Error::Unsupported { feature, .. }) => {
+                assert!(feature.contains("ABI 6"), "{feature}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn older_kernel_is_reported_in_best_effort() {
+        if abi_version() < 2 {
+            panic!("this test needs a kernel with Landlock ABI >= 2");
+        }
+        let p = LandlockPlan::prepare_for_abi(&sb().best_effort(true), 2)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.report.enforcement, Enforcement::Partial);
+        assert!(
+            p.report.applied.contains("truncate not covered"),
+            "{:?}",
+            p.report
+        );
+        assert!(
+            p.report.applied.contains("TCP port rules need ABI 4"),
+            "{:?}",
+            p.report
+        );
+        assert!(p.fd.is_some());
+        let p = LandlockPlan::prepare_for_abi(&sb().best_effort(true), 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.report.enforcement, Enforcement::NotEnforced);
+        assert!(p.fd.is_none());
+    }
+
+    #[test]
+    fn full_on_this_kernel() {
+        if abi_version() < 6 {
+            panic!("this test needs Landlock ABI >= 6 (this host has 7)");
+        }
+        let p = LandlockPlan::prepare(&sb()).unwrap().unwrap();
+        assert_eq!(p.report.enforcement, Enforcement::Full, "{:?}", p.report);
+    }
+
+    #[test]
+    fn missing_path_is_a_config_error() {
+        let sb = Sandbox::new().landlock_read("/nonexistent/rsandbox");
+        match LandlockPlan::prepare(&sb) {
+            Err(Error::InvalidConfig { field, .. }) => assert_eq!(field, "landlock path"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -1,0 +1,179 @@
+//! The enforcement report: for each layer of the box, what was asked and
+//! what this kernel really applied.
+//!
+//! Strict by default: a layer that was requested but cannot be enforced
+//! fails [`Sandbox::validate`] / `spawn` with [`Error::Unsupported`] or
+//! [`Error::Privilege`]. With `best_effort(true)` the box is spawned anyway
+//! and the report says what is missing ([`Enforcement::Partial`] or
+//! [`Enforcement::NotEnforced`]).
+//!
+//! [`Error::Unsupported`]: crate::Error::Unsupported
+//! [`Error::Privilege`]: crate::Error::Privilege
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::caps::CapsPlan;
+use crate::error::Result;
+use crate::landlock::LandlockPlan;
+use crate::seccomp::SeccompProgram;
+use crate::Sandbox;
+
+/// How much of a requested layer is enforced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Enforcement {
+    /// Everything requested is enforced.
+    Full,
+    /// Some of it (see `applied`).
+    Partial,
+    /// Requested, but nothing of it is enforced (best effort only).
+    NotEnforced,
+    /// Not requested.
+    NotRequested,
+}
+
+/// One layer of the report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LayerReport {
+    /// The layer: `namespace:pid`, `seccomp`, `landlock`, `capabilities`,
+    /// `no_new_privs`, `securebits`, `limit:memory`...
+    pub layer: String,
+    /// What the description asked for.
+    pub requested: String,
+    /// What is really applied.
+    pub applied: String,
+    /// The verdict.
+    pub enforcement: Enforcement,
+}
+
+impl LayerReport {
+    /// A layer that was not asked for.
+    pub fn not_requested(layer: impl Into<String>) -> LayerReport {
+        LayerReport {
+            layer: layer.into(),
+            requested: "no".into(),
+            applied: "no".into(),
+            enforcement: Enforcement::NotRequested,
+        }
+    }
+    /// A layer fully applied as asked.
+    pub fn full(layer: impl Into<String>, what: impl Into<String>) -> LayerReport {
+        let what = what.into();
+        LayerReport {
+            layer: layer.into(),
+            requested: what.clone(),
+            applied: what,
+            enforcement: Enforcement::Full,
+        }
+    }
+}
+
+/// What a sandbox really enforces, layer by layer.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnforcementReport {
+    /// The layers, in pipeline order.
+    pub layers: Vec<LayerReport>,
+}
+
+impl EnforcementReport {
+    /// The entry for `layer`.
+    pub fn layer(&self, layer: &str) -> Option<&LayerReport> {
+        self.layers.iter().find(|l| l.layer == layer)
+    }
+    /// Add (or replace) a layer's entry.
+    pub fn push(&mut self, entry: LayerReport) {
+        if let Some(l) = self.layers.iter_mut().find(|l| l.layer == entry.layer) {
+            *l = entry;
+        } else {
+            self.layers.push(entry);
+        }
+    }
+    /// True when every requested layer is fully enforced.
+    pub fn fully_enforced(&self) -> bool {
+        self.layers
+            .iter()
+            .all(|l| matches!(l.enforcement, Enforcement::Full | Enforcement::NotRequested))
+    }
+    /// The requested layers that are not fully enforced.
+    pub fn gaps(&self) -> impl Iterator<Item = &LayerReport> {
+        self.layers.iter().filter(|l| {
+            matches!(
+                l.enforcement,
+                Enforcement::Partial | Enforcement::NotEnforced
+            )
+        })
+    }
+
+    /// The report for a prepared launch plan: namespaces (all-or-nothing:
+    /// clone fails otherwise), capabilities, no_new_privs, securebits,
+    /// Landlock and seccomp. Other layers (limits, cgroup, filesystem) are
+    /// pushed by their owners.
+    pub(crate) fn from_plans(
+        sb: &Sandbox,
+        caps: Option<&CapsPlan>,
+        landlock: Option<&LandlockPlan>,
+        seccomp: Option<&SeccompProgram>,
+    ) -> EnforcementReport {
+        let mut r = EnforcementReport::default();
+        for ns in crate::Namespace::ALL {
+            let name = format!("namespace:{}", ns.name());
+            if sb.has_ns(ns) {
+                r.push(LayerReport::full(name, "new namespace"));
+            } else {
+                r.push(LayerReport::not_requested(name));
+            }
+        }
+        for l in CapsPlan::report(sb, caps, landlock.is_some() || seccomp.is_some()) {
+            r.push(l);
+        }
+        r.push(LandlockPlan::report(sb, landlock));
+        r.push(SeccompProgram::report(seccomp));
+        r
+    }
+}
+
+impl fmt::Display for EnforcementReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for l in &self.layers {
+            writeln!(
+                f,
+                "{:<18} {:<13} requested: {}; applied: {}",
+                l.layer,
+                format!("{:?}", l.enforcement),
+                l.requested,
+                l.applied
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// Report builder methods.
+impl Sandbox {
+    /// What this description would enforce on this kernel, computed without
+    /// spawning (the same checks `spawn` makes). With strict layers (the
+    /// default) an unenforceable request is an error here too.
+    pub fn enforcement_report(&self) -> Result<EnforcementReport> {
+        let caps = CapsPlan::prepare(self)?;
+        let landlock = LandlockPlan::prepare(self)?;
+        let seccomp = SeccompProgram::prepare(self)?;
+        Ok(EnforcementReport::from_plans(
+            self,
+            caps.as_ref(),
+            landlock.as_ref(),
+            seccomp.as_ref(),
+        ))
+    }
+
+    /// Best effort for the hardening layers (capabilities, securebits,
+    /// Landlock): apply what this kernel and these privileges allow instead
+    /// of failing, and say what is missing in the enforcement report.
+    /// Default: off (strict).
+    pub fn best_effort(mut self, on: bool) -> Self {
+        self.caps.best_effort = on;
+        self.landlock.best_effort = on;
+        self
+    }
+}
