@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::{Cgroup, CgroupStats};
+use crate::report::EnforcementReport;
 use crate::error::{Error, Result};
 use crate::ns::Namespace;
 use crate::sandbox::Sandbox;
@@ -85,6 +86,8 @@ pub struct Outcome {
     pub max_rss: u64,
     /// What the cgroup measured, when the box had one.
     pub cgroup: Option<CgroupStats>,
+    /// What each isolation layer asked for and what was really applied.
+    pub enforcement: EnforcementReport,
 }
 
 impl Outcome {
@@ -156,6 +159,7 @@ pub struct Child {
     /// Why we killed it, if we did.
     killed_for: Option<Reason>,
     outcome: Option<Outcome>,
+    enforcement: EnforcementReport,
 }
 
 impl Child {
@@ -167,6 +171,7 @@ impl Child {
         cgroup: Option<Cgroup>,
         sb: &Sandbox,
         started: Instant,
+        enforcement: EnforcementReport,
     ) -> Child {
         let [i, o, e] = stdio;
         Child {
@@ -186,7 +191,13 @@ impl Child {
             term_sent: None,
             killed_for: None,
             outcome: None,
+            enforcement,
         }
+    }
+
+    /// What each isolation layer asked for and what is really applied.
+    pub fn enforcement(&self) -> &EnforcementReport {
+        &self.enforcement
     }
 
     /// The pid of the sandbox's first process (the init, with a PID
@@ -432,6 +443,7 @@ impl Child {
             system_time: tv(w.rusage.ru_stime),
             max_rss: w.rusage.ru_maxrss as u64 * 1024,
             cgroup,
+            enforcement: self.enforcement.clone(),
         };
         self.outcome = Some(outcome.clone());
         if let Some(mut cg) = self.cgroup.take() {

@@ -241,14 +241,6 @@ impl Sandbox {
         self.limits.cgroup_parent = Some(path.into());
         self
     }
-    /// When a cgroup limit cannot be applied (no delegated cgroup, missing
-    /// controller), spawn anyway and report the limits not applied in
-    /// [`CgroupStats::unapplied`](crate::cgroup::CgroupStats::unapplied)
-    /// instead of failing with [`Error::Privilege`].
-    pub fn best_effort(mut self, on: bool) -> Self {
-        self.limits.best_effort = on;
-        self
-    }
     /// Give the box its own cgroup even when no cgroup limit is set, for
     /// usage accounting ([`Outcome::cgroup`](crate::Outcome::cgroup)) and a
     /// reliable kill of the whole tree.
@@ -588,4 +580,27 @@ fn fmt_rlim(v: libc::rlim_t) -> String {
     } else {
         v.to_string()
     }
+}
+
+/// The name of rlimit resource number `raw` (for error messages).
+pub(crate) fn rlimit_name(raw: u32) -> &'static str {
+    const NAMES: [&str; 16] = [
+        "RLIMIT_CPU",
+        "RLIMIT_FSIZE",
+        "RLIMIT_DATA",
+        "RLIMIT_STACK",
+        "RLIMIT_CORE",
+        "RLIMIT_RSS",
+        "RLIMIT_NPROC",
+        "RLIMIT_NOFILE",
+        "RLIMIT_MEMLOCK",
+        "RLIMIT_AS",
+        "RLIMIT_LOCKS",
+        "RLIMIT_SIGPENDING",
+        "RLIMIT_MSGQUEUE",
+        "RLIMIT_NICE",
+        "RLIMIT_RTPRIO",
+        "RLIMIT_RTTIME",
+    ];
+    NAMES.get(raw as usize).copied().unwrap_or("RLIMIT_?")
 }

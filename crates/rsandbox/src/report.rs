@@ -106,6 +106,35 @@ impl EnforcementReport {
         })
     }
 
+    /// Add the cgroup limits: each requested one is fully applied unless the
+    /// cgroup setup (in best-effort mode) listed it as unapplied.
+    pub(crate) fn add_limits(&mut self, sb: &Sandbox, unapplied: &[String]) {
+        let l = sb.limits();
+        let asked = [
+            ("memory", "memory_limit", l.memory().map(|b| format!("{b} bytes"))),
+            ("pids", "pids_limit", l.pids().map(|n| format!("{n} processes"))),
+            ("cpu", "cpu_limit", l.cpu().map(|c| format!("{c} cores"))),
+            ("cpu_weight", "cpu_weight", l.cpu_weight().map(|w| format!("weight {w}"))),
+        ];
+        for (name, setter, req) in asked {
+            let layer = format!("limit:{name}");
+            let Some(req) = req else {
+                self.push(LayerReport::not_requested(layer));
+                continue;
+            };
+            let prefix = format!("{setter}:");
+            match unapplied.iter().find(|u| u.starts_with(&prefix)) {
+                Some(why) => self.push(LayerReport {
+                    layer,
+                    requested: req,
+                    applied: format!("no ({why})"),
+                    enforcement: Enforcement::NotEnforced,
+                }),
+                None => self.push(LayerReport::full(layer, req)),
+            }
+        }
+    }
+
     /// The report for a prepared launch plan: namespaces (all-or-nothing:
     /// clone fails otherwise), capabilities, no_new_privs, securebits,
     /// Landlock and seccomp. Other layers (limits, cgroup, filesystem) are
@@ -167,11 +196,14 @@ impl Sandbox {
         ))
     }
 
-    /// Best effort for the hardening layers (capabilities, securebits,
-    /// Landlock): apply what this kernel and these privileges allow instead
-    /// of failing, and say what is missing in the enforcement report.
-    /// Default: off (strict).
+    /// Best effort for every layer that may be unenforceable here
+    /// (capabilities, securebits, Landlock, cgroup limits): apply what this
+    /// kernel and these privileges allow instead of failing, and say what is
+    /// missing: in the enforcement report for the hardening layers, in
+    /// [`CgroupStats::unapplied`](crate::cgroup::CgroupStats::unapplied) for
+    /// limits. Default: off (strict).
     pub fn best_effort(mut self, on: bool) -> Self {
+        self.limits.best_effort = on;
         self.caps.best_effort = on;
         self.landlock.best_effort = on;
         self

@@ -14,6 +14,7 @@ use crate::cgroup::Cgroup;
 use crate::child::Child;
 use crate::command::Command;
 use crate::error::{ChildError, Error, Result, Stage};
+use crate::report::EnforcementReport;
 use crate::sandbox::Sandbox;
 use crate::sys;
 
@@ -47,6 +48,13 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     let started = Instant::now();
     let mut plan = Plan::new(sb, cmd)?;
     let cgroup = Cgroup::create(sb)?;
+    let mut report = EnforcementReport::from_plans(
+        sb,
+        plan.caps.as_ref(),
+        plan.landlock.as_ref(),
+        plan.seccomp.as_ref(),
+    );
+    report.add_limits(sb, cgroup.as_ref().map_or(&[][..], |c| c.unapplied()));
 
     let (sync_r, sync_w) = pipe_cloexec("sync")?;
     let (err_r, err_w) = pipe_cloexec("error")?;
@@ -80,6 +88,7 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         cgroup,
         sb,
         started,
+        report,
     );
 
     if let Err(e) = release(&plan, &child, launched.into_cgroup, &sync_w) {
@@ -177,6 +186,7 @@ fn child_error(plan: &Plan, ce: ChildError) -> Error {
         Stage::Exec => Some(plan.program_path.clone()),
         Stage::Cwd => Some(plan.cwd_path.clone()),
         Stage::Mount => plan.mounts.as_ref().and_then(|m| m.step_path(ce.detail)),
+        Stage::Rlimit => Some(PathBuf::from(crate::limits::rlimit_name(ce.detail))),
         _ => None,
     };
     if stage == Stage::Exec && matches!(ce.errno, libc::ENOENT | libc::EACCES | libc::ENOEXEC) {

@@ -410,20 +410,6 @@ fn in_root(sb: &Sandbox, path: &Path) -> PathBuf {
     }
 }
 
-fn is_executable_file(p: &Path) -> std::io::Result<()> {
-    let meta = std::fs::metadata(p)?;
-    if !meta.is_file() {
-        return Err(std::io::Error::from_raw_os_error(libc::EACCES));
-    }
-    let c = CString::new(p.as_os_str().as_bytes())
-        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: c is a valid C string.
-    if unsafe { libc::access(c.as_ptr(), libc::X_OK) } != 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
 /// Find the program as the box will see it: a path is taken as is (relative
 /// ones against the box's cwd); a bare name is looked up in the box's `PATH`.
 fn resolve_program(sb: &Sandbox, cmd: &Command, env: &[(OsString, OsString)]) -> Result<PathBuf> {
@@ -441,7 +427,7 @@ fn resolve_program(sb: &Sandbox, cmd: &Command, env: &[(OsString, OsString)]) ->
         if crate::fs::creates_path(sb, &inside) {
             return Ok(inside);
         }
-        is_executable_file(&in_root(sb, &inside)).map_err(not_found)?;
+        crate::fs::check_executable_in_box(sb, &inside).map_err(not_found)?;
         return Ok(inside);
     }
     let path = env
@@ -455,7 +441,7 @@ fn resolve_program(sb: &Sandbox, cmd: &Command, env: &[(OsString, OsString)]) ->
             continue;
         }
         let inside = dir.join(prog);
-        match is_executable_file(&in_root(sb, &inside)) {
+        match crate::fs::check_executable_in_box(sb, &inside) {
             Ok(()) => return Ok(inside),
             Err(e) if e.raw_os_error() == Some(libc::EACCES) => last = e,
             Err(_) => {}
