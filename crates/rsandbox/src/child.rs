@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::{Cgroup, CgroupStats};
-use crate::report::EnforcementReport;
 use crate::error::{Error, Result};
 use crate::ns::Namespace;
+use crate::report::EnforcementReport;
 use crate::sandbox::Sandbox;
 use crate::sys;
 
@@ -160,6 +160,7 @@ pub struct Child {
     killed_for: Option<Reason>,
     outcome: Option<Outcome>,
     enforcement: EnforcementReport,
+    spawn_timing: Option<crate::spawn::timing::SpawnTiming>,
 }
 
 impl Child {
@@ -192,7 +193,18 @@ impl Child {
             killed_for: None,
             outcome: None,
             enforcement,
+            spawn_timing: None,
         }
+    }
+
+    pub(crate) fn set_spawn_timing(&mut self, t: crate::spawn::timing::SpawnTiming) {
+        self.spawn_timing = Some(t);
+    }
+
+    /// How long each stage of this spawn took, when timing was on
+    /// ([`Sandbox::record_timing`] or `RSANDBOX_TIMING=1`); `None` otherwise.
+    pub fn spawn_timing(&self) -> Option<&crate::spawn::timing::SpawnTiming> {
+        self.spawn_timing.as_ref()
     }
 
     /// What each isolation layer asked for and what is really applied.

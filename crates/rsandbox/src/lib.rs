@@ -44,4 +44,5 @@ pub use idmap::IdMap;
 pub use ns::Namespace;
 pub use report::{Enforcement, EnforcementReport, LayerReport};
 pub use sandbox::Sandbox;
+pub use spawn::timing::SpawnTiming;
 pub use stdio::Stdio;

@@ -80,6 +80,8 @@ pub struct Sandbox {
     pub(crate) caps: CapsConfig,
     /// Landlock rules (see [`crate::landlock`]).
     pub(crate) landlock: LandlockConfig,
+    /// Record per-stage timestamps of each spawn.
+    pub(crate) record_timing: bool,
 }
 
 impl Default for Sandbox {
@@ -105,6 +107,7 @@ impl Default for Sandbox {
             seccomp: SeccompConfig::default(),
             caps: CapsConfig::default(),
             landlock: LandlockConfig::default(),
+            record_timing: false,
         }
     }
 }
@@ -274,6 +277,16 @@ impl Sandbox {
     /// that exits does not kill its sandboxes.
     pub fn die_with_parent(mut self, on: bool) -> Self {
         self.die_with_parent = on;
+        self
+    }
+
+    /// Record how long each stage of every spawn takes (plan, cgroup,
+    /// clone, id maps, mounts, seccomp, exec...), readable from
+    /// [`Child::spawn_timing`]. Costs one shared page and a few clock reads
+    /// per spawn. `RSANDBOX_TIMING=1` in the environment turns it on for
+    /// every box.
+    pub fn record_timing(mut self, on: bool) -> Self {
+        self.record_timing = on;
         self
     }
 

@@ -13,7 +13,9 @@ pub mod policy;
 pub mod profile;
 mod tables;
 
+use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
@@ -121,11 +123,74 @@ impl Sandbox {
     }
 }
 
+/// A policy compiled once: the filters plus what the report says of it.
+#[derive(Debug)]
+struct Compiled {
+    filters: Vec<Vec<libc::sock_filter>>,
+    rules: usize,
+    default_action: Action,
+}
+
+// SAFETY: sock_filter is plain integers; `Compiled` is never mutated after
+// it is built, so sharing it between threads is sound.
+unsafe impl Send for Compiled {}
+// SAFETY: as above.
+unsafe impl Sync for Compiled {}
+
+/// Most policies a process keeps compiled (a few distinct policies is the
+/// norm; past this the cache is simply emptied).
+const CACHE_MAX: usize = 64;
+
+/// Process-wide cache of compiled policies, keyed by the policy's canonical
+/// form (the built-in profile by name, others by their JSON), so a box that
+/// is spawned many times compiles its filter once. Compiling the default
+/// profile costs about as much as a whole spawn; a cache hit is a hash
+/// lookup.
+fn compiled(source: &SeccompSource, config: &SeccompConfig) -> Result<Arc<Compiled>> {
+    static CACHE: Mutex<Option<HashMap<String, Arc<Compiled>>>> = Mutex::new(None);
+    let mut parsed = None;
+    let key = match source {
+        SeccompSource::Default => "default".to_string(),
+        SeccompSource::OciJson(text) => format!("oci:{text}"),
+        // A file may change between spawns: key by what it says now.
+        SeccompSource::Policy(_) | SeccompSource::OciFile(_) => {
+            let p = config.policy()?.expect("a source gives a policy");
+            let key = format!("policy:{}", serde_json::to_string(&p).unwrap_or_default());
+            parsed = Some(p);
+            key
+        }
+    };
+    if let Some(c) = CACHE
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .as_ref()
+        .and_then(|m| m.get(&key))
+    {
+        return Ok(c.clone());
+    }
+    let policy = match parsed {
+        Some(p) => p,
+        None => config.policy()?.expect("a source gives a policy"),
+    };
+    let c = Arc::new(Compiled {
+        filters: compile::compile(&policy, compile::Arch::native()?)?,
+        rules: policy.rules.len(),
+        default_action: policy.default_action,
+    });
+    let mut g = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let map = g.get_or_insert_with(HashMap::new);
+    if map.len() >= CACHE_MAX {
+        map.clear();
+    }
+    map.insert(key, c.clone());
+    Ok(c)
+}
+
 /// A compiled filter, ready to install.
 #[derive(Debug)]
 pub(crate) struct SeccompProgram {
-    /// The filters, installed in this order.
-    filters: Vec<Vec<libc::sock_filter>>,
+    /// The filters, installed in this order (shared with the cache).
+    compiled: Arc<Compiled>,
     /// Set no_new_privs first (unless the caller turned it off explicitly,
     /// in which case installing needs `CAP_SYS_ADMIN`).
     set_nnp: bool,
@@ -136,10 +201,10 @@ pub(crate) struct SeccompProgram {
 impl SeccompProgram {
     /// Compile the policy; `None` when no filter is requested.
     pub(crate) fn prepare(sb: &Sandbox) -> Result<Option<SeccompProgram>> {
-        let Some(policy) = sb.seccomp.policy()? else {
+        let Some(source) = &sb.seccomp.source else {
             return Ok(None);
         };
-        let filters = compile::compile(&policy, compile::Arch::native()?)?;
+        let compiled = compiled(source, &sb.seccomp)?;
         let set_nnp = sb.caps.no_new_privs != Some(false);
         if sb.caps.drop && !set_nnp {
             return Err(Error::invalid(
@@ -166,15 +231,15 @@ impl SeccompProgram {
             Some(SeccompSource::OciFile(p)) => format!("OCI profile {}", p.display()),
             None => String::new(),
         };
-        let insns: usize = filters.iter().map(Vec::len).sum();
+        let insns: usize = compiled.filters.iter().map(Vec::len).sum();
         let what = format!(
             "{what}: {} rules, default {:?}; {} filters, {insns} BPF instructions",
-            policy.rules.len(),
-            policy.default_action,
-            filters.len()
+            compiled.rules,
+            compiled.default_action,
+            compiled.filters.len()
         );
         Ok(Some(SeccompProgram {
-            filters,
+            compiled,
             set_nnp,
             what,
         }))
@@ -204,7 +269,7 @@ impl SeccompProgram {
                 return Err(ChildError::last(Stage::NoNewPrivs, 0));
             }
         }
-        for (i, f) in self.filters.iter().enumerate() {
+        for (i, f) in self.compiled.filters.iter().enumerate() {
             // A stack struct pointing into the prepared program: no
             // allocation.
             let prog = libc::sock_fprog {

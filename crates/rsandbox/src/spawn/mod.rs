@@ -4,6 +4,7 @@
 mod launcher;
 pub(crate) mod plan;
 mod routine;
+pub(crate) mod timing;
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -20,6 +21,7 @@ use crate::sys;
 
 pub(crate) use plan::Plan;
 use routine::ChildFds;
+use timing::Mark;
 
 /// Validate a description on its own (no command).
 pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
@@ -46,8 +48,16 @@ fn pipe_cloexec(what: &str) -> Result<(OwnedFd, OwnedFd)> {
 /// Spawn `cmd` in the box described by `sb`.
 pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     let started = Instant::now();
+    let stamps = if sb.record_timing || timing::Stamps::env_enabled() {
+        timing::Stamps::new(timing::now_ns())
+    } else {
+        None
+    };
     let mut plan = Plan::new(sb, cmd)?;
+    mark(&stamps, Mark::Planned);
+    plan.timing = stamps;
     let cgroup = Cgroup::create(sb)?;
+    mark(&plan.timing, Mark::Cgroup);
     let mut report = EnforcementReport::from_plans(
         sb,
         plan.caps.as_ref(),
@@ -72,6 +82,7 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
 
     let cgroup_fd = cgroup.as_ref().and_then(|c| c.clone_into_fd());
     let launched = launcher::launch(&plan, fds, cgroup_fd).map_err(|e| clone_error(sb, e))?;
+    mark(&plan.timing, Mark::Cloned);
     drop((sync_r, err_w, status_w));
     // The child holds its own copies now; ours would only delay EOFs.
     for fd in plan.stdio.iter_mut() {
@@ -96,6 +107,7 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         return Err(e);
     }
     drop(sync_w);
+    mark(&plan.timing, Mark::Released);
 
     let mut rec = [0u8; std::mem::size_of::<ChildError>()];
     let n = sys::read_full(err_r.as_raw_fd(), &mut rec)
@@ -106,7 +118,17 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         child.abort();
         return Err(child_error(&plan, ce));
     }
+    if let Some(t) = &plan.timing {
+        t.mark(Mark::Exec);
+        child.set_spawn_timing(t.collect());
+    }
     Ok(child)
+}
+
+fn mark(stamps: &Option<timing::Stamps>, m: Mark) {
+    if let Some(t) = stamps {
+        t.mark(m);
+    }
 }
 
 /// Parent-side steps between clone and release: id maps, v1 cgroup attach,

@@ -63,6 +63,8 @@ pub(crate) struct Plan {
     pub program_path: PathBuf,
     /// The working directory, for messages.
     pub cwd_path: PathBuf,
+    /// Per-stage timestamps, when timing is on.
+    pub timing: Option<super::timing::Stamps>,
 }
 
 impl Plan {
@@ -165,6 +167,7 @@ impl Plan {
             seccomp: SeccompProgram::prepare(sb)?,
             program_path,
             cwd_path,
+            timing: None,
         })
     }
 }

@@ -10,6 +10,7 @@ use std::os::fd::{AsRawFd, RawFd};
 
 use crate::error::{ChildError, ChildResult, Stage};
 use crate::spawn::plan::Plan;
+use crate::spawn::timing::Mark;
 use crate::sys;
 
 /// The child's ends of the launch pipes.
@@ -80,6 +81,7 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
     // SAFETY (whole function): each call is a raw syscall (or a libc wrapper
     // that is one) on integers or on pointers into the prepared plan.
     unsafe {
+        stamp(plan, Mark::ChildRunning);
         if plan.die_with_parent {
             check(
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0),
@@ -99,6 +101,7 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         libc::close(fds.sync_r);
 
         check(libc::setsid(), Stage::Session, 0)?;
+        stamp(plan, Mark::ChildGo);
 
         if plan.net_ns {
             loopback_up()?;
@@ -110,9 +113,11 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
                 0,
             )?;
         }
+        stamp(plan, Mark::Net);
         if let Some(m) = &plan.mounts {
             m.apply()?;
         }
+        stamp(plan, Mark::Mounts);
         check(libc::chdir(plan.cwd.as_ptr()), Stage::Cwd, 0)?;
         if let Some(r) = &plan.rlimits {
             r.apply()?;
@@ -128,20 +133,30 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             l.apply()?;
         }
 
+        stamp(plan, Mark::Creds);
         if plan.pid_ns {
             become_init(fds)?;
         }
+        stamp(plan, Mark::Init);
 
         reset_signals()?;
         if let Some(s) = &plan.seccomp {
             s.install()?;
         }
+        stamp(plan, Mark::Seccomp);
         libc::execve(
             plan.program.as_ptr(),
             plan.argv_ptrs.as_ptr(),
             plan.envp_ptrs.as_ptr(),
         );
         Err(ChildError::last(Stage::Exec, 0))
+    }
+}
+
+/// Record a timestamp when timing is on (a vDSO call and a store).
+fn stamp(plan: &Plan, m: Mark) {
+    if let Some(t) = &plan.timing {
+        t.mark(m);
     }
 }
 

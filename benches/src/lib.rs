@@ -1,0 +1,1 @@
+//! Shared helpers for the rsandbox benches (see `benches/spawn.rs`).

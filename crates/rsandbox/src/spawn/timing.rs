@@ -1,0 +1,203 @@
+//! Optional per-stage timing of one spawn.
+//!
+//! Off by default. Turned on per box with [`Sandbox::record_timing`] or for
+//! the whole process with `RSANDBOX_TIMING=1` in the environment. When on,
+//! the parent maps one anonymous `MAP_SHARED` page before the clone; the
+//! child (and the payload forked by the PID-1 init, which shares the page
+//! too) writes `CLOCK_MONOTONIC` timestamps into fixed slots with
+//! `clock_gettime` — no allocation, no lock, async-signal-safe — and the
+//! parent turns the slots into a [`SpawnTiming`] once exec succeeded.
+//! [`Child::spawn_timing`](crate::Child::spawn_timing) returns it.
+//!
+//! [`Sandbox::record_timing`]: crate::Sandbox::record_timing
+
+use std::fmt;
+use std::time::Duration;
+
+/// Slots of the shared page, in pipeline order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub(crate) enum Mark {
+    /// Parent: `spawn` called.
+    Start = 0,
+    /// Parent: plan prepared (validation, argv/env, mount plan, seccomp).
+    Planned,
+    /// Parent: cgroup created and limits written.
+    Cgroup,
+    /// Child: first instruction after clone.
+    ChildRunning,
+    /// Parent: clone returned (namespaces created).
+    Cloned,
+    /// Parent: id maps written, cgroup attached, child released.
+    Released,
+    /// Child: released (the go byte read), session created.
+    ChildGo,
+    /// Child: loopback up, hostname set.
+    Net,
+    /// Child: mount plan applied and root pivoted.
+    Mounts,
+    /// Child: rlimits, fds, identity, capabilities, Landlock.
+    Creds,
+    /// Payload: forked by the PID-1 init (or no init).
+    Init,
+    /// Payload: signals reset and seccomp installed, about to exec.
+    Seccomp,
+    /// Parent: the error pipe closed: exec succeeded.
+    Exec,
+}
+
+const SLOTS: usize = Mark::Exec as usize + 1;
+
+const NAMES: [&str; SLOTS] = [
+    "start",
+    "plan",
+    "cgroup",
+    "child running",
+    "clone returned",
+    "id maps + release",
+    "child released",
+    "net + uts",
+    "mounts",
+    "rlimits/fds/ids/caps/landlock",
+    "init fork",
+    "signals + seccomp",
+    "exec",
+];
+
+/// Nanoseconds of `CLOCK_MONOTONIC`; async-signal-safe (vDSO), no
+/// allocation.
+pub(crate) fn now_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into a stack timespec.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The shared page of timestamps.
+#[derive(Debug)]
+pub(crate) struct Stamps {
+    page: *mut u64,
+}
+
+// SAFETY: the page is plain memory owned by this value; writes are volatile
+// stores of u64 and the parent reads only after the child exec'd or failed.
+unsafe impl Send for Stamps {}
+// SAFETY: as above.
+unsafe impl Sync for Stamps {}
+
+const PAGE: usize = 4096;
+
+impl Stamps {
+    /// Whether timing is asked for by the environment.
+    pub(crate) fn env_enabled() -> bool {
+        static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+        *ON.get_or_init(|| {
+            std::env::var_os("RSANDBOX_TIMING").is_some_and(|v| !v.is_empty() && v != "0")
+        })
+    }
+
+    /// Map the page; `None` if mmap fails (timing is best effort).
+    pub(crate) fn new(start_ns: u64) -> Option<Stamps> {
+        // SAFETY: an anonymous shared mapping of one page; checked below.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                PAGE,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return None;
+        }
+        let s = Stamps { page: p.cast() };
+        s.set(Mark::Start, start_ns);
+        Some(s)
+    }
+
+    fn set(&self, m: Mark, ns: u64) {
+        // SAFETY: the slot index is < SLOTS, inside the mapped page.
+        unsafe { std::ptr::write_volatile(self.page.add(m as usize), ns) };
+    }
+
+    /// Record `m` now. Safe in the child: a vDSO call and a store.
+    pub(crate) fn mark(&self, m: Mark) {
+        self.set(m, now_ns());
+    }
+
+    /// Read the slots into a report.
+    pub(crate) fn collect(&self) -> SpawnTiming {
+        // SAFETY: slots < SLOTS lie in the mapped page.
+        let raw: Vec<u64> = (0..SLOTS)
+            .map(|i| unsafe { std::ptr::read_volatile(self.page.add(i)) })
+            .collect();
+        let t0 = raw[0];
+        let marks = raw
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(|(_, &v)| v != 0)
+            .map(|(i, &v)| (NAMES[i], Duration::from_nanos(v.saturating_sub(t0))))
+            .collect();
+        SpawnTiming { marks }
+    }
+}
+
+impl Drop for Stamps {
+    fn drop(&mut self) {
+        // SAFETY: unmapping the page we mapped.
+        unsafe { libc::munmap(self.page.cast(), PAGE) };
+    }
+}
+
+/// When each stage of one spawn ended, as offsets from the call to `spawn`.
+///
+/// Marks follow the launch pipeline; stages a box does not use (no mount
+/// namespace, no PID namespace...) are absent. Child-side marks come from
+/// the child's own clock reads (`CLOCK_MONOTONIC`, shared by all
+/// processes), so "child running" may precede "clone returned".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SpawnTiming {
+    /// (stage, time since `spawn` was called when it ended), in pipeline
+    /// order.
+    pub marks: Vec<(&'static str, Duration)>,
+}
+
+impl SpawnTiming {
+    /// Time from the call to `spawn` until exec succeeded.
+    pub fn total(&self) -> Duration {
+        self.marks.last().map_or(Duration::ZERO, |m| m.1)
+    }
+
+    /// Each stage's own duration: (stage, end of stage − end of previous).
+    pub fn stages(&self) -> Vec<(&'static str, Duration)> {
+        let mut prev = Duration::ZERO;
+        self.marks
+            .iter()
+            .map(|&(n, t)| {
+                let d = t.saturating_sub(prev);
+                prev = prev.max(t);
+                (n, d)
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for SpawnTiming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, d) in self.stages() {
+            writeln!(f, "{name:>30} {:>9.1} µs", d.as_secs_f64() * 1e6)?;
+        }
+        write!(
+            f,
+            "{:>30} {:>9.1} µs",
+            "total",
+            self.total().as_secs_f64() * 1e6
+        )
+    }
+}
