@@ -1,1 +1,131 @@
-//! Shared helpers for the rsandbox benches (see `benches/spawn.rs`).
+//! Shared set-up for the rsandbox benches: the boxes measured layer by
+//! layer, and the peers they are compared with.
+//!
+//! Run with `cargo bench -p rsandbox-benches` (or `scripts/bench.sh`, which
+//! first installs the peers and builds their assets). Nothing here runs in
+//! `cargo test`; CI only builds the benches (`cargo bench --no-run`).
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+use rsandbox::Sandbox;
+
+/// The payload every latency bench spawns and reaps.
+pub const PAYLOAD: &str = "/bin/true";
+
+/// Memory limit of the boxes with limits (256 MiB).
+pub const MEMORY: u64 = 256 << 20;
+/// Pids limit of the boxes with limits.
+pub const PIDS: u64 = 256;
+
+/// The boxes measured, layer by layer: (bench id, description).
+pub fn layers() -> Vec<(&'static str, Sandbox)> {
+    let user_pid = Sandbox::new().user_ns().pid_ns();
+    let mount = user_pid.clone().mount_ns();
+    let net = mount.clone().net_ns();
+    let cgroup = net.clone().memory_limit(MEMORY).pids_limit(PIDS);
+    let seccomp = cgroup.clone().seccomp_default();
+    vec![
+        ("rsandbox user+pid", user_pid),
+        ("rsandbox +mount", mount),
+        ("rsandbox +net", net),
+        ("rsandbox +cgroup", cgroup),
+        ("rsandbox +seccomp", seccomp),
+        ("rsandbox strict", strict()),
+        ("rsandbox strict no-net", strict_no_net()),
+    ]
+}
+
+/// `Sandbox::strict()` (seven namespaces, caps dropped, no_new_privs, the
+/// default seccomp profile) with the default root view and memory and pids
+/// limits.
+pub fn strict() -> Sandbox {
+    Sandbox::strict()
+        .mount_ns()
+        .memory_limit(MEMORY)
+        .pids_limit(PIDS)
+}
+
+/// The strict box without a network namespace.
+pub fn strict_no_net() -> Sandbox {
+    Sandbox::new()
+        .user_ns()
+        .pid_ns()
+        .mount_ns()
+        .uts_ns()
+        .ipc_ns()
+        .cgroup_ns()
+        .drop_caps()
+        .no_new_privs(true)
+        .seccomp_default()
+        .memory_limit(MEMORY)
+        .pids_limit(PIDS)
+}
+
+/// Spawn `cmd` in `sb` and wait; panics unless it exits 0.
+pub fn run_box(sb: &Sandbox, cmd: &rsandbox::Command) {
+    let out = sb.status(cmd).expect("spawn the sandbox");
+    assert!(out.success(), "sandboxed payload failed: {out:?}");
+}
+
+/// Run a peer command and wait; panics unless it exits 0.
+pub fn run_cmd(cmd: &mut Command) {
+    let st = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("spawn");
+    assert!(st.success(), "{cmd:?} failed: {st}");
+}
+
+/// Where `scripts/bench.sh` puts the OCI bundle and the VM assets.
+pub fn assets() -> PathBuf {
+    std::env::var_os("RSANDBOX_BENCH_ASSETS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let target = std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+            target.join("bench-assets")
+        })
+}
+
+/// Full path of `prog` when it is on `PATH` and runs.
+pub fn which(prog: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(prog))
+        .find(|p| p.is_file())
+}
+
+/// Say plainly that a bench is skipped, and why.
+pub fn skip(name: &str, why: &str) {
+    eprintln!("SKIPPED {name}: {why} (run scripts/bench.sh to install the peers)");
+}
+
+/// The Pss of `pid` in kB (`/proc/<pid>/smaps_rollup`).
+pub fn pss_kb(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// The children of `pid` (`/proc/<pid>/task/<pid>/children`).
+pub fn children(pid: i32) -> Vec<i32> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect()
+}
+
+/// `MemAvailable` in kB.
+pub fn mem_available_kb() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("MemAvailable:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
+}

@@ -66,10 +66,26 @@ impl Namespace {
     }
 
     /// Whether this kernel offers the namespace (`/proc/self/ns/<name>` exists).
+    ///
+    /// Probed once per process (a kernel's namespaces do not change while
+    /// it runs): spawning checks every requested namespace.
     pub fn supported(self) -> bool {
-        std::path::Path::new("/proc/self/ns")
+        use std::sync::atomic::{AtomicU32, Ordering};
+        // Bit 2i: probed; bit 2i+1: supported.
+        static PROBED: AtomicU32 = AtomicU32::new(0);
+        let bit = 2 * (self.clone_flag().trailing_zeros() % 16);
+        let known = PROBED.load(Ordering::Relaxed);
+        if known & (1 << bit) != 0 {
+            return known & (2 << bit) != 0;
+        }
+        let yes = std::path::Path::new("/proc/self/ns")
             .join(self.name())
-            .exists()
+            .exists();
+        PROBED.fetch_or(
+            (1 << bit) | (u32::from(yes) << (bit + 1)),
+            Ordering::Relaxed,
+        );
+        yes
     }
 
     /// Parse a CLI name (`user`, `pid`, `mount`/`mnt`, `uts`, `ipc`, `net`, `cgroup`, `time`).

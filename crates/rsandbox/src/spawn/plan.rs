@@ -189,15 +189,34 @@ fn has_nul(s: &OsStr) -> bool {
 }
 
 /// Does the caller have `cap` in its effective set?
+///
+/// One `capget` syscall (this thread's credentials, which the launcher
+/// thread shares): it runs several times per spawn, so no /proc parsing.
 pub(crate) fn has_effective_cap(cap: u32) -> bool {
-    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
-        return false;
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
+    let mut hdr = Header {
+        version: LINUX_CAPABILITY_VERSION_3,
+        pid: 0,
     };
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .is_some_and(|mask| mask & (1u64 << cap) != 0)
+    let mut data = [Data::default(); 2];
+    // SAFETY: capget fills a header and two data structs of the v3 layout.
+    let r = unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) };
+    if r != 0 || cap >= 64 {
+        return false;
+    }
+    data[(cap / 32) as usize].effective & (1u32 << (cap % 32)) != 0
 }
 
 /// Checks that need nothing prepared: everything a user can get wrong.
