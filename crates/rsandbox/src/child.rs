@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::{Cgroup, CgroupStats};
-use crate::report::EnforcementReport;
 use crate::error::{Error, Result};
 use crate::ns::Namespace;
+use crate::report::EnforcementReport;
 use crate::sandbox::Sandbox;
 use crate::sys;
 
@@ -134,6 +134,19 @@ pub struct Output {
     pub stderr: Vec<u8>,
 }
 
+/// What the launch pipeline hands to a new [`Child`].
+pub(crate) struct ChildParts {
+    pub pid: libc::pid_t,
+    pub pidfd: OwnedFd,
+    /// The init's report of the payload's wait status (PID namespace only).
+    pub status_pipe: Option<OwnedFd>,
+    /// Parent ends of piped stdin, stdout, stderr.
+    pub stdio: [Option<OwnedFd>; 3],
+    pub cgroup: Option<Cgroup>,
+    pub started: Instant,
+    pub enforcement: EnforcementReport,
+}
+
 /// A running sandbox.
 #[derive(Debug)]
 pub struct Child {
@@ -163,16 +176,16 @@ pub struct Child {
 }
 
 impl Child {
-    pub(crate) fn new(
-        pid: libc::pid_t,
-        pidfd: OwnedFd,
-        status_pipe: Option<OwnedFd>,
-        stdio: [Option<OwnedFd>; 3],
-        cgroup: Option<Cgroup>,
-        sb: &Sandbox,
-        started: Instant,
-        enforcement: EnforcementReport,
-    ) -> Child {
+    pub(crate) fn new(parts: ChildParts, sb: &Sandbox) -> Child {
+        let ChildParts {
+            pid,
+            pidfd,
+            status_pipe,
+            stdio,
+            cgroup,
+            started,
+            enforcement,
+        } = parts;
         let [i, o, e] = stdio;
         Child {
             pid,
