@@ -134,6 +134,9 @@ pub struct Output {
     pub stderr: Vec<u8>,
 }
 
+/// How often the whole tree's CPU time is checked against the limit.
+const CPU_POLL: Duration = Duration::from_millis(100);
+
 /// What the launch pipeline hands to a new [`Child`].
 pub(crate) struct ChildParts {
     pub pid: libc::pid_t,
@@ -323,10 +326,15 @@ impl Child {
             return Ok(Some(o.clone()));
         }
         let limit = self.deadline();
-        let target = match (until, limit) {
+        let mut target = match (until, limit) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        let watch_cpu = self.watches_tree_cpu();
+        if watch_cpu {
+            let tick = Instant::now() + CPU_POLL;
+            target = Some(target.map_or(tick, |t| t.min(tick)));
+        }
         if self.poll_exit(target)? {
             return self.reap().map(Some);
         }
@@ -335,7 +343,28 @@ impl Child {
                 self.on_deadline()?;
             }
         }
+        if watch_cpu {
+            self.check_tree_cpu()?;
+        }
         Ok(None)
+    }
+
+    /// Whether the CPU-time limit is watched on the whole tree through the
+    /// cgroup (RLIMIT_CPU alone only limits each process).
+    fn watches_tree_cpu(&self) -> bool {
+        self.cpu_time_limit.is_some() && self.killed_for.is_none() && self.cgroup.is_some()
+    }
+
+    /// Kill the tree once the cgroup's CPU time passes the limit.
+    fn check_tree_cpu(&mut self) -> Result<()> {
+        let (Some(limit), Some(cg)) = (self.cpu_time_limit, &self.cgroup) else {
+            return Ok(());
+        };
+        if cg.cpu_time().is_some_and(|used| used > limit) {
+            self.killed_for = Some(Reason::CpuTimeLimit);
+            self.signal_tree(libc::SIGKILL)?;
+        }
+        Ok(())
     }
 
     /// When the wall-clock limit (or the grace after SIGTERM) runs out.
