@@ -484,3 +484,22 @@ fn accepts_std_command() {
     let out = Sandbox::new().output(&Command::from(&c)).unwrap();
     assert_eq!(text(&out.stdout), "from std\n");
 }
+
+both!(time_namespace_is_new, || {
+    let host = std::fs::read_link("/proc/self/ns/time").unwrap();
+    let out = run(&base().time_ns(), "readlink /proc/self/ns/time");
+    let inside = text(&out.stdout);
+    assert!(inside.starts_with("time:["), "{inside}");
+    assert_ne!(inside.trim(), host.to_str().unwrap());
+});
+
+both!(cgroup_namespace_hides_the_host_path, || {
+    let host = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let out = run(&base().cgroup_ns(), "cat /proc/self/cgroup");
+    let inside = text(&out.stdout);
+    // Every hierarchy's path is the namespace root.
+    for line in inside.lines() {
+        assert!(line.ends_with(":/"), "{inside}\n(host: {host})");
+    }
+    assert_eq!(inside.lines().count(), host.lines().count());
+});
