@@ -284,6 +284,18 @@ impl Child {
         }
     }
 
+    /// Once the payload has exited, nothing of its tree may outlive it: with
+    /// a PID namespace the kernel sees to it when the init exits; without
+    /// one, kill the payload's process group (and the cgroup, in `reap`).
+    /// Called while the payload is still an unreaped zombie, so its pid,
+    /// and with it the group id, cannot have been reused.
+    fn kill_stragglers(&self) {
+        if !self.pid_ns {
+            // SAFETY: kill with integer arguments on our own unreaped child's group.
+            unsafe { libc::kill(-self.pid, libc::SIGKILL) };
+        }
+    }
+
     /// Kill and reap after a failed spawn; errors are irrelevant then.
     pub(crate) fn abort(&mut self) {
         self.stdin = None;
@@ -426,6 +438,7 @@ impl Child {
         if let Some(o) = &self.outcome {
             return Ok(o.clone());
         }
+        self.kill_stragglers();
         let w = sys::waitid(
             sys::P_PIDFD,
             self.pidfd.as_raw_fd() as libc::id_t,

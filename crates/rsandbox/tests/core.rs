@@ -503,3 +503,24 @@ both!(cgroup_namespace_hides_the_host_path, || {
     }
     assert_eq!(inside.lines().count(), host.lines().count());
 });
+
+both!(background_processes_die_with_the_payload, || {
+    // Without a PID namespace the payload's process group is killed when it
+    // exits, as the kernel does for the whole namespace with one.
+    for sb in [Sandbox::new(), base().pid_ns()] {
+        let mut child = sb
+            .stdin(Stdio::Pipe)
+            .stdout(Stdio::Pipe)
+            .spawn(&sh("sleep 1000 & echo started; read -r _ <&0"))
+            .unwrap();
+        let mut line = [0u8; 8];
+        child.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
+        let tree = descendants(child.pid());
+        assert!(!tree.is_empty(), "the background sleep was not found");
+        // Let the payload exit (its stdin reaches EOF).
+        drop(child.stdin.take());
+        let o = child.wait().unwrap();
+        assert!(o.success(), "{o:?}");
+        assert_all_dead(&tree);
+    }
+});
