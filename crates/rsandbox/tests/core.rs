@@ -511,7 +511,7 @@ both!(background_processes_die_with_the_payload, || {
         let mut child = sb
             .stdin(Stdio::Pipe)
             .stdout(Stdio::Pipe)
-            .spawn(&sh("sleep 1000 & echo started; read -r _ <&0"))
+            .spawn(&sh("sleep 1000 & echo started; read -r _; exit 0"))
             .unwrap();
         let mut line = [0u8; 8];
         child.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
