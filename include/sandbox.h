@@ -789,6 +789,11 @@ int sandbox_child_stdin_fd(const struct sandbox_child_t *child);
 
 /**
  * The caller's end of the payload's stdout pipe (borrowed), or -1.
+ *
+ * The timeout (`sandbox_timeout`) is enforced by the wait functions: a
+ * caller that reads a pipe to EOF before waiting should poll it together
+ * with `sandbox_child_pidfd` and call `sandbox_child_try_wait`, or use
+ * `sandbox_output`, which does both.
  */
 int sandbox_child_stdout_fd(const struct sandbox_child_t *child);
 

@@ -12,7 +12,7 @@ use rsandbox::limits::Resource;
 use rsandbox::{IdMap, Sandbox, Stdio};
 
 use crate::error::{
-    as_mut, as_ref, bytes, c_str_array, guard, guard_value, out_ptr, c_path, text, write_out,
+    as_mut, as_ref, bytes, c_path, c_str_array, guard, guard_value, out_ptr, text, write_out,
     FfiError, FfiResult,
 };
 use crate::sandbox_result_t;
@@ -216,7 +216,11 @@ pub extern "C" fn sandbox_stderr(
 /// Pass the caller's fd `fd` into the box as fd number `target` (>= 3).
 /// The caller keeps ownership; `fd` must stay open until the spawn returns.
 #[no_mangle]
-pub extern "C" fn sandbox_pass_fd(sb: *mut sandbox_t, fd: c_int, target: c_int) -> sandbox_result_t {
+pub extern "C" fn sandbox_pass_fd(
+    sb: *mut sandbox_t,
+    fd: c_int,
+    target: c_int,
+) -> sandbox_result_t {
     guard(|| update(sb, |s| s.pass_fd(fd, target)))
 }
 
@@ -633,7 +637,10 @@ pub extern "C" fn sandbox_remount_ro(sb: *mut sandbox_t, path: *const c_char) ->
 ///
 /// `path`: a NUL-terminated path (any bytes), copied.
 #[no_mangle]
-pub extern "C" fn sandbox_seccomp_oci_file(sb: *mut sandbox_t, path: *const c_char) -> sandbox_result_t {
+pub extern "C" fn sandbox_seccomp_oci_file(
+    sb: *mut sandbox_t,
+    path: *const c_char,
+) -> sandbox_result_t {
     guard(|| {
         let path = c_path(path, "path")?;
         update(sb, |s| s.seccomp_oci_file(path))
@@ -644,7 +651,10 @@ pub extern "C" fn sandbox_seccomp_oci_file(sb: *mut sandbox_t, path: *const c_ch
 ///
 /// `path`: a NUL-terminated path (any bytes), copied.
 #[no_mangle]
-pub extern "C" fn sandbox_cgroup_parent(sb: *mut sandbox_t, path: *const c_char) -> sandbox_result_t {
+pub extern "C" fn sandbox_cgroup_parent(
+    sb: *mut sandbox_t,
+    path: *const c_char,
+) -> sandbox_result_t {
     guard(|| {
         let path = c_path(path, "path")?;
         update(sb, |s| s.cgroup_parent(path))
@@ -655,7 +665,10 @@ pub extern "C" fn sandbox_cgroup_parent(sb: *mut sandbox_t, path: *const c_char)
 ///
 /// `path`: a NUL-terminated path (any bytes), copied.
 #[no_mangle]
-pub extern "C" fn sandbox_landlock_read(sb: *mut sandbox_t, path: *const c_char) -> sandbox_result_t {
+pub extern "C" fn sandbox_landlock_read(
+    sb: *mut sandbox_t,
+    path: *const c_char,
+) -> sandbox_result_t {
     guard(|| {
         let path = c_path(path, "path")?;
         update(sb, |s| s.landlock_read(path))
@@ -666,7 +679,10 @@ pub extern "C" fn sandbox_landlock_read(sb: *mut sandbox_t, path: *const c_char)
 ///
 /// `path`: a NUL-terminated path (any bytes), copied.
 #[no_mangle]
-pub extern "C" fn sandbox_landlock_write(sb: *mut sandbox_t, path: *const c_char) -> sandbox_result_t {
+pub extern "C" fn sandbox_landlock_write(
+    sb: *mut sandbox_t,
+    path: *const c_char,
+) -> sandbox_result_t {
     guard(|| {
         let path = c_path(path, "path")?;
         update(sb, |s| s.landlock_write(path))
@@ -677,7 +693,10 @@ pub extern "C" fn sandbox_landlock_write(sb: *mut sandbox_t, path: *const c_char
 ///
 /// `path`: a NUL-terminated path (any bytes), copied.
 #[no_mangle]
-pub extern "C" fn sandbox_landlock_exec(sb: *mut sandbox_t, path: *const c_char) -> sandbox_result_t {
+pub extern "C" fn sandbox_landlock_exec(
+    sb: *mut sandbox_t,
+    path: *const c_char,
+) -> sandbox_result_t {
     guard(|| {
         let path = c_path(path, "path")?;
         update(sb, |s| s.landlock_exec(path))

@@ -230,6 +230,11 @@ pub extern "C" fn sandbox_child_stdin_fd(child: *const sandbox_child_t) -> c_int
 }
 
 /// The caller's end of the payload's stdout pipe (borrowed), or -1.
+///
+/// The timeout (`sandbox_timeout`) is enforced by the wait functions: a
+/// caller that reads a pipe to EOF before waiting should poll it together
+/// with `sandbox_child_pidfd` and call `sandbox_child_try_wait`, or use
+/// `sandbox_output`, which does both.
 #[no_mangle]
 pub extern "C" fn sandbox_child_stdout_fd(child: *const sandbox_child_t) -> c_int {
     guard_value(-1, || {
@@ -330,7 +335,9 @@ pub extern "C" fn sandbox_child_wait_timeout(
     guard(|| {
         let child = as_mut(child, "child")?;
         let out = out_ptr(outcome_out, "outcome_out")?;
-        let o = child.inner.wait_timeout(Duration::from_millis(timeout_ms))?;
+        let o = child
+            .inner
+            .wait_timeout(Duration::from_millis(timeout_ms))?;
         write_opt(out, o)
     })
 }
@@ -360,7 +367,10 @@ pub extern "C" fn sandbox_child_kill(child: *mut sandbox_child_t) -> sandbox_res
 /// Send signal `sig` to the tree (to the init, which forwards it, with a PID
 /// namespace; to the process group otherwise).
 #[no_mangle]
-pub extern "C" fn sandbox_child_signal(child: *mut sandbox_child_t, sig: c_int) -> sandbox_result_t {
+pub extern "C" fn sandbox_child_signal(
+    child: *mut sandbox_child_t,
+    sig: c_int,
+) -> sandbox_result_t {
     guard(|| Ok(as_mut(child, "child")?.inner.signal(sig)?))
 }
 

@@ -135,7 +135,10 @@ mod tests {
     fn config_errors_come_from_the_core() {
         let sb = sandbox_new();
         sandbox_memory_limit(sb, 0);
-        assert_eq!(sandbox_validate(sb), sandbox_result_t::SANDBOX_INVALID_CONFIG);
+        assert_eq!(
+            sandbox_validate(sb),
+            sandbox_result_t::SANDBOX_INVALID_CONFIG
+        );
         assert!(last_message().contains("memory"), "{}", last_message());
         sandbox_free(sb);
     }
