@@ -1,6 +1,7 @@
 /* Isolation and limits seen from inside the box, read through a pipe
  * (test_spawn.c reads a child's pipe fd directly):
- * namespaces, the filesystem steps, seccomp (default and OCI JSON), a
+ * namespaces, the filesystem steps, seccomp (default and OCI JSON),
+ * capabilities and Landlock, a
  * memory limit reported as OOM, a timeout reported as timed out. */
 #define _GNU_SOURCE
 #include "check.h"
@@ -128,6 +129,38 @@ static void seccomp(void) {
     sandbox_free(sb);
 }
 
+static void privileges(void) {
+    char buf[512];
+    /* Capabilities: every one dropped, seen in /proc/self/status. */
+    sandbox_t *sb = sandbox_new();
+    CHECK_OK(sandbox_drop_caps(sb));
+    CHECK_OK(sandbox_no_new_privs(sb, true));
+    sandbox_outcome_t o = run_sh(sb, "grep -E '^(CapEff|CapBnd|NoNewPrivs)' /proc/self/status", buf,
+                                 sizeof buf);
+    CHECK(o.exited && o.exit_code == 0, "exit %d", o.exit_code);
+    CHECK(strcmp(buf, "CapEff:\t0000000000000000\nCapBnd:\t0000000000000000\nNoNewPrivs:\t1\n") == 0,
+          "caps: \"%s\"", buf);
+    sandbox_free(sb);
+
+    /* Landlock: read and execute everywhere, write nowhere. */
+    char dir[] = "/tmp/sandbox-ctest-ll-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char script[256];
+    snprintf(script, sizeof script, "echo x > %s/f && echo written || echo denied", dir);
+    sb = sandbox_new();
+    CHECK_OK(sandbox_landlock_exec(sb, "/"));
+    o = run_sh(sb, script, buf, sizeof buf);
+    CHECK(o.exited && strcmp(buf, "denied\n") == 0, "landlock: \"%s\"", buf);
+    CHECK_OK(sandbox_landlock_write(sb, dir));
+    o = run_sh(sb, script, buf, sizeof buf);
+    CHECK(o.exited && strcmp(buf, "written\n") == 0, "landlock write rule: \"%s\"", buf);
+    char path[64];
+    snprintf(path, sizeof path, "%s/f", dir);
+    unlink(path);
+    rmdir(dir);
+    sandbox_free(sb);
+}
+
 static void limits(void) {
     char buf[64];
     /* Memory: a shell holding 100 MB in a variable under a 16 MiB limit. */
@@ -186,6 +219,7 @@ int main(void) {
     namespaces();
     filesystem();
     seccomp();
+    privileges();
     limits();
     return summary("test_isolation");
 }
