@@ -368,6 +368,24 @@ enum sandbox_result_t sandbox_stdout(struct sandbox_t *sb, sandbox_stdio_t kind,
 enum sandbox_result_t sandbox_stderr(struct sandbox_t *sb, sandbox_stdio_t kind, int fd);
 
 /**
+ * Standard input of the payload read from host file `path` (opened at
+ * spawn).
+ */
+enum sandbox_result_t sandbox_stdin_file(struct sandbox_t *sb, const char *path);
+
+/**
+ * Standard output of the payload written to host file `path`, created or
+ * truncated at spawn (`append`: opened for appending instead).
+ */
+enum sandbox_result_t sandbox_stdout_file(struct sandbox_t *sb, const char *path, bool append);
+
+/**
+ * Standard error of the payload written to host file `path` (see
+ * `sandbox_stdout_file`).
+ */
+enum sandbox_result_t sandbox_stderr_file(struct sandbox_t *sb, const char *path, bool append);
+
+/**
  * Pass the caller's fd `fd` into the box as fd number `target` (>= 3).
  * The caller keeps ownership; `fd` must stay open until the spawn returns.
  */
@@ -394,6 +412,13 @@ enum sandbox_result_t sandbox_file(struct sandbox_t *sb, const char *dst, const 
  * writes go to a tmpfs discarded when the box ends.
  */
 enum sandbox_result_t sandbox_overlay(struct sandbox_t *sb, const char *const *lowers, size_t n_lowers, const char *dst);
+
+/**
+ * Overlay the `n_lowers` host directories `lowers` (topmost first) on
+ * `dst`; writes persist in host directory `upper` (`work`: an empty
+ * directory on the same filesystem).
+ */
+enum sandbox_result_t sandbox_overlay_persist(struct sandbox_t *sb, const char *const *lowers, size_t n_lowers, const char *upper, const char *work, const char *dst);
 
 /**
  * Set rlimit `resource` (an `RLIMIT_*` number from <sys/resource.h>, e.g.
@@ -745,6 +770,13 @@ enum sandbox_result_t sandbox_grace(struct sandbox_t *sb, uint64_t grace_ms);
 enum sandbox_result_t sandbox_cpu_time_limit(struct sandbox_t *sb, uint64_t limit_ms);
 
 /**
+ * What this kernel and machine offer (namespaces, cgroup mounts, seccomp,
+ * Landlock ABI...), probed now, as JSON written to `*json_out`, owned by
+ * the caller (free with `sandbox_string_free`).
+ */
+enum sandbox_result_t sandbox_features(char **json_out);
+
+/**
  * A static name for a reason, e.g. "out_of_memory" (as in the Rust and
  * JSON forms); "unknown" for a number this version does not know. Never
  * NULL; never to be freed.
@@ -840,6 +872,16 @@ enum sandbox_result_t sandbox_child_wait_timeout(struct sandbox_child_t *child, 
  * `SANDBOX_STILL_RUNNING` otherwise.
  */
 enum sandbox_result_t sandbox_child_try_wait(struct sandbox_child_t *child, struct sandbox_outcome_t *outcome_out);
+
+/**
+ * The whole outcome of an ended sandbox as JSON (the serde form of the
+ * Rust `Outcome`: reason, status, times, cgroup stats with any limit not
+ * applied in best-effort mode, and the enforcement report, layer by
+ * layer), written to `*json_out`, owned by the caller (free with
+ * `sandbox_string_free`). `SANDBOX_STILL_RUNNING` if it has not ended;
+ * it does not block.
+ */
+enum sandbox_result_t sandbox_child_outcome_json(struct sandbox_child_t *child, char **json_out);
 
 /**
  * Kill the whole tree with SIGKILL. Idempotent; a no-op once reaped. Wait

@@ -77,6 +77,52 @@ static void pipes_and_fds(void) {
     sandbox_free(sb);
 }
 
+static void files_and_json(void) {
+    char dir[] = "/tmp/sandbox-ctest-io-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char in[64], out[64];
+    snprintf(in, sizeof in, "%s/in", dir);
+    snprintf(out, sizeof out, "%s/out", dir);
+    FILE *f = fopen(in, "w");
+    CHECK(f != NULL, "fopen");
+    if (f) {
+        fputs("from a file\n", f);
+        fclose(f);
+    }
+    sandbox_t *sb = sandbox_new();
+    CHECK_OK(sandbox_stdin_file(sb, in));
+    CHECK_OK(sandbox_stdout_file(sb, out, false));
+    const char *argv[] = {"/bin/cat"};
+    sandbox_child_t *child = NULL;
+    CHECK_OK(sandbox_spawn(sb, argv, 1, &child));
+    char *json = NULL;
+    sandbox_outcome_t o;
+    CHECK_OK(sandbox_child_wait(child, &o));
+    CHECK_OK(sandbox_child_outcome_json(child, &json));
+    CHECK(json != NULL && strstr(json, "\"reason\":\"exited\"") != NULL, "outcome json %s",
+          json ? json : "(null)");
+    sandbox_string_free(json);
+    sandbox_child_free(child);
+    char buf[64] = "";
+    f = fopen(out, "r");
+    CHECK(f != NULL, "output file");
+    if (f) {
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        buf[n] = '\0';
+        fclose(f);
+    }
+    CHECK(strcmp(buf, "from a file\n") == 0, "file stdio: \"%s\"", buf);
+    unlink(in);
+    unlink(out);
+    rmdir(dir);
+    sandbox_free(sb);
+
+    json = NULL;
+    CHECK_OK(sandbox_features(&json));
+    CHECK(json != NULL && json[0] == '{', "features json");
+    sandbox_string_free(json);
+}
+
 static void captured_output(void) {
     sandbox_t *sb = sandbox_new();
     const char *argv[] = {"/bin/sh", "-c", "echo out; echo err >&2; exit 3"};
@@ -167,6 +213,7 @@ static void json_round_trip(void) {
 int main(void) {
     spawn_and_wait();
     pipes_and_fds();
+    files_and_json();
     captured_output();
     wait_timeout_and_kill();
     strict_preset();

@@ -213,6 +213,53 @@ pub extern "C" fn sandbox_stderr(
     })
 }
 
+fn file_stdio(p: *const c_char, append: bool) -> FfiResult<Stdio> {
+    let p = c_path(p, "path")?;
+    Ok(if append {
+        Stdio::Append(p)
+    } else {
+        Stdio::File(p)
+    })
+}
+
+/// Standard input of the payload read from host file `path` (opened at
+/// spawn).
+#[no_mangle]
+pub extern "C" fn sandbox_stdin_file(sb: *mut sandbox_t, path: *const c_char) -> sandbox_result_t {
+    guard(|| {
+        let s = file_stdio(path, false)?;
+        update(sb, |sb| sb.stdin(s))
+    })
+}
+
+/// Standard output of the payload written to host file `path`, created or
+/// truncated at spawn (`append`: opened for appending instead).
+#[no_mangle]
+pub extern "C" fn sandbox_stdout_file(
+    sb: *mut sandbox_t,
+    path: *const c_char,
+    append: bool,
+) -> sandbox_result_t {
+    guard(|| {
+        let s = file_stdio(path, append)?;
+        update(sb, |sb| sb.stdout(s))
+    })
+}
+
+/// Standard error of the payload written to host file `path` (see
+/// `sandbox_stdout_file`).
+#[no_mangle]
+pub extern "C" fn sandbox_stderr_file(
+    sb: *mut sandbox_t,
+    path: *const c_char,
+    append: bool,
+) -> sandbox_result_t {
+    guard(|| {
+        let s = file_stdio(path, append)?;
+        update(sb, |sb| sb.stderr(s))
+    })
+}
+
 /// Pass the caller's fd `fd` into the box as fd number `target` (>= 3).
 /// The caller keeps ownership; `fd` must stay open until the spawn returns.
 #[no_mangle]
@@ -280,6 +327,27 @@ pub extern "C" fn sandbox_overlay(
         let lowers = c_str_array(lowers, n_lowers, "lowers")?;
         let dst = c_path(dst, "dst")?;
         update(sb, |s| s.overlay(lowers, dst))
+    })
+}
+
+/// Overlay the `n_lowers` host directories `lowers` (topmost first) on
+/// `dst`; writes persist in host directory `upper` (`work`: an empty
+/// directory on the same filesystem).
+#[no_mangle]
+pub extern "C" fn sandbox_overlay_persist(
+    sb: *mut sandbox_t,
+    lowers: *const *const c_char,
+    n_lowers: usize,
+    upper: *const c_char,
+    work: *const c_char,
+    dst: *const c_char,
+) -> sandbox_result_t {
+    guard(|| {
+        let lowers = c_str_array(lowers, n_lowers, "lowers")?;
+        let upper = c_path(upper, "upper")?;
+        let work = c_path(work, "work")?;
+        let dst = c_path(dst, "dst")?;
+        update(sb, |s| s.overlay_persist(lowers, upper, work, dst))
     })
 }
 
@@ -835,4 +903,18 @@ pub extern "C" fn sandbox_grace(sb: *mut sandbox_t, grace_ms: u64) -> sandbox_re
 #[no_mangle]
 pub extern "C" fn sandbox_cpu_time_limit(sb: *mut sandbox_t, limit_ms: u64) -> sandbox_result_t {
     guard(|| update(sb, |s| s.cpu_time_limit(Duration::from_millis(limit_ms))))
+}
+
+/// What this kernel and machine offer (namespaces, cgroup mounts, seccomp,
+/// Landlock ABI...), probed now, as JSON written to `*json_out`, owned by
+/// the caller (free with `sandbox_string_free`).
+#[no_mangle]
+pub extern "C" fn sandbox_features(json_out: *mut *mut c_char) -> sandbox_result_t {
+    guard(|| {
+        let out = out_ptr(json_out, "json_out")?;
+        let s = serde_json::to_string(&rsandbox::features::probe())
+            .map_err(|e| FfiError::new(sandbox_result_t::SANDBOX_ERROR, e.to_string()))?;
+        write_out(out, crate::string_out(s));
+        Ok(())
+    })
 }

@@ -357,6 +357,30 @@ pub extern "C" fn sandbox_child_try_wait(
     })
 }
 
+/// The whole outcome of an ended sandbox as JSON (the serde form of the
+/// Rust `Outcome`: reason, status, times, cgroup stats with any limit not
+/// applied in best-effort mode, and the enforcement report, layer by
+/// layer), written to `*json_out`, owned by the caller (free with
+/// `sandbox_string_free`). `SANDBOX_STILL_RUNNING` if it has not ended;
+/// it does not block.
+#[no_mangle]
+pub extern "C" fn sandbox_child_outcome_json(
+    child: *mut sandbox_child_t,
+    json_out: *mut *mut c_char,
+) -> sandbox_result_t {
+    guard(|| {
+        let child = as_mut(child, "child")?;
+        let out = out_ptr(json_out, "json_out")?;
+        let o = child.inner.try_wait()?.ok_or_else(|| {
+            FfiError::new(sandbox_result_t::SANDBOX_STILL_RUNNING, "still running")
+        })?;
+        let s = serde_json::to_string(&o)
+            .map_err(|e| FfiError::new(sandbox_result_t::SANDBOX_ERROR, e.to_string()))?;
+        write_out(out, crate::string_out(s));
+        Ok(())
+    })
+}
+
 /// Kill the whole tree with SIGKILL. Idempotent; a no-op once reaped. Wait
 /// afterwards to reap it and get the outcome (`SANDBOX_REASON_KILLED`).
 #[no_mangle]
