@@ -319,3 +319,52 @@ pub(crate) fn bytes<'a>(p: *const u8, len: usize, name: &str) -> FfiResult<&'a [
     // bytes for the duration of the call.
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message() -> String {
+        // SAFETY: the library returns a valid NUL-terminated string.
+        unsafe { CStr::from_ptr(sandbox_last_error_message()) }
+            .to_string_lossy()
+            .into_owned()
+    }
+
+    #[test]
+    fn a_panic_becomes_a_result_code() {
+        let rc = guard(|| panic!("boom"));
+        assert_eq!(rc, SANDBOX_PANIC);
+        assert!(message().contains("boom"), "{}", message());
+        assert_eq!(guard_value(7, || panic!("again")), 7);
+    }
+
+    #[test]
+    fn the_last_error_is_per_thread() {
+        assert_eq!(
+            guard(|| Err(FfiError::null("here"))),
+            SANDBOX_NULL_PARAMETER
+        );
+        let other = std::thread::spawn(message).join().unwrap();
+        assert_eq!(other, "");
+        assert_eq!(message(), "here is NULL");
+        // STILL_RUNNING is not an error: the message stays.
+        let rc = guard(|| Err(FfiError::new(SANDBOX_STILL_RUNNING, "running")));
+        assert_eq!(rc, SANDBOX_STILL_RUNNING);
+        assert_eq!(message(), "here is NULL");
+    }
+
+    #[test]
+    fn result_names_match_the_enum() {
+        for rc in [
+            SANDBOX_OK,
+            SANDBOX_INVALID_CONFIG,
+            SANDBOX_STILL_RUNNING,
+            SANDBOX_PANIC,
+        ] {
+            // SAFETY: static NUL-terminated strings.
+            let name = unsafe { CStr::from_ptr(sandbox_result_name(rc as c_int)) };
+            assert_eq!(name.to_str().unwrap(), format!("{rc:?}"));
+        }
+    }
+}
