@@ -104,7 +104,7 @@ step "judge: wall time limit" judge_says wall_time_limit "$work/judge.asan" -t 3
 valgrind_judge() {
   local log=$work/valgrind.log rc
   valgrind -q --leak-check=full --errors-for-leak-kinds=definite --error-exitcode=99 \
-    --log-file="$log" "$work/judge" -M -t 5000 -- /bin/true >"$work/judge.out" 2>&1
+    --log-file="$log" "$work/judge" -M -S -t 5000 -- /bin/true >"$work/judge.out" 2>&1
   rc=$?
   sed 's/^/    /' "$work/judge.out"
   if [ $rc -eq 99 ] || grep -q 'definitely lost\|Invalid \(read\|write\|free\)' "$log"; then
@@ -113,16 +113,6 @@ valgrind_judge() {
   fi
   if [ $rc -eq 0 ]; then
     echo "    valgrind: a whole spawn/wait/free cycle, no definite leak, no memory error"
-    return 0
-  fi
-  # valgrind 3.19 (Debian 12) does not know openat2 (syscall 437), which the
-  # core needs to resolve the program: the spawn fails with ENOSYS. What runs
-  # (builder, validation, error path, frees) is still checked; the full run
-  # is leak-checked by LeakSanitizer in the ASan builds above.
-  if [ $rc -eq 2 ] && grep -q 'Function not implemented' "$work/judge.out" &&
-    grep -q 'unhandled amd64-linux syscall: 437' "$log"; then
-    echo "    NOTE: $(valgrind --version) lacks openat2: checked the setup and error paths" \
-      "under valgrind; whole runs are leak-checked by LeakSanitizer"
     return 0
   fi
   echo "    judge under valgrind exited $rc" >&2
