@@ -7,7 +7,6 @@
 //! `scripts/bench-chart.py` turns criterion's estimates into the README
 //! table (ratios to the baseline, measured in the same run) and a chart.
 
-use std::path::Path;
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};

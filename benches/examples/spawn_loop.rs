@@ -1,7 +1,9 @@
-//! Spawn the strict box (`strict` or `strict-no-net`) N times and print the
-//! per-stage timing of the last spawn: a target for `perf` or `strace`.
+//! Spawn one of the benched boxes N times and print the median of each
+//! stage (per-stage timing) and of spawn → reaped: a target for `perf` or
+//! `strace` too. BOX is a bench name without "rsandbox " (`user+pid`,
+//! `+mount`, `+net`, `+cgroup`, `+seccomp`, `strict`, `strict no-net`).
 //!
-//! `cargo run --release -p rsandbox-benches --example spawn_loop -- strict-no-net 100`
+//! `cargo run --release -p rsandbox-benches --example spawn_loop -- 'strict no-net' 100`
 
 use rsandbox_benches::*;
 
@@ -9,19 +11,35 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "strict".into());
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100);
-    let sb = match which.as_str() {
-        "strict-no-net" => strict_no_net(),
-        _ => strict(),
-    }
-    .record_timing(true);
+    let sb = layers()
+        .into_iter()
+        .find(|(name, _)| name.strip_prefix("rsandbox ") == Some(which.as_str()))
+        .unwrap_or_else(|| panic!("no box named {which:?}"))
+        .1
+        .record_timing(true);
     let cmd = rsandbox::Command::new(PAYLOAD);
-    let mut last = None;
+    let mut stages: Vec<Vec<std::time::Duration>> = Vec::new();
+    let mut names = Vec::new();
+    let mut reaped = Vec::new();
     for _ in 0..n {
+        let t = std::time::Instant::now();
         let mut c = sb.spawn(&cmd).expect("spawn");
-        last = c.spawn_timing().cloned();
+        let timing = c.spawn_timing().cloned().expect("timing");
         assert!(c.wait().expect("wait").success());
+        reaped.push(t.elapsed());
+        let st = timing.stages();
+        stages.resize(st.len(), Vec::new());
+        names = st.iter().map(|s| s.0).collect();
+        for (i, (_, d)) in st.into_iter().enumerate() {
+            stages[i].push(d);
+        }
     }
-    if let Some(t) = last {
-        println!("{t}");
+    let med = |mut v: Vec<std::time::Duration>| {
+        v.sort();
+        v[v.len() / 2].as_secs_f64() * 1e6
+    };
+    for (name, v) in names.iter().zip(stages) {
+        println!("{name:>30} {:>8.0} µs", med(v));
     }
+    println!("{:>30} {:>8.0} µs", "spawn → reaped", med(reaped));
 }
