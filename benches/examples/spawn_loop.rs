@@ -8,6 +8,16 @@
 use rsandbox_benches::*;
 
 fn main() {
+    // SPAWN_FROM_THREAD=1: spawn from a second thread (through rsandbox's
+    // launcher thread) instead of the main thread (which clones directly).
+    if std::env::var_os("SPAWN_FROM_THREAD").is_some_and(|v| !v.is_empty()) {
+        std::thread::spawn(run).join().unwrap();
+    } else {
+        run();
+    }
+}
+
+fn run() {
     let mut args = std::env::args().skip(1);
     let which = args.next().unwrap_or_else(|| "strict".into());
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100);
@@ -21,12 +31,14 @@ fn main() {
     let mut stages: Vec<Vec<std::time::Duration>> = Vec::new();
     let mut names = Vec::new();
     let mut reaped = Vec::new();
+    let mut teardown = Vec::new();
     for _ in 0..n {
         let t = std::time::Instant::now();
         let mut c = sb.spawn(&cmd).expect("spawn");
         let timing = c.spawn_timing().cloned().expect("timing");
         assert!(c.wait().expect("wait").success());
         reaped.push(t.elapsed());
+        teardown.push(t.elapsed().saturating_sub(timing.total()));
         let st = timing.stages();
         stages.resize(st.len(), Vec::new());
         names = st.iter().map(|s| s.0).collect();
@@ -41,5 +53,6 @@ fn main() {
     for (name, v) in names.iter().zip(stages) {
         println!("{name:>30} {:>8.0} µs", med(v));
     }
+    println!("{:>30} {:>8.0} µs", "exec → reaped", med(teardown));
     println!("{:>30} {:>8.0} µs", "spawn → reaped", med(reaped));
 }
