@@ -124,11 +124,18 @@ make_vm
 [ "${1:-}" = --prepare ] && exit 0
 
 cd "$ROOT"
+# Other work on the machine adds a scheduling delay to every wake-up, and a
+# sandbox spawn has more of them than a plain fork+exec: as root, run the
+# benches at nice -20 (RSANDBOX_BENCH_NICE=0 to not).
+NICE=()
+if [ "$(id -u)" = 0 ] && [ "${RSANDBOX_BENCH_NICE:--20}" != 0 ]; then
+    NICE=(nice -n "${RSANDBOX_BENCH_NICE:--20}")
+fi
 ARGS=()
 [ "${1:-}" = --quick ] && ARGS+=(--warm-up-time 1 --measurement-time 3)
 log "spawn latency (criterion; ratios to std::process::Command in one run)"
-cargo bench -p rsandbox-benches --bench spawn -- "${ARGS[@]}"
+"${NICE[@]}" cargo bench -p rsandbox-benches --bench spawn -- "${ARGS[@]}"
 log "per-stage breakdown, memory of an idle sandbox"
-cargo bench -p rsandbox-benches --bench report
+"${NICE[@]}" cargo bench -p rsandbox-benches --bench report
 log "chart and table"
 python3 scripts/bench-chart.py "$TARGET/criterion" docs/bench.svg
