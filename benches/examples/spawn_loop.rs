@@ -27,6 +27,13 @@ fn run() {
         .unwrap_or_else(|| panic!("no box named {which:?}"))
         .1
         .record_timing(true);
+    // NO_ACCOUNTING=1: no cgroup for usage accounting alone (cpuacct,
+    // cgroup2 helper), only the limits' controllers.
+    let sb = if std::env::var_os("NO_ACCOUNTING").is_some_and(|v| !v.is_empty()) {
+        sb.accounting(false)
+    } else {
+        sb
+    };
     let cmd = rsandbox::Command::new(PAYLOAD);
     let mut stages: Vec<Vec<std::time::Duration>> = Vec::new();
     let mut names = Vec::new();
