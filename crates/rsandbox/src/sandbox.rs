@@ -66,6 +66,8 @@ pub struct Sandbox {
     pub(crate) stderr: Stdio,
     /// Fds passed on purpose: (fd in the caller, fd number in the box).
     pub(crate) fds: Vec<(RawFd, RawFd)>,
+    /// Start gate: the payload waits before exec until a byte is read here.
+    pub(crate) start_gate: Option<RawFd>,
     /// Kill the whole tree when the [`Child`] is dropped.
     pub(crate) kill_on_drop: bool,
     /// Kill the box when the calling process dies.
@@ -98,6 +100,7 @@ impl Default for Sandbox {
             stdout: Stdio::Inherit,
             stderr: Stdio::Inherit,
             fds: Vec::new(),
+            start_gate: None,
             kill_on_drop: true,
             die_with_parent: true,
             fs: FsConfig::default(),
@@ -261,6 +264,19 @@ impl Sandbox {
     /// Every other fd above 2 is closed in the box.
     pub fn pass_fd(mut self, fd: RawFd, target: RawFd) -> Self {
         self.fds.push((fd, target));
+        self
+    }
+
+    /// Hold the payload, fully set up, just before exec (and before the
+    /// seccomp filter is installed) until one byte can be read from the
+    /// caller's fd `fd`; EOF instead makes it exit. [`spawn`](Self::spawn)
+    /// returns once the payload waits, so a failure of the last two steps
+    /// (seccomp install, exec) is no longer reported by `spawn`: the payload
+    /// exits with status 127. This is the create/start split of OCI
+    /// runtimes (a FIFO opened read-write makes a gate any process can open).
+    /// `fd` must stay open until `spawn` returns.
+    pub fn start_gate(mut self, fd: RawFd) -> Self {
+        self.start_gate = Some(fd);
         self
     }
 

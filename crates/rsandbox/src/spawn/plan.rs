@@ -54,6 +54,8 @@ pub(crate) struct Plan {
     pub parent_stdio: [Option<OwnedFd>; 3],
     /// Passed fds: (duplicated source, target number), sorted by target.
     pub passed: Vec<(OwnedFd, RawFd)>,
+    /// The start gate (see `Sandbox::start_gate`), above every passed target.
+    pub gate: Option<OwnedFd>,
     pub mounts: Option<MountPlan>,
     pub rlimits: Option<RlimitPlan>,
     pub caps: Option<CapsPlan>,
@@ -138,6 +140,10 @@ impl Plan {
 
         let (stdio, parent_stdio, min_fd) = prepare_stdio(sb)?;
         let passed = prepare_passed(sb, min_fd)?;
+        let gate = match sb.start_gate {
+            Some(fd) => Some(dup_cloexec(fd, min_fd)?),
+            None => None,
+        };
 
         Ok(Plan {
             program,
@@ -158,6 +164,7 @@ impl Plan {
             stdio,
             parent_stdio,
             passed,
+            gate,
             mounts: MountPlan::prepare(sb)?,
             rlimits: RlimitPlan::prepare(sb)?,
             caps: CapsPlan::prepare(sb)?,

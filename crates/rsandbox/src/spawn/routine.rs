@@ -133,6 +133,19 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         }
 
         reset_signals()?;
+        if let Some(g) = &plan.gate {
+            // Setup is done: close what exec would close (the caller's
+            // locks and pipes must not stay held while the payload waits),
+            // which lets `spawn` return (EOF on the error pipe); then wait
+            // to be started. Nothing can be reported after this.
+            close_unpassed(plan, g.as_raw_fd());
+            let mut go = [0u8; 1];
+            match sys::read_full(g.as_raw_fd(), &mut go) {
+                Ok(1) => {}
+                _ => sys::exit_now(SETUP_FAILED),
+            }
+            libc::close(g.as_raw_fd());
+        }
         if let Some(s) = &plan.seccomp {
             s.install()?;
         }
@@ -202,6 +215,33 @@ fn wire_fds(plan: &Plan) -> ChildResult {
     }
     sys::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
         .map_err(|e| ChildError::new(Stage::Fds, 101, e.raw_os_error().unwrap_or(0)))
+}
+
+/// Close every fd above 2 except the passed targets and `keep` (what exec
+/// would close: `wire_fds` made the rest close-on-exec).
+fn close_unpassed(plan: &Plan, keep: RawFd) {
+    fn close_except(lo: u32, hi: u32, keep: u32) {
+        if (lo..=hi).contains(&keep) {
+            if keep > lo {
+                let _ = sys::close_range(lo, keep - 1, 0);
+            }
+            if keep < hi {
+                let _ = sys::close_range(keep + 1, hi, 0);
+            }
+        } else {
+            let _ = sys::close_range(lo, hi, 0);
+        }
+    }
+    let keep = keep as u32;
+    let mut first: u32 = 3;
+    for (_, dst) in &plan.passed {
+        let dst = *dst as u32;
+        if dst > first {
+            close_except(first, dst - 1, keep);
+        }
+        first = dst + 1;
+    }
+    close_except(first, u32::MAX, keep);
 }
 
 fn switch_identity(id: crate::spawn::plan::Identity) -> ChildResult {
