@@ -148,6 +148,57 @@ fn sysctl_ns(key: &str) -> Option<(&'static str, LinuxNamespaceType)> {
     None
 }
 
+/// `linux.seccomp` as the JSON the core's loader takes. Syscall names this
+/// machine's tables do not know are dropped with a warning, as runc does
+/// with libseccomp (engines' default profiles list syscalls of newer
+/// kernels and other architectures).
+fn seccomp_json(
+    seccomp: &oci_spec::runtime::LinuxSeccomp,
+    warnings: &mut Vec<String>,
+) -> Res<String> {
+    let mut v =
+        serde_json::to_value(seccomp).map_err(|e| format!("linux.seccomp: serialize: {e}"))?;
+    let mut dropped = Vec::new();
+    for _ in 0..1000 {
+        let json = v.to_string();
+        let err = match Sandbox::new()
+            .seccomp_oci_json(json.clone())
+            .seccomp_config()
+            .policy()
+        {
+            Ok(_) => {
+                if !dropped.is_empty() {
+                    warnings.push(format!(
+                        "linux.seccomp: syscalls unknown here, ignored: {}",
+                        dropped.join(", ")
+                    ));
+                }
+                return Ok(json);
+            }
+            Err(e) => e.to_string(),
+        };
+        let Some(name) = err
+            .split_once("unknown syscall name \"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(n, _)| n.to_string())
+        else {
+            return Err(format!("linux.seccomp: {err}"));
+        };
+        let Some(rules) = v.get_mut("syscalls").and_then(|s| s.as_array_mut()) else {
+            return Err(format!("linux.seccomp: {err}"));
+        };
+        for r in rules.iter_mut() {
+            if let Some(names) = r.get_mut("names").and_then(|n| n.as_array_mut()) {
+                names.retain(|n| n.as_str() != Some(name.as_str()));
+            }
+        }
+        // A rule left without names would be refused: drop it.
+        rules.retain(|r| r["names"].as_array().is_some_and(|n| !n.is_empty()));
+        dropped.push(name);
+    }
+    Err("linux.seccomp: too many unknown syscall names".into())
+}
+
 /// Translate `spec` (from the bundle directory `bundle`) for the core.
 pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
     let mut warnings = Vec::new();
@@ -199,15 +250,29 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
 
     // Namespaces.
     let mut new_ns = Vec::new();
+    let mut joined_ns = Vec::new();
     if let Some(nss) = linux.and_then(|l| l.namespaces().as_ref()) {
         for ns in nss {
             if let Some(p) = ns.path() {
-                return Err(format!(
-                    "linux.namespaces: joining the {} namespace by path ({}) is not \
-                     supported by rsandbox-oci; ask for a new one (no \"path\")",
-                    ns_name(ns.typ()),
-                    p.display()
-                ));
+                use rsandbox::Namespace as N;
+                let kind = match ns.typ() {
+                    LinuxNamespaceType::Network => N::Net,
+                    LinuxNamespaceType::Ipc => N::Ipc,
+                    LinuxNamespaceType::Uts => N::Uts,
+                    LinuxNamespaceType::Cgroup => N::Cgroup,
+                    other => {
+                        return Err(format!(
+                            "linux.namespaces: joining the {} namespace by path ({}) is \
+                             not supported by rsandbox-oci (only network, ipc, uts and \
+                             cgroup can be joined); ask for a new one (no \"path\")",
+                            ns_name(other),
+                            p.display()
+                        ))
+                    }
+                };
+                sb = sb.join_ns(kind, p);
+                joined_ns.push(ns.typ());
+                continue;
             }
             new_ns.push(ns.typ());
             sb = match ns.typ() {
@@ -368,9 +433,9 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
                          the host)"
                     ));
                 };
-                if !new_ns.contains(&ns) {
+                if !new_ns.contains(&ns) && !joined_ns.contains(&ns) {
                     return Err(format!(
-                        "linux.sysctl: {k} needs a new {} namespace",
+                        "linux.sysctl: {k} needs its own {} namespace",
                         ns_name(ns)
                     ));
                 }
@@ -385,8 +450,7 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
             }
         }
         if let Some(seccomp) = l.seccomp() {
-            let json = serde_json::to_string(seccomp)
-                .map_err(|e| format!("linux.seccomp: serialize: {e}"))?;
+            let json = seccomp_json(seccomp, &mut warnings)?;
             sb = sb.seccomp_oci_json(json);
         }
         if let Some(r) = l.resources() {

@@ -42,6 +42,8 @@ pub const HOSTNAME_MAX: usize = 64;
 pub struct Sandbox {
     /// Namespaces to create.
     pub(crate) namespaces: Vec<Namespace>,
+    /// Existing namespaces to join: (kind, `/proc/PID/ns/...` or bind-mounted path).
+    pub(crate) join_ns: Vec<(Namespace, PathBuf)>,
     /// uid inside the user namespace (default: the caller's uid).
     pub(crate) uid: Option<u32>,
     /// gid inside the user namespace (default: the caller's gid).
@@ -88,6 +90,7 @@ impl Default for Sandbox {
     fn default() -> Self {
         Sandbox {
             namespaces: Vec::new(),
+            join_ns: Vec::new(),
             uid: None,
             gid: None,
             uid_map: Vec::new(),
@@ -181,6 +184,17 @@ impl Sandbox {
             .ipc_ns()
             .net_ns()
             .cgroup_ns()
+    }
+
+    /// Join the existing namespace at `path` (e.g. `/proc/PID/ns/net` or a
+    /// bind-mounted `/run/netns/NAME`) instead of creating one. Only
+    /// network, IPC, UTS and cgroup namespaces can be joined; the kind must
+    /// not also be requested new. Joined first thing in the child (`setns`),
+    /// so with a new user namespace the caller's privileges over the joined
+    /// namespace are gone and the join fails with EPERM.
+    pub fn join_ns(mut self, ns: Namespace, path: impl Into<PathBuf>) -> Self {
+        self.join_ns.push((ns, path.into()));
+        self
     }
 
     /// The uid the payload runs as inside the user namespace.

@@ -157,10 +157,10 @@ fn refusals_name_the_field() {
     );
     refused(
         |c| {
-            c["linux"]["namespaces"][1] =
-                serde_json::json!({"type": "network", "path": "/run/netns/x"})
+            c["linux"]["namespaces"][0] =
+                serde_json::json!({"type": "pid", "path": "/proc/1/ns/pid"})
         },
-        "joining the network namespace by path",
+        "joining the pid namespace by path",
     );
     refused(
         |c| c["linux"]["sysctl"] = serde_json::json!({"kernel.panic": "1"}),
@@ -186,8 +186,8 @@ fn refusals_name_the_field() {
         "mount namespace is required",
     );
     refused(
-        |c| c["linux"]["seccomp"]["syscalls"][0]["names"] = serde_json::json!(["no_such_call"]),
-        "config.json",
+        |c| c["linux"]["seccomp"]["defaultAction"] = "SCMP_ACT_NOTIFY".into(),
+        "seccomp",
     );
 }
 
@@ -219,6 +219,34 @@ fn no_capabilities_drops_all() {
     let caps = serde_json::to_value(m.sandbox.caps_config()).unwrap();
     assert_eq!(caps["drop"], true);
     assert_eq!(caps["keep"], serde_json::json!([]));
+}
+
+#[test]
+fn unknown_syscalls_are_dropped_with_a_warning() {
+    let mut cfg = sample();
+    cfg["linux"]["seccomp"]["syscalls"] = serde_json::json!([
+        {"names": ["no_such_call", "kexec_load"], "action": "SCMP_ACT_ERRNO"},
+        {"names": ["another_unknown"], "action": "SCMP_ACT_ERRNO"}
+    ]);
+    let m = map_json(&cfg).unwrap();
+    let w = m.warnings.join("\n");
+    assert!(w.contains("no_such_call, another_unknown"), "{w}");
+    let p = m.sandbox.seccomp_config().policy().unwrap().unwrap();
+    assert_eq!(format!("{p:?}").matches("kexec_load").count(), 1);
+}
+
+#[test]
+fn network_namespace_joined_by_path() {
+    let mut cfg = sample();
+    cfg["linux"]["namespaces"][1] =
+        serde_json::json!({"type": "network", "path": "/proc/self/ns/net"});
+    let m = map_json(&cfg).unwrap();
+    assert!(!m.sandbox.has_ns(rsandbox::Namespace::Net));
+    let v = serde_json::to_value(&m.sandbox).unwrap();
+    assert_eq!(
+        v["join_ns"],
+        serde_json::json!([["net", "/proc/self/ns/net"]])
+    );
 }
 
 #[test]

@@ -54,6 +54,8 @@ pub(crate) struct Plan {
     pub parent_stdio: [Option<OwnedFd>; 3],
     /// Passed fds: (duplicated source, target number), sorted by target.
     pub passed: Vec<(OwnedFd, RawFd)>,
+    /// Namespaces to join: (open fd, clone flag).
+    pub joins: Vec<(OwnedFd, libc::c_int)>,
     /// The start gate (see `Sandbox::start_gate`), above every passed target.
     pub gate: Option<OwnedFd>,
     pub mounts: Option<MountPlan>,
@@ -140,6 +142,18 @@ impl Plan {
 
         let (stdio, parent_stdio, min_fd) = prepare_stdio(sb)?;
         let passed = prepare_passed(sb, min_fd)?;
+        let mut joins = Vec::with_capacity(sb.join_ns.len());
+        for (ns, path) in &sb.join_ns {
+            let f = std::fs::File::open(path).map_err(|e| {
+                Error::io(
+                    format!("open {} namespace", ns.name()),
+                    Some(path.clone()),
+                    e,
+                )
+            })?;
+            let fd = dup_cloexec(std::os::fd::AsRawFd::as_raw_fd(&f), min_fd)?;
+            joins.push((fd, ns.clone_flag() as libc::c_int));
+        }
         let gate = match sb.start_gate {
             Some(fd) => Some(dup_cloexec(fd, min_fd)?),
             None => None,
@@ -164,6 +178,7 @@ impl Plan {
             stdio,
             parent_stdio,
             passed,
+            joins,
             gate,
             mounts: MountPlan::prepare(sb)?,
             rlimits: RlimitPlan::prepare(sb)?,
@@ -358,6 +373,33 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
             action: "switch to another uid/gid without a user namespace".into(),
             fix: "add user_ns() to choose the ids seen inside the box, or run as root".into(),
         });
+    }
+
+    for (ns, path) in &sb.join_ns {
+        if !matches!(
+            ns,
+            Namespace::Net | Namespace::Ipc | Namespace::Uts | Namespace::Cgroup
+        ) {
+            return Err(Error::invalid(
+                "join_ns",
+                format!(
+                    "the {} namespace cannot be joined (only net, ipc, uts, cgroup)",
+                    ns.name()
+                ),
+            ));
+        }
+        if sb.has_ns(*ns) {
+            return Err(Error::invalid(
+                "join_ns",
+                format!("the {} namespace is both joined and created", ns.name()),
+            ));
+        }
+        if !path.is_absolute() {
+            return Err(Error::invalid(
+                "join_ns",
+                format!("{} must be an absolute path", path.display()),
+            ));
+        }
     }
 
     let mut targets = Vec::new();

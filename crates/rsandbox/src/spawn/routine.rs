@@ -100,6 +100,10 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
 
         check(libc::setsid(), Stage::Session, 0)?;
 
+        for (i, (fd, flag)) in plan.joins.iter().enumerate() {
+            check(libc::setns(fd.as_raw_fd(), *flag), Stage::Setns, i as u32)?;
+        }
+
         if plan.net_ns {
             loopback_up()?;
         }
@@ -333,7 +337,15 @@ fn init_loop(payload: libc::pid_t, status_w: RawFd, set: &libc::sigset_t) -> ! {
             let p = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
             if p == payload {
                 let _ = sys::write_all(status_w, &st.to_ne_bytes());
-                sys::exit_now(0);
+                // Exit as the payload did (128+N for signal N, as shells
+                // report it), for whoever reaps the init without reading
+                // the status pipe (an OCI engine after `create` exited).
+                let code = if libc::WIFEXITED(st) {
+                    libc::WEXITSTATUS(st)
+                } else {
+                    128 + libc::WTERMSIG(st)
+                };
+                sys::exit_now(code);
             }
             if p <= 0 {
                 break;

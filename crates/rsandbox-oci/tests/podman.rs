@@ -1,0 +1,184 @@
+//! A real engine end to end: podman, with rsandbox-oci registered as a
+//! runtime in a `containers.conf`, runs an image imported from a busybox
+//! root. Storage, run and tmp dirs are private to the test; only
+//! `--network none` is used, so the host's network is never touched.
+//!
+//! Needs root, podman and a static busybox. Without podman the test says so
+//! and passes, unless `RSANDBOX_REQUIRE` lists `podman`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rsandbox-oci");
+
+struct Podman {
+    dir: PathBuf,
+}
+
+impl Podman {
+    fn cmd(&self, args: &[&str]) -> Output {
+        let o = Command::new("timeout")
+            .arg("120")
+            .arg("podman")
+            .env("CONTAINERS_CONF", self.dir.join("containers.conf"))
+            .arg("--root")
+            .arg(self.dir.join("storage"))
+            .arg("--runroot")
+            .arg(self.dir.join("run"))
+            .arg("--tmpdir")
+            .arg(self.dir.join("tmp"))
+            .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"])
+            .args(args)
+            .output()
+            .unwrap();
+        eprintln!(
+            "podman {args:?}: {}\n{}{}",
+            o.status,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        o
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["rm", "-af", "-t", "0"]);
+        let _ = self.cmd(&["rmi", "-af"]);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn podman_installed() -> bool {
+    Command::new("podman")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn podman_runs_containers_with_rsandbox_oci() {
+    if !podman_installed() {
+        let required = std::env::var("RSANDBOX_REQUIRE").unwrap_or_default();
+        assert!(
+            !required.split(',').any(|r| r.trim() == "podman"),
+            "RSANDBOX_REQUIRE lists podman but it is not installed (apt-get install -y podman)"
+        );
+        eprintln!(
+            "podman is not installed: the engine test did not run (apt-get install -y podman)"
+        );
+        return;
+    }
+    // SAFETY: trivial getter.
+    assert_eq!(unsafe { libc::geteuid() }, 0, "needs root");
+    let dir = std::env::temp_dir().join(format!("rsandbox-oci-podman-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let rootfs = dir.join("rootfs");
+    for d in ["bin", "proc", "dev", "sys", "tmp", "etc"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::create_dir_all(dir.join("tmp")).unwrap();
+    let bb = ["/bin/busybox", "/usr/bin/busybox"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("busybox-static is needed");
+    std::fs::copy(bb, rootfs.join("bin/busybox")).unwrap();
+    for a in ["sh", "echo", "cat", "sleep", "dd", "true", "false"] {
+        std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
+    }
+    std::fs::write(
+        dir.join("containers.conf"),
+        format!(
+            "[containers]\n\
+             default_ulimits = [\"nofile=20000:20000\", \"nproc=32768:32768\"]\n\
+             [engine]\n\
+             runtime = \"rsandbox\"\n\
+             [engine.runtimes]\n\
+             rsandbox = [\"{BIN}\"]\n\
+             runtime_supports_json = [\"rsandbox\"]\n"
+        ),
+    )
+    .unwrap();
+    let tar = dir.join("rootfs.tar");
+    assert!(Command::new("tar")
+        .arg("-C")
+        .arg(&rootfs)
+        .arg("-cf")
+        .arg(&tar)
+        .arg(".")
+        .status()
+        .unwrap()
+        .success());
+    let p = Podman { dir };
+    let image = "localhost/rsandbox-oci-test-bb";
+    assert!(p
+        .cmd(&["import", tar.to_str().unwrap(), image])
+        .status
+        .success());
+
+    // run --rm, output and exit code.
+    let o = p.cmd(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        image,
+        "sh",
+        "-c",
+        "echo hi-$$; exit 3",
+    ]);
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "hi-2\n");
+
+    // --memory is enforced: 64 MiB in one buffer under a 32 MiB limit.
+    let o = p.cmd(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--memory",
+        "32m",
+        image,
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=64M",
+        "count=1",
+    ]);
+    assert_eq!(o.status.code(), Some(137), "dd should be OOM-killed");
+    let o = p.cmd(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "--memory",
+        "256m",
+        image,
+        "dd",
+        "if=/dev/zero",
+        "of=/dev/null",
+        "bs=64M",
+        "count=1",
+    ]);
+    assert!(o.status.success());
+
+    // run -d, ps, stop, rm.
+    let o = p.cmd(&[
+        "run",
+        "-d",
+        "--name",
+        "rsb-d",
+        "--network",
+        "none",
+        image,
+        "sleep",
+        "100",
+    ]);
+    assert!(o.status.success());
+    let o = p.cmd(&["ps"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("rsb-d"));
+    assert!(p.cmd(&["stop", "-t", "2", "rsb-d"]).status.success());
+    assert!(p.cmd(&["rm", "rsb-d"]).status.success());
+    let o = p.cmd(&["ps", "-a"]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("rsb-d"));
+}
