@@ -215,3 +215,73 @@ pub fn frozen(rel: &Path) -> bool {
         .and_then(|d| std::fs::read_to_string(d.join("cgroup.events")).ok())
         .is_some_and(|s| s.lines().any(|l| l.trim() == "frozen 1"))
 }
+
+/// New limits for `update --resources`.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Update {
+    pub memory: Option<i64>,
+    pub pids: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub cpu_shares: Option<u64>,
+}
+
+/// Write `u` into the container's cgroups (the core's directories under
+/// ours), in whichever format each hierarchy takes. Errors if a limit was
+/// asked for and no directory took it.
+pub fn update(rel: &Path, u: &Update) -> Result<(), String> {
+    let relp = rel.strip_prefix("/").unwrap_or(rel);
+    let mut dirs = Vec::new();
+    for (_, m) in mounts() {
+        let top = m.join(relp);
+        let mut all = Vec::new();
+        if top.is_dir() {
+            walk(&top, &mut all);
+        }
+        dirs.extend(all.into_iter().filter(|d| d != &top));
+    }
+    let max = |v: i64| {
+        if v < 0 {
+            "max".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let mut writes: Vec<(&str, String, &str)> = Vec::new();
+    if let Some(m) = u.memory {
+        writes.push(("memory.max", max(m), "memory"));
+        writes.push(("memory.limit_in_bytes", m.to_string(), "memory"));
+    }
+    if let Some(p) = u.pids {
+        writes.push(("pids.max", max(p), "pids"));
+    }
+    if let Some(q) = u.cpu_quota {
+        let period = u.cpu_period.unwrap_or(100_000);
+        writes.push(("cpu.max", format!("{} {period}", max(q)), "cpu"));
+        writes.push(("cpu.cfs_period_us", period.to_string(), "cpu"));
+        writes.push(("cpu.cfs_quota_us", q.to_string(), "cpu"));
+    }
+    if let Some(sh) = u.cpu_shares {
+        let w = 1 + (sh.clamp(2, 262144) - 2) * 9999 / 262142;
+        writes.push(("cpu.weight", w.to_string(), "cpu"));
+        writes.push(("cpu.shares", sh.to_string(), "cpu"));
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for (file, value, what) in &writes {
+        for d in &dirs {
+            let f = d.join(file);
+            if f.exists() {
+                std::fs::write(&f, value).map_err(|e| format!("write {}: {e}", f.display()))?;
+                done.insert(*what);
+            }
+        }
+    }
+    for (_, _, what) in &writes {
+        if !done.contains(what) {
+            return Err(format!(
+                "update: the container has no {what} cgroup to change (was it created with a {what} limit?)"
+            ));
+        }
+    }
+    Ok(())
+}

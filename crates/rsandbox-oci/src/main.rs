@@ -118,10 +118,27 @@ enum Cmd {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         rest: Vec<String>,
     },
-    /// Change a container's resources (not supported yet).
+    /// Change a container's memory, pids and cpu limits.
     Update {
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
+        /// A runtime-spec LinuxResources JSON file ("-": stdin).
+        #[arg(long, short = 'r')]
+        resources: Option<PathBuf>,
+        /// Memory limit in bytes.
+        #[arg(long)]
+        memory: Option<i64>,
+        /// Pids limit.
+        #[arg(long)]
+        pids_limit: Option<i64>,
+        /// CPU CFS quota (microseconds per period).
+        #[arg(long)]
+        cpu_quota: Option<i64>,
+        /// CPU CFS period (microseconds).
+        #[arg(long)]
+        cpu_period: Option<u64>,
+        /// CPU shares.
+        #[arg(long)]
+        cpu_shares: Option<u64>,
+        id: String,
     },
     /// Print what this runtime supports (runtime-spec features JSON).
     Features,
@@ -225,7 +242,31 @@ fn run(cli: &Cli, log: &Logger) -> Res<()> {
         Cmd::Exec { .. } => Err("exec: not supported by rsandbox-oci yet (joining a \
                                  running container's namespaces is not implemented)"
             .into()),
-        Cmd::Update { .. } => Err("update: not supported by rsandbox-oci yet".into()),
+        Cmd::Update {
+            resources,
+            memory,
+            pids_limit,
+            cpu_quota,
+            cpu_period,
+            cpu_shares,
+            id,
+        } => {
+            let mut u = match resources {
+                Some(p) => update_from_json(p)?,
+                None => cgroups::Update::default(),
+            };
+            u.memory = memory.or(u.memory);
+            u.pids = pids_limit.or(u.pids);
+            u.cpu_quota = cpu_quota.or(u.cpu_quota);
+            u.cpu_period = cpu_period.or(u.cpu_period);
+            u.cpu_shares = cpu_shares.or(u.cpu_shares);
+            let l = Locked::open(&cli.root, id)?;
+            let s = l.load()?;
+            if status(&s) == "stopped" {
+                return Err(format!("container {id:?} is not running"));
+            }
+            cgroups::update(&s.cgroup, &u)
+        }
         Cmd::Features => {
             println!(
                 "{}",
@@ -234,6 +275,32 @@ fn run(cli: &Cli, log: &Logger) -> Res<()> {
             Ok(())
         }
     }
+}
+
+/// Read a runtime-spec LinuxResources JSON (path or "-" for stdin).
+fn update_from_json(p: &Path) -> Res<cgroups::Update> {
+    let text = if p == Path::new("-") {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| e.to_string())?;
+        s
+    } else {
+        std::fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()))?
+    };
+    let r: oci_spec::runtime::LinuxResources =
+        serde_json::from_str(&text).map_err(|e| format!("parse resources: {e}"))?;
+    let mut u = cgroups::Update::default();
+    if let Some(m) = r.memory() {
+        u.memory = m.limit();
+    }
+    if let Some(p) = r.pids() {
+        u.pids = Some(p.limit());
+    }
+    if let Some(c) = r.cpu() {
+        u.cpu_quota = c.quota();
+        u.cpu_period = c.period();
+        u.cpu_shares = c.shares();
+    }
+    Ok(u)
 }
 
 /// The container's status now.

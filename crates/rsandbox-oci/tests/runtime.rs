@@ -364,6 +364,30 @@ fn memory_limit_is_in_the_cgroup() {
         }
     }
     assert!(found, "no memory limit file under {:?}", cgroup_dirs(id));
+
+    // update: flags and a LinuxResources file.
+    let (ok, _, err) = env.rt(&["update", "--memory", "33554432", id]);
+    assert!(ok, "{err}");
+    let res = env.dir.join("res.json");
+    std::fs::write(&res, r#"{"pids": {"limit": 10}}"#).unwrap();
+    let (ok, _, err) = env.rt(&["update", "--resources", res.to_str().unwrap(), id]);
+    assert!(ok, "{err}");
+    let (mut mem, mut pids) = (false, false);
+    for d in cgroup_dirs(id) {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            for f in ["memory.max", "memory.limit_in_bytes"] {
+                if let Ok(s) = std::fs::read_to_string(e.path().join(f)) {
+                    assert_eq!(s.trim(), "33554432");
+                    mem = true;
+                }
+            }
+            if let Ok(s) = std::fs::read_to_string(e.path().join("pids.max")) {
+                assert_eq!(s.trim(), "10");
+                pids = true;
+            }
+        }
+    }
+    assert!(mem && pids, "updated limits not found");
     assert!(env.rt(&["delete", "--force", id]).0);
 }
 
@@ -407,6 +431,36 @@ fn errors_are_clear_and_logged() {
     assert!(!ok && err.contains("does not exist"), "{err}");
     let (ok, _, err) = env.rt(&["state", "../x"]);
     assert!(!ok && err.contains("invalid container id"), "{err}");
+}
+
+fn interfaces(dev: &str) -> Vec<String> {
+    let mut v: Vec<String> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| l.split(':').next())
+        .map(|s| s.trim().to_string())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn network_namespace_joined_by_path() {
+    let env = Env::new("join", &["cat", "/proc/net/dev"]);
+    let mut cfg = config(&["cat", "/proc/net/dev"]);
+    // Join this test's own network namespace (the host's, read-only use).
+    let me = std::process::id();
+    cfg["linux"]["namespaces"][1] =
+        serde_json::json!({"type": "network", "path": format!("/proc/{me}/ns/net")});
+    cfg["linux"].as_object_mut().unwrap().remove("sysctl");
+    env.set_config(&cfg);
+    let id = "it-join";
+    env.create(id);
+    assert!(env.rt(&["start", id]).0);
+    env.wait_status(id, "stopped");
+    let host = std::fs::read_to_string("/proc/net/dev").unwrap();
+    assert_eq!(interfaces(&env.output()), interfaces(&host));
+    assert!(env.rt(&["delete", id]).0);
 }
 
 #[test]
