@@ -113,10 +113,39 @@ enum Cmd {
     Pause { id: String },
     /// Thaw a paused container.
     Resume { id: String },
-    /// Run a process in a running container (not supported yet).
+    /// Run a process in a running container.
     Exec {
+        /// The process as runtime-spec `process` JSON.
+        #[arg(long, short = 'p')]
+        process: Option<PathBuf>,
+        /// Do not wait for the process.
+        #[arg(long, short = 'd')]
+        detach: bool,
+        /// Write the process's pid here.
+        #[arg(long)]
+        pid_file: Option<PathBuf>,
+        /// A terminal (not supported).
+        #[arg(long, short = 't')]
+        tty: bool,
+        /// Unix socket receiving the terminal's master fd (not supported).
+        #[arg(long)]
+        console_socket: Option<PathBuf>,
+        /// Working directory.
+        #[arg(long)]
+        cwd: Option<PathBuf>,
+        /// Environment variables (KEY=VALUE), added to the container's.
+        #[arg(long, short = 'e')]
+        env: Vec<String>,
+        /// uid[:gid].
+        #[arg(long, short = 'u')]
+        user: Option<String>,
+        /// Pass fds 3 .. 3+N.
+        #[arg(long, default_value_t = 0)]
+        preserve_fds: i32,
+        id: String,
+        /// The command (without --process).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        rest: Vec<String>,
+        command: Vec<String>,
     },
     /// Change a container's memory, pids and cpu limits.
     Update {
@@ -239,9 +268,10 @@ fn run(cli: &Cli, log: &Logger) -> Res<()> {
         }
         Cmd::Pause { id } => pause(&cli.root, id, true),
         Cmd::Resume { id } => pause(&cli.root, id, false),
-        Cmd::Exec { .. } => Err("exec: not supported by rsandbox-oci yet (joining a \
-                                 running container's namespaces is not implemented)"
-            .into()),
+        Cmd::Exec { .. } => {
+            let code = exec(cli, log)?;
+            std::process::exit(code)
+        }
         Cmd::Update {
             resources,
             memory,
@@ -275,6 +305,95 @@ fn run(cli: &Cli, log: &Logger) -> Res<()> {
             Ok(())
         }
     }
+}
+
+fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
+    let Cmd::Exec {
+        process,
+        detach,
+        pid_file,
+        tty,
+        console_socket,
+        cwd,
+        env,
+        user,
+        preserve_fds,
+        id,
+        command,
+    } = &cli.cmd
+    else {
+        unreachable!()
+    };
+    if *tty || console_socket.is_some() {
+        return Err(
+            "exec: terminals (--tty, --console-socket) are not supported by \
+                    rsandbox-oci yet"
+                .into(),
+        );
+    }
+    let l = Locked::open(&cli.root, id)?;
+    let s = l.load()?;
+    let st = status(&s);
+    if st != "running" {
+        return Err(format!("cannot exec in container {id:?} in state {st}"));
+    }
+    let spec = spec::load(&s.bundle)?;
+    let mut proc: oci_spec::runtime::Process = match process {
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()))?;
+            serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", p.display()))?
+        }
+        None => {
+            if command.is_empty() {
+                return Err("exec: give a command or --process".into());
+            }
+            let mut pr = spec.process().clone().ok_or("config.json has no process")?;
+            pr.set_args(Some(command.clone()));
+            pr
+        }
+    };
+    if let Some(c) = cwd {
+        proc.set_cwd(c.clone());
+    }
+    if !env.is_empty() {
+        let mut e = proc.env().clone().unwrap_or_default();
+        e.extend(env.iter().cloned());
+        proc.set_env(Some(e));
+    }
+    if let Some(u) = user {
+        let (uid, gid) = match u.split_once(':') {
+            Some((a, b)) => (a, Some(b)),
+            None => (u.as_str(), None),
+        };
+        let mut usr = proc.user().clone();
+        usr.set_uid(
+            uid.parse()
+                .map_err(|_| format!("--user {u}: not numeric"))?,
+        );
+        if let Some(g) = gid {
+            usr.set_gid(g.parse().map_err(|_| format!("--user {u}: not numeric"))?);
+        }
+        proc.set_user(usr);
+    }
+    let (mut sb, cmd, warnings) = spec::exec_sandbox(&spec, &proc, s.pid)?;
+    for w in &warnings {
+        log.log("warning", w);
+    }
+    for i in 0..(*preserve_fds).max(0) {
+        sb = sb.pass_fd(3 + i, 3 + i);
+    }
+    let mut child = sb.spawn(&cmd).map_err(|e| format!("exec: {e}"))?;
+    if let Some(p) = pid_file {
+        write_pid_file(p, child.pid())?;
+    }
+    drop(l);
+    if *detach {
+        std::mem::forget(child);
+        return Ok(0);
+    }
+    let out = child.wait().map_err(|e| format!("exec: wait: {e}"))?;
+    Ok(out.code())
 }
 
 /// Read a runtime-spec LinuxResources JSON (path or "-" for stdin).

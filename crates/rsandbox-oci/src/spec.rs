@@ -199,6 +199,82 @@ fn seccomp_json(
     Err("linux.seccomp: too many unknown syscall names".into())
 }
 
+/// The process fields: command, env, cwd, user, capabilities,
+/// no_new_privs, rlimits.
+fn apply_process(
+    mut sb: Sandbox,
+    process: &oci_spec::runtime::Process,
+    warnings: &mut Vec<String>,
+) -> Res<(Sandbox, Command)> {
+    if process.terminal().unwrap_or(false) {
+        return Err(
+            "process.terminal: a terminal (--console-socket) is not supported \
+                    by rsandbox-oci yet"
+                .into(),
+        );
+    }
+    let args = process
+        .args()
+        .as_ref()
+        .filter(|a| !a.is_empty())
+        .ok_or("process.args: missing or empty")?;
+    let command = Command::from_argv(args);
+    for kv in process.env().iter().flatten() {
+        match kv.split_once('=') {
+            Some((k, v)) => sb = sb.env(k, v),
+            None => return Err(format!("process.env: {kv:?} has no '='")),
+        }
+    }
+    sb = sb.cwd(process.cwd());
+    let user = process.user();
+    sb = sb.uid(user.uid()).gid(user.gid());
+    if user
+        .additional_gids()
+        .as_ref()
+        .is_some_and(|g| g.iter().any(|&g| g != user.gid()))
+    {
+        warnings
+            .push("process.user.additionalGids: supplementary groups are cleared, not set".into());
+    }
+    if user.umask().is_some() {
+        warnings.push("process.user.umask: not applied".into());
+    }
+    match process.capabilities() {
+        None => sb = sb.drop_caps(),
+        Some(c) => {
+            let set = c.bounding().as_ref().or(c.effective().as_ref());
+            let mut names: Vec<String> = set
+                .into_iter()
+                .flatten()
+                .map(|cap| format!("CAP_{cap}"))
+                .collect();
+            names.sort();
+            sb = sb.keep_caps(names);
+        }
+    }
+    if process.no_new_privileges() == Some(true) {
+        sb = sb.no_new_privs(true);
+    }
+    for r in process.rlimits().iter().flatten() {
+        let res = rlimit_resource(r.typ())
+            .ok_or_else(|| format!("process.rlimits: {:?} is not supported", r.typ()))?;
+        sb = sb.rlimit(res, r.soft(), r.hard());
+    }
+    for (what, set) in [
+        (
+            "process.apparmorProfile",
+            process.apparmor_profile().is_some(),
+        ),
+        ("process.selinuxLabel", process.selinux_label().is_some()),
+        ("process.oomScoreAdj", process.oom_score_adj().is_some()),
+    ] {
+        if set {
+            warnings.push(format!("{what}: not applied"));
+        }
+    }
+    Ok((sb, command))
+}
+
 /// Translate `spec` (from the bundle directory `bundle`) for the core.
 pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
     let mut warnings = Vec::new();
@@ -515,72 +591,7 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
         .process()
         .as_ref()
         .ok_or("process: missing (create needs the container's process)")?;
-    if process.terminal().unwrap_or(false) {
-        return Err(
-            "process.terminal: a terminal (--console-socket) is not supported \
-                    by rsandbox-oci yet"
-                .into(),
-        );
-    }
-    let args = process
-        .args()
-        .as_ref()
-        .filter(|a| !a.is_empty())
-        .ok_or("process.args: missing or empty")?;
-    let command = Command::from_argv(args);
-    for kv in process.env().iter().flatten() {
-        match kv.split_once('=') {
-            Some((k, v)) => sb = sb.env(k, v),
-            None => return Err(format!("process.env: {kv:?} has no '='")),
-        }
-    }
-    sb = sb.cwd(process.cwd());
-    let user = process.user();
-    sb = sb.uid(user.uid()).gid(user.gid());
-    if user
-        .additional_gids()
-        .as_ref()
-        .is_some_and(|g| g.iter().any(|&g| g != user.gid()))
-    {
-        warnings
-            .push("process.user.additionalGids: supplementary groups are cleared, not set".into());
-    }
-    if user.umask().is_some() {
-        warnings.push("process.user.umask: not applied".into());
-    }
-    match process.capabilities() {
-        None => sb = sb.drop_caps(),
-        Some(c) => {
-            let set = c.bounding().as_ref().or(c.effective().as_ref());
-            let mut names: Vec<String> = set
-                .into_iter()
-                .flatten()
-                .map(|cap| format!("CAP_{cap}"))
-                .collect();
-            names.sort();
-            sb = sb.keep_caps(names);
-        }
-    }
-    if process.no_new_privileges() == Some(true) {
-        sb = sb.no_new_privs(true);
-    }
-    for r in process.rlimits().iter().flatten() {
-        let res = rlimit_resource(r.typ())
-            .ok_or_else(|| format!("process.rlimits: {:?} is not supported", r.typ()))?;
-        sb = sb.rlimit(res, r.soft(), r.hard());
-    }
-    for (what, set) in [
-        (
-            "process.apparmorProfile",
-            process.apparmor_profile().is_some(),
-        ),
-        ("process.selinuxLabel", process.selinux_label().is_some()),
-        ("process.oomScoreAdj", process.oom_score_adj().is_some()),
-    ] {
-        if set {
-            warnings.push(format!("{what}: not applied"));
-        }
-    }
+    let (sb, command) = apply_process(sb, process, &mut warnings)?;
 
     let annotations = spec
         .annotations()
@@ -598,6 +609,56 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
         annotations,
         warnings,
     })
+}
+
+/// A process run in the running container whose first process is `pid`
+/// (`exec`): it joins every namespace the container has, gets the
+/// container's seccomp filter, and `process`'s command, env, cwd, user,
+/// capabilities and rlimits. It gets no cgroup of its own (documented).
+pub fn exec_sandbox(
+    spec: &Spec,
+    process: &oci_spec::runtime::Process,
+    pid: i32,
+) -> Res<(Sandbox, Command, Vec<String>)> {
+    let mut warnings = Vec::new();
+    let mut sb = Sandbox::new()
+        .kill_on_drop(false)
+        .die_with_parent(false)
+        .env_clear();
+    let linux = spec.linux().as_ref();
+    for ns in linux
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        use rsandbox::Namespace as N;
+        let (kind, file) = match ns.typ() {
+            LinuxNamespaceType::Mount => (N::Mount, "mnt"),
+            LinuxNamespaceType::Pid => (N::Pid, "pid"),
+            LinuxNamespaceType::Network => (N::Net, "net"),
+            LinuxNamespaceType::Ipc => (N::Ipc, "ipc"),
+            LinuxNamespaceType::Uts => (N::Uts, "uts"),
+            LinuxNamespaceType::Cgroup => (N::Cgroup, "cgroup"),
+            LinuxNamespaceType::User => {
+                return Err("exec: containers with a user namespace are not supported yet".into())
+            }
+            LinuxNamespaceType::Time => {
+                warnings.push("exec: the time namespace is not joined".into());
+                continue;
+            }
+        };
+        sb = sb.join_ns(kind, format!("/proc/{pid}/ns/{file}"));
+    }
+    if let Some(seccomp) = linux.and_then(|l| l.seccomp().as_ref()) {
+        let json = seccomp_json(seccomp, &mut warnings)?;
+        sb = sb.seccomp_oci_json(json);
+    }
+    if process.terminal().unwrap_or(false) {
+        return Err("exec: a terminal (--tty) is not supported by rsandbox-oci yet".into());
+    }
+    let (sb, command) = apply_process(sb, process, &mut warnings)?;
+    sb.validate().map_err(|e| format!("exec: {e}"))?;
+    Ok((sb, command, warnings))
 }
 
 #[cfg(test)]

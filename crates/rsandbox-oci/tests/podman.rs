@@ -177,6 +177,9 @@ fn podman_runs_containers_with_rsandbox_oci() {
     assert!(o.status.success());
     let o = p.cmd(&["ps"]);
     assert!(String::from_utf8_lossy(&o.stdout).contains("rsb-d"));
+    let o = p.cmd(&["exec", "rsb-d", "sh", "-c", "echo exec-$$; exit 4"]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("exec-"));
     assert!(p.cmd(&["stop", "-t", "2", "rsb-d"]).status.success());
     assert!(p.cmd(&["rm", "rsb-d"]).status.success());
     let o = p.cmd(&["ps", "-a"]);

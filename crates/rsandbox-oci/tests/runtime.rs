@@ -135,7 +135,7 @@ impl Env {
         let root = self.dir.join("root");
         let mut cmd = Command::new(BIN);
         cmd.arg("--root").arg(&root).args(args);
-        let o = if args.first() == Some(&"create") {
+        let o = if args.first() == Some(&"create") || args.contains(&"--detach") {
             // The container inherits create's stdio: send it to a file and
             // wait for create only.
             let st = cmd
@@ -431,6 +431,62 @@ fn errors_are_clear_and_logged() {
     assert!(!ok && err.contains("does not exist"), "{err}");
     let (ok, _, err) = env.rt(&["state", "../x"]);
     assert!(!ok && err.contains("invalid container id"), "{err}");
+}
+
+#[test]
+fn exec_joins_the_running_container() {
+    let env = Env::new("exec", &["sleep", "100"]);
+    let id = "it-exec";
+    env.create(id);
+    let (ok, _, err) = env.rt(&["exec", id, "true"]);
+    assert!(!ok && err.contains("created"), "exec before start: {err}");
+    assert!(env.rt(&["start", id]).0);
+    let (ok, out, err) = env.rt(&[
+        "exec",
+        id,
+        "sh",
+        "-c",
+        "echo $$; hostname; cat /proc/1/comm",
+    ]);
+    assert!(ok, "{err}");
+    assert_eq!(out, "3\nbox\nrsandbox-init\n");
+    let (ok, _, _) = env.rt(&["exec", id, "sh", "-c", "exit 5"]);
+    assert!(!ok);
+    let o = Command::new(BIN)
+        .arg("--root")
+        .arg(env.dir.join("root"))
+        .args(["exec", id, "sh", "-c", "exit 5"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(5));
+    // --process, --detach, --pid-file.
+    let mut proc = config(&["sleep", "50"])["process"].clone();
+    proc["env"] = serde_json::json!(["PATH=/bin", "X=1"]);
+    let pf = env.dir.join("proc.json");
+    std::fs::write(&pf, proc.to_string()).unwrap();
+    let pid_file = env.dir.join("exec.pid");
+    let (ok, _, err) = env.rt(&[
+        "exec",
+        "--process",
+        pf.to_str().unwrap(),
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        id,
+    ]);
+    assert!(ok, "{err}");
+    let pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(pid_alive(pid));
+    assert!(env.rt(&["delete", "--force", id]).0);
+    let until = Instant::now() + Duration::from_secs(5);
+    while pid_alive(pid) {
+        assert!(Instant::now() < until, "exec'd process outlived delete");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 fn interfaces(dev: &str) -> Vec<String> {

@@ -187,11 +187,16 @@ impl Sandbox {
     }
 
     /// Join the existing namespace at `path` (e.g. `/proc/PID/ns/net` or a
-    /// bind-mounted `/run/netns/NAME`) instead of creating one. Only
+    /// bind-mounted `/run/netns/NAME`) instead of creating one. Mount, PID,
     /// network, IPC, UTS and cgroup namespaces can be joined; the kind must
-    /// not also be requested new. Joined first thing in the child (`setns`),
-    /// so with a new user namespace the caller's privileges over the joined
-    /// namespace are gone and the join fails with EPERM.
+    /// not also be requested new. Joined first thing in the child (`setns`,
+    /// the mount namespace last), so with a new user namespace the caller's
+    /// privileges over the joined namespace are gone and the join fails
+    /// with EPERM. A joined mount namespace is used as it is (no rootfs or
+    /// mount steps); joined as `/proc/PID/ns/mnt`, the program is looked up
+    /// in `/proc/PID/root`. A joined PID namespace holds the payload, forked
+    /// by a waiter that stays outside it (the [`Child`]'s pid); this is how
+    /// an OCI runtime's `exec` enters a running container.
     pub fn join_ns(mut self, ns: Namespace, path: impl Into<PathBuf>) -> Self {
         self.join_ns.push((ns, path.into()));
         self

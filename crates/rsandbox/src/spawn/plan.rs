@@ -143,7 +143,11 @@ impl Plan {
         let (stdio, parent_stdio, min_fd) = prepare_stdio(sb)?;
         let passed = prepare_passed(sb, min_fd)?;
         let mut joins = Vec::with_capacity(sb.join_ns.len());
-        for (ns, path) in &sb.join_ns {
+        // The mount namespace last: the others are opened by fd, but the
+        // process's root and cwd change with it.
+        let mut order: Vec<&(Namespace, PathBuf)> = sb.join_ns.iter().collect();
+        order.sort_by_key(|(ns, _)| *ns == Namespace::Mount);
+        for (ns, path) in order {
             let f = std::fs::File::open(path).map_err(|e| {
                 Error::io(
                     format!("open {} namespace", ns.name()),
@@ -169,7 +173,10 @@ impl Plan {
             hostname,
             clone_flags,
             user_ns,
-            pid_ns: sb.has_ns(Namespace::Pid),
+            // A joined PID namespace holds the payload only once forked:
+            // the init's fork does that, and the init stays as its waiter.
+            pid_ns: sb.has_ns(Namespace::Pid)
+                || sb.join_ns.iter().any(|(n, _)| *n == Namespace::Pid),
             net_ns: sb.has_ns(Namespace::Net),
             die_with_parent: sb.die_with_parent,
             identity,
@@ -376,16 +383,22 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
     }
 
     for (ns, path) in &sb.join_ns {
-        if !matches!(
-            ns,
-            Namespace::Net | Namespace::Ipc | Namespace::Uts | Namespace::Cgroup
-        ) {
+        if matches!(ns, Namespace::User | Namespace::Time) {
             return Err(Error::invalid(
                 "join_ns",
                 format!(
-                    "the {} namespace cannot be joined (only net, ipc, uts, cgroup)",
+                    "the {} namespace cannot be joined (only mnt, pid, net, ipc, uts, cgroup)",
                     ns.name()
                 ),
+            ));
+        }
+        if *ns == Namespace::Mount
+            && (sb.fs.rootfs.is_some() || !sb.fs.steps.is_empty() || sb.has_ns(Namespace::User))
+        {
+            return Err(Error::invalid(
+                "join_ns",
+                "a joined mount namespace is used as it is: no rootfs, mount steps or \
+                 user namespace",
             ));
         }
         if sb.has_ns(*ns) {
