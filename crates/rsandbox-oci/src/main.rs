@@ -6,6 +6,7 @@
 mod cgroups;
 mod spec;
 mod state;
+mod tty;
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -324,13 +325,6 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
     else {
         unreachable!()
     };
-    if *tty || console_socket.is_some() {
-        return Err(
-            "exec: terminals (--tty, --console-socket) are not supported by \
-                    rsandbox-oci yet"
-                .into(),
-        );
-    }
     let l = Locked::open(&cli.root, id)?;
     let s = l.load()?;
     let st = status(&s);
@@ -376,7 +370,24 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
         }
         proc.set_user(usr);
     }
+    if *tty {
+        proc.set_terminal(Some(true));
+    }
     let (mut sb, cmd, warnings) = spec::exec_sandbox(&spec, &proc, s.pid)?;
+    let pty = if proc.terminal().unwrap_or(false) {
+        let sock = console_socket
+            .as_ref()
+            .ok_or("exec: a terminal needs --console-socket")?;
+        let size = proc
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        let (master, slave) = tty::open_pty(size)?;
+        tty::send_fd(sock, &master)?;
+        sb = with_tty(sb, &slave);
+        Some(slave)
+    } else {
+        None
+    };
     for w in &warnings {
         log.log("warning", w);
     }
@@ -384,6 +395,7 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
         sb = sb.pass_fd(3 + i, 3 + i);
     }
     let mut child = sb.spawn(&cmd).map_err(|e| format!("exec: {e}"))?;
+    drop(pty);
     if let Some(p) = pid_file {
         write_pid_file(p, child.pid())?;
     }
@@ -466,9 +478,6 @@ fn create(
     preserve_fds: i32,
     id: &str,
 ) -> Res<()> {
-    if console_socket.is_some() {
-        return Err("--console-socket: terminals are not supported by rsandbox-oci yet".into());
-    }
     let bundle =
         std::fs::canonicalize(bundle).map_err(|e| format!("bundle {}: {e}", bundle.display()))?;
     let spec = spec::load(&bundle)?;
@@ -477,22 +486,61 @@ fn create(
         log.log("warning", w);
     }
     let locked = Locked::create(&cli.root, id)?;
-    let result = create_locked(cli, &locked, &bundle, pid_file, preserve_fds, id, mapped);
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    let size = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.console_size())
+        .map(|b| (b.height() as u16, b.width() as u16));
+    let tty = match (terminal, console_socket) {
+        (true, Some(sock)) => Some((sock.to_path_buf(), size)),
+        (true, None) => {
+            let _ = std::fs::remove_dir_all(&locked.dir);
+            return Err("process.terminal is true: --console-socket is required".into());
+        }
+        (false, Some(_)) => {
+            let _ = std::fs::remove_dir_all(&locked.dir);
+            return Err("--console-socket given but process.terminal is false".into());
+        }
+        (false, None) => None,
+    };
+    let opts = CreateOpts {
+        pid_file,
+        preserve_fds,
+        tty,
+    };
+    let result = create_locked(cli, &locked, &bundle, id, mapped, opts);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&locked.dir);
     }
     result
 }
 
+/// `create`'s options beyond the bundle.
+struct CreateOpts<'a> {
+    pid_file: Option<&'a Path>,
+    preserve_fds: i32,
+    /// Console socket and terminal size, with `process.terminal`.
+    tty: Option<(PathBuf, Option<(u16, u16)>)>,
+}
+
 fn create_locked(
     cli: &Cli,
     locked: &Locked,
     bundle: &Path,
-    pid_file: Option<&Path>,
-    preserve_fds: i32,
     id: &str,
     mapped: spec::Mapped,
+    opts: CreateOpts,
 ) -> Res<()> {
+    let CreateOpts {
+        pid_file,
+        preserve_fds,
+        tty,
+    } = opts;
     let rel = cgroups::relative_path(mapped.cgroups_path.as_deref(), id, cli.systemd_cgroup);
     let created = cgroups::create(&rel)?;
     let rootfs = mapped
@@ -528,6 +576,16 @@ fn create_locked(
     for i in 0..preserve_fds.max(0) {
         sb = sb.pass_fd(3 + i, 3 + i);
     }
+    let pty = match &tty {
+        Some((sock, size)) => {
+            let (master, slave) =
+                tty::open_pty(*size).inspect_err(|_| cgroups::remove(&created))?;
+            tty::send_fd(sock, &master).inspect_err(|_| cgroups::remove(&created))?;
+            sb = with_tty(sb, &slave);
+            Some(slave)
+        }
+        None => None,
+    };
     let child = match sb.spawn(&mapped.command) {
         Ok(c) => c,
         Err(e) => {
@@ -535,7 +593,7 @@ fn create_locked(
             return Err(format!("create: {e}"));
         }
     };
-    drop(gate);
+    drop((gate, pty));
     let pid = child.pid();
     // The container outlives this command: leave the handle (pidfd, the
     // core's cgroup bookkeeping) to the process exit, without its drop.
@@ -568,6 +626,16 @@ fn create_locked(
         write_pid_file(p, pid).map_err(fail)?;
     }
     Ok(())
+}
+
+/// The pty slave as stdio and controlling terminal.
+fn with_tty(sb: rsandbox::Sandbox, slave: &OwnedFd) -> rsandbox::Sandbox {
+    use rsandbox::Stdio;
+    let fd = slave.as_raw_fd();
+    sb.stdin(Stdio::Fd(fd))
+        .stdout(Stdio::Fd(fd))
+        .stderr(Stdio::Fd(fd))
+        .controlling_tty(true)
 }
 
 fn write_pid_file(p: &Path, pid: i32) -> Res<()> {

@@ -206,13 +206,6 @@ fn apply_process(
     process: &oci_spec::runtime::Process,
     warnings: &mut Vec<String>,
 ) -> Res<(Sandbox, Command)> {
-    if process.terminal().unwrap_or(false) {
-        return Err(
-            "process.terminal: a terminal (--console-socket) is not supported \
-                    by rsandbox-oci yet"
-                .into(),
-        );
-    }
     let args = process
         .args()
         .as_ref()
@@ -652,9 +645,6 @@ pub fn exec_sandbox(
     if let Some(seccomp) = linux.and_then(|l| l.seccomp().as_ref()) {
         let json = seccomp_json(seccomp, &mut warnings)?;
         sb = sb.seccomp_oci_json(json);
-    }
-    if process.terminal().unwrap_or(false) {
-        return Err("exec: a terminal (--tty) is not supported by rsandbox-oci yet".into());
     }
     let (sb, command) = apply_process(sb, process, &mut warnings)?;
     sb.validate().map_err(|e| format!("exec: {e}"))?;

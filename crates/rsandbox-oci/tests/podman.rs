@@ -130,6 +130,21 @@ fn podman_runs_containers_with_rsandbox_oci() {
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "hi-2\n");
 
+    // -t: a terminal through the console socket.
+    let o = p.cmd(&[
+        "run",
+        "--rm",
+        "-t",
+        "--network",
+        "none",
+        image,
+        "sh",
+        "-c",
+        "[ -t 0 ] && [ -t 1 ] && echo is-tty",
+    ]);
+    assert!(o.status.success());
+    assert!(String::from_utf8_lossy(&o.stdout).contains("is-tty"));
+
     // --memory is enforced: 64 MiB in one buffer under a 32 MiB limit.
     let o = p.cmd(&[
         "run",
@@ -180,6 +195,15 @@ fn podman_runs_containers_with_rsandbox_oci() {
     let o = p.cmd(&["exec", "rsb-d", "sh", "-c", "echo exec-$$; exit 4"]);
     assert_eq!(o.status.code(), Some(4));
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("exec-"));
+    let o = p.cmd(&[
+        "exec",
+        "-t",
+        "rsb-d",
+        "sh",
+        "-c",
+        "[ -t 0 ] && echo exec-tty",
+    ]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("exec-tty"));
     assert!(p.cmd(&["stop", "-t", "2", "rsb-d"]).status.success());
     assert!(p.cmd(&["rm", "rsb-d"]).status.success());
     let o = p.cmd(&["ps", "-a"]);

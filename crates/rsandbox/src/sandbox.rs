@@ -70,6 +70,8 @@ pub struct Sandbox {
     pub(crate) fds: Vec<(RawFd, RawFd)>,
     /// Start gate: the payload waits before exec until a byte is read here.
     pub(crate) start_gate: Option<RawFd>,
+    /// Make stdin the controlling terminal of the box's session.
+    pub(crate) controlling_tty: bool,
     /// Kill the whole tree when the [`Child`] is dropped.
     pub(crate) kill_on_drop: bool,
     /// Kill the box when the calling process dies.
@@ -104,6 +106,7 @@ impl Default for Sandbox {
             stderr: Stdio::Inherit,
             fds: Vec::new(),
             start_gate: None,
+            controlling_tty: false,
             kill_on_drop: true,
             die_with_parent: true,
             fs: FsConfig::default(),
@@ -296,6 +299,14 @@ impl Sandbox {
     /// `fd` must stay open until `spawn` returns.
     pub fn start_gate(mut self, fd: RawFd) -> Self {
         self.start_gate = Some(fd);
+        self
+    }
+
+    /// Make the payload's stdin (a terminal, e.g. a pty slave passed with
+    /// [`Stdio::Fd`]) the controlling terminal of the box's new session
+    /// (`TIOCSCTTY`), as a container engine's `--tty` needs.
+    pub fn controlling_tty(mut self, on: bool) -> Self {
+        self.controlling_tty = on;
         self
     }
 

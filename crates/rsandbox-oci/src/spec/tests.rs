@@ -167,10 +167,6 @@ fn refusals_name_the_field() {
         "not namespaced",
     );
     refused(
-        |c| c["process"]["terminal"] = true.into(),
-        "process.terminal",
-    );
-    refused(
         |c| c["mounts"][0] = serde_json::json!({"destination": "/x", "type": "nfs", "source": "a"}),
         "type \"nfs\"",
     );

@@ -54,6 +54,8 @@ pub(crate) struct Plan {
     pub parent_stdio: [Option<OwnedFd>; 3],
     /// Passed fds: (duplicated source, target number), sorted by target.
     pub passed: Vec<(OwnedFd, RawFd)>,
+    /// Make fd 0 the controlling terminal (after the fds are wired).
+    pub controlling_tty: bool,
     /// Namespaces to join: (open fd, clone flag).
     pub joins: Vec<(OwnedFd, libc::c_int)>,
     /// The start gate (see `Sandbox::start_gate`), above every passed target.
@@ -185,6 +187,7 @@ impl Plan {
             stdio,
             parent_stdio,
             passed,
+            controlling_tty: sb.controlling_tty,
             joins,
             gate,
             mounts: MountPlan::prepare(sb)?,

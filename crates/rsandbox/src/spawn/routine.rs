@@ -122,6 +122,9 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             r.apply()?;
         }
         wire_fds(plan)?;
+        if plan.controlling_tty {
+            check(libc::ioctl(0, libc::TIOCSCTTY, 0), Stage::Fds, 200)?;
+        }
         if let Some(id) = plan.identity {
             switch_identity(id)?;
         }
