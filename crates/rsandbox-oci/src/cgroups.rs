@@ -285,3 +285,81 @@ pub fn update(rel: &Path, u: &Update) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Write `r` into the container's own directory (`rel`) in every hierarchy
+/// that has the file, best effort: the core enforces memory, pids and cpu
+/// in its cgroup below; these writes make the values visible where engines
+/// and the runtime-spec tests read them (`linux.cgroupsPath`), and add the
+/// knobs the core has no builder method for (memory reservation, swap,
+/// swappiness, OOM killer). Limits of a parent apply to its children.
+pub fn write_top(rel: &Path, r: &oci_spec::runtime::LinuxResources) {
+    let relp = rel.strip_prefix("/").unwrap_or(rel);
+    let mut writes: Vec<(&str, String)> = Vec::new();
+    if let Some(m) = r.memory() {
+        if let Some(l) = m.limit() {
+            writes.push(("memory.limit_in_bytes", l.to_string()));
+            writes.push((
+                "memory.max",
+                if l < 0 { "max".into() } else { l.to_string() },
+            ));
+        }
+        if let Some(v) = m.reservation() {
+            writes.push(("memory.soft_limit_in_bytes", v.to_string()));
+            writes.push((
+                "memory.low",
+                if v < 0 { "max".into() } else { v.to_string() },
+            ));
+        }
+        if let Some(v) = m.swap() {
+            writes.push(("memory.memsw.limit_in_bytes", v.to_string()));
+            let v2 = match (v, m.limit()) {
+                (v, _) if v < 0 => "max".to_string(),
+                (v, Some(l)) if l > 0 => v.saturating_sub(l).max(0).to_string(),
+                (v, _) => v.to_string(),
+            };
+            writes.push(("memory.swap.max", v2));
+        }
+        if let Some(v) = m.swappiness() {
+            writes.push(("memory.swappiness", v.to_string()));
+        }
+        if m.disable_oom_killer() == Some(true) {
+            writes.push(("memory.oom_control", "1".into()));
+        }
+    }
+    if let Some(p) = r.pids() {
+        let l = p.limit();
+        writes.push((
+            "pids.max",
+            if l <= 0 { "max".into() } else { l.to_string() },
+        ));
+    }
+    if let Some(c) = r.cpu() {
+        if let Some(sh) = c.shares() {
+            writes.push(("cpu.shares", sh.to_string()));
+            let w = 1 + (sh.clamp(2, 262144) - 2) * 9999 / 262142;
+            writes.push(("cpu.weight", w.to_string()));
+        }
+        if let Some(p) = c.period() {
+            writes.push(("cpu.cfs_period_us", p.to_string()));
+        }
+        if let Some(q) = c.quota() {
+            writes.push(("cpu.cfs_quota_us", q.to_string()));
+            let per = c.period().unwrap_or(100_000);
+            let q2 = if q < 0 {
+                "max".to_string()
+            } else {
+                q.to_string()
+            };
+            writes.push(("cpu.max", format!("{q2} {per}")));
+        }
+    }
+    for (_, m) in mounts() {
+        let top = m.join(relp);
+        for (file, value) in &writes {
+            let f = top.join(file);
+            if f.exists() {
+                let _ = std::fs::write(&f, value);
+            }
+        }
+    }
+}

@@ -543,6 +543,9 @@ fn create_locked(
     } = opts;
     let rel = cgroups::relative_path(mapped.cgroups_path.as_deref(), id, cli.systemd_cgroup);
     let created = cgroups::create(&rel)?;
+    if let Some(r) = &mapped.resources {
+        cgroups::write_top(&rel, r);
+    }
     let rootfs = mapped
         .sandbox
         .fs_config()

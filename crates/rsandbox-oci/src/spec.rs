@@ -36,6 +36,9 @@ pub struct Mapped {
     pub sysctls: Vec<(&'static str, String, String)>,
     /// `linux.cgroupsPath`, if any.
     pub cgroups_path: Option<PathBuf>,
+    /// `linux.resources`, also written to the container's own cgroup
+    /// directory (see `cgroups::write_top`).
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
     /// `annotations`.
     pub annotations: BTreeMap<String, String>,
     /// Fields accepted but not enforced, for the log.
@@ -599,6 +602,7 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
         command,
         sysctls,
         cgroups_path: linux.and_then(|l| l.cgroups_path().clone()),
+        resources: linux.and_then(|l| l.resources().clone()),
         annotations,
         warnings,
     })

@@ -13,6 +13,21 @@ const BIN: &str = env!("CARGO_BIN_EXE_rsandbox-oci");
 
 struct Podman {
     dir: PathBuf,
+    /// conmon's `libpod_parent` cgroups that existed before the test.
+    cgroups_before: Vec<PathBuf>,
+}
+
+/// Every `<hierarchy>/libpod_parent` that exists now.
+fn libpod_cgroups() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("libpod_parent"))
+        .collect();
+    v.push(PathBuf::from("/sys/fs/cgroup/libpod_parent"));
+    v.retain(|p| p.is_dir());
+    v
 }
 
 impl Podman {
@@ -46,6 +61,14 @@ impl Drop for Podman {
         let _ = self.cmd(&["rm", "-af", "-t", "0"]);
         let _ = self.cmd(&["rmi", "-af"]);
         let _ = std::fs::remove_dir_all(&self.dir);
+        // podman (conmon) leaves its cgroups: remove the ones it made here.
+        for d in libpod_cgroups()
+            .iter()
+            .filter(|d| !self.cgroups_before.contains(d))
+        {
+            let _ = std::fs::remove_dir(d.join("conmon"));
+            let _ = std::fs::remove_dir(d);
+        }
     }
 }
 
@@ -109,7 +132,10 @@ fn podman_runs_containers_with_rsandbox_oci() {
         .status()
         .unwrap()
         .success());
-    let p = Podman { dir };
+    let p = Podman {
+        dir,
+        cgroups_before: libpod_cgroups(),
+    };
     let image = "localhost/rsandbox-oci-test-bb";
     assert!(p
         .cmd(&["import", tar.to_str().unwrap(), image])
