@@ -597,7 +597,14 @@ fn create_locked(
         }
     };
     drop((gate, pty));
-    let pid = child.pid();
+    let mut pid = child.pid();
+    if mapped.joins_pid {
+        // The process in the joined namespace is the waiter's only child.
+        pid = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
+            .unwrap_or(pid);
+    }
     // The container outlives this command: leave the handle (pidfd, the
     // core's cgroup bookkeeping) to the process exit, without its drop.
     std::mem::forget(child);

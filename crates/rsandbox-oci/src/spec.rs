@@ -43,6 +43,9 @@ pub struct Mapped {
     pub annotations: BTreeMap<String, String>,
     /// Fields accepted but not enforced, for the log.
     pub warnings: Vec<String>,
+    /// The PID namespace is joined: the container's process is the core's
+    /// waiter's child.
+    pub joins_pid: bool,
 }
 
 type Res<T> = Result<T, String>;
@@ -332,11 +335,12 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
                     LinuxNamespaceType::Ipc => N::Ipc,
                     LinuxNamespaceType::Uts => N::Uts,
                     LinuxNamespaceType::Cgroup => N::Cgroup,
+                    LinuxNamespaceType::Pid => N::Pid,
                     other => {
                         return Err(format!(
                             "linux.namespaces: joining the {} namespace by path ({}) is \
-                             not supported by rsandbox-oci (only network, ipc, uts and \
-                             cgroup can be joined); ask for a new one (no \"path\")",
+                             not supported by rsandbox-oci (only pid, network, ipc, uts \
+                             and cgroup can be joined); ask for a new one (no \"path\")",
                             ns_name(other),
                             p.display()
                         ))
@@ -380,8 +384,10 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
     // Hostname.
     if let Some(h) = spec.hostname() {
         if !h.is_empty() {
-            if !new_ns.contains(&LinuxNamespaceType::Uts) {
-                return Err("hostname: needs a new uts namespace".into());
+            if !new_ns.contains(&LinuxNamespaceType::Uts)
+                && !joined_ns.contains(&LinuxNamespaceType::Uts)
+            {
+                return Err("hostname: needs its own uts namespace".into());
             }
             sb = sb.hostname(h.clone());
         }
@@ -389,8 +395,10 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
     let mut sysctls = Vec::new();
     if let Some(d) = spec.domainname() {
         if !d.is_empty() {
-            if !new_ns.contains(&LinuxNamespaceType::Uts) {
-                return Err("domainname: needs a new uts namespace".into());
+            if !new_ns.contains(&LinuxNamespaceType::Uts)
+                && !joined_ns.contains(&LinuxNamespaceType::Uts)
+            {
+                return Err("domainname: needs its own uts namespace".into());
             }
             sysctls.push(("uts", "kernel.domainname".to_string(), d.clone()));
         }
@@ -603,6 +611,7 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
         sysctls,
         cgroups_path: linux.and_then(|l| l.cgroups_path().clone()),
         resources: linux.and_then(|l| l.resources().clone()),
+        joins_pid: joined_ns.contains(&LinuxNamespaceType::Pid),
         annotations,
         warnings,
     })

@@ -158,9 +158,9 @@ fn refusals_name_the_field() {
     refused(
         |c| {
             c["linux"]["namespaces"][0] =
-                serde_json::json!({"type": "pid", "path": "/proc/1/ns/pid"})
+                serde_json::json!({"type": "user", "path": "/proc/1/ns/user"})
         },
-        "joining the pid namespace by path",
+        "joining the user namespace by path",
     );
     refused(
         |c| c["linux"]["sysctl"] = serde_json::json!({"kernel.panic": "1"}),

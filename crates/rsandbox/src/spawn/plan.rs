@@ -281,7 +281,7 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
     }
 
     if let Some(h) = &sb.hostname {
-        if !sb.has_ns(Namespace::Uts) {
+        if !sb.has_ns(Namespace::Uts) && !sb.join_ns.iter().any(|(n, _)| *n == Namespace::Uts) {
             return Err(Error::invalid(
                 "hostname",
                 "needs a UTS namespace: add uts_ns() (--unshare uts)",
