@@ -32,7 +32,10 @@ fn libpod_cgroups() -> Vec<PathBuf> {
 
 impl Podman {
     fn cmd(&self, args: &[&str]) -> Output {
+        // In the scratch dir: conmon leaves an `oom` file in its cwd
+        // after an OOM kill.
         let o = Command::new("timeout")
+            .current_dir(&self.dir)
             .arg("120")
             .arg("podman")
             .env("CONTAINERS_CONF", self.dir.join("containers.conf"))
