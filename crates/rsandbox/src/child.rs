@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::{Cgroup, CgroupStats};
-use crate::report::EnforcementReport;
 use crate::error::{Error, Result};
 use crate::ns::Namespace;
+use crate::report::EnforcementReport;
 use crate::sandbox::Sandbox;
 use crate::sys;
 
@@ -323,6 +323,18 @@ impl Child {
             }
         }
         Ok(None)
+    }
+
+    /// When the next wall-clock deadline (the timeout, or the end of the
+    /// grace after SIGTERM) falls; `None` when there is none or the sandbox
+    /// has ended. A caller that waits by other means (e.g. an event loop
+    /// watching the pidfd) calls [`try_wait`](Self::try_wait) at that time so
+    /// the limit is enforced.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if self.outcome.is_some() {
+            return None;
+        }
+        self.deadline()
     }
 
     /// When the wall-clock limit (or the grace after SIGTERM) runs out.

@@ -98,6 +98,45 @@ impl Resource {
         }
     }
 
+    /// Every resource, in the kernel's order.
+    pub const ALL: [Resource; 12] = [
+        Resource::Cpu,
+        Resource::Fsize,
+        Resource::Data,
+        Resource::Stack,
+        Resource::Core,
+        Resource::Nofile,
+        Resource::As,
+        Resource::Nproc,
+        Resource::Memlock,
+        Resource::Msgqueue,
+        Resource::Locks,
+        Resource::Sigpending,
+    ];
+
+    /// Parse a resource name as the bindings and the CLI take it:
+    /// `nofile`, `NOFILE` or `RLIMIT_NOFILE` (any case).
+    pub fn parse(name: &str) -> Result<Resource> {
+        let up = name.to_ascii_uppercase();
+        let short = up.strip_prefix("RLIMIT_").unwrap_or(&up);
+        Resource::ALL
+            .into_iter()
+            .find(|r| &r.name()["RLIMIT_".len()..] == short)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Resource::ALL
+                    .iter()
+                    .map(|r| &r.name()["RLIMIT_".len()..])
+                    .collect();
+                Error::invalid(
+                    "rlimit",
+                    format!(
+                        "unknown resource {name:?}; expected one of {} (any case, optional RLIMIT_ prefix)",
+                        names.join(", ").to_ascii_lowercase()
+                    ),
+                )
+            })
+    }
+
     /// Whether 0 is a meaningful value (otherwise it is refused: a process
     /// with 0 open files or 0 bytes of address space cannot even exec).
     fn zero_ok(self) -> bool {
