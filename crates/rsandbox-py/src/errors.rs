@@ -57,7 +57,7 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
             } else {
                 "SpawnError"
             };
-            class(py, cls)?.call((errno, msg, program), Some(&kw))?
+            class(py, cls)?.call((errno, msg, program.as_os_str()), Some(&kw))?
         }
         Error::Spawn {
             stage,
@@ -67,10 +67,12 @@ fn build(py: Python<'_>, e: &Error) -> PyResult<PyErr> {
         } => {
             kw.set_item("stage", stage.name())?;
             kw.set_item("detail", detail)?;
+            let path = path.as_ref().map(|p| p.as_os_str());
             class(py, "SpawnError")?.call((source.raw_os_error(), msg, path), Some(&kw))?
         }
         Error::Io { op, path, source } => {
             kw.set_item("op", op)?;
+            let path = path.as_ref().map(|p| p.as_os_str());
             class(py, "SandboxOSError")?.call((source.raw_os_error(), msg, path), Some(&kw))?
         }
         // `Error` is non_exhaustive: a variant added later still surfaces as
