@@ -271,8 +271,9 @@ fn become_init(fds: ChildFds) -> ChildResult {
             libc::close(fds.status_w);
             return Ok(());
         }
-        // The init: keep only the status pipe, so the caller's pipes see EOF
+        // The init: named for `ps` in the box, then keep only the status pipe, so the caller's pipes see EOF
         // when the payload's tree is done with them.
+        libc::prctl(libc::PR_SET_NAME, c"rsandbox-init".as_ptr(), 0, 0, 0);
         let status_w = fds.status_w;
         if status_w > 0 {
             let _ = sys::close_range(0, (status_w - 1) as u32, 0);
