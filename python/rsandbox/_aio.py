@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -17,7 +18,17 @@ async def wait_child(child: Child) -> Outcome:
     at its deadline so that ``poll()`` enforces it (SIGTERM, grace, kill).
     """
     loop = asyncio.get_running_loop()
-    fd = child.fileno()
+    # A duplicate of the pidfd: the loop keys its readers by fd number, so
+    # several coroutines can wait on the same child without replacing each
+    # other's reader.
+    fd = os.dup(child.fileno())
+    try:
+        return await _wait(loop, child, fd)
+    finally:
+        os.close(fd)
+
+
+async def _wait(loop: asyncio.AbstractEventLoop, child: Child, fd: int) -> Outcome:
     while True:
         outcome = child.poll()
         if outcome is not None:

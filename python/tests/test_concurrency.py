@@ -116,3 +116,29 @@ def test_asyncio_loop_stays_responsive() -> None:
         return ticks
 
     assert asyncio.run(main()) > 10
+
+
+def test_asyncio_several_waiters_on_one_child() -> None:
+    async def main() -> list[rsandbox.Outcome]:
+        child = BOX.spawn(["sleep", "0.3"])
+        return list(await asyncio.wait_for(asyncio.gather(*(child.wait_async() for _ in range(3))), 10))
+
+    assert all(o.success for o in asyncio.run(main()))
+
+
+def test_big_input_and_output_do_not_deadlock() -> None:
+    data = bytes(range(256)) * 4096  # 1 MiB, far above a pipe's buffer
+    r = rsandbox.run(
+        ["/bin/sh", "-c", "tee /dev/stderr"],
+        sandbox=BOX,
+        input=data,
+        capture_output=True,
+        timeout=30,
+    )
+    assert r.returncode == 0, r.stderr[-200:]
+    assert r.stdout == data and r.stderr == data
+
+
+def test_payload_ignoring_its_input() -> None:
+    r = rsandbox.run(["true"], sandbox=BOX, input=b"x" * (1 << 20), capture_output=True, timeout=10)
+    assert r.returncode == 0 and r.stdout == b""
