@@ -138,3 +138,42 @@ def test_spawn_with_pipes() -> None:
         assert child.stdout.read() == b"through the box"
         outcome = child.wait(timeout=10)
     assert outcome.success and child.returncode == 0
+
+
+def test_seccomp_oci_file(tmp_path: pathlib.Path) -> None:
+    profile = tmp_path / "profile.json"
+    profile.write_text(
+        '{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": '
+        '[{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13}]}'
+    )
+    r = sh("mkdir /tmp/rsandbox-never-made-2", sandbox=BOX.seccomp_oci_file(profile))
+    assert r.returncode != 0 and b"Permission denied" in r.stderr, r
+    assert not os.path.exists("/tmp/rsandbox-never-made-2")
+
+
+def test_capabilities() -> None:
+    r = sh("grep CapEff /proc/self/status", sandbox=BOX.keep_caps(["CAP_NET_BIND_SERVICE"]))
+    assert r.stdout.split()[1] == b"0000000000000400", r
+    r = sh("grep CapEff /proc/self/status", sandbox=BOX.drop_caps())
+    assert r.stdout.split()[1] == b"0000000000000000", r
+    r = sh("grep NoNewPrivs /proc/self/status", sandbox=BOX.no_new_privs())
+    assert r.stdout.split()[1] == b"1", r
+
+
+def test_overlay_discards_writes(tmp_path: pathlib.Path) -> None:
+    (tmp_path / "f").write_text("lower\n")
+    sb = BOX.overlay([tmp_path], "/mnt")
+    r = sh("cat /mnt/f; echo upper > /mnt/f; cat /mnt/f; touch /mnt/new", sandbox=sb)
+    assert r.stdout == b"lower\nupper\n", r
+    assert (tmp_path / "f").read_text() == "lower\n"
+    assert not (tmp_path / "new").exists()
+
+
+def test_child_reports() -> None:
+    with BOX.seccomp_default().spawn(["true"]) as child:
+        layer = child.enforcement.layer("seccomp")
+        assert layer is not None and layer.enforcement == "full"
+        assert child.unapplied_limits == []
+        outcome = child.wait(10)
+    assert outcome.enforcement.fully_enforced
+    assert '"reason":"exited"' in outcome.to_json()
