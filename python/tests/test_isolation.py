@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
+import pickle
 import tempfile
 
 import rsandbox
@@ -127,6 +128,7 @@ def test_builder_is_immutable_and_serializable() -> None:
     assert base.namespaces == []
     assert derived.namespaces == ["pid"]
     assert rsandbox.Sandbox.from_json(derived.to_json()) == derived
+    assert pickle.loads(pickle.dumps(derived)) == derived
     assert derived != base
 
 

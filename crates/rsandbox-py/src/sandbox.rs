@@ -131,6 +131,13 @@ impl PySandbox {
             .map_err(|e| to_py(py, rsandbox::Error::invalid("json", e.to_string())))
     }
 
+    /// Pickling (e.g. for `multiprocessing`): the JSON form.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, (String,))> {
+        let py = slf.py();
+        let from_json = py.get_type::<PySandbox>().getattr("from_json")?;
+        Ok((from_json, (slf.get().to_json(py)?,)))
+    }
+
     fn __repr__(&self) -> String {
         format!("rsandbox.Sandbox.from_json({:?})", self.to_json_lossy())
     }
