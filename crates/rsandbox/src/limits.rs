@@ -643,3 +643,25 @@ pub(crate) fn rlimit_name(raw: u32) -> &'static str {
     ];
     NAMES.get(raw as usize).copied().unwrap_or("RLIMIT_?")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_names_parse() {
+        for r in Resource::ALL {
+            assert_eq!(Resource::parse(r.name()).unwrap(), r);
+            let short = &r.name()["RLIMIT_".len()..];
+            assert_eq!(Resource::parse(short).unwrap(), r);
+            assert_eq!(Resource::parse(&short.to_ascii_lowercase()).unwrap(), r);
+        }
+        match Resource::parse("bogus") {
+            Err(Error::InvalidConfig { field, reason }) => {
+                assert_eq!(field, "rlimit");
+                assert!(reason.contains("nofile"), "{reason}");
+            }
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
+}
