@@ -13,7 +13,7 @@ import rsandbox
 from rsandbox import Outcome, RunResult, Sandbox
 
 
-def judge(source: Path, stdin: bytes) -> RunResult:
+def judge(source: Path, stdin: bytes) -> RunResult[bytes]:
     """Run a program the way an online judge would."""
     box: Sandbox = (
         Sandbox()
@@ -38,7 +38,7 @@ def judge(source: Path, stdin: bytes) -> RunResult:
     )
 
 
-def describe(result: RunResult) -> str:
+def describe(result: RunResult[bytes]) -> str:
     report = result.enforcement
     gaps = ", ".join(layer.layer for layer in report.gaps)
     peak = result.memory_peak
@@ -66,6 +66,10 @@ def main() -> int:
         print(f"bad configuration of {e.field}: {e.reason}")
         return 2
     print(describe(result))
+    greeting: RunResult[str] = rsandbox.run(
+        ["/bin/cat"], input="héllo", text=True, capture_output=True, check=True
+    )
+    assert greeting.stdout == "héllo"
     with Sandbox().pid_ns().spawn(["/bin/sleep", "5"]) as child:
         first: Outcome | None = child.poll()
         assert first is None

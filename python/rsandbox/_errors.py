@@ -150,10 +150,10 @@ class CalledProcessError(SandboxError, subprocess.CalledProcessError):
     says how it ended (``"wall_time_limit"``, ``"out_of_memory"``...);
     ``result`` is the whole :class:`~rsandbox.RunResult`."""
 
-    result: RunResult
+    result: RunResult[Any]
     reason: str
 
-    def __init__(self, result: RunResult) -> None:
+    def __init__(self, result: RunResult[Any]) -> None:
         subprocess.CalledProcessError.__init__(
             self, result.returncode, result.args, result.stdout, result.stderr
         )

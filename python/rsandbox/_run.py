@@ -7,7 +7,7 @@ import os
 import selectors
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import IO, Any, Union
+from typing import IO, Any, Generic, Literal, TypeVar, Union, overload
 
 from ._errors import CalledProcessError
 from ._rsandbox import Child, EnforcementReport, Outcome, Sandbox
@@ -25,20 +25,21 @@ StdioArg = Union[None, int, IO[Any]]
 
 _CHUNK = 64 * 1024
 
+_T = TypeVar("_T", bytes, str)
 
-class RunResult:
+
+class RunResult(Generic[_T]):
     """What ``run`` returns: like ``subprocess.CompletedProcess``, plus how
-    the sandbox ended, what it used and what it enforced (``outcome``)."""
+    the sandbox ended, what it used and what it enforced (``outcome``).
+    ``stdout``/``stderr`` are ``bytes``, or ``str`` with ``text=True``."""
 
     args: Argv
     returncode: int
-    stdout: bytes | None
-    stderr: bytes | None
+    stdout: _T | None
+    stderr: _T | None
     outcome: Outcome
 
-    def __init__(
-        self, args: Argv, outcome: Outcome, stdout: bytes | None, stderr: bytes | None
-    ) -> None:
+    def __init__(self, args: Argv, outcome: Outcome, stdout: _T | None, stderr: _T | None) -> None:
         self.args = args
         self.outcome = outcome
         self.returncode = outcome.returncode
@@ -110,6 +111,7 @@ class RunResult:
         return f"RunResult({', '.join(parts)})"
 
 
+@overload
 def run(
     args: Argv,
     *,
@@ -121,7 +123,39 @@ def run(
     stderr: StdioArg = None,
     timeout: float | timedelta | None = None,
     check: bool = False,
-) -> RunResult:
+    text: Literal[False] = False,
+) -> RunResult[bytes]: ...
+
+
+@overload
+def run(
+    args: Argv,
+    *,
+    sandbox: Sandbox | None = None,
+    input: str | None = None,
+    capture_output: bool = False,
+    stdin: StdioArg = None,
+    stdout: StdioArg = None,
+    stderr: StdioArg = None,
+    timeout: float | timedelta | None = None,
+    check: bool = False,
+    text: Literal[True],
+) -> RunResult[str]: ...
+
+
+def run(
+    args: Argv,
+    *,
+    sandbox: Sandbox | None = None,
+    input: bytes | str | None = None,
+    capture_output: bool = False,
+    stdin: StdioArg = None,
+    stdout: StdioArg = None,
+    stderr: StdioArg = None,
+    timeout: float | timedelta | None = None,
+    check: bool = False,
+    text: bool = False,
+) -> RunResult[bytes] | RunResult[str]:
     """Run ``args`` in ``sandbox`` (default: ``Sandbox()``) and wait for it.
 
     Like ``subprocess.run``: ``input`` is fed to stdin, ``capture_output``
@@ -130,6 +164,8 @@ def run(
     wall-clock limit: when it passes the whole tree is killed and the result
     says ``timed_out`` (no exception, unless ``check``). With ``check=True``
     any outcome but exit code 0 raises :class:`CalledProcessError`.
+    ``text=True``: ``input`` is a ``str`` and the output is decoded, both as
+    UTF-8 (undecodable output bytes become U+FFFD: the payload is untrusted).
     Ctrl-C kills the sandbox and raises ``KeyboardInterrupt``.
     """
     sb = sandbox if sandbox is not None else Sandbox()
@@ -143,13 +179,22 @@ def run(
         if stdout is not None or stderr is not None:
             raise ValueError("stdout and stderr arguments may not be used with capture_output.")
         stdout = stderr = -1
+    data = input.encode() if isinstance(input, str) else input
     with sb.spawn(args, stdin=stdin, stdout=stdout, stderr=stderr) as child:
-        out, err = _communicate(child, input)
+        out, err = _communicate(child, data)
         outcome = child.wait()
-    result = RunResult(args, outcome, out, err)
+    result: RunResult[bytes] | RunResult[str]
+    if text:
+        result = RunResult(args, outcome, _decode(out), _decode(err))
+    else:
+        result = RunResult(args, outcome, out, err)
     if check:
         result.check_returncode()
     return result
+
+
+def _decode(b: bytes | None) -> str | None:
+    return None if b is None else b.decode("utf-8", "replace")
 
 
 def _communicate(child: Child, input: bytes | None) -> tuple[bytes | None, bytes | None]:

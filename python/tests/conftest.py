@@ -30,7 +30,7 @@ BOX = (
 
 def sh(
     script: str, sandbox: rsandbox.Sandbox = BOX, timeout: float = 20, **kw: object
-) -> rsandbox.RunResult:
+) -> rsandbox.RunResult[bytes]:
     """Run a shell script in the box, capturing its output."""
     return rsandbox.run(
         ["/bin/sh", "-c", script],

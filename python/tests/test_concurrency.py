@@ -15,7 +15,7 @@ PER_THREAD = 4
 
 def test_threads_spawn_while_others_allocate() -> None:
     stop = threading.Event()
-    results: list[rsandbox.RunResult] = []
+    results: list[rsandbox.RunResult[bytes]] = []
     errors: list[BaseException] = []
     lock = threading.Lock()
 

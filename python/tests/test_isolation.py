@@ -179,3 +179,16 @@ def test_child_reports() -> None:
         outcome = child.wait(10)
     assert outcome.enforcement.fully_enforced
     assert '"reason":"exited"' in outcome.to_json()
+
+
+def test_text_mode() -> None:
+    r = rsandbox.run(
+        ["/bin/sh", "-c", "cat; printf '\\377' >&2"],
+        sandbox=BOX,
+        input="héllo",
+        text=True,
+        capture_output=True,
+        timeout=10,
+    )
+    assert r.stdout == "héllo"
+    assert r.stderr == "\ufffd"
