@@ -15,7 +15,9 @@ sandbox. Exceptions derive from :class:`SandboxError` (see
 
 from __future__ import annotations
 
+import json as _json
 import subprocess as _subprocess
+from typing import Any as _Any
 
 from ._errors import (
     CalledProcessError,
@@ -30,6 +32,7 @@ from ._errors import (
 )
 from ._rsandbox import (
     LANDLOCK_ABI,
+    _features_json,
     UNLIMITED,
     Child,
     EnforcementReport,
@@ -45,7 +48,18 @@ PIPE: int = _subprocess.PIPE
 DEVNULL: int = _subprocess.DEVNULL
 """Connect the stream to ``/dev/null``."""
 
+
+
+def features() -> dict[str, _Any]:
+    """What this machine offers for sandboxing, probed now: kernel, the
+    namespaces (and whether this user can create a user namespace),
+    seccomp, the Landlock ABI, pidfd/clone3, the cgroup layout and mounts."""
+    result: dict[str, _Any] = _json.loads(_features_json())
+    return result
+
+
 __all__ = [
+    "features",
     "Sandbox",
     "Child",
     "Outcome",

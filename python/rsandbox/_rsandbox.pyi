@@ -31,9 +31,12 @@ __all__ = [
     "UNLIMITED",
     "LANDLOCK_ABI",
     "__version__",
+    "_features_json",
 ]
 
 UNLIMITED: int
+
+def _features_json() -> str: ...
 LANDLOCK_ABI: int
 __version__: str
 

@@ -192,3 +192,10 @@ def test_text_mode() -> None:
     )
     assert r.stdout == "héllo"
     assert r.stderr == "\ufffd"
+
+
+def test_features() -> None:
+    f = rsandbox.features()
+    assert f["kernel"] == os.uname().release
+    assert "pid" in f["namespaces"] and f["seccomp"] is True
+    assert f["landlock_abi"] == rsandbox.LANDLOCK_ABI
