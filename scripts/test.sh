@@ -20,3 +20,6 @@ cargo build --workspace --all-targets --quiet
 
 step "rust tests"
 cargo test --workspace --quiet 2>&1 | tee target/rust-tests.log
+
+step "C tests"
+scripts/test-c.sh

@@ -514,7 +514,12 @@ both!(background_processes_die_with_the_payload, || {
             .spawn(&sh("sleep 1000 & echo started; read -r _; exit 0"))
             .unwrap();
         let mut line = [0u8; 8];
-        child.stdout.as_mut().unwrap().read_exact(&mut line).unwrap();
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut line)
+            .unwrap();
         let tree = descendants(child.pid());
         assert!(!tree.is_empty(), "the background sleep was not found");
         // Let the payload exit (its stdin reaches EOF).
