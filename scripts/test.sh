@@ -23,3 +23,6 @@ cargo test --workspace --quiet 2>&1 | tee target/rust-tests.log
 
 step "C tests"
 scripts/test-c.sh
+
+step "Python tests"
+scripts/test-python.sh
