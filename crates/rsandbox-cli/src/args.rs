@@ -32,6 +32,10 @@ pub struct Check {
 
 #[derive(Debug, Args)]
 pub struct Run {
+    /// Start from a profile file (.json or .toml, see docs/profile.md); the
+    /// other flags are applied on top of it.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     /// Create a namespace: user, pid, mount, uts, ipc, net, cgroup, time (repeatable, or comma-separated).
     #[arg(long = "unshare", value_delimiter = ',')]
     pub unshare: Vec<String>,
@@ -91,7 +95,10 @@ fn seconds(flag: &str, v: f64) -> Result<Duration, rsandbox::Error> {
 impl Run {
     /// Build the sandbox these flags describe.
     pub fn sandbox(&self) -> Result<Sandbox, rsandbox::Error> {
-        let mut sb = Sandbox::new();
+        let mut sb = match &self.profile {
+            Some(p) => Sandbox::load(p)?,
+            None => Sandbox::new(),
+        };
         if self.unshare_all {
             sb = sb.all_ns();
         }

@@ -12,9 +12,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroup::{Cgroup, CgroupStats};
-use crate::report::EnforcementReport;
 use crate::error::{Error, Result};
 use crate::ns::Namespace;
+use crate::report::EnforcementReport;
 use crate::sandbox::Sandbox;
 use crate::sys;
 

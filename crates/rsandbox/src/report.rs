@@ -111,10 +111,22 @@ impl EnforcementReport {
     pub(crate) fn add_limits(&mut self, sb: &Sandbox, unapplied: &[String]) {
         let l = sb.limits();
         let asked = [
-            ("memory", "memory_limit", l.memory().map(|b| format!("{b} bytes"))),
-            ("pids", "pids_limit", l.pids().map(|n| format!("{n} processes"))),
+            (
+                "memory",
+                "memory_limit",
+                l.memory().map(|b| format!("{b} bytes")),
+            ),
+            (
+                "pids",
+                "pids_limit",
+                l.pids().map(|n| format!("{n} processes")),
+            ),
             ("cpu", "cpu_limit", l.cpu().map(|c| format!("{c} cores"))),
-            ("cpu_weight", "cpu_weight", l.cpu_weight().map(|w| format!("weight {w}"))),
+            (
+                "cpu_weight",
+                "cpu_weight",
+                l.cpu_weight().map(|w| format!("weight {w}")),
+            ),
         ];
         for (name, setter, req) in asked {
             let layer = format!("limit:{name}");

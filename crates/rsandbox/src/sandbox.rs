@@ -55,6 +55,7 @@ pub struct Sandbox {
     /// Start from the caller's environment instead of a clean one.
     pub(crate) inherit_env: bool,
     /// Variables set (`Some`) or removed (`None`), applied in order of name.
+    #[serde(with = "crate::profile::env_serde")]
     pub(crate) env: BTreeMap<String, Option<String>>,
     /// Working directory inside the box (default `/`).
     pub(crate) cwd: Option<PathBuf>,
