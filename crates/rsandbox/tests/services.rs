@@ -5,6 +5,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::*;
 use rsandbox::{Command, Error, Reason, Sandbox, Stdio};
 
 /// A description touching every part of the schema.
@@ -120,3 +121,67 @@ fn bad_profile_names_the_key() {
     let msg = e.to_string();
     assert!(msg.contains("network") && msg.contains("bad.toml"), "{msg}");
 }
+
+fn sh(script: &str) -> Command {
+    Command::from_argv(["/bin/sh", "-c", script])
+}
+
+/// Spawn `script` with stdout piped and wait for its first line ("ready").
+fn spawn_ready(sb: &Sandbox, script: &str) -> rsandbox::Child {
+    use std::io::BufRead;
+    let mut child = sb
+        .clone()
+        .stdout(Stdio::Pipe)
+        .stdin(Stdio::Null)
+        .spawn(&sh(script))
+        .expect("spawn");
+    let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "ready");
+    // Keep the pipe open (held by a leaked reader) so a later write from
+    // the trap does not die of SIGPIPE.
+    std::mem::forget(r);
+    child
+}
+
+const HANDLES_TERM: &str =
+    "trap 'echo bye; exit 7' TERM; echo ready; while :; do sleep 0.05; done";
+const IGNORES_TERM: &str = "trap '' TERM; echo ready; while :; do sleep 0.05; done";
+
+fn stop_scenarios(sb: Sandbox) {
+    let grace = Duration::from_millis(1500);
+    // Handles SIGTERM: exits on its own, well within the grace period.
+    let mut child = spawn_ready(&sb, HANDLES_TERM);
+    let t = Instant::now();
+    let o = child.stop(grace).unwrap();
+    assert!(t.elapsed() < grace, "took {:?}", t.elapsed());
+    assert_eq!(o.exit_code(), Some(7), "{o:?}");
+    assert_eq!(o.reason, Reason::Exited);
+
+    // Ignores SIGTERM: killed when the grace period ends, not before.
+    let mut child = spawn_ready(&sb, IGNORES_TERM);
+    let t = Instant::now();
+    let o = child.stop(grace).unwrap();
+    let took = t.elapsed();
+    assert!(took >= grace && took < grace + Duration::from_secs(3), "took {took:?}");
+    assert_eq!(o.signal(), Some(libc::SIGKILL), "{o:?}");
+    assert_eq!(o.reason, Reason::Killed);
+
+    // The wall-clock limit with a grace takes the same path.
+    let mut child = spawn_ready(
+        &sb.clone().timeout(Duration::from_millis(300)).grace(grace),
+        HANDLES_TERM,
+    );
+    let o = child.wait().unwrap();
+    assert_eq!(o.reason, Reason::WallTimeLimit, "{o:?}");
+    assert_eq!(o.exit_code(), Some(7), "{o:?}");
+}
+
+both!(graceful_stop_with_pid_ns, || {
+    stop_scenarios(Sandbox::new().user_ns().pid_ns())
+});
+
+both!(graceful_stop_without_pid_ns, || {
+    stop_scenarios(Sandbox::new().user_ns())
+});
