@@ -28,6 +28,7 @@ pub mod fs;
 mod idmap;
 pub mod landlock;
 pub mod limits;
+pub mod net;
 mod ns;
 mod preset;
 mod profile;

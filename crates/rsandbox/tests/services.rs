@@ -3,6 +3,57 @@
 
 mod common;
 
+/// The no-allocation rule, enforced here too (the `LISTEN_PID` slot and the
+/// port connector run in forks of this process): an allocation in any
+/// process other than the test process aborts it.
+mod guard {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    pub struct GuardAlloc;
+    static PARENT: AtomicI32 = AtomicI32::new(0);
+
+    fn check() {
+        // SAFETY: raw getpid (glibc's cached pid is stale after a raw clone).
+        let me = unsafe { libc::syscall(libc::SYS_getpid) } as i32;
+        // The first allocation happens in the test process, before any fork.
+        let parent = match PARENT.compare_exchange(0, me, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => me,
+            Err(p) => p,
+        };
+        if me != parent {
+            let msg = b"rsandbox: allocation in a forked child before exec\n";
+            // SAFETY: write and abort are async-signal-safe.
+            unsafe {
+                libc::write(2, msg.as_ptr().cast(), msg.len());
+                libc::abort();
+            }
+        }
+    }
+
+    // SAFETY: delegates to the system allocator after the check.
+    unsafe impl GlobalAlloc for GuardAlloc {
+        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+            check();
+            // SAFETY: forwarded with the caller's layout.
+            unsafe { System.alloc(l) }
+        }
+        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+            check();
+            // SAFETY: forwarded; p was allocated by System with l.
+            unsafe { System.dealloc(p, l) }
+        }
+        unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
+            check();
+            // SAFETY: forwarded; p was allocated by System with l.
+            unsafe { System.realloc(p, l, n) }
+        }
+    }
+
+    #[global_allocator]
+    static A: GuardAlloc = GuardAlloc;
+}
+
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -128,12 +179,17 @@ fn sh(script: &str) -> Command {
 
 /// Spawn `script` with stdout piped and wait for its first line ("ready").
 fn spawn_ready(sb: &Sandbox, script: &str) -> rsandbox::Child {
+    spawn_cmd_ready(sb, &sh(script))
+}
+
+/// Spawn `cmd` with stdout piped and wait for its first line ("ready").
+fn spawn_cmd_ready(sb: &Sandbox, cmd: &Command) -> rsandbox::Child {
     use std::io::BufRead;
     let mut child = sb
         .clone()
         .stdout(Stdio::Pipe)
         .stdin(Stdio::Null)
-        .spawn(&sh(script))
+        .spawn(cmd)
         .expect("spawn");
     let mut r = std::io::BufReader::new(child.stdout.take().unwrap());
     let mut line = String::new();
@@ -145,8 +201,7 @@ fn spawn_ready(sb: &Sandbox, script: &str) -> rsandbox::Child {
     child
 }
 
-const HANDLES_TERM: &str =
-    "trap 'echo bye; exit 7' TERM; echo ready; while :; do sleep 0.05; done";
+const HANDLES_TERM: &str = "trap 'echo bye; exit 7' TERM; echo ready; while :; do sleep 0.05; done";
 const IGNORES_TERM: &str = "trap '' TERM; echo ready; while :; do sleep 0.05; done";
 
 fn stop_scenarios(sb: Sandbox) {
@@ -164,7 +219,10 @@ fn stop_scenarios(sb: Sandbox) {
     let t = Instant::now();
     let o = child.stop(grace).unwrap();
     let took = t.elapsed();
-    assert!(took >= grace && took < grace + Duration::from_secs(3), "took {took:?}");
+    assert!(
+        took >= grace && took < grace + Duration::from_secs(3),
+        "took {took:?}"
+    );
     assert_eq!(o.signal(), Some(libc::SIGKILL), "{o:?}");
     assert_eq!(o.reason, Reason::Killed);
 
@@ -185,3 +243,117 @@ both!(graceful_stop_with_pid_ns, || {
 both!(graceful_stop_without_pid_ns, || {
     stop_scenarios(Sandbox::new().user_ns())
 });
+
+// ------------------------------------------------------ socket activation
+
+/// A tiny HTTP server: serves on the inherited fd 3 when `LISTEN_FDS` is set
+/// (checking `LISTEN_PID` is its own pid), else binds 127.0.0.1:PORT in the
+/// box. Replies with what it sees: its pid and its network interfaces.
+const SERVER: &str = r#"
+import os, socket, sys, http.server
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        ifs = sorted(name for _, name in socket.if_nameindex())
+        body = ('pid=%d listen_pid=%s listen_fds=%s ifs=%s\n' % (os.getpid(),
+                os.environ.get('LISTEN_PID'), os.environ.get('LISTEN_FDS'), ','.join(ifs))).encode()
+        self.send_response(200)
+        self.send_header('Content-Length', str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def log_message(self, *a):
+        pass
+if os.environ.get('LISTEN_FDS'):
+    assert os.environ['LISTEN_PID'] == str(os.getpid()), os.environ['LISTEN_PID']
+    srv = http.server.HTTPServer(('127.0.0.1', 0), H, bind_and_activate=False)
+    srv.socket.close()
+    srv.socket = socket.socket(fileno=3)
+else:
+    srv = http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H)
+print('ready', flush=True)
+srv.serve_forever()
+"#;
+
+fn server(port: u16) -> Command {
+    Command::from_argv(["/usr/bin/python3", "-c", SERVER, &port.to_string()])
+}
+
+/// GET / from `addr` on the host; the body, or the connect error.
+fn http_get(addr: std::net::SocketAddr) -> std::io::Result<String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.write_all(b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp)?;
+    assert!(resp.starts_with("HTTP/1.0 200"), "{resp}");
+    Ok(resp.split("\r\n\r\n").nth(1).unwrap_or("").to_string())
+}
+
+fn loopback_listener() -> std::net::TcpListener {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap()
+}
+
+/// A free port on the host's loopback (nothing listens on it afterwards).
+fn free_port() -> u16 {
+    loopback_listener().local_addr().unwrap().port()
+}
+
+fn box_with_private_net() -> Sandbox {
+    Sandbox::new().user_ns().pid_ns().net_ns().mount_ns()
+}
+
+both!(socket_activation_serves_from_an_empty_network, || {
+    use std::os::fd::AsRawFd;
+    let l = loopback_listener();
+    let addr = l.local_addr().unwrap();
+    let sb = box_with_private_net().listen_fd(l.as_raw_fd());
+    let mut child = spawn_cmd_ready(&sb, &server(0));
+    // The host still holds the socket: close ours so only the box accepts.
+    drop(l);
+    let body = http_get(addr).unwrap();
+    // LISTEN_PID is the payload's pid inside the box (the init is 1).
+    assert!(
+        body.starts_with("pid=2 listen_pid=2 listen_fds=1 "),
+        "{body}"
+    );
+    // The server's own network has only loopback.
+    assert!(body.trim_end().ends_with("ifs=lo"), "{body}");
+    // Nothing else reaches it: no other host port answers for the box.
+    let o = child.stop(Duration::from_secs(2)).unwrap();
+    assert!(matches!(o.reason, Reason::Killed | Reason::Exited), "{o:?}");
+    assert!(http_get(addr).is_err(), "still served after stop");
+});
+
+both!(
+    socket_activation_without_pid_ns_sets_the_payload_pid,
+    || {
+        use std::os::fd::AsRawFd;
+        let l = loopback_listener();
+        let addr = l.local_addr().unwrap();
+        let sb = Sandbox::new().user_ns().net_ns().listen_fd(l.as_raw_fd());
+        let mut child = spawn_cmd_ready(&sb, &server(0));
+        drop(l);
+        let body = http_get(addr).unwrap();
+        let want = format!("pid={0} listen_pid={0} listen_fds=1 ", child.pid());
+        assert!(body.starts_with(&want), "{body}");
+        child.stop(Duration::from_secs(2)).unwrap();
+    }
+);
+
+#[test]
+fn listen_fd_must_be_a_socket_and_not_collide_with_pass_fd() {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open("/dev/null").unwrap();
+    let e = Sandbox::new()
+        .listen_fd(f.as_raw_fd())
+        .validate()
+        .unwrap_err();
+    assert!(e.to_string().contains("listen_fd"), "{e}");
+    let l = loopback_listener();
+    let e = Sandbox::new()
+        .listen_fd(l.as_raw_fd())
+        .pass_fd(f.as_raw_fd(), 3)
+        .validate()
+        .unwrap_err();
+    assert!(e.to_string().contains("target fd 3"), "{e}");
+}

@@ -133,6 +133,10 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         }
 
         reset_signals()?;
+        if let Some(slot) = &plan.listen_pid {
+            // After the init's fork: the pid the payload will have.
+            slot.fill();
+        }
         if let Some(s) = &plan.seccomp {
             s.install()?;
         }
