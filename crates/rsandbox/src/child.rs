@@ -345,7 +345,7 @@ impl Child {
     }
 
     /// When the wall-clock limit (or the grace after SIGTERM) runs out.
-    fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         let t = self.timeout?;
         match (self.term_sent, self.killed_for) {
             (Some(at), _) => Some(at + self.grace.unwrap_or_default()),
@@ -354,7 +354,7 @@ impl Child {
         }
     }
 
-    fn on_deadline(&mut self) -> Result<()> {
+    pub(crate) fn on_deadline(&mut self) -> Result<()> {
         match (self.grace, self.term_sent) {
             (Some(_), None) => {
                 // Same path as `stop`: SIGTERM now, SIGKILL when the grace

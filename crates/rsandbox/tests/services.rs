@@ -357,3 +357,167 @@ fn listen_fd_must_be_a_socket_and_not_collide_with_pass_fd() {
         .unwrap_err();
     assert!(e.to_string().contains("target fd 3"), "{e}");
 }
+
+// ---------------------------------------------------------- log streaming
+
+use rsandbox::{LogStream, Outcome};
+
+fn piped(sb: Sandbox) -> Sandbox {
+    sb.stdin(Stdio::Null)
+        .stdout(Stdio::Pipe)
+        .stderr(Stdio::Pipe)
+}
+
+fn proc_status_kb(field: &str) -> u64 {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap();
+    let l = s.lines().find(|l| l.starts_with(field)).unwrap();
+    l.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Stream `script`'s output through the callback; (outcome, stdout bytes,
+/// stdout lines, stderr bytes, stderr lines).
+fn stream_counts(sb: &Sandbox, script: &str, max_line: usize) -> (Outcome, u64, u64, u64, u64) {
+    let mut child = piped(sb.clone()).spawn(&sh(script)).unwrap();
+    let mut c = [0u64; 4];
+    let o = child
+        .stream_lines(max_line, |l| {
+            let i = match l.stream {
+                LogStream::Stdout => 0,
+                LogStream::Stderr => 2,
+            };
+            c[i] += l.data.len() as u64 + u64::from(l.newline);
+            c[i + 1] += 1;
+        })
+        .unwrap();
+    (o, c[0], c[1], c[2], c[3])
+}
+
+/// True in a process running this one test alone (re-executed, or as
+/// nobody), where the process's peak memory is this test's alone.
+fn alone() -> bool {
+    std::env::var_os("RSANDBOX_SVC_ALONE").is_some()
+        || std::env::var_os("RSANDBOX_TEST_AS_NOBODY").is_some()
+}
+
+fn rerun_alone(name: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("RSANDBOX_SVC_ALONE", "1")
+        .output()
+        .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && so.contains("1 passed"),
+        "{name} alone: {:?}\n{so}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+both!(stdout_100mb_streams_with_flat_parent_memory, || {
+    if !alone() {
+        return rerun_alone("stdout_100mb_streams_with_flat_parent_memory::caller");
+    }
+    let sb = Sandbox::new().user_ns().pid_ns();
+    // Warm up: the same path once, small, so one-time allocations are done.
+    let (o, bytes, ..) = stream_counts(&sb, "yes | head -c 1000000", 4096);
+    assert!(o.success() && bytes == 1_000_000);
+    // 1,000,000 lines of 99 x's and a newline.
+    let hundred_mb = format!("yes {} | head -c 100000000", "x".repeat(99));
+    let hwm_before = proc_status_kb("VmHWM:");
+    let rss_before = proc_status_kb("VmRSS:");
+    let t = Instant::now();
+    let (o, bytes, lines, ebytes, _) = stream_counts(&sb, &hundred_mb, 4096);
+    let hwm_after = proc_status_kb("VmHWM:");
+    let rss_after = proc_status_kb("VmRSS:");
+    eprintln!(
+        "100 MB in {:?}; VmHWM {hwm_before} -> {hwm_after} kB, VmRSS {rss_before} -> {rss_after} kB",
+        t.elapsed()
+    );
+    assert!(o.success(), "{o:?}");
+    assert_eq!(bytes, 100_000_000);
+    assert_eq!(lines, 1_000_000);
+    assert_eq!(ebytes, 0);
+    assert!(
+        hwm_after < hwm_before + 4096,
+        "peak grew {hwm_before} -> {hwm_after} kB"
+    );
+    assert!(
+        rss_after < rss_before + 4096,
+        "rss grew {rss_before} -> {rss_after} kB"
+    );
+});
+
+both!(a_silent_stream_does_not_block_a_flooding_one, || {
+    let sb = Sandbox::new().user_ns().pid_ns();
+    // stderr floods (far more than a pipe holds) while stdout stays silent,
+    // then the reverse.
+    let (o, ob, ol, eb, el) = stream_counts(
+        &sb,
+        "yes e | head -c 4000000 >&2; echo out; yes o | head -c 3000000; echo err >&2",
+        1024,
+    );
+    assert!(o.success(), "{o:?}");
+    assert_eq!((ob, ol), (3_000_004, 1_500_001));
+    assert_eq!((eb, el), (4_000_004, 2_000_001));
+});
+
+#[test]
+fn lines_iterator_splits_long_lines_and_keeps_order() {
+    let mut child = piped(Sandbox::new())
+        .spawn(&sh(
+            "echo one; echo two >&2; printf 'abcdefghijklmnopqrstuvwxyz\\n'; printf tail",
+        ))
+        .unwrap();
+    let lines: Vec<_> = child
+        .lines_with_max(10)
+        .unwrap()
+        .map(|l| l.unwrap())
+        .collect();
+    let o = child.wait().unwrap();
+    assert!(o.success());
+    let out: Vec<(String, bool)> = lines
+        .iter()
+        .filter(|l| l.stream == LogStream::Stdout)
+        .map(|l| (l.text().into_owned(), l.newline))
+        .collect();
+    let want = [
+        ("one", true),
+        ("abcdefghij", false),
+        ("klmnopqrst", false),
+        ("uvwxyz", true),
+        ("tail", false),
+    ];
+    let want: Vec<(String, bool)> = want.iter().map(|(s, n)| (s.to_string(), *n)).collect();
+    assert_eq!(out, want);
+    let err: Vec<_> = lines
+        .iter()
+        .filter(|l| l.stream == LogStream::Stderr)
+        .map(|l| l.text().into_owned())
+        .collect();
+    assert_eq!(err, ["two"]);
+}
+
+#[test]
+fn streaming_enforces_the_timeout() {
+    let sb = Sandbox::new().timeout(Duration::from_millis(300));
+    let t = Instant::now();
+    let (o, ob, ..) = stream_counts(&sb, "echo a; exec sleep 100", 100);
+    assert_eq!(o.reason, Reason::WallTimeLimit, "{o:?}");
+    assert_eq!(ob, 2);
+    assert!(t.elapsed() < Duration::from_secs(5));
+}
+
+both!(captured_output_is_capped_with_a_flag, || {
+    let sb = Sandbox::new().user_ns().pid_ns();
+    let out = sb
+        .output_capped(&sh("head -c 10000000 /dev/zero; echo -n small >&2"), 1000)
+        .unwrap();
+    assert!(out.outcome.success(), "{:?}", out.outcome);
+    assert_eq!(out.stdout.len(), 1000);
+    assert!(out.stdout_truncated);
+    assert_eq!(out.stdout_total, 10_000_000);
+    assert_eq!(out.stderr, b"small");
+    assert!(!out.stderr_truncated);
+    assert_eq!(out.stderr_total, 5);
+});
