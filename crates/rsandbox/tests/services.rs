@@ -521,3 +521,89 @@ both!(captured_output_is_capped_with_a_flag, || {
     assert!(!out.stderr_truncated);
     assert_eq!(out.stderr_total, 5);
 });
+
+// ------------------------------------------------------- published ports
+
+/// Wait until nothing accepts on `addr` any more (bounded).
+fn eventually_refused(addr: std::net::SocketAddr) -> bool {
+    for _ in 0..100 {
+        if std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+both!(published_port_reaches_a_server_in_a_private_network, || {
+    use std::os::fd::AsRawFd;
+    // The box port: free on the host, so a direct connection must fail.
+    let box_port = free_port();
+    let direct: std::net::SocketAddr = ([127, 0, 0, 1], box_port).into();
+    let l = loopback_listener();
+    let via_fd = l.local_addr().unwrap();
+    let via_addr: std::net::SocketAddr = ([127, 0, 0, 1], free_port()).into();
+    let sb = box_with_private_net()
+        .publish_listener(l.as_raw_fd(), box_port)
+        .publish(via_addr, box_port);
+    let mut child = spawn_cmd_ready(&sb, &server(box_port));
+    drop(l);
+    for addr in [via_fd, via_addr] {
+        // Several connections, some at once.
+        let handles: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(move || http_get(addr)))
+            .collect();
+        for h in handles {
+            let body = h.join().unwrap().unwrap();
+            assert!(body.starts_with("pid=2 "), "{body}");
+            assert!(body.trim_end().ends_with("ifs=lo"), "{body}");
+        }
+    }
+    // Through nothing else: the box port is not reachable on the host.
+    assert!(http_get(direct).is_err(), "box port reachable directly");
+    child.stop(Duration::from_secs(2)).unwrap();
+    // The box is gone: so are its published ports.
+    assert!(eventually_refused(via_fd), "{via_fd} still accepts");
+    assert!(eventually_refused(via_addr), "{via_addr} still accepts");
+});
+
+both!(
+    published_port_without_a_server_closes_the_connection,
+    || {
+        use std::io::Read;
+        let via: std::net::SocketAddr = ([127, 0, 0, 1], free_port()).into();
+        let sb = box_with_private_net().publish(via, 9);
+        let mut child = spawn_ready(&sb, "echo ready; exec sleep 100");
+        let mut s = std::net::TcpStream::connect(via).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 16];
+        // Refused inside the box: the host side is closed at once.
+        assert!(matches!(s.read(&mut buf), Ok(0) | Err(_)));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+);
+
+#[test]
+fn publish_is_checked_before_spawn() {
+    let a: std::net::SocketAddr = ([127, 0, 0, 1], 0).into();
+    let e = Sandbox::new()
+        .user_ns()
+        .net_ns()
+        .publish(([127, 0, 0, 1], 1234).into(), 80)
+        .validate()
+        .unwrap_err();
+    assert!(e.to_string().contains("pid_ns"), "{e}");
+    let e = box_with_private_net()
+        .publish(a, 80)
+        .validate()
+        .unwrap_err();
+    assert!(e.to_string().contains("port 0"), "{e}");
+    // A host port in use fails at spawn, before any process exists.
+    let l = loopback_listener();
+    let e = box_with_private_net()
+        .publish(l.local_addr().unwrap(), 80)
+        .spawn(&Command::new("/bin/true"))
+        .unwrap_err();
+    assert!(e.to_string().contains("bind"), "{e}");
+}

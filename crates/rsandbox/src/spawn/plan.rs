@@ -14,7 +14,7 @@ use crate::fs::MountPlan;
 use crate::idmap::{self, IdMap};
 use crate::landlock::LandlockPlan;
 use crate::limits::RlimitPlan;
-use crate::net::ListenPidSlot;
+use crate::net::{ListenPidSlot, PublishPlan};
 use crate::ns::Namespace;
 use crate::sandbox::{Sandbox, HOSTNAME_MAX};
 use crate::seccomp::SeccompProgram;
@@ -62,6 +62,8 @@ pub(crate) struct Plan {
     pub caps: Option<CapsPlan>,
     pub landlock: Option<LandlockPlan>,
     pub seccomp: Option<SeccompProgram>,
+    /// Published ports: host listeners and the connector's socket pair.
+    pub publish: Option<PublishPlan>,
     /// The resolved program path, for messages.
     pub program_path: PathBuf,
     /// The working directory, for messages.
@@ -176,6 +178,7 @@ impl Plan {
             caps: CapsPlan::prepare(sb)?,
             landlock: LandlockPlan::prepare(sb)?,
             seccomp: SeccompProgram::prepare(sb)?,
+            publish: PublishPlan::prepare(sb)?,
             program_path,
             cwd_path,
         })

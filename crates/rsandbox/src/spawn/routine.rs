@@ -129,7 +129,7 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         }
 
         if plan.pid_ns {
-            become_init(fds)?;
+            become_init(plan, fds)?;
         }
 
         reset_signals()?;
@@ -254,7 +254,7 @@ fn reset_signals() -> ChildResult {
 /// As PID 1 of the new PID namespace: fork the payload (which returns from
 /// here and goes on to exec), and stay behind as its init. The init never
 /// returns.
-fn become_init(fds: ChildFds) -> ChildResult {
+fn become_init(plan: &Plan, fds: ChildFds) -> ChildResult {
     // SAFETY: signal-mask calls on a stack sigset; clone used like fork.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -274,6 +274,10 @@ fn become_init(fds: ChildFds) -> ChildResult {
             // The payload: if the init dies, the kernel kills the namespace.
             libc::close(fds.status_w);
             return Ok(());
+        }
+        // The init forks the published ports' connector (see crate::net).
+        if let Some(p) = &plan.publish {
+            crate::net::spawn_connector(p.connector_fd())?;
         }
         // The init: keep only the status pipe, so the caller's pipes see EOF
         // when the payload's tree is done with them.
