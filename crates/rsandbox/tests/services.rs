@@ -56,7 +56,6 @@ mod guard {
 
 use std::time::{Duration, Instant};
 
-use common::*;
 use rsandbox::{Command, Error, Reason, Sandbox, Stdio};
 
 /// A description touching every part of the schema.
