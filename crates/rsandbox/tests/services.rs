@@ -93,6 +93,9 @@ fn rich() -> Sandbox {
         .landlock_read("/usr")
         .landlock_write("/tmp")
         .landlock_bind_port(8080)
+        .listen_fd(5)
+        .publish(([127, 0, 0, 1], 8080).into(), 80)
+        .publish_listener(6, 443)
 }
 
 #[test]
@@ -126,6 +129,25 @@ fn profile_files_by_extension() {
     }
     let e = Sandbox::load(dir.path().join("box.yaml")).unwrap_err();
     assert!(e.to_string().contains(".json or .toml"), "{e}");
+}
+
+/// The examples in docs/profile.md parse, and the TOML and JSON ones agree.
+#[test]
+fn documented_examples_parse() {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/profile.md"
+    ))
+    .unwrap();
+    let block = |lang: &str| {
+        let start = doc.find(&format!("```{lang}\n")).unwrap() + lang.len() + 4;
+        let len = doc[start..].find("```").unwrap();
+        doc[start..start + len].to_string()
+    };
+    let t = Sandbox::from_toml(&block("toml")).unwrap();
+    let j = Sandbox::from_json(&block("json")).unwrap();
+    assert_eq!(t, j);
+    assert!(t.has_ns(rsandbox::Namespace::Net));
 }
 
 fn assert_names(e: Error, key: &str) {
