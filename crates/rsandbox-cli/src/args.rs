@@ -18,7 +18,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Sub {
     /// Run CMD in a sandbox; exit with its code (128+N for signal N).
-    Run(Run),
+    Run(Box<Run>),
     /// Print what this machine supports.
     Check(Check),
 }
