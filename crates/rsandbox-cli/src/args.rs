@@ -32,10 +32,62 @@ pub struct Check {
 
 #[derive(Debug, Args)]
 pub struct Run {
-    /// Start from a profile file (.json or .toml, see docs/profile.md); the
-    /// other flags are applied on top of it.
+    /// Start from a profile file (.json or .toml, see docs/profile.md)
+    /// instead of the strict preset; the other flags are applied on top.
     #[arg(long, value_name = "FILE")]
     pub profile: Option<PathBuf>,
+    /// Start from an empty description instead of the strict preset (all
+    /// namespaces, every capability dropped, no_new_privs, default seccomp
+    /// profile, default root view).
+    #[arg(long)]
+    pub relaxed: bool,
+    /// Apply what this kernel and these privileges allow; report the rest
+    /// (see --json) instead of failing.
+    #[arg(long)]
+    pub best_effort: bool,
+    /// Directory to use as the box's root filesystem.
+    #[arg(long, value_name = "DIR")]
+    pub rootfs: Option<PathBuf>,
+    /// Bind SRC to DST read-write (repeatable).
+    #[arg(long = "bind", value_name = "SRC:DST")]
+    pub bind: Vec<String>,
+    /// Bind SRC to DST read-only (repeatable).
+    #[arg(long = "ro-bind", value_name = "SRC:DST")]
+    pub ro_bind: Vec<String>,
+    /// A tmpfs at DST, optionally sized (e.g. /scratch:64M) (repeatable).
+    #[arg(long = "tmpfs", value_name = "DST[:SIZE]")]
+    pub tmpfs: Vec<String>,
+    /// Memory limit (bytes, or with K/M/G suffix); swap is off.
+    #[arg(long, value_name = "BYTES")]
+    pub memory: Option<String>,
+    /// Maximum number of processes.
+    #[arg(long, value_name = "N")]
+    pub pids: Option<u64>,
+    /// CPU limit in cores (e.g. 0.5).
+    #[arg(long, value_name = "CORES")]
+    pub cpus: Option<f64>,
+    /// CPU-time limit in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub cpu_time: Option<f64>,
+    /// RLIMIT_NOFILE (soft and hard).
+    #[arg(long, value_name = "N")]
+    pub nofile: Option<u64>,
+    /// Seccomp: `default`, `none`, or the path of an OCI/Docker JSON profile.
+    #[arg(long, value_name = "PROFILE")]
+    pub seccomp: Option<String>,
+    /// Keep this capability (e.g. CAP_NET_BIND_SERVICE) (repeatable).
+    #[arg(long = "keep-cap", value_name = "CAP")]
+    pub keep_cap: Vec<String>,
+    /// Landlock: allow reading under PATH (repeatable; any Landlock flag
+    /// denies the rest of the filesystem).
+    #[arg(long = "landlock-read", value_name = "PATH")]
+    pub landlock_read: Vec<PathBuf>,
+    /// Landlock: allow reading and writing under PATH (repeatable).
+    #[arg(long = "landlock-write", value_name = "PATH")]
+    pub landlock_write: Vec<PathBuf>,
+    /// Landlock: allow executing under PATH (repeatable).
+    #[arg(long = "landlock-exec", value_name = "PATH")]
+    pub landlock_exec: Vec<PathBuf>,
     /// Create a namespace: user, pid, mount, uts, ipc, net, cgroup, time (repeatable, or comma-separated).
     #[arg(long = "unshare", value_delimiter = ',')]
     pub unshare: Vec<String>,
@@ -92,13 +144,111 @@ fn seconds(flag: &str, v: f64) -> Result<Duration, rsandbox::Error> {
         })
 }
 
+fn pair<'a>(flag: &str, v: &'a str) -> Result<(&'a str, &'a str), rsandbox::Error> {
+    match v.split_once(':') {
+        Some((a, b)) => Ok((a, b)),
+        None => Ok((v, v)),
+    }
+    .and_then(|(a, b)| {
+        if a.is_empty() || b.is_empty() {
+            Err(rsandbox::Error::invalid(
+                flag,
+                format!("{v:?} is not SRC:DST"),
+            ))
+        } else {
+            Ok((a, b))
+        }
+    })
+}
+
+/// Parse `123`, `64K`, `16M`, `2G` (binary multiples).
+fn bytes(flag: &str, v: &str) -> Result<u64, rsandbox::Error> {
+    let bad = || {
+        rsandbox::Error::invalid(
+            flag,
+            format!("{v:?} is not a size (e.g. 1048576, 64K, 16M, 2G)"),
+        )
+    };
+    let (num, mul) = match v.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let mul = match c.to_ascii_uppercase() {
+                'K' => 1u64 << 10,
+                'M' => 1 << 20,
+                'G' => 1 << 30,
+                _ => return Err(bad()),
+            };
+            (&v[..i], mul)
+        }
+        _ => (v, 1),
+    };
+    num.parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(mul))
+        .ok_or_else(bad)
+}
+
 impl Run {
     /// Build the sandbox these flags describe.
     pub fn sandbox(&self) -> Result<Sandbox, rsandbox::Error> {
-        let mut sb = match &self.profile {
-            Some(p) => Sandbox::load(p)?,
-            None => Sandbox::new(),
+        let mut sb = match (&self.profile, self.relaxed) {
+            (Some(p), _) => Sandbox::load(p)?,
+            (None, true) => Sandbox::new(),
+            (None, false) => Sandbox::strict(),
         };
+        if self.best_effort {
+            sb = sb.best_effort(true);
+        }
+        if let Some(r) = &self.rootfs {
+            sb = sb.rootfs(r.clone());
+        }
+        for b in &self.bind {
+            let (src, dst) = pair("--bind", b)?;
+            sb = sb.bind(src, dst);
+        }
+        for b in &self.ro_bind {
+            let (src, dst) = pair("--ro-bind", b)?;
+            sb = sb.ro_bind(src, dst);
+        }
+        for t in &self.tmpfs {
+            let (dst, size) = match t.split_once(':') {
+                Some((d, s)) => (d, bytes("--tmpfs", s)?),
+                None => (t.as_str(), 64 << 20),
+            };
+            sb = sb.tmpfs(dst, size);
+        }
+        if let Some(m) = &self.memory {
+            sb = sb.memory_limit(bytes("--memory", m)?);
+        }
+        if let Some(p) = self.pids {
+            sb = sb.pids_limit(p);
+        }
+        if let Some(c) = self.cpus {
+            sb = sb.cpu_limit(c);
+        }
+        if let Some(t) = self.cpu_time {
+            sb = sb.cpu_time_limit(seconds("--cpu-time", t)?);
+        }
+        if let Some(n) = self.nofile {
+            sb = sb.rlimit_nofile(n);
+        }
+        match self.seccomp.as_deref() {
+            None => {}
+            Some("default") => sb = sb.seccomp_default(),
+            Some("none") => sb = sb.no_seccomp(),
+            Some(path) => sb = sb.seccomp_oci_file(path),
+        }
+        if !self.keep_cap.is_empty() {
+            sb = sb.keep_caps(self.keep_cap.iter().cloned());
+        }
+        for p in &self.landlock_read {
+            sb = sb.landlock_read(p.clone());
+        }
+        for p in &self.landlock_write {
+            sb = sb.landlock_write(p.clone());
+        }
+        for p in &self.landlock_exec {
+            sb = sb.landlock_exec(p.clone());
+        }
         if self.unshare_all {
             sb = sb.all_ns();
         }

@@ -134,6 +134,22 @@ pub struct Output {
     pub stderr: Vec<u8>,
 }
 
+/// How often the whole tree's CPU time is checked against the limit.
+const CPU_POLL: Duration = Duration::from_millis(100);
+
+/// What the launch pipeline hands to a new [`Child`].
+pub(crate) struct ChildParts {
+    pub pid: libc::pid_t,
+    pub pidfd: OwnedFd,
+    /// The init's report of the payload's wait status (PID namespace only).
+    pub status_pipe: Option<OwnedFd>,
+    /// Parent ends of piped stdin, stdout, stderr.
+    pub stdio: [Option<OwnedFd>; 3],
+    pub cgroup: Option<Cgroup>,
+    pub started: Instant,
+    pub enforcement: EnforcementReport,
+}
+
 /// A running sandbox.
 #[derive(Debug)]
 pub struct Child {
@@ -163,16 +179,16 @@ pub struct Child {
 }
 
 impl Child {
-    pub(crate) fn new(
-        pid: libc::pid_t,
-        pidfd: OwnedFd,
-        status_pipe: Option<OwnedFd>,
-        stdio: [Option<OwnedFd>; 3],
-        cgroup: Option<Cgroup>,
-        sb: &Sandbox,
-        started: Instant,
-        enforcement: EnforcementReport,
-    ) -> Child {
+    pub(crate) fn new(parts: ChildParts, sb: &Sandbox) -> Child {
+        let ChildParts {
+            pid,
+            pidfd,
+            status_pipe,
+            stdio,
+            cgroup,
+            started,
+            enforcement,
+        } = parts;
         let [i, o, e] = stdio;
         Child {
             pid,
@@ -287,6 +303,18 @@ impl Child {
         }
     }
 
+    /// Once the payload has exited, nothing of its tree may outlive it: with
+    /// a PID namespace the kernel sees to it when the init exits; without
+    /// one, kill the payload's process group (and the cgroup, in `reap`).
+    /// Called while the payload is still an unreaped zombie, so its pid,
+    /// and with it the group id, cannot have been reused.
+    fn kill_stragglers(&self) {
+        if !self.pid_ns {
+            // SAFETY: kill with integer arguments on our own unreaped child's group.
+            unsafe { libc::kill(-self.pid, libc::SIGKILL) };
+        }
+    }
+
     /// Kill and reap after a failed spawn; errors are irrelevant then.
     pub(crate) fn abort(&mut self) {
         self.stdin = None;
@@ -329,10 +357,15 @@ impl Child {
             return Ok(Some(o.clone()));
         }
         let limit = self.deadline();
-        let target = match (until, limit) {
+        let mut target = match (until, limit) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
+        let watch_cpu = self.watches_tree_cpu();
+        if watch_cpu {
+            let tick = Instant::now() + CPU_POLL;
+            target = Some(target.map_or(tick, |t| t.min(tick)));
+        }
         if self.poll_exit(target)? {
             return self.reap().map(Some);
         }
@@ -341,7 +374,28 @@ impl Child {
                 self.on_deadline()?;
             }
         }
+        if watch_cpu {
+            self.check_tree_cpu()?;
+        }
         Ok(None)
+    }
+
+    /// Whether the CPU-time limit is watched on the whole tree through the
+    /// cgroup (RLIMIT_CPU alone only limits each process).
+    fn watches_tree_cpu(&self) -> bool {
+        self.cpu_time_limit.is_some() && self.killed_for.is_none() && self.cgroup.is_some()
+    }
+
+    /// Kill the tree once the cgroup's CPU time passes the limit.
+    fn check_tree_cpu(&mut self) -> Result<()> {
+        let (Some(limit), Some(cg)) = (self.cpu_time_limit, &self.cgroup) else {
+            return Ok(());
+        };
+        if cg.cpu_time().is_some_and(|used| used > limit) {
+            self.killed_for = Some(Reason::CpuTimeLimit);
+            self.signal_tree(libc::SIGKILL)?;
+        }
+        Ok(())
     }
 
     /// When the wall-clock limit (or the grace after SIGTERM) runs out.
@@ -405,6 +459,7 @@ impl Child {
         if let Some(o) = &self.outcome {
             return Ok(o.clone());
         }
+        self.kill_stragglers();
         let w = sys::waitid(
             sys::P_PIDFD,
             self.pidfd.as_raw_fd() as libc::id_t,

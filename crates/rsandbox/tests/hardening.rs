@@ -86,8 +86,18 @@ fn probe_cmd(args: &[&str]) -> Command {
     Command::new(&work().probe).args(args)
 }
 
+/// The sandbox with the probes' directory visible in it: a mount namespace
+/// gets a private /tmp, so the work directory is bound read-only.
+fn with_work(sb: &Sandbox) -> Sandbox {
+    if sb.has_ns(rsandbox::Namespace::Mount) {
+        sb.clone().ro_bind(&work().dir, &work().dir)
+    } else {
+        sb.clone()
+    }
+}
+
 fn run(sb: &Sandbox, cmd: &Command) -> Output {
-    sb.clone()
+    with_work(sb)
         .stdin(Stdio::Null)
         .output(cmd)
         .unwrap_or_else(|e| panic!("spawn failed: {e}"))
@@ -258,7 +268,7 @@ fn open_pty() -> (OwnedFd, OwnedFd) {
 #[test]
 fn tiocsti_on_a_real_pty_injects_nothing() {
     let (_master, slave) = open_pty();
-    let sb = Sandbox::strict().stdin(Stdio::Fd(slave.as_raw_fd()));
+    let sb = with_work(&Sandbox::strict()).stdin(Stdio::Fd(slave.as_raw_fd()));
     let out = sb.output(&probe_cmd(&["tiocsti"])).unwrap();
     let text = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
@@ -276,7 +286,7 @@ fn tiocsti_on_a_real_pty_injects_nothing() {
     let n = unsafe { libc::read(slave.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
     assert!(n <= 0, "{n} bytes were injected into the terminal");
     // Ordinary terminal ioctls still work.
-    let sb = Sandbox::strict().stdin(Stdio::Fd(slave.as_raw_fd()));
+    let sb = with_work(&Sandbox::strict()).stdin(Stdio::Fd(slave.as_raw_fd()));
     let out = sb.output(&probe_cmd(&["tiocgwinsz"])).unwrap();
     assert_eq!(result(&out).0, 0);
 }
@@ -465,7 +475,10 @@ fn landlock_denies_outside_rules() {
     fs::create_dir(&outside).unwrap();
     let secret = outside.join("secret");
     fs::write(&secret, "canary").unwrap();
+    // The box's /tmp is private: bind the test directory in (same inodes, so
+    // the Landlock rules on the host paths cover it).
     let sb = Sandbox::strict()
+        .bind(&base, &base)
         .landlock_exec("/usr")
         .landlock_read("/etc/ld.so.cache")
         .landlock_exec(work().probe.parent().unwrap())

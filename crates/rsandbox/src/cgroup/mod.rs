@@ -566,9 +566,8 @@ impl Cgroup {
         Ok(())
     }
 
-    /// CPU time of the tree so far (for a tree-wide CPU-time check in
-    /// `Child::wait_step`, not wired yet).
-    #[allow(dead_code)]
+    /// CPU time of the tree so far (the tree-wide CPU-time check in
+    /// `Child::wait_step`).
     pub(crate) fn cpu_time(&self) -> Option<Duration> {
         self.stats().cpu_time
     }

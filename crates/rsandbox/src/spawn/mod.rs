@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::cgroup::Cgroup;
-use crate::child::Child;
+use crate::child::{Child, ChildParts};
 use crate::command::Command;
 use crate::error::{ChildError, Error, Result, Stage};
 use crate::report::EnforcementReport;
@@ -81,14 +81,16 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
 
     let parent_stdio = std::mem::take(&mut plan.parent_stdio);
     let mut child = Child::new(
-        launched.pid,
-        launched.pidfd,
-        status_r,
-        parent_stdio,
-        cgroup,
+        ChildParts {
+            pid: launched.pid,
+            pidfd: launched.pidfd,
+            status_pipe: status_r,
+            stdio: parent_stdio,
+            cgroup,
+            started,
+            enforcement: report,
+        },
         sb,
-        started,
-        report,
     );
 
     if let Err(e) = release(&plan, &child, launched.into_cgroup, &sync_w) {

@@ -279,8 +279,9 @@ fn become_init(plan: &Plan, fds: ChildFds) -> ChildResult {
         if let Some(p) = &plan.publish {
             crate::net::spawn_connector(p.connector_fd())?;
         }
-        // The init: keep only the status pipe, so the caller's pipes see EOF
+        // The init: named for `ps` in the box, then keep only the status pipe, so the caller's pipes see EOF
         // when the payload's tree is done with them.
+        libc::prctl(libc::PR_SET_NAME, c"rsandbox-init".as_ptr(), 0, 0, 0);
         let status_w = fds.status_w;
         if status_w > 0 {
             let _ = sys::close_range(0, (status_w - 1) as u32, 0);

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the tests need, on a fresh Debian 12 machine
+# (as root). Idempotent: only runs apt-get when something is missing.
+set -euo pipefail
+
+need=(busybox-static pkg-config python3-venv valgrind iproute2 util-linux gcc libc6-dev procps)
+missing=()
+for p in "${need[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+command -v cargo >/dev/null || { echo "setup: cargo is required (rustup)"; exit 1; }

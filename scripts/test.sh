@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every test of rsandbox: Rust (core, filesystem, limits, hardening,
+# services), C, Python, and the kernel matrix in a VM. Installs what it needs
+# first. Run as root (the tests also run their scenarios as `nobody`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+start=$(date +%s)
+step() { echo; echo "=== $* ($(( $(date +%s) - start ))s)"; }
+
+step setup
+scripts/setup.sh
+
+step "format and lints"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+step "build"
+cargo build --workspace --all-targets --quiet
+
+step "rust tests"
+cargo test --workspace --quiet 2>&1 | tee target/rust-tests.log
+
+step "C tests"
+scripts/test-c.sh
