@@ -55,6 +55,7 @@ pub struct Sandbox {
     /// Start from the caller's environment instead of a clean one.
     pub(crate) inherit_env: bool,
     /// Variables set (`Some`) or removed (`None`), applied in order of name.
+    #[serde(with = "crate::profile::env_serde")]
     pub(crate) env: BTreeMap<String, Option<String>>,
     /// Working directory inside the box (default `/`).
     pub(crate) cwd: Option<PathBuf>,
@@ -66,6 +67,10 @@ pub struct Sandbox {
     pub(crate) stderr: Stdio,
     /// Fds passed on purpose: (fd in the caller, fd number in the box).
     pub(crate) fds: Vec<(RawFd, RawFd)>,
+    /// Listening sockets passed for socket activation (see [`crate::net`]).
+    pub(crate) listen_fds: Vec<RawFd>,
+    /// Published ports (see [`crate::net`]).
+    pub(crate) published: Vec<crate::net::Publish>,
     /// Kill the whole tree when the [`Child`] is dropped.
     pub(crate) kill_on_drop: bool,
     /// Kill the box when the calling process dies.
@@ -98,6 +103,8 @@ impl Default for Sandbox {
             stdout: Stdio::Inherit,
             stderr: Stdio::Inherit,
             fds: Vec::new(),
+            listen_fds: Vec::new(),
+            published: Vec::new(),
             kill_on_drop: true,
             die_with_parent: true,
             fs: FsConfig::default(),
