@@ -345,6 +345,7 @@ pub fn print_features(f: &Features) {
         println!("landlock              no");
     }
     println!("mount_setattr         {}", yes(f.mount_setattr));
+    println!("overlay (fd layers)   {}", yes(f.overlay_fd_layers));
     println!("cgroup layout         {}", f.cgroup_layout);
     for c in &f.cgroups {
         println!(
