@@ -15,7 +15,7 @@
 # Environment:
 #   CARGO_TARGET_DIR      where cargo builds (default: <repo>/target)
 #   RSANDBOX_VM_KERNEL    use this vmlinux/vmlinuz instead of fetching one
-#   RSANDBOX_VM_TIMEOUT   time limit of the whole VM run, seconds (default 540)
+#   RSANDBOX_VM_TIMEOUT   time limit of the whole VM run, seconds (default 480)
 #   RSANDBOX_VM_ONLY      comma list of runs (core, fs:nobody, ...) to run only those
 # Exit status: 0 all runs passed, 1 a run failed, 2 no result (boot failure,
 # time limit), 3 set-up failed.
@@ -58,21 +58,26 @@ say "kernel $KERNEL"
 # --- test binaries
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
-  mapfile -t tests < <(cargo test -p rsandbox --tests --no-run --message-format=json 2>/dev/null |
+  # --workspace: the same features as scripts/test.sh's build, so nothing
+  # is rebuilt; only the rsandbox crate's test targets go into the VM.
+  mapfile -t tests < <(cargo test --workspace --no-run --message-format=json 2>/dev/null |
     python3 -c '
 import json, sys
 for l in sys.stdin:
     m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and "test" in m["target"]["kind"]:
+    if (m.get("reason") == "compiler-artifact" and m.get("executable")
+            and m["target"]["kind"] == ["test"]
+            and m["manifest_path"].endswith("crates/rsandbox/Cargo.toml")):
         print("%s=%s" % (m["target"]["name"], m["executable"]))')
 fi
 [ ${#tests[@]} -gt 0 ] || { say "no test binaries (cargo test -p rsandbox --no-run failed?)"; exit 3; }
-CLI=$(cargo build -p rsandbox-cli --bin rsandbox --message-format=json 2>/dev/null |
+CLI=$(cargo build --workspace --bins --message-format=json 2>/dev/null |
   python3 -c '
 import json, sys
 for l in sys.stdin:
     m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m.get("executable"):
+    if (m.get("reason") == "compiler-artifact" and m.get("executable")
+            and m["target"]["name"] == "rsandbox" and m["target"]["kind"] == ["bin"]):
         print(m["executable"])' | tail -1)
 [ -x "$CLI" ] || { say "could not build the rsandbox CLI"; exit 3; }
 args=()
@@ -81,7 +86,7 @@ say "set-up took $((SECONDS - t_start)) s"
 
 set +e
 python3 "$SUITE" run --kernel "$KERNEL" --cli "$CLI" "${args[@]}" \
-  --timeout "${RSANDBOX_VM_TIMEOUT:-540}" --only "${RSANDBOX_VM_ONLY:-}" --json "$CACHE/result.json" --log "$CACHE/console.log"
+  --timeout "${RSANDBOX_VM_TIMEOUT:-480}" --only "${RSANDBOX_VM_ONLY:-}" --json "$CACHE/result.json" --log "$CACHE/console.log"
 rc=$?
 say "done in $((SECONDS - t_start)) s, exit $rc (console log: $CACHE/console.log, result: $CACHE/result.json)"
 exit $rc

@@ -134,9 +134,18 @@ def kernel(cache):
         print(have[-1])
         return
     # The metapackage names the versioned image (Depends: linux-image-6.1.0-N-amd64).
-    dep = subprocess.run(["apt-cache", "depends", "linux-image-amd64"],
-                         capture_output=True, text=True, check=True).stdout
+    def depends():
+        return subprocess.run(["apt-cache", "depends", "linux-image-amd64"],
+                              capture_output=True, text=True).stdout
+    dep = depends()
     m = re.search(r"Depends: (linux-image-\S+-amd64)", dep)
+    if not m:
+        # A fresh machine or container may have no package lists yet.
+        print("test-vm: apt-get update (no package lists for linux-image-amd64)", file=sys.stderr)
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        subprocess.run(sudo + ["apt-get", "update", "-qq"], check=True, stdout=sys.stderr)
+        dep = depends()
+        m = re.search(r"Depends: (linux-image-\S+-amd64)", dep)
     if not m:
         sys.exit("apt-cache depends linux-image-amd64 names no linux-image-*-amd64:\n" + dep)
     pkg = m.group(1)
@@ -311,11 +320,9 @@ def build_initramfs(out, tests, cli, probe_src, runs, run_timeout, kernel_path):
                          ("lib64", "usr/lib64")]:
         c.symlink(link, target)
     busybox = shutil.which("busybox")
-    if not busybox or "statically linked" not in subprocess.run(
-            ["file", "-L", busybox], capture_output=True, text=True).stdout:
-        # `file` may be absent: fall back to ldd's verdict.
-        if not busybox or subprocess.run(["ldd", busybox], capture_output=True).returncode == 0:
-            sys.exit("busybox-static is needed (apt-get install busybox-static)")
+    # ldd fails on a static binary ("not a dynamic executable").
+    if not busybox or subprocess.run(["ldd", busybox], capture_output=True).returncode == 0:
+        sys.exit("a static busybox is needed (apt-get install busybox-static)")
     c.file("/usr/bin/busybox", open(busybox, "rb").read())
     applets = subprocess.run([busybox, "--list"], capture_output=True, text=True,
                              check=True).stdout.split()
@@ -366,8 +373,8 @@ def run(args):
     ap.add_argument("--cli", required=True)
     ap.add_argument("--probe-src", default=os.path.join(HERE, "..", "data", "probe.c"))
     ap.add_argument("--test", action="append", default=[], help="NAME=PATH")
-    ap.add_argument("--timeout", type=int, default=540, help="whole VM, seconds")
-    ap.add_argument("--run-timeout", type=int, default=300, help="one test binary run, seconds")
+    ap.add_argument("--timeout", type=int, default=480, help="whole VM, seconds")
+    ap.add_argument("--run-timeout", type=int, default=240, help="one test binary run, seconds")
     ap.add_argument("--only", default="", help="comma list of NAME or NAME:USER runs")
     ap.add_argument("--json")
     ap.add_argument("--log")
@@ -431,11 +438,19 @@ def run(args):
     text = out.decode(errors="replace").replace("\r\n", "\n")
     secs = time.time() - t0
     results = [dict(re.findall(r"(\w+)=(\S+)", m)) for m in re.findall(r"RSBX-VM-RUN (.*)", text)]
+    # Per run: libtest's own count (its last "test result" line).
+    for r in results:
+        seg = text.split("RSBX-VM-BEGIN name=%s " % r["name"], 1)[-1].split("RSBX-VM-RUN ", 1)[0]
+        counts = re.findall(r"test result: \w+\. (\d+) passed; (\d+) failed; (\d+) ignored; "
+                            r"\d+ measured; (\d+) filtered out", seg)
+        if counts:
+            r["passed"], r["failed"], r["ignored"], r["filtered"] = counts[-1]
     done = re.search(r"RSBX-VM-DONE rc=(\d+)", text)
     print("\n==== rsandbox VM suite summary (%.0f s in the VM)" % secs)
     for r in results:
-        print("  %-18s rc=%-4s %4s s  %s" % (r["name"], r["rc"], r["secs"],
-                                             "ok" if r["rc"] == "0" else "FAILED"))
+        print("  %-18s rc=%-4s %4s s  %-6s %s passed, %s failed, %s filtered out" % (
+            r["name"], r["rc"], r["secs"], "ok" if r["rc"] == "0" else "FAILED",
+            r.get("passed", "?"), r.get("failed", "?"), r.get("filtered", "?")))
     ran = {r["name"] for r in results}
     missing = ["%s:%s" % (n, u) for n, u, *_ in runs if "%s:%s" % (n, u) not in ran]
     if timed_out:
