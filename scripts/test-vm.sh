@@ -59,7 +59,8 @@ say "kernel $KERNEL"
 tests=("$@")
 if [ ${#tests[@]} -eq 0 ]; then
   # --workspace: the same features as scripts/test.sh's build, so nothing
-  # is rebuilt; only the rsandbox crate's test targets go into the VM.
+  # is rebuilt; the test targets of the rsandbox and rsandbox-cli crates go
+  # into the VM.
   mapfile -t tests < <(cargo test --workspace --no-run --message-format=json 2>/dev/null |
     python3 -c '
 import json, sys
@@ -67,7 +68,8 @@ for l in sys.stdin:
     m = json.loads(l)
     if (m.get("reason") == "compiler-artifact" and m.get("executable")
             and m["target"]["kind"] == ["test"]
-            and m["manifest_path"].endswith("crates/rsandbox/Cargo.toml")):
+            and m["manifest_path"].endswith(("crates/rsandbox/Cargo.toml",
+                                             "crates/rsandbox-cli/Cargo.toml"))):
         print("%s=%s" % (m["target"]["name"], m["executable"]))')
 fi
 [ ${#tests[@]} -gt 0 ] || { say "no test binaries (cargo test -p rsandbox --no-run failed?)"; exit 3; }

@@ -91,7 +91,8 @@ def plan(tests):
         "fs": "RSANDBOX_AS_NOBODY=1",
         "hardening": "RSANDBOX_HARDENING_NOBODY=1 RSANDBOX_HARDENING_SUID_PROBE=/opt/suid-probe",
     }
-    for name in ("core", "fs", "hardening", "hygiene", "no_alloc"):
+    known = ["core", "fs", "hardening", "hygiene", "no_alloc"]
+    for name in known + sorted(set(tests) - set(known) - {"limits", "vm"}):
         if name not in tests:
             continue
         runs.append((name, "root", name + "-root", "", skips(name, "root")))
@@ -330,6 +331,8 @@ def build_initramfs(out, tests, cli, probe_src, runs, run_timeout, kernel_path):
     for name, path in tests.items():
         elfs["/t/" + name] = path
     elfs["/t/rsandbox"] = cli
+    # Also where the CLI's own tests look for it (CARGO_BIN_EXE_rsandbox).
+    elfs[os.path.abspath(cli)] = cli
     # The probe, compiled here exactly as hardening.rs compiles it.
     tmp = tempfile.mkdtemp(prefix="rsbx-vm-probe-")
     probe = os.path.join(tmp, "probe")
