@@ -20,6 +20,15 @@ its own leaf cgroup, as root or as nobody (uid 65534). Every run prints
 `RSBX-VM-RUN name=<bin>:<user> rc=<n> secs=<n>`, and the last line is
 `RSBX-VM-DONE rc=<n>`. Exit status: 0 when every run passed, 1 when a run
 failed, 2 when the VM gave no result (boot failure or time limit).
+
+The runs: limits `vm_*` (pure-v2 enforcement: OOM with memory.events,
+pids.max, cpu.max throttling, cgroup.kill of the tree, cgroups removed) as
+root and the rootless delegation error as nobody; the `vm` target
+(tests/vm/main.rs: what 6.1 lacks is refused in strict mode, reported in
+best-effort mode and by `rsandbox check`); core, fs, hardening, hygiene,
+no_alloc and the CLI tests, as root (which includes each binary's own nobody
+variants) and as nobody. SKIPS lists what is filtered out and why; both are
+printed before the boot. Scripts/test-vm.sh is the host-side entry point.
 """
 import glob, gzip, hashlib, lzma, os, re, select, shlex, shutil, subprocess, sys, tempfile, time
 
@@ -83,7 +92,7 @@ def plan(tests):
                      ["--ignored", "--exact", "--test-threads=1"] + LIMITS_NOBODY))
     if "vm" in tests:
         for user in ("root", "nobody"):
-            runs.append(("vm", user, "vm-" + user, "RSBX_VM=1", []))
+            runs.append(("vm", user, "vm-" + user, "RSBX_VM=1", ["--nocapture"]))
     # Root runs include each test's own nobody variant (setpriv); the nobody
     # run starts the whole binary unprivileged, with the binary's own
     # protocol for "this is the nobody pass".
