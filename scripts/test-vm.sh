@@ -4,11 +4,14 @@
 #
 #   scripts/test-vm.sh [NAME=TEST_BINARY ...]
 #
-# Without arguments it asks cargo for the test binaries of the rsandbox crate
-# (`cargo test -p rsandbox --no-run --message-format=json`: nothing is rebuilt
-# when scripts/test.sh built them already) and builds the `rsandbox` CLI.
-# Needs root for apt-get only when qemu-system-x86 or busybox-static is
-# missing. The kernel (linux-image-amd64, fetched with `apt-get download`,
+# Without arguments it asks cargo for the test binaries of the rsandbox and
+# rsandbox-cli crates (`cargo test --workspace --no-run --message-format=json`:
+# nothing is rebuilt when scripts/test.sh built them already) and for the
+# `rsandbox` CLI. Needs root (or sudo) for apt-get only when qemu-system-x86,
+# busybox-static, gcc (the hardening probe is compiled here) are missing. What
+# runs in the VM and what is filtered out (with the reason) is printed first:
+# see crates/rsandbox/tests/vm/suite.py. Takes ~3 min on an idle 2-core
+# machine (TCG), ~5-6 min while other builds load it. The kernel (linux-image-amd64, fetched with `apt-get download`,
 # unpacked with `dpkg -x`, never installed) is cached in
 # $CARGO_TARGET_DIR/vm-cache (default target/vm-cache).
 #
@@ -16,6 +19,7 @@
 #   CARGO_TARGET_DIR      where cargo builds (default: <repo>/target)
 #   RSANDBOX_VM_KERNEL    use this vmlinux/vmlinuz instead of fetching one
 #   RSANDBOX_VM_TIMEOUT   time limit of the whole VM run, seconds (default 480)
+#   RSANDBOX_VM_ACCEL     tcg (default) or kvm, only where KVM really works
 #   RSANDBOX_VM_ONLY      comma list of runs (core, fs:nobody, ...) to run only those
 # Exit status: 0 all runs passed, 1 a run failed, 2 no result (boot failure,
 # time limit), 3 set-up failed.
@@ -88,7 +92,8 @@ say "set-up took $((SECONDS - t_start)) s"
 
 set +e
 python3 "$SUITE" run --kernel "$KERNEL" --cli "$CLI" "${args[@]}" \
-  --timeout "${RSANDBOX_VM_TIMEOUT:-480}" --only "${RSANDBOX_VM_ONLY:-}" --json "$CACHE/result.json" --log "$CACHE/console.log"
+  --timeout "${RSANDBOX_VM_TIMEOUT:-480}" --only "${RSANDBOX_VM_ONLY:-}" \
+  --accel "${RSANDBOX_VM_ACCEL:-tcg}" --json "$CACHE/result.json" --log "$CACHE/console.log"
 rc=$?
 say "done in $((SECONDS - t_start)) s, exit $rc (console log: $CACHE/console.log, result: $CACHE/result.json)"
 exit $rc

@@ -388,6 +388,8 @@ def run(args):
     ap.add_argument("--timeout", type=int, default=480, help="whole VM, seconds")
     ap.add_argument("--run-timeout", type=int, default=240, help="one test binary run, seconds")
     ap.add_argument("--only", default="", help="comma list of NAME or NAME:USER runs")
+    ap.add_argument("--accel", default="tcg",
+                    help="tcg (default) or kvm where /dev/kvm really works (it hangs here)")
     ap.add_argument("--json")
     ap.add_argument("--log")
     o = ap.parse_args(args)
@@ -416,7 +418,8 @@ def run(args):
     t0 = time.time()
     build_initramfs(initrd, tests, o.cli, o.probe_src, runs, o.run_timeout, o.kernel)
     print("initramfs: %.1f MB in %.1f s" % (os.path.getsize(initrd) / 1e6, time.time() - t0))
-    cmd = ["qemu-system-x86_64", "-M", "microvm", "-accel", "tcg", "-cpu", "max",
+    cmd = ["qemu-system-x86_64", "-M", "microvm", "-accel", o.accel,
+           "-cpu", "host" if o.accel == "kvm" else "max",
            "-m", "2048", "-smp", "2",
            "-nographic", "-no-reboot", "-nodefaults", "-serial", "stdio",
            "-kernel", kernel_path, "-initrd", initrd, "-append",
