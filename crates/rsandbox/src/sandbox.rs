@@ -57,6 +57,7 @@ pub struct Sandbox {
     /// Start from the caller's environment instead of a clean one.
     pub(crate) inherit_env: bool,
     /// Variables set (`Some`) or removed (`None`), applied in order of name.
+    #[serde(with = "crate::profile::env_serde")]
     pub(crate) env: BTreeMap<String, Option<String>>,
     /// Working directory inside the box (default `/`).
     pub(crate) cwd: Option<PathBuf>,
@@ -72,6 +73,10 @@ pub struct Sandbox {
     pub(crate) start_gate: Option<RawFd>,
     /// Make stdin the controlling terminal of the box's session.
     pub(crate) controlling_tty: bool,
+    /// Listening sockets passed for socket activation (see [`crate::net`]).
+    pub(crate) listen_fds: Vec<RawFd>,
+    /// Published ports (see [`crate::net`]).
+    pub(crate) published: Vec<crate::net::Publish>,
     /// Kill the whole tree when the [`Child`] is dropped.
     pub(crate) kill_on_drop: bool,
     /// Kill the box when the calling process dies.
@@ -107,6 +112,8 @@ impl Default for Sandbox {
             fds: Vec::new(),
             start_gate: None,
             controlling_tty: false,
+            listen_fds: Vec::new(),
+            published: Vec::new(),
             kill_on_drop: true,
             die_with_parent: true,
             fs: FsConfig::default(),

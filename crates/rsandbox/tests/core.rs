@@ -484,3 +484,48 @@ fn accepts_std_command() {
     let out = Sandbox::new().output(&Command::from(&c)).unwrap();
     assert_eq!(text(&out.stdout), "from std\n");
 }
+
+both!(time_namespace_is_new, || {
+    let host = std::fs::read_link("/proc/self/ns/time").unwrap();
+    let out = run(&base().time_ns(), "readlink /proc/self/ns/time");
+    let inside = text(&out.stdout);
+    assert!(inside.starts_with("time:["), "{inside}");
+    assert_ne!(inside.trim(), host.to_str().unwrap());
+});
+
+both!(cgroup_namespace_hides_the_host_path, || {
+    let host = std::fs::read_to_string("/proc/self/cgroup").unwrap();
+    let out = run(&base().cgroup_ns(), "cat /proc/self/cgroup");
+    let inside = text(&out.stdout);
+    // Every hierarchy's path is the namespace root.
+    for line in inside.lines() {
+        assert!(line.ends_with(":/"), "{inside}\n(host: {host})");
+    }
+    assert_eq!(inside.lines().count(), host.lines().count());
+});
+
+both!(background_processes_die_with_the_payload, || {
+    // Without a PID namespace the payload's process group is killed when it
+    // exits, as the kernel does for the whole namespace with one.
+    for sb in [Sandbox::new(), base().pid_ns()] {
+        let mut child = sb
+            .stdin(Stdio::Pipe)
+            .stdout(Stdio::Pipe)
+            .spawn(&sh("sleep 1000 & echo started; read -r _; exit 0"))
+            .unwrap();
+        let mut line = [0u8; 8];
+        child
+            .stdout
+            .as_mut()
+            .unwrap()
+            .read_exact(&mut line)
+            .unwrap();
+        let tree = descendants(child.pid());
+        assert!(!tree.is_empty(), "the background sleep was not found");
+        // Let the payload exit (its stdin reaches EOF).
+        drop(child.stdin.take());
+        let o = child.wait().unwrap();
+        assert!(o.success(), "{o:?}");
+        assert_all_dead(&tree);
+    }
+});

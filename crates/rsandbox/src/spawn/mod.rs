@@ -108,6 +108,9 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         child.abort();
         return Err(child_error(&plan, ce));
     }
+    if let Some(p) = plan.publish.take() {
+        p.start()?;
+    }
     Ok(child)
 }
 

@@ -14,6 +14,7 @@ use crate::fs::MountPlan;
 use crate::idmap::{self, IdMap};
 use crate::landlock::LandlockPlan;
 use crate::limits::RlimitPlan;
+use crate::net::{ListenPidSlot, PublishPlan};
 use crate::ns::Namespace;
 use crate::sandbox::{Sandbox, HOSTNAME_MAX};
 use crate::seccomp::SeccompProgram;
@@ -37,6 +38,8 @@ pub(crate) struct Plan {
     /// Keeps the env strings alive for `envp_ptrs`.
     _envp: Vec<CString>,
     pub envp_ptrs: Vec<*const libc::c_char>,
+    /// `LISTEN_PID=` slot (socket activation), filled by the child.
+    pub listen_pid: Option<ListenPidSlot>,
     pub cwd: CString,
     pub hostname: Option<CString>,
     pub clone_flags: u64,
@@ -65,6 +68,8 @@ pub(crate) struct Plan {
     pub caps: Option<CapsPlan>,
     pub landlock: Option<LandlockPlan>,
     pub seccomp: Option<SeccompProgram>,
+    /// Published ports: host listeners and the connector's socket pair.
+    pub publish: Option<PublishPlan>,
     /// The resolved program path, for messages.
     pub program_path: PathBuf,
     /// The working directory, for messages.
@@ -75,7 +80,11 @@ impl Plan {
     /// Validate and prepare.
     pub(crate) fn new(sb: &Sandbox, cmd: &Command) -> Result<Plan> {
         validate(sb, cmd)?;
-        let env = sb.resolved_env();
+        let mut env = sb.resolved_env();
+        if !sb.listen_fds.is_empty() {
+            env.retain(|(k, _)| !k.as_encoded_bytes().starts_with(b"LISTEN_"));
+            env.push(("LISTEN_FDS".into(), sb.listen_fds.len().to_string().into()));
+        }
         let program_path = resolve_program(sb, cmd, &env)?;
         let program = cstring("program", program_path.as_os_str())?;
 
@@ -95,7 +104,12 @@ impl Plan {
             kv.push(v);
             envp.push(cstring(&format!("env {}", k.to_string_lossy()), &kv)?);
         }
-        let envp_ptrs = null_terminated(&envp);
+        let mut envp_ptrs = null_terminated(&envp);
+        // LISTEN_PID: a slot the child fills with its own pid before exec.
+        let listen_pid = (!sb.listen_fds.is_empty()).then(ListenPidSlot::new);
+        if let Some(slot) = &listen_pid {
+            envp_ptrs.insert(envp_ptrs.len() - 1, slot.as_ptr());
+        }
 
         let cwd_path = sb.working_dir().to_path_buf();
         let cwd = cstring("cwd", cwd_path.as_os_str())?;
@@ -171,6 +185,7 @@ impl Plan {
             argv_ptrs,
             _envp: envp,
             envp_ptrs,
+            listen_pid,
             cwd,
             hostname,
             clone_flags,
@@ -195,6 +210,7 @@ impl Plan {
             caps: CapsPlan::prepare(sb)?,
             landlock: LandlockPlan::prepare(sb)?,
             seccomp: SeccompProgram::prepare(sb)?,
+            publish: PublishPlan::prepare(sb)?,
             program_path,
             cwd_path,
         })
@@ -459,6 +475,7 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
         }
     }
     crate::fs::validate(sb)?;
+    crate::net::validate(sb)?;
     Ok(())
 }
 
@@ -562,7 +579,14 @@ fn prepare_stdio(sb: &Sandbox) -> Result<StdioFds> {
             }
         }
     }
-    let min_fd = sb.fds.iter().map(|&(_, t)| t + 1).max().unwrap_or(3);
+    let min_fd = sb
+        .fds
+        .iter()
+        .copied()
+        .chain(crate::net::listen_targets(sb))
+        .map(|(_, t)| t + 1)
+        .max()
+        .unwrap_or(3);
     // Move the child-side sources above every passed target so the child's
     // dup2 calls cannot clobber one another.
     for slot in child.iter_mut() {
@@ -585,7 +609,7 @@ fn dup_cloexec(fd: RawFd, min: RawFd) -> Result<OwnedFd> {
 
 fn prepare_passed(sb: &Sandbox, min_fd: RawFd) -> Result<Vec<(OwnedFd, RawFd)>> {
     let mut out = Vec::with_capacity(sb.fds.len());
-    for &(src, dst) in &sb.fds {
+    for (src, dst) in sb.fds.iter().copied().chain(crate::net::listen_targets(sb)) {
         out.push((dup_cloexec(src, min_fd)?, dst));
     }
     out.sort_by_key(|&(_, t)| t);

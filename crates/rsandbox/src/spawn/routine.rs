@@ -136,10 +136,14 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         }
 
         if plan.pid_ns {
-            become_init(fds)?;
+            become_init(plan, fds)?;
         }
 
         reset_signals()?;
+        if let Some(slot) = &plan.listen_pid {
+            // After the init's fork: the pid the payload will have.
+            slot.fill();
+        }
         if let Some(g) = &plan.gate {
             // Setup is done: close what exec would close (the caller's
             // locks and pipes must not stay held while the payload waits),
@@ -297,7 +301,7 @@ fn reset_signals() -> ChildResult {
 /// As PID 1 of the new PID namespace: fork the payload (which returns from
 /// here and goes on to exec), and stay behind as its init. The init never
 /// returns.
-fn become_init(fds: ChildFds) -> ChildResult {
+fn become_init(plan: &Plan, fds: ChildFds) -> ChildResult {
     // SAFETY: signal-mask calls on a stack sigset; clone used like fork.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -317,6 +321,10 @@ fn become_init(fds: ChildFds) -> ChildResult {
             // The payload: if the init dies, the kernel kills the namespace.
             libc::close(fds.status_w);
             return Ok(());
+        }
+        // The init forks the published ports' connector (see crate::net).
+        if let Some(p) = &plan.publish {
+            crate::net::spawn_connector(p.connector_fd())?;
         }
         // The init: named for `ps` in the box, then keep only the status pipe, so the caller's pipes see EOF
         // when the payload's tree is done with them.

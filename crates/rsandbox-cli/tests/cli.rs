@@ -1,0 +1,110 @@
+//! The `rsandbox` command, run as a user would.
+
+use std::process::Command;
+
+fn rsandbox(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_rsandbox"))
+        .args(args)
+        .output()
+        .expect("run rsandbox")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn exit_code_mirrors_the_payload() {
+    for code in [0, 1, 7, 255] {
+        let o = rsandbox(&["run", "--", "/bin/sh", "-c", &format!("exit {code}")]);
+        assert_eq!(o.status.code(), Some(code), "{}", text(&o.stderr));
+    }
+    let o = rsandbox(&["run", "--", "/bin/sh", "-c", "kill -9 $$"]);
+    assert_eq!(o.status.code(), Some(128 + 9));
+}
+
+#[test]
+fn strict_by_default_relaxed_on_request() {
+    let probe = "grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status | tr -d '\\t'; hostname";
+    let o = rsandbox(&["run", "--hostname", "boxed", "--", "/bin/sh", "-c", probe]);
+    let s = text(&o.stdout);
+    assert!(o.status.success(), "{s}{}", text(&o.stderr));
+    assert!(s.contains("CapEff:0000000000000000"), "{s}");
+    assert!(s.contains("NoNewPrivs:1"), "{s}");
+    assert!(s.contains("Seccomp:2"), "{s}");
+    assert!(s.contains("boxed"), "{s}");
+    let o = rsandbox(&["run", "--relaxed", "--", "/bin/sh", "-c", probe]);
+    let s = text(&o.stdout);
+    assert!(s.contains("Seccomp:0"), "{s}");
+}
+
+#[test]
+fn json_prints_the_outcome_and_enforcement() {
+    let o = rsandbox(&["run", "--json", "--", "/bin/sh", "-c", "exit 3"]);
+    assert_eq!(o.status.code(), Some(3));
+    let s = text(&o.stdout);
+    let v: serde_json::Value = serde_json::from_str(s.trim()).expect("JSON outcome");
+    assert_eq!(v["reason"], "exited");
+    assert_eq!(v["status"]["exited"], 3);
+    let layers = v["enforcement"]["layers"].as_array().unwrap();
+    assert!(layers
+        .iter()
+        .any(|l| l["layer"] == "seccomp" && l["enforcement"] == "full"));
+}
+
+#[test]
+fn timeout_and_memory_flags() {
+    let o = rsandbox(&[
+        "run",
+        "--timeout",
+        "0.3",
+        "--json",
+        "--",
+        "/bin/sleep",
+        "100",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(text(&o.stdout).trim()).unwrap();
+    assert_eq!(v["reason"], "wall_time_limit");
+    assert_eq!(o.status.code(), Some(128 + 9));
+}
+
+#[test]
+fn bad_input_is_a_clear_error() {
+    for (args, needle) in [
+        (
+            vec!["run", "--timeout", "0", "--", "/bin/true"],
+            "--timeout",
+        ),
+        (
+            vec!["run", "--unshare", "bogus", "--", "/bin/true"],
+            "bogus",
+        ),
+        (
+            vec!["run", "--memory", "12Q", "--", "/bin/true"],
+            "--memory",
+        ),
+        (
+            vec!["run", "--", "no-such-program-xyz"],
+            "program not found",
+        ),
+        (
+            vec!["run", "--relaxed", "--cwd", "rel", "--", "/bin/true"],
+            "cwd",
+        ),
+    ] {
+        let o = rsandbox(&args);
+        assert_eq!(o.status.code(), Some(125), "{args:?}");
+        let e = text(&o.stderr);
+        assert!(e.contains(needle), "{args:?}: {e}");
+    }
+}
+
+#[test]
+fn check_reports_the_machine() {
+    let o = rsandbox(&["check", "--json"]);
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["kernel"].as_str().is_some_and(|k| !k.is_empty()));
+    assert!(v["namespaces"].as_array().is_some_and(|n| !n.is_empty()));
+    assert!(v["cgroup_layout"].is_string());
+}
