@@ -3,8 +3,10 @@
 //! root. Storage, run and tmp dirs are private to the test; only
 //! `--network none` is used, so the host's network is never touched.
 //!
-//! Needs root, podman and a static busybox. Without podman the test says so
-//! and passes, unless `RSANDBOX_REQUIRE` lists `podman`.
+//! Needs root, podman and a static busybox: it is opt-in (`cargo test -p
+//! rsandbox-oci --test podman -- --ignored` after `apt-get install -y
+//! podman`), not part of the default test command, and fails when podman is
+//! missing rather than passing without running.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -83,18 +85,12 @@ fn podman_installed() -> bool {
 }
 
 #[test]
+#[ignore = "end-to-end with podman: apt-get install -y podman, then run with --ignored"]
 fn podman_runs_containers_with_rsandbox_oci() {
-    if !podman_installed() {
-        let required = std::env::var("RSANDBOX_REQUIRE").unwrap_or_default();
-        assert!(
-            !required.split(',').any(|r| r.trim() == "podman"),
-            "RSANDBOX_REQUIRE lists podman but it is not installed (apt-get install -y podman)"
-        );
-        eprintln!(
-            "podman is not installed: the engine test did not run (apt-get install -y podman)"
-        );
-        return;
-    }
+    assert!(
+        podman_installed(),
+        "podman is not installed: apt-get install -y podman"
+    );
     // SAFETY: trivial getter.
     assert_eq!(unsafe { libc::geteuid() }, 0, "needs root");
     let dir = std::env::temp_dir().join(format!("rsandbox-oci-podman-{}", std::process::id()));
