@@ -6,7 +6,7 @@ set -euo pipefail
 need=(busybox-static pkg-config python3-venv valgrind iproute2 util-linux gcc libc6-dev procps)
 missing=()
 for p in "${need[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing+=("$p")
 done
 if ((${#missing[@]})); then
     echo "setup: installing ${missing[*]}"

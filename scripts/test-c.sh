@@ -55,7 +55,7 @@ step "header drift and Rust-side tests" cargo test -q -p rsandbox-ffi
 mkdir -p "$work/lib"
 cp "$lib_out/libsandbox.so" "$work/lib/libsandbox.so.0"
 ln -s libsandbox.so.0 "$work/lib/libsandbox.so"
-soname_ok() { readelf -d "$work/lib/libsandbox.so.0" | grep -q 'SONAME.*\[libsandbox\.so\.0\]'; }
+soname_ok() { readelf -d "$work/lib/libsandbox.so.0" | grep 'SONAME.*\[libsandbox\.so\.0\]' >/dev/null; }
 step "soname is libsandbox.so.0" soname_ok
 
 strict=(-std=c11 -Wall -Wextra -Werror -pedantic -g)
@@ -94,7 +94,7 @@ judge_says() { # judge_says WANT ARGS...: the judge's verdict line is WANT
   shift
   out=$("$@" 2>&1)
   echo "$out" | sed 's/^/    /'
-  echo "$out" | grep -q "^verdict: *$want\$"
+  echo "$out" | grep "^verdict: *$want\$" >/dev/null
 }
 step "judge: exited" judge_says exited "$work/judge.asan" -- /bin/echo hello
 step "judge: out of memory" judge_says out_of_memory \
@@ -107,7 +107,7 @@ valgrind_judge() {
     --log-file="$log" "$work/judge" -M -S -t 5000 -- /bin/true >"$work/judge.out" 2>&1
   rc=$?
   sed 's/^/    /' "$work/judge.out"
-  if [ $rc -eq 99 ] || grep -q 'definitely lost\|Invalid \(read\|write\|free\)' "$log"; then
+  if [ $rc -eq 99 ] || grep 'definitely lost\|Invalid \(read\|write\|free\)' >/dev/null "$log"; then
     grep -v 'unhandled amd64-linux syscall\|You may be able\|README_MISSING\|Nevertheless\|bug_reports' "$log"
     return 1
   fi
@@ -139,14 +139,14 @@ outside() {
   echo "    cc prog.c $(pkg-config --cflags --libs sandbox)"
   # shellcheck disable=SC2046
   cc prog.c $(pkg-config --cflags --libs sandbox) -o prog || return 1
-  LD_LIBRARY_PATH=$prefix/lib ldd ./prog | grep -q "libsandbox.so.0 => $prefix/lib/" || return 1
+  LD_LIBRARY_PATH=$prefix/lib ldd ./prog | grep "libsandbox.so.0 => $prefix/lib/" >/dev/null || return 1
   LD_LIBRARY_PATH=$prefix/lib ./prog -t 2000 -- /bin/echo built outside | sed 's/^/    /'
   [ "${PIPESTATUS[0]}" -eq 0 ] || return 1
   # The static library, with the system libraries pkg-config lists.
   # shellcheck disable=SC2046
   cc prog.c $(pkg-config --cflags sandbox) "$(pkg-config --variable=libdir sandbox)/libsandbox.a" \
     $(pkg-config --static --libs-only-l sandbox | sed 's/-lsandbox//') -o prog-static || return 1
-  ! ldd ./prog-static | grep -q libsandbox || return 1
+  ! ldd ./prog-static | grep libsandbox >/dev/null || return 1
   ./prog-static -t 2000 -- /bin/true >/dev/null
 }
 step "pkg-config: a program built outside the tree (shared and static)" outside

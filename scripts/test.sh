@@ -21,5 +21,11 @@ cargo build --workspace --all-targets --quiet
 step "rust tests"
 cargo test --workspace --quiet 2>&1 | tee target/rust-tests.log
 
+step "kernel matrix: Debian 6.1, pure cgroup v2, QEMU microvm"
+scripts/test-vm.sh
+
 step "C tests"
 scripts/test-c.sh
+
+step "Python tests"
+scripts/test-python.sh

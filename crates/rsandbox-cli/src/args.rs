@@ -32,6 +32,10 @@ pub struct Check {
 
 #[derive(Debug, Args)]
 pub struct Run {
+    /// Start from a profile file (.json or .toml, see docs/profile.md)
+    /// instead of the strict preset; the other flags are applied on top.
+    #[arg(long, value_name = "FILE")]
+    pub profile: Option<PathBuf>,
     /// Start from an empty description instead of the strict preset (all
     /// namespaces, every capability dropped, no_new_privs, default seccomp
     /// profile, default root view).
@@ -186,10 +190,10 @@ fn bytes(flag: &str, v: &str) -> Result<u64, rsandbox::Error> {
 impl Run {
     /// Build the sandbox these flags describe.
     pub fn sandbox(&self) -> Result<Sandbox, rsandbox::Error> {
-        let mut sb = if self.relaxed {
-            Sandbox::new()
-        } else {
-            Sandbox::strict()
+        let mut sb = match (&self.profile, self.relaxed) {
+            (Some(p), _) => Sandbox::load(p)?,
+            (None, true) => Sandbox::new(),
+            (None, false) => Sandbox::strict(),
         };
         if self.best_effort {
             sb = sb.best_effort(true);
@@ -341,6 +345,7 @@ pub fn print_features(f: &Features) {
         println!("landlock              no");
     }
     println!("mount_setattr         {}", yes(f.mount_setattr));
+    println!("overlay (fd layers)   {}", yes(f.overlay_fd_layers));
     println!("cgroup layout         {}", f.cgroup_layout);
     for c in &f.cgroups {
         println!(

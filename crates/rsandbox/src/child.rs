@@ -267,6 +267,25 @@ impl Child {
         self.signal_tree(libc::SIGKILL)
     }
 
+    /// Stop gracefully: SIGTERM to the payload (through the init with a PID
+    /// namespace, to the process group otherwise), wait up to `grace` for it
+    /// to end, then kill the whole tree; returns the outcome. A payload that
+    /// handles SIGTERM and exits has its own status ([`Reason::Exited`]); one
+    /// ended by a signal is [`Reason::Killed`]. The wall-clock limit with a
+    /// [`grace`](Sandbox::grace) takes the same path.
+    pub fn stop(&mut self, grace: Duration) -> Result<Outcome> {
+        if let Some(o) = self.try_wait()? {
+            return Ok(o);
+        }
+        self.killed_for.get_or_insert(Reason::Killed);
+        self.signal_tree(libc::SIGTERM)?;
+        if let Some(o) = self.wait_timeout(grace)? {
+            return Ok(o);
+        }
+        self.signal_tree(libc::SIGKILL)?;
+        self.wait()
+    }
+
     /// Send `sig` to the tree: to the init (which forwards it) with a PID
     /// namespace; to the process group otherwise. SIGKILL also goes to the
     /// cgroup.
@@ -373,6 +392,24 @@ impl Child {
         Ok(None)
     }
 
+    /// When the waits next have work to do besides noticing the exit: the
+    /// wall-clock deadline (the timeout, or the end of the grace after
+    /// SIGTERM), or the next check of the tree's CPU time. `None` when there
+    /// is none or the sandbox has ended. A caller that waits by other means
+    /// (e.g. an event loop watching the pidfd) calls
+    /// [`try_wait`](Self::try_wait) at that time so the limits are enforced.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        if self.outcome.is_some() {
+            return None;
+        }
+        let limit = self.deadline();
+        if self.watches_tree_cpu() {
+            let tick = Instant::now() + CPU_POLL;
+            return Some(limit.map_or(tick, |t| t.min(tick)));
+        }
+        limit
+    }
+
     /// Whether the CPU-time limit is watched on the whole tree through the
     /// cgroup (RLIMIT_CPU alone only limits each process).
     fn watches_tree_cpu(&self) -> bool {
@@ -392,24 +429,26 @@ impl Child {
     }
 
     /// When the wall-clock limit (or the grace after SIGTERM) runs out.
-    fn deadline(&self) -> Option<Instant> {
+    pub(crate) fn deadline(&self) -> Option<Instant> {
         let t = self.timeout?;
-        if self.killed_for.is_some() {
-            return None;
-        }
-        match self.term_sent {
-            Some(at) => Some(at + self.grace.unwrap_or_default()),
-            None => Some(self.started + t),
+        match (self.term_sent, self.killed_for) {
+            (Some(at), _) => Some(at + self.grace.unwrap_or_default()),
+            (None, None) => Some(self.started + t),
+            (None, Some(_)) => None,
         }
     }
 
-    fn on_deadline(&mut self) -> Result<()> {
+    pub(crate) fn on_deadline(&mut self) -> Result<()> {
         match (self.grace, self.term_sent) {
             (Some(_), None) => {
+                // Same path as `stop`: SIGTERM now, SIGKILL when the grace
+                // runs out; either way the reason is the time limit.
                 self.term_sent = Some(Instant::now());
+                self.killed_for = Some(Reason::WallTimeLimit);
                 self.signal_tree(libc::SIGTERM)
             }
             _ => {
+                self.term_sent = None;
                 self.killed_for = Some(Reason::WallTimeLimit);
                 self.signal_tree(libc::SIGKILL)
             }

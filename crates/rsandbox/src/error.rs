@@ -60,13 +60,15 @@ pub enum Stage {
     Signals,
     /// `execve` of the payload.
     Exec,
+    /// Joining an existing namespace (`setns`; the detail is its index).
+    Setns,
 }
 
 impl Stage {
     /// Decode the number carried in an error record.
     pub fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 20] = [
+        const ALL: [Stage; 21] = [
             Sync,
             DeathSignal,
             Identity,
@@ -87,6 +89,7 @@ impl Stage {
             InitFork,
             Signals,
             Exec,
+            Setns,
         ];
         ALL.into_iter().find(|s| *s as u32 == v)
     }
@@ -115,6 +118,7 @@ impl Stage {
             InitFork => "fork payload from init",
             Signals => "reset signals",
             Exec => "execve",
+            Setns => "join namespace",
         }
     }
 }

@@ -46,6 +46,10 @@ pub struct Features {
     pub landlock_abi: u32,
     /// `mount_setattr` is available (recursive read-only binds).
     pub mount_setattr: bool,
+    /// Overlay layers can be given as fds (`lowerdir+`, Linux 6.8), which
+    /// [`Sandbox::overlay`](crate::Sandbox::overlay) needs.
+    #[serde(default)]
+    pub overlay_fd_layers: bool,
     /// Cgroup hierarchies mounted.
     pub cgroups: Vec<CgroupMount>,
     /// `"v2"` (pure), `"hybrid"`, `"v1"` or `"none"`.
@@ -68,6 +72,22 @@ fn uname() -> (String, String) {
         String::from_utf8_lossy(&b).into_owned()
     };
     (s(&u.release), s(&u.machine))
+}
+
+/// `(major, minor)` of the running kernel, `(0, 0)` when unreadable.
+pub(crate) fn kernel_version() -> (u32, u32) {
+    let (release, _) = uname();
+    let mut it = release
+        .split(|c: char| !c.is_ascii_digit())
+        .map(|n| n.parse::<u32>().unwrap_or(0));
+    (it.next().unwrap_or(0), it.next().unwrap_or(0))
+}
+
+/// Whether overlayfs takes its layers as fds (`lowerdir+` with
+/// `FSCONFIG_SET_FD`, Linux 6.8). Known from the version: probing would
+/// need `CAP_SYS_ADMIN`.
+pub fn overlay_fd_layers() -> bool {
+    kernel_version() >= (6, 8)
 }
 
 fn syscall_exists(nr: libc::c_long, args: [libc::c_long; 3]) -> bool {
@@ -200,6 +220,7 @@ pub fn probe() -> Features {
             .unwrap_or(false),
         landlock_abi: landlock_abi(),
         mount_setattr: syscall_exists(libc::SYS_mount_setattr, [-1, 0, 0]),
+        overlay_fd_layers: overlay_fd_layers(),
         cgroups,
         cgroup_layout,
     }

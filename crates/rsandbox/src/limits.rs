@@ -98,6 +98,45 @@ impl Resource {
         }
     }
 
+    /// Every resource, in the kernel's order.
+    pub const ALL: [Resource; 12] = [
+        Resource::Cpu,
+        Resource::Fsize,
+        Resource::Data,
+        Resource::Stack,
+        Resource::Core,
+        Resource::Nofile,
+        Resource::As,
+        Resource::Nproc,
+        Resource::Memlock,
+        Resource::Msgqueue,
+        Resource::Locks,
+        Resource::Sigpending,
+    ];
+
+    /// Parse a resource name as the bindings and the CLI take it:
+    /// `nofile`, `NOFILE` or `RLIMIT_NOFILE` (any case).
+    pub fn parse(name: &str) -> Result<Resource> {
+        let up = name.to_ascii_uppercase();
+        let short = up.strip_prefix("RLIMIT_").unwrap_or(&up);
+        Resource::ALL
+            .into_iter()
+            .find(|r| &r.name()["RLIMIT_".len()..] == short)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Resource::ALL
+                    .iter()
+                    .map(|r| &r.name()["RLIMIT_".len()..])
+                    .collect();
+                Error::invalid(
+                    "rlimit",
+                    format!(
+                        "unknown resource {name:?}; expected one of {} (any case, optional RLIMIT_ prefix)",
+                        names.join(", ").to_ascii_lowercase()
+                    ),
+                )
+            })
+    }
+
     /// Whether 0 is a meaningful value (otherwise it is refused: a process
     /// with 0 open files or 0 bytes of address space cannot even exec).
     fn zero_ok(self) -> bool {
@@ -603,4 +642,26 @@ pub(crate) fn rlimit_name(raw: u32) -> &'static str {
         "RLIMIT_RTTIME",
     ];
     NAMES.get(raw as usize).copied().unwrap_or("RLIMIT_?")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_names_parse() {
+        for r in Resource::ALL {
+            assert_eq!(Resource::parse(r.name()).unwrap(), r);
+            let short = &r.name()["RLIMIT_".len()..];
+            assert_eq!(Resource::parse(short).unwrap(), r);
+            assert_eq!(Resource::parse(&short.to_ascii_lowercase()).unwrap(), r);
+        }
+        match Resource::parse("bogus") {
+            Err(Error::InvalidConfig { field, reason }) => {
+                assert_eq!(field, "rlimit");
+                assert!(reason.contains("nofile"), "{reason}");
+            }
+            other => panic!("expected InvalidConfig, got {other:?}"),
+        }
+    }
 }

@@ -42,6 +42,8 @@ pub const HOSTNAME_MAX: usize = 64;
 pub struct Sandbox {
     /// Namespaces to create.
     pub(crate) namespaces: Vec<Namespace>,
+    /// Existing namespaces to join: (kind, `/proc/PID/ns/...` or bind-mounted path).
+    pub(crate) join_ns: Vec<(Namespace, PathBuf)>,
     /// uid inside the user namespace (default: the caller's uid).
     pub(crate) uid: Option<u32>,
     /// gid inside the user namespace (default: the caller's gid).
@@ -55,6 +57,7 @@ pub struct Sandbox {
     /// Start from the caller's environment instead of a clean one.
     pub(crate) inherit_env: bool,
     /// Variables set (`Some`) or removed (`None`), applied in order of name.
+    #[serde(with = "crate::profile::env_serde")]
     pub(crate) env: BTreeMap<String, Option<String>>,
     /// Working directory inside the box (default `/`).
     pub(crate) cwd: Option<PathBuf>,
@@ -66,6 +69,14 @@ pub struct Sandbox {
     pub(crate) stderr: Stdio,
     /// Fds passed on purpose: (fd in the caller, fd number in the box).
     pub(crate) fds: Vec<(RawFd, RawFd)>,
+    /// Start gate: the payload waits before exec until a byte is read here.
+    pub(crate) start_gate: Option<RawFd>,
+    /// Make stdin the controlling terminal of the box's session.
+    pub(crate) controlling_tty: bool,
+    /// Listening sockets passed for socket activation (see [`crate::net`]).
+    pub(crate) listen_fds: Vec<RawFd>,
+    /// Published ports (see [`crate::net`]).
+    pub(crate) published: Vec<crate::net::Publish>,
     /// Kill the whole tree when the [`Child`] is dropped.
     pub(crate) kill_on_drop: bool,
     /// Kill the box when the calling process dies.
@@ -88,6 +99,7 @@ impl Default for Sandbox {
     fn default() -> Self {
         Sandbox {
             namespaces: Vec::new(),
+            join_ns: Vec::new(),
             uid: None,
             gid: None,
             uid_map: Vec::new(),
@@ -100,6 +112,10 @@ impl Default for Sandbox {
             stdout: Stdio::Inherit,
             stderr: Stdio::Inherit,
             fds: Vec::new(),
+            start_gate: None,
+            controlling_tty: false,
+            listen_fds: Vec::new(),
+            published: Vec::new(),
             kill_on_drop: true,
             die_with_parent: true,
             fs: FsConfig::default(),
@@ -183,6 +199,22 @@ impl Sandbox {
             .cgroup_ns()
     }
 
+    /// Join the existing namespace at `path` (e.g. `/proc/PID/ns/net` or a
+    /// bind-mounted `/run/netns/NAME`) instead of creating one. Mount, PID,
+    /// network, IPC, UTS and cgroup namespaces can be joined; the kind must
+    /// not also be requested new. Joined first thing in the child (`setns`,
+    /// the mount namespace last), so with a new user namespace the caller's
+    /// privileges over the joined namespace are gone and the join fails
+    /// with EPERM. A joined mount namespace is used as it is (no rootfs or
+    /// mount steps); joined as `/proc/PID/ns/mnt`, the program is looked up
+    /// in `/proc/PID/root`. A joined PID namespace holds the payload, forked
+    /// by a waiter that stays outside it (the [`Child`]'s pid); this is how
+    /// an OCI runtime's `exec` enters a running container.
+    pub fn join_ns(mut self, ns: Namespace, path: impl Into<PathBuf>) -> Self {
+        self.join_ns.push((ns, path.into()));
+        self
+    }
+
     /// The uid the payload runs as inside the user namespace.
     pub fn uid(mut self, uid: u32) -> Self {
         self.uid = Some(uid);
@@ -264,6 +296,27 @@ impl Sandbox {
     /// Every other fd above 2 is closed in the box.
     pub fn pass_fd(mut self, fd: RawFd, target: RawFd) -> Self {
         self.fds.push((fd, target));
+        self
+    }
+
+    /// Hold the payload, fully set up, just before exec (and before the
+    /// seccomp filter is installed) until one byte can be read from the
+    /// caller's fd `fd`; EOF instead makes it exit. [`spawn`](Self::spawn)
+    /// returns once the payload waits, so a failure of the last two steps
+    /// (seccomp install, exec) is no longer reported by `spawn`: the payload
+    /// exits with status 127. This is the create/start split of OCI
+    /// runtimes (a FIFO opened read-write makes a gate any process can open).
+    /// `fd` must stay open until `spawn` returns.
+    pub fn start_gate(mut self, fd: RawFd) -> Self {
+        self.start_gate = Some(fd);
+        self
+    }
+
+    /// Make the payload's stdin (a terminal, e.g. a pty slave passed with
+    /// [`Stdio::Fd`]) the controlling terminal of the box's new session
+    /// (`TIOCSCTTY`), as a container engine's `--tty` needs.
+    pub fn controlling_tty(mut self, on: bool) -> Self {
+        self.controlling_tty = on;
         self
     }
 

@@ -385,6 +385,13 @@ impl Sandbox {
 /// The directory the box's `/` comes from, for looking up the program before
 /// spawn: `None` means the host's own root.
 pub(crate) fn program_root(sb: &Sandbox) -> Option<PathBuf> {
+    // A joined `/proc/PID/ns/mnt`: that process's root.
+    if let Some((_, p)) = sb.join_ns.iter().find(|(n, _)| *n == Namespace::Mount) {
+        return p
+            .ends_with("ns/mnt")
+            .then(|| p.parent().and_then(Path::parent).map(|d| d.join("root")))
+            .flatten();
+    }
     if !sb.has_ns(Namespace::Mount) {
         return None;
     }

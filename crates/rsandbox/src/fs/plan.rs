@@ -447,6 +447,16 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             work,
             ..
         } => {
+            if !crate::features::overlay_fd_layers() {
+                let (major, minor) = crate::features::kernel_version();
+                return Err(Error::Unsupported {
+                    feature: "overlay with layers as fds (lowerdir+, Linux 6.8)".into(),
+                    detail: format!(
+                        "this kernel is {major}.{minor}; overlay on {} needs Linux 6.8 or later",
+                        dst.display()
+                    ),
+                });
+            }
             let mut l = Vec::new();
             for d in lowers {
                 l.push(Src::dir("overlay", d)?);

@@ -124,6 +124,9 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         t.mark(Mark::Exec);
         child.set_spawn_timing(t.collect());
     }
+    if let Some(p) = plan.publish.take() {
+        p.start()?;
+    }
     Ok(child)
 }
 

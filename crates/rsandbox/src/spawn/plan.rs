@@ -14,6 +14,7 @@ use crate::fs::MountPlan;
 use crate::idmap::{self, IdMap};
 use crate::landlock::LandlockPlan;
 use crate::limits::RlimitPlan;
+use crate::net::{ListenPidSlot, PublishPlan};
 use crate::ns::Namespace;
 use crate::sandbox::{Sandbox, HOSTNAME_MAX};
 use crate::seccomp::SeccompProgram;
@@ -37,6 +38,8 @@ pub(crate) struct Plan {
     /// Keeps the env strings alive for `envp_ptrs`.
     _envp: Vec<CString>,
     pub envp_ptrs: Vec<*const libc::c_char>,
+    /// `LISTEN_PID=` slot (socket activation), filled by the child.
+    pub listen_pid: Option<ListenPidSlot>,
     pub cwd: CString,
     pub hostname: Option<CString>,
     pub clone_flags: u64,
@@ -54,11 +57,19 @@ pub(crate) struct Plan {
     pub parent_stdio: [Option<OwnedFd>; 3],
     /// Passed fds: (duplicated source, target number), sorted by target.
     pub passed: Vec<(OwnedFd, RawFd)>,
+    /// Make fd 0 the controlling terminal (after the fds are wired).
+    pub controlling_tty: bool,
+    /// Namespaces to join: (open fd, clone flag).
+    pub joins: Vec<(OwnedFd, libc::c_int)>,
+    /// The start gate (see `Sandbox::start_gate`), above every passed target.
+    pub gate: Option<OwnedFd>,
     pub mounts: Option<MountPlan>,
     pub rlimits: Option<RlimitPlan>,
     pub caps: Option<CapsPlan>,
     pub landlock: Option<LandlockPlan>,
     pub seccomp: Option<SeccompProgram>,
+    /// Published ports: host listeners and the connector's socket pair.
+    pub publish: Option<PublishPlan>,
     /// The resolved program path, for messages.
     pub program_path: PathBuf,
     /// The working directory, for messages.
@@ -71,7 +82,11 @@ impl Plan {
     /// Validate and prepare.
     pub(crate) fn new(sb: &Sandbox, cmd: &Command) -> Result<Plan> {
         validate(sb, cmd)?;
-        let env = sb.resolved_env();
+        let mut env = sb.resolved_env();
+        if !sb.listen_fds.is_empty() {
+            env.retain(|(k, _)| !k.as_encoded_bytes().starts_with(b"LISTEN_"));
+            env.push(("LISTEN_FDS".into(), sb.listen_fds.len().to_string().into()));
+        }
         let program_path = resolve_program(sb, cmd, &env)?;
         let program = cstring("program", program_path.as_os_str())?;
 
@@ -91,7 +106,12 @@ impl Plan {
             kv.push(v);
             envp.push(cstring(&format!("env {}", k.to_string_lossy()), &kv)?);
         }
-        let envp_ptrs = null_terminated(&envp);
+        let mut envp_ptrs = null_terminated(&envp);
+        // LISTEN_PID: a slot the child fills with its own pid before exec.
+        let listen_pid = (!sb.listen_fds.is_empty()).then(ListenPidSlot::new);
+        if let Some(slot) = &listen_pid {
+            envp_ptrs.insert(envp_ptrs.len() - 1, slot.as_ptr());
+        }
 
         let cwd_path = sb.working_dir().to_path_buf();
         let cwd = cstring("cwd", cwd_path.as_os_str())?;
@@ -140,6 +160,26 @@ impl Plan {
 
         let (stdio, parent_stdio, min_fd) = prepare_stdio(sb)?;
         let passed = prepare_passed(sb, min_fd)?;
+        let mut joins = Vec::with_capacity(sb.join_ns.len());
+        // The mount namespace last: the others are opened by fd, but the
+        // process's root and cwd change with it.
+        let mut order: Vec<&(Namespace, PathBuf)> = sb.join_ns.iter().collect();
+        order.sort_by_key(|(ns, _)| *ns == Namespace::Mount);
+        for (ns, path) in order {
+            let f = std::fs::File::open(path).map_err(|e| {
+                Error::io(
+                    format!("open {} namespace", ns.name()),
+                    Some(path.clone()),
+                    e,
+                )
+            })?;
+            let fd = dup_cloexec(std::os::fd::AsRawFd::as_raw_fd(&f), min_fd)?;
+            joins.push((fd, ns.clone_flag() as libc::c_int));
+        }
+        let gate = match sb.start_gate {
+            Some(fd) => Some(dup_cloexec(fd, min_fd)?),
+            None => None,
+        };
 
         Ok(Plan {
             program,
@@ -147,11 +187,15 @@ impl Plan {
             argv_ptrs,
             _envp: envp,
             envp_ptrs,
+            listen_pid,
             cwd,
             hostname,
             clone_flags,
             user_ns,
-            pid_ns: sb.has_ns(Namespace::Pid),
+            // A joined PID namespace holds the payload only once forked:
+            // the init's fork does that, and the init stays as its waiter.
+            pid_ns: sb.has_ns(Namespace::Pid)
+                || sb.join_ns.iter().any(|(n, _)| *n == Namespace::Pid),
             net_ns: sb.has_ns(Namespace::Net),
             die_with_parent: sb.die_with_parent,
             identity,
@@ -160,11 +204,15 @@ impl Plan {
             stdio,
             parent_stdio,
             passed,
+            controlling_tty: sb.controlling_tty,
+            joins,
+            gate,
             mounts: MountPlan::prepare(sb)?,
             rlimits: RlimitPlan::prepare(sb)?,
             caps: CapsPlan::prepare(sb)?,
             landlock: LandlockPlan::prepare(sb)?,
             seccomp: SeccompProgram::prepare(sb)?,
+            publish: PublishPlan::prepare(sb)?,
             program_path,
             cwd_path,
             timing: None,
@@ -271,7 +319,7 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
     }
 
     if let Some(h) = &sb.hostname {
-        if !sb.has_ns(Namespace::Uts) {
+        if !sb.has_ns(Namespace::Uts) && !sb.join_ns.iter().any(|(n, _)| *n == Namespace::Uts) {
             return Err(Error::invalid(
                 "hostname",
                 "needs a UTS namespace: add uts_ns() (--unshare uts)",
@@ -375,6 +423,39 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
         });
     }
 
+    for (ns, path) in &sb.join_ns {
+        if matches!(ns, Namespace::User | Namespace::Time) {
+            return Err(Error::invalid(
+                "join_ns",
+                format!(
+                    "the {} namespace cannot be joined (only mnt, pid, net, ipc, uts, cgroup)",
+                    ns.name()
+                ),
+            ));
+        }
+        if *ns == Namespace::Mount
+            && (sb.fs.rootfs.is_some() || !sb.fs.steps.is_empty() || sb.has_ns(Namespace::User))
+        {
+            return Err(Error::invalid(
+                "join_ns",
+                "a joined mount namespace is used as it is: no rootfs, mount steps or \
+                 user namespace",
+            ));
+        }
+        if sb.has_ns(*ns) {
+            return Err(Error::invalid(
+                "join_ns",
+                format!("the {} namespace is both joined and created", ns.name()),
+            ));
+        }
+        if !path.is_absolute() {
+            return Err(Error::invalid(
+                "join_ns",
+                format!("{} must be an absolute path", path.display()),
+            ));
+        }
+    }
+
     let mut targets = Vec::new();
     for &(src, dst) in &sb.fds {
         if dst < 3 {
@@ -416,6 +497,7 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
         }
     }
     crate::fs::validate(sb)?;
+    crate::net::validate(sb)?;
     Ok(())
 }
 
@@ -519,7 +601,14 @@ fn prepare_stdio(sb: &Sandbox) -> Result<StdioFds> {
             }
         }
     }
-    let min_fd = sb.fds.iter().map(|&(_, t)| t + 1).max().unwrap_or(3);
+    let min_fd = sb
+        .fds
+        .iter()
+        .copied()
+        .chain(crate::net::listen_targets(sb))
+        .map(|(_, t)| t + 1)
+        .max()
+        .unwrap_or(3);
     // Move the child-side sources above every passed target so the child's
     // dup2 calls cannot clobber one another.
     for slot in child.iter_mut() {
@@ -542,7 +631,7 @@ fn dup_cloexec(fd: RawFd, min: RawFd) -> Result<OwnedFd> {
 
 fn prepare_passed(sb: &Sandbox, min_fd: RawFd) -> Result<Vec<(OwnedFd, RawFd)>> {
     let mut out = Vec::with_capacity(sb.fds.len());
-    for &(src, dst) in &sb.fds {
+    for (src, dst) in sb.fds.iter().copied().chain(crate::net::listen_targets(sb)) {
         out.push((dup_cloexec(src, min_fd)?, dst));
     }
     out.sort_by_key(|&(_, t)| t);

@@ -103,6 +103,10 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         check(libc::setsid(), Stage::Session, 0)?;
         stamp(plan, Mark::ChildGo);
 
+        for (i, (fd, flag)) in plan.joins.iter().enumerate() {
+            check(libc::setns(fd.as_raw_fd(), *flag), Stage::Setns, i as u32)?;
+        }
+
         if plan.net_ns {
             loopback_up()?;
         }
@@ -123,6 +127,9 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             r.apply()?;
         }
         wire_fds(plan)?;
+        if plan.controlling_tty {
+            check(libc::ioctl(0, libc::TIOCSCTTY, 0), Stage::Fds, 200)?;
+        }
         if let Some(id) = plan.identity {
             switch_identity(id)?;
         }
@@ -135,11 +142,28 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
 
         stamp(plan, Mark::Creds);
         if plan.pid_ns {
-            become_init(fds)?;
+            become_init(plan, fds)?;
         }
         stamp(plan, Mark::Init);
 
         reset_signals()?;
+        if let Some(slot) = &plan.listen_pid {
+            // After the init's fork: the pid the payload will have.
+            slot.fill();
+        }
+        if let Some(g) = &plan.gate {
+            // Setup is done: close what exec would close (the caller's
+            // locks and pipes must not stay held while the payload waits),
+            // which lets `spawn` return (EOF on the error pipe); then wait
+            // to be started. Nothing can be reported after this.
+            close_unpassed(plan, g.as_raw_fd());
+            let mut go = [0u8; 1];
+            match sys::read_full(g.as_raw_fd(), &mut go) {
+                Ok(1) => {}
+                _ => sys::exit_now(SETUP_FAILED),
+            }
+            libc::close(g.as_raw_fd());
+        }
         if let Some(s) = &plan.seccomp {
             s.install()?;
         }
@@ -219,6 +243,33 @@ fn wire_fds(plan: &Plan) -> ChildResult {
         .map_err(|e| ChildError::new(Stage::Fds, 101, e.raw_os_error().unwrap_or(0)))
 }
 
+/// Close every fd above 2 except the passed targets and `keep` (what exec
+/// would close: `wire_fds` made the rest close-on-exec).
+fn close_unpassed(plan: &Plan, keep: RawFd) {
+    fn close_except(lo: u32, hi: u32, keep: u32) {
+        if (lo..=hi).contains(&keep) {
+            if keep > lo {
+                let _ = sys::close_range(lo, keep - 1, 0);
+            }
+            if keep < hi {
+                let _ = sys::close_range(keep + 1, hi, 0);
+            }
+        } else {
+            let _ = sys::close_range(lo, hi, 0);
+        }
+    }
+    let keep = keep as u32;
+    let mut first: u32 = 3;
+    for (_, dst) in &plan.passed {
+        let dst = *dst as u32;
+        if dst > first {
+            close_except(first, dst - 1, keep);
+        }
+        first = dst + 1;
+    }
+    close_except(first, u32::MAX, keep);
+}
+
 fn switch_identity(id: crate::spawn::plan::Identity) -> ChildResult {
     // Raw syscalls, not glibc's wrappers: those broadcast the change to
     // every thread of the process (nptl setxid) and wait for threads that
@@ -265,7 +316,7 @@ fn reset_signals() -> ChildResult {
 /// As PID 1 of the new PID namespace: fork the payload (which returns from
 /// here and goes on to exec), and stay behind as its init. The init never
 /// returns.
-fn become_init(fds: ChildFds) -> ChildResult {
+fn become_init(plan: &Plan, fds: ChildFds) -> ChildResult {
     // SAFETY: signal-mask calls on a stack sigset; clone used like fork.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
@@ -285,6 +336,10 @@ fn become_init(fds: ChildFds) -> ChildResult {
             // The payload: if the init dies, the kernel kills the namespace.
             libc::close(fds.status_w);
             return Ok(());
+        }
+        // The init forks the published ports' connector (see crate::net).
+        if let Some(p) = &plan.publish {
+            crate::net::spawn_connector(p.connector_fd())?;
         }
         // The init: named for `ps` in the box, then keep only the status pipe, so the caller's pipes see EOF
         // when the payload's tree is done with them.
@@ -308,7 +363,15 @@ fn init_loop(payload: libc::pid_t, status_w: RawFd, set: &libc::sigset_t) -> ! {
             let p = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
             if p == payload {
                 let _ = sys::write_all(status_w, &st.to_ne_bytes());
-                sys::exit_now(0);
+                // Exit as the payload did (128+N for signal N, as shells
+                // report it), for whoever reaps the init without reading
+                // the status pipe (an OCI engine after `create` exited).
+                let code = if libc::WIFEXITED(st) {
+                    libc::WEXITSTATUS(st)
+                } else {
+                    128 + libc::WTERMSIG(st)
+                };
+                sys::exit_now(code);
             }
             if p <= 0 {
                 break;

@@ -13,6 +13,9 @@ Boots `qemu-system-x86_64 -M microvm` (TCG) with `cgroup_no_v1=all`: cgroup2
 is the only hierarchy, with memory, pids and cpu enabled at the root and in
 an empty `/boxes`; the init moves itself into `/shell` and runs
 `TEST_BINARY --ignored vm_` alone in the leaf `/init`. Exit status: the tests' exit status.
+
+scripts/test-vm.sh (suite.py) runs the same vm_* tests, with the rest of
+the suite, in CI; this driver is what `pure_v2_vm` uses.
 """
 import gzip, lzma, os, re, shutil, subprocess, sys, tempfile
 

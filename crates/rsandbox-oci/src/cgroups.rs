@@ -1,0 +1,365 @@
+//! The container's cgroup: a directory of our own (from `linux.cgroupsPath`
+//! or `/rsandbox-oci/<id>`) in every hierarchy, under which the core makes
+//! its `rsandbox-*` cgroup. Only directories we created are ever removed,
+//! and only processes found in them are ever signalled.
+
+use std::path::{Path, PathBuf};
+
+use rsandbox::features::cgroup_mounts;
+
+/// Mount points of the hierarchies the core may use: cgroup2, and v1
+/// hierarchies with controllers.
+pub fn mounts() -> Vec<(u8, PathBuf)> {
+    cgroup_mounts()
+        .into_iter()
+        .filter(|m| {
+            m.version == 2
+                || m.controllers
+                    .iter()
+                    .any(|c| matches!(c.as_str(), "memory" | "pids" | "cpu" | "cpuacct"))
+        })
+        .map(|m| (m.version, PathBuf::from(m.path)))
+        .collect()
+}
+
+/// The container's cgroup path relative to each hierarchy's root.
+pub fn relative_path(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> PathBuf {
+    match cgroups_path {
+        // systemd's "slice:prefix:name" form, laid out as systemd would.
+        Some(p) if systemd && p.to_string_lossy().contains(':') => {
+            let s = p.to_string_lossy();
+            let parts: Vec<&str> = s.split(':').collect();
+            let slice = if parts[0].is_empty() {
+                "system.slice"
+            } else {
+                parts[0]
+            };
+            let name = format!(
+                "{}-{}.scope",
+                parts.get(1).unwrap_or(&""),
+                parts.get(2).unwrap_or(&id)
+            );
+            PathBuf::from("/").join(slice).join(name)
+        }
+        Some(p) if p.is_absolute() => p.to_path_buf(),
+        Some(p) => Path::new("/rsandbox-oci").join(p),
+        None => Path::new("/rsandbox-oci").join(id),
+    }
+}
+
+/// Create `rel` in every hierarchy; returns the directories created (so
+/// `delete` removes exactly those). On pure cgroup v2, enables the
+/// memory, pids and cpu controllers down to `rel`'s parent.
+pub fn create(rel: &Path) -> Result<Vec<PathBuf>, String> {
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    let mut created = Vec::new();
+    let ms = mounts();
+    let pure_v2 = ms.len() == 1 && ms[0].0 == 2;
+    for (_, m) in &ms {
+        let mut cur = m.clone();
+        for comp in rel.components() {
+            if pure_v2 {
+                for c in ["+memory", "+pids", "+cpu"] {
+                    let _ = std::fs::write(cur.join("cgroup.subtree_control"), c);
+                }
+            }
+            cur.push(comp);
+            match std::fs::create_dir(&cur) {
+                Ok(()) => created.push(cur.clone()),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => {
+                    remove(&created);
+                    return Err(format!("create cgroup {}: {e}", cur.display()));
+                }
+            }
+        }
+    }
+    Ok(created)
+}
+
+/// Every cgroup directory of the container (ours and the core's below).
+fn tree(rel: &Path) -> Vec<PathBuf> {
+    let rel = rel.strip_prefix("/").unwrap_or(rel);
+    let mut out = Vec::new();
+    for (_, m) in mounts() {
+        let top = m.join(rel);
+        if top.is_dir() {
+            walk(&top, &mut out);
+        }
+    }
+    out
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    out.push(dir.to_path_buf());
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                walk(&e.path(), out);
+            }
+        }
+    }
+}
+
+/// Pids in the container's cgroups.
+pub fn pids(rel: &Path) -> Vec<i32> {
+    let mut v: Vec<i32> = tree(rel)
+        .iter()
+        .filter_map(|d| std::fs::read_to_string(d.join("cgroup.procs")).ok())
+        .flat_map(|s| {
+            s.lines()
+                .filter_map(|l| l.trim().parse().ok())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
+/// Send `sig` to every process in the container's cgroups.
+pub fn signal_all(rel: &Path, sig: i32) {
+    for pid in pids(rel) {
+        // SAFETY: kill with integer arguments; the pid is in the
+        // container's own cgroup.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+/// Kill everything in the container's cgroups, then remove the core's
+/// directories below ours, then ours (`created`, deepest first).
+pub fn destroy(rel: &Path, created: &[PathBuf]) -> Result<(), String> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let left = pids(rel);
+        if left.is_empty() {
+            break;
+        }
+        if std::time::Instant::now() > until {
+            return Err(format!("processes {left:?} survive SIGKILL"));
+        }
+        signal_all(rel, libc::SIGKILL);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // The core's directories: every directory under ours, deepest first.
+    let relp = rel.strip_prefix("/").unwrap_or(rel);
+    let mut sub: Vec<PathBuf> = Vec::new();
+    for (_, m) in mounts() {
+        let top = m.join(relp);
+        let mut all = Vec::new();
+        if top.is_dir() {
+            walk(&top, &mut all);
+        }
+        sub.extend(all.into_iter().filter(|d| d != &top));
+    }
+    sub.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for d in &sub {
+        rmdir_retry(d)?;
+    }
+    remove(created);
+    Ok(())
+}
+
+fn rmdir_retry(d: &Path) -> Result<(), String> {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        match std::fs::remove_dir(d) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e)
+                if e.raw_os_error() == Some(libc::EBUSY) && std::time::Instant::now() < until =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            Err(e) => return Err(format!("remove cgroup {}: {e}", d.display())),
+        }
+    }
+}
+
+/// Remove directories we created, deepest first; one still in use by
+/// another container (a shared parent) stays.
+pub fn remove(created: &[PathBuf]) {
+    for d in created.iter().rev() {
+        let _ = rmdir_retry(d);
+    }
+}
+
+/// The cgroup2 directory of the container, if a cgroup2 hierarchy exists.
+fn v2_dir(rel: &Path) -> Option<PathBuf> {
+    let relp = rel.strip_prefix("/").unwrap_or(rel);
+    mounts()
+        .into_iter()
+        .find(|(v, _)| *v == 2)
+        .map(|(_, m)| m.join(relp))
+        .filter(|d| d.join("cgroup.freeze").exists())
+}
+
+/// Freeze (`true`) or thaw the container through cgroup2's `cgroup.freeze`.
+pub fn freeze(rel: &Path, on: bool) -> Result<(), String> {
+    let d = v2_dir(rel).ok_or("pause/resume need a cgroup2 hierarchy (cgroup.freeze)")?;
+    std::fs::write(d.join("cgroup.freeze"), if on { "1" } else { "0" })
+        .map_err(|e| format!("write {}/cgroup.freeze: {e}", d.display()))?;
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while frozen(rel) != on {
+        if std::time::Instant::now() > until {
+            return Err("the cgroup did not reach the requested freezer state".into());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    Ok(())
+}
+
+/// Whether the container's cgroup2 directory is frozen.
+pub fn frozen(rel: &Path) -> bool {
+    v2_dir(rel)
+        .and_then(|d| std::fs::read_to_string(d.join("cgroup.events")).ok())
+        .is_some_and(|s| s.lines().any(|l| l.trim() == "frozen 1"))
+}
+
+/// New limits for `update --resources`.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub struct Update {
+    pub memory: Option<i64>,
+    pub pids: Option<i64>,
+    pub cpu_quota: Option<i64>,
+    pub cpu_period: Option<u64>,
+    pub cpu_shares: Option<u64>,
+}
+
+/// Write `u` into the container's cgroups (the core's directories under
+/// ours), in whichever format each hierarchy takes. Errors if a limit was
+/// asked for and no directory took it.
+pub fn update(rel: &Path, u: &Update) -> Result<(), String> {
+    let relp = rel.strip_prefix("/").unwrap_or(rel);
+    let mut dirs = Vec::new();
+    for (_, m) in mounts() {
+        let top = m.join(relp);
+        let mut all = Vec::new();
+        if top.is_dir() {
+            walk(&top, &mut all);
+        }
+        dirs.extend(all.into_iter().filter(|d| d != &top));
+    }
+    let max = |v: i64| {
+        if v < 0 {
+            "max".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let mut writes: Vec<(&str, String, &str)> = Vec::new();
+    if let Some(m) = u.memory {
+        writes.push(("memory.max", max(m), "memory"));
+        writes.push(("memory.limit_in_bytes", m.to_string(), "memory"));
+    }
+    if let Some(p) = u.pids {
+        writes.push(("pids.max", max(p), "pids"));
+    }
+    if let Some(q) = u.cpu_quota {
+        let period = u.cpu_period.unwrap_or(100_000);
+        writes.push(("cpu.max", format!("{} {period}", max(q)), "cpu"));
+        writes.push(("cpu.cfs_period_us", period.to_string(), "cpu"));
+        writes.push(("cpu.cfs_quota_us", q.to_string(), "cpu"));
+    }
+    if let Some(sh) = u.cpu_shares {
+        let w = 1 + (sh.clamp(2, 262144) - 2) * 9999 / 262142;
+        writes.push(("cpu.weight", w.to_string(), "cpu"));
+        writes.push(("cpu.shares", sh.to_string(), "cpu"));
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for (file, value, what) in &writes {
+        for d in &dirs {
+            let f = d.join(file);
+            if f.exists() {
+                std::fs::write(&f, value).map_err(|e| format!("write {}: {e}", f.display()))?;
+                done.insert(*what);
+            }
+        }
+    }
+    for (_, _, what) in &writes {
+        if !done.contains(what) {
+            return Err(format!(
+                "update: the container has no {what} cgroup to change (was it created with a {what} limit?)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Write `r` into the container's own directory (`rel`) in every hierarchy
+/// that has the file, best effort: the core enforces memory, pids and cpu
+/// in its cgroup below; these writes make the values visible where engines
+/// and the runtime-spec tests read them (`linux.cgroupsPath`), and add the
+/// knobs the core has no builder method for (memory reservation, swap,
+/// swappiness, OOM killer). Limits of a parent apply to its children.
+pub fn write_top(rel: &Path, r: &oci_spec::runtime::LinuxResources) {
+    let relp = rel.strip_prefix("/").unwrap_or(rel);
+    let mut writes: Vec<(&str, String)> = Vec::new();
+    if let Some(m) = r.memory() {
+        if let Some(l) = m.limit() {
+            writes.push(("memory.limit_in_bytes", l.to_string()));
+            writes.push((
+                "memory.max",
+                if l < 0 { "max".into() } else { l.to_string() },
+            ));
+        }
+        if let Some(v) = m.reservation() {
+            writes.push(("memory.soft_limit_in_bytes", v.to_string()));
+            writes.push((
+                "memory.low",
+                if v < 0 { "max".into() } else { v.to_string() },
+            ));
+        }
+        if let Some(v) = m.swap() {
+            writes.push(("memory.memsw.limit_in_bytes", v.to_string()));
+            let v2 = match (v, m.limit()) {
+                (v, _) if v < 0 => "max".to_string(),
+                (v, Some(l)) if l > 0 => v.saturating_sub(l).max(0).to_string(),
+                (v, _) => v.to_string(),
+            };
+            writes.push(("memory.swap.max", v2));
+        }
+        if let Some(v) = m.swappiness() {
+            writes.push(("memory.swappiness", v.to_string()));
+        }
+        if m.disable_oom_killer() == Some(true) {
+            writes.push(("memory.oom_control", "1".into()));
+        }
+    }
+    if let Some(p) = r.pids() {
+        let l = p.limit();
+        writes.push((
+            "pids.max",
+            if l <= 0 { "max".into() } else { l.to_string() },
+        ));
+    }
+    if let Some(c) = r.cpu() {
+        if let Some(sh) = c.shares() {
+            writes.push(("cpu.shares", sh.to_string()));
+            let w = 1 + (sh.clamp(2, 262144) - 2) * 9999 / 262142;
+            writes.push(("cpu.weight", w.to_string()));
+        }
+        if let Some(p) = c.period() {
+            writes.push(("cpu.cfs_period_us", p.to_string()));
+        }
+        if let Some(q) = c.quota() {
+            writes.push(("cpu.cfs_quota_us", q.to_string()));
+            let per = c.period().unwrap_or(100_000);
+            let q2 = if q < 0 {
+                "max".to_string()
+            } else {
+                q.to_string()
+            };
+            writes.push(("cpu.max", format!("{q2} {per}")));
+        }
+    }
+    for (_, m) in mounts() {
+        let top = m.join(relp);
+        for (file, value) in &writes {
+            let f = top.join(file);
+            if f.exists() {
+                let _ = std::fs::write(&f, value);
+            }
+        }
+    }
+}

@@ -1,0 +1,668 @@
+//! `config.json` (runtime-spec) mapped onto the core's [`Sandbox`] builder.
+//!
+//! This is a translation, not a second implementation: every field either
+//! becomes a builder call, is handled by the runtime around the spawn
+//! (sysctls, annotations, cgroup path), or is refused with an error that
+//! names the field. Fields that cannot change what the payload may do and
+//! that the core has no knob for are accepted with a warning (logged).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType, Spec};
+use rsandbox::limits::Resource;
+use rsandbox::{Command, IdMap, Sandbox};
+
+/// The default devices of the runtime-spec, all provided by the core's
+/// minimal `/dev`.
+const DEFAULT_DEVICES: [&str; 6] = [
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+];
+
+/// A `config.json` translated for the core.
+#[derive(Debug)]
+pub struct Mapped {
+    /// The box.
+    pub sandbox: Sandbox,
+    /// The container's process.
+    pub command: Command,
+    /// Namespaced sysctls, applied by the runtime before `start`:
+    /// (namespace file under /proc/PID/ns, key, value).
+    pub sysctls: Vec<(&'static str, String, String)>,
+    /// `linux.cgroupsPath`, if any.
+    pub cgroups_path: Option<PathBuf>,
+    /// `linux.resources`, also written to the container's own cgroup
+    /// directory (see `cgroups::write_top`).
+    pub resources: Option<oci_spec::runtime::LinuxResources>,
+    /// `annotations`.
+    pub annotations: BTreeMap<String, String>,
+    /// Fields accepted but not enforced, for the log.
+    pub warnings: Vec<String>,
+    /// The PID namespace is joined: the container's process is the core's
+    /// waiter's child.
+    pub joins_pid: bool,
+}
+
+type Res<T> = Result<T, String>;
+
+/// Load `bundle/config.json`.
+pub fn load(bundle: &Path) -> Res<Spec> {
+    let path = bundle.join("config.json");
+    let text =
+        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))
+}
+
+fn ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mount",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "network",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> Option<Resource> {
+    Some(match t {
+        PosixRlimitType::RlimitCpu => Resource::Cpu,
+        PosixRlimitType::RlimitFsize => Resource::Fsize,
+        PosixRlimitType::RlimitData => Resource::Data,
+        PosixRlimitType::RlimitStack => Resource::Stack,
+        PosixRlimitType::RlimitCore => Resource::Core,
+        PosixRlimitType::RlimitNofile => Resource::Nofile,
+        PosixRlimitType::RlimitAs => Resource::As,
+        PosixRlimitType::RlimitNproc => Resource::Nproc,
+        PosixRlimitType::RlimitMemlock => Resource::Memlock,
+        PosixRlimitType::RlimitMsgqueue => Resource::Msgqueue,
+        PosixRlimitType::RlimitLocks => Resource::Locks,
+        PosixRlimitType::RlimitSigpending => Resource::Sigpending,
+        _ => return None,
+    })
+}
+
+/// Parse a tmpfs `size=` option: bytes with an optional k/m/g suffix.
+fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim();
+    let (num, mul) = match s.chars().last()? {
+        'k' | 'K' => (&s[..s.len() - 1], 1u64 << 10),
+        'm' | 'M' => (&s[..s.len() - 1], 1 << 20),
+        'g' | 'G' => (&s[..s.len() - 1], 1 << 30),
+        _ => (s, 1),
+    };
+    num.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// The kernel's default tmpfs size: half of RAM.
+fn default_tmpfs_size() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+        })
+        .unwrap_or(1 << 20);
+    total * 1024 / 2
+}
+
+/// Whether `p` will exist in the box: under /proc and /sys (fresh or
+/// host-bound kernel filesystems) as on the host, elsewhere as in the rootfs.
+fn exists_in_box(rootfs: &Path, p: &Path) -> bool {
+    if p.starts_with("/proc") || p.starts_with("/sys") {
+        return p.symlink_metadata().is_ok();
+    }
+    rootfs
+        .join(p.strip_prefix("/").unwrap_or(p))
+        .symlink_metadata()
+        .is_ok()
+}
+
+/// Which namespace a sysctl belongs to, or `None` when it is not namespaced
+/// (and so would change the host).
+fn sysctl_ns(key: &str) -> Option<(&'static str, LinuxNamespaceType)> {
+    if key.starts_with("net.") {
+        return Some(("net", LinuxNamespaceType::Network));
+    }
+    if key.starts_with("fs.mqueue.")
+        || matches!(
+            key,
+            "kernel.msgmax"
+                | "kernel.msgmnb"
+                | "kernel.msgmni"
+                | "kernel.sem"
+                | "kernel.shmall"
+                | "kernel.shmmax"
+                | "kernel.shmmni"
+                | "kernel.shm_rmid_forced"
+        )
+    {
+        return Some(("ipc", LinuxNamespaceType::Ipc));
+    }
+    if matches!(key, "kernel.hostname" | "kernel.domainname") {
+        return Some(("uts", LinuxNamespaceType::Uts));
+    }
+    None
+}
+
+/// `linux.seccomp` as the JSON the core's loader takes. Syscall names this
+/// machine's tables do not know are dropped with a warning, as runc does
+/// with libseccomp (engines' default profiles list syscalls of newer
+/// kernels and other architectures).
+fn seccomp_json(
+    seccomp: &oci_spec::runtime::LinuxSeccomp,
+    warnings: &mut Vec<String>,
+) -> Res<String> {
+    let mut v =
+        serde_json::to_value(seccomp).map_err(|e| format!("linux.seccomp: serialize: {e}"))?;
+    let mut dropped = Vec::new();
+    for _ in 0..1000 {
+        let json = v.to_string();
+        let err = match Sandbox::new()
+            .seccomp_oci_json(json.clone())
+            .seccomp_config()
+            .policy()
+        {
+            Ok(_) => {
+                if !dropped.is_empty() {
+                    warnings.push(format!(
+                        "linux.seccomp: syscalls unknown here, ignored: {}",
+                        dropped.join(", ")
+                    ));
+                }
+                return Ok(json);
+            }
+            Err(e) => e.to_string(),
+        };
+        let Some(name) = err
+            .split_once("unknown syscall name \"")
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(n, _)| n.to_string())
+        else {
+            return Err(format!("linux.seccomp: {err}"));
+        };
+        let Some(rules) = v.get_mut("syscalls").and_then(|s| s.as_array_mut()) else {
+            return Err(format!("linux.seccomp: {err}"));
+        };
+        for r in rules.iter_mut() {
+            if let Some(names) = r.get_mut("names").and_then(|n| n.as_array_mut()) {
+                names.retain(|n| n.as_str() != Some(name.as_str()));
+            }
+        }
+        // A rule left without names would be refused: drop it.
+        rules.retain(|r| r["names"].as_array().is_some_and(|n| !n.is_empty()));
+        dropped.push(name);
+    }
+    Err("linux.seccomp: too many unknown syscall names".into())
+}
+
+/// The process fields: command, env, cwd, user, capabilities,
+/// no_new_privs, rlimits.
+fn apply_process(
+    mut sb: Sandbox,
+    process: &oci_spec::runtime::Process,
+    warnings: &mut Vec<String>,
+) -> Res<(Sandbox, Command)> {
+    let args = process
+        .args()
+        .as_ref()
+        .filter(|a| !a.is_empty())
+        .ok_or("process.args: missing or empty")?;
+    let command = Command::from_argv(args);
+    for kv in process.env().iter().flatten() {
+        match kv.split_once('=') {
+            Some((k, v)) => sb = sb.env(k, v),
+            None => return Err(format!("process.env: {kv:?} has no '='")),
+        }
+    }
+    sb = sb.cwd(process.cwd());
+    let user = process.user();
+    sb = sb.uid(user.uid()).gid(user.gid());
+    if user
+        .additional_gids()
+        .as_ref()
+        .is_some_and(|g| g.iter().any(|&g| g != user.gid()))
+    {
+        warnings
+            .push("process.user.additionalGids: supplementary groups are cleared, not set".into());
+    }
+    if user.umask().is_some() {
+        warnings.push("process.user.umask: not applied".into());
+    }
+    match process.capabilities() {
+        None => sb = sb.drop_caps(),
+        Some(c) => {
+            let set = c.bounding().as_ref().or(c.effective().as_ref());
+            let mut names: Vec<String> = set
+                .into_iter()
+                .flatten()
+                .map(|cap| format!("CAP_{cap}"))
+                .collect();
+            names.sort();
+            sb = sb.keep_caps(names);
+        }
+    }
+    if process.no_new_privileges() == Some(true) {
+        sb = sb.no_new_privs(true);
+    }
+    for r in process.rlimits().iter().flatten() {
+        let res = rlimit_resource(r.typ())
+            .ok_or_else(|| format!("process.rlimits: {:?} is not supported", r.typ()))?;
+        sb = sb.rlimit(res, r.soft(), r.hard());
+    }
+    for (what, set) in [
+        (
+            "process.apparmorProfile",
+            process.apparmor_profile().is_some(),
+        ),
+        ("process.selinuxLabel", process.selinux_label().is_some()),
+        ("process.oomScoreAdj", process.oom_score_adj().is_some()),
+    ] {
+        if set {
+            warnings.push(format!("{what}: not applied"));
+        }
+    }
+    Ok((sb, command))
+}
+
+/// Translate `spec` (from the bundle directory `bundle`) for the core.
+pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
+    let mut warnings = Vec::new();
+    let mut sb = Sandbox::new()
+        // The container outlives the `create` command.
+        .kill_on_drop(false)
+        .die_with_parent(false)
+        // Always a cgroup: `kill --all`, `delete`, `pause` work on it.
+        .accounting(true)
+        .env_clear();
+
+    if let Some(h) = spec.hooks() {
+        let any = [
+            h.prestart(),
+            h.create_runtime(),
+            h.create_container(),
+            h.start_container(),
+            h.poststart(),
+            h.poststop(),
+        ]
+        .iter()
+        .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()));
+        if any {
+            return Err("hooks: not supported by rsandbox-oci (no hook is run); \
+                        remove them from config.json"
+                .into());
+        }
+    }
+
+    // Root filesystem.
+    let root = spec
+        .root()
+        .as_ref()
+        .ok_or("root: missing (a container needs a root filesystem)")?;
+    let root_path = if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    };
+    let root_path = std::fs::canonicalize(&root_path)
+        .map_err(|e| format!("root.path {}: {e}", root_path.display()))?;
+    sb = if root.readonly().unwrap_or(false) {
+        sb.rootfs(&root_path)
+    } else {
+        sb.rootfs_rw(&root_path)
+    };
+
+    let linux = spec.linux().as_ref();
+
+    // Namespaces.
+    let mut new_ns = Vec::new();
+    let mut joined_ns = Vec::new();
+    if let Some(nss) = linux.and_then(|l| l.namespaces().as_ref()) {
+        for ns in nss {
+            if let Some(p) = ns.path() {
+                use rsandbox::Namespace as N;
+                let kind = match ns.typ() {
+                    LinuxNamespaceType::Network => N::Net,
+                    LinuxNamespaceType::Ipc => N::Ipc,
+                    LinuxNamespaceType::Uts => N::Uts,
+                    LinuxNamespaceType::Cgroup => N::Cgroup,
+                    LinuxNamespaceType::Pid => N::Pid,
+                    other => {
+                        return Err(format!(
+                            "linux.namespaces: joining the {} namespace by path ({}) is \
+                             not supported by rsandbox-oci (only pid, network, ipc, uts \
+                             and cgroup can be joined); ask for a new one (no \"path\")",
+                            ns_name(other),
+                            p.display()
+                        ))
+                    }
+                };
+                sb = sb.join_ns(kind, p);
+                joined_ns.push(ns.typ());
+                continue;
+            }
+            new_ns.push(ns.typ());
+            sb = match ns.typ() {
+                LinuxNamespaceType::Mount => sb.mount_ns(),
+                LinuxNamespaceType::Cgroup => sb.cgroup_ns(),
+                LinuxNamespaceType::Uts => sb.uts_ns(),
+                LinuxNamespaceType::Ipc => sb.ipc_ns(),
+                LinuxNamespaceType::User => sb.user_ns(),
+                LinuxNamespaceType::Pid => sb.pid_ns(),
+                LinuxNamespaceType::Network => sb.net_ns(),
+                LinuxNamespaceType::Time => sb.time_ns(),
+            };
+        }
+    }
+    if !new_ns.contains(&LinuxNamespaceType::Mount) {
+        return Err(
+            "linux.namespaces: a new mount namespace is required (the root \
+                    filesystem is built in it)"
+                .into(),
+        );
+    }
+
+    // Id maps.
+    if let Some(l) = linux {
+        for m in l.uid_mappings().iter().flatten() {
+            sb = sb.uid_map(IdMap::new(m.container_id(), m.host_id(), m.size()));
+        }
+        for m in l.gid_mappings().iter().flatten() {
+            sb = sb.gid_map(IdMap::new(m.container_id(), m.host_id(), m.size()));
+        }
+    }
+
+    // Hostname.
+    if let Some(h) = spec.hostname() {
+        if !h.is_empty() {
+            if !new_ns.contains(&LinuxNamespaceType::Uts)
+                && !joined_ns.contains(&LinuxNamespaceType::Uts)
+            {
+                return Err("hostname: needs its own uts namespace".into());
+            }
+            sb = sb.hostname(h.clone());
+        }
+    }
+    let mut sysctls = Vec::new();
+    if let Some(d) = spec.domainname() {
+        if !d.is_empty() {
+            if !new_ns.contains(&LinuxNamespaceType::Uts)
+                && !joined_ns.contains(&LinuxNamespaceType::Uts)
+            {
+                return Err("domainname: needs its own uts namespace".into());
+            }
+            sysctls.push(("uts", "kernel.domainname".to_string(), d.clone()));
+        }
+    }
+
+    // Mounts.
+    let mut dev_done = false;
+    let mut sys_bound: Option<PathBuf> = None;
+    for m in spec.mounts().iter().flatten() {
+        let dst = m.destination();
+        if !dst.is_absolute() {
+            return Err(format!(
+                "mounts: destination {} must be absolute",
+                dst.display()
+            ));
+        }
+        let opts: Vec<&str> = m.options().iter().flatten().map(String::as_str).collect();
+        let typ = m.typ().as_deref().unwrap_or("");
+        let is_bind = opts.iter().any(|o| *o == "bind" || *o == "rbind") || typ == "bind";
+        let ro = opts.contains(&"ro");
+        if is_bind {
+            let src = m
+                .source()
+                .as_ref()
+                .ok_or_else(|| format!("mounts: bind on {} has no source", dst.display()))?;
+            let src = if src.is_absolute() {
+                src.clone()
+            } else {
+                bundle.join(src)
+            };
+            sb = if ro {
+                sb.ro_bind(src, dst)
+            } else {
+                sb.bind(src, dst)
+            };
+            continue;
+        }
+        match typ {
+            "proc" => sb = sb.proc(dst),
+            "tmpfs" if dst == Path::new("/dev") => {
+                sb = sb.dev("/dev");
+                dev_done = true;
+            }
+            "tmpfs" => {
+                let size = opts
+                    .iter()
+                    .find_map(|o| o.strip_prefix("size="))
+                    .map(|s| {
+                        parse_size(s)
+                            .ok_or_else(|| format!("mounts: {}: bad size={s}", dst.display()))
+                    })
+                    .transpose()?
+                    .unwrap_or_else(default_tmpfs_size);
+                sb = sb.tmpfs(dst, size);
+                if ro {
+                    sb = sb.remount_ro(dst);
+                }
+            }
+            "devpts" if dev_done && dst == Path::new("/dev/pts") => {}
+            "mqueue" => warnings.push(format!(
+                "mounts: mqueue on {} not mounted (the core has no mqueue step)",
+                dst.display()
+            )),
+            "sysfs" => {
+                warnings.push(format!(
+                    "mounts: sysfs on {}: the host's /sys is bound read-only",
+                    dst.display()
+                ));
+                sb = sb.ro_bind("/sys", dst);
+                sys_bound = Some(dst.clone());
+            }
+            "cgroup" | "cgroup2" if sys_bound.as_ref().is_some_and(|s| dst.starts_with(s)) => {}
+            other => {
+                return Err(format!(
+                    "mounts: type {other:?} on {} is not supported by rsandbox-oci \
+                     (supported: bind, proc, tmpfs, sysfs, devpts on /dev/pts, mqueue)",
+                    dst.display()
+                ))
+            }
+        }
+    }
+    if !dev_done {
+        warnings.push("mounts: no tmpfs on /dev; the rootfs's /dev is used as is".into());
+    }
+
+    if let Some(l) = linux {
+        for d in l.devices().iter().flatten() {
+            let p = d.path().to_string_lossy();
+            if !DEFAULT_DEVICES.contains(&p.as_ref()) || !dev_done {
+                return Err(format!(
+                    "linux.devices: {p} is not supported (only the default devices, \
+                     which the minimal /dev provides)"
+                ));
+            }
+        }
+        for p in l.masked_paths().iter().flatten() {
+            sb = sb.mask(p);
+        }
+        for p in l.readonly_paths().iter().flatten() {
+            // runc ignores a read-only path that does not exist.
+            if exists_in_box(&root_path, Path::new(p)) {
+                sb = sb.remount_ro(p);
+            }
+        }
+        if let Some(s) = l.sysctl() {
+            let mut keys: Vec<_> = s.iter().collect();
+            keys.sort();
+            for (k, v) in keys {
+                let Some((file, ns)) = sysctl_ns(k) else {
+                    return Err(format!(
+                        "linux.sysctl: {k} is not namespaced (setting it would change \
+                         the host)"
+                    ));
+                };
+                if !new_ns.contains(&ns) && !joined_ns.contains(&ns) {
+                    return Err(format!(
+                        "linux.sysctl: {k} needs its own {} namespace",
+                        ns_name(ns)
+                    ));
+                }
+                sysctls.push((file, k.clone(), v.clone()));
+            }
+        }
+        if let Some(p) = l.rootfs_propagation() {
+            if !p.is_empty() && p != "private" && p != "rprivate" {
+                warnings.push(format!(
+                    "linux.rootfsPropagation {p:?}: mounts are always private"
+                ));
+            }
+        }
+        if let Some(seccomp) = l.seccomp() {
+            let json = seccomp_json(seccomp, &mut warnings)?;
+            sb = sb.seccomp_oci_json(json);
+        }
+        if let Some(r) = l.resources() {
+            if let Some(m) = r.memory() {
+                if let Some(limit) = m.limit() {
+                    if limit > 0 {
+                        sb = sb.memory_limit(limit as u64);
+                    }
+                }
+                if m.kernel().is_some() || m.kernel_tcp().is_some() {
+                    warnings.push(
+                        "linux.resources.memory.kernel*: kernel memory limits do not \
+                         exist on cgroup v2 / Linux 6.x; ignored"
+                            .into(),
+                    );
+                }
+            }
+            if let Some(p) = r.pids() {
+                if p.limit() > 0 {
+                    sb = sb.pids_limit(p.limit() as u64);
+                }
+            }
+            if let Some(c) = r.cpu() {
+                if let (Some(q), Some(per)) = (c.quota(), c.period()) {
+                    if q > 0 && per > 0 {
+                        sb = sb.cpu_limit(q as f64 / per as f64);
+                    }
+                }
+                if let Some(shares) = c.shares() {
+                    if shares > 0 {
+                        // runc's conversion of v1 shares to a v2 weight.
+                        let w = 1 + (shares.clamp(2, 262144) - 2) * 9999 / 262142;
+                        sb = sb.cpu_weight(w);
+                    }
+                }
+                if c.cpus().as_ref().is_some_and(|s| !s.is_empty())
+                    || c.mems().as_ref().is_some_and(|s| !s.is_empty())
+                {
+                    return Err("linux.resources.cpu.cpus/mems: cpusets are not \
+                                supported by rsandbox-oci"
+                        .into());
+                }
+            }
+            if r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()) {
+                return Err("linux.resources.hugepageLimits: not supported".into());
+            }
+            if r.block_io().is_some() {
+                warnings.push("linux.resources.blockIO: not enforced".into());
+            }
+            if r.devices().as_ref().is_some_and(|v| !v.is_empty()) {
+                warnings.push(
+                    "linux.resources.devices: no device cgroup; the minimal /dev holds \
+                     only the default devices"
+                        .into(),
+                );
+            }
+        }
+    }
+
+    // Process.
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or("process: missing (create needs the container's process)")?;
+    let (sb, command) = apply_process(sb, process, &mut warnings)?;
+
+    let annotations = spec
+        .annotations()
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+
+    sb.validate().map_err(|e| format!("config.json: {e}"))?;
+    Ok(Mapped {
+        sandbox: sb,
+        command,
+        sysctls,
+        cgroups_path: linux.and_then(|l| l.cgroups_path().clone()),
+        resources: linux.and_then(|l| l.resources().clone()),
+        joins_pid: joined_ns.contains(&LinuxNamespaceType::Pid),
+        annotations,
+        warnings,
+    })
+}
+
+/// A process run in the running container whose first process is `pid`
+/// (`exec`): it joins every namespace the container has, gets the
+/// container's seccomp filter, and `process`'s command, env, cwd, user,
+/// capabilities and rlimits. It gets no cgroup of its own (documented).
+pub fn exec_sandbox(
+    spec: &Spec,
+    process: &oci_spec::runtime::Process,
+    pid: i32,
+) -> Res<(Sandbox, Command, Vec<String>)> {
+    let mut warnings = Vec::new();
+    let mut sb = Sandbox::new()
+        .kill_on_drop(false)
+        .die_with_parent(false)
+        .env_clear();
+    let linux = spec.linux().as_ref();
+    for ns in linux
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        use rsandbox::Namespace as N;
+        let (kind, file) = match ns.typ() {
+            LinuxNamespaceType::Mount => (N::Mount, "mnt"),
+            LinuxNamespaceType::Pid => (N::Pid, "pid"),
+            LinuxNamespaceType::Network => (N::Net, "net"),
+            LinuxNamespaceType::Ipc => (N::Ipc, "ipc"),
+            LinuxNamespaceType::Uts => (N::Uts, "uts"),
+            LinuxNamespaceType::Cgroup => (N::Cgroup, "cgroup"),
+            LinuxNamespaceType::User => {
+                return Err("exec: containers with a user namespace are not supported yet".into())
+            }
+            LinuxNamespaceType::Time => {
+                warnings.push("exec: the time namespace is not joined".into());
+                continue;
+            }
+        };
+        sb = sb.join_ns(kind, format!("/proc/{pid}/ns/{file}"));
+    }
+    if let Some(seccomp) = linux.and_then(|l| l.seccomp().as_ref()) {
+        let json = seccomp_json(seccomp, &mut warnings)?;
+        sb = sb.seccomp_oci_json(json);
+    }
+    let (sb, command) = apply_process(sb, process, &mut warnings)?;
+    sb.validate().map_err(|e| format!("exec: {e}"))?;
+    Ok((sb, command, warnings))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,168 @@
+//! Container state kept as JSON under the root directory, one directory per
+//! container, guarded by an `flock` so concurrent commands on one container
+//! run one after the other.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// What the runtime remembers about a container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Saved {
+    /// Container id.
+    pub id: String,
+    /// Absolute bundle path.
+    pub bundle: PathBuf,
+    /// Pid of the container's first process (host pid namespace).
+    pub pid: i32,
+    /// Its start time (field 22 of /proc/PID/stat), against pid reuse.
+    pub pid_start: u64,
+    /// `created` until `start`, then `running`.
+    pub status: String,
+    /// Creation time, RFC 3339.
+    pub created: String,
+    /// Annotations from config.json.
+    pub annotations: BTreeMap<String, String>,
+    /// The container's cgroup path (relative to each hierarchy's root).
+    pub cgroup: PathBuf,
+    /// Cgroup directories this container created (absolute, in order).
+    pub cgroup_created: Vec<PathBuf>,
+    /// Rootfs path.
+    pub rootfs: PathBuf,
+}
+
+/// Check a container id: a single path component of safe characters.
+pub fn check_id(id: &str) -> Result<(), String> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && id != "."
+        && id != ".."
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '+'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("invalid container id {id:?}"))
+    }
+}
+
+/// A locked container directory.
+pub struct Locked {
+    pub dir: PathBuf,
+    _lock: File,
+}
+
+fn flock(f: &File) -> Result<(), String> {
+    loop {
+        // SAFETY: flock on a descriptor we own.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EINTR) {
+            return Err(format!("lock: {e}"));
+        }
+    }
+}
+
+impl Locked {
+    /// Make a new container directory (an error if the id is taken) and lock it.
+    pub fn create(root: &Path, id: &str) -> Result<Locked, String> {
+        check_id(id)?;
+        std::fs::create_dir_all(root).map_err(|e| format!("create {}: {e}", root.display()))?;
+        let dir = root.join(id);
+        match std::fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(format!("container {id:?} already exists"))
+            }
+            Err(e) => return Err(format!("create {}: {e}", dir.display())),
+        }
+        let f = File::create(dir.join("lock")).map_err(|e| format!("lock file: {e}"))?;
+        flock(&f)?;
+        Ok(Locked { dir, _lock: f })
+    }
+
+    /// Lock an existing container's directory.
+    pub fn open(root: &Path, id: &str) -> Result<Locked, String> {
+        check_id(id)?;
+        let dir = root.join(id);
+        let f =
+            File::open(dir.join("lock")).map_err(|_| format!("container {id:?} does not exist"))?;
+        flock(&f)?;
+        // A concurrent delete may have removed it while we waited.
+        if !dir.join("state.json").exists() {
+            return Err(format!("container {id:?} does not exist"));
+        }
+        Ok(Locked { dir, _lock: f })
+    }
+
+    /// Read the saved state.
+    pub fn load(&self) -> Result<Saved, String> {
+        read_state(&self.dir)
+    }
+
+    /// Write the state atomically (temp file, rename).
+    pub fn save(&self, s: &Saved) -> Result<(), String> {
+        let tmp = self.dir.join("state.json.tmp");
+        let mut f = File::create(&tmp).map_err(|e| format!("write state: {e}"))?;
+        let text = serde_json::to_vec_pretty(s).map_err(|e| e.to_string())?;
+        f.write_all(&text)
+            .and_then(|_| f.sync_all())
+            .map_err(|e| format!("write state: {e}"))?;
+        std::fs::rename(&tmp, self.dir.join("state.json")).map_err(|e| format!("write state: {e}"))
+    }
+}
+
+/// Read `dir/state.json` without locking (for `list`).
+pub fn read_state(dir: &Path) -> Result<Saved, String> {
+    let p = dir.join("state.json");
+    let text = std::fs::read_to_string(&p).map_err(|e| format!("read {}: {e}", p.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", p.display()))
+}
+
+/// `(state char, start time)` of a pid, from /proc/PID/stat.
+pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &s[s.rfind(')')? + 1..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    Some((f.first()?.chars().next()?, f.get(19)?.parse().ok()?))
+}
+
+/// Whether the container's first process is alive (not a zombie, and the
+/// same process as at create).
+pub fn alive(s: &Saved) -> bool {
+    matches!(proc_stat(s.pid), Some((st, start)) if st != 'Z' && st != 'X' && start == s.pid_start)
+}
+
+/// The time now as RFC 3339 (UTC, nanoseconds).
+pub fn now_rfc3339() -> String {
+    let d = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs() as i64;
+    let (days, rem) = (secs.div_euclid(86400), secs.rem_euclid(86400));
+    // Civil from days (Howard Hinnant's algorithm).
+    let z = days + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60,
+        d.subsec_nanos()
+    )
+}

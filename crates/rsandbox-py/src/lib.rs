@@ -1,0 +1,38 @@
+//! `rsandbox._rsandbox`: the compiled half of the Python package `rsandbox`.
+//!
+//! A thin layer over the core crate: argument conversion, exceptions, and
+//! GIL-friendly waiting. No sandbox logic lives here; the pure-Python half
+//! (`python/rsandbox`) adds `run()`, the exception classes and `asyncio`
+//! support.
+#![deny(unsafe_op_in_unsafe_fn)]
+#![forbid(unsafe_code)]
+
+mod child;
+mod convert;
+mod errors;
+mod sandbox;
+
+use pyo3::prelude::*;
+
+/// What this machine offers (namespaces, seccomp, Landlock ABI, cgroup
+/// layout...), as the core's JSON; `rsandbox.features()` parses it.
+#[pyfunction]
+fn _features_json(py: Python<'_>) -> String {
+    let f = py.detach(rsandbox::features::probe);
+    serde_json::to_string(&f).unwrap_or_default()
+}
+
+/// The compiled module; import `rsandbox` instead.
+#[pymodule]
+fn _rsandbox(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<sandbox::PySandbox>()?;
+    m.add_class::<child::PyChild>()?;
+    m.add_class::<child::PyOutcome>()?;
+    m.add_class::<child::PyEnforcementReport>()?;
+    m.add_class::<child::PyLayerReport>()?;
+    m.add_function(wrap_pyfunction!(_features_json, m)?)?;
+    m.add("UNLIMITED", rsandbox::limits::UNLIMITED)?;
+    m.add("LANDLOCK_ABI", rsandbox::landlock::abi_version())?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

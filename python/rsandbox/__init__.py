@@ -1,0 +1,87 @@
+"""rsandbox: run commands in Linux sandboxes built from kernel primitives.
+
+>>> import rsandbox
+>>> sb = rsandbox.Sandbox().user_ns().pid_ns().mount_ns().net_ns()
+>>> r = rsandbox.run(["/bin/echo", "hi"], sandbox=sb, capture_output=True, timeout=5)
+>>> r.returncode, r.stdout
+(0, b'hi\\n')
+
+``Sandbox`` is an immutable builder (each method returns a new one) over the
+Rust core; ``Sandbox.spawn`` returns a :class:`Child`; :func:`run` has the
+shape of ``subprocess.run``. Waiting releases the GIL and Ctrl-C kills the
+sandbox. Exceptions derive from :class:`SandboxError` (see
+``rsandbox._errors``).
+"""
+
+from __future__ import annotations
+
+import json as _json
+import subprocess as _subprocess
+from typing import Any as _Any
+
+from ._errors import (
+    CalledProcessError,
+    ConfigError,
+    ProgramNotFoundError,
+    SandboxError,
+    SandboxOSError,
+    SandboxPermissionError,
+    SpawnError,
+    TimeoutExpired,
+    UnsupportedError,
+)
+from ._rsandbox import (
+    LANDLOCK_ABI,
+    _features_json,
+    UNLIMITED,
+    Child,
+    EnforcementReport,
+    LayerReport,
+    Outcome,
+    Sandbox,
+    __version__,
+)
+from ._run import Argv, RunResult, StdioArg, StrPath, run
+
+PIPE: int = _subprocess.PIPE
+"""Connect the stream to a pipe (a file object on the :class:`Child`)."""
+DEVNULL: int = _subprocess.DEVNULL
+"""Connect the stream to ``/dev/null``."""
+
+
+
+def features() -> dict[str, _Any]:
+    """What this machine offers for sandboxing, probed now: kernel, the
+    namespaces (and whether this user can create a user namespace),
+    seccomp, the Landlock ABI, pidfd/clone3, the cgroup layout and mounts."""
+    result: dict[str, _Any] = _json.loads(_features_json())
+    return result
+
+
+__all__ = [
+    "features",
+    "Sandbox",
+    "Child",
+    "Outcome",
+    "EnforcementReport",
+    "LayerReport",
+    "RunResult",
+    "run",
+    "PIPE",
+    "DEVNULL",
+    "UNLIMITED",
+    "LANDLOCK_ABI",
+    "SandboxError",
+    "ConfigError",
+    "SandboxPermissionError",
+    "UnsupportedError",
+    "SandboxOSError",
+    "SpawnError",
+    "ProgramNotFoundError",
+    "TimeoutExpired",
+    "CalledProcessError",
+    "StrPath",
+    "Argv",
+    "StdioArg",
+    "__version__",
+]
