@@ -6,60 +6,13 @@
 #[path = "common/fs_fixtures.rs"]
 mod fs_fixtures;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::Path;
-use std::sync::atomic::{AtomicI32, Ordering};
 
 use fs_fixtures::{base, sh, text, BusyboxRoot, TempDir};
 use rsandbox::{Command, Error, Sandbox};
 
-/// An allocator that aborts when called in a process other than the one
-/// that first used it: a child between clone and exec (the mount plan is
-/// applied there) must not allocate. Every test in this file runs under it.
-struct NoAllocInChild;
-
-static FIRST_PID: AtomicI32 = AtomicI32::new(0);
-
-impl NoAllocInChild {
-    fn check() {
-        // SAFETY: getpid has no preconditions.
-        let me = unsafe { libc::getpid() };
-        match FIRST_PID.compare_exchange(0, me, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => {}
-            Err(first) if first == me => {}
-            Err(_) => {
-                let msg = b"rsandbox fs test: allocation in the child before exec\n";
-                // SAFETY: write(2) of a static buffer, then abort.
-                unsafe {
-                    libc::write(2, msg.as_ptr().cast(), msg.len());
-                    libc::abort();
-                }
-            }
-        }
-    }
-}
-
-// SAFETY: delegates to the system allocator after the check.
-unsafe impl GlobalAlloc for NoAllocInChild {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        Self::check();
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        Self::check();
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new: usize) -> *mut u8 {
-        Self::check();
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: NoAllocInChild = NoAllocInChild;
+#[path = "common/guard.rs"]
+mod guard;
 
 both!(rootfs_isolation, || {
     let root = BusyboxRoot::new();

@@ -11,6 +11,9 @@
 //! directory and re-runs every other test as nobody (uid 65534) through
 //! `setpriv`, so each case is checked both privileged and not.
 
+#[path = "common/guard.rs"]
+mod guard;
+
 use std::ffi::CString;
 use std::fs;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};

@@ -6,6 +6,9 @@
 //! /sys/fs/cgroup/unified). The `nobody_*` tests are `#[ignore]`d and run by
 //! `rootless_scenarios` as uid 65534 from a copy of this binary.
 
+#[path = "common/guard.rs"]
+mod guard;
+
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};

@@ -3,57 +3,6 @@
 
 mod common;
 
-/// The no-allocation rule, enforced here too (the `LISTEN_PID` slot and the
-/// port connector run in forks of this process): an allocation in any
-/// process other than the test process aborts it.
-mod guard {
-    use std::alloc::{GlobalAlloc, Layout, System};
-    use std::sync::atomic::{AtomicI32, Ordering};
-
-    pub struct GuardAlloc;
-    static PARENT: AtomicI32 = AtomicI32::new(0);
-
-    fn check() {
-        // SAFETY: raw getpid (glibc's cached pid is stale after a raw clone).
-        let me = unsafe { libc::syscall(libc::SYS_getpid) } as i32;
-        // The first allocation happens in the test process, before any fork.
-        let parent = match PARENT.compare_exchange(0, me, Ordering::Relaxed, Ordering::Relaxed) {
-            Ok(_) => me,
-            Err(p) => p,
-        };
-        if me != parent {
-            let msg = b"rsandbox: allocation in a forked child before exec\n";
-            // SAFETY: write and abort are async-signal-safe.
-            unsafe {
-                libc::write(2, msg.as_ptr().cast(), msg.len());
-                libc::abort();
-            }
-        }
-    }
-
-    // SAFETY: delegates to the system allocator after the check.
-    unsafe impl GlobalAlloc for GuardAlloc {
-        unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-            check();
-            // SAFETY: forwarded with the caller's layout.
-            unsafe { System.alloc(l) }
-        }
-        unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-            check();
-            // SAFETY: forwarded; p was allocated by System with l.
-            unsafe { System.dealloc(p, l) }
-        }
-        unsafe fn realloc(&self, p: *mut u8, l: Layout, n: usize) -> *mut u8 {
-            check();
-            // SAFETY: forwarded; p was allocated by System with l.
-            unsafe { System.realloc(p, l, n) }
-        }
-    }
-
-    #[global_allocator]
-    static A: GuardAlloc = GuardAlloc;
-}
-
 use std::time::{Duration, Instant};
 
 use rsandbox::{Command, Error, Reason, Sandbox, Stdio};

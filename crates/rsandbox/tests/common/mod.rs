@@ -6,6 +6,8 @@
 //! cannot be assumed to read the checkout.
 #![allow(dead_code)]
 
+mod guard;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Command as StdCommand;
