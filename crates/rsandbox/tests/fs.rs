@@ -570,3 +570,40 @@ both!(user_ns_with_the_callers_uid, || {
         assert_eq!(text(&o), "x\nOK\n");
     }
 });
+
+/// `(type, source)` of the mount at `point` in a mountinfo dump.
+fn type_source<'a>(info: &'a str, point: &str) -> Option<(&'a str, &'a str)> {
+    info.lines().rev().find_map(|l| {
+        let mut f = l.split(' ');
+        if f.nth(4)? != point {
+            return None;
+        }
+        let (_, tail) = l.split_once(" - ")?;
+        let mut t = tail.split(' ');
+        Some((t.next()?, t.next()?))
+    })
+}
+
+both!(mounts_show_conventional_types_and_sources, || {
+    let root = BusyboxRoot::new();
+    let sb = base()
+        .rootfs(root.path())
+        .proc("/proc")
+        .dev("/dev")
+        .tmpfs("/t", 1 << 20);
+    let o = sh(&sb, "cat /proc/self/mountinfo");
+    let t = text(&o);
+    for (point, want) in [
+        ("/proc", ("proc", "proc")),
+        ("/dev", ("tmpfs", "tmpfs")),
+        ("/dev/pts", ("devpts", "devpts")),
+        ("/dev/shm", ("tmpfs", "shm")),
+        ("/t", ("tmpfs", "tmpfs")),
+    ] {
+        assert_eq!(type_source(&t, point), Some(want), "{point}:\n{t}");
+    }
+    assert!(
+        !t.contains(" - proc none ") && !t.contains(" - tmpfs none "),
+        "{t}"
+    );
+});

@@ -261,7 +261,7 @@ impl MountPlan {
         let tree = match &self.root {
             Root::Tmpfs => new_fs(
                 c"tmpfs",
-                &[(c"mode", Some(c"0755"))],
+                &[(c"source", Some(c"tmpfs")), (c"mode", Some(c"0755"))],
                 MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
             ),
             Root::Dir(s) => clone_tree(s.raw(), true, MOUNT_ATTR_NOSUID),
@@ -350,8 +350,9 @@ impl MountPlan {
                 opts,
                 attrs,
             } => {
-                // At most 3 options: kept on the stack, no allocation.
-                let mut o: [(&CStr, Option<&CStr>); 4] = [(c"", None); 4];
+                // At most 6 options (the plan makes 4 at most): kept on
+                // the stack, no allocation.
+                let mut o: [(&CStr, Option<&CStr>); 6] = [(c"", None); 6];
                 let n = opts.len().min(o.len());
                 for (slot, (k, v)) in o.iter_mut().zip(opts.iter()) {
                     *slot = (k.as_c_str(), v.as_deref());
@@ -364,7 +365,11 @@ impl MountPlan {
                 let m = if is_dir(dst.0) {
                     new_fs(
                         c"tmpfs",
-                        &[(c"size", Some(c"4k")), (c"mode", Some(c"0555"))],
+                        &[
+                            (c"source", Some(c"tmpfs")),
+                            (c"size", Some(c"4k")),
+                            (c"mode", Some(c"0555")),
+                        ],
                         MOUNT_ATTR_RDONLY
                             | MOUNT_ATTR_NOSUID
                             | MOUNT_ATTR_NODEV
@@ -397,7 +402,7 @@ impl MountPlan {
                     None => {
                         let m = new_fs(
                             c"tmpfs",
-                            &[(c"mode", Some(c"0755"))],
+                            &[(c"source", Some(c"tmpfs")), (c"mode", Some(c"0755"))],
                             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                         )?;
                         ok(move_mount_fds(m.0, dst.0))?;

@@ -304,8 +304,10 @@ fn op(dst: &Path, create: Create, action: Action) -> Op {
     }
 }
 
-fn tmpfs_opts(size: u64, mode: &str) -> Vec<(CString, Option<CString>)> {
-    let mut v = vec![opt("mode", Some(mode))];
+/// Options of a tmpfs named `source` (what `/proc/self/mountinfo` shows,
+/// like `mount -t tmpfs <source>`).
+fn tmpfs_opts(source: &str, size: u64, mode: &str) -> Vec<(CString, Option<CString>)> {
+    let mut v = vec![opt("source", Some(source)), opt("mode", Some(mode))];
     if size > 0 {
         v.push(opt("size", Some(&size.to_string())));
     }
@@ -338,7 +340,7 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
                 Create::Dir,
                 Action::Fs {
                     fstype: c"tmpfs",
-                    opts: tmpfs_opts(*size, mode),
+                    opts: tmpfs_opts("tmpfs", *size, mode),
                     attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                 },
             ));
@@ -349,7 +351,7 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
                 Create::Dir,
                 Action::Fs {
                     fstype: c"proc",
-                    opts: Vec::new(),
+                    opts: vec![opt("source", Some("proc"))],
                     attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
                 },
             );
@@ -372,7 +374,7 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
                 Create::Dir,
                 Action::Fs {
                     fstype: c"tmpfs",
-                    opts: tmpfs_opts(1 << 20, "0755"),
+                    opts: tmpfs_opts("tmpfs", 1 << 20, "0755"),
                     attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
                 },
             );
@@ -397,6 +399,7 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
                 Action::Fs {
                     fstype: c"devpts",
                     opts: vec![
+                        opt("source", Some("devpts")),
                         opt("newinstance", None),
                         opt("ptmxmode", Some("0666")),
                         opt("mode", Some("0620")),
@@ -409,7 +412,7 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
                 Create::Dir,
                 Action::Fs {
                     fstype: c"tmpfs",
-                    opts: tmpfs_opts(0, "1777"),
+                    opts: tmpfs_opts("shm", 0, "1777"),
                     attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                 },
             ));
