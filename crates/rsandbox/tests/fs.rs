@@ -607,3 +607,54 @@ both!(mounts_show_conventional_types_and_sources, || {
         "{t}"
     );
 });
+
+both!(mqueue_and_sysfs_are_fresh_filesystems, || {
+    let root = BusyboxRoot::new();
+    let sb = base()
+        .ipc_ns()
+        .net_ns()
+        .rootfs(root.path())
+        .proc("/proc")
+        .dev("/dev")
+        .mqueue("/dev/mqueue")
+        .sysfs("/sys");
+    let o = sh(
+        &sb,
+        "cat /proc/self/mountinfo
+         echo NET: $(ls /sys/class/net)
+         touch /dev/mqueue/q && echo MQ_OK
+         touch /sys/x 2>/dev/null || echo SYS_RO
+         touch /dev/x 2>/dev/null || echo DEV_RO",
+    );
+    let t = text(&o);
+    assert_eq!(
+        type_source(&t, "/dev/mqueue"),
+        Some(("mqueue", "mqueue")),
+        "{t}"
+    );
+    assert_eq!(type_source(&t, "/sys"), Some(("sysfs", "sysfs")), "{t}");
+    let sys = t.lines().find(|l| l.split(' ').nth(4) == Some("/sys"));
+    assert!(sys.is_some_and(|l| l.contains(" ro,")), "{t}");
+    // The box's network namespace: only its loopback.
+    assert!(t.contains("NET: lo\n"), "{t}");
+    for want in ["MQ_OK", "SYS_RO", "DEV_RO"] {
+        assert!(t.contains(want), "missing {want}:\n{t}");
+    }
+});
+
+both!(mqueue_and_sysfs_need_their_namespace_rootless, || {
+    let root = BusyboxRoot::new();
+    let r = || base().rootfs(root.path());
+    if fs_fixtures::is_root() {
+        // Without a user namespace the kernel mounts them for the caller's
+        // namespaces: accepted.
+        r().mqueue("/mnt").validate().unwrap();
+        r().sysfs("/mnt").validate().unwrap();
+        return;
+    }
+    invalid(r().mqueue("/mnt"), "ipc_ns()");
+    invalid(r().sysfs("/mnt"), "net_ns()");
+    invalid(r().ipc_ns().mqueue("/lnk"), "/lnk");
+    r().ipc_ns().mqueue("/mnt").validate().unwrap();
+    r().net_ns().sysfs("/mnt").validate().unwrap();
+});

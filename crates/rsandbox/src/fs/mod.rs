@@ -158,6 +158,18 @@ pub enum MountStep {
         /// Destination in the box (a real directory).
         dst: PathBuf,
     },
+    /// A fresh POSIX message queue filesystem (`nosuid,nodev,noexec`),
+    /// showing the box's IPC namespace (needs one in a user namespace).
+    Mqueue {
+        /// Destination in the box (a real directory).
+        dst: PathBuf,
+    },
+    /// A fresh sysfs, read-only (`nosuid,nodev,noexec`), showing the box's
+    /// network namespace (needs one in a user namespace).
+    Sysfs {
+        /// Destination in the box (a real directory).
+        dst: PathBuf,
+    },
     /// A directory (mode 0755), with missing parents.
     Dir {
         /// Destination in the box.
@@ -214,6 +226,8 @@ impl MountStep {
             | MountStep::Tmpfs { dst, .. }
             | MountStep::Proc { dst }
             | MountStep::Dev { dst }
+            | MountStep::Mqueue { dst }
+            | MountStep::Sysfs { dst }
             | MountStep::Dir { dst }
             | MountStep::Symlink { dst, .. }
             | MountStep::File { dst, .. }
@@ -251,6 +265,8 @@ impl MountStep {
             MountStep::Tmpfs { .. } => "tmpfs",
             MountStep::Proc { .. } => "proc",
             MountStep::Dev { .. } => "dev",
+            MountStep::Mqueue { .. } => "mqueue",
+            MountStep::Sysfs { .. } => "sysfs",
             MountStep::Dir { .. } => "dir",
             MountStep::Symlink { .. } => "symlink",
             MountStep::File { .. } => "file",
@@ -311,6 +327,16 @@ impl Sandbox {
     /// Mount a minimal /dev on `dst` (see [`MountStep::Dev`]).
     pub fn dev(self, dst: impl Into<PathBuf>) -> Self {
         self.fs_step(MountStep::Dev { dst: dst.into() })
+    }
+    /// Mount a fresh mqueue on `dst` (see [`MountStep::Mqueue`]; rootless,
+    /// it needs `ipc_ns()`).
+    pub fn mqueue(self, dst: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::Mqueue { dst: dst.into() })
+    }
+    /// Mount a fresh read-only sysfs on `dst` (see [`MountStep::Sysfs`];
+    /// rootless, it needs `net_ns()`).
+    pub fn sysfs(self, dst: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::Sysfs { dst: dst.into() })
     }
     /// Create directory `dst` (and missing parents).
     pub fn dir(self, dst: impl Into<PathBuf>) -> Self {

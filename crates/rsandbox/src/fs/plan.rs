@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-use super::syscall::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID};
+use super::syscall::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
 use super::{effective_steps, normalize, MountStep};
 use crate::error::{Error, Result};
 use crate::ns::Namespace;
@@ -243,10 +243,22 @@ impl MountPlan {
         let null = Src::new("mask", Path::new("/dev/null"))?;
 
         let mut ops = Vec::new();
+        // A /dev waiting to be made read-only: after the steps that follow
+        // it under it (e.g. mqueue on /dev/mqueue needs its mount point made).
+        let mut dev_ro: Option<PathBuf> = None;
         for step in effective_steps(sb) {
             // Validated: normalize succeeds.
             let dst = normalize(step.dst()).unwrap_or_else(|| PathBuf::from("/"));
+            if let Some(d) = dev_ro.take_if(|d| !(dst.starts_with(&*d) && dst != *d)) {
+                ops.push(op(&d, Create::No, Action::SetRo));
+            }
             compile(&step, &dst, user_ns, &mut ops)?;
+            if matches!(step, MountStep::Dev { .. }) {
+                dev_ro = Some(dst);
+            }
+        }
+        if let Some(d) = dev_ro {
+            ops.push(op(&d, Create::No, Action::SetRo));
         }
         Ok(Some(MountPlan {
             root,
@@ -431,7 +443,25 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
                     },
                 ));
             }
-            ops.push(op(dst, Create::No, Action::SetRo));
+            // Made read-only by the caller once the steps under `dst`
+            // (which may need to create mount points in it) are done.
+        }
+        MountStep::Mqueue { .. } | MountStep::Sysfs { .. } => {
+            let (fstype, source, ro) = match step {
+                MountStep::Mqueue { .. } => (c"mqueue", "mqueue", 0),
+                _ => (c"sysfs", "sysfs", MOUNT_ATTR_RDONLY),
+            };
+            let mut o = op(
+                dst,
+                Create::Dir,
+                Action::Fs {
+                    fstype,
+                    opts: vec![opt("source", Some(source))],
+                    attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | ro,
+                },
+            );
+            o.real_dir = true;
+            ops.push(o);
         }
         MountStep::Dir { .. } => ops.push(op(dst, Create::Dir, Action::Dir)),
         MountStep::Symlink { target, .. } => ops.push(op(

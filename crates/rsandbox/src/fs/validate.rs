@@ -55,6 +55,8 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
     let default_view = sb.fs.rootfs.is_none();
     let user_ns = sb.has_ns(Namespace::User);
     let pid_ns = sb.has_ns(Namespace::Pid);
+    // A namespace of the box's own (new, or joined: then the kernel judges).
+    let own_ns = |ns: Namespace| sb.has_ns(ns) || sb.join_ns.iter().any(|(k, _)| *k == ns);
 
     let steps = effective_steps(sb);
     let first_user = steps.len() - sb.fs.steps.len();
@@ -220,7 +222,30 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                     ));
                 }
             }
-            MountStep::Proc { .. } | MountStep::Dev { .. } => {
+            MountStep::Proc { .. }
+            | MountStep::Dev { .. }
+            | MountStep::Mqueue { .. }
+            | MountStep::Sysfs { .. } => {
+                // The kernel ties mqueue to the IPC namespace and sysfs to
+                // the network namespace: in a user namespace it refuses
+                // (EPERM) to mount them for namespaces it does not own.
+                let needs = match step {
+                    MountStep::Mqueue { .. } => Some((Namespace::Ipc, "an IPC", "ipc_ns()")),
+                    MountStep::Sysfs { .. } => Some((Namespace::Net, "a network", "net_ns()")),
+                    _ => None,
+                };
+                if let Some((ns, what, method)) = needs {
+                    if user_ns && !own_ns(ns) {
+                        return Err(Error::invalid(
+                            kind,
+                            format!(
+                                "mounting {kind} on {} in a user namespace needs {what} \
+                                 namespace: add {method}",
+                                dst.display()
+                            ),
+                        ));
+                    }
+                }
                 if matches!(step, MountStep::Proc { .. }) && user_ns && !pid_ns {
                     return Err(Error::invalid(
                         kind,
