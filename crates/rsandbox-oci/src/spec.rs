@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::{LinuxNamespaceType, PosixRlimitType, Spec};
+use rsandbox::fs::MountStep;
 use rsandbox::limits::Resource;
 use rsandbox::{Command, IdMap, Sandbox};
 
@@ -407,6 +408,12 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
     // Mounts.
     let mut dev_done = false;
     let mut sys_bound: Option<PathBuf> = None;
+    let mut sys_fresh: Option<PathBuf> = None;
+    let rootless_without = |ns: LinuxNamespaceType| {
+        new_ns.contains(&LinuxNamespaceType::User)
+            && !new_ns.contains(&ns)
+            && !joined_ns.contains(&ns)
+    };
     for m in spec.mounts().iter().flatten() {
         let dst = m.destination();
         if !dst.is_absolute() {
@@ -452,25 +459,70 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
                     })
                     .transpose()?
                     .unwrap_or_else(default_tmpfs_size);
-                sb = sb.tmpfs(dst, size);
+                let mode = opts
+                    .iter()
+                    .find_map(|o| o.strip_prefix("mode="))
+                    .map(|s| {
+                        u32::from_str_radix(s, 8)
+                            .ok()
+                            .filter(|m| *m <= 0o7777)
+                            .ok_or_else(|| format!("mounts: {}: bad mode={s}", dst.display()))
+                    })
+                    .transpose()?;
+                // runtime-tools checks the source mountinfo shows.
+                let source = m
+                    .source()
+                    .as_ref()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .filter(|s| !s.is_empty());
+                sb = sb.mount_step(MountStep::Tmpfs {
+                    dst: dst.clone(),
+                    size,
+                    source,
+                    mode,
+                });
                 if ro {
                     sb = sb.remount_ro(dst);
                 }
             }
             "devpts" if dev_done && dst == Path::new("/dev/pts") => {}
-            "mqueue" => warnings.push(format!(
-                "mounts: mqueue on {} not mounted (the core has no mqueue step)",
+            // In a user namespace the kernel mounts mqueue only for an IPC
+            // namespace, and sysfs only for a network namespace, of the box.
+            "mqueue" if rootless_without(LinuxNamespaceType::Ipc) => warnings.push(format!(
+                "mounts: mqueue on {} not mounted (a user namespace without \
+                     its own ipc namespace)",
                 dst.display()
             )),
-            "sysfs" => {
+            "mqueue" => sb = sb.mqueue(dst),
+            "sysfs" if rootless_without(LinuxNamespaceType::Network) => {
                 warnings.push(format!(
-                    "mounts: sysfs on {}: the host's /sys is bound read-only",
+                    "mounts: sysfs on {}: the host's /sys is bound read-only (a user \
+                     namespace without its own network namespace)",
                     dst.display()
                 ));
                 sb = sb.ro_bind("/sys", dst);
                 sys_bound = Some(dst.clone());
             }
+            "sysfs" => {
+                if !ro {
+                    warnings.push(format!(
+                        "mounts: sysfs on {} is mounted read-only",
+                        dst.display()
+                    ));
+                }
+                sb = sb.sysfs(dst);
+                sys_fresh = Some(dst.clone());
+            }
             "cgroup" | "cgroup2" if sys_bound.as_ref().is_some_and(|s| dst.starts_with(s)) => {}
+            "cgroup" | "cgroup2" if sys_fresh.as_ref().is_some_and(|s| dst.starts_with(s)) => {
+                // What binding the host's /sys showed before there was a
+                // sysfs step: the host's cgroup tree, read-only.
+                warnings.push(format!(
+                    "mounts: {typ} on {}: the host's /sys/fs/cgroup is bound read-only",
+                    dst.display()
+                ));
+                sb = sb.ro_bind("/sys/fs/cgroup", dst);
+            }
             other => {
                 return Err(format!(
                     "mounts: type {other:?} on {} is not supported by rsandbox-oci \

@@ -9,6 +9,7 @@ mod fs_fixtures;
 use std::path::Path;
 
 use fs_fixtures::{base, sh, text, BusyboxRoot, TempDir};
+use rsandbox::fs::MountStep;
 use rsandbox::{Command, Error, Sandbox};
 
 #[path = "common/guard.rs"]
@@ -590,9 +591,28 @@ both!(mounts_show_conventional_types_and_sources, || {
         .rootfs(root.path())
         .proc("/proc")
         .dev("/dev")
-        .tmpfs("/t", 1 << 20);
-    let o = sh(&sb, "cat /proc/self/mountinfo");
+        .tmpfs("/t", 1 << 20)
+        .mount_step(MountStep::Tmpfs {
+            dst: "/dev/shm".into(),
+            size: 1 << 20,
+            source: Some("shm".into()),
+            mode: Some(0o1777),
+        })
+        .mount_step(MountStep::Tmpfs {
+            dst: "/u".into(),
+            size: 1 << 20,
+            source: Some("my-tmp".into()),
+            mode: Some(0o700),
+        });
+    let o = sh(
+        &sb,
+        "cat /proc/self/mountinfo; stat -c 'MODE %a %n' /dev/shm /u /t",
+    );
     let t = text(&o);
+    for m in ["MODE 1777 /dev/shm", "MODE 700 /u", "MODE 755 /t"] {
+        assert!(t.contains(m), "missing {m}:\n{t}");
+    }
+    assert_eq!(type_source(&t, "/u"), Some(("tmpfs", "my-tmp")), "{t}");
     for (point, want) in [
         ("/proc", ("proc", "proc")),
         ("/dev", ("tmpfs", "tmpfs")),
@@ -616,6 +636,7 @@ both!(mqueue_and_sysfs_are_fresh_filesystems, || {
         .rootfs(root.path())
         .proc("/proc")
         .dev("/dev")
+        .tmpfs("/tmp", 1 << 20)
         .mqueue("/dev/mqueue")
         .sysfs("/sys");
     let o = sh(
@@ -642,19 +663,34 @@ both!(mqueue_and_sysfs_are_fresh_filesystems, || {
     }
 });
 
-both!(mqueue_and_sysfs_need_their_namespace_rootless, || {
-    let root = BusyboxRoot::new();
-    let r = || base().rootfs(root.path());
-    if fs_fixtures::is_root() {
-        // Without a user namespace the kernel mounts them for the caller's
-        // namespaces: accepted.
-        r().mqueue("/mnt").validate().unwrap();
-        r().sysfs("/mnt").validate().unwrap();
-        return;
+both!(
+    mqueue_sysfs_and_tmpfs_options_are_checked_before_spawn,
+    || {
+        let root = BusyboxRoot::new();
+        let r = || base().rootfs(root.path());
+        // A tmpfs source and mode are checked too.
+        let named = |source: &str, mode| {
+            r().mount_step(MountStep::Tmpfs {
+                dst: "/mnt".into(),
+                size: 4096,
+                source: Some(source.into()),
+                mode: Some(mode),
+            })
+        };
+        invalid(named("a\nb", 0o755), "/mnt");
+        invalid(named("", 0o755), "/mnt");
+        invalid(named("x", 0o10000), "/mnt");
+        if fs_fixtures::is_root() {
+            // Without a user namespace the kernel mounts them for the caller's
+            // namespaces: accepted.
+            r().mqueue("/mnt").validate().unwrap();
+            r().sysfs("/mnt").validate().unwrap();
+            return;
+        }
+        invalid(r().mqueue("/mnt"), "ipc_ns()");
+        invalid(r().sysfs("/mnt"), "net_ns()");
+        invalid(r().ipc_ns().mqueue("/lnk"), "/lnk");
+        r().ipc_ns().mqueue("/mnt").validate().unwrap();
+        r().net_ns().sysfs("/mnt").validate().unwrap();
     }
-    invalid(r().mqueue("/mnt"), "ipc_ns()");
-    invalid(r().sysfs("/mnt"), "net_ns()");
-    invalid(r().ipc_ns().mqueue("/lnk"), "/lnk");
-    r().ipc_ns().mqueue("/mnt").validate().unwrap();
-    r().net_ns().sysfs("/mnt").validate().unwrap();
-});
+);

@@ -102,13 +102,18 @@ fn sample_maps_every_field() {
     assert!(all.contains("Proc { dst: \"/proc\" }"), "{all}");
     assert!(all.contains("Dev { dst: \"/dev\" }"), "{all}");
     assert!(
-        all.contains("Tmpfs { dst: \"/dev/shm\", size: 67108864 }"),
+        all.contains(
+            "Tmpfs { dst: \"/dev/shm\", size: 67108864, source: Some(\"shm\"), \
+             mode: Some(1023) }"
+        ),
         "{all}"
     );
+    assert!(all.contains("Mqueue { dst: \"/dev/mqueue\" }"), "{all}");
+    assert!(all.contains("Sysfs { dst: \"/sys\" }"), "{all}");
     assert!(all.contains("Mask { path: \"/proc/kcore\" }"), "{all}");
     assert!(all.contains("RemountRo { path: \"/proc/sys\" }"), "{all}");
     assert!(
-        all.contains("src: \"/sys\", dst: \"/sys\", readonly: true"),
+        all.contains("src: \"/sys/fs/cgroup\", dst: \"/sys/fs/cgroup\", readonly: true"),
         "{all}"
     );
     assert_eq!(sb.limits().memory(), Some(64 << 20));
@@ -139,7 +144,8 @@ fn sample_maps_every_field() {
     assert!(env.contains(&("TERM".into(), "xterm".into())));
     assert!(env.contains(&("PATH".into(), "/bin:/usr/bin".into())));
     assert_eq!(env.len(), 2);
-    assert!(m.warnings.iter().any(|w| w.contains("mqueue")));
+    assert!(!m.warnings.iter().any(|w| w.contains("mqueue")));
+    assert!(m.warnings.iter().any(|w| w.contains("/sys/fs/cgroup")));
 }
 
 fn refused(f: impl FnOnce(&mut serde_json::Value), needle: &str) {
@@ -202,6 +208,35 @@ fn user_namespace_maps_and_writable_root() {
     let m = map_json(&cfg).unwrap();
     assert!(m.sandbox.has_ns(rsandbox::Namespace::User));
     assert!(m.sandbox.fs_config().rootfs_writable);
+    // The sample has its own ipc and network namespaces.
+    let all = format!("{:?}", m.sandbox.fs_config().steps);
+    assert!(all.contains("Mqueue {") && all.contains("Sysfs {"), "{all}");
+}
+
+#[test]
+fn user_namespace_without_ipc_and_net_keeps_the_fallbacks() {
+    let mut cfg = sample();
+    cfg["linux"]["namespaces"] = serde_json::json!([
+        {"type": "pid"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}
+    ]);
+    cfg["linux"]["uidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    cfg["linux"]["gidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    cfg["linux"].as_object_mut().unwrap().remove("sysctl");
+    let m = map_json(&cfg).unwrap();
+    let all = format!("{:?}", m.sandbox.fs_config().steps);
+    assert!(
+        !all.contains("Mqueue {") && !all.contains("Sysfs {"),
+        "{all}"
+    );
+    assert!(
+        all.contains("src: \"/sys\", dst: \"/sys\", readonly: true"),
+        "{all}"
+    );
+    let w = m.warnings.join("\n");
+    assert!(w.contains("mqueue on /dev/mqueue not mounted"), "{w}");
+    assert!(w.contains("sysfs on /sys: the host's /sys is bound"), "{w}");
 }
 
 #[test]

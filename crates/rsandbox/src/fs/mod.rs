@@ -145,6 +145,14 @@ pub enum MountStep {
         dst: PathBuf,
         /// Size limit in bytes (> 0).
         size: u64,
+        /// The source `/proc/self/mountinfo` shows, as `mount -t tmpfs
+        /// <source>` (`None`: `tmpfs`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        source: Option<String>,
+        /// Permissions of its root, at most `0o7777` (`None`: `0o1777` on
+        /// `/tmp`, `0o755` elsewhere).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
     },
     /// A fresh proc filesystem (needs a PID namespace in a user namespace).
     Proc {
@@ -318,6 +326,8 @@ impl Sandbox {
         self.fs_step(MountStep::Tmpfs {
             dst: dst.into(),
             size: size_bytes,
+            source: None,
+            mode: None,
         })
     }
     /// Mount a fresh proc on `dst` (with Docker's masks).
@@ -496,6 +506,8 @@ pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
                     out.push(MountStep::Tmpfs {
                         dst: p.into(),
                         size: 0,
+                        source: None,
+                        mode: None,
                     });
                 }
             }

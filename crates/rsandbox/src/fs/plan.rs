@@ -243,21 +243,26 @@ impl MountPlan {
         let null = Src::new("mask", Path::new("/dev/null"))?;
 
         let mut ops = Vec::new();
-        // A /dev waiting to be made read-only: after the steps that follow
-        // it under it (e.g. mqueue on /dev/mqueue needs its mount point made).
-        let mut dev_ro: Option<PathBuf> = None;
+        // A /dev waiting to be made read-only after the later steps (e.g.
+        // mqueue on /dev/mqueue needs its mount point made in it), or just
+        // before a step on it or on a parent, which would cover it.
+        let mut dev_ro: Vec<PathBuf> = Vec::new();
         for step in effective_steps(sb) {
             // Validated: normalize succeeds.
             let dst = normalize(step.dst()).unwrap_or_else(|| PathBuf::from("/"));
-            if let Some(d) = dev_ro.take_if(|d| !(dst.starts_with(&*d) && dst != *d)) {
-                ops.push(op(&d, Create::No, Action::SetRo));
-            }
+            dev_ro.retain(|d| {
+                let covered = d.starts_with(&dst);
+                if covered {
+                    ops.push(op(d, Create::No, Action::SetRo));
+                }
+                !covered
+            });
             compile(&step, &dst, user_ns, &mut ops)?;
             if matches!(step, MountStep::Dev { .. }) {
-                dev_ro = Some(dst);
+                dev_ro.push(dst);
             }
         }
-        if let Some(d) = dev_ro {
+        for d in dev_ro {
             ops.push(op(&d, Create::No, Action::SetRo));
         }
         Ok(Some(MountPlan {
@@ -341,18 +346,20 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
                 },
             ));
         }
-        MountStep::Tmpfs { size, .. } => {
-            let mode = if dst == Path::new("/tmp") {
-                "1777"
-            } else {
-                "0755"
+        MountStep::Tmpfs {
+            size, source, mode, ..
+        } => {
+            let mode = match mode {
+                Some(m) => format!("{m:04o}"),
+                None if dst == Path::new("/tmp") => "1777".into(),
+                None => "0755".into(),
             };
             ops.push(op(
                 dst,
                 Create::Dir,
                 Action::Fs {
                     fstype: c"tmpfs",
-                    opts: tmpfs_opts("tmpfs", *size, mode),
+                    opts: tmpfs_opts(source.as_deref().unwrap_or("tmpfs"), *size, &mode),
                     attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
                 },
             ));

@@ -214,12 +214,35 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                     _ => {}
                 }
             }
-            MountStep::Tmpfs { size, .. } => {
+            MountStep::Tmpfs {
+                size, source, mode, ..
+            } => {
                 if *size == 0 && user_idx.is_some() {
                     return Err(Error::invalid(
                         kind,
                         format!("size of the tmpfs on {} must be > 0", dst.display()),
                     ));
+                }
+                if mode.is_some_and(|m| m > 0o7777) {
+                    return Err(Error::invalid(
+                        kind,
+                        format!(
+                            "mode of the tmpfs on {} must be at most 0o7777",
+                            dst.display()
+                        ),
+                    ));
+                }
+                if let Some(s) = source {
+                    if s.is_empty() || s.len() > 255 || s.bytes().any(|b| b == 0 || b == b'\n') {
+                        return Err(Error::invalid(
+                            kind,
+                            format!(
+                                "source {s:?} of the tmpfs on {} must be 1 to 255 bytes, \
+                                 without NUL or newline",
+                                dst.display()
+                            ),
+                        ));
+                    }
                 }
             }
             MountStep::Proc { .. }
