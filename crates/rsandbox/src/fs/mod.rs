@@ -161,7 +161,9 @@ pub enum MountStep {
     },
     /// A minimal /dev: null, zero, full, random, urandom, tty, a new devpts
     /// instance (`pts/`, `ptmx`), `shm/` (tmpfs), and the `fd`, `stdin`,
-    /// `stdout`, `stderr` links; read-only apart from `pts` and `shm`.
+    /// `stdout`, `stderr` links; read-only apart from `pts` and `shm`, once
+    /// the later steps under it (e.g. [`MountStep::Mqueue`] on
+    /// `/dev/mqueue`) have made their mount points.
     Dev {
         /// Destination in the box (a real directory).
         dst: PathBuf,
