@@ -65,6 +65,7 @@ pub fn move_self_to_leaf(leaf: &str) -> Result<Option<PathBuf>> {
     if leaf.is_empty() || leaf.contains('/') || leaf == "." || leaf == ".." {
         return Err(Error::invalid("leaf", "a single cgroup name is needed"));
     }
+    detect::invalidate_cache();
     let layout = Layout::detect().map_err(|e| Error::io("read the cgroup layout", None, e))?;
     if !layout.is_pure_v2() {
         return Ok(None);
@@ -92,6 +93,7 @@ pub fn move_self_to_leaf(leaf: &str) -> Result<Option<PathBuf>> {
     // SAFETY: trivial getter.
     let me = unsafe { libc::getpid() };
     write_file(&dir.join("cgroup.procs"), &me.to_string())?;
+    detect::invalidate_cache();
     let have = std::fs::read_to_string(own.join("cgroup.controllers")).unwrap_or_default();
     let want: Vec<&str> = ["memory", "pids", "cpu"]
         .into_iter()
@@ -340,7 +342,7 @@ impl Cgroup {
             return Ok(None);
         }
         sb.limits.validate()?;
-        let layout = Layout::detect().map_err(|e| Error::io("read the cgroup layout", None, e))?;
+        let layout = Layout::cached().map_err(|e| Error::io("read the cgroup layout", None, e))?;
         Cgroup::create_in(sb, &layout).map(Some)
     }
 
