@@ -587,6 +587,25 @@ impl Cgroup {
         }
     }
 
+    /// After the reap: kill what is left of the tree, unless a cgroup2
+    /// directory the child was attached to reports `populated 0` in
+    /// `cgroup.events` (nothing of the tree is left in it, the usual case
+    /// once the PID-1 init has exited). Anything that left that directory
+    /// but stayed in a v1 one still makes `remove`'s rmdir fail with EBUSY,
+    /// which kills and retries.
+    pub(crate) fn kill_leftovers(&self) -> io::Result<()> {
+        let empty = self
+            .dirs
+            .iter()
+            .find(|d| d.kind == Kind::V2 && d.in_use.load(Ordering::Relaxed))
+            .and_then(|d| read_kv(&d.path.join("cgroup.events"), "populated"))
+            == Some(0);
+        if empty {
+            return Ok(());
+        }
+        self.kill()
+    }
+
     /// Read the usage counters.
     pub(crate) fn stats(&self) -> CgroupStats {
         let mut s = CgroupStats {
