@@ -606,26 +606,23 @@ impl Cgroup {
         self.kill()
     }
 
-    /// Read the usage counters.
+    /// Read the usage counters. v1 directories first; the cgroup2
+    /// directory then fills only what they left unknown (on a hybrid its
+    /// memory and pids files do not exist and cpuacct gives the CPU time,
+    /// so the reads that cannot matter are skipped).
     pub(crate) fn stats(&self) -> CgroupStats {
         let mut s = CgroupStats {
             unapplied: self.unapplied.clone(),
             ..CgroupStats::default()
         };
-        let mut v2_cpu = None;
-        for d in self
-            .dirs
-            .iter()
-            .filter(|d| d.in_use.load(Ordering::Relaxed))
-        {
+        let in_use = || {
+            self.dirs
+                .iter()
+                .filter(|d| d.in_use.load(Ordering::Relaxed))
+        };
+        for d in in_use() {
             match d.kind {
-                Kind::V2 => {
-                    let st = v2::read_stats(&d.path);
-                    s.memory_peak = s.memory_peak.or(st.memory_peak);
-                    s.oom_kills = s.oom_kills.or(st.oom_kills);
-                    s.pids_peak = s.pids_peak.or(st.pids_peak);
-                    v2_cpu = st.cpu_time;
-                }
+                Kind::V2 => {}
                 Kind::V1("memory") => {
                     let (peak, ooms) = v1::memory_stats(&d.path);
                     s.memory_peak = peak;
@@ -635,7 +632,21 @@ impl Cgroup {
                 Kind::V1(_) => s.cpu_time = s.cpu_time.or(v1::cpu_time(&d.path)),
             }
         }
-        s.cpu_time = s.cpu_time.or(v2_cpu);
+        for d in in_use().filter(|d| d.kind == Kind::V2) {
+            let p = &d.path;
+            if s.memory_peak.is_none() {
+                s.memory_peak = v2::memory_peak(p);
+            }
+            if s.oom_kills.is_none() {
+                s.oom_kills = v2::oom_kills(p);
+            }
+            if s.pids_peak.is_none() {
+                s.pids_peak = v2::pids_peak(p);
+            }
+            if s.cpu_time.is_none() {
+                s.cpu_time = v2::cpu_time(p);
+            }
+        }
         s
     }
 
