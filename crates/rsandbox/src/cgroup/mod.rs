@@ -342,8 +342,20 @@ impl Cgroup {
             return Ok(None);
         }
         sb.limits.validate()?;
-        let layout = Layout::cached().map_err(|e| Error::io("read the cgroup layout", None, e))?;
-        Cgroup::create_in(sb, &layout).map(Some)
+        let read = |e| Error::io("read the cgroup layout", None, e);
+        let layout = Layout::cached().map_err(read)?;
+        match Cgroup::create_in(sb, &layout) {
+            Ok(cg) => Ok(Some(cg)),
+            Err(e) => {
+                // The cache may be stale (the caller was moved by someone
+                // else): detect afresh, and retry once if the layout changed.
+                detect::invalidate_cache();
+                match Layout::cached() {
+                    Ok(fresh) if fresh != layout => Cgroup::create_in(sb, &fresh).map(Some),
+                    _ => Err(e),
+                }
+            }
+        }
     }
 
     fn create_in(sb: &Sandbox, layout: &Layout) -> Result<Cgroup> {
