@@ -528,7 +528,7 @@ impl Child {
         if let Some(cg) = &self.cgroup {
             // Nothing of the tree may outlive the payload without a PID
             // namespace either: the cgroup holds the stragglers.
-            let _ = cg.kill();
+            let _ = cg.kill_leftovers();
         }
         let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
         let cpu_used = cgroup

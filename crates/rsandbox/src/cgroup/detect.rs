@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// `CGROUP2_SUPER_MAGIC`.
 pub const CGROUP2_MAGIC: i64 = 0x6367_7270;
@@ -40,6 +41,27 @@ impl Layout {
         }
         l.v1_mounts
             .retain(|_, p| fs_magic(p) == Some(CGROUP1_MAGIC));
+        Ok(l)
+    }
+
+    /// [`detect`](Self::detect), cached per process: the mounts and the
+    /// caller's place in them do not change between spawns. The cache is
+    /// keyed by the pid (a forked child detects afresh) and dropped by
+    /// [`invalidate_cache`] (called by
+    /// [`move_self_to_leaf`](crate::cgroup::move_self_to_leaf)).
+    pub fn cached() -> std::io::Result<Layout> {
+        // SAFETY: trivial getter.
+        let me = unsafe { libc::getpid() };
+        {
+            let g = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((pid, l)) = &*g {
+                if *pid == me {
+                    return Ok(l.clone());
+                }
+            }
+        }
+        let l = Layout::detect()?;
+        *CACHE.lock().unwrap_or_else(|p| p.into_inner()) = Some((me, l.clone()));
         Ok(l)
     }
 
@@ -147,6 +169,14 @@ impl Layout {
             .map(|s| s.split_whitespace().map(String::from).collect())
             .unwrap_or_default()
     }
+}
+
+/// The layout [`Layout::cached`] returns, with the pid that detected it.
+static CACHE: Mutex<Option<(libc::pid_t, Layout)>> = Mutex::new(None);
+
+/// Forget the cached layout (the caller moved between cgroups).
+pub fn invalidate_cache() {
+    *CACHE.lock().unwrap_or_else(|p| p.into_inner()) = None;
 }
 
 /// `mount` joined with the absolute cgroup path `p`.

@@ -65,6 +65,7 @@ pub fn move_self_to_leaf(leaf: &str) -> Result<Option<PathBuf>> {
     if leaf.is_empty() || leaf.contains('/') || leaf == "." || leaf == ".." {
         return Err(Error::invalid("leaf", "a single cgroup name is needed"));
     }
+    detect::invalidate_cache();
     let layout = Layout::detect().map_err(|e| Error::io("read the cgroup layout", None, e))?;
     if !layout.is_pure_v2() {
         return Ok(None);
@@ -92,6 +93,7 @@ pub fn move_self_to_leaf(leaf: &str) -> Result<Option<PathBuf>> {
     // SAFETY: trivial getter.
     let me = unsafe { libc::getpid() };
     write_file(&dir.join("cgroup.procs"), &me.to_string())?;
+    detect::invalidate_cache();
     let have = std::fs::read_to_string(own.join("cgroup.controllers")).unwrap_or_default();
     let want: Vec<&str> = ["memory", "pids", "cpu"]
         .into_iter()
@@ -340,8 +342,20 @@ impl Cgroup {
             return Ok(None);
         }
         sb.limits.validate()?;
-        let layout = Layout::detect().map_err(|e| Error::io("read the cgroup layout", None, e))?;
-        Cgroup::create_in(sb, &layout).map(Some)
+        let read = |e| Error::io("read the cgroup layout", None, e);
+        let layout = Layout::cached().map_err(read)?;
+        match Cgroup::create_in(sb, &layout) {
+            Ok(cg) => Ok(Some(cg)),
+            Err(e) => {
+                // The cache may be stale (the caller was moved by someone
+                // else): detect afresh, and retry once if the layout changed.
+                detect::invalidate_cache();
+                match Layout::cached() {
+                    Ok(fresh) if fresh != layout => Cgroup::create_in(sb, &fresh).map(Some),
+                    _ => Err(e),
+                }
+            }
+        }
     }
 
     fn create_in(sb: &Sandbox, layout: &Layout) -> Result<Cgroup> {
@@ -585,26 +599,42 @@ impl Cgroup {
         }
     }
 
-    /// Read the usage counters.
+    /// After the reap: kill what is left of the tree, unless a cgroup2
+    /// directory the child was attached to reports `populated 0` in
+    /// `cgroup.events` (nothing of the tree is left in it, the usual case
+    /// once the PID-1 init has exited). Anything that left that directory
+    /// but stayed in a v1 one still makes `remove`'s rmdir fail with EBUSY,
+    /// which kills and retries.
+    pub(crate) fn kill_leftovers(&self) -> io::Result<()> {
+        let empty = self
+            .dirs
+            .iter()
+            .find(|d| d.kind == Kind::V2 && d.in_use.load(Ordering::Relaxed))
+            .and_then(|d| read_kv(&d.path.join("cgroup.events"), "populated"))
+            == Some(0);
+        if empty {
+            return Ok(());
+        }
+        self.kill()
+    }
+
+    /// Read the usage counters. v1 directories first; the cgroup2
+    /// directory then fills only what they left unknown (on a hybrid its
+    /// memory and pids files do not exist and cpuacct gives the CPU time,
+    /// so the reads that cannot matter are skipped).
     pub(crate) fn stats(&self) -> CgroupStats {
         let mut s = CgroupStats {
             unapplied: self.unapplied.clone(),
             ..CgroupStats::default()
         };
-        let mut v2_cpu = None;
-        for d in self
-            .dirs
-            .iter()
-            .filter(|d| d.in_use.load(Ordering::Relaxed))
-        {
+        let in_use = || {
+            self.dirs
+                .iter()
+                .filter(|d| d.in_use.load(Ordering::Relaxed))
+        };
+        for d in in_use() {
             match d.kind {
-                Kind::V2 => {
-                    let st = v2::read_stats(&d.path);
-                    s.memory_peak = s.memory_peak.or(st.memory_peak);
-                    s.oom_kills = s.oom_kills.or(st.oom_kills);
-                    s.pids_peak = s.pids_peak.or(st.pids_peak);
-                    v2_cpu = st.cpu_time;
-                }
+                Kind::V2 => {}
                 Kind::V1("memory") => {
                     let (peak, ooms) = v1::memory_stats(&d.path);
                     s.memory_peak = peak;
@@ -614,7 +644,21 @@ impl Cgroup {
                 Kind::V1(_) => s.cpu_time = s.cpu_time.or(v1::cpu_time(&d.path)),
             }
         }
-        s.cpu_time = s.cpu_time.or(v2_cpu);
+        for d in in_use().filter(|d| d.kind == Kind::V2) {
+            let p = &d.path;
+            if s.memory_peak.is_none() {
+                s.memory_peak = v2::memory_peak(p);
+            }
+            if s.oom_kills.is_none() {
+                s.oom_kills = v2::oom_kills(p);
+            }
+            if s.pids_peak.is_none() {
+                s.pids_peak = v2::pids_peak(p);
+            }
+            if s.cpu_time.is_none() {
+                s.cpu_time = v2::cpu_time(p);
+            }
+        }
         s
     }
 

@@ -75,12 +75,32 @@ pub fn write_limits(dir: &Path, l: &CgroupLimits) -> Result<()> {
 /// `None`).
 pub fn read_stats(dir: &Path) -> CgroupStats {
     CgroupStats {
-        memory_peak: read_u64(&dir.join("memory.peak")),
-        oom_kills: read_kv(&dir.join("memory.events"), "oom_kill"),
-        cpu_time: read_kv(&dir.join("cpu.stat"), "usage_usec").map(Duration::from_micros),
-        pids_peak: read_u64(&dir.join("pids.peak")),
+        memory_peak: memory_peak(dir),
+        oom_kills: oom_kills(dir),
+        cpu_time: cpu_time(dir),
+        pids_peak: pids_peak(dir),
         unapplied: Vec::new(),
     }
+}
+
+/// Peak memory (`memory.peak`).
+pub fn memory_peak(dir: &Path) -> Option<u64> {
+    read_u64(&dir.join("memory.peak"))
+}
+
+/// OOM kills (`oom_kill` in `memory.events`).
+pub fn oom_kills(dir: &Path) -> Option<u64> {
+    read_kv(&dir.join("memory.events"), "oom_kill")
+}
+
+/// CPU time of the tree (`usage_usec` in `cpu.stat`).
+pub fn cpu_time(dir: &Path) -> Option<Duration> {
+    read_kv(&dir.join("cpu.stat"), "usage_usec").map(Duration::from_micros)
+}
+
+/// Peak pids (`pids.peak`).
+pub fn pids_peak(dir: &Path) -> Option<u64> {
+    read_u64(&dir.join("pids.peak"))
 }
 
 /// Kill every process in `dir` with `cgroup.kill` (kernel ≥ 5.14). False
