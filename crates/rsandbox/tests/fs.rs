@@ -321,12 +321,15 @@ fn mountinfo() -> String {
     std::fs::read_to_string("/proc/self/mountinfo").unwrap()
 }
 
+/// What is in the host's /tmp, less the scratch directories that tests
+/// (this binary's fixtures, other test binaries' `nobody` copies) make and
+/// remove themselves: the library itself must leave nothing there.
 fn tmp_entries() -> std::collections::BTreeSet<String> {
     std::fs::read_dir("/tmp")
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with(fs_fixtures::TMP_PREFIX))
+        .filter(|n| !n.starts_with(fs_fixtures::TMP_PREFIX) && !n.starts_with("rsandbox-nobody-"))
         .collect()
 }
 
