@@ -273,6 +273,11 @@ typedef struct sandbox_outcome_t {
  */
 #define SANDBOX_STDIO_FD 3
 
+/**
+ * stderr only: wherever stdout goes (the shell's `2>&1`).
+ */
+#define SANDBOX_STDIO_STDOUT 4
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus

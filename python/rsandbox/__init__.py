@@ -47,6 +47,8 @@ PIPE: int = _subprocess.PIPE
 """Connect the stream to a pipe (a file object on the :class:`Child`)."""
 DEVNULL: int = _subprocess.DEVNULL
 """Connect the stream to ``/dev/null``."""
+STDOUT: int = _subprocess.STDOUT
+"""For ``stderr`` only: send it wherever stdout goes (the shell's ``2>&1``)."""
 
 
 
@@ -69,6 +71,7 @@ __all__ = [
     "run",
     "PIPE",
     "DEVNULL",
+    "STDOUT",
     "UNLIMITED",
     "LANDLOCK_ABI",
     "SandboxError",

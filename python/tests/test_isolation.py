@@ -7,6 +7,8 @@ import pathlib
 import pickle
 import tempfile
 
+import pytest
+
 import rsandbox
 from conftest import BOX, sh
 
@@ -140,6 +142,18 @@ def test_spawn_with_pipes() -> None:
         assert child.stdout.read() == b"through the box"
         outcome = child.wait(timeout=10)
     assert outcome.success and child.returncode == 0
+
+
+def test_stderr_into_stdout() -> None:
+    r = rsandbox.run(
+        ["/bin/sh", "-c", "echo out; echo err >&2"],
+        sandbox=BOX,
+        stdout=rsandbox.PIPE,
+        stderr=rsandbox.STDOUT,
+    )
+    assert r.stdout == b"out\nerr\n" and r.stderr is None, r
+    with pytest.raises(rsandbox.ConfigError, match="only for stderr"):
+        rsandbox.run(["/bin/true"], sandbox=BOX, stdout=rsandbox.STDOUT)
 
 
 def test_seccomp_oci_file(tmp_path: pathlib.Path) -> None:

@@ -161,6 +161,8 @@ pub const SANDBOX_STDIO_PIPE: sandbox_stdio_t = 2;
 /// The caller's file descriptor `fd` (borrowed: duplicated at spawn; it
 /// must stay open until the spawn returns).
 pub const SANDBOX_STDIO_FD: sandbox_stdio_t = 3;
+/// stderr only: wherever stdout goes (the shell's `2>&1`).
+pub const SANDBOX_STDIO_STDOUT: sandbox_stdio_t = 4;
 
 fn stdio(kind: sandbox_stdio_t, fd: c_int) -> FfiResult<Stdio> {
     match kind {
@@ -169,6 +171,7 @@ fn stdio(kind: sandbox_stdio_t, fd: c_int) -> FfiResult<Stdio> {
         SANDBOX_STDIO_PIPE => Ok(Stdio::Pipe),
         SANDBOX_STDIO_FD if fd >= 0 => Ok(Stdio::Fd(fd)),
         SANDBOX_STDIO_FD => Err(FfiError::arg("fd", format!("{fd} is negative"))),
+        SANDBOX_STDIO_STDOUT => Ok(Stdio::Stdout),
         k => Err(FfiError::arg("stdio kind", format!("unknown value {k}"))),
     }
 }

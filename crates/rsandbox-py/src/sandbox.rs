@@ -60,13 +60,8 @@ fn stdio(name: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Stdio> {
     match fd {
         PIPE => Ok(Stdio::Pipe),
         DEVNULL => Ok(Stdio::Null),
-        STDOUT => Err(to_py(
-            py,
-            rsandbox::Error::invalid(
-                name,
-                "STDOUT (merging stderr into stdout) is not supported; use PIPE for both",
-            ),
-        )),
+        // Only valid for stderr: the core says so for the other streams.
+        STDOUT => Ok(Stdio::Stdout),
         fd if fd >= 0 && fd <= i64::from(i32::MAX) => Ok(Stdio::Fd(fd as RawFd)),
         fd => Err(to_py(
             py,

@@ -24,4 +24,6 @@ pub enum Stdio {
     File(PathBuf),
     /// A file on the host, opened for appending (stdout/stderr).
     Append(PathBuf),
+    /// stderr only: wherever stdout goes (the shell's `2>&1`).
+    Stdout,
 }

@@ -305,6 +305,18 @@ both!(init_forwards_signals, || {
     assert_eq!(rest, "got-hup\n");
 });
 
+both!(stderr_merges_into_stdout, || {
+    let child = Sandbox::new()
+        .stdout(Stdio::Pipe)
+        .stderr(Stdio::Stdout)
+        .spawn(&sh("echo out; echo err >&2; echo out2"))
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.outcome.success());
+    assert_eq!(text(&out.stdout), "out\nerr\nout2\n");
+    assert!(out.stderr.is_empty());
+});
+
 both!(output_captures_both_streams_without_deadlock, || {
     // 1 MiB on each stream: more than a pipe holds, so a sequential reader
     // would deadlock.
@@ -415,6 +427,7 @@ both!(bad_input_is_rejected_before_spawn, || {
         (Sandbox::new().pass_fd(987, 5), t.clone(), "pass_fd"),
         (Sandbox::new().stdout(Stdio::Fd(988)), t.clone(), "stdout"),
         (Sandbox::new().timeout(Duration::ZERO), t.clone(), "timeout"),
+        (Sandbox::new().stdout(Stdio::Stdout), t.clone(), "stdout"),
         (
             Sandbox::new().uid_map(IdMap::new(0, 0, 1)),
             t.clone(),

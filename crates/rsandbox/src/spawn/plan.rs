@@ -55,6 +55,8 @@ pub(crate) struct Plan {
     pub stdio: [Option<OwnedFd>; 3],
     /// Parent-side ends of pipes for fds 0, 1, 2.
     pub parent_stdio: [Option<OwnedFd>; 3],
+    /// stderr goes wherever stdout goes (`2>&1`).
+    pub stderr_to_stdout: bool,
     /// Passed fds: (duplicated source, target number), sorted by target.
     pub passed: Vec<(OwnedFd, RawFd)>,
     /// Make fd 0 the controlling terminal (after the fds are wired).
@@ -203,6 +205,7 @@ impl Plan {
             gid_map,
             stdio,
             parent_stdio,
+            stderr_to_stdout: sb.stderr == Stdio::Stdout,
             passed,
             controlling_tty: sb.controlling_tty,
             joins,
@@ -490,6 +493,12 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
             Stdio::File(p) | Stdio::Append(p) if has_nul(p.as_os_str()) => {
                 return Err(Error::invalid(name, "path contains a NUL byte"))
             }
+            Stdio::Stdout if name != "stderr" => {
+                return Err(Error::invalid(
+                    name,
+                    "Stdio::Stdout (merge into stdout) is only for stderr",
+                ))
+            }
             Stdio::Append(_) if name == "stdin" => {
                 return Err(Error::invalid(name, "stdin cannot be opened for appending"))
             }
@@ -583,7 +592,8 @@ fn prepare_stdio(sb: &Sandbox) -> Result<StdioFds> {
     let mut parent: [Option<OwnedFd>; 3] = [None, None, None];
     for (i, s) in [&sb.stdin, &sb.stdout, &sb.stderr].into_iter().enumerate() {
         match s {
-            Stdio::Inherit => {}
+            // Wired in the child, after stdout: dup2(1, 2).
+            Stdio::Inherit | Stdio::Stdout => {}
             Stdio::Null => child[i] = Some(open_for(Path::new("/dev/null"), i, false)?),
             Stdio::File(p) => child[i] = Some(open_for(p, i, false)?),
             Stdio::Append(p) => child[i] = Some(open_for(p, i, true)?),

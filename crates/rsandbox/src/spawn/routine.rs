@@ -225,6 +225,9 @@ fn wire_fds(plan: &Plan) -> ChildResult {
                 )?;
             }
         }
+        if plan.stderr_to_stdout {
+            check(libc::dup2(1, 2), Stage::Fds, 2)?;
+        }
         for (src, dst) in &plan.passed {
             check(libc::dup2(src.as_raw_fd(), *dst), Stage::Fds, *dst as u32)?;
         }
