@@ -3,17 +3,16 @@
 //!
 //! Every test runs in new mount namespaces: nothing here changes the host.
 
+mod common;
 #[path = "common/fs_fixtures.rs"]
 mod fs_fixtures;
 
 use std::path::Path;
 
-use fs_fixtures::{base, sh, text, BusyboxRoot, TempDir};
+use common::TempDir;
+use fs_fixtures::{base, sh, text, BusyboxRoot};
 use rsandbox::fs::MountStep;
 use rsandbox::{Command, Error, Sandbox};
-
-#[path = "common/guard.rs"]
-mod guard;
 
 both!(rootfs_isolation, || {
     let root = BusyboxRoot::new();
@@ -329,7 +328,7 @@ fn tmp_entries() -> std::collections::BTreeSet<String> {
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with(fs_fixtures::TMP_PREFIX) && !n.starts_with("rsandbox-nobody-"))
+        .filter(|n| !n.starts_with(common::TMP_PREFIX))
         .collect()
 }
 
@@ -683,7 +682,7 @@ both!(
         invalid(named("a\nb", 0o755), "/mnt");
         invalid(named("", 0o755), "/mnt");
         invalid(named("x", 0o10000), "/mnt");
-        if fs_fixtures::is_root() {
+        if common::is_root() {
             // Without a user namespace the kernel mounts them for the caller's
             // namespaces: accepted.
             r().mqueue("/mnt").validate().unwrap();

@@ -365,8 +365,7 @@ fn stream_counts(sb: &Sandbox, script: &str, max_line: usize) -> (Outcome, u64, 
 /// True in a process running this one test alone (re-executed, or as
 /// nobody), where the process's peak memory is this test's alone.
 fn alone() -> bool {
-    std::env::var_os("RSANDBOX_SVC_ALONE").is_some()
-        || std::env::var_os("RSANDBOX_TEST_AS_NOBODY").is_some()
+    std::env::var_os("RSANDBOX_SVC_ALONE").is_some() || common::as_nobody()
 }
 
 fn rerun_alone(name: &str) {

@@ -8,9 +8,10 @@
 
 mod guard;
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::Path;
 use std::path::PathBuf;
-use std::process::Command as StdCommand;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// uid of the unprivileged user the tests switch to.
 pub const NOBODY: u32 = 65534;
@@ -21,64 +22,104 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// A fresh directory under /tmp, mode 0755, removed on drop.
+/// Prefix of every scratch directory the tests make in /tmp (and remove).
+pub const TMP_PREFIX: &str = "rsandbox-test-";
+
+/// Env var set in a test binary re-run as `nobody`.
+pub const AS_NOBODY: &str = "RSANDBOX_AS_NOBODY";
+
+/// Whether this process is the `nobody` re-run.
+pub fn as_nobody() -> bool {
+    std::env::var_os(AS_NOBODY).is_some_and(|v| v == "1")
+}
+
+/// A directory under /tmp, mode 0755, removed on drop.
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        let mut tmpl = format!("/tmp/rsandbox-{tag}-XXXXXX\0").into_bytes();
-        // SAFETY: tmpl is a NUL-terminated writable template.
-        let p = unsafe { libc::mkdtemp(tmpl.as_mut_ptr().cast()) };
-        assert!(!p.is_null(), "mkdtemp: {}", std::io::Error::last_os_error());
-        tmpl.pop();
-        let path = PathBuf::from(String::from_utf8(tmpl).unwrap());
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        TempDir(path)
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let p = PathBuf::from(format!(
+            "/tmp/{TMP_PREFIX}{tag}-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::DirBuilder::new()
+            .mode(0o755)
+            .create(&p)
+            .unwrap_or_else(|e| panic!("create {}: {e}", p.display()));
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+        TempDir(p)
     }
-    pub fn path(&self) -> &std::path::Path {
+    pub fn path(&self) -> &Path {
         &self.0
+    }
+    pub fn join(&self, p: impl AsRef<Path>) -> PathBuf {
+        self.0.join(p)
+    }
+}
+
+/// Make every directory under `p` writable by its owner (overlay work dirs
+/// are mode 000), so it can be removed.
+fn chmod_tree(p: &Path) {
+    let Ok(meta) = std::fs::symlink_metadata(p) else {
+        return;
+    };
+    if meta.is_dir() {
+        let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755));
+        if let Ok(rd) = std::fs::read_dir(p) {
+            for e in rd.flatten() {
+                chmod_tree(&e.path());
+            }
+        }
     }
 }
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        chmod_tree(&self.0);
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
-/// Re-run test `name` (an exact test path such as `isolation::caller`) of
-/// this binary as `nobody`; panics with its output unless it passed.
+/// Re-run the test `name` of this binary as `nobody` (uid/gid 65534, no
+/// groups) and assert it passed. The binary is copied into a fresh
+/// world-readable directory first: the checkout need not be readable.
 pub fn rerun_as_nobody(name: &str) {
     if !is_root() {
         // Already unprivileged: the `caller` variant covers this user.
         eprintln!("not root: the caller variant already runs unprivileged");
         return;
     }
-    let dir = TempDir::new("nobody");
     let exe = std::env::current_exe().unwrap();
-    let copy = dir.path().join("test-bin");
-    std::fs::copy(&exe, &copy).unwrap();
+    let dir = TempDir::new("bin");
+    let copy = dir.join("test-bin");
+    // Copy with cp(1): a write fd held by this process could leak into a
+    // child forked by a concurrent test and make exec fail with ETXTBSY.
+    let st = std::process::Command::new("cp")
+        .arg(&exe)
+        .arg(&copy)
+        .status()
+        .expect("run cp");
+    assert!(st.success(), "cp {} failed", exe.display());
     std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).unwrap();
-    // Another test thread may fork while the copy's write fd is open, so
-    // the exec can briefly fail with ETXTBSY: retry.
     let mut tries = 0;
     let out = loop {
-        let out = StdCommand::new("setpriv")
-            .args([
-                "--reuid=65534",
-                "--regid=65534",
-                "--clear-groups",
-                "--inh-caps=-all",
-            ])
+        let out = std::process::Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
             .arg(&copy)
             .args(["--exact", name, "--nocapture", "--test-threads=1"])
-            .env("RSANDBOX_TEST_AS_NOBODY", "1")
-            .current_dir("/tmp")
+            .env(AS_NOBODY, "1")
+            .current_dir("/")
             .output()
-            .expect("setpriv runs");
+            .expect("run setpriv");
         tries += 1;
         if tries < 100 && String::from_utf8_lossy(&out.stderr).contains("Text file busy") {
-            std::thread::sleep(std::time::Duration::from_millis(20));
+            std::thread::sleep(std::time::Duration::from_millis(50));
             continue;
         }
         break out;
@@ -86,13 +127,9 @@ pub fn rerun_as_nobody(name: &str) {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        out.status.success(),
-        "{name} as nobody failed: {:?}\nstdout:\n{stdout}\nstderr:\n{stderr}",
+        out.status.success() && stdout.contains("1 passed"),
+        "{name} as nobody failed ({}):\n{stdout}\n{stderr}",
         out.status
-    );
-    assert!(
-        stdout.contains("1 passed"),
-        "{name} as nobody did not run exactly one test:\n{stdout}"
     );
 }
 
@@ -136,11 +173,9 @@ pub fn descendants(pid: i32) -> Vec<(i32, std::os::fd::OwnedFd)> {
             let kids = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
             for k in kids.split_whitespace() {
                 let k: i32 = k.parse().unwrap();
-                // SAFETY: pidfd_open with integer arguments.
-                let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, k, 0) };
-                if fd >= 0 {
-                    // SAFETY: fresh fd we own.
-                    out.push((k, unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) }));
+                if let Ok(fd) = rsandbox::sys::pidfd_open(k) {
+                    // SAFETY: a fresh pidfd we own.
+                    out.push((k, unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }));
                 }
                 stack.push(k);
             }
