@@ -583,11 +583,8 @@ pub(crate) fn normalize(path: &Path) -> Option<PathBuf> {
 /// Check that `inside` (absolute, as the box sees it) names an executable
 /// regular file, resolved in the rootfs without ever leaving it (an absolute
 /// symlink such as `/bin/sh -> /bin/busybox` is followed inside the rootfs,
-/// not on the host). Without a rootfs, the host's root is used.
-///
-/// Offered to `spawn::plan::resolve_program`, whose `in_root` join follows
-/// such symlinks on the host.
-#[allow(dead_code)]
+/// not on the host). Without a rootfs, the host's root is used. Used by
+/// `spawn::plan::resolve_program` to find the program before spawn.
 pub(crate) fn check_executable_in_box(sb: &Sandbox, inside: &Path) -> std::io::Result<()> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let root = program_root(sb).unwrap_or_else(|| PathBuf::from("/"));
