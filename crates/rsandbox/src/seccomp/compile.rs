@@ -1,32 +1,22 @@
-//! Policy → BPF, in the parent, with `seccompiler`.
-//!
-//! `seccompiler` compiles a filter with one match action and one mismatch
-//! action. A policy with several actions becomes a small stack of filters,
-//! which the kernel evaluates together, keeping the most restrictive result:
-//!
-//! - a *guard* (hand-written): kill the process on a foreign architecture
-//!   (i386 via `int 0x80`, arm32 compat...) and, on x86_64, on any x32
-//!   syscall number (`nr | 0x4000_0000`);
-//! - unless the default action is `Allow`, a *default* filter: calls matched
-//!   by any rule → allow (decided by the next filters), others → default;
-//! - for each non-allow action `A`, a filter: calls matched by a rule of `A`
-//!   → `A`, others → allow.
+//! Policy → one BPF filter, in the parent: names resolved per
+//! architecture, every value checked, then [`bpf::filter`](super::bpf)
+//! generates the code (a search tree on the syscall number; see there why
+//! not `seccompiler`'s linear chains). The filter also kills foreign
+//! architectures (i386 via `int 0x80`, arm32 compat...) and, on x86_64, any
+//! x32 syscall number (`nr | 0x4000_0000`).
 
 use std::collections::BTreeMap;
 
-use seccompiler::{
-    BpfProgram, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter, SeccompRule,
-    TargetArch,
-};
-
-use super::policy::{Action, CmpOp, SeccompPolicy};
+use super::bpf::{self, Cond, NrRule};
+use super::policy::{Action, SeccompPolicy};
 use super::tables;
 use crate::error::{Error, Result};
 
 /// The kernel's limit on one filter (`BPF_MAXINSNS`).
 pub const MAX_FILTER_INSNS: usize = 4096;
 /// The kernel's limit on all filters of a task (`MAX_INSNS_PER_PATH`),
-/// counting a 4-instruction penalty per filter.
+/// counting a 4-instruction penalty per filter (a box's filter stacks on
+/// any its caller already has).
 pub const MAX_TOTAL_INSNS: usize = 32768;
 
 /// The architecture of this build.
@@ -62,12 +52,6 @@ impl Arch {
         match self {
             Arch::X86_64 => Arch::Aarch64,
             Arch::Aarch64 => Arch::X86_64,
-        }
-    }
-    fn target(self) -> TargetArch {
-        match self {
-            Arch::X86_64 => TargetArch::x86_64,
-            Arch::Aarch64 => TargetArch::aarch64,
         }
     }
     fn audit(self) -> u32 {
@@ -113,122 +97,53 @@ fn bad(reason: impl Into<String>) -> Error {
     Error::invalid("seccomp", reason)
 }
 
-fn condition(c: &super::policy::ArgCmp) -> Result<SeccompCondition> {
+fn condition(i: usize, c: &super::policy::ArgCmp) -> Result<Cond> {
     if c.index > 5 {
         return Err(bad(format!(
-            "argument index {} is out of range (0 to 5)",
+            "rule {i}: argument index {} is out of range (0 to 5)",
             c.index
         )));
     }
-    let op = match c.op {
-        CmpOp::Eq => SeccompCmpOp::Eq,
-        CmpOp::Ne => SeccompCmpOp::Ne,
-        CmpOp::Lt => SeccompCmpOp::Lt,
-        CmpOp::Le => SeccompCmpOp::Le,
-        CmpOp::Gt => SeccompCmpOp::Gt,
-        CmpOp::Ge => SeccompCmpOp::Ge,
-        CmpOp::MaskedEq(m) => SeccompCmpOp::MaskedEq(m),
-    };
-    let len = if c.low32 {
-        SeccompCmpArgLen::Dword
-    } else {
-        SeccompCmpArgLen::Qword
-    };
-    SeccompCondition::new(c.index, len, op, c.value)
-        .map_err(|e| bad(format!("argument comparison: {e}")))
+    if c.low32 {
+        let mask = match c.op {
+            super::policy::CmpOp::MaskedEq(m) => m,
+            _ => 0,
+        };
+        if c.value > u64::from(u32::MAX) || mask > u64::from(u32::MAX) {
+            return Err(bad(format!(
+                "rule {i}: argument {} compares only its low 32 bits, but the value {:#x}                  (or its mask) does not fit in 32 bits",
+                c.index, c.value
+            )));
+        }
+    }
+    Ok(Cond {
+        index: c.index,
+        op: c.op,
+        value: c.value,
+        low32: c.low32,
+    })
 }
 
-/// Per syscall number: `None` = matches unconditionally, `Some(rules)` =
-/// matches when one of the rules (a conjunction of conditions) holds.
-type Chains = BTreeMap<i64, Option<Vec<SeccompRule>>>;
-
-fn add(chains: &mut Chains, nr: i64, rule: Option<SeccompRule>) {
-    let slot = chains.entry(nr).or_insert_with(|| Some(Vec::new()));
-    match (slot.as_mut(), rule) {
-        (None, _) => {}
-        (Some(_), None) => *slot = None,
-        (Some(v), Some(r)) => v.push(r),
+fn check_action(a: Action, what: &str) -> Result<()> {
+    match a {
+        Action::Errno(e) if e > 4095 => Err(bad(format!(
+            "{what}: errno {e} is out of range (0 to 4095)"
+        ))),
+        _ => Ok(()),
     }
 }
 
-fn to_seccompiler_rules(chains: Chains) -> BTreeMap<i64, Vec<SeccompRule>> {
-    chains
-        .into_iter()
-        .map(|(nr, c)| (nr, c.unwrap_or_default()))
-        .collect()
-}
-
-fn build(
-    chains: Chains,
-    mismatch: Action,
-    matched: Action,
-    arch: Arch,
-    what: &str,
-) -> Result<BpfProgram> {
-    let f = SeccompFilter::new(
-        to_seccompiler_rules(chains),
-        mismatch.to_seccompiler(),
-        matched.to_seccompiler(),
-        arch.target(),
-    )
-    .map_err(|e| bad(format!("{what} filter: {e}")))?;
-    let prog: BpfProgram = f.try_into().map_err(|e| match e {
-        seccompiler::BackendError::FilterTooLarge(n) => bad(format!(
-            "the {what} filter compiles to {n} BPF instructions; the kernel accepts at most \
-             {MAX_FILTER_INSNS} per filter (use fewer argument rules)"
-        )),
-        e => bad(format!("{what} filter: {e}")),
-    })?;
-    if prog.len() > MAX_FILTER_INSNS {
-        return Err(bad(format!(
-            "the {what} filter compiles to {} BPF instructions; the kernel accepts at most \
-             {MAX_FILTER_INSNS} per filter (use fewer argument rules)",
-            prog.len()
-        )));
-    }
-    Ok(prog)
-}
-
-const BPF_LD_W_ABS: u16 = 0x20; // BPF_LD | BPF_W | BPF_ABS
-const BPF_JEQ_K: u16 = 0x15; // BPF_JMP | BPF_JEQ | BPF_K
-const BPF_JGE_K: u16 = 0x35; // BPF_JMP | BPF_JGE | BPF_K
-const BPF_RET_K: u16 = 0x06; // BPF_RET | BPF_K
-const OFF_NR: u32 = 0;
-const OFF_ARCH: u32 = 4;
-const X32_SYSCALL_BIT: u32 = 0x4000_0000;
-
-fn insn(code: u16, jt: u8, jf: u8, k: u32) -> libc::sock_filter {
-    libc::sock_filter { code, jt, jf, k }
-}
-
-/// Kill on a foreign architecture and on x32 syscall numbers.
-pub(crate) fn guard(arch: Arch) -> Vec<libc::sock_filter> {
-    let kill = libc::SECCOMP_RET_KILL_PROCESS;
-    let mut p = vec![
-        insn(BPF_LD_W_ABS, 0, 0, OFF_ARCH),
-        insn(BPF_JEQ_K, 1, 0, arch.audit()),
-        insn(BPF_RET_K, 0, 0, kill),
-    ];
-    if arch == Arch::X86_64 {
-        p.extend([
-            insn(BPF_LD_W_ABS, 0, 0, OFF_NR),
-            // nr < 0x4000_0000: a native number.
-            insn(BPF_JGE_K, 0, 2, X32_SYSCALL_BIT),
-            // nr >= 0x8000_0000 (e.g. -1, which the kernel fails with
-            // ENOSYS): harmless, allow.
-            insn(BPF_JGE_K, 1, 0, 0x8000_0000),
-            insn(BPF_RET_K, 0, 0, kill),
-        ]);
-    }
-    p.push(insn(BPF_RET_K, 0, 0, libc::SECCOMP_RET_ALLOW));
-    p
-}
-
-/// Compile `policy` for `arch` into the filters to install, in order.
-pub(crate) fn compile(policy: &SeccompPolicy, arch: Arch) -> Result<Vec<Vec<libc::sock_filter>>> {
-    let mut all: Chains = BTreeMap::new();
-    let mut by_action: BTreeMap<Action, Chains> = BTreeMap::new();
+/// Compile `policy` for `arch` into the filter to install.
+pub(crate) fn compile(policy: &SeccompPolicy, arch: Arch) -> Result<Vec<libc::sock_filter>> {
+    check_action(policy.default_action, "default action")?;
+    let mut by_nr: BTreeMap<u32, Vec<NrRule>> = BTreeMap::new();
     for (i, r) in policy.rules.iter().enumerate() {
+        check_action(r.action, &format!("rule {i}"))?;
+        let conds = r
+            .args
+            .iter()
+            .map(|c| condition(i, c))
+            .collect::<Result<Vec<_>>>()?;
         let nr = match lookup(arch, &r.syscall) {
             Lookup::Nr(nr) => nr,
             Lookup::OtherArch => continue,
@@ -239,60 +154,25 @@ pub(crate) fn compile(policy: &SeccompPolicy, arch: Arch) -> Result<Vec<Vec<libc
                 )))
             }
         };
-        if let Action::Errno(e) = r.action {
-            if e > 4095 {
-                return Err(bad(format!(
-                    "rule {i}: errno {e} is out of range (0 to 4095)"
-                )));
-            }
-        }
-        let rule = if r.args.is_empty() {
-            None
-        } else {
-            let conds = r.args.iter().map(condition).collect::<Result<Vec<_>>>()?;
-            Some(SeccompRule::new(conds).map_err(|e| bad(format!("rule {i}: {e}")))?)
-        };
-        add(&mut all, nr, rule.clone());
-        if r.action != Action::Allow {
-            add(by_action.entry(r.action).or_default(), nr, rule);
-        }
+        let nr = u32::try_from(nr).map_err(|_| bad(format!("rule {i}: bad number {nr}")))?;
+        by_nr.entry(nr).or_default().push(NrRule {
+            conds,
+            action: r.action,
+        });
     }
-    if let Action::Errno(e) = policy.default_action {
-        if e > 4095 {
-            return Err(bad(format!(
-                "default errno {e} is out of range (0 to 4095)"
-            )));
-        }
-    }
-
-    let mut progs = vec![guard(arch)];
-    let mut seccompiler_progs = Vec::new();
-    if policy.default_action != Action::Allow {
-        seccompiler_progs.push(build(
-            all,
-            policy.default_action,
-            Action::Allow,
-            arch,
-            "default-action",
-        )?);
-    }
-    for (action, chains) in by_action {
-        seccompiler_progs.push(build(chains, Action::Allow, action, arch, "rule")?);
-    }
-    for p in seccompiler_progs {
-        progs.push(
-            p.into_iter()
-                .map(|s| insn(s.code, s.jt, s.jf, s.k))
-                .collect(),
-        );
-    }
-    let total: usize = progs.iter().map(|p| p.len() + 4).sum();
-    if total > MAX_TOTAL_INSNS {
+    let rules: Vec<(u32, Vec<NrRule>)> = by_nr.into_iter().collect();
+    let prog = bpf::filter(
+        arch.audit(),
+        arch == Arch::X86_64,
+        policy.default_action,
+        &rules,
+    )?;
+    if prog.len() > MAX_FILTER_INSNS {
         return Err(bad(format!(
-            "the policy compiles to {total} BPF instructions in {} filters; the kernel \
-             accepts at most {MAX_TOTAL_INSNS}",
-            progs.len()
+            "the policy compiles to {} BPF instructions; the kernel accepts at most \
+             {MAX_FILTER_INSNS} in one filter (use fewer argument rules)",
+            prog.len()
         )));
     }
-    Ok(progs)
+    Ok(prog)
 }

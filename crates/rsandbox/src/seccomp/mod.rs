@@ -4,9 +4,12 @@
 //! - [`policy`]: the builder ([`SeccompPolicy`], [`Action`], [`ArgCmp`]);
 //! - [`profile`]: the built-in default profile;
 //! - [`oci`]: OCI / Docker JSON profiles;
-//! - `compile`: policy → a small stack of BPF filters (with `seccompiler`),
-//!   plus a guard that kills foreign architectures and x32 syscalls.
+//! - `compile`: policy → one BPF filter, which also kills foreign
+//!   architectures and x32 syscalls;
+//! - `bpf`: the code generator (a search tree on the syscall number, so the
+//!   kernel loads the filter quickly).
 
+mod bpf;
 mod compile;
 pub mod oci;
 pub mod policy;
@@ -82,8 +85,7 @@ impl SeccompPolicy {
     /// Compile for this machine's architecture, to check that the kernel
     /// would accept it; returns the number of BPF instructions.
     pub fn check(&self) -> Result<usize> {
-        let progs = compile::compile(self, compile::Arch::native()?)?;
-        Ok(progs.iter().map(Vec::len).sum())
+        Ok(compile::compile(self, compile::Arch::native()?)?.len())
     }
 }
 
@@ -123,10 +125,10 @@ impl Sandbox {
     }
 }
 
-/// A policy compiled once: the filters plus what the report says of it.
+/// A policy compiled once: the filter plus what the report says of it.
 #[derive(Debug)]
 struct Compiled {
-    filters: Vec<Vec<libc::sock_filter>>,
+    filter: Vec<libc::sock_filter>,
     rules: usize,
     default_action: Action,
 }
@@ -173,7 +175,7 @@ fn compiled(source: &SeccompSource, config: &SeccompConfig) -> Result<Arc<Compil
         None => config.policy()?.expect("a source gives a policy"),
     };
     let c = Arc::new(Compiled {
-        filters: compile::compile(&policy, compile::Arch::native()?)?,
+        filter: compile::compile(&policy, compile::Arch::native()?)?,
         rules: policy.rules.len(),
         default_action: policy.default_action,
     });
@@ -189,7 +191,7 @@ fn compiled(source: &SeccompSource, config: &SeccompConfig) -> Result<Arc<Compil
 /// A compiled filter, ready to install.
 #[derive(Debug)]
 pub(crate) struct SeccompProgram {
-    /// The filters, installed in this order (shared with the cache).
+    /// The filter (shared with the cache).
     compiled: Arc<Compiled>,
     /// Set no_new_privs first (unless the caller turned it off explicitly,
     /// in which case installing needs `CAP_SYS_ADMIN`).
@@ -231,12 +233,11 @@ impl SeccompProgram {
             Some(SeccompSource::OciFile(p)) => format!("OCI profile {}", p.display()),
             None => String::new(),
         };
-        let insns: usize = compiled.filters.iter().map(Vec::len).sum();
         let what = format!(
-            "{what}: {} rules, default {:?}; {} filters, {insns} BPF instructions",
+            "{what}: {} rules, default {:?}; {} BPF instructions",
             compiled.rules,
             compiled.default_action,
-            compiled.filters.len()
+            compiled.filter.len()
         );
         Ok(Some(SeccompProgram {
             compiled,
@@ -269,26 +270,24 @@ impl SeccompProgram {
                 return Err(ChildError::last(Stage::NoNewPrivs, 0));
             }
         }
-        for (i, f) in self.compiled.filters.iter().enumerate() {
-            // A stack struct pointing into the prepared program: no
-            // allocation.
-            let prog = libc::sock_fprog {
-                len: f.len() as libc::c_ushort,
-                filter: f.as_ptr() as *mut libc::sock_filter,
-            };
-            // SAFETY: the kernel copies the program from `prog`, which
-            // points at `f.len()` valid instructions.
-            let r = unsafe {
-                libc::syscall(
-                    libc::SYS_seccomp,
-                    libc::SECCOMP_SET_MODE_FILTER,
-                    0 as libc::c_ulong,
-                    &prog as *const libc::sock_fprog,
-                )
-            };
-            if r != 0 {
-                return Err(ChildError::last(Stage::Seccomp, i as u32));
-            }
+        let f = &self.compiled.filter;
+        // A stack struct pointing into the prepared program: no allocation.
+        let prog = libc::sock_fprog {
+            len: f.len() as libc::c_ushort,
+            filter: f.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: the kernel copies the program from `prog`, which points at
+        // `f.len()` valid instructions.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0 as libc::c_ulong,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        if r != 0 {
+            return Err(ChildError::last(Stage::Seccomp, 0));
         }
         Ok(())
     }
@@ -296,28 +295,218 @@ impl SeccompProgram {
 
 #[cfg(test)]
 mod tests {
-    use super::compile::{compile, guard, lookup, Arch, Lookup};
+    use super::bpf::{restrictiveness, ret_value, run};
+    use super::compile::{compile, lookup, Arch, Lookup};
     use super::*;
 
-    #[test]
-    fn guard_kills_foreign_arch_and_x32() {
-        let g = guard(Arch::X86_64);
-        assert_eq!(g[1].k, 0xC000_003E);
-        assert_eq!(g[2].k, libc::SECCOMP_RET_KILL_PROCESS);
-        assert!(g.iter().any(|i| i.k == 0x4000_0000));
-        let g = guard(Arch::Aarch64);
-        assert_eq!(g[1].k, 0xC000_00B7);
-        assert_eq!(g.len(), 4);
+    const X86: u32 = 0xC000_003E;
+
+    /// What the policy means for one call, straight from its definition:
+    /// the most restrictive action among matching rules, else the default.
+    /// `nrs`: each rule's number on the architecture.
+    fn meaning(p: &SeccompPolicy, nrs: &[Option<u32>], nr: u32, args: [u64; 6]) -> u32 {
+        let holds = |c: &ArgCmp| {
+            let x = if c.low32 {
+                args[c.index as usize] & 0xffff_ffff
+            } else {
+                args[c.index as usize]
+            };
+            match c.op {
+                CmpOp::Eq => x == c.value,
+                CmpOp::Ne => x != c.value,
+                CmpOp::Lt => x < c.value,
+                CmpOp::Le => x <= c.value,
+                CmpOp::Gt => x > c.value,
+                CmpOp::Ge => x >= c.value,
+                CmpOp::MaskedEq(m) => x & m == c.value,
+            }
+        };
+        p.rules()
+            .iter()
+            .zip(nrs)
+            .filter(|(_, n)| **n == Some(nr))
+            .map(|(r, _)| r)
+            .filter(|r| r.args.iter().all(holds))
+            .map(|r| r.action)
+            .min_by_key(|&a| restrictiveness(a))
+            .map_or(ret_value(p.default_action()), ret_value)
+    }
+
+    /// A small deterministic generator (xorshift), so failures reproduce.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+    }
+
+    /// Every syscall number (and some that are not), with arguments at and
+    /// around each value the policy compares against, and random ones.
+    fn agrees_everywhere(p: &SeccompPolicy) {
+        let arch = Arch::X86_64;
+        let prog = compile(p, arch).unwrap();
+        let nrs: Vec<Option<u32>> = p
+            .rules()
+            .iter()
+            .map(|r| match lookup(arch, &r.syscall) {
+                Lookup::Nr(n) => Some(n as u32),
+                _ => None,
+            })
+            .collect();
+        let mut edges = vec![0u64, 1, u64::MAX, 0xffff_ffff, 0x1_0000_0000];
+        for r in p.rules() {
+            for c in &r.args {
+                for d in [0u64, 1, 0x1_0000_0000] {
+                    edges.push(c.value.wrapping_add(d));
+                    edges.push(c.value.wrapping_sub(d));
+                }
+                edges.push(c.value | 0xdead_0000_0000_0000);
+            }
+        }
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        for nr in (0..470u32).chain([1000, 0x3fff_ffff, 0xffff_ffff]) {
+            for round in 0..40 {
+                let mut args = [0u64; 6];
+                for a in &mut args {
+                    let x = rng.next();
+                    *a = if round % 4 == 3 {
+                        x
+                    } else {
+                        edges[(x % edges.len() as u64) as usize]
+                    };
+                }
+                assert_eq!(
+                    run(&prog, nr, X86, args),
+                    meaning(p, &nrs, nr, args),
+                    "nr {nr} args {args:x?}"
+                );
+            }
+        }
     }
 
     #[test]
-    fn default_profile_compiles_for_both_arches() {
+    fn default_profile_means_what_it_says() {
+        agrees_everywhere(&profile::default_profile());
+    }
+
+    #[test]
+    fn mixed_actions_and_every_comparison_mean_what_they_say() {
+        let p = SeccompPolicy::new(Action::Errno(13))
+            .allow("read")
+            .allow("write")
+            .rule("write", Action::Log)
+            .rule_if("write", Action::KillProcess, [ArgCmp::eq(0, 99)])
+            .rule_if(
+                "openat",
+                Action::Allow,
+                [ArgCmp::new(2, CmpOp::Lt, 0x1_0000_0005)],
+            )
+            .rule_if(
+                "openat",
+                Action::Trap,
+                [ArgCmp::new(2, CmpOp::Ge, 0x7_0000_0000)],
+            )
+            .rule_if(
+                "mmap",
+                Action::Allow,
+                [ArgCmp::new(1, CmpOp::Le, 4096), ArgCmp::ne(3, 0x22)],
+            )
+            .rule_if(
+                "mmap",
+                Action::Errno(1),
+                [ArgCmp::new(1, CmpOp::Gt, 0xffff_ffff_0000)],
+            )
+            .rule_if(
+                "ioctl",
+                Action::Allow,
+                [ArgCmp::masked_eq(1, 0xff00, 0x5400).low32()],
+            )
+            .rule_if("ioctl", Action::Errno(25), [ArgCmp::eq(1, 0x5412).low32()])
+            .rule_if(
+                "ioctl",
+                Action::KillThread,
+                [ArgCmp::new(1, CmpOp::Gt, 7).low32()],
+            )
+            .rule_if(
+                "kill",
+                Action::Errno(1),
+                [ArgCmp::new(0, CmpOp::Le, 1).low32()],
+            )
+            .rule_if(
+                "kill",
+                Action::Errno(3),
+                [ArgCmp::masked_eq(1, 0xf_0000_000f, 0x1_0000_0009)],
+            )
+            .allow("exit_group");
+        agrees_everywhere(&p);
+        // The same rules under a permissive default.
+        let mut q = SeccompPolicy::new(Action::Allow);
+        for r in p.rules() {
+            q.push(r.clone());
+        }
+        agrees_everywhere(&q);
+    }
+
+    #[test]
+    fn many_rules_need_long_jumps_and_still_agree() {
+        // An allow-list of every x86_64 syscall but a few: the search tree
+        // spans far more than a conditional jump reaches.
+        let mut p = SeccompPolicy::new(Action::EPERM);
+        for (name, nr) in super::tables::X86_64 {
+            if nr % 17 != 0 {
+                p = p.rule_if(*name, Action::Allow, [ArgCmp::ne(0, *nr as u64)]);
+            }
+        }
+        let prog = compile(&p, Arch::X86_64).unwrap();
+        assert!(prog.len() > 1000, "{}", prog.len());
+        agrees_everywhere(&p);
+    }
+
+    #[test]
+    fn foreign_arch_and_x32_are_killed() {
+        let p = profile::default_profile();
+        let prog = compile(&p, Arch::X86_64).unwrap();
+        let kill = libc::SECCOMP_RET_KILL_PROCESS;
+        // i386 (int 0x80) and an x32 number.
+        assert_eq!(run(&prog, 0, 0x4000_0003, [0; 6]), kill);
+        assert_eq!(run(&prog, 0x4000_0000, X86, [0; 6]), kill);
+        assert_eq!(run(&prog, 0x7fff_ffff, X86, [0; 6]), kill);
+        // -1 is left to the kernel (ENOSYS) under the default action.
+        assert_eq!(
+            run(&prog, 0xffff_ffff, X86, [0; 6]),
+            libc::SECCOMP_RET_ALLOW
+        );
+        let a = compile(&p, Arch::Aarch64).unwrap();
+        assert_eq!(a[1].k, 0xC000_00B7);
+        assert_eq!(
+            run(&a, 0x4000_0000, 0xC000_00B7, [0; 6]),
+            libc::SECCOMP_RET_ALLOW
+        );
+        assert_eq!(run(&a, 0, X86, [0; 6]), kill);
+    }
+
+    #[test]
+    fn default_profile_is_one_short_filter_for_both_arches() {
         let p = profile::default_profile();
         for arch in [Arch::X86_64, Arch::Aarch64] {
-            let progs = compile(&p, arch).unwrap();
-            // guard + EPERM + ENOSYS (default allow: no default filter)
-            assert_eq!(progs.len(), 3, "{arch:?}");
+            let prog = compile(&p, arch).unwrap();
+            // A search tree: a call the profile does not name is decided in
+            // a handful of compares, not one per rule.
+            assert!(prog.len() < 400, "{arch:?}: {}", prog.len());
         }
+    }
+
+    #[test]
+    fn low32_values_must_fit() {
+        let p = SeccompPolicy::new(Action::Allow).rule_if(
+            "ioctl",
+            Action::EPERM,
+            [ArgCmp::eq(1, 0x1_0000_5412).low32()],
+        );
+        assert!(matches!(p.check(), Err(Error::InvalidConfig { .. })));
     }
 
     #[test]

@@ -32,18 +32,6 @@ impl Action {
     pub const EPERM: Action = Action::Errno(libc::EPERM as u32);
     /// `SECCOMP_RET_ERRNO | ENOSYS`: "not implemented", so libc falls back.
     pub const ENOSYS: Action = Action::Errno(libc::ENOSYS as u32);
-
-    pub(crate) fn to_seccompiler(self) -> seccompiler::SeccompAction {
-        use seccompiler::SeccompAction as S;
-        match self {
-            Action::Allow => S::Allow,
-            Action::Errno(e) => S::Errno(e),
-            Action::KillProcess => S::KillProcess,
-            Action::KillThread => S::KillThread,
-            Action::Trap => S::Trap,
-            Action::Log => S::Log,
-        }
-    }
 }
 
 /// How an argument is compared.
