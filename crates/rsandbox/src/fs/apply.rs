@@ -258,13 +258,10 @@ impl MountPlan {
                 .map_err(|e| ChildError::new(Stage::Mount, i as u32, e))?;
         }
 
-        let tree = match &self.root {
-            Root::Tmpfs => new_fs(
-                c"tmpfs",
-                &[(c"source", Some(c"tmpfs")), (c"mode", Some(c"0755"))],
-                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-            ),
-            Root::Dir(s) => clone_tree(s.raw(), true, MOUNT_ATTR_NOSUID),
+        let tree = match (&self.root, &self.template) {
+            (_, Some(t)) => clone_view(t.view_id),
+            (Root::Tmpfs, None) => root_tmpfs(),
+            (Root::Dir(s), None) => clone_tree(s.raw(), true, MOUNT_ATTR_NOSUID),
         }
         .map_err(pivot(1))?;
         ok(move_mount_to_path(tree.0, &self.stage)).map_err(pivot(2))?;
@@ -284,6 +281,70 @@ impl MountPlan {
             ok(libc::chdir(c"/".as_ptr())).map_err(pivot(7))?;
         }
         Ok(())
+    }
+
+    /// Build the template's view (see `template.rs`) in the calling
+    /// thread's new, private mount namespace; returns an fd of the view's
+    /// root. On failure: what failed and the errno.
+    ///
+    /// The view is mounted on `holder/view`, `holder` being a private tmpfs
+    /// on the stage, and the stage's own tree is put back on top of the
+    /// holder: the view is then reachable only through the returned fd (or
+    /// a working directory set from it), and it has no mount of the host's
+    /// under it, so cloning it recursively copies the view alone.
+    ///
+    /// # Safety
+    /// Only in a private mount namespace of the calling thread's own.
+    pub(crate) unsafe fn build_template(&self) -> Result<RawFd, (&'static str, i32)> {
+        open_src(&self.null).map_err(|e| ("open /dev/null", e))?;
+        for o in &self.ops {
+            for_each_src(&o.action, open_src).map_err(|e| ("open a host entry", e))?;
+        }
+        let res = self.build_template_view();
+        close_src(&self.null);
+        for o in &self.ops {
+            let _ = for_each_src(&o.action, |s| {
+                close_src(s);
+                Ok(())
+            });
+        }
+        res
+    }
+
+    fn build_template_view(&self) -> Result<RawFd, (&'static str, i32)> {
+        let orig = fd(open_tree(
+            libc::AT_FDCWD,
+            &self.stage,
+            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE,
+        ))
+        .map_err(|e| ("clone the stage's tree", e))?;
+        let holder = new_fs(
+            c"tmpfs",
+            &[
+                (c"source", Some(c"tmpfs")),
+                (c"size", Some(c"4k")),
+                (c"mode", Some(c"0700")),
+            ],
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+        )
+        .map_err(|e| ("mount the holder", e))?;
+        // SAFETY: a static C string relative to the holder's root fd.
+        ok(unsafe { libc::mkdirat(holder.0, c"view".as_ptr(), 0o700) })
+            .map_err(|e| ("make the view's mount point", e))?;
+        ok(move_mount_to_path(holder.0, &self.stage)).map_err(|e| ("attach the holder", e))?;
+        let spot = fd(open_in(holder.0, c"view", libc::O_DIRECTORY))
+            .map_err(|e| ("open the view's mount point", e))?;
+        let tree = root_tmpfs().map_err(|e| ("mount the view's root", e))?;
+        ok(move_mount_fds(tree.0, spot.0)).map_err(|e| ("attach the view", e))?;
+        for o in &self.ops {
+            self.run(tree.0, o).map_err(|e| ("mount a host entry", e))?;
+        }
+        ok(mount_setattr(tree.0, false, MOUNT_ATTR_RDONLY, 0))
+            .map_err(|e| ("make the view read-only", e))?;
+        ok(move_mount_to_path(orig.0, &self.stage)).map_err(|e| ("cover the holder", e))?;
+        let view = tree.0;
+        std::mem::forget(tree);
+        Ok(view)
     }
 
     /// One operation, relative to the new root `root`.
@@ -466,6 +527,35 @@ impl MountPlan {
             Action::Symlink { .. } | Action::File { .. } => Ok(()),
         }
     }
+}
+
+/// The default view's root: a fresh tmpfs.
+fn root_tmpfs() -> R<Fd> {
+    new_fs(
+        c"tmpfs",
+        &[(c"source", Some(c"tmpfs")), (c"mode", Some(c"0755"))],
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+    )
+}
+
+/// Clone the template's view: the working directory the launcher's
+/// template lane gave us, checked to be the view (`(dev, ino)` of its root)
+/// so that a clone from any other directory fails instead of exposing it.
+fn clone_view(view_id: (u64, u64)) -> R<Fd> {
+    // SAFETY: stat of a static C string into a zeroed stack out-parameter.
+    let here = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        ok(libc::stat(c".".as_ptr(), &mut st))?;
+        (st.st_dev, st.st_ino)
+    };
+    if here != view_id {
+        return Err(libc::ESTALE);
+    }
+    fd(open_tree(
+        libc::AT_FDCWD,
+        c"",
+        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE,
+    ))
 }
 
 fn dup(fd: RawFd) -> RawFd {

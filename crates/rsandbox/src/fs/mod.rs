@@ -98,6 +98,7 @@
 mod apply;
 mod plan;
 mod syscall;
+mod template;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -110,6 +111,8 @@ use crate::ns::Namespace;
 use crate::Sandbox;
 
 pub(crate) use plan::MountPlan;
+pub use template::last_error as template_error;
+pub(crate) use template::Template;
 pub(crate) use validate::validate;
 
 /// Filesystem configuration of a sandbox.
@@ -475,20 +478,7 @@ pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
             // The host's top-level entries, read-only, except what the box
             // gets fresh: /proc, /dev, /tmp, and /run (an empty tmpfs, so
             // host daemons' sockets are out of reach).
-            for (name, kind) in host_top_level() {
-                let dst = Path::new("/").join(&name);
-                if ["proc", "dev", "tmp", "run"].contains(&name.as_str()) || !want_path(&dst) {
-                    continue;
-                }
-                out.push(match kind {
-                    TopKind::Link(target) => MountStep::Symlink { target, dst },
-                    TopKind::Other => MountStep::Bind {
-                        src: dst.clone(),
-                        dst,
-                        readonly: true,
-                    },
-                });
-            }
+            out.extend(host_top_steps(want_path));
             if want("/proc") {
                 if can_proc {
                     out.push(MountStep::Proc {
@@ -532,13 +522,70 @@ pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
     out
 }
 
+/// The default view's steps for the host's top-level entries `want`ed: a
+/// read-only bind of each directory and file, each symlink recreated; not
+/// `/proc`, `/dev`, `/tmp`, `/run` (the box gets its own).
+pub(crate) fn host_top_steps(want: impl Fn(&Path) -> bool) -> Vec<MountStep> {
+    let mut out = Vec::new();
+    for (name, kind) in host_top_level().iter() {
+        let dst = Path::new("/").join(name);
+        if ["proc", "dev", "tmp", "run"].contains(&name.as_str()) || !want(&dst) {
+            continue;
+        }
+        out.push(match kind {
+            TopKind::Link(target) => MountStep::Symlink {
+                target: target.clone(),
+                dst,
+            },
+            TopKind::Other => MountStep::Bind {
+                src: dst.clone(),
+                dst,
+                readonly: true,
+            },
+        });
+    }
+    out
+}
+
+#[derive(Debug)]
 enum TopKind {
     Link(PathBuf),
     Other,
 }
 
-/// The entries of the host's `/`, sorted by name.
-fn host_top_level() -> Vec<(String, TopKind)> {
+type TopLevel = std::sync::Arc<Vec<(String, TopKind)>>;
+
+/// The entries of the host's `/`, sorted by name; cached per process and
+/// re-read when `/` changes (its device, inode, mtime or ctime: adding,
+/// removing or renaming an entry updates them). Several callers per spawn
+/// (validation, program lookup, the plan) need the list.
+fn host_top_level() -> TopLevel {
+    type Stamp = (u64, u64, i64, i64, i64, i64);
+    static CACHE: std::sync::Mutex<Option<(Stamp, TopLevel)>> = std::sync::Mutex::new(None);
+    // SAFETY: stat of a static C string into a zeroed stack out-parameter.
+    let stamp = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        (libc::stat(c"/".as_ptr(), &mut st) == 0).then_some((
+            st.st_dev,
+            st.st_ino,
+            st.st_mtime,
+            st.st_mtime_nsec,
+            st.st_ctime,
+            st.st_ctime_nsec,
+        ))
+    };
+    let mut g = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let (Some(stamp), Some((s, list))) = (stamp, g.as_ref()) {
+        if *s == stamp {
+            return list.clone();
+        }
+    }
+    let list = std::sync::Arc::new(read_host_top_level());
+    *g = stamp.map(|s| (s, list.clone()));
+    list
+}
+
+fn read_host_top_level() -> Vec<(String, TopKind)> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir("/") {
         for e in rd.flatten() {
