@@ -218,17 +218,20 @@ impl MountPlan {
     /// # Safety
     /// Only raw syscalls on prepared data: callable after clone.
     pub(crate) unsafe fn apply(&self) -> ChildResult {
+        // A copy of the template is private already (made so, recursively,
+        // once built): this walk of every mount would change nothing.
         // SAFETY: static C strings, NULL data; the syscall only reads them.
-        let r = unsafe {
-            libc::mount(
-                c"none".as_ptr(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            )
-        };
-        if r != 0 {
+        let r = self.template.is_some()
+            || unsafe {
+                libc::mount(
+                    c"none".as_ptr(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                )
+            } == 0;
+        if !r {
             return Err(ChildError::last(Stage::MountPrivate, 0));
         }
         let res = self.build();

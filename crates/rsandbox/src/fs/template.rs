@@ -323,6 +323,24 @@ fn build_in_new_ns(plan: &MountPlan) -> Result<(OwnedFd, OwnedFd), String> {
             std::io::Error::from_raw_os_error(errno)
         )
     })?;
+    // Everything private again, the view and the holder included, so the
+    // children may skip this walk (see `MountPlan::apply`).
+    // SAFETY: as above.
+    if unsafe {
+        libc::mount(
+            c"none".as_ptr(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    } != 0
+    {
+        return Err(format!(
+            "make the template private: {}",
+            std::io::Error::last_os_error()
+        ));
+    }
     let ns = open(c"/proc/thread-self/ns/mnt", libc::O_RDONLY)
         .map_err(|e| format!("open the template namespace: {e}"))?;
     // SAFETY: view is a fresh fd returned to us.
