@@ -362,6 +362,20 @@ impl MountPlan {
         }
         let makes_parents = op.create != Create::No
             || matches!(op.action, Action::Symlink { .. } | Action::File { .. });
+        if t.names.len() > 1 && !matches!(op.action, Action::Symlink { .. } | Action::File { .. }) {
+            // The destination usually exists (the view's mount points,
+            // /proc entries): open it at once, without a walk over its
+            // parents; anything else takes the walk below.
+            let flags = if op.real_dir { libc::O_NOFOLLOW } else { 0 };
+            let f = open_in(root, &t.prefixes[t.prefixes.len() - 1], flags);
+            if f >= 0 {
+                let dst = Fd(f);
+                if op.real_dir && !is_dir(dst.0) {
+                    return Err(libc::ENOTDIR);
+                }
+                return self.act(root, op, dst);
+            }
+        }
         let parent = match walk_parent(root, t, makes_parents) {
             Err(libc::ENOENT) if op.optional => return Ok(()),
             r => r?,
@@ -396,6 +410,12 @@ impl MountPlan {
             return Ok(());
         };
         drop(parent);
+        self.act(root, op, dst)
+    }
+
+    /// The mount part of `op`, on its resolved destination `dst`.
+    fn act(&self, root: RawFd, op: &Op, dst: Fd) -> R {
+        let t = &op.target;
         match &op.action {
             Action::Bind {
                 src,

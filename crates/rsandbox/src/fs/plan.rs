@@ -327,6 +327,31 @@ impl MountPlan {
     }
 }
 
+/// Whether a fresh proc may have `/proc/<name>` (a masked or read-only
+/// entry): false only when the host's `/proc` is a procfs without it, as
+/// kernels built without the feature (`kcore`, `sysrq-trigger`, `scsi`...)
+/// lack it in every proc instance. Saves the child two failed lookups per
+/// absent entry. Checked once per process.
+fn proc_has(name: &str) -> bool {
+    static PRESENT: std::sync::OnceLock<Option<Vec<&'static str>>> = std::sync::OnceLock::new();
+    let present = PRESENT.get_or_init(|| {
+        // SAFETY: statfs of a static C string into a zeroed out-parameter.
+        let is_proc = unsafe {
+            let mut st: libc::statfs = std::mem::zeroed();
+            libc::statfs(c"/proc".as_ptr(), &mut st) == 0 && st.f_type == libc::PROC_SUPER_MAGIC
+        };
+        is_proc.then(|| {
+            PROC_MASKED
+                .iter()
+                .chain(PROC_READONLY)
+                .copied()
+                .filter(|m| std::fs::symlink_metadata(Path::new("/proc").join(m)).is_ok())
+                .collect()
+        })
+    });
+    present.as_ref().is_none_or(|p| p.contains(&name))
+}
+
 /// An existing host directory the new root is attached on before
 /// `pivot_root` (inside the private mount namespace).
 fn stage() -> Result<&'static str> {
@@ -435,12 +460,12 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             );
             o.real_dir = true;
             ops.push(o);
-            for m in PROC_MASKED {
+            for m in PROC_MASKED.iter().filter(|m| proc_has(m)) {
                 let mut o = op(&dst.join(m), Create::No, Action::Mask);
                 o.optional = true;
                 ops.push(o);
             }
-            for m in PROC_READONLY {
+            for m in PROC_READONLY.iter().filter(|m| proc_has(m)) {
                 let mut o = op(&dst.join(m), Create::No, Action::RemountRo);
                 o.optional = true;
                 ops.push(o);
