@@ -704,9 +704,16 @@ fn box_root() -> Sandbox {
 }
 
 both!(default_view_binds_cannot_be_remounted_or_unmounted, || {
-    let sb = box_root();
+    // Without and with a host bind (the slim and the full template).
+    let data = TempDir::new("lockbind");
+    for sb in [box_root(), box_root().ro_bind(data.path(), "/tmp/data")] {
+        locked_view(&sb);
+    }
+});
+
+fn locked_view(sb: &Sandbox) {
     let o = sh(
-        &sb,
+        sb,
         "test -x /usr/bin/env && echo USR_THERE
          mount -o remount,rw,bind /usr 2>/dev/null && echo REMOUNTED_USR
          mount -o remount,rw,bind / 2>/dev/null && echo REMOUNTED_ROOT
@@ -715,11 +722,18 @@ both!(default_view_binds_cannot_be_remounted_or_unmounted, || {
          umount -l /usr 2>/dev/null && echo UNMOUNTED
          umount -l /dev/null 2>/dev/null && echo UNMOUNTED
          touch /usr/rsbx-marker 2>/dev/null && echo WROTE
-         touch /rsbx-marker 2>/dev/null && echo WROTE",
+         touch /rsbx-marker 2>/dev/null && echo WROTE
+         umount -l /proc 2>/dev/null
+         c=$(cat /proc/1/comm 2>/dev/null)
+         [ -n \"$c\" ] && [ \"$c\" != rsandbox-init ] && echo HOST_PROC: $c
+         true",
     );
     let t = text(&o);
     assert!(t.contains("USR_THERE"), "{t}");
     assert!(!t.contains("WROTE"), "{t}");
+    // Under the box's own /proc (which it may unmount) is an empty
+    // directory, never the host's proc that the template keeps.
+    assert!(!t.contains("HOST_PROC"), "{t}");
     assert!(!Path::new("/usr/rsbx-marker").exists());
     if common::as_nobody() {
         // Rootless, the box builds its view in its own namespaces: its root
@@ -741,7 +755,7 @@ both!(default_view_binds_cannot_be_remounted_or_unmounted, || {
             rsandbox::fs::template_error()
         );
     }
-});
+}
 
 /// The mount table of a box, without mount ids and device numbers (they
 /// differ between boxes), sorted.
@@ -760,7 +774,12 @@ both!(template_view_is_the_per_box_view, || {
     // A step on /dev keeps a box off the template (it would write into the
     // template's shared /dev); a mask of a missing path mounts nothing.
     let per_box = |sb: Sandbox| sb.mask("/dev/rsbx-absent");
-    for sb in [box_root(), base()] {
+    // A bind source keeps the host's tree in the box's namespace (the full
+    // template); without one the slim template serves.
+    let data = TempDir::new("tplbind");
+    std::fs::write(data.join("f"), "x").unwrap();
+    let with_bind = |sb: Sandbox| sb.ro_bind(data.path(), "/tmp/data");
+    for sb in [box_root(), base(), with_bind(box_root()), with_bind(base())] {
         let shared = box_mounts(&sb);
         let own = box_mounts(&per_box(sb.clone()));
         assert_eq!(shared, own, "the two views differ");
@@ -797,7 +816,11 @@ both!(template_view_is_the_per_box_view, || {
         !common::as_nobody(),
         "template as root only"
     );
+    let bound = with_bind(sb.clone());
+    assert_eq!(same_root(&bound), !common::as_nobody(), "full template");
     assert!(!same_root(&per_box(sb)));
+    let o = sh(&bound, "cat /tmp/data/f");
+    assert_eq!(text(&o), "x", "the bind in a templated box");
 });
 
 /// As root, the template follows the caller's mount namespace: a mount made

@@ -298,12 +298,16 @@ impl MountPlan {
     ///
     /// # Safety
     /// Only in a private mount namespace of the calling thread's own.
-    pub(crate) unsafe fn build_template(&self) -> Result<RawFd, (&'static str, i32)> {
+    pub(crate) unsafe fn build_template(&self, slim: bool) -> Result<RawFd, (&'static str, i32)> {
         open_src(&self.null).map_err(|e| ("open /dev/null", e))?;
         for o in &self.ops {
             for_each_src(&o.action, open_src).map_err(|e| ("open a host entry", e))?;
         }
-        let res = self.build_template_view();
+        let res = if slim {
+            self.build_slim_template()
+        } else {
+            self.build_template_view()
+        };
         close_src(&self.null);
         for o in &self.ops {
             let _ = for_each_src(&o.action, |s| {
@@ -345,6 +349,99 @@ impl MountPlan {
         ok(mount_setattr(tree.0, false, MOUNT_ATTR_RDONLY, 0))
             .map_err(|e| ("make the view read-only", e))?;
         ok(move_mount_to_path(orig.0, &self.stage)).map_err(|e| ("cover the holder", e))?;
+        let view = tree.0;
+        std::mem::forget(tree);
+        Ok(view)
+    }
+
+    /// The slim template: the namespace keeps only what a box without
+    /// host sources needs, so that each box copies and detaches a few
+    /// mounts instead of the host's whole tree: a tmpfs root (the *shell*)
+    /// holding the view, the host's `/proc` (the kernel lets a user
+    /// namespace mount a new proc only where a fully visible one exists),
+    /// `/dev/null` (for masks) and the stage directory. The host's tree is
+    /// detached once the view is built.
+    fn build_slim_template(&self) -> Result<RawFd, (&'static str, i32)> {
+        let proc = fd(open_tree(
+            libc::AT_FDCWD,
+            c"/proc",
+            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE,
+        ))
+        .map_err(|e| ("clone /proc", e))?;
+        let null = clone_tree(self.null.raw(), false, 0).map_err(|e| ("clone /dev/null", e))?;
+        let shell = new_fs(
+            c"tmpfs",
+            &[
+                (c"source", Some(c"tmpfs")),
+                (c"size", Some(c"64k")),
+                (c"mode", Some(c"0755")),
+            ],
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+        )
+        .map_err(|e| ("mount the shell", e))?;
+        let mkdir = |name: &CStr| {
+            // SAFETY: a valid C string relative to the shell's root fd.
+            let r = unsafe { libc::mkdirat(shell.0, name.as_ptr(), 0o755) };
+            if r < 0 && errno() != libc::EEXIST {
+                return Err(errno());
+            }
+            Ok(())
+        };
+        for d in [c"proc", c"dev", c"view"] {
+            mkdir(d).map_err(|e| ("make the shell's directories", e))?;
+        }
+        // The stage (one of /tmp, /mnt, /var/tmp, /run): every prefix.
+        let stage = self.stage.to_bytes();
+        let mut buf = [0u8; 16];
+        for (i, &b) in stage.iter().enumerate().skip(1) {
+            if b == b'/' || i + 1 == stage.len() {
+                let end = if b == b'/' { i } else { i + 1 };
+                let len = end - 1;
+                if len + 1 > buf.len() {
+                    return Err(("make the stage", libc::ENAMETOOLONG));
+                }
+                buf[..len].copy_from_slice(&stage[1..end]);
+                buf[len] = 0;
+                let name = CStr::from_bytes_until_nul(&buf[..=len])
+                    .map_err(|_| ("make the stage", libc::EINVAL))?;
+                mkdir(name).map_err(|e| ("make the stage", e))?;
+            }
+        }
+        // SAFETY: a static C string relative to the shell's root fd.
+        let r = unsafe {
+            libc::openat(
+                shell.0,
+                c"dev/null".as_ptr(),
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+                0o644,
+            )
+        };
+        drop(fd(r).map_err(|e| ("make the shell's /dev/null", e))?);
+        ok(move_mount_to_path(shell.0, &self.stage)).map_err(|e| ("attach the shell", e))?;
+        let at = |rel: &CStr| fd(open_in(shell.0, rel, 0));
+        let spot = at(c"proc").map_err(|e| ("open the shell's /proc", e))?;
+        ok(move_mount_fds(proc.0, spot.0)).map_err(|e| ("attach /proc", e))?;
+        let spot = at(c"dev/null").map_err(|e| ("open the shell's /dev/null", e))?;
+        ok(move_mount_fds(null.0, spot.0)).map_err(|e| ("attach /dev/null", e))?;
+        let spot = at(c"view").map_err(|e| ("open the view's mount point", e))?;
+        let tree = root_tmpfs().map_err(|e| ("mount the view's root", e))?;
+        ok(move_mount_fds(tree.0, spot.0)).map_err(|e| ("attach the view", e))?;
+        for o in &self.ops {
+            self.run(tree.0, o).map_err(|e| ("mount a host entry", e))?;
+        }
+        ok(mount_setattr(tree.0, false, MOUNT_ATTR_RDONLY, 0))
+            .map_err(|e| ("make the view read-only", e))?;
+        ok(mount_setattr(shell.0, false, MOUNT_ATTR_RDONLY, 0))
+            .map_err(|e| ("make the shell read-only", e))?;
+        // SAFETY: plain syscalls on an open fd and static C strings, in
+        // this thread's own mount namespace and fs_struct.
+        unsafe {
+            ok(libc::fchdir(shell.0)).map_err(|e| ("enter the shell", e))?;
+            ok(pivot_root(c".", c".")).map_err(|e| ("pivot into the shell", e))?;
+            ok(libc::umount2(c".".as_ptr(), libc::MNT_DETACH))
+                .map_err(|e| ("detach the host's tree", e))?;
+            ok(libc::chdir(c"/".as_ptr())).map_err(|e| ("enter the shell", e))?;
+        }
         let view = tree.0;
         std::mem::forget(tree);
         Ok(view)

@@ -9,11 +9,21 @@
 //! kept alive by an nsfs fd:
 //!
 //! * a helper thread `unshare(CLONE_FS|CLONE_NEWNS)`s, makes `/` recursively
-//!   private (nothing reaches the host), mounts a small private tmpfs (the
-//!   *holder*) on the stage directory (`/tmp`), builds the view on
-//!   `holder/view`, makes it read-only, and puts the host's own stage tree
-//!   (cloned beforehand) back on top of the holder: paths in the template
-//!   look like the host's, and the view is reachable only through an fd;
+//!   private (nothing reaches the host) and builds the view, read-only,
+//!   reachable only through an fd. There are two kinds:
+//!   - the *slim* template, for boxes without host sources (most): the view
+//!     is built on a small tmpfs (the *shell*) that then becomes the
+//!     template's root, the host's tree detached; the shell keeps only the
+//!     host's `/proc` (a user namespace may mount a new proc only where a
+//!     fully visible one exists), `/dev/null` (for masks) and the stage
+//!     directory. Each box copies and detaches ~50 mounts, not the host's
+//!     whole tree;
+//!   - the *full* template, for boxes with a bind or overlay source (opened
+//!     by path in the box's namespace) or a sysfs: the host's tree stays; a
+//!     small private tmpfs (the *holder*) is mounted on the stage directory
+//!     (`/tmp`), the view built on `holder/view`, and the host's own stage
+//!     tree (cloned beforehand) put back on top of the holder, so paths in
+//!     the template are the host's;
 //! * the launcher's template lane (a long-lived thread with its own
 //!   `fs_struct`) `setns`es into the template and `fchdir`s into the view
 //!   before `clone3(CLONE_NEWNS...)`, so the box's new mount namespace is an
@@ -25,7 +35,9 @@
 //!   its working directory, checked to be the view), mounts only what is
 //!   per box (`/proc` for its PID namespace, `/dev/pts`, `/dev/shm`, `/tmp`,
 //!   `/run`, the caller's steps) and pivots into it as before, detaching the
-//!   rest (the holder and the host tree) with the old root.
+//!   rest (the shell or holder, the host's `/proc` or tree) with the old
+//!   root. The box's root may unmount its own `/proc`: below is the view's
+//!   empty directory, never the host's proc.
 //!
 //! The template is rebuilt when it may be stale: the caller's mount
 //! namespace changed (another thread in another namespace), a mount or
@@ -135,17 +147,24 @@ impl Template {
     }
 }
 
-/// The process's template and, when it could not be built, why.
-struct Cache {
+/// One template of the process and, when it could not be built, why.
+struct Slot {
     template: Option<Arc<Template>>,
     /// The key a build failed for: not retried until the host changes.
     failed: Option<(Key, String)>,
 }
 
-static CACHE: Mutex<Cache> = Mutex::new(Cache {
-    template: None,
-    failed: None,
-});
+/// The slim template (index 0) and the full one (index 1).
+static CACHE: Mutex<[Slot; 2]> = Mutex::new([
+    Slot {
+        template: None,
+        failed: None,
+    },
+    Slot {
+        template: None,
+        failed: None,
+    },
+]);
 
 /// Why the last build of the default view's template mount namespace
 /// failed, if it did: boxes then build their view themselves (slower, same
@@ -153,7 +172,21 @@ static CACHE: Mutex<Cache> = Mutex::new(Cache {
 /// root.
 pub fn last_error() -> Option<String> {
     let g = CACHE.lock().unwrap_or_else(|p| p.into_inner());
-    g.failed.as_ref().map(|(_, e)| e.clone())
+    g.iter()
+        .find_map(|s| s.failed.as_ref().map(|(_, e)| e.clone()))
+}
+
+/// Whether `sb` needs the host's tree in its mount namespace: a bind or
+/// overlay source is opened by path in the box's namespace, and a sysfs is
+/// mounted (in a user namespace) only where a fully visible one exists.
+/// Otherwise the slim template serves it.
+fn needs_host_tree(sb: &Sandbox) -> bool {
+    sb.fs.steps.iter().any(|s| {
+        matches!(
+            s,
+            MountStep::Bind { .. } | MountStep::Overlay { .. } | MountStep::Sysfs { .. }
+        )
+    })
 }
 
 /// Whether the caller may build and enter a template: root in the initial
@@ -233,7 +266,9 @@ pub(crate) fn for_sandbox(sb: &Sandbox) -> Option<Arc<Template>> {
         return None;
     }
     let key = Key::now()?;
-    let mut g = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let full = needs_host_tree(sb);
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    let g = &mut cache[usize::from(full)];
     if let Some(t) = &g.template {
         if t.key == key && !t.stale() {
             return Some(t.clone());
@@ -243,7 +278,7 @@ pub(crate) fn for_sandbox(sb: &Sandbox) -> Option<Arc<Template>> {
     if g.failed.as_ref().is_some_and(|(k, _)| *k == key) {
         return None;
     }
-    match build(key) {
+    match build(key, full) {
         Ok(t) => {
             let t = Arc::new(t);
             g.template = Some(t.clone());
@@ -257,8 +292,9 @@ pub(crate) fn for_sandbox(sb: &Sandbox) -> Option<Arc<Template>> {
     }
 }
 
-/// Build a template from the caller's mount namespace.
-fn build(key: Key) -> Result<Template, String> {
+/// Build a template from the caller's mount namespace (`full`: keeping the
+/// host's tree in it).
+fn build(key: Key, full: bool) -> Result<Template, String> {
     // Opened here, in the source namespace, before the copy: a change made
     // after this point is reported by `stale`.
     let changes = open(c"/proc/thread-self/mountinfo", libc::O_RDONLY)
@@ -266,7 +302,7 @@ fn build(key: Key) -> Result<Template, String> {
     let plan = MountPlan::for_template().map_err(|e| e.to_string())?;
     let built = std::thread::Builder::new()
         .name("rsandbox-template".into())
-        .spawn(move || build_in_new_ns(&plan))
+        .spawn(move || build_in_new_ns(&plan, full))
         .map_err(|e| format!("start the template thread: {e}"))?
         .join()
         .map_err(|_| "the template thread panicked".to_string())??;
@@ -292,7 +328,7 @@ fn build(key: Key) -> Result<Template, String> {
 }
 
 /// On a throwaway thread: a private mount namespace holding the view.
-fn build_in_new_ns(plan: &MountPlan) -> Result<(OwnedFd, OwnedFd), String> {
+fn build_in_new_ns(plan: &MountPlan, full: bool) -> Result<(OwnedFd, OwnedFd), String> {
     // SAFETY: unshare and mount with constant arguments; they affect only
     // this thread (its own fs_struct and new mount namespace).
     unsafe {
@@ -317,7 +353,7 @@ fn build_in_new_ns(plan: &MountPlan) -> Result<(OwnedFd, OwnedFd), String> {
         }
     }
     // SAFETY: runs on this thread only, with the plan's prepared data.
-    let view = unsafe { plan.build_template() }.map_err(|(what, errno)| {
+    let view = unsafe { plan.build_template(!full) }.map_err(|(what, errno)| {
         format!(
             "build the template view ({what}): {}",
             std::io::Error::from_raw_os_error(errno)
