@@ -72,6 +72,17 @@
 //! * Read-only binds are made read-only recursively with `mount_setattr`;
 //!   only `MOUNT_ATTR_RDONLY` (and `NOSUID`) are set, so flags locked by a
 //!   user namespace (`nodev`, `noexec` of the source) are preserved.
+//! * For a root caller (privileged in the initial user namespace), the
+//!   shared part of the default view (the tmpfs root, the read-only binds of
+//!   the host's top-level entries, the `/dev` skeleton) is built once per
+//!   process in a *template* mount namespace; each box's mount namespace is
+//!   an in-kernel copy of it, so the child only mounts the per-box `/proc`,
+//!   `/dev/pts`, `/dev/shm`, `/tmp`, `/run` and the caller's steps. Copied
+//!   into the box's user namespace, those mounts are locked by the kernel:
+//!   the box's root can neither remount them read-write nor unmount them.
+//!   The template follows the host (rebuilt after a mount change or a change
+//!   of `/`); `RSANDBOX_NO_TEMPLATE=1` in the environment turns it off. See
+//!   `fs/template.rs`.
 //! * Works rootless: in a user namespace device nodes are bind mounts of the
 //!   host's `/dev/null`, `/dev/zero`, ..., never `mknod`; `/dev/pts` is a new
 //!   devpts instance with `ptmxmode=0666`.
