@@ -72,8 +72,8 @@
 //! * Read-only binds are made read-only recursively with `mount_setattr`;
 //!   only `MOUNT_ATTR_RDONLY` (and `NOSUID`) are set, so flags locked by a
 //!   user namespace (`nodev`, `noexec` of the source) are preserved.
-//! * For a root caller (privileged in the initial user namespace), the
-//!   shared part of the default view (the tmpfs root, the read-only binds of
+//! * For a root caller (privileged in the initial user namespace) and a box
+//!   with a user namespace, the shared part of the default view (the tmpfs root, the read-only binds of
 //!   the host's top-level entries, the `/dev` skeleton) is built once per
 //!   process in a *template* mount namespace; each box's mount namespace is
 //!   an in-kernel copy of it, so the child only mounts the per-box `/proc`,

@@ -4,9 +4,9 @@
 //! Building the default view costs about a hundred mount syscalls in the
 //! child (a tmpfs root, one read-only recursive bind per host top-level
 //! entry, the `/dev` nodes...), plus the parent's host lookups. For a caller
-//! privileged in the initial user namespace (root), that part of the view is
-//! built once, in a private mount namespace of its own (the *template*),
-//! kept alive by an nsfs fd:
+//! privileged in the initial user namespace (root) whose box has a user
+//! namespace, that part of the view is built once, in a private mount
+//! namespace of its own (the *template*), kept alive by an nsfs fd:
 //!
 //! * a helper thread `unshare(CLONE_FS|CLONE_NEWNS)`s, makes `/` recursively
 //!   private (nothing reaches the host) and builds the view, read-only,
@@ -28,7 +28,7 @@
 //!   `fs_struct`) `setns`es into the template and `fchdir`s into the view
 //!   before `clone3(CLONE_NEWNS...)`, so the box's new mount namespace is an
 //!   in-kernel copy of the template, with the view as its working directory.
-//!   When the box has a user namespace, the kernel locks every copied mount
+//!   The box has a user namespace, so the kernel locks every copied mount
 //!   (`MNT_LOCKED`, `MNT_LOCK_READONLY`): the box's root can neither unmount
 //!   a bind to uncover what is below nor remount it read-write;
 //! * the child clones the view (`open_tree(OPEN_TREE_CLONE|AT_RECURSIVE)` on
@@ -45,9 +45,10 @@
 //! the host's `/` changed (its `mtime`/`ctime`: an entry added, removed or
 //! replaced). A box the template cannot serve (a rootfs, a step on `/dev` or
 //! on a top-level path other than `/tmp`, `/run`, `/proc`, a relative bind
-//! source, an unprivileged caller) takes the per-box path; so does every box
-//! when the template cannot be built (the reason:
-//! [`template_error`](crate::fs::template_error)).
+//! source, no user namespace, an unprivileged caller) takes the per-box
+//! path; so does every box when the template cannot be built (the reason:
+//! [`template_error`](crate::fs::template_error)), or with
+//! `RSANDBOX_NO_TEMPLATE=1` in the environment.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
@@ -201,9 +202,12 @@ fn caller_privileged() -> bool {
 }
 
 /// Whether the template can serve `sb`: the default view, and no step that
-/// would write into the template's (shared, read-only) part of it.
+/// would write into the template's (shared, read-only) part of it. And a
+/// user namespace: only then does the kernel lock the copied mounts; a box
+/// of the caller's own (real) root could remount the view's shared tmpfs
+/// read-write and leave files for the next boxes.
 fn servable(sb: &Sandbox) -> bool {
-    if !sb.has_ns(Namespace::Mount) || sb.fs.rootfs.is_some() {
+    if !sb.has_ns(Namespace::Mount) || !sb.has_ns(Namespace::User) || sb.fs.rootfs.is_some() {
         return false;
     }
     sb.fs.steps.iter().all(|s| {

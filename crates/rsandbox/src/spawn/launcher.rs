@@ -85,7 +85,11 @@ fn serve(rx: Receiver<Job>, template_lane: bool) {
     // The template lane gets its own root and cwd, so that entering the
     // template moves this thread alone.
     // SAFETY: unshare(CLONE_FS) affects only this thread.
-    let private_fs = !template_lane || unsafe { libc::unshare(libc::CLONE_FS) } == 0;
+    let private_fs = if !template_lane || unsafe { libc::unshare(libc::CLONE_FS) } == 0 {
+        Ok(())
+    } else {
+        Err(sys::errno())
+    };
     let mut entered: Option<Arc<Template>> = None;
     while let Ok(job) = rx.recv() {
         let r = match enter(private_fs, &mut entered, job.template) {
@@ -100,7 +104,7 @@ fn serve(rx: Receiver<Job>, template_lane: bool) {
 
 /// On the template lane: be in `template` (entered again after a rebuild).
 fn enter(
-    private_fs: bool,
+    private_fs: Result<(), i32>,
     entered: &mut Option<Arc<Template>>,
     template: Option<Arc<Template>>,
 ) -> io::Result<()> {
@@ -108,10 +112,16 @@ fn enter(
     if entered.as_ref().is_some_and(|e| Arc::ptr_eq(e, &t)) {
         return Ok(());
     }
-    let fail =
-        |e: io::Error| io::Error::new(e.kind(), format!("enter the template mount namespace: {e}"));
-    if !private_fs {
-        return Err(fail(io::Error::last_os_error()));
+    // Not an errno of clone: spawn must not report it as one (EPERM there
+    // means "user namespaces are forbidden").
+    let fail = |e: io::Error| {
+        io::Error::other(format!(
+            "enter the template mount namespace of the default root view \
+             ({e}); RSANDBOX_NO_TEMPLATE=1 builds the view per box instead"
+        ))
+    };
+    if let Err(errno) = private_fs {
+        return Err(fail(io::Error::from_raw_os_error(errno)));
     }
     t.enter().map_err(fail)?;
     *entered = Some(t);
