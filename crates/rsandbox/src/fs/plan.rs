@@ -328,10 +328,11 @@ impl MountPlan {
 }
 
 /// Whether a fresh proc may have `/proc/<name>` (a masked or read-only
-/// entry): false only when the host's `/proc` is a procfs without it, as
-/// kernels built without the feature (`kcore`, `sysrq-trigger`, `scsi`...)
-/// lack it in every proc instance. Saves the child two failed lookups per
-/// absent entry. Checked once per process.
+/// entry): false only when the host's `/proc` is a full procfs without it,
+/// as kernels built without the feature (`kcore`, `sysrq-trigger`,
+/// `scsi`...) lack it in every proc instance. A `subset=pid` proc (no
+/// `meminfo`, no `sys`) says nothing: then every entry is kept. Saves the
+/// child two failed lookups per absent entry. Checked once per process.
 fn proc_has(name: &str) -> bool {
     static PRESENT: std::sync::OnceLock<Option<Vec<&'static str>>> = std::sync::OnceLock::new();
     let present = PRESENT.get_or_init(|| {
@@ -340,7 +341,10 @@ fn proc_has(name: &str) -> bool {
             let mut st: libc::statfs = std::mem::zeroed();
             libc::statfs(c"/proc".as_ptr(), &mut st) == 0 && st.f_type == libc::PROC_SUPER_MAGIC
         };
-        is_proc.then(|| {
+        let full = ["meminfo", "sys", "self"]
+            .iter()
+            .all(|e| std::fs::symlink_metadata(Path::new("/proc").join(e)).is_ok());
+        (is_proc && full).then(|| {
             PROC_MASKED
                 .iter()
                 .chain(PROC_READONLY)
