@@ -696,3 +696,198 @@ both!(
         r().net_ns().sysfs("/mnt").validate().unwrap();
     }
 );
+
+/// A box whose root has every capability in its own user namespace: root
+/// inside, host root when the caller is root, `nobody` otherwise.
+fn box_root() -> Sandbox {
+    Sandbox::new().user_ns().pid_ns().mount_ns().uid(0).gid(0)
+}
+
+both!(default_view_binds_cannot_be_remounted_or_unmounted, || {
+    // Without and with a host bind (the slim and the full template).
+    let data = TempDir::new("lockbind");
+    for sb in [box_root(), box_root().ro_bind(data.path(), "/tmp/data")] {
+        locked_view(&sb);
+    }
+});
+
+fn locked_view(sb: &Sandbox) {
+    let o = sh(
+        sb,
+        "test -x /usr/bin/env && echo USR_THERE
+         touch /usr/rsbx-marker 2>/dev/null && echo WROTE_RO_VIEW
+         touch /rsbx-marker 2>/dev/null && echo WROTE_RO_VIEW
+         mount -o remount,rw,bind /usr 2>/dev/null && echo REMOUNTED_USR
+         mount -o remount,rw,bind / 2>/dev/null && echo REMOUNTED_ROOT
+         mount -o remount,rw,bind /dev 2>/dev/null && echo REMOUNTED_DEV
+         umount /etc 2>/dev/null && echo UNMOUNTED
+         umount -l /usr 2>/dev/null && echo UNMOUNTED
+         umount -l /dev/null 2>/dev/null && echo UNMOUNTED
+         touch /usr/rsbx-marker 2>/dev/null && echo WROTE
+         touch /rsbx-marker 2>/dev/null && echo WROTE
+         umount -l /proc 2>/dev/null
+         c=$(cat /proc/1/comm 2>/dev/null)
+         [ -n \"$c\" ] && [ \"$c\" != rsandbox-init ] && echo HOST_PROC: $c
+         true",
+    );
+    let t = text(&o);
+    assert!(t.contains("USR_THERE"), "{t}");
+    assert!(!t.contains("WROTE_RO_VIEW"), "{t}");
+    // Under the box's own /proc (which it may unmount) is an empty
+    // directory, never the host's proc that the template keeps.
+    assert!(!t.contains("HOST_PROC"), "{t}");
+    assert!(!Path::new("/usr/rsbx-marker").exists());
+    if common::as_nobody() {
+        // Rootless, the box builds its view in its own namespaces: its root
+        // (the host's `nobody`) may remount its binds, and then write
+        // whatever the host's `nobody` may write.
+        return;
+    }
+    // As root, the view comes from the template namespace: the kernel
+    // locked every mount when copying it into the box's user namespace.
+    assert_eq!(rsandbox::fs::template_error(), None, "no template");
+    for bad in [
+        "REMOUNTED_USR",
+        "REMOUNTED_ROOT",
+        "REMOUNTED_DEV",
+        "UNMOUNTED",
+        "WROTE",
+    ] {
+        assert!(
+            !t.contains(bad),
+            "{bad}:\n{t}\ntemplate: {:?}",
+            rsandbox::fs::template_error()
+        );
+    }
+}
+
+/// The mount table of a box, without mount ids and device numbers (they
+/// differ between boxes), sorted.
+fn box_mounts(sb: &Sandbox) -> Vec<String> {
+    let o = sh(sb, "cat /proc/self/mountinfo");
+    assert!(o.outcome.success(), "{}", text(&o));
+    let mut v: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| l.split(' ').skip(3).collect::<Vec<_>>().join(" "))
+        .collect();
+    v.sort();
+    v
+}
+
+both!(template_view_is_the_per_box_view, || {
+    // A step on /dev keeps a box off the template (it would write into the
+    // template's shared /dev); a mask of a missing path mounts nothing.
+    let per_box = |sb: Sandbox| sb.mask("/dev/rsbx-absent");
+    // A bind source keeps the host's tree in the box's namespace (the full
+    // template); without one the slim template serves.
+    let data = TempDir::new("tplbind");
+    std::fs::write(data.join("f"), "x").unwrap();
+    let with_bind = |sb: Sandbox| sb.ro_bind(data.path(), "/tmp/data");
+    let with_steps = box_root()
+        .tmpfs("/tmp", 1 << 20)
+        .mask("/etc/hostname")
+        .remount_ro("/tmp");
+    for sb in [box_root(), with_bind(box_root()), with_steps] {
+        let shared = box_mounts(&sb);
+        let own = box_mounts(&per_box(sb.clone()));
+        assert_eq!(shared, own, "the two views differ");
+        assert!(
+            !shared
+                .iter()
+                .any(|l| l.contains("view") || l.contains("size=4k,mode=700")),
+            "the template's holder shows:\n{shared:#?}"
+        );
+    }
+    // The template really served the box as root: its root tmpfs is the
+    // template's, the same in two boxes alive at once (read-only, locked);
+    // a per-box view has a root of its own.
+    let sb = box_root();
+    let same_root = |sb: &Sandbox| {
+        let sleep = Command::from_argv(["/bin/sleep", "30"]);
+        let mut a = sb.spawn(&sleep).unwrap();
+        let mut b = sb.spawn(&sleep).unwrap();
+        let dev = |pid: i32| {
+            use std::os::unix::fs::MetadataExt;
+            std::fs::metadata(format!("/proc/{pid}/root/"))
+                .unwrap()
+                .dev()
+        };
+        let same = dev(a.pid()) == dev(b.pid());
+        a.kill().unwrap();
+        b.kill().unwrap();
+        a.wait().unwrap();
+        b.wait().unwrap();
+        same
+    };
+    assert_eq!(
+        same_root(&sb),
+        !common::as_nobody(),
+        "template as root only"
+    );
+    let bound = with_bind(sb.clone());
+    assert_eq!(same_root(&bound), !common::as_nobody(), "full template");
+    assert!(!same_root(&per_box(sb)));
+    let o = sh(&bound, "cat /tmp/data/f");
+    assert_eq!(text(&o), "x", "the bind in a templated box");
+});
+
+/// As root, the template follows the caller's mount namespace: a mount made
+/// after it was built shows in the next box. Runs on a thread in a private
+/// mount namespace, so the host is not touched.
+#[test]
+fn template_follows_mount_changes() {
+    if !common::is_root() {
+        eprintln!("the template serves root callers only: nothing to check");
+        return;
+    }
+    // A host directory the default view shows (under /tmp the box has its
+    // own tmpfs); the mount on it stays in this test's namespace.
+    let d = ["/mnt", "/media", "/srv", "/opt"]
+        .into_iter()
+        .map(std::path::PathBuf::from)
+        .find(|p| p.is_dir())
+        .expect("a host directory to mount on");
+    std::thread::spawn(move || {
+        // SAFETY: unshare and mount with valid C strings; they affect only
+        // this thread's new, private mount namespace.
+        unsafe {
+            assert_eq!(libc::unshare(libc::CLONE_NEWNS | libc::CLONE_FS), 0);
+            assert_eq!(
+                libc::mount(
+                    c"none".as_ptr(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ),
+                0
+            );
+        }
+        let sb = box_root();
+        let script = format!("ls -A {}", d.display());
+        let before = text(&sh(&sb, &script));
+        assert!(!before.contains("marker"), "{before}");
+        let c = std::ffi::CString::new(d.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: as above; the tmpfs lands in this thread's namespace.
+        let r = unsafe {
+            libc::mount(
+                c"tmpfs".as_ptr(),
+                c.as_ptr(),
+                c"tmpfs".as_ptr(),
+                0,
+                std::ptr::null(),
+            )
+        };
+        assert_eq!(r, 0, "{}", std::io::Error::last_os_error());
+        std::fs::write(d.join("marker"), "x").unwrap();
+        let after = text(&sh(&sb, &script));
+        assert!(after.contains("marker"), "stale template: {after}");
+        // SAFETY: unmount what this thread mounted, in its own namespace.
+        unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
+        let gone = text(&sh(&sb, &script));
+        assert!(!gone.contains("marker"), "stale template: {gone}");
+        assert!(rsandbox::fs::template_error().is_none());
+    })
+    .join()
+    .unwrap();
+}

@@ -218,17 +218,20 @@ impl MountPlan {
     /// # Safety
     /// Only raw syscalls on prepared data: callable after clone.
     pub(crate) unsafe fn apply(&self) -> ChildResult {
+        // A copy of the template is private already (made so, recursively,
+        // once built): this walk of every mount would change nothing.
         // SAFETY: static C strings, NULL data; the syscall only reads them.
-        let r = unsafe {
-            libc::mount(
-                c"none".as_ptr(),
-                c"/".as_ptr(),
-                std::ptr::null(),
-                libc::MS_REC | libc::MS_PRIVATE,
-                std::ptr::null(),
-            )
-        };
-        if r != 0 {
+        let r = self.template.is_some()
+            || unsafe {
+                libc::mount(
+                    c"none".as_ptr(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                )
+            } == 0;
+        if !r {
             return Err(ChildError::last(Stage::MountPrivate, 0));
         }
         let res = self.build();
@@ -258,13 +261,10 @@ impl MountPlan {
                 .map_err(|e| ChildError::new(Stage::Mount, i as u32, e))?;
         }
 
-        let tree = match &self.root {
-            Root::Tmpfs => new_fs(
-                c"tmpfs",
-                &[(c"source", Some(c"tmpfs")), (c"mode", Some(c"0755"))],
-                MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-            ),
-            Root::Dir(s) => clone_tree(s.raw(), true, MOUNT_ATTR_NOSUID),
+        let tree = match (&self.root, &self.template) {
+            (_, Some(t)) => clone_view(t.view_id),
+            (Root::Tmpfs, None) => root_tmpfs(),
+            (Root::Dir(s), None) => clone_tree(s.raw(), true, MOUNT_ATTR_NOSUID),
         }
         .map_err(pivot(1))?;
         ok(move_mount_to_path(tree.0, &self.stage)).map_err(pivot(2))?;
@@ -286,6 +286,167 @@ impl MountPlan {
         Ok(())
     }
 
+    /// Build the template's view (see `template.rs`) in the calling
+    /// thread's new, private mount namespace; returns an fd of the view's
+    /// root. On failure: what failed and the errno.
+    ///
+    /// The view is mounted on `holder/view`, `holder` being a private tmpfs
+    /// on the stage, and the stage's own tree is put back on top of the
+    /// holder: the view is then reachable only through the returned fd (or
+    /// a working directory set from it), and it has no mount of the host's
+    /// under it, so cloning it recursively copies the view alone.
+    ///
+    /// # Safety
+    /// Only in a private mount namespace of the calling thread's own.
+    pub(crate) unsafe fn build_template(&self, slim: bool) -> Result<RawFd, (&'static str, i32)> {
+        open_src(&self.null).map_err(|e| ("open /dev/null", e))?;
+        for o in &self.ops {
+            for_each_src(&o.action, open_src).map_err(|e| ("open a host entry", e))?;
+        }
+        let res = if slim {
+            self.build_slim_template()
+        } else {
+            self.build_template_view()
+        };
+        close_src(&self.null);
+        for o in &self.ops {
+            let _ = for_each_src(&o.action, |s| {
+                close_src(s);
+                Ok(())
+            });
+        }
+        res
+    }
+
+    fn build_template_view(&self) -> Result<RawFd, (&'static str, i32)> {
+        let orig = fd(open_tree(
+            libc::AT_FDCWD,
+            &self.stage,
+            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE,
+        ))
+        .map_err(|e| ("clone the stage's tree", e))?;
+        let holder = new_fs(
+            c"tmpfs",
+            &[
+                (c"source", Some(c"tmpfs")),
+                (c"size", Some(c"4k")),
+                (c"mode", Some(c"0700")),
+            ],
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+        )
+        .map_err(|e| ("mount the holder", e))?;
+        // SAFETY: a static C string relative to the holder's root fd.
+        ok(unsafe { libc::mkdirat(holder.0, c"view".as_ptr(), 0o700) })
+            .map_err(|e| ("make the view's mount point", e))?;
+        ok(move_mount_to_path(holder.0, &self.stage)).map_err(|e| ("attach the holder", e))?;
+        let spot = fd(open_in(holder.0, c"view", libc::O_DIRECTORY))
+            .map_err(|e| ("open the view's mount point", e))?;
+        let tree = root_tmpfs().map_err(|e| ("mount the view's root", e))?;
+        ok(move_mount_fds(tree.0, spot.0)).map_err(|e| ("attach the view", e))?;
+        for o in &self.ops {
+            self.run(tree.0, o).map_err(|e| ("mount a host entry", e))?;
+        }
+        ok(mount_setattr(tree.0, false, MOUNT_ATTR_RDONLY, 0))
+            .map_err(|e| ("make the view read-only", e))?;
+        ok(move_mount_to_path(orig.0, &self.stage)).map_err(|e| ("cover the holder", e))?;
+        let view = tree.0;
+        std::mem::forget(tree);
+        Ok(view)
+    }
+
+    /// The slim template: the namespace keeps only what a box without
+    /// host sources needs, so that each box copies and detaches a few
+    /// mounts instead of the host's whole tree: a tmpfs root (the *shell*)
+    /// holding the view, the host's `/proc` (the kernel lets a user
+    /// namespace mount a new proc only where a fully visible one exists),
+    /// `/dev/null` (for masks) and the stage directory. The host's tree is
+    /// detached once the view is built.
+    fn build_slim_template(&self) -> Result<RawFd, (&'static str, i32)> {
+        let proc = fd(open_tree(
+            libc::AT_FDCWD,
+            c"/proc",
+            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE,
+        ))
+        .map_err(|e| ("clone /proc", e))?;
+        let null = clone_tree(self.null.raw(), false, 0).map_err(|e| ("clone /dev/null", e))?;
+        let shell = new_fs(
+            c"tmpfs",
+            &[
+                (c"source", Some(c"tmpfs")),
+                (c"size", Some(c"64k")),
+                (c"mode", Some(c"0755")),
+            ],
+            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+        )
+        .map_err(|e| ("mount the shell", e))?;
+        let mkdir = |name: &CStr| {
+            // SAFETY: a valid C string relative to the shell's root fd.
+            let r = unsafe { libc::mkdirat(shell.0, name.as_ptr(), 0o755) };
+            if r < 0 && errno() != libc::EEXIST {
+                return Err(errno());
+            }
+            Ok(())
+        };
+        for d in [c"proc", c"dev", c"view"] {
+            mkdir(d).map_err(|e| ("make the shell's directories", e))?;
+        }
+        // The stage (one of /tmp, /mnt, /var/tmp, /run): every prefix.
+        let stage = self.stage.to_bytes();
+        let mut buf = [0u8; 16];
+        for (i, &b) in stage.iter().enumerate().skip(1) {
+            if b == b'/' || i + 1 == stage.len() {
+                let end = if b == b'/' { i } else { i + 1 };
+                let len = end - 1;
+                if len + 1 > buf.len() {
+                    return Err(("make the stage", libc::ENAMETOOLONG));
+                }
+                buf[..len].copy_from_slice(&stage[1..end]);
+                buf[len] = 0;
+                let name = CStr::from_bytes_until_nul(&buf[..=len])
+                    .map_err(|_| ("make the stage", libc::EINVAL))?;
+                mkdir(name).map_err(|e| ("make the stage", e))?;
+            }
+        }
+        // SAFETY: a static C string relative to the shell's root fd.
+        let r = unsafe {
+            libc::openat(
+                shell.0,
+                c"dev/null".as_ptr(),
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
+                0o644,
+            )
+        };
+        drop(fd(r).map_err(|e| ("make the shell's /dev/null", e))?);
+        ok(move_mount_to_path(shell.0, &self.stage)).map_err(|e| ("attach the shell", e))?;
+        let at = |rel: &CStr| fd(open_in(shell.0, rel, 0));
+        let spot = at(c"proc").map_err(|e| ("open the shell's /proc", e))?;
+        ok(move_mount_fds(proc.0, spot.0)).map_err(|e| ("attach /proc", e))?;
+        let spot = at(c"dev/null").map_err(|e| ("open the shell's /dev/null", e))?;
+        ok(move_mount_fds(null.0, spot.0)).map_err(|e| ("attach /dev/null", e))?;
+        let spot = at(c"view").map_err(|e| ("open the view's mount point", e))?;
+        let tree = root_tmpfs().map_err(|e| ("mount the view's root", e))?;
+        ok(move_mount_fds(tree.0, spot.0)).map_err(|e| ("attach the view", e))?;
+        for o in &self.ops {
+            self.run(tree.0, o).map_err(|e| ("mount a host entry", e))?;
+        }
+        ok(mount_setattr(tree.0, false, MOUNT_ATTR_RDONLY, 0))
+            .map_err(|e| ("make the view read-only", e))?;
+        ok(mount_setattr(shell.0, false, MOUNT_ATTR_RDONLY, 0))
+            .map_err(|e| ("make the shell read-only", e))?;
+        // SAFETY: plain syscalls on an open fd and static C strings, in
+        // this thread's own mount namespace and fs_struct.
+        unsafe {
+            ok(libc::fchdir(shell.0)).map_err(|e| ("enter the shell", e))?;
+            ok(pivot_root(c".", c".")).map_err(|e| ("pivot into the shell", e))?;
+            ok(libc::umount2(c".".as_ptr(), libc::MNT_DETACH))
+                .map_err(|e| ("detach the host's tree", e))?;
+            ok(libc::chdir(c"/".as_ptr())).map_err(|e| ("enter the shell", e))?;
+        }
+        let view = tree.0;
+        std::mem::forget(tree);
+        Ok(view)
+    }
+
     /// One operation, relative to the new root `root`.
     fn run(&self, root: RawFd, op: &Op) -> R {
         let t = &op.target;
@@ -298,6 +459,20 @@ impl MountPlan {
         }
         let makes_parents = op.create != Create::No
             || matches!(op.action, Action::Symlink { .. } | Action::File { .. });
+        if t.names.len() > 1 && !matches!(op.action, Action::Symlink { .. } | Action::File { .. }) {
+            // The destination usually exists (the view's mount points,
+            // /proc entries): open it at once, without a walk over its
+            // parents; anything else takes the walk below.
+            let flags = if op.real_dir { libc::O_NOFOLLOW } else { 0 };
+            let f = open_in(root, &t.prefixes[t.prefixes.len() - 1], flags);
+            if f >= 0 {
+                let dst = Fd(f);
+                if op.real_dir && !is_dir(dst.0) {
+                    return Err(libc::ENOTDIR);
+                }
+                return self.act(root, op, dst);
+            }
+        }
         let parent = match walk_parent(root, t, makes_parents) {
             Err(libc::ENOENT) if op.optional => return Ok(()),
             r => r?,
@@ -332,6 +507,12 @@ impl MountPlan {
             return Ok(());
         };
         drop(parent);
+        self.act(root, op, dst)
+    }
+
+    /// The mount part of `op`, on its resolved destination `dst`.
+    fn act(&self, root: RawFd, op: &Op, dst: Fd) -> R {
+        let t = &op.target;
         match &op.action {
             Action::Bind {
                 src,
@@ -466,6 +647,35 @@ impl MountPlan {
             Action::Symlink { .. } | Action::File { .. } => Ok(()),
         }
     }
+}
+
+/// The default view's root: a fresh tmpfs.
+fn root_tmpfs() -> R<Fd> {
+    new_fs(
+        c"tmpfs",
+        &[(c"source", Some(c"tmpfs")), (c"mode", Some(c"0755"))],
+        MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+    )
+}
+
+/// Clone the template's view: the working directory the launcher's
+/// template lane gave us, checked to be the view (`(dev, ino)` of its root)
+/// so that a clone from any other directory fails instead of exposing it.
+fn clone_view(view_id: (u64, u64)) -> R<Fd> {
+    // SAFETY: stat of a static C string into a zeroed stack out-parameter.
+    let here = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        ok(libc::stat(c".".as_ptr(), &mut st))?;
+        (st.st_dev, st.st_ino)
+    };
+    if here != view_id {
+        return Err(libc::ESTALE);
+    }
+    fd(open_tree(
+        libc::AT_FDCWD,
+        c"",
+        OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE,
+    ))
 }
 
 fn dup(fd: RawFd) -> RawFd {

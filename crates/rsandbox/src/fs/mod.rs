@@ -72,6 +72,17 @@
 //! * Read-only binds are made read-only recursively with `mount_setattr`;
 //!   only `MOUNT_ATTR_RDONLY` (and `NOSUID`) are set, so flags locked by a
 //!   user namespace (`nodev`, `noexec` of the source) are preserved.
+//! * For a root caller (privileged in the initial user namespace) and a box
+//!   with a user namespace, the shared part of the default view (the tmpfs root, the read-only binds of
+//!   the host's top-level entries, the `/dev` skeleton) is built once per
+//!   process in a *template* mount namespace; each box's mount namespace is
+//!   an in-kernel copy of it, so the child only mounts the per-box `/proc`,
+//!   `/dev/pts`, `/dev/shm`, `/tmp`, `/run` and the caller's steps. Copied
+//!   into the box's user namespace, those mounts are locked by the kernel:
+//!   the box's root can neither remount them read-write nor unmount them.
+//!   The template follows the host (rebuilt after a mount change or a change
+//!   of `/`); `RSANDBOX_NO_TEMPLATE=1` in the environment turns it off. See
+//!   `fs/template.rs`.
 //! * Works rootless: in a user namespace device nodes are bind mounts of the
 //!   host's `/dev/null`, `/dev/zero`, ..., never `mknod`; `/dev/pts` is a new
 //!   devpts instance with `ptmxmode=0666`.
@@ -98,6 +109,7 @@
 mod apply;
 mod plan;
 mod syscall;
+mod template;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -110,6 +122,8 @@ use crate::ns::Namespace;
 use crate::Sandbox;
 
 pub(crate) use plan::MountPlan;
+pub use template::last_error as template_error;
+pub(crate) use template::Template;
 pub(crate) use validate::validate;
 
 /// Filesystem configuration of a sandbox.
@@ -475,20 +489,7 @@ pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
             // The host's top-level entries, read-only, except what the box
             // gets fresh: /proc, /dev, /tmp, and /run (an empty tmpfs, so
             // host daemons' sockets are out of reach).
-            for (name, kind) in host_top_level() {
-                let dst = Path::new("/").join(&name);
-                if ["proc", "dev", "tmp", "run"].contains(&name.as_str()) || !want_path(&dst) {
-                    continue;
-                }
-                out.push(match kind {
-                    TopKind::Link(target) => MountStep::Symlink { target, dst },
-                    TopKind::Other => MountStep::Bind {
-                        src: dst.clone(),
-                        dst,
-                        readonly: true,
-                    },
-                });
-            }
+            out.extend(host_top_steps(want_path));
             if want("/proc") {
                 if can_proc {
                     out.push(MountStep::Proc {
@@ -532,13 +533,70 @@ pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
     out
 }
 
+/// The default view's steps for the host's top-level entries `want`ed: a
+/// read-only bind of each directory and file, each symlink recreated; not
+/// `/proc`, `/dev`, `/tmp`, `/run` (the box gets its own).
+pub(crate) fn host_top_steps(want: impl Fn(&Path) -> bool) -> Vec<MountStep> {
+    let mut out = Vec::new();
+    for (name, kind) in host_top_level().iter() {
+        let dst = Path::new("/").join(name);
+        if ["proc", "dev", "tmp", "run"].contains(&name.as_str()) || !want(&dst) {
+            continue;
+        }
+        out.push(match kind {
+            TopKind::Link(target) => MountStep::Symlink {
+                target: target.clone(),
+                dst,
+            },
+            TopKind::Other => MountStep::Bind {
+                src: dst.clone(),
+                dst,
+                readonly: true,
+            },
+        });
+    }
+    out
+}
+
+#[derive(Debug)]
 enum TopKind {
     Link(PathBuf),
     Other,
 }
 
-/// The entries of the host's `/`, sorted by name.
-fn host_top_level() -> Vec<(String, TopKind)> {
+type TopLevel = std::sync::Arc<Vec<(String, TopKind)>>;
+
+/// The entries of the host's `/`, sorted by name; cached per process and
+/// re-read when `/` changes (its device, inode, mtime or ctime: adding,
+/// removing or renaming an entry updates them). Several callers per spawn
+/// (validation, program lookup, the plan) need the list.
+fn host_top_level() -> TopLevel {
+    type Stamp = (u64, u64, i64, i64, i64, i64);
+    static CACHE: std::sync::Mutex<Option<(Stamp, TopLevel)>> = std::sync::Mutex::new(None);
+    // SAFETY: stat of a static C string into a zeroed stack out-parameter.
+    let stamp = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        (libc::stat(c"/".as_ptr(), &mut st) == 0).then_some((
+            st.st_dev,
+            st.st_ino,
+            st.st_mtime,
+            st.st_mtime_nsec,
+            st.st_ctime,
+            st.st_ctime_nsec,
+        ))
+    };
+    let mut g = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let (Some(stamp), Some((s, list))) = (stamp, g.as_ref()) {
+        if *s == stamp {
+            return list.clone();
+        }
+    }
+    let list = std::sync::Arc::new(read_host_top_level());
+    *g = stamp.map(|s| (s, list.clone()));
+    list
+}
+
+fn read_host_top_level() -> Vec<(String, TopKind)> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir("/") {
         for e in rd.flatten() {

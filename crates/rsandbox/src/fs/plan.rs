@@ -6,9 +6,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::Arc;
 
 use super::syscall::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
-use super::{effective_steps, normalize, MountStep};
+use super::{effective_steps, normalize, MountStep, Template};
 use crate::error::{Error, Result};
 use crate::ns::Namespace;
 use crate::Sandbox;
@@ -175,6 +176,9 @@ pub(crate) struct MountPlan {
     pub ops: Vec<Op>,
     /// The host's `/dev/null`, for masks.
     pub null: Src,
+    /// The template holding the shared part of the default view (the
+    /// child then clones it instead of building it: see `template.rs`).
+    pub template: Option<Arc<Template>>,
 }
 
 fn c(bytes: &[u8]) -> CString {
@@ -233,21 +237,18 @@ impl MountPlan {
             Some(dir) => Root::Dir(Src::dir("rootfs", dir)?),
             None => Root::Tmpfs,
         };
-        let stage = ["/tmp", "/mnt", "/var/tmp", "/run"]
-            .into_iter()
-            .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
-            .ok_or_else(|| Error::Unsupported {
-                feature: "a mount point for the new root".into(),
-                detail: "none of /tmp, /mnt, /var/tmp, /run is a directory on this host".into(),
-            })?;
+        let stage = stage()?;
         let null = Src::new("mask", Path::new("/dev/null"))?;
+        let template = super::template::for_sandbox(sb);
 
         let mut ops = Vec::new();
         // A /dev waiting to be made read-only after the later steps (e.g.
         // mqueue on /dev/mqueue needs its mount point made in it), or just
         // before a step on it or on a parent, which would cover it.
         let mut dev_ro: Vec<PathBuf> = Vec::new();
-        for step in effective_steps(sb) {
+        let steps = effective_steps(sb);
+        let first_user = steps.len() - sb.fs.steps.len();
+        for (i, step) in steps.into_iter().enumerate() {
             // Validated: normalize succeeds.
             let dst = normalize(step.dst()).unwrap_or_else(|| PathBuf::from("/"));
             dev_ro.retain(|d| {
@@ -257,6 +258,16 @@ impl MountPlan {
                 }
                 !covered
             });
+            if template.is_some() && i < first_user {
+                // The template holds the host's entries and the read-only
+                // skeleton of /dev; only the per-box mounts remain.
+                match step {
+                    MountStep::Bind { .. } | MountStep::Symlink { .. } => {}
+                    MountStep::Dev { .. } => dev_mounts(&dst, &mut ops),
+                    _ => compile(&step, &dst, user_ns, &mut ops)?,
+                }
+                continue;
+            }
             compile(&step, &dst, user_ns, &mut ops)?;
             if matches!(step, MountStep::Dev { .. }) {
                 dev_ro.push(dst);
@@ -271,13 +282,90 @@ impl MountPlan {
             stage: c(stage.as_bytes()),
             ops,
             null,
+            template,
         }))
+    }
+
+    /// The plan of the template's view (see `template.rs`): the host's
+    /// top-level entries (read-only binds, symlinks), the mount points of
+    /// the per-box `/proc`, `/tmp` and `/run`, and a read-only `/dev`
+    /// skeleton with its nodes, links and the `pts` and `shm` mount points.
+    pub(crate) fn for_template() -> Result<MountPlan> {
+        check_kernel()?;
+        let mut ops = Vec::new();
+        for step in super::host_top_steps(|_| true) {
+            let dst = normalize(step.dst()).unwrap_or_else(|| PathBuf::from("/"));
+            compile(&step, &dst, false, &mut ops)?;
+        }
+        for d in ["/proc", "/tmp", "/run"] {
+            ops.push(op(Path::new(d), Create::Dir, Action::Dir));
+        }
+        let dev = Path::new("/dev");
+        dev_skeleton(dev, &mut ops)?;
+        for d in ["pts", "shm"] {
+            ops.push(op(&dev.join(d), Create::Dir, Action::Dir));
+        }
+        ops.push(op(dev, Create::No, Action::SetRo));
+        Ok(MountPlan {
+            root: Root::Tmpfs,
+            root_ro: true,
+            stage: c(stage()?.as_bytes()),
+            ops,
+            null: Src::new("mask", Path::new("/dev/null"))?,
+            template: None,
+        })
+    }
+
+    /// The template this plan clones its root from, if any.
+    pub(crate) fn template(&self) -> Option<&Arc<Template>> {
+        self.template.as_ref()
     }
 
     /// The destination of operation `idx`, for error messages.
     pub(crate) fn step_path(&self, idx: u32) -> Option<PathBuf> {
         self.ops.get(idx as usize).map(|o| o.path.clone())
     }
+}
+
+/// Whether a fresh proc may have `/proc/<name>` (a masked or read-only
+/// entry): false only when the host's `/proc` is a full procfs without it,
+/// as kernels built without the feature (`kcore`, `sysrq-trigger`,
+/// `scsi`...) lack it in every proc instance. A `subset=pid` proc (no
+/// `meminfo`, no `sys`) says nothing: then every entry is kept. Saves the
+/// child two failed lookups per absent entry. Checked once per process.
+fn proc_has(name: &str) -> bool {
+    static PRESENT: std::sync::OnceLock<Option<Vec<&'static str>>> = std::sync::OnceLock::new();
+    let present = PRESENT.get_or_init(|| {
+        // SAFETY: statfs of a static C string into a zeroed out-parameter.
+        let is_proc = unsafe {
+            let mut st: libc::statfs = std::mem::zeroed();
+            libc::statfs(c"/proc".as_ptr(), &mut st) == 0 && st.f_type == libc::PROC_SUPER_MAGIC
+        };
+        let full = ["meminfo", "sys", "self"]
+            .iter()
+            .all(|e| std::fs::symlink_metadata(Path::new("/proc").join(e)).is_ok());
+        (is_proc && full).then(|| {
+            PROC_MASKED
+                .iter()
+                .chain(PROC_READONLY)
+                .copied()
+                .filter(|m| std::fs::symlink_metadata(Path::new("/proc").join(m)).is_ok())
+                .collect()
+        })
+    });
+    present.as_ref().is_none_or(|p| p.contains(&name))
+}
+
+/// An existing host directory the new root is attached on before
+/// `pivot_root` (inside the private mount namespace).
+fn stage() -> Result<&'static str> {
+    ["/tmp", "/mnt", "/var/tmp", "/run"]
+        .into_iter()
+        .find(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir()))
+        .ok_or_else(|| Error::Unsupported {
+            feature: "a mount point for the new root".into(),
+            detail: "none of /tmp, /mnt, /var/tmp, /run is a directory on this host".into(),
+        })
 }
 
 /// The syscalls the child relies on exist (probed once, with arguments that
@@ -376,80 +464,20 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             );
             o.real_dir = true;
             ops.push(o);
-            for m in PROC_MASKED {
+            for m in PROC_MASKED.iter().filter(|m| proc_has(m)) {
                 let mut o = op(&dst.join(m), Create::No, Action::Mask);
                 o.optional = true;
                 ops.push(o);
             }
-            for m in PROC_READONLY {
+            for m in PROC_READONLY.iter().filter(|m| proc_has(m)) {
                 let mut o = op(&dst.join(m), Create::No, Action::RemountRo);
                 o.optional = true;
                 ops.push(o);
             }
         }
         MountStep::Dev { .. } => {
-            let mut o = op(
-                dst,
-                Create::Dir,
-                Action::Fs {
-                    fstype: c"tmpfs",
-                    opts: tmpfs_opts("tmpfs", 1 << 20, "0755"),
-                    attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-                },
-            );
-            o.real_dir = true;
-            ops.push(o);
-            for n in DEV_NODES {
-                let host = Path::new("/dev").join(n);
-                let fd = Src::new("dev", &host)?;
-                ops.push(op(
-                    &dst.join(n),
-                    Create::File,
-                    Action::Bind {
-                        src: fd,
-                        readonly: false,
-                        recursive: false,
-                    },
-                ));
-            }
-            ops.push(op(
-                &dst.join("pts"),
-                Create::Dir,
-                Action::Fs {
-                    fstype: c"devpts",
-                    opts: vec![
-                        opt("source", Some("devpts")),
-                        opt("newinstance", None),
-                        opt("ptmxmode", Some("0666")),
-                        opt("mode", Some("0620")),
-                    ],
-                    attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-                },
-            ));
-            ops.push(op(
-                &dst.join("shm"),
-                Create::Dir,
-                Action::Fs {
-                    fstype: c"tmpfs",
-                    opts: tmpfs_opts("shm", 0, "1777"),
-                    attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-                },
-            ));
-            for (name, to) in [
-                ("ptmx", "pts/ptmx"),
-                ("fd", "/proc/self/fd"),
-                ("stdin", "/proc/self/fd/0"),
-                ("stdout", "/proc/self/fd/1"),
-                ("stderr", "/proc/self/fd/2"),
-            ] {
-                ops.push(op(
-                    &dst.join(name),
-                    Create::No,
-                    Action::Symlink {
-                        target: c(to.as_bytes()),
-                    },
-                ));
-            }
+            dev_skeleton(dst, ops)?;
+            dev_mounts(dst, ops);
             // Made read-only by the caller once the steps under `dst`
             // (which may need to create mount points in it) are done.
         }
@@ -523,4 +551,77 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
         MountStep::RemountRo { .. } => ops.push(op(dst, Create::No, Action::RemountRo)),
     }
     Ok(())
+}
+
+/// The fixed part of a minimal /dev on `dst`: its tmpfs, the device nodes
+/// (binds of the host's) and the links.
+fn dev_skeleton(dst: &Path, ops: &mut Vec<Op>) -> Result<()> {
+    let mut o = op(
+        dst,
+        Create::Dir,
+        Action::Fs {
+            fstype: c"tmpfs",
+            opts: tmpfs_opts("tmpfs", 1 << 20, "0755"),
+            attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+        },
+    );
+    o.real_dir = true;
+    ops.push(o);
+    for n in DEV_NODES {
+        let host = Path::new("/dev").join(n);
+        let fd = Src::new("dev", &host)?;
+        ops.push(op(
+            &dst.join(n),
+            Create::File,
+            Action::Bind {
+                src: fd,
+                readonly: false,
+                recursive: false,
+            },
+        ));
+    }
+    for (name, to) in [
+        ("ptmx", "pts/ptmx"),
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ] {
+        ops.push(op(
+            &dst.join(name),
+            Create::No,
+            Action::Symlink {
+                target: c(to.as_bytes()),
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// The per-box part of a minimal /dev on `dst`: a new devpts instance and
+/// a private `shm` tmpfs.
+fn dev_mounts(dst: &Path, ops: &mut Vec<Op>) {
+    ops.push(op(
+        &dst.join("pts"),
+        Create::Dir,
+        Action::Fs {
+            fstype: c"devpts",
+            opts: vec![
+                opt("source", Some("devpts")),
+                opt("newinstance", None),
+                opt("ptmxmode", Some("0666")),
+                opt("mode", Some("0620")),
+            ],
+            attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+        },
+    ));
+    ops.push(op(
+        &dst.join("shm"),
+        Create::Dir,
+        Action::Fs {
+            fstype: c"tmpfs",
+            opts: tmpfs_opts("shm", 0, "1777"),
+            attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+        },
+    ));
 }

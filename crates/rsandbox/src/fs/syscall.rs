@@ -66,22 +66,34 @@ struct MountAttr {
 }
 
 /// `openat2(dirfd, path, {flags, 0, resolve})`.
+///
+/// With `RESOLVE_IN_ROOT`, a path holding `..` (or a symlink to one) fails
+/// with `EAGAIN` when any mount or rename happened anywhere on the system
+/// during the walk (the kernel cannot prove the walk stayed inside): that
+/// is retried, a bounded number of times.
 pub(crate) fn openat2(dirfd: RawFd, path: &CStr, flags: i32, resolve: u64) -> RawFd {
     let how = OpenHow {
         flags: flags as u64,
         mode: 0,
         resolve,
     };
-    // SAFETY: path is a valid C string and how a valid open_how of the
-    // given size; the kernel only reads both.
-    unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dirfd,
-            path.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        ) as RawFd
+    let mut tries = 0;
+    loop {
+        // SAFETY: path is a valid C string and how a valid open_how of the
+        // given size; the kernel only reads both.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dirfd,
+                path.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            ) as RawFd
+        };
+        tries += 1;
+        if fd >= 0 || tries >= 64 || crate::sys::errno() != libc::EAGAIN {
+            return fd;
+        }
     }
 }
 

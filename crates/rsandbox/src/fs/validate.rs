@@ -71,7 +71,11 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
 
     let mut seen: Vec<(PathBuf, usize)> = Vec::new();
     for (i, step) in steps.iter().enumerate() {
-        let user_idx = i.checked_sub(first_user);
+        // The default view's own steps are right by construction (made from
+        // the host's entries): only the caller's are checked, against them.
+        let Some(user_idx) = i.checked_sub(first_user) else {
+            continue;
+        };
         let kind = step.kind();
         let raw = step.dst();
         if has_nul(raw) {
@@ -122,9 +126,7 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                 }
             }
         }
-        if user_idx.is_some()
-            && !matches!(step, MountStep::Mask { .. } | MountStep::RemountRo { .. })
-        {
+        if !matches!(step, MountStep::Mask { .. } | MountStep::RemountRo { .. }) {
             if let Some((_, j)) = seen.iter().find(|(d, _)| *d == dst) {
                 return Err(Error::invalid(
                     kind,
@@ -138,9 +140,7 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                 ));
             }
         }
-        if let Some(u) = user_idx {
-            seen.push((dst.clone(), u));
-        }
+        seen.push((dst.clone(), user_idx));
         // Is the path covered by an earlier mount, so the host (or rootfs)
         // says nothing about it? Binds of a host path onto itself (the
         // default view's) show the same tree and do not count.
@@ -217,7 +217,7 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
             MountStep::Tmpfs {
                 size, source, mode, ..
             } => {
-                if *size == 0 && user_idx.is_some() {
+                if *size == 0 {
                     return Err(Error::invalid(
                         kind,
                         format!("size of the tmpfs on {} must be > 0", dst.display()),
@@ -287,7 +287,7 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                 }
             }
             MountStep::Symlink { target, .. } => {
-                if existing.is_some() && user_idx.is_some() {
+                if existing.is_some() {
                     return Err(Error::invalid(
                         kind,
                         format!("{} already exists: symlink() only creates", dst.display()),
@@ -339,7 +339,7 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                     ));
                 }
             }
-            MountStep::File { .. } if existing.is_some() && user_idx.is_some() => {
+            MountStep::File { .. } if existing.is_some() => {
                 return Err(Error::invalid(
                     kind,
                     format!("{} already exists: file() only creates", dst.display()),

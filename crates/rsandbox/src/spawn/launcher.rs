@@ -9,12 +9,20 @@
 //! a few microseconds on an idle machine but a scheduling delay each on a
 //! loaded one, so a caller on the process's *main* thread (which lives as
 //! long as the process) clones directly, without the hop.
+//!
+//! A box whose root view comes from the template mount namespace
+//! (`fs/template.rs`) is cloned on a second long-lived thread, the
+//! *template lane*, whatever the caller's thread: it has its own
+//! `fs_struct` (`unshare(CLONE_FS)`), so it can `setns` into the template and
+//! `fchdir` into the view without moving the rest of the process, and the
+//! child's new mount namespace is then a copy of the template.
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::mpsc::{self, Receiver, SyncSender};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
+use crate::fs::Template;
 use crate::spawn::plan::Plan;
 use crate::spawn::routine::{self, ChildFds};
 use crate::sys::{self, CloneArgs};
@@ -31,6 +39,8 @@ struct Job {
     plan: *const Plan,
     fds: ChildFds,
     cgroup_fd: Option<RawFd>,
+    /// The template to clone in (template lane only).
+    template: Option<Arc<Template>>,
     reply: SyncSender<io::Result<(libc::pid_t, RawFd, bool)>>,
 }
 
@@ -39,13 +49,18 @@ struct Job {
 // it (and the cloned child reads its own copy).
 unsafe impl Send for Job {}
 
-/// The launcher of this process: (pid it was started in, its queue).
-static LAUNCHER: Mutex<Option<(libc::pid_t, mpsc::Sender<Job>)>> = Mutex::new(None);
+type Lane = Mutex<Option<(libc::pid_t, mpsc::Sender<Job>)>>;
 
-fn sender() -> io::Result<mpsc::Sender<Job>> {
+/// The launcher of this process: (pid it was started in, its queue).
+static LAUNCHER: Lane = Mutex::new(None);
+/// The template lane (see the module docs), same shape.
+static TEMPLATE_LANE: Lane = Mutex::new(None);
+
+fn sender(template: bool) -> io::Result<mpsc::Sender<Job>> {
+    let lane = if template { &TEMPLATE_LANE } else { &LAUNCHER };
     // SAFETY: trivial getter.
     let me = unsafe { libc::getpid() };
-    let mut g = LAUNCHER.lock().unwrap_or_else(|p| p.into_inner());
+    let mut g = lane.lock().unwrap_or_else(|p| p.into_inner());
     if let Some((pid, tx)) = g.as_ref() {
         // After a fork() of the whole process (Python's os.fork), the
         // launcher thread did not come along: start a new one.
@@ -54,19 +69,63 @@ fn sender() -> io::Result<mpsc::Sender<Job>> {
         }
     }
     let (tx, rx) = mpsc::channel::<Job>();
+    let name = if template {
+        "rsandbox-template-lane"
+    } else {
+        "rsandbox-launcher"
+    };
     std::thread::Builder::new()
-        .name("rsandbox-launcher".into())
-        .spawn(move || serve(rx))?;
+        .name(name.into())
+        .spawn(move || serve(rx, template))?;
     *g = Some((me, tx.clone()));
     Ok(tx)
 }
 
-fn serve(rx: Receiver<Job>) {
+fn serve(rx: Receiver<Job>, template_lane: bool) {
+    // The template lane gets its own root and cwd, so that entering the
+    // template moves this thread alone.
+    // SAFETY: unshare(CLONE_FS) affects only this thread.
+    let private_fs = if !template_lane || unsafe { libc::unshare(libc::CLONE_FS) } == 0 {
+        Ok(())
+    } else {
+        Err(sys::errno())
+    };
+    let mut entered: Option<Arc<Template>> = None;
     while let Ok(job) = rx.recv() {
-        // SAFETY: the submitter keeps the plan alive until it gets the reply.
-        let r = unsafe { clone_child(&*job.plan, job.fds, job.cgroup_fd) };
+        let r = match enter(private_fs, &mut entered, job.template) {
+            // SAFETY: the submitter keeps the plan alive until it gets the
+            // reply.
+            Ok(()) => unsafe { clone_child(&*job.plan, job.fds, job.cgroup_fd) },
+            Err(e) => Err(e),
+        };
         let _ = job.reply.send(r);
     }
+}
+
+/// On the template lane: be in `template` (entered again after a rebuild).
+fn enter(
+    private_fs: Result<(), i32>,
+    entered: &mut Option<Arc<Template>>,
+    template: Option<Arc<Template>>,
+) -> io::Result<()> {
+    let Some(t) = template else { return Ok(()) };
+    if entered.as_ref().is_some_and(|e| Arc::ptr_eq(e, &t)) {
+        return Ok(());
+    }
+    // Not an errno of clone: spawn must not report it as one (EPERM there
+    // means "user namespaces are forbidden").
+    let fail = |e: io::Error| {
+        io::Error::other(format!(
+            "enter the template mount namespace of the default root view \
+             ({e}); RSANDBOX_NO_TEMPLATE=1 builds the view per box instead"
+        ))
+    };
+    if let Err(errno) = private_fs {
+        return Err(fail(io::Error::from_raw_os_error(errno)));
+    }
+    t.enter().map_err(fail)?;
+    *entered = Some(t);
+    Ok(())
 }
 
 /// Whether the calling thread is the process's main thread.
@@ -77,7 +136,8 @@ fn on_main_thread() -> bool {
 
 /// Clone a child running [`routine::child_main`] on `plan`.
 pub(crate) fn launch(plan: &Plan, fds: ChildFds, cgroup_fd: Option<RawFd>) -> io::Result<Launched> {
-    if on_main_thread() {
+    let template = plan.mounts.as_ref().and_then(|m| m.template()).cloned();
+    if on_main_thread() && template.is_none() {
         // SAFETY: the child branch only runs the pre-exec routine; the plan
         // is borrowed for the whole call.
         let (pid, pidfd, into_cgroup) = unsafe { clone_child(plan, fds, cgroup_fd) }?;
@@ -93,9 +153,10 @@ pub(crate) fn launch(plan: &Plan, fds: ChildFds, cgroup_fd: Option<RawFd>) -> io
         plan,
         fds,
         cgroup_fd,
+        template: template.clone(),
         reply,
     };
-    sender()?
+    sender(template.is_some())?
         .send(job)
         .map_err(|_| io::Error::other("the rsandbox launcher thread is gone"))?;
     let (pid, pidfd, into_cgroup) = rx
