@@ -331,12 +331,15 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
     if st != "running" {
         return Err(format!("cannot exec in container {id:?} in state {st}"));
     }
-    let spec = spec::load(&s.bundle)?;
+    let (spec, mut load_warnings) = spec::load(&s.bundle)?;
     let mut proc: oci_spec::runtime::Process = match process {
         Some(p) => {
             let text =
                 std::fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()))?;
-            serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", p.display()))?
+            let (proc, w) =
+                spec::parse_process(&text).map_err(|e| format!("parse {}: {e}", p.display()))?;
+            load_warnings = w;
+            proc
         }
         None => {
             if command.is_empty() {
@@ -388,7 +391,7 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
     } else {
         None
     };
-    for w in &warnings {
+    for w in load_warnings.iter().chain(&warnings) {
         log.log("warning", w);
     }
     for i in 0..(*preserve_fds).max(0) {
@@ -480,9 +483,9 @@ fn create(
 ) -> Res<()> {
     let bundle =
         std::fs::canonicalize(bundle).map_err(|e| format!("bundle {}: {e}", bundle.display()))?;
-    let spec = spec::load(&bundle)?;
+    let (spec, load_warnings) = spec::load(&bundle)?;
     let mapped = spec::map(&spec, &bundle)?;
-    for w in &mapped.warnings {
+    for w in load_warnings.iter().chain(&mapped.warnings) {
         log.log("warning", w);
     }
     let locked = Locked::create(&cli.root, id)?;

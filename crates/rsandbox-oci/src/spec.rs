@@ -51,12 +51,60 @@ pub struct Mapped {
 
 type Res<T> = Result<T, String>;
 
-/// Load `bundle/config.json`.
-pub fn load(bundle: &Path) -> Res<Spec> {
+/// Load `bundle/config.json`, with the warnings of [`strip_unknown_caps`].
+pub fn load(bundle: &Path) -> Res<(Spec, Vec<String>)> {
     let path = bundle.join("config.json");
     let text =
         std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))
+    let mut v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
+    let mut warnings = Vec::new();
+    if let Some(p) = v.get_mut("process") {
+        strip_unknown_caps(p, &mut warnings);
+    }
+    let spec = serde_json::from_value(v).map_err(|e| format!("parse {}: {e}", path.display()))?;
+    Ok((spec, warnings))
+}
+
+/// Parse a runtime-spec `process` object (`exec --process`), with the
+/// warnings of [`strip_unknown_caps`].
+pub fn parse_process(text: &str) -> Res<(oci_spec::runtime::Process, Vec<String>)> {
+    let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut warnings = Vec::new();
+    strip_unknown_caps(&mut v, &mut warnings);
+    Ok((
+        serde_json::from_value(v).map_err(|e| e.to_string())?,
+        warnings,
+    ))
+}
+
+/// Remove from `process.capabilities` the names this kernel does not have
+/// (unknown, or beyond `cap_last_cap`), with a warning: runc ignores them
+/// the same way, so configs written for newer kernels still run.
+fn strip_unknown_caps(process: &mut serde_json::Value, warnings: &mut Vec<String>) {
+    let last = rsandbox::caps::cap_last_cap();
+    let Some(caps) = process
+        .get_mut("capabilities")
+        .and_then(|c| c.as_object_mut())
+    else {
+        return;
+    };
+    for (set, names) in caps.iter_mut() {
+        let Some(names) = names.as_array_mut() else {
+            continue;
+        };
+        names.retain(|n| {
+            let name = n.as_str().unwrap_or("");
+            let known = rsandbox::caps::parse_cap(name).is_some_and(|c| c <= last);
+            if !known {
+                warnings.push(format!(
+                    "process.capabilities.{set}: {name:?} is unknown or unavailable on \
+                     this kernel; ignored"
+                ));
+            }
+            known
+        });
+    }
 }
 
 fn ns_name(t: LinuxNamespaceType) -> &'static str {
@@ -252,9 +300,9 @@ fn apply_process(
             sb = sb.keep_caps(names);
         }
     }
-    if process.no_new_privileges() == Some(true) {
-        sb = sb.no_new_privs(true);
-    }
+    // Explicit either way: without it the core would set no_new_privs for
+    // the seccomp filter, and the payload would see it set.
+    sb = sb.no_new_privs(process.no_new_privileges() == Some(true));
     for r in process.rlimits().iter().flatten() {
         let res = rlimit_resource(r.typ())
             .ok_or_else(|| format!("process.rlimits: {:?} is not supported", r.typ()))?;

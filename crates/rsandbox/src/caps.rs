@@ -137,7 +137,10 @@ impl Sandbox {
         self
     }
     /// Set (`true`) or never set (`false`) no_new_privs. Unset, it is set
-    /// only when seccomp or Landlock need it.
+    /// only when seccomp or Landlock need it. With `false` a seccomp filter
+    /// needs `CAP_SYS_ADMIN`: it is installed before the identity switch and
+    /// the capability drop (as runc does), so it must allow the syscalls of
+    /// the rest of the setup (setresuid, capset, prctl, fork, read, execve).
     pub fn no_new_privs(mut self, on: bool) -> Self {
         self.caps.no_new_privs = Some(on);
         self

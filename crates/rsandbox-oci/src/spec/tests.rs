@@ -81,8 +81,10 @@ fn bundle(cfg: &serde_json::Value) -> Bundle {
 
 fn map_json(cfg: &serde_json::Value) -> Res<Mapped> {
     let b = bundle(cfg);
-    let spec = load(&b.0)?;
-    map(&spec, &b.0)
+    let (spec, warnings) = load(&b.0)?;
+    let mut m = map(&spec, &b.0)?;
+    m.warnings.extend(warnings);
+    Ok(m)
 }
 
 #[test]
@@ -250,6 +252,42 @@ fn no_capabilities_drops_all() {
     let caps = serde_json::to_value(m.sandbox.caps_config()).unwrap();
     assert_eq!(caps["drop"], true);
     assert_eq!(caps["keep"], serde_json::json!([]));
+}
+
+#[test]
+fn unknown_capabilities_are_ignored_with_a_warning() {
+    let mut cfg = sample();
+    cfg["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push("CAP_TEST".into());
+    let m = map_json(&cfg).unwrap();
+    let w = m.warnings.join("\n");
+    assert!(
+        w.contains("process.capabilities.bounding: \"CAP_TEST\""),
+        "{w}"
+    );
+    let caps = serde_json::to_value(m.sandbox.caps_config()).unwrap();
+    assert_eq!(
+        caps["keep"],
+        serde_json::json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
+    );
+}
+
+#[test]
+fn no_new_privileges_is_explicit_both_ways() {
+    let mut cfg = sample();
+    let m = map_json(&cfg).unwrap();
+    assert_eq!(
+        serde_json::to_value(m.sandbox.caps_config()).unwrap()["no_new_privs"],
+        true
+    );
+    cfg["process"]["noNewPrivileges"] = false.into();
+    let m = map_json(&cfg).unwrap();
+    assert_eq!(
+        serde_json::to_value(m.sandbox.caps_config()).unwrap()["no_new_privs"],
+        false
+    );
 }
 
 #[test]

@@ -130,6 +130,11 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         if plan.controlling_tty {
             check(libc::ioctl(0, libc::TIOCSCTTY, 0), Stage::Fds, 200)?;
         }
+        // Without no_new_privs the filter needs CAP_SYS_ADMIN: installed
+        // while the box still holds it (runc's order).
+        if let Some(s) = plan.seccomp.as_ref().filter(|s| s.early) {
+            s.install()?;
+        }
         if let Some(id) = plan.identity {
             switch_identity(id)?;
         }
@@ -164,7 +169,7 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             }
             libc::close(g.as_raw_fd());
         }
-        if let Some(s) = &plan.seccomp {
+        if let Some(s) = plan.seccomp.as_ref().filter(|s| !s.early) {
             s.install()?;
         }
         stamp(plan, Mark::Seccomp);
@@ -252,13 +257,13 @@ fn close_unpassed(plan: &Plan, keep: RawFd) {
     fn close_except(lo: u32, hi: u32, keep: u32) {
         if (lo..=hi).contains(&keep) {
             if keep > lo {
-                let _ = sys::close_range(lo, keep - 1, 0);
+                sys::close_fds(lo, keep - 1);
             }
             if keep < hi {
-                let _ = sys::close_range(keep + 1, hi, 0);
+                sys::close_fds(keep + 1, hi);
             }
         } else {
-            let _ = sys::close_range(lo, hi, 0);
+            sys::close_fds(lo, hi);
         }
     }
     let keep = keep as u32;
@@ -349,9 +354,9 @@ fn become_init(plan: &Plan, fds: ChildFds) -> ChildResult {
         libc::prctl(libc::PR_SET_NAME, c"rsandbox-init".as_ptr(), 0, 0, 0);
         let status_w = fds.status_w;
         if status_w > 0 {
-            let _ = sys::close_range(0, (status_w - 1) as u32, 0);
+            sys::close_fds(0, (status_w - 1) as u32);
         }
-        let _ = sys::close_range(status_w as u32 + 1, u32::MAX, 0);
+        sys::close_fds(status_w as u32 + 1, u32::MAX);
         init_loop(pid, status_w, &set)
     }
 }
