@@ -276,16 +276,11 @@ fn apply_process(
     sb = sb.cwd(process.cwd());
     let user = process.user();
     sb = sb.uid(user.uid()).gid(user.gid());
-    if user
-        .additional_gids()
-        .as_ref()
-        .is_some_and(|g| g.iter().any(|&g| g != user.gid()))
-    {
-        warnings
-            .push("process.user.additionalGids: supplementary groups are cleared, not set".into());
+    if let Some(g) = user.additional_gids() {
+        sb = sb.groups(g.iter().copied());
     }
-    if user.umask().is_some() {
-        warnings.push("process.user.umask: not applied".into());
+    if let Some(m) = user.umask() {
+        sb = sb.umask(m);
     }
     match process.capabilities() {
         None => sb = sb.drop_caps(),
@@ -308,13 +303,15 @@ fn apply_process(
             .ok_or_else(|| format!("process.rlimits: {:?} is not supported", r.typ()))?;
         sb = sb.rlimit(res, r.soft(), r.hard());
     }
+    if let Some(adj) = process.oom_score_adj() {
+        sb = sb.oom_score_adj(adj);
+    }
     for (what, set) in [
         (
             "process.apparmorProfile",
             process.apparmor_profile().is_some(),
         ),
         ("process.selinuxLabel", process.selinux_label().is_some()),
-        ("process.oomScoreAdj", process.oom_score_adj().is_some()),
     ] {
         if set {
             warnings.push(format!("{what}: not applied"));

@@ -151,14 +151,14 @@ impl Sandbox {
     }
 }
 
-/// Would the child still hold `CAP_SETPCAP` (in its own user namespace)
-/// when the capability stage runs, after the uid switch?
-fn child_has_setpcap(sb: &Sandbox) -> bool {
+/// Does the child hold `CAP_SETPCAP` (in its own user namespace) before
+/// the uid switch, and does that switch move it from uid 0 to another uid
+/// (which clears its capabilities unless they are kept across it)?
+fn child_privileges(sb: &Sandbox) -> (bool, bool) {
     // SAFETY: trivial getter.
     let euid = unsafe { libc::geteuid() };
     if sb.has_ns(Namespace::User) {
-        // A new user namespace grants every capability; the uid switch
-        // clears them only when it moves from uid 0 to non-zero.
+        // A new user namespace grants every capability.
         let target = sb
             .uid
             .unwrap_or(if sb.uid_map.is_empty() { euid } else { 0 });
@@ -170,10 +170,12 @@ fn child_has_setpcap(sb: &Sandbox) -> bool {
                 .find(|m| euid >= m.outside && euid - m.outside < m.count)
                 .map_or(65534, |m| m.inside + (euid - m.outside))
         };
-        !(initial == 0 && target != 0)
+        (true, initial == 0 && target != 0)
     } else {
-        crate::spawn::plan::has_effective_cap(CAP_SETPCAP)
-            && !(euid == 0 && sb.uid.is_some_and(|u| u != 0))
+        (
+            crate::spawn::plan::has_effective_cap(CAP_SETPCAP),
+            euid == 0 && sb.uid.is_some_and(|u| u != 0),
+        )
     }
 }
 
@@ -185,6 +187,9 @@ pub(crate) struct CapsPlan {
     last_cap: u32,
     /// Drop the bounding set and lock securebits (needs `CAP_SETPCAP`).
     privileged: bool,
+    /// The uid switch leaves uid 0: drop the bounding set before it and
+    /// keep the permitted set across it (`PR_SET_KEEPCAPS`), as runc does.
+    leaves_root: bool,
     nnp: bool,
 }
 
@@ -266,7 +271,8 @@ impl CapsPlan {
             }
             keep |= 1 << cap;
         }
-        let privileged = c.drop && child_has_setpcap(sb);
+        let (has_setpcap, leaves_root) = child_privileges(sb);
+        let privileged = c.drop && has_setpcap;
         if c.drop && !privileged && !c.best_effort {
             return Err(Error::Privilege {
                 privilege: "CAP_SETPCAP".into(),
@@ -281,6 +287,7 @@ impl CapsPlan {
             keep,
             last_cap,
             privileged,
+            leaves_root: privileged && leaves_root,
             // Without CAP_SETPCAP, no_new_privs is what keeps setuid binaries
             // from regaining the bounding set: set it.
             nnp: nnp || (c.drop && !privileged && c.no_new_privs != Some(false)),
@@ -349,6 +356,51 @@ impl CapsPlan {
         out
     }
 
+    /// Before the uid switch, when it leaves uid 0: drop the bounding set
+    /// while still privileged, and keep the permitted set across the switch
+    /// (the capabilities are then set from it by [`apply`](Self::apply)).
+    ///
+    /// # Safety
+    /// Raw syscalls on prepared data only.
+    pub(crate) unsafe fn before_identity(&self) -> ChildResult {
+        if !self.leaves_root {
+            return Ok(());
+        }
+        // SAFETY: prctl with integer arguments.
+        unsafe {
+            self.drop_bounding()?;
+            check(
+                libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0),
+                Stage::Capabilities,
+                104,
+            )
+        }
+    }
+
+    /// Drop every capability not kept from the bounding set.
+    ///
+    /// # Safety
+    /// Raw syscalls only.
+    unsafe fn drop_bounding(&self) -> ChildResult {
+        for cap in 0..=self.last_cap {
+            if self.keep & (1 << cap) != 0 {
+                continue;
+            }
+            // SAFETY: prctl with integer arguments.
+            unsafe {
+                if libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) != 1 {
+                    continue;
+                }
+                check(
+                    libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0),
+                    Stage::Capabilities,
+                    cap,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Apply in the child (drop capabilities, lock securebits, no_new_privs).
     ///
     /// # Safety
@@ -369,20 +421,8 @@ impl CapsPlan {
                     Stage::Capabilities,
                     100,
                 )?;
-                if self.privileged {
-                    for cap in 0..=self.last_cap {
-                        if self.keep & (1 << cap) != 0 {
-                            continue;
-                        }
-                        if libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) != 1 {
-                            continue;
-                        }
-                        check(
-                            libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0),
-                            Stage::Capabilities,
-                            cap,
-                        )?;
-                    }
+                if self.privileged && !self.leaves_root {
+                    self.drop_bounding()?;
                 }
                 let setpcap = if self.privileged {
                     1u64 << CAP_SETPCAP

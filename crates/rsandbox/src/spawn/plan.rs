@@ -25,8 +25,9 @@ use crate::stdio::Stdio;
 pub(crate) struct Identity {
     pub uid: libc::uid_t,
     pub gid: libc::gid_t,
-    /// Drop supplementary groups (only possible outside a user namespace).
-    pub clear_groups: bool,
+    /// Set the supplementary groups to the plan's `groups` (empty: drop
+    /// them).
+    pub set_groups: bool,
 }
 
 /// Everything the child needs, prepared in the parent.
@@ -48,6 +49,13 @@ pub(crate) struct Plan {
     pub net_ns: bool,
     pub die_with_parent: bool,
     pub identity: Option<Identity>,
+    /// Supplementary groups set with the identity.
+    pub groups: Vec<libc::gid_t>,
+    /// umask set before exec.
+    pub umask: Option<libc::mode_t>,
+    /// `oom_score_adj` written (as text) into `/proc/self/oom_score_adj`
+    /// before the mounts.
+    pub oom_score_adj: Option<CString>,
     /// uid_map / gid_map contents the parent writes.
     pub uid_map: String,
     pub gid_map: String,
@@ -146,14 +154,14 @@ impl Plan {
             let id = Identity {
                 uid,
                 gid,
-                clear_groups: false,
+                set_groups: !sb.groups.is_empty(),
             };
             (Some(id), idmap::render(&umap), idmap::render(&gmap))
-        } else if sb.uid.is_some() || sb.gid.is_some() {
+        } else if sb.uid.is_some() || sb.gid.is_some() || !sb.groups.is_empty() {
             let id = Identity {
                 uid: sb.uid.unwrap_or(euid),
                 gid: sb.gid.unwrap_or(egid),
-                clear_groups: true,
+                set_groups: true,
             };
             (Some(id), String::new(), String::new())
         } else {
@@ -201,6 +209,23 @@ impl Plan {
             net_ns: sb.has_ns(Namespace::Net),
             die_with_parent: sb.die_with_parent,
             identity,
+            groups: sb.groups.clone(),
+            umask: match sb.umask {
+                Some(m) if m > 0o777 => {
+                    return Err(Error::invalid("umask", format!("{m:#o} is above 0o777")))
+                }
+                m => m,
+            },
+            oom_score_adj: match sb.oom_score_adj {
+                Some(a) if !(-1000..=1000).contains(&a) => {
+                    return Err(Error::invalid(
+                        "oom_score_adj",
+                        format!("{a} is outside -1000..=1000"),
+                    ))
+                }
+                Some(a) => Some(cstring("oom_score_adj", OsStr::new(&a.to_string()))?),
+                None => None,
+            },
             uid_map,
             gid_map,
             stdio,

@@ -118,6 +118,10 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             )?;
         }
         stamp(plan, Mark::Net);
+        if let Some(adj) = &plan.oom_score_adj {
+            // Before the mounts: the caller's /proc is still there.
+            write_file(c"/proc/self/oom_score_adj", adj.as_bytes())?;
+        }
         if let Some(m) = &plan.mounts {
             m.apply()?;
         }
@@ -125,6 +129,9 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         check(libc::chdir(plan.cwd.as_ptr()), Stage::Cwd, 0)?;
         if let Some(r) = &plan.rlimits {
             r.apply()?;
+        }
+        if let Some(m) = plan.umask {
+            libc::umask(m);
         }
         wire_fds(plan)?;
         if plan.controlling_tty {
@@ -135,8 +142,11 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         if let Some(s) = plan.seccomp.as_ref().filter(|s| s.early) {
             s.install()?;
         }
+        if let Some(c) = &plan.caps {
+            c.before_identity()?;
+        }
         if let Some(id) = plan.identity {
-            switch_identity(id)?;
+            switch_identity(id, &plan.groups)?;
         }
         if let Some(c) = &plan.caps {
             c.apply()?;
@@ -278,14 +288,26 @@ fn close_unpassed(plan: &Plan, keep: RawFd) {
     close_except(first, u32::MAX, keep);
 }
 
-fn switch_identity(id: crate::spawn::plan::Identity) -> ChildResult {
+/// Write `data` to the existing file `path` (raw syscalls).
+fn write_file(path: &std::ffi::CStr, data: &[u8]) -> ChildResult {
+    // SAFETY: open/write/close on a valid C string and a live buffer.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        check(fd, Stage::OomScoreAdj, 0)?;
+        let r = sys::write_all(fd, data);
+        libc::close(fd);
+        r.map_err(|e| ChildError::new(Stage::OomScoreAdj, 1, e.raw_os_error().unwrap_or(0)))
+    }
+}
+
+fn switch_identity(id: crate::spawn::plan::Identity, groups: &[libc::gid_t]) -> ChildResult {
     // Raw syscalls, not glibc's wrappers: those broadcast the change to
     // every thread of the process (nptl setxid) and wait for threads that
     // do not exist in a cloned child, hanging it forever.
     // SAFETY: plain credential syscalls with integer arguments.
     unsafe {
-        if id.clear_groups {
-            let r = libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>());
+        if id.set_groups {
+            let r = libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr());
             check(r as libc::c_int, Stage::Identity, 0)?;
         }
         let r = libc::syscall(libc::SYS_setresgid, id.gid, id.gid, id.gid);
