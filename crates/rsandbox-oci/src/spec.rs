@@ -583,13 +583,43 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
 
     if let Some(l) = linux {
         for d in l.devices().iter().flatten() {
-            let p = d.path().to_string_lossy();
-            if !DEFAULT_DEVICES.contains(&p.as_ref()) || !dev_done {
+            let p = d.path();
+            if !p.is_absolute() {
                 return Err(format!(
-                    "linux.devices: {p} is not supported (only the default devices, \
-                     which the minimal /dev provides)"
+                    "linux.devices: {} must be an absolute path",
+                    p.display()
                 ));
             }
+            if dev_done && DEFAULT_DEVICES.contains(&p.to_string_lossy().as_ref()) {
+                // The minimal /dev binds the host's node.
+                continue;
+            }
+            use oci_spec::runtime::LinuxDeviceType as T;
+            use rsandbox::fs::DeviceKind as K;
+            let kind = match d.typ() {
+                T::C | T::U => K::Char,
+                T::B => K::Block,
+                T::P => K::Fifo,
+                T::A => {
+                    return Err(format!(
+                        "linux.devices: {}: type \"a\" is for the device cgroup only",
+                        p.display()
+                    ))
+                }
+            };
+            let to_u32 = |v: i64, what: &str| {
+                u32::try_from(v)
+                    .map_err(|_| format!("linux.devices: {}: bad {what} {v}", p.display()))
+            };
+            sb = sb.device(
+                p,
+                kind,
+                to_u32(d.major(), "major")?,
+                to_u32(d.minor(), "minor")?,
+                d.file_mode().unwrap_or(0o666),
+                d.uid().unwrap_or(0),
+                d.gid().unwrap_or(0),
+            );
         }
         for p in l.masked_paths().iter().flatten() {
             sb = sb.mask(p);
