@@ -168,7 +168,15 @@ fn child_privileges(sb: &Sandbox) -> (bool, bool) {
             sb.uid_map
                 .iter()
                 .find(|m| euid >= m.outside && euid - m.outside < m.count)
-                .map_or(65534, |m| m.inside + (euid - m.outside))
+                // Unmapped: the child becomes 0 first when 0 is mapped.
+                .map_or(
+                    if sb.uid_map.iter().any(|m| m.inside == 0) {
+                        0
+                    } else {
+                        65534
+                    },
+                    |m| m.inside + (euid - m.outside),
+                )
         };
         (true, initial == 0 && target != 0)
     } else {

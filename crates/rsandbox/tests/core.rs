@@ -609,3 +609,30 @@ fn seccomp_without_no_new_privs() {
     assert!(s.contains("NoNewPrivs:\t0"), "{s}");
     assert!(s.contains("denied"), "{s}");
 }
+
+/// A user namespace whose maps leave the (root) caller unmapped but map 0
+/// (an OCI `linux.uidMappings` such as 0 → 1000): the child becomes 0 of
+/// the namespace first, so the files the setup makes (the /dev nodes'
+/// mount points) have mapped owners.
+#[test]
+fn user_ns_with_the_caller_unmapped() {
+    if !is_root() {
+        return;
+    }
+    let sb = Sandbox::new()
+        .user_ns()
+        .mount_ns()
+        .pid_ns()
+        .uid_map(IdMap::new(0, 1000, 2000))
+        .gid_map(IdMap::new(0, 1000, 3000))
+        .dev("/dev");
+    let out = run(
+        &sb,
+        "id -u; id -g; cat /proc/self/uid_map; test -c /dev/null",
+    );
+    let s = text(&out.stdout);
+    let mut l = s.lines();
+    assert_eq!(l.next(), Some("0"), "{s}");
+    assert_eq!(l.next(), Some("0"), "{s}");
+    assert!(s.contains("1000"), "{s}");
+}

@@ -49,6 +49,11 @@ pub(crate) struct Plan {
     pub net_ns: bool,
     pub die_with_parent: bool,
     pub identity: Option<Identity>,
+    /// In a new user namespace whose maps leave the caller's uid (gid)
+    /// unmapped but map 0: become uid (gid) 0 of the namespace first thing,
+    /// as runc does, so the setup (files made in the box) has mapped ids.
+    pub ns_root_uid: bool,
+    pub ns_root_gid: bool,
     /// Supplementary groups set with the identity.
     pub groups: Vec<libc::gid_t>,
     /// umask set before exec.
@@ -209,6 +214,8 @@ impl Plan {
             net_ns: sb.has_ns(Namespace::Net),
             die_with_parent: sb.die_with_parent,
             identity,
+            ns_root_uid: user_ns && !maps_id(&sb.uid_map, euid) && maps_zero(&sb.uid_map),
+            ns_root_gid: user_ns && !maps_id(&sb.gid_map, egid) && maps_zero(&sb.gid_map),
             groups: sb.groups.clone(),
             umask: match sb.umask {
                 Some(m) if m > 0o777 => {
@@ -246,6 +253,20 @@ impl Plan {
             timing: None,
         })
     }
+}
+
+/// Whether explicit map lines `maps` map the outside id `id` (no lines:
+/// the default map does).
+fn maps_id(maps: &[IdMap], id: u32) -> bool {
+    maps.is_empty()
+        || maps
+            .iter()
+            .any(|m| id >= m.outside && id - m.outside < m.count)
+}
+
+/// Whether explicit map lines `maps` map id 0 inside.
+fn maps_zero(maps: &[IdMap]) -> bool {
+    maps.iter().any(|m| m.inside == 0 && m.count > 0)
 }
 
 fn null_terminated(v: &[CString]) -> Vec<*const libc::c_char> {

@@ -102,6 +102,15 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
 
         check(libc::setsid(), Stage::Session, 0)?;
         stamp(plan, Mark::ChildGo);
+        // Raw syscalls (see switch_identity).
+        if plan.ns_root_gid {
+            let r = libc::syscall(libc::SYS_setresgid, 0, 0, 0);
+            check(r as libc::c_int, Stage::Identity, 10)?;
+        }
+        if plan.ns_root_uid {
+            let r = libc::syscall(libc::SYS_setresuid, 0, 0, 0);
+            check(r as libc::c_int, Stage::Identity, 11)?;
+        }
 
         for (i, (fd, flag)) in plan.joins.iter().enumerate() {
             check(libc::setns(fd.as_raw_fd(), *flag), Stage::Setns, i as u32)?;
