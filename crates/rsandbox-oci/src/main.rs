@@ -546,9 +546,6 @@ fn create_locked(
     } = opts;
     let rel = cgroups::relative_path(mapped.cgroups_path.as_deref(), id, cli.systemd_cgroup);
     let created = cgroups::create(&rel)?;
-    if let Some(r) = &mapped.resources {
-        cgroups::write_top(&rel, r);
-    }
     let rootfs = mapped
         .sandbox
         .fs_config()
@@ -600,6 +597,9 @@ fn create_locked(
         }
     };
     drop((gate, pty));
+    if let Some(r) = &mapped.resources {
+        cgroups::write_all(&rel, r);
+    }
     let mut pid = child.pid();
     if mapped.joins_pid {
         // The process in the joined namespace is the waiter's only child.

@@ -38,7 +38,7 @@ pub struct Mapped {
     /// `linux.cgroupsPath`, if any.
     pub cgroups_path: Option<PathBuf>,
     /// `linux.resources`, also written to the container's own cgroup
-    /// directory (see `cgroups::write_top`).
+    /// directories (see `cgroups::write_all`).
     pub resources: Option<oci_spec::runtime::LinuxResources>,
     /// `annotations`.
     pub annotations: BTreeMap<String, String>,
@@ -252,6 +252,53 @@ fn seccomp_json(
         dropped.push(name);
     }
     Err("linux.seccomp: too many unknown syscall names".into())
+}
+
+/// `linux.resources.blockIO` onto the core's blkio knobs. Leaf weights
+/// were CFQ's, which Linux 5.0 removed: refused.
+fn map_block_io(mut sb: Sandbox, b: &oci_spec::runtime::LinuxBlockIo) -> Res<Sandbox> {
+    use rsandbox::cgroup::extra::IoThrottle as T;
+    let dev = |major: i64, minor: i64| -> Res<(u32, u32)> {
+        match (u32::try_from(major), u32::try_from(minor)) {
+            (Ok(a), Ok(b)) => Ok((a, b)),
+            _ => Err(format!(
+                "linux.resources.blockIO: bad device {major}:{minor}"
+            )),
+        }
+    };
+    let leaf = b.leaf_weight().is_some()
+        || b.weight_device()
+            .iter()
+            .flatten()
+            .any(|d| d.leaf_weight().is_some());
+    if leaf {
+        return Err(
+            "linux.resources.blockIO: leafWeight is not supported (it was the CFQ \
+                    scheduler's, removed in Linux 5.0); remove it"
+                .into(),
+        );
+    }
+    if let Some(w) = b.weight() {
+        sb = sb.blkio_weight(w);
+    }
+    for d in b.weight_device().iter().flatten() {
+        if let Some(w) = d.weight() {
+            let (ma, mi) = dev(d.major(), d.minor())?;
+            sb = sb.blkio_weight_device(ma, mi, w);
+        }
+    }
+    for (which, list) in [
+        (T::ReadBps, b.throttle_read_bps_device()),
+        (T::WriteBps, b.throttle_write_bps_device()),
+        (T::ReadIops, b.throttle_read_iops_device()),
+        (T::WriteIops, b.throttle_write_iops_device()),
+    ] {
+        for d in list.iter().flatten() {
+            let (ma, mi) = dev(d.major(), d.minor())?;
+            sb = sb.blkio_throttle(which, ma, mi, d.rate());
+        }
+    }
+    Ok(sb)
 }
 
 /// The process fields: command, env, cwd, user, capabilities,
@@ -693,19 +740,26 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
                         sb = sb.cpu_weight(w);
                     }
                 }
-                if c.cpus().as_ref().is_some_and(|s| !s.is_empty())
-                    || c.mems().as_ref().is_some_and(|s| !s.is_empty())
-                {
-                    return Err("linux.resources.cpu.cpus/mems: cpusets are not \
-                                supported by rsandbox-oci"
-                        .into());
+                if let Some(s) = c.cpus().as_ref().filter(|s| !s.is_empty()) {
+                    sb = sb.cpuset_cpus(s.clone());
+                }
+                if let Some(s) = c.mems().as_ref().filter(|s| !s.is_empty()) {
+                    sb = sb.cpuset_mems(s.clone());
                 }
             }
             if r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()) {
                 return Err("linux.resources.hugepageLimits: not supported".into());
             }
-            if r.block_io().is_some() {
-                warnings.push("linux.resources.blockIO: not enforced".into());
+            if let Some(b) = r.block_io() {
+                sb = map_block_io(sb, b)?;
+            }
+            if let Some(n) = r.network() {
+                if let Some(id) = n.class_id() {
+                    sb = sb.net_classid(id);
+                }
+                for p in n.priorities().iter().flatten() {
+                    sb = sb.net_priority(p.name().clone(), p.priority());
+                }
             }
             if r.devices().as_ref().is_some_and(|v| !v.is_empty()) {
                 warnings.push(
