@@ -4,6 +4,7 @@
 //! entry) runs containers with it. See `docs/oci.md`.
 
 mod cgroups;
+mod hooks;
 mod spec;
 mod state;
 mod tty;
@@ -237,7 +238,7 @@ fn run(cli: &Cli, log: &Logger) -> Res<()> {
             *preserve_fds,
             id,
         ),
-        Cmd::Start { id } => start(&cli.root, id),
+        Cmd::Start { id } => start(&cli.root, id, log),
         Cmd::State { id } => {
             let l = Locked::open(&cli.root, id)?;
             let s = l.load()?;
@@ -248,7 +249,7 @@ fn run(cli: &Cli, log: &Logger) -> Res<()> {
             Ok(())
         }
         Cmd::Kill { all, id, signal } => kill(&cli.root, id, signal, *all),
-        Cmd::Delete { force, id } => delete(&cli.root, id, *force),
+        Cmd::Delete { force, id } => delete(&cli.root, id, *force, log),
         Cmd::List { format, quiet } => list(&cli.root, format, *quiet),
         Cmd::Ps { format, id } => {
             let l = Locked::open(&cli.root, id)?;
@@ -516,7 +517,7 @@ fn create(
         preserve_fds,
         tty,
     };
-    let result = create_locked(cli, &locked, &bundle, id, mapped, opts);
+    let result = create_locked(cli, &locked, &bundle, id, &spec, mapped, opts);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&locked.dir);
     }
@@ -536,6 +537,7 @@ fn create_locked(
     locked: &Locked,
     bundle: &Path,
     id: &str,
+    spec: &oci_spec::runtime::Spec,
     mapped: spec::Mapped,
     opts: CreateOpts,
 ) -> Res<()> {
@@ -635,6 +637,11 @@ fn create_locked(
         rootfs,
     };
     locked.save(&saved).map_err(fail)?;
+    let st = state_json(&saved);
+    for kind in [hooks::Kind::CreateRuntime, hooks::Kind::Prestart] {
+        hooks::run(spec, kind, &st, None).map_err(fail)?;
+    }
+    hooks::run(spec, hooks::Kind::CreateContainer, &st, Some(pid)).map_err(fail)?;
     if let Some(p) = pid_file {
         write_pid_file(p, pid).map_err(fail)?;
     }
@@ -691,13 +698,20 @@ fn apply_sysctl(pid: i32, ns: &str, key: &str, value: &str) -> Res<()> {
     .map_err(|_| "sysctl thread panicked".to_string())?
 }
 
-fn start(root: &Path, id: &str) -> Res<()> {
+fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
     let l = Locked::open(root, id)?;
     let mut s = l.load()?;
     let st = status(&s);
     if st != "created" {
         return Err(format!("cannot start container {id:?} in state {st}"));
     }
+    let (spec, _) = spec::load(&s.bundle)?;
+    hooks::run(
+        &spec,
+        hooks::Kind::StartContainer,
+        &state_json(&s),
+        Some(s.pid),
+    )?;
     let fifo = l.dir.join("exec.fifo");
     let f = std::fs::OpenOptions::new()
         .write(true)
@@ -709,7 +723,13 @@ fn start(root: &Path, id: &str) -> Res<()> {
     drop(f);
     let _ = std::fs::remove_file(&fifo);
     s.status = "running".into();
-    l.save(&s)
+    l.save(&s)?;
+    // A failing poststart hook is a warning (runtime-spec).
+    if let Err(e) = hooks::run(&spec, hooks::Kind::Poststart, &state_json(&s), None) {
+        log.log("warning", &e);
+        eprintln!("rsandbox-oci: warning: {e}");
+    }
+    Ok(())
 }
 
 trait NonBlock {
@@ -810,7 +830,7 @@ fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Res<()> {
     signal_pid(&s, sig)
 }
 
-fn delete(root: &Path, id: &str, force: bool) -> Res<()> {
+fn delete(root: &Path, id: &str, force: bool, log: &Logger) -> Res<()> {
     let l = match Locked::open(root, id) {
         Ok(l) => l,
         // runc: `delete --force` of an unknown container succeeds.
@@ -831,7 +851,17 @@ fn delete(root: &Path, id: &str, force: bool) -> Res<()> {
         let _ = cgroups::freeze(&s.cgroup, false);
     }
     cgroups::destroy(&s.cgroup, &s.cgroup_created)?;
-    std::fs::remove_dir_all(&l.dir).map_err(|e| format!("remove {}: {e}", l.dir.display()))
+    std::fs::remove_dir_all(&l.dir).map_err(|e| format!("remove {}: {e}", l.dir.display()))?;
+    // A failing poststop hook is a warning (runtime-spec).
+    if let Ok((spec, _)) = spec::load(&s.bundle) {
+        let mut st = state_json(&s);
+        st["status"] = "stopped".into();
+        if let Err(e) = hooks::run(&spec, hooks::Kind::Poststop, &st, None) {
+            log.log("warning", &e);
+            eprintln!("rsandbox-oci: warning: {e}");
+        }
+    }
+    Ok(())
 }
 
 fn list(root: &Path, format: &str, quiet: bool) -> Res<()> {
@@ -892,7 +922,8 @@ fn features() -> serde_json::Value {
     serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
-        "hooks": [],
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer",
+                  "poststart", "poststop"],
         "mountOptions": ["bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "size"],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"],

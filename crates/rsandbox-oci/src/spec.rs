@@ -378,24 +378,6 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
         .accounting(true)
         .env_clear();
 
-    if let Some(h) = spec.hooks() {
-        let any = [
-            h.prestart(),
-            h.create_runtime(),
-            h.create_container(),
-            h.start_container(),
-            h.poststart(),
-            h.poststop(),
-        ]
-        .iter()
-        .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()));
-        if any {
-            return Err("hooks: not supported by rsandbox-oci (no hook is run); \
-                        remove them from config.json"
-                .into());
-        }
-    }
-
     // Root filesystem.
     let root = spec
         .root()

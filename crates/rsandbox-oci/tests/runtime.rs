@@ -460,11 +460,11 @@ fn errors_are_clear_and_logged() {
 
     // A refused field leaves nothing behind.
     let mut cfg = config(&["true"]);
-    cfg["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]});
+    cfg["mounts"][0] = serde_json::json!({"destination": "/x", "type": "nfs", "source": "a"});
     env.set_config(&cfg);
     let (ok, _, _) = env.rt(&["create", "--bundle", env.bundle().to_str().unwrap(), id]);
     assert!(!ok);
-    assert!(env.output().contains("hooks"), "{}", env.output());
+    assert!(env.output().contains("\"nfs\""), "{}", env.output());
     assert!(!env.dir.join("root").join(id).exists());
     assert!(cgroup_dirs(id).is_empty());
 
@@ -706,4 +706,63 @@ fn network_classid_enforced_or_refused() {
         assert!(cgroup_dirs(id).is_empty(), "cgroup left behind");
         assert!(!env.dir.join("root").join(id).exists(), "state left behind");
     }
+}
+
+/// Hooks: each kind runs at its point of the lifecycle with the state on
+/// stdin (createContainer and startContainer inside the container, where
+/// the hook's path is the container's busybox); a failing createRuntime
+/// hook fails `create` and leaves nothing behind.
+#[test]
+fn hooks_run_with_the_state_on_stdin() {
+    let env = Env::new("hooks", &["true"]);
+    let log = env.dir.join("hooks.log");
+    let host_hook = |name: &str| {
+        serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c",
+            format!("read s; echo \"{name} $s\" >> {}", log.display())]})
+    };
+    let mut cfg = config(&["true"]);
+    cfg["hooks"] = serde_json::json!({
+        "createRuntime": [host_hook("createRuntime")],
+        "prestart": [host_hook("prestart")],
+        "createContainer": [{"path": "/bin/sh",
+            "args": ["sh", "-c", "read s; hostname > /tmp/h; test -n \"$s\""]}],
+        "startContainer": [{"path": "/bin/true"}],
+        "poststart": [host_hook("poststart")],
+        "poststop": [host_hook("poststop")]
+    });
+    run_to_end(&env, "it-hooks", &cfg);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let states: Vec<(String, serde_json::Value)> = text
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once(' ').unwrap();
+            (k.to_string(), serde_json::from_str(v).unwrap())
+        })
+        .collect();
+    let kinds: Vec<&str> = states.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["createRuntime", "prestart", "poststart", "poststop"],
+        "{text}"
+    );
+    for (k, st) in &states {
+        assert_eq!(st["id"], "it-hooks", "{k}");
+        assert_eq!(st["annotations"]["org.example.test"], "yes", "{k}");
+    }
+    assert_eq!(states[1].1["status"], "created");
+    assert_eq!(states[2].1["status"], "running");
+    assert_eq!(states[3].1["status"], "stopped");
+
+    cfg["hooks"] = serde_json::json!({"createRuntime": [{"path": "/bin/false"}]});
+    env.set_config(&cfg);
+    let id = "it-hooks-fail";
+    let (ok, _, _) = env.rt(&["create", "--bundle", env.bundle().to_str().unwrap(), id]);
+    assert!(!ok);
+    assert!(
+        env.output().contains("hooks.createRuntime[0]"),
+        "{}",
+        env.output()
+    );
+    assert!(cgroup_dirs(id).is_empty(), "cgroup left behind");
+    assert!(!env.dir.join("root").join(id).exists(), "state left behind");
 }

@@ -437,7 +437,10 @@ impl CapsPlan {
                 } else {
                     0
                 };
-                if self.keep != 0 {
+                // After a switch from root (PR_SET_KEEPCAPS), the effective
+                // set is empty: CAP_SETPCAP comes back from the permitted
+                // set for the securebits lock.
+                if self.keep != 0 || self.leaves_root {
                     if capset(self.keep | setpcap, self.keep) < 0 {
                         return Err(ChildError::last(Stage::Capabilities, 101));
                     }
