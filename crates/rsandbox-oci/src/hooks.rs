@@ -53,14 +53,23 @@ pub fn of(spec: &Spec, kind: Kind) -> Vec<Hook> {
 }
 
 /// Run the hooks of `kind` one after the other, `state` on each one's
-/// stdin; the first failure (exit status, timeout) stops them. `in_pid`:
-/// run inside the namespaces of this container process.
+/// stdin, its status the one of the hook's point in the lifecycle (a
+/// short-lived process may already be gone at `poststart`); the first
+/// failure (exit status, timeout) stops them. `in_pid`: run inside the
+/// namespaces of this container process.
 pub fn run(
     spec: &Spec,
     kind: Kind,
     state: &serde_json::Value,
     in_pid: Option<i32>,
 ) -> Result<(), String> {
+    let mut state = state.clone();
+    state["status"] = match kind {
+        Kind::Poststart => "running",
+        Kind::Poststop => "stopped",
+        _ => "created",
+    }
+    .into();
     let input = state.to_string();
     for (i, h) in of(spec, kind).iter().enumerate() {
         let what = format!("hooks.{}[{i}] ({})", kind.name(), h.path().display());

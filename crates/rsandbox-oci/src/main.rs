@@ -854,9 +854,7 @@ fn delete(root: &Path, id: &str, force: bool, log: &Logger) -> Res<()> {
     std::fs::remove_dir_all(&l.dir).map_err(|e| format!("remove {}: {e}", l.dir.display()))?;
     // A failing poststop hook is a warning (runtime-spec).
     if let Ok((spec, _)) = spec::load(&s.bundle) {
-        let mut st = state_json(&s);
-        st["status"] = "stopped".into();
-        if let Err(e) = hooks::run(&spec, hooks::Kind::Poststop, &st, None) {
+        if let Err(e) = hooks::run(&spec, hooks::Kind::Poststop, &state_json(&s), None) {
             log.log("warning", &e);
             eprintln!("rsandbox-oci: warning: {e}");
         }

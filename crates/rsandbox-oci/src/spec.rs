@@ -353,18 +353,63 @@ fn apply_process(
     if let Some(adj) = process.oom_score_adj() {
         sb = sb.oom_score_adj(adj);
     }
-    for (what, set) in [
-        (
-            "process.apparmorProfile",
-            process.apparmor_profile().is_some(),
-        ),
-        ("process.selinuxLabel", process.selinux_label().is_some()),
-    ] {
-        if set {
-            warnings.push(format!("{what}: not applied"));
+    lsm_label(
+        "process.apparmorProfile",
+        process.apparmor_profile().as_deref(),
+        Lsm::AppArmor,
+        warnings,
+    )?;
+    lsm_label(
+        "process.selinuxLabel",
+        process.selinux_label().as_deref(),
+        Lsm::SeLinux,
+        warnings,
+    )?;
+    Ok((sb, command))
+}
+
+/// A Linux security module.
+#[derive(Clone, Copy)]
+enum Lsm {
+    AppArmor,
+    SeLinux,
+}
+
+impl Lsm {
+    fn enabled(self) -> bool {
+        match self {
+            Lsm::AppArmor => std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+                .is_ok_and(|s| s.starts_with('Y')),
+            Lsm::SeLinux => Path::new("/sys/fs/selinux/enforce").exists(),
         }
     }
-    Ok((sb, command))
+    fn name(self) -> &'static str {
+        match self {
+            Lsm::AppArmor => "AppArmor",
+            Lsm::SeLinux => "SELinux",
+        }
+    }
+}
+
+/// A label or profile of `lsm` asked for in `field`: an error where the
+/// LSM is absent (runc fails there too: the confinement asked for cannot
+/// exist), a warning where it is present (rsandbox-oci does not apply LSM
+/// labels yet).
+fn lsm_label(field: &str, value: Option<&str>, lsm: Lsm, warnings: &mut Vec<String>) -> Res<()> {
+    match value {
+        Some(v) if !v.is_empty() => {
+            if !lsm.enabled() {
+                return Err(format!(
+                    "{field}: {v:?} asks for {}, which this kernel does not have \
+                     enabled; remove it",
+                    lsm.name()
+                ));
+            }
+            warnings.push(format!("{field}: not applied"));
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Translate `spec` (from the bundle directory `bundle`) for the core.
@@ -390,11 +435,6 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
     };
     let root_path = std::fs::canonicalize(&root_path)
         .map_err(|e| format!("root.path {}: {e}", root_path.display()))?;
-    sb = if root.readonly().unwrap_or(false) {
-        sb.rootfs(&root_path)
-    } else {
-        sb.rootfs_rw(&root_path)
-    };
 
     let linux = spec.linux().as_ref();
 
@@ -438,10 +478,21 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
             };
         }
     }
-    if !new_ns.contains(&LinuxNamespaceType::Mount) {
-        return Err(
-            "linux.namespaces: a new mount namespace is required (the root \
-                    filesystem is built in it)"
+    // Without a mount namespace runc skips the whole filesystem setup (it
+    // could only be done in the host's): the process sees the host's
+    // filesystem. The same here, said in a warning.
+    let fs_on = new_ns.contains(&LinuxNamespaceType::Mount);
+    if fs_on {
+        sb = if root.readonly().unwrap_or(false) {
+            sb.rootfs(&root_path)
+        } else {
+            sb.rootfs_rw(&root_path)
+        };
+    } else {
+        warnings.push(
+            "linux.namespaces: no mount namespace: root, mounts, devices, maskedPaths \
+             and readonlyPaths are not applied; the process sees the host's filesystem \
+             (as with runc)"
                 .into(),
         );
     }
@@ -488,7 +539,7 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
             && !new_ns.contains(&ns)
             && !joined_ns.contains(&ns)
     };
-    for m in spec.mounts().iter().flatten() {
+    for m in spec.mounts().iter().flatten().filter(|_| fs_on) {
         let dst = m.destination();
         if !dst.is_absolute() {
             return Err(format!(
@@ -606,12 +657,12 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
             }
         }
     }
-    if !dev_done {
+    if fs_on && !dev_done {
         warnings.push("mounts: no tmpfs on /dev; the rootfs's /dev is used as is".into());
     }
 
     if let Some(l) = linux {
-        for d in l.devices().iter().flatten() {
+        for d in l.devices().iter().flatten().filter(|_| fs_on) {
             let p = d.path();
             if !p.is_absolute() {
                 return Err(format!(
@@ -650,15 +701,21 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
                 d.gid().unwrap_or(0),
             );
         }
-        for p in l.masked_paths().iter().flatten() {
+        for p in l.masked_paths().iter().flatten().filter(|_| fs_on) {
             sb = sb.mask(p);
         }
-        for p in l.readonly_paths().iter().flatten() {
+        for p in l.readonly_paths().iter().flatten().filter(|_| fs_on) {
             // runc ignores a read-only path that does not exist.
             if exists_in_box(&root_path, Path::new(p)) {
                 sb = sb.remount_ro(p);
             }
         }
+        lsm_label(
+            "linux.mountLabel",
+            l.mount_label().as_deref(),
+            Lsm::SeLinux,
+            &mut warnings,
+        )?;
         if let Some(s) = l.sysctl() {
             let mut keys: Vec<_> = s.iter().collect();
             keys.sort();

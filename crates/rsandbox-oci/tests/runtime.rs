@@ -766,3 +766,22 @@ fn hooks_run_with_the_state_on_stdin() {
     assert!(cgroup_dirs(id).is_empty(), "cgroup left behind");
     assert!(!env.dir.join("root").join(id).exists(), "state left behind");
 }
+
+/// An absolute program missing from the rootfs: `create` succeeds and the
+/// container fails at `start` with a message on its stderr (runc 1.1's
+/// behaviour; the program is looked for at exec).
+#[test]
+fn missing_program_fails_at_start() {
+    let env = Env::new("noprog", &["/no/such/program"]);
+    let id = "it-noprog";
+    env.create(id);
+    let (ok, _, err) = env.rt(&["start", id]);
+    assert!(ok, "start: {err}");
+    env.wait_status(id, "stopped");
+    let out = env.output();
+    assert!(
+        out.contains("rsandbox: exec /no/such/program failed: errno 2"),
+        "{out}"
+    );
+    assert!(env.rt(&["delete", id]).0);
+}

@@ -182,10 +182,6 @@ fn refusals_name_the_field() {
         "process.rlimits",
     );
     refused(
-        |c| c["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]),
-        "mount namespace is required",
-    );
-    refused(
         |c| c["linux"]["seccomp"]["defaultAction"] = "SCMP_ACT_NOTIFY".into(),
         "seccomp",
     );
@@ -248,6 +244,44 @@ fn no_capabilities_drops_all() {
     let caps = serde_json::to_value(m.sandbox.caps_config()).unwrap();
     assert_eq!(caps["drop"], true);
     assert_eq!(caps["keep"], serde_json::json!([]));
+}
+
+#[test]
+fn without_a_mount_namespace_the_filesystem_is_the_hosts() {
+    let mut cfg = sample();
+    cfg["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "uts"}]);
+    cfg["linux"].as_object_mut().unwrap().remove("sysctl");
+    let m = map_json(&cfg).unwrap();
+    let fs = m.sandbox.fs_config();
+    assert!(fs.rootfs.is_none() && fs.steps.is_empty(), "{fs:?}");
+    assert!(!m.sandbox.has_ns(rsandbox::Namespace::Mount));
+    let w = m.warnings.join("\n");
+    assert!(w.contains("no mount namespace"), "{w}");
+}
+
+#[test]
+fn lsm_labels_are_refused_where_the_lsm_is_absent() {
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.starts_with('Y'));
+    let mut cfg = sample();
+    cfg["process"]["apparmorProfile"] = "p".into();
+    match map_json(&cfg) {
+        Ok(m) => {
+            assert!(apparmor);
+            assert!(m
+                .warnings
+                .join("\n")
+                .contains("apparmorProfile: not applied"));
+        }
+        Err(e) => {
+            assert!(!apparmor);
+            assert!(e.contains("process.apparmorProfile"), "{e}");
+        }
+    }
+    let selinux = Path::new("/sys/fs/selinux/enforce").exists();
+    let mut cfg = sample();
+    cfg["linux"]["mountLabel"] = "system_u:object_r:x_t:s0".into();
+    assert_eq!(map_json(&cfg).is_ok(), selinux);
 }
 
 #[test]

@@ -102,7 +102,19 @@ impl Plan {
             env.retain(|(k, _)| !k.as_encoded_bytes().starts_with(b"LISTEN_"));
             env.push(("LISTEN_FDS".into(), sb.listen_fds.len().to_string().into()));
         }
-        let program_path = resolve_program(sb, cmd, &env)?;
+        let program_path = match resolve_program(sb, cmd, &env) {
+            Ok(p) => p,
+            // With a start gate (an OCI runtime's `create`) an absolute
+            // program is looked for at exec, as runc 1.1 does: a missing
+            // one makes the payload fail after `start`, saying so on its
+            // stderr.
+            Err(Error::ProgramNotFound { .. })
+                if sb.start_gate.is_some() && cmd.program.is_absolute() =>
+            {
+                cmd.program.clone()
+            }
+            Err(e) => return Err(e),
+        };
         let program = cstring("program", program_path.as_os_str())?;
 
         let arg0 = cmd

@@ -197,7 +197,12 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             plan.argv_ptrs.as_ptr(),
             plan.envp_ptrs.as_ptr(),
         );
-        Err(ChildError::last(Stage::Exec, 0))
+        let e = ChildError::last(Stage::Exec, 0);
+        if plan.gate.is_some() {
+            // Past the gate nothing reaches the caller: say it on stderr.
+            exec_failed_message(plan.program.as_bytes(), sys::errno());
+        }
+        Err(e)
     }
 }
 
@@ -295,6 +300,30 @@ fn close_unpassed(plan: &Plan, keep: RawFd) {
         first = dst + 1;
     }
     close_except(first, u32::MAX, keep);
+}
+
+/// "rsandbox: exec PROGRAM failed: errno N" on fd 2, without allocating.
+fn exec_failed_message(program: &[u8], errno: i32) {
+    let mut num = [0u8; 12];
+    let mut i = num.len();
+    let mut n = errno.unsigned_abs();
+    loop {
+        i -= 1;
+        num[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for part in [
+        &b"rsandbox: exec "[..],
+        program,
+        &b" failed: errno "[..],
+        &num[i..],
+        &b"\n"[..],
+    ] {
+        let _ = sys::write_all(2, part);
+    }
 }
 
 /// Write `data` to the existing file `path` (raw syscalls).
