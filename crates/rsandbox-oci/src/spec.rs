@@ -451,11 +451,14 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
                     LinuxNamespaceType::Uts => N::Uts,
                     LinuxNamespaceType::Cgroup => N::Cgroup,
                     LinuxNamespaceType::Pid => N::Pid,
+                    // The rootfs is then built in the joined namespace, as
+                    // runc does (its root becomes the container's).
+                    LinuxNamespaceType::Mount => N::Mount,
                     other => {
                         return Err(format!(
                             "linux.namespaces: joining the {} namespace by path ({}) is \
-                             not supported by rsandbox-oci (only pid, network, ipc, uts \
-                             and cgroup can be joined); ask for a new one (no \"path\")",
+                             not supported by rsandbox-oci (only mount, pid, network, ipc, \
+                             uts and cgroup can be joined); ask for a new one (no \"path\")",
                             ns_name(other),
                             p.display()
                         ))
@@ -481,7 +484,8 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
     // Without a mount namespace runc skips the whole filesystem setup (it
     // could only be done in the host's): the process sees the host's
     // filesystem. The same here, said in a warning.
-    let fs_on = new_ns.contains(&LinuxNamespaceType::Mount);
+    let fs_on = new_ns.contains(&LinuxNamespaceType::Mount)
+        || joined_ns.contains(&LinuxNamespaceType::Mount);
     if fs_on {
         sb = if root.readonly().unwrap_or(false) {
             sb.rootfs(&root_path)

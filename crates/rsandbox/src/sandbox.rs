@@ -214,9 +214,11 @@ impl Sandbox {
     /// not also be requested new. Joined first thing in the child (`setns`,
     /// the mount namespace last), so with a new user namespace the caller's
     /// privileges over the joined namespace are gone and the join fails
-    /// with EPERM. A joined mount namespace is used as it is (no rootfs or
-    /// mount steps); joined as `/proc/PID/ns/mnt`, the program is looked up
-    /// in `/proc/PID/root`. A joined PID namespace holds the payload, forked
+    /// with EPERM. A joined mount namespace without rootfs or mount steps
+    /// is used as it is (joined as `/proc/PID/ns/mnt`, the program is looked
+    /// up in `/proc/PID/root`); with them, the box's filesystem is built in
+    /// it, as runc does for an OCI mount namespace given by path: its root
+    /// becomes the box's, for every process in it. A joined PID namespace holds the payload, forked
     /// by a waiter that stays outside it (the [`Child`]'s pid); this is how
     /// an OCI runtime's `exec` enters a running container.
     pub fn join_ns(mut self, ns: Namespace, path: impl Into<PathBuf>) -> Self {

@@ -636,3 +636,39 @@ fn user_ns_with_the_caller_unmapped() {
     assert_eq!(l.next(), Some("0"), "{s}");
     assert!(s.contains("1000"), "{s}");
 }
+
+/// A joined mount namespace with a rootfs: the filesystem is built in it
+/// (an OCI mount namespace given by path), not in a new one.
+#[test]
+fn rootfs_built_in_a_joined_mount_namespace() {
+    if !is_root() {
+        return;
+    }
+    let mut holder = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sleep", "30"])
+        .spawn()
+        .expect("unshare");
+    let pid = holder.id();
+    let ns = format!("/proc/{pid}/ns/mnt");
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while std::fs::read_link(&ns).ok() == std::fs::read_link("/proc/self/ns/mnt").ok() {
+        assert!(std::time::Instant::now() < until, "unshare did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let want = std::fs::read_link(&ns).unwrap();
+    let sb = Sandbox::new()
+        .pid_ns()
+        .join_ns(rsandbox::Namespace::Mount, &ns)
+        .rootfs("/")
+        .tmpfs("/tmp", 1 << 20);
+    let out = run(
+        &sb,
+        "readlink /proc/self/ns/mnt; grep -c ' /tmp ' /proc/self/mountinfo",
+    );
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let s = text(&out.stdout);
+    let mut l = s.lines();
+    assert_eq!(l.next(), Some(want.to_str().unwrap()), "{s}");
+    assert_eq!(l.next(), Some("1"), "{s}");
+}

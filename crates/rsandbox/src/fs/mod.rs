@@ -487,9 +487,21 @@ impl Sandbox {
     }
 }
 
+/// Whether the box builds its filesystem: in its own mount namespace, or in
+/// a joined one when a rootfs or mount steps are given (an OCI runtime's
+/// `linux.namespaces` mount entry with a `path`, as runc does; the joined
+/// namespace's root becomes the box's).
+pub(crate) fn builds_fs(sb: &Sandbox) -> bool {
+    sb.has_ns(Namespace::Mount)
+        || (sb.fs != FsConfig::default() && sb.join_ns.iter().any(|(n, _)| *n == Namespace::Mount))
+}
+
 /// The directory the box's `/` comes from, for looking up the program before
 /// spawn: `None` means the host's own root.
 pub(crate) fn program_root(sb: &Sandbox) -> Option<PathBuf> {
+    if builds_fs(sb) {
+        return sb.fs.rootfs.clone();
+    }
     // A joined `/proc/PID/ns/mnt`: that process's root.
     if let Some((_, p)) = sb.join_ns.iter().find(|(n, _)| *n == Namespace::Mount) {
         return p
@@ -506,7 +518,7 @@ pub(crate) fn program_root(sb: &Sandbox) -> Option<PathBuf> {
 /// Whether `path` (absolute, inside the box) is made by a mount step, so the
 /// parent cannot check it on the host before spawn.
 pub(crate) fn creates_path(sb: &Sandbox, path: &Path) -> bool {
-    if !sb.has_ns(Namespace::Mount) {
+    if !builds_fs(sb) {
         return false;
     }
     let Some(path) = normalize(path) else {

@@ -232,7 +232,7 @@ impl MountPlan {
     /// Validate the filesystem configuration and prepare every path the child
     /// needs. `None` when the sandbox has no mount namespace.
     pub(crate) fn prepare(sb: &Sandbox) -> Result<Option<MountPlan>> {
-        if !sb.has_ns(Namespace::Mount) {
+        if !super::builds_fs(sb) {
             return Ok(None);
         }
         check_kernel()?;

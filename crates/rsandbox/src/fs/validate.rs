@@ -24,7 +24,7 @@ fn has_nul(p: &Path) -> bool {
 
 /// Validate the filesystem configuration (called before anything is spawned).
 pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
-    if !sb.has_ns(Namespace::Mount) {
+    if !super::builds_fs(sb) {
         if sb.fs != FsConfig::default() {
             return Err(Error::invalid(
                 "fs",

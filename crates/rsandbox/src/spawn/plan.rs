@@ -494,13 +494,13 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
                 ),
             ));
         }
-        if *ns == Namespace::Mount
-            && (sb.fs.rootfs.is_some() || !sb.fs.steps.is_empty() || sb.has_ns(Namespace::User))
-        {
+        // With a rootfs or mount steps the filesystem is built in the joined
+        // mount namespace (its root becomes the box's); a new user namespace
+        // would own no mount there.
+        if *ns == Namespace::Mount && sb.has_ns(Namespace::User) {
             return Err(Error::invalid(
                 "join_ns",
-                "a joined mount namespace is used as it is: no rootfs, mount steps or \
-                 user namespace",
+                "a joined mount namespace cannot be combined with a new user namespace",
             ));
         }
         if sb.has_ns(*ns) {
