@@ -349,6 +349,21 @@ fn network_namespace_joined_by_path() {
 }
 
 #[test]
+fn mount_namespace_joined_by_path_builds_the_rootfs_there() {
+    let mut cfg = sample();
+    cfg["linux"]["namespaces"][4] =
+        serde_json::json!({"type": "mount", "path": "/proc/self/ns/mnt"});
+    let m = map_json(&cfg).unwrap();
+    assert!(!m.sandbox.has_ns(rsandbox::Namespace::Mount));
+    assert!(m.sandbox.fs_config().rootfs.is_some());
+    let v = serde_json::to_value(&m.sandbox).unwrap();
+    assert_eq!(
+        v["join_ns"],
+        serde_json::json!([["mount", "/proc/self/ns/mnt"]])
+    );
+}
+
+#[test]
 fn sizes_parse() {
     assert_eq!(parse_size("65536k"), Some(64 << 20));
     assert_eq!(parse_size("1g"), Some(1 << 30));
