@@ -661,9 +661,11 @@ fn rootfs_built_in_a_joined_mount_namespace() {
         .join_ns(rsandbox::Namespace::Mount, &ns)
         .rootfs("/")
         .tmpfs("/tmp", 1 << 20);
+    // Our tmpfs, told apart from a host /tmp under the recursive bind of /
+    // by its size.
     let out = run(
         &sb,
-        "readlink /proc/self/ns/mnt; grep -c ' /tmp ' /proc/self/mountinfo",
+        "readlink /proc/self/ns/mnt; grep ' /tmp ' /proc/self/mountinfo | grep -c size=1024k",
     );
     let _ = holder.kill();
     let _ = holder.wait();
