@@ -8,15 +8,25 @@ use std::path::{Path, PathBuf};
 use rsandbox::features::cgroup_mounts;
 
 /// Mount points of the hierarchies the core may use: cgroup2, and v1
-/// hierarchies with controllers.
+/// hierarchies with controllers it has knobs for.
 pub fn mounts() -> Vec<(u8, PathBuf)> {
     cgroup_mounts()
         .into_iter()
         .filter(|m| {
             m.version == 2
-                || m.controllers
-                    .iter()
-                    .any(|c| matches!(c.as_str(), "memory" | "pids" | "cpu" | "cpuacct"))
+                || m.controllers.iter().any(|c| {
+                    matches!(
+                        c.as_str(),
+                        "memory"
+                            | "pids"
+                            | "cpu"
+                            | "cpuacct"
+                            | "cpuset"
+                            | "blkio"
+                            | "net_cls"
+                            | "net_prio"
+                    )
+                })
         })
         .map(|m| (m.version, PathBuf::from(m.path)))
         .collect()
@@ -65,7 +75,17 @@ pub fn create(rel: &Path) -> Result<Vec<PathBuf>, String> {
             }
             cur.push(comp);
             match std::fs::create_dir(&cur) {
-                Ok(()) => created.push(cur.clone()),
+                Ok(()) => {
+                    created.push(cur.clone());
+                    // A new v1 cpuset is empty and takes no task (nor a
+                    // child with cpus): give it its parent's.
+                    if cur.join("cpuset.cpus").exists() {
+                        if let Err(e) = rsandbox::cgroup::extra::fill_cpuset(&cur) {
+                            remove(&created);
+                            return Err(format!("cgroup {}: {e}", cur.display()));
+                        }
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => {
                     remove(&created);
@@ -292,8 +312,13 @@ pub fn update(rel: &Path, u: &Update) -> Result<(), String> {
 /// and the runtime-spec tests read them (`linux.cgroupsPath`), and add the
 /// knobs the core has no builder method for (memory reservation, swap,
 /// swappiness, OOM killer). Limits of a parent apply to its children.
-pub fn write_top(rel: &Path, r: &oci_spec::runtime::LinuxResources) {
-    let relp = rel.strip_prefix("/").unwrap_or(rel);
+/// `linux.resources` written, best effort, into every directory of the
+/// container's cgroup (its own, where engines and runtime-tools read them
+/// for an absolute `cgroupsPath`, and the core's below, where the process
+/// is, read for a relative one), with the knobs the core has no builder
+/// method for and the config's exact values (the core converts cpu shares
+/// through a v2 weight).
+pub fn write_all(rel: &Path, r: &oci_spec::runtime::LinuxResources) {
     let mut writes: Vec<(&str, String)> = Vec::new();
     if let Some(m) = r.memory() {
         if let Some(l) = m.limit() {
@@ -334,6 +359,18 @@ pub fn write_top(rel: &Path, r: &oci_spec::runtime::LinuxResources) {
         ));
     }
     if let Some(c) = r.cpu() {
+        if let Some(v) = c.realtime_period() {
+            writes.push(("cpu.rt_period_us", v.to_string()));
+        }
+        if let Some(v) = c.realtime_runtime() {
+            writes.push(("cpu.rt_runtime_us", v.to_string()));
+        }
+        if let Some(v) = c.cpus().as_ref().filter(|s| !s.is_empty()) {
+            writes.push(("cpuset.cpus", v.clone()));
+        }
+        if let Some(v) = c.mems().as_ref().filter(|s| !s.is_empty()) {
+            writes.push(("cpuset.mems", v.clone()));
+        }
         if let Some(sh) = c.shares() {
             writes.push(("cpu.shares", sh.to_string()));
             let w = 1 + (sh.clamp(2, 262144) - 2) * 9999 / 262142;
@@ -353,10 +390,9 @@ pub fn write_top(rel: &Path, r: &oci_spec::runtime::LinuxResources) {
             writes.push(("cpu.max", format!("{q2} {per}")));
         }
     }
-    for (_, m) in mounts() {
-        let top = m.join(relp);
+    for dir in tree(rel) {
         for (file, value) in &writes {
-            let f = top.join(file);
+            let f = dir.join(file);
             if f.exists() {
                 let _ = std::fs::write(&f, value);
             }

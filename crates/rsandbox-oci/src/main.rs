@@ -4,6 +4,7 @@
 //! entry) runs containers with it. See `docs/oci.md`.
 
 mod cgroups;
+mod hooks;
 mod spec;
 mod state;
 mod tty;
@@ -237,7 +238,7 @@ fn run(cli: &Cli, log: &Logger) -> Res<()> {
             *preserve_fds,
             id,
         ),
-        Cmd::Start { id } => start(&cli.root, id),
+        Cmd::Start { id } => start(&cli.root, id, log),
         Cmd::State { id } => {
             let l = Locked::open(&cli.root, id)?;
             let s = l.load()?;
@@ -248,7 +249,7 @@ fn run(cli: &Cli, log: &Logger) -> Res<()> {
             Ok(())
         }
         Cmd::Kill { all, id, signal } => kill(&cli.root, id, signal, *all),
-        Cmd::Delete { force, id } => delete(&cli.root, id, *force),
+        Cmd::Delete { force, id } => delete(&cli.root, id, *force, log),
         Cmd::List { format, quiet } => list(&cli.root, format, *quiet),
         Cmd::Ps { format, id } => {
             let l = Locked::open(&cli.root, id)?;
@@ -331,12 +332,15 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
     if st != "running" {
         return Err(format!("cannot exec in container {id:?} in state {st}"));
     }
-    let spec = spec::load(&s.bundle)?;
+    let (spec, mut load_warnings) = spec::load(&s.bundle)?;
     let mut proc: oci_spec::runtime::Process = match process {
         Some(p) => {
             let text =
                 std::fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()))?;
-            serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", p.display()))?
+            let (proc, w) =
+                spec::parse_process(&text).map_err(|e| format!("parse {}: {e}", p.display()))?;
+            load_warnings = w;
+            proc
         }
         None => {
             if command.is_empty() {
@@ -388,7 +392,7 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
     } else {
         None
     };
-    for w in &warnings {
+    for w in load_warnings.iter().chain(&warnings) {
         log.log("warning", w);
     }
     for i in 0..(*preserve_fds).max(0) {
@@ -480,9 +484,9 @@ fn create(
 ) -> Res<()> {
     let bundle =
         std::fs::canonicalize(bundle).map_err(|e| format!("bundle {}: {e}", bundle.display()))?;
-    let spec = spec::load(&bundle)?;
+    let (spec, load_warnings) = spec::load(&bundle)?;
     let mapped = spec::map(&spec, &bundle)?;
-    for w in &mapped.warnings {
+    for w in load_warnings.iter().chain(&mapped.warnings) {
         log.log("warning", w);
     }
     let locked = Locked::create(&cli.root, id)?;
@@ -513,7 +517,7 @@ fn create(
         preserve_fds,
         tty,
     };
-    let result = create_locked(cli, &locked, &bundle, id, mapped, opts);
+    let result = create_locked(cli, &locked, &bundle, id, &spec, mapped, opts);
     if result.is_err() {
         let _ = std::fs::remove_dir_all(&locked.dir);
     }
@@ -533,6 +537,7 @@ fn create_locked(
     locked: &Locked,
     bundle: &Path,
     id: &str,
+    spec: &oci_spec::runtime::Spec,
     mapped: spec::Mapped,
     opts: CreateOpts,
 ) -> Res<()> {
@@ -543,9 +548,6 @@ fn create_locked(
     } = opts;
     let rel = cgroups::relative_path(mapped.cgroups_path.as_deref(), id, cli.systemd_cgroup);
     let created = cgroups::create(&rel)?;
-    if let Some(r) = &mapped.resources {
-        cgroups::write_top(&rel, r);
-    }
     let rootfs = mapped
         .sandbox
         .fs_config()
@@ -597,6 +599,9 @@ fn create_locked(
         }
     };
     drop((gate, pty));
+    if let Some(r) = &mapped.resources {
+        cgroups::write_all(&rel, r);
+    }
     let mut pid = child.pid();
     if mapped.joins_pid {
         // The process in the joined namespace is the waiter's only child.
@@ -632,6 +637,11 @@ fn create_locked(
         rootfs,
     };
     locked.save(&saved).map_err(fail)?;
+    let st = state_json(&saved);
+    for kind in [hooks::Kind::CreateRuntime, hooks::Kind::Prestart] {
+        hooks::run(spec, kind, &st, None).map_err(fail)?;
+    }
+    hooks::run(spec, hooks::Kind::CreateContainer, &st, Some(pid)).map_err(fail)?;
     if let Some(p) = pid_file {
         write_pid_file(p, pid).map_err(fail)?;
     }
@@ -688,13 +698,20 @@ fn apply_sysctl(pid: i32, ns: &str, key: &str, value: &str) -> Res<()> {
     .map_err(|_| "sysctl thread panicked".to_string())?
 }
 
-fn start(root: &Path, id: &str) -> Res<()> {
+fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
     let l = Locked::open(root, id)?;
     let mut s = l.load()?;
     let st = status(&s);
     if st != "created" {
         return Err(format!("cannot start container {id:?} in state {st}"));
     }
+    let (spec, _) = spec::load(&s.bundle)?;
+    hooks::run(
+        &spec,
+        hooks::Kind::StartContainer,
+        &state_json(&s),
+        Some(s.pid),
+    )?;
     let fifo = l.dir.join("exec.fifo");
     let f = std::fs::OpenOptions::new()
         .write(true)
@@ -706,7 +723,13 @@ fn start(root: &Path, id: &str) -> Res<()> {
     drop(f);
     let _ = std::fs::remove_file(&fifo);
     s.status = "running".into();
-    l.save(&s)
+    l.save(&s)?;
+    // A failing poststart hook is a warning (runtime-spec).
+    if let Err(e) = hooks::run(&spec, hooks::Kind::Poststart, &state_json(&s), None) {
+        log.log("warning", &e);
+        eprintln!("rsandbox-oci: warning: {e}");
+    }
+    Ok(())
 }
 
 trait NonBlock {
@@ -807,7 +830,7 @@ fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Res<()> {
     signal_pid(&s, sig)
 }
 
-fn delete(root: &Path, id: &str, force: bool) -> Res<()> {
+fn delete(root: &Path, id: &str, force: bool, log: &Logger) -> Res<()> {
     let l = match Locked::open(root, id) {
         Ok(l) => l,
         // runc: `delete --force` of an unknown container succeeds.
@@ -828,7 +851,15 @@ fn delete(root: &Path, id: &str, force: bool) -> Res<()> {
         let _ = cgroups::freeze(&s.cgroup, false);
     }
     cgroups::destroy(&s.cgroup, &s.cgroup_created)?;
-    std::fs::remove_dir_all(&l.dir).map_err(|e| format!("remove {}: {e}", l.dir.display()))
+    std::fs::remove_dir_all(&l.dir).map_err(|e| format!("remove {}: {e}", l.dir.display()))?;
+    // A failing poststop hook is a warning (runtime-spec).
+    if let Ok((spec, _)) = spec::load(&s.bundle) {
+        if let Err(e) = hooks::run(&spec, hooks::Kind::Poststop, &state_json(&s), None) {
+            log.log("warning", &e);
+            eprintln!("rsandbox-oci: warning: {e}");
+        }
+    }
+    Ok(())
 }
 
 fn list(root: &Path, format: &str, quiet: bool) -> Res<()> {
@@ -889,7 +920,8 @@ fn features() -> serde_json::Value {
     serde_json::json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": OCI_VERSION,
-        "hooks": [],
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer",
+                  "poststart", "poststop"],
         "mountOptions": ["bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec", "size"],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"],

@@ -38,7 +38,7 @@ pub struct Mapped {
     /// `linux.cgroupsPath`, if any.
     pub cgroups_path: Option<PathBuf>,
     /// `linux.resources`, also written to the container's own cgroup
-    /// directory (see `cgroups::write_top`).
+    /// directories (see `cgroups::write_all`).
     pub resources: Option<oci_spec::runtime::LinuxResources>,
     /// `annotations`.
     pub annotations: BTreeMap<String, String>,
@@ -51,12 +51,60 @@ pub struct Mapped {
 
 type Res<T> = Result<T, String>;
 
-/// Load `bundle/config.json`.
-pub fn load(bundle: &Path) -> Res<Spec> {
+/// Load `bundle/config.json`, with the warnings of [`strip_unknown_caps`].
+pub fn load(bundle: &Path) -> Res<(Spec, Vec<String>)> {
     let path = bundle.join("config.json");
     let text =
         std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))
+    let mut v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
+    let mut warnings = Vec::new();
+    if let Some(p) = v.get_mut("process") {
+        strip_unknown_caps(p, &mut warnings);
+    }
+    let spec = serde_json::from_value(v).map_err(|e| format!("parse {}: {e}", path.display()))?;
+    Ok((spec, warnings))
+}
+
+/// Parse a runtime-spec `process` object (`exec --process`), with the
+/// warnings of [`strip_unknown_caps`].
+pub fn parse_process(text: &str) -> Res<(oci_spec::runtime::Process, Vec<String>)> {
+    let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let mut warnings = Vec::new();
+    strip_unknown_caps(&mut v, &mut warnings);
+    Ok((
+        serde_json::from_value(v).map_err(|e| e.to_string())?,
+        warnings,
+    ))
+}
+
+/// Remove from `process.capabilities` the names this kernel does not have
+/// (unknown, or beyond `cap_last_cap`), with a warning: runc ignores them
+/// the same way, so configs written for newer kernels still run.
+fn strip_unknown_caps(process: &mut serde_json::Value, warnings: &mut Vec<String>) {
+    let last = rsandbox::caps::cap_last_cap();
+    let Some(caps) = process
+        .get_mut("capabilities")
+        .and_then(|c| c.as_object_mut())
+    else {
+        return;
+    };
+    for (set, names) in caps.iter_mut() {
+        let Some(names) = names.as_array_mut() else {
+            continue;
+        };
+        names.retain(|n| {
+            let name = n.as_str().unwrap_or("");
+            let known = rsandbox::caps::parse_cap(name).is_some_and(|c| c <= last);
+            if !known {
+                warnings.push(format!(
+                    "process.capabilities.{set}: {name:?} is unknown or unavailable on \
+                     this kernel; ignored"
+                ));
+            }
+            known
+        });
+    }
 }
 
 fn ns_name(t: LinuxNamespaceType) -> &'static str {
@@ -206,6 +254,53 @@ fn seccomp_json(
     Err("linux.seccomp: too many unknown syscall names".into())
 }
 
+/// `linux.resources.blockIO` onto the core's blkio knobs. Leaf weights
+/// were CFQ's, which Linux 5.0 removed: refused.
+fn map_block_io(mut sb: Sandbox, b: &oci_spec::runtime::LinuxBlockIo) -> Res<Sandbox> {
+    use rsandbox::cgroup::extra::IoThrottle as T;
+    let dev = |major: i64, minor: i64| -> Res<(u32, u32)> {
+        match (u32::try_from(major), u32::try_from(minor)) {
+            (Ok(a), Ok(b)) => Ok((a, b)),
+            _ => Err(format!(
+                "linux.resources.blockIO: bad device {major}:{minor}"
+            )),
+        }
+    };
+    let leaf = b.leaf_weight().is_some()
+        || b.weight_device()
+            .iter()
+            .flatten()
+            .any(|d| d.leaf_weight().is_some());
+    if leaf {
+        return Err(
+            "linux.resources.blockIO: leafWeight is not supported (it was the CFQ \
+                    scheduler's, removed in Linux 5.0); remove it"
+                .into(),
+        );
+    }
+    if let Some(w) = b.weight() {
+        sb = sb.blkio_weight(w);
+    }
+    for d in b.weight_device().iter().flatten() {
+        if let Some(w) = d.weight() {
+            let (ma, mi) = dev(d.major(), d.minor())?;
+            sb = sb.blkio_weight_device(ma, mi, w);
+        }
+    }
+    for (which, list) in [
+        (T::ReadBps, b.throttle_read_bps_device()),
+        (T::WriteBps, b.throttle_write_bps_device()),
+        (T::ReadIops, b.throttle_read_iops_device()),
+        (T::WriteIops, b.throttle_write_iops_device()),
+    ] {
+        for d in list.iter().flatten() {
+            let (ma, mi) = dev(d.major(), d.minor())?;
+            sb = sb.blkio_throttle(which, ma, mi, d.rate());
+        }
+    }
+    Ok(sb)
+}
+
 /// The process fields: command, env, cwd, user, capabilities,
 /// no_new_privs, rlimits.
 fn apply_process(
@@ -228,16 +323,11 @@ fn apply_process(
     sb = sb.cwd(process.cwd());
     let user = process.user();
     sb = sb.uid(user.uid()).gid(user.gid());
-    if user
-        .additional_gids()
-        .as_ref()
-        .is_some_and(|g| g.iter().any(|&g| g != user.gid()))
-    {
-        warnings
-            .push("process.user.additionalGids: supplementary groups are cleared, not set".into());
+    if let Some(g) = user.additional_gids() {
+        sb = sb.groups(g.iter().copied());
     }
-    if user.umask().is_some() {
-        warnings.push("process.user.umask: not applied".into());
+    if let Some(m) = user.umask() {
+        sb = sb.umask(m);
     }
     match process.capabilities() {
         None => sb = sb.drop_caps(),
@@ -252,27 +342,74 @@ fn apply_process(
             sb = sb.keep_caps(names);
         }
     }
-    if process.no_new_privileges() == Some(true) {
-        sb = sb.no_new_privs(true);
-    }
+    // Explicit either way: without it the core would set no_new_privs for
+    // the seccomp filter, and the payload would see it set.
+    sb = sb.no_new_privs(process.no_new_privileges() == Some(true));
     for r in process.rlimits().iter().flatten() {
         let res = rlimit_resource(r.typ())
             .ok_or_else(|| format!("process.rlimits: {:?} is not supported", r.typ()))?;
         sb = sb.rlimit(res, r.soft(), r.hard());
     }
-    for (what, set) in [
-        (
-            "process.apparmorProfile",
-            process.apparmor_profile().is_some(),
-        ),
-        ("process.selinuxLabel", process.selinux_label().is_some()),
-        ("process.oomScoreAdj", process.oom_score_adj().is_some()),
-    ] {
-        if set {
-            warnings.push(format!("{what}: not applied"));
+    if let Some(adj) = process.oom_score_adj() {
+        sb = sb.oom_score_adj(adj);
+    }
+    lsm_label(
+        "process.apparmorProfile",
+        process.apparmor_profile().as_deref(),
+        Lsm::AppArmor,
+        warnings,
+    )?;
+    lsm_label(
+        "process.selinuxLabel",
+        process.selinux_label().as_deref(),
+        Lsm::SeLinux,
+        warnings,
+    )?;
+    Ok((sb, command))
+}
+
+/// A Linux security module.
+#[derive(Clone, Copy)]
+enum Lsm {
+    AppArmor,
+    SeLinux,
+}
+
+impl Lsm {
+    fn enabled(self) -> bool {
+        match self {
+            Lsm::AppArmor => std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+                .is_ok_and(|s| s.starts_with('Y')),
+            Lsm::SeLinux => Path::new("/sys/fs/selinux/enforce").exists(),
         }
     }
-    Ok((sb, command))
+    fn name(self) -> &'static str {
+        match self {
+            Lsm::AppArmor => "AppArmor",
+            Lsm::SeLinux => "SELinux",
+        }
+    }
+}
+
+/// A label or profile of `lsm` asked for in `field`: an error where the
+/// LSM is absent (runc fails there too: the confinement asked for cannot
+/// exist), a warning where it is present (rsandbox-oci does not apply LSM
+/// labels yet).
+fn lsm_label(field: &str, value: Option<&str>, lsm: Lsm, warnings: &mut Vec<String>) -> Res<()> {
+    match value {
+        Some(v) if !v.is_empty() => {
+            if !lsm.enabled() {
+                return Err(format!(
+                    "{field}: {v:?} asks for {}, which this kernel does not have \
+                     enabled; remove it",
+                    lsm.name()
+                ));
+            }
+            warnings.push(format!("{field}: not applied"));
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Translate `spec` (from the bundle directory `bundle`) for the core.
@@ -286,24 +423,6 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
         .accounting(true)
         .env_clear();
 
-    if let Some(h) = spec.hooks() {
-        let any = [
-            h.prestart(),
-            h.create_runtime(),
-            h.create_container(),
-            h.start_container(),
-            h.poststart(),
-            h.poststop(),
-        ]
-        .iter()
-        .any(|v| v.as_ref().is_some_and(|v| !v.is_empty()));
-        if any {
-            return Err("hooks: not supported by rsandbox-oci (no hook is run); \
-                        remove them from config.json"
-                .into());
-        }
-    }
-
     // Root filesystem.
     let root = spec
         .root()
@@ -316,11 +435,6 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
     };
     let root_path = std::fs::canonicalize(&root_path)
         .map_err(|e| format!("root.path {}: {e}", root_path.display()))?;
-    sb = if root.readonly().unwrap_or(false) {
-        sb.rootfs(&root_path)
-    } else {
-        sb.rootfs_rw(&root_path)
-    };
 
     let linux = spec.linux().as_ref();
 
@@ -337,11 +451,14 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
                     LinuxNamespaceType::Uts => N::Uts,
                     LinuxNamespaceType::Cgroup => N::Cgroup,
                     LinuxNamespaceType::Pid => N::Pid,
+                    // The rootfs is then built in the joined namespace, as
+                    // runc does (its root becomes the container's).
+                    LinuxNamespaceType::Mount => N::Mount,
                     other => {
                         return Err(format!(
                             "linux.namespaces: joining the {} namespace by path ({}) is \
-                             not supported by rsandbox-oci (only pid, network, ipc, uts \
-                             and cgroup can be joined); ask for a new one (no \"path\")",
+                             not supported by rsandbox-oci (only mount, pid, network, ipc, \
+                             uts and cgroup can be joined); ask for a new one (no \"path\")",
                             ns_name(other),
                             p.display()
                         ))
@@ -364,10 +481,22 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
             };
         }
     }
-    if !new_ns.contains(&LinuxNamespaceType::Mount) {
-        return Err(
-            "linux.namespaces: a new mount namespace is required (the root \
-                    filesystem is built in it)"
+    // Without a mount namespace runc skips the whole filesystem setup (it
+    // could only be done in the host's): the process sees the host's
+    // filesystem. The same here, said in a warning.
+    let fs_on = new_ns.contains(&LinuxNamespaceType::Mount)
+        || joined_ns.contains(&LinuxNamespaceType::Mount);
+    if fs_on {
+        sb = if root.readonly().unwrap_or(false) {
+            sb.rootfs(&root_path)
+        } else {
+            sb.rootfs_rw(&root_path)
+        };
+    } else {
+        warnings.push(
+            "linux.namespaces: no mount namespace: root, mounts, devices, maskedPaths \
+             and readonlyPaths are not applied; the process sees the host's filesystem \
+             (as with runc)"
                 .into(),
         );
     }
@@ -414,7 +543,7 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
             && !new_ns.contains(&ns)
             && !joined_ns.contains(&ns)
     };
-    for m in spec.mounts().iter().flatten() {
+    for m in spec.mounts().iter().flatten().filter(|_| fs_on) {
         let dst = m.destination();
         if !dst.is_absolute() {
             return Err(format!(
@@ -532,29 +661,65 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
             }
         }
     }
-    if !dev_done {
+    if fs_on && !dev_done {
         warnings.push("mounts: no tmpfs on /dev; the rootfs's /dev is used as is".into());
     }
 
     if let Some(l) = linux {
-        for d in l.devices().iter().flatten() {
-            let p = d.path().to_string_lossy();
-            if !DEFAULT_DEVICES.contains(&p.as_ref()) || !dev_done {
+        for d in l.devices().iter().flatten().filter(|_| fs_on) {
+            let p = d.path();
+            if !p.is_absolute() {
                 return Err(format!(
-                    "linux.devices: {p} is not supported (only the default devices, \
-                     which the minimal /dev provides)"
+                    "linux.devices: {} must be an absolute path",
+                    p.display()
                 ));
             }
+            if dev_done && DEFAULT_DEVICES.contains(&p.to_string_lossy().as_ref()) {
+                // The minimal /dev binds the host's node.
+                continue;
+            }
+            use oci_spec::runtime::LinuxDeviceType as T;
+            use rsandbox::fs::DeviceKind as K;
+            let kind = match d.typ() {
+                T::C | T::U => K::Char,
+                T::B => K::Block,
+                T::P => K::Fifo,
+                T::A => {
+                    return Err(format!(
+                        "linux.devices: {}: type \"a\" is for the device cgroup only",
+                        p.display()
+                    ))
+                }
+            };
+            let to_u32 = |v: i64, what: &str| {
+                u32::try_from(v)
+                    .map_err(|_| format!("linux.devices: {}: bad {what} {v}", p.display()))
+            };
+            sb = sb.device(
+                p,
+                kind,
+                to_u32(d.major(), "major")?,
+                to_u32(d.minor(), "minor")?,
+                d.file_mode().unwrap_or(0o666),
+                d.uid().unwrap_or(0),
+                d.gid().unwrap_or(0),
+            );
         }
-        for p in l.masked_paths().iter().flatten() {
+        for p in l.masked_paths().iter().flatten().filter(|_| fs_on) {
             sb = sb.mask(p);
         }
-        for p in l.readonly_paths().iter().flatten() {
+        for p in l.readonly_paths().iter().flatten().filter(|_| fs_on) {
             // runc ignores a read-only path that does not exist.
             if exists_in_box(&root_path, Path::new(p)) {
                 sb = sb.remount_ro(p);
             }
         }
+        lsm_label(
+            "linux.mountLabel",
+            l.mount_label().as_deref(),
+            Lsm::SeLinux,
+            &mut warnings,
+        )?;
         if let Some(s) = l.sysctl() {
             let mut keys: Vec<_> = s.iter().collect();
             keys.sort();
@@ -618,19 +783,26 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
                         sb = sb.cpu_weight(w);
                     }
                 }
-                if c.cpus().as_ref().is_some_and(|s| !s.is_empty())
-                    || c.mems().as_ref().is_some_and(|s| !s.is_empty())
-                {
-                    return Err("linux.resources.cpu.cpus/mems: cpusets are not \
-                                supported by rsandbox-oci"
-                        .into());
+                if let Some(s) = c.cpus().as_ref().filter(|s| !s.is_empty()) {
+                    sb = sb.cpuset_cpus(s.clone());
+                }
+                if let Some(s) = c.mems().as_ref().filter(|s| !s.is_empty()) {
+                    sb = sb.cpuset_mems(s.clone());
                 }
             }
             if r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()) {
                 return Err("linux.resources.hugepageLimits: not supported".into());
             }
-            if r.block_io().is_some() {
-                warnings.push("linux.resources.blockIO: not enforced".into());
+            if let Some(b) = r.block_io() {
+                sb = map_block_io(sb, b)?;
+            }
+            if let Some(n) = r.network() {
+                if let Some(id) = n.class_id() {
+                    sb = sb.net_classid(id);
+                }
+                for p in n.priorities().iter().flatten() {
+                    sb = sb.net_priority(p.name().clone(), p.priority());
+                }
             }
             if r.devices().as_ref().is_some_and(|v| !v.is_empty()) {
                 warnings.push(

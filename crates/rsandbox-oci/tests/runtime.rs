@@ -460,11 +460,11 @@ fn errors_are_clear_and_logged() {
 
     // A refused field leaves nothing behind.
     let mut cfg = config(&["true"]);
-    cfg["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]});
+    cfg["mounts"][0] = serde_json::json!({"destination": "/x", "type": "nfs", "source": "a"});
     env.set_config(&cfg);
     let (ok, _, _) = env.rt(&["create", "--bundle", env.bundle().to_str().unwrap(), id]);
     assert!(!ok);
-    assert!(env.output().contains("hooks"), "{}", env.output());
+    assert!(env.output().contains("\"nfs\""), "{}", env.output());
     assert!(!env.dir.join("root").join(id).exists());
     assert!(cgroup_dirs(id).is_empty());
 
@@ -571,4 +571,217 @@ fn features_and_version() {
     assert!(v["linux"]["namespaces"].as_array().unwrap().len() >= 7);
     let o = Command::new(BIN).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("spec: 1.2.0"));
+}
+
+/// Run `cfg` to completion as container `id`; the container's output.
+fn run_to_end(env: &Env, id: &str, cfg: &serde_json::Value) -> String {
+    env.set_config(cfg);
+    env.create(id);
+    let (ok, _, err) = env.rt(&["start", id]);
+    assert!(ok, "start: {err}");
+    env.wait_status(id, "stopped");
+    let (ok, _, err) = env.rt(&["delete", id]);
+    assert!(ok, "delete: {err}");
+    assert!(cgroup_dirs(id).is_empty(), "cgroup left behind");
+    env.output()
+}
+
+/// `process.user` with a non-root uid, additional groups and a umask;
+/// capabilities kept across the uid switch (one unknown name ignored, as
+/// runc does); `noNewPrivileges: false` with a seccomp filter leaves
+/// no_new_privs off while the filter is in force; `oomScoreAdj` applied.
+#[test]
+fn process_user_caps_no_new_privs_oom() {
+    let env = Env::new("user", &["true"]);
+    let mut cfg = config(&[
+        "sh",
+        "-c",
+        "grep -E '^(Uid|Gid|Groups|CapEff|CapBnd|NoNewPrivs):' /proc/self/status; umask; \
+         cat /proc/self/oom_score_adj; hostname x 2>/dev/null || echo sethostname-denied",
+    ]);
+    cfg["process"]["user"] =
+        serde_json::json!({"uid": 10, "gid": 10, "additionalGids": [5], "umask": 23});
+    cfg["process"]["noNewPrivileges"] = false.into();
+    cfg["process"]["oomScoreAdj"] = 300.into();
+    cfg["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push("CAP_TEST".into());
+    let out = run_to_end(&env, "it-user", &cfg);
+    for want in [
+        "Uid:\t10\t10\t10\t10",
+        "Gid:\t10\t10\t10\t10",
+        "Groups:\t5",
+        // CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29).
+        "CapEff:\t0000000020000420",
+        "CapBnd:\t0000000020000420",
+        "NoNewPrivs:\t0",
+        "0027",
+        "300",
+        "sethostname-denied",
+    ] {
+        assert!(out.contains(want), "{want:?} missing: {out}");
+    }
+}
+
+/// `linux.devices`: nodes made in the container's /dev with their type,
+/// numbers, mode and owner; `cpus`/`mems`: the process runs on that cpuset.
+#[test]
+fn devices_and_cpuset() {
+    let env = Env::new("dev", &["true"]);
+    for a in ["ls", "grep"] {
+        std::os::unix::fs::symlink("busybox", env.bundle().join("rootfs/bin").join(a)).unwrap();
+    }
+    let mut cfg = config(&[
+        "sh",
+        "-c",
+        "ls -ln /dev/test1 /dev/test3; grep Cpus_allowed_list /proc/self/status",
+    ]);
+    cfg["linux"]["devices"] = serde_json::json!([
+        {"path": "/dev/test1", "type": "c", "major": 10, "minor": 666,
+         "fileMode": 416, "uid": 0, "gid": 5},
+        {"path": "/dev/test3", "type": "p", "major": 0, "minor": 0, "fileMode": 420}
+    ]);
+    cfg["linux"]["resources"]["cpu"] = serde_json::json!({"cpus": "0", "mems": "0"});
+    let out = run_to_end(&env, "it-dev", &cfg);
+    let line = |name: &str| {
+        out.lines()
+            .find(|l| l.ends_with(name))
+            .unwrap_or_else(|| panic!("{name} missing: {out}"))
+            .split_whitespace()
+            .collect::<Vec<_>>()
+    };
+    let t1 = line("/dev/test1");
+    assert_eq!((t1[0], t1[2], t1[3]), ("crw-r-----", "0", "5"), "{out}");
+    assert_eq!((t1[4], t1[5]), ("10,", "666"), "{out}");
+    assert!(line("/dev/test3")[0].starts_with("prw-r--r--"), "{out}");
+    assert!(out.contains("Cpus_allowed_list:\t0\n"), "{out}");
+}
+
+/// A user namespace whose maps leave host root unmapped (0 → 1000): the
+/// container starts (its /dev is made with mapped ids) and runs as 0.
+#[test]
+fn user_namespace_with_the_runtime_unmapped() {
+    let env = Env::new("userns", &["true"]);
+    let mut cfg = config(&["sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({"type": "user"}));
+    cfg["linux"]["uidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 2000}]);
+    cfg["linux"]["gidMappings"] =
+        serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 3000}]);
+    let out = run_to_end(&env, "it-userns", &cfg);
+    let mut l = out.lines();
+    assert_eq!(l.next(), Some("0"), "{out}");
+    let map: Vec<&str> = l.next().unwrap_or("").split_whitespace().collect();
+    assert_eq!(map, ["0", "1000", "2000"], "{out}");
+}
+
+/// `linux.resources.network` is enforced through net_cls / net_prio, or
+/// refused where the host has no such hierarchy (as runc does).
+#[test]
+fn network_classid_enforced_or_refused() {
+    let env = Env::new("netcls", &["sleep", "100"]);
+    let mut cfg = config(&["sleep", "100"]);
+    cfg["linux"]["resources"]["network"] = serde_json::json!({"classID": 1048577});
+    env.set_config(&cfg);
+    let id = "it-netcls";
+    let have = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(" - cgroup ") && l.contains("net_cls"));
+    let (ok, _, _) = env.rt(&["create", "--bundle", env.bundle().to_str().unwrap(), id]);
+    if have {
+        assert!(ok, "create: {}", env.output());
+        let found = cgroup_dirs(id).iter().any(|d| {
+            std::fs::read_to_string(d.join("net_cls.classid")).is_ok_and(|s| s.trim() == "1048577")
+        });
+        assert!(found, "no net_cls.classid under {:?}", cgroup_dirs(id));
+        assert!(env.rt(&["delete", "--force", id]).0);
+    } else {
+        assert!(!ok);
+        assert!(env.output().contains("net_cls"), "{}", env.output());
+        assert!(cgroup_dirs(id).is_empty(), "cgroup left behind");
+        assert!(!env.dir.join("root").join(id).exists(), "state left behind");
+    }
+}
+
+/// Hooks: each kind runs at its point of the lifecycle with the state on
+/// stdin (createContainer and startContainer inside the container, where
+/// the hook's path is the container's busybox); a failing createRuntime
+/// hook fails `create` and leaves nothing behind.
+#[test]
+fn hooks_run_with_the_state_on_stdin() {
+    let env = Env::new("hooks", &["true"]);
+    let log = env.dir.join("hooks.log");
+    let host_hook = |name: &str| {
+        serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c",
+            format!("read s; echo \"{name} $s\" >> {}", log.display())]})
+    };
+    let mut cfg = config(&["true"]);
+    cfg["hooks"] = serde_json::json!({
+        "createRuntime": [host_hook("createRuntime")],
+        "prestart": [host_hook("prestart")],
+        "createContainer": [{"path": "/bin/sh",
+            "args": ["sh", "-c", "read s; hostname > /tmp/h; test -n \"$s\""]}],
+        "startContainer": [{"path": "/bin/true"}],
+        "poststart": [host_hook("poststart")],
+        "poststop": [host_hook("poststop")]
+    });
+    run_to_end(&env, "it-hooks", &cfg);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let states: Vec<(String, serde_json::Value)> = text
+        .lines()
+        .map(|l| {
+            let (k, v) = l.split_once(' ').unwrap();
+            (k.to_string(), serde_json::from_str(v).unwrap())
+        })
+        .collect();
+    let kinds: Vec<&str> = states.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["createRuntime", "prestart", "poststart", "poststop"],
+        "{text}"
+    );
+    for (k, st) in &states {
+        assert_eq!(st["id"], "it-hooks", "{k}");
+        assert_eq!(st["annotations"]["org.example.test"], "yes", "{k}");
+    }
+    assert_eq!(states[1].1["status"], "created");
+    assert_eq!(states[2].1["status"], "running");
+    assert_eq!(states[3].1["status"], "stopped");
+
+    cfg["hooks"] = serde_json::json!({"createRuntime": [{"path": "/bin/false"}]});
+    env.set_config(&cfg);
+    let id = "it-hooks-fail";
+    let (ok, _, _) = env.rt(&["create", "--bundle", env.bundle().to_str().unwrap(), id]);
+    assert!(!ok);
+    assert!(
+        env.output().contains("hooks.createRuntime[0]"),
+        "{}",
+        env.output()
+    );
+    assert!(cgroup_dirs(id).is_empty(), "cgroup left behind");
+    assert!(!env.dir.join("root").join(id).exists(), "state left behind");
+}
+
+/// An absolute program missing from the rootfs: `create` succeeds and the
+/// container fails at `start` with a message on its stderr (runc 1.1's
+/// behaviour; the program is looked for at exec).
+#[test]
+fn missing_program_fails_at_start() {
+    let env = Env::new("noprog", &["/no/such/program"]);
+    let id = "it-noprog";
+    env.create(id);
+    let (ok, _, err) = env.rt(&["start", id]);
+    assert!(ok, "start: {err}");
+    env.wait_status(id, "stopped");
+    let out = env.output();
+    assert!(
+        out.contains("rsandbox: exec /no/such/program failed: errno 2"),
+        "{out}"
+    );
+    assert!(env.rt(&["delete", id]).0);
 }

@@ -137,7 +137,10 @@ impl Sandbox {
         self
     }
     /// Set (`true`) or never set (`false`) no_new_privs. Unset, it is set
-    /// only when seccomp or Landlock need it.
+    /// only when seccomp or Landlock need it. With `false` a seccomp filter
+    /// needs `CAP_SYS_ADMIN`: it is installed before the identity switch and
+    /// the capability drop (as runc does), so it must allow the syscalls of
+    /// the rest of the setup (setresuid, capset, prctl, fork, read, execve).
     pub fn no_new_privs(mut self, on: bool) -> Self {
         self.caps.no_new_privs = Some(on);
         self
@@ -148,14 +151,14 @@ impl Sandbox {
     }
 }
 
-/// Would the child still hold `CAP_SETPCAP` (in its own user namespace)
-/// when the capability stage runs, after the uid switch?
-fn child_has_setpcap(sb: &Sandbox) -> bool {
+/// Does the child hold `CAP_SETPCAP` (in its own user namespace) before
+/// the uid switch, and does that switch move it from uid 0 to another uid
+/// (which clears its capabilities unless they are kept across it)?
+fn child_privileges(sb: &Sandbox) -> (bool, bool) {
     // SAFETY: trivial getter.
     let euid = unsafe { libc::geteuid() };
     if sb.has_ns(Namespace::User) {
-        // A new user namespace grants every capability; the uid switch
-        // clears them only when it moves from uid 0 to non-zero.
+        // A new user namespace grants every capability.
         let target = sb
             .uid
             .unwrap_or(if sb.uid_map.is_empty() { euid } else { 0 });
@@ -165,12 +168,22 @@ fn child_has_setpcap(sb: &Sandbox) -> bool {
             sb.uid_map
                 .iter()
                 .find(|m| euid >= m.outside && euid - m.outside < m.count)
-                .map_or(65534, |m| m.inside + (euid - m.outside))
+                // Unmapped: the child becomes 0 first when 0 is mapped.
+                .map_or(
+                    if sb.uid_map.iter().any(|m| m.inside == 0) {
+                        0
+                    } else {
+                        65534
+                    },
+                    |m| m.inside + (euid - m.outside),
+                )
         };
-        !(initial == 0 && target != 0)
+        (true, initial == 0 && target != 0)
     } else {
-        crate::spawn::plan::has_effective_cap(CAP_SETPCAP)
-            && !(euid == 0 && sb.uid.is_some_and(|u| u != 0))
+        (
+            crate::spawn::plan::has_effective_cap(CAP_SETPCAP),
+            euid == 0 && sb.uid.is_some_and(|u| u != 0),
+        )
     }
 }
 
@@ -182,6 +195,9 @@ pub(crate) struct CapsPlan {
     last_cap: u32,
     /// Drop the bounding set and lock securebits (needs `CAP_SETPCAP`).
     privileged: bool,
+    /// The uid switch leaves uid 0: drop the bounding set before it and
+    /// keep the permitted set across it (`PR_SET_KEEPCAPS`), as runc does.
+    leaves_root: bool,
     nnp: bool,
 }
 
@@ -263,7 +279,8 @@ impl CapsPlan {
             }
             keep |= 1 << cap;
         }
-        let privileged = c.drop && child_has_setpcap(sb);
+        let (has_setpcap, leaves_root) = child_privileges(sb);
+        let privileged = c.drop && has_setpcap;
         if c.drop && !privileged && !c.best_effort {
             return Err(Error::Privilege {
                 privilege: "CAP_SETPCAP".into(),
@@ -278,6 +295,7 @@ impl CapsPlan {
             keep,
             last_cap,
             privileged,
+            leaves_root: privileged && leaves_root,
             // Without CAP_SETPCAP, no_new_privs is what keeps setuid binaries
             // from regaining the bounding set: set it.
             nnp: nnp || (c.drop && !privileged && c.no_new_privs != Some(false)),
@@ -346,6 +364,51 @@ impl CapsPlan {
         out
     }
 
+    /// Before the uid switch, when it leaves uid 0: drop the bounding set
+    /// while still privileged, and keep the permitted set across the switch
+    /// (the capabilities are then set from it by [`apply`](Self::apply)).
+    ///
+    /// # Safety
+    /// Raw syscalls on prepared data only.
+    pub(crate) unsafe fn before_identity(&self) -> ChildResult {
+        if !self.leaves_root {
+            return Ok(());
+        }
+        // SAFETY: prctl with integer arguments.
+        unsafe {
+            self.drop_bounding()?;
+            check(
+                libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0),
+                Stage::Capabilities,
+                104,
+            )
+        }
+    }
+
+    /// Drop every capability not kept from the bounding set.
+    ///
+    /// # Safety
+    /// Raw syscalls only.
+    unsafe fn drop_bounding(&self) -> ChildResult {
+        for cap in 0..=self.last_cap {
+            if self.keep & (1 << cap) != 0 {
+                continue;
+            }
+            // SAFETY: prctl with integer arguments.
+            unsafe {
+                if libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) != 1 {
+                    continue;
+                }
+                check(
+                    libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0),
+                    Stage::Capabilities,
+                    cap,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// Apply in the child (drop capabilities, lock securebits, no_new_privs).
     ///
     /// # Safety
@@ -366,27 +429,18 @@ impl CapsPlan {
                     Stage::Capabilities,
                     100,
                 )?;
-                if self.privileged {
-                    for cap in 0..=self.last_cap {
-                        if self.keep & (1 << cap) != 0 {
-                            continue;
-                        }
-                        if libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) != 1 {
-                            continue;
-                        }
-                        check(
-                            libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0),
-                            Stage::Capabilities,
-                            cap,
-                        )?;
-                    }
+                if self.privileged && !self.leaves_root {
+                    self.drop_bounding()?;
                 }
                 let setpcap = if self.privileged {
                     1u64 << CAP_SETPCAP
                 } else {
                     0
                 };
-                if self.keep != 0 {
+                // After a switch from root (PR_SET_KEEPCAPS), the effective
+                // set is empty: CAP_SETPCAP comes back from the permitted
+                // set for the securebits lock.
+                if self.keep != 0 || self.leaves_root {
                     if capset(self.keep | setpcap, self.keep) < 0 {
                         return Err(ChildError::last(Stage::Capabilities, 101));
                     }

@@ -62,13 +62,15 @@ pub enum Stage {
     Exec,
     /// Joining an existing namespace (`setns`; the detail is its index).
     Setns,
+    /// Writing `/proc/self/oom_score_adj`.
+    OomScoreAdj,
 }
 
 impl Stage {
     /// Decode the number carried in an error record.
     pub fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 21] = [
+        const ALL: [Stage; 22] = [
             Sync,
             DeathSignal,
             Identity,
@@ -90,6 +92,7 @@ impl Stage {
             Signals,
             Exec,
             Setns,
+            OomScoreAdj,
         ];
         ALL.into_iter().find(|s| *s as u32 == v)
     }
@@ -119,6 +122,7 @@ impl Stage {
             Signals => "reset signals",
             Exec => "execve",
             Setns => "join namespace",
+            OomScoreAdj => "set oom_score_adj",
         }
     }
 }

@@ -190,6 +190,8 @@ pub struct Limits {
     /// Give the box a cgroup even without cgroup limits (usage accounting,
     /// killing the whole tree).
     pub(crate) accounting: bool,
+    /// Cpusets, block I/O, network classes.
+    pub(crate) extra: crate::cgroup::extra::CgroupExtra,
 }
 
 impl Sandbox {
@@ -341,6 +343,7 @@ impl Limits {
             || self.pids.is_some()
             || self.cpu.is_some()
             || self.cpu_weight.is_some()
+            || self.extra.any()
     }
     /// A copy with the cgroup limits only (what the cgroup backends write).
     pub fn cgroup_limits(&self) -> CgroupLimits {
@@ -349,11 +352,13 @@ impl Limits {
             pids: self.pids,
             cpu_quota_us: self.cpu.map(cpu_quota_us),
             cpu_weight: self.cpu_weight,
+            extra: self.extra.clone(),
         }
     }
 
     /// Check every limit; the errors name the builder method at fault.
     pub fn validate(&self) -> Result<()> {
+        self.extra.validate()?;
         for (field, d) in [
             ("timeout", self.timeout),
             ("grace", self.grace),
@@ -440,7 +445,7 @@ impl Limits {
 }
 
 /// The cgroup part of [`Limits`], in the units the kernel files take.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CgroupLimits {
     /// Bytes.
     pub memory: Option<u64>,
@@ -450,6 +455,8 @@ pub struct CgroupLimits {
     pub cpu_quota_us: Option<u64>,
     /// 1..=10000.
     pub cpu_weight: Option<u64>,
+    /// Cpusets, block I/O, network classes.
+    pub extra: crate::cgroup::extra::CgroupExtra,
 }
 
 fn cpu_quota_us(cores: f64) -> u64 {

@@ -48,6 +48,12 @@ pub struct Sandbox {
     pub(crate) uid: Option<u32>,
     /// gid inside the user namespace (default: the caller's gid).
     pub(crate) gid: Option<u32>,
+    /// Supplementary groups (default: none).
+    pub(crate) groups: Vec<u32>,
+    /// The payload's umask (default: inherited).
+    pub(crate) umask: Option<u32>,
+    /// The payload's `oom_score_adj` (default: inherited).
+    pub(crate) oom_score_adj: Option<i32>,
     /// Explicit uid map lines (default: one line, caller → `uid`).
     pub(crate) uid_map: Vec<IdMap>,
     /// Explicit gid map lines (default: one line, caller → `gid`).
@@ -102,6 +108,9 @@ impl Default for Sandbox {
             join_ns: Vec::new(),
             uid: None,
             gid: None,
+            groups: Vec::new(),
+            umask: None,
+            oom_score_adj: None,
             uid_map: Vec::new(),
             gid_map: Vec::new(),
             hostname: None,
@@ -205,9 +214,11 @@ impl Sandbox {
     /// not also be requested new. Joined first thing in the child (`setns`,
     /// the mount namespace last), so with a new user namespace the caller's
     /// privileges over the joined namespace are gone and the join fails
-    /// with EPERM. A joined mount namespace is used as it is (no rootfs or
-    /// mount steps); joined as `/proc/PID/ns/mnt`, the program is looked up
-    /// in `/proc/PID/root`. A joined PID namespace holds the payload, forked
+    /// with EPERM. A joined mount namespace without rootfs or mount steps
+    /// is used as it is (joined as `/proc/PID/ns/mnt`, the program is looked
+    /// up in `/proc/PID/root`); with them, the box's filesystem is built in
+    /// it, as runc does for an OCI mount namespace given by path: its root
+    /// becomes the box's, for every process in it. A joined PID namespace holds the payload, forked
     /// by a waiter that stays outside it (the [`Child`]'s pid); this is how
     /// an OCI runtime's `exec` enters a running container.
     pub fn join_ns(mut self, ns: Namespace, path: impl Into<PathBuf>) -> Self {
@@ -223,6 +234,25 @@ impl Sandbox {
     /// The gid the payload runs as inside the user namespace.
     pub fn gid(mut self, gid: u32) -> Self {
         self.gid = Some(gid);
+        self
+    }
+    /// Supplementary groups of the payload (ids as seen in the box). Without
+    /// it they are cleared (outside a user namespace) or left as the kernel
+    /// makes them. In a user namespace this lets `setgroups` be used, which
+    /// the kernel allows only to a parent privileged over the gid map.
+    pub fn groups(mut self, gids: impl IntoIterator<Item = u32>) -> Self {
+        self.groups = gids.into_iter().collect();
+        self
+    }
+    /// The payload's file mode creation mask (at most `0o777`).
+    pub fn umask(mut self, mask: u32) -> Self {
+        self.umask = Some(mask);
+        self
+    }
+    /// The payload's `oom_score_adj` (-1000..=1000; lowering it below the
+    /// caller's needs `CAP_SYS_RESOURCE`).
+    pub fn oom_score_adj(mut self, adj: i32) -> Self {
+        self.oom_score_adj = Some(adj);
         self
     }
     /// Add an explicit uid map line (replaces the default single mapping).

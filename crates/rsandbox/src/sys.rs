@@ -184,6 +184,30 @@ pub fn close_range(first: u32, last: u32, flags: u32) -> io::Result<()> {
     }
 }
 
+/// Close fds `first..=last`: `close_range`, or, when a seccomp filter
+/// installed early (without no_new_privs) denies it (profiles older than
+/// Linux 5.9 do not list it), `close` on each fd up to the hard
+/// RLIMIT_NOFILE (capped at 2^20). Raw syscalls only (safe after fork).
+pub fn close_fds(first: u32, last: u32) {
+    if close_range(first, last, 0).is_ok() {
+        return;
+    }
+    let mut rl = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit fills a stack struct.
+    let max = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) } == 0 {
+        rl.rlim_max.min(1 << 20) as u32
+    } else {
+        1 << 20
+    };
+    for fd in first..=last.min(max.saturating_sub(1)) {
+        // SAFETY: close on an integer; fds not open give EBADF.
+        unsafe { libc::close(fd as libc::c_int) };
+    }
+}
+
 /// The current thread's errno.
 #[inline]
 pub fn errno() -> i32 {

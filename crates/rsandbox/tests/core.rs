@@ -543,3 +543,134 @@ both!(background_processes_die_with_the_payload, || {
         assert_all_dead(&tree);
     }
 });
+
+/// Root asking for another uid with a keep list (an OCI runtime's
+/// `process.user` with `capabilities`): the kept capabilities survive the
+/// switch, the others are gone from every set, the groups and umask are
+/// the ones asked for, and oom_score_adj is set.
+#[test]
+fn root_to_uid_keeps_caps_groups_umask_oom() {
+    if !is_root() {
+        return;
+    }
+    let sb = Sandbox::new()
+        .pid_ns()
+        .uid(10)
+        .gid(10)
+        .groups([5, 7])
+        .umask(0o027)
+        .oom_score_adj(500)
+        .keep_caps(["CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    let out = run(
+        &sb,
+        "grep -E '^(Cap(Eff|Prm|Bnd|Amb)|Uid|Gid|Groups):' /proc/self/status; \
+         umask; cat /proc/self/oom_score_adj",
+    );
+    let s = text(&out.stdout);
+    // CAP_KILL (5) and CAP_NET_BIND_SERVICE (10).
+    for set in ["CapEff", "CapPrm", "CapBnd", "CapAmb"] {
+        assert!(
+            s.lines()
+                .any(|l| l.starts_with(set) && l.ends_with("0000000000000420")),
+            "{set}: {s}"
+        );
+    }
+    assert!(s.contains("Uid:\t10\t10\t10\t10"), "{s}");
+    assert!(s.contains("Gid:\t10\t10\t10\t10"), "{s}");
+    assert!(s.contains("Groups:\t5 7"), "{s}");
+    assert!(s.contains("0027"), "{s}");
+    assert!(s.lines().any(|l| l == "500"), "{s}");
+}
+
+/// no_new_privs(false) with a seccomp filter and dropped capabilities: the
+/// filter is installed before the drop, is in force, and no_new_privs stays
+/// off (runc's behaviour for `noNewPrivileges: false`).
+#[test]
+fn seccomp_without_no_new_privs() {
+    if !is_root() {
+        return;
+    }
+    use rsandbox::seccomp::{Action, SeccompPolicy};
+    let policy = SeccompPolicy::new(Action::Allow)
+        .deny("mkdirat", libc::EACCES)
+        .deny("mkdir", libc::EACCES);
+    let sb = Sandbox::new()
+        .mount_ns()
+        .pid_ns()
+        .tmpfs("/tmp", 1 << 20)
+        .drop_caps()
+        .no_new_privs(false)
+        .seccomp(policy);
+    let out = run(
+        &sb,
+        "grep NoNewPrivs /proc/self/status; mkdir /tmp/x 2>/dev/null || echo denied",
+    );
+    let s = text(&out.stdout);
+    assert!(s.contains("NoNewPrivs:\t0"), "{s}");
+    assert!(s.contains("denied"), "{s}");
+}
+
+/// A user namespace whose maps leave the (root) caller unmapped but map 0
+/// (an OCI `linux.uidMappings` such as 0 → 1000): the child becomes 0 of
+/// the namespace first, so the files the setup makes (the /dev nodes'
+/// mount points) have mapped owners.
+#[test]
+fn user_ns_with_the_caller_unmapped() {
+    if !is_root() {
+        return;
+    }
+    let sb = Sandbox::new()
+        .user_ns()
+        .mount_ns()
+        .pid_ns()
+        .uid_map(IdMap::new(0, 1000, 2000))
+        .gid_map(IdMap::new(0, 1000, 3000))
+        .dev("/dev");
+    let out = run(
+        &sb,
+        "id -u; id -g; cat /proc/self/uid_map; test -c /dev/null",
+    );
+    let s = text(&out.stdout);
+    let mut l = s.lines();
+    assert_eq!(l.next(), Some("0"), "{s}");
+    assert_eq!(l.next(), Some("0"), "{s}");
+    assert!(s.contains("1000"), "{s}");
+}
+
+/// A joined mount namespace with a rootfs: the filesystem is built in it
+/// (an OCI mount namespace given by path), not in a new one.
+#[test]
+fn rootfs_built_in_a_joined_mount_namespace() {
+    if !is_root() {
+        return;
+    }
+    let mut holder = std::process::Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sleep", "30"])
+        .spawn()
+        .expect("unshare");
+    let pid = holder.id();
+    let ns = format!("/proc/{pid}/ns/mnt");
+    let until = std::time::Instant::now() + Duration::from_secs(5);
+    while std::fs::read_link(&ns).ok() == std::fs::read_link("/proc/self/ns/mnt").ok() {
+        assert!(std::time::Instant::now() < until, "unshare did not start");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let want = std::fs::read_link(&ns).unwrap();
+    let sb = Sandbox::new()
+        .pid_ns()
+        .join_ns(rsandbox::Namespace::Mount, &ns)
+        .rootfs("/")
+        .tmpfs("/tmp", 1 << 20);
+    // Our tmpfs, told apart from a host /tmp under the recursive bind of /
+    // by its size.
+    let out = run(
+        &sb,
+        "readlink /proc/self/ns/mnt; grep ' /tmp ' /proc/self/mountinfo | grep -c size=1024k",
+    );
+    let _ = holder.kill();
+    let _ = holder.wait();
+    let s = text(&out.stdout);
+    let mut l = s.lines();
+    assert_eq!(l.next(), Some(want.to_str().unwrap()), "{s}");
+    assert_eq!(l.next(), Some("1"), "{s}");
+}

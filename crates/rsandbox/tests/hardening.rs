@@ -386,7 +386,7 @@ fn status_fields(sb: &Sandbox) -> Vec<(String, String)> {
         &Command::from_argv([
             "/bin/sh",
             "-c",
-            "grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status",
+            "grep -E '^(Cap|NoNewPrivs|Seccomp|Uid)' /proc/self/status",
         ]),
     );
     assert!(out.outcome.success(), "{out:?}");
@@ -770,10 +770,10 @@ fn suid_probe_for_nobody(dir: &Path) -> PathBuf {
 }
 
 #[test]
-fn uid_switch_without_user_ns_is_strict_or_reported() {
-    // Without a user namespace the switch to a non-root uid clears the
-    // capabilities the bounding-set drop needs (root) or there were none
-    // (nobody): strict says so before spawn; best effort runs and reports.
+fn uid_switch_without_user_ns_drops_everything() {
+    // Root switching to another uid without a user namespace: the bounding
+    // set is dropped before the switch, the capabilities are kept across it
+    // (PR_SET_KEEPCAPS) only to lock securebits, and none is left.
     if euid() != 0 {
         // Unprivileged, switching uid without a user namespace is refused
         // on its own (CAP_SETUID); dropping without privilege is covered by
@@ -783,20 +783,16 @@ fn uid_switch_without_user_ns_is_strict_or_reported() {
         return;
     }
     let sb = Sandbox::new().uid(65534).gid(65534).drop_caps();
-    match sb.validate() {
-        Err(Error::Privilege { privilege, .. }) => assert_eq!(privilege, "CAP_SETPCAP"),
-        other => panic!("expected a privilege error, got {other:?}"),
-    }
-    let sb = sb.best_effort(true);
+    sb.validate().unwrap();
     let r = sb.enforcement_report().unwrap();
     assert_eq!(
         r.layer("capabilities").unwrap().enforcement,
-        Enforcement::Partial
+        Enforcement::Full
     );
     let f = status_fields(&sb);
     let get = |k: &str| f.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    assert_eq!(get("NoNewPrivs").as_deref(), Some("1"));
-    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+    assert!(get("Uid").is_some_and(|u| u.starts_with("65534")), "{f:?}");
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb", "CapBnd"] {
         assert_eq!(get(set).as_deref(), Some("0000000000000000"), "{set}");
     }
 }

@@ -81,8 +81,10 @@ fn bundle(cfg: &serde_json::Value) -> Bundle {
 
 fn map_json(cfg: &serde_json::Value) -> Res<Mapped> {
     let b = bundle(cfg);
-    let spec = load(&b.0)?;
-    map(&spec, &b.0)
+    let (spec, warnings) = load(&b.0)?;
+    let mut m = map(&spec, &b.0)?;
+    m.warnings.extend(warnings);
+    Ok(m)
 }
 
 #[test]
@@ -158,10 +160,6 @@ fn refused(f: impl FnOnce(&mut serde_json::Value), needle: &str) {
 #[test]
 fn refusals_name_the_field() {
     refused(
-        |c| c["hooks"] = serde_json::json!({"prestart": [{"path": "/bin/true"}]}),
-        "hooks",
-    );
-    refused(
         |c| {
             c["linux"]["namespaces"][0] =
                 serde_json::json!({"type": "user", "path": "/proc/1/ns/user"})
@@ -182,10 +180,6 @@ fn refusals_name_the_field() {
                 serde_json::json!([{"type": "RLIMIT_RTPRIO", "hard": 1, "soft": 1}])
         },
         "process.rlimits",
-    );
-    refused(
-        |c| c["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]),
-        "mount namespace is required",
     );
     refused(
         |c| c["linux"]["seccomp"]["defaultAction"] = "SCMP_ACT_NOTIFY".into(),
@@ -253,6 +247,80 @@ fn no_capabilities_drops_all() {
 }
 
 #[test]
+fn without_a_mount_namespace_the_filesystem_is_the_hosts() {
+    let mut cfg = sample();
+    cfg["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "uts"}]);
+    cfg["linux"].as_object_mut().unwrap().remove("sysctl");
+    let m = map_json(&cfg).unwrap();
+    let fs = m.sandbox.fs_config();
+    assert!(fs.rootfs.is_none() && fs.steps.is_empty(), "{fs:?}");
+    assert!(!m.sandbox.has_ns(rsandbox::Namespace::Mount));
+    let w = m.warnings.join("\n");
+    assert!(w.contains("no mount namespace"), "{w}");
+}
+
+#[test]
+fn lsm_labels_are_refused_where_the_lsm_is_absent() {
+    let apparmor = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .is_ok_and(|s| s.starts_with('Y'));
+    let mut cfg = sample();
+    cfg["process"]["apparmorProfile"] = "p".into();
+    match map_json(&cfg) {
+        Ok(m) => {
+            assert!(apparmor);
+            assert!(m
+                .warnings
+                .join("\n")
+                .contains("apparmorProfile: not applied"));
+        }
+        Err(e) => {
+            assert!(!apparmor);
+            assert!(e.contains("process.apparmorProfile"), "{e}");
+        }
+    }
+    let selinux = Path::new("/sys/fs/selinux/enforce").exists();
+    let mut cfg = sample();
+    cfg["linux"]["mountLabel"] = "system_u:object_r:x_t:s0".into();
+    assert_eq!(map_json(&cfg).is_ok(), selinux);
+}
+
+#[test]
+fn unknown_capabilities_are_ignored_with_a_warning() {
+    let mut cfg = sample();
+    cfg["process"]["capabilities"]["bounding"]
+        .as_array_mut()
+        .unwrap()
+        .push("CAP_TEST".into());
+    let m = map_json(&cfg).unwrap();
+    let w = m.warnings.join("\n");
+    assert!(
+        w.contains("process.capabilities.bounding: \"CAP_TEST\""),
+        "{w}"
+    );
+    let caps = serde_json::to_value(m.sandbox.caps_config()).unwrap();
+    assert_eq!(
+        caps["keep"],
+        serde_json::json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
+    );
+}
+
+#[test]
+fn no_new_privileges_is_explicit_both_ways() {
+    let mut cfg = sample();
+    let m = map_json(&cfg).unwrap();
+    assert_eq!(
+        serde_json::to_value(m.sandbox.caps_config()).unwrap()["no_new_privs"],
+        true
+    );
+    cfg["process"]["noNewPrivileges"] = false.into();
+    let m = map_json(&cfg).unwrap();
+    assert_eq!(
+        serde_json::to_value(m.sandbox.caps_config()).unwrap()["no_new_privs"],
+        false
+    );
+}
+
+#[test]
 fn unknown_syscalls_are_dropped_with_a_warning() {
     let mut cfg = sample();
     cfg["linux"]["seccomp"]["syscalls"] = serde_json::json!([
@@ -277,6 +345,21 @@ fn network_namespace_joined_by_path() {
     assert_eq!(
         v["join_ns"],
         serde_json::json!([["net", "/proc/self/ns/net"]])
+    );
+}
+
+#[test]
+fn mount_namespace_joined_by_path_builds_the_rootfs_there() {
+    let mut cfg = sample();
+    cfg["linux"]["namespaces"][4] =
+        serde_json::json!({"type": "mount", "path": "/proc/self/ns/mnt"});
+    let m = map_json(&cfg).unwrap();
+    assert!(!m.sandbox.has_ns(rsandbox::Namespace::Mount));
+    assert!(m.sandbox.fs_config().rootfs.is_some());
+    let v = serde_json::to_value(&m.sandbox).unwrap();
+    assert_eq!(
+        v["join_ns"],
+        serde_json::json!([["mount", "/proc/self/ns/mnt"]])
     );
 }
 

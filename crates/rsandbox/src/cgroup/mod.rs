@@ -18,6 +18,7 @@
 //! removed.
 
 pub mod detect;
+pub mod extra;
 pub mod v1;
 pub mod v2;
 
@@ -329,7 +330,7 @@ fn limit_names(ctrl: &str, l: &CgroupLimits) -> Vec<&'static str> {
             v.extend(l.cpu_quota_us.map(|_| "cpu_limit"));
             v.extend(l.cpu_weight.map(|_| "cpu_weight"));
         }
-        _ => {}
+        other => v.extend(l.extra.limit_names(other)),
     }
     v
 }
@@ -397,6 +398,10 @@ impl Cgroup {
                 .into_iter()
                 .flat_map(|c| limit_names(c, &cl))
                 .collect();
+            if let Err(err) = cl.extra.v2_controllers() {
+                fail(&mut cg, all.clone(), err)?;
+                return Ok(cg);
+            }
             let missing = v2::missing_controllers(&parent, &cl);
             if !missing.is_empty() {
                 let err = Error::Unsupported {

@@ -19,6 +19,7 @@ pub fn needed_controllers(l: &CgroupLimits) -> Vec<&'static str> {
     if l.cpu_quota_us.is_some() || l.cpu_weight.is_some() {
         v.push("cpu");
     }
+    v.extend(l.extra.v1_controllers());
     v
 }
 
@@ -54,7 +55,7 @@ pub fn write_limits(controller: &str, dir: &Path, l: &CgroupLimits) -> Result<()
                 write_file(&dir.join("cpu.shares"), &shares.to_string())?;
             }
         }
-        _ => {}
+        other => l.extra.write_v1(other, dir)?,
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ pub fn needed_controllers(l: &CgroupLimits) -> Vec<&'static str> {
     if l.cpu_quota_us.is_some() || l.cpu_weight.is_some() {
         v.push("cpu");
     }
+    v.extend(l.extra.v2_controllers().unwrap_or_default());
     v
 }
 
@@ -68,7 +69,7 @@ pub fn write_limits(dir: &Path, l: &CgroupLimits) -> Result<()> {
     if let Some(w) = l.cpu_weight {
         write_file(&dir.join("cpu.weight"), &w.to_string())?;
     }
-    Ok(())
+    l.extra.write_v2(dir)
 }
 
 /// Read the usage counters of the cgroup directory `dir` (absent files give

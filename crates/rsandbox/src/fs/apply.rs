@@ -458,8 +458,16 @@ impl MountPlan {
             };
         }
         let makes_parents = op.create != Create::No
-            || matches!(op.action, Action::Symlink { .. } | Action::File { .. });
-        if t.names.len() > 1 && !matches!(op.action, Action::Symlink { .. } | Action::File { .. }) {
+            || matches!(
+                op.action,
+                Action::Symlink { .. } | Action::File { .. } | Action::Mknod { .. }
+            );
+        if t.names.len() > 1
+            && !matches!(
+                op.action,
+                Action::Symlink { .. } | Action::File { .. } | Action::Mknod { .. }
+            )
+        {
             // The destination usually exists (the view's mount points,
             // /proc entries): open it at once, without a walk over its
             // parents; anything else takes the walk below.
@@ -500,6 +508,26 @@ impl MountPlan {
                 })?;
                 return crate::sys::write_all(f.0, data)
                     .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO));
+            }
+            Action::Mknod {
+                mode,
+                dev,
+                uid,
+                gid,
+            } => {
+                // SAFETY: valid C string, one component relative to pfd;
+                // never follows a link.
+                return unsafe {
+                    ok(libc::mknodat(pfd, name.as_ptr(), *mode, *dev))?;
+                    ok(libc::fchmodat(pfd, name.as_ptr(), *mode & 0o7777, 0))?;
+                    ok(libc::fchownat(
+                        pfd,
+                        name.as_ptr(),
+                        *uid,
+                        *gid,
+                        libc::AT_SYMLINK_NOFOLLOW,
+                    ))
+                };
             }
             _ => {}
         }
@@ -644,7 +672,7 @@ impl MountPlan {
                 let top = fd(open_in(root, &t.prefixes[t.prefixes.len() - 1], 0))?;
                 ok(move_mount_fds(m.0, top.0))
             }
-            Action::Symlink { .. } | Action::File { .. } => Ok(()),
+            Action::Symlink { .. } | Action::File { .. } | Action::Mknod { .. } => Ok(()),
         }
     }
 }

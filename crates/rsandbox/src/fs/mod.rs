@@ -214,6 +214,26 @@ pub enum MountStep {
         /// Contents.
         data: Vec<u8>,
     },
+    /// A device node (or fifo) made with `mknod` (outside a user namespace;
+    /// in one, where the kernel refuses `mknod` of devices, the host's node
+    /// at the same path is bound instead, as runc does), then given `mode`
+    /// and owner. Put it under a tmpfs such as [`MountStep::Dev`]'s.
+    Device {
+        /// Destination in the box.
+        dst: PathBuf,
+        /// Character, block or fifo.
+        kind: DeviceKind,
+        /// Major number (0 for a fifo).
+        major: u32,
+        /// Minor number (0 for a fifo).
+        minor: u32,
+        /// Permission bits, at most `0o7777`.
+        mode: u32,
+        /// Owner uid (in the box).
+        uid: u32,
+        /// Owner gid (in the box).
+        gid: u32,
+    },
     /// An overlay of `lowers` (first is topmost) on `dst`. Writes go to a
     /// tmpfs discarded on exit, or to `upper` (with `work` on the same
     /// filesystem) where they persist.
@@ -242,6 +262,29 @@ pub enum MountStep {
     },
 }
 
+/// The kind of a [`MountStep::Device`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceKind {
+    /// A character device (`c`).
+    Char,
+    /// A block device (`b`).
+    Block,
+    /// A named pipe (`p`).
+    Fifo,
+}
+
+impl DeviceKind {
+    /// The `S_IF*` file type bits.
+    pub(crate) fn type_bits(self) -> u32 {
+        match self {
+            DeviceKind::Char => libc::S_IFCHR,
+            DeviceKind::Block => libc::S_IFBLK,
+            DeviceKind::Fifo => libc::S_IFIFO,
+        }
+    }
+}
+
 impl MountStep {
     /// The path in the box the step acts on.
     pub fn dst(&self) -> &Path {
@@ -255,6 +298,7 @@ impl MountStep {
             | MountStep::Dir { dst }
             | MountStep::Symlink { dst, .. }
             | MountStep::File { dst, .. }
+            | MountStep::Device { dst, .. }
             | MountStep::Overlay { dst, .. } => dst,
             MountStep::Mask { path } | MountStep::RemountRo { path } => path,
         }
@@ -294,6 +338,7 @@ impl MountStep {
             MountStep::Dir { .. } => "dir",
             MountStep::Symlink { .. } => "symlink",
             MountStep::File { .. } => "file",
+            MountStep::Device { .. } => "device",
             MountStep::Overlay { .. } => "overlay",
             MountStep::Mask { .. } => "mask",
             MountStep::RemountRo { .. } => "remount_ro",
@@ -382,6 +427,28 @@ impl Sandbox {
             data: data.into(),
         })
     }
+    /// Create device node (or fifo) `dst`: see [`MountStep::Device`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn device(
+        self,
+        dst: impl Into<PathBuf>,
+        kind: DeviceKind,
+        major: u32,
+        minor: u32,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> Self {
+        self.fs_step(MountStep::Device {
+            dst: dst.into(),
+            kind,
+            major,
+            minor,
+            mode,
+            uid,
+            gid,
+        })
+    }
     /// Overlay `lowers` (topmost first) on `dst`; writes go to a tmpfs that
     /// is discarded when the box ends.
     pub fn overlay<I, P>(self, lowers: I, dst: impl Into<PathBuf>) -> Self
@@ -434,9 +501,21 @@ impl Sandbox {
     }
 }
 
+/// Whether the box builds its filesystem: in its own mount namespace, or in
+/// a joined one when a rootfs or mount steps are given (an OCI runtime's
+/// `linux.namespaces` mount entry with a `path`, as runc does; the joined
+/// namespace's root becomes the box's).
+pub(crate) fn builds_fs(sb: &Sandbox) -> bool {
+    sb.has_ns(Namespace::Mount)
+        || (sb.fs != FsConfig::default() && sb.join_ns.iter().any(|(n, _)| *n == Namespace::Mount))
+}
+
 /// The directory the box's `/` comes from, for looking up the program before
 /// spawn: `None` means the host's own root.
 pub(crate) fn program_root(sb: &Sandbox) -> Option<PathBuf> {
+    if builds_fs(sb) {
+        return sb.fs.rootfs.clone();
+    }
     // A joined `/proc/PID/ns/mnt`: that process's root.
     if let Some((_, p)) = sb.join_ns.iter().find(|(n, _)| *n == Namespace::Mount) {
         return p
@@ -453,7 +532,7 @@ pub(crate) fn program_root(sb: &Sandbox) -> Option<PathBuf> {
 /// Whether `path` (absolute, inside the box) is made by a mount step, so the
 /// parent cannot check it on the host before spawn.
 pub(crate) fn creates_path(sb: &Sandbox, path: &Path) -> bool {
-    if !sb.has_ns(Namespace::Mount) {
+    if !builds_fs(sb) {
         return false;
     }
     let Some(path) = normalize(path) else {

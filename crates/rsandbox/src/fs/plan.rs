@@ -125,6 +125,14 @@ pub(crate) enum Action {
     Symlink { target: CString },
     /// Create the file (exclusively) and write `data`.
     File { data: Vec<u8> },
+    /// `mknodat`, then `fchmodat` (the umask is not applied) and
+    /// `fchownat`.
+    Mknod {
+        mode: u32,
+        dev: libc::dev_t,
+        uid: u32,
+        gid: u32,
+    },
     /// Hide: empty read-only tmpfs on a directory, `/dev/null` otherwise.
     Mask,
     /// Bind the path onto itself and make it read-only recursively.
@@ -228,7 +236,7 @@ impl MountPlan {
     /// Validate the filesystem configuration and prepare every path the child
     /// needs. `None` when the sandbox has no mount namespace.
     pub(crate) fn prepare(sb: &Sandbox) -> Result<Option<MountPlan>> {
-        if !sb.has_ns(Namespace::Mount) {
+        if !super::builds_fs(sb) {
             return Ok(None);
         }
         check_kernel()?;
@@ -509,6 +517,37 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
         MountStep::File { data, .. } => {
             ops.push(op(dst, Create::No, Action::File { data: data.clone() }))
         }
+        MountStep::Device { kind, .. } if user_ns && *kind != super::DeviceKind::Fifo => {
+            // mknod of a device is refused in a user namespace: the host's.
+            let fd = Src::new(step.kind(), dst)?;
+            ops.push(op(
+                dst,
+                Create::File,
+                Action::Bind {
+                    src: fd,
+                    readonly: false,
+                    recursive: false,
+                },
+            ));
+        }
+        MountStep::Device {
+            kind,
+            major,
+            minor,
+            mode,
+            uid,
+            gid,
+            ..
+        } => ops.push(op(
+            dst,
+            Create::No,
+            Action::Mknod {
+                mode: kind.type_bits() | mode,
+                dev: libc::makedev(*major, *minor),
+                uid: *uid,
+                gid: *gid,
+            },
+        )),
         MountStep::Overlay {
             lowers,
             upper,

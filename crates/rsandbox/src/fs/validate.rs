@@ -24,7 +24,7 @@ fn has_nul(p: &Path) -> bool {
 
 /// Validate the filesystem configuration (called before anything is spawned).
 pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
-    if !sb.has_ns(Namespace::Mount) {
+    if !super::builds_fs(sb) {
         if sb.fs != FsConfig::default() {
             return Err(Error::invalid(
                 "fs",
@@ -346,6 +346,30 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                 ))
             }
             MountStep::Dir { .. } | MountStep::File { .. } => {}
+            MountStep::Device { mode, kind: k, .. } => {
+                if *mode > 0o7777 {
+                    return Err(Error::invalid(
+                        kind,
+                        format!("mode {mode:#o} of {} is above 0o7777", dst.display()),
+                    ));
+                }
+                if user_ns && *k != super::DeviceKind::Fifo {
+                    let host = std::fs::symlink_metadata(&dst);
+                    if !host.is_ok_and(|m| {
+                        use std::os::unix::fs::FileTypeExt;
+                        m.file_type().is_char_device() || m.file_type().is_block_device()
+                    }) {
+                        return Err(Error::invalid(
+                            kind,
+                            format!(
+                                "{}: in a user namespace the kernel refuses mknod of \
+                                 devices, and the host has no device there to bind",
+                                dst.display()
+                            ),
+                        ));
+                    }
+                }
+            }
             MountStep::Mask { .. } | MountStep::RemountRo { .. } => continue,
         }
         if default_view && !shadowed && !writable_parent && existing.is_none() {

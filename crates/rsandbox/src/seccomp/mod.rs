@@ -196,6 +196,10 @@ pub(crate) struct SeccompProgram {
     /// Set no_new_privs first (unless the caller turned it off explicitly,
     /// in which case installing needs `CAP_SYS_ADMIN`).
     set_nnp: bool,
+    /// Install before the identity switch and the capability drop, while
+    /// `CAP_SYS_ADMIN` is still held (no_new_privs turned off, as runc
+    /// does): the filter then also covers the rest of the setup.
+    pub(crate) early: bool,
     /// Short description, for the report.
     what: String,
 }
@@ -208,13 +212,6 @@ impl SeccompProgram {
         };
         let compiled = compiled(source, &sb.seccomp)?;
         let set_nnp = sb.caps.no_new_privs != Some(false);
-        if sb.caps.drop && !set_nnp {
-            return Err(Error::invalid(
-                "no_new_privs",
-                "a seccomp filter needs no_new_privs once capabilities are dropped (it is \
-                 otherwise only allowed with CAP_SYS_ADMIN)",
-            ));
-        }
         if !set_nnp
             && !crate::spawn::plan::has_effective_cap(crate::spawn::plan::CAP_SYS_ADMIN)
             && !sb.has_ns(crate::Namespace::User)
@@ -242,6 +239,7 @@ impl SeccompProgram {
         Ok(Some(SeccompProgram {
             compiled,
             set_nnp,
+            early: !set_nnp,
             what,
         }))
     }
@@ -259,7 +257,8 @@ impl SeccompProgram {
         }
     }
 
-    /// Install the filter. Runs in the child, last before exec.
+    /// Install the filter. Runs in the child, last before exec (or, when
+    /// `early`, before the identity switch).
     ///
     /// # Safety
     /// Raw syscalls on prepared data only.
@@ -560,14 +559,17 @@ mod tests {
     }
 
     #[test]
-    fn dropped_caps_without_nnp_is_rejected() {
+    fn without_nnp_the_filter_goes_in_early() {
         let sb = Sandbox::new()
             .drop_caps()
             .no_new_privs(false)
-            .seccomp_default();
-        assert!(matches!(
-            SeccompProgram::prepare(&sb),
-            Err(Error::InvalidConfig { .. })
-        ));
+            .seccomp_default()
+            .user_ns();
+        let p = SeccompProgram::prepare(&sb).unwrap().unwrap();
+        assert!(p.early && !p.set_nnp);
+        let p = SeccompProgram::prepare(&Sandbox::new().drop_caps().seccomp_default())
+            .unwrap()
+            .unwrap();
+        assert!(!p.early && p.set_nnp);
     }
 }

@@ -141,7 +141,11 @@ fn mark(stamps: &Option<timing::Stamps>, m: Mark) {
 fn release(plan: &Plan, child: &Child, into_cgroup: bool, sync_w: &OwnedFd) -> Result<()> {
     let pid = child.pid();
     if plan.user_ns {
-        write_proc(pid, "setgroups", "deny")?;
+        // Supplementary groups need setgroups, which only a parent
+        // privileged over the gid map may leave allowed.
+        if plan.groups.is_empty() {
+            write_proc(pid, "setgroups", "deny")?;
+        }
         write_map(pid, "uid_map", &plan.uid_map)?;
         write_map(pid, "gid_map", &plan.gid_map)?;
     }

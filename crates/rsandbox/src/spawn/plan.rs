@@ -25,8 +25,9 @@ use crate::stdio::Stdio;
 pub(crate) struct Identity {
     pub uid: libc::uid_t,
     pub gid: libc::gid_t,
-    /// Drop supplementary groups (only possible outside a user namespace).
-    pub clear_groups: bool,
+    /// Set the supplementary groups to the plan's `groups` (empty: drop
+    /// them).
+    pub set_groups: bool,
 }
 
 /// Everything the child needs, prepared in the parent.
@@ -48,6 +49,18 @@ pub(crate) struct Plan {
     pub net_ns: bool,
     pub die_with_parent: bool,
     pub identity: Option<Identity>,
+    /// In a new user namespace whose maps leave the caller's uid (gid)
+    /// unmapped but map 0: become uid (gid) 0 of the namespace first thing,
+    /// as runc does, so the setup (files made in the box) has mapped ids.
+    pub ns_root_uid: bool,
+    pub ns_root_gid: bool,
+    /// Supplementary groups set with the identity.
+    pub groups: Vec<libc::gid_t>,
+    /// umask set before exec.
+    pub umask: Option<libc::mode_t>,
+    /// `oom_score_adj` written (as text) into `/proc/self/oom_score_adj`
+    /// before the mounts.
+    pub oom_score_adj: Option<CString>,
     /// uid_map / gid_map contents the parent writes.
     pub uid_map: String,
     pub gid_map: String,
@@ -89,7 +102,19 @@ impl Plan {
             env.retain(|(k, _)| !k.as_encoded_bytes().starts_with(b"LISTEN_"));
             env.push(("LISTEN_FDS".into(), sb.listen_fds.len().to_string().into()));
         }
-        let program_path = resolve_program(sb, cmd, &env)?;
+        let program_path = match resolve_program(sb, cmd, &env) {
+            Ok(p) => p,
+            // With a start gate (an OCI runtime's `create`) an absolute
+            // program is looked for at exec, as runc 1.1 does: a missing
+            // one makes the payload fail after `start`, saying so on its
+            // stderr.
+            Err(Error::ProgramNotFound { .. })
+                if sb.start_gate.is_some() && cmd.program.is_absolute() =>
+            {
+                cmd.program.clone()
+            }
+            Err(e) => return Err(e),
+        };
         let program = cstring("program", program_path.as_os_str())?;
 
         let arg0 = cmd
@@ -146,14 +171,14 @@ impl Plan {
             let id = Identity {
                 uid,
                 gid,
-                clear_groups: false,
+                set_groups: !sb.groups.is_empty(),
             };
             (Some(id), idmap::render(&umap), idmap::render(&gmap))
-        } else if sb.uid.is_some() || sb.gid.is_some() {
+        } else if sb.uid.is_some() || sb.gid.is_some() || !sb.groups.is_empty() {
             let id = Identity {
                 uid: sb.uid.unwrap_or(euid),
                 gid: sb.gid.unwrap_or(egid),
-                clear_groups: true,
+                set_groups: true,
             };
             (Some(id), String::new(), String::new())
         } else {
@@ -201,6 +226,25 @@ impl Plan {
             net_ns: sb.has_ns(Namespace::Net),
             die_with_parent: sb.die_with_parent,
             identity,
+            ns_root_uid: user_ns && !maps_id(&sb.uid_map, euid) && maps_zero(&sb.uid_map),
+            ns_root_gid: user_ns && !maps_id(&sb.gid_map, egid) && maps_zero(&sb.gid_map),
+            groups: sb.groups.clone(),
+            umask: match sb.umask {
+                Some(m) if m > 0o777 => {
+                    return Err(Error::invalid("umask", format!("{m:#o} is above 0o777")))
+                }
+                m => m,
+            },
+            oom_score_adj: match sb.oom_score_adj {
+                Some(a) if !(-1000..=1000).contains(&a) => {
+                    return Err(Error::invalid(
+                        "oom_score_adj",
+                        format!("{a} is outside -1000..=1000"),
+                    ))
+                }
+                Some(a) => Some(cstring("oom_score_adj", OsStr::new(&a.to_string()))?),
+                None => None,
+            },
             uid_map,
             gid_map,
             stdio,
@@ -221,6 +265,20 @@ impl Plan {
             timing: None,
         })
     }
+}
+
+/// Whether explicit map lines `maps` map the outside id `id` (no lines:
+/// the default map does).
+fn maps_id(maps: &[IdMap], id: u32) -> bool {
+    maps.is_empty()
+        || maps
+            .iter()
+            .any(|m| id >= m.outside && id - m.outside < m.count)
+}
+
+/// Whether explicit map lines `maps` map id 0 inside.
+fn maps_zero(maps: &[IdMap]) -> bool {
+    maps.iter().any(|m| m.inside == 0 && m.count > 0)
 }
 
 fn null_terminated(v: &[CString]) -> Vec<*const libc::c_char> {
@@ -436,13 +494,13 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
                 ),
             ));
         }
-        if *ns == Namespace::Mount
-            && (sb.fs.rootfs.is_some() || !sb.fs.steps.is_empty() || sb.has_ns(Namespace::User))
-        {
+        // With a rootfs or mount steps the filesystem is built in the joined
+        // mount namespace (its root becomes the box's); a new user namespace
+        // would own no mount there.
+        if *ns == Namespace::Mount && sb.has_ns(Namespace::User) {
             return Err(Error::invalid(
                 "join_ns",
-                "a joined mount namespace is used as it is: no rootfs, mount steps or \
-                 user namespace",
+                "a joined mount namespace cannot be combined with a new user namespace",
             ));
         }
         if sb.has_ns(*ns) {

@@ -102,6 +102,15 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
 
         check(libc::setsid(), Stage::Session, 0)?;
         stamp(plan, Mark::ChildGo);
+        // Raw syscalls (see switch_identity).
+        if plan.ns_root_gid {
+            let r = libc::syscall(libc::SYS_setresgid, 0, 0, 0);
+            check(r as libc::c_int, Stage::Identity, 10)?;
+        }
+        if plan.ns_root_uid {
+            let r = libc::syscall(libc::SYS_setresuid, 0, 0, 0);
+            check(r as libc::c_int, Stage::Identity, 11)?;
+        }
 
         for (i, (fd, flag)) in plan.joins.iter().enumerate() {
             check(libc::setns(fd.as_raw_fd(), *flag), Stage::Setns, i as u32)?;
@@ -118,6 +127,10 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             )?;
         }
         stamp(plan, Mark::Net);
+        if let Some(adj) = &plan.oom_score_adj {
+            // Before the mounts: the caller's /proc is still there.
+            write_file(c"/proc/self/oom_score_adj", adj.as_bytes())?;
+        }
         if let Some(m) = &plan.mounts {
             m.apply()?;
         }
@@ -126,12 +139,23 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         if let Some(r) = &plan.rlimits {
             r.apply()?;
         }
+        if let Some(m) = plan.umask {
+            libc::umask(m);
+        }
         wire_fds(plan)?;
         if plan.controlling_tty {
             check(libc::ioctl(0, libc::TIOCSCTTY, 0), Stage::Fds, 200)?;
         }
+        // Without no_new_privs the filter needs CAP_SYS_ADMIN: installed
+        // while the box still holds it (runc's order).
+        if let Some(s) = plan.seccomp.as_ref().filter(|s| s.early) {
+            s.install()?;
+        }
+        if let Some(c) = &plan.caps {
+            c.before_identity()?;
+        }
         if let Some(id) = plan.identity {
-            switch_identity(id)?;
+            switch_identity(id, &plan.groups)?;
         }
         if let Some(c) = &plan.caps {
             c.apply()?;
@@ -164,7 +188,7 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             }
             libc::close(g.as_raw_fd());
         }
-        if let Some(s) = &plan.seccomp {
+        if let Some(s) = plan.seccomp.as_ref().filter(|s| !s.early) {
             s.install()?;
         }
         stamp(plan, Mark::Seccomp);
@@ -173,7 +197,12 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             plan.argv_ptrs.as_ptr(),
             plan.envp_ptrs.as_ptr(),
         );
-        Err(ChildError::last(Stage::Exec, 0))
+        let e = ChildError::last(Stage::Exec, 0);
+        if plan.gate.is_some() {
+            // Past the gate nothing reaches the caller: say it on stderr.
+            exec_failed_message(plan.program.as_bytes(), sys::errno());
+        }
+        Err(e)
     }
 }
 
@@ -252,13 +281,13 @@ fn close_unpassed(plan: &Plan, keep: RawFd) {
     fn close_except(lo: u32, hi: u32, keep: u32) {
         if (lo..=hi).contains(&keep) {
             if keep > lo {
-                let _ = sys::close_range(lo, keep - 1, 0);
+                sys::close_fds(lo, keep - 1);
             }
             if keep < hi {
-                let _ = sys::close_range(keep + 1, hi, 0);
+                sys::close_fds(keep + 1, hi);
             }
         } else {
-            let _ = sys::close_range(lo, hi, 0);
+            sys::close_fds(lo, hi);
         }
     }
     let keep = keep as u32;
@@ -273,14 +302,50 @@ fn close_unpassed(plan: &Plan, keep: RawFd) {
     close_except(first, u32::MAX, keep);
 }
 
-fn switch_identity(id: crate::spawn::plan::Identity) -> ChildResult {
+/// "rsandbox: exec PROGRAM failed: errno N" on fd 2, without allocating.
+fn exec_failed_message(program: &[u8], errno: i32) {
+    let mut num = [0u8; 12];
+    let mut i = num.len();
+    let mut n = errno.unsigned_abs();
+    loop {
+        i -= 1;
+        num[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 || i == 0 {
+            break;
+        }
+    }
+    for part in [
+        &b"rsandbox: exec "[..],
+        program,
+        &b" failed: errno "[..],
+        &num[i..],
+        &b"\n"[..],
+    ] {
+        let _ = sys::write_all(2, part);
+    }
+}
+
+/// Write `data` to the existing file `path` (raw syscalls).
+fn write_file(path: &std::ffi::CStr, data: &[u8]) -> ChildResult {
+    // SAFETY: open/write/close on a valid C string and a live buffer.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        check(fd, Stage::OomScoreAdj, 0)?;
+        let r = sys::write_all(fd, data);
+        libc::close(fd);
+        r.map_err(|e| ChildError::new(Stage::OomScoreAdj, 1, e.raw_os_error().unwrap_or(0)))
+    }
+}
+
+fn switch_identity(id: crate::spawn::plan::Identity, groups: &[libc::gid_t]) -> ChildResult {
     // Raw syscalls, not glibc's wrappers: those broadcast the change to
     // every thread of the process (nptl setxid) and wait for threads that
     // do not exist in a cloned child, hanging it forever.
     // SAFETY: plain credential syscalls with integer arguments.
     unsafe {
-        if id.clear_groups {
-            let r = libc::syscall(libc::SYS_setgroups, 0, std::ptr::null::<libc::gid_t>());
+        if id.set_groups {
+            let r = libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr());
             check(r as libc::c_int, Stage::Identity, 0)?;
         }
         let r = libc::syscall(libc::SYS_setresgid, id.gid, id.gid, id.gid);
@@ -349,9 +414,9 @@ fn become_init(plan: &Plan, fds: ChildFds) -> ChildResult {
         libc::prctl(libc::PR_SET_NAME, c"rsandbox-init".as_ptr(), 0, 0, 0);
         let status_w = fds.status_w;
         if status_w > 0 {
-            let _ = sys::close_range(0, (status_w - 1) as u32, 0);
+            sys::close_fds(0, (status_w - 1) as u32);
         }
-        let _ = sys::close_range(status_w as u32 + 1, u32::MAX, 0);
+        sys::close_fds(status_w as u32 + 1, u32::MAX);
         init_loop(pid, status_w, &set)
     }
 }

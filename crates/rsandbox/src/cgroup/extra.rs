@@ -1,0 +1,329 @@
+//! Cgroup knobs beyond memory, pids and cpu: cpusets, block I/O weights and
+//! throttles, and the v1 network controllers (`net_cls` class id,
+//! `net_prio` priorities). OCI runtimes need them (`linux.resources`).
+//!
+//! Each knob is written where the kernel has it; a knob the host lacks (no
+//! hierarchy with the controller, or no such file: `blkio.weight` needs an
+//! I/O scheduler with weights) is an error, never silently dropped.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cgroup::write_file;
+use crate::error::{Error, Result};
+use crate::Sandbox;
+
+/// Which throttle of [`Sandbox::blkio_throttle`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IoThrottle {
+    /// Bytes per second read.
+    ReadBps,
+    /// Bytes per second written.
+    WriteBps,
+    /// Read operations per second.
+    ReadIops,
+    /// Write operations per second.
+    WriteIops,
+}
+
+impl IoThrottle {
+    fn v1_file(self) -> &'static str {
+        match self {
+            IoThrottle::ReadBps => "blkio.throttle.read_bps_device",
+            IoThrottle::WriteBps => "blkio.throttle.write_bps_device",
+            IoThrottle::ReadIops => "blkio.throttle.read_iops_device",
+            IoThrottle::WriteIops => "blkio.throttle.write_iops_device",
+        }
+    }
+    fn v2_key(self) -> &'static str {
+        match self {
+            IoThrottle::ReadBps => "rbps",
+            IoThrottle::WriteBps => "wbps",
+            IoThrottle::ReadIops => "riops",
+            IoThrottle::WriteIops => "wiops",
+        }
+    }
+}
+
+/// The extra cgroup knobs of a sandbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CgroupExtra {
+    /// `cpuset.cpus` (e.g. `0-1,3`).
+    pub(crate) cpus: Option<String>,
+    /// `cpuset.mems`.
+    pub(crate) mems: Option<String>,
+    /// Block I/O weight, 10..=1000.
+    pub(crate) io_weight: Option<u16>,
+    /// Per-device weights: (major, minor, weight).
+    pub(crate) io_weight_device: Vec<(u32, u32, u16)>,
+    /// Throttles: (which, major, minor, rate).
+    pub(crate) io_throttle: Vec<(IoThrottle, u32, u32, u64)>,
+    /// `net_cls.classid`.
+    pub(crate) net_classid: Option<u32>,
+    /// `net_prio.ifpriomap` lines: (interface, priority).
+    pub(crate) net_prio: Vec<(String, u32)>,
+}
+
+/// Extra cgroup builder methods.
+impl Sandbox {
+    /// Run on these CPUs only (cpuset, e.g. `"0-1,3"`).
+    pub fn cpuset_cpus(mut self, cpus: impl Into<String>) -> Self {
+        self.limits.extra.cpus = Some(cpus.into());
+        self
+    }
+    /// Allocate memory on these NUMA nodes only (cpuset, e.g. `"0"`).
+    pub fn cpuset_mems(mut self, mems: impl Into<String>) -> Self {
+        self.limits.extra.mems = Some(mems.into());
+        self
+    }
+    /// Block I/O weight, 10..=1000 (v1 `blkio.weight` or `blkio.bfq.weight`,
+    /// v2 `io.weight` or `io.bfq.weight`: needs a scheduler with weights).
+    pub fn blkio_weight(mut self, weight: u16) -> Self {
+        self.limits.extra.io_weight = Some(weight);
+        self
+    }
+    /// Block I/O weight on device `major:minor`.
+    pub fn blkio_weight_device(mut self, major: u32, minor: u32, weight: u16) -> Self {
+        self.limits
+            .extra
+            .io_weight_device
+            .push((major, minor, weight));
+        self
+    }
+    /// Throttle device `major:minor` (v1 `blkio.throttle.*`, v2 `io.max`).
+    pub fn blkio_throttle(mut self, which: IoThrottle, major: u32, minor: u32, rate: u64) -> Self {
+        self.limits
+            .extra
+            .io_throttle
+            .push((which, major, minor, rate));
+        self
+    }
+    /// Tag the box's packets with this class id (cgroup v1 `net_cls`).
+    pub fn net_classid(mut self, classid: u32) -> Self {
+        self.limits.extra.net_classid = Some(classid);
+        self
+    }
+    /// Priority of the box's traffic on interface `ifname` (cgroup v1
+    /// `net_prio`).
+    pub fn net_priority(mut self, ifname: impl Into<String>, prio: u32) -> Self {
+        self.limits.extra.net_prio.push((ifname.into(), prio));
+        self
+    }
+}
+
+impl CgroupExtra {
+    /// Whether any knob is set.
+    pub(crate) fn any(&self) -> bool {
+        *self != CgroupExtra::default()
+    }
+
+    fn has_cpuset(&self) -> bool {
+        self.cpus.is_some() || self.mems.is_some()
+    }
+
+    fn has_io(&self) -> bool {
+        self.io_weight.is_some()
+            || !self.io_weight_device.is_empty()
+            || !self.io_throttle.is_empty()
+    }
+
+    /// Check values; errors name the builder method.
+    pub(crate) fn validate(&self) -> Result<()> {
+        let list = |field: &str, s: &Option<String>| -> Result<()> {
+            match s {
+                Some(s)
+                    if s.is_empty()
+                        || !s.chars().all(|c| c.is_ascii_digit() || ",-".contains(c)) =>
+                {
+                    Err(Error::invalid(
+                        field,
+                        format!("{s:?} is not a list like \"0-1,3\""),
+                    ))
+                }
+                _ => Ok(()),
+            }
+        };
+        list("cpuset_cpus", &self.cpus)?;
+        list("cpuset_mems", &self.mems)?;
+        let weights = self
+            .io_weight
+            .iter()
+            .chain(self.io_weight_device.iter().map(|d| &d.2));
+        for w in weights {
+            if !(10..=1000).contains(w) {
+                return Err(Error::invalid(
+                    "blkio_weight",
+                    format!("{w} is outside 10..=1000"),
+                ));
+            }
+        }
+        for (ifname, _) in &self.net_prio {
+            if ifname.is_empty() || ifname.len() > 15 || ifname.contains([' ', '\n', '/']) {
+                return Err(Error::invalid(
+                    "net_priority",
+                    format!("bad interface name {ifname:?}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The v1 controllers these knobs need.
+    pub(crate) fn v1_controllers(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        if self.has_cpuset() {
+            v.push("cpuset");
+        }
+        if self.has_io() {
+            v.push("blkio");
+        }
+        if self.net_classid.is_some() {
+            v.push("net_cls");
+        }
+        if !self.net_prio.is_empty() {
+            v.push("net_prio");
+        }
+        v
+    }
+
+    /// The v2 controllers these knobs need; `net_cls`/`net_prio` have no v2
+    /// counterpart (an error on a pure v2 host).
+    pub(crate) fn v2_controllers(&self) -> Result<Vec<&'static str>> {
+        if self.net_classid.is_some() || !self.net_prio.is_empty() {
+            return Err(Error::Unsupported {
+                feature: "cgroup net_cls / net_prio".into(),
+                detail: "cgroup v2 has no network controllers (use nftables with the \
+                         cgroup path instead)"
+                    .into(),
+            });
+        }
+        let mut v = Vec::new();
+        if self.has_cpuset() {
+            v.push("cpuset");
+        }
+        if self.has_io() {
+            v.push("io");
+        }
+        Ok(v)
+    }
+
+    /// Names of the builder methods behind a v1 controller, for reports.
+    pub(crate) fn limit_names(&self, ctrl: &str) -> Vec<&'static str> {
+        match ctrl {
+            "cpuset" if self.has_cpuset() => vec!["cpuset"],
+            "blkio" if self.has_io() => vec!["blkio"],
+            "net_cls" if self.net_classid.is_some() => vec!["net_classid"],
+            "net_prio" if !self.net_prio.is_empty() => vec!["net_priority"],
+            _ => Vec::new(),
+        }
+    }
+
+    /// Write the knobs of v1 `controller` into its directory `dir`.
+    pub(crate) fn write_v1(&self, controller: &str, dir: &Path) -> Result<()> {
+        match controller {
+            "cpuset" => {
+                // A new v1 cpuset starts empty and takes no task: fill the
+                // ancestors (and this one) from their parents first.
+                fill_cpuset(dir)?;
+                if let Some(c) = &self.cpus {
+                    write_file(&dir.join("cpuset.cpus"), c)?;
+                }
+                if let Some(m) = &self.mems {
+                    write_file(&dir.join("cpuset.mems"), m)?;
+                }
+            }
+            "blkio" => {
+                let weight = pick(dir, &["blkio.weight", "blkio.bfq.weight"]);
+                let weight_dev = pick(dir, &["blkio.weight_device", "blkio.bfq.weight_device"]);
+                if let Some(w) = self.io_weight {
+                    write_file(&need(weight, dir, "blkio weight")?, &w.to_string())?;
+                }
+                for (ma, mi, w) in &self.io_weight_device {
+                    let f = need(weight_dev.clone(), dir, "blkio weight per device")?;
+                    write_file(&f, &format!("{ma}:{mi} {w}"))?;
+                }
+                for (which, ma, mi, rate) in &self.io_throttle {
+                    write_file(&dir.join(which.v1_file()), &format!("{ma}:{mi} {rate}"))?;
+                }
+            }
+            "net_cls" => {
+                if let Some(id) = self.net_classid {
+                    write_file(&dir.join("net_cls.classid"), &id.to_string())?;
+                }
+            }
+            "net_prio" => {
+                for (ifname, prio) in &self.net_prio {
+                    write_file(&dir.join("net_prio.ifpriomap"), &format!("{ifname} {prio}"))?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Write the knobs into the v2 directory `dir`.
+    pub(crate) fn write_v2(&self, dir: &Path) -> Result<()> {
+        if let Some(c) = &self.cpus {
+            write_file(&dir.join("cpuset.cpus"), c)?;
+        }
+        if let Some(m) = &self.mems {
+            write_file(&dir.join("cpuset.mems"), m)?;
+        }
+        if self.io_weight.is_some() || !self.io_weight_device.is_empty() {
+            let f = need(pick(dir, &["io.weight", "io.bfq.weight"]), dir, "io weight")?;
+            if let Some(w) = self.io_weight {
+                write_file(&f, &format!("default {w}"))?;
+            }
+            for (ma, mi, w) in &self.io_weight_device {
+                write_file(&f, &format!("{ma}:{mi} {w}"))?;
+            }
+        }
+        for (which, ma, mi, rate) in &self.io_throttle {
+            write_file(
+                &dir.join("io.max"),
+                &format!("{ma}:{mi} {}={rate}", which.v2_key()),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// The first of `names` that exists in `dir`.
+fn pick(dir: &Path, names: &[&str]) -> Option<std::path::PathBuf> {
+    names.iter().map(|n| dir.join(n)).find(|p| p.exists())
+}
+
+fn need(p: Option<std::path::PathBuf>, dir: &Path, what: &str) -> Result<std::path::PathBuf> {
+    p.ok_or_else(|| Error::Unsupported {
+        feature: format!("cgroup {what}"),
+        detail: format!(
+            "{} has no weight file: the block devices' I/O scheduler has no \
+             weights (use bfq) or the kernel lacks them",
+            dir.display()
+        ),
+    })
+}
+
+/// Give an empty v1 cpuset (and its empty ancestors) its parent's cpus
+/// and mems, top-down.
+pub fn fill_cpuset(dir: &Path) -> Result<()> {
+    let read = |d: &Path, f: &str| std::fs::read_to_string(d.join(f)).unwrap_or_default();
+    let Some(parent) = dir.parent() else {
+        return Ok(());
+    };
+    if !parent.join("cpuset.cpus").exists() {
+        return Ok(());
+    }
+    for f in ["cpuset.cpus", "cpuset.mems"] {
+        if read(dir, f).trim().is_empty() {
+            if read(parent, f).trim().is_empty() {
+                fill_cpuset(parent)?;
+            }
+            write_file(&dir.join(f), read(parent, f).trim())?;
+        }
+    }
+    Ok(())
+}
