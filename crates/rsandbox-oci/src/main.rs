@@ -6,6 +6,7 @@
 mod cgroups;
 mod spec;
 mod state;
+mod timing;
 mod tty;
 
 use std::io::Write;
@@ -202,15 +203,37 @@ impl Logger {
 }
 
 fn main() {
+    timing::init();
     let cli = Cli::parse();
+    timing::mark("parse arguments");
     let log = Logger {
         file: cli.log.clone(),
         format: cli.log_format,
     };
-    if let Err(e) = run(&cli, &log) {
+    let result = run(&cli, &log);
+    timing::report(cmd_name(&cli.cmd));
+    if let Err(e) = result {
         log.log("error", &e);
         eprintln!("rsandbox-oci: {e}");
         std::process::exit(1);
+    }
+}
+
+/// The subcommand's name, for the timing report.
+fn cmd_name(c: &Cmd) -> &'static str {
+    match c {
+        Cmd::Create { .. } => "create",
+        Cmd::Start { .. } => "start",
+        Cmd::State { .. } => "state",
+        Cmd::Kill { .. } => "kill",
+        Cmd::Delete { .. } => "delete",
+        Cmd::List { .. } => "list",
+        Cmd::Ps { .. } => "ps",
+        Cmd::Pause { .. } => "pause",
+        Cmd::Resume { .. } => "resume",
+        Cmd::Exec { .. } => "exec",
+        Cmd::Update { .. } => "update",
+        Cmd::Features => "features",
     }
 }
 
@@ -481,11 +504,14 @@ fn create(
     let bundle =
         std::fs::canonicalize(bundle).map_err(|e| format!("bundle {}: {e}", bundle.display()))?;
     let spec = spec::load(&bundle)?;
+    timing::mark("load config.json");
     let mapped = spec::map(&spec, &bundle)?;
+    timing::mark("map the spec");
     for w in &mapped.warnings {
         log.log("warning", w);
     }
     let locked = Locked::create(&cli.root, id)?;
+    timing::mark("state dir + lock");
     let terminal = spec
         .process()
         .as_ref()
@@ -543,9 +569,11 @@ fn create_locked(
     } = opts;
     let rel = cgroups::relative_path(mapped.cgroups_path.as_deref(), id, cli.systemd_cgroup);
     let created = cgroups::create(&rel)?;
+    timing::mark("container cgroups");
     if let Some(r) = &mapped.resources {
         cgroups::write_top(&rel, r);
     }
+    timing::mark("container cgroup limits");
     let rootfs = mapped
         .sandbox
         .fs_config()
@@ -589,6 +617,7 @@ fn create_locked(
         }
         None => None,
     };
+    timing::mark("exec fifo");
     let child = match sb.spawn(&mapped.command) {
         Ok(c) => c,
         Err(e) => {
@@ -596,6 +625,10 @@ fn create_locked(
             return Err(format!("create: {e}"));
         }
     };
+    timing::mark("spawn (core)");
+    if let Some(t) = child.spawn_timing().filter(|_| timing::on()) {
+        eprintln!("core spawn stages:\n{t}");
+    }
     drop((gate, pty));
     let mut pid = child.pid();
     if mapped.joins_pid {
@@ -631,10 +664,13 @@ fn create_locked(
         cgroup_created: created.clone(),
         rootfs,
     };
+    timing::mark("sysctls + pid check");
     locked.save(&saved).map_err(fail)?;
+    timing::mark("save state");
     if let Some(p) = pid_file {
         write_pid_file(p, pid).map_err(fail)?;
     }
+    timing::mark("pid file");
     Ok(())
 }
 
@@ -692,6 +728,7 @@ fn start(root: &Path, id: &str) -> Res<()> {
     let l = Locked::open(root, id)?;
     let mut s = l.load()?;
     let st = status(&s);
+    timing::mark("lock + load + status");
     if st != "created" {
         return Err(format!("cannot start container {id:?} in state {st}"));
     }
@@ -705,8 +742,11 @@ fn start(root: &Path, id: &str) -> Res<()> {
         .map_err(|e| format!("release the container: {e}"))?;
     drop(f);
     let _ = std::fs::remove_file(&fifo);
+    timing::mark("release through the fifo");
     s.status = "running".into();
-    l.save(&s)
+    l.save(&s)?;
+    timing::mark("save state");
+    Ok(())
 }
 
 trait NonBlock {
@@ -819,6 +859,7 @@ fn delete(root: &Path, id: &str, force: bool) -> Res<()> {
     };
     let s = l.load()?;
     let st = status(&s);
+    timing::mark("lock + load + status");
     if st != "stopped" && !(force || st == "created") {
         return Err(format!(
             "cannot delete container {id:?} in state {st} (use --force)"
@@ -828,7 +869,10 @@ fn delete(root: &Path, id: &str, force: bool) -> Res<()> {
         let _ = cgroups::freeze(&s.cgroup, false);
     }
     cgroups::destroy(&s.cgroup, &s.cgroup_created)?;
-    std::fs::remove_dir_all(&l.dir).map_err(|e| format!("remove {}: {e}", l.dir.display()))
+    timing::mark("kill + remove cgroups");
+    std::fs::remove_dir_all(&l.dir).map_err(|e| format!("remove {}: {e}", l.dir.display()))?;
+    timing::mark("remove state dir");
+    Ok(())
 }
 
 fn list(root: &Path, format: &str, quiet: bool) -> Res<()> {

@@ -1,0 +1,59 @@
+//! Where one container's life goes, step by step: the median of each
+//! step of create, start, wait, delete --force over N lives, for
+//! rsandbox-oci, crun and runc (the `oci` bench's sequence and bundle).
+//!
+//! `cargo run --release -p rsandbox-benches --example oci_steps -- 100`
+//! as root, after `cargo build --release -p rsandbox-oci` and
+//! `scripts/bench.sh --prepare`.
+
+use std::time::Duration;
+
+use rsandbox_benches::oci::{become_subreaper, lifecycle, rsandbox_oci, Scratch, Steps};
+use rsandbox_benches::{assets, needs_hybrid_fix, on_thread, which};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(50);
+    become_subreaper().expect("subreaper");
+    let bundle = assets().join("bundle");
+    for rt in ["rsandbox-oci", "crun", "runc"] {
+        let bin = if rt == "rsandbox-oci" {
+            rsandbox_oci()
+        } else {
+            which(rt)
+        };
+        let Some(bin) = bin else {
+            eprintln!("{rt}: not found");
+            continue;
+        };
+        let bundle = bundle.clone();
+        let all: Result<Vec<Steps>, String> =
+            on_thread(rt == "crun" && needs_hybrid_fix(), move || {
+                let s = Scratch::new(rt);
+                (0..n).map(|_| lifecycle(&bin, &bundle, rt, &s)).collect()
+            });
+        let all = match all {
+            Ok(a) => a,
+            Err(e) => {
+                eprintln!("{rt}: {e}");
+                continue;
+            }
+        };
+        let m = |f: fn(&Steps) -> Duration| median(all.iter().map(f).collect());
+        println!(
+            "{rt:>13}: create {:>8.2?}  start {:>8.2?}  wait {:>8.2?}  delete {:>8.2?}  total {:>8.2?}",
+            m(|s| s.create),
+            m(|s| s.start),
+            m(|s| s.wait),
+            m(|s| s.delete),
+            m(|s| s.create + s.start + s.wait + s.delete),
+        );
+    }
+}
