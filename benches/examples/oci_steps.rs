@@ -1,11 +1,13 @@
 //! Where one container's life goes, step by step: the median of each
 //! step of create, start, wait, delete --force over N lives, for
-//! rsandbox-oci, crun and runc (the `oci` bench's sequence and bundle).
+//! rsandbox-oci, crun and runc (the `oci` bench's sequence and bundle),
+//! the runtimes taking turns.
 //!
 //! `cargo run --release -p rsandbox-benches --example oci_steps -- 100`
 //! as root, after `cargo build --release -p rsandbox-oci` and
 //! `scripts/bench.sh --prepare`.
 
+use std::sync::mpsc;
 use std::time::Duration;
 
 use rsandbox_benches::oci::{become_subreaper, lifecycle, rsandbox_oci, Scratch, Steps};
@@ -23,6 +25,10 @@ fn main() {
         .unwrap_or(50);
     become_subreaper().expect("subreaper");
     let bundle = assets().join("bundle");
+    // One worker thread per runtime (crun's in its private mount
+    // namespace), driven in turn, so that load from other work on the
+    // machine falls on all three alike.
+    let mut workers = Vec::new();
     for rt in ["rsandbox-oci", "crun", "runc"] {
         let bin = if rt == "rsandbox-oci" {
             rsandbox_oci()
@@ -33,19 +39,30 @@ fn main() {
             eprintln!("{rt}: not found");
             continue;
         };
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (done_tx, done_rx) = mpsc::channel::<Result<Steps, String>>();
         let bundle = bundle.clone();
-        let all: Result<Vec<Steps>, String> =
-            on_thread(rt == "crun" && needs_hybrid_fix(), move || {
+        let hybrid_fix = rt == "crun" && needs_hybrid_fix();
+        std::thread::spawn(move || {
+            on_thread(hybrid_fix, move || {
                 let s = Scratch::new(rt);
-                (0..n).map(|_| lifecycle(&bin, &bundle, rt, &s)).collect()
-            });
-        let all = match all {
-            Ok(a) => a,
-            Err(e) => {
-                eprintln!("{rt}: {e}");
-                continue;
+                for () in go_rx {
+                    let _ = done_tx.send(lifecycle(&bin, &bundle, rt, &s));
+                }
+            })
+        });
+        workers.push((rt, go_tx, done_rx, Vec::new()));
+    }
+    for _ in 0..n {
+        for (rt, go, done, all) in &mut workers {
+            go.send(()).expect("worker");
+            match done.recv().expect("worker") {
+                Ok(s) => all.push(s),
+                Err(e) => panic!("{rt}: {e}"),
             }
-        };
+        }
+    }
+    for (rt, _, _, all) in &workers {
         let m = |f: fn(&Steps) -> Duration| median(all.iter().map(f).collect());
         println!(
             "{rt:>13}: create {:>8.2?}  start {:>8.2?}  wait {:>8.2?}  delete {:>8.2?}  total {:>8.2?}",

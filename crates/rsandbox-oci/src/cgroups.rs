@@ -8,8 +8,14 @@ use std::path::{Path, PathBuf};
 use rsandbox::features::cgroup_mounts;
 
 /// Mount points of the hierarchies the core may use: cgroup2, and v1
-/// hierarchies with controllers.
+/// hierarchies with controllers. Read once per command (every cgroup
+/// operation needs them; the mount table does not change under us).
 pub fn mounts() -> Vec<(u8, PathBuf)> {
+    static MOUNTS: std::sync::OnceLock<Vec<(u8, PathBuf)>> = std::sync::OnceLock::new();
+    MOUNTS.get_or_init(read_mounts).clone()
+}
+
+fn read_mounts() -> Vec<(u8, PathBuf)> {
     cgroup_mounts()
         .into_iter()
         .filter(|m| {

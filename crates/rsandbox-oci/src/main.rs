@@ -584,7 +584,7 @@ fn create_locked(
 
     // The exec FIFO: the container's process reads one byte from it before
     // exec; `start` writes that byte.
-    let fifo = locked.dir.join("exec.fifo");
+    let fifo = state::exec_fifo(&locked.dir);
     let cpath =
         std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).map_err(|_| "bad root path")?;
     // SAFETY: mkfifo/open on a valid C string.
@@ -724,15 +724,18 @@ fn apply_sysctl(pid: i32, ns: &str, key: &str, value: &str) -> Res<()> {
     .map_err(|_| "sysctl thread panicked".to_string())?
 }
 
+/// Release a created container: one byte into its exec FIFO, then remove
+/// the FIFO, which is what marks the container as started (the saved state
+/// is not rewritten; see `state::read_state`).
 fn start(root: &Path, id: &str) -> Res<()> {
     let l = Locked::open(root, id)?;
-    let mut s = l.load()?;
+    let s = l.load()?;
     let st = status(&s);
     timing::mark("lock + load + status");
     if st != "created" {
         return Err(format!("cannot start container {id:?} in state {st}"));
     }
-    let fifo = l.dir.join("exec.fifo");
+    let fifo = state::exec_fifo(&l.dir);
     let f = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags_nonblock()
@@ -741,11 +744,8 @@ fn start(root: &Path, id: &str) -> Res<()> {
     (&f).write_all(&[1])
         .map_err(|e| format!("release the container: {e}"))?;
     drop(f);
-    let _ = std::fs::remove_file(&fifo);
+    std::fs::remove_file(&fifo).map_err(|e| format!("remove the exec fifo: {e}"))?;
     timing::mark("release through the fifo");
-    s.status = "running".into();
-    l.save(&s)?;
-    timing::mark("save state");
     Ok(())
 }
 
