@@ -83,6 +83,42 @@ pub fn create(rel: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(created)
 }
 
+/// Move this process into the cgroups `pid` is in, in every hierarchy of
+/// [`mounts`]. `/proc/PID/cgroup` names them relative to this process's
+/// cgroup namespace, as its `/sys/fs/cgroup` mounts show them.
+pub fn join_cgroups_of(pid: i32) -> Result<(), String> {
+    let file = format!("/proc/{pid}/cgroup");
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("read {file}: {e}"))?;
+    let all = cgroup_mounts();
+    let managed = mounts();
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, ctrls, path) = match (f.next(), f.next(), f.next()) {
+            (Some(a), Some(b), Some(c)) => (a, b, c),
+            _ => continue,
+        };
+        let mount = if ctrls.is_empty() {
+            all.iter().find(|m| m.version == 2)
+        } else {
+            let want: Vec<&str> = ctrls.split(',').collect();
+            all.iter().find(|m| {
+                m.version == 1
+                    && m.controllers.len() == want.len()
+                    && m.controllers.iter().all(|c| want.contains(&c.as_str()))
+            })
+        };
+        let Some(m) = mount.filter(|m| managed.iter().any(|(_, p)| p == Path::new(&m.path))) else {
+            continue;
+        };
+        let procs = Path::new(&m.path)
+            .join(path.trim_start_matches('/'))
+            .join("cgroup.procs");
+        std::fs::write(&procs, "0")
+            .map_err(|e| format!("join the container's cgroup {}: {e}", procs.display()))?;
+    }
+    Ok(())
+}
+
 /// Every cgroup directory of the container (ours and the core's below).
 fn tree(rel: &Path) -> Vec<PathBuf> {
     let rel = rel.strip_prefix("/").unwrap_or(rel);

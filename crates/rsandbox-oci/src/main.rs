@@ -397,6 +397,11 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
         proc.set_terminal(Some(true));
     }
     let (mut sb, cmd, warnings) = spec::exec_sandbox(&spec, &proc, s.pid)?;
+    // Into the container's cgroups first, as runc does: the exec'd process
+    // inherits them, so the container's limits bind it and `kill --all`,
+    // `ps`, `pause` and `delete` find it. Left where the runtime runs
+    // (conmon's cgroup, under podman) it escaped `--memory`.
+    cgroups::join_cgroups_of(s.pid).map_err(|e| format!("exec: {e}"))?;
     let pty = if proc.terminal().unwrap_or(false) {
         let sock = console_socket
             .as_ref()

@@ -377,7 +377,11 @@ fn scenarios(p: &Podman, tar: &Path) {
     );
 
     // run -d, ps, exec, stop, rm.
-    let id = p.run(0, &["-d", "--name", "rsb-d"], &["sleep", "100"]);
+    let id = p.run(
+        0,
+        &["-d", "--name", "rsb-d", "--memory", "32m"],
+        &["sleep", "100"],
+    );
     let id = id.trim();
     assert_eq!(id.len(), 64, "run -d prints the container id: {id:?}");
     let ps = p.ok(&[
@@ -410,6 +414,13 @@ fn scenarios(p: &Podman, tar: &Path) {
         interfaces(out.split_once("Inter-").map_or("", |x| x.1)),
         ["lo"],
         "{out}"
+    );
+    // The exec'd process is in the container's cgroup: the container's
+    // memory limit holds for it too.
+    let out = p.ok(&["exec", "rsb-d", "sh", "-c", dd]);
+    assert_eq!(
+        out, "dd=137\n",
+        "exec: dd should be OOM-killed under the container's --memory 32m"
     );
     let out = p.ok(&[
         "exec",
