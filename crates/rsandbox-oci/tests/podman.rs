@@ -47,9 +47,23 @@ fn text(b: &[u8]) -> String {
 }
 
 impl Podman {
+    /// Run podman; panics if it timed out.
     fn cmd(&self, args: &[&str]) -> Output {
+        let o = self.cmd_raw(args);
+        if o.status.code() == Some(124) {
+            panic!(
+                "podman {args:?} timed out after {TIMEOUT} s\nstdout: {}\nstderr: {}",
+                text(&o.stdout),
+                text(&o.stderr)
+            );
+        }
+        o
+    }
+
+    /// Run podman under `timeout`, with the test's private configuration.
+    fn cmd_raw(&self, args: &[&str]) -> Output {
         // In the scratch dir: conmon writes an `oom` file in its cwd.
-        let o = Command::new("timeout")
+        Command::new("timeout")
             .args(["-k", "5", TIMEOUT, "podman"])
             .current_dir(&self.dir)
             .env("CONTAINERS_CONF", self.dir.join("containers.conf"))
@@ -64,15 +78,7 @@ impl Podman {
             .args(["--cgroup-manager", "cgroupfs", "--events-backend", "file"])
             .args(args)
             .output()
-            .expect("run podman (through coreutils' timeout)");
-        if o.status.code() == Some(124) {
-            panic!(
-                "podman {args:?} timed out after {TIMEOUT} s\nstdout: {}\nstderr: {}",
-                text(&o.stdout),
-                text(&o.stderr)
-            );
-        }
-        o
+            .expect("run podman (through coreutils' timeout)")
     }
 
     /// Run podman; its exit code must be `code`. Returns stdout.
@@ -124,7 +130,7 @@ impl Drop for Podman {
     /// Runs on the namespace's thread: stop what a failed test left, then
     /// unmount podman's mounts under the scratch dir.
     fn drop(&mut self) {
-        let _ = self.cmd(&["rm", "-af", "-t", "0"]);
+        let _ = self.cmd_raw(&["rm", "-af", "-t", "0"]);
         for m in mounts_under(&self.dir).iter().rev() {
             let c = std::ffi::CString::new(m.as_os_str().as_encoded_bytes()).unwrap();
             // SAFETY: umount2 of a mount in this thread's private namespace.
@@ -220,10 +226,9 @@ fn processes_naming(dir: &Path) -> Vec<(i32, String)> {
         .collect()
 }
 
-/// Move this thread into a private mount namespace with private tmpfs
-/// mounts on `SHADOWED`. Returns the directories it had to create on the
-/// host (empty there; removed by the caller).
-fn enter_private_mount_ns() -> Vec<PathBuf> {
+/// Make the `SHADOWED` directories that do not exist (their mount points);
+/// returns them, to be removed (empty on the host) at the end.
+fn make_shadow_points() -> Vec<PathBuf> {
     let mut created = Vec::new();
     for d in SHADOWED {
         if !Path::new(d).exists() {
@@ -231,6 +236,12 @@ fn enter_private_mount_ns() -> Vec<PathBuf> {
             created.push(PathBuf::from(d));
         }
     }
+    created
+}
+
+/// Move this thread into a private mount namespace with private tmpfs
+/// mounts on `SHADOWED`.
+fn enter_private_mount_ns() {
     // SAFETY: unshare of this thread's fs attributes and mount namespace,
     // then mounts in that new namespace only (made private first).
     unsafe {
@@ -265,7 +276,6 @@ fn enter_private_mount_ns() -> Vec<PathBuf> {
         };
         assert_eq!(r, 0, "tmpfs on {d}: {}", std::io::Error::last_os_error());
     }
-    created
 }
 
 fn podman_installed() -> bool {
@@ -470,16 +480,18 @@ fn podman_runs_containers_with_rsandbox_oci() {
     let cgroup_parent = format!("/rsandbox-oci-podman-test-{}", std::process::id());
     let tar = prepare(&dir);
 
+    let created = make_shadow_points();
     let (d, cg) = (dir.clone(), cgroup_parent.clone());
+    // A panic anywhere on the thread (the scenarios, the clean-up of its
+    // Drop) comes back as Err from join, after which the clean-up below
+    // still runs.
     let result = std::thread::spawn(move || {
-        let created = enter_private_mount_ns();
+        enter_private_mount_ns();
         let p = Podman {
             dir: d,
             cgroup_parent: cg,
         };
-        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| scenarios(&p, &tar)));
-        drop(p);
-        (r, created)
+        scenarios(&p, &tar);
     })
     .join();
 
@@ -495,11 +507,10 @@ fn podman_runs_containers_with_rsandbox_oci() {
     remove_cgroups(&cgroup_parent);
     let cgroups_left = cgroup_dirs(&cgroup_parent);
     let _ = std::fs::remove_dir_all(&dir);
-    let (r, created) = result.expect("the podman thread");
     for d in created.iter().rev() {
         let _ = std::fs::remove_dir(d);
     }
-    if let Err(e) = r {
+    if let Err(e) = result {
         std::panic::resume_unwind(e);
     }
     assert!(procs.is_empty(), "processes left: {procs:?}");
