@@ -43,7 +43,7 @@ fn main() {
         let (done_tx, done_rx) = mpsc::channel::<Result<Steps, String>>();
         let bundle = bundle.clone();
         let hybrid_fix = rt == "crun" && needs_hybrid_fix();
-        std::thread::spawn(move || {
+        let worker = std::thread::spawn(move || {
             on_thread(hybrid_fix, move || {
                 let s = Scratch::new(rt);
                 for () in go_rx {
@@ -51,10 +51,10 @@ fn main() {
                 }
             })
         });
-        workers.push((rt, go_tx, done_rx, Vec::new()));
+        workers.push((rt, go_tx, done_rx, Vec::new(), worker));
     }
     for _ in 0..n {
-        for (rt, go, done, all) in &mut workers {
+        for (rt, go, done, all, _) in &mut workers {
             go.send(()).expect("worker");
             match done.recv().expect("worker") {
                 Ok(s) => all.push(s),
@@ -62,7 +62,11 @@ fn main() {
             }
         }
     }
-    for (rt, _, _, all) in &workers {
+    for (rt, go, _, all, worker) in workers {
+        // The worker ends (and removes its scratch files) once its
+        // channel is closed.
+        drop(go);
+        worker.join().expect("worker");
         let m = |f: fn(&Steps) -> Duration| median(all.iter().map(f).collect());
         println!(
             "{rt:>13}: create {:>8.2?}  start {:>8.2?}  wait {:>8.2?}  delete {:>8.2?}  total {:>8.2?}",
