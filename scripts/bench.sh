@@ -135,6 +135,9 @@ ARGS=()
 [ "${1:-}" = --quick ] && ARGS+=(--warm-up-time 1 --measurement-time 3)
 log "spawn latency (criterion; ratios to std::process::Command in one run)"
 "${NICE[@]}" cargo bench -p rsandbox-benches --bench spawn -- "${ARGS[@]}"
+log "OCI runtimes: create+start+wait+delete (rsandbox-oci, crun, runc)"
+cargo build --release -q -p rsandbox-oci
+"${NICE[@]}" cargo bench -p rsandbox-benches --bench oci -- "${ARGS[@]}"
 log "per-stage breakdown, memory of an idle sandbox"
 "${NICE[@]}" cargo bench -p rsandbox-benches --bench report
 log "chart and table"

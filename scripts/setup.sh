@@ -3,7 +3,11 @@
 # (as root). Idempotent: only runs apt-get when something is missing.
 set -euo pipefail
 
-need=(busybox-static pkg-config python3-venv valgrind iproute2 util-linux gcc libc6-dev procps)
+# podman: the OCI runtime's end-to-end test (crates/rsandbox-oci/tests/podman.rs)
+# runs containers with it; without recommends it brings conmon, crun and a
+# network stack, which is all that test uses (vfs storage, --network none).
+need=(busybox-static pkg-config python3-venv valgrind iproute2 util-linux gcc libc6-dev procps
+      file podman)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing+=("$p")

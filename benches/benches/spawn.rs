@@ -145,39 +145,6 @@ fn oci(g: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>) 
     }
 }
 
-fn needs_hybrid_fix() -> bool {
-    std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers")
-        .is_ok_and(|s| !s.trim().is_empty())
-}
-
-/// Run `f` on a new thread, first moved (when `private_cgroup2`) into a
-/// private mount namespace where the hybrid cgroup2 mount is detached.
-fn on_thread<T: Send + 'static>(
-    private_cgroup2: bool,
-    f: impl FnOnce() -> T + Send + 'static,
-) -> T {
-    std::thread::spawn(move || {
-        if private_cgroup2 {
-            // SAFETY: unshare/mount/umount2 with constant C strings; they
-            // affect only this thread's (new) mount namespace.
-            unsafe {
-                assert_eq!(libc::unshare(libc::CLONE_NEWNS | libc::CLONE_FS), 0);
-                libc::mount(
-                    std::ptr::null(),
-                    c"/".as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                );
-                libc::umount2(c"/sys/fs/cgroup/unified".as_ptr(), libc::MNT_DETACH);
-            }
-        }
-        f()
-    })
-    .join()
-    .expect("bench thread")
-}
-
 /// QEMU `-M microvm` (TCG: no KVM here) booting Debian's uncompressed
 /// kernel into an initramfs whose /init powers off.
 fn vm(c: &mut Criterion) {

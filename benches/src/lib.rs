@@ -5,6 +5,8 @@
 //! first installs the peers and builds their assets). Nothing here runs in
 //! `cargo test`; CI only builds the benches (`cargo bench --no-run`).
 
+pub mod oci;
+
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
@@ -128,4 +130,40 @@ pub fn mem_available_kb() -> u64 {
         .find_map(|l| l.strip_prefix("MemAvailable:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
+}
+
+/// Whether crun would refuse this host's cgroups: a hybrid layout whose
+/// cgroup2 hierarchy lists a controller (hugetlb here).
+pub fn needs_hybrid_fix() -> bool {
+    std::fs::read_to_string("/sys/fs/cgroup/unified/cgroup.controllers")
+        .is_ok_and(|s| !s.trim().is_empty())
+}
+
+/// Run `f` on a new thread, first moved (when `private_cgroup2`) into a
+/// private mount namespace where the hybrid cgroup2 mount is detached, so
+/// crun sees plain cgroup v1. The host's mounts are not changed.
+pub fn on_thread<T: Send + 'static>(
+    private_cgroup2: bool,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    std::thread::spawn(move || {
+        if private_cgroup2 {
+            // SAFETY: unshare/mount/umount2 with constant C strings; they
+            // affect only this thread's (new) mount namespace.
+            unsafe {
+                assert_eq!(libc::unshare(libc::CLONE_NEWNS | libc::CLONE_FS), 0);
+                libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                );
+                libc::umount2(c"/sys/fs/cgroup/unified".as_ptr(), libc::MNT_DETACH);
+            }
+        }
+        f()
+    })
+    .join()
+    .expect("bench thread")
 }

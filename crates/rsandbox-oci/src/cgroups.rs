@@ -8,8 +8,14 @@ use std::path::{Path, PathBuf};
 use rsandbox::features::cgroup_mounts;
 
 /// Mount points of the hierarchies the core may use: cgroup2, and v1
-/// hierarchies with controllers it has knobs for.
+/// hierarchies with controllers it has knobs for. Read once per command (every cgroup
+/// operation needs them; the mount table does not change under us).
 pub fn mounts() -> Vec<(u8, PathBuf)> {
+    static MOUNTS: std::sync::OnceLock<Vec<(u8, PathBuf)>> = std::sync::OnceLock::new();
+    MOUNTS.get_or_init(read_mounts).clone()
+}
+
+fn read_mounts() -> Vec<(u8, PathBuf)> {
     cgroup_mounts()
         .into_iter()
         .filter(|m| {
@@ -95,6 +101,42 @@ pub fn create(rel: &Path) -> Result<Vec<PathBuf>, String> {
         }
     }
     Ok(created)
+}
+
+/// Move this process into the cgroups `pid` is in, in every hierarchy of
+/// [`mounts`]. `/proc/PID/cgroup` names them relative to this process's
+/// cgroup namespace, as its `/sys/fs/cgroup` mounts show them.
+pub fn join_cgroups_of(pid: i32) -> Result<(), String> {
+    let file = format!("/proc/{pid}/cgroup");
+    let text = std::fs::read_to_string(&file).map_err(|e| format!("read {file}: {e}"))?;
+    let all = cgroup_mounts();
+    let managed = mounts();
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (_, ctrls, path) = match (f.next(), f.next(), f.next()) {
+            (Some(a), Some(b), Some(c)) => (a, b, c),
+            _ => continue,
+        };
+        let mount = if ctrls.is_empty() {
+            all.iter().find(|m| m.version == 2)
+        } else {
+            let want: Vec<&str> = ctrls.split(',').collect();
+            all.iter().find(|m| {
+                m.version == 1
+                    && m.controllers.len() == want.len()
+                    && m.controllers.iter().all(|c| want.contains(&c.as_str()))
+            })
+        };
+        let Some(m) = mount.filter(|m| managed.iter().any(|(_, p)| p == Path::new(&m.path))) else {
+            continue;
+        };
+        let procs = Path::new(&m.path)
+            .join(path.trim_start_matches('/'))
+            .join("cgroup.procs");
+        std::fs::write(&procs, "0")
+            .map_err(|e| format!("join the container's cgroup {}: {e}", procs.display()))?;
+    }
+    Ok(())
 }
 
 /// Every cgroup directory of the container (ours and the core's below).

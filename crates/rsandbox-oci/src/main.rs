@@ -7,6 +7,7 @@ mod cgroups;
 mod hooks;
 mod spec;
 mod state;
+mod timing;
 mod tty;
 
 use std::io::Write;
@@ -203,15 +204,37 @@ impl Logger {
 }
 
 fn main() {
+    timing::init();
     let cli = Cli::parse();
+    timing::mark("parse arguments");
     let log = Logger {
         file: cli.log.clone(),
         format: cli.log_format,
     };
-    if let Err(e) = run(&cli, &log) {
+    let result = run(&cli, &log);
+    timing::report(cmd_name(&cli.cmd));
+    if let Err(e) = result {
         log.log("error", &e);
         eprintln!("rsandbox-oci: {e}");
         std::process::exit(1);
+    }
+}
+
+/// The subcommand's name, for the timing report.
+fn cmd_name(c: &Cmd) -> &'static str {
+    match c {
+        Cmd::Create { .. } => "create",
+        Cmd::Start { .. } => "start",
+        Cmd::State { .. } => "state",
+        Cmd::Kill { .. } => "kill",
+        Cmd::Delete { .. } => "delete",
+        Cmd::List { .. } => "list",
+        Cmd::Ps { .. } => "ps",
+        Cmd::Pause { .. } => "pause",
+        Cmd::Resume { .. } => "resume",
+        Cmd::Exec { .. } => "exec",
+        Cmd::Update { .. } => "update",
+        Cmd::Features => "features",
     }
 }
 
@@ -378,6 +401,11 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
         proc.set_terminal(Some(true));
     }
     let (mut sb, cmd, warnings) = spec::exec_sandbox(&spec, &proc, s.pid)?;
+    // Into the container's cgroups first, as runc does: the exec'd process
+    // inherits them, so the container's limits bind it and `kill --all`,
+    // `ps`, `pause` and `delete` find it. Left where the runtime runs
+    // (conmon's cgroup, under podman) it escaped `--memory`.
+    cgroups::join_cgroups_of(s.pid).map_err(|e| format!("exec: {e}"))?;
     let pty = if proc.terminal().unwrap_or(false) {
         let sock = console_socket
             .as_ref()
@@ -485,11 +513,14 @@ fn create(
     let bundle =
         std::fs::canonicalize(bundle).map_err(|e| format!("bundle {}: {e}", bundle.display()))?;
     let (spec, load_warnings) = spec::load(&bundle)?;
+    timing::mark("load config.json");
     let mapped = spec::map(&spec, &bundle)?;
+    timing::mark("map the spec");
     for w in load_warnings.iter().chain(&mapped.warnings) {
         log.log("warning", w);
     }
     let locked = Locked::create(&cli.root, id)?;
+    timing::mark("state dir + lock");
     let terminal = spec
         .process()
         .as_ref()
@@ -548,6 +579,7 @@ fn create_locked(
     } = opts;
     let rel = cgroups::relative_path(mapped.cgroups_path.as_deref(), id, cli.systemd_cgroup);
     let created = cgroups::create(&rel)?;
+    timing::mark("container cgroups");
     let rootfs = mapped
         .sandbox
         .fs_config()
@@ -558,7 +590,7 @@ fn create_locked(
 
     // The exec FIFO: the container's process reads one byte from it before
     // exec; `start` writes that byte.
-    let fifo = locked.dir.join("exec.fifo");
+    let fifo = state::exec_fifo(&locked.dir);
     let cpath =
         std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).map_err(|_| "bad root path")?;
     // SAFETY: mkfifo/open on a valid C string.
@@ -591,6 +623,7 @@ fn create_locked(
         }
         None => None,
     };
+    timing::mark("exec fifo");
     let child = match sb.spawn(&mapped.command) {
         Ok(c) => c,
         Err(e) => {
@@ -598,6 +631,10 @@ fn create_locked(
             return Err(format!("create: {e}"));
         }
     };
+    timing::mark("spawn (core)");
+    if let Some(t) = child.spawn_timing().filter(|_| timing::on()) {
+        eprintln!("core spawn stages:\n{t}");
+    }
     drop((gate, pty));
     if let Some(r) = &mapped.resources {
         cgroups::write_all(&rel, r);
@@ -636,7 +673,9 @@ fn create_locked(
         cgroup_created: created.clone(),
         rootfs,
     };
+    timing::mark("sysctls + pid check");
     locked.save(&saved).map_err(fail)?;
+    timing::mark("save state");
     let st = state_json(&saved);
     for kind in [hooks::Kind::CreateRuntime, hooks::Kind::Prestart] {
         hooks::run(spec, kind, &st, None).map_err(fail)?;
@@ -645,6 +684,7 @@ fn create_locked(
     if let Some(p) = pid_file {
         write_pid_file(p, pid).map_err(fail)?;
     }
+    timing::mark("pid file");
     Ok(())
 }
 
@@ -698,10 +738,14 @@ fn apply_sysctl(pid: i32, ns: &str, key: &str, value: &str) -> Res<()> {
     .map_err(|_| "sysctl thread panicked".to_string())?
 }
 
+/// Release a created container: one byte into its exec FIFO, then remove
+/// the FIFO, which is what marks the container as started (the saved state
+/// is not rewritten; see `state::read_state`).
 fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
     let l = Locked::open(root, id)?;
     let mut s = l.load()?;
     let st = status(&s);
+    timing::mark("lock + load + status");
     if st != "created" {
         return Err(format!("cannot start container {id:?} in state {st}"));
     }
@@ -712,7 +756,7 @@ fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
         &state_json(&s),
         Some(s.pid),
     )?;
-    let fifo = l.dir.join("exec.fifo");
+    let fifo = state::exec_fifo(&l.dir);
     let f = std::fs::OpenOptions::new()
         .write(true)
         .custom_flags_nonblock()
@@ -721,9 +765,10 @@ fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
     (&f).write_all(&[1])
         .map_err(|e| format!("release the container: {e}"))?;
     drop(f);
-    let _ = std::fs::remove_file(&fifo);
+    std::fs::remove_file(&fifo).map_err(|e| format!("remove the exec fifo: {e}"))?;
+    timing::mark("release through the fifo");
+    // Running from here on; in memory only, for the poststart hook's state.
     s.status = "running".into();
-    l.save(&s)?;
     // A failing poststart hook is a warning (runtime-spec).
     if let Err(e) = hooks::run(&spec, hooks::Kind::Poststart, &state_json(&s), None) {
         log.log("warning", &e);
@@ -842,6 +887,7 @@ fn delete(root: &Path, id: &str, force: bool, log: &Logger) -> Res<()> {
     };
     let s = l.load()?;
     let st = status(&s);
+    timing::mark("lock + load + status");
     if st != "stopped" && !(force || st == "created") {
         return Err(format!(
             "cannot delete container {id:?} in state {st} (use --force)"
@@ -851,7 +897,9 @@ fn delete(root: &Path, id: &str, force: bool, log: &Logger) -> Res<()> {
         let _ = cgroups::freeze(&s.cgroup, false);
     }
     cgroups::destroy(&s.cgroup, &s.cgroup_created)?;
+    timing::mark("kill + remove cgroups");
     std::fs::remove_dir_all(&l.dir).map_err(|e| format!("remove {}: {e}", l.dir.display()))?;
+    timing::mark("remove state dir");
     // A failing poststop hook is a warning (runtime-spec).
     if let Ok((spec, _)) = spec::load(&s.bundle) {
         if let Err(e) = hooks::run(&spec, hooks::Kind::Poststop, &state_json(&s), None) {

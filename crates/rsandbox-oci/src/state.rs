@@ -21,7 +21,9 @@ pub struct Saved {
     pub pid: i32,
     /// Its start time (field 22 of /proc/PID/stat), against pid reuse.
     pub pid_start: u64,
-    /// `created` until `start`, then `running`.
+    /// `created` as saved by `create`; reads turn it into `running` once
+    /// `start` has released the container (the exec FIFO is gone), so
+    /// `start` does not rewrite the state.
     pub status: String,
     /// Creation time, RFC 3339.
     pub created: String,
@@ -108,23 +110,35 @@ impl Locked {
         read_state(&self.dir)
     }
 
-    /// Write the state atomically (temp file, rename).
+    /// Write the state atomically (temp file, rename). Not fsynced: the
+    /// state lives under /run and means nothing after a reboot, and an
+    /// fsync costs about a millisecond where /run is not a tmpfs.
     pub fn save(&self, s: &Saved) -> Result<(), String> {
         let tmp = self.dir.join("state.json.tmp");
         let mut f = File::create(&tmp).map_err(|e| format!("write state: {e}"))?;
-        let text = serde_json::to_vec_pretty(s).map_err(|e| e.to_string())?;
+        let text = serde_json::to_vec(s).map_err(|e| e.to_string())?;
         f.write_all(&text)
-            .and_then(|_| f.sync_all())
             .map_err(|e| format!("write state: {e}"))?;
         std::fs::rename(&tmp, self.dir.join("state.json")).map_err(|e| format!("write state: {e}"))
     }
+}
+
+/// The exec FIFO in a container's directory: the container's process
+/// waits on it until `start`, which removes it.
+pub fn exec_fifo(dir: &Path) -> PathBuf {
+    dir.join("exec.fifo")
 }
 
 /// Read `dir/state.json` without locking (for `list`).
 pub fn read_state(dir: &Path) -> Result<Saved, String> {
     let p = dir.join("state.json");
     let text = std::fs::read_to_string(&p).map_err(|e| format!("read {}: {e}", p.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", p.display()))
+    let mut s: Saved =
+        serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", p.display()))?;
+    if s.status == "created" && !exec_fifo(dir).exists() {
+        s.status = "running".into();
+    }
+    Ok(s)
 }
 
 /// `(state char, start time)` of a pid, from /proc/PID/stat.

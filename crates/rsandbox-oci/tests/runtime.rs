@@ -524,6 +524,10 @@ fn exec_joins_the_running_container() {
         .parse()
         .unwrap();
     assert!(pid_alive(pid));
+    // In the container's cgroups (its limits bind it), not the runtime's.
+    let init = env.state(id)["pid"].as_i64().unwrap();
+    let cgroups = |p: i64| std::fs::read_to_string(format!("/proc/{p}/cgroup")).unwrap();
+    assert_eq!(cgroups(pid), cgroups(init), "the exec'd process's cgroups");
     assert!(env.rt(&["delete", "--force", id]).0);
     let until = Instant::now() + Duration::from_secs(5);
     while pid_alive(pid) {

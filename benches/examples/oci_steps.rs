@@ -1,0 +1,80 @@
+//! Where one container's life goes, step by step: the median of each
+//! step of create, start, wait, delete --force over N lives, for
+//! rsandbox-oci, crun and runc (the `oci` bench's sequence and bundle),
+//! the runtimes taking turns.
+//!
+//! `cargo run --release -p rsandbox-benches --example oci_steps -- 100`
+//! as root, after `cargo build --release -p rsandbox-oci` and
+//! `scripts/bench.sh --prepare`.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use rsandbox_benches::oci::{become_subreaper, lifecycle, rsandbox_oci, Scratch, Steps};
+use rsandbox_benches::{assets, needs_hybrid_fix, on_thread, which};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn main() {
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(50);
+    become_subreaper().expect("subreaper");
+    let bundle = assets().join("bundle");
+    // One worker thread per runtime (crun's in its private mount
+    // namespace), driven in turn, so that load from other work on the
+    // machine falls on all three alike.
+    let mut workers = Vec::new();
+    for rt in ["rsandbox-oci", "crun", "runc"] {
+        let bin = if rt == "rsandbox-oci" {
+            rsandbox_oci()
+        } else {
+            which(rt)
+        };
+        let Some(bin) = bin else {
+            eprintln!("{rt}: not found");
+            continue;
+        };
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (done_tx, done_rx) = mpsc::channel::<Result<Steps, String>>();
+        let bundle = bundle.clone();
+        let hybrid_fix = rt == "crun" && needs_hybrid_fix();
+        let worker = std::thread::spawn(move || {
+            on_thread(hybrid_fix, move || {
+                let s = Scratch::new(rt);
+                for () in go_rx {
+                    let _ = done_tx.send(lifecycle(&bin, &bundle, rt, &s));
+                }
+            })
+        });
+        workers.push((rt, go_tx, done_rx, Vec::new(), worker));
+    }
+    for _ in 0..n {
+        for (rt, go, done, all, _) in &mut workers {
+            go.send(()).expect("worker");
+            match done.recv().expect("worker") {
+                Ok(s) => all.push(s),
+                Err(e) => panic!("{rt}: {e}"),
+            }
+        }
+    }
+    for (rt, go, _, all, worker) in workers {
+        // The worker ends (and removes its scratch files) once its
+        // channel is closed.
+        drop(go);
+        worker.join().expect("worker");
+        let m = |f: fn(&Steps) -> Duration| median(all.iter().map(f).collect());
+        println!(
+            "{rt:>13}: create {:>8.2?}  start {:>8.2?}  wait {:>8.2?}  delete {:>8.2?}  total {:>8.2?}",
+            m(|s| s.create),
+            m(|s| s.start),
+            m(|s| s.wait),
+            m(|s| s.delete),
+            m(|s| s.create + s.start + s.wait + s.delete),
+        );
+    }
+}
