@@ -466,6 +466,14 @@ fn unprivileged_caller_gets_privilege_errors() {
         }
         other => panic!("expected a privilege error, got {other:?}"),
     }
+    // A shared network namespace needs CAP_SYS_ADMIN; net_ns() does not.
+    match rsandbox::NetNs::new().unwrap_err() {
+        Error::Privilege { privilege, fix, .. } => {
+            assert_eq!(privilege, "CAP_SYS_ADMIN");
+            assert!(fix.contains("net_ns()"), "{fix}");
+        }
+        other => panic!("expected a privilege error, got {other:?}"),
+    }
     // Namespaces without a user namespace need CAP_SYS_ADMIN.
     let e = Sandbox::new().pid_ns().spawn(&t).unwrap_err();
     match e {
@@ -543,3 +551,139 @@ both!(background_processes_die_with_the_payload, || {
         assert_all_dead(&tree);
     }
 });
+
+/// `readlink /proc/self/ns/net` as the box sees it, plus whether `lo` is
+/// its only interface and is up.
+fn box_net(sb: &Sandbox) -> (String, String) {
+    let script = r#"
+import os, socket, fcntl, struct
+print(os.readlink('/proc/self/ns/net'))
+devs = [l.split(':')[0].strip() for l in open('/proc/net/dev').read().split('\n')[2:-1]]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+flags = struct.unpack('16sH', fcntl.ioctl(s.fileno(), 0x8913, struct.pack('16sH', b'lo', 0)))[1]
+print(sorted(devs), 'up' if flags & 1 else 'down')
+"#;
+    let out = sb
+        .output(&Command::from_argv(["/usr/bin/python3", "-c", script]))
+        .unwrap();
+    let s = text(&out.stdout);
+    assert!(out.outcome.success(), "{s}{}", text(&out.stderr));
+    let mut lines = s.lines();
+    (
+        lines.next().unwrap_or_default().to_string(),
+        lines.next().unwrap_or_default().to_string(),
+    )
+}
+
+fn net_ns_of(path: &str) -> String {
+    std::fs::read_link(path)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The network namespace of rsandbox's launcher thread, when it runs.
+fn launcher_net_ns() -> Option<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .find_map(|t| {
+            let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+            (comm.trim() == "rsandbox-launch")
+                .then(|| net_ns_of(&format!("{}/ns/net", t.path().display())))
+        })
+}
+
+#[test]
+fn shared_net_namespace_is_joined_by_every_box() {
+    if !is_root() {
+        return; // the unprivileged case: unprivileged_caller_gets_privilege_errors
+    }
+    let host = net_ns_of("/proc/thread-self/ns/net");
+    let shared = rsandbox::NetNs::new().unwrap();
+    let want = format!("net:[{}]", shared.inode());
+    assert_ne!(want, host);
+    // A strict box with the default root view, and a bare one.
+    let strict = Sandbox::strict().mount_ns().net_ns_shared(&shared);
+    assert_eq!(
+        strict
+            .enforcement_report()
+            .unwrap()
+            .layers
+            .iter()
+            .find(|l| l.layer == "namespace:net")
+            .unwrap()
+            .applied,
+        format!("shared namespace {want}")
+    );
+    let mut strict_no_net = Sandbox::new()
+        .user_ns()
+        .pid_ns()
+        .mount_ns()
+        .net_ns_shared(&shared);
+    for sb in [&strict, &Sandbox::new().net_ns_shared(&shared)] {
+        let (ns, lo) = box_net(sb);
+        assert_eq!(ns, want, "the box is in the shared namespace");
+        assert_eq!(lo, "['lo'] up");
+    }
+    let (ns, _) = box_net(&strict_no_net);
+    assert_eq!(ns, want);
+    // The launching threads went back home.
+    assert_eq!(net_ns_of("/proc/thread-self/ns/net"), host);
+    assert_eq!(launcher_net_ns().as_deref().unwrap_or(host.as_str()), host);
+    // The last of net_ns() and net_ns_shared() wins; joining one as well
+    // is refused.
+    strict_no_net = strict_no_net.net_ns();
+    assert!(strict_no_net.shared_net_ns().is_none());
+    assert!(!Sandbox::strict()
+        .net_ns_shared(&shared)
+        .has_ns(rsandbox::Namespace::Net));
+    let e = Sandbox::new()
+        .net_ns_shared(&shared)
+        .join_ns(rsandbox::Namespace::Net, "/proc/self/ns/net")
+        .spawn(&Command::new("/bin/true"))
+        .unwrap_err();
+    assert_eq!(invalid_field(e), "net_ns_shared");
+    // Without the option: a box of its own, or the host's.
+    let own = Sandbox::new().user_ns().net_ns();
+    let (ns, lo) = box_net(&own);
+    assert!(ns != want && ns != host, "{ns}");
+    assert_eq!(lo, "['lo'] up");
+    let (ns, _) = box_net(&Sandbox::new().user_ns());
+    assert_eq!(ns, host);
+    // Boxes in one shared namespace see each other: a listener made by one
+    // box is reachable from the next (the documented trade-off).
+    let mut server = Sandbox::new()
+        .user_ns()
+        .net_ns_shared(&shared)
+        .stdout(Stdio::Pipe)
+        .spawn(&Command::from_argv([
+            "/usr/bin/python3",
+            "-c",
+            "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind('\\0rsandbox-shared-net')\n\
+             s.listen()\nprint('ready', flush=True)\nc,_=s.accept()\nc.sendall(b'hi')",
+        ]))
+        .unwrap();
+    let mut ready = [0u8; 6];
+    server
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut ready)
+        .unwrap();
+    let out = run(
+        &Sandbox::new().user_ns().net_ns_shared(&shared),
+        "python3 -c \"import socket;s=socket.socket(socket.AF_UNIX);\
+         s.connect('\\0rsandbox-shared-net');print(s.recv(2).decode())\"",
+    );
+    assert_eq!(text(&out.stdout), "hi\n");
+    assert!(server.wait().unwrap().success());
+    // Not in profiles: a live fd is not a description.
+    let json = serde_json::to_string(&strict).unwrap();
+    let back: Sandbox = serde_json::from_str(&json).unwrap();
+    assert!(back.shared_net_ns().is_none());
+    let mut plain = Sandbox::strict().mount_ns();
+    plain = plain.net_ns_shared(&shared);
+    assert_eq!(plain, strict);
+    assert_ne!(back, strict);
+}

@@ -120,6 +120,13 @@ unsafe fn clone_child(
     cgroup_fd: Option<RawFd>,
 ) -> io::Result<(libc::pid_t, RawFd, bool)> {
     use std::sync::atomic::Ordering;
+    // Born in a shared network namespace: this thread enters it for the
+    // clone and leaves when `_net` drops (only in the parent: the child
+    // never returns from child_main). See crate::netns.
+    let _net = match &plan.shared_net {
+        Some(ns) => Some(crate::netns::Entered::enter(ns.raw_fd())?),
+        None => None,
+    };
     let mut pidfd: libc::c_int = -1;
     if !NO_CLONE3.load(Ordering::Relaxed) {
         let mut args = CloneArgs {

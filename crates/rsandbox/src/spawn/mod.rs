@@ -20,6 +20,7 @@ use crate::sandbox::Sandbox;
 use crate::sys;
 
 pub(crate) use plan::Plan;
+pub(crate) use routine::loopback_up;
 use routine::ChildFds;
 use timing::Mark;
 

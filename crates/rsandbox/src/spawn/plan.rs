@@ -63,6 +63,9 @@ pub(crate) struct Plan {
     pub controlling_tty: bool,
     /// Namespaces to join: (open fd, clone flag).
     pub joins: Vec<(OwnedFd, libc::c_int)>,
+    /// The shared network namespace the launching thread enters around
+    /// the clone (see [`crate::NetNs`]).
+    pub shared_net: Option<crate::NetNs>,
     /// The start gate (see `Sandbox::start_gate`), above every passed target.
     pub gate: Option<OwnedFd>,
     pub mounts: Option<MountPlan>,
@@ -209,6 +212,7 @@ impl Plan {
             passed,
             controlling_tty: sb.controlling_tty,
             joins,
+            shared_net: sb.shared_net.clone(),
             gate,
             mounts: MountPlan::prepare(sb)?,
             rlimits: RlimitPlan::prepare(sb)?,
@@ -426,6 +430,19 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
         });
     }
 
+    if sb.shared_net.is_some() {
+        if sb.has_ns(Namespace::Net) || sb.join_ns.iter().any(|(n, _)| *n == Namespace::Net) {
+            return Err(Error::invalid(
+                "net_ns_shared",
+                "a box has one network namespace: join one or share one, not both",
+            ));
+        }
+        if !root {
+            return Err(crate::netns::privilege_error(
+                "run a box in a shared network namespace",
+            ));
+        }
+    }
     for (ns, path) in &sb.join_ns {
         if matches!(ns, Namespace::User | Namespace::Time) {
             return Err(Error::invalid(

@@ -184,8 +184,9 @@ fn stamp(plan: &Plan, m: Mark) {
     }
 }
 
-/// Bring `lo` up in the new network namespace.
-fn loopback_up() -> ChildResult {
+/// Bring `lo` up in the new network namespace (also used by
+/// [`crate::NetNs::new`]).
+pub(crate) fn loopback_up() -> ChildResult {
     // SAFETY: socket/ioctl/close on a zeroed, correctly typed ifreq.
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
