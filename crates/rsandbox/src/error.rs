@@ -62,13 +62,16 @@ pub enum Stage {
     Exec,
     /// Joining an existing namespace (`setns`; the detail is its index).
     Setns,
+    /// The child writing its own id maps (detail 0: `setgroups`, 1:
+    /// `uid_map`, 2: `gid_map`).
+    IdMaps,
 }
 
 impl Stage {
     /// Decode the number carried in an error record.
     pub fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 21] = [
+        const ALL: [Stage; 22] = [
             Sync,
             DeathSignal,
             Identity,
@@ -90,6 +93,7 @@ impl Stage {
             Signals,
             Exec,
             Setns,
+            IdMaps,
         ];
         ALL.into_iter().find(|s| *s as u32 == v)
     }
@@ -119,6 +123,7 @@ impl Stage {
             Signals => "reset signals",
             Exec => "execve",
             Setns => "join namespace",
+            IdMaps => "write own id maps",
         }
     }
 }

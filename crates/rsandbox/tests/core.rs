@@ -687,3 +687,51 @@ fn shared_net_namespace_is_joined_by_every_box() {
     assert_eq!(plain, strict);
     assert_ne!(back, strict);
 }
+
+#[test]
+fn parent_writes_the_maps_a_child_cannot() {
+    if !is_root() {
+        return; // mapping a range needs CAP_SETUID: a privilege error then
+    }
+    // Two lines: beyond what a process may map for itself, so the parent
+    // writes them and the child waits for it before setting up.
+    let sb = base()
+        .uid_map(IdMap::new(0, 0, 1))
+        .uid_map(IdMap::new(1, 100_000, 1000))
+        .gid_map(IdMap::new(0, 0, 1))
+        .gid_map(IdMap::new(1, 100_000, 1000))
+        .uid(7)
+        .gid(8)
+        .pid_ns()
+        .mount_ns();
+    let out = run(
+        &sb,
+        "id -u; id -g; cat /proc/self/uid_map; touch /tmp/f; stat -c %u /tmp/f",
+    );
+    let s = text(&out.stdout);
+    let words: Vec<&str> = s.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["7", "8", "0", "0", "1", "1", "100000", "1000", "7"],
+        "{s}"
+    );
+}
+
+#[test]
+fn a_child_failing_early_reports_its_own_error() {
+    // The child sets up while the parent attaches the cgroup: a child that
+    // fails first (here: joining a namespace it has no privilege over,
+    // from inside its user namespace) is gone before the go byte is
+    // written; its own error must still be the one reported (not EPIPE,
+    // nor a SIGPIPE in a host that does not ignore it).
+    let sb = base()
+        .pid_ns()
+        .memory_limit(64 << 20)
+        .join_ns(rsandbox::Namespace::Uts, "/proc/self/ns/uts");
+    for _ in 0..20 {
+        match sb.spawn(&Command::new("/bin/true")).unwrap_err() {
+            Error::Spawn { stage, .. } => assert_eq!(stage, rsandbox::Stage::Setns),
+            other => panic!("expected the child's setns error, got {other:?}"),
+        }
+    }
+}

@@ -48,9 +48,14 @@ pub(crate) struct Plan {
     pub net_ns: bool,
     pub die_with_parent: bool,
     pub identity: Option<Identity>,
-    /// uid_map / gid_map contents the parent writes.
+    /// uid_map / gid_map contents (written by the child when
+    /// `child_maps`, by the parent otherwise).
     pub uid_map: String,
     pub gid_map: String,
+    /// The maps map only the caller's own uid and gid: the child writes
+    /// them itself (the kernel allows a process that one line for its own
+    /// ids), so it need not wait for the parent before setting up.
+    pub child_maps: bool,
     /// Child-side sources for fds 0, 1, 2 (`None`: inherit).
     pub stdio: [Option<OwnedFd>; 3],
     /// Parent-side ends of pipes for fds 0, 1, 2.
@@ -129,7 +134,7 @@ impl Plan {
         let user_ns = sb.has_ns(Namespace::User);
         // SAFETY: trivial getters.
         let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        let (identity, uid_map, gid_map) = if user_ns {
+        let (identity, uid_map, gid_map, child_maps) = if user_ns {
             let uid = sb
                 .uid
                 .unwrap_or(if sb.uid_map.is_empty() { euid } else { 0 });
@@ -151,16 +156,17 @@ impl Plan {
                 gid,
                 clear_groups: false,
             };
-            (Some(id), idmap::render(&umap), idmap::render(&gmap))
+            let own = idmap::is_self_only(&umap, euid) && idmap::is_self_only(&gmap, egid);
+            (Some(id), idmap::render(&umap), idmap::render(&gmap), own)
         } else if sb.uid.is_some() || sb.gid.is_some() {
             let id = Identity {
                 uid: sb.uid.unwrap_or(euid),
                 gid: sb.gid.unwrap_or(egid),
                 clear_groups: true,
             };
-            (Some(id), String::new(), String::new())
+            (Some(id), String::new(), String::new(), false)
         } else {
-            (None, String::new(), String::new())
+            (None, String::new(), String::new(), false)
         };
 
         let (stdio, parent_stdio, min_fd) = prepare_stdio(sb)?;
@@ -206,6 +212,7 @@ impl Plan {
             identity,
             uid_map,
             gid_map,
+            child_maps,
             stdio,
             parent_stdio,
             stderr_to_stdout: sb.stderr == Stdio::Stdout,
