@@ -349,6 +349,35 @@ both!(spawning_thread_exit_does_not_kill_the_box, || {
     assert_eq!(text(&out.stdout), "alive\n");
 });
 
+both!(box_without_die_with_parent_is_cloned_by_its_thread, || {
+    // No death signal to tie to a long-lived thread: cloned by the calling
+    // thread itself (no launcher hop), it outlives that thread and is
+    // waited for from another one.
+    let child = std::thread::spawn(|| {
+        let c = Sandbox::new()
+            .user_ns()
+            .pid_ns()
+            .die_with_parent(false)
+            .stdout(Stdio::Pipe)
+            .spawn(&sh("sleep 0.3; echo alive"))
+            .unwrap();
+        let me = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let tid: i32 = me.split_whitespace().next().unwrap().parse().unwrap();
+        // The thread that cloned it is its parent (not rsandbox-launcher).
+        let kids = std::fs::read_to_string(format!("/proc/self/task/{tid}/children")).unwrap();
+        assert!(
+            kids.split_whitespace().any(|p| p == c.pid().to_string()),
+            "not a child of the spawning thread: {kids:?}"
+        );
+        c
+    })
+    .join()
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.outcome.success(), "{:?}", out.outcome);
+    assert_eq!(text(&out.stdout), "alive\n");
+});
+
 /// Helper process for `box_dies_with_its_parent`: spawns a box, prints its
 /// pid, and exits without waiting.
 #[test]

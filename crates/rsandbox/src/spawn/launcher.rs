@@ -8,7 +8,8 @@
 //! to the process, as users expect. The hop costs two thread wake-ups,
 //! a few microseconds on an idle machine but a scheduling delay each on a
 //! loaded one, so a caller on the process's *main* thread (which lives as
-//! long as the process) clones directly, without the hop.
+//! long as the process) clones directly, without the hop, and so does a
+//! box without die-with-parent.
 
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -76,8 +77,13 @@ fn on_main_thread() -> bool {
 }
 
 /// Clone a child running [`routine::child_main`] on `plan`.
+///
+/// Through the launcher thread only when the box must die with the
+/// process and the caller is not the main thread: a box without
+/// die-with-parent has no death signal to tie to a thread, so it is cloned
+/// right here, without the hop's two thread wake-ups.
 pub(crate) fn launch(plan: &Plan, fds: ChildFds, cgroup_fd: Option<RawFd>) -> io::Result<Launched> {
-    if on_main_thread() {
+    if on_main_thread() || !plan.die_with_parent {
         // SAFETY: the child branch only runs the pre-exec routine; the plan
         // is borrowed for the whole call.
         let (pid, pidfd, into_cgroup) = unsafe { clone_child(plan, fds, cgroup_fd) }?;
