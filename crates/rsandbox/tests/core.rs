@@ -657,6 +657,9 @@ fn shared_net_namespace_is_joined_by_every_box() {
     }
     let (ns, _) = box_net(&strict_no_net);
     assert_eq!(ns, want);
+    // Cloned by this thread itself (no launcher hop without die-with-parent).
+    let (ns, _) = box_net(&strict_no_net.clone().die_with_parent(false));
+    assert_eq!(ns, want);
     // The launching threads went back home.
     assert_eq!(net_ns_of("/proc/thread-self/ns/net"), host);
     assert_eq!(launcher_net_ns().as_deref().unwrap_or(host.as_str()), host);
