@@ -155,6 +155,14 @@ typedef enum sandbox_reason_t {
 typedef struct sandbox_child_t sandbox_child_t;
 
 /**
+ * A prepared, empty network namespace (only `lo`, up), held open. Create
+ * it with `sandbox_netns_new`, pass it to `sandbox_net_ns_shared`, free it
+ * with `sandbox_netns_free` (boxes already using it keep it alive).
+ * Thread-safe: it is never modified after creation.
+ */
+typedef struct sandbox_netns_t sandbox_netns_t;
+
+/**
  * The outcome and captured stdout/stderr of `sandbox_output`.
  *
  * Ownership: owned by the caller; free with `sandbox_output_free`. Thread
@@ -964,6 +972,34 @@ uint32_t sandbox_last_error_stage(void);
  * never to be freed.
  */
 const char *sandbox_result_name(int result);
+
+/**
+ * Create a fresh network namespace with only `lo`, brought up, written to
+ * `*ns_out` (owned by the caller). Needs CAP_SYS_ADMIN (root):
+ * SANDBOX_PRIVILEGE otherwise, and `sandbox_net_ns` (one namespace per
+ * box) is the unprivileged way.
+ */
+enum sandbox_result_t sandbox_netns_new(struct sandbox_netns_t **ns_out);
+
+/**
+ * The namespace's inode: a box in it reads `net:[INODE]` from
+ * `/proc/self/ns/net`. 0 when `ns` is NULL.
+ */
+uint64_t sandbox_netns_inode(const struct sandbox_netns_t *ns);
+
+/**
+ * Free a handle. NULL is allowed (a no-op). Descriptions and boxes that
+ * use the namespace keep it alive.
+ */
+void sandbox_netns_free(struct sandbox_netns_t *ns);
+
+/**
+ * Run the box in the shared network namespace `ns` instead of a new one
+ * (replaces `sandbox_net_ns`). Boxes sharing it are cut off from the
+ * host's network but not from each other (same `lo`, ports, abstract Unix
+ * sockets). Spawning needs CAP_SYS_ADMIN. Not kept by `sandbox_to_json`.
+ */
+enum sandbox_result_t sandbox_net_ns_shared(struct sandbox_t *sb, const struct sandbox_netns_t *ns);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -199,14 +199,20 @@ fn vm(c: &mut Criterion) {
     g.finish();
 }
 
-/// Sandboxes per second, sustained, with 1 and 2 spawning threads, with and
-/// without a network namespace (strict preset with limits otherwise).
+/// Sandboxes per second, sustained, with 1 and 2 spawning threads, with a
+/// network namespace per box, without one, and in one shared prepared
+/// namespace (strict preset with limits otherwise).
 fn throughput(c: &mut Criterion) {
     let mut g = c.benchmark_group("throughput");
     g.throughput(Throughput::Elements(1))
         .measurement_time(Duration::from_secs(8));
     let cmd = rsandbox::Command::new(PAYLOAD);
-    for (net, sb) in [("net", strict()), ("no-net", strict_no_net())] {
+    let mut boxes = vec![("net", strict()), ("no-net", strict_no_net())];
+    match strict_shared_net() {
+        Ok(sb) => boxes.push(("shared-net", sb)),
+        Err(e) => skip("throughput strict shared-net", &e),
+    }
+    for (net, sb) in boxes {
         for threads in [1u64, 2] {
             g.bench_function(format!("strict {net} x{threads}"), |b| {
                 b.iter_custom(|iters| {

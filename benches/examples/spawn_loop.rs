@@ -1,7 +1,7 @@
 //! Spawn one of the benched boxes N times and print the median of each
 //! stage (per-stage timing) and of spawn → reaped: a target for `perf` or
 //! `strace` too. BOX is a bench name without "rsandbox " (`user+pid`,
-//! `+mount`, `+net`, `+cgroup`, `+seccomp`, `strict`, `strict no-net`).
+//! `+mount`, `+net`, `+cgroup`, `+seccomp`, `strict`, `strict no-net`, `strict shared-net`).
 //!
 //! `cargo run --release -p rsandbox-benches --example spawn_loop -- 'strict no-net' 100`
 

@@ -36,6 +36,21 @@ pub fn layers() -> Vec<(&'static str, Sandbox)> {
         ("rsandbox strict", strict()),
         ("rsandbox strict no-net", strict_no_net()),
     ]
+    .into_iter()
+    .chain(shared_net_row())
+    .collect()
+}
+
+/// The shared-net row, or a line saying why it is skipped.
+fn shared_net_row() -> Option<(&'static str, Sandbox)> {
+    const NAME: &str = "rsandbox strict shared-net";
+    match strict_shared_net() {
+        Ok(sb) => Some((NAME, sb)),
+        Err(e) => {
+            skip(NAME, &e);
+            None
+        }
+    }
 }
 
 /// `Sandbox::strict()` (seven namespaces, caps dropped, no_new_privs, the
@@ -62,6 +77,17 @@ pub fn strict_no_net() -> Sandbox {
         .seccomp_default()
         .memory_limit(MEMORY)
         .pids_limit(PIDS)
+}
+
+/// The strict box in one prepared network namespace shared by every spawn
+/// (`Sandbox::net_ns_shared`), made once per process. Needs root
+/// (`CAP_SYS_ADMIN`); the error says so otherwise.
+pub fn strict_shared_net() -> Result<Sandbox, String> {
+    static NS: std::sync::OnceLock<Result<rsandbox::NetNs, String>> = std::sync::OnceLock::new();
+    NS.get_or_init(|| rsandbox::NetNs::new().map_err(|e| e.to_string()))
+        .as_ref()
+        .map(|ns| strict().net_ns_shared(ns))
+        .map_err(Clone::clone)
 }
 
 /// Spawn `cmd` in `sb` and wait; panics unless it exits 0.

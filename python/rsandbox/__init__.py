@@ -37,6 +37,7 @@ from ._rsandbox import (
     Child,
     EnforcementReport,
     LayerReport,
+    NetNs,
     Outcome,
     Sandbox,
     __version__,
@@ -63,6 +64,7 @@ def features() -> dict[str, _Any]:
 __all__ = [
     "features",
     "Sandbox",
+    "NetNs",
     "Child",
     "Outcome",
     "EnforcementReport",

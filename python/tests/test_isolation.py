@@ -42,6 +42,29 @@ def test_net_namespace_has_only_loopback() -> None:
     assert r.stdout.split() == [b"lo"], r
 
 
+def test_shared_network_namespace() -> None:
+    if os.getuid() != 0:
+        with pytest.raises(PermissionError):
+            rsandbox.NetNs()
+        return
+    ns = rsandbox.NetNs()
+    host = os.readlink("/proc/self/ns/net")
+    want = f"net:[{ns.inode}]"
+    assert want != host
+    script = "readlink /proc/self/ns/net; tail -n +3 /proc/net/dev | cut -d: -f1"
+    for sb in (rsandbox.Sandbox.strict().net_ns_shared(ns), BOX.net_ns_shared(ns)):
+        r = sh(script, sandbox=sb)
+        assert r.stdout.decode().split() == [want, "lo"], r
+    # A box without it has its own.
+    r = sh(script)
+    assert r.stdout.decode().split()[0] not in (want, host), r
+    # Not part of the JSON form (a live namespace is not a description).
+    sb = BOX.net_ns_shared(ns)
+    assert sb != BOX and "net" not in sb.namespaces
+    back = rsandbox.Sandbox.from_json(sb.to_json())
+    assert back != sb and "net" not in back.namespaces
+
+
 def test_clean_environment_and_env_values() -> None:
     os.environ["RSANDBOX_HOST_SECRET"] = "1"
     try:

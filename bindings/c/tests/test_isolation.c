@@ -8,6 +8,7 @@
 
 #include <signal.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 /* Run `script` with /bin/sh in `sb`, stdout captured (sandbox_output reads
  * the pipes while enforcing the timeout); return the outcome and put stdout
@@ -215,8 +216,36 @@ static void limits(void) {
     sandbox_free(sb);
 }
 
+/* Two boxes in one prepared network namespace see the same one, with lo
+ * up; without root, creating it is a privilege error. */
+static void shared_net(void) {
+    sandbox_netns_t *ns = NULL;
+    sandbox_result_t rc = sandbox_netns_new(&ns);
+    if (geteuid() != 0) {
+        CHECK(rc == SANDBOX_PRIVILEGE, "netns as non-root: %s", sandbox_result_name((int)rc));
+        return;
+    }
+    CHECK_OK(rc);
+    char want[64], buf[512];
+    snprintf(want, sizeof want, "net:[%llu] lo\n", (unsigned long long)sandbox_netns_inode(ns));
+    for (int i = 0; i < 2; i++) {
+        sandbox_t *sb = sandbox_strict();
+        CHECK_OK(sandbox_net_ns_shared(sb, ns));
+        sandbox_outcome_t o = run_sh(
+            sb, "echo $(readlink /proc/self/ns/net) $(tail -n +3 /proc/net/dev | cut -d: -f1)",
+            buf, sizeof buf);
+        CHECK(o.exited && o.exit_code == 0, "exit %d", o.exit_code);
+        CHECK(strcmp(buf, want) == 0, "shared net: \"%s\", want \"%s\"", buf, want);
+        sandbox_free(sb);
+    }
+    CHECK(sandbox_net_ns_shared(NULL, ns) == SANDBOX_NULL_PARAMETER, "NULL sb");
+    sandbox_netns_free(ns);
+    sandbox_netns_free(NULL);
+}
+
 int main(void) {
     namespaces();
+    shared_net();
     filesystem();
     seccomp();
     privileges();

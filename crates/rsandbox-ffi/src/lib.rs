@@ -22,6 +22,7 @@
 mod builder;
 mod child;
 mod error;
+mod netns;
 
 use std::ffi::{c_char, CString};
 
@@ -31,6 +32,7 @@ pub use error::{
     sandbox_last_error_errno, sandbox_last_error_message, sandbox_last_error_stage,
     sandbox_result_name, sandbox_result_t,
 };
+pub use netns::*;
 
 /// A Rust string as a C string owned by the caller (interior NULs escaped).
 pub(crate) fn string_out(s: String) -> *mut c_char {

@@ -10,6 +10,7 @@
 mod child;
 mod convert;
 mod errors;
+mod netns;
 mod sandbox;
 
 use pyo3::prelude::*;
@@ -26,6 +27,7 @@ fn _features_json(py: Python<'_>) -> String {
 #[pymodule]
 fn _rsandbox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sandbox::PySandbox>()?;
+    m.add_class::<netns::PyNetNs>()?;
     m.add_class::<child::PyChild>()?;
     m.add_class::<child::PyOutcome>()?;
     m.add_class::<child::PyEnforcementReport>()?;

@@ -163,6 +163,13 @@ impl PySandbox {
     fn net_ns(&self) -> Self {
         self.with(Sandbox::net_ns)
     }
+    /// Run in the prepared network namespace `ns` (a `NetNs`) instead of a
+    /// new one: no namespace to create and tear down per spawn. Boxes
+    /// sharing it are cut off from the host's network, not from each
+    /// other. Needs root to spawn. Not kept by `to_json` or pickling.
+    fn net_ns_shared(&self, ns: &crate::netns::PyNetNs) -> Self {
+        self.with(|s| s.net_ns_shared(&ns.inner))
+    }
     /// A new cgroup namespace.
     fn cgroup_ns(&self) -> Self {
         self.with(Sandbox::cgroup_ns)

@@ -64,13 +64,16 @@ pub enum Stage {
     Setns,
     /// Writing `/proc/self/oom_score_adj`.
     OomScoreAdj,
+    /// The child writing its own id maps (detail 0: `setgroups`, 1:
+    /// `uid_map`, 2: `gid_map`).
+    IdMaps,
 }
 
 impl Stage {
     /// Decode the number carried in an error record.
     pub fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 22] = [
+        const ALL: [Stage; 23] = [
             Sync,
             DeathSignal,
             Identity,
@@ -93,6 +96,7 @@ impl Stage {
             Exec,
             Setns,
             OomScoreAdj,
+            IdMaps,
         ];
         ALL.into_iter().find(|s| *s as u32 == v)
     }
@@ -123,6 +127,7 @@ impl Stage {
             Exec => "execve",
             Setns => "join namespace",
             OomScoreAdj => "set oom_score_adj",
+            IdMaps => "write own id maps",
         }
     }
 }

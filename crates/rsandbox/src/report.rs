@@ -162,6 +162,11 @@ impl EnforcementReport {
             let name = format!("namespace:{}", ns.name());
             if sb.has_ns(ns) {
                 r.push(LayerReport::full(name, "new namespace"));
+            } else if let (crate::Namespace::Net, Some(shared)) = (ns, &sb.shared_net) {
+                r.push(LayerReport::full(
+                    name,
+                    format!("shared namespace net:[{}]", shared.inode()),
+                ));
             } else {
                 r.push(LayerReport::not_requested(name));
             }

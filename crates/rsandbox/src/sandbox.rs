@@ -26,6 +26,7 @@ use crate::fs::FsConfig;
 use crate::idmap::IdMap;
 use crate::landlock::LandlockConfig;
 use crate::limits::Limits;
+use crate::netns::NetNs;
 use crate::ns::Namespace;
 use crate::seccomp::SeccompConfig;
 use crate::stdio::Stdio;
@@ -44,6 +45,11 @@ pub struct Sandbox {
     pub(crate) namespaces: Vec<Namespace>,
     /// Existing namespaces to join: (kind, `/proc/PID/ns/...` or bind-mounted path).
     pub(crate) join_ns: Vec<(Namespace, PathBuf)>,
+    /// A prepared network namespace the box is born in (see
+    /// [`net_ns_shared`](Self::net_ns_shared)). Not part of profiles: it
+    /// is a live fd of this process, not a description.
+    #[serde(skip)]
+    pub(crate) shared_net: Option<NetNs>,
     /// uid inside the user namespace (default: the caller's uid).
     pub(crate) uid: Option<u32>,
     /// gid inside the user namespace (default: the caller's gid).
@@ -106,6 +112,7 @@ impl Default for Sandbox {
         Sandbox {
             namespaces: Vec::new(),
             join_ns: Vec::new(),
+            shared_net: None,
             uid: None,
             gid: None,
             groups: Vec::new(),
@@ -184,10 +191,37 @@ impl Sandbox {
     pub fn ipc_ns(self) -> Self {
         self.with_ns(Namespace::Ipc)
     }
-    /// A new network namespace with only `lo`, brought up.
-    pub fn net_ns(self) -> Self {
+    /// A new network namespace with only `lo`, brought up. Replaces a
+    /// [`net_ns_shared`](Self::net_ns_shared) set before.
+    pub fn net_ns(mut self) -> Self {
+        self.shared_net = None;
         self.with_ns(Namespace::Net)
     }
+    /// Run the box in the prepared network namespace `ns` (made once with
+    /// [`NetNs::new`]: only `lo`, up) instead of creating one: what a new
+    /// network namespace costs per spawn, above all its asynchronous,
+    /// kernel-wide serialised teardown, is paid once for every box that
+    /// shares it. Boxes sharing it are cut off from the host's network but
+    /// not from each other (same `lo`, ports, abstract Unix sockets), and a
+    /// box root with a user namespace has no `CAP_NET_ADMIN` over it; see
+    /// [`NetNs`]. Needs `CAP_SYS_ADMIN` (the launching thread enters the
+    /// namespace around the clone). Replaces a [`net_ns`](Self::net_ns)
+    /// set before (so `Sandbox::strict().net_ns_shared(&ns)` works);
+    /// cannot be combined with joining a network namespace. Not saved in
+    /// profiles (`serde` skips it: a handle is a live fd, not a
+    /// description).
+    pub fn net_ns_shared(mut self, ns: &NetNs) -> Self {
+        self.namespaces.retain(|n| *n != Namespace::Net);
+        self.shared_net = Some(ns.clone());
+        self
+    }
+
+    /// The shared network namespace, if [`net_ns_shared`](Self::net_ns_shared)
+    /// was set.
+    pub fn shared_net_ns(&self) -> Option<&NetNs> {
+        self.shared_net.as_ref()
+    }
+
     /// A new cgroup namespace.
     pub fn cgroup_ns(self) -> Self {
         self.with_ns(Namespace::Cgroup)

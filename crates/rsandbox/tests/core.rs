@@ -349,6 +349,35 @@ both!(spawning_thread_exit_does_not_kill_the_box, || {
     assert_eq!(text(&out.stdout), "alive\n");
 });
 
+both!(box_without_die_with_parent_is_cloned_by_its_thread, || {
+    // No death signal to tie to a long-lived thread: cloned by the calling
+    // thread itself (no launcher hop), it outlives that thread and is
+    // waited for from another one.
+    let child = std::thread::spawn(|| {
+        let c = Sandbox::new()
+            .user_ns()
+            .pid_ns()
+            .die_with_parent(false)
+            .stdout(Stdio::Pipe)
+            .spawn(&sh("sleep 0.3; echo alive"))
+            .unwrap();
+        let me = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+        let tid: i32 = me.split_whitespace().next().unwrap().parse().unwrap();
+        // The thread that cloned it is its parent (not rsandbox-launcher).
+        let kids = std::fs::read_to_string(format!("/proc/self/task/{tid}/children")).unwrap();
+        assert!(
+            kids.split_whitespace().any(|p| p == c.pid().to_string()),
+            "not a child of the spawning thread: {kids:?}"
+        );
+        c
+    })
+    .join()
+    .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.outcome.success(), "{:?}", out.outcome);
+    assert_eq!(text(&out.stdout), "alive\n");
+});
+
 /// Helper process for `box_dies_with_its_parent`: spawns a box, prints its
 /// pid, and exits without waiting.
 #[test]
@@ -463,6 +492,14 @@ fn unprivileged_caller_gets_privilege_errors() {
         Error::Privilege { privilege, fix, .. } => {
             assert_eq!(privilege, "CAP_SETUID");
             assert!(fix.contains("root"), "{fix}");
+        }
+        other => panic!("expected a privilege error, got {other:?}"),
+    }
+    // A shared network namespace needs CAP_SYS_ADMIN; net_ns() does not.
+    match rsandbox::NetNs::new().unwrap_err() {
+        Error::Privilege { privilege, fix, .. } => {
+            assert_eq!(privilege, "CAP_SYS_ADMIN");
+            assert!(fix.contains("net_ns()"), "{fix}");
         }
         other => panic!("expected a privilege error, got {other:?}"),
     }
@@ -673,4 +710,191 @@ fn rootfs_built_in_a_joined_mount_namespace() {
     let mut l = s.lines();
     assert_eq!(l.next(), Some(want.to_str().unwrap()), "{s}");
     assert_eq!(l.next(), Some("1"), "{s}");
+}
+
+/// `readlink /proc/self/ns/net` as the box sees it, plus whether `lo` is
+/// its only interface and is up.
+fn box_net(sb: &Sandbox) -> (String, String) {
+    let script = r#"
+import os, socket, fcntl, struct
+print(os.readlink('/proc/self/ns/net'))
+devs = [l.split(':')[0].strip() for l in open('/proc/net/dev').read().split('\n')[2:-1]]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+flags = struct.unpack('16sH', fcntl.ioctl(s.fileno(), 0x8913, struct.pack('16sH', b'lo', 0)))[1]
+print(sorted(devs), 'up' if flags & 1 else 'down')
+"#;
+    let out = sb
+        .output(&Command::from_argv(["/usr/bin/python3", "-c", script]))
+        .unwrap();
+    let s = text(&out.stdout);
+    assert!(out.outcome.success(), "{s}{}", text(&out.stderr));
+    let mut lines = s.lines();
+    (
+        lines.next().unwrap_or_default().to_string(),
+        lines.next().unwrap_or_default().to_string(),
+    )
+}
+
+fn net_ns_of(path: &str) -> String {
+    std::fs::read_link(path)
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The network namespace of rsandbox's launcher thread, when it runs.
+fn launcher_net_ns() -> Option<String> {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .flatten()
+        .find_map(|t| {
+            let comm = std::fs::read_to_string(t.path().join("comm")).ok()?;
+            (comm.trim() == "rsandbox-launch")
+                .then(|| net_ns_of(&format!("{}/ns/net", t.path().display())))
+        })
+}
+
+#[test]
+fn shared_net_namespace_is_joined_by_every_box() {
+    if !is_root() {
+        return; // the unprivileged case: unprivileged_caller_gets_privilege_errors
+    }
+    let host = net_ns_of("/proc/thread-self/ns/net");
+    let shared = rsandbox::NetNs::new().unwrap();
+    let want = format!("net:[{}]", shared.inode());
+    assert_ne!(want, host);
+    // A strict box with the default root view, and a bare one.
+    let strict = Sandbox::strict().mount_ns().net_ns_shared(&shared);
+    assert_eq!(
+        strict
+            .enforcement_report()
+            .unwrap()
+            .layers
+            .iter()
+            .find(|l| l.layer == "namespace:net")
+            .unwrap()
+            .applied,
+        format!("shared namespace {want}")
+    );
+    let mut strict_no_net = Sandbox::new()
+        .user_ns()
+        .pid_ns()
+        .mount_ns()
+        .net_ns_shared(&shared);
+    for sb in [&strict, &Sandbox::new().net_ns_shared(&shared)] {
+        let (ns, lo) = box_net(sb);
+        assert_eq!(ns, want, "the box is in the shared namespace");
+        assert_eq!(lo, "['lo'] up");
+    }
+    let (ns, _) = box_net(&strict_no_net);
+    assert_eq!(ns, want);
+    // Cloned by this thread itself (no launcher hop without die-with-parent).
+    let (ns, _) = box_net(&strict_no_net.clone().die_with_parent(false));
+    assert_eq!(ns, want);
+    // The launching threads went back home.
+    assert_eq!(net_ns_of("/proc/thread-self/ns/net"), host);
+    assert_eq!(launcher_net_ns().as_deref().unwrap_or(host.as_str()), host);
+    // The last of net_ns() and net_ns_shared() wins; joining one as well
+    // is refused.
+    strict_no_net = strict_no_net.net_ns();
+    assert!(strict_no_net.shared_net_ns().is_none());
+    assert!(!Sandbox::strict()
+        .net_ns_shared(&shared)
+        .has_ns(rsandbox::Namespace::Net));
+    let e = Sandbox::new()
+        .net_ns_shared(&shared)
+        .join_ns(rsandbox::Namespace::Net, "/proc/self/ns/net")
+        .spawn(&Command::new("/bin/true"))
+        .unwrap_err();
+    assert_eq!(invalid_field(e), "net_ns_shared");
+    // Without the option: a box of its own, or the host's.
+    let own = Sandbox::new().user_ns().net_ns();
+    let (ns, lo) = box_net(&own);
+    assert!(ns != want && ns != host, "{ns}");
+    assert_eq!(lo, "['lo'] up");
+    let (ns, _) = box_net(&Sandbox::new().user_ns());
+    assert_eq!(ns, host);
+    // Boxes in one shared namespace see each other: a listener made by one
+    // box is reachable from the next (the documented trade-off).
+    let mut server = Sandbox::new()
+        .user_ns()
+        .net_ns_shared(&shared)
+        .stdout(Stdio::Pipe)
+        .spawn(&Command::from_argv([
+            "/usr/bin/python3",
+            "-c",
+            "import socket,sys\ns=socket.socket(socket.AF_UNIX)\ns.bind('\\0rsandbox-shared-net')\n\
+             s.listen()\nprint('ready', flush=True)\nc,_=s.accept()\nc.sendall(b'hi')",
+        ]))
+        .unwrap();
+    let mut ready = [0u8; 6];
+    server
+        .stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut ready)
+        .unwrap();
+    let out = run(
+        &Sandbox::new().user_ns().net_ns_shared(&shared),
+        "python3 -c \"import socket;s=socket.socket(socket.AF_UNIX);\
+         s.connect('\\0rsandbox-shared-net');print(s.recv(2).decode())\"",
+    );
+    assert_eq!(text(&out.stdout), "hi\n");
+    assert!(server.wait().unwrap().success());
+    // Not in profiles: a live fd is not a description.
+    let json = serde_json::to_string(&strict).unwrap();
+    let back: Sandbox = serde_json::from_str(&json).unwrap();
+    assert!(back.shared_net_ns().is_none());
+    let mut plain = Sandbox::strict().mount_ns();
+    plain = plain.net_ns_shared(&shared);
+    assert_eq!(plain, strict);
+    assert_ne!(back, strict);
+}
+
+#[test]
+fn parent_writes_the_maps_a_child_cannot() {
+    if !is_root() {
+        return; // mapping a range needs CAP_SETUID: a privilege error then
+    }
+    // Two lines: beyond what a process may map for itself, so the parent
+    // writes them and the child waits for it before setting up.
+    let sb = base()
+        .uid_map(IdMap::new(0, 0, 1))
+        .uid_map(IdMap::new(1, 100_000, 1000))
+        .gid_map(IdMap::new(0, 0, 1))
+        .gid_map(IdMap::new(1, 100_000, 1000))
+        .uid(7)
+        .gid(8)
+        .pid_ns()
+        .mount_ns();
+    let out = run(
+        &sb,
+        "id -u; id -g; cat /proc/self/uid_map; touch /tmp/f; stat -c %u /tmp/f",
+    );
+    let s = text(&out.stdout);
+    let words: Vec<&str> = s.split_whitespace().collect();
+    assert_eq!(
+        words,
+        ["7", "8", "0", "0", "1", "1", "100000", "1000", "7"],
+        "{s}"
+    );
+}
+
+#[test]
+fn a_child_failing_early_reports_its_own_error() {
+    // The child sets up while the parent attaches the cgroup: a child that
+    // fails first (here: joining a namespace it has no privilege over,
+    // from inside its user namespace) is gone before the go byte is
+    // written; its own error must still be the one reported (not EPIPE,
+    // nor a SIGPIPE in a host that does not ignore it).
+    let sb = base()
+        .pid_ns()
+        .memory_limit(64 << 20)
+        .join_ns(rsandbox::Namespace::Uts, "/proc/self/ns/uts");
+    for _ in 0..20 {
+        match sb.spawn(&Command::new("/bin/true")).unwrap_err() {
+            Error::Spawn { stage, .. } => assert_eq!(stage, rsandbox::Stage::Setns),
+            other => panic!("expected the child's setns error, got {other:?}"),
+        }
+    }
 }

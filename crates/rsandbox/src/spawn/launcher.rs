@@ -8,7 +8,8 @@
 //! to the process, as users expect. The hop costs two thread wake-ups,
 //! a few microseconds on an idle machine but a scheduling delay each on a
 //! loaded one, so a caller on the process's *main* thread (which lives as
-//! long as the process) clones directly, without the hop.
+//! long as the process) clones directly, without the hop, and so does a
+//! box without die-with-parent.
 //!
 //! A box whose root view comes from the template mount namespace
 //! (`fs/template.rs`) is cloned on a second long-lived thread, the
@@ -135,9 +136,14 @@ fn on_main_thread() -> bool {
 }
 
 /// Clone a child running [`routine::child_main`] on `plan`.
+///
+/// Through the launcher thread only when the box must die with the
+/// process and the caller is not the main thread: a box without
+/// die-with-parent has no death signal to tie to a thread, so it is cloned
+/// right here, without the hop's two thread wake-ups.
 pub(crate) fn launch(plan: &Plan, fds: ChildFds, cgroup_fd: Option<RawFd>) -> io::Result<Launched> {
     let template = plan.mounts.as_ref().and_then(|m| m.template()).cloned();
-    if on_main_thread() && template.is_none() {
+    if template.is_none() && (on_main_thread() || !plan.die_with_parent) {
         // SAFETY: the child branch only runs the pre-exec routine; the plan
         // is borrowed for the whole call.
         let (pid, pidfd, into_cgroup) = unsafe { clone_child(plan, fds, cgroup_fd) }?;
@@ -181,6 +187,13 @@ unsafe fn clone_child(
     cgroup_fd: Option<RawFd>,
 ) -> io::Result<(libc::pid_t, RawFd, bool)> {
     use std::sync::atomic::Ordering;
+    // Born in a shared network namespace: this thread enters it for the
+    // clone and leaves when `_net` drops (only in the parent: the child
+    // never returns from child_main). See crate::netns.
+    let _net = match &plan.shared_net {
+        Some(ns) => Some(crate::netns::Entered::enter(ns.raw_fd())?),
+        None => None,
+    };
     let mut pidfd: libc::c_int = -1;
     if !NO_CLONE3.load(Ordering::Relaxed) {
         let mut args = CloneArgs {

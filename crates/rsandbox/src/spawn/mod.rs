@@ -1,5 +1,6 @@
-//! The launch pipeline, parent side: plan, clone, write id maps, release the
-//! child, and read its error pipe.
+//! The launch pipeline, parent side: plan, clone, write id maps (when the
+//! child cannot map its own), attach v1 cgroups, release the child, and
+//! read its error pipe.
 
 mod launcher;
 pub(crate) mod plan;
@@ -20,6 +21,7 @@ use crate::sandbox::Sandbox;
 use crate::sys;
 
 pub(crate) use plan::Plan;
+pub(crate) use routine::loopback_up;
 use routine::ChildFds;
 use timing::Mark;
 
@@ -76,6 +78,7 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     };
     let fds = ChildFds {
         sync_r: sync_r.as_raw_fd(),
+        sync_w: sync_w.as_raw_fd(),
         err_w: err_w.as_raw_fd(),
         status_w: status_w.as_ref().map_or(-1, |f| f.as_raw_fd()),
     };
@@ -83,7 +86,10 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     let cgroup_fd = cgroup.as_ref().and_then(|c| c.clone_into_fd());
     let launched = launcher::launch(&plan, fds, cgroup_fd).map_err(|e| clone_error(sb, e))?;
     mark(&plan.timing, Mark::Cloned);
-    drop((sync_r, err_w, status_w));
+    // sync_r stays open until the go byte is written: a child that failed
+    // and exited early must not turn that write into SIGPIPE, which a C or
+    // Python host may not ignore.
+    drop((err_w, status_w));
     // The child holds its own copies now; ours would only delay EOFs.
     for fd in plan.stdio.iter_mut() {
         fd.take();
@@ -105,18 +111,19 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     );
 
     if let Err(e) = release(&plan, &child, launched.into_cgroup, &sync_w) {
+        // The child sets up while we release it, so it may have failed
+        // (and exited, making the cgroup attach fail) first: its own
+        // error is the one that says what went wrong.
         child.abort();
-        return Err(e);
+        return Err(match read_child_error(&err_r) {
+            Ok(Some(ce)) => child_error(&plan, ce),
+            _ => e,
+        });
     }
-    drop(sync_w);
+    drop((sync_r, sync_w));
     mark(&plan.timing, Mark::Released);
 
-    let mut rec = [0u8; std::mem::size_of::<ChildError>()];
-    let n = sys::read_full(err_r.as_raw_fd(), &mut rec)
-        .map_err(|e| Error::io("read the child's error pipe", None, e))?;
-    if n == rec.len() {
-        // SAFETY: rec holds the bytes of a repr(C) ChildError of plain ints.
-        let ce: ChildError = unsafe { std::ptr::read_unaligned(rec.as_ptr().cast()) };
+    if let Some(ce) = read_child_error(&err_r)? {
         child.abort();
         return Err(child_error(&plan, ce));
     }
@@ -130,17 +137,36 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     Ok(child)
 }
 
+/// Block until the child exec'd (EOF: `None`) or sent its error record.
+fn read_child_error(err_r: &OwnedFd) -> Result<Option<ChildError>> {
+    let mut rec = [0u8; std::mem::size_of::<ChildError>()];
+    let n = sys::read_full(err_r.as_raw_fd(), &mut rec)
+        .map_err(|e| Error::io("read the child's error pipe", None, e))?;
+    if n < rec.len() {
+        return Ok(None);
+    }
+    // SAFETY: rec holds the bytes of a repr(C) ChildError of plain ints.
+    Ok(Some(unsafe {
+        std::ptr::read_unaligned(rec.as_ptr().cast())
+    }))
+}
+
 fn mark(stamps: &Option<timing::Stamps>, m: Mark) {
     if let Some(t) = stamps {
         t.mark(m);
     }
 }
 
-/// Parent-side steps between clone and release: id maps, v1 cgroup attach,
-/// then the go byte.
+/// Parent-side steps between clone and release: id maps (unless the child
+/// maps its own ids), v1 cgroup attach, then the go byte.
+///
+/// When the child maps its own ids it does not wait for this before
+/// setting up, only before it forks or execs anything (see
+/// `routine::setup_and_exec`): the parent's work overlaps the child's
+/// instead of costing a round trip.
 fn release(plan: &Plan, child: &Child, into_cgroup: bool, sync_w: &OwnedFd) -> Result<()> {
     let pid = child.pid();
-    if plan.user_ns {
+    if plan.user_ns && !plan.child_maps {
         // Supplementary groups need setgroups, which only a parent
         // privileged over the gid map may leave allowed.
         if plan.groups.is_empty() {

@@ -61,9 +61,14 @@ pub(crate) struct Plan {
     /// `oom_score_adj` written (as text) into `/proc/self/oom_score_adj`
     /// before the mounts.
     pub oom_score_adj: Option<CString>,
-    /// uid_map / gid_map contents the parent writes.
+    /// uid_map / gid_map contents (written by the child when
+    /// `child_maps`, by the parent otherwise).
     pub uid_map: String,
     pub gid_map: String,
+    /// The maps map only the caller's own uid and gid: the child writes
+    /// them itself (the kernel allows a process that one line for its own
+    /// ids), so it need not wait for the parent before setting up.
+    pub child_maps: bool,
     /// Child-side sources for fds 0, 1, 2 (`None`: inherit).
     pub stdio: [Option<OwnedFd>; 3],
     /// Parent-side ends of pipes for fds 0, 1, 2.
@@ -76,6 +81,9 @@ pub(crate) struct Plan {
     pub controlling_tty: bool,
     /// Namespaces to join: (open fd, clone flag).
     pub joins: Vec<(OwnedFd, libc::c_int)>,
+    /// The shared network namespace the launching thread enters around
+    /// the clone (see [`crate::NetNs`]).
+    pub shared_net: Option<crate::NetNs>,
     /// The start gate (see `Sandbox::start_gate`), above every passed target.
     pub gate: Option<OwnedFd>,
     pub mounts: Option<MountPlan>,
@@ -151,7 +159,7 @@ impl Plan {
         let user_ns = sb.has_ns(Namespace::User);
         // SAFETY: trivial getters.
         let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        let (identity, uid_map, gid_map) = if user_ns {
+        let (identity, uid_map, gid_map, child_maps) = if user_ns {
             let uid = sb
                 .uid
                 .unwrap_or(if sb.uid_map.is_empty() { euid } else { 0 });
@@ -173,16 +181,22 @@ impl Plan {
                 gid,
                 set_groups: !sb.groups.is_empty(),
             };
-            (Some(id), idmap::render(&umap), idmap::render(&gmap))
+            // Supplementary groups need setgroups left allowed, which only
+            // a parent privileged over the gid map can do: then the parent
+            // writes the maps.
+            let own = idmap::is_self_only(&umap, euid)
+                && idmap::is_self_only(&gmap, egid)
+                && sb.groups.is_empty();
+            (Some(id), idmap::render(&umap), idmap::render(&gmap), own)
         } else if sb.uid.is_some() || sb.gid.is_some() || !sb.groups.is_empty() {
             let id = Identity {
                 uid: sb.uid.unwrap_or(euid),
                 gid: sb.gid.unwrap_or(egid),
                 set_groups: true,
             };
-            (Some(id), String::new(), String::new())
+            (Some(id), String::new(), String::new(), false)
         } else {
-            (None, String::new(), String::new())
+            (None, String::new(), String::new(), false)
         };
 
         let (stdio, parent_stdio, min_fd) = prepare_stdio(sb)?;
@@ -247,12 +261,14 @@ impl Plan {
             },
             uid_map,
             gid_map,
+            child_maps,
             stdio,
             parent_stdio,
             stderr_to_stdout: sb.stderr == Stdio::Stdout,
             passed,
             controlling_tty: sb.controlling_tty,
             joins,
+            shared_net: sb.shared_net.clone(),
             gate,
             mounts: MountPlan::prepare(sb)?,
             rlimits: RlimitPlan::prepare(sb)?,
@@ -484,6 +500,19 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
         });
     }
 
+    if sb.shared_net.is_some() {
+        if sb.has_ns(Namespace::Net) || sb.join_ns.iter().any(|(n, _)| *n == Namespace::Net) {
+            return Err(Error::invalid(
+                "net_ns_shared",
+                "a box has one network namespace: join one or share one, not both",
+            ));
+        }
+        if !root {
+            return Err(crate::netns::privilege_error(
+                "run a box in a shared network namespace",
+            ));
+        }
+    }
     for (ns, path) in &sb.join_ns {
         if matches!(ns, Namespace::User | Namespace::Time) {
             return Err(Error::invalid(

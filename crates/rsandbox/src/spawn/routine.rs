@@ -16,8 +16,12 @@ use crate::sys;
 /// The child's ends of the launch pipes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ChildFds {
-    /// Read end of the sync pipe: one byte means "maps written, go on".
+    /// Read end of the sync pipe: one byte means "maps written (unless the
+    /// child writes its own), cgroup attached, go on".
     pub sync_r: RawFd,
+    /// The child's inherited copy of the sync pipe's write end, closed
+    /// first thing.
+    pub sync_w: RawFd,
     /// Write end of the CLOEXEC error pipe.
     pub err_w: RawFd,
     /// Write end of the status pipe (the init reports the payload's status).
@@ -89,17 +93,20 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
                 0,
             )?;
         }
-        // Wait until the parent wrote the id maps (and attached the cgroup).
-        // EOF instead of the byte means the parent died or gave up: leave
-        // quietly. Reading after PR_SET_PDEATHSIG closes the race where the
-        // parent dies before the death signal is armed.
-        let mut go = [0u8; 1];
-        match sys::read_full(fds.sync_r, &mut go) {
-            Ok(1) => {}
-            _ => sys::exit_now(SETUP_FAILED),
+        // Only the parent may hold the write end: its death before the go
+        // byte then reads as EOF here instead of blocking forever.
+        libc::close(fds.sync_w);
+        // Ids are mapped first: files made by the mount steps and the
+        // identity switch need them. The child maps its own ids when the
+        // kernel lets it (one line, the caller's id); otherwise it waits for
+        // the parent to write them. Waiting after PR_SET_PDEATHSIG closes
+        // the race where the parent dies before the death signal is armed.
+        let parent_maps = plan.user_ns && !plan.child_maps;
+        if plan.child_maps {
+            write_own_maps(plan)?;
+        } else if parent_maps {
+            wait_for_release(fds.sync_r);
         }
-        libc::close(fds.sync_r);
-
         check(libc::setsid(), Stage::Session, 0)?;
         stamp(plan, Mark::ChildGo);
         // Raw syscalls (see switch_identity).
@@ -165,6 +172,13 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         }
 
         stamp(plan, Mark::Creds);
+        if !parent_maps {
+            // The parent attached the cgroup (v1 hierarchies cannot be
+            // joined by clone) while we set up: nothing of the box may
+            // fork or exec before that. Usually the byte is there already
+            // and this read does not sleep.
+            wait_for_release(fds.sync_r);
+        }
         if plan.pid_ns {
             become_init(plan, fds)?;
         }
@@ -206,6 +220,43 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
     }
 }
 
+/// Read the parent's go byte ("id maps written, cgroup attached"); EOF
+/// instead means the parent died or gave up: leave quietly.
+fn wait_for_release(sync_r: RawFd) {
+    let mut go = [0u8; 1];
+    match sys::read_full(sync_r, &mut go) {
+        Ok(1) => {}
+        _ => sys::exit_now(SETUP_FAILED),
+    }
+    // SAFETY: closing our own descriptor.
+    unsafe { libc::close(sync_r) };
+}
+
+/// Write this process's own `setgroups` (deny, as the kernel requires
+/// before an unprivileged gid map), `uid_map` and `gid_map`: one line each,
+/// the caller's own ids, which a process may map for itself in the user
+/// namespace it was cloned into. `/proc` is still the caller's here.
+fn write_own_maps(plan: &Plan) -> ChildResult {
+    write_proc(c"/proc/self/setgroups", b"deny", 0)?;
+    write_proc(c"/proc/self/uid_map", plan.uid_map.as_bytes(), 1)?;
+    write_proc(c"/proc/self/gid_map", plan.gid_map.as_bytes(), 2)
+}
+
+fn write_proc(path: &std::ffi::CStr, data: &[u8], detail: u32) -> ChildResult {
+    // SAFETY: open/write/close on a constant path and a borrowed buffer.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        check(fd, Stage::IdMaps, detail)?;
+        let r = libc::write(fd, data.as_ptr().cast(), data.len());
+        let e = ChildError::last(Stage::IdMaps, detail);
+        libc::close(fd);
+        if r != data.len() as isize {
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
 /// Record a timestamp when timing is on (a vDSO call and a store).
 fn stamp(plan: &Plan, m: Mark) {
     if let Some(t) = &plan.timing {
@@ -213,8 +264,9 @@ fn stamp(plan: &Plan, m: Mark) {
     }
 }
 
-/// Bring `lo` up in the new network namespace.
-fn loopback_up() -> ChildResult {
+/// Bring `lo` up in the new network namespace (also used by
+/// [`crate::NetNs::new`]).
+pub(crate) fn loopback_up() -> ChildResult {
     // SAFETY: socket/ioctl/close on a zeroed, correctly typed ifreq.
     unsafe {
         let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);

@@ -28,9 +28,11 @@ pub(crate) enum Mark {
     ChildRunning,
     /// Parent: clone returned (namespaces created).
     Cloned,
-    /// Parent: id maps written, cgroup attached, child released.
+    /// Parent: id maps written (unless the child writes its own), cgroup
+    /// attached, go byte sent.
     Released,
-    /// Child: released (the go byte read), session created.
+    /// Child: ids mapped (by itself, or by the parent and released),
+    /// session created.
     ChildGo,
     /// Child: loopback up, hostname set.
     Net,
@@ -54,8 +56,8 @@ const NAMES: [&str; SLOTS] = [
     "cgroup",
     "child running",
     "clone returned",
-    "id maps + release",
-    "child released",
+    "parent: maps/cgroup + release",
+    "child: ids mapped",
     "net + uts",
     "mounts",
     "rlimits/fds/ids/caps/landlock",
