@@ -48,6 +48,16 @@ fn fresh_dir(tag: &str) -> PathBuf {
     d
 }
 
+/// Removes a directory tree when dropped, so a failing test leaves nothing
+/// in /tmp either.
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
 struct Work {
     dir: PathBuf,
     probe: PathBuf,
@@ -472,6 +482,7 @@ fn parent_fds_without_cloexec_are_not_visible() {
 #[test]
 fn landlock_denies_outside_rules() {
     let base = fresh_dir("landlock");
+    let _cleanup = RemoveOnDrop(base.clone());
     let allowed = base.join("allowed");
     let outside = base.join("outside");
     fs::create_dir(&allowed).unwrap();
@@ -504,7 +515,6 @@ fn landlock_denies_outside_rules() {
     assert_eq!(fs::read_to_string(allowed.join("ok")).unwrap(), "pwned");
     let r = sb.enforcement_report().unwrap();
     assert_eq!(r.layer("landlock").unwrap().enforcement, Enforcement::Full);
-    let _ = fs::remove_dir_all(&base);
 }
 
 // ---------------------------------------------------------------- policies
@@ -713,6 +723,7 @@ fn battery_as_nobody() {
         return;
     }
     let dir = fresh_dir("nobody");
+    let _cleanup = RemoveOnDrop(dir.clone());
     let exe = dir.join("hardening-test");
     fs::copy(std::env::current_exe().unwrap(), &exe).unwrap();
     fs::set_permissions(&exe, fs::Permissions::from_mode(0o755)).unwrap();
@@ -747,7 +758,6 @@ fn battery_as_nobody() {
     };
     let stdout = fs::read_to_string(&out_path).unwrap_or_default();
     let stderr = fs::read_to_string(&err_path).unwrap_or_default();
-    let _ = fs::remove_dir_all(&dir);
     assert!(
         status.is_some_and(|s| s.success()),
         "the nobody pass failed ({status:?}):\n{stdout}\n{stderr}"
