@@ -67,6 +67,18 @@ impl DeviceRule {
         DeviceRule::deny('a', None, None, "rwm")
     }
 
+    /// The v1 file this rule is written to (`devices.allow` or
+    /// `devices.deny`) and the line, e.g. `("devices.allow", "c 1:3 rwm")`:
+    /// for a caller that keeps cgroups of its own (an OCI runtime).
+    pub fn v1_file_and_line(&self) -> (&'static str, String) {
+        let file = if self.allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        (file, self.v1_line())
+    }
+
     /// The line written to `devices.allow` / `devices.deny`.
     fn v1_line(&self) -> String {
         let num = |n: Option<u32>| n.map_or("*".to_string(), |n| n.to_string());
@@ -127,15 +139,71 @@ pub(crate) fn validate(rules: &[DeviceRule]) -> Result<()> {
     rules.iter().try_for_each(DeviceRule::validate)
 }
 
-/// Write `rules` in order into the v1 devices cgroup `dir`.
-pub(crate) fn write_v1(rules: &[DeviceRule], dir: &Path) -> Result<()> {
+/// The state `rules` leave a v1 devices cgroup in, as the shortest rule
+/// list that builds it: `a` allow or deny (the default), then the
+/// exceptions in the kernel's order. Replaying the rules as given can fail
+/// in a cgroup whose parent already has them (an OCI container's own
+/// cgroup): a child is refused any allow its parent denies, even one a
+/// later rule takes back. This follows the kernel's
+/// `devcgroup_update_access`: an `a` rule resets the list; a rule in the
+/// default's direction takes its access away from the exception with the
+/// same type and numbers, the other direction adds (or merges) one.
+pub fn normalize(rules: &[DeviceRule]) -> Vec<DeviceRule> {
+    const BITS: [(char, u8); 3] = [('r', 1), ('w', 2), ('m', 4)];
+    let bits = |a: &str| {
+        BITS.iter()
+            .filter(|(c, _)| a.contains(*c))
+            .fold(0, |acc, (_, b)| acc | b)
+    };
+    let mut default_allow = true;
+    let mut ex: Vec<(char, Option<u32>, Option<u32>, u8)> = Vec::new();
     for r in rules {
-        let file = if r.allow {
-            "devices.allow"
+        if r.kind == 'a' {
+            default_allow = r.allow;
+            ex.clear();
+            continue;
+        }
+        let key = (r.kind, r.major, r.minor);
+        let pos = ex.iter().position(|e| (e.0, e.1, e.2) == key);
+        if r.allow == default_allow {
+            if let Some(i) = pos {
+                ex[i].3 &= !bits(&r.access);
+                if ex[i].3 == 0 {
+                    ex.remove(i);
+                }
+            }
+        } else if let Some(i) = pos {
+            ex[i].3 |= bits(&r.access);
         } else {
-            "devices.deny"
-        };
-        write_file(&dir.join(file), &r.v1_line())?;
+            ex.push((r.kind, r.major, r.minor, bits(&r.access)));
+        }
+    }
+    let mut out = vec![DeviceRule {
+        allow: default_allow,
+        ..DeviceRule::deny_all()
+    }];
+    out.extend(ex.into_iter().map(|(kind, major, minor, b)| {
+        DeviceRule {
+            allow: !default_allow,
+            kind,
+            major,
+            minor,
+            access: BITS
+                .iter()
+                .filter(|(_, bit)| b & bit != 0)
+                .map(|(c, _)| *c)
+                .collect(),
+        }
+    }));
+    out
+}
+
+/// Write `rules` into the v1 devices cgroup `dir` (new, without
+/// children), as [`normalize`]d.
+pub(crate) fn write_v1(rules: &[DeviceRule], dir: &Path) -> Result<()> {
+    for r in &normalize(rules) {
+        let (file, line) = r.v1_file_and_line();
+        write_file(&dir.join(file), &line)?;
     }
     Ok(())
 }
@@ -178,6 +246,38 @@ mod tests {
             let e = validate(&[bad]).unwrap_err();
             assert!(matches!(e, Error::InvalidConfig { .. }), "{e:?}");
         }
+    }
+
+    #[test]
+    fn normalize_follows_the_kernel() {
+        let c = |ma, mi, a: &str| DeviceRule::allow('c', Some(ma), Some(mi), a);
+        let n = normalize(&[
+            DeviceRule::deny_all(),
+            c(10, 229, "rwm"),
+            c(1, 5, "r"),
+            c(1, 5, "w"),
+            c(1, 3, "rwm"),
+            DeviceRule::deny('c', Some(1), Some(5), "rwm"),
+            DeviceRule::deny('c', Some(10), Some(229), "m"),
+        ]);
+        assert_eq!(
+            n,
+            [DeviceRule::deny_all(), c(10, 229, "rw"), c(1, 3, "rwm")]
+        );
+        // Allow by default: denials are the exceptions; an allow removes.
+        let n = normalize(&[
+            DeviceRule::deny('b', Some(8), None, "rw"),
+            DeviceRule::deny('c', Some(1), Some(1), "r"),
+            DeviceRule::allow('c', Some(1), Some(1), "r"),
+        ]);
+        assert_eq!(
+            n,
+            [
+                DeviceRule::allow('a', None, None, "rwm"),
+                DeviceRule::deny('b', Some(8), None, "rw")
+            ]
+        );
+        assert_eq!(normalize(&[]), [DeviceRule::allow('a', None, None, "rwm")]);
     }
 
     #[test]
