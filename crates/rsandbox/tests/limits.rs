@@ -1118,6 +1118,61 @@ fn vm_no_internal_processes_rule_is_a_clear_error() {
     assert_eq!(o.cgroup.unwrap().unapplied.len(), 1);
 }
 
+/// No v1 devices hierarchy: device rules are a clear error, or with
+/// best_effort the box runs, its other limits applied, and the report
+/// says the rules were not.
+#[test]
+#[ignore = "runs in the pure-v2 VM"]
+fn vm_device_rules_are_unsupported_or_reported() {
+    assert_in_vm();
+    let rules = [
+        rsandbox::DeviceRule::deny_all(),
+        rsandbox::DeviceRule::allow('c', Some(1), Some(3), "rwm"),
+    ];
+    let e = Sandbox::new()
+        .cgroup_parent("/boxes")
+        .device_rules(rules.clone())
+        .spawn(&sh("true"))
+        .unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+    assert!(e.to_string().contains("eBPF"), "{e}");
+    let child = Sandbox::new()
+        .cgroup_parent("/boxes")
+        .memory_limit(64 << 20)
+        .device_rules(rules)
+        .best_effort(true)
+        .stdout(Stdio::Pipe)
+        .spawn(&sh(
+            "head -c 3 /dev/zero | wc -c; cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max",
+        ))
+        .unwrap();
+    let layer = |name: &str| {
+        child
+            .enforcement()
+            .layers
+            .iter()
+            .find(|l| l.layer == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} layer"))
+    };
+    let dev = layer("limit:devices");
+    assert_eq!(
+        dev.enforcement,
+        rsandbox::Enforcement::NotEnforced,
+        "{dev:?}"
+    );
+    assert!(dev.applied.contains("eBPF"), "{dev:?}");
+    assert_eq!(
+        layer("limit:memory").enforcement,
+        rsandbox::Enforcement::Full
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stdout_of(&out), "3\n67108864\n", "{out:?}");
+    let unapplied = out.outcome.cgroup.unwrap().unapplied;
+    assert_eq!(unapplied.len(), 1, "{unapplied:?}");
+    assert!(unapplied[0].starts_with("device_rules:"), "{unapplied:?}");
+}
+
 #[test]
 #[ignore = "runs in the pure-v2 VM"]
 fn vm_memory_limit_is_oom_with_swap_off() {
