@@ -1,7 +1,7 @@
 //! Cgroup knobs beyond memory, pids and cpu: cpusets, block I/O weights and
 //! throttles, and the v1 network controllers (`net_cls` class id,
 //! `net_prio` priorities), and device rules (v1 `devices`, in
-//! [`devices`](crate::cgroup::devices)). OCI runtimes need them
+//! [`devices`]). OCI runtimes need them
 //! (`linux.resources`).
 //!
 //! Each knob is written where the kernel has it; a knob the host lacks (no
