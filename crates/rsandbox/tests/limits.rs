@@ -669,6 +669,40 @@ fn bad_device_rules_are_refused_before_spawn() {
             "{e}"
         );
     }
+    // A node of the box's own filesystem whose mknod the rules deny: it may
+    // be made before or after the box joins the cgroup, so it is refused
+    // up front; with `m` allowed it is made.
+    let with_node = |rules: Vec<rsandbox::DeviceRule>| {
+        Sandbox::new()
+            .mount_ns()
+            .tmpfs("/mnt", 1 << 20)
+            .device(
+                "/mnt/foo",
+                rsandbox::fs::DeviceKind::Char,
+                10,
+                666,
+                0o600,
+                0,
+                0,
+            )
+            .device_rules(rules)
+            .output(&sh("ls -ln /mnt/foo"))
+    };
+    let e = with_node(vec![rsandbox::DeviceRule::deny_all()]).unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidConfig { .. }) && e.to_string().contains("/mnt/foo"),
+        "{e}"
+    );
+    if devices_hierarchy().is_some() && is_root() {
+        let _g = serial();
+        let o = with_node(vec![
+            rsandbox::DeviceRule::deny_all(),
+            rsandbox::DeviceRule::allow('c', Some(10), Some(666), "m"),
+        ])
+        .unwrap();
+        assert!(stdout_of(&o).starts_with("crw------- "), "{o:?}");
+        assert!(our_cgroup_dirs().is_empty(), "{:?}", our_cgroup_dirs());
+    }
 }
 
 // ---------------------------------------------------------------- v2

@@ -122,9 +122,10 @@ impl Sandbox {
     /// Restrict which devices the box may open or create: `rules` are
     /// appended to those already given and applied in order (cgroup v1
     /// `devices`). Begin with [`DeviceRule::deny_all`] for an allow list.
-    /// Device nodes the box's filesystem creates
-    /// ([`device`](crate::Sandbox::device)) are made after the rules apply,
-    /// so they need the `m` access. Needs a v1 `devices` hierarchy: on pure
+    /// Device nodes the box's filesystem makes
+    /// ([`device`](crate::Sandbox::device)) need the `m` access (checked
+    /// before spawn: they may be made after the box joined the cgroup).
+    /// Needs a v1 `devices` hierarchy: on pure
     /// cgroup v2 the spawn fails with [`Error::Unsupported`] (or, with
     /// [`best_effort`](crate::Sandbox::best_effort), runs and reports the
     /// rules as not enforced).
@@ -196,6 +197,67 @@ pub fn normalize(rules: &[DeviceRule]) -> Vec<DeviceRule> {
         }
     }));
     out
+}
+
+/// Whether `rules` let the box `mknod` device `kind major:minor` (the
+/// kernel's check: with everything denied by default, an exception must
+/// cover it; with everything allowed, no exception may touch it).
+fn allows_mknod(rules: &[DeviceRule], kind: char, major: u32, minor: u32) -> bool {
+    let n = normalize(rules);
+    let default_allow = n[0].allow;
+    let covers = |r: &&DeviceRule| {
+        r.kind == kind
+            && r.major.is_none_or(|m| m == major)
+            && r.minor.is_none_or(|m| m == minor)
+            && r.access.contains('m')
+    };
+    let hit = n[1..].iter().any(|r| covers(&r));
+    if default_allow {
+        !hit
+    } else {
+        hit
+    }
+}
+
+/// The box's own device nodes ([`device`](crate::Sandbox::device), made
+/// with `mknod` outside a user namespace) are made while the parent
+/// attaches the box to its cgroups, so the rules may or may not apply to
+/// that `mknod`: refuse rules that would deny it, before spawn, rather
+/// than fail at random.
+pub(crate) fn check_nodes(sb: &Sandbox) -> Result<()> {
+    let rules = &sb.limits.extra.devices;
+    if rules.is_empty() || sb.has_ns(crate::Namespace::User) {
+        return Ok(());
+    }
+    for step in &sb.fs_config().steps {
+        let crate::fs::MountStep::Device {
+            dst,
+            kind,
+            major,
+            minor,
+            ..
+        } = step
+        else {
+            continue;
+        };
+        let k = match kind {
+            crate::fs::DeviceKind::Char => 'c',
+            crate::fs::DeviceKind::Block => 'b',
+            crate::fs::DeviceKind::Fifo => continue,
+        };
+        if !allows_mknod(rules, k, *major, *minor) {
+            return Err(Error::invalid(
+                "device_rules",
+                format!(
+                    "the box makes device node {} ({k} {major}:{minor}) but the rules \
+                     deny its mknod: add DeviceRule::allow('{k}', Some({major}), \
+                     Some({minor}), \"m\") (and \"rw\" to let the box open it)",
+                    dst.display()
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Write `rules` into the v1 devices cgroup `dir` (new, without
@@ -278,6 +340,25 @@ mod tests {
             ]
         );
         assert_eq!(normalize(&[]), [DeviceRule::allow('a', None, None, "rwm")]);
+    }
+
+    #[test]
+    fn mknod_check_follows_the_defaults() {
+        let deny = [
+            DeviceRule::deny_all(),
+            DeviceRule::allow('c', Some(1), Some(3), "rwm"),
+        ];
+        assert!(allows_mknod(&deny, 'c', 1, 3));
+        assert!(!allows_mknod(&deny, 'c', 10, 666));
+        let m = [
+            DeviceRule::deny_all(),
+            DeviceRule::allow('c', None, None, "m"),
+        ];
+        assert!(allows_mknod(&m, 'c', 10, 666));
+        assert!(!allows_mknod(&m, 'b', 8, 0));
+        let allow = [DeviceRule::deny('b', Some(8), None, "m")];
+        assert!(!allows_mknod(&allow, 'b', 8, 1));
+        assert!(allows_mknod(&allow, 'c', 8, 1));
     }
 
     #[test]
