@@ -31,6 +31,7 @@ fn read_mounts() -> Vec<(u8, PathBuf)> {
                             | "blkio"
                             | "net_cls"
                             | "net_prio"
+                            | "devices"
                     )
                 })
         })

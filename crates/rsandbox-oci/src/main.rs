@@ -4,6 +4,7 @@
 //! entry) runs containers with it. See `docs/oci.md`.
 
 mod cgroups;
+mod devices;
 mod hooks;
 mod spec;
 mod state;
@@ -579,6 +580,10 @@ fn create_locked(
     } = opts;
     let rel = cgroups::relative_path(mapped.cgroups_path.as_deref(), id, cli.systemd_cgroup);
     let created = cgroups::create(&rel)?;
+    if let Err(e) = devices::write_own(&rel, &mapped.device_rules) {
+        cgroups::remove(&created);
+        return Err(format!("linux.resources.devices: {e}"));
+    }
     timing::mark("container cgroups");
     let rootfs = mapped
         .sandbox

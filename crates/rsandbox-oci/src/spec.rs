@@ -47,6 +47,10 @@ pub struct Mapped {
     /// The PID namespace is joined: the container's process is the core's
     /// waiter's child.
     pub joins_pid: bool,
+    /// Device cgroup rules given to the core (empty when none, or when the
+    /// host has no v1 devices hierarchy), also written to the container's
+    /// own devices cgroup.
+    pub device_rules: Vec<rsandbox::DeviceRule>,
 }
 
 type Res<T> = Result<T, String>;
@@ -523,6 +527,7 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
         }
     }
     let mut sysctls = Vec::new();
+    let mut device_rules = Vec::new();
     if let Some(d) = spec.domainname() {
         if !d.is_empty() {
             if !new_ns.contains(&LinuxNamespaceType::Uts)
@@ -804,12 +809,20 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
                     sb = sb.net_priority(p.name().clone(), p.priority());
                 }
             }
-            if r.devices().as_ref().is_some_and(|v| !v.is_empty()) {
-                warnings.push(
-                    "linux.resources.devices: no device cgroup; the minimal /dev holds \
-                     only the default devices"
-                        .into(),
-                );
+            if let Some(d) = r.devices().as_ref().filter(|v| !v.is_empty()) {
+                let rules = crate::devices::rules(d)?;
+                if crate::devices::v1_available() {
+                    sb = sb.device_rules(rules.clone());
+                    device_rules = rules;
+                } else {
+                    warnings.push(
+                        "linux.resources.devices: not enforced: no cgroup v1 devices \
+                         hierarchy, and cgroup v2 device filtering (eBPF) is not \
+                         implemented; the minimal /dev holds only the default devices, \
+                         but a process with CAP_MKNOD can make and open others"
+                            .into(),
+                    );
+                }
             }
         }
     }
@@ -836,6 +849,7 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
         cgroups_path: linux.and_then(|l| l.cgroups_path().clone()),
         resources: linux.and_then(|l| l.resources().clone()),
         joins_pid: joined_ns.contains(&LinuxNamespaceType::Pid),
+        device_rules,
         annotations,
         warnings,
     })

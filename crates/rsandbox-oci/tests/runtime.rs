@@ -662,6 +662,86 @@ fn devices_and_cpuset() {
     assert!(out.contains("Cpus_allowed_list:\t0\n"), "{out}");
 }
 
+/// `linux.resources.devices` denying /dev/zero, with CAP_MKNOD kept: on a
+/// host with the v1 devices controller, /dev/null works while /dev/zero
+/// and a node made for it (or for a disk) cannot be opened, and the rules
+/// are in the container's own `devices.list`; without the controller the
+/// rules are accepted, not enforced, and a warning is logged.
+#[test]
+fn resources_devices_deny_dev_zero() {
+    let env = Env::new("devcg", &["true"]);
+    for a in ["mknod", "head", "wc"] {
+        std::os::unix::fs::symlink("busybox", env.bundle().join("rootfs/bin").join(a)).unwrap();
+    }
+    let mut cfg = config(&[
+        "sh",
+        "-c",
+        "echo x > /dev/null && echo NULL_OK; \
+         head -c 1 /dev/zero >/dev/null && echo ZERO_READ; \
+         mknod /mnt/z c 1 5 && echo MKNOD_OK; head -c 1 /mnt/z >/dev/null && echo MADE_READ; \
+         mknod /mnt/sda b 8 0 && head -c 1 /mnt/sda >/dev/null && echo DISK_READ; \
+         echo END",
+    ]);
+    for set in ["bounding", "effective", "permitted"] {
+        cfg["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push("CAP_MKNOD".into());
+    }
+    // The nodes are made on the host's disk (a tmpfs is nodev: every
+    // open refused anyway), in a directory of the test's own.
+    let scratch = env.dir.join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    cfg["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!(
+            {"destination": "/mnt", "type": "bind", "source": scratch, "options": ["rbind", "rw"]}
+        ));
+    std::fs::create_dir_all(env.bundle().join("rootfs/mnt")).unwrap();
+    cfg["linux"]["resources"]["devices"] = serde_json::json!([
+        {"allow": false, "access": "rwm"},
+        {"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rwm"},
+        {"allow": false, "type": "c", "major": 1, "minor": 5, "access": "rwm"}
+    ]);
+    let root = Path::new("/sys/fs/cgroup/devices");
+    let have = std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .any(|l| l.contains(" - cgroup ") && l.contains("devices"));
+    let id = "it-devcg";
+    env.set_config(&cfg);
+    env.create(id);
+    let own = root.join("rsandbox-oci").join(id).join("devices.list");
+    let list = std::fs::read_to_string(&own).unwrap_or_default();
+    let (ok, _, err) = env.rt(&["start", id]);
+    assert!(ok, "start: {err}");
+    env.wait_status(id, "stopped");
+    let (ok, _, err) = env.rt(&["delete", id]);
+    assert!(ok, "delete: {err}");
+    assert!(cgroup_dirs(id).is_empty(), "cgroup left behind");
+    let out = env.output();
+    assert!(out.contains("NULL_OK") && out.contains("END"), "{out}");
+    if have {
+        // The config's allow first, then the defaults; 1:5 denied again.
+        let lines: Vec<&str> = list.lines().collect();
+        assert_eq!(lines.first(), Some(&"c 10:229 rwm"), "{list}");
+        assert!(lines.contains(&"c 1:3 rwm"), "{list}");
+        assert!(!lines.iter().any(|l| l.starts_with("c 1:5 ")), "{list}");
+        assert!(out.contains("MKNOD_OK"), "{out}");
+        for bad in ["ZERO_READ", "MADE_READ", "DISK_READ"] {
+            assert!(!out.contains(bad), "{bad}: {out}");
+        }
+        assert_eq!(out.matches("Operation not permitted").count(), 3, "{out}");
+    } else {
+        assert!(out.contains("ZERO_READ"), "{out}");
+        assert!(
+            out.contains("linux.resources.devices: not enforced"),
+            "{out}"
+        );
+    }
+}
+
 /// A user namespace whose maps leave host root unmapped (0 → 1000): the
 /// container starts (its /dev is made with mapped ids) and runs as 0.
 #[test]

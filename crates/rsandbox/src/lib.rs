@@ -41,6 +41,7 @@ mod spawn;
 mod stdio;
 pub mod sys;
 
+pub use cgroup::devices::DeviceRule;
 pub use child::{Child, ExitStatus, Outcome, Output, Reason};
 pub use command::Command;
 pub use error::{ChildError, Error, Result, Stage};

@@ -127,6 +127,13 @@ impl EnforcementReport {
                 "cpu_weight",
                 l.cpu_weight().map(|w| format!("weight {w}")),
             ),
+            (
+                "devices",
+                "device_rules",
+                Some(l.extra.devices.len())
+                    .filter(|n| *n > 0)
+                    .map(|n| format!("{n} device rules")),
+            ),
         ];
         for (name, setter, req) in asked {
             let layer = format!("limit:{name}");

@@ -562,6 +562,149 @@ fn sweep_helper() {
     assert!(!stale.exists(), "stale cgroup {stale:?} not swept");
 }
 
+// ---------------------------------------------------------------- devices
+
+/// The v1 `devices` hierarchy's root, when this host mounts one.
+fn devices_hierarchy() -> Option<PathBuf> {
+    Layout::detect().unwrap().v1_mounts.get("devices").cloned()
+}
+
+#[test]
+fn device_rules_refuse_opening_a_made_node() {
+    let Some(root) = devices_hierarchy() else {
+        eprintln!(
+            "SKIP device_rules_refuse_opening_a_made_node: no cgroup v1 devices \
+             hierarchy on this host (pure cgroup v2: device rules are Error::Unsupported)"
+        );
+        return;
+    };
+    assert!(is_root(), "the device cgroup test needs root (mknod)");
+    let _g = serial();
+    let before = std::fs::read_dir(&root).unwrap().count();
+    // The nodes are made in a scratch directory of the host's disk (a
+    // tmpfs of the box would be mounted nodev: every open refused anyway).
+    let dir = tempdir("devices");
+    let script = format!(
+        "cd {}
+         echo hi > /dev/null && echo NULL_OK
+         grep devices /proc/self/cgroup
+         mknod zero c 1 5 && echo MKNOD_OK
+         head -c 1 zero 2>&1 >/dev/null
+         head -c 1 /dev/zero 2>&1 >/dev/null
+         mknod sda b 8 0 2>&1 || echo MKNOD_BLOCK_REFUSED",
+        dir.display()
+    );
+    // Deny everything, then allow /dev/null, and mknod of character
+    // devices (so the made node exists and only its open is refused).
+    let child = Sandbox::new()
+        .keep_caps(["CAP_MKNOD"])
+        .device_rules([
+            rsandbox::DeviceRule::deny_all(),
+            rsandbox::DeviceRule::allow('c', Some(1), Some(3), "rwm"),
+            rsandbox::DeviceRule::allow('c', None, None, "m"),
+        ])
+        .stdout(Stdio::Pipe)
+        .stderr(Stdio::Pipe)
+        .spawn(&sh(&script));
+    let child = child.inspect_err(|_| {
+        let _ = std::fs::remove_dir_all(&dir);
+    });
+    let child = child.unwrap();
+    let devices = child
+        .enforcement()
+        .layers
+        .iter()
+        .find(|l| l.layer == "limit:devices")
+        .cloned()
+        .expect("a limit:devices layer");
+    let out = child.wait_with_output().unwrap();
+    // Without the rules, the same made node opens (the refusal is the
+    // cgroup's, not the filesystem's or the capabilities').
+    let _ = std::fs::remove_file(dir.join("zero"));
+    let o = Sandbox::new()
+        .keep_caps(["CAP_MKNOD"])
+        .output(&sh(&format!(
+            "cd {} && mknod zero c 1 5 && head -c 3 zero | wc -c",
+            dir.display()
+        )))
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        devices.enforcement,
+        rsandbox::Enforcement::Full,
+        "{devices:?}"
+    );
+    let t = stdout_of(&out);
+    for want in ["NULL_OK", "rsandbox-", "MKNOD_OK", "MKNOD_BLOCK_REFUSED"] {
+        assert!(t.contains(want), "missing {want}:\n{t}");
+    }
+    // Both opens of c 1:5 (the made node and the host's /dev/zero), and the
+    // block mknod: refused by the device cgroup (EPERM).
+    assert_eq!(
+        t.matches("Operation not permitted").count(),
+        3,
+        "expected EPERM from both opens of 1:5 and the block mknod:\n{t}"
+    );
+    assert_eq!(stdout_of(&o).trim(), "3", "{o:?}");
+    assert!(our_cgroup_dirs().is_empty(), "{:?}", our_cgroup_dirs());
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), before);
+}
+
+#[test]
+fn bad_device_rules_are_refused_before_spawn() {
+    for (rule, what) in [
+        (rsandbox::DeviceRule::allow('x', None, None, "r"), "kind"),
+        (
+            rsandbox::DeviceRule::allow('c', Some(1), Some(3), "rwx"),
+            "access",
+        ),
+        (rsandbox::DeviceRule::deny('b', None, None, ""), "access"),
+    ] {
+        let e = Sandbox::new()
+            .device_rules([rule])
+            .status(&sh("true"))
+            .unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidConfig { .. }) && e.to_string().contains(what),
+            "{e}"
+        );
+    }
+    // A node of the box's own filesystem whose mknod the rules deny: it may
+    // be made before or after the box joins the cgroup, so it is refused
+    // up front; with `m` allowed it is made.
+    let with_node = |rules: Vec<rsandbox::DeviceRule>| {
+        Sandbox::new()
+            .mount_ns()
+            .tmpfs("/mnt", 1 << 20)
+            .device(
+                "/mnt/foo",
+                rsandbox::fs::DeviceKind::Char,
+                10,
+                666,
+                0o600,
+                0,
+                0,
+            )
+            .device_rules(rules)
+            .output(&sh("ls -ln /mnt/foo"))
+    };
+    let e = with_node(vec![rsandbox::DeviceRule::deny_all()]).unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidConfig { .. }) && e.to_string().contains("/mnt/foo"),
+        "{e}"
+    );
+    if devices_hierarchy().is_some() && is_root() {
+        let _g = serial();
+        let o = with_node(vec![
+            rsandbox::DeviceRule::deny_all(),
+            rsandbox::DeviceRule::allow('c', Some(10), Some(666), "m"),
+        ])
+        .unwrap();
+        assert!(stdout_of(&o).starts_with("crw------- "), "{o:?}");
+        assert!(our_cgroup_dirs().is_empty(), "{:?}", our_cgroup_dirs());
+    }
+}
+
 // ---------------------------------------------------------------- v2
 
 #[test]
@@ -1007,6 +1150,61 @@ fn vm_no_internal_processes_rule_is_a_clear_error() {
         .unwrap();
     assert!(o.success());
     assert_eq!(o.cgroup.unwrap().unapplied.len(), 1);
+}
+
+/// No v1 devices hierarchy: device rules are a clear error, or with
+/// best_effort the box runs, its other limits applied, and the report
+/// says the rules were not.
+#[test]
+#[ignore = "runs in the pure-v2 VM"]
+fn vm_device_rules_are_unsupported_or_reported() {
+    assert_in_vm();
+    let rules = [
+        rsandbox::DeviceRule::deny_all(),
+        rsandbox::DeviceRule::allow('c', Some(1), Some(3), "rwm"),
+    ];
+    let e = Sandbox::new()
+        .cgroup_parent("/boxes")
+        .device_rules(rules.clone())
+        .spawn(&sh("true"))
+        .unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e:?}");
+    assert!(e.to_string().contains("eBPF"), "{e}");
+    let child = Sandbox::new()
+        .cgroup_parent("/boxes")
+        .memory_limit(64 << 20)
+        .device_rules(rules)
+        .best_effort(true)
+        .stdout(Stdio::Pipe)
+        .spawn(&sh(
+            "head -c 3 /dev/zero | wc -c; cat /sys/fs/cgroup$(cut -d: -f3 /proc/self/cgroup)/memory.max",
+        ))
+        .unwrap();
+    let layer = |name: &str| {
+        child
+            .enforcement()
+            .layers
+            .iter()
+            .find(|l| l.layer == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} layer"))
+    };
+    let dev = layer("limit:devices");
+    assert_eq!(
+        dev.enforcement,
+        rsandbox::Enforcement::NotEnforced,
+        "{dev:?}"
+    );
+    assert!(dev.applied.contains("eBPF"), "{dev:?}");
+    assert_eq!(
+        layer("limit:memory").enforcement,
+        rsandbox::Enforcement::Full
+    );
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(stdout_of(&out), "3\n67108864\n", "{out:?}");
+    let unapplied = out.outcome.cgroup.unwrap().unapplied;
+    assert_eq!(unapplied.len(), 1, "{unapplied:?}");
+    assert!(unapplied[0].starts_with("device_rules:"), "{unapplied:?}");
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Cgroup knobs beyond memory, pids and cpu: cpusets, block I/O weights and
 //! throttles, and the v1 network controllers (`net_cls` class id,
-//! `net_prio` priorities). OCI runtimes need them (`linux.resources`).
+//! `net_prio` priorities), and device rules (v1 `devices`, in
+//! [`devices`]). OCI runtimes need them
+//! (`linux.resources`).
 //!
 //! Each knob is written where the kernel has it; a knob the host lacks (no
 //! hierarchy with the controller, or no such file: `blkio.weight` needs an
@@ -10,6 +12,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::cgroup::devices::{self, DeviceRule};
 use crate::cgroup::write_file;
 use crate::error::{Error, Result};
 use crate::Sandbox;
@@ -65,6 +68,8 @@ pub struct CgroupExtra {
     pub(crate) net_classid: Option<u32>,
     /// `net_prio.ifpriomap` lines: (interface, priority).
     pub(crate) net_prio: Vec<(String, u32)>,
+    /// Device rules, in order (v1 `devices`).
+    pub(crate) devices: Vec<DeviceRule>,
 }
 
 /// Extra cgroup builder methods.
@@ -168,7 +173,7 @@ impl CgroupExtra {
                 ));
             }
         }
-        Ok(())
+        devices::validate(&self.devices)
     }
 
     /// The v1 controllers these knobs need.
@@ -186,11 +191,15 @@ impl CgroupExtra {
         if !self.net_prio.is_empty() {
             v.push("net_prio");
         }
+        if !self.devices.is_empty() {
+            v.push("devices");
+        }
         v
     }
 
     /// The v2 controllers these knobs need; `net_cls`/`net_prio` have no v2
-    /// counterpart (an error on a pure v2 host).
+    /// counterpart (an error on a pure v2 host). Device rules are handled
+    /// apart (see [`devices::unsupported`]).
     pub(crate) fn v2_controllers(&self) -> Result<Vec<&'static str>> {
         if self.net_classid.is_some() || !self.net_prio.is_empty() {
             return Err(Error::Unsupported {
@@ -217,6 +226,7 @@ impl CgroupExtra {
             "blkio" if self.has_io() => vec!["blkio"],
             "net_cls" if self.net_classid.is_some() => vec!["net_classid"],
             "net_prio" if !self.net_prio.is_empty() => vec!["net_priority"],
+            "devices" if !self.devices.is_empty() => vec!["device_rules"],
             _ => Vec::new(),
         }
     }
@@ -254,6 +264,7 @@ impl CgroupExtra {
                     write_file(&dir.join("net_cls.classid"), &id.to_string())?;
                 }
             }
+            "devices" => devices::write_v1(&self.devices, dir)?,
             "net_prio" => {
                 for (ifname, prio) in &self.net_prio {
                     write_file(&dir.join("net_prio.ifpriomap"), &format!("{ifname} {prio}"))?;

@@ -9,7 +9,8 @@
 //!   are enabled in the parent's `cgroup.subtree_control`; the child is
 //!   placed by `CLONE_INTO_CGROUP`; `cgroup.kill` kills the tree.
 //! - Hybrid / v1: one directory per needed v1 controller (memory, pids,
-//!   cpu, plus cpuacct for accounting), and one in the cgroup2 `unified`
+//!   cpu, cpuset, blkio, net_cls, net_prio, devices, plus cpuacct for
+//!   accounting), and one in the cgroup2 `unified`
 //!   hierarchy when there is one (reliable `cgroup.kill`, `cpu.stat`). The
 //!   child is attached by writing its pid before it is released to exec.
 //!
@@ -18,6 +19,7 @@
 //! removed.
 
 pub mod detect;
+pub mod devices;
 pub mod extra;
 pub mod v1;
 pub mod v2;
@@ -398,6 +400,9 @@ impl Cgroup {
                 .into_iter()
                 .flat_map(|c| limit_names(c, &cl))
                 .collect();
+            if !cl.extra.devices.is_empty() {
+                fail(&mut cg, vec!["device_rules"], devices::unsupported())?;
+            }
             if let Err(err) = cl.extra.v2_controllers() {
                 fail(&mut cg, all.clone(), err)?;
                 return Ok(cg);
@@ -459,11 +464,15 @@ impl Cgroup {
         for ctrl in v1::needed_controllers(&cl) {
             let what = limit_names(ctrl, &cl);
             let Some(mount) = layout.v1_mounts.get(ctrl) else {
-                let err = Error::Unsupported {
-                    feature: format!("cgroup controller {ctrl}"),
-                    detail: "no cgroup v1 hierarchy mounts it and cgroup v2 is not the \
-                             only hierarchy"
-                        .into(),
+                let err = if ctrl == "devices" {
+                    devices::unsupported()
+                } else {
+                    Error::Unsupported {
+                        feature: format!("cgroup controller {ctrl}"),
+                        detail: "no cgroup v1 hierarchy mounts it and cgroup v2 is not the \
+                                 only hierarchy"
+                            .into(),
+                    }
                 };
                 fail(&mut cg, what, err)?;
                 continue;

@@ -593,6 +593,7 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
         }
     }
     crate::fs::validate(sb)?;
+    crate::cgroup::devices::check_nodes(sb)?;
     crate::net::validate(sb)?;
     Ok(())
 }
