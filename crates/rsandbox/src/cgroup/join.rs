@@ -71,7 +71,7 @@ impl Cgroup {
     pub(super) fn parent_attaches(&self, into_cgroup: bool) -> impl Iterator<Item = &Dir> {
         self.dirs
             .iter()
-            .filter(move |d| !d.child_joins && !(into_cgroup && d.kind == Kind::V2))
+            .filter(move |d| !(d.child_joins || into_cgroup && d.kind == Kind::V2))
     }
 
     /// Whether the v2 directory `CLONE_INTO_CGROUP` targets is only a
