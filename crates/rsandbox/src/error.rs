@@ -67,13 +67,18 @@ pub enum Stage {
     /// The child writing its own id maps (detail 0: `setgroups`, 1:
     /// `uid_map`, 2: `gid_map`).
     IdMaps,
+    /// The child joining its cgroup v1 hierarchies (writing `0` into their
+    /// `tasks`) or creating its cgroup namespace after that; the detail is
+    /// the index of the hierarchy in the box's cgroup, or `u32::MAX` for
+    /// `unshare(CLONE_NEWCGROUP)`.
+    Cgroup,
 }
 
 impl Stage {
     /// Decode the number carried in an error record.
     pub fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 23] = [
+        const ALL: [Stage; 24] = [
             Sync,
             DeathSignal,
             Identity,
@@ -97,6 +102,7 @@ impl Stage {
             Setns,
             OomScoreAdj,
             IdMaps,
+            Cgroup,
         ];
         ALL.into_iter().find(|s| *s as u32 == v)
     }
@@ -128,6 +134,7 @@ impl Stage {
             Setns => "join namespace",
             OomScoreAdj => "set oom_score_adj",
             IdMaps => "write own id maps",
+            Cgroup => "join cgroup",
         }
     }
 }

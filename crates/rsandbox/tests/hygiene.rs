@@ -41,6 +41,43 @@ fn many_threads_many_sandboxes_leak_nothing() {
     assert_eq!(open_fds(), before, "fds leaked");
 }
 
+/// Boxes with cgroup limits (the child joins its v1 hierarchies through
+/// `tasks` fds the parent opened) leak no fd either.
+#[test]
+fn sandboxes_with_cgroup_limits_leak_nothing() {
+    // SAFETY: trivial getter.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: cgroup limits need root here");
+        return;
+    }
+    let _g = ALONE.lock().unwrap_or_else(|p| p.into_inner());
+    let before = open_fds();
+    let threads: Vec<_> = (0..2)
+        .map(|_| {
+            std::thread::spawn(|| {
+                let sb = Sandbox::new()
+                    .user_ns()
+                    .pid_ns()
+                    .cgroup_ns()
+                    .memory_limit(64 << 20)
+                    .pids_limit(64)
+                    .stdout(Stdio::Pipe);
+                for i in 0..20 {
+                    let out = sb
+                        .output(&Command::new("/bin/echo").arg(i.to_string()))
+                        .unwrap();
+                    assert!(out.outcome.success());
+                    assert_eq!(out.stdout, format!("{i}\n").into_bytes());
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+    assert_eq!(open_fds(), before, "fds leaked");
+}
+
 #[test]
 fn rejected_spawns_leak_nothing_as_nobody() {
     let _g = ALONE.lock().unwrap_or_else(|p| p.into_inner());

@@ -705,6 +705,53 @@ fn bad_device_rules_are_refused_before_spawn() {
     }
 }
 
+// ---------------------------------------------------------------- cgroup namespace
+
+/// A box with its own cgroup namespace sees its own cgroup as `/` in every
+/// hierarchy it was put in: on v1 the child joins its hierarchies before it
+/// makes the namespace (one made at clone would be rooted in the caller's
+/// v1 cgroups).
+#[test]
+fn cgroup_ns_is_rooted_at_the_box_cgroup() {
+    let _g = serial();
+    let l = Layout::detect().unwrap();
+    for user_ns in [false, true] {
+        let mut sb = Sandbox::new()
+            .pid_ns()
+            .cgroup_ns()
+            .memory_limit(64 << 20)
+            .pids_limit(64);
+        if user_ns {
+            sb = sb.user_ns();
+        }
+        let out = sb.output(&sh("cat /proc/self/cgroup")).unwrap();
+        assert!(out.outcome.success(), "{out:?}");
+        let text = stdout_of(&out);
+        let path_of = |ctrl: &str| {
+            text.lines()
+                .find_map(|line| {
+                    let mut f = line.splitn(3, ':');
+                    let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+                    ctrls
+                        .split(',')
+                        .any(|c| c == ctrl)
+                        .then(|| path.to_string())
+                })
+                .unwrap_or_else(|| panic!("no {ctrl:?} line in\n{text}"))
+        };
+        if l.v1_mounts.contains_key("memory") {
+            assert_eq!(path_of("memory"), "/", "user_ns {user_ns}:\n{text}");
+            assert_eq!(path_of("pids"), "/", "user_ns {user_ns}:\n{text}");
+        } else {
+            println!("no cgroup v1 memory hierarchy here: checking the cgroup2 line only");
+        }
+        if l.is_pure_v2() || l.v2_mount.is_some() {
+            assert_eq!(path_of(""), "/", "user_ns {user_ns}:\n{text}");
+        }
+    }
+    assert!(our_cgroup_dirs().is_empty(), "{:?}", our_cgroup_dirs());
+}
+
 // ---------------------------------------------------------------- v2
 
 #[test]

@@ -122,3 +122,35 @@ fn child_routine_does_not_allocate() {
         "{e:?}"
     );
 }
+
+/// The cgroup v1 self-join (and the cgroup namespace made after it) stays
+/// within the rule too, and leaves the payload no `tasks` fd.
+#[test]
+fn cgroup_self_join_does_not_allocate() {
+    // SAFETY: trivial getter.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("skipped: cgroup limits need root here");
+        return;
+    }
+    arm();
+    let out = Sandbox::new()
+        .user_ns()
+        .pid_ns()
+        .cgroup_ns()
+        .memory_limit(64 << 20)
+        .pids_limit(64)
+        .stdin(Stdio::Null)
+        .output(&Command::from_argv([
+            "/bin/sh",
+            "-c",
+            "for f in /proc/self/fd/*; do [ -e \"$f\" ] && printf '%s ' \"${f##*/}\"; done; true",
+        ]))
+        .unwrap();
+    assert_eq!(
+        out.outcome.status,
+        ExitStatus::Exited(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0 1 2 ");
+}

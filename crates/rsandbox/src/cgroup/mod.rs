@@ -12,7 +12,8 @@
 //!   cpu, cpuset, blkio, net_cls, net_prio, devices, plus cpuacct for
 //!   accounting), and one in the cgroup2 `unified`
 //!   hierarchy when there is one (reliable `cgroup.kill`, `cpu.stat`). The
-//!   child is attached by writing its pid before it is released to exec.
+//!   child joins the v1 directories itself, first thing after clone (see
+//!   `join.rs`), and is placed in the `unified` one by `CLONE_INTO_CGROUP`.
 //!
 //! Cgroups left by a parent that was killed are swept by the next run: a
 //! `rsandbox-<pid>-<n>` directory whose `<pid>` is dead is emptied and
@@ -21,6 +22,7 @@
 pub mod detect;
 pub mod devices;
 pub mod extra;
+mod join;
 pub mod v1;
 pub mod v2;
 
@@ -33,6 +35,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 pub use detect::Layout;
+pub(crate) use join::SelfJoin;
 
 use crate::error::{Error, Result};
 use crate::limits::CgroupLimits;
@@ -127,6 +130,8 @@ struct Dir {
     helper: bool,
     /// Whether the child is in it (false once a helper attach failed).
     in_use: AtomicBool,
+    /// The child joins it itself (see [`join`]), not the parent.
+    child_joins: bool,
 }
 
 /// A cgroup made for one spawn; removed when dropped.
@@ -545,6 +550,7 @@ impl Cgroup {
                     kind,
                     helper,
                     in_use: AtomicBool::new(true),
+                    child_joins: false,
                 });
                 Ok(())
             }
@@ -579,10 +585,12 @@ impl Cgroup {
         self.v2_fd.as_ref().map(|f| f.as_raw_fd())
     }
 
-    /// Move `pid` into the cgroup (before the child is released to exec).
-    /// Writes every directory, so it is harmless after `CLONE_INTO_CGROUP`.
-    pub(crate) fn attach(&self, pid: libc::pid_t) -> Result<()> {
-        for d in &self.dirs {
+    /// Move `pid` into every directory the clone did not place it in and
+    /// the child does not join itself (before the child is released to
+    /// fork or exec). `into_cgroup`: `CLONE_INTO_CGROUP` placed it in the
+    /// v2 directory.
+    pub(crate) fn attach(&self, pid: libc::pid_t, into_cgroup: bool) -> Result<()> {
+        for d in self.parent_attaches(into_cgroup) {
             match write_file(&d.path.join("cgroup.procs"), &pid.to_string()) {
                 Ok(()) => {}
                 // e.g. a rootless caller with a delegated v1 cgroup cannot

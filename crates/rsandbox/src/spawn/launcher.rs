@@ -28,6 +28,15 @@ use crate::spawn::plan::Plan;
 use crate::spawn::routine::{self, ChildFds};
 use crate::sys::{self, CloneArgs};
 
+/// The cgroup2 directory for `CLONE_INTO_CGROUP`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IntoCgroup {
+    pub fd: RawFd,
+    /// Only a helper (see `Cgroup::clone_into_helper`): a clone refused
+    /// because of it is retried without it.
+    pub helper: bool,
+}
+
 /// A cloned child.
 pub(crate) struct Launched {
     pub pid: libc::pid_t,
@@ -39,7 +48,7 @@ pub(crate) struct Launched {
 struct Job {
     plan: *const Plan,
     fds: ChildFds,
-    cgroup_fd: Option<RawFd>,
+    cgroup_fd: Option<IntoCgroup>,
     /// The template to clone in (template lane only).
     template: Option<Arc<Template>>,
     reply: SyncSender<io::Result<(libc::pid_t, RawFd, bool)>>,
@@ -141,7 +150,11 @@ fn on_main_thread() -> bool {
 /// process and the caller is not the main thread: a box without
 /// die-with-parent has no death signal to tie to a thread, so it is cloned
 /// right here, without the hop's two thread wake-ups.
-pub(crate) fn launch(plan: &Plan, fds: ChildFds, cgroup_fd: Option<RawFd>) -> io::Result<Launched> {
+pub(crate) fn launch(
+    plan: &Plan,
+    fds: ChildFds,
+    cgroup_fd: Option<IntoCgroup>,
+) -> io::Result<Launched> {
     let template = plan.mounts.as_ref().and_then(|m| m.template()).cloned();
     if template.is_none() && (on_main_thread() || !plan.die_with_parent) {
         // SAFETY: the child branch only runs the pre-exec routine; the plan
@@ -183,8 +196,8 @@ static NO_CLONE3: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool:
 /// Forks; the child runs only the pre-exec routine.
 unsafe fn clone_child(
     plan: &Plan,
-    fds: ChildFds,
-    cgroup_fd: Option<RawFd>,
+    mut fds: ChildFds,
+    cgroup: Option<IntoCgroup>,
 ) -> io::Result<(libc::pid_t, RawFd, bool)> {
     use std::sync::atomic::Ordering;
     // Born in a shared network namespace: this thread enters it for the
@@ -195,30 +208,46 @@ unsafe fn clone_child(
         None => None,
     };
     let mut pidfd: libc::c_int = -1;
-    if !NO_CLONE3.load(Ordering::Relaxed) {
+    let asked = cgroup.is_some();
+    let mut into = cgroup;
+    while !NO_CLONE3.load(Ordering::Relaxed) {
         let mut args = CloneArgs {
             flags: plan.clone_flags | sys::CLONE_PIDFD,
             pidfd: &mut pidfd as *mut libc::c_int as u64,
             exit_signal: libc::SIGCHLD as u64,
             ..CloneArgs::default()
         };
-        if let Some(fd) = cgroup_fd {
+        if let Some(c) = into {
             args.flags |= sys::CLONE_INTO_CGROUP;
-            args.cgroup = fd as u64;
+            args.cgroup = c.fd as u64;
         }
+        fds.release_late = routine::release_late(plan, asked, into.is_some());
         // SAFETY: the child branch never returns from child_main.
         match unsafe { sys::clone3(&mut args) } {
             Ok(0) => unsafe { routine::child_main(plan, fds) },
-            Ok(pid) => return Ok((pid, pidfd, cgroup_fd.is_some())),
+            Ok(pid) => return Ok((pid, pidfd, into.is_some())),
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
                 NO_CLONE3.store(true, Ordering::Relaxed);
             }
+            // A helper cgroup (the `unified` one of a hybrid layout) the
+            // caller may not move into: go without it, as a parent attach
+            // of a helper does.
+            Err(e) if into.is_some_and(|c| c.helper) && cgroup_refusal(&e) => into = None,
             Err(e) => return Err(e),
         }
     }
+    fds.release_late = routine::release_late(plan, asked, false);
     // SAFETY: as above; legacy clone stores the pidfd through parent_tid.
     match unsafe { sys::clone_legacy(plan.clone_flags | sys::CLONE_PIDFD, &mut pidfd) }? {
         0 => unsafe { routine::child_main(plan, fds) },
         pid => Ok((pid, pidfd, false)),
     }
+}
+
+/// Errors `clone3` gives for a `CLONE_INTO_CGROUP` target it refuses.
+fn cgroup_refusal(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EACCES | libc::EPERM | libc::ENOENT | libc::EBUSY | libc::EOPNOTSUPP)
+    )
 }

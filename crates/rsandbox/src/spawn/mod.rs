@@ -1,6 +1,7 @@
 //! The launch pipeline, parent side: plan, clone, write id maps (when the
-//! child cannot map its own), attach v1 cgroups, release the child, and
-//! read its error pipe.
+//! child cannot map its own), attach the cgroups the child cannot join
+//! itself, release the child (when it waits for that), and read its error
+//! pipe.
 
 mod launcher;
 pub(crate) mod plan;
@@ -58,7 +59,10 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     let mut plan = Plan::new(sb, cmd)?;
     mark(&stamps, Mark::Planned);
     plan.timing = stamps;
-    let cgroup = Cgroup::create(sb)?;
+    let mut cgroup = Cgroup::create(sb)?;
+    if let Some(cg) = cgroup.as_mut() {
+        prepare_cgroup(&mut plan, cg);
+    }
     mark(&plan.timing, Mark::Cgroup);
     let mut report = EnforcementReport::from_plans(
         sb,
@@ -81,14 +85,22 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         sync_w: sync_w.as_raw_fd(),
         err_w: err_w.as_raw_fd(),
         status_w: status_w.as_ref().map_or(-1, |f| f.as_raw_fd()),
+        // Set by the clone (see routine::release_late).
+        release_late: true,
     };
 
-    let cgroup_fd = cgroup.as_ref().and_then(|c| c.clone_into_fd());
-    let launched = launcher::launch(&plan, fds, cgroup_fd).map_err(|e| clone_error(sb, e))?;
+    let into = cgroup.as_ref().and_then(|c| {
+        c.clone_into_fd().map(|fd| launcher::IntoCgroup {
+            fd,
+            helper: c.clone_into_helper(),
+        })
+    });
+    let launched = launcher::launch(&plan, fds, into).map_err(|e| clone_error(sb, e))?;
     mark(&plan.timing, Mark::Cloned);
-    // sync_r stays open until the go byte is written: a child that failed
-    // and exited early must not turn that write into SIGPIPE, which a C or
-    // Python host may not ignore.
+    // The sync pipe stays open until the child exec'd or failed: a child
+    // that failed and exited early must not turn the go byte into SIGPIPE,
+    // which a C or Python host may not ignore, and a child with no go byte
+    // to wait for reads a hang-up as its parent's death.
     drop((err_w, status_w));
     // The child holds its own copies now; ours would only delay EOFs.
     for fd in plan.stdio.iter_mut() {
@@ -110,7 +122,8 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         sb,
     );
 
-    if let Err(e) = release(&plan, &child, launched.into_cgroup, &sync_w) {
+    let late = routine::release_late(&plan, into.is_some(), launched.into_cgroup);
+    if let Err(e) = release(&plan, &child, launched.into_cgroup, late, &sync_w) {
         // The child sets up while we release it, so it may have failed
         // (and exited, making the cgroup attach fail) first: its own
         // error is the one that says what went wrong.
@@ -120,10 +133,11 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
             _ => e,
         });
     }
-    drop((sync_r, sync_w));
     mark(&plan.timing, Mark::Released);
 
-    if let Some(ce) = read_child_error(&err_r)? {
+    let error = read_child_error(&err_r)?;
+    drop((sync_r, sync_w));
+    if let Some(ce) = error {
         child.abort();
         return Err(child_error(&plan, ce));
     }
@@ -157,16 +171,38 @@ fn mark(stamps: &Option<timing::Stamps>, m: Mark) {
     }
 }
 
+/// Let the child join the cgroup's v1 hierarchies itself (see
+/// `cgroup/join.rs`), and create its cgroup namespace after that join.
+fn prepare_cgroup(plan: &mut Plan, cg: &mut Cgroup) {
+    plan.cgroup_joins = cg.open_self_joins();
+    plan.parent_attach = cg.parent_attach_needed(cg.clone_into_fd().is_some());
+    // A namespace made at clone would be rooted in the caller's v1 cgroups:
+    // the child joins them only after the clone.
+    let newcgroup = libc::CLONE_NEWCGROUP as u64;
+    if plan.clone_flags & newcgroup != 0 && !plan.cgroup_joins.is_empty() && !plan.parent_attach {
+        plan.clone_flags &= !newcgroup;
+        plan.unshare_cgroup_ns = true;
+    }
+}
+
 /// Parent-side steps between clone and release: id maps (unless the child
-/// maps its own ids), v1 cgroup attach, then the go byte.
+/// maps its own ids), the cgroup attach the child could not do itself, then
+/// the go byte, when the child waits for one (`late`, or for the maps).
 ///
 /// When the child maps its own ids it does not wait for this before
 /// setting up, only before it forks or execs anything (see
 /// `routine::setup_and_exec`): the parent's work overlaps the child's
 /// instead of costing a round trip.
-fn release(plan: &Plan, child: &Child, into_cgroup: bool, sync_w: &OwnedFd) -> Result<()> {
+fn release(
+    plan: &Plan,
+    child: &Child,
+    into_cgroup: bool,
+    late: bool,
+    sync_w: &OwnedFd,
+) -> Result<()> {
     let pid = child.pid();
-    if plan.user_ns && !plan.child_maps {
+    let parent_maps = plan.user_ns && !plan.child_maps;
+    if parent_maps {
         // Supplementary groups need setgroups, which only a parent
         // privileged over the gid map may leave allowed.
         if plan.groups.is_empty() {
@@ -175,10 +211,11 @@ fn release(plan: &Plan, child: &Child, into_cgroup: bool, sync_w: &OwnedFd) -> R
         write_map(pid, "uid_map", &plan.uid_map)?;
         write_map(pid, "gid_map", &plan.gid_map)?;
     }
-    if !into_cgroup {
-        if let Some(cg) = child.cgroup() {
-            cg.attach(pid)?;
-        }
+    if let Some(cg) = child.cgroup() {
+        cg.attach(pid, into_cgroup)?;
+    }
+    if !(parent_maps || late) {
+        return Ok(());
     }
     sys::write_all(sync_w.as_raw_fd(), &[1]).map_err(|e| Error::io("release the child", None, e))
 }
@@ -244,6 +281,10 @@ fn child_error(plan: &Plan, ce: ChildError) -> Error {
         Stage::Cwd => Some(plan.cwd_path.clone()),
         Stage::Mount => plan.mounts.as_ref().and_then(|m| m.step_path(ce.detail)),
         Stage::Rlimit => Some(PathBuf::from(crate::limits::rlimit_name(ce.detail))),
+        Stage::Cgroup => plan
+            .cgroup_joins
+            .get(ce.detail as usize)
+            .map(|j| j.path.clone()),
         _ => None,
     };
     if stage == Stage::Exec && matches!(ce.errno, libc::ENOENT | libc::EACCES | libc::ENOEXEC) {

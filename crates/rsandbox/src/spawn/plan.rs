@@ -99,6 +99,21 @@ pub(crate) struct Plan {
     pub cwd_path: PathBuf,
     /// Per-stage timestamps, when timing is on.
     pub timing: Option<super::timing::Stamps>,
+    /// The cgroup v1 hierarchies the child joins itself, first thing
+    /// (see `cgroup/join.rs`); set by `spawn` once the cgroup exists.
+    pub cgroup_joins: Vec<crate::cgroup::SelfJoin>,
+    /// The parent still writes the child's pid into a cgroup after the
+    /// clone (beyond what `CLONE_INTO_CGROUP` does): the child waits for
+    /// the go byte before it forks or execs.
+    pub parent_attach: bool,
+    /// Create the cgroup namespace with `unshare` after joining the v1
+    /// hierarchies instead of at clone, so that its root is the box's
+    /// cgroup in every hierarchy (`CLONE_NEWCGROUP` is then left out of
+    /// `clone_flags`).
+    pub unshare_cgroup_ns: bool,
+    /// This process's pid, recorded before the clone: a child that finds
+    /// another parent was orphaned before its death signal was armed.
+    pub parent_pid: libc::pid_t,
 }
 
 impl Plan {
@@ -279,6 +294,11 @@ impl Plan {
             program_path,
             cwd_path,
             timing: None,
+            cgroup_joins: Vec::new(),
+            parent_attach: false,
+            unshare_cgroup_ns: false,
+            // SAFETY: trivial getter.
+            parent_pid: unsafe { libc::getpid() },
         })
     }
 }

@@ -26,6 +26,36 @@ pub(crate) struct ChildFds {
     pub err_w: RawFd,
     /// Write end of the status pipe (the init reports the payload's status).
     pub status_w: RawFd,
+    /// Wait for the go byte before forking or exec'ing: the parent still
+    /// attaches a cgroup (see [`release_late`]). Set at clone time.
+    pub release_late: bool,
+}
+
+/// Whether the parent attaches a cgroup after the clone (so the child must
+/// wait for its go byte before it forks or execs): some directory the child
+/// cannot join itself, or the v2 one when `CLONE_INTO_CGROUP` was asked
+/// for (`into_asked`) but not done (`into_done`).
+pub(crate) fn release_late(plan: &Plan, into_asked: bool, into_done: bool) -> bool {
+    plan.parent_attach || (into_asked && !into_done)
+}
+
+/// Whether the parent died (or another process adopted us) before the
+/// death signal was armed. `getppid` reads 0 in a new PID namespace, so the
+/// sync pipe is also checked: the parent holds its write end until the
+/// spawn returns, so a hang-up means it is gone.
+fn parent_gone(plan: &Plan, fds: ChildFds) -> bool {
+    // SAFETY: getppid and poll on a stack pollfd.
+    unsafe {
+        if !plan.pid_ns && libc::getppid() != plan.parent_pid {
+            return true;
+        }
+        let mut p = libc::pollfd {
+            fd: fds.sync_r,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        libc::poll(&mut p, 1, 0) > 0 && p.revents & libc::POLLHUP != 0
+    }
 }
 
 /// Exit code of a child that failed before exec (the parent reads the error
@@ -93,6 +123,25 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
                 0,
             )?;
         }
+        // The cgroup v1 hierarchies, joined before anything can fork (and
+        // while this process is still single-threaded, which makes the
+        // kernel skip its global lock; see cgroup/join.rs).
+        for (i, j) in plan.cgroup_joins.iter().enumerate() {
+            let fd = j.fd.as_raw_fd();
+            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                return Err(ChildError::last(Stage::Cgroup, i as u32));
+            }
+            libc::close(fd);
+        }
+        // Now that the box is in its cgroups, its cgroup namespace is
+        // rooted there in every hierarchy.
+        if plan.unshare_cgroup_ns {
+            check(
+                libc::unshare(libc::CLONE_NEWCGROUP),
+                Stage::Cgroup,
+                u32::MAX,
+            )?;
+        }
         // Only the parent may hold the write end: its death before the go
         // byte then reads as EOF here instead of blocking forever.
         libc::close(fds.sync_w);
@@ -106,6 +155,10 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             write_own_maps(plan)?;
         } else if parent_maps {
             wait_for_release(fds.sync_r);
+        }
+        if plan.die_with_parent && !parent_maps && !fds.release_late && parent_gone(plan, fds) {
+            // No go byte to wait for: the same race is closed by looking.
+            sys::exit_now(SETUP_FAILED);
         }
         check(libc::setsid(), Stage::Session, 0)?;
         stamp(plan, Mark::ChildGo);
@@ -172,11 +225,11 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         }
 
         stamp(plan, Mark::Creds);
-        if !parent_maps {
-            // The parent attached the cgroup (v1 hierarchies cannot be
-            // joined by clone) while we set up: nothing of the box may
-            // fork or exec before that. Usually the byte is there already
-            // and this read does not sleep.
+        if fds.release_late && !parent_maps {
+            // The parent attached a cgroup the clone could not place us in
+            // and we could not join ourselves, while we set up: nothing of
+            // the box may fork or exec before that. Usually the byte is
+            // there already and this read does not sleep.
             wait_for_release(fds.sync_r);
         }
         if plan.pid_ns {
