@@ -50,6 +50,13 @@ fn sandboxes_with_cgroup_limits_leak_nothing() {
         println!("skipped: cgroup limits need root here");
         return;
     }
+    if !std::path::Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists() {
+        // Pure cgroup v2: the box is born in its cgroup (CLONE_INTO_CGROUP),
+        // there is nothing to self-join, and a limit needs a delegated leaf
+        // (covered by the limits tests' vm_* cases).
+        println!("skipped: no cgroup v1 memory hierarchy (the v1 self-join path)");
+        return;
+    }
     let _g = ALONE.lock().unwrap_or_else(|p| p.into_inner());
     let before = open_fds();
     let threads: Vec<_> = (0..2)
