@@ -9,10 +9,11 @@ use std::sync::atomic::Ordering;
 
 use super::plan::{Action, Create, MountPlan, Op, Root, Src, Target};
 use super::syscall::{
-    fsconfig, fsmount, fsopen, mount_setattr, move_mount_fds, move_mount_to_path, open_tree,
-    openat2, pivot_root, AT_EMPTY_PATH, AT_RECURSIVE, FSCONFIG_CMD_CREATE, FSCONFIG_SET_FD,
-    FSCONFIG_SET_FLAG, FSCONFIG_SET_STRING, MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID,
-    MOUNT_ATTR_RDONLY, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
+    fsconfig, fsmount, fsopen, make_root_rprivate, mount_setattr, move_mount_fds,
+    move_mount_to_path, open_tree, openat2, pivot_root, AT_EMPTY_PATH, AT_RECURSIVE,
+    FSCONFIG_CMD_CREATE, FSCONFIG_SET_FD, FSCONFIG_SET_FLAG, FSCONFIG_SET_STRING, MOUNT_ATTR_NODEV,
+    MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE,
+    RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
 };
 use crate::error::{ChildError, ChildResult, Stage};
 use crate::sys::errno;
@@ -220,17 +221,7 @@ impl MountPlan {
     pub(crate) unsafe fn apply(&self) -> ChildResult {
         // A copy of the template is private already (made so, recursively,
         // once built): this walk of every mount would change nothing.
-        // SAFETY: static C strings, NULL data; the syscall only reads them.
-        let r = self.template.is_some()
-            || unsafe {
-                libc::mount(
-                    c"none".as_ptr(),
-                    c"/".as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
-                    std::ptr::null(),
-                )
-            } == 0;
+        let r = self.template.is_some() || make_root_rprivate() == 0;
         if !r {
             return Err(ChildError::last(Stage::MountPrivate, 0));
         }

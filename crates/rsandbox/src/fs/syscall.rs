@@ -97,6 +97,21 @@ pub(crate) fn openat2(dirfd: RawFd, path: &CStr, flags: i32, resolve: u64) -> Ra
     }
 }
 
+/// `mount --make-rprivate /`: nothing mounted from here on propagates to
+/// (or from) the namespace this one was copied from. Returns 0 or -1.
+pub(crate) fn make_root_rprivate() -> i32 {
+    // SAFETY: static C strings, NULL data; the syscall only reads them.
+    unsafe {
+        libc::mount(
+            c"none".as_ptr(),
+            c"/".as_ptr(),
+            std::ptr::null(),
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )
+    }
+}
+
 /// `open_tree(dirfd, path, flags)`.
 pub(crate) fn open_tree(dirfd: RawFd, path: &CStr, flags: u32) -> RawFd {
     // SAFETY: path is a valid C string; integer arguments otherwise.

@@ -54,6 +54,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
 
 use super::plan::MountPlan;
+use super::syscall::make_root_rprivate;
 use super::{normalize, MountStep};
 use crate::ns::Namespace;
 use crate::spawn::plan::{has_effective_cap, CAP_SYS_ADMIN};
@@ -342,14 +343,7 @@ fn build_in_new_ns(plan: &MountPlan, full: bool) -> Result<(OwnedFd, OwnedFd), S
                 std::io::Error::last_os_error()
             ));
         }
-        if libc::mount(
-            c"none".as_ptr(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        ) != 0
-        {
+        if make_root_rprivate() != 0 {
             return Err(format!(
                 "make / private: {}",
                 std::io::Error::last_os_error()
@@ -365,17 +359,7 @@ fn build_in_new_ns(plan: &MountPlan, full: bool) -> Result<(OwnedFd, OwnedFd), S
     })?;
     // Everything private again, the view and the holder included, so the
     // children may skip this walk (see `MountPlan::apply`).
-    // SAFETY: as above.
-    if unsafe {
-        libc::mount(
-            c"none".as_ptr(),
-            c"/".as_ptr(),
-            std::ptr::null(),
-            libc::MS_REC | libc::MS_PRIVATE,
-            std::ptr::null(),
-        )
-    } != 0
-    {
+    if make_root_rprivate() != 0 {
         return Err(format!(
             "make the template private: {}",
             std::io::Error::last_os_error()
