@@ -55,19 +55,6 @@ both!(rootfs_isolation, || {
     assert!(!root.path().join("newfile").exists());
 });
 
-#[test]
-#[ignore = "debug helper, prints what a box sees: --ignored --nocapture"]
-fn show_mountinfo() {
-    let root = BusyboxRoot::new();
-    let o = sh(
-        &base().rootfs(root.path()).tmpfs("/tmp", 1 << 20),
-        "cat /proc/self/mountinfo; ls -la /dev /",
-    );
-    eprintln!("{}", text(&o));
-    let o = sh(&base(), "cat /proc/self/mountinfo");
-    eprintln!("{}", text(&o));
-}
-
 both!(default_view, || {
     let marker = format!("rsbx-default-view-{}", std::process::id());
     let o = sh(

@@ -17,15 +17,17 @@ fn many_threads_many_sandboxes_leak_nothing_as_nobody() {
     rerun_as_nobody("many_threads_many_sandboxes_leak_nothing");
 }
 
-#[test]
-fn many_threads_many_sandboxes_leak_nothing() {
+/// `threads` threads each spawn `n` boxes of `sb` echoing their index, and
+/// check the output; no fd of this process may be left over after.
+fn spawn_in_threads_leaks_no_fd(sb: Sandbox, threads: usize, n: usize) {
     let _g = ALONE.lock().unwrap_or_else(|p| p.into_inner());
     let before = open_fds();
-    let threads: Vec<_> = (0..8)
+    let sb = sb.stdout(Stdio::Pipe);
+    let handles: Vec<_> = (0..threads)
         .map(|_| {
-            std::thread::spawn(|| {
-                let sb = Sandbox::new().user_ns().pid_ns().stdout(Stdio::Pipe);
-                for i in 0..100 {
+            let sb = sb.clone();
+            std::thread::spawn(move || {
+                for i in 0..n {
                     let out = sb
                         .output(&Command::new("/bin/echo").arg(i.to_string()))
                         .unwrap();
@@ -35,10 +37,15 @@ fn many_threads_many_sandboxes_leak_nothing() {
             })
         })
         .collect();
-    for t in threads {
+    for t in handles {
         t.join().unwrap();
     }
     assert_eq!(open_fds(), before, "fds leaked");
+}
+
+#[test]
+fn many_threads_many_sandboxes_leak_nothing() {
+    spawn_in_threads_leaks_no_fd(Sandbox::new().user_ns().pid_ns(), 8, 100);
 }
 
 /// Boxes with cgroup limits (the child joins its v1 hierarchies through
@@ -57,32 +64,16 @@ fn sandboxes_with_cgroup_limits_leak_nothing() {
         println!("skipped: no cgroup v1 memory hierarchy (the v1 self-join path)");
         return;
     }
-    let _g = ALONE.lock().unwrap_or_else(|p| p.into_inner());
-    let before = open_fds();
-    let threads: Vec<_> = (0..2)
-        .map(|_| {
-            std::thread::spawn(|| {
-                let sb = Sandbox::new()
-                    .user_ns()
-                    .pid_ns()
-                    .cgroup_ns()
-                    .memory_limit(64 << 20)
-                    .pids_limit(64)
-                    .stdout(Stdio::Pipe);
-                for i in 0..20 {
-                    let out = sb
-                        .output(&Command::new("/bin/echo").arg(i.to_string()))
-                        .unwrap();
-                    assert!(out.outcome.success());
-                    assert_eq!(out.stdout, format!("{i}\n").into_bytes());
-                }
-            })
-        })
-        .collect();
-    for t in threads {
-        t.join().unwrap();
-    }
-    assert_eq!(open_fds(), before, "fds leaked");
+    spawn_in_threads_leaks_no_fd(
+        Sandbox::new()
+            .user_ns()
+            .pid_ns()
+            .cgroup_ns()
+            .memory_limit(64 << 20)
+            .pids_limit(64),
+        2,
+        20,
+    );
 }
 
 #[test]
