@@ -193,6 +193,13 @@ impl Env {
         }
     }
 
+    /// `start ID`, which must succeed, then wait until the container stopped.
+    fn start_to_end(&self, id: &str) {
+        let (ok, _, err) = self.rt(&["start", id]);
+        assert!(ok, "start: {err}");
+        self.wait_status(id, "stopped");
+    }
+
     fn output(&self) -> String {
         std::fs::read_to_string(self.dir.join("out.txt")).unwrap_or_default()
     }
@@ -251,9 +258,7 @@ fn lifecycle_create_start_state_delete() {
     std::thread::sleep(Duration::from_millis(100));
     assert!(!env.output().contains("hello"), "ran before start");
 
-    let (ok, _, err) = env.rt(&["start", id]);
-    assert!(ok, "start: {err}");
-    env.wait_status(id, "stopped");
+    env.start_to_end(id);
     let out = env.output();
     assert!(
         out.contains("hello\nbox\n0\t0\nsethostname-denied\n2\n"),
@@ -279,9 +284,7 @@ fn mounts_have_the_configured_types_and_sources() {
     );
     let id = "it-mounts";
     env.create(id);
-    let (ok, _, err) = env.rt(&["start", id]);
-    assert!(ok, "start: {err}");
-    env.wait_status(id, "stopped");
+    env.start_to_end(id);
     let out = env.output();
     let (ok, _, err) = env.rt(&["delete", id]);
     assert!(ok, "delete: {err}");
@@ -559,8 +562,7 @@ fn network_namespace_joined_by_path() {
     env.set_config(&cfg);
     let id = "it-join";
     env.create(id);
-    assert!(env.rt(&["start", id]).0);
-    env.wait_status(id, "stopped");
+    env.start_to_end(id);
     let host = std::fs::read_to_string("/proc/net/dev").unwrap();
     assert_eq!(interfaces(&env.output()), interfaces(&host));
     assert!(env.rt(&["delete", id]).0);
@@ -581,9 +583,7 @@ fn features_and_version() {
 fn run_to_end(env: &Env, id: &str, cfg: &serde_json::Value) -> String {
     env.set_config(cfg);
     env.create(id);
-    let (ok, _, err) = env.rt(&["start", id]);
-    assert!(ok, "start: {err}");
-    env.wait_status(id, "stopped");
+    env.start_to_end(id);
     let (ok, _, err) = env.rt(&["delete", id]);
     assert!(ok, "delete: {err}");
     assert!(cgroup_dirs(id).is_empty(), "cgroup left behind");
@@ -714,9 +714,7 @@ fn resources_devices_deny_dev_zero() {
     env.create(id);
     let own = root.join("rsandbox-oci").join(id).join("devices.list");
     let list = std::fs::read_to_string(&own).unwrap_or_default();
-    let (ok, _, err) = env.rt(&["start", id]);
-    assert!(ok, "start: {err}");
-    env.wait_status(id, "stopped");
+    env.start_to_end(id);
     let (ok, _, err) = env.rt(&["delete", id]);
     assert!(ok, "delete: {err}");
     assert!(cgroup_dirs(id).is_empty(), "cgroup left behind");
@@ -859,9 +857,7 @@ fn missing_program_fails_at_start() {
     let env = Env::new("noprog", &["/no/such/program"]);
     let id = "it-noprog";
     env.create(id);
-    let (ok, _, err) = env.rt(&["start", id]);
-    assert!(ok, "start: {err}");
-    env.wait_status(id, "stopped");
+    env.start_to_end(id);
     let out = env.output();
     assert!(
         out.contains("rsandbox: exec /no/such/program failed: errno 2"),
