@@ -9,7 +9,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
-use oci_spec::runtime::{Hook, Spec};
+use oci_spec::runtime::{Hook, Hooks, Spec};
 
 /// Which hooks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,9 +35,9 @@ impl Kind {
     }
 }
 
-/// The hooks of `kind` in `spec`.
-pub fn of(spec: &Spec, kind: Kind) -> Vec<Hook> {
-    let Some(h) = spec.hooks() else {
+/// The hooks of `kind` in `hooks` (a config's `hooks`).
+pub fn of(hooks: Option<&Hooks>, kind: Kind) -> Vec<Hook> {
+    let Some(h) = hooks else {
         return Vec::new();
     };
     #[allow(deprecated)]
@@ -55,13 +55,13 @@ pub fn of(spec: &Spec, kind: Kind) -> Vec<Hook> {
 /// Run the hooks of `kind` one after the other, `state` on each one's
 /// stdin, its status the one of the hook's point in the lifecycle (a
 /// short-lived process may already be gone at `poststart`); the first
-/// failure (exit status, timeout) stops them. `in_pid`: run inside the
-/// namespaces of this container process.
+/// failure (exit status, timeout) stops them. `inside`: run inside the
+/// namespaces of this container process, as the config describes them.
 pub fn run(
-    spec: &Spec,
+    hooks: Option<&Hooks>,
     kind: Kind,
     state: &serde_json::Value,
-    in_pid: Option<i32>,
+    inside: Option<(&Spec, i32)>,
 ) -> Result<(), String> {
     let mut state = state.clone();
     state["status"] = match kind {
@@ -71,12 +71,12 @@ pub fn run(
     }
     .into();
     let input = state.to_string();
-    for (i, h) in of(spec, kind).iter().enumerate() {
+    for (i, h) in of(hooks, kind).iter().enumerate() {
         let what = format!("hooks.{}[{i}] ({})", kind.name(), h.path().display());
         let timeout = h.timeout().map(|t| Duration::from_secs(t.max(1) as u64));
-        match in_pid {
+        match inside {
             None => run_here(h, &input, timeout),
-            Some(pid) => run_inside(spec, h, &input, timeout, pid),
+            Some((spec, pid)) => run_inside(spec, h, &input, timeout, pid),
         }
         .map_err(|e| format!("{what}: {e}"))?;
     }

@@ -677,15 +677,17 @@ fn create_locked(
         cgroup: rel.clone(),
         cgroup_created: created.clone(),
         rootfs,
+        hooks: spec.hooks().clone(),
     };
     timing::mark("sysctls + pid check");
     locked.save(&saved).map_err(fail)?;
     timing::mark("save state");
     let st = state_json(&saved);
+    let hk = spec.hooks().as_ref();
     for kind in [hooks::Kind::CreateRuntime, hooks::Kind::Prestart] {
-        hooks::run(spec, kind, &st, None).map_err(fail)?;
+        hooks::run(hk, kind, &st, None).map_err(fail)?;
     }
-    hooks::run(spec, hooks::Kind::CreateContainer, &st, Some(pid)).map_err(fail)?;
+    hooks::run(hk, hooks::Kind::CreateContainer, &st, Some((spec, pid))).map_err(fail)?;
     if let Some(p) = pid_file {
         write_pid_file(p, pid).map_err(fail)?;
     }
@@ -754,13 +756,17 @@ fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
     if st != "created" {
         return Err(format!("cannot start container {id:?} in state {st}"));
     }
-    let (spec, _) = spec::load(&s.bundle)?;
-    hooks::run(
-        &spec,
-        hooks::Kind::StartContainer,
-        &state_json(&s),
-        Some(s.pid),
-    )?;
+    // startContainer hooks join the container's namespaces, described by
+    // the config; without any, config.json is not read at all.
+    if !hooks::of(s.hooks.as_ref(), hooks::Kind::StartContainer).is_empty() {
+        let (spec, _) = spec::load(&s.bundle)?;
+        hooks::run(
+            s.hooks.as_ref(),
+            hooks::Kind::StartContainer,
+            &state_json(&s),
+            Some((&spec, s.pid)),
+        )?;
+    }
     let fifo = state::exec_fifo(&l.dir);
     let f = std::fs::OpenOptions::new()
         .write(true)
@@ -775,7 +781,12 @@ fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
     // Running from here on; in memory only, for the poststart hook's state.
     s.status = "running".into();
     // A failing poststart hook is a warning (runtime-spec).
-    if let Err(e) = hooks::run(&spec, hooks::Kind::Poststart, &state_json(&s), None) {
+    if let Err(e) = hooks::run(
+        s.hooks.as_ref(),
+        hooks::Kind::Poststart,
+        &state_json(&s),
+        None,
+    ) {
         log.log("warning", &e);
         eprintln!("rsandbox-oci: warning: {e}");
     }
@@ -906,11 +917,14 @@ fn delete(root: &Path, id: &str, force: bool, log: &Logger) -> Res<()> {
     std::fs::remove_dir_all(&l.dir).map_err(|e| format!("remove {}: {e}", l.dir.display()))?;
     timing::mark("remove state dir");
     // A failing poststop hook is a warning (runtime-spec).
-    if let Ok((spec, _)) = spec::load(&s.bundle) {
-        if let Err(e) = hooks::run(&spec, hooks::Kind::Poststop, &state_json(&s), None) {
-            log.log("warning", &e);
-            eprintln!("rsandbox-oci: warning: {e}");
-        }
+    if let Err(e) = hooks::run(
+        s.hooks.as_ref(),
+        hooks::Kind::Poststop,
+        &state_json(&s),
+        None,
+    ) {
+        log.log("warning", &e);
+        eprintln!("rsandbox-oci: warning: {e}");
     }
     Ok(())
 }

@@ -35,6 +35,12 @@ pub struct Saved {
     pub cgroup_created: Vec<PathBuf>,
     /// Rootfs path.
     pub rootfs: PathBuf,
+    /// The config's hooks as they were at `create`: the later lifecycle
+    /// points run these, whatever config.json says by then (runtime-spec:
+    /// changes to the config after create do not affect the container), and
+    /// `start` / `delete` need not parse config.json again.
+    #[serde(default)]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// Check a container id: a single path component of safe characters.

@@ -849,6 +849,36 @@ fn hooks_run_with_the_state_on_stdin() {
     assert!(!env.dir.join("root").join(id).exists(), "state left behind");
 }
 
+/// The hooks that run at start and delete are the ones config.json had at
+/// `create` (runtime-spec: later changes to the config do not affect the
+/// container), saved in the state.
+#[test]
+fn hooks_are_the_ones_of_create_time() {
+    let env = Env::new("hooks-at-create", &["true"]);
+    let log = env.dir.join("hooks.log");
+    let hook = |name: &str| {
+        serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c",
+            format!("echo {name} >> {}", log.display())]})
+    };
+    let mut cfg = config(&["true"]);
+    cfg["hooks"] = serde_json::json!({
+        "poststart": [hook("poststart-at-create")],
+        "poststop": [hook("poststop-at-create")]
+    });
+    env.set_config(&cfg);
+    let id = "it-hooks-at-create";
+    env.create(id);
+    cfg["hooks"] = serde_json::json!({
+        "poststart": [hook("poststart-changed")],
+        "poststop": [hook("poststop-changed")]
+    });
+    env.set_config(&cfg);
+    env.start_to_end(id);
+    assert!(env.rt(&["delete", id]).0);
+    let text = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(text, "poststart-at-create\npoststop-at-create\n");
+}
+
 /// An absolute program missing from the rootfs: `create` succeeds and the
 /// container fails at `start` with a message on its stderr (runc 1.1's
 /// behaviour; the program is looked for at exec).
