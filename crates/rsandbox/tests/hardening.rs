@@ -347,13 +347,28 @@ fn suid_probe() -> Option<(PathBuf, u32)> {
     if euid() != 0 {
         return None;
     }
-    let p = work().dir.join("suid-probe");
-    if !p.exists() {
-        fs::copy(&work().probe, &p).unwrap();
-        std::os::unix::fs::chown(&p, Some(65534), Some(65534)).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o4755)).unwrap();
-    }
-    Some((p, 65534))
+    static SUID: OnceLock<PathBuf> = OnceLock::new();
+    let p = SUID.get_or_init(|| {
+        let p = work().dir.join("suid-probe");
+        copy_executable(&work().probe, &p, 65534);
+        p
+    });
+    Some((p.clone(), 65534))
+}
+
+/// Copy an executable, owned by `owner`, setuid. The copy is written by a
+/// `cp` process, not through a write fd of this one: sandboxes cloned by
+/// other test threads meanwhile would inherit that fd until their exec, and
+/// running the copy would then fail with ETXTBSY.
+fn copy_executable(from: &Path, to: &Path, owner: u32) {
+    let st = std::process::Command::new("cp")
+        .arg(from)
+        .arg(to)
+        .status()
+        .expect("cp");
+    assert!(st.success(), "cp {} {}", from.display(), to.display());
+    std::os::unix::fs::chown(to, Some(owner), Some(owner)).unwrap();
+    fs::set_permissions(to, fs::Permissions::from_mode(0o4755)).unwrap();
 }
 
 fn ids(out: &Output) -> (u32, u32) {
@@ -773,9 +788,7 @@ fn battery_as_nobody() {
 /// A root-owned setuid copy of the probe, for the nobody pass.
 fn suid_probe_for_nobody(dir: &Path) -> PathBuf {
     let p = dir.join("suid-probe");
-    fs::copy(&work().probe, &p).unwrap();
-    std::os::unix::fs::chown(&p, Some(0), Some(0)).unwrap();
-    fs::set_permissions(&p, fs::Permissions::from_mode(0o4755)).unwrap();
+    copy_executable(&work().probe, &p, 0);
     p
 }
 
