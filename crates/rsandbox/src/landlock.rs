@@ -411,6 +411,15 @@ impl LandlockPlan {
     ///
     /// # Safety
     /// Raw syscalls on prepared data only.
+    /// Move the ruleset fd to a number at or above `min` (see
+    /// `Plan::min_fd`): it is used after the child's dup2 calls.
+    pub(crate) fn with_fd_at_least(mut self, min: std::os::fd::RawFd) -> Result<Self> {
+        if let Some(fd) = self.fd.take() {
+            self.fd = Some(crate::spawn::plan::fd_at_least(fd, min)?);
+        }
+        Ok(self)
+    }
+
     pub(crate) unsafe fn apply(&self) -> ChildResult {
         let Some(fd) = &self.fd else {
             return Ok(());

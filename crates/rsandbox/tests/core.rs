@@ -192,6 +192,28 @@ both!(only_passed_fds_are_open, || {
     assert!(rest.is_empty());
 });
 
+// Passed targets on every low number: the launch pipes and the Landlock
+// ruleset, made after the plan, would take one of those numbers if the
+// library did not move them above the targets, and the child's dup2 calls
+// would then overwrite them (the payload's status lost, the box killed).
+both!(passed_targets_on_low_numbers_keep_the_launch_fds, || {
+    let (mut r, mut w) = std::io::pipe().unwrap();
+    w.write_all(b"low-ok").unwrap();
+    drop(w);
+    let mut sb = base().pid_ns().landlock_read("/").landlock_exec("/");
+    for target in 3..=40 {
+        sb = sb.pass_fd(r.as_raw_fd(), target);
+    }
+    let out = run(
+        &sb,
+        "n=0; for f in /proc/self/fd/*; do [ -e \"$f\" ] && n=$((n+1)); done; echo $n; cat <&9",
+    );
+    assert_eq!(text(&out.stdout), "41\nlow-ok");
+    let mut rest = Vec::new();
+    r.read_to_end(&mut rest).unwrap();
+    assert!(rest.is_empty());
+});
+
 both!(exit_codes_and_signals_map_exactly, || {
     for sb in [Sandbox::new(), base().pid_ns()] {
         for code in [0, 1, 255] {

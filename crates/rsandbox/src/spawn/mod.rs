@@ -38,14 +38,17 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
     Ok(())
 }
 
-fn pipe_cloexec(what: &str) -> Result<(OwnedFd, OwnedFd)> {
+/// A close-on-exec pipe whose ends are numbered at least `min` (see
+/// `Plan::min_fd`: the child uses them after its dup2 calls).
+fn pipe_cloexec(what: &str, min: RawFd) -> Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0 as RawFd; 2];
     // SAFETY: pipe2 writes two fds into the array.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Err(Error::last_os(format!("create {what} pipe"), None));
     }
     // SAFETY: both are fresh descriptors we own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok((plan::fd_at_least(r, min)?, plan::fd_at_least(w, min)?))
 }
 
 /// Spawn `cmd` in the box described by `sb`.
@@ -72,10 +75,10 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     );
     report.add_limits(sb, cgroup.as_ref().map_or(&[][..], |c| c.unapplied()));
 
-    let (sync_r, sync_w) = pipe_cloexec("sync")?;
-    let (err_r, err_w) = pipe_cloexec("error")?;
+    let (sync_r, sync_w) = pipe_cloexec("sync", plan.min_fd)?;
+    let (err_r, err_w) = pipe_cloexec("error", plan.min_fd)?;
     let (status_r, status_w) = if plan.pid_ns {
-        let (r, w) = pipe_cloexec("status")?;
+        let (r, w) = pipe_cloexec("status", plan.min_fd)?;
         (Some(r), Some(w))
     } else {
         (None, None)

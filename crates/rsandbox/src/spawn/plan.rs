@@ -102,6 +102,11 @@ pub(crate) struct Plan {
     /// The cgroup v1 hierarchies the child joins itself, first thing
     /// (see `cgroup/join.rs`); set by `spawn` once the cgroup exists.
     pub cgroup_joins: Vec<crate::cgroup::SelfJoin>,
+    /// The lowest fd number the child may hold across `wire_fds`: above
+    /// every passed target and above 2, so the dup2 calls that put the
+    /// standard streams and passed fds in place cannot land on an fd the
+    /// child still needs (the launch pipes, the Landlock ruleset).
+    pub min_fd: RawFd,
     /// The parent still writes the child's pid into a cgroup after the
     /// clone (beyond what `CLONE_INTO_CGROUP` does): the child waits for
     /// the go byte before it forks or execs.
@@ -288,13 +293,17 @@ impl Plan {
             mounts: MountPlan::prepare(sb)?,
             rlimits: RlimitPlan::prepare(sb)?,
             caps: CapsPlan::prepare(sb)?,
-            landlock: LandlockPlan::prepare(sb)?,
+            landlock: match LandlockPlan::prepare(sb)? {
+                Some(l) => Some(l.with_fd_at_least(min_fd)?),
+                None => None,
+            },
             seccomp: SeccompProgram::prepare(sb)?,
             publish: PublishPlan::prepare(sb)?,
             program_path,
             cwd_path,
             timing: None,
             cgroup_joins: Vec::new(),
+            min_fd,
             parent_attach: false,
             unshare_cgroup_ns: false,
             // SAFETY: trivial getter.
@@ -735,6 +744,17 @@ fn prepare_stdio(sb: &Sandbox) -> Result<StdioFds> {
         }
     }
     Ok((child, parent, min_fd))
+}
+
+/// `fd` itself when its number is at least `min`, else a close-on-exec
+/// duplicate at or above `min` (and `fd` is closed). Fds made after the
+/// plan (pipes, rulesets) can take any free number, a passed target's too.
+pub(crate) fn fd_at_least(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
+    if fd.as_raw_fd() >= min {
+        Ok(fd)
+    } else {
+        dup_cloexec(fd.as_raw_fd(), min)
+    }
 }
 
 fn dup_cloexec(fd: RawFd, min: RawFd) -> Result<OwnedFd> {
