@@ -31,6 +31,7 @@ pub mod limits;
 pub mod logs;
 pub mod net;
 mod netns;
+mod netpool;
 mod ns;
 mod preset;
 mod profile;

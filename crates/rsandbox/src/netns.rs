@@ -196,7 +196,7 @@ impl Entered {
             let e = std::io::Error::last_os_error();
             return Err(std::io::Error::new(
                 e.kind(),
-                format!("enter the shared network namespace: {e}"),
+                format!("enter the prepared network namespace: {e}"),
             ));
         }
         Ok(Entered { home })

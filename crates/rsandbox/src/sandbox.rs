@@ -193,6 +193,13 @@ impl Sandbox {
     }
     /// A new network namespace with only `lo`, brought up. Replaces a
     /// [`net_ns_shared`](Self::net_ns_shared) set before.
+    ///
+    /// For a root caller whose box has a user namespace, drops every
+    /// capability (as [`strict`](Self::strict) does) and mounts no sysfs,
+    /// the namespace may be one a background thread made ahead: still new
+    /// and the box's alone, but owned by the caller's user namespace (which
+    /// a box without capabilities cannot tell). The enforcement report says
+    /// "made ahead" then; `RSANDBOX_NO_NETNS_POOL=1` turns it off.
     pub fn net_ns(mut self) -> Self {
         self.shared_net = None;
         self.with_ns(Namespace::Net)

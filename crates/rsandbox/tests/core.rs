@@ -879,6 +879,97 @@ fn shared_net_namespace_is_joined_by_every_box() {
     assert_ne!(back, strict);
 }
 
+/// The network namespace a box sees and whether its `lo` is up (a local
+/// route for 127.0.0.1 exists only then), with the enforcement report's
+/// word on it; `hold` keeps the box running until its stdin closes.
+fn box_net_sh(sb: &Sandbox, hold: bool) -> (rsandbox::Child, String) {
+    let script = "readlink /proc/self/ns/net; \
+                  if grep -q 127.0.0.1 /proc/net/fib_trie; then echo up; else echo down; fi; \
+                  if [ -n \"$HOLD\" ]; then read x || true; fi";
+    let mut c = sb
+        .clone()
+        .env("HOLD", if hold { "1" } else { "" })
+        .stdin(Stdio::Pipe)
+        .stdout(Stdio::Pipe)
+        .spawn(&sh(script))
+        .unwrap();
+    let mut seen = String::new();
+    let out = c.stdout.as_mut().unwrap();
+    let mut b = [0u8; 1];
+    while seen.matches('\n').count() < 2 && out.read(&mut b).unwrap() == 1 {
+        seen.push(b[0] as char);
+    }
+    (c, seen)
+}
+
+// A strict box's network namespace may be one the pool made ahead
+// (crate::netpool): still new for each box, `lo` up, never shared, and
+// the box's own root has no capability over it either way.
+both!(
+    strict_boxes_take_fresh_network_namespaces_made_ahead,
+    || {
+        let host = net_ns_of("/proc/thread-self/ns/net");
+        let made_ahead = |c: &mut rsandbox::Child| {
+            let o = c.wait().unwrap();
+            assert!(o.success(), "{o:?}");
+            o.enforcement
+                .layer("namespace:net")
+                .unwrap()
+                .applied
+                .clone()
+        };
+        // The first spawn starts the pool; a spawn later takes a spare.
+        let mut seen_spare = false;
+        for _ in 0..if is_root() { 200 } else { 3 } {
+            let (mut c, seen) = box_net_sh(&Sandbox::strict(), false);
+            let mut lines = seen.lines();
+            let ns = lines.next().unwrap().to_string();
+            assert!(ns.starts_with("net:[") && ns != host, "{seen}");
+            assert_eq!(lines.next(), Some("up"), "lo is up in every box");
+            let applied = made_ahead(&mut c);
+            if applied.contains("made ahead") {
+                seen_spare = true;
+                break;
+            }
+            assert_eq!(applied, "new namespace");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(
+            seen_spare,
+            is_root(),
+            "root callers get spares; unprivileged ones cannot enter them"
+        );
+        // Two live boxes: two namespaces, neither the host's nor the other's.
+        std::thread::sleep(Duration::from_millis(50));
+        let (mut a, seen_a) = box_net_sh(&Sandbox::strict(), true);
+        std::thread::sleep(Duration::from_millis(50));
+        let (mut b, seen_b) = box_net_sh(&Sandbox::strict(), true);
+        let ns_a = seen_a.lines().next().unwrap().to_string();
+        let ns_b = seen_b.lines().next().unwrap().to_string();
+        assert!(
+            ns_a != ns_b && ns_a != host && ns_b != host,
+            "{ns_a} {ns_b}"
+        );
+        drop(a.stdin.take());
+        drop(b.stdin.take());
+        made_ahead(&mut a);
+        made_ahead(&mut b);
+        // A box that keeps capabilities (or asks for a sysfs) owns its
+        // namespace, as without the pool.
+        for sb in [
+            Sandbox::new().user_ns().net_ns(),
+            Sandbox::strict().keep_caps(["CAP_NET_BIND_SERVICE"]),
+        ] {
+            let (mut c, seen) = box_net_sh(&sb, false);
+            assert!(seen.ends_with("up\n"), "{seen}");
+            assert_eq!(made_ahead(&mut c), "new namespace");
+        }
+        // The launching threads went back home.
+        assert_eq!(net_ns_of("/proc/thread-self/ns/net"), host);
+        assert_eq!(launcher_net_ns().as_deref().unwrap_or(host.as_str()), host);
+    }
+);
+
 #[test]
 fn parent_writes_the_maps_a_child_cannot() {
     if !is_root() {

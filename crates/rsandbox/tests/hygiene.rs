@@ -101,3 +101,38 @@ fn rejected_spawns_leak_nothing() {
     }
     assert_eq!(open_fds(), before, "a rejected spawn leaked fds");
 }
+
+/// Strict boxes take network namespaces the pool made ahead (as root): the
+/// pool keeps a fixed few fds (its namespaces and its thread's home), and
+/// nothing else is left once it has refilled.
+#[test]
+fn strict_sandboxes_leak_nothing_beyond_the_netns_pool() {
+    let _g = ALONE.lock().unwrap_or_else(|p| p.into_inner());
+    let strict = Sandbox::strict().stdout(Stdio::Pipe);
+    let run = |n: usize| {
+        for _ in 0..n {
+            let out = strict.output(&Command::new("/bin/true")).unwrap();
+            assert!(out.outcome.success(), "{:?}", out.outcome);
+        }
+    };
+    // Warm: the template, the pool thread and its namespaces exist.
+    run(3);
+    let settled = |want: Option<usize>| {
+        let mut n = open_fds();
+        for _ in 0..200 {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+            let now = open_fds();
+            if now == n && want.is_none_or(|w| w == now) {
+                return now;
+            }
+            n = now;
+        }
+        n
+    };
+    let before = settled(None);
+    std::thread::scope(|s| {
+        s.spawn(|| run(40));
+        s.spawn(|| run(40));
+    });
+    assert_eq!(settled(Some(before)), before, "fds leaked");
+}

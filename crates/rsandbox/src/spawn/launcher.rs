@@ -203,8 +203,14 @@ unsafe fn clone_child(
     // Born in a shared network namespace: this thread enters it for the
     // clone and leaves when `_net` drops (only in the parent: the child
     // never returns from child_main). See crate::netns.
-    let _net = match &plan.shared_net {
-        Some(ns) => Some(crate::netns::Entered::enter(ns.raw_fd())?),
+    // A spare one from the pool (crate::netpool) is entered the same way.
+    let net_fd = match (&plan.shared_net, &plan.spare_net) {
+        (Some(ns), _) => Some(ns.raw_fd()),
+        (None, Some(fd)) => Some(std::os::fd::AsRawFd::as_raw_fd(fd)),
+        (None, None) => None,
+    };
+    let _net = match net_fd {
+        Some(fd) => Some(crate::netns::Entered::enter(fd)?),
         None => None,
     };
     let mut pidfd: libc::c_int = -1;

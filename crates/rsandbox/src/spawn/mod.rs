@@ -73,6 +73,14 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         plan.landlock.as_ref(),
         plan.seccomp.as_ref(),
     );
+    if plan.spare_net.is_some() {
+        report.push(crate::report::LayerReport {
+            layer: "namespace:net".into(),
+            requested: "new namespace".into(),
+            applied: "new namespace, made ahead (owned by the caller's user namespace)".into(),
+            enforcement: crate::report::Enforcement::Full,
+        });
+    }
     report.add_limits(sb, cgroup.as_ref().map_or(&[][..], |c| c.unapplied()));
 
     let (sync_r, sync_w) = pipe_cloexec("sync", plan.min_fd)?;

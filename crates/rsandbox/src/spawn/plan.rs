@@ -84,6 +84,10 @@ pub(crate) struct Plan {
     /// The shared network namespace the launching thread enters around
     /// the clone (see [`crate::NetNs`]).
     pub shared_net: Option<crate::NetNs>,
+    /// A fresh network namespace made ahead by the pool (see
+    /// `crate::netpool`): the launching thread enters it for the clone,
+    /// which then goes without `CLONE_NEWNET`.
+    pub spare_net: Option<OwnedFd>,
     /// The start gate (see `Sandbox::start_gate`), above every passed target.
     pub gate: Option<OwnedFd>,
     pub mounts: Option<MountPlan>,
@@ -175,7 +179,15 @@ impl Plan {
             None => None,
         };
 
-        let clone_flags = sb.namespaces.iter().fold(0, |f, ns| f | ns.clone_flag());
+        let spare_net = if crate::netpool::eligible(sb) {
+            crate::netpool::take()
+        } else {
+            None
+        };
+        let mut clone_flags = sb.namespaces.iter().fold(0, |f, ns| f | ns.clone_flag());
+        if spare_net.is_some() {
+            clone_flags &= !(libc::CLONE_NEWNET as u64);
+        }
         let user_ns = sb.has_ns(Namespace::User);
         // SAFETY: trivial getters.
         let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -257,7 +269,9 @@ impl Plan {
             // the init's fork does that, and the init stays as its waiter.
             pid_ns: sb.has_ns(Namespace::Pid)
                 || sb.join_ns.iter().any(|(n, _)| *n == Namespace::Pid),
-            net_ns: sb.has_ns(Namespace::Net),
+            // A spare namespace has `lo` up already (and the box could not
+            // set it: the namespace is not its user namespace's).
+            net_ns: sb.has_ns(Namespace::Net) && spare_net.is_none(),
             die_with_parent: sb.die_with_parent,
             identity,
             ns_root_uid: user_ns && !maps_id(&sb.uid_map, euid) && maps_zero(&sb.uid_map),
@@ -289,6 +303,7 @@ impl Plan {
             controlling_tty: sb.controlling_tty,
             joins,
             shared_net: sb.shared_net.clone(),
+            spare_net,
             gate,
             mounts: MountPlan::prepare(sb)?,
             rlimits: RlimitPlan::prepare(sb)?,
