@@ -87,11 +87,17 @@ pub fn parse_cap(name: &str) -> Option<u32> {
 }
 
 /// The highest capability this kernel knows (`/proc/sys/kernel/cap_last_cap`).
+///
+/// Read once per process: it is fixed for the life of the kernel, and
+/// every spawn that drops capabilities needs it.
 pub fn cap_last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(CAP_NAMES.len() as u32 - 1)
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(CAP_NAMES.len() as u32 - 1)
+    })
 }
 
 /// Privilege configuration of a sandbox.

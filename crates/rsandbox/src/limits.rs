@@ -500,15 +500,11 @@ pub fn duration_from_secs(field: &str, secs: f64) -> Result<Duration> {
     Ok(d)
 }
 
-/// Whether the caller has `CAP_SYS_RESOURCE` in its effective set.
+/// Whether the caller has `CAP_SYS_RESOURCE` in its effective set (one
+/// `capget`, not a read of `/proc/self/status`: this runs at every spawn).
 fn has_sys_resource() -> bool {
-    let Ok(s) = std::fs::read_to_string("/proc/self/status") else {
-        return false;
-    };
-    s.lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .is_some_and(|caps| caps & (1 << 24) /* CAP_SYS_RESOURCE */ != 0)
+    const CAP_SYS_RESOURCE: u32 = 24;
+    crate::spawn::plan::has_effective_cap(CAP_SYS_RESOURCE)
 }
 
 fn current(resource: Resource) -> Result<libc::rlimit> {
