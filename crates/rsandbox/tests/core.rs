@@ -999,6 +999,33 @@ fn parent_writes_the_maps_a_child_cannot() {
     );
 }
 
+// The payload's own last steps fail after the init made it (with a PID
+// namespace the init makes it sharing its memory until exec): the exec
+// error still reaches the caller as the payload's, and nothing is left.
+both!(an_exec_failure_after_the_init_is_reported, || {
+    let dir = TempDir::new("noexec");
+    let bad = dir.join("not-a-program");
+    // Written by a process of its own: an fd of ours inherited by another
+    // test's clone would make the exec fail with ETXTBSY instead.
+    let made = std::process::Command::new("/bin/sh")
+        .args(["-c", "printf 'garbage\\000' > \"$0\" && chmod 755 \"$0\""])
+        .arg(&bad)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    for sb in [base().pid_ns(), base()] {
+        for _ in 0..5 {
+            // Only execve itself says ENOEXEC: the error came from the box.
+            match sb.spawn(&Command::new(&bad)).unwrap_err() {
+                Error::ProgramNotFound { source, .. } => {
+                    assert_eq!(source.raw_os_error(), Some(libc::ENOEXEC), "{sb:?}");
+                }
+                other => panic!("expected the payload's exec error, got {other:?}"),
+            }
+        }
+    }
+});
+
 #[test]
 fn a_child_failing_early_reports_its_own_error() {
     // The child sets up while the parent attaches the cgroup: a child that
