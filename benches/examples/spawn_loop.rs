@@ -4,6 +4,8 @@
 //! `+mount`, `+net`, `+cgroup`, `+seccomp`, `strict`, `strict no-net`, `strict shared-net`).
 //!
 //! `cargo run --release -p rsandbox-benches --example spawn_loop -- 'strict no-net' 100`
+//!
+//! `BALLAST_MB=N` makes the spawning process hold N MiB of touched memory.
 
 use rsandbox_benches::*;
 
@@ -34,6 +36,16 @@ fn run() {
     } else {
         sb
     };
+    // BALLAST_MB=N: hold N MiB of touched heap first, as a large host
+    // (a Python interpreter, a server) would: a fork copies its page tables.
+    let ballast: Vec<u8> = match std::env::var("BALLAST_MB")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        Some(mb) => vec![1u8; mb * 1024 * 1024],
+        None => Vec::new(),
+    };
+    std::hint::black_box(&ballast);
     let cmd = rsandbox::Command::new(PAYLOAD);
     let mut stages: Vec<Vec<std::time::Duration>> = Vec::new();
     let mut names = Vec::new();

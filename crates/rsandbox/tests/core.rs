@@ -999,9 +999,8 @@ fn parent_writes_the_maps_a_child_cannot() {
     );
 }
 
-// The payload's own last steps fail after the init made it (with a PID
-// namespace the init makes it sharing its memory until exec): the exec
-// error still reaches the caller as the payload's, and nothing is left.
+// The payload's own last step fails after the init forked it: the exec
+// error still reaches the caller as the payload's.
 both!(an_exec_failure_after_the_init_is_reported, || {
     let dir = TempDir::new("noexec");
     let bad = dir.join("not-a-program");
