@@ -999,8 +999,9 @@ fn parent_writes_the_maps_a_child_cannot() {
     );
 }
 
-// The payload's own last step fails after the init forked it: the exec
-// error still reaches the caller as the payload's.
+// The payload's own last step fails after the init made it (with a PID
+// namespace it shares the init's memory until exec): the exec error still
+// reaches the caller as the payload's.
 both!(an_exec_failure_after_the_init_is_reported, || {
     let dir = TempDir::new("noexec");
     let bad = dir.join("not-a-program");

@@ -90,6 +90,9 @@ pub(crate) struct Plan {
     pub spare_net: Option<OwnedFd>,
     /// The start gate (see `Sandbox::start_gate`), above every passed target.
     pub gate: Option<OwnedFd>,
+    /// Top of the stack the init's payload runs on when made with
+    /// `CLONE_VM` (see `routine::become_init`); 0: a plain fork.
+    pub payload_stack_top: usize,
     pub mounts: Option<MountPlan>,
     pub rlimits: Option<RlimitPlan>,
     pub caps: Option<CapsPlan>,
@@ -179,6 +182,10 @@ impl Plan {
             None => None,
         };
 
+        // A joined PID namespace holds the payload only once forked: the
+        // init's fork does that, and the init stays as its waiter.
+        let pid_ns =
+            sb.has_ns(Namespace::Pid) || sb.join_ns.iter().any(|(n, _)| *n == Namespace::Pid);
         let spare_net = if crate::netpool::eligible(sb) {
             crate::netpool::take()
         } else {
@@ -265,10 +272,7 @@ impl Plan {
             hostname,
             clone_flags,
             user_ns,
-            // A joined PID namespace holds the payload only once forked:
-            // the init's fork does that, and the init stays as its waiter.
-            pid_ns: sb.has_ns(Namespace::Pid)
-                || sb.join_ns.iter().any(|(n, _)| *n == Namespace::Pid),
+            pid_ns,
             // A spare namespace has `lo` up already (and the box could not
             // set it: the namespace is not its user namespace's).
             net_ns: sb.has_ns(Namespace::Net) && spare_net.is_none(),
@@ -304,6 +308,11 @@ impl Plan {
             joins,
             shared_net: sb.shared_net.clone(),
             spare_net,
+            payload_stack_top: if sb.start_gate.is_none() && pid_ns {
+                super::routine::payload_stack_top()
+            } else {
+                0
+            },
             gate,
             mounts: MountPlan::prepare(sb)?,
             rlimits: RlimitPlan::prepare(sb)?,

@@ -233,8 +233,23 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             wait_for_release(fds.sync_r);
         }
         if plan.pid_ns {
+            // Returns only in the payload, when it was forked (see
+            // become_init); otherwise the payload's tail ran on its own
+            // stack and the init never comes back here.
             become_init(plan, fds)?;
         }
+        payload_tail(plan)
+    }
+}
+
+/// The payload's last steps: signals reset, the start gate, seccomp, exec.
+///
+/// # Safety
+/// Runs in the cloned child (or the payload the init made): raw syscalls on
+/// the prepared plan only.
+unsafe fn payload_tail(plan: &Plan) -> ChildResult<Never> {
+    // SAFETY (whole function): as in setup_and_exec.
+    unsafe {
         stamp(plan, Mark::Init);
 
         reset_signals()?;
@@ -503,13 +518,34 @@ fn become_init(plan: &Plan, fds: ChildFds) -> ChildResult {
             Stage::Signals,
             1,
         )?;
-        let pid = sys::clone_legacy(0, std::ptr::null_mut())
-            .map_err(|e| ChildError::new(Stage::InitFork, 0, e.raw_os_error().unwrap_or(0)))?;
-        if pid == 0 {
-            // The payload: if the init dies, the kernel kills the namespace.
-            libc::close(fds.status_w);
-            return Ok(());
-        }
+        let pid = if plan.payload_stack_top != 0 {
+            // The payload shares the init's memory until it execs (the init
+            // waits, CLONE_VFORK), as posix_spawn does: no copy of the page
+            // tables to make now and to tear down at exec. It runs the
+            // payload's tail on its own stack and never returns here.
+            let args = PayloadArgs { plan, fds };
+            let r = libc::clone(
+                payload_entry,
+                plan.payload_stack_top as *mut libc::c_void,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
+                (&args as *const PayloadArgs).cast_mut().cast(),
+            );
+            if r < 0 {
+                return Err(ChildError::last(Stage::InitFork, 1));
+            }
+            r
+        } else {
+            // With a start gate the payload waits for `start` before exec,
+            // and the init must not wait with it: a plain fork.
+            let pid = sys::clone_legacy(0, std::ptr::null_mut())
+                .map_err(|e| ChildError::new(Stage::InitFork, 0, e.raw_os_error().unwrap_or(0)))?;
+            if pid == 0 {
+                // The payload: if the init dies, the kernel kills the namespace.
+                libc::close(fds.status_w);
+                return Ok(());
+            }
+            pid
+        };
         // The init forks the published ports' connector (see crate::net).
         if let Some(p) = &plan.publish {
             crate::net::spawn_connector(p.connector_fd())?;
@@ -524,6 +560,62 @@ fn become_init(plan: &Plan, fds: ChildFds) -> ChildResult {
         sys::close_fds(status_w as u32 + 1, u32::MAX);
         init_loop(pid, status_w, &set)
     }
+}
+
+/// What the payload made with `CLONE_VM` needs: it reads them from the
+/// init's stack, which stays put while the init waits (`CLONE_VFORK`).
+struct PayloadArgs<'a> {
+    plan: &'a Plan,
+    fds: ChildFds,
+}
+
+/// Entry of the payload made with `CLONE_VM` (see `become_init`): its tail
+/// (signals, gate, seccomp, exec), or its error record and exit.
+extern "C" fn payload_entry(arg: *mut libc::c_void) -> libc::c_int {
+    // SAFETY: `arg` is the init's PayloadArgs, alive while the init waits.
+    let args = unsafe { &*(arg as *const PayloadArgs) };
+    // SAFETY: closing our copy of the status pipe (the fd table is our own).
+    unsafe { libc::close(args.fds.status_w) };
+    // SAFETY: the payload's tail on the prepared plan, as after a fork.
+    let err = match unsafe { payload_tail(args.plan) } {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    report(args.fds.err_w, err)
+}
+
+/// A stack for the payload made with `CLONE_VM`, shared by every spawn of
+/// the process: each box's init holds its own copy-on-write copy of this
+/// process's memory, so the payloads of two boxes never touch the same
+/// pages. Returns its top (0: none could be mapped; the init then forks).
+/// Called in the parent while it plans.
+pub(crate) fn payload_stack_top() -> usize {
+    const LEN: usize = 256 * 1024;
+    static TOP: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *TOP.get_or_init(|| {
+        // SAFETY: a fresh anonymous mapping, never unmapped; its lowest
+        // page is made a guard so an overflow faults instead of writing
+        // into other memory.
+        unsafe {
+            let base = libc::mmap(
+                std::ptr::null_mut(),
+                LEN,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
+                -1,
+                0,
+            );
+            if base == libc::MAP_FAILED {
+                return 0;
+            }
+            let page = libc::sysconf(libc::_SC_PAGESIZE).max(4096) as usize;
+            if libc::mprotect(base, page, libc::PROT_NONE) != 0 {
+                libc::munmap(base, LEN);
+                return 0;
+            }
+            base as usize + LEN
+        }
+    })
 }
 
 /// Reap every child; forward signals to the payload; when the payload ends,
