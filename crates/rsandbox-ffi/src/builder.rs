@@ -30,7 +30,7 @@ pub struct sandbox_t {
 }
 
 /// Apply a (infallible) builder method to the description behind `sb`.
-fn update(sb: *mut sandbox_t, f: impl FnOnce(Sandbox) -> Sandbox) -> FfiResult {
+pub(crate) fn update(sb: *mut sandbox_t, f: impl FnOnce(Sandbox) -> Sandbox) -> FfiResult {
     let sb = as_mut(sb, "sb")?;
     let cur = std::mem::take(&mut sb.inner);
     sb.inner = f(cur);
