@@ -1204,6 +1204,57 @@ enum sandbox_result_t sandbox_start_gate(struct sandbox_t *sb, int fd);
  */
 enum sandbox_result_t sandbox_controlling_tty(struct sandbox_t *sb, bool on);
 
+/**
+ * Socket activation: pass the caller's listening socket `fd` into the box.
+ * The n-th call's socket is fd 3 + n - 1 in the payload, and `LISTEN_FDS`
+ * / `LISTEN_PID` are set as systemd does. The caller keeps ownership; `fd`
+ * must stay open until the spawn returns.
+ */
+enum sandbox_result_t sandbox_listen_fd(struct sandbox_t *sb, int fd);
+
+/**
+ * Publish box port `box_port`: TCP connections accepted on the host at
+ * `host` ("127.0.0.1:8080", "[::1]:8080"; UTF-8; an unparsable address is
+ * `SANDBOX_INVALID_ARGUMENT`) are forwarded to 127.0.0.1:`box_port` inside
+ * the box's network namespace. `host` is bound at spawn. Needs
+ * `sandbox_net_ns` and `sandbox_pid_ns`; works rootless.
+ */
+enum sandbox_result_t sandbox_publish(struct sandbox_t *sb, const char *host, uint16_t box_port);
+
+/**
+ * Like `sandbox_publish`, with a listening TCP socket `fd` the caller made
+ * (e.g. bound to port 0 to get a free one). The caller keeps ownership;
+ * `fd` is duplicated at spawn.
+ */
+enum sandbox_result_t sandbox_publish_listener(struct sandbox_t *sb, int fd, uint16_t box_port);
+
+/**
+ * A description read from a profile file (`path` ending in .json or
+ * .toml; the schema of docs/profile.md), written to `*sb_out`, owned by
+ * the caller (free with `sandbox_free`). A bad file or key is
+ * `SANDBOX_INVALID_CONFIG` naming the file; an unreadable one `SANDBOX_IO`.
+ */
+enum sandbox_result_t sandbox_load(const char *path, struct sandbox_t **sb_out);
+
+/**
+ * Write the description to a profile file (`path` ending in .json or
+ * .toml).
+ */
+enum sandbox_result_t sandbox_save(const struct sandbox_t *sb, const char *path);
+
+/**
+ * The description as a TOML profile, in a new NUL-terminated string
+ * written to `*toml_out`, owned by the caller (free with
+ * `sandbox_string_free`).
+ */
+enum sandbox_result_t sandbox_to_toml(const struct sandbox_t *sb, char **toml_out);
+
+/**
+ * A description read from a TOML profile (UTF-8), written to `*sb_out`,
+ * owned by the caller (free with `sandbox_free`).
+ */
+enum sandbox_result_t sandbox_from_toml(const char *toml, struct sandbox_t **sb_out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

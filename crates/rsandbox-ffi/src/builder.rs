@@ -37,7 +37,7 @@ pub(crate) fn update(sb: *mut sandbox_t, f: impl FnOnce(Sandbox) -> Sandbox) -> 
     Ok(())
 }
 
-fn boxed(inner: Sandbox) -> *mut sandbox_t {
+pub(crate) fn boxed(inner: Sandbox) -> *mut sandbox_t {
     Box::into_raw(Box::new(sandbox_t { inner }))
 }
 

@@ -26,6 +26,7 @@ mod error;
 mod fs;
 mod netns;
 mod process;
+mod services;
 
 use std::ffi::{c_char, CString};
 
@@ -39,6 +40,7 @@ pub use error::{
 pub use fs::*;
 pub use netns::*;
 pub use process::*;
+pub use services::*;
 
 /// A Rust string as a C string owned by the caller (interior NULs escaped).
 pub(crate) fn string_out(s: String) -> *mut c_char {
