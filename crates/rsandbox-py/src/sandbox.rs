@@ -91,6 +91,21 @@ fn env_pair(key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<(Strin
     Ok((k, v.to_str()?.to_owned()))
 }
 
+/// A host socket address: `"ip:port"` (`"[::1]:80"`) or an `(ip, port)`
+/// tuple; anything else is a `ConfigError` naming `publish`.
+fn socket_addr(obj: &Bound<'_, PyAny>) -> PyResult<std::net::SocketAddr> {
+    let bad = |why: String| to_py(obj.py(), rsandbox::Error::invalid("publish", why));
+    if let Ok((ip, port)) = obj.extract::<(String, u16)>() {
+        let ip: std::net::IpAddr = ip
+            .parse()
+            .map_err(|e| bad(format!("{ip:?}: {e} (expected an IP address)")))?;
+        return Ok(std::net::SocketAddr::new(ip, port));
+    }
+    let text: String = obj.extract()?;
+    text.parse()
+        .map_err(|e| bad(format!("{text:?}: {e} (expected e.g. \"127.0.0.1:8080\")")))
+}
+
 /// A name of one of the core's serde enums (`DeviceKind`, `IoThrottle`),
 /// else a `ConfigError` naming `field` and the names it takes.
 fn enum_name<T: serde::de::DeserializeOwned>(
@@ -134,6 +149,33 @@ impl PySandbox {
         let inner: Sandbox = serde_json::from_str(data)
             .map_err(|e| to_py(py, rsandbox::Error::invalid("json", e.to_string())))?;
         Ok(PySandbox { inner })
+    }
+
+    /// Load a profile file (`.json` or `.toml`; see docs/profile.md).
+    #[staticmethod]
+    fn load(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let path = conv::path(path)?;
+        let inner = py.detach(move || Sandbox::load(path)).py_err(py)?;
+        Ok(PySandbox { inner })
+    }
+
+    /// Write the description to a profile file (`.json` or `.toml`).
+    fn save(&self, py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<()> {
+        let path = conv::path(path)?;
+        let sb = self.inner.clone();
+        py.detach(move || sb.save(path)).py_err(py)
+    }
+
+    /// Parse a TOML profile.
+    #[staticmethod]
+    fn from_toml(py: Python<'_>, data: &str) -> PyResult<Self> {
+        let inner = Sandbox::from_toml(data).py_err(py)?;
+        Ok(PySandbox { inner })
+    }
+
+    /// The description as a TOML profile.
+    fn to_toml(&self, py: Python<'_>) -> PyResult<String> {
+        self.inner.to_toml().py_err(py)
     }
 
     /// The description as JSON (plain data; `from_json` reads it back).
@@ -318,6 +360,24 @@ impl PySandbox {
     #[pyo3(signature = (on=true))]
     fn controlling_tty(&self, on: bool) -> Self {
         self.with(|s| s.controlling_tty(on))
+    }
+    /// Socket activation: pass the listening socket `fd` into the box (fd
+    /// 3, 4, ... in call order; `LISTEN_FDS`/`LISTEN_PID` set as systemd
+    /// does). `fd` must stay open until `spawn` returns.
+    fn listen_fd(&self, fd: RawFd) -> Self {
+        self.with(|s| s.listen_fd(fd))
+    }
+    /// Forward TCP connections accepted on the host at `host` (`"ip:port"`
+    /// or an `(ip, port)` tuple, bound at spawn) to `127.0.0.1:box_port`
+    /// in the box's network namespace. Needs `net_ns` and `pid_ns`.
+    fn publish(&self, host: &Bound<'_, PyAny>, box_port: u16) -> PyResult<Self> {
+        let addr = socket_addr(host)?;
+        Ok(self.with(|s| s.publish(addr, box_port)))
+    }
+    /// Like `publish`, with a listening TCP socket `fd` of the caller's
+    /// (duplicated at spawn).
+    fn publish_listener(&self, fd: RawFd, box_port: u16) -> Self {
+        self.with(|s| s.publish_listener(fd, box_port))
     }
     /// Kill the whole tree when the `Child` is garbage-collected (default on).
     #[pyo3(signature = (on=true))]
