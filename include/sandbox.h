@@ -1028,6 +1028,15 @@ enum sandbox_result_t sandbox_child_try_wait(struct sandbox_child_t *child, stru
 enum sandbox_result_t sandbox_child_outcome_json(struct sandbox_child_t *child, char **json_out);
 
 /**
+ * How long each stage of this child's spawn took, when timing was on
+ * (`sandbox_record_timing` or `RSANDBOX_TIMING=1`), as a JSON object:
+ * `total_ns`, and `stages`, a list of `{"stage": NAME, "ns": N}` (each
+ * stage's own duration) in pipeline order, ending with "exec"; written to `*json_out`, owned by the caller (free with
+ * `sandbox_string_free`). With timing off, `*json_out` is set to NULL.
+ */
+enum sandbox_result_t sandbox_child_spawn_timing_json(const struct sandbox_child_t *child, char **json_out);
+
+/**
  * Kill the whole tree with SIGKILL. Idempotent; a no-op once reaped. Wait
  * afterwards to reap it and get the outcome (`SANDBOX_REASON_KILLED`).
  */
@@ -1052,6 +1061,20 @@ void sandbox_child_free(struct sandbox_child_t *child);
  * the timeout. On success `*output_out` receives a new `sandbox_output_t`.
  */
 enum sandbox_result_t sandbox_output(const struct sandbox_t *sb, const char *const *argv, size_t argc, struct sandbox_output_t **output_out);
+
+/**
+ * Like `sandbox_output`, keeping at most `cap` bytes of each stream (the
+ * rest is read and dropped, so a chatty payload cannot exhaust the
+ * caller's memory); `sandbox_output_totals` says how much was written.
+ */
+enum sandbox_result_t sandbox_output_capped(const struct sandbox_t *sb, const char *const *argv, size_t argc, size_t cap, struct sandbox_output_t **output_out);
+
+/**
+ * How many bytes the payload wrote to stdout and stderr: more than
+ * `sandbox_output_stdout` / `_stderr` hold when `sandbox_output_capped`
+ * cut them (the same otherwise).
+ */
+enum sandbox_result_t sandbox_output_totals(const struct sandbox_output_t *output, uint64_t *stdout_total_out, uint64_t *stderr_total_out);
 
 /**
  * The outcome of a captured run.
@@ -1203,6 +1226,13 @@ enum sandbox_result_t sandbox_start_gate(struct sandbox_t *sb, int fd);
  * `SANDBOX_STDIO_FD`) the controlling terminal of the box's new session.
  */
 enum sandbox_result_t sandbox_controlling_tty(struct sandbox_t *sb, bool on);
+
+/**
+ * Record per-stage timestamps of each spawn (read them with
+ * `sandbox_child_spawn_timing_json`); `RSANDBOX_TIMING=1` turns it on for
+ * every box.
+ */
+enum sandbox_result_t sandbox_record_timing(struct sandbox_t *sb, bool on);
 
 /**
  * Socket activation: pass the caller's listening socket `fd` into the box.

@@ -1,10 +1,12 @@
-"""Services and profiles: socket activation (``listen_fd``), published ports
-(``publish``, ``publish_listener``) reaching a server in a box with an empty
-network namespace, and profiles saved to and loaded from files and TOML.
-Rootless boxes only (they also work as ``nobody``)."""
+"""Services, profiles and timing: socket activation (``listen_fd``),
+published ports (``publish``, ``publish_listener``) reaching a server in a box
+with an empty network namespace, profiles saved to and loaded from files and
+TOML, and per-stage spawn timing. Rootless boxes only (they also work as
+``nobody``)."""
 
 from __future__ import annotations
 
+import os
 import pathlib
 import socket
 import subprocess
@@ -108,3 +110,19 @@ def test_profiles(tmp_path: pathlib.Path) -> None:
         rsandbox.Sandbox.load(tmp_path / "missing.json")
     with pytest.raises(rsandbox.ConfigError):
         rsandbox.Sandbox.from_toml("hostname = ")
+
+
+def test_spawn_timing() -> None:
+    sb = rsandbox.Sandbox().user_ns().mount_ns()
+    with sb.record_timing().spawn(["/bin/true"]) as child:
+        timing = child.spawn_timing
+        child.wait(timeout=10)
+    assert timing is not None
+    names = [name for name, _ in timing]
+    assert names[-1] == "exec" and "mounts" in names, names
+    assert all(secs >= 0 for _, secs in timing)
+    assert 0 < sum(secs for _, secs in timing) < 10
+    if os.environ.get("RSANDBOX_TIMING") != "1":  # else on for every box
+        with sb.spawn(["/bin/true"]) as child:
+            assert child.spawn_timing is None
+            child.wait(timeout=10)

@@ -86,3 +86,11 @@ pub extern "C" fn sandbox_start_gate(sb: *mut sandbox_t, fd: c_int) -> sandbox_r
 pub extern "C" fn sandbox_controlling_tty(sb: *mut sandbox_t, on: bool) -> sandbox_result_t {
     guard(|| update(sb, |s| s.controlling_tty(on)))
 }
+
+/// Record per-stage timestamps of each spawn (read them with
+/// `sandbox_child_spawn_timing_json`); `RSANDBOX_TIMING=1` turns it on for
+/// every box.
+#[no_mangle]
+pub extern "C" fn sandbox_record_timing(sb: *mut sandbox_t, on: bool) -> sandbox_result_t {
+    guard(|| update(sb, |s| s.record_timing(on)))
+}

@@ -379,6 +379,11 @@ impl PySandbox {
     fn publish_listener(&self, fd: RawFd, box_port: u16) -> Self {
         self.with(|s| s.publish_listener(fd, box_port))
     }
+    /// Record per-stage timestamps of each spawn (`Child.spawn_timing`).
+    #[pyo3(signature = (on=true))]
+    fn record_timing(&self, on: bool) -> Self {
+        self.with(|s| s.record_timing(on))
+    }
     /// Kill the whole tree when the `Child` is garbage-collected (default on).
     #[pyo3(signature = (on=true))]
     fn kill_on_drop(&self, on: bool) -> Self {
