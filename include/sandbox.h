@@ -1153,6 +1153,15 @@ enum sandbox_result_t sandbox_mqueue(struct sandbox_t *sb, const char *dst);
 enum sandbox_result_t sandbox_sysfs(struct sandbox_t *sb, const char *dst);
 
 /**
+ * Append one mount step given in its JSON form (the serde form of the
+ * Rust `MountStep`, as in profiles: `{"type": "tmpfs", "dst": "/tmp",
+ * "size": 1048576, "mode": 448}`...), for the fields no other setter takes
+ * (a tmpfs's `source` and `mode`). UTF-8; a step that does not parse is
+ * `SANDBOX_INVALID_CONFIG`, naming the bad field.
+ */
+enum sandbox_result_t sandbox_mount_step(struct sandbox_t *sb, const char *json);
+
+/**
  * Create a fresh network namespace with only `lo`, brought up, written to
  * `*ns_out` (owned by the caller). Needs CAP_SYS_ADMIN (root):
  * SANDBOX_PRIVILEGE otherwise, and `sandbox_net_ns` (one namespace per

@@ -281,3 +281,16 @@ def test_start_gate_holds_the_payload() -> None:
     finally:
         os.close(r_fd)
         os.close(w_fd)
+
+
+def test_mount_step_in_profile_form() -> None:
+    # Rootless: a user namespace (and a pid one, for /proc).
+    step = {"type": "tmpfs", "dst": "/tmp/inner", "size": 1 << 20, "source": "boxtmp", "mode": 0o700}
+    sb = rsandbox.Sandbox().user_ns().pid_ns().mount_ns().mount_step(step)
+    r = sh("stat -c %a /tmp/inner; grep -c ' /tmp/inner .* boxtmp ' /proc/self/mountinfo", sandbox=sb)
+    assert r.stdout == b"700\n1\n", r
+    with pytest.raises(rsandbox.ConfigError, match="sise") as e:
+        rsandbox.Sandbox().mount_step({"type": "tmpfs", "dst": "/x", "sise": 1})
+    assert e.value.field == "mount_step"
+    with pytest.raises(TypeError):
+        rsandbox.Sandbox().mount_step({"type": object()})

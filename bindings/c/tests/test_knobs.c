@@ -266,6 +266,28 @@ static void cgroup_knobs(void) {
     sandbox_free(sb);
 }
 
+/* A mount step in its JSON form: a tmpfs with a source and a mode. Rootless
+ * (a user namespace), so it runs as root and as nobody. */
+static void mount_step_json(void) {
+    char buf[512];
+    sandbox_t *sb = sandbox_new();
+    CHECK_OK(sandbox_user_ns(sb));
+    CHECK_OK(sandbox_pid_ns(sb)); /* a /proc in the default root view */
+    CHECK_OK(sandbox_mount_ns(sb));
+    CHECK_OK(sandbox_mount_step(
+        sb, "{\"type\":\"tmpfs\",\"dst\":\"/tmp/inner\",\"size\":1048576,"
+            "\"source\":\"boxtmp\",\"mode\":448}"));
+    sandbox_outcome_t o =
+        run_sh(sb, "stat -c %a /tmp/inner; grep -c ' /tmp/inner .* boxtmp ' /proc/self/mountinfo",
+               buf, sizeof buf);
+    CHECK(o.exited && strcmp(buf, "700\n1\n") == 0, "tmpfs step: \"%s\"", buf);
+    CHECK_RC(sandbox_mount_step(sb, "{\"type\":\"tmpfs\",\"dst\":\"/x\",\"sise\":1}"),
+             SANDBOX_INVALID_CONFIG);
+    CHECK_MSG("sise");
+    CHECK_RC(sandbox_mount_step(sb, NULL), SANDBOX_NULL_PARAMETER);
+    sandbox_free(sb);
+}
+
 /* Bad values: typed errors before anything is spawned. */
 static void bad_inputs(void) {
     /* umask and oom_score_adj are checked when the spawn is planned
@@ -341,6 +363,7 @@ static void bad_inputs(void) {
 
 int main(void) {
     bad_inputs();
+    mount_step_json();
     if (geteuid() == 0) {
         identity();
         join();

@@ -3,10 +3,10 @@
 
 use std::ffi::{c_char, c_int};
 
-use rsandbox::fs::DeviceKind;
+use rsandbox::fs::{DeviceKind, MountStep};
 
 use crate::builder::{sandbox_t, update};
-use crate::error::{c_path, guard, FfiError};
+use crate::error::{c_path, guard, text, FfiError};
 use crate::sandbox_result_t;
 
 /// The kind of node `sandbox_device` makes.
@@ -69,5 +69,24 @@ pub extern "C" fn sandbox_sysfs(sb: *mut sandbox_t, dst: *const c_char) -> sandb
     guard(|| {
         let dst = c_path(dst, "dst")?;
         update(sb, |s| s.sysfs(dst))
+    })
+}
+
+/// Append one mount step given in its JSON form (the serde form of the
+/// Rust `MountStep`, as in profiles: `{"type": "tmpfs", "dst": "/tmp",
+/// "size": 1048576, "mode": 448}`...), for the fields no other setter takes
+/// (a tmpfs's `source` and `mode`). UTF-8; a step that does not parse is
+/// `SANDBOX_INVALID_CONFIG`, naming the bad field.
+#[no_mangle]
+pub extern "C" fn sandbox_mount_step(sb: *mut sandbox_t, json: *const c_char) -> sandbox_result_t {
+    guard(|| {
+        let json = text(json, "json")?;
+        let step: MountStep = serde_json::from_str(json).map_err(|e| {
+            FfiError::new(
+                sandbox_result_t::SANDBOX_INVALID_CONFIG,
+                format!("invalid mount step JSON: {e}"),
+            )
+        })?;
+        update(sb, |s| s.mount_step(step))
     })
 }

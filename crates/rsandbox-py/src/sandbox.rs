@@ -521,6 +521,18 @@ impl PySandbox {
             })
         })
     }
+    /// Append one mount step given in its profile form, a mapping such as
+    /// `{"type": "tmpfs", "dst": "/tmp", "size": 1 << 20, "mode": 0o700}`
+    /// (docs/profile.md), for the fields no other method takes.
+    fn mount_step(&self, py: Python<'_>, step: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let json: String = py
+            .import("json")?
+            .call_method1("dumps", (step,))?
+            .extract()?;
+        let step: rsandbox::fs::MountStep = serde_json::from_str(&json)
+            .map_err(|e| to_py(py, rsandbox::Error::invalid("mount_step", e.to_string())))?;
+        Ok(self.with(|s| s.mount_step(step)))
+    }
     /// Hide `path` in the box.
     fn mask(&self, path: &Bound<'_, PyAny>) -> PyResult<Self> {
         let p = conv::path(path)?;
