@@ -33,6 +33,11 @@
 #include <stdint.h>
 
 /**
+ * A device number field of `sandbox_device_rule_t`: every major or minor.
+ */
+#define SANDBOX_DEVICE_ANY -1
+
+/**
  * A usage figure that was not measured (e.g. peak memory without a cgroup).
  */
 #define SANDBOX_UNKNOWN UINT64_MAX
@@ -189,6 +194,38 @@ typedef struct sandbox_t sandbox_t;
 typedef int sandbox_stdio_t;
 
 /**
+ * One device rule (see `sandbox_device_rules`), as the Rust `DeviceRule`.
+ */
+typedef struct sandbox_device_rule_t {
+  /**
+   * Allow (true) or deny (false) the access.
+   */
+  bool allow;
+  /**
+   * 'a' (all devices: numbers and access are then ignored, the rule
+   * resets the whole list), 'b' (block) or 'c' (character).
+   */
+  char kind;
+  /**
+   * Major number, or `SANDBOX_DEVICE_ANY`.
+   */
+  int64_t major;
+  /**
+   * Minor number, or `SANDBOX_DEVICE_ANY`.
+   */
+  int64_t minor;
+  /**
+   * A non-empty subset of "rwm" (read, write, mknod), NUL-terminated.
+   */
+  const char *access;
+} sandbox_device_rule_t;
+
+/**
+ * Which throttle of `sandbox_blkio_throttle`.
+ */
+typedef int sandbox_io_throttle_t;
+
+/**
  * Everything known about a sandbox that ended. Plain data, written by
  * `sandbox_child_wait` and friends into memory the caller owns.
  */
@@ -261,6 +298,11 @@ typedef struct sandbox_outcome_t {
 } sandbox_outcome_t;
 
 /**
+ * The kind of node `sandbox_device` makes.
+ */
+typedef int sandbox_device_kind_t;
+
+/**
  * The caller's own stream (the default).
  */
 #define SANDBOX_STDIO_INHERIT 0
@@ -285,6 +327,41 @@ typedef struct sandbox_outcome_t {
  * stderr only: wherever stdout goes (the shell's `2>&1`).
  */
 #define SANDBOX_STDIO_STDOUT 4
+
+/**
+ * Bytes per second read.
+ */
+#define SANDBOX_IO_READ_BPS 0
+
+/**
+ * Bytes per second written.
+ */
+#define SANDBOX_IO_WRITE_BPS 1
+
+/**
+ * Read operations per second.
+ */
+#define SANDBOX_IO_READ_IOPS 2
+
+/**
+ * Write operations per second.
+ */
+#define SANDBOX_IO_WRITE_IOPS 3
+
+/**
+ * A character device.
+ */
+#define SANDBOX_DEVICE_CHAR 0
+
+/**
+ * A block device.
+ */
+#define SANDBOX_DEVICE_BLOCK 1
+
+/**
+ * A named pipe (major and minor are then 0).
+ */
+#define SANDBOX_DEVICE_FIFO 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -790,6 +867,60 @@ enum sandbox_result_t sandbox_cpu_time_limit(struct sandbox_t *sb, uint64_t limi
 enum sandbox_result_t sandbox_features(char **json_out);
 
 /**
+ * Restrict which devices the box may open or create: the `n` rules at
+ * `rules` are copied, appended to those given before and applied in order
+ * (cgroup v1 `devices`). Begin with a deny-all rule (`{false, 'a',
+ * SANDBOX_DEVICE_ANY, SANDBOX_DEVICE_ANY, "rwm"}`) for an allow list.
+ * Device nodes the box makes (`sandbox_device`) need the 'm' access.
+ * Needs a v1 `devices` hierarchy: on pure cgroup v2 the spawn fails with
+ * `SANDBOX_UNSUPPORTED` (with `sandbox_best_effort`, the box runs and the
+ * report says the rules are not enforced). A number outside u32 is
+ * `SANDBOX_INVALID_ARGUMENT`; a bad kind or access string is
+ * `SANDBOX_INVALID_CONFIG` at validation.
+ */
+enum sandbox_result_t sandbox_device_rules(struct sandbox_t *sb, const struct sandbox_device_rule_t *rules, size_t n);
+
+/**
+ * Run on these CPUs only (cpuset, e.g. "0-1,3"; UTF-8, copied).
+ */
+enum sandbox_result_t sandbox_cpuset_cpus(struct sandbox_t *sb, const char *cpus);
+
+/**
+ * Use these memory nodes only (cpuset, e.g. "0"; UTF-8, copied).
+ */
+enum sandbox_result_t sandbox_cpuset_mems(struct sandbox_t *sb, const char *mems);
+
+/**
+ * Block I/O weight, 10..=1000 (blkio / io; the devices' scheduler must
+ * have weights, e.g. bfq).
+ */
+enum sandbox_result_t sandbox_blkio_weight(struct sandbox_t *sb, uint16_t weight);
+
+/**
+ * Block I/O weight, 10..=1000, on device `major:minor`.
+ */
+enum sandbox_result_t sandbox_blkio_weight_device(struct sandbox_t *sb, uint32_t major, uint32_t minor, uint16_t weight);
+
+/**
+ * Throttle the box's I/O on device `major:minor` to `rate` (bytes or
+ * operations per second, by `which`: a `SANDBOX_IO_*` constant; another
+ * value is `SANDBOX_INVALID_ARGUMENT`).
+ */
+enum sandbox_result_t sandbox_blkio_throttle(struct sandbox_t *sb, sandbox_io_throttle_t which, uint32_t major, uint32_t minor, uint64_t rate);
+
+/**
+ * Tag the box's packets with this class id (cgroup v1 `net_cls`; an error
+ * at spawn on pure cgroup v2).
+ */
+enum sandbox_result_t sandbox_net_classid(struct sandbox_t *sb, uint32_t classid);
+
+/**
+ * Priority `prio` of the box's traffic on interface `ifname` (UTF-8,
+ * copied; cgroup v1 `net_prio`).
+ */
+enum sandbox_result_t sandbox_net_priority(struct sandbox_t *sb, const char *ifname, uint32_t prio);
+
+/**
  * A static name for a reason, e.g. "out_of_memory" (as in the Rust and
  * JSON forms); "unknown" for a number this version does not know. Never
  * NULL; never to be freed.
@@ -897,6 +1028,15 @@ enum sandbox_result_t sandbox_child_try_wait(struct sandbox_child_t *child, stru
 enum sandbox_result_t sandbox_child_outcome_json(struct sandbox_child_t *child, char **json_out);
 
 /**
+ * How long each stage of this child's spawn took, when timing was on
+ * (`sandbox_record_timing` or `RSANDBOX_TIMING=1`), as a JSON object:
+ * `total_ns`, and `stages`, a list of `{"stage": NAME, "ns": N}` (each
+ * stage's own duration) in pipeline order, ending with "exec"; written to `*json_out`, owned by the caller (free with
+ * `sandbox_string_free`). With timing off, `*json_out` is set to NULL.
+ */
+enum sandbox_result_t sandbox_child_spawn_timing_json(const struct sandbox_child_t *child, char **json_out);
+
+/**
  * Kill the whole tree with SIGKILL. Idempotent; a no-op once reaped. Wait
  * afterwards to reap it and get the outcome (`SANDBOX_REASON_KILLED`).
  */
@@ -921,6 +1061,20 @@ void sandbox_child_free(struct sandbox_child_t *child);
  * the timeout. On success `*output_out` receives a new `sandbox_output_t`.
  */
 enum sandbox_result_t sandbox_output(const struct sandbox_t *sb, const char *const *argv, size_t argc, struct sandbox_output_t **output_out);
+
+/**
+ * Like `sandbox_output`, keeping at most `cap` bytes of each stream (the
+ * rest is read and dropped, so a chatty payload cannot exhaust the
+ * caller's memory); `sandbox_output_totals` says how much was written.
+ */
+enum sandbox_result_t sandbox_output_capped(const struct sandbox_t *sb, const char *const *argv, size_t argc, size_t cap, struct sandbox_output_t **output_out);
+
+/**
+ * How many bytes the payload wrote to stdout and stderr: more than
+ * `sandbox_output_stdout` / `_stderr` hold when `sandbox_output_capped`
+ * cut them (the same otherwise).
+ */
+enum sandbox_result_t sandbox_output_totals(const struct sandbox_output_t *output, uint64_t *stdout_total_out, uint64_t *stderr_total_out);
 
 /**
  * The outcome of a captured run.
@@ -974,6 +1128,40 @@ uint32_t sandbox_last_error_stage(void);
 const char *sandbox_result_name(int result);
 
 /**
+ * Create device node (or fifo) `dst` in the box: `kind` one of the
+ * `SANDBOX_DEVICE_*` kinds (another value is `SANDBOX_INVALID_ARGUMENT`),
+ * number `major:minor`, permission bits `mode` (at most 07777), owned by
+ * `uid:gid` (ids in the box). Outside a user namespace it is made with
+ * `mknod` (and with device rules, they must allow its 'm' access); in one,
+ * the host's node is bound. `dst`: a NUL-terminated path, copied.
+ */
+enum sandbox_result_t sandbox_device(struct sandbox_t *sb, const char *dst, sandbox_device_kind_t kind, uint32_t major, uint32_t minor, uint32_t mode, uint32_t uid, uint32_t gid);
+
+/**
+ * Mount a fresh mqueue on `dst` (rootless, it needs `sandbox_ipc_ns`).
+ *
+ * `dst`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_mqueue(struct sandbox_t *sb, const char *dst);
+
+/**
+ * Mount a fresh read-only sysfs on `dst` (rootless, it needs
+ * `sandbox_net_ns`).
+ *
+ * `dst`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_sysfs(struct sandbox_t *sb, const char *dst);
+
+/**
+ * Append one mount step given in its JSON form (the serde form of the
+ * Rust `MountStep`, as in profiles: `{"type": "tmpfs", "dst": "/tmp",
+ * "size": 1048576, "mode": 448}`...), for the fields no other setter takes
+ * (a tmpfs's `source` and `mode`). UTF-8; a step that does not parse is
+ * `SANDBOX_INVALID_CONFIG`, naming the bad field.
+ */
+enum sandbox_result_t sandbox_mount_step(struct sandbox_t *sb, const char *json);
+
+/**
  * Create a fresh network namespace with only `lo`, brought up, written to
  * `*ns_out` (owned by the caller). Needs CAP_SYS_ADMIN (root):
  * SANDBOX_PRIVILEGE otherwise, and `sandbox_net_ns` (one namespace per
@@ -1000,6 +1188,111 @@ void sandbox_netns_free(struct sandbox_netns_t *ns);
  * sockets). Spawning needs CAP_SYS_ADMIN. Not kept by `sandbox_to_json`.
  */
 enum sandbox_result_t sandbox_net_ns_shared(struct sandbox_t *sb, const struct sandbox_netns_t *ns);
+
+/**
+ * The payload's supplementary groups: the `n` ids at `gids` (as seen in
+ * the box; copied, replacing groups set before; `gids` may be NULL when
+ * `n` is 0, which clears them). Without it they are cleared outside a user
+ * namespace and left as the kernel makes them inside one. In a user
+ * namespace it needs a gid map the caller is privileged over (root).
+ */
+enum sandbox_result_t sandbox_groups(struct sandbox_t *sb, const uint32_t *gids, size_t n);
+
+/**
+ * The payload's file mode creation mask (at most 0777; checked at
+ * validation: `SANDBOX_INVALID_CONFIG` above it).
+ */
+enum sandbox_result_t sandbox_umask(struct sandbox_t *sb, uint32_t mask);
+
+/**
+ * The payload's `oom_score_adj`, -1000..=1000 (checked at validation:
+ * `SANDBOX_INVALID_CONFIG` outside it). Lowering it below the caller's
+ * needs `CAP_SYS_RESOURCE`.
+ */
+enum sandbox_result_t sandbox_oom_score_adj(struct sandbox_t *sb, int32_t adj);
+
+/**
+ * Join the existing namespace at `path` (e.g. "/proc/PID/ns/net" or a
+ * bind-mounted "/run/netns/NAME") instead of creating one. `nstype` is the
+ * `CLONE_NEW*` flag of its kind, as for `setns(2)` (`CLONE_NEWNET`...; from
+ * <sched.h>); an unknown one is `SANDBOX_INVALID_ARGUMENT`. Mount, PID,
+ * network, IPC, UTS and cgroup namespaces can be joined; the kind must not
+ * also be requested new (checked at validation).
+ */
+enum sandbox_result_t sandbox_join_ns(struct sandbox_t *sb, int nstype, const char *path);
+
+/**
+ * Hold the payload, fully set up, just before exec until one byte can be
+ * read from the caller's fd `fd` (EOF makes it exit): the create/start
+ * split of OCI runtimes. The spawn returns once the payload waits, so a
+ * failure of the last steps (seccomp install, exec) shows as exit status
+ * 127. `fd` must stay open until the spawn returns.
+ */
+enum sandbox_result_t sandbox_start_gate(struct sandbox_t *sb, int fd);
+
+/**
+ * Make the payload's stdin (a terminal, e.g. a pty slave passed with
+ * `SANDBOX_STDIO_FD`) the controlling terminal of the box's new session.
+ */
+enum sandbox_result_t sandbox_controlling_tty(struct sandbox_t *sb, bool on);
+
+/**
+ * Record per-stage timestamps of each spawn (read them with
+ * `sandbox_child_spawn_timing_json`); `RSANDBOX_TIMING=1` turns it on for
+ * every box.
+ */
+enum sandbox_result_t sandbox_record_timing(struct sandbox_t *sb, bool on);
+
+/**
+ * Socket activation: pass the caller's listening socket `fd` into the box.
+ * The n-th call's socket is fd 3 + n - 1 in the payload, and `LISTEN_FDS`
+ * / `LISTEN_PID` are set as systemd does. The caller keeps ownership; `fd`
+ * must stay open until the spawn returns.
+ */
+enum sandbox_result_t sandbox_listen_fd(struct sandbox_t *sb, int fd);
+
+/**
+ * Publish box port `box_port`: TCP connections accepted on the host at
+ * `host` ("127.0.0.1:8080", "[::1]:8080"; UTF-8; an unparsable address is
+ * `SANDBOX_INVALID_ARGUMENT`) are forwarded to 127.0.0.1:`box_port` inside
+ * the box's network namespace. `host` is bound at spawn. Needs
+ * `sandbox_net_ns` and `sandbox_pid_ns`; works rootless.
+ */
+enum sandbox_result_t sandbox_publish(struct sandbox_t *sb, const char *host, uint16_t box_port);
+
+/**
+ * Like `sandbox_publish`, with a listening TCP socket `fd` the caller made
+ * (e.g. bound to port 0 to get a free one). The caller keeps ownership;
+ * `fd` is duplicated at spawn.
+ */
+enum sandbox_result_t sandbox_publish_listener(struct sandbox_t *sb, int fd, uint16_t box_port);
+
+/**
+ * A description read from a profile file (`path` ending in .json or
+ * .toml; the schema of docs/profile.md), written to `*sb_out`, owned by
+ * the caller (free with `sandbox_free`). A bad file or key is
+ * `SANDBOX_INVALID_CONFIG` naming the file; an unreadable one `SANDBOX_IO`.
+ */
+enum sandbox_result_t sandbox_load(const char *path, struct sandbox_t **sb_out);
+
+/**
+ * Write the description to a profile file (`path` ending in .json or
+ * .toml).
+ */
+enum sandbox_result_t sandbox_save(const struct sandbox_t *sb, const char *path);
+
+/**
+ * The description as a TOML profile, in a new NUL-terminated string
+ * written to `*toml_out`, owned by the caller (free with
+ * `sandbox_string_free`).
+ */
+enum sandbox_result_t sandbox_to_toml(const struct sandbox_t *sb, char **toml_out);
+
+/**
+ * A description read from a TOML profile (UTF-8), written to `*sb_out`,
+ * owned by the caller (free with `sandbox_free`).
+ */
+enum sandbox_result_t sandbox_from_toml(const char *toml, struct sandbox_t **sb_out);
 
 #ifdef __cplusplus
 }  // extern "C"

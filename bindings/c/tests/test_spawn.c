@@ -1,5 +1,5 @@
-/* Spawn and wait, stdio wiring, captured output, waits with a timeout,
- * kill, and the strict preset. */
+/* Spawn and wait, stdio wiring, captured output (whole and capped), waits
+ * with a timeout, kill, the strict preset, and per-stage spawn timing. */
 #define _GNU_SOURCE
 #include "check.h"
 
@@ -141,6 +141,73 @@ static void captured_output(void) {
     sandbox_free(sb);
 }
 
+/* At most `cap` bytes of each stream kept; the totals say how much came. */
+static void capped_output(void) {
+    sandbox_t *sb = sandbox_new();
+    CHECK_OK(sandbox_pid_ns(sb));
+    CHECK_OK(sandbox_user_ns(sb));
+    const char *argv[] = {"/bin/sh", "-c", "head -c 1000000 /dev/zero; printf small >&2"};
+    sandbox_output_t *out = NULL;
+    CHECK_OK(sandbox_output_capped(sb, argv, 3, 1000, &out));
+    if (out != NULL) {
+        const uint8_t *data = NULL;
+        size_t len = 0;
+        uint64_t out_total = 0, err_total = 0;
+        CHECK_OK(sandbox_output_stdout(out, &data, &len));
+        CHECK(len == 1000, "stdout kept %zu", len);
+        CHECK_OK(sandbox_output_stderr(out, &data, &len));
+        CHECK(len == 5 && memcmp(data, "small", 5) == 0, "stderr kept %zu", len);
+        CHECK_OK(sandbox_output_totals(out, &out_total, &err_total));
+        CHECK(out_total == 1000000 && err_total == 5, "totals %llu %llu",
+              (unsigned long long)out_total, (unsigned long long)err_total);
+        sandbox_outcome_t o;
+        CHECK_OK(sandbox_output_outcome(out, &o));
+        CHECK(o.exited && o.exit_code == 0, "exit %d", o.exit_code);
+        CHECK_RC(sandbox_output_totals(out, NULL, &err_total), SANDBOX_NULL_PARAMETER);
+        sandbox_output_free(out);
+    }
+    /* An uncapped output's totals are its lengths. */
+    const char *echo[] = {"/bin/echo", "hi"};
+    CHECK_OK(sandbox_output(sb, echo, 2, &out));
+    if (out != NULL) {
+        uint64_t out_total = 0, err_total = 1;
+        CHECK_OK(sandbox_output_totals(out, &out_total, &err_total));
+        CHECK(out_total == 3 && err_total == 0, "totals %llu %llu",
+              (unsigned long long)out_total, (unsigned long long)err_total);
+        sandbox_output_free(out);
+    }
+    sandbox_free(sb);
+}
+
+/* With timing on, the child says how long each stage of its spawn took. */
+static void spawn_timing(void) {
+    const char *argv[] = {"/bin/true"};
+    for (int on = 0; on < 2; on++) {
+        sandbox_t *sb = sandbox_new();
+        CHECK_OK(sandbox_user_ns(sb));
+        CHECK_OK(sandbox_mount_ns(sb));
+        CHECK_OK(sandbox_record_timing(sb, on));
+        sandbox_child_t *child = NULL;
+        CHECK_OK(sandbox_spawn(sb, argv, 1, &child));
+        char *json = (char *)0x1;
+        CHECK_OK(sandbox_child_spawn_timing_json(child, &json));
+        if (!on) {
+            CHECK(json == NULL, "timing off: %s", json ? json : "");
+        } else {
+            CHECK(json != NULL && strstr(json, "\"total_ns\":") != NULL &&
+                      strstr(json, "\"stage\":\"mounts\"") != NULL &&
+                      strstr(json, "\"stage\":\"exec\"}]") != NULL,
+                  "timing: %s", json ? json : "(null)");
+            sandbox_string_free(json);
+        }
+        sandbox_outcome_t o;
+        CHECK_OK(sandbox_child_wait(child, &o));
+        sandbox_child_free(child);
+        sandbox_free(sb);
+    }
+    CHECK_RC(sandbox_child_spawn_timing_json(NULL, NULL), SANDBOX_NULL_PARAMETER);
+}
+
 static void wait_timeout_and_kill(void) {
     sandbox_t *sb = sandbox_new();
     const char *argv[] = {"/bin/sleep", "30"};
@@ -215,6 +282,8 @@ int main(void) {
     pipes_and_fds();
     files_and_json();
     captured_output();
+    capped_output();
+    spawn_timing();
     wait_timeout_and_kill();
     strict_preset();
     json_round_trip();

@@ -30,14 +30,14 @@ pub struct sandbox_t {
 }
 
 /// Apply a (infallible) builder method to the description behind `sb`.
-fn update(sb: *mut sandbox_t, f: impl FnOnce(Sandbox) -> Sandbox) -> FfiResult {
+pub(crate) fn update(sb: *mut sandbox_t, f: impl FnOnce(Sandbox) -> Sandbox) -> FfiResult {
     let sb = as_mut(sb, "sb")?;
     let cur = std::mem::take(&mut sb.inner);
     sb.inner = f(cur);
     Ok(())
 }
 
-fn boxed(inner: Sandbox) -> *mut sandbox_t {
+pub(crate) fn boxed(inner: Sandbox) -> *mut sandbox_t {
     Box::into_raw(Box::new(sandbox_t { inner }))
 }
 

@@ -381,6 +381,34 @@ pub extern "C" fn sandbox_child_outcome_json(
     })
 }
 
+/// How long each stage of this child's spawn took, when timing was on
+/// (`sandbox_record_timing` or `RSANDBOX_TIMING=1`), as a JSON object:
+/// `total_ns`, and `stages`, a list of `{"stage": NAME, "ns": N}` (each
+/// stage's own duration) in pipeline order, ending with "exec"; written to `*json_out`, owned by the caller (free with
+/// `sandbox_string_free`). With timing off, `*json_out` is set to NULL.
+#[no_mangle]
+pub extern "C" fn sandbox_child_spawn_timing_json(
+    child: *const sandbox_child_t,
+    json_out: *mut *mut c_char,
+) -> sandbox_result_t {
+    guard(|| {
+        let child = as_ref(child, "child")?;
+        let out = out_ptr(json_out, "json_out")?;
+        let Some(t) = child.inner.spawn_timing() else {
+            write_out(out, std::ptr::null_mut());
+            return Ok(());
+        };
+        let stages: Vec<_> = t
+            .stages()
+            .into_iter()
+            .map(|(stage, d)| serde_json::json!({"stage": stage, "ns": ns(d)}))
+            .collect();
+        let v = serde_json::json!({"total_ns": ns(t.total()), "stages": stages});
+        write_out(out, crate::string_out(v.to_string()));
+        Ok(())
+    })
+}
+
 /// Kill the whole tree with SIGKILL. Idempotent; a no-op once reaped. Wait
 /// afterwards to reap it and get the outcome (`SANDBOX_REASON_KILLED`).
 #[no_mangle]
@@ -418,6 +446,14 @@ pub extern "C" fn sandbox_child_free(child: *mut sandbox_child_t) {
 /// safety: immutable, so it may be read from several threads at once.
 pub struct sandbox_output_t {
     inner: Output,
+    /// Bytes the payload wrote to stdout and stderr (more than was kept
+    /// after `sandbox_output_capped` cut them).
+    totals: (u64, u64),
+}
+
+fn output_t(inner: Output) -> *mut sandbox_output_t {
+    let totals = (inner.stdout.len() as u64, inner.stderr.len() as u64);
+    Box::into_raw(Box::new(sandbox_output_t { inner, totals }))
 }
 
 /// Spawn with stdout and stderr captured (stdin from /dev/null unless
@@ -435,7 +471,56 @@ pub extern "C" fn sandbox_output(
         let cmd = command(argv, argc)?;
         let out = out_ptr(output_out, "output_out")?;
         let inner = sb.inner.output(&cmd)?;
-        write_out(out, Box::into_raw(Box::new(sandbox_output_t { inner })));
+        write_out(out, output_t(inner));
+        Ok(())
+    })
+}
+
+/// Like `sandbox_output`, keeping at most `cap` bytes of each stream (the
+/// rest is read and dropped, so a chatty payload cannot exhaust the
+/// caller's memory); `sandbox_output_totals` says how much was written.
+#[no_mangle]
+pub extern "C" fn sandbox_output_capped(
+    sb: *const sandbox_t,
+    argv: *const *const c_char,
+    argc: usize,
+    cap: usize,
+    output_out: *mut *mut sandbox_output_t,
+) -> sandbox_result_t {
+    guard(|| {
+        let sb = as_ref(sb, "sb")?;
+        let cmd = command(argv, argc)?;
+        let out = out_ptr(output_out, "output_out")?;
+        let c = sb.inner.output_capped(&cmd, cap)?;
+        let totals = (c.stdout_total, c.stderr_total);
+        let inner = Output {
+            outcome: c.outcome,
+            stdout: c.stdout,
+            stderr: c.stderr,
+        };
+        write_out(
+            out,
+            Box::into_raw(Box::new(sandbox_output_t { inner, totals })),
+        );
+        Ok(())
+    })
+}
+
+/// How many bytes the payload wrote to stdout and stderr: more than
+/// `sandbox_output_stdout` / `_stderr` hold when `sandbox_output_capped`
+/// cut them (the same otherwise).
+#[no_mangle]
+pub extern "C" fn sandbox_output_totals(
+    output: *const sandbox_output_t,
+    stdout_total_out: *mut u64,
+    stderr_total_out: *mut u64,
+) -> sandbox_result_t {
+    guard(|| {
+        let output = as_ref(output, "output")?;
+        let o = out_ptr(stdout_total_out, "stdout_total_out")?;
+        let e = out_ptr(stderr_total_out, "stderr_total_out")?;
+        write_out(o, output.totals.0);
+        write_out(e, output.totals.1);
         Ok(())
     })
 }

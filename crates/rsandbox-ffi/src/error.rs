@@ -306,18 +306,23 @@ pub(crate) fn c_str_array(
 
 /// A byte buffer of `len` bytes (NULL allowed when `len` is 0).
 pub(crate) fn bytes<'a>(p: *const u8, len: usize, name: &str) -> FfiResult<&'a [u8]> {
-    if len == 0 {
+    array(p, len, name)
+}
+
+/// An array of `n` plain values (NULL allowed when `n` is 0).
+pub(crate) fn array<'a, T>(p: *const T, n: usize, name: &str) -> FfiResult<&'a [T]> {
+    if n == 0 {
         return Ok(&[]);
     }
     if p.is_null() {
         return Err(FfiError::null(name));
     }
-    if len > isize::MAX as usize {
+    if n > isize::MAX as usize / std::mem::size_of::<T>().max(1) {
         return Err(FfiError::arg(name, "length too large"));
     }
-    // SAFETY: non-NULL, and by the API contract valid for reads of `len`
-    // bytes for the duration of the call.
-    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+    // SAFETY: non-NULL, and by the API contract aligned and valid for reads
+    // of `n` values of `T` for the duration of the call.
+    Ok(unsafe { std::slice::from_raw_parts(p, n) })
 }
 
 #[cfg(test)]

@@ -20,19 +20,27 @@
 #![allow(non_camel_case_types)]
 
 mod builder;
+mod cgroup;
 mod child;
 mod error;
+mod fs;
 mod netns;
+mod process;
+mod services;
 
 use std::ffi::{c_char, CString};
 
 pub use builder::*;
+pub use cgroup::*;
 pub use child::*;
 pub use error::{
     sandbox_last_error_errno, sandbox_last_error_message, sandbox_last_error_stage,
     sandbox_result_name, sandbox_result_t,
 };
+pub use fs::*;
 pub use netns::*;
+pub use process::*;
+pub use services::*;
 
 /// A Rust string as a C string owned by the caller (interior NULs escaped).
 pub(crate) fn string_out(s: String) -> *mut c_char {

@@ -174,6 +174,23 @@ impl PyChild {
         py.detach(|| self.lock().unapplied_limits())
     }
 
+    /// How long each stage of the spawn took, as `(stage, seconds)` in
+    /// pipeline order (ending with `"exec"`), when timing was on
+    /// (`Sandbox.record_timing` or `RSANDBOX_TIMING=1`); else `None`.
+    #[getter]
+    fn spawn_timing(&self, py: Python<'_>) -> Option<Vec<(&'static str, f64)>> {
+        py.detach(|| {
+            let c = self.lock();
+            let t = c.spawn_timing()?;
+            Some(
+                t.stages()
+                    .into_iter()
+                    .map(|(n, d)| (n, d.as_secs_f64()))
+                    .collect(),
+            )
+        })
+    }
+
     /// The outcome if the sandbox has ended, else `None`; never blocks.
     /// Also enforces the wall-clock limit when it is due.
     fn poll(&self, py: Python<'_>) -> PyResult<Option<PyOutcome>> {

@@ -9,6 +9,7 @@
 
 mod child;
 mod convert;
+mod devices;
 mod errors;
 mod netns;
 mod sandbox;
@@ -28,6 +29,7 @@ fn _features_json(py: Python<'_>) -> String {
 fn _rsandbox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sandbox::PySandbox>()?;
     m.add_class::<netns::PyNetNs>()?;
+    m.add_class::<devices::PyDeviceRule>()?;
     m.add_class::<child::PyChild>()?;
     m.add_class::<child::PyOutcome>()?;
     m.add_class::<child::PyEnforcementReport>()?;

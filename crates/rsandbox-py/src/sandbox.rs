@@ -91,6 +91,37 @@ fn env_pair(key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<(Strin
     Ok((k, v.to_str()?.to_owned()))
 }
 
+/// A host socket address: `"ip:port"` (`"[::1]:80"`) or an `(ip, port)`
+/// tuple; anything else is a `ConfigError` naming `publish`.
+fn socket_addr(obj: &Bound<'_, PyAny>) -> PyResult<std::net::SocketAddr> {
+    let bad = |why: String| to_py(obj.py(), rsandbox::Error::invalid("publish", why));
+    if let Ok((ip, port)) = obj.extract::<(String, u16)>() {
+        let ip: std::net::IpAddr = ip
+            .parse()
+            .map_err(|e| bad(format!("{ip:?}: {e} (expected an IP address)")))?;
+        return Ok(std::net::SocketAddr::new(ip, port));
+    }
+    let text: String = obj.extract()?;
+    text.parse()
+        .map_err(|e| bad(format!("{text:?}: {e} (expected e.g. \"127.0.0.1:8080\")")))
+}
+
+/// A name of one of the core's serde enums (`DeviceKind`, `IoThrottle`),
+/// else a `ConfigError` naming `field` and the names it takes.
+fn enum_name<T: serde::de::DeserializeOwned>(
+    py: Python<'_>,
+    field: &str,
+    name: &str,
+    expected: &str,
+) -> PyResult<T> {
+    serde_json::from_value(serde_json::Value::String(name.to_owned())).map_err(|_| {
+        to_py(
+            py,
+            rsandbox::Error::invalid(field, format!("{name:?}: expected one of {expected}")),
+        )
+    })
+}
+
 #[pymethods]
 impl PySandbox {
     /// An empty description: no namespaces, a clean environment (only
@@ -118,6 +149,33 @@ impl PySandbox {
         let inner: Sandbox = serde_json::from_str(data)
             .map_err(|e| to_py(py, rsandbox::Error::invalid("json", e.to_string())))?;
         Ok(PySandbox { inner })
+    }
+
+    /// Load a profile file (`.json` or `.toml`; see docs/profile.md).
+    #[staticmethod]
+    fn load(py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let path = conv::path(path)?;
+        let inner = py.detach(move || Sandbox::load(path)).py_err(py)?;
+        Ok(PySandbox { inner })
+    }
+
+    /// Write the description to a profile file (`.json` or `.toml`).
+    fn save(&self, py: Python<'_>, path: &Bound<'_, PyAny>) -> PyResult<()> {
+        let path = conv::path(path)?;
+        let sb = self.inner.clone();
+        py.detach(move || sb.save(path)).py_err(py)
+    }
+
+    /// Parse a TOML profile.
+    #[staticmethod]
+    fn from_toml(py: Python<'_>, data: &str) -> PyResult<Self> {
+        let inner = Sandbox::from_toml(data).py_err(py)?;
+        Ok(PySandbox { inner })
+    }
+
+    /// The description as a TOML profile.
+    fn to_toml(&self, py: Python<'_>) -> PyResult<String> {
+        self.inner.to_toml().py_err(py)
     }
 
     /// The description as JSON (plain data; `from_json` reads it back).
@@ -182,6 +240,29 @@ impl PySandbox {
     fn all_ns(&self) -> Self {
         self.with(Sandbox::all_ns)
     }
+    /// Join the existing namespace at `path` (e.g. `/proc/PID/ns/net`)
+    /// instead of creating one; `ns` is its name as in `namespaces`
+    /// (`"net"`, `"mnt"`, `"pid"`, `"ipc"`, `"uts"`, `"cgroup"`).
+    fn join_ns(&self, py: Python<'_>, ns: &str, path: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let kind = rsandbox::Namespace::ALL
+            .into_iter()
+            .find(|n| n.name() == ns)
+            .ok_or_else(|| {
+                let names: Vec<_> = rsandbox::Namespace::ALL.iter().map(|n| n.name()).collect();
+                to_py(
+                    py,
+                    rsandbox::Error::invalid(
+                        "join_ns",
+                        format!(
+                            "unknown namespace {ns:?}: expected one of {}",
+                            names.join(", ")
+                        ),
+                    ),
+                )
+            })?;
+        let path = conv::path(path)?;
+        Ok(self.with(|s| s.join_ns(kind, path)))
+    }
     /// The namespaces requested, by name.
     #[getter]
     fn namespaces(&self) -> Vec<&'static str> {
@@ -197,6 +278,22 @@ impl PySandbox {
     /// The gid inside the user namespace.
     fn gid(&self, gid: u32) -> Self {
         self.with(|s| s.gid(gid))
+    }
+    /// Supplementary groups of the payload (ids as seen in the box),
+    /// replacing those set before. In a user namespace this needs a gid
+    /// map the caller is privileged over (root).
+    fn groups(&self, gids: Vec<u32>) -> Self {
+        self.with(|s| s.groups(gids))
+    }
+    /// The payload's file mode creation mask (at most `0o777`, checked at
+    /// spawn).
+    fn umask(&self, mask: u32) -> Self {
+        self.with(|s| s.umask(mask))
+    }
+    /// The payload's `oom_score_adj` (-1000..=1000, checked at spawn;
+    /// lowering it needs `CAP_SYS_RESOURCE`).
+    fn oom_score_adj(&self, adj: i32) -> Self {
+        self.with(|s| s.oom_score_adj(adj))
     }
     /// Add a uid map line (`inside`, `outside`, `count`).
     #[pyo3(signature = (inside, outside, count=1))]
@@ -252,6 +349,41 @@ impl PySandbox {
     fn pass_fd(&self, fd: RawFd, target: RawFd) -> Self {
         self.with(|s| s.pass_fd(fd, target))
     }
+    /// Hold the payload, set up, just before exec until a byte can be read
+    /// from fd `fd` (EOF makes it exit): an OCI runtime's create/start.
+    /// `spawn` returns once it waits; `fd` must stay open until then.
+    fn start_gate(&self, fd: RawFd) -> Self {
+        self.with(|s| s.start_gate(fd))
+    }
+    /// Make the payload's stdin (a terminal) the controlling terminal of
+    /// the box's session.
+    #[pyo3(signature = (on=true))]
+    fn controlling_tty(&self, on: bool) -> Self {
+        self.with(|s| s.controlling_tty(on))
+    }
+    /// Socket activation: pass the listening socket `fd` into the box (fd
+    /// 3, 4, ... in call order; `LISTEN_FDS`/`LISTEN_PID` set as systemd
+    /// does). `fd` must stay open until `spawn` returns.
+    fn listen_fd(&self, fd: RawFd) -> Self {
+        self.with(|s| s.listen_fd(fd))
+    }
+    /// Forward TCP connections accepted on the host at `host` (`"ip:port"`
+    /// or an `(ip, port)` tuple, bound at spawn) to `127.0.0.1:box_port`
+    /// in the box's network namespace. Needs `net_ns` and `pid_ns`.
+    fn publish(&self, host: &Bound<'_, PyAny>, box_port: u16) -> PyResult<Self> {
+        let addr = socket_addr(host)?;
+        Ok(self.with(|s| s.publish(addr, box_port)))
+    }
+    /// Like `publish`, with a listening TCP socket `fd` of the caller's
+    /// (duplicated at spawn).
+    fn publish_listener(&self, fd: RawFd, box_port: u16) -> Self {
+        self.with(|s| s.publish_listener(fd, box_port))
+    }
+    /// Record per-stage timestamps of each spawn (`Child.spawn_timing`).
+    #[pyo3(signature = (on=true))]
+    fn record_timing(&self, on: bool) -> Self {
+        self.with(|s| s.record_timing(on))
+    }
     /// Kill the whole tree when the `Child` is garbage-collected (default on).
     #[pyo3(signature = (on=true))]
     fn kill_on_drop(&self, on: bool) -> Self {
@@ -302,6 +434,45 @@ impl PySandbox {
         let dst = dst.map(conv::path).transpose()?.unwrap_or("/dev".into());
         Ok(self.with(|s| s.dev(dst)))
     }
+    /// A fresh mqueue on `dst` (default `/dev/mqueue`; rootless, it needs
+    /// `ipc_ns`).
+    #[pyo3(signature = (dst=None))]
+    fn mqueue(&self, dst: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let dst = dst
+            .map(conv::path)
+            .transpose()?
+            .unwrap_or("/dev/mqueue".into());
+        Ok(self.with(|s| s.mqueue(dst)))
+    }
+    /// A fresh read-only sysfs on `dst` (default `/sys`; rootless, it needs
+    /// `net_ns`).
+    #[pyo3(signature = (dst=None))]
+    fn sysfs(&self, dst: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let dst = dst.map(conv::path).transpose()?.unwrap_or("/sys".into());
+        Ok(self.with(|s| s.sysfs(dst)))
+    }
+    /// Create device node (or fifo) `dst`: `kind` `"char"`, `"block"` or
+    /// `"fifo"`, numbers `major`:`minor`, permission bits `mode`, owner
+    /// `uid`:`gid` (ids in the box). Made with mknod outside a user
+    /// namespace (device rules must allow its `m` access); in one, the
+    /// host's node is bound.
+    #[pyo3(signature = (dst, kind, major=0, minor=0, mode=0o666, uid=0, gid=0))]
+    #[allow(clippy::too_many_arguments)]
+    fn device(
+        &self,
+        py: Python<'_>,
+        dst: &Bound<'_, PyAny>,
+        kind: &str,
+        major: u32,
+        minor: u32,
+        mode: u32,
+        uid: u32,
+        gid: u32,
+    ) -> PyResult<Self> {
+        let dst = conv::path(dst)?;
+        let kind: rsandbox::fs::DeviceKind = enum_name(py, "device", kind, "char, block, fifo")?;
+        Ok(self.with(|s| s.device(dst, kind, major, minor, mode, uid, gid)))
+    }
     /// Create directory `dst` (and missing parents).
     fn dir(&self, dst: &Bound<'_, PyAny>) -> PyResult<Self> {
         let dst = conv::path(dst)?;
@@ -349,6 +520,18 @@ impl PySandbox {
                 }),
             })
         })
+    }
+    /// Append one mount step given in its profile form, a mapping such as
+    /// `{"type": "tmpfs", "dst": "/tmp", "size": 1 << 20, "mode": 0o700}`
+    /// (docs/profile.md), for the fields no other method takes.
+    fn mount_step(&self, py: Python<'_>, step: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let json: String = py
+            .import("json")?
+            .call_method1("dumps", (step,))?
+            .extract()?;
+        let step: rsandbox::fs::MountStep = serde_json::from_str(&json)
+            .map_err(|e| to_py(py, rsandbox::Error::invalid("mount_step", e.to_string())))?;
+        Ok(self.with(|s| s.mount_step(step)))
     }
     /// Hide `path` in the box.
     fn mask(&self, path: &Bound<'_, PyAny>) -> PyResult<Self> {
@@ -449,6 +632,57 @@ impl PySandbox {
     fn cgroup_parent(&self, path: &Bound<'_, PyAny>) -> PyResult<Self> {
         let p = conv::path(path)?;
         Ok(self.with(|s| s.cgroup_parent(p)))
+    }
+    /// Restrict which devices the box may open or create: `rules`
+    /// (`DeviceRule`s) are appended and applied in order (cgroup v1
+    /// `devices`; `UnsupportedError` at spawn without one, unless
+    /// `best_effort`). Begin with `DeviceRule.deny_all()` for an allow list.
+    fn device_rules(&self, rules: Vec<PyRef<'_, crate::devices::PyDeviceRule>>) -> Self {
+        let rules: Vec<_> = rules.iter().map(|r| r.inner.clone()).collect();
+        self.with(|s| s.device_rules(rules))
+    }
+    /// Run on these CPUs only (cpuset, e.g. `"0-1,3"`).
+    fn cpuset_cpus(&self, cpus: String) -> Self {
+        self.with(|s| s.cpuset_cpus(cpus))
+    }
+    /// Use these memory nodes only (cpuset, e.g. `"0"`).
+    fn cpuset_mems(&self, mems: String) -> Self {
+        self.with(|s| s.cpuset_mems(mems))
+    }
+    /// Block I/O weight, 10..=1000 (needs a scheduler with weights).
+    fn blkio_weight(&self, weight: u16) -> Self {
+        self.with(|s| s.blkio_weight(weight))
+    }
+    /// Block I/O weight, 10..=1000, on device `major`:`minor`.
+    fn blkio_weight_device(&self, major: u32, minor: u32, weight: u16) -> Self {
+        self.with(|s| s.blkio_weight_device(major, minor, weight))
+    }
+    /// Throttle I/O on device `major`:`minor` to `rate` per second; `which`
+    /// is `"read_bps"`, `"write_bps"`, `"read_iops"` or `"write_iops"`.
+    fn blkio_throttle(
+        &self,
+        py: Python<'_>,
+        which: &str,
+        major: u32,
+        minor: u32,
+        rate: u64,
+    ) -> PyResult<Self> {
+        let which: rsandbox::cgroup::extra::IoThrottle = enum_name(
+            py,
+            "blkio_throttle",
+            which,
+            "read_bps, write_bps, read_iops, write_iops",
+        )?;
+        Ok(self.with(|s| s.blkio_throttle(which, major, minor, rate)))
+    }
+    /// Tag the box's packets with this class id (cgroup v1 `net_cls`).
+    fn net_classid(&self, classid: u32) -> Self {
+        self.with(|s| s.net_classid(classid))
+    }
+    /// Priority `prio` of the box's traffic on interface `ifname` (cgroup
+    /// v1 `net_prio`).
+    fn net_priority(&self, ifname: String, prio: u32) -> Self {
+        self.with(|s| s.net_priority(ifname, prio))
     }
     /// Give the box a cgroup even without cgroup limits (usage accounting).
     #[pyo3(signature = (on=true))]
