@@ -496,6 +496,15 @@ both!(bad_input_is_rejected_before_spawn, || {
         let e = sb.spawn(&cmd).unwrap_err();
         assert_eq!(invalid_field(e), field, "{sb:?} {cmd:?}");
     }
+    // Ranges of the description alone: `validate` says so too.
+    for (sb, field) in [
+        (Sandbox::new().umask(0o1000), "umask"),
+        (Sandbox::new().oom_score_adj(1001), "oom_score_adj"),
+        (Sandbox::new().oom_score_adj(-1001), "oom_score_adj"),
+    ] {
+        assert_eq!(invalid_field(sb.validate().unwrap_err()), field);
+        assert_eq!(invalid_field(sb.spawn(&t).unwrap_err()), field);
+    }
     let e = Sandbox::new()
         .spawn(&Command::new("definitely-not-a-program"))
         .unwrap_err();

@@ -281,19 +281,9 @@ impl Plan {
             ns_root_uid: user_ns && !maps_id(&sb.uid_map, euid) && maps_zero(&sb.uid_map),
             ns_root_gid: user_ns && !maps_id(&sb.gid_map, egid) && maps_zero(&sb.gid_map),
             groups: sb.groups.clone(),
-            umask: match sb.umask {
-                Some(m) if m > 0o777 => {
-                    return Err(Error::invalid("umask", format!("{m:#o} is above 0o777")))
-                }
-                m => m,
-            },
+            // Ranges checked by validate_sandbox.
+            umask: sb.umask,
             oom_score_adj: match sb.oom_score_adj {
-                Some(a) if !(-1000..=1000).contains(&a) => {
-                    return Err(Error::invalid(
-                        "oom_score_adj",
-                        format!("{a} is outside -1000..=1000"),
-                    ))
-                }
                 Some(a) => Some(cstring("oom_score_adj", OsStr::new(&a.to_string()))?),
                 None => None,
             },
@@ -424,6 +414,15 @@ pub(crate) fn validate(sb: &Sandbox, cmd: &Command) -> Result<()> {
 
 /// The checks on the description alone (also run by `Sandbox::validate`).
 pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
+    if let Some(m) = sb.umask.filter(|m| *m > 0o777) {
+        return Err(Error::invalid("umask", format!("{m:#o} is above 0o777")));
+    }
+    if let Some(a) = sb.oom_score_adj.filter(|a| !(-1000..=1000).contains(a)) {
+        return Err(Error::invalid(
+            "oom_score_adj",
+            format!("{a} is outside -1000..=1000"),
+        ));
+    }
     for (k, v) in &sb.env {
         if k.is_empty() {
             return Err(Error::invalid("env", "variable name is empty"));
