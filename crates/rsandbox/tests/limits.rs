@@ -650,6 +650,101 @@ fn device_rules_refuse_opening_a_made_node() {
     assert_eq!(std::fs::read_dir(&root).unwrap().count(), before);
 }
 
+/// The eBPF device program (pure cgroup v2's enforcement), seen from a
+/// root box with a mount namespace: the rules' verdicts on opening the
+/// box's /dev/null (c 1:3) and /dev/zero (c 1:5), under a default deny and
+/// a default allow, with partial access (an open is allowed only when every
+/// requested access is), and /dev/null opening without rules. `hook`: use
+/// the test hook (a hybrid host, where the program goes to the `unified`
+/// hierarchy); the pure-v2 VM runs it without. `parent`: cgroup_parent.
+fn ebpf_device_rules_hold(hook: bool, parent: Option<&str>) {
+    use rsandbox::DeviceRule as R;
+    let run = |rules: Vec<R>, script: &str| {
+        let mut sb = Sandbox::new().mount_ns();
+        if let Some(p) = parent {
+            sb = sb.cgroup_parent(p);
+        }
+        if !rules.is_empty() {
+            sb = sb.device_rules(rules).device_rules_via_ebpf(hook);
+        }
+        let child = sb
+            .stdout(Stdio::Pipe)
+            .stderr(Stdio::Pipe)
+            .spawn(&sh(script))
+            .unwrap();
+        let layer = child.enforcement().layer("limit:devices").cloned().unwrap();
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            stdout_of(&out),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (layer, text)
+    };
+    // Each line: NAME_OK when the access worked, else the shell's error.
+    let probe = "cat /dev/null && echo NULL_READ_OK
+                 echo x > /dev/null && echo NULL_WRITE_OK
+                 head -c 1 /dev/zero | wc -c
+                 echo x > /dev/zero && echo ZERO_WRITE_OK";
+    let deny_null = "/dev/null: Operation not permitted";
+    // Default deny, /dev/zero readable only.
+    let (layer, t) = run(
+        vec![R::deny_all(), R::allow('c', Some(1), Some(5), "r")],
+        probe,
+    );
+    assert_eq!(layer.enforcement, rsandbox::Enforcement::Full, "{layer:?}");
+    assert!(
+        layer.applied.contains("eBPF BPF_CGROUP_DEVICE"),
+        "{layer:?}"
+    );
+    assert!(layer.applied.contains("allowed: c 1:5 r"), "{layer:?}");
+    assert_eq!(t.matches(deny_null).count(), 2, "{t}");
+    assert!(t.contains("/dev/zero: Operation not permitted"), "{t}");
+    assert!(t.starts_with("1\n"), "{t}");
+    assert!(!t.contains("_OK"), "{t}");
+    // Default allow, /dev/null denied for writing only.
+    // (A number past i32::MAX: the verifier takes its 32-bit compare.)
+    let rules = vec![
+        R::deny('c', Some(1), Some(3), "w"),
+        R::deny('b', Some(3_000_000_000), None, "rwm"),
+    ];
+    let (layer, t) = run(rules, probe);
+    assert!(
+        layer.applied.contains("allow by default; denied: c 1:3 w"),
+        "{layer:?}"
+    );
+    assert!(t.contains("NULL_READ_OK"), "{t}");
+    assert_eq!(t.matches(deny_null).count(), 1, "{t}");
+    assert!(t.contains("ZERO_WRITE_OK"), "{t}");
+    // Everything denied but /dev/zero: `cat /dev/null` fails with EPERM,
+    // `head -c1 /dev/zero` works.
+    let (_, t) = run(
+        vec![R::deny_all(), R::allow('c', Some(1), Some(5), "rwm")],
+        "cat /dev/null || echo NULL_DENIED; head -c1 /dev/zero | wc -c",
+    );
+    assert!(t.contains("NULL_DENIED\n1\n"), "{t}");
+    assert_eq!(t.matches(deny_null).count(), 1, "{t}");
+    // Without rules, the same box opens /dev/null.
+    let (layer, t) = run(vec![], "cat /dev/null && echo NULL_READ_OK");
+    assert_eq!(layer.enforcement, rsandbox::Enforcement::NotRequested);
+    assert_eq!(t, "NULL_READ_OK\n");
+    assert!(our_cgroup_dirs().is_empty(), "{:?}", our_cgroup_dirs());
+}
+
+/// The v2 path on this hybrid host, through the test hook: the program is
+/// attached to the box's directory in the `unified` hierarchy.
+#[test]
+fn ebpf_device_rules_on_the_unified_hierarchy() {
+    let l = Layout::detect().unwrap();
+    assert!(is_root(), "loading an eBPF device program needs root");
+    assert!(
+        l.v2_mount.is_some(),
+        "no cgroup2 hierarchy on this host: {l:?}"
+    );
+    let _g = serial();
+    ebpf_device_rules_hold(true, None);
+}
+
 #[test]
 fn bad_device_rules_are_refused_before_spawn() {
     for (rule, what) in [
