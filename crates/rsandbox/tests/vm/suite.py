@@ -77,6 +77,7 @@ SKIPS = {
 LIMITS_NOBODY = [
     "nobody_cgroup_limit_without_delegation_is_a_privilege_error",
     "nobody_best_effort_runs_and_reports_unapplied_limits",
+    "nobody_ebpf_device_rules_are_a_privilege_error",
 ]
 
 
