@@ -692,7 +692,12 @@ fn ebpf_device_rules_hold(hook: bool, parent: Option<&str>) {
                  echo x > /dev/null && echo NULL_WRITE_OK
                  head -c 1 /dev/zero | wc -c
                  echo x > /dev/zero && echo ZERO_WRITE_OK";
-    let deny_null = "/dev/null: Operation not permitted";
+    // Refusals of `dev`, as dash, coreutils or busybox (the VM) word them.
+    let denied = |t: &str, dev: &str| {
+        t.lines()
+            .filter(|l| l.contains(dev) && l.ends_with("Operation not permitted"))
+            .count()
+    };
     // Default deny, /dev/zero readable only.
     let (layer, t) = run(
         vec![R::deny_all(), R::allow('c', Some(1), Some(5), "r")],
@@ -704,8 +709,8 @@ fn ebpf_device_rules_hold(hook: bool, parent: Option<&str>) {
         "{layer:?}"
     );
     assert!(layer.applied.contains("allowed: c 1:5 r"), "{layer:?}");
-    assert_eq!(t.matches(deny_null).count(), 2, "{t}");
-    assert!(t.contains("/dev/zero: Operation not permitted"), "{t}");
+    assert_eq!(denied(&t, "/dev/null"), 2, "{t}");
+    assert_eq!(denied(&t, "/dev/zero"), 1, "{t}");
     assert!(t.starts_with("1\n"), "{t}");
     assert!(!t.contains("_OK"), "{t}");
     // Default allow, /dev/null denied for writing only.
@@ -720,7 +725,7 @@ fn ebpf_device_rules_hold(hook: bool, parent: Option<&str>) {
         "{layer:?}"
     );
     assert!(t.contains("NULL_READ_OK"), "{t}");
-    assert_eq!(t.matches(deny_null).count(), 1, "{t}");
+    assert_eq!(denied(&t, "/dev/null"), 1, "{t}");
     assert!(t.contains("ZERO_WRITE_OK"), "{t}");
     // Everything denied but /dev/zero: `cat /dev/null` fails with EPERM,
     // `head -c1 /dev/zero` works.
@@ -729,7 +734,7 @@ fn ebpf_device_rules_hold(hook: bool, parent: Option<&str>) {
         "cat /dev/null || echo NULL_DENIED; head -c1 /dev/zero | wc -c",
     );
     assert!(t.contains("NULL_DENIED\n1\n"), "{t}");
-    assert_eq!(t.matches(deny_null).count(), 1, "{t}");
+    assert_eq!(denied(&t, "/dev/null"), 1, "{t}");
     // Without rules, the same box opens /dev/null.
     let (layer, t) = run(vec![], "cat /dev/null && echo NULL_READ_OK");
     assert_eq!(layer.enforcement, rsandbox::Enforcement::NotRequested);
