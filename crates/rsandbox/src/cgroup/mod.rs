@@ -581,7 +581,15 @@ impl Cgroup {
                         let r = open_dir(&dir).and_then(|fd| bpf::attach(fd.as_fd(), &prog, &dir));
                         match r {
                             Ok(()) => cg.devices_applied = Some(what),
-                            Err(e) => fail(&mut cg, vec!["device_rules"], e)?,
+                            Err(e) => {
+                                fail(&mut cg, vec!["device_rules"], e)?;
+                                // Not applied (best effort): a helper again,
+                                // as without rules.
+                                let n = cg.dirs.len();
+                                if let Some(d) = cg.dirs.last_mut() {
+                                    d.helper = n > 1;
+                                }
+                            }
                         }
                     }
                 }
