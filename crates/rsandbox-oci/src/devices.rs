@@ -3,11 +3,13 @@
 //! the core's [`Sandbox::device_rules`](rsandbox::Sandbox::device_rules)
 //! and the container's own v1 `devices` directory.
 //!
-//! Enforced only where a cgroup v1 `devices` hierarchy exists: on pure
-//! cgroup v2 the rules are accepted with a warning and not enforced (device
-//! filtering there needs an eBPF program, not implemented). Engines such as
-//! podman always send device rules; refusing them would make every
-//! container fail on a pure v2 host.
+//! Enforced by the core: with the v1 `devices` controller where one is
+//! mounted, else (pure cgroup v2) with an eBPF device program on the
+//! container's cgroup. Only where neither can be had (no cgroup2 either,
+//! or a runtime without `CAP_SYS_ADMIN` to load the program) are the rules
+//! accepted with a warning and not enforced: engines such as podman always
+//! send device rules, and refusing them would make every container fail
+//! there.
 
 use std::path::Path;
 
@@ -38,6 +40,30 @@ pub fn v1_available() -> bool {
     rsandbox::features::cgroup_mounts()
         .iter()
         .any(|m| m.version == 1 && m.controllers.iter().any(|c| c == "devices"))
+}
+
+/// Test hook: `RSANDBOX_OCI_DEVICES_EBPF=1` in `create`'s environment
+/// enforces the rules with the eBPF program even where the v1 controller
+/// exists (the core's `device_rules_via_ebpf`), so the pure-v2 path is
+/// tested on hybrid hosts.
+pub fn force_ebpf() -> bool {
+    std::env::var_os("RSANDBOX_OCI_DEVICES_EBPF").is_some_and(|v| v == "1")
+}
+
+/// Whether the core can enforce device rules here; if not, why.
+pub fn enforceable() -> Result<(), String> {
+    if v1_available() && !force_ebpf() {
+        return Ok(());
+    }
+    if !rsandbox::features::cgroup_mounts()
+        .iter()
+        .any(|m| m.version == 2)
+    {
+        return Err("no cgroup v1 devices hierarchy and no cgroup2 hierarchy".into());
+    }
+    rsandbox::cgroup::devices::ebpf_supported().map_err(|e| {
+        format!("no cgroup v1 devices hierarchy, and the cgroup v2 eBPF device filter cannot be loaded ({e})")
+    })
 }
 
 /// The rules for `config`: its own in order, the defaults, then its denials

@@ -47,9 +47,9 @@ pub struct Mapped {
     /// The PID namespace is joined: the container's process is the core's
     /// waiter's child.
     pub joins_pid: bool,
-    /// Device cgroup rules given to the core (empty when none, or when the
-    /// host has no v1 devices hierarchy), also written to the container's
-    /// own devices cgroup.
+    /// Device cgroup rules given to the core (empty when none, or when they
+    /// cannot be enforced here), also written to the container's own v1
+    /// devices cgroup where there is one.
     pub device_rules: Vec<rsandbox::DeviceRule>,
 }
 
@@ -811,17 +811,18 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
             }
             if let Some(d) = r.devices().as_ref().filter(|v| !v.is_empty()) {
                 let rules = crate::devices::rules(d)?;
-                if crate::devices::v1_available() {
-                    sb = sb.device_rules(rules.clone());
-                    device_rules = rules;
-                } else {
-                    warnings.push(
-                        "linux.resources.devices: not enforced: no cgroup v1 devices \
-                         hierarchy, and cgroup v2 device filtering (eBPF) is not \
-                         implemented; the minimal /dev holds only the default devices, \
-                         but a process with CAP_MKNOD can make and open others"
-                            .into(),
-                    );
+                match crate::devices::enforceable() {
+                    Ok(()) => {
+                        sb = sb
+                            .device_rules(rules.clone())
+                            .device_rules_via_ebpf(crate::devices::force_ebpf());
+                        device_rules = rules;
+                    }
+                    Err(why) => warnings.push(format!(
+                        "linux.resources.devices: not enforced: {why}; the minimal /dev \
+                         holds only the default devices, but a process with CAP_MKNOD \
+                         can make and open others"
+                    )),
                 }
             }
         }

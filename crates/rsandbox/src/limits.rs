@@ -192,6 +192,11 @@ pub struct Limits {
     pub(crate) accounting: bool,
     /// Cpusets, block I/O, network classes.
     pub(crate) extra: crate::cgroup::extra::CgroupExtra,
+    /// Enforce device rules with the cgroup v2 eBPF program even where a
+    /// v1 `devices` hierarchy exists (a test hook, see
+    /// [`Sandbox::device_rules_via_ebpf`]); not serialized.
+    #[serde(skip)]
+    pub(crate) devices_ebpf: bool,
 }
 
 impl Sandbox {

@@ -108,7 +108,14 @@ impl EnforcementReport {
 
     /// Add the cgroup limits: each requested one is fully applied unless the
     /// cgroup setup (in best-effort mode) listed it as unapplied.
-    pub(crate) fn add_limits(&mut self, sb: &Sandbox, unapplied: &[String]) {
+    /// `devices_applied` says how the device rules are enforced (the v1
+    /// controller or the eBPF program, and the rules' final state).
+    pub(crate) fn add_limits(
+        &mut self,
+        sb: &Sandbox,
+        unapplied: &[String],
+        devices_applied: Option<&str>,
+    ) {
         let l = sb.limits();
         let asked = [
             (
@@ -149,7 +156,13 @@ impl EnforcementReport {
                     applied: format!("no ({why})"),
                     enforcement: Enforcement::NotEnforced,
                 }),
-                None => self.push(LayerReport::full(layer, req)),
+                None => {
+                    let mut entry = LayerReport::full(layer, req);
+                    if let (Some(how), "devices") = (devices_applied, name) {
+                        entry.applied = how.to_string();
+                    }
+                    self.push(entry)
+                }
             }
         }
     }

@@ -1,17 +1,31 @@
 //! Device access rules: which device nodes the box may open (read,
 //! write) or create (`mknod`), enforced by the cgroup v1 `devices`
-//! controller as `runc` does on v1 hosts.
+//! controller or, on cgroup v2, by an eBPF device program, as runc and
+//! crun do.
 //!
 //! Why a cgroup and not just a minimal `/dev`: a box that keeps
 //! `CAP_MKNOD` (an OCI container usually does) can create a node for any
 //! host device (`mknod /tmp/sda b 8 0`) and open it; only the device
 //! cgroup refuses the open (EPERM) whatever node names the device.
 //!
-//! Cgroup v2 has no devices controller (it filters with an eBPF program
-//! attached to the cgroup, `BPF_CGROUP_DEVICE`), which is not implemented
-//! here: on a host without a v1 `devices` hierarchy, rules are an error
-//! ([`Error::Unsupported`]) unless [`best_effort`](crate::Sandbox::best_effort),
-//! where the enforcement report says they were not applied.
+//! Which enforcement where:
+//! - a v1 `devices` hierarchy is mounted (hybrid or v1 hosts): the box gets
+//!   a directory there and the rules are written to `devices.allow` /
+//!   `devices.deny`, as [`normalize`]d;
+//! - otherwise (pure cgroup v2, or a hybrid without v1 `devices`): an eBPF
+//!   program of type `BPF_PROG_TYPE_CGROUP_DEVICE` made from the same
+//!   normalized rules, with the kernel's v1 verdict, is attached to the
+//!   box's cgroup2 directory before the box is cloned into it (see
+//!   `devices_bpf.rs`). It needs `CAP_SYS_ADMIN` (or `CAP_BPF`) in the
+//!   initial user namespace: without it the spawn fails with
+//!   [`Error::Privilege`] (with [`best_effort`](crate::Sandbox::best_effort):
+//!   runs, and the enforcement report says the rules were not applied).
+//!   One difference with v1: a rule allowing what the parent cgroup denies
+//!   is refused by v1 when written; with eBPF the parent's programs still
+//!   run and deny it at access time.
+//!
+//! The `limit:devices` layer of the enforcement report names the mechanism
+//! and the rules' final state.
 
 use std::path::Path;
 
@@ -23,9 +37,11 @@ use crate::Sandbox;
 
 /// One device rule, applied in order after the ones before it (like the
 /// OCI `linux.resources.devices` entries and the v1 `devices.allow` /
-/// `devices.deny` files). A new box starts with its parent cgroup's
-/// rules (usually: everything allowed), so a rule set normally begins
-/// with [`DeviceRule::deny_all`].
+/// `devices.deny` files). The rules start from everything allowed (and
+/// the parent cgroup's own restrictions always hold), so a rule set
+/// normally begins with [`DeviceRule::deny_all`]. The same list gives the
+/// same verdicts whether the v1 controller or the v2 eBPF program
+/// enforces it: see [`Sandbox::device_rules`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceRule {
@@ -120,17 +136,33 @@ impl DeviceRule {
 /// Device rule builder methods.
 impl Sandbox {
     /// Restrict which devices the box may open or create: `rules` are
-    /// appended to those already given and applied in order (cgroup v1
-    /// `devices`). Begin with [`DeviceRule::deny_all`] for an allow list.
+    /// appended to those already given and applied in order, with the
+    /// semantics of the cgroup v1 `devices` files. Begin with
+    /// [`DeviceRule::deny_all`] for an allow list.
     /// Device nodes the box's filesystem makes
     /// ([`device`](crate::Sandbox::device)) need the `m` access (checked
     /// before spawn: they may be made after the box joined the cgroup).
-    /// Needs a v1 `devices` hierarchy: on pure
-    /// cgroup v2 the spawn fails with [`Error::Unsupported`] (or, with
+    ///
+    /// Enforced by the v1 `devices` controller where one is mounted, else
+    /// (pure cgroup v2) by an eBPF `BPF_CGROUP_DEVICE` program attached to
+    /// the box's cgroup, which needs `CAP_SYS_ADMIN` (or `CAP_BPF`): without
+    /// it the spawn fails with [`Error::Privilege`] (or, with
     /// [`best_effort`](crate::Sandbox::best_effort), runs and reports the
-    /// rules as not enforced).
+    /// rules as not enforced). The `limit:devices` layer of the enforcement
+    /// report says which mechanism applied them.
     pub fn device_rules(mut self, rules: impl IntoIterator<Item = DeviceRule>) -> Self {
         self.limits.extra.devices.extend(rules);
+        self
+    }
+
+    /// Test hook, not part of the API: enforce the device rules with the
+    /// cgroup v2 eBPF program even where a v1 `devices` hierarchy exists.
+    /// On a hybrid host the box then joins its directory in the `unified`
+    /// cgroup2 hierarchy, where the program is attached, so the v2 path is
+    /// tested on hybrid hosts too.
+    #[doc(hidden)]
+    pub fn device_rules_via_ebpf(mut self, on: bool) -> Self {
+        self.limits.devices_ebpf = on;
         self
     }
 }
@@ -148,7 +180,9 @@ pub(crate) fn validate(rules: &[DeviceRule]) -> Result<()> {
 /// later rule takes back. This follows the kernel's
 /// `devcgroup_update_access`: an `a` rule resets the list; a rule in the
 /// default's direction takes its access away from the exception with the
-/// same type and numbers, the other direction adds (or merges) one.
+/// same type and numbers, the other direction adds (or merges) one. A
+/// number of `u32::MAX` is the kernel's wildcard (`~0`, what `*` parses
+/// to), so it becomes `None`.
 pub fn normalize(rules: &[DeviceRule]) -> Vec<DeviceRule> {
     const BITS: [(char, u8); 3] = [('r', 1), ('w', 2), ('m', 4)];
     let bits = |a: &str| {
@@ -164,7 +198,8 @@ pub fn normalize(rules: &[DeviceRule]) -> Vec<DeviceRule> {
             ex.clear();
             continue;
         }
-        let key = (r.kind, r.major, r.minor);
+        let wild = |n: Option<u32>| n.filter(|n| *n != u32::MAX);
+        let key = (r.kind, wild(r.major), wild(r.minor));
         let pos = ex.iter().position(|e| (e.0, e.1, e.2) == key);
         if r.allow == default_allow {
             if let Some(i) = pos {
@@ -176,7 +211,7 @@ pub fn normalize(rules: &[DeviceRule]) -> Vec<DeviceRule> {
         } else if let Some(i) = pos {
             ex[i].3 |= bits(&r.access);
         } else {
-            ex.push((r.kind, r.major, r.minor, bits(&r.access)));
+            ex.push((key.0, key.1, key.2, bits(&r.access)));
         }
     }
     let mut out = vec![DeviceRule {
@@ -199,24 +234,53 @@ pub fn normalize(rules: &[DeviceRule]) -> Vec<DeviceRule> {
     out
 }
 
-/// Whether `rules` let the box `mknod` device `kind major:minor` (the
-/// kernel's check: with everything denied by default, an exception must
-/// cover it; with everything allowed, no exception may touch it).
-fn allows_mknod(rules: &[DeviceRule], kind: char, major: u32, minor: u32) -> bool {
-    let n = normalize(rules);
+/// Whether the [`normalize`]d rules `n` let the box have `access` (a
+/// non-empty subset of `"rwm"`) to device `kind major:minor`: the kernel's
+/// v1 check (`devcgroup_legacy_check_permission`), which the eBPF program
+/// of the v2 path reproduces. With everything denied by default, one
+/// exception must match the device and hold every requested access; with
+/// everything allowed, no exception matching the device may share any
+/// requested access.
+pub(crate) fn permits(n: &[DeviceRule], kind: char, major: u32, minor: u32, access: &str) -> bool {
     let default_allow = n[0].allow;
-    let covers = |r: &&DeviceRule| {
-        r.kind == kind
+    let hit = n[1..].iter().any(|r| {
+        let matches = r.kind == kind
             && r.major.is_none_or(|m| m == major)
-            && r.minor.is_none_or(|m| m == minor)
-            && r.access.contains('m')
-    };
-    let hit = n[1..].iter().any(|r| covers(&r));
-    if default_allow {
-        !hit
+            && r.minor.is_none_or(|m| m == minor);
+        let held = |c| r.access.contains(c);
+        matches
+            && if default_allow {
+                access.chars().any(held)
+            } else {
+                access.chars().all(held)
+            }
+    });
+    hit != default_allow
+}
+
+/// The [`normalize`]d rules `n` in words, for the enforcement report:
+/// `deny by default; allowed: c 1:3 rwm, c *:* m`.
+pub(crate) fn summary(n: &[DeviceRule]) -> String {
+    let (default, except) = if n[0].allow {
+        ("allow", "denied")
     } else {
-        hit
+        ("deny", "allowed")
+    };
+    const SHOWN: usize = 8;
+    let mut s = format!("{default} by default");
+    if n.len() > 1 {
+        let list: Vec<String> = n[1..].iter().take(SHOWN).map(DeviceRule::v1_line).collect();
+        s += &format!("; {except}: {}", list.join(", "));
+        if n.len() - 1 > SHOWN {
+            s += &format!(" and {} more", n.len() - 1 - SHOWN);
+        }
     }
+    s
+}
+
+/// Whether `rules` let the box `mknod` device `kind major:minor`.
+fn allows_mknod(rules: &[DeviceRule], kind: char, major: u32, minor: u32) -> bool {
+    permits(&normalize(rules), kind, major, minor, "m")
 }
 
 /// The box's own device nodes ([`device`](crate::Sandbox::device), made
@@ -270,17 +334,26 @@ pub(crate) fn write_v1(rules: &[DeviceRule], dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The error for device rules on a host without a v1 `devices` hierarchy.
+/// The error for device rules on a host with neither a v1 `devices`
+/// hierarchy nor a cgroup2 one (for the eBPF program).
 pub(crate) fn unsupported() -> Error {
     Error::Unsupported {
         feature: "device rules (device_rules)".into(),
-        detail: "no cgroup v1 `devices` hierarchy is mounted, and device filtering on \
-                 cgroup v2 (an eBPF BPF_CGROUP_DEVICE program) is not implemented: \
-                 mount the v1 devices controller (hybrid layout), or drop the rules \
-                 and keep the box from creating device nodes (no CAP_MKNOD, or a \
-                 user namespace), or set best_effort(true) to run without them"
+        detail: "neither a cgroup v1 `devices` hierarchy nor a cgroup2 hierarchy (for \
+                 an eBPF BPF_CGROUP_DEVICE program) is mounted: mount one, or drop \
+                 the rules and keep the box from creating device nodes (no CAP_MKNOD, \
+                 or a user namespace), or set best_effort(true) to run without them"
             .into(),
     }
+}
+
+/// Whether this process may load the eBPF device program that enforces
+/// device rules on cgroup v2: loads one that allows everything, and drops
+/// it. [`Error::Privilege`] without `CAP_SYS_ADMIN` (or `CAP_BPF`). For a
+/// caller that must know ahead whether rules will hold on a host without
+/// a v1 `devices` hierarchy (an OCI runtime deciding whether to warn).
+pub fn ebpf_supported() -> Result<()> {
+    super::bpf::probe()
 }
 
 #[cfg(test)]
@@ -340,6 +413,35 @@ mod tests {
             ]
         );
         assert_eq!(normalize(&[]), [DeviceRule::allow('a', None, None, "rwm")]);
+    }
+
+    /// The kernel's v1 verdicts (`devcgroup_legacy_check_permission`): with
+    /// a default deny, one exception must hold every requested access
+    /// (two exceptions holding `r` and `w` apart do not allow `rw`); with
+    /// a default allow, an exception sharing any requested access denies.
+    #[test]
+    fn permits_follows_the_kernel() {
+        let n = normalize(&[
+            DeviceRule::deny_all(),
+            DeviceRule::allow('c', Some(1), None, "r"),
+            DeviceRule::allow('c', None, Some(3), "w"),
+        ]);
+        assert!(permits(&n, 'c', 1, 3, "r"));
+        assert!(permits(&n, 'c', 1, 3, "w"));
+        assert!(!permits(&n, 'c', 1, 3, "rw"));
+        assert!(!permits(&n, 'b', 1, 3, "r"));
+        assert!(!permits(&n, 'c', 2, 4, "r"));
+        let n = normalize(&[DeviceRule::deny('c', Some(1), Some(3), "w")]);
+        assert!(permits(&n, 'c', 1, 3, "r"));
+        assert!(!permits(&n, 'c', 1, 3, "rw"));
+        assert!(permits(&n, 'b', 1, 3, "rw"));
+        // u32::MAX is the kernel's wildcard.
+        let n = normalize(&[
+            DeviceRule::deny_all(),
+            DeviceRule::allow('c', Some(u32::MAX), Some(7), "r"),
+        ]);
+        assert_eq!(n[1], DeviceRule::allow('c', None, Some(7), "r"));
+        assert!(permits(&n, 'c', 4, 7, "r"));
     }
 
     #[test]

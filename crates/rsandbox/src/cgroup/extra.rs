@@ -1,7 +1,7 @@
 //! Cgroup knobs beyond memory, pids and cpu: cpusets, block I/O weights and
 //! throttles, and the v1 network controllers (`net_cls` class id,
-//! `net_prio` priorities), and device rules (v1 `devices`, in
-//! [`devices`]). OCI runtimes need them
+//! `net_prio` priorities), and device rules (v1 `devices` or a v2 eBPF
+//! program, in [`devices`]). OCI runtimes need them
 //! (`linux.resources`).
 //!
 //! Each knob is written where the kernel has it; a knob the host lacks (no
@@ -68,7 +68,7 @@ pub struct CgroupExtra {
     pub(crate) net_classid: Option<u32>,
     /// `net_prio.ifpriomap` lines: (interface, priority).
     pub(crate) net_prio: Vec<(String, u32)>,
-    /// Device rules, in order (v1 `devices`).
+    /// Device rules, in order (v1 `devices`, or the v2 eBPF program).
     pub(crate) devices: Vec<DeviceRule>,
 }
 
@@ -198,8 +198,8 @@ impl CgroupExtra {
     }
 
     /// The v2 controllers these knobs need; `net_cls`/`net_prio` have no v2
-    /// counterpart (an error on a pure v2 host). Device rules are handled
-    /// apart (see [`devices::unsupported`]).
+    /// counterpart (an error on a pure v2 host). Device rules need no v2
+    /// controller: an eBPF program (see `Cgroup::create_in`).
     pub(crate) fn v2_controllers(&self) -> Result<Vec<&'static str>> {
         if self.net_classid.is_some() || !self.net_prio.is_empty() {
             return Err(Error::Unsupported {

@@ -15,12 +15,20 @@
 //!   child joins the v1 directories itself, first thing after clone (see
 //!   `join.rs`), and is placed in the `unified` one by `CLONE_INTO_CGROUP`.
 //!
+//! Device rules: where a v1 `devices` hierarchy is mounted (hybrid, v1),
+//! its controller enforces them; elsewhere an eBPF device program
+//! (`devices_bpf.rs`) is loaded before anything is created and attached
+//! to the box's cgroup2 directory (on a hybrid without v1 `devices`, the
+//! `unified` one, which the box must then join) before the clone.
+//!
 //! Cgroups left by a parent that was killed are swept by the next run: a
 //! `rsandbox-<pid>-<n>` directory whose `<pid>` is dead is emptied and
 //! removed.
 
+mod bpf;
 pub mod detect;
 pub mod devices;
+mod devices_bpf;
 pub mod extra;
 mod join;
 pub mod v1;
@@ -28,7 +36,7 @@ pub mod v2;
 
 use std::collections::HashSet;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -143,6 +151,8 @@ pub(crate) struct Cgroup {
     v2_fd: Option<OwnedFd>,
     /// Limits asked for but not applied (best effort).
     unapplied: Vec<String>,
+    /// How the device rules are enforced, for the enforcement report.
+    devices_applied: Option<String>,
 }
 
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -377,6 +387,7 @@ impl Cgroup {
             dirs: Vec::new(),
             v2_fd: None,
             unapplied: Vec::new(),
+            devices_applied: None,
         };
         let best_effort = lim.best_effort;
         // Limits that could not be applied, or a hard error.
@@ -390,6 +401,25 @@ impl Cgroup {
                 Err(err)
             }
         };
+        // Device rules go to the v1 `devices` controller where there is
+        // one, to an eBPF program elsewhere: loaded now, before anything is
+        // created (its privilege is the first to miss), attached once the
+        // cgroup2 directory exists.
+        let rules = &cl.extra.devices;
+        let use_ebpf =
+            !rules.is_empty() && (lim.devices_ebpf || !layout.v1_mounts.contains_key("devices"));
+        let mut dev_prog = None;
+        if use_ebpf {
+            let insns = devices_bpf::program(rules);
+            let loaded = match layout.v2_mount {
+                None => Err(devices::unsupported()),
+                Some(_) => bpf::load(&insns),
+            };
+            match loaded {
+                Ok(fd) => dev_prog = Some((fd, devices_bpf::describe(rules, insns.len()))),
+                Err(e) => fail(&mut cg, vec!["device_rules"], e)?,
+            }
+        }
 
         if layout.is_pure_v2() {
             let mount = layout.v2_mount.as_deref().expect("pure v2 has a mount");
@@ -401,12 +431,12 @@ impl Cgroup {
                 (None, Some(p)) => p,
                 _ => parent_in(mount, layout.v2_self.as_deref(), parent_opt, layout),
             };
-            let all: Vec<&'static str> = v2::needed_controllers(&cl)
+            let mut all: Vec<&'static str> = v2::needed_controllers(&cl)
                 .into_iter()
                 .flat_map(|c| limit_names(c, &cl))
                 .collect();
-            if !cl.extra.devices.is_empty() {
-                fail(&mut cg, vec!["device_rules"], devices::unsupported())?;
+            if dev_prog.is_some() {
+                all.push("device_rules");
             }
             if let Err(err) = cl.extra.v2_controllers() {
                 fail(&mut cg, all.clone(), err)?;
@@ -427,6 +457,7 @@ impl Cgroup {
                 return Ok(cg);
             }
             sweep_stale(&parent);
+            let dir = parent.join(&name);
             let r = (|| -> Result<()> {
                 v2::enable_controllers(&parent, &v2::needed_controllers(&cl)).map_err(
                     |e| match e {
@@ -450,7 +481,6 @@ impl Cgroup {
                         e => e,
                     },
                 )?;
-                let dir = parent.join(&name);
                 cg.mkdir(&dir, Kind::V2)?;
                 v2::write_limits(&dir, &cl)?;
                 cg.v2_fd = Some(open_dir(&dir)?);
@@ -461,12 +491,20 @@ impl Cgroup {
                 cg.dirs.clear();
                 cg.v2_fd = None;
                 fail(&mut cg, all, e)?;
+                return Ok(cg);
+            }
+            if let (Some((prog, what)), Some(fd)) = (dev_prog, &cg.v2_fd) {
+                match bpf::attach(fd.as_fd(), &prog, &dir) {
+                    Ok(()) => cg.devices_applied = Some(what),
+                    Err(e) => fail(&mut cg, vec!["device_rules"], e)?,
+                }
             }
             return Ok(cg);
         }
 
         // Hybrid or pure v1.
-        for ctrl in v1::needed_controllers(&cl) {
+        let v1_ctrls = v1::needed_controllers(&cl).into_iter();
+        for ctrl in v1_ctrls.filter(|c| !(use_ebpf && *c == "devices")) {
             let what = limit_names(ctrl, &cl);
             let Some(mount) = layout.v1_mounts.get(ctrl) else {
                 let err = if ctrl == "devices" {
@@ -493,12 +531,21 @@ impl Cgroup {
             let r = cg
                 .mkdir(&dir, Kind::V1(ctrl))
                 .and_then(|()| v1::write_limits(ctrl, &dir, &cl));
-            if let Err(e) = r {
-                if let Some(pos) = cg.dirs.iter().position(|d| d.path == dir) {
-                    let _ = std::fs::remove_dir(&dir);
-                    cg.dirs.remove(pos);
+            match r {
+                Ok(()) if ctrl == "devices" => {
+                    cg.devices_applied = Some(format!(
+                        "cgroup v1 devices: {}",
+                        devices::summary(&devices::normalize(rules))
+                    ));
                 }
-                fail(&mut cg, what, e)?;
+                Ok(()) => {}
+                Err(e) => {
+                    if let Some(pos) = cg.dirs.iter().position(|d| d.path == dir) {
+                        let _ = std::fs::remove_dir(&dir);
+                        cg.dirs.remove(pos);
+                    }
+                    fail(&mut cg, what, e)?;
+                }
             }
         }
         // Helpers, not limits: their failure is tolerated silently.
@@ -520,7 +567,9 @@ impl Cgroup {
             let parent = parent_in(mount, layout.v2_self.as_deref(), parent_opt, layout);
             sweep_stale(&parent);
             let dir = parent.join(&name);
-            let helper = !cg.dirs.is_empty();
+            // A helper unless the device program goes there: then the box
+            // must be in it.
+            let helper = !cg.dirs.is_empty() && dev_prog.is_none();
             match cg.mkdir_as(&dir, Kind::V2, helper) {
                 Ok(()) => {
                     // With no v1 directory, CLONE_INTO_CGROUP places the
@@ -528,10 +577,26 @@ impl Cgroup {
                     if cg.dirs.len() == 1 {
                         cg.v2_fd = open_dir(&dir).ok();
                     }
+                    if let Some((prog, what)) = dev_prog {
+                        let r = open_dir(&dir).and_then(|fd| bpf::attach(fd.as_fd(), &prog, &dir));
+                        match r {
+                            Ok(()) => cg.devices_applied = Some(what),
+                            Err(e) => {
+                                fail(&mut cg, vec!["device_rules"], e)?;
+                                // Not applied (best effort): a helper again,
+                                // as without rules.
+                                let n = cg.dirs.len();
+                                if let Some(d) = cg.dirs.last_mut() {
+                                    d.helper = n > 1;
+                                }
+                            }
+                        }
+                    }
                 }
                 Err(e) if lim.accounting && cg.dirs.is_empty() && !best_effort => {
                     return Err(e);
                 }
+                Err(e) if dev_prog.is_some() => fail(&mut cg, vec!["device_rules"], e)?,
                 Err(_) => {}
             }
         }
@@ -573,6 +638,12 @@ impl Cgroup {
     /// The limits asked for but not applied (best effort).
     pub(crate) fn unapplied(&self) -> &[String] {
         &self.unapplied
+    }
+
+    /// How the device rules are enforced (`None`: not asked for, or not
+    /// applied).
+    pub(crate) fn devices_applied(&self) -> Option<&str> {
+        self.devices_applied.as_deref()
     }
 
     /// The directories of this cgroup (one per hierarchy).

@@ -81,7 +81,11 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
             enforcement: crate::report::Enforcement::Full,
         });
     }
-    report.add_limits(sb, cgroup.as_ref().map_or(&[][..], |c| c.unapplied()));
+    report.add_limits(
+        sb,
+        cgroup.as_ref().map_or(&[][..], |c| c.unapplied()),
+        cgroup.as_ref().and_then(|c| c.devices_applied()),
+    );
 
     let (sync_r, sync_w) = pipe_cloexec("sync", plan.min_fd)?;
     let (err_r, err_w) = pipe_cloexec("error", plan.min_fd)?;

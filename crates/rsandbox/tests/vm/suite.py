@@ -22,8 +22,9 @@ its own leaf cgroup, as root or as nobody (uid 65534). Every run prints
 failed, 2 when the VM gave no result (boot failure or time limit).
 
 The runs: limits `vm_*` (pure-v2 enforcement: OOM with memory.events,
-pids.max, cpu.max throttling, cgroup.kill of the tree, cgroups removed) as
-root and the rootless delegation error as nobody; the `vm` target
+pids.max, cpu.max throttling, cgroup.kill of the tree, device rules by the
+eBPF device program, cgroups removed) as root and the rootless delegation
+and eBPF privilege errors as nobody; the `vm` target
 (tests/vm/main.rs: what 6.1 lacks is refused in strict mode, reported in
 best-effort mode and by `rsandbox check`); core, fs, hardening, hygiene,
 no_alloc and the CLI tests, as root (which includes each binary's own nobody
@@ -77,6 +78,7 @@ SKIPS = {
 LIMITS_NOBODY = [
     "nobody_cgroup_limit_without_delegation_is_a_privilege_error",
     "nobody_best_effort_runs_and_reports_unapplied_limits",
+    "nobody_ebpf_device_rules_are_a_privilege_error",
 ]
 
 
