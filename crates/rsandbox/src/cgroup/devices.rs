@@ -155,12 +155,13 @@ impl Sandbox {
         self
     }
 
-    /// Test hook, not part of the API: enforce the device rules with the
-    /// cgroup v2 eBPF program even where a v1 `devices` hierarchy exists.
-    /// On a hybrid host the box then joins its directory in the `unified`
-    /// cgroup2 hierarchy, where the program is attached, so the v2 path is
-    /// tested on hybrid hosts too.
-    #[doc(hidden)]
+    /// Enforce the device rules with the cgroup v2 eBPF program even where
+    /// a v1 `devices` hierarchy exists (hybrid hosts). The box then must
+    /// join its directory in the `unified` cgroup2 hierarchy, where the
+    /// program is attached. Useful where the v1 `devices` hierarchy is not
+    /// yours to write (or is about to go away); the verdicts are the same.
+    /// The tests use it to exercise the v2 path on hybrid hosts. Not saved
+    /// in profiles.
     pub fn device_rules_via_ebpf(mut self, on: bool) -> Self {
         self.limits.devices_ebpf = on;
         self
