@@ -9,9 +9,10 @@
 //!   are enabled in the parent's `cgroup.subtree_control`; the child is
 //!   placed by `CLONE_INTO_CGROUP`; `cgroup.kill` kills the tree.
 //! - Hybrid / v1: one directory per needed v1 controller (memory, pids,
-//!   cpu, cpuset, blkio, net_cls, net_prio, devices, plus cpuacct for
-//!   accounting), and one in the cgroup2 `unified`
-//!   hierarchy when there is one (reliable `cgroup.kill`, `cpu.stat`). The
+//!   cpu, cpuset, blkio, net_cls, net_prio, devices), and one in the
+//!   cgroup2 `unified` hierarchy when there is one (reliable `cgroup.kill`,
+//!   and `cpu.stat` for the CPU time; without a cgroup2 hierarchy a v1
+//!   cpuacct directory gives it). The
 //!   child joins the v1 directories itself, first thing after clone (see
 //!   `join.rs`), and is placed in the `unified` one by `CLONE_INTO_CGROUP`.
 //!
@@ -548,8 +549,16 @@ impl Cgroup {
                 }
             }
         }
-        // Helpers, not limits: their failure is tolerated silently.
-        if let Some(mount) = layout.v1_mounts.get("cpuacct") {
+        // Helpers, not limits: their failure is tolerated silently. The
+        // cgroup2 directory's `cpu.stat` gives the CPU time wherever a
+        // cgroup2 hierarchy is mounted (hybrid hosts too, with no controller
+        // enabled), so a v1 cpuacct directory is made only without one: it
+        // would cost a mkdir, a join and an rmdir per spawn for nothing.
+        if let Some(mount) = layout
+            .v1_mounts
+            .get("cpuacct")
+            .filter(|_| layout.v2_mount.is_none())
+        {
             let cpu_shared = layout.v1_mounts.get("cpu") == Some(mount);
             let have_cpu = cg.dirs.iter().any(|d| d.kind == Kind::V1("cpu"));
             if !(cg.dirs.is_empty() || cpu_shared && have_cpu) {
