@@ -355,4 +355,5 @@ pub fn print_features(f: &Features) {
             c.controllers.join(" ")
         );
     }
+    println!("device rules          {}", f.device_rules);
 }

@@ -13,6 +13,11 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+fn is_root() -> bool {
+    // SAFETY: trivial getter.
+    unsafe { libc::geteuid() == 0 }
+}
+
 #[test]
 fn exit_code_mirrors_the_payload() {
     for code in [0, 1, 7, 255] {
@@ -107,4 +112,14 @@ fn check_reports_the_machine() {
     assert!(v["kernel"].as_str().is_some_and(|k| !k.is_empty()));
     assert!(v["namespaces"].as_array().is_some_and(|n| !n.is_empty()));
     assert!(v["cgroup_layout"].is_string());
+    // This host (and the VM) can enforce device rules as root one way or
+    // the other; a caller without the privilege is told why not.
+    let dev = v["device_rules"].as_str().unwrap();
+    let v1 = std::path::Path::new("/sys/fs/cgroup/devices/devices.allow").exists();
+    let want = match (v1, is_root()) {
+        (true, _) => "cgroup v1 devices",
+        (false, true) => "eBPF (cgroup v2)",
+        (false, false) => "no: missing privilege CAP_SYS_ADMIN",
+    };
+    assert!(dev.starts_with(want), "{dev}");
 }
