@@ -56,4 +56,37 @@ static inline size_t read_all(int fd, char *buf, size_t cap) {
     return n;
 }
 
+/* Run `script` with /bin/sh in `sb`, stdout captured (sandbox_output reads
+ * the pipes while enforcing the timeout); return the outcome (reason OTHER
+ * if the spawn failed: `rc_out` says why) and put stdout in buf. The caller
+ * keeps and frees sb. */
+static inline sandbox_outcome_t run_sh_rc(sandbox_t *sb, const char *script, char *buf, size_t cap,
+                                          sandbox_result_t *rc_out) {
+    sandbox_outcome_t o;
+    memset(&o, 0, sizeof o);
+    o.reason = SANDBOX_REASON_OTHER;
+    buf[0] = '\0';
+    const char *argv[] = {"/bin/sh", "-c", script};
+    sandbox_output_t *out = NULL;
+    *rc_out = sandbox_output(sb, argv, 3, &out);
+    if (*rc_out != SANDBOX_OK) return o;
+    const uint8_t *data = NULL;
+    size_t len = 0;
+    CHECK_OK(sandbox_output_stdout(out, &data, &len));
+    if (len > cap - 1) len = cap - 1;
+    memcpy(buf, data, len);
+    buf[len] = '\0';
+    CHECK_OK(sandbox_output_outcome(out, &o));
+    sandbox_output_free(out);
+    return o;
+}
+
+/* run_sh_rc, and a failed spawn is a failed check. */
+static inline sandbox_outcome_t run_sh(sandbox_t *sb, const char *script, char *buf, size_t cap) {
+    sandbox_result_t rc;
+    sandbox_outcome_t o = run_sh_rc(sb, script, buf, cap, &rc);
+    CHECK(rc == SANDBOX_OK, "run of \"%s\": %s", script, sandbox_result_name((int)rc));
+    return o;
+}
+
 #endif

@@ -10,30 +10,6 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-/* Run `script` with /bin/sh in `sb`, stdout captured (sandbox_output reads
- * the pipes while enforcing the timeout); return the outcome and put stdout
- * in buf. The caller keeps and frees sb. */
-static sandbox_outcome_t run_sh(sandbox_t *sb, const char *script, char *buf, size_t cap) {
-    sandbox_outcome_t o;
-    memset(&o, 0, sizeof o);
-    o.reason = SANDBOX_REASON_OTHER;
-    buf[0] = '\0';
-    const char *argv[] = {"/bin/sh", "-c", script};
-    sandbox_output_t *out = NULL;
-    sandbox_result_t rc = sandbox_output(sb, argv, 3, &out);
-    CHECK(rc == SANDBOX_OK, "run of \"%s\": %s", script, sandbox_result_name((int)rc));
-    if (rc != SANDBOX_OK) return o;
-    const uint8_t *data = NULL;
-    size_t len = 0;
-    CHECK_OK(sandbox_output_stdout(out, &data, &len));
-    if (len > cap - 1) len = cap - 1;
-    memcpy(buf, data, len);
-    buf[len] = '\0';
-    CHECK_OK(sandbox_output_outcome(out, &o));
-    sandbox_output_free(out);
-    return o;
-}
-
 static void namespaces(void) {
     char buf[512];
     sandbox_t *sb = sandbox_new();

@@ -11,37 +11,6 @@
 #include <sched.h>
 #include <stdlib.h>
 
-/* Run `script` with /bin/sh in `sb`, stdout captured; return the outcome
- * (reason OTHER if the spawn failed: `rc_out` says why) and put stdout in
- * buf. The caller keeps and frees sb. */
-static sandbox_outcome_t run_sh_rc(sandbox_t *sb, const char *script, char *buf, size_t cap,
-                                   sandbox_result_t *rc_out) {
-    sandbox_outcome_t o;
-    memset(&o, 0, sizeof o);
-    o.reason = SANDBOX_REASON_OTHER;
-    buf[0] = '\0';
-    const char *argv[] = {"/bin/sh", "-c", script};
-    sandbox_output_t *out = NULL;
-    *rc_out = sandbox_output(sb, argv, 3, &out);
-    if (*rc_out != SANDBOX_OK) return o;
-    const uint8_t *data = NULL;
-    size_t len = 0;
-    CHECK_OK(sandbox_output_stdout(out, &data, &len));
-    if (len > cap - 1) len = cap - 1;
-    memcpy(buf, data, len);
-    buf[len] = '\0';
-    CHECK_OK(sandbox_output_outcome(out, &o));
-    sandbox_output_free(out);
-    return o;
-}
-
-static sandbox_outcome_t run_sh(sandbox_t *sb, const char *script, char *buf, size_t cap) {
-    sandbox_result_t rc;
-    sandbox_outcome_t o = run_sh_rc(sb, script, buf, cap, &rc);
-    CHECK(rc == SANDBOX_OK, "run of \"%s\": %s", script, sandbox_result_name((int)rc));
-    return o;
-}
-
 /* Whether this process is in a v1 hierarchy with `controller`. */
 static int has_v1(const char *controller) {
     FILE *f = fopen("/proc/self/cgroup", "r");
