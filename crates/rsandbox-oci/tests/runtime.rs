@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_rsandbox-oci");
 
 fn require_root() {
-    // SAFETY: trivial getter.
     assert_eq!(
+        // SAFETY: trivial getter.
         unsafe { libc::geteuid() },
         0,
         "these tests run containers and need root"

@@ -421,7 +421,7 @@ impl CapsPlan {
     /// Raw syscalls on prepared data only.
     pub(crate) unsafe fn apply(&self) -> ChildResult {
         if self.drop {
-            // SAFETY (whole block): prctl and capset with integer arguments
+            // SAFETY: (whole block) prctl and capset with integer arguments
             // or pointers to our stack.
             unsafe {
                 check(
@@ -479,8 +479,8 @@ impl CapsPlan {
             }
         }
         if self.nnp {
-            // SAFETY: prctl with integer arguments.
             check(
+                // SAFETY: prctl with integer arguments.
                 unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) },
                 Stage::NoNewPrivs,
                 0,

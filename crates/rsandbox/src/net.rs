@@ -475,7 +475,7 @@ pub(crate) fn spawn_connector(sock: RawFd) -> ChildResult {
 /// to 127.0.0.1:port in this network namespace and send it back (or the
 /// errno). Exits when the parent's end closes.
 fn connector(sock: RawFd) -> ! {
-    // SAFETY (whole function): raw syscalls on integers and stack buffers.
+    // SAFETY: (whole function) raw syscalls on integers and stack buffers.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
         if libc::getppid() != 1 {

@@ -84,8 +84,9 @@ impl NetNs {
     }
 
     fn from_fd(fd: OwnedFd) -> Result<NetNs> {
-        // SAFETY: fstat into a zeroed stat on an fd we own.
+        // SAFETY: a zeroed stat is a valid out-parameter.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: fstat into that stat on an fd we own.
         if unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } != 0 {
             return Err(Error::last_os("stat the network namespace", None));
         }

@@ -230,6 +230,8 @@ unsafe fn clone_child(
         fds.release_late = routine::release_late(plan, asked, into.is_some());
         // SAFETY: the child branch never returns from child_main.
         match unsafe { sys::clone3(&mut args) } {
+            // SAFETY: we are the freshly cloned child, with the plan the
+            // parent prepared.
             Ok(0) => unsafe { routine::child_main(plan, fds) },
             Ok(pid) => return Ok((pid, pidfd, into.is_some())),
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
@@ -245,6 +247,7 @@ unsafe fn clone_child(
     fds.release_late = routine::release_late(plan, asked, false);
     // SAFETY: as above; legacy clone stores the pidfd through parent_tid.
     match unsafe { sys::clone_legacy(plan.clone_flags | sys::CLONE_PIDFD, &mut pidfd) }? {
+        // SAFETY: as above: the freshly cloned child.
         0 => unsafe { routine::child_main(plan, fds) },
         pid => Ok((pid, pidfd, false)),
     }

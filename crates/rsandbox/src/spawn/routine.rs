@@ -112,7 +112,7 @@ enum Never {}
 /// # Safety
 /// See [`child_main`].
 unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
-    // SAFETY (whole function): each call is a raw syscall (or a libc wrapper
+    // SAFETY: (whole function) each call is a raw syscall (or a libc wrapper
     // that is one) on integers or on pointers into the prepared plan.
     unsafe {
         stamp(plan, Mark::ChildRunning);
@@ -248,7 +248,7 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
 /// Runs in the cloned child (or the payload the init made): raw syscalls on
 /// the prepared plan only.
 unsafe fn payload_tail(plan: &Plan) -> ChildResult<Never> {
-    // SAFETY (whole function): as in setup_and_exec.
+    // SAFETY: (whole function) as in setup_and_exec.
     unsafe {
         stamp(plan, Mark::Init);
 
