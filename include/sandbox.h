@@ -1031,8 +1031,9 @@ enum sandbox_result_t sandbox_child_outcome_json(struct sandbox_child_t *child, 
  * How long each stage of this child's spawn took, when timing was on
  * (`sandbox_record_timing` or `RSANDBOX_TIMING=1`), as a JSON object:
  * `total_ns`, and `stages`, a list of `{"stage": NAME, "ns": N}` (each
- * stage's own duration) in pipeline order, ending with "exec"; written to `*json_out`, owned by the caller (free with
- * `sandbox_string_free`). With timing off, `*json_out` is set to NULL.
+ * stage's own duration) in pipeline order, ending with "exec"; written
+ * to `*json_out`, owned by the caller (free with `sandbox_string_free`).
+ * With timing off, `*json_out` is set to NULL.
  */
 enum sandbox_result_t sandbox_child_spawn_timing_json(const struct sandbox_child_t *child, char **json_out);
 
