@@ -1048,7 +1048,7 @@ fn a_child_failing_early_reports_its_own_error() {
     // The race needs a cgroup the parent attaches after the clone: a v1
     // hierarchy (a v2 cgroup is joined by clone3 itself, and on a pure v2
     // host a limit also needs a delegated leaf).
-    let sb = if std::path::Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists() {
+    let sb = if has_v1_memory() {
         sb.memory_limit(64 << 20)
     } else {
         sb

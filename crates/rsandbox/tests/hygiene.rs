@@ -52,16 +52,7 @@ fn many_threads_many_sandboxes_leak_nothing() {
 /// `tasks` fds the parent opened) leak no fd either.
 #[test]
 fn sandboxes_with_cgroup_limits_leak_nothing() {
-    // SAFETY: trivial getter.
-    if unsafe { libc::geteuid() } != 0 {
-        println!("skipped: cgroup limits need root here");
-        return;
-    }
-    if !std::path::Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists() {
-        // Pure cgroup v2: the box is born in its cgroup (CLONE_INTO_CGROUP),
-        // there is nothing to self-join, and a limit needs a delegated leaf
-        // (covered by the limits tests' vm_* cases).
-        println!("skipped: no cgroup v1 memory hierarchy (the v1 self-join path)");
+    if !v1_self_join_host() {
         return;
     }
     spawn_in_threads_leaks_no_fd(

@@ -127,6 +127,8 @@ fn child_routine_does_not_allocate() {
 /// within the rule too, and leaves the payload no `tasks` fd.
 #[test]
 fn cgroup_self_join_does_not_allocate() {
+    // The same gate as common::v1_self_join_host, which this binary cannot
+    // include: common installs its own global allocator, and so does this.
     // SAFETY: trivial getter.
     if unsafe { libc::geteuid() } != 0 {
         println!("skipped: cgroup limits need root here");

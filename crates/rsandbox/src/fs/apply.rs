@@ -316,13 +316,9 @@ impl MountPlan {
             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE,
         ))
         .map_err(|e| ("clone the stage's tree", e))?;
-        let holder = new_fs(
-            c"tmpfs",
-            &[
-                (c"source", Some(c"tmpfs")),
-                (c"size", Some(c"4k")),
-                (c"mode", Some(c"0700")),
-            ],
+        let holder = small_tmpfs(
+            c"4k",
+            c"0700",
             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
         )
         .map_err(|e| ("mount the holder", e))?;
@@ -360,13 +356,9 @@ impl MountPlan {
         ))
         .map_err(|e| ("clone /proc", e))?;
         let null = clone_tree(self.null.raw(), false, 0).map_err(|e| ("clone /dev/null", e))?;
-        let shell = new_fs(
-            c"tmpfs",
-            &[
-                (c"source", Some(c"tmpfs")),
-                (c"size", Some(c"64k")),
-                (c"mode", Some(c"0755")),
-            ],
+        let shell = small_tmpfs(
+            c"64k",
+            c"0755",
             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
         )
         .map_err(|e| ("mount the shell", e))?;
@@ -563,13 +555,9 @@ impl MountPlan {
             Action::Dir => Ok(()),
             Action::Mask => {
                 let m = if is_dir(dst.0) {
-                    new_fs(
-                        c"tmpfs",
-                        &[
-                            (c"source", Some(c"tmpfs")),
-                            (c"size", Some(c"4k")),
-                            (c"mode", Some(c"0555")),
-                        ],
+                    small_tmpfs(
+                        c"4k",
+                        c"0555",
                         MOUNT_ATTR_RDONLY
                             | MOUNT_ATTR_NOSUID
                             | MOUNT_ATTR_NODEV
@@ -600,11 +588,7 @@ impl MountPlan {
                 let (_tmp, up, work) = match upper {
                     Some((u, w)) => (None, fd(dup(u.raw()))?, fd(dup(w.raw()))?),
                     None => {
-                        let m = new_fs(
-                            c"tmpfs",
-                            &[(c"source", Some(c"tmpfs")), (c"mode", Some(c"0755"))],
-                            MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-                        )?;
+                        let m = root_tmpfs()?;
                         ok(move_mount_fds(m.0, dst.0))?;
                         let top = fd(open_in(root, &t.prefixes[t.prefixes.len() - 1], 0))?;
                         // SAFETY: valid C strings, relative to the fresh tmpfs.
@@ -669,6 +653,19 @@ impl MountPlan {
 }
 
 /// The default view's root: a fresh tmpfs.
+/// A size-limited tmpfs (the template's holder and shell, masks).
+fn small_tmpfs(size: &CStr, mode: &CStr, attrs: u64) -> R<Fd> {
+    new_fs(
+        c"tmpfs",
+        &[
+            (c"source", Some(c"tmpfs")),
+            (c"size", Some(size)),
+            (c"mode", Some(mode)),
+        ],
+        attrs,
+    )
+}
+
 fn root_tmpfs() -> R<Fd> {
     new_fs(
         c"tmpfs",

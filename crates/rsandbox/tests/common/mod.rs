@@ -16,6 +16,29 @@ use std::sync::atomic::{AtomicU32, Ordering};
 /// uid of the unprivileged user the tests switch to.
 pub const NOBODY: u32 = 65534;
 
+/// A cgroup v1 memory hierarchy is mounted (this hybrid host; not the
+/// pure-v2 VM).
+pub fn has_v1_memory() -> bool {
+    Path::new("/sys/fs/cgroup/memory/cgroup.procs").exists()
+}
+
+/// Whether the cgroup v1 self-join path (the child writes its own `tasks`
+/// files) can run here: root, with a v1 memory hierarchy. On pure cgroup
+/// v2 the box is born in its cgroup (CLONE_INTO_CGROUP), there is nothing
+/// to self-join, and a limit needs a delegated leaf (covered by the limits
+/// tests' vm_* cases). Says why when it cannot.
+pub fn v1_self_join_host() -> bool {
+    if !is_root() {
+        println!("skipped: cgroup limits need root here");
+        return false;
+    }
+    if !has_v1_memory() {
+        println!("skipped: no cgroup v1 memory hierarchy (the v1 self-join path)");
+        return false;
+    }
+    true
+}
+
 /// True when running as root.
 pub fn is_root() -> bool {
     // SAFETY: trivial getter.
