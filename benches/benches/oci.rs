@@ -14,7 +14,7 @@
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use rsandbox_benches::oci::{lifecycle, rsandbox_oci, Scratch};
+use rsandbox_benches::oci::{lifecycle, runtime_bin, Scratch};
 use rsandbox_benches::*;
 
 fn oci(c: &mut Criterion) {
@@ -38,11 +38,7 @@ fn oci(c: &mut Criterion) {
     let mut g = c.benchmark_group("oci");
     g.sample_size(40).measurement_time(Duration::from_secs(10));
     for rt in ["rsandbox-oci", "crun", "runc"] {
-        let bin = if rt == "rsandbox-oci" {
-            rsandbox_oci()
-        } else {
-            which(rt)
-        };
+        let bin = runtime_bin(rt);
         let Some(bin) = bin else {
             let why = if rt == "rsandbox-oci" {
                 "not built: cargo build --release -p rsandbox-oci"

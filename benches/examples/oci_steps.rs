@@ -10,8 +10,8 @@
 use std::sync::mpsc;
 use std::time::Duration;
 
-use rsandbox_benches::oci::{become_subreaper, lifecycle, rsandbox_oci, Scratch, Steps};
-use rsandbox_benches::{assets, needs_hybrid_fix, on_thread, which};
+use rsandbox_benches::oci::{become_subreaper, lifecycle, runtime_bin, Scratch, Steps};
+use rsandbox_benches::{assets, needs_hybrid_fix, on_thread};
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
@@ -30,11 +30,7 @@ fn main() {
     // machine falls on all three alike.
     let mut workers = Vec::new();
     for rt in ["rsandbox-oci", "crun", "runc"] {
-        let bin = if rt == "rsandbox-oci" {
-            rsandbox_oci()
-        } else {
-            which(rt)
-        };
+        let bin = runtime_bin(rt);
         let Some(bin) = bin else {
             eprintln!("{rt}: not found");
             continue;

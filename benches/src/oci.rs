@@ -23,6 +23,16 @@ pub fn rsandbox_oci() -> Option<PathBuf> {
     p.is_file().then_some(p)
 }
 
+/// The binary of runtime `rt` ("rsandbox-oci", "crun", "runc"): ours from
+/// [`rsandbox_oci`], the peers from `PATH`.
+pub fn runtime_bin(rt: &str) -> Option<PathBuf> {
+    if rt == "rsandbox-oci" {
+        rsandbox_oci()
+    } else {
+        crate::which(rt)
+    }
+}
+
 /// Scratch files of one runtime's runs: the pid file and its stderr log.
 pub struct Scratch {
     pid_file: PathBuf,
