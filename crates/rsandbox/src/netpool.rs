@@ -16,7 +16,7 @@
 //! strict preset: no `CAP_NET_ADMIN` over its own namespace either way),
 //! and it mounts no sysfs (the kernel lets only the namespace's owner do
 //! that). Any other box makes its own namespace in `clone3`.
-//! `RSANDBOX_NO_NETNS_POOL=1` turns the spares off.
+//! `RSANDBOX_NO_NETNS_POOL=1` (read once per process) turns the spares off.
 //!
 //! When none is ready (the first spawn, or a burst faster than the thread),
 //! the spawn does not wait: it makes its own namespace as usual. The
@@ -26,7 +26,7 @@
 //! made it: two boxes must never get the same namespace.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Condvar, Mutex, Once, OnceLock};
 
 use crate::fs::MountStep;
 use crate::ns::Namespace;
@@ -45,7 +45,17 @@ struct Pool {
     taken: Condvar,
 }
 
-static POOL: OnceLock<Option<Pool>> = OnceLock::new();
+static POOL: OnceLock<Pool> = OnceLock::new();
+static START: Once = Once::new();
+
+/// `RSANDBOX_NO_NETNS_POOL`, read once per process (at the first spawn
+/// that could use the pool), not at every spawn.
+fn turned_off() -> bool {
+    static OFF: OnceLock<bool> = OnceLock::new();
+    *OFF.get_or_init(|| {
+        std::env::var_os("RSANDBOX_NO_NETNS_POOL").is_some_and(|v| !v.is_empty() && v != "0")
+    })
+}
 
 /// Whether a box of `sb` may run in a spare namespace (see the module docs).
 pub(crate) fn eligible(sb: &Sandbox) -> bool {
@@ -58,14 +68,25 @@ pub(crate) fn eligible(sb: &Sandbox) -> bool {
             .steps
             .iter()
             .any(|s| matches!(s, MountStep::Sysfs { .. }))
-        && std::env::var_os("RSANDBOX_NO_NETNS_POOL").is_none_or(|v| v.is_empty() || v == "0")
+        && !turned_off()
         && has_effective_cap(CAP_SYS_ADMIN)
 }
 
 /// A ready namespace for one box, if the pool has one; starts the pool on
 /// first use. `None` means: make a namespace in the clone.
 pub(crate) fn take() -> Option<OwnedFd> {
-    let pool = POOL.get_or_init(start).as_ref()?;
+    let pool = POOL.get_or_init(|| Pool {
+        pid: std::process::id(),
+        ready: Mutex::new(Vec::with_capacity(DEPTH)),
+        taken: Condvar::new(),
+    });
+    // If the thread cannot start, the pool stays empty: every spawn then
+    // makes its own namespace.
+    START.call_once(|| {
+        let _ = std::thread::Builder::new()
+            .name("rsandbox-netpool".into())
+            .spawn(move || refill(pool));
+    });
     if pool.pid != std::process::id() {
         return None;
     }
@@ -74,24 +95,11 @@ pub(crate) fn take() -> Option<OwnedFd> {
     fd
 }
 
-/// Start the refilling thread; `None` (no pool, for good) if it cannot run.
-fn start() -> Option<Pool> {
-    std::thread::Builder::new()
-        .name("rsandbox-netpool".into())
-        .spawn(refill)
-        .ok()?;
-    Some(Pool {
-        pid: std::process::id(),
-        ready: Mutex::new(Vec::with_capacity(DEPTH)),
-        taken: Condvar::new(),
-    })
-}
-
 /// The pool thread: keep [`DEPTH`] namespaces ready. It makes each one by
 /// moving itself into it (`unshare`), then goes back to where it started,
 /// so it never stays a member of a namespace a box is given. Any failure
 /// ends the thread: spawns then make their own namespaces.
-fn refill() {
+fn refill(pool: &'static Pool) {
     let Some(home) = open_own() else { return };
     // Below the threads that spawn: making a namespace costs ≈0.35 ms of
     // CPU, which on a small machine would otherwise be taken from the very
@@ -102,14 +110,6 @@ fn refill() {
         let nice = libc::getpriority(libc::PRIO_PROCESS, 0);
         libc::setpriority(libc::PRIO_PROCESS, 0, (nice + 10).min(19));
     }
-    // The pool is published by `get_or_init` once `start` returns.
-    let pool = loop {
-        match POOL.get() {
-            Some(Some(p)) => break p,
-            Some(None) => return,
-            None => std::thread::yield_now(),
-        }
-    };
     loop {
         {
             let mut ready = pool.ready.lock().unwrap_or_else(|p| p.into_inner());
