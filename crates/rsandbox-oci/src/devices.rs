@@ -35,13 +35,6 @@ fn defaults() -> Vec<DeviceRule> {
     ]
 }
 
-/// Whether this host mounts a cgroup v1 `devices` hierarchy.
-pub fn v1_available() -> bool {
-    rsandbox::features::cgroup_mounts()
-        .iter()
-        .any(|m| m.version == 1 && m.controllers.iter().any(|c| c == "devices"))
-}
-
 /// Test hook: `RSANDBOX_OCI_DEVICES_EBPF=1` in `create`'s environment
 /// enforces the rules with the eBPF program even where the v1 controller
 /// exists (the core's `device_rules_via_ebpf`), so the pure-v2 path is
@@ -52,18 +45,7 @@ pub fn force_ebpf() -> bool {
 
 /// Whether the core can enforce device rules here; if not, why.
 pub fn enforceable() -> Result<(), String> {
-    if v1_available() && !force_ebpf() {
-        return Ok(());
-    }
-    if !rsandbox::features::cgroup_mounts()
-        .iter()
-        .any(|m| m.version == 2)
-    {
-        return Err("no cgroup v1 devices hierarchy and no cgroup2 hierarchy".into());
-    }
-    rsandbox::cgroup::devices::ebpf_supported().map_err(|e| {
-        format!("no cgroup v1 devices hierarchy, and the cgroup v2 eBPF device filter cannot be loaded ({e})")
-    })
+    rsandbox::cgroup::devices::enforcement(force_ebpf()).map(|_| ())
 }
 
 /// The rules for `config`: its own in order, the defaults, then its denials

@@ -226,28 +226,17 @@ pub fn probe() -> Features {
         landlock_abi: landlock_abi(),
         mount_setattr: syscall_exists(libc::SYS_mount_setattr, [-1, 0, 0]),
         overlay_fd_layers: overlay_fd_layers(),
-        device_rules: device_rules(&cgroups),
+        device_rules: device_rules(),
         cgroups,
         cgroup_layout,
     }
 }
 
-/// What would enforce device rules here (see `cgroup/devices.rs`): the v1
-/// controller where it is mounted, else the eBPF program if this caller
-/// may load one (a real load, dropped at once).
-fn device_rules(cgroups: &[CgroupMount]) -> String {
-    if cgroups
-        .iter()
-        .any(|c| c.version == 1 && c.controllers.iter().any(|n| n == "devices"))
-    {
-        return "cgroup v1 devices".into();
-    }
-    if !cgroups.iter().any(|c| c.version == 2) {
-        return "no: neither a v1 devices nor a cgroup2 hierarchy is mounted".into();
-    }
-    match crate::cgroup::devices::ebpf_supported() {
-        Ok(()) => "eBPF (cgroup v2)".into(),
-        Err(e) => format!("no: {e}"),
+/// What would enforce device rules here (see `cgroup/devices.rs`).
+fn device_rules() -> String {
+    match crate::cgroup::devices::enforcement(false) {
+        Ok(how) => how.into(),
+        Err(why) => format!("no: {why}"),
     }
 }
 

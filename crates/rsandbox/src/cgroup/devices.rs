@@ -357,6 +357,32 @@ pub fn ebpf_supported() -> Result<()> {
     super::bpf::probe()
 }
 
+/// What would enforce device rules for this caller on this host: the v1
+/// `devices` controller where it is mounted (unless `prefer_ebpf`, as
+/// [`Sandbox::device_rules_via_ebpf`] asks), else the eBPF program if this
+/// caller may load one (a real load, dropped at once); `Err` says why
+/// neither can. For `rsandbox check` and for callers that must decide
+/// ahead (an OCI runtime choosing between enforcing and warning).
+pub fn enforcement(prefer_ebpf: bool) -> std::result::Result<&'static str, String> {
+    let mounts = crate::features::cgroup_mounts();
+    let v1 = mounts
+        .iter()
+        .any(|m| m.version == 1 && m.controllers.iter().any(|c| c == "devices"));
+    if v1 && !prefer_ebpf {
+        return Ok("cgroup v1 devices");
+    }
+    if !mounts.iter().any(|m| m.version == 2) {
+        return Err("neither a cgroup v1 devices nor a cgroup2 hierarchy is mounted".into());
+    }
+    match ebpf_supported() {
+        Ok(()) => Ok("eBPF (cgroup v2)"),
+        Err(e) => Err(format!(
+            "no cgroup v1 devices hierarchy to use, and the cgroup v2 eBPF device filter \
+             cannot be loaded: {e}"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
