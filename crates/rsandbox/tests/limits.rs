@@ -754,6 +754,9 @@ fn ebpf_device_rules_on_the_unified_hierarchy() {
     );
     let _g = serial();
     ebpf_device_rules_hold(true, None);
+    // What `rsandbox check` and rsandbox-oci are told ahead agrees.
+    use rsandbox::cgroup::devices::enforcement;
+    assert_eq!(enforcement(true), Ok("eBPF (cgroup v2)"));
 }
 
 #[test]
@@ -1203,6 +1206,9 @@ fn nobody_ebpf_device_rules_are_a_privilege_error() {
         .user_ns()
         .device_rules(rules)
         .device_rules_via_ebpf(true);
+    // Told ahead, as `rsandbox check` and rsandbox-oci ask.
+    let ahead = rsandbox::cgroup::devices::enforcement(true).unwrap_err();
+    assert!(ahead.contains("missing privilege CAP_SYS_ADMIN"), "{ahead}");
     let e = sb.clone().spawn(&sh("true")).unwrap_err();
     let Error::Privilege {
         ref privilege,
