@@ -480,6 +480,15 @@ fn status(s: &Saved) -> &'static str {
     }
 }
 
+/// Run the container's `kind` hooks, whose failure is only a warning
+/// (poststart and poststop, per runtime-spec): logged and printed.
+fn run_warning_hooks(s: &Saved, kind: hooks::Kind, log: &Logger) {
+    if let Err(e) = hooks::run(s.hooks.as_ref(), kind, &state_json(s), None) {
+        log.log("warning", &e);
+        eprintln!("rsandbox-oci: warning: {e}");
+    }
+}
+
 fn state_json(s: &Saved) -> serde_json::Value {
     let st = status(s);
     let mut v = serde_json::json!({
@@ -781,15 +790,7 @@ fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
     // Running from here on; in memory only, for the poststart hook's state.
     s.status = "running".into();
     // A failing poststart hook is a warning (runtime-spec).
-    if let Err(e) = hooks::run(
-        s.hooks.as_ref(),
-        hooks::Kind::Poststart,
-        &state_json(&s),
-        None,
-    ) {
-        log.log("warning", &e);
-        eprintln!("rsandbox-oci: warning: {e}");
-    }
+    run_warning_hooks(&s, hooks::Kind::Poststart, log);
     Ok(())
 }
 
@@ -917,15 +918,7 @@ fn delete(root: &Path, id: &str, force: bool, log: &Logger) -> Res<()> {
     std::fs::remove_dir_all(&l.dir).map_err(|e| format!("remove {}: {e}", l.dir.display()))?;
     timing::mark("remove state dir");
     // A failing poststop hook is a warning (runtime-spec).
-    if let Err(e) = hooks::run(
-        s.hooks.as_ref(),
-        hooks::Kind::Poststop,
-        &state_json(&s),
-        None,
-    ) {
-        log.log("warning", &e);
-        eprintln!("rsandbox-oci: warning: {e}");
-    }
+    run_warning_hooks(&s, hooks::Kind::Poststop, log);
     Ok(())
 }
 
