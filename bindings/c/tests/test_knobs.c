@@ -149,13 +149,11 @@ static void devices(void) {
     };
     sb = sandbox_new();
     CHECK_OK(sandbox_device_rules(sb, deny_null, 1));
-    sandbox_result_t rc;
-    o = run_sh_rc(sb,
-                  "echo x > /dev/null 2>/dev/null && echo null-ok || echo null-denied; "
-                  "head -c 1 /dev/zero | wc -c",
-                  buf, sizeof buf, &rc);
     /* Enforced by the v1 controller here, by the eBPF program on pure v2. */
-    CHECK(rc == SANDBOX_OK, "spawn: %s", sandbox_result_name((int)rc));
+    o = run_sh(sb,
+               "echo x > /dev/null 2>/dev/null && echo null-ok || echo null-denied; "
+               "head -c 1 /dev/zero | wc -c",
+               buf, sizeof buf);
     CHECK(o.exited && strcmp(buf, "null-denied\n1\n") == 0, "device rules: \"%s\"", buf);
     sandbox_free(sb);
 
@@ -169,11 +167,10 @@ static void devices(void) {
     CHECK_OK(sandbox_dev(sb, "/dev"));
     CHECK_OK(sandbox_device(sb, "/dev/null2", SANDBOX_DEVICE_CHAR, 1, 3, 0666, 0, 0));
     CHECK_OK(sandbox_device_rules(sb, allow_list, 2));
-    o = run_sh_rc(sb,
-                  "echo x > /dev/null2 && echo null2-ok; "
-                  "head -c 1 /dev/zero >/dev/null 2>&1 && echo zero-ok || echo zero-denied",
-                  buf, sizeof buf, &rc);
-    CHECK(rc == SANDBOX_OK, "spawn: %s", sandbox_result_name((int)rc));
+    o = run_sh(sb,
+               "echo x > /dev/null2 && echo null2-ok; "
+               "head -c 1 /dev/zero >/dev/null 2>&1 && echo zero-ok || echo zero-denied",
+               buf, sizeof buf);
     CHECK(o.exited && strcmp(buf, "null2-ok\nzero-denied\n") == 0, "allow list: \"%s\"", buf);
     sandbox_free(sb);
 }
