@@ -512,16 +512,7 @@ impl Child {
         // own status comes through the status pipe (absent if the init was
         // killed, in which case the payload died with it by SIGKILL).
         let status = match self.status_pipe.take() {
-            Some(p) => {
-                let mut buf = [0u8; 4];
-                match sys::read_full(p.as_raw_fd(), &mut buf) {
-                    Ok(4) => ExitStatus::from_wait_status(i32::from_ne_bytes(buf)),
-                    _ => match direct {
-                        ExitStatus::Signaled(s) => ExitStatus::Signaled(s),
-                        ExitStatus::Exited(_) => ExitStatus::Signaled(libc::SIGKILL),
-                    },
-                }
-            }
+            Some(p) => payload_status(&p, direct),
             None => direct,
         };
         let cgroup = self.cgroup.as_ref().map(|c| c.stats());
@@ -628,6 +619,33 @@ impl Child {
             stdout: out,
             stderr: err,
         })
+    }
+}
+
+/// The payload's status as the box's init reported it, checked against the
+/// init's own exit status: the init exits with the payload's code (or 128 +
+/// its signal), so a record the payload forged (it would need to reach the
+/// init's pipe) that disagrees with the init's exit is not believed.
+fn payload_status(pipe: &OwnedFd, init: ExitStatus) -> ExitStatus {
+    let mut buf = [0u8; 4];
+    let reported = match sys::read_full(pipe.as_raw_fd(), &mut buf) {
+        Ok(4) => i32::from_ne_bytes(buf),
+        // No report: the init was killed, and the payload with it.
+        _ => {
+            return match init {
+                ExitStatus::Signaled(s) => ExitStatus::Signaled(s),
+                ExitStatus::Exited(_) => ExitStatus::Signaled(libc::SIGKILL),
+            }
+        }
+    };
+    match init {
+        ExitStatus::Exited(code) if code == rsandbox_init::proto::exit_code_for(reported) => {
+            ExitStatus::from_wait_status(reported)
+        }
+        ExitStatus::Exited(code) if code > 128 && code - 128 < 65 => {
+            ExitStatus::Signaled(code - 128)
+        }
+        other => other,
     }
 }
 

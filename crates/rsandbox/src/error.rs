@@ -72,13 +72,17 @@ pub enum Stage {
     /// the index of the hierarchy in the box's cgroup, or `u32::MAX` for
     /// `unshare(CLONE_NEWCGROUP)`.
     Cgroup,
+    /// Starting the box's init: `execveat` of the embedded init program
+    /// (detail 0), or the init's own set-up (detail 1: its control line, 2:
+    /// reading the seccomp filter, 3: `signalfd`, 4: the timing page).
+    Init,
 }
 
 impl Stage {
     /// Decode the number carried in an error record.
     pub fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 24] = [
+        const ALL: [Stage; 25] = [
             Sync,
             DeathSignal,
             Identity,
@@ -103,6 +107,7 @@ impl Stage {
             OomScoreAdj,
             IdMaps,
             Cgroup,
+            Init,
         ];
         ALL.into_iter().find(|s| *s as u32 == v)
     }
@@ -135,6 +140,7 @@ impl Stage {
             OomScoreAdj => "set oom_score_adj",
             IdMaps => "write own id maps",
             Cgroup => "join cgroup",
+            Init => "start the box's init",
         }
     }
 }
@@ -316,3 +322,30 @@ impl ChildError {
 
 /// The result type of code that runs in the child between clone and exec.
 pub type ChildResult<T = ()> = std::result::Result<T, ChildError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rsandbox_init::proto;
+
+    /// The init writes the pipeline's own error records: same layout, same
+    /// stage numbers.
+    #[test]
+    fn the_init_speaks_the_same_records() {
+        assert_eq!(
+            std::mem::size_of::<ChildError>(),
+            std::mem::size_of::<proto::Record>()
+        );
+        for (stage, n) in [
+            (Stage::NoNewPrivs, proto::STAGE_NO_NEW_PRIVS),
+            (Stage::Seccomp, proto::STAGE_SECCOMP),
+            (Stage::InitFork, proto::STAGE_INIT_FORK),
+            (Stage::Signals, proto::STAGE_SIGNALS),
+            (Stage::Exec, proto::STAGE_EXEC),
+            (Stage::Init, proto::STAGE_INIT),
+        ] {
+            assert_eq!(stage as u32, n, "{stage}");
+            assert_eq!(Stage::from_u32(n), Some(stage));
+        }
+    }
+}

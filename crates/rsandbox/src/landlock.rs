@@ -420,6 +420,11 @@ impl LandlockPlan {
         Ok(self)
     }
 
+    /// The ruleset's fd, which the child uses.
+    pub(crate) fn raw_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.fd.as_ref().map(|f| f.as_raw_fd())
+    }
+
     pub(crate) unsafe fn apply(&self) -> ChildResult {
         let Some(fd) = &self.fd else {
             return Ok(());

@@ -29,6 +29,7 @@ mod idmap;
 pub mod landlock;
 pub mod limits;
 pub mod logs;
+mod memfd;
 pub mod net;
 mod netns;
 mod netpool;

@@ -12,19 +12,16 @@
 //! the box's own loopback, rootless and without a helper binary. A rootless
 //! parent cannot enter the box's network namespace (`setns` needs
 //! `CAP_SYS_ADMIN` over the namespace's owner *and* in the caller's own user
-//! namespace), so the box brings the sockets out instead: before it sets
-//! anything else up, the child forks a tiny *connector* that stays in the
-//! box's network namespace. It holds one end of a `SOCK_SEQPACKET` pair;
-//! for each host connection the parent sends it the box port, the connector
-//! creates a TCP socket in the box's namespace, connects it to
+//! namespace), so the box brings the sockets out instead: the box's init
+//! (`rsandbox-init`, which lives in the box's network namespace for the
+//! box's whole life) holds one end of a `SOCK_SEQPACKET` pair, the
+//! *connector*; for each host connection the parent sends it the box port,
+//! the init creates a TCP socket in the box's namespace, connects it to
 //! `127.0.0.1:port`, and returns the connected fd with `SCM_RIGHTS` (or the
-//! errno). The parent then copies bytes both ways on a thread. The connector
-//! is a fork of the library's process, so it follows the child's rule: raw
-//! syscalls on stack data only, no allocation. It drops every capability,
-//! makes itself non-dumpable (the payload cannot ptrace it or open its
-//! `/proc` files), closes every other fd, and dies with its parent (the box's
-//! init). When the box ends, the namespace's init is gone, the connector is
-//! killed, the parent sees EOF on the pair, and the forwarding threads stop.
+//! errno). The parent then copies bytes both ways on a thread. The init has
+//! no capability, is non-dumpable and filters its own system calls down to
+//! what this needs. When the box ends, the init is gone, the parent sees EOF
+//! on the pair, and the forwarding threads stop.
 
 use std::io;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -33,10 +30,9 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{ChildError, ChildResult, Error, Result, Stage};
+use crate::error::{Error, Result};
 use crate::ns::Namespace;
 use crate::sandbox::Sandbox;
-use crate::sys;
 
 /// Socket activation and port publishing builder methods.
 impl Sandbox {
@@ -213,6 +209,9 @@ impl ListenPidSlot {
     pub(crate) fn new() -> ListenPidSlot {
         let mut v = vec![0u8; SLOT_LEN];
         v[..LISTEN_PID.len()].copy_from_slice(LISTEN_PID);
+        // Ten placeholder digits: the string keeps its room when it is
+        // copied into the box's init by exec, which writes the pid there.
+        v[LISTEN_PID.len()..LISTEN_PID.len() + 10].fill(b'0');
         ListenPidSlot {
             buf: Box::into_raw(v.into_boxed_slice()).cast(),
         }
@@ -270,7 +269,9 @@ pub(crate) struct PublishPlan {
 }
 
 impl PublishPlan {
-    pub(crate) fn prepare(sb: &Sandbox) -> Result<Option<PublishPlan>> {
+    /// `min_fd`: the connector's end is numbered at least that (the child
+    /// still holds it after its dup2 calls; see `Plan::min_fd`).
+    pub(crate) fn prepare(sb: &Sandbox, min_fd: RawFd) -> Result<Option<PublishPlan>> {
         if sb.published.is_empty() {
             return Ok(None);
         }
@@ -317,7 +318,7 @@ impl PublishPlan {
         Ok(Some(PublishPlan {
             listeners,
             parent_end,
-            child_end,
+            child_end: crate::spawn::plan::fd_at_least(child_end, min_fd)?,
         }))
     }
 
@@ -457,132 +458,4 @@ fn splice_both(a: TcpStream, b: TcpStream) {
     let _ = std::thread::Builder::new()
         .name("rsandbox-fwd".into())
         .spawn(pump(b, a2));
-}
-
-/// In the box's init, after it forked the payload: fork the connector.
-/// Runs between clone and exec: raw syscalls on stack data only.
-pub(crate) fn spawn_connector(sock: RawFd) -> ChildResult {
-    // SAFETY: fork-like clone; the connector never returns.
-    let pid = unsafe { sys::clone_legacy(0, std::ptr::null_mut()) }
-        .map_err(|e| ChildError::new(Stage::InitFork, 1, e.raw_os_error().unwrap_or(0)))?;
-    if pid == 0 {
-        connector(sock)
-    }
-    Ok(())
-}
-
-/// The connector's loop: for each 2-byte port request, connect a TCP socket
-/// to 127.0.0.1:port in this network namespace and send it back (or the
-/// errno). Exits when the parent's end closes.
-fn connector(sock: RawFd) -> ! {
-    // SAFETY: (whole function) raw syscalls on integers and stack buffers.
-    unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
-        if libc::getppid() != 1 {
-            sys::exit_now(0);
-        }
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-        if sock > 0 {
-            let _ = sys::close_range(0, (sock - 1) as u32, 0);
-        }
-        let _ = sys::close_range(sock as u32 + 1, u32::MAX, 0);
-        // Drop every capability: it only needs socket and connect.
-        let mut hdr = libc_cap_header();
-        let data = [CapData::default(); 2];
-        libc::syscall(libc::SYS_capset, &mut hdr, data.as_ptr());
-        loop {
-            let mut req = [0u8; 2];
-            let n = libc::recv(sock, req.as_mut_ptr().cast(), req.len(), 0);
-            if n == 0 {
-                sys::exit_now(0);
-            }
-            if n < 0 {
-                if sys::errno() == libc::EINTR {
-                    continue;
-                }
-                sys::exit_now(1);
-            }
-            let port = u16::from_ne_bytes(req);
-            let (fd, errno) = connect_loopback(port);
-            let mut payload = errno.to_ne_bytes();
-            let mut iov = libc::iovec {
-                iov_base: payload.as_mut_ptr().cast(),
-                iov_len: payload.len(),
-            };
-            let mut cbuf = [0u64; 8];
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            if fd >= 0 {
-                let space = libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize;
-                msg.msg_control = cbuf.as_mut_ptr().cast();
-                msg.msg_controllen = space as _;
-                let c = libc::CMSG_FIRSTHDR(&msg);
-                (*c).cmsg_level = libc::SOL_SOCKET;
-                (*c).cmsg_type = libc::SCM_RIGHTS;
-                (*c).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
-                std::ptr::write_unaligned(libc::CMSG_DATA(c).cast::<RawFd>(), fd);
-            }
-            let r = libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL);
-            if fd >= 0 {
-                libc::close(fd);
-            }
-            if r < 0 && sys::errno() != libc::EINTR {
-                sys::exit_now(1);
-            }
-        }
-    }
-}
-
-/// A TCP socket connected to 127.0.0.1:port: (fd, 0) or (-1, errno).
-fn connect_loopback(port: u16) -> (RawFd, i32) {
-    // SAFETY: socket/connect/close on a stack sockaddr_in.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return (-1, sys::errno());
-        }
-        let mut sa: libc::sockaddr_in = std::mem::zeroed();
-        sa.sin_family = libc::AF_INET as libc::sa_family_t;
-        sa.sin_port = port.to_be();
-        sa.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
-        loop {
-            let r = libc::connect(
-                fd,
-                (&sa as *const libc::sockaddr_in).cast(),
-                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            );
-            if r == 0 {
-                return (fd, 0);
-            }
-            let e = sys::errno();
-            if e != libc::EINTR {
-                libc::close(fd);
-                return (-1, if e == 0 { libc::ECONNREFUSED } else { e });
-            }
-        }
-    }
-}
-
-/// `struct __user_cap_header_struct`, version 3.
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
-}
-
-/// `struct __user_cap_data_struct`.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-fn libc_cap_header() -> CapHeader {
-    CapHeader {
-        version: 0x2008_0522,
-        pid: 0,
-    }
 }

@@ -108,7 +108,7 @@
 
 mod apply;
 mod plan;
-mod syscall;
+pub(crate) mod syscall;
 mod template;
 #[cfg(test)]
 mod tests;

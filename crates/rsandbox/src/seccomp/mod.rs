@@ -244,6 +244,22 @@ impl SeccompProgram {
         }))
     }
 
+    /// The filter's instructions as bytes (`struct sock_filter`s), for the
+    /// box's init, which installs it in the payload it forks.
+    pub(crate) fn filter_bytes(&self) -> &[u8] {
+        let f = &self.compiled.filter;
+        // SAFETY: sock_filter is plain integers; viewing them as bytes is
+        // sound.
+        unsafe {
+            std::slice::from_raw_parts(f.as_ptr().cast::<u8>(), std::mem::size_of_val(&f[..]))
+        }
+    }
+
+    /// Whether installing the filter sets no_new_privs first.
+    pub(crate) fn sets_no_new_privs(&self) -> bool {
+        self.set_nnp
+    }
+
     /// What the report says about this layer.
     pub(crate) fn report(this: Option<&SeccompProgram>) -> LayerReport {
         match this {

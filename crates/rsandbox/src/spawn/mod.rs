@@ -3,6 +3,7 @@
 //! itself, release the child (when it waits for that), and read its error
 //! pipe.
 
+pub(crate) mod init;
 mod launcher;
 pub(crate) mod plan;
 mod routine;
@@ -97,12 +98,16 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     };
     let fds = ChildFds {
         sync_r: sync_r.as_raw_fd(),
-        sync_w: sync_w.as_raw_fd(),
         err_w: err_w.as_raw_fd(),
         status_w: status_w.as_ref().map_or(-1, |f| f.as_raw_fd()),
         // Set by the clone (see routine::release_late).
         release_late: true,
     };
+    prepare_init(&mut plan, &fds)?;
+    plan.keep_fds = keep_fds(&plan, &fds);
+    if plan.init.is_some() {
+        report.push(init::report());
+    }
 
     let into = cgroup.as_ref().and_then(|c| {
         c.clone_into_fd().map(|fd| launcher::IntoCgroup {
@@ -164,6 +169,64 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         p.start()?;
     }
     Ok(child)
+}
+
+/// With a PID namespace: what the child needs to exec the box's init (its
+/// memfd, the payload's filter and the fds it inherits), every fd numbered
+/// above the passed targets, which the child's dup2 calls would otherwise
+/// replace.
+fn prepare_init(plan: &mut Plan, fds: &ChildFds) -> Result<()> {
+    if !plan.pid_ns {
+        return Ok(());
+    }
+    let late = plan.seccomp.as_ref().filter(|s| !s.early);
+    let filter = late.map(|s| init::filter(s.filter_bytes())).transpose()?;
+    let no_new_privs = late.is_some_and(|s| s.sets_no_new_privs());
+    let timing = plan.timing.as_ref().map(|t| t.fd());
+    let image = plan.hold_above_targets(init::image()?)?;
+    let ctl = rsandbox_init::proto::Control {
+        status: fds.status_w,
+        err: fds.err_w,
+        gate: plan.gate.as_ref().map_or(-1, |g| g.as_raw_fd()),
+        seccomp: match filter {
+            Some(fd) => plan.hold_above_targets(fd)?,
+            None => -1,
+        },
+        connector: plan.publish.as_ref().map_or(-1, |p| p.connector_fd()),
+        timing: match timing {
+            Some(fd) => plan.fd_above_targets(fd)?,
+            None => -1,
+        },
+        no_new_privs,
+        listen_pid: plan.listen_pid.is_some(),
+    };
+    plan.init = Some(init::InitExec::new(
+        &plan.program,
+        &plan.argv_ptrs,
+        image,
+        ctl,
+    ));
+    Ok(())
+}
+
+/// Every fd the child uses, sorted: it closes all others first thing.
+fn keep_fds(plan: &Plan, fds: &ChildFds) -> Vec<RawFd> {
+    let mut v = vec![fds.sync_r, fds.err_w, fds.status_w];
+    v.extend(plan.stdio.iter().flatten().map(|f| f.as_raw_fd()));
+    v.extend(plan.passed.iter().map(|(f, _)| f.as_raw_fd()));
+    v.extend(plan.joins.iter().map(|(f, _)| f.as_raw_fd()));
+    v.extend(plan.cgroup_joins.iter().map(|j| j.fd.as_raw_fd()));
+    v.extend(plan.gate.as_ref().map(|g| g.as_raw_fd()));
+    v.extend(plan.landlock.as_ref().and_then(|l| l.raw_fd()));
+    v.extend(plan.publish.as_ref().map(|p| p.connector_fd()));
+    if let Some(i) = &plan.init {
+        v.push(i.image);
+        v.extend(i.inherit);
+    }
+    v.retain(|&fd| fd > 2);
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// Block until the child exec'd (EOF: `None`) or sent its error record.

@@ -90,9 +90,15 @@ pub(crate) struct Plan {
     pub spare_net: Option<OwnedFd>,
     /// The start gate (see `Sandbox::start_gate`), above every passed target.
     pub gate: Option<OwnedFd>,
-    /// Top of the stack the init's payload runs on when made with
-    /// `CLONE_VM` (see `routine::become_init`); 0: a plain fork.
-    pub payload_stack_top: usize,
+    /// With a PID namespace: how the child execs the box's init (set by
+    /// `spawn` once every fd is known; see `spawn/init.rs`).
+    pub init: Option<super::init::InitExec>,
+    /// Every fd the child keeps from its first step on, sorted: the rest
+    /// (the caller's) is closed before setup. Set by `spawn`.
+    pub keep_fds: Vec<RawFd>,
+    /// Duplicates made by [`Plan::fd_above_targets`], held until the spawn
+    /// is done.
+    held: Vec<OwnedFd>,
     pub mounts: Option<MountPlan>,
     pub rlimits: Option<RlimitPlan>,
     pub caps: Option<CapsPlan>,
@@ -298,11 +304,9 @@ impl Plan {
             joins,
             shared_net: sb.shared_net.clone(),
             spare_net,
-            payload_stack_top: if sb.start_gate.is_none() && pid_ns {
-                super::routine::payload_stack_top()
-            } else {
-                0
-            },
+            init: None,
+            keep_fds: Vec::new(),
+            held: Vec::new(),
             gate,
             mounts: MountPlan::prepare(sb)?,
             rlimits: RlimitPlan::prepare(sb)?,
@@ -312,7 +316,7 @@ impl Plan {
                 None => None,
             },
             seccomp: SeccompProgram::prepare(sb)?,
-            publish: PublishPlan::prepare(sb)?,
+            publish: PublishPlan::prepare(sb, min_fd)?,
             program_path,
             cwd_path,
             timing: None,
@@ -323,6 +327,30 @@ impl Plan {
             // SAFETY: trivial getter.
             parent_pid: unsafe { libc::getpid() },
         })
+    }
+}
+
+impl Plan {
+    /// Keep `fd` until the spawn is done, numbered above every passed
+    /// target (see [`fd_above_targets`](Self::fd_above_targets)).
+    pub(crate) fn hold_above_targets(&mut self, fd: OwnedFd) -> Result<RawFd> {
+        let fd = fd_at_least(fd, self.min_fd)?;
+        let raw = fd.as_raw_fd();
+        self.held.push(fd);
+        Ok(raw)
+    }
+
+    /// `fd` itself when its number is above every passed target, else a
+    /// close-on-exec duplicate that is (held by the plan): an fd the child
+    /// still uses after its dup2 calls must not be one of their targets.
+    pub(crate) fn fd_above_targets(&mut self, fd: RawFd) -> Result<RawFd> {
+        if fd >= self.min_fd {
+            return Ok(fd);
+        }
+        let d = dup_cloexec(fd, self.min_fd)?;
+        let raw = d.as_raw_fd();
+        self.held.push(d);
+        Ok(raw)
     }
 }
 
@@ -473,6 +501,16 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
             return Err(Error::invalid(
                 "cwd",
                 format!("must be an absolute path, got {}", cwd.display()),
+            ));
+        }
+        if under_a_process_in_proc(cwd) {
+            return Err(Error::invalid(
+                "cwd",
+                format!(
+                    "{} is inside a process's /proc directory, whose fd, cwd and root \
+                     links lead outside the box; choose a directory of the box's own tree",
+                    cwd.display()
+                ),
             ));
         }
         if !crate::fs::creates_path(sb, cwd) {
@@ -648,6 +686,32 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
     crate::cgroup::devices::check_nodes(sb)?;
     crate::net::validate(sb)?;
     Ok(())
+}
+
+/// `/proc/<pid>/...`, `/proc/self/...`, `/proc/thread-self/...`: the
+/// process directories whose `fd/N`, `cwd`, `root` and `exe` are magic links
+/// to wherever the process's files are (crun and youki refuse such a cwd
+/// too; the child resolves the cwd without magic links in any case).
+fn under_a_process_in_proc(path: &Path) -> bool {
+    use std::path::Component;
+    // Lexically, `..` included (the kernel clamps `..` at the root too).
+    let mut parts: Vec<&OsStr> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => parts.push(n),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
+        }
+    }
+    match parts.as_slice() {
+        [proc, p, ..] if *proc == "proc" => {
+            let b = p.as_bytes();
+            b == b"self" || b == b"thread-self" || b.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    }
 }
 
 fn fd_is_open(fd: RawFd) -> bool {

@@ -1,10 +1,20 @@
-//! Step 3 of the launch pipeline: what the child does between clone and exec,
-//! and the PID-1 init.
+//! Step 3 of the launch pipeline: what the child does between clone and exec.
 //!
 //! Everything here runs in a forked copy of a possibly multithreaded parent:
 //! no allocation, no locks, no std I/O. Only raw syscalls on data that the
 //! [`Plan`] prepared. A failure writes a fixed-size [`ChildError`] record to
 //! the CLOEXEC error pipe and `_exit`s; EOF on that pipe means exec worked.
+//!
+//! The child is a copy of the caller, so it keeps the caller out of the box:
+//! first it closes every fd the plan does not own (the caller's,
+//! close-on-exec or not: a host directory fd reached through
+//! `/proc/self/fd` is how runc's CVE-2024-21626 left the root); once its id
+//! maps are written it is non-dumpable (nothing can read its memory through
+//! `/proc`); it resolves the working directory inside the new root without
+//! magic links; it sets its death signal again after every change of
+//! credentials (the kernel clears it). With a PID namespace it does not
+//! become the box's init: it execs the init program (`spawn/init.rs`), which
+//! forks the payload.
 
 use std::os::fd::{AsRawFd, RawFd};
 
@@ -19,9 +29,6 @@ pub(crate) struct ChildFds {
     /// Read end of the sync pipe: one byte means "maps written (unless the
     /// child writes its own), cgroup attached, go on".
     pub sync_r: RawFd,
-    /// The child's inherited copy of the sync pipe's write end, closed
-    /// first thing.
-    pub sync_w: RawFd,
     /// Write end of the CLOEXEC error pipe.
     pub err_w: RawFd,
     /// Write end of the status pipe (the init reports the payload's status).
@@ -61,16 +68,6 @@ fn parent_gone(plan: &Plan, fds: ChildFds) -> bool {
 /// Exit code of a child that failed before exec (the parent reads the error
 /// record; this code is only seen if the record was lost).
 const SETUP_FAILED: i32 = 127;
-
-/// Signals the init forwards to the payload.
-const FORWARDED: [libc::c_int; 6] = [
-    libc::SIGTERM,
-    libc::SIGINT,
-    libc::SIGHUP,
-    libc::SIGQUIT,
-    libc::SIGUSR1,
-    libc::SIGUSR2,
-];
 
 /// The child's entry point after clone. Never returns.
 ///
@@ -123,6 +120,12 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
                 0,
             )?;
         }
+        // Only what the plan owns stays open: the caller's other fds
+        // (host directories among them: a cgroup, the template's view) must
+        // not be reachable by any path the box names. This also closes our
+        // copy of the sync pipe's write end, so the parent's death before
+        // the go byte reads as EOF instead of blocking forever.
+        close_unowned(&plan.keep_fds);
         // The cgroup v1 hierarchies, joined before anything can fork (and
         // while this process is still single-threaded, which makes the
         // kernel skip its global lock; see cgroup/join.rs).
@@ -142,9 +145,6 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
                 u32::MAX,
             )?;
         }
-        // Only the parent may hold the write end: its death before the go
-        // byte then reads as EOF here instead of blocking forever.
-        libc::close(fds.sync_w);
         // Ids are mapped first: files made by the mount steps and the
         // identity switch need them. The child maps its own ids when the
         // kernel lets it (one line, the caller's id); otherwise it waits for
@@ -153,7 +153,17 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         let parent_maps = plan.user_ns && !plan.child_maps;
         if plan.child_maps {
             write_own_maps(plan)?;
-        } else if parent_maps {
+        }
+        if let Some(adj) = &plan.oom_score_adj {
+            write_file(c"/proc/self/oom_score_adj", adj.as_bytes())?;
+        }
+        // This process holds a copy of the caller's memory until it execs:
+        // from here on nothing may read it through /proc (a process joining
+        // an existing box's namespaces lives beside that box's processes).
+        // Not earlier: a non-dumpable process's /proc files are root's, and
+        // an unprivileged child writes its own id maps and oom_score_adj.
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        if parent_maps {
             wait_for_release(fds.sync_r);
         }
         if plan.die_with_parent && !parent_maps && !fds.release_late && parent_gone(plan, fds) {
@@ -171,6 +181,9 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             let r = libc::syscall(libc::SYS_setresuid, 0, 0, 0);
             check(r as libc::c_int, Stage::Identity, 11)?;
         }
+        if plan.ns_root_gid || plan.ns_root_uid {
+            rearm_death_signal(plan, fds)?;
+        }
 
         for (i, (fd, flag)) in plan.joins.iter().enumerate() {
             check(libc::setns(fd.as_raw_fd(), *flag), Stage::Setns, i as u32)?;
@@ -187,15 +200,11 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             )?;
         }
         stamp(plan, Mark::Net);
-        if let Some(adj) = &plan.oom_score_adj {
-            // Before the mounts: the caller's /proc is still there.
-            write_file(c"/proc/self/oom_score_adj", adj.as_bytes())?;
-        }
         if let Some(m) = &plan.mounts {
             m.apply()?;
         }
         stamp(plan, Mark::Mounts);
-        check(libc::chdir(plan.cwd.as_ptr()), Stage::Cwd, 0)?;
+        enter_cwd(plan)?;
         if let Some(r) = &plan.rlimits {
             r.apply()?;
         }
@@ -216,6 +225,7 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         }
         if let Some(id) = plan.identity {
             switch_identity(id, &plan.groups)?;
+            rearm_death_signal(plan, fds)?;
         }
         if let Some(c) = &plan.caps {
             c.apply()?;
@@ -232,13 +242,130 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
             // there already and this read does not sleep.
             wait_for_release(fds.sync_r);
         }
-        if plan.pid_ns {
-            // Returns only in the payload, when it was forked (see
-            // become_init); otherwise the payload's tail ran on its own
-            // stack and the init never comes back here.
-            become_init(plan, fds)?;
+        if let Some(init) = &plan.init {
+            // The box is set up: hand it to its init, a program of its own
+            // that forks the payload (see spawn/init.rs).
+            return exec_init(init, plan.envp_ptrs.as_ptr());
         }
         payload_tail(plan)
+    }
+}
+
+/// Close every fd not in `keep` (sorted, ascending), standard streams
+/// excepted.
+fn close_unowned(keep: &[RawFd]) {
+    let mut lo: u32 = 3;
+    for &fd in keep {
+        let Ok(fd) = u32::try_from(fd) else { continue };
+        if fd < lo {
+            continue;
+        }
+        if fd > lo {
+            sys::close_fds(lo, fd - 1);
+        }
+        lo = fd + 1;
+    }
+    sys::close_fds(lo, u32::MAX);
+}
+
+/// The kernel clears the death signal at every change of credentials
+/// (runc's `ParentDeathSignal.Restore`, bubblewrap's
+/// `handle_die_with_parent`): set it again, and leave if the parent died
+/// before it was armed.
+fn rearm_death_signal(plan: &Plan, fds: ChildFds) -> ChildResult {
+    if !plan.die_with_parent {
+        return Ok(());
+    }
+    // SAFETY: prctl with integer arguments.
+    let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    check(r, Stage::DeathSignal, 1)?;
+    if parent_gone(plan, fds) {
+        sys::exit_now(SETUP_FAILED);
+    }
+    Ok(())
+}
+
+/// Enter the working directory, resolved inside the box's root and never
+/// through a magic link (`/proc/self/fd/N` to a host directory: runc's
+/// CVE-2024-21626), then check the kernel sees it under the root.
+fn enter_cwd(plan: &Plan) -> ChildResult {
+    use crate::fs::syscall::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
+    // SAFETY: (whole function) open/fchdir/close/getcwd on prepared C
+    // strings, our own fds and a stack buffer.
+    unsafe {
+        let root = libc::open(
+            c"/".as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        );
+        check(root, Stage::Cwd, 1)?;
+        let fd = openat2(
+            root,
+            &plan.cwd,
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+        );
+        let e = ChildError::last(Stage::Cwd, 2);
+        libc::close(root);
+        if fd < 0 && e.errno == libc::ENOSYS {
+            // No openat2 (before Linux 5.6, or under an emulator such as
+            // valgrind): by path. Every fd but the plan's is closed already,
+            // and validation refused a cwd under /proc/<pid>.
+            check(libc::chdir(plan.cwd.as_ptr()), Stage::Cwd, 0)?;
+        } else {
+            if fd < 0 {
+                return Err(e);
+            }
+            let r = libc::fchdir(fd);
+            let e = ChildError::last(Stage::Cwd, 3);
+            libc::close(fd);
+            if r < 0 {
+                return Err(e);
+            }
+        }
+        let mut buf = [0u8; 2];
+        let n = libc::syscall(libc::SYS_getcwd, buf.as_mut_ptr(), buf.len());
+        // ERANGE only says the path is longer than our buffer; a cwd the
+        // root cannot reach gives ENOENT (or, on old kernels, a path that
+        // does not start with '/').
+        if (n < 0 && sys::errno() != libc::ERANGE) || (n > 0 && buf[0] != b'/') {
+            return Err(ChildError::new(Stage::Cwd, 4, libc::ENOENT));
+        }
+    }
+    Ok(())
+}
+
+/// Exec the box's init from its memfd, with the fds it inherits let
+/// through. Returns only on failure.
+///
+/// # Safety
+/// In the child, after setup; `envp` is the payload's prepared environment.
+unsafe fn exec_init(
+    init: &super::init::InitExec,
+    envp: *const *const libc::c_char,
+) -> ChildResult<Never> {
+    // SAFETY: fcntl on our fds; execveat with NULL-terminated arrays the
+    // parent prepared and an fd we own.
+    unsafe {
+        for fd in init.inherit {
+            if fd >= 0 {
+                check(libc::fcntl(fd, libc::F_SETFD, 0), Stage::Init, 1)?;
+            }
+        }
+        libc::syscall(
+            libc::SYS_execveat,
+            init.image,
+            c"".as_ptr(),
+            init.argv.as_ptr(),
+            envp,
+            libc::AT_EMPTY_PATH,
+        );
+        let e = ChildError::last(Stage::Init, 0);
+        if !matches!(e.errno, libc::ENOSYS | libc::ENOENT) {
+            return Err(e);
+        }
+        // By path through the box's /proc (valgrind cannot execveat an fd).
+        libc::execve(init.image_path.as_ptr(), init.argv.as_ptr(), envp);
+        Err(e)
     }
 }
 
@@ -289,15 +416,14 @@ unsafe fn payload_tail(plan: &Plan) -> ChildResult<Never> {
 }
 
 /// Read the parent's go byte ("id maps written, cgroup attached"); EOF
-/// instead means the parent died or gave up: leave quietly.
+/// instead means the parent died or gave up: leave quietly. The pipe stays
+/// open (close-on-exec): a hang-up on it later still says the parent died.
 fn wait_for_release(sync_r: RawFd) {
     let mut go = [0u8; 1];
     match sys::read_full(sync_r, &mut go) {
         Ok(1) => {}
         _ => sys::exit_now(SETUP_FAILED),
     }
-    // SAFETY: closing our own descriptor.
-    unsafe { libc::close(sync_r) };
 }
 
 /// Write this process's own `setgroups` (deny, as the kernel requires
@@ -499,158 +625,4 @@ fn reset_signals() -> ChildResult {
         )?;
     }
     Ok(())
-}
-
-/// As PID 1 of the new PID namespace: fork the payload (which returns from
-/// here and goes on to exec), and stay behind as its init. The init never
-/// returns.
-fn become_init(plan: &Plan, fds: ChildFds) -> ChildResult {
-    // SAFETY: signal-mask calls on a stack sigset; clone used like fork.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in FORWARDED {
-            libc::sigaddset(&mut set, s);
-        }
-        libc::sigaddset(&mut set, libc::SIGCHLD);
-        check(
-            libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()),
-            Stage::Signals,
-            1,
-        )?;
-        let pid = if plan.payload_stack_top != 0 {
-            // The payload shares the init's memory until it execs (the init
-            // waits, CLONE_VFORK), as posix_spawn does: no copy of the page
-            // tables to make now and to tear down at exec. It runs the
-            // payload's tail on its own stack and never returns here.
-            let args = PayloadArgs { plan, fds };
-            let r = libc::clone(
-                payload_entry,
-                plan.payload_stack_top as *mut libc::c_void,
-                libc::CLONE_VM | libc::CLONE_VFORK | libc::SIGCHLD,
-                (&args as *const PayloadArgs).cast_mut().cast(),
-            );
-            if r < 0 {
-                return Err(ChildError::last(Stage::InitFork, 1));
-            }
-            r
-        } else {
-            // With a start gate the payload waits for `start` before exec,
-            // and the init must not wait with it: a plain fork.
-            let pid = sys::clone_legacy(0, std::ptr::null_mut())
-                .map_err(|e| ChildError::new(Stage::InitFork, 0, e.raw_os_error().unwrap_or(0)))?;
-            if pid == 0 {
-                // The payload: if the init dies, the kernel kills the namespace.
-                libc::close(fds.status_w);
-                return Ok(());
-            }
-            pid
-        };
-        // The init forks the published ports' connector (see crate::net).
-        if let Some(p) = &plan.publish {
-            crate::net::spawn_connector(p.connector_fd())?;
-        }
-        // The init: named for `ps` in the box, then keep only the status pipe, so the caller's pipes see EOF
-        // when the payload's tree is done with them.
-        libc::prctl(libc::PR_SET_NAME, c"rsandbox-init".as_ptr(), 0, 0, 0);
-        let status_w = fds.status_w;
-        if status_w > 0 {
-            sys::close_fds(0, (status_w - 1) as u32);
-        }
-        sys::close_fds(status_w as u32 + 1, u32::MAX);
-        init_loop(pid, status_w, &set)
-    }
-}
-
-/// What the payload made with `CLONE_VM` needs: it reads them from the
-/// init's stack, which stays put while the init waits (`CLONE_VFORK`).
-struct PayloadArgs<'a> {
-    plan: &'a Plan,
-    fds: ChildFds,
-}
-
-/// Entry of the payload made with `CLONE_VM` (see `become_init`): its tail
-/// (signals, gate, seccomp, exec), or its error record and exit.
-extern "C" fn payload_entry(arg: *mut libc::c_void) -> libc::c_int {
-    // SAFETY: `arg` is the init's PayloadArgs, alive while the init waits.
-    let args = unsafe { &*(arg as *const PayloadArgs) };
-    // SAFETY: closing our copy of the status pipe (the fd table is our own).
-    unsafe { libc::close(args.fds.status_w) };
-    // SAFETY: the payload's tail on the prepared plan, as after a fork.
-    let err = match unsafe { payload_tail(args.plan) } {
-        Ok(never) => match never {},
-        Err(e) => e,
-    };
-    report(args.fds.err_w, err)
-}
-
-/// A stack for the payload made with `CLONE_VM`, shared by every spawn of
-/// the process: each box's init holds its own copy-on-write copy of this
-/// process's memory, so the payloads of two boxes never touch the same
-/// pages. Returns its top (0: none could be mapped; the init then forks).
-/// Called in the parent while it plans.
-pub(crate) fn payload_stack_top() -> usize {
-    const LEN: usize = 256 * 1024;
-    static TOP: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *TOP.get_or_init(|| {
-        // SAFETY: a fresh anonymous mapping, never unmapped; its lowest
-        // page is made a guard so an overflow faults instead of writing
-        // into other memory.
-        unsafe {
-            let base = libc::mmap(
-                std::ptr::null_mut(),
-                LEN,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_STACK,
-                -1,
-                0,
-            );
-            if base == libc::MAP_FAILED {
-                return 0;
-            }
-            let page = libc::sysconf(libc::_SC_PAGESIZE).max(4096) as usize;
-            if libc::mprotect(base, page, libc::PROT_NONE) != 0 {
-                libc::munmap(base, LEN);
-                return 0;
-            }
-            base as usize + LEN
-        }
-    })
-}
-
-/// Reap every child; forward signals to the payload; when the payload ends,
-/// report its wait status and exit (the kernel then kills what is left).
-fn init_loop(payload: libc::pid_t, status_w: RawFd, set: &libc::sigset_t) -> ! {
-    loop {
-        loop {
-            let mut st: libc::c_int = 0;
-            // SAFETY: waitpid with a stack out-parameter.
-            let p = unsafe { libc::waitpid(-1, &mut st, libc::WNOHANG) };
-            if p == payload {
-                let _ = sys::write_all(status_w, &st.to_ne_bytes());
-                // Exit as the payload did (128+N for signal N, as shells
-                // report it), for whoever reaps the init without reading
-                // the status pipe (an OCI engine after `create` exited).
-                let code = if libc::WIFEXITED(st) {
-                    libc::WEXITSTATUS(st)
-                } else {
-                    128 + libc::WTERMSIG(st)
-                };
-                sys::exit_now(code);
-            }
-            if p <= 0 {
-                break;
-            }
-        }
-        // SAFETY: sigwaitinfo on a stack siginfo; the set is blocked.
-        let sig = unsafe {
-            let mut info: libc::siginfo_t = std::mem::zeroed();
-            libc::sigwaitinfo(set, &mut info)
-        };
-        if sig > 0 && sig != libc::SIGCHLD {
-            // SAFETY: kill with integer arguments; the payload is our child
-            // and not yet reaped, so its pid cannot have been reused.
-            unsafe { libc::kill(payload, sig) };
-        }
-    }
 }

@@ -2,9 +2,9 @@
 //!
 //! Off by default. Turned on per box with [`Sandbox::record_timing`] or for
 //! the whole process with `RSANDBOX_TIMING=1` in the environment. When on,
-//! the parent maps one anonymous `MAP_SHARED` page before the clone; the
-//! child (and the payload forked by the PID-1 init, which shares the page
-//! too) writes `CLOCK_MONOTONIC` timestamps into fixed slots with
+//! the parent maps one `MAP_SHARED` page of a memfd before the clone; the
+//! child (and the box's init, which maps the same memfd, and the payload it
+//! forks) writes `CLOCK_MONOTONIC` timestamps into fixed slots with
 //! `clock_gettime` — no allocation, no lock, async-signal-safe — and the
 //! parent turns the slots into a [`SpawnTiming`] once exec succeeded.
 //! [`Child::spawn_timing`](crate::Child::spawn_timing) returns it.
@@ -12,6 +12,7 @@
 //! [`Sandbox::record_timing`]: crate::Sandbox::record_timing
 
 use std::fmt;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 /// Slots of the shared page, in pipeline order.
@@ -61,7 +62,7 @@ const NAMES: [&str; SLOTS] = [
     "net + uts",
     "mounts",
     "rlimits/fds/ids/caps/landlock",
-    "init fork",
+    "init exec'd, payload forked",
     "signals + seccomp",
     "exec",
 ];
@@ -82,6 +83,7 @@ pub(crate) fn now_ns() -> u64 {
 #[derive(Debug)]
 pub(crate) struct Stamps {
     page: *mut u64,
+    fd: OwnedFd,
 }
 
 // SAFETY: the page is plain memory owned by this value; writes are volatile
@@ -103,23 +105,40 @@ impl Stamps {
 
     /// Map the page; `None` if mmap fails (timing is best effort).
     pub(crate) fn new(start_ns: u64) -> Option<Stamps> {
-        // SAFETY: an anonymous shared mapping of one page; checked below.
+        // A memfd rather than an anonymous mapping: the box's init is a
+        // program of its own (exec'd), and maps the same page from this fd.
+        // SAFETY: memfd_create with a constant name.
+        let fd = unsafe { libc::memfd_create(c"rsandbox-timing".as_ptr(), libc::MFD_CLOEXEC) };
+        if fd < 0 {
+            return None;
+        }
+        // SAFETY: fd is a fresh descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // SAFETY: ftruncate and a shared mapping of one page of our memfd.
         let p = unsafe {
+            if libc::ftruncate(fd.as_raw_fd(), PAGE as libc::off_t) != 0 {
+                return None;
+            }
             libc::mmap(
                 std::ptr::null_mut(),
                 PAGE,
                 libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_SHARED | libc::MAP_ANONYMOUS,
-                -1,
+                libc::MAP_SHARED,
+                fd.as_raw_fd(),
                 0,
             )
         };
         if p == libc::MAP_FAILED {
             return None;
         }
-        let s = Stamps { page: p.cast() };
+        let s = Stamps { page: p.cast(), fd };
         s.set(Mark::Start, start_ns);
         Some(s)
+    }
+
+    /// The page's memfd, for the box's init.
+    pub(crate) fn fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
     }
 
     fn set(&self, m: Mark, ns: u64) {
@@ -201,5 +220,18 @@ impl fmt::Display for SpawnTiming {
             "total",
             self.total().as_secs_f64() * 1e6
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Mark;
+    use rsandbox_init::proto::timing_slot;
+
+    /// The init writes its two marks into these slots.
+    #[test]
+    fn the_init_writes_the_right_slots() {
+        assert_eq!(Mark::Init as usize, timing_slot::INIT);
+        assert_eq!(Mark::Seccomp as usize, timing_slot::SECCOMP);
     }
 }
