@@ -236,3 +236,31 @@ def test_features() -> None:
     assert f["kernel"] == os.uname().release
     assert "pid" in f["namespaces"] and f["seccomp"] is True
     assert f["landlock_abi"] == rsandbox.LANDLOCK_ABI
+
+
+def test_pid_1_holds_nothing_of_the_python_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The review's F3: PID 1 was a copy of the calling interpreter, its
+    environment and memory readable from the box. Now it is the exec'd
+    init, non-dumpable, with no capability and a filter of its own."""
+    monkeypatch.setenv("SECRET_TOKEN", "hunter2")
+    secret_in_memory = b"caller-memory-" + os.urandom(8).hex().encode()
+    r = rsandbox.run(
+        [
+            "/bin/sh",
+            "-c",
+            "cat /proc/1/environ /proc/1/mem 2>/dev/null; readlink /proc/1/fd/* 2>/dev/null; "
+            "echo comm=$(cat /proc/1/comm) $(grep -E '^(Seccomp|CapEff):' /proc/1/status)",
+        ],
+        sandbox=rsandbox.Sandbox.strict(),
+        capture_output=True,
+    )
+    assert r.returncode == 0, r
+    assert b"hunter2" not in r.stdout
+    assert secret_in_memory not in r.stdout
+    assert b"comm=rsandbox-init Seccomp: 2 CapEff: 0000000000000000" in r.stdout, r.stdout
+
+
+def test_cwd_through_a_process_fd_is_refused() -> None:
+    """The review's F1: a cwd of /proc/self/fd/N left the box's root."""
+    with pytest.raises(rsandbox.SandboxError, match="cwd"):
+        rsandbox.run(["/bin/true"], sandbox=rsandbox.Sandbox.strict().cwd("/proc/self/fd/3"))

@@ -219,7 +219,35 @@ static void shared_net(void) {
     sandbox_netns_free(NULL);
 }
 
+/* The review's F1 and F3 through the C library: a cwd through a process fd
+ * is refused, and PID 1 of a strict box is the exec'd init, which gives the
+ * payload nothing of this program (its environment, memory or fds). */
+static void escapes(void) {
+    setenv("SECRET_TOKEN", "hunter2", 1);
+    sandbox_t *sb = sandbox_strict();
+    CHECK_OK(sandbox_cwd(sb, "/proc/self/fd/3"));
+    char buf[1024];
+    sandbox_result_t rc;
+    run_sh_rc(sb, "cat ../proc/1/comm", buf, sizeof buf, &rc);
+    CHECK(rc == SANDBOX_INVALID_CONFIG, "cwd /proc/self/fd/3: %s", sandbox_result_name((int)rc));
+    CHECK_MSG("cwd");
+    sandbox_free(sb);
+
+    sb = sandbox_strict();
+    sandbox_outcome_t o = run_sh(sb,
+                                 "cat /proc/1/environ /proc/1/mem 2>/dev/null; "
+                                 "readlink /proc/1/fd/* 2>/dev/null; "
+                                 "echo comm=$(cat /proc/1/comm) $(grep Seccomp: /proc/1/status)",
+                                 buf, sizeof buf);
+    CHECK(o.exited && o.exit_code == 0, "exit %d", o.exit_code);
+    CHECK(strstr(buf, "hunter2") == NULL, "the caller's secret leaked: \"%s\"", buf);
+    CHECK(strstr(buf, "comm=rsandbox-init Seccomp: 2") != NULL, "pid 1: \"%s\"", buf);
+    sandbox_free(sb);
+    unsetenv("SECRET_TOKEN");
+}
+
 int main(void) {
+    escapes();
     namespaces();
     shared_net();
     filesystem();

@@ -125,3 +125,39 @@ fn check_reports_the_machine() {
         ),
     }
 }
+
+/// The review's F1 and F3 through the command: a cwd through a process fd is
+/// refused with a message naming the field, and PID 1 of a strict box gives
+/// the payload nothing of the `rsandbox` process that made it.
+#[test]
+fn escapes_of_the_review_are_refused() {
+    for n in [3, 5, 38] {
+        let cwd = format!("/proc/self/fd/{n}");
+        let o = rsandbox(&[
+            "run",
+            "--cwd",
+            &cwd,
+            "--",
+            "/bin/sh",
+            "-c",
+            "cat ../proc/1/comm",
+        ]);
+        let e = text(&o.stderr);
+        assert!(
+            !o.status.success(),
+            "ran with cwd {cwd}: {}",
+            text(&o.stdout)
+        );
+        assert!(e.contains("cwd"), "{e}");
+    }
+    let o = Command::new(env!("CARGO_BIN_EXE_rsandbox"))
+        .env("SECRET_TOKEN", "hunter2")
+        .args(["run", "--", "/bin/sh", "-c"])
+        .arg("cat /proc/1/environ; cat /proc/1/mem; echo comm=$(cat /proc/1/comm); true")
+        .output()
+        .unwrap();
+    let s = text(&o.stdout);
+    assert!(o.status.success(), "{s}{}", text(&o.stderr));
+    assert!(!s.contains("hunter2"), "{s}");
+    assert!(s.contains("comm=rsandbox-init"), "{s}");
+}
