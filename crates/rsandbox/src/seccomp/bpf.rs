@@ -24,9 +24,10 @@
 //!
 //! The tree searches intervals, not numbers: consecutive numbers that end
 //! in the same `ret` (an allow-list's runs of allowed syscalls, the gaps
-//! between them) are one interval, so a 350-syscall allow-list costs about
-//! as much to load as a 70-syscall deny-list (to be measured: see the
-//! README's Performance section).
+//! between them) are one interval, so the 390-rule allow-list of the
+//! default profile compiles to 236 instructions and installs as fast as
+//! the 73-rule deny-list it replaced (`benches/examples/seccomp_stage.rs`:
+//! ×0.97 in one run).
 //!
 //! The first rule that matches returns, and rules are sorted by the
 //! kernel's action precedence, so the most restrictive matching action

@@ -583,6 +583,32 @@ mod tests {
     }
 
     #[test]
+    fn default_profile_allows_nothing_it_denies() {
+        for name in profile::DENIED {
+            assert!(!profile::ALLOWED.contains(name), "{name} is in both lists");
+        }
+        for name in [
+            "clone",
+            "clone3",
+            "socket",
+            "personality",
+            "ptrace",
+            "mount",
+        ] {
+            assert!(!profile::ALLOWED.contains(&name), "{name} is unconditional");
+        }
+        // Every name is a syscall of x86_64 or aarch64.
+        for name in profile::ALLOWED.iter().chain(profile::DENIED) {
+            assert!(
+                [Arch::X86_64, Arch::Aarch64]
+                    .iter()
+                    .any(|&a| matches!(lookup(a, name), Lookup::Nr(_))),
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
     fn default_profile_is_one_short_filter_for_both_arches() {
         let p = profile::default_profile();
         for arch in [Arch::X86_64, Arch::Aarch64] {

@@ -384,9 +384,10 @@ fn arg(field: &str, a: &Arg) -> Result<ArgCmp> {
     Ok(ArgCmp::new(a.index as u8, op, a.value))
 }
 
-/// Check an `includes`/`excludes` filter's fields; `Some((arch, caps,
-/// kernel))` says which of its conditions hold here (`None` for a field
-/// it does not set).
+/// Check an `includes`/`excludes` filter's fields and decide its three
+/// conditions here: `[arch, caps, kernel]`, each `Some(holds)`, or `None`
+/// for a field it does not set. `caps_all`: every listed capability must
+/// be kept (`includes`) rather than any (`excludes`).
 fn conditions(field: &str, f: &Filter, ctx: &Context, caps_all: bool) -> Result<[Option<bool>; 3]> {
     let arches = f.arches.as_deref().unwrap_or_default();
     let caps = f.caps.as_deref().unwrap_or_default();
