@@ -19,7 +19,7 @@
 //! - `clone3` answers `ENOSYS` (its flags are in memory the filter cannot
 //!   read, so libc falls back to `clone`), and so does every syscall
 //!   numbered above the highest this profile names: a syscall newer than
-//!   the table ([`super::tables`], Linux 6.18) makes programs fall back as
+//!   the syscall table (generated for Linux 6.18) makes programs fall back as
 //!   on an older kernel, as under runc.
 //! - i386 (`int 0x80`) and x32 syscalls kill the process.
 //!
