@@ -6,8 +6,12 @@ set -euo pipefail
 # podman: the OCI runtime's end-to-end test (crates/rsandbox-oci/tests/podman.rs)
 # runs containers with it; without recommends it brings conmon, crun and a
 # network stack, which is all that test uses (vfs storage, --network none).
+# git, nodejs, curl, python3: real programs the hardening tests run in a strict box
+# under the default seccomp profile (crates/rsandbox/tests/hardening.rs);
+# podman also brings /usr/share/containers/seccomp.json, the Podman profile
+# those tests load where Debian installs it.
 need=(busybox-static pkg-config python3-venv valgrind iproute2 util-linux gcc libc6-dev procps
-      file podman)
+      file podman git nodejs curl python3)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing+=("$p")

@@ -193,3 +193,100 @@ pub fn on_thread<T: Send + 'static>(
     .join()
     .expect("bench thread")
 }
+
+/// The default seccomp profile as it was before the allow-list (a deny
+/// list: default Allow, 72 rules), kept as the baseline of
+/// `benches/seccomp.rs`.
+pub fn previous_default_profile() -> rsandbox::seccomp::SeccompPolicy {
+    use rsandbox::seccomp::{Action, ArgCmp, SeccompPolicy};
+    const DENIED: &[&str] = &[
+        "add_key",
+        "keyctl",
+        "request_key",
+        "bpf",
+        "perf_event_open",
+        "lookup_dcookie",
+        "syslog",
+        "fanotify_init",
+        "init_module",
+        "finit_module",
+        "delete_module",
+        "create_module",
+        "get_kernel_syms",
+        "query_module",
+        "kexec_load",
+        "kexec_file_load",
+        "reboot",
+        "settimeofday",
+        "clock_settime",
+        "clock_adjtime",
+        "adjtimex",
+        "mount",
+        "umount2",
+        "pivot_root",
+        "setns",
+        "unshare",
+        "fsopen",
+        "fsconfig",
+        "fsmount",
+        "fspick",
+        "move_mount",
+        "open_tree",
+        "mount_setattr",
+        "open_by_handle_at",
+        "ptrace",
+        "process_vm_readv",
+        "process_vm_writev",
+        "kcmp",
+        "pidfd_getfd",
+        "acct",
+        "quotactl",
+        "quotactl_fd",
+        "iopl",
+        "ioperm",
+        "swapon",
+        "swapoff",
+        "userfaultfd",
+        "io_uring_setup",
+        "io_uring_enter",
+        "io_uring_register",
+        "nfsservctl",
+        "uselib",
+        "ustat",
+        "sysfs",
+        "vhangup",
+        "afs_syscall",
+        "tuxcall",
+        "security",
+    ];
+    let mut p = SeccompPolicy::new(Action::Allow);
+    for name in DENIED {
+        p = p.rule(*name, Action::EPERM);
+    }
+    p = p.rule("clone3", Action::ENOSYS);
+    for flag in [
+        0x20000u64,
+        0x0200_0000,
+        0x0400_0000,
+        0x0800_0000,
+        0x1000_0000,
+        0x2000_0000,
+        0x4000_0000,
+    ] {
+        p = p.rule_if("clone", Action::EPERM, [ArgCmp::masked_eq(0, flag, flag)]);
+    }
+    p = p.rule_if(
+        "personality",
+        Action::EPERM,
+        [0x0u64, 0x8, 0x20000, 0x20008, 0xffff_ffff]
+            .iter()
+            .map(|&v| ArgCmp::ne(0, v).low32()),
+    );
+    for req in [0x5412u64, 0x541C] {
+        p = p.rule_if("ioctl", Action::EPERM, [ArgCmp::eq(1, req).low32()]);
+    }
+    for fam in [libc::AF_ALG, libc::AF_VSOCK, libc::AF_PACKET] {
+        p = p.rule_if("socket", Action::EPERM, [ArgCmp::eq(0, fam as u64).low32()]);
+    }
+    p
+}

@@ -156,7 +156,12 @@ def run(
     check: bool = False,
     text: bool = False,
 ) -> RunResult[bytes] | RunResult[str]:
-    """Run ``args`` in ``sandbox`` (default: ``Sandbox()``) and wait for it.
+    """Run ``args`` in ``sandbox`` and wait for it. Without ``sandbox``, the
+    payload runs in ``Sandbox.strict()`` (every namespace, the default root
+    view, no capability, no_new_privs, the default seccomp profile): a
+    function named ``run`` in a sandboxing library sandboxes. ``Sandbox()``
+    itself is a plain builder, as in Rust and C: it isolates nothing until
+    layers are added, so pass ``sandbox=`` to relax or tighten the box.
 
     Like ``subprocess.run``: ``input`` is fed to stdin, ``capture_output``
     pipes stdout and stderr (read concurrently, so neither can fill up and
@@ -168,7 +173,7 @@ def run(
     UTF-8 (undecodable output bytes become U+FFFD: the payload is untrusted).
     Ctrl-C kills the sandbox and raises ``KeyboardInterrupt``.
     """
-    sb = sandbox if sandbox is not None else Sandbox()
+    sb = sandbox if sandbox is not None else Sandbox.strict()
     if timeout is not None:
         sb = sb.timeout(timeout)
     if input is not None:

@@ -128,6 +128,37 @@ def test_strict_preset_and_report() -> None:
     assert rsandbox.Sandbox.strict().enforcement_report().fully_enforced
 
 
+def test_run_without_a_sandbox_is_strict() -> None:
+    # rsandbox.run(argv) alone must sandbox: Sandbox.strict(), seen from
+    # inside (own pid namespace, no capability, seccomp on, the default
+    # root view's private /tmp) and in the report.
+    marker = tempfile.NamedTemporaryFile(prefix="rsandbox-host-", dir="/tmp")
+    with marker:
+        r = rsandbox.run(
+            [
+                "/bin/sh",
+                "-c",
+                "echo $$; grep -E '^(CapEff|Seccomp|NoNewPrivs):' /proc/self/status; "
+                f"test -e {marker.name} && echo host-tmp || echo private-tmp",
+            ],
+            capture_output=True,
+            timeout=20,
+        )
+    assert r.returncode == 0, r
+    lines = r.stdout.decode().split("\n")
+    assert lines[0] == "2", r  # the payload under the box's init
+    assert "CapEff:\t0000000000000000" in lines, r
+    assert "NoNewPrivs:\t1" in lines, r
+    assert "Seccomp:\t2" in lines, r
+    assert "private-tmp" in lines, r
+    assert r.enforcement.fully_enforced, str(r.enforcement)
+    seccomp = r.enforcement.layer("seccomp")
+    assert seccomp is not None and "default profile" in seccomp.applied
+    # Sandbox() stays a plain builder: nothing isolated unless asked.
+    plain = rsandbox.Sandbox().enforcement_report()
+    assert plain.layer("seccomp").enforcement == "not_requested"  # type: ignore[union-attr]
+
+
 def test_landlock_denies_writes() -> None:
     with tempfile.TemporaryDirectory() as d:
         # No mount namespace: Landlock rules name host paths.

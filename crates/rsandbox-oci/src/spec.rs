@@ -207,55 +207,29 @@ fn sysctl_ns(key: &str) -> Option<(&'static str, LinuxNamespaceType)> {
     None
 }
 
-/// `linux.seccomp` as the JSON the core's loader takes. Syscall names this
-/// machine's tables do not know are dropped with a warning, as runc does
-/// with libseccomp (engines' default profiles list syscalls of newer
-/// kernels and other architectures).
+/// `linux.seccomp` as the JSON the core's loader takes. The loader skips
+/// syscall names this machine's tables do not know, as runc does with
+/// libseccomp (engines' default profiles list syscalls of newer kernels);
+/// they are named in a warning.
 fn seccomp_json(
     seccomp: &oci_spec::runtime::LinuxSeccomp,
     warnings: &mut Vec<String>,
 ) -> Res<String> {
-    let mut v =
-        serde_json::to_value(seccomp).map_err(|e| format!("linux.seccomp: serialize: {e}"))?;
-    let mut dropped = Vec::new();
-    for _ in 0..1000 {
-        let json = v.to_string();
-        let err = match Sandbox::new()
-            .seccomp_oci_json(json.clone())
-            .seccomp_config()
-            .policy()
-        {
-            Ok(_) => {
-                if !dropped.is_empty() {
-                    warnings.push(format!(
-                        "linux.seccomp: syscalls unknown here, ignored: {}",
-                        dropped.join(", ")
-                    ));
-                }
-                return Ok(json);
-            }
-            Err(e) => e.to_string(),
-        };
-        let Some(name) = err
-            .split_once("unknown syscall name \"")
-            .and_then(|(_, rest)| rest.split_once('"'))
-            .map(|(n, _)| n.to_string())
-        else {
-            return Err(format!("linux.seccomp: {err}"));
-        };
-        let Some(rules) = v.get_mut("syscalls").and_then(|s| s.as_array_mut()) else {
-            return Err(format!("linux.seccomp: {err}"));
-        };
-        for r in rules.iter_mut() {
-            if let Some(names) = r.get_mut("names").and_then(|n| n.as_array_mut()) {
-                names.retain(|n| n.as_str() != Some(name.as_str()));
-            }
-        }
-        // A rule left without names would be refused: drop it.
-        rules.retain(|r| r["names"].as_array().is_some_and(|n| !n.is_empty()));
-        dropped.push(name);
+    let json = serde_json::to_value(seccomp)
+        .map_err(|e| format!("linux.seccomp: serialize: {e}"))?
+        .to_string();
+    let policy = Sandbox::new()
+        .seccomp_oci_json(json.clone())
+        .seccomp_config()
+        .policy()
+        .map_err(|e| format!("linux.seccomp: {e}"))?;
+    if let Some(p) = policy.filter(|p| !p.skipped_syscalls().is_empty()) {
+        warnings.push(format!(
+            "linux.seccomp: syscalls unknown here, ignored: {}",
+            p.skipped_syscalls().join(", ")
+        ));
     }
-    Err("linux.seccomp: too many unknown syscall names".into())
+    Ok(json)
 }
 
 /// `linux.resources.blockIO` onto the core's blkio knobs. Leaf weights

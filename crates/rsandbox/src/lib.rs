@@ -1,6 +1,10 @@
 //! rsandbox: an embeddable Linux sandbox.
 //!
-//! Describe a box with the [`Sandbox`] builder, then spawn a [`Command`] in it:
+//! Describe a box with the [`Sandbox`] builder, then spawn a [`Command`] in it.
+//! [`Sandbox::new`] is a plain builder: it isolates nothing until layers are
+//! added, one by one as here; [`Sandbox::strict`] is the preset with every
+//! hardening layer on (all namespaces, no capability, no_new_privs, the
+//! default seccomp profile, an allow-list: see [`seccomp::profile`]).
 //!
 //! ```no_run
 //! use rsandbox::{Command, Sandbox};

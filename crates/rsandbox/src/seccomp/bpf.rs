@@ -15,12 +15,19 @@
 //! ```text
 //! ld arch; jeq AUDIT_ARCH ? +1 : 0; ret KILL_PROCESS     (foreign ABI)
 //! ld nr;   [x86_64: x32 numbers → ret KILL_PROCESS]
-//! search tree over the numbers that have rules → ja <block of nr>
-//! ret <default action>
-//! blocks: per number, its rules from the most restrictive action down:
-//!         conditions (each jumps to the next rule when false); ret action
-//!         ...; ret <default action>
+//! search tree over intervals of numbers → ja <ret or block>
+//! one ret per action (default, newer numbers, unconditional rules)
+//! blocks: per number with conditions, its rules from the most
+//!         restrictive action down: conditions (each jumps to the next
+//!         rule when false); ret action ...; ret <default action>
 //! ```
+//!
+//! The tree searches intervals, not numbers: consecutive numbers that end
+//! in the same `ret` (an allow-list's runs of allowed syscalls, the gaps
+//! between them) are one interval, so the 390-rule allow-list of the
+//! default profile compiles to 236 instructions and installs as fast as
+//! the 73-rule deny-list it replaced (`benches/examples/seccomp_stage.rs`:
+//! ×0.97 in one run).
 //!
 //! The first rule that matches returns, and rules are sorted by the
 //! kernel's action precedence, so the most restrictive matching action
@@ -262,16 +269,17 @@ fn cond(a: &mut Asm, c: &Cond, fail: usize) {
 
 /// Compile one filter for an architecture (`audit`: its `AUDIT_ARCH_*`;
 /// `x32`: whether x32 numbers exist and must be killed). `rules` is sorted
-/// by number; each number's rules are in any order.
+/// by number; each number's rules are in any order. `newer`: numbers above
+/// this one get this action instead of `default`.
 pub(crate) fn filter(
     audit: u32,
     x32: bool,
     default: Action,
+    newer: Option<(u32, Action)>,
     rules: &[(u32, Vec<NrRule>)],
 ) -> Result<Vec<libc::sock_filter>> {
     let mut a = Asm::new();
     let dispatch = a.label();
-    let default_l = a.label();
 
     a.ld(OFF_ARCH);
     a.jmp(BPF_JEQ_K, audit, Tgt::Label(dispatch), Tgt::Next);
@@ -280,7 +288,7 @@ pub(crate) fn filter(
     a.ld(OFF_NR);
     if x32 {
         // 0x4000_0000 <= nr < 0x8000_0000: an x32 call → kill. Larger
-        // numbers (e.g. -1) fail with ENOSYS in the kernel: default action.
+        // numbers (e.g. -1) are no syscall: the default (or newer) action.
         let native = a.label();
         a.jmp(BPF_JGE_K, X32_SYSCALL_BIT, Tgt::Next, Tgt::Label(native));
         a.jmp(BPF_JGE_K, 0x8000_0000, Tgt::Label(native), Tgt::Next);
@@ -288,41 +296,44 @@ pub(crate) fn filter(
         a.bind(native);
     }
 
-    // Numbers whose only rule is unconditional share one `ret` per action.
+    // One `ret` per action, shared by the default, the newer numbers and
+    // every number whose only rule is unconditional; other numbers get a
+    // block of their own.
     let mut shared: Vec<(Action, usize)> = Vec::new();
-    let mut targets = Vec::with_capacity(rules.len());
-    for (_, rs) in rules {
-        if let [only] = rs.as_slice() {
-            if only.conds.is_empty() {
-                let l = match shared.iter().find(|(act, _)| *act == only.action) {
-                    Some(&(_, l)) => l,
-                    None => {
-                        let l = a.label();
-                        shared.push((only.action, l));
-                        l
-                    }
-                };
-                targets.push(l);
-                continue;
+    let mut ret_of = |a: &mut Asm, act: Action| -> usize {
+        match shared.iter().find(|(x, _)| *x == act) {
+            Some(&(_, l)) => l,
+            None => {
+                let l = a.label();
+                shared.push((act, l));
+                l
             }
         }
-        targets.push(a.label());
+    };
+    let default_l = ret_of(&mut a, default);
+    let mut targets = Vec::with_capacity(rules.len());
+    let mut blocks = Vec::new();
+    for (i, (_, rs)) in rules.iter().enumerate() {
+        match rs.as_slice() {
+            [only] if only.conds.is_empty() => targets.push(ret_of(&mut a, only.action)),
+            _ => {
+                let l = a.label();
+                targets.push(l);
+                blocks.push((i, l));
+            }
+        }
     }
-    let nrs: Vec<u32> = rules.iter().map(|(nr, _)| *nr).collect();
-    search(&mut a, &nrs, &targets, default_l);
+    let newer = newer.map(|(above, act)| (above, ret_of(&mut a, act)));
+    let (starts, tgts) = intervals(rules, &targets, default_l, newer);
+    search(&mut a, &starts, &tgts);
 
-    a.bind(default_l);
-    a.ret(default);
     for &(act, l) in &shared {
         a.bind(l);
         a.ret(act);
     }
-    for ((_, rs), &l) in rules.iter().zip(&targets) {
-        if a.labels[l].is_some() {
-            continue; // a shared ret
-        }
+    for (i, l) in blocks {
         a.bind(l);
-        let mut sorted: Vec<&NrRule> = rs.iter().collect();
+        let mut sorted: Vec<&NrRule> = rules[i].1.iter().collect();
         sorted.sort_by_key(|r| restrictiveness(r.action));
         for r in sorted {
             let next = a.label();
@@ -340,30 +351,73 @@ pub(crate) fn filter(
     a.finish()
 }
 
-/// A binary search over the sorted `nrs` (the accumulator holds the
-/// number); jumps to `targets[i]` on `nrs[i]`, to `miss` otherwise.
-fn search(a: &mut Asm, nrs: &[u32], targets: &[usize], miss: usize) {
-    if nrs.len() <= LEAF {
-        for (&nr, &t) in nrs.iter().zip(targets) {
-            // equal → the `ja` right after; else skip it.
+/// The whole number space as intervals: `starts[i]..starts[i + 1]` goes to
+/// `targets[i]` (`starts[0]` is 0, the last runs to `u32::MAX`). Numbers
+/// with rules are intervals of one; adjacent intervals with the same target
+/// merge, so an allow-list of a few hundred syscalls, mostly in runs, is a
+/// few dozen intervals.
+fn intervals(
+    rules: &[(u32, Vec<NrRule>)],
+    targets: &[usize],
+    default_l: usize,
+    newer: Option<(u32, usize)>,
+) -> (Vec<u32>, Vec<usize>) {
+    let mut starts: Vec<u32> = Vec::new();
+    let mut tgts: Vec<usize> = Vec::new();
+    let mut push = |start: u32, t: usize| {
+        if tgts.last() != Some(&t) {
+            starts.push(start);
+            tgts.push(t);
+        }
+    };
+    let mut next = 0u64; // first number not yet covered
+    for ((nr, _), &t) in rules.iter().zip(targets) {
+        if u64::from(*nr) > next {
+            push(next as u32, default_l);
+        }
+        push(*nr, t);
+        next = u64::from(*nr) + 1;
+    }
+    match newer {
+        Some((above, t)) => {
+            if next <= u64::from(above) {
+                push(next as u32, default_l);
+            }
+            if let Some(first) = above.checked_add(1) {
+                push(first, t);
+            }
+        }
+        None if next <= u64::from(u32::MAX) => push(next as u32, default_l),
+        None => {}
+    }
+    (starts, tgts)
+}
+
+/// A binary search over sorted interval starts (the accumulator holds the
+/// number, which is at least `starts[0]`); jumps to the target of the
+/// interval the number falls in.
+fn search(a: &mut Asm, starts: &[u32], targets: &[usize]) {
+    if starts.len() <= LEAF {
+        for i in 0..starts.len() - 1 {
+            // below the next start → this interval's target; else on.
             let skip = a.label();
-            a.jmp(BPF_JEQ_K, nr, Tgt::Next, Tgt::Label(skip));
-            a.ja(t);
+            a.jmp(BPF_JGE_K, starts[i + 1], Tgt::Label(skip), Tgt::Next);
+            a.ja(targets[i]);
             a.bind(skip);
         }
-        a.ja(miss);
+        a.ja(targets[starts.len() - 1]);
         return;
     }
-    let mid = nrs.len() / 2;
+    let mid = starts.len() / 2;
     let right = a.label();
     let left = a.label();
-    // nr >= nrs[mid] → right half (a long jump), else fall into the left.
-    a.jmp(BPF_JGE_K, nrs[mid], Tgt::Next, Tgt::Label(left));
+    // nr >= starts[mid] → right half (a long jump), else fall into the left.
+    a.jmp(BPF_JGE_K, starts[mid], Tgt::Next, Tgt::Label(left));
     a.ja(right);
     a.bind(left);
-    search(a, &nrs[..mid], &targets[..mid], miss);
+    search(a, &starts[..mid], &targets[..mid]);
     a.bind(right);
-    search(a, &nrs[mid..], &targets[mid..], miss);
+    search(a, &starts[mid..], &targets[mid..]);
 }
 
 /// A classic-BPF interpreter for the subset [`filter`] emits, to test the

@@ -160,11 +160,22 @@ pub(crate) fn compile(policy: &SeccompPolicy, arch: Arch) -> Result<Vec<libc::so
             action: r.action,
         });
     }
+    if let Some(a) = policy.newer {
+        check_action(a, "newer syscalls' action")?;
+    }
     let rules: Vec<(u32, Vec<NrRule>)> = by_nr.into_iter().collect();
+    // Numbers above the highest the policy names (runc's rule for its
+    // -ENOSYS stub); a policy that names none on this architecture has no
+    // such bound.
+    let newer = policy
+        .newer
+        .zip(rules.last().map(|(nr, _)| *nr))
+        .map(|(a, max)| (max, a));
     let prog = bpf::filter(
         arch.audit(),
         arch == Arch::X86_64,
         policy.default_action,
+        newer,
         &rules,
     )?;
     if prog.len() > MAX_FILTER_INSNS {

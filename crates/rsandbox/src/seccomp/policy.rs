@@ -5,7 +5,11 @@
 //! Semantics: a syscall that matches no rule gets the default action. When
 //! several rules match one call, the most restrictive action wins (the
 //! kernel's precedence: kill-process > kill-thread > trap > errno > log >
-//! allow), whatever their order.
+//! allow), whatever their order. With [`SeccompPolicy::newer_syscalls`], a
+//! syscall numbered above every syscall the policy names (on the
+//! architecture it is compiled for) gets that action instead of the
+//! default: `ENOSYS` there lets a program fall back from a syscall newer
+//! than the policy, as runc arranges for its profiles.
 
 use serde::{Deserialize, Serialize};
 
@@ -128,6 +132,12 @@ pub struct SeccompPolicy {
     pub(crate) default_action: Action,
     #[serde(default)]
     pub(crate) rules: Vec<Rule>,
+    /// The action for syscalls numbered above every one the rules name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) newer: Option<Action>,
+    /// Names a loaded profile listed that no syscall table knows (skipped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) skipped: Vec<String>,
 }
 
 impl SeccompPolicy {
@@ -136,6 +146,8 @@ impl SeccompPolicy {
         SeccompPolicy {
             default_action,
             rules: Vec::new(),
+            newer: None,
+            skipped: Vec::new(),
         }
     }
 
@@ -145,9 +157,37 @@ impl SeccompPolicy {
     }
 
     /// Parse an OCI runtime-spec `LinuxSeccomp` JSON document (also Docker's
-    /// profile format).
+    /// and Podman's profile format; see [`super::oci`]). Capability-gated
+    /// entries are decided as for a box that keeps no capability;
+    /// [`Sandbox::seccomp_oci_json`](crate::Sandbox::seccomp_oci_json)
+    /// decides them against the box's own.
     pub fn from_oci_json(json: &str) -> crate::Result<SeccompPolicy> {
-        super::oci::parse(json)
+        super::oci::parse(json, &super::oci::Context::no_caps())
+    }
+
+    /// Syscalls numbered above every syscall the rules name (on the
+    /// architecture the policy is compiled for) get `action` instead of the
+    /// default action. `Action::ENOSYS` is the usual choice for a policy
+    /// that denies by default: a program trying a syscall newer than the
+    /// policy then falls back, as it would on an older kernel (runc does
+    /// the same for its profiles). Numbers that are no syscall at all (`-1`)
+    /// are above too.
+    pub fn newer_syscalls(mut self, action: Action) -> Self {
+        self.newer = Some(action);
+        self
+    }
+
+    /// The action for syscalls newer than the policy, if set
+    /// ([`newer_syscalls`](Self::newer_syscalls)).
+    pub fn newer_action(&self) -> Option<Action> {
+        self.newer
+    }
+
+    /// The syscall names a loaded profile listed that no syscall table
+    /// here knows (a newer kernel's, or a misspelling): they were skipped,
+    /// as runc skips them, and the enforcement report lists them.
+    pub fn skipped_syscalls(&self) -> &[String] {
+        &self.skipped
     }
 
     /// `syscall` always gets `action`.

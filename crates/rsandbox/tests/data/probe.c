@@ -156,7 +156,34 @@ int main(int argc, char **argv) {
         long r = syscall(39 | 0x40000000);
         return result(r);
     }
+    if (!strcmp(c, "int80")) { /* getpid through the i386 ABI (int 0x80) */
+        long r;
+        __asm__ volatile("int $0x80" : "=a"(r) : "a"(20L) : "memory");
+        return result(r);
+    }
 #endif
+    if (!strcmp(c, "nr") && argc > 2) { /* a raw number, arguments all -1 */
+        long r = syscall(strtol(argv[2], NULL, 0), -1L, -1L, -1L, -1L, -1L, -1L);
+        return result(r);
+    }
+    if (!strcmp(c, "open_tree_attr")) /* no path, bad fd: fails if reached */
+        return result(syscall(467, -1, "", 0, NULL, 0));
+    if (!strcmp(c, "socket_family") && argc > 2) {
+        /* An invalid type: the kernel refuses it (EINVAL) before it would
+         * load a protocol module, so nothing happens on the host even if
+         * the filter let it through. */
+        long r = socket(atoi(argv[2]), 99, 0);
+        if (r >= 0) close(r);
+        return result(r);
+    }
+    if (!strcmp(c, "set_mempolicy")) /* an invalid mode: EINVAL if reached */
+        return result(syscall(SYS_set_mempolicy, 0x7fff, NULL, 0));
+    if (!strcmp(c, "chroot")) /* a missing directory: ENOENT if reached */
+        return result(syscall(SYS_chroot, "/nonexistent-rsandbox"));
+    if (!strcmp(c, "adjtimex")) { /* a read-only query */
+        char buf[256] = {0}; /* struct timex, modes 0 */
+        return result(syscall(SYS_adjtimex, buf));
+    }
     if (!strcmp(c, "acct")) /* invalid path: cannot turn accounting on */
         return result(syscall(SYS_acct, "/nonexistent-rsandbox/acct"));
     if (!strcmp(c, "reboot")) /* invalid magic: EINVAL if ever reached */

@@ -46,6 +46,8 @@ OVERLAY = ("overlay needs lowerdir+ (Linux 6.8): on 6.1 it is refused before spa
            "with Error::Unsupported, checked by vm::overlay_on_this_kernel")
 LANDLOCK = ("strict Landlock filesystem rules need ABI 3 (truncate): 6.1 has ABI 2, refused "
             "with Error::Unsupported, checked by vm::landlock_filesystem_rules_on_this_abi")
+PROGRAMS = ("runs real programs (python3, gcc, git, node, curl) in a strict box: not in the "
+            "minimal VM; the default profile itself is checked there by the probe tests")
 SKIPS = {
     "core": {
         "network_namespace_has_only_loopback::caller": PY,
@@ -65,6 +67,10 @@ SKIPS = {
     },
     "hardening": {
         "landlock_denies_outside_rules": LANDLOCK,
+        "strict_box_runs_": PROGRAMS,
+        "docker_shaped_profile_runs_python_gcc_git": PROGRAMS,
+        "podman_profile_as_installed_runs_python_gcc_git": (
+            PROGRAMS + "; and /usr/share/containers/seccomp.json is the host's"),
         "battery_as_nobody": ("(root run only) re-runs every test, landlock_denies_outside_rules "
                               "included, as nobody; the hardening:nobody run is that pass"),
     },
