@@ -21,6 +21,8 @@
 #   RSANDBOX_VM_TIMEOUT   time limit of the whole VM run, seconds (default 480)
 #   RSANDBOX_VM_ACCEL     tcg (default) or kvm, only where KVM really works
 #   RSANDBOX_VM_ONLY      comma list of runs (core, fs:nobody, ...) to run only those
+#   RSANDBOX_VM_CLI       this `rsandbox` binary instead of building one; give the
+#                         path cargo built it at (CARGO_BIN_EXE_rsandbox of the CLI tests)
 # Exit status: 0 all runs passed, 1 a run failed, 2 no result (boot failure,
 # time limit), 3 set-up failed.
 set -euo pipefail
@@ -77,7 +79,8 @@ for l in sys.stdin:
         print("%s=%s" % (m["target"]["name"], m["executable"]))')
 fi
 [ ${#tests[@]} -gt 0 ] || { say "no test binaries (cargo test -p rsandbox --no-run failed?)"; exit 3; }
-CLI=$(cargo build --workspace --bins --message-format=json 2>/dev/null |
+CLI=${RSANDBOX_VM_CLI:-}
+[ -n "$CLI" ] || CLI=$(cargo build --workspace --bins --message-format=json 2>/dev/null |
   python3 -c '
 import json, sys
 for l in sys.stdin:

@@ -408,6 +408,8 @@ def run(args):
     if o.only:
         only = set(o.only.split(","))
         runs = [r for r in runs if r[0] in only or "%s:%s" % (r[0], r[1]) in only]
+        # Only the binaries those runs need go into the initramfs.
+        tests = {n: p for n, p in tests.items() if n in {r[0] for r in runs}}
     print("rsandbox VM suite: Debian kernel %s, pure cgroup v2, qemu microvm (TCG)" % o.kernel)
     print("runs (each in its own leaf cgroup):")
     for name, user, leaf, env, args_ in runs:
