@@ -32,6 +32,7 @@ say() { echo "test-vm-anypath: $*" >&2; }
 t_start=$SECONDS
 
 kernel=${RSANDBOX_VM_KERNEL:-$(python3 crates/rsandbox/tests/vm/suite.py kernel "$TARGET/vm-cache")}
+kernel=$(readlink -f "$kernel") # used from the copy: a relative path would not hold
 
 base=$(mktemp -d /tmp/rsbx-anypath.XXXXXX)
 trap 'rm -rf "$base"' EXIT
