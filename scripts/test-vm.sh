@@ -7,13 +7,16 @@
 # Without arguments it asks cargo for the test binaries of the rsandbox and
 # rsandbox-cli crates (`cargo test --workspace --no-run --message-format=json`:
 # nothing is rebuilt when scripts/test.sh built them already) and for the
-# `rsandbox` CLI. Needs root (or sudo) for apt-get only when qemu-system-x86,
-# busybox-static, gcc (the hardening probe is compiled here) are missing. What
-# runs in the VM and what is filtered out (with the reason) is printed first:
-# see crates/rsandbox/tests/vm/suite.py. Takes ~3 min on an idle 2-core
-# machine (TCG), ~5-6 min while other builds load it. The kernel (linux-image-amd64, fetched with `apt-get download`,
-# unpacked with `dpkg -x`, never installed) is cached in
-# $CARGO_TARGET_DIR/vm-cache (default target/vm-cache).
+# `rsandbox` CLI. The checkout may be anywhere (under /tmp, a path with
+# spaces, entered through a symlink): the VM carries what the tests run at
+# fixed paths of its own (scripts/test-vm-anypath.sh proves it). Needs root
+# (or sudo) for apt-get only when qemu-system-x86, busybox-static, gcc (the
+# hardening probe is compiled here) are missing. What runs in the VM and what
+# is filtered out (with the reason) is printed first: see
+# crates/rsandbox/tests/vm/suite.py. Takes ~3 min on an idle 2-core machine
+# (TCG), ~5-6 min while other builds load it. The kernel (linux-image-amd64,
+# fetched with `apt-get download`, unpacked with `dpkg -x`, never installed)
+# is cached in $CARGO_TARGET_DIR/vm-cache (default target/vm-cache).
 #
 # Environment:
 #   CARGO_TARGET_DIR      where cargo builds (default: <repo>/target)
@@ -21,6 +24,8 @@
 #   RSANDBOX_VM_TIMEOUT   time limit of the whole VM run, seconds (default 480)
 #   RSANDBOX_VM_ACCEL     tcg (default) or kvm, only where KVM really works
 #   RSANDBOX_VM_ONLY      comma list of runs (core, fs:nobody, ...) to run only those
+#   RSANDBOX_VM_CLI       this `rsandbox` binary instead of building one; give the
+#                         path cargo built it at (CARGO_BIN_EXE_rsandbox of the CLI tests)
 # Exit status: 0 all runs passed, 1 a run failed, 2 no result (boot failure,
 # time limit), 3 set-up failed.
 set -euo pipefail
@@ -77,7 +82,8 @@ for l in sys.stdin:
         print("%s=%s" % (m["target"]["name"], m["executable"]))')
 fi
 [ ${#tests[@]} -gt 0 ] || { say "no test binaries (cargo test -p rsandbox --no-run failed?)"; exit 3; }
-CLI=$(cargo build --workspace --bins --message-format=json 2>/dev/null |
+CLI=${RSANDBOX_VM_CLI:-}
+[ -n "$CLI" ] || CLI=$(cargo build --workspace --bins --message-format=json 2>/dev/null |
   python3 -c '
 import json, sys
 for l in sys.stdin:

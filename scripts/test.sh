@@ -19,10 +19,13 @@ step "build"
 cargo build --workspace --all-targets --quiet
 
 step "rust tests"
-cargo test --workspace --quiet 2>&1 | tee target/rust-tests.log
+cargo test --workspace --quiet 2>&1 | tee "${CARGO_TARGET_DIR:-target}/rust-tests.log"
 
 step "kernel matrix: Debian 6.1, pure cgroup v2, QEMU microvm"
 scripts/test-vm.sh
+
+step "kernel matrix from a copy of the tree under /tmp (a space in the path, via a symlink)"
+scripts/test-vm-anypath.sh
 
 step "C tests"
 scripts/test-c.sh

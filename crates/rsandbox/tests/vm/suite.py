@@ -3,8 +3,8 @@
 
 Usage:
   suite.py kernel CACHE_DIR            fetch + extract Debian's kernel (prints vmlinux path)
-  suite.py run --kernel VMLINUX --cli RSANDBOX_BIN --probe-src PROBE_C \\
-               --test NAME=PATH [--test NAME=PATH ...] [--timeout SECS] [--json OUT]
+  suite.py run --kernel VMLINUX [--cli RSANDBOX_BIN] [--checkout DIR] [--probe-src PROBE_C] \\
+               --test NAME=PATH [--test NAME=PATH ...] [--only RUNS] [--timeout SECS] [--json OUT]
 
 `kernel`: `apt-get download linux-image-amd64` and the versioned package it
 depends on into CACHE_DIR, `dpkg -x` (never installed), then the ELF inside
@@ -12,7 +12,9 @@ the bzImage's xz stream is written to CACHE_DIR/vmlinux-<version> (the
 uncompressed kernel boots ~10 s faster under TCG).
 
 `run`: builds an initramfs with busybox-static, setpriv, the test binaries,
-the `rsandbox` CLI and the shared libraries `ldd` lists; boots
+the `rsandbox` CLI and the shared libraries `ldd` lists, at fixed paths of
+its own (the host paths compiled into the tests are linked to them at boot:
+the checkout may be anywhere, /tmp included; see compiled_in); boots
 `qemu-system-x86_64 -M microvm` (TCG) with `cgroup_no_v1=all`; the init
 mounts a pure cgroup2 hierarchy with memory, pids and cpu enabled, puts
 itself in the leaf /shell, and runs each planned test run (RUNS below) in
@@ -62,8 +64,6 @@ SKIPS = {
         "published_port_reaches_a_server_in_a_private_network::": PY + " (HTTP server)",
         "socket_activation_serves_from_an_empty_network::": PY + " (HTTP server)",
         "socket_activation_without_pid_ns_sets_the_payload_pid::": PY + " (HTTP server)",
-        "documented_examples_parse": "reads docs/profile.md from the checkout (not in the VM); "
-                                     "kernel-independent",
     },
     "hardening": {
         "landlock_denies_outside_rules": LANDLOCK,
@@ -86,6 +86,36 @@ LIMITS_NOBODY = [
     "nobody_best_effort_runs_and_reports_unapplied_limits",
     "nobody_ebpf_device_rules_are_a_privilege_error",
 ]
+
+
+# Paths compiled into the tests name the host's checkout, which may be
+# anywhere: under /tmp (hidden in the VM by the tmpfs its init mounts there),
+# in a directory with spaces, reached through a symlink. The VM carries what
+# the tests open by such a path at fixed paths of its own (the binaries in
+# /t, checkout files in /opt/checkout) and its init links each compiled-in
+# path to them once its file systems are mounted.
+#   CARGO_BIN_EXE_rsandbox (the CLI tests): the CLI as cargo built it -> /t/rsandbox
+#   CARGO_MANIFEST_DIR/../../<file>: CHECKOUT_FILES, read by the tests named
+# MANIFEST_DIRS are made as real directories: `..` resolves through them.
+CHECKOUT_FILES = {
+    "docs/profile.md": "services::documented_examples_parse",
+}
+MANIFEST_DIRS = ["crates/rsandbox", "crates/rsandbox-cli"]
+
+
+def default_checkout():
+    """The checkout this script is in, as cargo names it: cargo takes the
+    working directory from getcwd(), the physical path, so CARGO_MANIFEST_DIR
+    has no symlinks even when the checkout was entered through one."""
+    return os.path.realpath(os.path.join(HERE, "..", "..", "..", ".."))
+
+
+def compiled_in(cli, checkout):
+    """(directories to make, [(compiled-in path, fixed path in the VM)])."""
+    dirs = [os.path.join(checkout, d) for d in MANIFEST_DIRS]
+    links = [(os.path.abspath(cli), "/t/rsandbox")] if cli else []
+    links += [(os.path.join(checkout, f), "/opt/checkout/" + f) for f in CHECKOUT_FILES]
+    return dirs, links
 
 
 def plan(tests):
@@ -260,7 +290,7 @@ if [ ! -e /.stage2 ]; then
   # to a tmpfs and switch_root there, as a real system's root is a mount.
   mkdir /newroot
   mount -t tmpfs -o mode=0755 root /newroot
-  for f in /*; do case $f in /newroot) ;; *) cp -a $f /newroot/ ;; esac; done
+  for f in /*; do case $f in /newroot) ;; *) cp -a "$f" /newroot/ ;; esac; done
   touch /newroot/.stage2
   exec switch_root /newroot /init
 fi
@@ -276,6 +306,16 @@ ln -sf pts/ptmx /dev/ptmx 2>/dev/null
 ip link set lo up 2>/dev/null || ifconfig lo 127.0.0.1 up
 hostname rsbx-vm
 for m in /opt/modules/*.ko; do [ -e "$m" ] && insmod "$m"; done
+fail=0
+# The host paths compiled into the tests, linked to what the VM carries at
+# fixed paths (suite.py, compiled_in): made after the mounts above, which
+# would hide them (a checkout under /tmp).
+place() { # compiled-in-path fixed-path
+  [ "$1" -ef "$2" ] && return
+  mkdir -p "$(dirname "$1")" && ln -s "$2" "$1" && [ -e "$1" ] ||
+    { echo "RSBX-VM-PLACE failed: $1 -> $2"; fail=1; }
+}
+@PLACE@
 # NB: busybox sh runs its own applets before PATH lookup: util-linux
 # setpriv is called by its full path.
 echo "RSBX-VM-KERNEL $(uname -r) cmdline: $(cat /proc/cmdline)"
@@ -291,12 +331,13 @@ cd /tmp
 chmod 0755 /t /t/*
 # A root-owned setuid probe for the hardening tests' nobody pass.
 cp /opt/probe /opt/suid-probe && chmod 4755 /opt/suid-probe
-echo "==== rsandbox check (root)"
-/t/rsandbox check; echo "RSBX-VM-CHECK user=root rc=$?"
-echo "==== rsandbox check (nobody)"
-/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups /t/rsandbox check; echo "RSBX-VM-CHECK user=nobody rc=$?"
-/t/rsandbox check --json > /tmp/check.json 2>&1; echo "RSBX-VM-CHECK-JSON $(tr -d '\n' < /tmp/check.json)"
-fail=0
+if [ -x /t/rsandbox ]; then
+  echo "==== rsandbox check (root)"
+  /t/rsandbox check; echo "RSBX-VM-CHECK user=root rc=$?"
+  echo "==== rsandbox check (nobody)"
+  /usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups /t/rsandbox check; echo "RSBX-VM-CHECK user=nobody rc=$?"
+  /t/rsandbox check --json > /tmp/check.json 2>&1; echo "RSBX-VM-CHECK-JSON $(tr -d '\n' < /tmp/check.json)"
+fi
 run() { # name user leaf env args...
   name=$1; user=$2; leaf=$3; envs=$4; shift 4
   mkdir -p $CG/$leaf
@@ -337,7 +378,7 @@ PASSWD = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexisten
 GROUP = "root:x:0:\nnogroup:x:65534:\n"
 
 
-def build_initramfs(out, tests, cli, probe_src, runs, run_timeout, kernel_path):
+def build_initramfs(out, tests, cli, checkout, probe_src, runs, run_timeout, kernel_path):
     c = Cpio()
     for d in ["/proc", "/sys", "/tmp", "/dev", "/root", "/etc", "/opt", "/t",
               "/usr/bin", "/usr/sbin", "/usr/lib", "/usr/lib64", "/var/tmp", "/mnt"]:
@@ -355,9 +396,10 @@ def build_initramfs(out, tests, cli, probe_src, runs, run_timeout, kernel_path):
     elfs = {"/usr/bin/setpriv": shutil.which("setpriv") or "/usr/bin/setpriv"}
     for name, path in tests.items():
         elfs["/t/" + name] = path
-    elfs["/t/rsandbox"] = cli
-    # Also where the CLI's own tests look for it (CARGO_BIN_EXE_rsandbox).
-    elfs[os.path.abspath(cli)] = cli
+    if cli:
+        elfs["/t/rsandbox"] = cli
+    for f in CHECKOUT_FILES:
+        c.file("/opt/checkout/" + f, open(os.path.join(checkout, f), "rb").read(), 0o644)
     # The probe, compiled here exactly as hardening.rs compiles it.
     tmp = tempfile.mkdtemp(prefix="rsbx-vm-probe-")
     probe = os.path.join(tmp, "probe")
@@ -386,7 +428,11 @@ def build_initramfs(out, tests, cli, probe_src, runs, run_timeout, kernel_path):
     for name, user, leaf, env, args in runs:
         lines.append("run %s %s %s %s %s" % (name, user, leaf, shlex.quote(env),
                                              " ".join(shlex.quote(a) for a in args)))
-    init = INIT.replace("@RUNS@", "\n".join(lines)).replace("@RUN_TIMEOUT@", str(run_timeout))
+    dirs, links = compiled_in(cli, checkout)
+    place = ["mkdir -p %s || fail=1" % " ".join(shlex.quote(d) for d in dirs)]
+    place += ["place %s %s" % (shlex.quote(p), shlex.quote(fixed)) for p, fixed in links]
+    init = (INIT.replace("@PLACE@", "\n".join(place)).replace("@RUNS@", "\n".join(lines))
+            .replace("@RUN_TIMEOUT@", str(run_timeout)))
     c.file("/init", init.encode())
     with gzip.open(out, "wb", compresslevel=1) as f:
         f.write(c.bytes())
@@ -398,7 +444,11 @@ def run(args):
     import argparse
     ap = argparse.ArgumentParser(prog="suite.py run")
     ap.add_argument("--kernel", required=True)
-    ap.add_argument("--cli", required=True)
+    ap.add_argument("--cli",
+                    help="the rsandbox CLI at the path cargo built it (CARGO_BIN_EXE_rsandbox); "
+                         "without it no `rsandbox check` at boot, and the CLI tests fail")
+    ap.add_argument("--checkout", default=default_checkout(),
+                    help="the checkout as cargo named it (CARGO_MANIFEST_DIR's workspace)")
     ap.add_argument("--probe-src", default=os.path.join(HERE, "..", "data", "probe.c"))
     ap.add_argument("--test", action="append", default=[], help="NAME=PATH")
     ap.add_argument("--timeout", type=int, default=480, help="whole VM, seconds")
@@ -414,6 +464,8 @@ def run(args):
     if o.only:
         only = set(o.only.split(","))
         runs = [r for r in runs if r[0] in only or "%s:%s" % (r[0], r[1]) in only]
+        # Only the binaries those runs need go into the initramfs.
+        tests = {n: p for n, p in tests.items() if n in {r[0] for r in runs}}
     print("rsandbox VM suite: Debian kernel %s, pure cgroup v2, qemu microvm (TCG)" % o.kernel)
     print("runs (each in its own leaf cgroup):")
     for name, user, leaf, env, args_ in runs:
@@ -422,6 +474,10 @@ def run(args):
     for name, sk in SKIPS.items():
         for t, why in sk.items():
             print("  %s %s: %s" % (name, t, why))
+    _, links = compiled_in(o.cli, o.checkout)
+    print("compiled-in paths made in the VM (after its /tmp tmpfs):")
+    for p, fixed in links:
+        print("  %s -> %s" % (p, fixed))
     print("limits: only vm_* (as root) and %s (as nobody) run here; the other limits "
           "tests target the hybrid v1 host" % ", ".join(LIMITS_NOBODY))
     sys.stdout.flush()
@@ -432,7 +488,8 @@ def run(args):
         extract_vmlinux(o.kernel, kernel_path)
     initrd = os.path.join(tmp, "initrd.gz")
     t0 = time.time()
-    build_initramfs(initrd, tests, o.cli, o.probe_src, runs, o.run_timeout, o.kernel)
+    build_initramfs(initrd, tests, o.cli, o.checkout, o.probe_src, runs, o.run_timeout,
+                    o.kernel)
     print("initramfs: %.1f MB in %.1f s" % (os.path.getsize(initrd) / 1e6, time.time() - t0))
     cmd = ["qemu-system-x86_64", "-M", "microvm", "-accel", o.accel,
            "-cpu", "host" if o.accel == "kvm" else "max",
@@ -482,6 +539,8 @@ def run(args):
         print("  %-18s rc=%-4s %4s s  %-6s %s passed, %s failed, %s filtered out" % (
             r["name"], r["rc"], r["secs"], "ok" if r["rc"] == "0" else "FAILED",
             r.get("passed", "?"), r.get("failed", "?"), r.get("filtered", "?")))
+    for m in re.findall(r"RSBX-VM-PLACE failed: (.*)", text):
+        print("  compiled-in path not made in the VM: %s" % m)
     ran = {r["name"] for r in results}
     missing = ["%s:%s" % (n, u) for n, u, *_ in runs if "%s:%s" % (n, u) not in ran]
     if timed_out:
