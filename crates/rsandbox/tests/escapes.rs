@@ -286,7 +286,11 @@ fn helper_uid_switch_then_wait() {
     };
     // The program itself, not through a shell: a box without a PID
     // namespace is one process to the death signal.
+    // No stdio of ours in the box: a box that outlived its caller (the
+    // bug) must fail the test, not hold its pipes open and hang it.
     let child = sb
+        .stdout(rsandbox::Stdio::Null)
+        .stderr(rsandbox::Stdio::Null)
         .spawn(&Command::from_argv(["/bin/sleep", "1000"]))
         .unwrap();
     println!("BOXPID {}", child.pid());
@@ -299,6 +303,7 @@ fn caller_killed_after_a_uid_switch(mode: &str) {
         .args(["--exact", "helper_uid_switch_then_wait", "--nocapture"])
         .env("RSANDBOX_HELPER_F8", mode)
         .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
