@@ -7,12 +7,13 @@
  *   base strict|new
  *   step SETTER ARG...      (a row of rsandbox-surface's table: steps.h)
  *   argv ARG...
- *   run
+ *   run                     (or: describe)
  *
  * builds each box through the C API, runs it with sandbox_output, and
  * prints one JSON object per scenario: {"scenario", "rc", "message"} when a
  * call failed, else {"scenario", "reason", "exit_code", "signal",
- * "pids_peak", "stdout", "stderr"}. steps.h, the setter dispatch table, is
+ * "pids_peak", "stdout", "stderr"}; `describe` prints {"scenario", "json"}:
+ * the description as sandbox_to_json writes it, nothing run. steps.h, the setter dispatch table, is
  * written by the harness from the same table the setters are generated
  * from, so every generated setter can be a step. */
 #define _GNU_SOURCE
@@ -165,6 +166,24 @@ int main(void) {
             }
         } else if (strcmp(w[0], "argv") == 0) {
             for (size_t i = 1; i < n; i++) argv_store[argc++] = strdup(w[i]);
+        } else if (strcmp(w[0], "describe") == 0 && sb != NULL) {
+            char *json = NULL;
+            if (failed == SANDBOX_OK) {
+                failed = sandbox_to_json(sb, &json);
+                if (failed != SANDBOX_OK)
+                    snprintf(message, sizeof message, "%s", sandbox_last_error_message());
+            }
+            if (failed != SANDBOX_OK) {
+                print_failure(scenario, failed, message);
+            } else {
+                printf("{\"scenario\": ");
+                json_string(scenario, strlen(scenario));
+                printf(", \"json\": ");
+                json_string(json, strlen(json));
+                printf("}\n");
+            }
+            sandbox_string_free(json);
+            fflush(stdout);
         } else if (strcmp(w[0], "run") == 0 && sb != NULL) {
             sandbox_output_t *out = NULL;
             if (failed == SANDBOX_OK) {

@@ -2,7 +2,8 @@
 
 Reads a JSON list of scenarios on stdin ({"name", "base", "steps": [[setter,
 [args...]]...], "argv"}), builds each box through the `rsandbox` package
-(`getattr(sandbox, setter)(*args)`), runs it with `rsandbox.run`, and prints
+(`getattr(sandbox, setter)(*args)`), runs it with `rsandbox.run` (or, with
+"describe", only writes its `to_json()`), and prints
 one JSON object per scenario: the exception's class, the builtin classes it
 is an instance of, its message and `field` when a call raised, else the
 outcome with the captured stdout and stderr. Runs with `python -S`: the
@@ -21,6 +22,8 @@ def run(scenario):
     sb = rsandbox.Sandbox.strict() if scenario["base"] == "strict" else rsandbox.Sandbox()
     for setter, args in scenario["steps"]:
         sb = getattr(sb, setter)(*args)
+    if scenario.get("describe"):
+        return {"json": sb.to_json()}
     r = rsandbox.run(scenario["argv"], sandbox=sb, capture_output=True)
     o = r.outcome
     return {

@@ -162,7 +162,8 @@ pub fn script(s: &Prepared) -> Result<String, String> {
         let _ = writeln!(out, "step {setter} {}", args.join(" "));
     }
     let argv: Vec<String> = s.argv.iter().map(|a| encode(a)).collect();
-    let _ = writeln!(out, "argv {}\nrun", argv.join(" "));
+    let verb = if s.describe { "describe" } else { "run" };
+    let _ = writeln!(out, "argv {}\n{verb}", argv.join(" "));
     Ok(out)
 }
 
@@ -229,5 +230,6 @@ fn observe(v: Value) -> Observed {
         pids_peak: v["pids_peak"].as_u64(),
         stdout: v["stdout"].as_str().unwrap_or_default().to_owned(),
         stderr: v["stderr"].as_str().unwrap_or_default().to_owned(),
+        json: v["json"].as_str().map(str::to_owned),
     }
 }

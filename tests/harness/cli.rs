@@ -144,6 +144,7 @@ fn observe(out: std::process::Output) -> Observed {
         pids_peak: outcome["cgroup"]["pids_peak"].as_u64(),
         stdout: payload,
         stderr,
+        json: None,
     }
 }
 

@@ -20,6 +20,7 @@ mod c;
 mod cli;
 pub mod observed;
 mod python;
+pub mod samples;
 pub mod scenario;
 pub mod user;
 

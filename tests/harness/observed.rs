@@ -50,6 +50,8 @@ pub struct Observed {
     pub stdout: String,
     /// The payload's stderr.
     pub stderr: String,
+    /// The description's JSON form, when it was only described.
+    pub json: Option<String>,
 }
 
 impl Observed {

@@ -63,7 +63,7 @@ fn to_json(s: &Prepared) -> Value {
         Base::New => "new",
     };
     let steps: Vec<Value> = s.steps.iter().map(|(n, a)| json!([n, a])).collect();
-    json!({"name": s.name, "base": base, "steps": steps, "argv": s.argv})
+    json!({"name": s.name, "base": base, "steps": steps, "argv": s.argv, "describe": s.describe})
 }
 
 /// The system's Python 3.
@@ -151,5 +151,6 @@ fn observe(v: Value) -> Observed {
         pids_peak: v["pids_peak"].as_u64(),
         stdout: v["stdout"].as_str().unwrap_or_default().to_owned(),
         stderr: v["stderr"].as_str().unwrap_or_default().to_owned(),
+        json: v["json"].as_str().map(str::to_owned),
     }
 }

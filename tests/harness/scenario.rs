@@ -168,6 +168,8 @@ pub struct Prepared {
     pub steps: Vec<(String, Vec<Value>)>,
     /// `/bin/sh -c SCRIPT`.
     pub argv: Vec<String>,
+    /// Only describe the box (its JSON form), run nothing.
+    pub describe: bool,
 }
 
 impl Scenario {
@@ -190,6 +192,7 @@ impl Scenario {
             base: self.base,
             steps,
             argv: vec!["/bin/sh".into(), "-c".into(), places.fill(&self.script)],
+            describe: false,
         }
     }
 }
