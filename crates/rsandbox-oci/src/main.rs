@@ -3,9 +3,11 @@
 //! `podman --runtime /path/to/rsandbox-oci run ...` (or a `containers.conf`
 //! entry) runs containers with it. See `docs/oci.md`.
 
+mod cgroup_path;
 mod cgroups;
 mod devices;
 mod hooks;
+mod pidfile;
 mod spec;
 mod state;
 mod timing;
@@ -430,7 +432,7 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
     let mut child = sb.spawn(&cmd).map_err(|e| format!("exec: {e}"))?;
     drop(pty);
     if let Some(p) = pid_file {
-        write_pid_file(p, child.pid())?;
+        pidfile::write(p, child.pid())?;
     }
     drop(l);
     if *detach {
@@ -587,7 +589,9 @@ fn create_locked(
         preserve_fds,
         tty,
     } = opts;
-    let rel = cgroups::relative_path(mapped.cgroups_path.as_deref(), id, cli.systemd_cgroup);
+    let rel =
+        cgroup_path::container_cgroup(mapped.cgroups_path.as_deref(), id, cli.systemd_cgroup)?;
+    cgroups::check_unused(&rel)?;
     let created = cgroups::create(&rel)?;
     if let Err(e) = devices::write_own(&rel, &mapped.device_rules) {
         cgroups::remove(&created);
@@ -698,7 +702,7 @@ fn create_locked(
     }
     hooks::run(hk, hooks::Kind::CreateContainer, &st, Some((spec, pid))).map_err(fail)?;
     if let Some(p) = pid_file {
-        write_pid_file(p, pid).map_err(fail)?;
+        pidfile::write(p, pid).map_err(fail)?;
     }
     timing::mark("pid file");
     Ok(())
@@ -712,13 +716,6 @@ fn with_tty(sb: rsandbox::Sandbox, slave: &OwnedFd) -> rsandbox::Sandbox {
         .stdout(Stdio::Fd(fd))
         .stderr(Stdio::Fd(fd))
         .controlling_tty(true)
-}
-
-fn write_pid_file(p: &Path, pid: i32) -> Res<()> {
-    let tmp = p.with_extension("rsandbox-tmp");
-    std::fs::write(&tmp, pid.to_string())
-        .and_then(|_| std::fs::rename(&tmp, p))
-        .map_err(|e| format!("write pid file {}: {e}", p.display()))
 }
 
 /// Set a namespaced sysctl from a thread that joined the container's

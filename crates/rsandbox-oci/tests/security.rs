@@ -1,0 +1,191 @@
+//! The escapes and weaknesses of the security review (issue 15), each
+//! reproduced against the runtime: every test here fails on the tree the
+//! review was done on, and passes once the finding is fixed.
+//!
+//! As root (containers need it), with probes run as `nobody` where the
+//! attacker is another local user. Needs a static busybox.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::*;
+
+fn mode(p: &Path) -> u32 {
+    std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
+}
+
+/// `args` run as nobody (uid and gid 65534, no groups).
+fn as_nobody(args: &[&str]) -> std::process::Output {
+    Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .args(args)
+        .output()
+        .expect("setpriv (util-linux)")
+}
+
+/// F11: the state is the runtime's alone. Another user can neither read a
+/// container's state (hooks' environments) nor open, and so `flock`, its
+/// lock, which would block `state`, `kill`, `delete`... on it forever;
+/// also when the root directory already existed with a looser mode.
+#[test]
+fn state_is_private_and_its_lock_cannot_be_held_by_others() {
+    let env = Env::new("private", &["sleep", "100"]);
+    let mut cfg = config(&["sleep", "100"]);
+    cfg["hooks"] = serde_json::json!({"poststop": [
+        {"path": "/bin/true", "env": ["API_TOKEN=s3cr3t"]}]});
+    env.set_config(&cfg);
+    let root = env.dir.join("root");
+    env.create("it-private");
+    // An older runtime (or an admin) made the root world-readable.
+    std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o755)).unwrap();
+    env.create("it-private2");
+    assert_eq!(mode(&env.dir), 0o755, "the probe must reach the root");
+    for id in ["it-private", "it-private2"] {
+        let dir = root.join(id);
+        assert_eq!(mode(&dir), 0o700, "{}", dir.display());
+        for f in ["lock", "state.json"] {
+            assert_eq!(mode(&dir.join(f)), 0o600, "{id}/{f}");
+        }
+        let lock = dir.join("lock");
+        let o = as_nobody(&["flock", "-x", "-n", lock.to_str().unwrap(), "true"]);
+        assert!(
+            !o.status.success(),
+            "nobody took the lock of {id}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("Permission denied"),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let o = as_nobody(&["cat", dir.join("state.json").to_str().unwrap()]);
+        assert!(!o.status.success(), "nobody read the state of {id}");
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("s3cr3t"));
+        assert_eq!(env.status(id), "created");
+    }
+}
+
+/// F12: `linux.cgroupsPath` with `..` or naming the root cgroup is refused,
+/// and so is a cgroup that already holds a process: `delete` (which kills
+/// what its cgroup holds) then leaves that process alone.
+#[test]
+fn cgroups_path_is_checked() {
+    let env = Env::new("cgpath", &["true"]);
+    for (path, want) in [
+        ("/../../../x", "\"..\""),
+        ("/a/../../b", "\"..\""),
+        ("../x", "\"..\""),
+        ("/", "root cgroup"),
+        ("/./", "root cgroup"),
+    ] {
+        let mut cfg = config(&["true"]);
+        cfg["linux"]["cgroupsPath"] = path.into();
+        env.set_config(&cfg);
+        let (ok, _, _) = env.rt(&[
+            "create",
+            "--bundle",
+            env.bundle().to_str().unwrap(),
+            "it-cg",
+        ]);
+        assert!(!ok, "cgroupsPath {path:?} accepted");
+        assert!(env.output().contains(want), "{path}: {}", env.output());
+        assert!(!env.dir.join("root/it-cg").exists(), "state left behind");
+    }
+
+    // A cgroup of the test's own (cgroup2), holding a process.
+    let v2 = unified_mount();
+    let name = format!("rsandbox-oci-it-foreign-{}", std::process::id());
+    let foreign = v2.join(&name);
+    std::fs::create_dir(&foreign).unwrap();
+    let mut victim = Command::new("sleep").arg("100").spawn().unwrap();
+    std::fs::write(foreign.join("cgroup.procs"), victim.id().to_string()).unwrap();
+    let mut cfg = config(&["true"]);
+    cfg["linux"]["cgroupsPath"] = format!("/{name}").into();
+    env.set_config(&cfg);
+    let (ok, _, _) = env.rt(&[
+        "create",
+        "--bundle",
+        env.bundle().to_str().unwrap(),
+        "it-cg2",
+    ]);
+    let created = ok;
+    if ok {
+        // Before the fix: accepted, and delete killed the victim.
+        let _ = env.rt(&["delete", "--force", "it-cg2"]);
+    }
+    let alive = victim.try_wait().unwrap().is_none();
+    let _ = victim.kill();
+    let _ = victim.wait();
+    let _ = std::fs::remove_dir(&foreign);
+    assert!(!created, "a cgroup holding a process was accepted");
+    assert!(alive, "the foreign process was killed");
+    assert!(
+        env.output().contains("is not empty: 1 process(es) found"),
+        "{}",
+        env.output()
+    );
+
+    // Two containers given one cgroup: the second is refused, the first
+    // keeps running.
+    let mut cfg = config(&["sleep", "100"]);
+    cfg["linux"]["cgroupsPath"] = format!("/rsandbox-oci-it-shared-{}", std::process::id()).into();
+    env.set_config(&cfg);
+    env.create("it-cg3");
+    let (ok, _, _) = env.rt(&[
+        "create",
+        "--bundle",
+        env.bundle().to_str().unwrap(),
+        "it-cg4",
+    ]);
+    assert!(!ok, "a second container in one cgroup");
+    assert_eq!(env.status("it-cg3"), "created");
+    assert!(env.rt(&["delete", "--force", "it-cg3"]).0);
+}
+
+fn unified_mount() -> PathBuf {
+    let mi = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    mi.lines()
+        .find(|l| l.contains(" - cgroup2 "))
+        .and_then(|l| l.split(' ').nth(4))
+        .map(PathBuf::from)
+        .expect("a cgroup2 hierarchy")
+}
+
+/// F13: `--pid-file` in a directory another user can write: symlinks
+/// planted at the pid file and at the temporary path the runtime used to
+/// write through are replaced or avoided, never followed.
+#[test]
+fn pid_file_never_follows_a_planted_symlink() {
+    let env = Env::new("pidfile", &["sleep", "100"]);
+    let shared = env.dir.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let victim = env.dir.join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let pid_file = shared.join("c.pid");
+    for p in [pid_file.clone(), shared.join("c.rsandbox-tmp")] {
+        std::os::unix::fs::symlink(&victim, &p).unwrap();
+    }
+    let id = "it-pidfile";
+    let (ok, _, _) = env.rt(&[
+        "create",
+        "--bundle",
+        env.bundle().to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        id,
+    ]);
+    assert!(ok, "create: {}", env.output());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    let meta = std::fs::symlink_metadata(&pid_file).unwrap();
+    assert!(
+        meta.file_type().is_file(),
+        "the pid file is still a symlink"
+    );
+    let pid = env.state(id)["pid"].as_i64().unwrap();
+    assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), pid.to_string());
+    assert!(env.rt(&["delete", "--force", id]).0);
+}
