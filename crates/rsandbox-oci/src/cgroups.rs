@@ -102,12 +102,11 @@ pub fn create(rel: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(created)
 }
 
-/// Move this process into the cgroups `pid` is in, in every hierarchy of
-/// [`mounts`]. `/proc/PID/cgroup` names them relative to this process's
-/// cgroup namespace, as its `/sys/fs/cgroup` mounts show them.
-pub fn join_cgroups_of(pid: i32) -> Result<(), String> {
-    let file = format!("/proc/{pid}/cgroup");
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("read {file}: {e}"))?;
+/// Move process `pid` (0: this one) into the cgroups listed in `text` (a
+/// process's `/proc/PID/cgroup`), in every hierarchy of [`mounts`]. That
+/// file names them relative to this process's cgroup namespace, as its
+/// `/sys/fs/cgroup` mounts show them.
+pub fn join_cgroups(text: &str, pid: i32) -> Result<(), String> {
     let all = cgroup_mounts();
     let managed = mounts();
     for line in text.lines() {
@@ -132,7 +131,7 @@ pub fn join_cgroups_of(pid: i32) -> Result<(), String> {
         let procs = Path::new(&m.path)
             .join(path.trim_start_matches('/'))
             .join("cgroup.procs");
-        std::fs::write(&procs, "0")
+        std::fs::write(&procs, pid.to_string())
             .map_err(|e| format!("join the container's cgroup {}: {e}", procs.display()))?;
     }
     Ok(())

@@ -10,6 +10,7 @@ mod hooks;
 mod pidfile;
 mod spec;
 mod state;
+mod target;
 mod timing;
 mod tty;
 
@@ -403,12 +404,16 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
     if *tty {
         proc.set_terminal(Some(true));
     }
-    let (mut sb, cmd, warnings) = spec::exec_sandbox(&spec, &proc, s.pid)?;
+    // The container's process pinned (pidfd) before anything about it is
+    // read, and its namespaces opened through its /proc directory fd.
+    let target = target::Target::open(&s)?;
+    let (mut sb, cmd, warnings) = spec::exec_sandbox(&spec, &proc, &target.proc_path())?;
     // Into the container's cgroups first, as runc does: the exec'd process
     // inherits them, so the container's limits bind it and `kill --all`,
     // `ps`, `pause` and `delete` find it. Left where the runtime runs
     // (conmon's cgroup, under podman) it escaped `--memory`.
-    cgroups::join_cgroups_of(s.pid).map_err(|e| format!("exec: {e}"))?;
+    let cgroup = target.read("cgroup")?;
+    cgroups::join_cgroups(&cgroup, 0).map_err(|e| format!("exec: {e}"))?;
     let pty = if proc.terminal().unwrap_or(false) {
         let sock = console_socket
             .as_ref()
@@ -429,8 +434,12 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
     for i in 0..(*preserve_fds).max(0) {
         sb = sb.pass_fd(3 + i, 3 + i);
     }
+    // Everything read about the container above was its own: its process
+    // was alive all along (the core opens the namespaces through the
+    // pinned directory, where a dead process's entries are gone).
+    target.confirm()?;
     let mut child = sb.spawn(&cmd).map_err(|e| format!("exec: {e}"))?;
-    drop(pty);
+    drop((pty, target));
     if let Some(p) = pid_file {
         pidfile::write(p, child.pid())?;
     }
@@ -700,7 +709,10 @@ fn create_locked(
     for kind in [hooks::Kind::CreateRuntime, hooks::Kind::Prestart] {
         hooks::run(hk, kind, &st, None).map_err(fail)?;
     }
-    hooks::run(hk, hooks::Kind::CreateContainer, &st, Some((spec, pid))).map_err(fail)?;
+    if !hooks::of(hk, hooks::Kind::CreateContainer).is_empty() {
+        let target = target::Target::open(&saved).map_err(fail)?;
+        hooks::run(hk, hooks::Kind::CreateContainer, &st, Some((spec, &target))).map_err(fail)?;
+    }
     if let Some(p) = pid_file {
         pidfile::write(p, pid).map_err(fail)?;
     }
@@ -766,11 +778,12 @@ fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
     // the config; without any, config.json is not read at all.
     if !hooks::of(s.hooks.as_ref(), hooks::Kind::StartContainer).is_empty() {
         let (spec, _) = spec::load(&s.bundle)?;
+        let target = target::Target::open(&s)?;
         hooks::run(
             s.hooks.as_ref(),
             hooks::Kind::StartContainer,
             &state_json(&s),
-            Some((&spec, s.pid)),
+            Some((&spec, &target)),
         )?;
     }
     let fifo = state::exec_fifo(&l.dir);

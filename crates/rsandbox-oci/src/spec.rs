@@ -830,20 +830,42 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
     })
 }
 
-/// A process run in the running container whose first process is `pid`
-/// (`exec`): it joins every namespace the container has, gets the
-/// container's seccomp filter, and `process`'s command, env, cwd, user,
-/// capabilities and rlimits. It gets no cgroup of its own (documented).
+/// A process run in the running container whose first process's
+/// `/proc/PID` is `proc_dir` (`exec`; see `target::Target::proc_path`):
+/// it joins every namespace the container has, gets the container's
+/// seccomp filter, and `process`'s command, env, cwd, user, capabilities
+/// and rlimits. It gets no cgroup of its own (documented).
 pub fn exec_sandbox(
     spec: &Spec,
     process: &oci_spec::runtime::Process,
-    pid: i32,
+    proc_dir: &Path,
 ) -> Res<(Sandbox, Command, Vec<String>)> {
     let mut warnings = Vec::new();
-    let mut sb = Sandbox::new()
+    let sb = Sandbox::new()
         .kill_on_drop(false)
         .die_with_parent(false)
         .env_clear();
+    let mut sb = join_container(sb, spec, proc_dir, true, &mut warnings)?;
+    let linux = spec.linux().as_ref();
+    if let Some(seccomp) = linux.and_then(|l| l.seccomp().as_ref()) {
+        let json = seccomp_json(seccomp, &mut warnings)?;
+        sb = sb.seccomp_oci_json(json);
+    }
+    let (sb, command) = apply_process(sb, process, &mut warnings)?;
+    sb.validate().map_err(|e| format!("exec: {e}"))?;
+    Ok((sb, command, warnings))
+}
+
+/// `sb` joining the namespaces `spec` gives the container whose first
+/// process's `/proc/PID` is `proc_dir`; its mount namespace only with
+/// `mount` (without, the process keeps the runtime's filesystem view).
+pub fn join_container(
+    mut sb: Sandbox,
+    spec: &Spec,
+    proc_dir: &Path,
+    mount: bool,
+    warnings: &mut Vec<String>,
+) -> Res<Sandbox> {
     let linux = spec.linux().as_ref();
     for ns in linux
         .and_then(|l| l.namespaces().as_ref())
@@ -852,6 +874,7 @@ pub fn exec_sandbox(
     {
         use rsandbox::Namespace as N;
         let (kind, file) = match ns.typ() {
+            LinuxNamespaceType::Mount if !mount => continue,
             LinuxNamespaceType::Mount => (N::Mount, "mnt"),
             LinuxNamespaceType::Pid => (N::Pid, "pid"),
             LinuxNamespaceType::Network => (N::Net, "net"),
@@ -866,15 +889,18 @@ pub fn exec_sandbox(
                 continue;
             }
         };
-        sb = sb.join_ns(kind, format!("/proc/{pid}/ns/{file}"));
+        sb = sb.join_ns(kind, proc_dir.join("ns").join(file));
     }
-    if let Some(seccomp) = linux.and_then(|l| l.seccomp().as_ref()) {
-        let json = seccomp_json(seccomp, &mut warnings)?;
-        sb = sb.seccomp_oci_json(json);
-    }
-    let (sb, command) = apply_process(sb, process, &mut warnings)?;
-    sb.validate().map_err(|e| format!("exec: {e}"))?;
-    Ok((sb, command, warnings))
+    Ok(sb)
+}
+
+/// Whether `spec`'s container has a PID namespace of its own (so a process
+/// joining it is forked into it by a waiter outside).
+pub fn has_pid_ns(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|ns| ns.typ() == LinuxNamespaceType::Pid))
 }
 
 #[cfg(test)]

@@ -175,7 +175,11 @@ pub fn read_state(dir: &Path) -> Result<Saved, String> {
 
 /// `(state char, start time)` of a pid, from /proc/PID/stat.
 pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// `(state char, start time)` from the text of a `/proc/PID/stat`.
+pub fn parse_stat(s: &str) -> Option<(char, u64)> {
     let rest = &s[s.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     Some((f.first()?.chars().next()?, f.get(19)?.parse().ok()?))

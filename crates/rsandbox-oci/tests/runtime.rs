@@ -568,9 +568,10 @@ fn network_classid_enforced_or_refused() {
 }
 
 /// Hooks: each kind runs at its point of the lifecycle with the state on
-/// stdin (createContainer and startContainer inside the container, where
-/// the hook's path is the container's busybox); a failing createRuntime
-/// hook fails `create` and leaves nothing behind.
+/// stdin (createContainer a host program in the container's uts namespace,
+/// startContainer inside the container, where the hook's path is the
+/// container's busybox); a failing createRuntime hook fails `create` and
+/// leaves nothing behind.
 #[test]
 fn hooks_run_with_the_state_on_stdin() {
     let env = Env::new("hooks", &["true"]);
@@ -584,12 +585,15 @@ fn hooks_run_with_the_state_on_stdin() {
         "createRuntime": [host_hook("createRuntime")],
         "prestart": [host_hook("prestart")],
         "createContainer": [{"path": "/bin/sh",
-            "args": ["sh", "-c", "read s; hostname > /tmp/h; test -n \"$s\""]}],
+            "args": ["sh", "-c", format!("read s; hostname > {}/h; test -n \"$s\"",
+                env.dir.display())]}],
         "startContainer": [{"path": "/bin/true"}],
         "poststart": [host_hook("poststart")],
         "poststop": [host_hook("poststop")]
     });
     run_to_end(&env, "it-hooks", &cfg);
+    let h = std::fs::read_to_string(env.dir.join("h")).unwrap();
+    assert_eq!(h, "box\n", "createContainer: the container's hostname");
     let text = std::fs::read_to_string(&log).unwrap();
     let states: Vec<(String, serde_json::Value)> = text
         .lines()

@@ -189,3 +189,104 @@ fn pid_file_never_follows_a_planted_symlink() {
     assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), pid.to_string());
     assert!(env.rt(&["delete", "--force", id]).0);
 }
+
+/// F4: a `createContainer` hook's path resolves on the host (the runtime's
+/// namespace), never in the image: an image that ships the hook's path
+/// gets nothing run, and create fails saying so.
+#[test]
+fn create_container_hook_is_never_the_images_program() {
+    let env = Env::new("evilhook", &["true"]);
+    let evil = env.bundle().join("rootfs/bin/evilhook");
+    std::fs::write(&evil, "#!/bin/sh\necho ran > /tmp/evil\n").unwrap();
+    std::fs::set_permissions(&evil, std::fs::Permissions::from_mode(0o755)).unwrap();
+    assert!(!Path::new("/bin/evilhook").exists());
+    let mut cfg = config(&["true"]);
+    cfg["hooks"] = serde_json::json!({"createContainer": [{"path": "/bin/evilhook"}]});
+    env.set_config(&cfg);
+    let id = "it-evilhook";
+    let (ok, _, _) = env.rt(&["create", "--bundle", env.bundle().to_str().unwrap(), id]);
+    assert!(!ok, "a hook from the image was run: {}", env.output());
+    assert!(
+        env.output().contains("hooks.createContainer[0]")
+            && env.output().contains("runtime's namespace"),
+        "{}",
+        env.output()
+    );
+    assert!(!env.dir.join("root").join(id).exists(), "state left behind");
+}
+
+/// F4: a `createContainer` hook is the host's program (a script of the
+/// test's own, which the image does not have), run in the container's
+/// namespaces but its mount namespace, and in the container's cgroups.
+#[test]
+fn create_container_hook_runs_in_the_containers_namespaces_and_cgroups() {
+    let env = Env::new("cchook", &["sleep", "100"]);
+    let rec = env.dir.join("rec");
+    let hook = env.dir.join("hook.sh");
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\nexec > {}\nhostname\nreadlink /proc/self/ns/net /proc/self/ns/pid\n\
+             cat /proc/self/cgroup\n",
+            rec.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut cfg = config(&["sleep", "100"]);
+    // Without a cgroup namespace, /proc/self/cgroup shows whole paths.
+    cfg["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "cgroup");
+    cfg["hooks"] = serde_json::json!({"createContainer": [{"path": hook}]});
+    env.set_config(&cfg);
+    let id = "it-cchook";
+    env.create(id);
+    let pid = env.state(id)["pid"].as_i64().unwrap();
+    let text = std::fs::read_to_string(&rec).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("box"), "{text}");
+    for ns in ["net", "pid"] {
+        let want = std::fs::read_link(format!("/proc/{pid}/ns/{ns}")).unwrap();
+        assert_eq!(lines.next(), Some(want.to_str().unwrap()), "{ns}: {text}");
+    }
+    let cgroups: String = lines.map(|l| format!("{l}\n")).collect();
+    assert_eq!(
+        cgroups,
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap(),
+        "the hook's cgroups"
+    );
+    assert!(env.rt(&["delete", "--force", id]).0);
+}
+
+/// F4 (the same class): a `startContainer` hook comes from the image, so
+/// it runs as the container's process would (its capabilities,
+/// no_new_privs, seccomp filter and cgroups), never with the runtime's.
+#[test]
+fn start_container_hook_has_only_the_containers_privileges() {
+    let env = Env::new("schook", &["true"]);
+    std::os::unix::fs::symlink("busybox", env.bundle().join("rootfs/bin/grep")).unwrap();
+    let mut cfg = config(&["sh", "-c", "cat /tmp/hook; cat /proc/self/cgroup"]);
+    cfg["hooks"] = serde_json::json!({"startContainer": [{"path": "/bin/sh", "args": ["sh", "-c",
+        "grep -E '^(CapEff|CapPrm|NoNewPrivs|Seccomp):' /proc/self/status > /tmp/hook; \
+         cat /proc/self/cgroup >> /tmp/hook"]}]});
+    let out = run_to_end(&env, "it-schook", &cfg);
+    for want in [
+        // CAP_KILL, CAP_NET_BIND_SERVICE, CAP_AUDIT_WRITE: the config's.
+        "CapEff:\t0000000020000420",
+        "CapPrm:\t0000000020000420",
+        "NoNewPrivs:\t1",
+        "Seccomp:\t2",
+    ] {
+        assert!(out.contains(want), "{want:?}: {out}");
+    }
+    // The hook's cgroups (first) are the container process's (after).
+    let cg: Vec<&str> = out
+        .lines()
+        .filter(|l| l.contains("::") || l.contains(":/"))
+        .collect();
+    assert!(!cg.is_empty() && cg.len().is_multiple_of(2), "{out}");
+    let (hook, proc) = cg.split_at(cg.len() / 2);
+    assert_eq!(hook, proc, "{out}");
+}
