@@ -309,16 +309,7 @@ fn apply_process(
     }
     match process.capabilities() {
         None => sb = sb.drop_caps(),
-        Some(c) => {
-            let set = c.bounding().as_ref().or(c.effective().as_ref());
-            let mut names: Vec<String> = set
-                .into_iter()
-                .flatten()
-                .map(|cap| format!("CAP_{cap}"))
-                .collect();
-            names.sort();
-            sb = sb.keep_caps(names);
-        }
+        Some(c) => sb = cap_sets(sb, c, warnings),
     }
     // Explicit either way: without it the core would set no_new_privs for
     // the seccomp filter, and the payload would see it set.
@@ -344,6 +335,50 @@ fn apply_process(
         warnings,
     )?;
     Ok((sb, command))
+}
+
+/// `process.capabilities`: the five sets, each as listed (runc's
+/// `libcontainer/capabilities`): a non-root process then keeps across exec
+/// only its ambient capabilities, root its bounding set. An ambient
+/// capability the kernel would refuse to raise (not also permitted and
+/// inheritable) is left out with a warning, as runc does.
+fn cap_sets(
+    mut sb: Sandbox,
+    c: &oci_spec::runtime::LinuxCapabilities,
+    warnings: &mut Vec<String>,
+) -> Sandbox {
+    use rsandbox::CapSet;
+    let names = |set: &Option<oci_spec::runtime::Capabilities>| -> Vec<String> {
+        let mut v: Vec<String> = set
+            .iter()
+            .flatten()
+            .map(|cap| format!("CAP_{cap}"))
+            .collect();
+        v.sort();
+        v
+    };
+    let permitted = names(c.permitted());
+    let inheritable = names(c.inheritable());
+    let (ambient, refused): (Vec<String>, Vec<String>) = names(c.ambient())
+        .into_iter()
+        .partition(|a| permitted.contains(a) && inheritable.contains(a));
+    if !refused.is_empty() {
+        warnings.push(format!(
+            "process.capabilities.ambient: {} not also permitted and inheritable, so \
+             the kernel cannot raise it; left out (as runc does)",
+            refused.join(", ")
+        ));
+    }
+    for (set, list) in [
+        (CapSet::Bounding, names(c.bounding())),
+        (CapSet::Effective, names(c.effective())),
+        (CapSet::Permitted, permitted),
+        (CapSet::Inheritable, inheritable),
+        (CapSet::Ambient, ambient),
+    ] {
+        sb = sb.cap_set(set, list);
+    }
+    sb
 }
 
 /// A Linux security module.

@@ -360,8 +360,7 @@ fn features_and_version() {
 }
 
 /// `process.user` with a non-root uid, additional groups and a umask;
-/// capabilities kept across the uid switch (one unknown name ignored, as
-/// runc does); `noNewPrivileges: false` with a seccomp filter leaves
+/// the bounding set as listed (one unknown name ignored, as runc does); `noNewPrivileges: false` with a seccomp filter leaves
 /// no_new_privs off while the filter is in force; `oomScoreAdj` applied.
 #[test]
 fn process_user_caps_no_new_privs_oom() {
@@ -385,8 +384,9 @@ fn process_user_caps_no_new_privs_oom() {
         "Uid:\t10\t10\t10\t10",
         "Gid:\t10\t10\t10\t10",
         "Groups:\t5",
-        // CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29).
-        "CapEff:\t0000000020000420",
+        // CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29)
+        // bound; none effective for uid 10 after exec (no ambient), as runc.
+        "CapEff:\t0000000000000000",
         "CapBnd:\t0000000020000420",
         "NoNewPrivs:\t0",
         "0027",

@@ -290,3 +290,121 @@ fn start_container_hook_has_only_the_containers_privileges() {
     let (hook, proc) = cg.split_at(cg.len() / 2);
     assert_eq!(hook, proc, "{out}");
 }
+
+/// Docker's (runc's) 14 default capabilities: mask a80425fb.
+const DOCKER_CAPS: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+/// The capability lines of /proc/self/status in `out`, as (name, mask).
+fn cap_lines(out: &str) -> Vec<(String, String)> {
+    out.lines()
+        .filter(|l| l.starts_with("Cap"))
+        .filter_map(|l| l.split_once(":\t"))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn docker_caps_config(args: &[&str], uid: u32) -> serde_json::Value {
+    let mut cfg = config(args);
+    cfg["process"]["user"] = serde_json::json!({"uid": uid, "gid": uid});
+    cfg["process"]["capabilities"] = serde_json::json!({
+        "bounding": DOCKER_CAPS, "effective": DOCKER_CAPS, "permitted": DOCKER_CAPS
+    });
+    cfg
+}
+
+/// F5: a `USER 1000` container with Docker's 14 capabilities holds none of
+/// them (inheritable, permitted, effective, ambient all 0) and only the
+/// bounding set, as under runc; as root it gets what the config lists; an
+/// ambient capability is there only when listed. `exec -u 1000` into a
+/// root container gets none either.
+#[test]
+fn capability_sets_apply_separately() {
+    let env = Env::new("caps", &["true"]);
+    std::os::unix::fs::symlink("busybox", env.bundle().join("rootfs/bin/grep")).unwrap();
+    let show = ["sh", "-c", "grep ^Cap /proc/self/status"];
+    let zero = "0000000000000000";
+    let out = run_to_end(&env, "it-caps-user", &docker_caps_config(&show, 1000));
+    let want: Vec<(String, String)> = [
+        ("CapInh", zero),
+        ("CapPrm", zero),
+        ("CapEff", zero),
+        ("CapBnd", "00000000a80425fb"),
+        ("CapAmb", zero),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(cap_lines(&out), want, "USER 1000: {out}");
+
+    std::fs::write(env.dir.join("out.txt"), "").unwrap();
+    let out = run_to_end(&env, "it-caps-root", &docker_caps_config(&show, 0));
+    let all = "00000000a80425fb";
+    let want: Vec<(String, String)> = [
+        ("CapInh", zero),
+        ("CapPrm", all),
+        ("CapEff", all),
+        ("CapBnd", all),
+        ("CapAmb", zero),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(cap_lines(&out), want, "root: {out}");
+
+    std::fs::write(env.dir.join("out.txt"), "").unwrap();
+    let mut cfg = docker_caps_config(&show, 1000);
+    cfg["process"]["capabilities"]["inheritable"] = serde_json::json!(["CAP_NET_BIND_SERVICE"]);
+    cfg["process"]["capabilities"]["ambient"] = serde_json::json!(["CAP_NET_BIND_SERVICE"]);
+    let out = run_to_end(&env, "it-caps-amb", &cfg);
+    let nbs = "0000000000000400";
+    let want: Vec<(String, String)> = [
+        ("CapInh", nbs),
+        ("CapPrm", nbs),
+        ("CapEff", nbs),
+        ("CapBnd", "00000000a80425fb"),
+        ("CapAmb", nbs),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    assert_eq!(cap_lines(&out), want, "ambient listed: {out}");
+
+    // exec -u 1000 into a root container.
+    env.set_config(&docker_caps_config(&["sleep", "100"], 0));
+    let id = "it-caps-exec";
+    env.create(id);
+    assert!(env.rt(&["start", id]).0);
+    let (ok, out, err) = env.rt(&[
+        "exec",
+        "--user",
+        "1000:1000",
+        id,
+        "grep",
+        "^Cap",
+        "/proc/self/status",
+    ]);
+    assert!(ok, "{err}");
+    let eff = cap_lines(&out);
+    assert!(
+        eff.iter()
+            .filter(|(k, _)| k != "CapBnd")
+            .all(|(_, v)| v == zero),
+        "exec -u 1000: {out}"
+    );
+    assert!(env.rt(&["delete", "--force", id]).0);
+}

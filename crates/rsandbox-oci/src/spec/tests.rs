@@ -125,7 +125,7 @@ fn sample_maps_every_field() {
     let caps = serde_json::to_value(sb.caps_config()).unwrap();
     assert_eq!(caps["drop"], true);
     assert_eq!(
-        caps["keep"],
+        caps["sets"]["bounding"],
         serde_json::json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
     );
     assert_eq!(caps["no_new_privs"], true);
@@ -299,9 +299,38 @@ fn unknown_capabilities_are_ignored_with_a_warning() {
     );
     let caps = serde_json::to_value(m.sandbox.caps_config()).unwrap();
     assert_eq!(
-        caps["keep"],
+        caps["sets"]["bounding"],
         serde_json::json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
     );
+}
+
+/// The five sets map one by one (not collapsed into one kept list that the
+/// core would raise into ambient); an ambient capability the kernel cannot
+/// raise is left out with a warning, as runc does.
+#[test]
+fn capability_sets_are_kept_apart() {
+    let mut cfg = sample();
+    cfg["process"]["capabilities"] = serde_json::json!({
+        "bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_NET_RAW"],
+        "effective": ["CAP_KILL"],
+        "permitted": ["CAP_KILL", "CAP_CHOWN"],
+        "inheritable": ["CAP_CHOWN"],
+        "ambient": ["CAP_CHOWN", "CAP_KILL"]
+    });
+    let m = map_json(&cfg).unwrap();
+    let sets = m.sandbox.caps_config().sets().unwrap();
+    use rsandbox::CapSet as S;
+    assert_eq!(
+        sets.get(S::Bounding),
+        ["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"]
+    );
+    assert_eq!(sets.get(S::Effective), ["CAP_KILL"]);
+    assert_eq!(sets.get(S::Permitted), ["CAP_CHOWN", "CAP_KILL"]);
+    assert_eq!(sets.get(S::Inheritable), ["CAP_CHOWN"]);
+    assert_eq!(sets.get(S::Ambient), ["CAP_CHOWN"]);
+    let w = m.warnings.join("\n");
+    assert!(w.contains("ambient: CAP_KILL not also permitted"), "{w}");
+    assert!(m.sandbox.caps_config().keep().is_empty());
 }
 
 #[test]
