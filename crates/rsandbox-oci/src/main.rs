@@ -8,6 +8,7 @@ mod cgroups;
 mod devices;
 mod hooks;
 mod pidfile;
+mod sealed_exe;
 mod spec;
 mod state;
 mod target;
@@ -247,6 +248,14 @@ fn run(cli: &Cli, log: &Logger) -> Res<()> {
         return Err("--systemd-cgroup: systemd is not running on this machine; \
                     drop the flag (cgroupfs paths are used)"
             .into());
+    }
+    // The commands that put a process of the runtime into a container run
+    // from a sealed copy of the runtime (see sealed_exe); `start` does so
+    // only when it has startContainer hooks to run.
+    if matches!(cli.cmd, Cmd::Create { .. } | Cmd::Exec { .. }) {
+        state::make_root(&cli.root)?;
+        sealed_exe::ensure(&cli.root)?;
+        timing::mark("sealed copy of the runtime");
     }
     match &cli.cmd {
         Cmd::Create {
@@ -777,6 +786,10 @@ fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
     // startContainer hooks join the container's namespaces, described by
     // the config; without any, config.json is not read at all.
     if !hooks::of(s.hooks.as_ref(), hooks::Kind::StartContainer).is_empty() {
+        // They put a process of the runtime into the container: from a
+        // sealed copy. Nothing is changed yet, so the command may start
+        // over in it (the lock's fd is close-on-exec).
+        sealed_exe::ensure(root)?;
         let (spec, _) = spec::load(&s.bundle)?;
         let target = target::Target::open(&s)?;
         hooks::run(

@@ -97,17 +97,22 @@ fn create_private(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
+/// Make the state root if it is missing. A root made here is the runtime's
+/// alone; one that already exists keeps its mode (the containers'
+/// directories are 0700 anyway).
+pub fn make_root(root: &Path) -> Result<(), String> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .map_err(|e| format!("create {}: {e}", root.display()))
+}
+
 impl Locked {
     /// Make a new container directory (an error if the id is taken) and lock it.
     pub fn create(root: &Path, id: &str) -> Result<Locked, String> {
         check_id(id)?;
-        // A root made here is the runtime's alone; one that already exists
-        // keeps its mode (the containers' directories are 0700 anyway).
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(root)
-            .map_err(|e| format!("create {}: {e}", root.display()))?;
+        make_root(root)?;
         let dir = root.join(id);
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => {}

@@ -408,3 +408,153 @@ fn capability_sets_apply_separately() {
     );
     assert!(env.rt(&["delete", "--force", id]).0);
 }
+
+/// `tests/data/probe.c` built static into `dir/probe`.
+fn build_probe(dir: &Path) -> PathBuf {
+    let src = dir.join("probe.c");
+    std::fs::write(&src, include_str!("data/probe.c")).unwrap();
+    let out = dir.join("probe");
+    let st = Command::new("cc")
+        .args(["-O1", "-static", "-o"])
+        .arg(&out)
+        .arg(&src)
+        .status()
+        .expect("cc (gcc, libc6-dev) builds the probe");
+    assert!(st.success(), "compiling the probe failed");
+    out
+}
+
+fn sha256(p: &Path) -> String {
+    let o = Command::new("sha256sum").arg(p).output().unwrap();
+    assert!(o.status.success());
+    String::from_utf8_lossy(&o.stdout)
+        .split(' ')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// `key=value` of a probe's output.
+fn probe_value<'a>(out: &'a str, key: &str) -> &'a str {
+    out.lines()
+        .find_map(|l| l.strip_prefix(key).and_then(|r| r.strip_prefix('=')))
+        .unwrap_or_else(|| panic!("{key} missing: {out}"))
+}
+
+/// Whether a process's exe link names the runtime's file (not a sealed
+/// view: a memfd, or the binary's name alone on a detached overlay).
+fn is_runtime_file(link: &str, runtime: &Path) -> bool {
+    link.starts_with(runtime.parent().unwrap().to_str().unwrap())
+}
+
+/// The probe's verdicts on its target: never the runtime's file, never
+/// written, no memory or environment of a runtime process reached.
+fn assert_attack_failed(out: &str, runtime: &Path, what: &str) {
+    let link = probe_value(out, "exe_link");
+    assert!(
+        !is_runtime_file(link, runtime),
+        "{what}: /proc/PID/exe is the runtime's file: {out}"
+    );
+    assert_ne!(probe_value(out, "exe_write"), "WROTE", "{what}: {out}");
+    assert!(
+        probe_value(out, "mem_write").starts_with('E'),
+        "{what}: /proc/PID/mem opened for writing: {out}"
+    );
+    assert!(
+        probe_value(out, "environ").starts_with('E'),
+        "{what}: /proc/PID/environ read: {out}"
+    );
+}
+
+/// F2 (CVE-2019-5736's class): a container root with Docker's 14
+/// capabilities attacks its pid 1, from the container's process and from
+/// an `exec`'d one: `/proc/1/exe` is never the runtime's file and is not
+/// writable, `/proc/1/mem` does not open for writing, `/proc/1/environ`
+/// does not read; and a process `exec` leaves in the container's
+/// namespaces runs from a sealed view, not the runtime's file. The
+/// runtime (a copy, so a successful attack harms nothing else) has the
+/// same bytes afterwards. The runtime's way as root: a read-only overlay.
+#[test]
+fn container_root_cannot_reach_the_runtime_binary() {
+    attack_the_runtime("exe", false);
+}
+
+/// The same with the runtime running from a sealed memfd copy (its way
+/// where it cannot mount an overlay; forced by its test hook).
+#[test]
+fn container_root_cannot_reach_the_runtime_binary_memfd() {
+    attack_the_runtime("exe-memfd", true);
+}
+
+fn attack_the_runtime(name: &str, memfd: bool) {
+    let mut env = Env::new(name, &["true"]);
+    if memfd {
+        env.vars.push(("RSANDBOX_OCI_SEALED_EXE", "memfd"));
+    }
+    let rt_dir = env.dir.join("rt");
+    std::fs::create_dir(&rt_dir).unwrap();
+    let runtime = rt_dir.join("rsandbox-oci");
+    std::fs::copy(BIN, &runtime).unwrap();
+    env.bin = runtime.clone();
+    let before = sha256(&runtime);
+    let probe = build_probe(&env.dir);
+    std::fs::copy(&probe, env.bundle().join("rootfs/bin/probe")).unwrap();
+
+    let id = format!("it-{name}");
+    let out = run_to_end(
+        &env,
+        &id,
+        &docker_caps_config(&["/bin/probe", "attack", "1"], 0),
+    );
+    assert_attack_failed(&out, &runtime, "container process against pid 1");
+
+    env.set_config(&docker_caps_config(&["sleep", "100"], 0));
+    let id = &format!("it-{name}-exec");
+    env.create(id);
+    assert!(env.rt(&["start", id]).0);
+    let (ok, out, err) = env.rt(&["exec", id, "/bin/probe", "attack", "1"]);
+    assert!(ok, "{err}");
+    assert_attack_failed(&out, &runtime, "exec'd process against pid 1");
+    // The process exec leaves in the container's namespaces (the waiter of
+    // the exec'd one), seen from the host.
+    let pid_file = env.dir.join("exec.pid");
+    let (ok, _, err) = env.rt(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        id,
+        "sleep",
+        "100",
+    ]);
+    assert!(ok, "{err}");
+    // The pid file names exec's waiter (a process of the runtime, in the
+    // container's namespaces but its pid namespace), whose child is the
+    // exec'd `sleep`.
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .to_string();
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+    let mut exes = Vec::new();
+    for p in std::iter::once(pid.as_str()).chain(children.split_whitespace()) {
+        exes.push(std::fs::read_link(format!("/proc/{p}/exe")).unwrap());
+    }
+    assert!(exes.iter().any(|e| e.ends_with("busybox")), "{exes:?}");
+    let sealed = if memfd { "/memfd:" } else { "/rsandbox-oci" };
+    for e in exes.iter().filter(|e| !e.ends_with("busybox")) {
+        assert!(
+            e.to_string_lossy().starts_with(sealed),
+            "exec's process in the container runs {e:?}, not a sealed view: {exes:?}"
+        );
+    }
+    let init = env.state(id)["pid"].as_i64().unwrap();
+    let init_exe = std::fs::read_link(format!("/proc/{init}/exe")).unwrap();
+    assert!(
+        !is_runtime_file(&init_exe.to_string_lossy(), &runtime),
+        "the container's pid 1 runs the runtime's file: {}",
+        init_exe.display()
+    );
+    assert!(env.rt(&["delete", "--force", id]).0);
+    assert_eq!(sha256(&runtime), before, "the runtime binary was changed");
+}

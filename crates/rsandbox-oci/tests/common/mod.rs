@@ -35,6 +35,8 @@ pub struct Env {
     pub dir: PathBuf,
     /// Environment of every runtime command.
     pub vars: Vec<(&'static str, &'static str)>,
+    /// The runtime binary run (default: the one cargo built).
+    pub bin: PathBuf,
 }
 
 impl Drop for Env {
@@ -119,6 +121,7 @@ impl Env {
         let env = Env {
             dir,
             vars: Vec::new(),
+            bin: PathBuf::from(BIN),
         };
         env.set_config(&config(args));
         env
@@ -141,7 +144,7 @@ impl Env {
             .open(self.dir.join("out.txt"))
             .unwrap();
         let root = self.dir.join("root");
-        let mut cmd = Command::new(BIN);
+        let mut cmd = Command::new(&self.bin);
         cmd.arg("--root")
             .arg(&root)
             .args(args)
