@@ -430,7 +430,7 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
         let size = proc
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
-        let (master, slave) = tty::open_pty(size)?;
+        let (master, slave) = tty::open_pty_in(&target.proc_path(), size)?;
         tty::send_fd(sock, &master)?;
         sb = with_tty(sb, &slave);
         Some(slave)
@@ -649,29 +649,47 @@ fn create_locked(
     for i in 0..preserve_fds.max(0) {
         sb = sb.pass_fd(3 + i, 3 + i);
     }
-    let pty = match &tty {
-        Some((sock, size)) => {
-            let (master, slave) =
-                tty::open_pty(*size).inspect_err(|_| cgroups::remove(&created))?;
-            tty::send_fd(sock, &master).inspect_err(|_| cgroups::remove(&created))?;
-            sb = with_tty(sb, &slave);
-            Some(slave)
-        }
-        None => None,
-    };
     timing::mark("exec fifo");
-    let child = match sb.spawn(&mapped.command) {
+    let spawn = |sb: rsandbox::Sandbox| {
+        sb.spawn(&mapped.command)
+            .map_err(|e| format!("create: {e}"))
+    };
+    let child = match &tty {
+        None => spawn(sb),
+        // The terminal from a devpts instance of the container's own.
+        Some((sock, size)) => tty::with_own_devpts(
+            &locked.dir,
+            spec::devpts_gid(spec),
+            *size,
+            |pts, master, slave| {
+                tty::send_fd(sock, &master)?;
+                let sb = if mapped.own_dev {
+                    sb.clone().bind(pts, "/dev/pts")
+                } else {
+                    sb.clone()
+                };
+                spawn(with_tty(sb, &slave))
+            },
+        )
+        .unwrap_or_else(|| {
+            // A runtime that may not mount: the host's devpts.
+            let (master, slave) = tty::open_host_pty(*size)?;
+            tty::send_fd(sock, &master)?;
+            spawn(with_tty(sb.clone(), &slave))
+        }),
+    };
+    let child = match child {
         Ok(c) => c,
         Err(e) => {
             let _ = cgroups::destroy(&rel, &created);
-            return Err(format!("create: {e}"));
+            return Err(e);
         }
     };
     timing::mark("spawn (core)");
     if let Some(t) = child.spawn_timing().filter(|_| timing::on()) {
         eprintln!("core spawn stages:\n{t}");
     }
-    drop((gate, pty));
+    drop(gate);
     if let Some(r) = &mapped.resources {
         cgroups::write_all(&rel, r);
     }

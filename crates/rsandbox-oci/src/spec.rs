@@ -47,6 +47,9 @@ pub struct Mapped {
     /// The PID namespace is joined: the container's process is the core's
     /// waiter's child.
     pub joins_pid: bool,
+    /// The container has the core's minimal `/dev` (a tmpfs on `/dev`),
+    /// with its own devpts on `/dev/pts`.
+    pub own_dev: bool,
     /// Device cgroup rules given to the core (empty when none, or when they
     /// cannot be enforced here), also written to the container's own v1
     /// devices cgroup where there is one.
@@ -859,6 +862,7 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
         cgroups_path: linux.and_then(|l| l.cgroups_path().clone()),
         resources: linux.and_then(|l| l.resources().clone()),
         joins_pid: joined_ns.contains(&LinuxNamespaceType::Pid),
+        own_dev: dev_done,
         device_rules,
         annotations,
         warnings,
@@ -927,6 +931,35 @@ pub fn join_container(
         sb = sb.join_ns(kind, proc_dir.join("ns").join(file));
     }
     Ok(sb)
+}
+
+/// The group of new terminals in the container's devpts: the `gid=` of
+/// its `devpts` mount (5, `tty`, in engines' configs), as a host gid
+/// (through `linux.gidMappings` with a user namespace); `None` when not
+/// given or not mapped.
+pub fn devpts_gid(spec: &Spec) -> Option<u32> {
+    let gid: u32 = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .find(|m| m.typ().as_deref() == Some("devpts"))?
+        .options()
+        .iter()
+        .flatten()
+        .find_map(|o| o.strip_prefix("gid="))?
+        .parse()
+        .ok()?;
+    let linux = spec.linux().as_ref();
+    let userns = linux
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|ns| ns.typ() == LinuxNamespaceType::User));
+    if !userns {
+        return Some(gid);
+    }
+    linux?.gid_mappings().iter().flatten().find_map(|m| {
+        let off = gid.checked_sub(m.container_id())?;
+        (off < m.size()).then(|| m.host_id() + off)
+    })
 }
 
 /// Whether `spec`'s container has a PID namespace of its own (so a process

@@ -558,3 +558,158 @@ fn attack_the_runtime(name: &str, memfd: bool) {
     assert!(env.rt(&["delete", "--force", id]).0);
     assert_eq!(sha256(&runtime), before, "the runtime binary was changed");
 }
+
+/// The fd a runtime sends (SCM_RIGHTS) on the first connection to `l`.
+fn recv_fd(l: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let (conn, _) = l.accept().unwrap();
+    let mut data = [0u8; 64];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    let mut cbuf = [0u64; 8];
+    // SAFETY: a zeroed msghdr pointing at live buffers.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+    // SAFETY: recvmsg into the buffers above.
+    let n = unsafe { libc::recvmsg(conn.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    assert!(n >= 0, "recvmsg: {}", std::io::Error::last_os_error());
+    // SAFETY: the control buffer holds the runtime's one SCM_RIGHTS header.
+    unsafe {
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        assert!(!c.is_null() && (*c).cmsg_type == libc::SCM_RIGHTS);
+        let fd = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast::<libc::c_int>());
+        std::os::fd::OwnedFd::from_raw_fd(fd)
+    }
+}
+
+/// The devpts instance (st_dev) a pty master's terminals belong to.
+fn pty_instance(master: &std::os::fd::OwnedFd) -> u64 {
+    use std::os::fd::AsRawFd;
+    // SAFETY: TIOCGPTPEER on our master returns a new fd (closed below).
+    let slave = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDONLY | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    assert!(
+        slave >= 0,
+        "TIOCGPTPEER: {}",
+        std::io::Error::last_os_error()
+    );
+    // SAFETY: fstat into a zeroed struct; closing our fd.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        assert_eq!(libc::fstat(slave, &mut st), 0);
+        libc::close(slave);
+        st.st_dev
+    }
+}
+
+/// Read what the container wrote on its terminal until `want` shows up
+/// (or the terminal closes).
+fn read_pty(master: &std::os::fd::OwnedFd, want: &str) -> String {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    let mut f = std::fs::File::from(master.try_clone().unwrap());
+    let mut all = String::new();
+    let mut buf = [0u8; 4096];
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !all.contains(want) && std::time::Instant::now() < until {
+        let mut p = libc::pollfd {
+            fd: master.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one stack pollfd.
+        if unsafe { libc::poll(&mut p, 1, 200) } <= 0 {
+            continue;
+        }
+        match f.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => all.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    all
+}
+
+/// F17: the terminal comes from the container's own devpts (as with runc),
+/// at `create` and at `exec -t`: `tty` names it in the container, and its
+/// terminals are not the host's devpts instance.
+#[test]
+fn terminals_come_from_the_containers_own_devpts() {
+    let env = Env::new("tty", &["true"]);
+    for a in ["tty", "stat"] {
+        std::os::unix::fs::symlink("busybox", env.bundle().join("rootfs/bin").join(a)).unwrap();
+    }
+    let host_pts = std::fs::metadata("/dev/pts").map(|m| {
+        use std::os::unix::fs::MetadataExt;
+        m.dev()
+    });
+    let sock = env.dir.join("console.sock");
+    let l = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let mut cfg = config(&["sh", "-c", "tty; echo DONE; sleep 100"]);
+    cfg["process"]["terminal"] = true.into();
+    env.set_config(&cfg);
+    let id = "it-tty";
+    let (ok, _, _) = env.rt(&[
+        "create",
+        "--bundle",
+        env.bundle().to_str().unwrap(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        id,
+    ]);
+    assert!(ok, "create: {}", env.output());
+    let master = recv_fd(&l);
+    assert!(env.rt(&["start", id]).0);
+    let out = read_pty(&master, "DONE");
+    assert!(out.contains("/dev/pts/0"), "tty in the container: {out:?}");
+    let mine = pty_instance(&master);
+    if let Ok(h) = host_pts {
+        assert_ne!(mine, h, "the terminal is the host's devpts");
+    }
+    let pid = env.state(id)["pid"].as_i64().unwrap();
+    let theirs = {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(format!("/proc/{pid}/root/dev/pts"))
+            .unwrap()
+            .dev()
+    };
+    assert_eq!(mine, theirs, "the terminal is not the container's /dev/pts");
+
+    // exec -t: a terminal of the same instance.
+    let proc = serde_json::json!({
+        "terminal": true, "user": {"uid": 0, "gid": 0}, "cwd": "/",
+        "args": ["sh", "-c", "tty; echo EXECDONE"], "env": ["PATH=/bin"]
+    });
+    let pf = env.dir.join("proc.json");
+    std::fs::write(&pf, proc.to_string()).unwrap();
+    let rt = env.bin.clone();
+    let root = env.dir.join("root");
+    let child = std::thread::spawn(move || {
+        Command::new(rt)
+            .arg("--root")
+            .arg(root)
+            .args(["exec", "--tty", "--console-socket"])
+            .arg(sock)
+            .arg("--process")
+            .arg(pf)
+            .arg(id)
+            .output()
+            .unwrap()
+    });
+    let emaster = recv_fd(&l);
+    let out = read_pty(&emaster, "EXECDONE");
+    let o = child.join().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("/dev/pts/1"), "tty in exec: {out:?}");
+    assert_eq!(pty_instance(&emaster), theirs, "exec's terminal");
+    assert!(env.rt(&["delete", "--force", id]).0);
+}
