@@ -409,6 +409,21 @@ fn capability_sets_apply_separately() {
     assert!(env.rt(&["delete", "--force", id]).0);
 }
 
+/// Every descendant of `pid` (through `/proc/P/task/P/children`).
+fn descendants(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    let mut todo = vec![pid];
+    while let Some(p) = todo.pop() {
+        let kids =
+            std::fs::read_to_string(format!("/proc/{p}/task/{p}/children")).unwrap_or_default();
+        for k in kids.split_whitespace().filter_map(|k| k.parse().ok()) {
+            out.push(k);
+            todo.push(k);
+        }
+    }
+    out
+}
+
 /// `tests/data/probe.c` built static into `dir/probe`.
 fn build_probe(dir: &Path) -> PathBuf {
     let src = dir.join("probe.c");
@@ -515,41 +530,53 @@ fn attack_the_runtime(name: &str, memfd: bool) {
     let (ok, out, err) = env.rt(&["exec", id, "/bin/probe", "attack", "1"]);
     assert!(ok, "{err}");
     assert_attack_failed(&out, &runtime, "exec'd process against pid 1");
-    // The process exec leaves in the container's namespaces (the waiter of
-    // the exec'd one), seen from the host.
-    let pid_file = env.dir.join("exec.pid");
-    let (ok, _, err) = env.rt(&[
-        "exec",
-        "--detach",
-        "--pid-file",
-        pid_file.to_str().unwrap(),
-        id,
-        "sleep",
-        "100",
-    ]);
-    assert!(ok, "{err}");
-    // The pid file names exec's waiter (a process of the runtime, in the
-    // container's namespaces but its pid namespace), whose child is the
-    // exec'd `sleep`.
-    let pid = std::fs::read_to_string(&pid_file)
-        .unwrap()
-        .trim()
-        .to_string();
-    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
-    let mut exes = Vec::new();
-    for p in std::iter::once(pid.as_str()).chain(children.split_whitespace()) {
-        exes.push(std::fs::read_link(format!("/proc/{p}/exe")).unwrap());
+    // `exec` itself (whose forks enter the container) runs from the sealed
+    // view, seen from the host while it waits for its process; and so do
+    // the processes it left in the container's namespaces.
+    let mut exec = Command::new(&env.bin)
+        .arg("--root")
+        .arg(env.dir.join("root"))
+        .args(["exec", id, "sleep", "100"])
+        .envs(env.vars.iter().copied())
+        .spawn()
+        .unwrap();
+    let exec_pid = exec.id();
+    let mut tree = Vec::new();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::time::Instant::now() < until {
+        tree = descendants(exec_pid);
+        if tree.iter().any(|p| {
+            std::fs::read_link(format!("/proc/{p}/exe")).is_ok_and(|e| e.ends_with("busybox"))
+        }) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
     }
+    let exes: Vec<PathBuf> = std::iter::once(exec_pid)
+        .chain(tree)
+        .filter_map(|p| std::fs::read_link(format!("/proc/{p}/exe")).ok())
+        .collect();
+    let _ = exec.kill();
+    let _ = exec.wait();
     assert!(exes.iter().any(|e| e.ends_with("busybox")), "{exes:?}");
     let sealed = if memfd { "/memfd:" } else { "/rsandbox-oci" };
-    for e in exes.iter().filter(|e| !e.ends_with("busybox")) {
+    assert!(
+        exes[0].to_string_lossy().starts_with(sealed),
+        "exec runs {:?}, not the sealed view: {exes:?}",
+        exes[0]
+    );
+    for e in &exes {
         assert!(
-            e.to_string_lossy().starts_with(sealed),
-            "exec's process in the container runs {e:?}, not a sealed view: {exes:?}"
+            !is_runtime_file(&e.to_string_lossy(), &runtime),
+            "a process of exec runs the runtime's file: {exes:?}"
         );
     }
     let init = env.state(id)["pid"].as_i64().unwrap();
     let init_exe = std::fs::read_link(format!("/proc/{init}/exe")).unwrap();
+    assert!(
+        init_exe.to_string_lossy().starts_with("/memfd:"),
+        "{init_exe:?}"
+    );
     assert!(
         !is_runtime_file(&init_exe.to_string_lossy(), &runtime),
         "the container's pid 1 runs the runtime's file: {}",
