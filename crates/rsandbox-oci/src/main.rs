@@ -7,6 +7,7 @@ mod cgroup_path;
 mod cgroups;
 mod devices;
 mod hooks;
+mod lsm;
 mod pidfile;
 mod sealed_exe;
 mod spec;

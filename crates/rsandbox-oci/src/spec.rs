@@ -325,17 +325,16 @@ fn apply_process(
     if let Some(adj) = process.oom_score_adj() {
         sb = sb.oom_score_adj(adj);
     }
-    lsm_label(
+    use crate::lsm::{refuse, Lsm};
+    refuse(
         "process.apparmorProfile",
         process.apparmor_profile().as_deref(),
         Lsm::AppArmor,
-        warnings,
     )?;
-    lsm_label(
+    refuse(
         "process.selinuxLabel",
         process.selinux_label().as_deref(),
         Lsm::SeLinux,
-        warnings,
     )?;
     Ok((sb, command))
 }
@@ -382,50 +381,6 @@ fn cap_sets(
         sb = sb.cap_set(set, list);
     }
     sb
-}
-
-/// A Linux security module.
-#[derive(Clone, Copy)]
-enum Lsm {
-    AppArmor,
-    SeLinux,
-}
-
-impl Lsm {
-    fn enabled(self) -> bool {
-        match self {
-            Lsm::AppArmor => std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-                .is_ok_and(|s| s.starts_with('Y')),
-            Lsm::SeLinux => Path::new("/sys/fs/selinux/enforce").exists(),
-        }
-    }
-    fn name(self) -> &'static str {
-        match self {
-            Lsm::AppArmor => "AppArmor",
-            Lsm::SeLinux => "SELinux",
-        }
-    }
-}
-
-/// A label or profile of `lsm` asked for in `field`: an error where the
-/// LSM is absent (runc fails there too: the confinement asked for cannot
-/// exist), a warning where it is present (rsandbox-oci does not apply LSM
-/// labels yet).
-fn lsm_label(field: &str, value: Option<&str>, lsm: Lsm, warnings: &mut Vec<String>) -> Res<()> {
-    match value {
-        Some(v) if !v.is_empty() => {
-            if !lsm.enabled() {
-                return Err(format!(
-                    "{field}: {v:?} asks for {}, which this kernel does not have \
-                     enabled; remove it",
-                    lsm.name()
-                ));
-            }
-            warnings.push(format!("{field}: not applied"));
-            Ok(())
-        }
-        _ => Ok(()),
-    }
 }
 
 /// Translate `spec` (from the bundle directory `bundle`) for the core.
@@ -731,11 +686,10 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
                 sb = sb.remount_ro(p);
             }
         }
-        lsm_label(
+        crate::lsm::refuse(
             "linux.mountLabel",
             l.mount_label().as_deref(),
-            Lsm::SeLinux,
-            &mut warnings,
+            crate::lsm::Lsm::SeLinux,
         )?;
         if let Some(s) = l.sysctl() {
             let mut keys: Vec<_> = s.iter().collect();

@@ -740,3 +740,38 @@ fn terminals_come_from_the_containers_own_devpts() {
     assert_eq!(pty_instance(&emaster), theirs, "exec's terminal");
     assert!(env.rt(&["delete", "--force", id]).0);
 }
+
+/// F10: an SELinux label or AppArmor profile is never accepted with a
+/// warning (the confinement would be silently lost): create fails saying
+/// why (here, where neither LSM is on or where one is), and leaves nothing.
+#[test]
+fn lsm_labels_are_refused_not_dropped() {
+    let env = Env::new("lsm", &["true"]);
+    for (i, (set, key, field)) in [
+        ("process", "apparmorProfile", "process.apparmorProfile"),
+        ("process", "selinuxLabel", "process.selinuxLabel"),
+        ("linux", "mountLabel", "linux.mountLabel"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut cfg = config(&["true"]);
+        cfg[set][key] = "system_u:system_r:container_t:s0".into();
+        env.set_config(&cfg);
+        let id = format!("it-lsm{i}");
+        let (ok, _, _) = env.rt(&["create", "--bundle", env.bundle().to_str().unwrap(), &id]);
+        assert!(!ok, "{field} accepted: {}", env.output());
+        let out = env.output();
+        assert!(
+            out.contains(&format!(
+                "{field}: \"system_u:system_r:container_t:s0\" asks for"
+            )),
+            "{out}"
+        );
+        assert!(
+            !env.dir.join("root").join(&id).exists(),
+            "state left behind"
+        );
+        assert!(cgroup_dirs(&id).is_empty(), "cgroup left behind");
+    }
+}
