@@ -283,6 +283,16 @@ impl CapsConfig {
     pub fn keep(&self) -> &[String] {
         &self.keep
     }
+    /// The capabilities the payload may hold at most once they are
+    /// dropped: the keep list, or the bounding set given with
+    /// [`Sandbox::cap_set`] (what Docker decides a profile's
+    /// capability-gated seccomp entries against).
+    pub fn kept(&self) -> &[String] {
+        match &self.sets {
+            Some(sets) => &sets.bounding,
+            None => &self.keep,
+        }
+    }
 }
 
 /// Does the child hold `CAP_SETPCAP` (in its own user namespace) before
@@ -804,7 +814,7 @@ mod tests {
 
     #[test]
     fn explicit_sets_are_masks_and_checked() {
-        let docker = [
+        const DOCKER: [&str; 14] = [
             "CAP_CHOWN",
             "CAP_DAC_OVERRIDE",
             "CAP_FSETID",
@@ -822,7 +832,7 @@ mod tests {
         ];
         let mut sb = Sandbox::new();
         for set in [CapSet::Bounding, CapSet::Effective, CapSet::Permitted] {
-            sb = sb.cap_set(set, docker);
+            sb = sb.cap_set(set, DOCKER);
         }
         let sets = sb.caps_config().sets().unwrap();
         let (b, m) = set_masks(sets, 40).unwrap();
@@ -836,6 +846,7 @@ mod tests {
             "{json}"
         );
         assert_eq!(serde_json::from_str::<Sandbox>(&json).unwrap(), sb);
+        assert_eq!(sb.caps_config().kept(), DOCKER);
         // keep_caps replaces the sets, and the sets the keep list.
         assert!(sb
             .clone()
