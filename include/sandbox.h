@@ -194,6 +194,11 @@ typedef struct sandbox_t sandbox_t;
 typedef int sandbox_stdio_t;
 
 /**
+ * Which capability set of `sandbox_cap_set`.
+ */
+typedef int sandbox_cap_set_t;
+
+/**
  * One device rule (see `sandbox_device_rules`), as the Rust `DeviceRule`.
  */
 typedef struct sandbox_device_rule_t {
@@ -327,6 +332,31 @@ typedef int sandbox_device_kind_t;
  * stderr only: wherever stdout goes (the shell's `2>&1`).
  */
 #define SANDBOX_STDIO_STDOUT 4
+
+/**
+ * The bounding set.
+ */
+#define SANDBOX_CAP_BOUNDING 0
+
+/**
+ * The effective set.
+ */
+#define SANDBOX_CAP_EFFECTIVE 1
+
+/**
+ * The permitted set.
+ */
+#define SANDBOX_CAP_PERMITTED 2
+
+/**
+ * The inheritable set.
+ */
+#define SANDBOX_CAP_INHERITABLE 3
+
+/**
+ * The ambient set.
+ */
+#define SANDBOX_CAP_AMBIENT 4
 
 /**
  * Bytes per second read.
@@ -477,6 +507,18 @@ enum sandbox_result_t sandbox_rlimit(struct sandbox_t *sb, int resource, uint64_
  * "CAP_NET_BIND_SERVICE" or "net_bind_service").
  */
 enum sandbox_result_t sandbox_keep_caps(struct sandbox_t *sb, const char *const *caps, size_t n);
+
+/**
+ * Give capability set `which` (a `SANDBOX_CAP_*` constant; another value
+ * is `SANDBOX_INVALID_ARGUMENT`) exactly the `n` capabilities named in
+ * `caps`, with OCI (runc) semantics: once any set is given this way, the
+ * sets not given are empty and `sandbox_keep_caps` no longer applies; a
+ * non-root payload keeps across its exec only the ambient capabilities
+ * listed, box root the bounding set. Effective must be within permitted,
+ * inheritable within bounding, ambient within permitted and inheritable
+ * (`SANDBOX_INVALID_CONFIG` at validation otherwise).
+ */
+enum sandbox_result_t sandbox_cap_set(struct sandbox_t *sb, sandbox_cap_set_t which, const char *const *caps, size_t n);
 
 /**
  * The description as JSON (the serde form of the Rust `Sandbox`), in a new

@@ -21,7 +21,7 @@
 # Environment:
 #   CARGO_TARGET_DIR      where cargo builds (default: <repo>/target)
 #   RSANDBOX_VM_KERNEL    use this vmlinux/vmlinuz instead of fetching one
-#   RSANDBOX_VM_TIMEOUT   time limit of the whole VM run, seconds (default 480)
+#   RSANDBOX_VM_TIMEOUT   time limit of the whole VM run, seconds (default 900: about 250 s are needed on an idle 2-core machine, twice that under load)
 #   RSANDBOX_VM_ACCEL     tcg (default) or kvm, only where KVM really works
 #   RSANDBOX_VM_ONLY      comma list of runs (core, fs:nobody, ...) to run only those
 #   RSANDBOX_VM_CLI       this `rsandbox` binary instead of building one; give the
@@ -98,7 +98,7 @@ say "set-up took $((SECONDS - t_start)) s"
 
 set +e
 python3 "$SUITE" run --kernel "$KERNEL" --cli "$CLI" "${args[@]}" \
-  --timeout "${RSANDBOX_VM_TIMEOUT:-480}" --only "${RSANDBOX_VM_ONLY:-}" \
+  --timeout "${RSANDBOX_VM_TIMEOUT:-900}" --only "${RSANDBOX_VM_ONLY:-}" \
   --accel "${RSANDBOX_VM_ACCEL:-tcg}" --json "$CACHE/result.json" --log "$CACHE/console.log"
 rc=$?
 say "done in $((SECONDS - t_start)) s, exit $rc (console log: $CACHE/console.log, result: $CACHE/result.json)"

@@ -230,6 +230,25 @@ def test_capabilities() -> None:
     assert r.stdout.split()[1] == b"1", r
 
 
+def test_capability_sets() -> None:
+    two = ["CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    box = BOX.uid(0).gid(0)
+    for which in ("bounding", "effective", "permitted"):
+        box = box.cap_set(which, two)  # type: ignore[arg-type]
+    r = sh("grep -E '^Cap(Inh|Eff|Bnd|Amb)' /proc/self/status", sandbox=box)
+    got = dict(line.split(b":\t") for line in r.stdout.splitlines())
+    assert got == {
+        b"CapInh": b"0000000000000000",
+        b"CapEff": b"0000000000000420",
+        b"CapBnd": b"0000000000000420",
+        b"CapAmb": b"0000000000000000",
+    }, r
+    with pytest.raises(rsandbox.ConfigError, match="permitted and inheritable"):
+        rsandbox.run(["/bin/true"], sandbox=box.cap_set("ambient", two[:1]))
+    with pytest.raises(rsandbox.ConfigError, match="cap_set"):
+        BOX.cap_set("sideways", two)  # type: ignore[arg-type]
+
+
 def test_overlay_discards_writes(tmp_path: pathlib.Path) -> None:
     (tmp_path / "f").write_text("lower\n")
     sb = BOX.overlay([tmp_path], "/mnt")

@@ -248,6 +248,37 @@ static void mount_step_json(void) {
     sandbox_free(sb);
 }
 
+/* The five capability sets given one by one (OCI semantics): box root
+ * gets the bounding set at exec, nothing inheritable or ambient unless
+ * listed; an ambient capability that is not also inheritable is refused
+ * before spawn. Rootless (a user namespace): root and nobody. */
+static void capability_sets(void) {
+    char buf[512];
+    const char *two[] = {"CAP_KILL", "CAP_NET_BIND_SERVICE"};
+    sandbox_t *sb = sandbox_new();
+    CHECK_OK(sandbox_user_ns(sb));
+    CHECK_OK(sandbox_uid(sb, 0));
+    CHECK_OK(sandbox_gid(sb, 0));
+    CHECK_OK(sandbox_cap_set(sb, SANDBOX_CAP_BOUNDING, two, 2));
+    CHECK_OK(sandbox_cap_set(sb, SANDBOX_CAP_EFFECTIVE, two, 2));
+    CHECK_OK(sandbox_cap_set(sb, SANDBOX_CAP_PERMITTED, two, 2));
+    sandbox_outcome_t o = run_sh(sb, "grep -E '^Cap(Inh|Eff|Bnd|Amb)' /proc/self/status", buf,
+                                 sizeof buf);
+    CHECK(o.exited &&
+              strcmp(buf, "CapInh:\t0000000000000000\nCapEff:\t0000000000000420\n"
+                          "CapBnd:\t0000000000000420\nCapAmb:\t0000000000000000\n") == 0,
+          "sets: \"%s\"", buf);
+    CHECK_RC(sandbox_cap_set(sb, 5, two, 2), SANDBOX_INVALID_ARGUMENT);
+    CHECK_MSG("unknown value 5");
+    CHECK_OK(sandbox_cap_set(sb, SANDBOX_CAP_AMBIENT, two, 1));
+    const char *argv[] = {"/bin/true"};
+    sandbox_child_t *child = (sandbox_child_t *)0x1;
+    CHECK_RC(sandbox_spawn(sb, argv, 1, &child), SANDBOX_INVALID_CONFIG);
+    CHECK_MSG("permitted and inheritable");
+    CHECK(child == (sandbox_child_t *)0x1, "child_out untouched");
+    sandbox_free(sb);
+}
+
 /* Bad values: typed errors before anything is spawned. */
 static void bad_inputs(void) {
     /* umask and oom_score_adj are checked when the spawn is planned
@@ -324,6 +355,7 @@ static void bad_inputs(void) {
 int main(void) {
     bad_inputs();
     mount_step_json();
+    capability_sets();
     if (geteuid() == 0) {
         identity();
         join();

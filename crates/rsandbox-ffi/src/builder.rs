@@ -282,6 +282,22 @@ pub extern "C" fn sandbox_rlimit(
     })
 }
 
+/// `n` UTF-8 capability names at `caps`.
+fn cap_names(caps: *const *const c_char, n: usize) -> FfiResult<Vec<String>> {
+    c_str_array(caps, n, "caps")?
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            c.into_string().map_err(|_| {
+                FfiError::new(
+                    sandbox_result_t::SANDBOX_INVALID_UTF8,
+                    format!("caps[{i}] is not valid UTF-8"),
+                )
+            })
+        })
+        .collect()
+}
+
 /// Drop every capability except the `n` named in `caps` (UTF-8 names like
 /// "CAP_NET_BIND_SERVICE" or "net_bind_service").
 #[no_mangle]
@@ -291,19 +307,52 @@ pub extern "C" fn sandbox_keep_caps(
     n: usize,
 ) -> sandbox_result_t {
     guard(|| {
-        let caps = c_str_array(caps, n, "caps")?
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| {
-                c.into_string().map_err(|_| {
-                    FfiError::new(
-                        sandbox_result_t::SANDBOX_INVALID_UTF8,
-                        format!("caps[{i}] is not valid UTF-8"),
-                    )
-                })
-            })
-            .collect::<FfiResult<Vec<String>>>()?;
+        let caps = cap_names(caps, n)?;
         update(sb, |s| s.keep_caps(caps))
+    })
+}
+
+/// Which capability set of `sandbox_cap_set`.
+#[allow(non_camel_case_types)]
+pub type sandbox_cap_set_t = c_int;
+/// The bounding set.
+pub const SANDBOX_CAP_BOUNDING: sandbox_cap_set_t = 0;
+/// The effective set.
+pub const SANDBOX_CAP_EFFECTIVE: sandbox_cap_set_t = 1;
+/// The permitted set.
+pub const SANDBOX_CAP_PERMITTED: sandbox_cap_set_t = 2;
+/// The inheritable set.
+pub const SANDBOX_CAP_INHERITABLE: sandbox_cap_set_t = 3;
+/// The ambient set.
+pub const SANDBOX_CAP_AMBIENT: sandbox_cap_set_t = 4;
+
+/// Give capability set `which` (a `SANDBOX_CAP_*` constant; another value
+/// is `SANDBOX_INVALID_ARGUMENT`) exactly the `n` capabilities named in
+/// `caps`, with OCI (runc) semantics: once any set is given this way, the
+/// sets not given are empty and `sandbox_keep_caps` no longer applies; a
+/// non-root payload keeps across its exec only the ambient capabilities
+/// listed, box root the bounding set. Effective must be within permitted,
+/// inheritable within bounding, ambient within permitted and inheritable
+/// (`SANDBOX_INVALID_CONFIG` at validation otherwise).
+#[no_mangle]
+pub extern "C" fn sandbox_cap_set(
+    sb: *mut sandbox_t,
+    which: sandbox_cap_set_t,
+    caps: *const *const c_char,
+    n: usize,
+) -> sandbox_result_t {
+    guard(|| {
+        use rsandbox::CapSet;
+        let set = match which {
+            SANDBOX_CAP_BOUNDING => CapSet::Bounding,
+            SANDBOX_CAP_EFFECTIVE => CapSet::Effective,
+            SANDBOX_CAP_PERMITTED => CapSet::Permitted,
+            SANDBOX_CAP_INHERITABLE => CapSet::Inheritable,
+            SANDBOX_CAP_AMBIENT => CapSet::Ambient,
+            w => return Err(FfiError::arg("which", format!("unknown value {w}"))),
+        };
+        let caps = cap_names(caps, n)?;
+        update(sb, |s| s.cap_set(set, caps))
     })
 }
 

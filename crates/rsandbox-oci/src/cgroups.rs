@@ -39,29 +39,27 @@ fn read_mounts() -> Vec<(u8, PathBuf)> {
         .collect()
 }
 
-/// The container's cgroup path relative to each hierarchy's root.
-pub fn relative_path(cgroups_path: Option<&Path>, id: &str, systemd: bool) -> PathBuf {
-    match cgroups_path {
-        // systemd's "slice:prefix:name" form, laid out as systemd would.
-        Some(p) if systemd && p.to_string_lossy().contains(':') => {
-            let s = p.to_string_lossy();
-            let parts: Vec<&str> = s.split(':').collect();
-            let slice = if parts[0].is_empty() {
-                "system.slice"
-            } else {
-                parts[0]
-            };
-            let name = format!(
-                "{}-{}.scope",
-                parts.get(1).unwrap_or(&""),
-                parts.get(2).unwrap_or(&id)
-            );
-            PathBuf::from("/").join(slice).join(name)
-        }
-        Some(p) if p.is_absolute() => p.to_path_buf(),
-        Some(p) => Path::new("/rsandbox-oci").join(p),
-        None => Path::new("/rsandbox-oci").join(id),
+/// Refuse a container cgroup that already holds processes (in any
+/// hierarchy, below it included) or that is frozen, as runc does: `delete`
+/// and `kill --all` would signal processes that are not the container's,
+/// and a frozen one would hold the container stopped.
+pub fn check_unused(rel: &Path) -> Result<(), String> {
+    let found = pids(rel);
+    if !found.is_empty() {
+        return Err(format!(
+            "the container's cgroup {} is not empty: {} process(es) found; give each \
+             container a cgroup of its own (linux.cgroupsPath)",
+            rel.display(),
+            found.len()
+        ));
     }
+    if frozen(rel) {
+        return Err(format!(
+            "the container's cgroup {} is frozen",
+            rel.display()
+        ));
+    }
+    Ok(())
 }
 
 /// Create `rel` in every hierarchy; returns the directories created (so
@@ -104,12 +102,11 @@ pub fn create(rel: &Path) -> Result<Vec<PathBuf>, String> {
     Ok(created)
 }
 
-/// Move this process into the cgroups `pid` is in, in every hierarchy of
-/// [`mounts`]. `/proc/PID/cgroup` names them relative to this process's
-/// cgroup namespace, as its `/sys/fs/cgroup` mounts show them.
-pub fn join_cgroups_of(pid: i32) -> Result<(), String> {
-    let file = format!("/proc/{pid}/cgroup");
-    let text = std::fs::read_to_string(&file).map_err(|e| format!("read {file}: {e}"))?;
+/// Move process `pid` (0: this one) into the cgroups listed in `text` (a
+/// process's `/proc/PID/cgroup`), in every hierarchy of [`mounts`]. That
+/// file names them relative to this process's cgroup namespace, as its
+/// `/sys/fs/cgroup` mounts show them.
+pub fn join_cgroups(text: &str, pid: i32) -> Result<(), String> {
     let all = cgroup_mounts();
     let managed = mounts();
     for line in text.lines() {
@@ -134,7 +131,7 @@ pub fn join_cgroups_of(pid: i32) -> Result<(), String> {
         let procs = Path::new(&m.path)
             .join(path.trim_start_matches('/'))
             .join("cgroup.procs");
-        std::fs::write(&procs, "0")
+        std::fs::write(&procs, pid.to_string())
             .map_err(|e| format!("join the container's cgroup {}: {e}", procs.display()))?;
     }
     Ok(())

@@ -1,15 +1,32 @@
 //! runtime-spec hooks: each one a program run with the container's state
-//! JSON on its stdin. `prestart`, `createRuntime`, `poststart` and
-//! `poststop` run in the runtime's namespaces; `createContainer` and
-//! `startContainer` in the container's (joined through the core, as
-//! `exec` does, so their path is resolved in the container's root).
+//! JSON on its stdin.
+//!
+//! - `prestart`, `createRuntime`, `poststart` and `poststop` run here, in
+//!   the runtime's namespaces.
+//! - `createContainer` is a program of the host (its path "MUST resolve in
+//!   the runtime namespace"): it is checked on the host first, and runs in
+//!   the container's namespaces except the mount namespace, in the
+//!   container's cgroups, with the runtime's privileges. That is what runc,
+//!   crun and youki give it (they run it from the container's init before
+//!   `pivot_root`, where `/` is still the host's). Joining the container's
+//!   mount namespace instead would let the image choose what runs with
+//!   every capability: the path itself, a script's interpreter, or the
+//!   dynamic loader and libraries of a host binary.
+//! - `startContainer` is resolved in the container (as the runtime-spec
+//!   says), so it runs as the container's process would: its namespaces,
+//!   user, capabilities, no_new_privs, seccomp filter and cgroups, as runc
+//!   runs it from the container's init just before the process's exec.
 
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{Hook, Hooks, Spec};
+
+use crate::target::Target;
 
 /// Which hooks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,13 +72,14 @@ pub fn of(hooks: Option<&Hooks>, kind: Kind) -> Vec<Hook> {
 /// Run the hooks of `kind` one after the other, `state` on each one's
 /// stdin, its status the one of the hook's point in the lifecycle (a
 /// short-lived process may already be gone at `poststart`); the first
-/// failure (exit status, timeout) stops them. `inside`: run inside the
-/// namespaces of this container process, as the config describes them.
+/// failure (exit status, timeout) stops them. `inside`: the container
+/// (its config and its pinned first process), for `createContainer` and
+/// `startContainer`.
 pub fn run(
     hooks: Option<&Hooks>,
     kind: Kind,
     state: &serde_json::Value,
-    inside: Option<(&Spec, i32)>,
+    inside: Option<(&Spec, &Target)>,
 ) -> Result<(), String> {
     let mut state = state.clone();
     state["status"] = match kind {
@@ -74,9 +92,14 @@ pub fn run(
     for (i, h) in of(hooks, kind).iter().enumerate() {
         let what = format!("hooks.{}[{i}] ({})", kind.name(), h.path().display());
         let timeout = h.timeout().map(|t| Duration::from_secs(t.max(1) as u64));
-        match inside {
-            None => run_here(h, &input, timeout),
-            Some((spec, pid)) => run_inside(spec, h, &input, timeout, pid),
+        match (inside, kind) {
+            (Some((spec, t)), Kind::CreateContainer) => {
+                run_create_container(spec, t, h, &input, timeout)
+            }
+            (Some((spec, t)), Kind::StartContainer) => {
+                run_start_container(spec, t, h, &input, timeout)
+            }
+            _ => run_here(h, &input, timeout),
         }
         .map_err(|e| format!("{what}: {e}"))?;
     }
@@ -120,47 +143,131 @@ fn run_here(h: &Hook, input: &str, timeout: Option<Duration>) -> Result<(), Stri
     }
 }
 
-fn run_inside(
+/// The hook's command: its path, `args[0]` as argv[0] when given, the rest.
+fn command(h: &Hook) -> rsandbox::Command {
+    let args = h.args().clone().unwrap_or_default();
+    let mut cmd = rsandbox::Command::new(h.path()).args(args.iter().skip(1));
+    if let Some(a0) = args.first() {
+        cmd = cmd.arg0(a0);
+    }
+    cmd
+}
+
+/// Check that `path` is a program of the runtime's (host's) filesystem:
+/// absolute, and an executable regular file there.
+fn check_host_program(path: &Path) -> Result<(), String> {
+    if !path.is_absolute() {
+        return Err("the path must be absolute".into());
+    }
+    let meta = std::fs::metadata(path).map_err(|e| {
+        format!(
+            "not found in the runtime's namespace ({e}); createContainer hooks are \
+             programs of the host, never of the container's image"
+        )
+    })?;
+    if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
+        return Err("not an executable file in the runtime's namespace".into());
+    }
+    Ok(())
+}
+
+fn run_create_container(
     spec: &Spec,
+    target: &Target,
     h: &Hook,
     input: &str,
     timeout: Option<Duration>,
-    pid: i32,
 ) -> Result<(), String> {
-    let mut process = oci_spec::runtime::Process::default();
+    check_host_program(h.path())?;
+    let mut warnings = Vec::new();
+    let mut sb = rsandbox::Sandbox::new().env_clear();
+    for kv in h.env().iter().flatten() {
+        if let Some((k, v)) = kv.split_once('=') {
+            sb = sb.env(k, v);
+        }
+    }
+    // The runtime's filesystem and privileges (as runc's hook has them),
+    // the container's other namespaces.
+    let sb = crate::spec::join_container(sb, spec, &target.proc_path(), false, &mut warnings)?
+        .no_new_privs(false);
+    run_gated(sb, &command(h), input, timeout, target, spec)
+}
+
+fn run_start_container(
+    spec: &Spec,
+    target: &Target,
+    h: &Hook,
+    input: &str,
+    timeout: Option<Duration>,
+) -> Result<(), String> {
+    // The container's process, with the hook's command (and its env, else
+    // the container's, as runc does).
+    let mut process = spec.process().clone().ok_or("config.json has no process")?;
     let mut args = h.args().clone().unwrap_or_default();
     if args.is_empty() {
         args.push(h.path().to_string_lossy().into_owned());
     }
     process.set_args(Some(args));
-    process.set_env(h.env().clone());
-    // Hooks run with the runtime's privileges.
-    process.set_capabilities(None);
-    let (mut sb, _, _) = crate::spec::exec_sandbox(spec, &process, pid)?;
-    sb = sb.keep_all_caps().no_new_privs(false);
-    let cmd = rsandbox::Command::from_argv(
-        std::iter::once(h.path().to_string_lossy().into_owned())
-            .chain(h.args().iter().flatten().skip(1).cloned()),
-    );
-    if let Some(t) = timeout {
-        sb = sb.timeout(t);
+    if h.env().is_some() {
+        process.set_env(h.env().clone());
     }
+    let (sb, _, _) = crate::spec::exec_sandbox(spec, &process, &target.proc_path())?;
+    run_gated(sb, &command(h), input, timeout, target, spec)
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills two ints.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
         return Err(format!("pipe: {}", std::io::Error::last_os_error()));
     }
     // SAFETY: fresh fds we own.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Spawn the hook held before its exec (core `start_gate`), move it into
+/// the cgroups of the container's process, then let it exec and wait.
+fn run_gated(
+    sb: rsandbox::Sandbox,
+    cmd: &rsandbox::Command,
+    input: &str,
+    timeout: Option<Duration>,
+    target: &Target,
+    spec: &Spec,
+) -> Result<(), String> {
+    let (r, w) = pipe()?;
     let mut w = std::fs::File::from(w);
     // The state fits the pipe's buffer (64 KiB) unless annotations are huge.
     let _ = w.write_all(input.as_bytes());
     drop(w);
-    sb = sb
+    let (gate_r, gate_w) = pipe()?;
+    let mut sb = sb
+        .kill_on_drop(true)
         .stdin(rsandbox::Stdio::Fd(r.as_raw_fd()))
-        .stdout(rsandbox::Stdio::Null);
-    let out = sb.status(&cmd).map_err(|e| e.to_string())?;
-    drop(r);
+        .stdout(rsandbox::Stdio::Null)
+        .start_gate(gate_r.as_raw_fd());
+    if let Some(t) = timeout {
+        sb = sb.timeout(t);
+    }
+    let cgroup = target.read("cgroup")?;
+    target.confirm()?;
+    let mut child = sb.spawn(cmd).map_err(|e| e.to_string())?;
+    drop((r, gate_r));
+    // In a joined PID namespace the hook is the core's waiter's child.
+    let hook = if crate::spec::has_pid_ns(spec) {
+        let p = child.pid();
+        std::fs::read_to_string(format!("/proc/{p}/task/{p}/children"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()))
+            .ok_or("the hook's process is gone")?
+    } else {
+        child.pid()
+    };
+    crate::cgroups::join_cgroups(&cgroup, hook)?;
+    std::fs::File::from(gate_w)
+        .write_all(&[1])
+        .map_err(|e| format!("release the hook: {e}"))?;
+    let out = child.wait().map_err(|e| e.to_string())?;
     if out.success() {
         Ok(())
     } else {

@@ -3,11 +3,16 @@
 //! `podman --runtime /path/to/rsandbox-oci run ...` (or a `containers.conf`
 //! entry) runs containers with it. See `docs/oci.md`.
 
+mod cgroup_path;
 mod cgroups;
 mod devices;
 mod hooks;
+mod lsm;
+mod pidfile;
+mod sealed_exe;
 mod spec;
 mod state;
+mod target;
 mod timing;
 mod tty;
 
@@ -245,6 +250,14 @@ fn run(cli: &Cli, log: &Logger) -> Res<()> {
                     drop the flag (cgroupfs paths are used)"
             .into());
     }
+    // The commands that put a process of the runtime into a container run
+    // from a sealed copy of the runtime (see sealed_exe); `start` does so
+    // only when it has startContainer hooks to run.
+    if matches!(cli.cmd, Cmd::Create { .. } | Cmd::Exec { .. }) {
+        state::make_root(&cli.root)?;
+        sealed_exe::ensure(&cli.root)?;
+        timing::mark("sealed copy of the runtime");
+    }
     match &cli.cmd {
         Cmd::Create {
             bundle,
@@ -401,12 +414,16 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
     if *tty {
         proc.set_terminal(Some(true));
     }
-    let (mut sb, cmd, warnings) = spec::exec_sandbox(&spec, &proc, s.pid)?;
+    // The container's process pinned (pidfd) before anything about it is
+    // read, and its namespaces opened through its /proc directory fd.
+    let target = target::Target::open(&s)?;
+    let (mut sb, cmd, warnings) = spec::exec_sandbox(&spec, &proc, &target.proc_path())?;
     // Into the container's cgroups first, as runc does: the exec'd process
     // inherits them, so the container's limits bind it and `kill --all`,
     // `ps`, `pause` and `delete` find it. Left where the runtime runs
     // (conmon's cgroup, under podman) it escaped `--memory`.
-    cgroups::join_cgroups_of(s.pid).map_err(|e| format!("exec: {e}"))?;
+    let cgroup = target.read("cgroup")?;
+    cgroups::join_cgroups(&cgroup, 0).map_err(|e| format!("exec: {e}"))?;
     let pty = if proc.terminal().unwrap_or(false) {
         let sock = console_socket
             .as_ref()
@@ -414,7 +431,7 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
         let size = proc
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
-        let (master, slave) = tty::open_pty(size)?;
+        let (master, slave) = tty::open_pty_in(&target.proc_path(), size)?;
         tty::send_fd(sock, &master)?;
         sb = with_tty(sb, &slave);
         Some(slave)
@@ -427,10 +444,14 @@ fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
     for i in 0..(*preserve_fds).max(0) {
         sb = sb.pass_fd(3 + i, 3 + i);
     }
+    // Everything read about the container above was its own: its process
+    // was alive all along (the core opens the namespaces through the
+    // pinned directory, where a dead process's entries are gone).
+    target.confirm()?;
     let mut child = sb.spawn(&cmd).map_err(|e| format!("exec: {e}"))?;
-    drop(pty);
+    drop((pty, target));
     if let Some(p) = pid_file {
-        write_pid_file(p, child.pid())?;
+        pidfile::write(p, child.pid())?;
     }
     drop(l);
     if *detach {
@@ -587,7 +608,9 @@ fn create_locked(
         preserve_fds,
         tty,
     } = opts;
-    let rel = cgroups::relative_path(mapped.cgroups_path.as_deref(), id, cli.systemd_cgroup);
+    let rel =
+        cgroup_path::container_cgroup(mapped.cgroups_path.as_deref(), id, cli.systemd_cgroup)?;
+    cgroups::check_unused(&rel)?;
     let created = cgroups::create(&rel)?;
     if let Err(e) = devices::write_own(&rel, &mapped.device_rules) {
         cgroups::remove(&created);
@@ -627,29 +650,47 @@ fn create_locked(
     for i in 0..preserve_fds.max(0) {
         sb = sb.pass_fd(3 + i, 3 + i);
     }
-    let pty = match &tty {
-        Some((sock, size)) => {
-            let (master, slave) =
-                tty::open_pty(*size).inspect_err(|_| cgroups::remove(&created))?;
-            tty::send_fd(sock, &master).inspect_err(|_| cgroups::remove(&created))?;
-            sb = with_tty(sb, &slave);
-            Some(slave)
-        }
-        None => None,
-    };
     timing::mark("exec fifo");
-    let child = match sb.spawn(&mapped.command) {
+    let spawn = |sb: rsandbox::Sandbox| {
+        sb.spawn(&mapped.command)
+            .map_err(|e| format!("create: {e}"))
+    };
+    let child = match &tty {
+        None => spawn(sb),
+        // The terminal from a devpts instance of the container's own.
+        Some((sock, size)) => tty::with_own_devpts(
+            &locked.dir,
+            spec::devpts_gid(spec),
+            *size,
+            |pts, master, slave| {
+                tty::send_fd(sock, &master)?;
+                let sb = if mapped.own_dev {
+                    sb.clone().bind(pts, "/dev/pts")
+                } else {
+                    sb.clone()
+                };
+                spawn(with_tty(sb, &slave))
+            },
+        )
+        .unwrap_or_else(|| {
+            // A runtime that may not mount: the host's devpts.
+            let (master, slave) = tty::open_host_pty(*size)?;
+            tty::send_fd(sock, &master)?;
+            spawn(with_tty(sb.clone(), &slave))
+        }),
+    };
+    let child = match child {
         Ok(c) => c,
         Err(e) => {
             let _ = cgroups::destroy(&rel, &created);
-            return Err(format!("create: {e}"));
+            return Err(e);
         }
     };
     timing::mark("spawn (core)");
     if let Some(t) = child.spawn_timing().filter(|_| timing::on()) {
         eprintln!("core spawn stages:\n{t}");
     }
-    drop((gate, pty));
+    drop(gate);
     if let Some(r) = &mapped.resources {
         cgroups::write_all(&rel, r);
     }
@@ -696,9 +737,12 @@ fn create_locked(
     for kind in [hooks::Kind::CreateRuntime, hooks::Kind::Prestart] {
         hooks::run(hk, kind, &st, None).map_err(fail)?;
     }
-    hooks::run(hk, hooks::Kind::CreateContainer, &st, Some((spec, pid))).map_err(fail)?;
+    if !hooks::of(hk, hooks::Kind::CreateContainer).is_empty() {
+        let target = target::Target::open(&saved).map_err(fail)?;
+        hooks::run(hk, hooks::Kind::CreateContainer, &st, Some((spec, &target))).map_err(fail)?;
+    }
     if let Some(p) = pid_file {
-        write_pid_file(p, pid).map_err(fail)?;
+        pidfile::write(p, pid).map_err(fail)?;
     }
     timing::mark("pid file");
     Ok(())
@@ -712,13 +756,6 @@ fn with_tty(sb: rsandbox::Sandbox, slave: &OwnedFd) -> rsandbox::Sandbox {
         .stdout(Stdio::Fd(fd))
         .stderr(Stdio::Fd(fd))
         .controlling_tty(true)
-}
-
-fn write_pid_file(p: &Path, pid: i32) -> Res<()> {
-    let tmp = p.with_extension("rsandbox-tmp");
-    std::fs::write(&tmp, pid.to_string())
-        .and_then(|_| std::fs::rename(&tmp, p))
-        .map_err(|e| format!("write pid file {}: {e}", p.display()))
 }
 
 /// Set a namespaced sysctl from a thread that joined the container's
@@ -768,12 +805,17 @@ fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
     // startContainer hooks join the container's namespaces, described by
     // the config; without any, config.json is not read at all.
     if !hooks::of(s.hooks.as_ref(), hooks::Kind::StartContainer).is_empty() {
+        // They put a process of the runtime into the container: from a
+        // sealed copy. Nothing is changed yet, so the command may start
+        // over in it (the lock's fd is close-on-exec).
+        sealed_exe::ensure(root)?;
         let (spec, _) = spec::load(&s.bundle)?;
+        let target = target::Target::open(&s)?;
         hooks::run(
             s.hooks.as_ref(),
             hooks::Kind::StartContainer,
             &state_json(&s),
-            Some((&spec, s.pid)),
+            Some((&spec, &target)),
         )?;
     }
     let fifo = state::exec_fifo(&l.dir);

@@ -47,6 +47,9 @@ pub struct Mapped {
     /// The PID namespace is joined: the container's process is the core's
     /// waiter's child.
     pub joins_pid: bool,
+    /// The container has the core's minimal `/dev` (a tmpfs on `/dev`),
+    /// with its own devpts on `/dev/pts`.
+    pub own_dev: bool,
     /// Device cgroup rules given to the core (empty when none, or when they
     /// cannot be enforced here), also written to the container's own v1
     /// devices cgroup where there is one.
@@ -309,16 +312,7 @@ fn apply_process(
     }
     match process.capabilities() {
         None => sb = sb.drop_caps(),
-        Some(c) => {
-            let set = c.bounding().as_ref().or(c.effective().as_ref());
-            let mut names: Vec<String> = set
-                .into_iter()
-                .flatten()
-                .map(|cap| format!("CAP_{cap}"))
-                .collect();
-            names.sort();
-            sb = sb.keep_caps(names);
-        }
+        Some(c) => sb = cap_sets(sb, c, warnings),
     }
     // Explicit either way: without it the core would set no_new_privs for
     // the seccomp filter, and the payload would see it set.
@@ -331,63 +325,62 @@ fn apply_process(
     if let Some(adj) = process.oom_score_adj() {
         sb = sb.oom_score_adj(adj);
     }
-    lsm_label(
+    use crate::lsm::{refuse, Lsm};
+    refuse(
         "process.apparmorProfile",
         process.apparmor_profile().as_deref(),
         Lsm::AppArmor,
-        warnings,
     )?;
-    lsm_label(
+    refuse(
         "process.selinuxLabel",
         process.selinux_label().as_deref(),
         Lsm::SeLinux,
-        warnings,
     )?;
     Ok((sb, command))
 }
 
-/// A Linux security module.
-#[derive(Clone, Copy)]
-enum Lsm {
-    AppArmor,
-    SeLinux,
-}
-
-impl Lsm {
-    fn enabled(self) -> bool {
-        match self {
-            Lsm::AppArmor => std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-                .is_ok_and(|s| s.starts_with('Y')),
-            Lsm::SeLinux => Path::new("/sys/fs/selinux/enforce").exists(),
-        }
+/// `process.capabilities`: the five sets, each as listed (runc's
+/// `libcontainer/capabilities`): a non-root process then keeps across exec
+/// only its ambient capabilities, root its bounding set. An ambient
+/// capability the kernel would refuse to raise (not also permitted and
+/// inheritable) is left out with a warning, as runc does.
+fn cap_sets(
+    mut sb: Sandbox,
+    c: &oci_spec::runtime::LinuxCapabilities,
+    warnings: &mut Vec<String>,
+) -> Sandbox {
+    use rsandbox::CapSet;
+    let names = |set: &Option<oci_spec::runtime::Capabilities>| -> Vec<String> {
+        let mut v: Vec<String> = set
+            .iter()
+            .flatten()
+            .map(|cap| format!("CAP_{cap}"))
+            .collect();
+        v.sort();
+        v
+    };
+    let permitted = names(c.permitted());
+    let inheritable = names(c.inheritable());
+    let (ambient, refused): (Vec<String>, Vec<String>) = names(c.ambient())
+        .into_iter()
+        .partition(|a| permitted.contains(a) && inheritable.contains(a));
+    if !refused.is_empty() {
+        warnings.push(format!(
+            "process.capabilities.ambient: {} not also permitted and inheritable, so \
+             the kernel cannot raise it; left out (as runc does)",
+            refused.join(", ")
+        ));
     }
-    fn name(self) -> &'static str {
-        match self {
-            Lsm::AppArmor => "AppArmor",
-            Lsm::SeLinux => "SELinux",
-        }
+    for (set, list) in [
+        (CapSet::Bounding, names(c.bounding())),
+        (CapSet::Effective, names(c.effective())),
+        (CapSet::Permitted, permitted),
+        (CapSet::Inheritable, inheritable),
+        (CapSet::Ambient, ambient),
+    ] {
+        sb = sb.cap_set(set, list);
     }
-}
-
-/// A label or profile of `lsm` asked for in `field`: an error where the
-/// LSM is absent (runc fails there too: the confinement asked for cannot
-/// exist), a warning where it is present (rsandbox-oci does not apply LSM
-/// labels yet).
-fn lsm_label(field: &str, value: Option<&str>, lsm: Lsm, warnings: &mut Vec<String>) -> Res<()> {
-    match value {
-        Some(v) if !v.is_empty() => {
-            if !lsm.enabled() {
-                return Err(format!(
-                    "{field}: {v:?} asks for {}, which this kernel does not have \
-                     enabled; remove it",
-                    lsm.name()
-                ));
-            }
-            warnings.push(format!("{field}: not applied"));
-            Ok(())
-        }
-        _ => Ok(()),
-    }
+    sb
 }
 
 /// Translate `spec` (from the bundle directory `bundle`) for the core.
@@ -693,11 +686,10 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
                 sb = sb.remount_ro(p);
             }
         }
-        lsm_label(
+        crate::lsm::refuse(
             "linux.mountLabel",
             l.mount_label().as_deref(),
-            Lsm::SeLinux,
-            &mut warnings,
+            crate::lsm::Lsm::SeLinux,
         )?;
         if let Some(s) = l.sysctl() {
             let mut keys: Vec<_> = s.iter().collect();
@@ -824,26 +816,49 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
         cgroups_path: linux.and_then(|l| l.cgroups_path().clone()),
         resources: linux.and_then(|l| l.resources().clone()),
         joins_pid: joined_ns.contains(&LinuxNamespaceType::Pid),
+        own_dev: dev_done,
         device_rules,
         annotations,
         warnings,
     })
 }
 
-/// A process run in the running container whose first process is `pid`
-/// (`exec`): it joins every namespace the container has, gets the
-/// container's seccomp filter, and `process`'s command, env, cwd, user,
-/// capabilities and rlimits. It gets no cgroup of its own (documented).
+/// A process run in the running container whose first process's
+/// `/proc/PID` is `proc_dir` (`exec`; see `target::Target::proc_path`):
+/// it joins every namespace the container has, gets the container's
+/// seccomp filter, and `process`'s command, env, cwd, user, capabilities
+/// and rlimits. It gets no cgroup of its own (documented).
 pub fn exec_sandbox(
     spec: &Spec,
     process: &oci_spec::runtime::Process,
-    pid: i32,
+    proc_dir: &Path,
 ) -> Res<(Sandbox, Command, Vec<String>)> {
     let mut warnings = Vec::new();
-    let mut sb = Sandbox::new()
+    let sb = Sandbox::new()
         .kill_on_drop(false)
         .die_with_parent(false)
         .env_clear();
+    let mut sb = join_container(sb, spec, proc_dir, true, &mut warnings)?;
+    let linux = spec.linux().as_ref();
+    if let Some(seccomp) = linux.and_then(|l| l.seccomp().as_ref()) {
+        let json = seccomp_json(seccomp, &mut warnings)?;
+        sb = sb.seccomp_oci_json(json);
+    }
+    let (sb, command) = apply_process(sb, process, &mut warnings)?;
+    sb.validate().map_err(|e| format!("exec: {e}"))?;
+    Ok((sb, command, warnings))
+}
+
+/// `sb` joining the namespaces `spec` gives the container whose first
+/// process's `/proc/PID` is `proc_dir`; its mount namespace only with
+/// `mount` (without, the process keeps the runtime's filesystem view).
+pub fn join_container(
+    mut sb: Sandbox,
+    spec: &Spec,
+    proc_dir: &Path,
+    mount: bool,
+    warnings: &mut Vec<String>,
+) -> Res<Sandbox> {
     let linux = spec.linux().as_ref();
     for ns in linux
         .and_then(|l| l.namespaces().as_ref())
@@ -852,6 +867,7 @@ pub fn exec_sandbox(
     {
         use rsandbox::Namespace as N;
         let (kind, file) = match ns.typ() {
+            LinuxNamespaceType::Mount if !mount => continue,
             LinuxNamespaceType::Mount => (N::Mount, "mnt"),
             LinuxNamespaceType::Pid => (N::Pid, "pid"),
             LinuxNamespaceType::Network => (N::Net, "net"),
@@ -866,15 +882,47 @@ pub fn exec_sandbox(
                 continue;
             }
         };
-        sb = sb.join_ns(kind, format!("/proc/{pid}/ns/{file}"));
+        sb = sb.join_ns(kind, proc_dir.join("ns").join(file));
     }
-    if let Some(seccomp) = linux.and_then(|l| l.seccomp().as_ref()) {
-        let json = seccomp_json(seccomp, &mut warnings)?;
-        sb = sb.seccomp_oci_json(json);
+    Ok(sb)
+}
+
+/// The group of new terminals in the container's devpts: the `gid=` of
+/// its `devpts` mount (5, `tty`, in engines' configs), as a host gid
+/// (through `linux.gidMappings` with a user namespace); `None` when not
+/// given or not mapped.
+pub fn devpts_gid(spec: &Spec) -> Option<u32> {
+    let gid: u32 = spec
+        .mounts()
+        .iter()
+        .flatten()
+        .find(|m| m.typ().as_deref() == Some("devpts"))?
+        .options()
+        .iter()
+        .flatten()
+        .find_map(|o| o.strip_prefix("gid="))?
+        .parse()
+        .ok()?;
+    let linux = spec.linux().as_ref();
+    let userns = linux
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|ns| ns.typ() == LinuxNamespaceType::User));
+    if !userns {
+        return Some(gid);
     }
-    let (sb, command) = apply_process(sb, process, &mut warnings)?;
-    sb.validate().map_err(|e| format!("exec: {e}"))?;
-    Ok((sb, command, warnings))
+    linux?.gid_mappings().iter().flatten().find_map(|m| {
+        let off = gid.checked_sub(m.container_id())?;
+        (off < m.size()).then(|| m.host_id() + off)
+    })
+}
+
+/// Whether `spec`'s container has a PID namespace of its own (so a process
+/// joining it is forked into it by a waiter outside).
+pub fn has_pid_ns(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|n| n.iter().any(|ns| ns.typ() == LinuxNamespaceType::Pid))
 }
 
 #[cfg(test)]

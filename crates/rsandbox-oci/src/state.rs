@@ -1,11 +1,18 @@
 //! Container state kept as JSON under the root directory, one directory per
 //! container, guarded by an `flock` so concurrent commands on one container
 //! run one after the other.
+//!
+//! Only the runtime's user may read or lock any of it (as runc keeps its
+//! state): the root and each container's directory are made 0700, the lock
+//! and `state.json` 0600. The state holds the hooks' environments, and a
+//! lock another user could open is a lock another user could hold, which
+//! would block every command on that container.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
 use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -79,20 +86,42 @@ fn flock(f: &File) -> Result<(), String> {
     }
 }
 
+/// A new file only the owner may read and write (`O_EXCL`: never an
+/// existing file or a symlink planted in its place).
+fn create_private(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
+}
+
+/// Make the state root if it is missing. A root made here is the runtime's
+/// alone; one that already exists keeps its mode (the containers'
+/// directories are 0700 anyway).
+pub fn make_root(root: &Path) -> Result<(), String> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .map_err(|e| format!("create {}: {e}", root.display()))
+}
+
 impl Locked {
     /// Make a new container directory (an error if the id is taken) and lock it.
     pub fn create(root: &Path, id: &str) -> Result<Locked, String> {
         check_id(id)?;
-        std::fs::create_dir_all(root).map_err(|e| format!("create {}: {e}", root.display()))?;
+        make_root(root)?;
         let dir = root.join(id);
-        match std::fs::create_dir(&dir) {
+        match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(format!("container {id:?} already exists"))
             }
             Err(e) => return Err(format!("create {}: {e}", dir.display())),
         }
-        let f = File::create(dir.join("lock")).map_err(|e| format!("lock file: {e}"))?;
+        let f = create_private(&dir.join("lock")).map_err(|e| format!("lock file: {e}"))?;
         flock(&f)?;
         Ok(Locked { dir, _lock: f })
     }
@@ -121,7 +150,9 @@ impl Locked {
     /// fsync costs about a millisecond where /run is not a tmpfs.
     pub fn save(&self, s: &Saved) -> Result<(), String> {
         let tmp = self.dir.join("state.json.tmp");
-        let mut f = File::create(&tmp).map_err(|e| format!("write state: {e}"))?;
+        // A temp file left by a command that died mid-save is ours to drop.
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = create_private(&tmp).map_err(|e| format!("write state: {e}"))?;
         let text = serde_json::to_vec(s).map_err(|e| e.to_string())?;
         f.write_all(&text)
             .map_err(|e| format!("write state: {e}"))?;
@@ -149,7 +180,11 @@ pub fn read_state(dir: &Path) -> Result<Saved, String> {
 
 /// `(state char, start time)` of a pid, from /proc/PID/stat.
 pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// `(state char, start time)` from the text of a `/proc/PID/stat`.
+pub fn parse_stat(s: &str) -> Option<(char, u64)> {
     let rest = &s[s.rfind(')')? + 1..];
     let f: Vec<&str> = rest.split_whitespace().collect();
     Some((f.first()?.chars().next()?, f.get(19)?.parse().ok()?))

@@ -388,6 +388,19 @@ impl PySandbox {
     fn keep_caps(&self, caps: Vec<String>) -> Self {
         self.with(|s| s.keep_caps(caps))
     }
+    /// Give capability set `which` (`"bounding"`, `"effective"`,
+    /// `"permitted"`, `"inheritable"` or `"ambient"`) exactly `caps`, with
+    /// OCI (runc) semantics: sets not given are then empty, and a non-root
+    /// payload keeps across exec only the ambient capabilities listed.
+    fn cap_set(&self, py: Python<'_>, which: &str, caps: Vec<String>) -> PyResult<Self> {
+        let set: rsandbox::CapSet = enum_name(
+            py,
+            "cap_set",
+            which,
+            "bounding, effective, permitted, inheritable, ambient",
+        )?;
+        Ok(self.with(|s| s.cap_set(set, caps)))
+    }
 
     // --- checking, spawning -----------------------------------------------
 

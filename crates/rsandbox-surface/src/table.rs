@@ -559,6 +559,13 @@ pub static HAND_WRITTEN: &[Hand] = &[
         why: "an array of names, each checked as UTF-8 with its index in the error (C)",
     },
     Hand {
+        method: "cap_set",
+        c: &["sandbox_cap_set"],
+        py: &["cap_set"],
+        why: "a SANDBOX_CAP_* constant (C) or a set's name (Python), and an array \
+              of capability names",
+    },
+    Hand {
         method: "rlimit",
         c: &["sandbox_rlimit"],
         py: &["rlimit"],

@@ -9,6 +9,15 @@
 //! in the box gains nothing at exec. no_new_privs makes setuid binaries and
 //! file capabilities inert.
 //!
+//! [`Sandbox::cap_set`] instead gives each of the five sets explicitly, as
+//! an OCI runtime must (runc's `libcontainer/capabilities`): the bounding
+//! set is dropped to its list before the uid switch, the permitted set
+//! kept across it, then effective, permitted and inheritable are set as
+//! listed and only the listed ambient capabilities are raised; securebits
+//! are left alone. A non-root payload then holds, after its `execve`, only
+//! its ambient capabilities (none unless listed), and root the bounding
+//! set, as the kernel's rules for exec give them.
+//!
 //! All of it runs in the child after the uid switch and before Landlock,
 //! with raw `prctl`/`capset` calls on data prepared here.
 
@@ -100,14 +109,91 @@ pub fn cap_last_cap() -> u32 {
     })
 }
 
+/// One of a process's five capability sets (capabilities(7)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CapSet {
+    /// What the process and its descendants can ever gain at exec.
+    Bounding,
+    /// What the kernel checks now.
+    Effective,
+    /// What the process may make effective.
+    Permitted,
+    /// What may be kept across exec (with file capabilities or ambient).
+    Inheritable,
+    /// What a non-root process keeps across exec of an ordinary program.
+    Ambient,
+}
+
+impl CapSet {
+    /// The five sets.
+    pub const ALL: [CapSet; 5] = [
+        CapSet::Bounding,
+        CapSet::Effective,
+        CapSet::Permitted,
+        CapSet::Inheritable,
+        CapSet::Ambient,
+    ];
+
+    /// Its name (`bounding`, `effective`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            CapSet::Bounding => "bounding",
+            CapSet::Effective => "effective",
+            CapSet::Permitted => "permitted",
+            CapSet::Inheritable => "inheritable",
+            CapSet::Ambient => "ambient",
+        }
+    }
+}
+
+/// The five capability sets given explicitly (see [`Sandbox::cap_set`]);
+/// a set not given is empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CapSets {
+    pub(crate) bounding: Vec<String>,
+    pub(crate) effective: Vec<String>,
+    pub(crate) permitted: Vec<String>,
+    pub(crate) inheritable: Vec<String>,
+    pub(crate) ambient: Vec<String>,
+}
+
+impl CapSets {
+    /// The names given for `set`.
+    pub fn get(&self, set: CapSet) -> &[String] {
+        match set {
+            CapSet::Bounding => &self.bounding,
+            CapSet::Effective => &self.effective,
+            CapSet::Permitted => &self.permitted,
+            CapSet::Inheritable => &self.inheritable,
+            CapSet::Ambient => &self.ambient,
+        }
+    }
+
+    fn get_mut(&mut self, set: CapSet) -> &mut Vec<String> {
+        match set {
+            CapSet::Bounding => &mut self.bounding,
+            CapSet::Effective => &mut self.effective,
+            CapSet::Permitted => &mut self.permitted,
+            CapSet::Inheritable => &mut self.inheritable,
+            CapSet::Ambient => &mut self.ambient,
+        }
+    }
+}
+
 /// Privilege configuration of a sandbox.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CapsConfig {
-    /// Drop every capability not in `keep`, and lock securebits.
+    /// Drop every capability not in `keep` (or not in `sets`), and lock
+    /// securebits (not with `sets`).
     pub(crate) drop: bool,
     /// Capabilities kept (names as given).
     pub(crate) keep: Vec<String>,
+    /// The five sets given one by one (replaces `keep`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) sets: Option<CapSets>,
     /// `Some(true)`: set no_new_privs. `None`: set it only when seccomp or
     /// Landlock need it. `Some(false)`: never (seccomp and Landlock then need
     /// `CAP_SYS_ADMIN`).
@@ -126,13 +212,43 @@ impl Sandbox {
     }
     /// Drop every capability except these (names like `CAP_NET_BIND_SERVICE`
     /// or `net_bind_service`), which stay effective across exec for any uid.
+    /// Replaces sets given with [`cap_set`](Self::cap_set).
     pub fn keep_caps<I, S>(mut self, caps: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
         self.caps.drop = true;
+        self.caps.sets = None;
         self.caps.keep = caps.into_iter().map(Into::into).collect();
+        self
+    }
+    /// Give capability set `set` exactly these capabilities, with OCI
+    /// (runc) semantics: once any set is given this way, every set not
+    /// given is empty and [`keep_caps`](Self::keep_caps) no longer
+    /// applies. The bounding set is dropped to its list before the uid
+    /// switch and the permitted set is kept across it; then effective,
+    /// permitted and inheritable are set as listed and only the listed
+    /// ambient capabilities are raised. Securebits are not locked, so uid 0
+    /// gets the bounding set at exec as the kernel gives it, and any other
+    /// uid keeps only its ambient capabilities across exec (a `USER 1000`
+    /// container with runc's 14 default capabilities has none). Checked
+    /// before spawn: effective must be within permitted, inheritable
+    /// within bounding, ambient within both permitted and inheritable (the
+    /// kernel refuses anything else). Dropping the bounding set needs
+    /// `CAP_SETPCAP` (a user namespace or root), as for `drop_caps`.
+    pub fn cap_set<I, S>(mut self, set: CapSet, caps: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.caps.drop = true;
+        self.caps.keep.clear();
+        *self
+            .caps
+            .sets
+            .get_or_insert_with(CapSets::default)
+            .get_mut(set) = caps.into_iter().map(Into::into).collect();
         self
     }
     /// Keep every capability the box would otherwise have (undoes
@@ -140,6 +256,7 @@ impl Sandbox {
     pub fn keep_all_caps(mut self) -> Self {
         self.caps.drop = false;
         self.caps.keep.clear();
+        self.caps.sets = None;
         self
     }
     /// Set (`true`) or never set (`false`) no_new_privs. Unset, it is set
@@ -154,6 +271,27 @@ impl Sandbox {
     /// The privilege configuration.
     pub fn caps_config(&self) -> &CapsConfig {
         &self.caps
+    }
+}
+
+impl CapsConfig {
+    /// The sets given with [`Sandbox::cap_set`], if any.
+    pub fn sets(&self) -> Option<&CapSets> {
+        self.sets.as_ref()
+    }
+    /// The names given to [`Sandbox::keep_caps`].
+    pub fn keep(&self) -> &[String] {
+        &self.keep
+    }
+    /// The capabilities the payload may hold at most once they are
+    /// dropped: the keep list, or the bounding set given with
+    /// [`Sandbox::cap_set`] (what Docker decides a profile's
+    /// capability-gated seccomp entries against).
+    pub fn kept(&self) -> &[String] {
+        match &self.sets {
+            Some(sets) => &sets.bounding,
+            None => &self.keep,
+        }
     }
 }
 
@@ -193,11 +331,23 @@ fn child_privileges(sb: &Sandbox) -> (bool, bool) {
     }
 }
 
+/// The five sets as masks, from [`CapSets`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct SetMasks {
+    effective: u64,
+    permitted: u64,
+    inheritable: u64,
+    ambient: u64,
+}
+
 /// Capability sets prepared for the child.
 #[derive(Debug)]
 pub(crate) struct CapsPlan {
     drop: bool,
+    /// The bounding set kept (with `sets`, the bounding list).
     keep: u64,
+    /// The other four sets, given explicitly (see [`Sandbox::cap_set`]).
+    sets: Option<SetMasks>,
     last_cap: u32,
     /// Drop the bounding set and lock securebits (needs `CAP_SETPCAP`).
     privileged: bool,
@@ -234,19 +384,24 @@ fn check(r: libc::c_int, stage: Stage, detail: u32) -> ChildResult {
 /// `capset` on the calling thread, with the same mask for the three sets
 /// except `inh`.
 fn capset(eff_perm: u64, inh: u64) -> libc::c_long {
+    capset3(eff_perm, eff_perm, inh)
+}
+
+/// `capset` on the calling thread: effective, permitted, inheritable.
+fn capset3(eff: u64, perm: u64, inh: u64) -> libc::c_long {
     let mut hdr = CapHeader {
         version: LINUX_CAPABILITY_VERSION_3,
         pid: 0,
     };
     let data = [
         CapData {
-            effective: eff_perm as u32,
-            permitted: eff_perm as u32,
+            effective: eff as u32,
+            permitted: perm as u32,
             inheritable: inh as u32,
         },
         CapData {
-            effective: (eff_perm >> 32) as u32,
-            permitted: (eff_perm >> 32) as u32,
+            effective: (eff >> 32) as u32,
+            permitted: (perm >> 32) as u32,
             inheritable: (inh >> 32) as u32,
         },
     ];
@@ -269,22 +424,13 @@ impl CapsPlan {
             return Ok(None);
         }
         let last_cap = cap_last_cap();
-        let mut keep = 0u64;
-        for name in &c.keep {
-            let Some(cap) = parse_cap(name) else {
-                return Err(Error::invalid(
-                    "keep_caps",
-                    format!("unknown capability {name:?} (expected e.g. CAP_NET_BIND_SERVICE)"),
-                ));
-            };
-            if cap > last_cap {
-                return Err(Error::Unsupported {
-                    feature: CAP_NAMES[cap as usize].into(),
-                    detail: format!("this kernel knows capabilities up to {last_cap}"),
-                });
+        let (keep, sets) = match &c.sets {
+            Some(sets) => {
+                let (bounding, masks) = set_masks(sets, last_cap)?;
+                (bounding, Some(masks))
             }
-            keep |= 1 << cap;
-        }
+            None => (mask("keep_caps", &c.keep, last_cap)?, None),
+        };
         let (has_setpcap, leaves_root) = child_privileges(sb);
         let privileged = c.drop && has_setpcap;
         if c.drop && !privileged && !c.best_effort {
@@ -299,6 +445,7 @@ impl CapsPlan {
         Ok(Some(CapsPlan {
             drop: c.drop,
             keep,
+            sets,
             last_cap,
             privileged,
             leaves_root: privileged && leaves_root,
@@ -328,6 +475,36 @@ impl CapsPlan {
             }
         };
         match this {
+            Some(
+                p @ CapsPlan {
+                    drop: true,
+                    sets: Some(m),
+                    ..
+                },
+            ) => {
+                let req = format!(
+                    "bounding {}; effective {}; permitted {}; inheritable {}; ambient {}",
+                    keep_names(p.keep),
+                    keep_names(m.effective),
+                    keep_names(m.permitted),
+                    keep_names(m.inheritable),
+                    keep_names(m.ambient)
+                );
+                out.push(if p.privileged {
+                    LayerReport::full("capabilities", req)
+                } else {
+                    LayerReport {
+                        layer: "capabilities".into(),
+                        requested: req,
+                        applied: "effective, permitted, inheritable, ambient set; bounding \
+                                  set NOT dropped (no CAP_SETPCAP; no_new_privs set instead)"
+                            .into(),
+                        enforcement: Enforcement::Partial,
+                    }
+                });
+                // Explicit sets follow runc: securebits are left as they are.
+                out.push(LayerReport::not_requested("securebits"));
+            }
             Some(p) if p.drop => {
                 let req = format!("drop all, keep {}", keep_names(p.keep));
                 if p.privileged {
@@ -415,12 +592,70 @@ impl CapsPlan {
         Ok(())
     }
 
+    /// Apply explicit sets (see [`Sandbox::cap_set`]): the bounding set
+    /// (unless [`before_identity`](Self::before_identity) did), then
+    /// effective, permitted and inheritable as given, then the ambient
+    /// capabilities listed. No securebits, as runc.
+    ///
+    /// # Safety
+    /// Raw syscalls on prepared data only.
+    unsafe fn apply_sets(&self, m: &SetMasks) -> ChildResult {
+        // SAFETY: (whole block) prctl and capset with integer arguments or
+        // pointers to our stack.
+        unsafe {
+            check(
+                libc::prctl(
+                    libc::PR_CAP_AMBIENT,
+                    libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                    0,
+                    0,
+                    0,
+                ),
+                Stage::Capabilities,
+                100,
+            )?;
+            if self.privileged && !self.leaves_root {
+                self.drop_bounding()?;
+            }
+            if capset3(m.effective, m.permitted, m.inheritable) < 0 {
+                return Err(ChildError::last(Stage::Capabilities, 105));
+            }
+            if self.leaves_root {
+                // Kept only for the switch (runc clears it too).
+                check(
+                    libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0),
+                    Stage::Capabilities,
+                    106,
+                )?;
+            }
+            for cap in 0..=self.last_cap {
+                if m.ambient & (1 << cap) != 0 {
+                    check(
+                        libc::prctl(
+                            libc::PR_CAP_AMBIENT,
+                            libc::PR_CAP_AMBIENT_RAISE,
+                            cap as libc::c_ulong,
+                            0,
+                            0,
+                        ),
+                        Stage::Capabilities,
+                        200 + cap,
+                    )?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Apply in the child (drop capabilities, lock securebits, no_new_privs).
     ///
     /// # Safety
     /// Raw syscalls on prepared data only.
     pub(crate) unsafe fn apply(&self) -> ChildResult {
-        if self.drop {
+        if let (true, Some(m)) = (self.drop, &self.sets) {
+            // SAFETY: as documented for apply_sets.
+            unsafe { self.apply_sets(m)? };
+        } else if self.drop {
             // SAFETY: (whole block) prctl and capset with integer arguments
             // or pointers to our stack.
             unsafe {
@@ -490,6 +725,79 @@ impl CapsPlan {
     }
 }
 
+/// The capabilities `names` (of builder method `field`) as a mask.
+fn mask(field: &str, names: &[String], last_cap: u32) -> Result<u64> {
+    let mut m = 0u64;
+    for name in names {
+        let Some(cap) = parse_cap(name) else {
+            return Err(Error::invalid(
+                field,
+                format!("unknown capability {name:?} (expected e.g. CAP_NET_BIND_SERVICE)"),
+            ));
+        };
+        if cap > last_cap {
+            return Err(Error::Unsupported {
+                feature: CAP_NAMES[cap as usize].into(),
+                detail: format!("this kernel knows capabilities up to {last_cap}"),
+            });
+        }
+        m |= 1 << cap;
+    }
+    Ok(m)
+}
+
+/// The names of the capabilities in `m`, comma-separated.
+fn names_of(m: u64) -> String {
+    (0..64)
+        .filter(|i| m & (1 << i) != 0)
+        .filter_map(|i| CAP_NAMES.get(i as usize).copied())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The bounding mask and the other four of explicit `sets`, checked
+/// against the rules `capset` and `PR_CAP_AMBIENT_RAISE` enforce, so a bad
+/// combination is an error before spawn rather than a failed child.
+fn set_masks(sets: &CapSets, last_cap: u32) -> Result<(u64, SetMasks)> {
+    let m = |set: CapSet| mask(&format!("cap_set({})", set.name()), sets.get(set), last_cap);
+    let bounding = m(CapSet::Bounding)?;
+    let masks = SetMasks {
+        effective: m(CapSet::Effective)?,
+        permitted: m(CapSet::Permitted)?,
+        inheritable: m(CapSet::Inheritable)?,
+        ambient: m(CapSet::Ambient)?,
+    };
+    let rule = |set: CapSet, extra: u64, within: &str| -> Result<()> {
+        if extra == 0 {
+            return Ok(());
+        }
+        Err(Error::invalid(
+            format!("cap_set({})", set.name()),
+            format!(
+                "{} must also be {within} (the kernel refuses a capability there \
+                 otherwise)",
+                names_of(extra)
+            ),
+        ))
+    };
+    rule(
+        CapSet::Effective,
+        masks.effective & !masks.permitted,
+        "permitted",
+    )?;
+    rule(
+        CapSet::Inheritable,
+        masks.inheritable & !bounding,
+        "in the bounding set",
+    )?;
+    rule(
+        CapSet::Ambient,
+        masks.ambient & !(masks.permitted & masks.inheritable),
+        "permitted and inheritable",
+    )?;
+    Ok((bounding, masks))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -502,6 +810,76 @@ mod tests {
         assert_eq!(parse_cap("CAP_CHECKPOINT_RESTORE"), Some(40));
         assert_eq!(parse_cap("fly"), None);
         assert!(cap_last_cap() >= 40);
+    }
+
+    #[test]
+    fn explicit_sets_are_masks_and_checked() {
+        const DOCKER: [&str; 14] = [
+            "CAP_CHOWN",
+            "CAP_DAC_OVERRIDE",
+            "CAP_FSETID",
+            "CAP_FOWNER",
+            "CAP_MKNOD",
+            "CAP_NET_RAW",
+            "CAP_SETGID",
+            "CAP_SETUID",
+            "CAP_SETFCAP",
+            "CAP_SETPCAP",
+            "CAP_NET_BIND_SERVICE",
+            "CAP_SYS_CHROOT",
+            "CAP_KILL",
+            "CAP_AUDIT_WRITE",
+        ];
+        let mut sb = Sandbox::new();
+        for set in [CapSet::Bounding, CapSet::Effective, CapSet::Permitted] {
+            sb = sb.cap_set(set, DOCKER);
+        }
+        let sets = sb.caps_config().sets().unwrap();
+        let (b, m) = set_masks(sets, 40).unwrap();
+        assert_eq!(b, 0xa80425fb);
+        assert_eq!((m.effective, m.permitted), (0xa80425fb, 0xa80425fb));
+        assert_eq!((m.inheritable, m.ambient), (0, 0));
+        // A profile keeps them.
+        let json = serde_json::to_string(&sb).unwrap();
+        assert!(
+            json.contains("\"sets\":{\"bounding\":[\"CAP_CHOWN\""),
+            "{json}"
+        );
+        assert_eq!(serde_json::from_str::<Sandbox>(&json).unwrap(), sb);
+        assert_eq!(sb.caps_config().kept(), DOCKER);
+        // keep_caps replaces the sets, and the sets the keep list.
+        assert!(sb
+            .clone()
+            .keep_caps(["CAP_KILL"])
+            .caps_config()
+            .sets()
+            .is_none());
+        let back = Sandbox::new()
+            .keep_caps(["CAP_KILL"])
+            .cap_set(CapSet::Bounding, ["CAP_KILL"]);
+        assert!(back.caps_config().keep().is_empty());
+        assert!(sb.keep_all_caps().caps_config().sets().is_none());
+
+        let bad = |sb: Sandbox| set_masks(sb.caps_config().sets().unwrap(), 40).unwrap_err();
+        let e = bad(Sandbox::new().cap_set(CapSet::Effective, ["CAP_KILL"]));
+        assert!(
+            e.to_string().contains("CAP_KILL must also be permitted"),
+            "{e}"
+        );
+        let e = bad(Sandbox::new().cap_set(CapSet::Inheritable, ["CAP_KILL"]));
+        assert!(e.to_string().contains("bounding"), "{e}");
+        let e = bad(Sandbox::new()
+            .cap_set(CapSet::Permitted, ["CAP_KILL"])
+            .cap_set(CapSet::Ambient, ["CAP_KILL"]));
+        assert!(e.to_string().contains("permitted and inheritable"), "{e}");
+        let e = bad(Sandbox::new().cap_set(CapSet::Ambient, ["CAP_FLY"]));
+        assert!(e.to_string().contains("cap_set(ambient)"), "{e}");
+        let ok = Sandbox::new()
+            .cap_set(CapSet::Bounding, ["CAP_KILL"])
+            .cap_set(CapSet::Permitted, ["CAP_KILL"])
+            .cap_set(CapSet::Inheritable, ["CAP_KILL"])
+            .cap_set(CapSet::Ambient, ["kill"]);
+        assert!(set_masks(ok.caps_config().sets().unwrap(), 40).is_ok());
     }
 
     #[test]

@@ -47,6 +47,7 @@ mod spawn;
 mod stdio;
 pub mod sys;
 
+pub use caps::CapSet;
 pub use cgroup::devices::DeviceRule;
 pub use child::{Child, ExitStatus, Outcome, Output, Reason};
 pub use command::Command;

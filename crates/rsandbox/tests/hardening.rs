@@ -485,6 +485,164 @@ fn kept_capability_survives_exec_alone() {
     }
 }
 
+/// Docker's (and runc's) 14 default capabilities: mask 0xa80425fb.
+const DOCKER_CAPS: [&str; 14] = [
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+fn field(f: &[(String, String)], k: &str) -> String {
+    f.iter()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.clone())
+        .unwrap_or_else(|| panic!("{k} missing in {f:?}"))
+}
+
+/// A box whose payload runs as a uid other than 0: uid 1000 switched to
+/// from box root (a root caller, which can map both), or the caller's own
+/// uid (nobody: 65534, never root in the box).
+fn non_root_box() -> Sandbox {
+    if euid() == 0 {
+        Sandbox::strict()
+            .uid_map(rsandbox::IdMap::new(0, 0, 1))
+            .uid_map(rsandbox::IdMap::new(1000, 1000, 1))
+            .gid_map(rsandbox::IdMap::new(0, 0, 1))
+            .gid_map(rsandbox::IdMap::new(1000, 1000, 1))
+            .uid(1000)
+            .gid(1000)
+    } else {
+        Sandbox::strict()
+    }
+}
+
+/// Explicit sets (runc's semantics) for a non-root payload with Docker's
+/// 14 capabilities in bounding, effective and permitted: nothing survives
+/// its exec but the bounding set, as under runc (the `keep_caps` model
+/// would have raised all 14 into ambient and effective).
+#[test]
+fn explicit_sets_give_a_non_root_payload_nothing_across_exec() {
+    let mut sb = non_root_box();
+    for set in [
+        rsandbox::CapSet::Bounding,
+        rsandbox::CapSet::Effective,
+        rsandbox::CapSet::Permitted,
+    ] {
+        sb = sb.cap_set(set, DOCKER_CAPS);
+    }
+    let f = status_fields(&sb);
+    assert_ne!(field(&f, "Uid").split_whitespace().next(), Some("0"));
+    for set in ["CapInh", "CapPrm", "CapEff", "CapAmb"] {
+        assert_eq!(field(&f, set), "0000000000000000", "{set} in {f:?}");
+    }
+    assert_eq!(field(&f, "CapBnd"), "00000000a80425fb", "{f:?}");
+    let report = sb.enforcement_report().unwrap();
+    let caps = report
+        .layers
+        .iter()
+        .find(|l| l.layer == "capabilities")
+        .unwrap();
+    assert!(caps.requested.starts_with("bounding CAP_CHOWN"), "{caps:?}");
+    assert_eq!(caps.enforcement, Enforcement::Full, "{caps:?}");
+}
+
+/// Box root gets the bounding set at exec (the kernel's rule for uid 0
+/// without securebits), and a non-root payload exactly the ambient
+/// capabilities listed.
+#[test]
+fn explicit_sets_for_root_and_listed_ambient() {
+    use rsandbox::CapSet as S;
+    let three = ["CAP_KILL", "CAP_NET_BIND_SERVICE", "CAP_AUDIT_WRITE"];
+    let root = Sandbox::strict()
+        .uid(0)
+        .gid(0)
+        .cap_set(S::Bounding, three)
+        .cap_set(S::Effective, three)
+        .cap_set(S::Permitted, three);
+    let f = status_fields(&root);
+    assert_eq!(field(&f, "Uid").split_whitespace().next(), Some("0"));
+    for (set, want) in [
+        ("CapEff", "0000000020000420"),
+        ("CapPrm", "0000000020000420"),
+        ("CapBnd", "0000000020000420"),
+        ("CapInh", "0000000000000000"),
+        ("CapAmb", "0000000000000000"),
+    ] {
+        assert_eq!(field(&f, set), want, "{set} in {f:?}");
+    }
+    let nbs = ["net_bind_service"];
+    let amb = non_root_box()
+        .cap_set(S::Bounding, three)
+        .cap_set(S::Permitted, nbs)
+        .cap_set(S::Inheritable, nbs)
+        .cap_set(S::Ambient, nbs);
+    let f = status_fields(&amb);
+    for (set, want) in [
+        ("CapEff", "0000000000000400"),
+        ("CapPrm", "0000000000000400"),
+        ("CapAmb", "0000000000000400"),
+        ("CapInh", "0000000000000400"),
+        ("CapBnd", "0000000020000420"),
+    ] {
+        assert_eq!(field(&f, set), want, "{set} in {f:?}");
+    }
+    // What the kernel would refuse is refused before spawn.
+    let bad = Sandbox::strict()
+        .cap_set(S::Permitted, nbs)
+        .cap_set(S::Ambient, nbs);
+    let e = bad.spawn(&Command::new("/bin/true")).unwrap_err();
+    assert!(
+        matches!(e, Error::InvalidConfig { .. }) && e.to_string().contains("inheritable"),
+        "{e}"
+    );
+}
+
+/// A Docker-style profile's capability-gated entry is decided against the
+/// bounding set given with `cap_set` (as Docker decides it against a
+/// container's): with CAP_SYS_ADMIN there, the entry refusing
+/// `sethostname` to boxes without it does not apply; without, it does.
+#[test]
+fn seccomp_entries_gated_on_the_cap_set_bounding_set() {
+    use rsandbox::CapSet as S;
+    let profile = r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+        {"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 22,
+         "excludes": {"caps": ["CAP_SYS_ADMIN"]}}]}"#;
+    let run_with = |caps: &[&str]| {
+        let sb = Sandbox::strict()
+            .uid(0)
+            .gid(0)
+            .cap_set(S::Bounding, caps.iter().copied())
+            .cap_set(S::Effective, caps.iter().copied())
+            .cap_set(S::Permitted, caps.iter().copied())
+            .seccomp_oci_json(profile);
+        let out = run(
+            &sb,
+            &Command::from_argv(["/bin/sh", "-c", "hostname changed 2>&1; hostname"]),
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let out = run_with(&["CAP_SYS_ADMIN", "CAP_KILL"]);
+    assert_eq!(out, "changed\n", "with CAP_SYS_ADMIN bound");
+    // The filter's EINVAL (busybox says "name too long"), not EPERM.
+    let out = run_with(&["CAP_KILL"]);
+    assert!(
+        (out.contains("name too long") || out.contains("Invalid argument"))
+            && !out.contains("changed"),
+        "without it: {out}"
+    );
+}
+
 #[test]
 fn seccomp_mode_2_in_every_thread() {
     let out = run(&Sandbox::strict(), &probe_cmd(&["threads"]));

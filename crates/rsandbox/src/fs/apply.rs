@@ -498,19 +498,9 @@ impl MountPlan {
                 uid,
                 gid,
             } => {
-                // SAFETY: valid C string, one component relative to pfd;
-                // never follows a link.
-                return unsafe {
-                    ok(libc::mknodat(pfd, name.as_ptr(), *mode, *dev))?;
-                    ok(libc::fchmodat(pfd, name.as_ptr(), *mode & 0o7777, 0))?;
-                    ok(libc::fchownat(
-                        pfd,
-                        name.as_ptr(),
-                        *uid,
-                        *gid,
-                        libc::AT_SYMLINK_NOFOLLOW,
-                    ))
-                };
+                // Mode and owner set through the node itself, never by a
+                // name a writer of the directory could swap (see node.rs).
+                return super::node::make(pfd, name, *mode, *dev, *uid, *gid);
             }
             _ => {}
         }

@@ -107,6 +107,7 @@
 //! child with raw syscalls only.
 
 mod apply;
+mod node;
 mod plan;
 pub(crate) mod syscall;
 mod template;

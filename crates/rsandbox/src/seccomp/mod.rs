@@ -220,8 +220,8 @@ fn compiled(
 
 /// The capabilities a box's payload keeps (bit n: capability n), which
 /// decide a Docker-style profile's capability-gated entries as Docker
-/// decides them against a container's bounding set: the keep list when
-/// capabilities are dropped; otherwise every capability when the payload
+/// decides them against a container's bounding set: the keep list (or the
+/// bounding set given with `cap_set`) when capabilities are dropped; otherwise every capability when the payload
 /// runs as uid 0 (in a new user namespace, or as a root caller with
 /// them), and none for another uid (exec clears them).
 fn kept_caps(sb: &Sandbox) -> u64 {
@@ -234,7 +234,7 @@ fn kept_caps(sb: &Sandbox) -> u64 {
     if sb.caps.drop {
         return sb
             .caps
-            .keep
+            .kept()
             .iter()
             .filter_map(|n| crate::caps::parse_cap(n))
             .filter(|&c| c <= last)

@@ -451,7 +451,7 @@ def run(args):
                     help="the checkout as cargo named it (CARGO_MANIFEST_DIR's workspace)")
     ap.add_argument("--probe-src", default=os.path.join(HERE, "..", "data", "probe.c"))
     ap.add_argument("--test", action="append", default=[], help="NAME=PATH")
-    ap.add_argument("--timeout", type=int, default=480, help="whole VM, seconds")
+    ap.add_argument("--timeout", type=int, default=900, help="whole VM, seconds")
     ap.add_argument("--run-timeout", type=int, default=240, help="one test binary run, seconds")
     ap.add_argument("--only", default="", help="comma list of NAME or NAME:USER runs")
     ap.add_argument("--accel", default="tcg",
