@@ -444,32 +444,9 @@ void sandbox_free(struct sandbox_t *sb);
 enum sandbox_result_t sandbox_validate(const struct sandbox_t *sb);
 
 /**
- * Add a uid map line `inside outside count` (replaces the default single
- * mapping). Mapping ids other than your own needs root.
- */
-enum sandbox_result_t sandbox_uid_map(struct sandbox_t *sb, uint32_t inside, uint32_t outside, uint32_t count);
-
-/**
- * Add a gid map line `inside outside count` (replaces the default single
- * mapping).
- */
-enum sandbox_result_t sandbox_gid_map(struct sandbox_t *sb, uint32_t inside, uint32_t outside, uint32_t count);
-
-/**
- * The hostname inside the box (UTF-8); needs `sandbox_uts_ns`.
- */
-enum sandbox_result_t sandbox_hostname(struct sandbox_t *sb, const char *name);
-
-/**
  * Set environment variable `key` to `value` (both UTF-8, copied).
  */
 enum sandbox_result_t sandbox_env(struct sandbox_t *sb, const char *key, const char *value);
-
-/**
- * Remove environment variable `key` (UTF-8) from the inherited or default
- * set.
- */
-enum sandbox_result_t sandbox_env_remove(struct sandbox_t *sb, const char *key);
 
 /**
  * Standard input of the payload: one of the `SANDBOX_STDIO_*` kinds; `fd`
@@ -506,28 +483,6 @@ enum sandbox_result_t sandbox_stdout_file(struct sandbox_t *sb, const char *path
 enum sandbox_result_t sandbox_stderr_file(struct sandbox_t *sb, const char *path, bool append);
 
 /**
- * Pass the caller's fd `fd` into the box as fd number `target` (>= 3).
- * The caller keeps ownership; `fd` must stay open until the spawn returns.
- */
-enum sandbox_result_t sandbox_pass_fd(struct sandbox_t *sb, int fd, int target);
-
-/**
- * Mount a tmpfs of `size_bytes` bytes (> 0) on `dst` in the box.
- */
-enum sandbox_result_t sandbox_tmpfs(struct sandbox_t *sb, const char *dst, uint64_t size_bytes);
-
-/**
- * Create symlink `dst` in the box, pointing to `target`.
- */
-enum sandbox_result_t sandbox_symlink(struct sandbox_t *sb, const char *target, const char *dst);
-
-/**
- * Create file `dst` in the box holding the `len` bytes at `data` (copied;
- * `data` may be NULL when `len` is 0).
- */
-enum sandbox_result_t sandbox_file(struct sandbox_t *sb, const char *dst, const uint8_t *data, size_t len);
-
-/**
  * Overlay the `n_lowers` host directories `lowers` (topmost first) on `dst`;
  * writes go to a tmpfs discarded when the box ends.
  */
@@ -546,12 +501,6 @@ enum sandbox_result_t sandbox_overlay_persist(struct sandbox_t *sb, const char *
  * can only be lowered.
  */
 enum sandbox_result_t sandbox_rlimit(struct sandbox_t *sb, int resource, uint64_t soft, uint64_t hard);
-
-/**
- * Filter syscalls with an OCI / Docker JSON seccomp profile given as a
- * UTF-8 string (copied; parsed at validation).
- */
-enum sandbox_result_t sandbox_seccomp_oci_json(struct sandbox_t *sb, const char *json);
 
 /**
  * Drop every capability except the `n` named in `caps` (UTF-8 names like
@@ -592,316 +541,6 @@ enum sandbox_result_t sandbox_from_json(const char *json, struct sandbox_t **sb_
 enum sandbox_result_t sandbox_enforcement_report(const struct sandbox_t *sb, char **json_out);
 
 /**
- * A new user namespace (the caller's uid/gid mapped to `sandbox_uid`/`sandbox_gid`).
- */
-enum sandbox_result_t sandbox_user_ns(struct sandbox_t *sb);
-
-/**
- * A new PID namespace: the box sees only its own processes; a small init is PID 1.
- */
-enum sandbox_result_t sandbox_pid_ns(struct sandbox_t *sb);
-
-/**
- * A new mount namespace (every mount made private first).
- */
-enum sandbox_result_t sandbox_mount_ns(struct sandbox_t *sb);
-
-/**
- * A new UTS namespace (see `sandbox_hostname`).
- */
-enum sandbox_result_t sandbox_uts_ns(struct sandbox_t *sb);
-
-/**
- * A new IPC namespace.
- */
-enum sandbox_result_t sandbox_ipc_ns(struct sandbox_t *sb);
-
-/**
- * A new network namespace with only `lo`, brought up.
- */
-enum sandbox_result_t sandbox_net_ns(struct sandbox_t *sb);
-
-/**
- * A new cgroup namespace.
- */
-enum sandbox_result_t sandbox_cgroup_ns(struct sandbox_t *sb);
-
-/**
- * A new time namespace (an error at spawn where the kernel lacks it).
- */
-enum sandbox_result_t sandbox_time_ns(struct sandbox_t *sb);
-
-/**
- * Every namespace but time: user, pid, mount, uts, ipc, net, cgroup.
- */
-enum sandbox_result_t sandbox_all_ns(struct sandbox_t *sb);
-
-/**
- * Start from the caller's environment (read at spawn) instead of a clean one holding only PATH.
- */
-enum sandbox_result_t sandbox_inherit_env(struct sandbox_t *sb);
-
-/**
- * Forget every variable set so far and stop inheriting: an empty environment (not even PATH) unless variables are set after.
- */
-enum sandbox_result_t sandbox_env_clear(struct sandbox_t *sb);
-
-/**
- * Filter syscalls with the built-in default seccomp profile.
- */
-enum sandbox_result_t sandbox_seccomp_default(struct sandbox_t *sb);
-
-/**
- * No seccomp filter (e.g. to relax `sandbox_strict`).
- */
-enum sandbox_result_t sandbox_no_seccomp(struct sandbox_t *sb);
-
-/**
- * Drop every capability from every set and lock securebits.
- */
-enum sandbox_result_t sandbox_drop_caps(struct sandbox_t *sb);
-
-/**
- * Keep every capability the box would otherwise have (undoes `sandbox_drop_caps`).
- */
-enum sandbox_result_t sandbox_keep_all_caps(struct sandbox_t *sb);
-
-/**
- * Landlock: deny every filesystem access not allowed by a rule.
- */
-enum sandbox_result_t sandbox_landlock_deny_fs(struct sandbox_t *sb);
-
-/**
- * Landlock: deny every TCP bind and connect (unless ports are allowed).
- */
-enum sandbox_result_t sandbox_landlock_deny_tcp(struct sandbox_t *sb);
-
-/**
- * Landlock: deny connecting to abstract unix sockets created outside the box.
- */
-enum sandbox_result_t sandbox_landlock_scope_abstract_unix(struct sandbox_t *sb);
-
-/**
- * Landlock: deny sending signals to processes outside the box.
- */
-enum sandbox_result_t sandbox_landlock_scope_signals(struct sandbox_t *sb);
-
-/**
- * Kill the whole tree when its `sandbox_child_t` is freed unwaited (default: on).
- */
-enum sandbox_result_t sandbox_kill_on_drop(struct sandbox_t *sb, bool on);
-
-/**
- * Kill the box when the calling process dies (default: on).
- */
-enum sandbox_result_t sandbox_die_with_parent(struct sandbox_t *sb, bool on);
-
-/**
- * Set (true) or never set (false) no_new_privs; unset, it is set only when seccomp or Landlock need it.
- */
-enum sandbox_result_t sandbox_no_new_privs(struct sandbox_t *sb, bool on);
-
-/**
- * Give the box its own cgroup even without cgroup limits, for usage accounting (peak memory, CPU time) and a reliable kill of the tree.
- */
-enum sandbox_result_t sandbox_accounting(struct sandbox_t *sb, bool on);
-
-/**
- * Best effort for layers that may be unenforceable here (capabilities, Landlock, cgroup limits): apply what is possible instead of failing (default: off, strict).
- */
-enum sandbox_result_t sandbox_best_effort(struct sandbox_t *sb, bool on);
-
-/**
- * Working directory inside the box (absolute; default `/`).
- *
- * `dir`: a NUL-terminated path (any bytes), copied.
- */
-enum sandbox_result_t sandbox_cwd(struct sandbox_t *sb, const char *dir);
-
-/**
- * Use host directory `dir` as the box's `/`, read-only once the steps are applied. Needs `sandbox_mount_ns`.
- *
- * `dir`: a NUL-terminated path (any bytes), copied.
- */
-enum sandbox_result_t sandbox_rootfs(struct sandbox_t *sb, const char *dir);
-
-/**
- * Like `sandbox_rootfs`, but `/` stays writable (writes land in `dir` on the host).
- *
- * `dir`: a NUL-terminated path (any bytes), copied.
- */
-enum sandbox_result_t sandbox_rootfs_rw(struct sandbox_t *sb, const char *dir);
-
-/**
- * Mount a fresh proc on `dst`.
- *
- * `dst`: a NUL-terminated path (any bytes), copied.
- */
-enum sandbox_result_t sandbox_proc(struct sandbox_t *sb, const char *dst);
-
-/**
- * Mount a minimal /dev on `dst`.
- *
- * `dst`: a NUL-terminated path (any bytes), copied.
- */
-enum sandbox_result_t sandbox_dev(struct sandbox_t *sb, const char *dst);
-
-/**
- * Create directory `dst` (and missing parents) in the box.
- *
- * `dst`: a NUL-terminated path (any bytes), copied.
- */
-enum sandbox_result_t sandbox_dir(struct sandbox_t *sb, const char *dst);
-
-/**
- * Hide `path` in the box.
- *
- * `path`: a NUL-terminated path (any bytes), copied.
- */
-enum sandbox_result_t sandbox_mask(struct sandbox_t *sb, const char *path);
-
-/**
- * Make `path` (and the mounts under it) read-only.
- *
- * `path`: a NUL-terminated path (any bytes), copied.
- */
-enum sandbox_result_t sandbox_remount_ro(struct sandbox_t *sb, const char *path);
-
-/**
- * Filter syscalls with an OCI / Docker JSON seccomp profile read from host file `path` (parsed at validation).
- *
- * `path`: a NUL-terminated path (any bytes), copied.
- */
-enum sandbox_result_t sandbox_seccomp_oci_file(struct sandbox_t *sb, const char *path);
-
-/**
- * Create the box's cgroup under `path` instead of under the caller's own cgroup.
- *
- * `path`: a NUL-terminated path (any bytes), copied.
- */
-enum sandbox_result_t sandbox_cgroup_parent(struct sandbox_t *sb, const char *path);
-
-/**
- * Landlock: allow reading beneath `path`; deny every filesystem access outside the rules.
- *
- * `path`: a NUL-terminated path (any bytes), copied.
- */
-enum sandbox_result_t sandbox_landlock_read(struct sandbox_t *sb, const char *path);
-
-/**
- * Landlock: allow reading and writing beneath `path`.
- *
- * `path`: a NUL-terminated path (any bytes), copied.
- */
-enum sandbox_result_t sandbox_landlock_write(struct sandbox_t *sb, const char *path);
-
-/**
- * Landlock: allow reading and executing beneath `path`.
- *
- * `path`: a NUL-terminated path (any bytes), copied.
- */
-enum sandbox_result_t sandbox_landlock_exec(struct sandbox_t *sb, const char *path);
-
-/**
- * Bind host path `src` onto `dst` in the box, writable, recursively.
- *
- * `src`, `dst`: NUL-terminated paths (any bytes), copied.
- */
-enum sandbox_result_t sandbox_bind(struct sandbox_t *sb, const char *src, const char *dst);
-
-/**
- * Bind host path `src` onto `dst` in the box, read-only, recursively.
- *
- * `src`, `dst`: NUL-terminated paths (any bytes), copied.
- */
-enum sandbox_result_t sandbox_ro_bind(struct sandbox_t *sb, const char *src, const char *dst);
-
-/**
- * The uid the payload runs as inside the user namespace.
- */
-enum sandbox_result_t sandbox_uid(struct sandbox_t *sb, uint32_t uid);
-
-/**
- * The gid the payload runs as inside the user namespace.
- */
-enum sandbox_result_t sandbox_gid(struct sandbox_t *sb, uint32_t gid);
-
-/**
- * Limit the memory of the whole tree to `bytes` (cgroup); going over it ends as `SANDBOX_REASON_OUT_OF_MEMORY`. 0 is refused at spawn.
- */
-enum sandbox_result_t sandbox_memory_limit(struct sandbox_t *sb, uint64_t bytes);
-
-/**
- * Limit the number of processes and threads of the whole tree (cgroup `pids.max`).
- */
-enum sandbox_result_t sandbox_pids_limit(struct sandbox_t *sb, uint64_t n);
-
-/**
- * Limit CPU bandwidth to `cores` CPUs (e.g. 0.5: half of one CPU).
- */
-enum sandbox_result_t sandbox_cpu_limit(struct sandbox_t *sb, double cores);
-
-/**
- * Relative CPU weight, 1..=10000 (default 100), against sibling cgroups.
- */
-enum sandbox_result_t sandbox_cpu_weight(struct sandbox_t *sb, uint64_t weight);
-
-/**
- * `RLIMIT_NOFILE`, soft = hard = `n`.
- */
-enum sandbox_result_t sandbox_rlimit_nofile(struct sandbox_t *sb, uint64_t n);
-
-/**
- * `RLIMIT_FSIZE`, soft = hard = `bytes`.
- */
-enum sandbox_result_t sandbox_rlimit_fsize(struct sandbox_t *sb, uint64_t bytes);
-
-/**
- * `RLIMIT_AS`, soft = hard = `bytes`.
- */
-enum sandbox_result_t sandbox_rlimit_as(struct sandbox_t *sb, uint64_t bytes);
-
-/**
- * `RLIMIT_STACK`, soft = hard = `bytes`.
- */
-enum sandbox_result_t sandbox_rlimit_stack(struct sandbox_t *sb, uint64_t bytes);
-
-/**
- * `RLIMIT_CORE`, soft = hard = `bytes` (the default in a box is 0).
- */
-enum sandbox_result_t sandbox_rlimit_core(struct sandbox_t *sb, uint64_t bytes);
-
-/**
- * `RLIMIT_CPU`, soft = `secs`, hard = `secs + 1`.
- */
-enum sandbox_result_t sandbox_rlimit_cpu(struct sandbox_t *sb, uint64_t secs);
-
-/**
- * Landlock: allow binding TCP `port`; every other TCP bind is denied.
- */
-enum sandbox_result_t sandbox_landlock_bind_port(struct sandbox_t *sb, uint16_t port);
-
-/**
- * Landlock: allow connecting to TCP `port`; every other TCP connect is denied.
- */
-enum sandbox_result_t sandbox_landlock_connect_port(struct sandbox_t *sb, uint16_t port);
-
-/**
- * Kill the whole tree once it has run `timeout_ms` milliseconds (wall clock); the outcome then says `SANDBOX_REASON_WALL_TIME_LIMIT`.
- */
-enum sandbox_result_t sandbox_timeout(struct sandbox_t *sb, uint64_t timeout_ms);
-
-/**
- * With a timeout: send SIGTERM first and SIGKILL `grace_ms` milliseconds later.
- */
-enum sandbox_result_t sandbox_grace(struct sandbox_t *sb, uint64_t grace_ms);
-
-/**
- * Limit the CPU time of each process of the box to `limit_ms` milliseconds (rounded up to whole seconds); going over it ends as `SANDBOX_REASON_CPU_TIME_LIMIT`.
- */
-enum sandbox_result_t sandbox_cpu_time_limit(struct sandbox_t *sb, uint64_t limit_ms);
-
-/**
  * What this kernel and machine offer (namespaces, cgroup mounts, seccomp,
  * Landlock ABI...), probed now, as JSON written to `*json_out`, owned by
  * the caller (free with `sandbox_string_free`).
@@ -923,44 +562,11 @@ enum sandbox_result_t sandbox_features(char **json_out);
 enum sandbox_result_t sandbox_device_rules(struct sandbox_t *sb, const struct sandbox_device_rule_t *rules, size_t n);
 
 /**
- * Run on these CPUs only (cpuset, e.g. "0-1,3"; UTF-8, copied).
- */
-enum sandbox_result_t sandbox_cpuset_cpus(struct sandbox_t *sb, const char *cpus);
-
-/**
- * Use these memory nodes only (cpuset, e.g. "0"; UTF-8, copied).
- */
-enum sandbox_result_t sandbox_cpuset_mems(struct sandbox_t *sb, const char *mems);
-
-/**
- * Block I/O weight, 10..=1000 (blkio / io; the devices' scheduler must
- * have weights, e.g. bfq).
- */
-enum sandbox_result_t sandbox_blkio_weight(struct sandbox_t *sb, uint16_t weight);
-
-/**
- * Block I/O weight, 10..=1000, on device `major:minor`.
- */
-enum sandbox_result_t sandbox_blkio_weight_device(struct sandbox_t *sb, uint32_t major, uint32_t minor, uint16_t weight);
-
-/**
  * Throttle the box's I/O on device `major:minor` to `rate` (bytes or
  * operations per second, by `which`: a `SANDBOX_IO_*` constant; another
  * value is `SANDBOX_INVALID_ARGUMENT`).
  */
 enum sandbox_result_t sandbox_blkio_throttle(struct sandbox_t *sb, sandbox_io_throttle_t which, uint32_t major, uint32_t minor, uint64_t rate);
-
-/**
- * Tag the box's packets with this class id (cgroup v1 `net_cls`; an error
- * at spawn on pure cgroup v2).
- */
-enum sandbox_result_t sandbox_net_classid(struct sandbox_t *sb, uint32_t classid);
-
-/**
- * Priority `prio` of the box's traffic on interface `ifname` (UTF-8,
- * copied; cgroup v1 `net_prio`).
- */
-enum sandbox_result_t sandbox_net_priority(struct sandbox_t *sb, const char *ifname, uint32_t prio);
 
 /**
  * A static name for a reason, e.g. "out_of_memory" (as in the Rust and
@@ -1181,6 +787,244 @@ const char *sandbox_result_name(int result);
 enum sandbox_result_t sandbox_device(struct sandbox_t *sb, const char *dst, sandbox_device_kind_t kind, uint32_t major, uint32_t minor, uint32_t mode, uint32_t uid, uint32_t gid);
 
 /**
+ * Append one mount step given in its JSON form (the serde form of the
+ * Rust `MountStep`, as in profiles: `{"type": "tmpfs", "dst": "/tmp",
+ * "size": 1048576, "mode": 448}`...), for the fields no other setter takes
+ * (a tmpfs's `source` and `mode`). UTF-8; a step that does not parse is
+ * `SANDBOX_INVALID_CONFIG`, naming the bad field.
+ */
+enum sandbox_result_t sandbox_mount_step(struct sandbox_t *sb, const char *json);
+
+/**
+ * A new user namespace (the caller's uid/gid mapped to
+ * `sandbox_uid`/`sandbox_gid`).
+ */
+enum sandbox_result_t sandbox_user_ns(struct sandbox_t *sb);
+
+/**
+ * A new PID namespace: the box sees only its own processes; a small init is
+ * PID 1, reaps and forwards signals.
+ */
+enum sandbox_result_t sandbox_pid_ns(struct sandbox_t *sb);
+
+/**
+ * A new mount namespace (every mount made private first).
+ */
+enum sandbox_result_t sandbox_mount_ns(struct sandbox_t *sb);
+
+/**
+ * A new UTS namespace (see `sandbox_hostname`).
+ */
+enum sandbox_result_t sandbox_uts_ns(struct sandbox_t *sb);
+
+/**
+ * A new IPC namespace.
+ */
+enum sandbox_result_t sandbox_ipc_ns(struct sandbox_t *sb);
+
+/**
+ * A new network namespace with only `lo`, brought up.
+ */
+enum sandbox_result_t sandbox_net_ns(struct sandbox_t *sb);
+
+/**
+ * A new cgroup namespace.
+ */
+enum sandbox_result_t sandbox_cgroup_ns(struct sandbox_t *sb);
+
+/**
+ * A new time namespace (an error at spawn where the kernel lacks it).
+ */
+enum sandbox_result_t sandbox_time_ns(struct sandbox_t *sb);
+
+/**
+ * Every namespace but time: user, pid, mount, uts, ipc, net, cgroup.
+ */
+enum sandbox_result_t sandbox_all_ns(struct sandbox_t *sb);
+
+/**
+ * The uid the payload runs as inside the user namespace.
+ */
+enum sandbox_result_t sandbox_uid(struct sandbox_t *sb, uint32_t uid);
+
+/**
+ * The gid the payload runs as inside the user namespace.
+ */
+enum sandbox_result_t sandbox_gid(struct sandbox_t *sb, uint32_t gid);
+
+/**
+ * The payload's supplementary groups (ids as seen in the box), replacing
+ * groups set before; none clears them. Without it they are cleared outside a
+ * user namespace and left as the kernel makes them inside one. In a user
+ * namespace it needs a gid map the caller is privileged over (root).
+ *
+ * `gids`: `n` values, copied (NULL allowed when `n` is 0).
+ */
+enum sandbox_result_t sandbox_groups(struct sandbox_t *sb, const uint32_t *gids, size_t n);
+
+/**
+ * The payload's file mode creation mask (at most 0o777; checked at
+ * validation).
+ */
+enum sandbox_result_t sandbox_umask(struct sandbox_t *sb, uint32_t mask);
+
+/**
+ * The payload's `oom_score_adj`, -1000..=1000 (checked at validation).
+ * Lowering it below the caller's needs `CAP_SYS_RESOURCE`.
+ */
+enum sandbox_result_t sandbox_oom_score_adj(struct sandbox_t *sb, int32_t adj);
+
+/**
+ * Add a uid map line `inside outside count` (replaces the default single
+ * mapping). Mapping ids other than your own needs root.
+ */
+enum sandbox_result_t sandbox_uid_map(struct sandbox_t *sb, uint32_t inside, uint32_t outside, uint32_t count);
+
+/**
+ * Add a gid map line `inside outside count` (replaces the default single
+ * mapping). Mapping ids other than your own needs root.
+ */
+enum sandbox_result_t sandbox_gid_map(struct sandbox_t *sb, uint32_t inside, uint32_t outside, uint32_t count);
+
+/**
+ * The hostname inside the box; needs `sandbox_uts_ns`.
+ *
+ * `name`: NUL-terminated UTF-8 text, copied.
+ */
+enum sandbox_result_t sandbox_hostname(struct sandbox_t *sb, const char *name);
+
+/**
+ * Start from the caller's environment (read at spawn) instead of a clean one
+ * holding only PATH.
+ */
+enum sandbox_result_t sandbox_inherit_env(struct sandbox_t *sb);
+
+/**
+ * Remove environment variable `key` from the inherited or default set.
+ *
+ * `key`: NUL-terminated UTF-8 text, copied.
+ */
+enum sandbox_result_t sandbox_env_remove(struct sandbox_t *sb, const char *key);
+
+/**
+ * Forget every variable set so far and stop inheriting: an empty environment
+ * (not even PATH) unless variables are set after.
+ */
+enum sandbox_result_t sandbox_env_clear(struct sandbox_t *sb);
+
+/**
+ * Working directory inside the box (absolute; default `/`).
+ *
+ * `dir`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_cwd(struct sandbox_t *sb, const char *dir);
+
+/**
+ * Pass the caller's fd `fd` into the box as fd number `target` (>= 3). The
+ * caller keeps ownership; `fd` must stay open until the spawn returns.
+ */
+enum sandbox_result_t sandbox_pass_fd(struct sandbox_t *sb, int fd, int target);
+
+/**
+ * Hold the payload, fully set up, just before exec until one byte can be read
+ * from the caller's fd `fd` (EOF makes it exit): the create/start split of OCI
+ * runtimes. The spawn returns once the payload waits, so a failure of the last
+ * steps (seccomp install, exec) shows as exit status 127. `fd` must stay open
+ * until the spawn returns.
+ */
+enum sandbox_result_t sandbox_start_gate(struct sandbox_t *sb, int fd);
+
+/**
+ * Make the payload's stdin (a terminal, e.g. a pty slave passed as its stdin)
+ * the controlling terminal of the box's new session.
+ */
+enum sandbox_result_t sandbox_controlling_tty(struct sandbox_t *sb, bool on);
+
+/**
+ * Record per-stage timestamps of each spawn (read them with
+ * `sandbox_child_spawn_timing_json`); `RSANDBOX_TIMING=1` turns it on for
+ * every box.
+ */
+enum sandbox_result_t sandbox_record_timing(struct sandbox_t *sb, bool on);
+
+/**
+ * Kill the whole tree when its `sandbox_child_t` is freed unwaited (default:
+ * on).
+ */
+enum sandbox_result_t sandbox_kill_on_drop(struct sandbox_t *sb, bool on);
+
+/**
+ * Kill the box when the calling process dies (default: on).
+ */
+enum sandbox_result_t sandbox_die_with_parent(struct sandbox_t *sb, bool on);
+
+/**
+ * Socket activation: pass the caller's listening socket `fd` into the box. The
+ * n-th call's socket is fd 3 + n - 1 in the payload, and `LISTEN_FDS` /
+ * `LISTEN_PID` are set as systemd does. The caller keeps ownership; `fd` must
+ * stay open until the spawn returns.
+ */
+enum sandbox_result_t sandbox_listen_fd(struct sandbox_t *sb, int fd);
+
+/**
+ * Like `sandbox_publish`, with a listening TCP socket `fd` the caller made
+ * (e.g. bound to port 0 to get a free one). The caller keeps ownership; `fd`
+ * is duplicated at spawn.
+ */
+enum sandbox_result_t sandbox_publish_listener(struct sandbox_t *sb, int fd, uint16_t box_port);
+
+/**
+ * Use host directory `dir` as the box's `/`, read-only once the steps are
+ * applied. Needs `sandbox_mount_ns`.
+ *
+ * `dir`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_rootfs(struct sandbox_t *sb, const char *dir);
+
+/**
+ * Like `sandbox_rootfs`, but `/` stays writable (writes land in `dir` on the
+ * host).
+ *
+ * `dir`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_rootfs_rw(struct sandbox_t *sb, const char *dir);
+
+/**
+ * Bind host path `src` onto `dst` in the box, writable, recursively.
+ *
+ * `src`, `dst`: NUL-terminated paths (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_bind(struct sandbox_t *sb, const char *src, const char *dst);
+
+/**
+ * Bind host path `src` onto `dst` in the box, read-only, recursively.
+ *
+ * `src`, `dst`: NUL-terminated paths (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_ro_bind(struct sandbox_t *sb, const char *src, const char *dst);
+
+/**
+ * Mount a tmpfs of `size_bytes` bytes (> 0) on `dst` in the box.
+ *
+ * `dst`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_tmpfs(struct sandbox_t *sb, const char *dst, uint64_t size_bytes);
+
+/**
+ * Mount a fresh proc on `dst`.
+ *
+ * `dst`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_proc(struct sandbox_t *sb, const char *dst);
+
+/**
+ * Mount a minimal /dev on `dst`.
+ *
+ * `dst`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_dev(struct sandbox_t *sb, const char *dst);
+
+/**
  * Mount a fresh mqueue on `dst` (rootless, it needs `sandbox_ipc_ns`).
  *
  * `dst`: a NUL-terminated path (any bytes), copied.
@@ -1196,13 +1040,280 @@ enum sandbox_result_t sandbox_mqueue(struct sandbox_t *sb, const char *dst);
 enum sandbox_result_t sandbox_sysfs(struct sandbox_t *sb, const char *dst);
 
 /**
- * Append one mount step given in its JSON form (the serde form of the
- * Rust `MountStep`, as in profiles: `{"type": "tmpfs", "dst": "/tmp",
- * "size": 1048576, "mode": 448}`...), for the fields no other setter takes
- * (a tmpfs's `source` and `mode`). UTF-8; a step that does not parse is
- * `SANDBOX_INVALID_CONFIG`, naming the bad field.
+ * Create directory `dst` (and missing parents) in the box.
+ *
+ * `dst`: a NUL-terminated path (any bytes), copied.
  */
-enum sandbox_result_t sandbox_mount_step(struct sandbox_t *sb, const char *json);
+enum sandbox_result_t sandbox_dir(struct sandbox_t *sb, const char *dst);
+
+/**
+ * Create symlink `dst` in the box, pointing to `target`.
+ *
+ * `target`, `dst`: NUL-terminated paths (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_symlink(struct sandbox_t *sb, const char *target, const char *dst);
+
+/**
+ * Create file `dst` in the box holding `data`.
+ *
+ * `dst`: a NUL-terminated path (any bytes), copied.
+ *
+ * `data`: `len` bytes, copied (NULL allowed when `len` is 0).
+ */
+enum sandbox_result_t sandbox_file(struct sandbox_t *sb, const char *dst, const uint8_t *data, size_t len);
+
+/**
+ * Hide `path` in the box.
+ *
+ * `path`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_mask(struct sandbox_t *sb, const char *path);
+
+/**
+ * Make `path` (and the mounts under it) read-only.
+ *
+ * `path`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_remount_ro(struct sandbox_t *sb, const char *path);
+
+/**
+ * Kill the whole tree once it has run this long (wall clock); the outcome then
+ * says `SANDBOX_REASON_WALL_TIME_LIMIT`.
+ *
+ * `timeout_ms`: in milliseconds.
+ */
+enum sandbox_result_t sandbox_timeout(struct sandbox_t *sb, uint64_t timeout_ms);
+
+/**
+ * With a timeout: send SIGTERM first, and SIGKILL this long later.
+ *
+ * `grace_ms`: in milliseconds.
+ */
+enum sandbox_result_t sandbox_grace(struct sandbox_t *sb, uint64_t grace_ms);
+
+/**
+ * Limit the CPU time of each process of the box (rounded up to whole seconds);
+ * going over it ends as `SANDBOX_REASON_CPU_TIME_LIMIT`.
+ *
+ * `limit_ms`: in milliseconds.
+ */
+enum sandbox_result_t sandbox_cpu_time_limit(struct sandbox_t *sb, uint64_t limit_ms);
+
+/**
+ * Limit the memory of the whole tree to `bytes` (cgroup; swap off); going over
+ * it ends as `SANDBOX_REASON_OUT_OF_MEMORY`. Less than 1 MiB is refused at
+ * validation.
+ */
+enum sandbox_result_t sandbox_memory_limit(struct sandbox_t *sb, uint64_t bytes);
+
+/**
+ * Limit the number of processes and threads of the whole tree (cgroup
+ * `pids.max`).
+ */
+enum sandbox_result_t sandbox_pids_limit(struct sandbox_t *sb, uint64_t n);
+
+/**
+ * Limit CPU bandwidth to `cores` CPUs (e.g. 0.5: half of one CPU).
+ */
+enum sandbox_result_t sandbox_cpu_limit(struct sandbox_t *sb, double cores);
+
+/**
+ * Relative CPU weight, 1..=10000 (default 100), against sibling cgroups.
+ */
+enum sandbox_result_t sandbox_cpu_weight(struct sandbox_t *sb, uint64_t weight);
+
+/**
+ * `RLIMIT_NOFILE`, soft = hard = `n`.
+ */
+enum sandbox_result_t sandbox_rlimit_nofile(struct sandbox_t *sb, uint64_t n);
+
+/**
+ * `RLIMIT_FSIZE`, soft = hard = `bytes`.
+ */
+enum sandbox_result_t sandbox_rlimit_fsize(struct sandbox_t *sb, uint64_t bytes);
+
+/**
+ * `RLIMIT_AS`, soft = hard = `bytes`.
+ */
+enum sandbox_result_t sandbox_rlimit_as(struct sandbox_t *sb, uint64_t bytes);
+
+/**
+ * `RLIMIT_STACK`, soft = hard = `bytes`.
+ */
+enum sandbox_result_t sandbox_rlimit_stack(struct sandbox_t *sb, uint64_t bytes);
+
+/**
+ * `RLIMIT_CORE`, soft = hard = `bytes` (the default in a box is 0).
+ */
+enum sandbox_result_t sandbox_rlimit_core(struct sandbox_t *sb, uint64_t bytes);
+
+/**
+ * `RLIMIT_CPU`, soft = `secs`, hard = `secs` + 1.
+ */
+enum sandbox_result_t sandbox_rlimit_cpu(struct sandbox_t *sb, uint64_t secs);
+
+/**
+ * Create the box's cgroup under `path` instead of under the caller's own
+ * cgroup.
+ *
+ * `path`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_cgroup_parent(struct sandbox_t *sb, const char *path);
+
+/**
+ * Give the box its own cgroup even without cgroup limits, for usage accounting
+ * (peak memory, CPU time) and a reliable kill of the tree.
+ */
+enum sandbox_result_t sandbox_accounting(struct sandbox_t *sb, bool on);
+
+/**
+ * Enforce the device rules (`sandbox_device_rules`) with the cgroup v2 eBPF
+ * program even where a v1 `devices` hierarchy exists (hybrid hosts): the box
+ * then joins its directory in the `unified` cgroup2 hierarchy, where the
+ * program is attached. The verdicts are the same. Not saved in profiles.
+ */
+enum sandbox_result_t sandbox_device_rules_via_ebpf(struct sandbox_t *sb, bool on);
+
+/**
+ * Run on these CPUs only (cpuset, e.g. "0-1,3").
+ *
+ * `cpus`: NUL-terminated UTF-8 text, copied.
+ */
+enum sandbox_result_t sandbox_cpuset_cpus(struct sandbox_t *sb, const char *cpus);
+
+/**
+ * Use these memory nodes only (cpuset, e.g. "0").
+ *
+ * `mems`: NUL-terminated UTF-8 text, copied.
+ */
+enum sandbox_result_t sandbox_cpuset_mems(struct sandbox_t *sb, const char *mems);
+
+/**
+ * Block I/O weight, 10..=1000 (blkio / io; the devices' scheduler must have
+ * weights, e.g. bfq).
+ */
+enum sandbox_result_t sandbox_blkio_weight(struct sandbox_t *sb, uint16_t weight);
+
+/**
+ * Block I/O weight, 10..=1000, on device `major:minor`.
+ */
+enum sandbox_result_t sandbox_blkio_weight_device(struct sandbox_t *sb, uint32_t major, uint32_t minor, uint16_t weight);
+
+/**
+ * Tag the box's packets with this class id (cgroup v1 `net_cls`; an error at
+ * spawn on pure cgroup v2).
+ */
+enum sandbox_result_t sandbox_net_classid(struct sandbox_t *sb, uint32_t classid);
+
+/**
+ * Priority `prio` of the box's traffic on interface `ifname` (cgroup v1
+ * `net_prio`).
+ *
+ * `ifname`: NUL-terminated UTF-8 text, copied.
+ */
+enum sandbox_result_t sandbox_net_priority(struct sandbox_t *sb, const char *ifname, uint32_t prio);
+
+/**
+ * Filter syscalls with the built-in default seccomp profile.
+ */
+enum sandbox_result_t sandbox_seccomp_default(struct sandbox_t *sb);
+
+/**
+ * Filter syscalls with an OCI / Docker JSON seccomp profile given as text
+ * (parsed at validation).
+ *
+ * `json`: NUL-terminated UTF-8 text, copied.
+ */
+enum sandbox_result_t sandbox_seccomp_oci_json(struct sandbox_t *sb, const char *json);
+
+/**
+ * Filter syscalls with an OCI / Docker JSON seccomp profile read from host
+ * file `path` (parsed at validation).
+ *
+ * `path`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_seccomp_oci_file(struct sandbox_t *sb, const char *path);
+
+/**
+ * No seccomp filter (e.g. to relax `sandbox_strict`).
+ */
+enum sandbox_result_t sandbox_no_seccomp(struct sandbox_t *sb);
+
+/**
+ * Drop every capability from every set and lock securebits.
+ */
+enum sandbox_result_t sandbox_drop_caps(struct sandbox_t *sb);
+
+/**
+ * Keep every capability the box would otherwise have (undoes
+ * `sandbox_drop_caps`).
+ */
+enum sandbox_result_t sandbox_keep_all_caps(struct sandbox_t *sb);
+
+/**
+ * Set (true) or never set (false) no_new_privs; unset, it is set only when
+ * seccomp or Landlock need it.
+ */
+enum sandbox_result_t sandbox_no_new_privs(struct sandbox_t *sb, bool on);
+
+/**
+ * Landlock: allow reading beneath `path`; deny every filesystem access outside
+ * the rules.
+ *
+ * `path`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_landlock_read(struct sandbox_t *sb, const char *path);
+
+/**
+ * Landlock: allow reading and writing beneath `path`.
+ *
+ * `path`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_landlock_write(struct sandbox_t *sb, const char *path);
+
+/**
+ * Landlock: allow reading and executing beneath `path`.
+ *
+ * `path`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_landlock_exec(struct sandbox_t *sb, const char *path);
+
+/**
+ * Landlock: deny every filesystem access not allowed by a rule.
+ */
+enum sandbox_result_t sandbox_landlock_deny_fs(struct sandbox_t *sb);
+
+/**
+ * Landlock: allow binding TCP `port`; every other TCP bind is denied.
+ */
+enum sandbox_result_t sandbox_landlock_bind_port(struct sandbox_t *sb, uint16_t port);
+
+/**
+ * Landlock: allow connecting to TCP `port`; every other TCP connect is denied.
+ */
+enum sandbox_result_t sandbox_landlock_connect_port(struct sandbox_t *sb, uint16_t port);
+
+/**
+ * Landlock: deny every TCP bind and connect (unless ports are allowed).
+ */
+enum sandbox_result_t sandbox_landlock_deny_tcp(struct sandbox_t *sb);
+
+/**
+ * Landlock: deny connecting to abstract unix sockets created outside the box.
+ */
+enum sandbox_result_t sandbox_landlock_scope_abstract_unix(struct sandbox_t *sb);
+
+/**
+ * Landlock: deny sending signals to processes outside the box.
+ */
+enum sandbox_result_t sandbox_landlock_scope_signals(struct sandbox_t *sb);
+
+/**
+ * Best effort for layers that may be unenforceable here (capabilities,
+ * Landlock, cgroup limits): apply what is possible instead of failing
+ * (default: off, strict); the enforcement report says what is missing.
+ */
+enum sandbox_result_t sandbox_best_effort(struct sandbox_t *sb, bool on);
 
 /**
  * Create a fresh network namespace with only `lo`, brought up, written to
@@ -1233,28 +1344,6 @@ void sandbox_netns_free(struct sandbox_netns_t *ns);
 enum sandbox_result_t sandbox_net_ns_shared(struct sandbox_t *sb, const struct sandbox_netns_t *ns);
 
 /**
- * The payload's supplementary groups: the `n` ids at `gids` (as seen in
- * the box; copied, replacing groups set before; `gids` may be NULL when
- * `n` is 0, which clears them). Without it they are cleared outside a user
- * namespace and left as the kernel makes them inside one. In a user
- * namespace it needs a gid map the caller is privileged over (root).
- */
-enum sandbox_result_t sandbox_groups(struct sandbox_t *sb, const uint32_t *gids, size_t n);
-
-/**
- * The payload's file mode creation mask (at most 0777; checked at
- * validation: `SANDBOX_INVALID_CONFIG` above it).
- */
-enum sandbox_result_t sandbox_umask(struct sandbox_t *sb, uint32_t mask);
-
-/**
- * The payload's `oom_score_adj`, -1000..=1000 (checked at validation:
- * `SANDBOX_INVALID_CONFIG` outside it). Lowering it below the caller's
- * needs `CAP_SYS_RESOURCE`.
- */
-enum sandbox_result_t sandbox_oom_score_adj(struct sandbox_t *sb, int32_t adj);
-
-/**
  * Join the existing namespace at `path` (e.g. "/proc/PID/ns/net" or a
  * bind-mounted "/run/netns/NAME") instead of creating one. `nstype` is the
  * `CLONE_NEW*` flag of its kind, as for `setns(2)` (`CLONE_NEWNET`...; from
@@ -1265,36 +1354,6 @@ enum sandbox_result_t sandbox_oom_score_adj(struct sandbox_t *sb, int32_t adj);
 enum sandbox_result_t sandbox_join_ns(struct sandbox_t *sb, int nstype, const char *path);
 
 /**
- * Hold the payload, fully set up, just before exec until one byte can be
- * read from the caller's fd `fd` (EOF makes it exit): the create/start
- * split of OCI runtimes. The spawn returns once the payload waits, so a
- * failure of the last steps (seccomp install, exec) shows as exit status
- * 127. `fd` must stay open until the spawn returns.
- */
-enum sandbox_result_t sandbox_start_gate(struct sandbox_t *sb, int fd);
-
-/**
- * Make the payload's stdin (a terminal, e.g. a pty slave passed with
- * `SANDBOX_STDIO_FD`) the controlling terminal of the box's new session.
- */
-enum sandbox_result_t sandbox_controlling_tty(struct sandbox_t *sb, bool on);
-
-/**
- * Record per-stage timestamps of each spawn (read them with
- * `sandbox_child_spawn_timing_json`); `RSANDBOX_TIMING=1` turns it on for
- * every box.
- */
-enum sandbox_result_t sandbox_record_timing(struct sandbox_t *sb, bool on);
-
-/**
- * Socket activation: pass the caller's listening socket `fd` into the box.
- * The n-th call's socket is fd 3 + n - 1 in the payload, and `LISTEN_FDS`
- * / `LISTEN_PID` are set as systemd does. The caller keeps ownership; `fd`
- * must stay open until the spawn returns.
- */
-enum sandbox_result_t sandbox_listen_fd(struct sandbox_t *sb, int fd);
-
-/**
  * Publish box port `box_port`: TCP connections accepted on the host at
  * `host` ("127.0.0.1:8080", "[::1]:8080"; UTF-8; an unparsable address is
  * `SANDBOX_INVALID_ARGUMENT`) are forwarded to 127.0.0.1:`box_port` inside
@@ -1302,13 +1361,6 @@ enum sandbox_result_t sandbox_listen_fd(struct sandbox_t *sb, int fd);
  * `sandbox_net_ns` and `sandbox_pid_ns`; works rootless.
  */
 enum sandbox_result_t sandbox_publish(struct sandbox_t *sb, const char *host, uint16_t box_port);
-
-/**
- * Like `sandbox_publish`, with a listening TCP socket `fd` the caller made
- * (e.g. bound to port 0 to get a free one). The caller keeps ownership;
- * `fd` is duplicated at spawn.
- */
-enum sandbox_result_t sandbox_publish_listener(struct sandbox_t *sb, int fd, uint16_t box_port);
 
 /**
  * A description read from a profile file (`path` ending in .json or

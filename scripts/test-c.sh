@@ -47,8 +47,12 @@ fi
 # --- build once, check the header -------------------------------------------
 echo "--- cargo build -p rsandbox-ffi"
 cargo build -q -p rsandbox-ffi || exit 1
-# The Rust unit tests of the C API, including header_is_up_to_date (cbindgen
-# pinned in Cargo.toml regenerates include/sandbox.h and compares).
+# The generated setters (crates/rsandbox-ffi/src/generated.rs, rendered from
+# rsandbox-surface's table, which must account for every builder method of
+# the core), then the Rust unit tests of the C API, including
+# header_is_up_to_date (cbindgen pinned in Cargo.toml regenerates
+# include/sandbox.h and compares).
+step "generated setters: drift and coverage" cargo test -q -p rsandbox-surface
 step "header drift and Rust-side tests" cargo test -q -p rsandbox-ffi
 
 # The library as a program finds it: libsandbox.so.0 (the soname).
@@ -79,7 +83,7 @@ done
 # (the strict preset then relies on an unprivileged user namespace).
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
   chmod 0755 "$work"
-  for name in test_spawn test_errors test_knobs test_services; do
+  for name in test_spawn test_errors test_knobs test_services test_devices_ebpf; do
     step "run $name as nobody" \
       setpriv --reuid=65534 --regid=65534 --clear-groups "$work/$name"
   done

@@ -50,6 +50,9 @@ PY=$VENV/bin/python
 step "installing $MATURIN $PYTEST $PYTEST_TIMEOUT $MYPY"
 "$PY" -m pip install -q --disable-pip-version-check "$MATURIN" "$PYTEST" "$PYTEST_TIMEOUT" "$MYPY"
 
+step "generated setters and stubs: drift from rsandbox-surface's table"
+cargo run -q -p rsandbox-surface -- --check
+
 step "building and installing rsandbox (maturin develop, profile $PROFILE)"
 VIRTUAL_ENV=$VENV "$VENV/bin/maturin" develop -q --profile "$PROFILE"
 

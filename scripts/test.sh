@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test of rsandbox: Rust (core, filesystem, limits, hardening,
-# services), C, Python, and the kernel matrix in a VM. Installs what it needs
-# first. Run as root (the tests also run their scenarios as `nobody`).
+# services), C, Python, the kernel matrix in a VM, and last the
+# cross-language scenarios (tests/: the command, the C library and the
+# Python package built by the steps before). Installs what it needs first.
+# Run as root (the tests also run their scenarios as `nobody`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -19,7 +21,9 @@ step "build"
 cargo build --workspace --all-targets --quiet
 
 step "rust tests"
-cargo test --workspace --quiet 2>&1 | tee "${CARGO_TARGET_DIR:-target}/rust-tests.log"
+# rsandbox-tests runs last, on what the C and Python steps build.
+cargo test --workspace --exclude rsandbox-tests --quiet 2>&1 |
+  tee "${CARGO_TARGET_DIR:-target}/rust-tests.log"
 
 step "kernel matrix: Debian 6.1, pure cgroup v2, QEMU microvm"
 scripts/test-vm.sh
@@ -32,3 +36,6 @@ scripts/test-c.sh
 
 step "Python tests"
 scripts/test-python.sh
+
+step "cross-language scenarios: the command, the C library, the Python package, as root and nobody"
+RSANDBOX_TEST_PYTHON="${VENV:-$PWD/.venv}/bin/python" cargo test -p rsandbox-tests --quiet

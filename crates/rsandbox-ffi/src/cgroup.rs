@@ -1,7 +1,8 @@
-//! Cgroup knobs beyond memory, pids and cpu: device rules (v1 `devices`),
-//! cpusets, block I/O weights and throttles, and the v1 network controllers
-//! (`net_cls`, `net_prio`). Each setter mirrors the Rust method of the same
-//! name and only records; the core checks the values at validation and the
+//! Cgroup knobs the binding table cannot render: device rules (an array of
+//! `sandbox_device_rule_t`) and block I/O throttles (a `SANDBOX_IO_*`
+//! kind). Cpusets, I/O weights and the v1 network controllers are generated
+//! (`generated.rs`). Each setter mirrors the Rust method of the same name
+//! and only records; the core checks the values at validation and the
 //! host's controllers at spawn (`SANDBOX_UNSUPPORTED` where they are
 //! missing, unless `sandbox_best_effort`).
 
@@ -81,42 +82,6 @@ pub extern "C" fn sandbox_device_rules(
     })
 }
 
-/// Run on these CPUs only (cpuset, e.g. "0-1,3"; UTF-8, copied).
-#[no_mangle]
-pub extern "C" fn sandbox_cpuset_cpus(sb: *mut sandbox_t, cpus: *const c_char) -> sandbox_result_t {
-    guard(|| {
-        let cpus = text(cpus, "cpus")?.to_owned();
-        update(sb, |s| s.cpuset_cpus(cpus))
-    })
-}
-
-/// Use these memory nodes only (cpuset, e.g. "0"; UTF-8, copied).
-#[no_mangle]
-pub extern "C" fn sandbox_cpuset_mems(sb: *mut sandbox_t, mems: *const c_char) -> sandbox_result_t {
-    guard(|| {
-        let mems = text(mems, "mems")?.to_owned();
-        update(sb, |s| s.cpuset_mems(mems))
-    })
-}
-
-/// Block I/O weight, 10..=1000 (blkio / io; the devices' scheduler must
-/// have weights, e.g. bfq).
-#[no_mangle]
-pub extern "C" fn sandbox_blkio_weight(sb: *mut sandbox_t, weight: u16) -> sandbox_result_t {
-    guard(|| update(sb, |s| s.blkio_weight(weight)))
-}
-
-/// Block I/O weight, 10..=1000, on device `major:minor`.
-#[no_mangle]
-pub extern "C" fn sandbox_blkio_weight_device(
-    sb: *mut sandbox_t,
-    major: u32,
-    minor: u32,
-    weight: u16,
-) -> sandbox_result_t {
-    guard(|| update(sb, |s| s.blkio_weight_device(major, minor, weight)))
-}
-
 /// Which throttle of `sandbox_blkio_throttle`.
 #[allow(non_camel_case_types)]
 pub type sandbox_io_throttle_t = c_int;
@@ -149,26 +114,5 @@ pub extern "C" fn sandbox_blkio_throttle(
             w => return Err(FfiError::arg("which", format!("unknown value {w}"))),
         };
         update(sb, |s| s.blkio_throttle(which, major, minor, rate))
-    })
-}
-
-/// Tag the box's packets with this class id (cgroup v1 `net_cls`; an error
-/// at spawn on pure cgroup v2).
-#[no_mangle]
-pub extern "C" fn sandbox_net_classid(sb: *mut sandbox_t, classid: u32) -> sandbox_result_t {
-    guard(|| update(sb, |s| s.net_classid(classid)))
-}
-
-/// Priority `prio` of the box's traffic on interface `ifname` (UTF-8,
-/// copied; cgroup v1 `net_prio`).
-#[no_mangle]
-pub extern "C" fn sandbox_net_priority(
-    sb: *mut sandbox_t,
-    ifname: *const c_char,
-    prio: u32,
-) -> sandbox_result_t {
-    guard(|| {
-        let ifname = text(ifname, "ifname")?.to_owned();
-        update(sb, |s| s.net_priority(ifname, prio))
     })
 }

@@ -1,5 +1,7 @@
-//! Filesystem steps beyond those of `builder.rs`: device nodes, mqueue and
-//! sysfs mounts. Each setter mirrors the Rust method of the same name.
+//! Filesystem steps the binding table cannot render: device nodes (a
+//! `SANDBOX_DEVICE_*` kind) and mount steps in their JSON form. The plain
+//! ones (binds, tmpfs, proc, dev, files...) are generated (`generated.rs`).
+//! Each setter mirrors the Rust method of the same name.
 
 use std::ffi::{c_char, c_int};
 
@@ -46,29 +48,6 @@ pub extern "C" fn sandbox_device(
         };
         let dst = c_path(dst, "dst")?;
         update(sb, |s| s.device(dst, kind, major, minor, mode, uid, gid))
-    })
-}
-
-/// Mount a fresh mqueue on `dst` (rootless, it needs `sandbox_ipc_ns`).
-///
-/// `dst`: a NUL-terminated path (any bytes), copied.
-#[no_mangle]
-pub extern "C" fn sandbox_mqueue(sb: *mut sandbox_t, dst: *const c_char) -> sandbox_result_t {
-    guard(|| {
-        let dst = c_path(dst, "dst")?;
-        update(sb, |s| s.mqueue(dst))
-    })
-}
-
-/// Mount a fresh read-only sysfs on `dst` (rootless, it needs
-/// `sandbox_net_ns`).
-///
-/// `dst`: a NUL-terminated path (any bytes), copied.
-#[no_mangle]
-pub extern "C" fn sandbox_sysfs(sb: *mut sandbox_t, dst: *const c_char) -> sandbox_result_t {
-    guard(|| {
-        let dst = c_path(dst, "dst")?;
-        update(sb, |s| s.sysfs(dst))
     })
 }
 

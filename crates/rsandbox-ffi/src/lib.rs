@@ -24,8 +24,9 @@ mod cgroup;
 mod child;
 mod error;
 mod fs;
+mod generated;
 mod netns;
-mod process;
+mod ns;
 mod services;
 
 use std::ffi::{c_char, CString};
@@ -38,8 +39,9 @@ pub use error::{
     sandbox_result_name, sandbox_result_t,
 };
 pub use fs::*;
+pub use generated::*;
 pub use netns::*;
-pub use process::*;
+pub use ns::*;
 pub use services::*;
 
 /// A Rust string as a C string owned by the caller (interior NULs escaped).

@@ -1,9 +1,9 @@
-//! Network services of a box: socket activation and published ports
-//! (`listen_fd`, `publish`, `publish_listener` of the Rust core), and
-//! profiles in files and TOML. Each function mirrors the Rust method of the
-//! same name.
+//! Published ports (`sandbox_publish`: an address given as text), and
+//! profiles in files and TOML. Socket activation (`sandbox_listen_fd`) and
+//! `sandbox_publish_listener` are generated (`generated.rs`). Each function
+//! mirrors the Rust method of the same name.
 
-use std::ffi::{c_char, c_int};
+use std::ffi::c_char;
 use std::net::SocketAddr;
 
 use rsandbox::Sandbox;
@@ -11,15 +11,6 @@ use rsandbox::Sandbox;
 use crate::builder::{boxed, sandbox_t, update};
 use crate::error::{as_ref, c_path, guard, out_ptr, text, write_out, FfiError};
 use crate::sandbox_result_t;
-
-/// Socket activation: pass the caller's listening socket `fd` into the box.
-/// The n-th call's socket is fd 3 + n - 1 in the payload, and `LISTEN_FDS`
-/// / `LISTEN_PID` are set as systemd does. The caller keeps ownership; `fd`
-/// must stay open until the spawn returns.
-#[no_mangle]
-pub extern "C" fn sandbox_listen_fd(sb: *mut sandbox_t, fd: c_int) -> sandbox_result_t {
-    guard(|| update(sb, |s| s.listen_fd(fd)))
-}
 
 /// Publish box port `box_port`: TCP connections accepted on the host at
 /// `host` ("127.0.0.1:8080", "[::1]:8080"; UTF-8; an unparsable address is
@@ -42,18 +33,6 @@ pub extern "C" fn sandbox_publish(
         })?;
         update(sb, |s| s.publish(addr, box_port))
     })
-}
-
-/// Like `sandbox_publish`, with a listening TCP socket `fd` the caller made
-/// (e.g. bound to port 0 to get a free one). The caller keeps ownership;
-/// `fd` is duplicated at spawn.
-#[no_mangle]
-pub extern "C" fn sandbox_publish_listener(
-    sb: *mut sandbox_t,
-    fd: c_int,
-    box_port: u16,
-) -> sandbox_result_t {
-    guard(|| update(sb, |s| s.publish_listener(fd, box_port)))
 }
 
 /// A description read from a profile file (`path` ending in .json or

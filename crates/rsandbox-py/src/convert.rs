@@ -25,6 +25,15 @@ pub(crate) fn path(obj: &Bound<'_, PyAny>) -> PyResult<PathBuf> {
     os_string(obj).map(PathBuf::from)
 }
 
+/// File contents: `bytes` (or another buffer of bytes), or `str` written
+/// as UTF-8.
+pub(crate) fn bytes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    match obj.cast::<PyString>() {
+        Ok(s) => Ok(s.to_str()?.as_bytes().to_vec()),
+        Err(_) => obj.extract::<Vec<u8>>(),
+    }
+}
+
 /// An argv: a sequence of `str` / `bytes` / `os.PathLike`; a single `str`,
 /// `bytes` or path-like is a program without arguments (as in `subprocess`).
 pub(crate) fn argv(obj: &Bound<'_, PyAny>) -> PyResult<Vec<OsString>> {

@@ -11,6 +11,7 @@ mod child;
 mod convert;
 mod devices;
 mod errors;
+mod generated;
 mod netns;
 mod sandbox;
 

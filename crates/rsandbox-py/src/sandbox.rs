@@ -1,5 +1,11 @@
 //! `rsandbox.Sandbox`: the core builder, immutable from Python.
 //!
+//! This file holds the class, its special methods, spawning, and the
+//! setters the binding table cannot render (environment pairs, addresses,
+//! namespace and enum names, overlays with an upper layer, rlimits by name,
+//! device rules, mount steps). The mechanical setters are generated from
+//! the table of `crates/rsandbox-surface` into `generated.rs`.
+//!
 //! Every builder method returns a *new* `Sandbox` (the receiver is left as
 //! it was), so a base description can be shared between threads and
 //! specialised freely: `base = Sandbox.strict(); a = base.memory_limit(..)`.
@@ -10,10 +16,10 @@ use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use rsandbox::limits::Resource;
-use rsandbox::{Command, IdMap, Sandbox, Stdio};
+use rsandbox::{Command, Sandbox, Stdio};
 
 use crate::child::{PyChild, PyEnforcementReport};
-use crate::convert::{self as conv, count, limit_duration};
+use crate::convert::{self as conv, count};
 use crate::errors::{to_py, IntoPyResult};
 
 /// `subprocess.PIPE`, `subprocess.STDOUT`, `subprocess.DEVNULL`.
@@ -29,7 +35,8 @@ pub(crate) struct PySandbox {
 }
 
 impl PySandbox {
-    fn with(&self, f: impl FnOnce(Sandbox) -> Sandbox) -> Self {
+    /// A new `Sandbox`: this one with `f` applied (the receiver unchanged).
+    pub(crate) fn with(&self, f: impl FnOnce(Sandbox) -> Sandbox) -> Self {
         PySandbox {
             inner: f(self.inner.clone()),
         }
@@ -197,48 +204,12 @@ impl PySandbox {
 
     // --- namespaces -------------------------------------------------------
 
-    /// A new user namespace (the caller's uid/gid mapped to `uid`/`gid`).
-    fn user_ns(&self) -> Self {
-        self.with(Sandbox::user_ns)
-    }
-    /// A new PID namespace; a small init (PID 1) reaps and forwards signals.
-    fn pid_ns(&self) -> Self {
-        self.with(Sandbox::pid_ns)
-    }
-    /// A new mount namespace.
-    fn mount_ns(&self) -> Self {
-        self.with(Sandbox::mount_ns)
-    }
-    /// A new UTS namespace (see `hostname`).
-    fn uts_ns(&self) -> Self {
-        self.with(Sandbox::uts_ns)
-    }
-    /// A new IPC namespace.
-    fn ipc_ns(&self) -> Self {
-        self.with(Sandbox::ipc_ns)
-    }
-    /// A new network namespace with only `lo`, up.
-    fn net_ns(&self) -> Self {
-        self.with(Sandbox::net_ns)
-    }
     /// Run in the prepared network namespace `ns` (a `NetNs`) instead of a
     /// new one: no namespace to create and tear down per spawn. Boxes
     /// sharing it are cut off from the host's network, not from each
     /// other. Needs root to spawn. Not kept by `to_json` or pickling.
     fn net_ns_shared(&self, ns: &crate::netns::PyNetNs) -> Self {
         self.with(|s| s.net_ns_shared(&ns.inner))
-    }
-    /// A new cgroup namespace.
-    fn cgroup_ns(&self) -> Self {
-        self.with(Sandbox::cgroup_ns)
-    }
-    /// A new time namespace.
-    fn time_ns(&self) -> Self {
-        self.with(Sandbox::time_ns)
-    }
-    /// User, pid, mount, uts, ipc, net and cgroup namespaces.
-    fn all_ns(&self) -> Self {
-        self.with(Sandbox::all_ns)
     }
     /// Join the existing namespace at `path` (e.g. `/proc/PID/ns/net`)
     /// instead of creating one; `ns` is its name as in `namespaces`
@@ -271,48 +242,6 @@ impl PySandbox {
 
     // --- identity, environment --------------------------------------------
 
-    /// The uid inside the user namespace.
-    fn uid(&self, uid: u32) -> Self {
-        self.with(|s| s.uid(uid))
-    }
-    /// The gid inside the user namespace.
-    fn gid(&self, gid: u32) -> Self {
-        self.with(|s| s.gid(gid))
-    }
-    /// Supplementary groups of the payload (ids as seen in the box),
-    /// replacing those set before. In a user namespace this needs a gid
-    /// map the caller is privileged over (root).
-    fn groups(&self, gids: Vec<u32>) -> Self {
-        self.with(|s| s.groups(gids))
-    }
-    /// The payload's file mode creation mask (at most `0o777`, checked at
-    /// spawn).
-    fn umask(&self, mask: u32) -> Self {
-        self.with(|s| s.umask(mask))
-    }
-    /// The payload's `oom_score_adj` (-1000..=1000, checked at spawn;
-    /// lowering it needs `CAP_SYS_RESOURCE`).
-    fn oom_score_adj(&self, adj: i32) -> Self {
-        self.with(|s| s.oom_score_adj(adj))
-    }
-    /// Add a uid map line (`inside`, `outside`, `count`).
-    #[pyo3(signature = (inside, outside, count=1))]
-    fn uid_map(&self, inside: u32, outside: u32, count: u32) -> Self {
-        self.with(|s| s.uid_map(IdMap::new(inside, outside, count)))
-    }
-    /// Add a gid map line (`inside`, `outside`, `count`).
-    #[pyo3(signature = (inside, outside, count=1))]
-    fn gid_map(&self, inside: u32, outside: u32, count: u32) -> Self {
-        self.with(|s| s.gid_map(IdMap::new(inside, outside, count)))
-    }
-    /// The hostname inside the box (needs `uts_ns`).
-    fn hostname(&self, name: String) -> Self {
-        self.with(|s| s.hostname(name))
-    }
-    /// Start from the caller's environment instead of a clean one.
-    fn inherit_env(&self) -> Self {
-        self.with(Sandbox::inherit_env)
-    }
     /// Set an environment variable (both `str`; anything else is a
     /// `TypeError`).
     fn env(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<Self> {
@@ -332,41 +261,6 @@ impl PySandbox {
         }
         Ok(self.with(|s| pairs.into_iter().fold(s, |s, (k, v)| s.env(k, v))))
     }
-    /// Remove an environment variable.
-    fn env_remove(&self, key: String) -> Self {
-        self.with(|s| s.env_remove(key))
-    }
-    /// An empty environment (not even `PATH`) unless variables are set after.
-    fn env_clear(&self) -> Self {
-        self.with(Sandbox::env_clear)
-    }
-    /// Working directory inside the box (default `/`).
-    fn cwd(&self, dir: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let dir = conv::path(dir)?;
-        Ok(self.with(|s| s.cwd(dir)))
-    }
-    /// Pass the caller's fd `fd` into the box as `target` (>= 3).
-    fn pass_fd(&self, fd: RawFd, target: RawFd) -> Self {
-        self.with(|s| s.pass_fd(fd, target))
-    }
-    /// Hold the payload, set up, just before exec until a byte can be read
-    /// from fd `fd` (EOF makes it exit): an OCI runtime's create/start.
-    /// `spawn` returns once it waits; `fd` must stay open until then.
-    fn start_gate(&self, fd: RawFd) -> Self {
-        self.with(|s| s.start_gate(fd))
-    }
-    /// Make the payload's stdin (a terminal) the controlling terminal of
-    /// the box's session.
-    #[pyo3(signature = (on=true))]
-    fn controlling_tty(&self, on: bool) -> Self {
-        self.with(|s| s.controlling_tty(on))
-    }
-    /// Socket activation: pass the listening socket `fd` into the box (fd
-    /// 3, 4, ... in call order; `LISTEN_FDS`/`LISTEN_PID` set as systemd
-    /// does). `fd` must stay open until `spawn` returns.
-    fn listen_fd(&self, fd: RawFd) -> Self {
-        self.with(|s| s.listen_fd(fd))
-    }
     /// Forward TCP connections accepted on the host at `host` (`"ip:port"`
     /// or an `(ip, port)` tuple, bound at spawn) to `127.0.0.1:box_port`
     /// in the box's network namespace. Needs `net_ns` and `pid_ns`.
@@ -374,83 +268,9 @@ impl PySandbox {
         let addr = socket_addr(host)?;
         Ok(self.with(|s| s.publish(addr, box_port)))
     }
-    /// Like `publish`, with a listening TCP socket `fd` of the caller's
-    /// (duplicated at spawn).
-    fn publish_listener(&self, fd: RawFd, box_port: u16) -> Self {
-        self.with(|s| s.publish_listener(fd, box_port))
-    }
-    /// Record per-stage timestamps of each spawn (`Child.spawn_timing`).
-    #[pyo3(signature = (on=true))]
-    fn record_timing(&self, on: bool) -> Self {
-        self.with(|s| s.record_timing(on))
-    }
-    /// Kill the whole tree when the `Child` is garbage-collected (default on).
-    #[pyo3(signature = (on=true))]
-    fn kill_on_drop(&self, on: bool) -> Self {
-        self.with(|s| s.kill_on_drop(on))
-    }
-    /// Kill the box when this process dies (default on).
-    #[pyo3(signature = (on=true))]
-    fn die_with_parent(&self, on: bool) -> Self {
-        self.with(|s| s.die_with_parent(on))
-    }
 
     // --- filesystem -------------------------------------------------------
 
-    /// Host directory `dir` becomes `/` (read-only); needs `mount_ns`.
-    fn rootfs(&self, dir: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let dir = conv::path(dir)?;
-        Ok(self.with(|s| s.rootfs(dir)))
-    }
-    /// Like `rootfs`, but `/` stays writable.
-    fn rootfs_rw(&self, dir: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let dir = conv::path(dir)?;
-        Ok(self.with(|s| s.rootfs_rw(dir)))
-    }
-    /// Bind host path `src` onto `dst`, writable.
-    fn bind(&self, src: &Bound<'_, PyAny>, dst: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let (src, dst) = (conv::path(src)?, conv::path(dst)?);
-        Ok(self.with(|s| s.bind(src, dst)))
-    }
-    /// Bind host path `src` onto `dst`, read-only.
-    fn ro_bind(&self, src: &Bound<'_, PyAny>, dst: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let (src, dst) = (conv::path(src)?, conv::path(dst)?);
-        Ok(self.with(|s| s.ro_bind(src, dst)))
-    }
-    /// A tmpfs of `size` bytes on `dst`.
-    fn tmpfs(&self, dst: &Bound<'_, PyAny>, size: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let (dst, size) = (conv::path(dst)?, count("tmpfs", size)?);
-        Ok(self.with(|s| s.tmpfs(dst, size)))
-    }
-    /// A fresh proc filesystem on `dst` (default `/proc`).
-    #[pyo3(signature = (dst=None))]
-    fn proc(&self, dst: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let dst = dst.map(conv::path).transpose()?.unwrap_or("/proc".into());
-        Ok(self.with(|s| s.proc(dst)))
-    }
-    /// A minimal /dev on `dst` (default `/dev`).
-    #[pyo3(signature = (dst=None))]
-    fn dev(&self, dst: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let dst = dst.map(conv::path).transpose()?.unwrap_or("/dev".into());
-        Ok(self.with(|s| s.dev(dst)))
-    }
-    /// A fresh mqueue on `dst` (default `/dev/mqueue`; rootless, it needs
-    /// `ipc_ns`).
-    #[pyo3(signature = (dst=None))]
-    fn mqueue(&self, dst: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let dst = dst
-            .map(conv::path)
-            .transpose()?
-            .unwrap_or("/dev/mqueue".into());
-        Ok(self.with(|s| s.mqueue(dst)))
-    }
-    /// A fresh read-only sysfs on `dst` (default `/sys`; rootless, it needs
-    /// `net_ns`).
-    #[pyo3(signature = (dst=None))]
-    fn sysfs(&self, dst: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let dst = dst.map(conv::path).transpose()?.unwrap_or("/sys".into());
-        Ok(self.with(|s| s.sysfs(dst)))
-    }
     /// Create device node (or fifo) `dst`: `kind` `"char"`, `"block"` or
     /// `"fifo"`, numbers `major`:`minor`, permission bits `mode`, owner
     /// `uid`:`gid` (ids in the box). Made with mknod outside a user
@@ -472,25 +292,6 @@ impl PySandbox {
         let dst = conv::path(dst)?;
         let kind: rsandbox::fs::DeviceKind = enum_name(py, "device", kind, "char, block, fifo")?;
         Ok(self.with(|s| s.device(dst, kind, major, minor, mode, uid, gid)))
-    }
-    /// Create directory `dst` (and missing parents).
-    fn dir(&self, dst: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let dst = conv::path(dst)?;
-        Ok(self.with(|s| s.dir(dst)))
-    }
-    /// Create symlink `dst` pointing to `target`.
-    fn symlink(&self, target: &Bound<'_, PyAny>, dst: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let (target, dst) = (conv::path(target)?, conv::path(dst)?);
-        Ok(self.with(|s| s.symlink(target, dst)))
-    }
-    /// Create file `dst` holding `data` (`bytes`, or `str` as UTF-8).
-    fn file(&self, dst: &Bound<'_, PyAny>, data: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let dst = conv::path(dst)?;
-        let data: Vec<u8> = match data.cast::<PyString>() {
-            Ok(s) => s.to_str()?.as_bytes().to_vec(),
-            Err(_) => data.extract::<Vec<u8>>()?,
-        };
-        Ok(self.with(|s| s.file(dst, data)))
     }
     /// Overlay `lowers` (topmost first) on `dst`; writes go to a discarded
     /// tmpfs, or persist in `upper` (with `work` on the same filesystem).
@@ -533,53 +334,9 @@ impl PySandbox {
             .map_err(|e| to_py(py, rsandbox::Error::invalid("mount_step", e.to_string())))?;
         Ok(self.with(|s| s.mount_step(step)))
     }
-    /// Hide `path` in the box.
-    fn mask(&self, path: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let p = conv::path(path)?;
-        Ok(self.with(|s| s.mask(p)))
-    }
-    /// Make `path` (and the mounts under it) read-only.
-    fn remount_ro(&self, path: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let p = conv::path(path)?;
-        Ok(self.with(|s| s.remount_ro(p)))
-    }
 
     // --- limits -----------------------------------------------------------
 
-    /// Wall-clock limit in seconds (or a `timedelta`): the tree is killed.
-    fn timeout(&self, seconds: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let d = limit_duration("timeout", seconds)?;
-        Ok(self.with(|s| s.timeout(d)))
-    }
-    /// With a timeout: SIGTERM first, SIGKILL `seconds` later.
-    fn grace(&self, seconds: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let d = limit_duration("grace", seconds)?;
-        Ok(self.with(|s| s.grace(d)))
-    }
-    /// CPU-time limit per process in seconds (rounded up to whole seconds).
-    fn cpu_time_limit(&self, seconds: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let d = limit_duration("cpu_time_limit", seconds)?;
-        Ok(self.with(|s| s.cpu_time_limit(d)))
-    }
-    /// Memory limit of the whole tree in bytes (cgroup; swap off).
-    fn memory_limit(&self, bytes: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let n = count("memory_limit", bytes)?;
-        Ok(self.with(|s| s.memory_limit(n)))
-    }
-    /// Process/thread limit of the whole tree (cgroup).
-    fn pids_limit(&self, n: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let n = count("pids_limit", n)?;
-        Ok(self.with(|s| s.pids_limit(n)))
-    }
-    /// CPU bandwidth in cores (e.g. 0.5).
-    fn cpu_limit(&self, cores: f64) -> Self {
-        self.with(|s| s.cpu_limit(cores))
-    }
-    /// Relative CPU weight, 1..=10000.
-    fn cpu_weight(&self, weight: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let w = count("cpu_weight", weight)?;
-        Ok(self.with(|s| s.cpu_weight(w)))
-    }
     /// Set rlimit `resource` (`"nofile"`, `"RLIMIT_AS"`, ...) to `soft`/`hard`
     /// (`hard` defaults to `soft`; `UNLIMITED` for none).
     #[pyo3(signature = (resource, soft, hard=None))]
@@ -598,41 +355,6 @@ impl PySandbox {
             .unwrap_or(soft);
         Ok(self.with(|s| s.rlimit(r, soft, hard)))
     }
-    /// `RLIMIT_NOFILE` = `n`.
-    fn rlimit_nofile(&self, n: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let n = count("rlimit_nofile", n)?;
-        Ok(self.with(|s| s.rlimit_nofile(n)))
-    }
-    /// `RLIMIT_FSIZE` = `bytes`.
-    fn rlimit_fsize(&self, bytes: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let n = count("rlimit_fsize", bytes)?;
-        Ok(self.with(|s| s.rlimit_fsize(n)))
-    }
-    /// `RLIMIT_AS` = `bytes`.
-    fn rlimit_as(&self, bytes: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let n = count("rlimit_as", bytes)?;
-        Ok(self.with(|s| s.rlimit_as(n)))
-    }
-    /// `RLIMIT_STACK` = `bytes`.
-    fn rlimit_stack(&self, bytes: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let n = count("rlimit_stack", bytes)?;
-        Ok(self.with(|s| s.rlimit_stack(n)))
-    }
-    /// `RLIMIT_CORE` = `bytes`.
-    fn rlimit_core(&self, bytes: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let n = count("rlimit_core", bytes)?;
-        Ok(self.with(|s| s.rlimit_core(n)))
-    }
-    /// `RLIMIT_CPU`: soft `seconds`, hard `seconds + 1`.
-    fn rlimit_cpu(&self, seconds: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let n = count("rlimit_cpu", seconds)?;
-        Ok(self.with(|s| s.rlimit_cpu(n)))
-    }
-    /// Create the box's cgroup under `path`.
-    fn cgroup_parent(&self, path: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let p = conv::path(path)?;
-        Ok(self.with(|s| s.cgroup_parent(p)))
-    }
     /// Restrict which devices the box may open or create: `rules`
     /// (`DeviceRule`s) are appended and applied in order (cgroup v1
     /// `devices`; `UnsupportedError` at spawn without one, unless
@@ -640,22 +362,6 @@ impl PySandbox {
     fn device_rules(&self, rules: Vec<PyRef<'_, crate::devices::PyDeviceRule>>) -> Self {
         let rules: Vec<_> = rules.iter().map(|r| r.inner.clone()).collect();
         self.with(|s| s.device_rules(rules))
-    }
-    /// Run on these CPUs only (cpuset, e.g. `"0-1,3"`).
-    fn cpuset_cpus(&self, cpus: String) -> Self {
-        self.with(|s| s.cpuset_cpus(cpus))
-    }
-    /// Use these memory nodes only (cpuset, e.g. `"0"`).
-    fn cpuset_mems(&self, mems: String) -> Self {
-        self.with(|s| s.cpuset_mems(mems))
-    }
-    /// Block I/O weight, 10..=1000 (needs a scheduler with weights).
-    fn blkio_weight(&self, weight: u16) -> Self {
-        self.with(|s| s.blkio_weight(weight))
-    }
-    /// Block I/O weight, 10..=1000, on device `major`:`minor`.
-    fn blkio_weight_device(&self, major: u32, minor: u32, weight: u16) -> Self {
-        self.with(|s| s.blkio_weight_device(major, minor, weight))
     }
     /// Throttle I/O on device `major`:`minor` to `rate` per second; `which`
     /// is `"read_bps"`, `"write_bps"`, `"read_iops"` or `"write_iops"`.
@@ -675,44 +381,9 @@ impl PySandbox {
         )?;
         Ok(self.with(|s| s.blkio_throttle(which, major, minor, rate)))
     }
-    /// Tag the box's packets with this class id (cgroup v1 `net_cls`).
-    fn net_classid(&self, classid: u32) -> Self {
-        self.with(|s| s.net_classid(classid))
-    }
-    /// Priority `prio` of the box's traffic on interface `ifname` (cgroup
-    /// v1 `net_prio`).
-    fn net_priority(&self, ifname: String, prio: u32) -> Self {
-        self.with(|s| s.net_priority(ifname, prio))
-    }
-    /// Give the box a cgroup even without cgroup limits (usage accounting).
-    #[pyo3(signature = (on=true))]
-    fn accounting(&self, on: bool) -> Self {
-        self.with(|s| s.accounting(on))
-    }
 
     // --- hardening --------------------------------------------------------
 
-    /// Filter syscalls with the built-in default profile.
-    fn seccomp_default(&self) -> Self {
-        self.with(Sandbox::seccomp_default)
-    }
-    /// Filter syscalls with an OCI / Docker JSON profile given as text.
-    fn seccomp_oci_json(&self, json: String) -> Self {
-        self.with(|s| s.seccomp_oci_json(json))
-    }
-    /// Filter syscalls with an OCI / Docker JSON profile read from `path`.
-    fn seccomp_oci_file(&self, path: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let p = conv::path(path)?;
-        Ok(self.with(|s| s.seccomp_oci_file(p)))
-    }
-    /// No seccomp filter.
-    fn no_seccomp(&self) -> Self {
-        self.with(Sandbox::no_seccomp)
-    }
-    /// Drop every capability and lock securebits.
-    fn drop_caps(&self) -> Self {
-        self.with(Sandbox::drop_caps)
-    }
     /// Drop every capability except these (`"CAP_NET_BIND_SERVICE"`, ...).
     fn keep_caps(&self, caps: Vec<String>) -> Self {
         self.with(|s| s.keep_caps(caps))
@@ -729,60 +400,6 @@ impl PySandbox {
             "bounding, effective, permitted, inheritable, ambient",
         )?;
         Ok(self.with(|s| s.cap_set(set, caps)))
-    }
-    /// Keep every capability (undoes `drop_caps`).
-    fn keep_all_caps(&self) -> Self {
-        self.with(Sandbox::keep_all_caps)
-    }
-    /// Set (or never set) no_new_privs.
-    #[pyo3(signature = (on=true))]
-    fn no_new_privs(&self, on: bool) -> Self {
-        self.with(|s| s.no_new_privs(on))
-    }
-    /// Landlock: allow reading beneath `path`.
-    fn landlock_read(&self, path: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let p = conv::path(path)?;
-        Ok(self.with(|s| s.landlock_read(p)))
-    }
-    /// Landlock: allow reading and writing beneath `path`.
-    fn landlock_write(&self, path: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let p = conv::path(path)?;
-        Ok(self.with(|s| s.landlock_write(p)))
-    }
-    /// Landlock: allow reading and executing beneath `path`.
-    fn landlock_exec(&self, path: &Bound<'_, PyAny>) -> PyResult<Self> {
-        let p = conv::path(path)?;
-        Ok(self.with(|s| s.landlock_exec(p)))
-    }
-    /// Landlock: deny every filesystem access outside the rules.
-    fn landlock_deny_fs(&self) -> Self {
-        self.with(Sandbox::landlock_deny_fs)
-    }
-    /// Landlock: allow binding TCP `port` (every other bind denied).
-    fn landlock_bind_port(&self, port: u16) -> Self {
-        self.with(|s| s.landlock_bind_port(port))
-    }
-    /// Landlock: allow connecting to TCP `port` (every other denied).
-    fn landlock_connect_port(&self, port: u16) -> Self {
-        self.with(|s| s.landlock_connect_port(port))
-    }
-    /// Landlock: deny every TCP bind and connect.
-    fn landlock_deny_tcp(&self) -> Self {
-        self.with(Sandbox::landlock_deny_tcp)
-    }
-    /// Landlock: no connecting to abstract unix sockets made outside.
-    fn landlock_scope_abstract_unix(&self) -> Self {
-        self.with(Sandbox::landlock_scope_abstract_unix)
-    }
-    /// Landlock: no signals to processes outside the box.
-    fn landlock_scope_signals(&self) -> Self {
-        self.with(Sandbox::landlock_scope_signals)
-    }
-    /// Apply what this kernel and these privileges allow instead of failing;
-    /// the enforcement report says what is missing.
-    #[pyo3(signature = (on=true))]
-    fn best_effort(&self, on: bool) -> Self {
-        self.with(|s| s.best_effort(on))
     }
 
     // --- checking, spawning -----------------------------------------------
