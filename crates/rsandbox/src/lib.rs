@@ -23,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod caps;
+pub mod egress;
 pub mod cgroup;
 mod child;
 mod command;

@@ -1,0 +1,695 @@
+//! The gateway: threads of the caller's process that serve one box, from
+//! the sockets its first process made (DNS, capture, proxy) and the seccomp
+//! listener. It lives as long as the box: it stops when the box's first
+//! process exits (or when the [`Child`](crate::Child) reaps it).
+
+use std::collections::HashMap;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+
+use super::dns::{self, Decision, FakeTable, Resolver};
+use super::notify::{self, Listener, Notif};
+use super::policy::{canonical, is_loopback, is_unspecified, EgressPolicy, Rules};
+use super::tls::BoxCa;
+use super::violation::{Log, Violation, ViolationKind};
+use super::Placeholder;
+
+/// Most connections (captured, proxied, DNS over TCP) a box holds at once.
+pub(crate) const MAX_CONNS: usize = 256;
+/// Most DNS lookups of allowed names in flight at once.
+const MAX_LOOKUPS: usize = 32;
+
+/// Where a captured connection was going.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    /// The name it was made for (a fake address, or a proxy request).
+    pub name: Option<String>,
+    pub ip: Option<IpAddr>,
+    pub port: u16,
+    /// The box's pid, when known.
+    pub pid: Option<i32>,
+}
+
+/// What every gateway thread shares.
+pub(crate) struct Shared {
+    pub rules: RwLock<Arc<Rules>>,
+    /// Secrets in force: placeholder, host, header, value.
+    pub secrets: RwLock<Vec<Placeholder>>,
+    pub fake: Mutex<FakeTable>,
+    pub resolver: Resolver,
+    /// Captured connections not yet accepted, by the box-side local address.
+    pub captured: Mutex<HashMap<SocketAddr, Target>>,
+    pub log: Log,
+    pub conns: AtomicUsize,
+    lookups: AtomicUsize,
+    pub ca: Option<BoxCa>,
+    /// The capture listeners' addresses in the box.
+    capture4: Mutex<Option<SocketAddr>>,
+    capture6: Mutex<Option<SocketAddr>>,
+}
+
+impl Shared {
+    pub fn new(rules: Rules, policy: &EgressPolicy, secrets: Vec<Placeholder>, ca: Option<BoxCa>) -> Shared {
+        let upstream = match policy.resolver {
+            Some(s) => dns::Upstream::Server(s),
+            None => dns::Upstream::System,
+        };
+        Shared {
+            rules: RwLock::new(Arc::new(rules)),
+            secrets: RwLock::new(secrets),
+            fake: Mutex::new(FakeTable::default()),
+            resolver: Resolver::new(upstream),
+            captured: Mutex::new(HashMap::new()),
+            log: Log::default(),
+            conns: AtomicUsize::new(0),
+            lookups: AtomicUsize::new(0),
+            ca,
+            capture4: Mutex::new(None),
+            capture6: Mutex::new(None),
+        }
+    }
+
+    pub fn rules(&self) -> Arc<Rules> {
+        self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub fn record(&self, v: Violation) {
+        self.log.record(v);
+    }
+
+    /// The DNS decision for `name`.
+    fn decide(&self, name: &str) -> Decision {
+        if !self.rules().name_allowed(name) {
+            return Decision::Denied(name.to_string());
+        }
+        if self.resolver.lookup(name).is_empty() {
+            return Decision::Missing;
+        }
+        let ip = self
+            .fake
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .address(name);
+        Decision::Fake(ip)
+    }
+
+    /// Take a connection slot; `None` when the box holds too many.
+    pub fn slot(self: &Arc<Self>) -> Option<Slot> {
+        if self.conns.fetch_add(1, Ordering::AcqRel) >= MAX_CONNS {
+            self.conns.fetch_sub(1, Ordering::AcqRel);
+            return None;
+        }
+        Some(Slot(self.clone()))
+    }
+}
+
+/// A held connection slot, given back on drop.
+pub(crate) struct Slot(Arc<Shared>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.conns.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// The running gateway of one box.
+pub(crate) struct Gateway {
+    pub shared: Arc<Shared>,
+    stop_w: Option<OwnedFd>,
+    main: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Gateway {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Gateway")
+    }
+}
+
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: pipe2 writes two fds.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fresh descriptors.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+impl Gateway {
+    /// Start serving the box: `conn` is our end of the egress socket pair
+    /// (the box sends its sockets and the seccomp listener on it), `pidfd`
+    /// a copy of the box's first process's pidfd (readable when it exits).
+    pub fn start(shared: Arc<Shared>, conn: OwnedFd, pidfd: OwnedFd) -> io::Result<Gateway> {
+        let (stop_r, stop_w) = pipe()?;
+        // The main thread holds a copy of the write end, so that dropping
+        // the Gateway (a box that outlives its Child) stops nothing: only a
+        // byte written by `stop`, or the box's end, does.
+        let keep = stop_w.try_clone()?;
+        let sh = shared.clone();
+        let main = std::thread::Builder::new()
+            .name("rsandbox-egress".into())
+            .spawn(move || {
+                main_loop(sh, conn, pidfd, stop_r);
+                drop(keep);
+            })?;
+        Ok(Gateway {
+            shared,
+            stop_w: Some(stop_w),
+            main: Some(main),
+        })
+    }
+
+    /// Stop every listening thread and wait for them (connections already
+    /// accepted run until their ends close); the live iterators end.
+    pub fn stop(&mut self) {
+        if let Some(w) = self.stop_w.take() {
+            let _ = crate::sys::write_all(w.as_raw_fd(), &[1]);
+        }
+        if let Some(t) = self.main.take() {
+            let _ = t.join();
+        }
+        self.shared.log.close();
+    }
+}
+
+/// Wait until `fd` is readable or `stop` is (closed, or the box ended).
+/// Returns false when it is time to stop.
+fn wait_readable(fd: RawFd, stop: &[RawFd]) -> bool {
+    loop {
+        let mut pfds = [libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        }; 3];
+        for (i, s) in stop.iter().enumerate().take(2) {
+            pfds[i + 1].fd = *s;
+        }
+        let n = 1 + stop.len().min(2);
+        // SAFETY: n valid pollfds.
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, -1) };
+        if r < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return false;
+        }
+        if pfds[1..n].iter().any(|p| p.revents != 0) {
+            return false;
+        }
+        return pfds[0].revents != 0;
+    }
+}
+
+/// Receive one message with up to 8 fds; (data byte, fds). None at EOF.
+fn recv_fds(sock: RawFd) -> Option<(u8, Vec<OwnedFd>)> {
+    let mut data = [0u8; 1];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: 1,
+    };
+    let mut cbuf = [0u64; 8];
+    // SAFETY: a zeroed msghdr over the stack buffers; the fds received are
+    // fresh and ours.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&cbuf) as _;
+        let n = loop {
+            let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
+            if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            break n;
+        };
+        if n <= 0 {
+            return None;
+        }
+        let mut fds = Vec::new();
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let count = ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize)
+                    / std::mem::size_of::<RawFd>();
+                let p = libc::CMSG_DATA(c).cast::<RawFd>();
+                for i in 0..count {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(p.add(i))));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+        Some((data[0], fds))
+    }
+}
+
+/// The gateway's first thread: take the box's sockets, start the serving
+/// threads, then answer seccomp notifications until the box ends.
+fn main_loop(sh: Arc<Shared>, conn: OwnedFd, pidfd: OwnedFd, stop: OwnedFd) {
+    let stops = [stop.as_raw_fd(), pidfd.as_raw_fd()];
+    if !wait_readable(conn.as_raw_fd(), &stops) {
+        return;
+    }
+    let Some((has_v6, mut socks)) = recv_fds(conn.as_raw_fd()) else {
+        return;
+    };
+    if socks.len() < 4 {
+        return;
+    }
+    let v6 = if has_v6 == 1 && socks.len() > 4 { socks.pop() } else { None };
+    let mut it = socks.into_iter();
+    let (Some(udp), Some(dns_tcp), Some(cap4), Some(proxy)) = (it.next(), it.next(), it.next(), it.next()) else {
+        return;
+    };
+    let udp = UdpSocket::from(udp);
+    let dns_tcp = TcpListener::from(dns_tcp);
+    let cap4 = TcpListener::from(cap4);
+    let proxy = TcpListener::from(proxy);
+    *sh.capture4.lock().unwrap_or_else(|p| p.into_inner()) = cap4.local_addr().ok();
+    let cap6 = v6.map(TcpListener::from);
+    if let Some(l) = &cap6 {
+        *sh.capture6.lock().unwrap_or_else(|p| p.into_inner()) = l.local_addr().ok();
+    }
+    let mut threads = Vec::new();
+    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        std::thread::Builder::new().name(name.into()).spawn(f).ok()
+    };
+    let stop_fd = stop.as_raw_fd();
+    let pid_fd = pidfd.as_raw_fd();
+    // The threads poll copies of the stop and pidfd descriptors, which
+    // this thread keeps open until they are joined.
+    {
+        let sh = sh.clone();
+        threads.extend(spawn(
+            "rsandbox-egress-dns",
+            Box::new(move || dns_udp(sh, udp, [stop_fd, pid_fd])),
+        ));
+    }
+    for (l, kind) in [(Some(dns_tcp), Kind::Dns), (Some(cap4), Kind::Capture), (cap6, Kind::Capture), (Some(proxy), Kind::Proxy)] {
+        let Some(l) = l else { continue };
+        let sh = sh.clone();
+        threads.extend(spawn(
+            "rsandbox-egress-accept",
+            Box::new(move || accept_loop(sh, l, kind, [stop_fd, pid_fd])),
+        ));
+    }
+    // The seccomp listener follows the sockets on the pair.
+    if wait_readable(conn.as_raw_fd(), &stops) {
+        if let Some((_, mut fds)) = recv_fds(conn.as_raw_fd()) {
+            if let Some(l) = fds.pop() {
+                notify_loop(&sh, &Listener(l), &stops);
+            }
+        }
+    }
+    // Wait for the end before the serving threads are told (they poll the
+    // same descriptors), then join them.
+    let mut p = [
+        libc::pollfd {
+            fd: stop_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+        libc::pollfd {
+            fd: pid_fd,
+            events: libc::POLLIN,
+            revents: 0,
+        },
+    ];
+    // SAFETY: two valid pollfds.
+    while unsafe { libc::poll(p.as_mut_ptr(), 2, -1) } < 0 {}
+    for t in threads {
+        let _ = t.join();
+    }
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Dns,
+    Capture,
+    Proxy,
+}
+
+fn accept_loop(sh: Arc<Shared>, l: TcpListener, kind: Kind, stop: [RawFd; 2]) {
+    while wait_readable(l.as_raw_fd(), &stop) {
+        let Ok((s, peer)) = l.accept() else { continue };
+        let Some(slot) = sh.slot() else {
+            sh.record(
+                Violation::new(ViolationKind::Limit, format!("more than {MAX_CONNS} connections at once"))
+                    .port(peer.port()),
+            );
+            super::relay::reset(s);
+            continue;
+        };
+        let sh2 = sh.clone();
+        let _ = std::thread::Builder::new()
+            .name("rsandbox-egress-conn".into())
+            .spawn(move || {
+                let _slot = slot;
+                match kind {
+                    Kind::Dns => dns_tcp_conn(&sh2, s),
+                    Kind::Capture => super::conn::captured(&sh2, s, peer),
+                    Kind::Proxy => super::conn::proxy(&sh2, s),
+                }
+            });
+    }
+}
+
+fn dns_udp(sh: Arc<Shared>, sock: UdpSocket, stop: [RawFd; 2]) {
+    let sock = Arc::new(sock);
+    let mut buf = [0u8; 4096];
+    while wait_readable(sock.as_raw_fd(), &stop) {
+        let Ok((n, from)) = sock.recv_from(&mut buf) else { continue };
+        let packet = buf[..n].to_vec();
+        let answer = {
+            let sh = sh.clone();
+            let sock = sock.clone();
+            move || {
+                if let Some(reply) = dns_answer(&sh, &packet) {
+                    let _ = sock.send_to(&reply, from);
+                }
+            }
+        };
+        // A lookup upstream may take a while: off this thread, bounded.
+        if sh.lookups.fetch_add(1, Ordering::AcqRel) < MAX_LOOKUPS {
+            let sh2 = sh.clone();
+            let spawned = std::thread::Builder::new()
+                .name("rsandbox-egress-lookup".into())
+                .spawn(move || {
+                    answer();
+                    sh2.lookups.fetch_sub(1, Ordering::AcqRel);
+                });
+            if spawned.is_err() {
+                sh.lookups.fetch_sub(1, Ordering::AcqRel);
+            }
+        } else {
+            sh.lookups.fetch_sub(1, Ordering::AcqRel);
+            answer();
+        }
+    }
+}
+
+/// The reply to one DNS query packet, recording a violation for a denied
+/// name.
+fn dns_answer(sh: &Shared, packet: &[u8]) -> Option<Vec<u8>> {
+    let (reply, denied) = dns::respond(packet, |n| sh.decide(n))?;
+    if let Some(name) = denied {
+        sh.record(
+            Violation::new(ViolationKind::Dns, "no rule allows this name: NXDOMAIN, not forwarded")
+                .name(name)
+                .port(53),
+        );
+    }
+    Some(reply)
+}
+
+/// DNS over TCP: 2-byte length-prefixed messages until the box closes.
+fn dns_tcp_conn(sh: &Shared, mut s: TcpStream) {
+    use std::io::{Read, Write};
+    let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(30)));
+    loop {
+        let mut len = [0u8; 2];
+        if s.read_exact(&mut len).is_err() {
+            return;
+        }
+        let mut q = vec![0u8; u16::from_be_bytes(len) as usize];
+        if s.read_exact(&mut q).is_err() {
+            return;
+        }
+        let Some(r) = dns_answer(sh, &q) else { return };
+        let mut out = (r.len() as u16).to_be_bytes().to_vec();
+        out.extend_from_slice(&r);
+        if s.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+/// Answer notifications until the listener hangs up or it is time to stop.
+fn notify_loop(sh: &Arc<Shared>, l: &Listener, stop: &[RawFd]) {
+    while wait_readable(l.0.as_raw_fd(), stop) {
+        match l.recv() {
+            Ok(n) => on_notif(sh, l, &n),
+            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+/// A socket address read from the box's memory.
+fn parse_sockaddr(b: &[u8]) -> Option<SocketAddr> {
+    let family = u16::from_ne_bytes(b.get(0..2)?.try_into().ok()?) as i32;
+    let port = u16::from_be_bytes(b.get(2..4)?.try_into().ok()?);
+    match family {
+        libc::AF_INET => {
+            let a: [u8; 4] = b.get(4..8)?.try_into().ok()?;
+            Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::from(a)), port))
+        }
+        libc::AF_INET6 => {
+            let a: [u8; 16] = b.get(8..24)?.try_into().ok()?;
+            Some(SocketAddr::new(IpAddr::V6(Ipv6Addr::from(a)), port))
+        }
+        _ => None,
+    }
+}
+
+fn sockopt(fd: RawFd, level: libc::c_int, opt: libc::c_int) -> Option<libc::c_int> {
+    let mut v: libc::c_int = 0;
+    let mut len = 4 as libc::socklen_t;
+    // SAFETY: getsockopt into a correctly sized int.
+    let r = unsafe { libc::getsockopt(fd, level, opt, (&mut v as *mut libc::c_int).cast(), &mut len) };
+    (r == 0).then_some(v)
+}
+
+fn on_notif(sh: &Arc<Shared>, l: &Listener, n: &Notif) {
+    let a = n.data.args;
+    let nr = n.data.nr as libc::c_long;
+    let dest = if nr == libc::SYS_connect {
+        notify::read_mem(n.pid, a[1], (a[2] as usize).min(128)).ok()
+    } else if nr == libc::SYS_sendto {
+        notify::read_mem(n.pid, a[4], (a[5] as usize).min(128)).ok()
+    } else if nr == libc::SYS_sendmsg {
+        msg_name(n.pid, a[1])
+    } else if nr == libc::SYS_sendmmsg {
+        mmsg_name(n.pid, a[1], a[2])
+    } else {
+        None
+    };
+    // Unreadable, not IP, or loopback: let it run. Nothing but the box's
+    // loopback is routable, so the kernel can only fail the rest.
+    let Some(dest) = dest.as_deref().and_then(parse_sockaddr) else {
+        return l.allow(n.id);
+    };
+    let ip = canonical(dest.ip());
+    if is_loopback(ip) || is_unspecified(ip) || !l.valid(n.id) {
+        return l.allow(n.id);
+    }
+    let fd = if nr == libc::SYS_sendmmsg { a[0] } else { a[0] } as i32;
+    let Ok(sock) = notify::take_fd(n.pid, fd) else {
+        return l.allow(n.id);
+    };
+    if !l.valid(n.id) {
+        return;
+    }
+    let pid = notify::box_pid(n.pid);
+    let ty = sockopt(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TYPE);
+    let proto = sockopt(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PROTOCOL);
+    let tcp = ty == Some(libc::SOCK_STREAM) && proto == Some(libc::IPPROTO_TCP);
+    if tcp && nr != libc::SYS_connect {
+        // An address on a connected TCP socket is ignored by the kernel;
+        // on an unconnected one it is TCP Fast Open, which goes through
+        // connect here instead.
+        let connected = peer(sock.as_raw_fd()).is_some();
+        return if connected { l.allow(n.id) } else { l.fail(n.id, libc::EOPNOTSUPP) };
+    }
+    if !tcp {
+        sh.record(
+            Violation::new(
+                ViolationKind::Datagram,
+                "datagrams may only go to the box's own addresses (DNS at 127.0.0.1:53)",
+            )
+            .addr(ip, dest.port())
+            .pid(pid),
+        );
+        return l.fail(n.id, libc::EPERM);
+    }
+    match connect_target(sh, ip, dest.port(), pid) {
+        Ok(t) => capture(sh, l, n.id, sock, t),
+        Err(v) => {
+            sh.record(v);
+            l.fail(n.id, libc::ECONNREFUSED)
+        }
+    }
+}
+
+/// Where a TCP connect to `ip:port` may go, by the rules in force.
+fn connect_target(sh: &Shared, ip: IpAddr, port: u16, pid: Option<i32>) -> Result<Target, Violation> {
+    let rules = sh.rules();
+    if dns::is_fake(ip) {
+        let name = sh.fake.lock().unwrap_or_else(|p| p.into_inner()).name(ip);
+        let v = Violation::new(ViolationKind::Connect, "").addr(ip, port).pid(pid);
+        return match name {
+            None => Err(Violation {
+                reason: "an address the box's DNS never gave".into(),
+                ..v
+            }),
+            Some(n) if rules.allows_name(&n, port) => Ok(Target {
+                name: Some(n),
+                ip: Some(ip),
+                port,
+                pid,
+            }),
+            Some(n) => Err(Violation {
+                reason: format!("no rule allows {n} on port {port}"),
+                ..v.name(n)
+            }),
+        };
+    }
+    if rules.allows_ip(ip, port) {
+        return Ok(Target {
+            name: None,
+            ip: Some(ip),
+            port,
+            pid,
+        });
+    }
+    Err(Violation::new(ViolationKind::Connect, "no rule allows this address and port (connect by name)")
+        .addr(ip, port)
+        .pid(pid))
+}
+
+fn sockaddr_of(fd: RawFd, peer: bool) -> Option<SocketAddr> {
+    // SAFETY: zeroed storage large enough for any address.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let p = (&mut ss as *mut libc::sockaddr_storage).cast();
+    // SAFETY: get{peer,sock}name into the storage.
+    let r = unsafe {
+        if peer {
+            libc::getpeername(fd, p, &mut len)
+        } else {
+            libc::getsockname(fd, p, &mut len)
+        }
+    };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: viewing the storage as the bytes it holds.
+    let bytes = unsafe { std::slice::from_raw_parts((&ss as *const libc::sockaddr_storage).cast::<u8>(), len as usize) };
+    parse_sockaddr(bytes)
+}
+
+fn peer(fd: RawFd) -> Option<SocketAddr> {
+    sockaddr_of(fd, true)
+}
+
+fn raw_sockaddr(a: SocketAddr, v6_socket: bool) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: zeroed plain-data storage, then filled as the family says.
+    let mut ss: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let ip6 = match a.ip() {
+        IpAddr::V6(v6) => Some(v6),
+        IpAddr::V4(v4) if v6_socket => Some(v4.to_ipv6_mapped()),
+        IpAddr::V4(_) => None,
+    };
+    match (ip6, a.ip()) {
+        (Some(v6), _) => {
+            // SAFETY: sockaddr_storage is large enough for sockaddr_in6.
+            let sa = unsafe { &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sa.sin6_port = a.port().to_be();
+            sa.sin6_addr.s6_addr = v6.octets();
+            (ss, std::mem::size_of::<libc::sockaddr_in6>() as u32)
+        }
+        (None, IpAddr::V4(v4)) => {
+            // SAFETY: as above, for sockaddr_in.
+            let sa = unsafe { &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            sa.sin_family = libc::AF_INET as libc::sa_family_t;
+            sa.sin_port = a.port().to_be();
+            sa.sin_addr.s_addr = u32::from_ne_bytes(v4.octets());
+            (ss, std::mem::size_of::<libc::sockaddr_in>() as u32)
+        }
+        (None, IpAddr::V6(_)) => unreachable!("a v6 address always maps"),
+    }
+}
+
+/// Send the box's socket to a capture listener in its own namespace,
+/// noting where it meant to go, and answer its `connect` with the result.
+fn capture(sh: &Shared, l: &Listener, id: u64, sock: OwnedFd, t: Target) {
+    let fd = sock.as_raw_fd();
+    let v6_socket = sockopt(fd, libc::SOL_SOCKET, libc::SO_DOMAIN) == Some(libc::AF_INET6);
+    let cap4 = *sh.capture4.lock().unwrap_or_else(|p| p.into_inner());
+    let cap6 = *sh.capture6.lock().unwrap_or_else(|p| p.into_inner());
+    let dest = match (v6_socket, cap6, cap4) {
+        (true, Some(c6), _) => c6,
+        (_, _, Some(c4)) => c4,
+        _ => return l.fail(id, libc::ENETUNREACH),
+    };
+    // A restarted call (a signal interrupted the wait) finds the socket
+    // already on its way to us.
+    if let Some(p) = peer(fd) {
+        return if canonical(p.ip()) == canonical(dest.ip()) && p.port() == dest.port() {
+            l.ret(id, 0)
+        } else {
+            l.fail(id, libc::EISCONN)
+        };
+    }
+    let local = match sockaddr_of(fd, false) {
+        Some(a) if a.port() != 0 => a,
+        _ => {
+            let any = SocketAddr::new(dest.ip(), 0);
+            let (ss, len) = raw_sockaddr(any, v6_socket);
+            // SAFETY: bind to a correctly sized address.
+            if unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) } != 0 {
+                return l.fail(id, io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL));
+            }
+            match sockaddr_of(fd, false) {
+                Some(a) => a,
+                None => return l.fail(id, libc::EINVAL),
+            }
+        }
+    };
+    let key_ip = if is_unspecified(local.ip()) { dest.ip() } else { local.ip() };
+    let key = SocketAddr::new(canonical(key_ip), local.port());
+    // Noted before the connect: the accept may come first.
+    sh.captured.lock().unwrap_or_else(|p| p.into_inner()).insert(key, t);
+    let (ss, len) = raw_sockaddr(dest, v6_socket);
+    // SAFETY: connect to a correctly sized address.
+    let r = unsafe { libc::connect(fd, (&ss as *const libc::sockaddr_storage).cast(), len) };
+    if r == 0 {
+        return l.ret(id, 0);
+    }
+    let e = io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+    if e != libc::EINPROGRESS {
+        sh.captured.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+    }
+    l.fail(id, e)
+}
+
+/// The destination of `sendmsg(fd, msg, ...)`: `msg->msg_name`.
+fn msg_name(pid: u32, msg: u64) -> Option<Vec<u8>> {
+    let hdr = notify::read_mem(pid, msg, std::mem::size_of::<libc::msghdr>()).ok()?;
+    let name = u64::from_ne_bytes(hdr.get(0..8)?.try_into().ok()?);
+    let len = u32::from_ne_bytes(hdr.get(8..12)?.try_into().ok()?) as usize;
+    if name == 0 {
+        return None;
+    }
+    notify::read_mem(pid, name, len.min(128)).ok()
+}
+
+/// The first non-loopback IP destination among the first messages of
+/// `sendmmsg(fd, vec, vlen, ...)`.
+fn mmsg_name(pid: u32, vec: u64, vlen: u64) -> Option<Vec<u8>> {
+    let size = std::mem::size_of::<libc::mmsghdr>() as u64;
+    for i in 0..vlen.min(16) {
+        if let Some(name) = msg_name(pid, vec + i * size) {
+            if parse_sockaddr(&name).is_some_and(|a| !is_loopback(a.ip()) && !is_unspecified(a.ip())) {
+                return Some(name);
+            }
+        }
+    }
+    None
+}
