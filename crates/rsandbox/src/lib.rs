@@ -23,10 +23,10 @@
 #![warn(missing_docs)]
 
 pub mod caps;
-pub mod egress;
 pub mod cgroup;
 mod child;
 mod command;
+pub mod egress;
 mod error;
 pub mod features;
 pub mod fs;

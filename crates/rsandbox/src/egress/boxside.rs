@@ -29,8 +29,8 @@ pub(crate) fn send_fds(sock: RawFd, fds: &[RawFd], byte: u8) -> Result<(), i32> 
         iov_len: 1,
     };
     let mut cbuf = [0u64; 8]; // room for 8 fds, aligned
-    // SAFETY: a zeroed msghdr pointing at the stack buffers above; the
-    // control message is built within `cbuf`.
+                              // SAFETY: a zeroed msghdr pointing at the stack buffers above; the
+                              // control message is built within `cbuf`.
     unsafe {
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;

@@ -27,7 +27,11 @@ const CONNECT_TIME: Duration = Duration::from_secs(10);
 /// A connection the notification handler sent to a capture listener.
 pub(crate) fn captured(sh: &Arc<Shared>, s: TcpStream, peer: SocketAddr) {
     let key = SocketAddr::new(super::policy::canonical(peer.ip()), peer.port());
-    let t = sh.captured.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+    let t = sh
+        .captured
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .remove(&key);
     match t {
         Some(t) => serve(sh, s, t, Vec::new()),
         // Someone connected to the capture port directly.
@@ -46,7 +50,11 @@ fn first_bytes(s: &mut TcpStream, mut buf: Vec<u8>) -> (Vec<u8>, Sniff) {
         if what != Sniff::NeedMore {
             return (buf, what);
         }
-        let limit = if buf.is_empty() { FIRST_BYTES } else { HEAD_TIME };
+        let limit = if buf.is_empty() {
+            FIRST_BYTES
+        } else {
+            HEAD_TIME
+        };
         let left = limit.saturating_sub(start.elapsed());
         if left.is_zero() || buf.len() >= MAX_HEAD {
             return (buf, Sniff::Other);
@@ -97,7 +105,9 @@ pub(crate) fn serve(sh: &Arc<Shared>, mut s: TcpStream, t: Target, pending: Vec<
             if let Some(name) = &t.name {
                 let bad = match &sni {
                     Some(n) if n == name => None,
-                    Some(n) => Some(format!("TLS server name {n} is not {name}, where the connection goes")),
+                    Some(n) => Some(format!(
+                        "TLS server name {n} is not {name}, where the connection goes"
+                    )),
                     None => Some(format!("TLS without a server name, to {name}")),
                 };
                 if let Some(reason) = bad {
@@ -118,7 +128,9 @@ pub(crate) fn serve(sh: &Arc<Shared>, mut s: TcpStream, t: Target, pending: Vec<
                     Some(h) if &h == name => {}
                     host => {
                         let reason = match &host {
-                            Some(h) => format!("HTTP Host {h} is not {name}, where the connection goes"),
+                            Some(h) => {
+                                format!("HTTP Host {h} is not {name}, where the connection goes")
+                            }
                             None => format!("HTTP request without a Host, to {name}"),
                         };
                         let mut v = violation(ViolationKind::Http, &t, reason);
@@ -227,7 +239,10 @@ fn intercept(sh: &Shared, s: TcpStream, t: &Target, hello: &[u8], subs: &[Placeh
         let mut v = violation(
             ViolationKind::Http,
             t,
-            format!("HTTP Host {:?} is not {name}, where the connection goes", head.host()),
+            format!(
+                "HTTP Host {:?} is not {name}, where the connection goes",
+                head.host()
+            ),
         );
         v.name = head.host().or(v.name);
         sh.record(v);
@@ -276,7 +291,9 @@ pub(crate) fn proxy(sh: &Arc<Shared>, mut s: TcpStream) {
         let Some(t) = proxy_target(sh, &host, port.unwrap_or(443), &head.target) else {
             return answer(s, "403 Forbidden");
         };
-        if s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n").is_err() {
+        if s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            .is_err()
+        {
             return;
         }
         return serve(sh, s, t, rest);
@@ -328,8 +345,7 @@ fn proxy_target(sh: &Shared, host: &str, port: u16, asked: &str) -> Option<Targe
             });
         }
         sh.record(
-            Violation::new(ViolationKind::Proxy, format!("no rule allows {asked}"))
-                .addr(ip, port),
+            Violation::new(ViolationKind::Proxy, format!("no rule allows {asked}")).addr(ip, port),
         );
         return None;
     }
@@ -352,5 +368,7 @@ fn proxy_target(sh: &Shared, host: &str, port: u16, asked: &str) -> Option<Targe
 }
 
 fn answer(mut s: TcpStream, status: &str) {
-    let _ = s.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+    let _ = s.write_all(
+        format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
 }

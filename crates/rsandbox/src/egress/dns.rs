@@ -192,7 +192,10 @@ pub(crate) enum Decision {
 
 /// The answer to the query `packet`, deciding with `decide(name)`; `None`
 /// for a packet that is not a query (dropped).
-pub(crate) fn respond(packet: &[u8], decide: impl FnOnce(&str) -> Decision) -> Option<(Vec<u8>, Option<String>)> {
+pub(crate) fn respond(
+    packet: &[u8],
+    decide: impl FnOnce(&str) -> Decision,
+) -> Option<(Vec<u8>, Option<String>)> {
     let q = Message::from_vec(packet).ok()?;
     if q.message_type() != MessageType::Query {
         return None;

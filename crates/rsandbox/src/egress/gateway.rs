@@ -53,7 +53,12 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    pub fn new(rules: Rules, policy: &EgressPolicy, secrets: Vec<Placeholder>, ca: Option<BoxCa>) -> Shared {
+    pub fn new(
+        rules: Rules,
+        policy: &EgressPolicy,
+        secrets: Vec<Placeholder>,
+        ca: Option<BoxCa>,
+    ) -> Shared {
         let upstream = match policy.resolver {
             Some(s) => dns::Upstream::Server(s),
             None => dns::Upstream::System,
@@ -260,9 +265,15 @@ fn main_loop(sh: Arc<Shared>, conn: OwnedFd, pidfd: OwnedFd, stop: OwnedFd) {
     if socks.len() < 4 {
         return;
     }
-    let v6 = if has_v6 == 1 && socks.len() > 4 { socks.pop() } else { None };
+    let v6 = if has_v6 == 1 && socks.len() > 4 {
+        socks.pop()
+    } else {
+        None
+    };
     let mut it = socks.into_iter();
-    let (Some(udp), Some(dns_tcp), Some(cap4), Some(proxy)) = (it.next(), it.next(), it.next(), it.next()) else {
+    let (Some(udp), Some(dns_tcp), Some(cap4), Some(proxy)) =
+        (it.next(), it.next(), it.next(), it.next())
+    else {
         return;
     };
     let udp = UdpSocket::from(udp);
@@ -289,7 +300,12 @@ fn main_loop(sh: Arc<Shared>, conn: OwnedFd, pidfd: OwnedFd, stop: OwnedFd) {
             Box::new(move || dns_udp(sh, udp, [stop_fd, pid_fd])),
         ));
     }
-    for (l, kind) in [(Some(dns_tcp), Kind::Dns), (Some(cap4), Kind::Capture), (cap6, Kind::Capture), (Some(proxy), Kind::Proxy)] {
+    for (l, kind) in [
+        (Some(dns_tcp), Kind::Dns),
+        (Some(cap4), Kind::Capture),
+        (cap6, Kind::Capture),
+        (Some(proxy), Kind::Proxy),
+    ] {
         let Some(l) = l else { continue };
         let sh = sh.clone();
         threads.extend(spawn(
@@ -338,8 +354,11 @@ fn accept_loop(sh: Arc<Shared>, l: TcpListener, kind: Kind, stop: [RawFd; 2]) {
         let Ok((s, peer)) = l.accept() else { continue };
         let Some(slot) = sh.slot() else {
             sh.record(
-                Violation::new(ViolationKind::Limit, format!("more than {MAX_CONNS} connections at once"))
-                    .port(peer.port()),
+                Violation::new(
+                    ViolationKind::Limit,
+                    format!("more than {MAX_CONNS} connections at once"),
+                )
+                .port(peer.port()),
             );
             super::relay::reset(s);
             continue;
@@ -362,7 +381,9 @@ fn dns_udp(sh: Arc<Shared>, sock: UdpSocket, stop: [RawFd; 2]) {
     let sock = Arc::new(sock);
     let mut buf = [0u8; 4096];
     while wait_readable(sock.as_raw_fd(), &stop) {
-        let Ok((n, from)) = sock.recv_from(&mut buf) else { continue };
+        let Ok((n, from)) = sock.recv_from(&mut buf) else {
+            continue;
+        };
         let packet = buf[..n].to_vec();
         let answer = {
             let sh = sh.clone();
@@ -398,9 +419,12 @@ fn dns_answer(sh: &Shared, packet: &[u8]) -> Option<Vec<u8>> {
     let (reply, denied) = dns::respond(packet, |n| sh.decide(n))?;
     if let Some(name) = denied {
         sh.record(
-            Violation::new(ViolationKind::Dns, "no rule allows this name: NXDOMAIN, not forwarded")
-                .name(name)
-                .port(53),
+            Violation::new(
+                ViolationKind::Dns,
+                "no rule allows this name: NXDOMAIN, not forwarded",
+            )
+            .name(name)
+            .port(53),
         );
     }
     Some(reply)
@@ -461,7 +485,15 @@ fn sockopt(fd: RawFd, level: libc::c_int, opt: libc::c_int) -> Option<libc::c_in
     let mut v: libc::c_int = 0;
     let mut len = 4 as libc::socklen_t;
     // SAFETY: getsockopt into a correctly sized int.
-    let r = unsafe { libc::getsockopt(fd, level, opt, (&mut v as *mut libc::c_int).cast(), &mut len) };
+    let r = unsafe {
+        libc::getsockopt(
+            fd,
+            level,
+            opt,
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
     (r == 0).then_some(v)
 }
 
@@ -504,7 +536,11 @@ fn on_notif(sh: &Arc<Shared>, l: &Listener, n: &Notif) {
         // on an unconnected one it is TCP Fast Open, which goes through
         // connect here instead.
         let connected = peer(sock.as_raw_fd()).is_some();
-        return if connected { l.allow(n.id) } else { l.fail(n.id, libc::EOPNOTSUPP) };
+        return if connected {
+            l.allow(n.id)
+        } else {
+            l.fail(n.id, libc::EOPNOTSUPP)
+        };
     }
     if !tcp {
         sh.record(
@@ -527,11 +563,18 @@ fn on_notif(sh: &Arc<Shared>, l: &Listener, n: &Notif) {
 }
 
 /// Where a TCP connect to `ip:port` may go, by the rules in force.
-fn connect_target(sh: &Shared, ip: IpAddr, port: u16, pid: Option<i32>) -> Result<Target, Violation> {
+fn connect_target(
+    sh: &Shared,
+    ip: IpAddr,
+    port: u16,
+    pid: Option<i32>,
+) -> Result<Target, Violation> {
     let rules = sh.rules();
     if dns::is_fake(ip) {
         let name = sh.fake.lock().unwrap_or_else(|p| p.into_inner()).name(ip);
-        let v = Violation::new(ViolationKind::Connect, "").addr(ip, port).pid(pid);
+        let v = Violation::new(ViolationKind::Connect, "")
+            .addr(ip, port)
+            .pid(pid);
         return match name {
             None => Err(Violation {
                 reason: "an address the box's DNS never gave".into(),
@@ -557,9 +600,12 @@ fn connect_target(sh: &Shared, ip: IpAddr, port: u16, pid: Option<i32>) -> Resul
             pid,
         });
     }
-    Err(Violation::new(ViolationKind::Connect, "no rule allows this address and port (connect by name)")
-        .addr(ip, port)
-        .pid(pid))
+    Err(Violation::new(
+        ViolationKind::Connect,
+        "no rule allows this address and port (connect by name)",
+    )
+    .addr(ip, port)
+    .pid(pid))
 }
 
 fn sockaddr_of(fd: RawFd, peer: bool) -> Option<SocketAddr> {
@@ -579,7 +625,12 @@ fn sockaddr_of(fd: RawFd, peer: bool) -> Option<SocketAddr> {
         return None;
     }
     // SAFETY: viewing the storage as the bytes it holds.
-    let bytes = unsafe { std::slice::from_raw_parts((&ss as *const libc::sockaddr_storage).cast::<u8>(), len as usize) };
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            (&ss as *const libc::sockaddr_storage).cast::<u8>(),
+            len as usize,
+        )
+    };
     parse_sockaddr(bytes)
 }
 
@@ -598,7 +649,9 @@ fn raw_sockaddr(a: SocketAddr, v6_socket: bool) -> (libc::sockaddr_storage, libc
     match (ip6, a.ip()) {
         (Some(v6), _) => {
             // SAFETY: sockaddr_storage is large enough for sockaddr_in6.
-            let sa = unsafe { &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>() };
+            let sa = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in6>()
+            };
             sa.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             sa.sin6_port = a.port().to_be();
             sa.sin6_addr.s6_addr = v6.octets();
@@ -606,7 +659,9 @@ fn raw_sockaddr(a: SocketAddr, v6_socket: bool) -> (libc::sockaddr_storage, libc
         }
         (None, IpAddr::V4(v4)) => {
             // SAFETY: as above, for sockaddr_in.
-            let sa = unsafe { &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>() };
+            let sa = unsafe {
+                &mut *(&mut ss as *mut libc::sockaddr_storage).cast::<libc::sockaddr_in>()
+            };
             sa.sin_family = libc::AF_INET as libc::sa_family_t;
             sa.sin_port = a.port().to_be();
             sa.sin_addr.s_addr = u32::from_ne_bytes(v4.octets());
@@ -644,7 +699,12 @@ fn capture(sh: &Shared, l: &Listener, id: u64, sock: OwnedFd, t: Target) {
             let (ss, len) = raw_sockaddr(any, v6_socket);
             // SAFETY: bind to a correctly sized address.
             if unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) } != 0 {
-                return l.fail(id, io::Error::last_os_error().raw_os_error().unwrap_or(libc::EINVAL));
+                return l.fail(
+                    id,
+                    io::Error::last_os_error()
+                        .raw_os_error()
+                        .unwrap_or(libc::EINVAL),
+                );
             }
             match sockaddr_of(fd, false) {
                 Some(a) => a,
@@ -652,19 +712,31 @@ fn capture(sh: &Shared, l: &Listener, id: u64, sock: OwnedFd, t: Target) {
             }
         }
     };
-    let key_ip = if is_unspecified(local.ip()) { dest.ip() } else { local.ip() };
+    let key_ip = if is_unspecified(local.ip()) {
+        dest.ip()
+    } else {
+        local.ip()
+    };
     let key = SocketAddr::new(canonical(key_ip), local.port());
     // Noted before the connect: the accept may come first.
-    sh.captured.lock().unwrap_or_else(|p| p.into_inner()).insert(key, t);
+    sh.captured
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(key, t);
     let (ss, len) = raw_sockaddr(dest, v6_socket);
     // SAFETY: connect to a correctly sized address.
     let r = unsafe { libc::connect(fd, (&ss as *const libc::sockaddr_storage).cast(), len) };
     if r == 0 {
         return l.ret(id, 0);
     }
-    let e = io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+    let e = io::Error::last_os_error()
+        .raw_os_error()
+        .unwrap_or(libc::EIO);
     if e != libc::EINPROGRESS {
-        sh.captured.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+        sh.captured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
     }
     l.fail(id, e)
 }
@@ -686,7 +758,9 @@ fn mmsg_name(pid: u32, vec: u64, vlen: u64) -> Option<Vec<u8>> {
     let size = std::mem::size_of::<libc::mmsghdr>() as u64;
     for i in 0..vlen.min(16) {
         if let Some(name) = msg_name(pid, vec + i * size) {
-            if parse_sockaddr(&name).is_some_and(|a| !is_loopback(a.ip()) && !is_unspecified(a.ip())) {
+            if parse_sockaddr(&name)
+                .is_some_and(|a| !is_loopback(a.ip()) && !is_unspecified(a.ip()))
+            {
                 return Some(name);
             }
         }

@@ -109,9 +109,7 @@ pub(crate) fn random_bytes(buf: &mut [u8]) {
     let mut done = 0;
     while done < buf.len() {
         // SAFETY: getrandom writes at most the remaining length.
-        let n = unsafe {
-            libc::getrandom(buf[done..].as_mut_ptr().cast(), buf.len() - done, 0)
-        };
+        let n = unsafe { libc::getrandom(buf[done..].as_mut_ptr().cast(), buf.len() - done, 0) };
         if n > 0 {
             done += n as usize;
         }
@@ -139,7 +137,10 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
         ));
     }
     if sb.join_ns.iter().any(|(n, _)| *n == Namespace::Net) {
-        return Err(Error::invalid("egress", "cannot be combined with a joined network namespace"));
+        return Err(Error::invalid(
+            "egress",
+            "cannot be combined with a joined network namespace",
+        ));
     }
     if !sb.has_ns(Namespace::Mount) {
         return Err(Error::invalid(
@@ -258,11 +259,20 @@ impl EgressPlan {
         // Removes the directory should anything below fail.
         let mut plan = EgressPlan {
             sandbox: Sandbox::default(),
-            shared: Arc::new(gateway::Shared::new(Default::default(), policy, Vec::new(), None)),
+            shared: Arc::new(gateway::Shared::new(
+                Default::default(),
+                policy,
+                Vec::new(),
+                None,
+            )),
             parent_end: None,
             dir,
         };
-        let resolv = write(&plan.dir, "resolv.conf", b"nameserver 127.0.0.1\noptions ndots:0\n")?;
+        let resolv = write(
+            &plan.dir,
+            "resolv.conf",
+            b"nameserver 127.0.0.1\noptions ndots:0\n",
+        )?;
         let mut bx = sb.clone().ro_bind(resolv, "/etc/resolv.conf");
         if let Some(ca) = &ca {
             let system = tls::SYSTEM_BUNDLES
@@ -274,7 +284,12 @@ impl EgressPlan {
             bundle.extend_from_slice(ca.pem().as_bytes());
             let b = write(&plan.dir, "ca-bundle.pem", &bundle)?;
             bx = bx.ro_bind(b, BOX_BUNDLE);
-            for var in ["SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS"] {
+            for var in [
+                "SSL_CERT_FILE",
+                "REQUESTS_CA_BUNDLE",
+                "CURL_CA_BUNDLE",
+                "NODE_EXTRA_CA_CERTS",
+            ] {
                 bx = bx.env(var, BOX_BUNDLE);
             }
         }
@@ -324,7 +339,11 @@ impl EgressPlan {
         Ok(EgressChild {
             sock: c,
             filter,
-            proxy_port: self.sandbox.egress.as_ref().map_or(DEFAULT_PROXY_PORT, |p| p.proxy_port),
+            proxy_port: self
+                .sandbox
+                .egress
+                .as_ref()
+                .map_or(DEFAULT_PROXY_PORT, |p| p.proxy_port),
         })
     }
 

@@ -344,8 +344,14 @@ mod tests {
         assert_eq!(run(&f, a, libc::SYS_sendto, [3, 1, 1, 0, 0x1000, 16]), n);
         assert_eq!(run(&f, a, libc::SYS_sendto, [3, 1, 1, 0, 1 << 40, 16]), n);
         assert_eq!(run(&f, a, libc::SYS_sendmsg, [3, 1, 0, 0, 0, 0]), n);
-        assert_eq!(run(&f, a, libc::SYS_sendmsg, [77, 1, 0, 0, 0, 0]), RET_ALLOW);
-        assert_eq!(run(&f, a, libc::SYS_sendmsg, [77 | 1 << 32, 1, 0, 0, 0, 0]), n);
+        assert_eq!(
+            run(&f, a, libc::SYS_sendmsg, [77, 1, 0, 0, 0, 0]),
+            RET_ALLOW
+        );
+        assert_eq!(
+            run(&f, a, libc::SYS_sendmsg, [77 | 1 << 32, 1, 0, 0, 0, 0]),
+            n
+        );
         assert_eq!(run(&f, a, libc::SYS_read, [0; 6]), RET_ALLOW);
         assert_eq!(run(&f, 0x4000_0003, libc::SYS_connect, [0; 6]), RET_ALLOW);
     }

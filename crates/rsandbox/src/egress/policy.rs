@@ -584,7 +584,10 @@ mod tests {
         assert_eq!(split_ports("a.com"), ("a.com", None));
         assert_eq!(split_ports("a.com:1,2"), ("a.com", Some("1,2")));
         assert_eq!(split_ports("2001:db8::1"), ("2001:db8::1", None));
-        assert_eq!(split_ports("[2001:db8::1]:443"), ("2001:db8::1", Some("443")));
+        assert_eq!(
+            split_ports("[2001:db8::1]:443"),
+            ("2001:db8::1", Some("443"))
+        );
         assert_eq!(
             split_ports("[2001:db8::]/32:443"),
             ("[2001:db8::]/32", Some("443"))

@@ -200,7 +200,11 @@ fn http(buf: &[u8]) -> Sniff {
         // Keep waiting only while the bytes still look like a request line.
         let line_end = find(buf, b"\r\n").unwrap_or(buf.len());
         let line = &buf[..line_end];
-        let plausible = line.iter().take(16).take_while(|b| **b != b' ').all(|b| b.is_ascii_uppercase() || *b == b'-');
+        let plausible = line
+            .iter()
+            .take(16)
+            .take_while(|b| **b != b' ')
+            .all(|b| b.is_ascii_uppercase() || *b == b'-');
         return if buf.len() >= MAX_HEAD || !plausible {
             Sniff::Other
         } else {
@@ -315,7 +319,10 @@ pub(crate) mod tests {
 
     #[test]
     fn garbage_is_other_and_lengths_are_never_trusted() {
-        assert_eq!(sniff(b"\x16\x03\x01\xff\xff\x01\xff\xff\xff"), Sniff::NeedMore);
+        assert_eq!(
+            sniff(b"\x16\x03\x01\xff\xff\x01\xff\xff\xff"),
+            Sniff::NeedMore
+        );
         let mut bad = client_hello(Some("a.test"));
         let n = bad.len();
         bad[n - 9] = 0xff; // SNI list length past the end

@@ -10,8 +10,7 @@ use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair, KeyUsagePurpose,
 };
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, ServerName};
@@ -51,7 +50,11 @@ impl std::fmt::Debug for BoxCa {
 }
 
 fn tls_err(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::io(format!("egress TLS: {what}"), None, io::Error::other(e.to_string()))
+    Error::io(
+        format!("egress TLS: {what}"),
+        None,
+        io::Error::other(e.to_string()),
+    )
 }
 
 impl BoxCa {
@@ -105,7 +108,12 @@ impl BoxCa {
 
     /// Terminate the box's TLS connection `sock` (whose first bytes,
     /// `hello`, were already read) as `host`.
-    pub fn accept(&self, host: &str, sock: TcpStream, hello: &[u8]) -> io::Result<Tls<ServerConnection>> {
+    pub fn accept(
+        &self,
+        host: &str,
+        sock: TcpStream,
+        hello: &[u8],
+    ) -> io::Result<Tls<ServerConnection>> {
         let mut conn = ServerConnection::new(self.server(host)?).map_err(io::Error::other)?;
         let mut rd = hello;
         while !rd.is_empty() {
@@ -134,7 +142,8 @@ fn client_config(extra: &[String]) -> Result<ClientConfig> {
     for (i, pem) in extra.iter().enumerate() {
         let mut n = 0;
         for c in CertificateDer::pem_slice_iter(pem.as_bytes()) {
-            let c = c.map_err(|e| Error::invalid("egress.upstream_ca_pem", format!("entry {i}: {e}")))?;
+            let c =
+                c.map_err(|e| Error::invalid("egress.upstream_ca_pem", format!("entry {i}: {e}")))?;
             roots
                 .add(c)
                 .map_err(|e| Error::invalid("egress.upstream_ca_pem", format!("entry {i}: {e}")))?;
