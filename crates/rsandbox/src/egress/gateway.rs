@@ -520,7 +520,7 @@ fn on_notif(sh: &Arc<Shared>, l: &Listener, n: &Notif) {
     if is_loopback(ip) || is_unspecified(ip) || !l.valid(n.id) {
         return l.allow(n.id);
     }
-    let fd = if nr == libc::SYS_sendmmsg { a[0] } else { a[0] } as i32;
+    let fd = a[0] as i32;
     let Ok(sock) = notify::take_fd(n.pid, fd) else {
         return l.allow(n.id);
     };
