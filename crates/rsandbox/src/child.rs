@@ -234,6 +234,16 @@ impl Child {
         }
     }
 
+    /// The egress violations recorded so far (all of them once the box has
+    /// been waited for); empty without an egress policy.
+    pub fn recorded_violations(&self) -> Vec<crate::egress::Violation> {
+        match (&self.outcome, &self.egress) {
+            (Some(o), _) => o.violations.clone(),
+            (None, Some(e)) => e.snapshot(),
+            (None, None) => Vec::new(),
+        }
+    }
+
     /// Call `cb` (on a gateway thread) for each new egress violation.
     /// Without an egress policy it is never called.
     pub fn on_violation(&self, cb: impl Fn(&crate::egress::Violation) + Send + Sync + 'static) {
