@@ -75,7 +75,9 @@ fn refuse(sh: &Shared, s: TcpStream, v: Violation) {
 }
 
 fn violation(kind: ViolationKind, t: &Target, reason: String) -> Violation {
-    let mut v = Violation::new(kind, reason).port(t.port).pid(t.pid);
+    let mut v = Violation::new(kind, reason)
+        .port(t.port)
+        .pid(t.tid.and_then(super::notify::box_pid));
     v.name = t.name.clone();
     v.addr = t.ip;
     v
@@ -341,7 +343,7 @@ fn proxy_target(sh: &Shared, host: &str, port: u16, asked: &str) -> Option<Targe
                 name: None,
                 ip: Some(ip),
                 port,
-                pid: None,
+                tid: None,
             });
         }
         sh.record(
@@ -354,7 +356,7 @@ fn proxy_target(sh: &Shared, host: &str, port: u16, asked: &str) -> Option<Targe
             name: Some(n),
             ip: None,
             port,
-            pid: None,
+            tid: None,
         }),
         _ => {
             sh.record(

@@ -30,8 +30,9 @@ pub(crate) struct Target {
     pub name: Option<String>,
     pub ip: Option<IpAddr>,
     pub port: u16,
-    /// The box's pid, when known.
-    pub pid: Option<i32>,
+    /// The calling thread in the caller's pid namespace, when known (its
+    /// pid in the box is looked up only for a violation).
+    pub tid: Option<u32>,
 }
 
 /// What every gateway thread shares.
@@ -527,7 +528,7 @@ fn on_notif(sh: &Arc<Shared>, l: &Listener, n: &Notif) {
     if !l.valid(n.id) {
         return;
     }
-    let pid = notify::box_pid(n.pid);
+    let tid = Some(n.pid);
     let ty = sockopt(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TYPE);
     let proto = sockopt(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PROTOCOL);
     let tcp = ty == Some(libc::SOCK_STREAM) && proto == Some(libc::IPPROTO_TCP);
@@ -549,11 +550,11 @@ fn on_notif(sh: &Arc<Shared>, l: &Listener, n: &Notif) {
                 "datagrams may only go to the box's own addresses (DNS at 127.0.0.1:53)",
             )
             .addr(ip, dest.port())
-            .pid(pid),
+            .pid(notify::box_pid(n.pid)),
         );
         return l.fail(n.id, libc::EPERM);
     }
-    match connect_target(sh, ip, dest.port(), pid) {
+    match connect_target(sh, ip, dest.port(), tid) {
         Ok(t) => capture(sh, l, n.id, sock, t),
         Err(v) => {
             sh.record(v);
@@ -567,45 +568,36 @@ fn connect_target(
     sh: &Shared,
     ip: IpAddr,
     port: u16,
-    pid: Option<i32>,
+    tid: Option<u32>,
 ) -> Result<Target, Violation> {
     let rules = sh.rules();
-    if dns::is_fake(ip) {
-        let name = sh.fake.lock().unwrap_or_else(|p| p.into_inner()).name(ip);
-        let v = Violation::new(ViolationKind::Connect, "")
+    let refused = |reason: String| {
+        Violation::new(ViolationKind::Connect, reason)
             .addr(ip, port)
-            .pid(pid);
-        return match name {
-            None => Err(Violation {
-                reason: "an address the box's DNS never gave".into(),
-                ..v
-            }),
-            Some(n) if rules.allows_name(&n, port) => Ok(Target {
-                name: Some(n),
-                ip: Some(ip),
-                port,
-                pid,
-            }),
-            Some(n) => Err(Violation {
-                reason: format!("no rule allows {n} on port {port}"),
-                ..v.name(n)
-            }),
+            .pid(tid.and_then(notify::box_pid))
+    };
+    let (name, allowed) = if dns::is_fake(ip) {
+        let name = sh.fake.lock().unwrap_or_else(|p| p.into_inner()).name(ip);
+        let Some(n) = name else {
+            return Err(refused("an address the box's DNS never gave".into()));
         };
-    }
-    if rules.allows_ip(ip, port) {
-        return Ok(Target {
-            name: None,
-            ip: Some(ip),
-            port,
-            pid,
+        let ok = rules.allows_name(&n, port);
+        (Some(n), ok)
+    } else {
+        (None, rules.allows_ip(ip, port))
+    };
+    if !allowed {
+        return Err(match name {
+            Some(n) => refused(format!("no rule allows {n} on port {port}")).name(n),
+            None => refused("no rule allows this address and port (connect by name)".into()),
         });
     }
-    Err(Violation::new(
-        ViolationKind::Connect,
-        "no rule allows this address and port (connect by name)",
-    )
-    .addr(ip, port)
-    .pid(pid))
+    Ok(Target {
+        name,
+        ip: Some(ip),
+        port,
+        tid,
+    })
 }
 
 fn sockaddr_of(fd: RawFd, peer: bool) -> Option<SocketAddr> {
