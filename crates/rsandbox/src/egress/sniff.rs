@@ -325,7 +325,7 @@ pub(crate) mod tests {
         );
         let mut bad = client_hello(Some("a.test"));
         let n = bad.len();
-        bad[n - 9] = 0xff; // SNI list length past the end
+        bad[n - 11] = 0xff; // SNI list length past the end
         assert_eq!(sniff(&bad), Sniff::Other);
         assert_eq!(sniff(b"SSH-2.0-OpenSSH_9.2\r\n"), Sniff::Other);
         assert_eq!(sniff(b"\x00\x01"), Sniff::Other);
