@@ -159,6 +159,7 @@ impl Gateway {
         let main = std::thread::Builder::new()
             .name("rsandbox-egress".into())
             .spawn(move || {
+                block_sigpipe();
                 main_loop(sh, conn, pidfd, stop_r);
                 drop(keep);
             })?;
@@ -179,6 +180,21 @@ impl Gateway {
             let _ = t.join();
         }
         self.shared.log.close();
+    }
+}
+
+/// Block SIGPIPE in this thread (and the threads it starts): `splice` to a
+/// socket whose peer is gone raises it (there is no `MSG_NOSIGNAL` for
+/// splice), and a C host may not ignore it. Blocked, it stays pending on
+/// the thread and is dropped with it.
+fn block_sigpipe() {
+    // SAFETY: sigset operations on a zeroed stack set; pthread_sigmask
+    // changes only this thread's mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGPIPE);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
     }
 }
 
