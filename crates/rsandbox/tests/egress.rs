@@ -377,6 +377,8 @@ both!(a_live_update_lets_a_new_name_through, || {
 });
 
 both!(a_secret_reaches_its_host_only, || {
+    // The payload's environment and the memory of every process of the box
+    // it can read hold the placeholder, never the value.
     let dns = resolver(&["api.test", "other.test"]);
     let web = http_server();
     let tls = https_server(&["api.test"]);
@@ -403,24 +405,32 @@ both!(a_secret_reaches_its_host_only, || {
          curl -sS --max-time 20 -H \"Authorization: Bearer $API_KEY\" http://other.test:{p}/v && \
          echo env=$API_KEY && \
          (grep -c sk-live /proc/self/environ; true) && \
-         /usr/bin/python3 -c 'import re
-found = 0
+         /usr/bin/python3 -c 'import os, re
+found, scanned = 0, 0
 table = bytes((i + 1) % 256 for i in range(256))
 needle = b\"{shifted}\"
-for line in open(\"/proc/self/maps\"):
-    m = re.match(r\"([0-9a-f]+)-([0-9a-f]+) r\", line)
-    if not m: continue
+for pid in [p for p in os.listdir(\"/proc\") if p.isdigit()]:
     try:
-        with open(\"/proc/self/mem\", \"rb\") as f:
-            f.seek(int(m.group(1), 16)); found += f.read(int(m.group(2), 16) - int(m.group(1), 16)).translate(table).count(needle)
-    except OSError: pass
-print(\"in-memory\", found)'"
+        maps = open(\"/proc/%s/maps\" % pid).read().splitlines()
+        mem = open(\"/proc/%s/mem\" % pid, \"rb\")
+    except OSError: continue
+    scanned += 1
+    for line in maps:
+        m = re.match(r\"([0-9a-f]+)-([0-9a-f]+) r\", line)
+        if not m: continue
+        try:
+            mem.seek(int(m.group(1), 16)); found += mem.read(int(m.group(2), 16) - int(m.group(1), 16)).translate(table).count(needle)
+        except (OSError, ValueError, OverflowError): pass
+print(\"in-memory\", found, \"of\", scanned, \"processes\")'"
     );
     let (code, out, err, v) = run(&sb, &script);
     assert_eq!(code, 0, "{out}\n{err}\n{v:?}");
     assert!(out.contains("env=rsandbox-secret-"), "{out}");
     assert!(!out.contains(secret), "the payload saw the secret: {out}");
-    assert!(out.contains("in-memory 0"), "{out}");
+    // Every process of the box it can read (the payload's own at least:
+    // PID 1, the exec'd init, is not readable to it).
+    assert!(out.contains("in-memory 0 of "), "{out}");
+    assert!(!out.contains("in-memory 0 of 0 "), "{out}");
     let tls_heads = tls.heads.lock().unwrap().clone();
     assert_eq!(tls_heads.len(), 2, "{tls_heads:?}");
     for h in &tls_heads {
