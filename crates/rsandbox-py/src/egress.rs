@@ -27,6 +27,8 @@ pub(crate) struct PyEgress {
 
 #[pymethods]
 impl PyEgress {
+    // The keyword arguments of the Python constructor, one per field.
+    #[allow(clippy::too_many_arguments)]
     #[new]
     #[pyo3(signature = (allow_domains=Vec::new(), allow_cidrs=Vec::new(), secrets=Vec::new(), resolve_with=None, upstream_ca_pem=Vec::new(), proxy_port=3128, proxy_env=true))]
     fn new(
