@@ -212,22 +212,27 @@ fn run(sb: &Sandbox, script: &str) -> (i32, String, String, Vec<rsandbox::egress
 both!(allowed_name_works_by_proxy_and_without, || {
     let dns = resolver(&["ok.test"]);
     let web = http_server();
-    let p = web.port;
+    let tls = https_server(&["ok.test"]);
+    let (p, tp) = (web.port, tls.port);
     let sb = boxed(
         EgressPolicy::new()
-            .allow_domain(format!("ok.test:{p}"))
+            .allow_domain(format!("ok.test:{p},{tp}"))
             .resolve_with(dns.addr),
     );
     let script = format!(
-        "curl -sS --max-time 20 http://ok.test:{p}/a && \
+        "curl -sSk --max-time 20 https://ok.test:{tp}/e && \
+         curl -sSk --max-time 20 --noproxy '*' https://ok.test:{tp}/f && \
+         curl -sS --max-time 20 http://ok.test:{p}/a && \
          curl -sS --max-time 20 --noproxy '*' http://ok.test:{p}/b && \
          /usr/bin/python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://ok.test:{p}/c\", timeout=20).read().decode().strip())' && \
          /usr/bin/python3 -c 'import socket; s=socket.create_connection((\"ok.test\", {p}), timeout=20); s.sendall(b\"GET /d HTTP/1.1\\r\\nHost: ok.test\\r\\n\\r\\n\"); print(s.recv(4096).decode().splitlines()[-1])'"
     );
     let (code, out, err, v) = run(&sb, &script);
     assert_eq!(code, 0, "stdout {out}\nstderr {err}\nviolations {v:?}");
-    assert_eq!(out.matches("hello ok.test").count(), 4, "{out}");
+    assert_eq!(out.matches("hello ok.test").count(), 6, "{out}");
     assert!(v.is_empty(), "{v:?}");
+    let tls_heads = tls.heads.lock().unwrap().clone();
+    assert_eq!(tls_heads.len(), 2, "TLS relayed untouched: {tls_heads:?}");
     let heads = web.heads.lock().unwrap().clone();
     for path in ["/a", "/b", "/c", "/d"] {
         assert!(
@@ -472,3 +477,31 @@ fn bad_policies_are_typed_errors_before_spawn() {
         Err(Error::InvalidConfig { .. })
     ));
 }
+
+both!(works_without_a_pid_namespace, || {
+    // The payload is then the box's first process: it installs the filter
+    // itself, just before exec.
+    let dns = resolver(&["ok.test"]);
+    let web = http_server();
+    let p = web.port;
+    let sb = Sandbox::new()
+        .user_ns()
+        .mount_ns()
+        .net_ns()
+        .timeout(Duration::from_secs(60))
+        .egress(
+            EgressPolicy::new()
+                .allow_domain(format!("ok.test:{p}"))
+                .resolve_with(dns.addr),
+        );
+    let (code, out, err, v) = run(
+        &sb,
+        &format!("curl -sS --noproxy '*' --max-time 20 http://ok.test:{p}/; getent hosts no.test; echo rc=$?"),
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(out, "hello ok.test\nrc=2\n", "{err}");
+    assert!(
+        v.iter().any(|v| v.name.as_deref() == Some("no.test")),
+        "{v:?}"
+    );
+});
