@@ -505,3 +505,60 @@ both!(works_without_a_pid_namespace, || {
         "{v:?}"
     );
 });
+
+/// True in a process running one test alone (re-executed, or as nobody).
+fn alone() -> bool {
+    std::env::var_os("RSANDBOX_EGRESS_ALONE").is_some() || common::as_nobody()
+}
+
+fn rerun_alone(name: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env("RSANDBOX_EGRESS_ALONE", "1")
+        .output()
+        .unwrap();
+    let so = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && so.contains("1 passed"),
+        "{name} alone: {:?}\n{so}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").unwrap().count()
+}
+
+both!(the_gateway_leaves_nothing_behind, || {
+    if !alone() {
+        return rerun_alone("the_gateway_leaves_nothing_behind::caller");
+    }
+    let dns = resolver(&["ok.test"]);
+    let web = http_server();
+    let p = web.port;
+    let sb = boxed(
+        EgressPolicy::new()
+            .allow_domain(format!("ok.test:{p}"))
+            .resolve_with(dns.addr),
+    );
+    let script = format!(
+        "curl -sS --max-time 20 http://ok.test:{p}/ && curl -sS --noproxy '*' --max-time 20 http://ok.test:{p}/; getent hosts no.test; true"
+    );
+    // Warm up: servers' threads, caches.
+    assert_eq!(run(&sb, &script).0, 0);
+    let (fds, tasks) = (common::open_fds(), threads());
+    for _ in 0..5 {
+        let (code, out, ..) = run(&sb, &script);
+        assert_eq!(code, 0, "{out}");
+    }
+    // Connections close with the box; their threads end soon after.
+    for _ in 0..200 {
+        if common::open_fds() <= fds && threads() <= tasks {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(common::open_fds(), fds, "fds left open by the gateway");
+    assert!(threads() <= tasks, "threads left: {} > {tasks}", threads());
+});
