@@ -20,6 +20,9 @@ use super::Placeholder;
 
 /// Most connections (captured, proxied, DNS over TCP) a box holds at once.
 pub(crate) const MAX_CONNS: usize = 256;
+/// Stack of a connection's thread (TLS interception included): small, as
+/// a box may hold [`MAX_CONNS`] of them.
+const CONN_STACK: usize = 256 << 10;
 /// Most DNS lookups of allowed names in flight at once.
 const MAX_LOOKUPS: usize = 32;
 
@@ -383,6 +386,7 @@ fn accept_loop(sh: Arc<Shared>, l: TcpListener, kind: Kind, stop: [RawFd; 2]) {
         let sh2 = sh.clone();
         let _ = std::thread::Builder::new()
             .name("rsandbox-egress-conn".into())
+            .stack_size(CONN_STACK)
             .spawn(move || {
                 let _slot = slot;
                 match kind {

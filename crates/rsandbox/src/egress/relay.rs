@@ -77,6 +77,8 @@ pub(crate) fn both(a: TcpStream, b: TcpStream) {
     };
     let t = std::thread::Builder::new()
         .name("rsandbox-egress-relay".into())
+        // A splice loop: a small stack is plenty.
+        .stack_size(64 << 10)
         .spawn(move || pump(&b2, &a2));
     pump(&a, &b);
     if let Ok(t) = t {
