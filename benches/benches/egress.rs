@@ -1,7 +1,8 @@
 //! What the egress gateway costs a box's connections: the added latency of
 //! one connection (connect, one byte each way, close) and the throughput of
 //! a 100 MB download, each against the same client run as a plain process
-//! over loopback, measured in the same run.
+//! over loopback, measured in the same run; and what egress adds to a
+//! strict box's spawn and reap.
 //!
 //! `cargo bench -p rsandbox-benches --bench egress`. Every server is local:
 //! a TCP server on this process's loopback and a DNS responder for the one
@@ -202,6 +203,21 @@ fn benches(c: &mut Criterion) {
     let mut g = c.benchmark_group("egress connection");
     g.bench_function("loopback, no box", |b| b.iter(|| plain.request("ping")));
     g.bench_function("through the gateway", |b| b.iter(|| boxed.request("ping")));
+    g.finish();
+
+    // What a box with egress costs to spawn and reap (the gateway's
+    // sockets, its filter, its resolv.conf and its threads).
+    let t = rsandbox::Command::new("/bin/true");
+    let strict = rsandbox::Sandbox::strict();
+    let with = strict.clone().egress(
+        EgressPolicy::new()
+            .allow_domain(format!("{NAME}:{port}"))
+            .resolve_with(dns),
+    );
+    assert!(with.status(&t).unwrap().success());
+    let mut g = c.benchmark_group("egress spawn");
+    g.bench_function("strict", |b| b.iter(|| strict.status(&t).unwrap()));
+    g.bench_function("strict + egress", |b| b.iter(|| with.status(&t).unwrap()));
     g.finish();
 
     let mut g = c.benchmark_group("egress download 100 MB");

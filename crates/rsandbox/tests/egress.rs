@@ -101,11 +101,11 @@ fn host_of(head: &str) -> String {
 
 fn respond(s: &mut impl Write, head: &str) {
     let body = format!("hello {}\n", host_of(head));
-    let _ = write!(
-        s,
+    let resp = format!(
         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
+    let _ = s.write_all(resp.as_bytes());
     let _ = s.flush();
 }
 
@@ -225,7 +225,7 @@ both!(allowed_name_works_by_proxy_and_without, || {
          curl -sS --max-time 20 http://ok.test:{p}/a && \
          curl -sS --max-time 20 --noproxy '*' http://ok.test:{p}/b && \
          /usr/bin/python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://ok.test:{p}/c\", timeout=20).read().decode().strip())' && \
-         /usr/bin/python3 -c 'import socket; s=socket.create_connection((\"ok.test\", {p}), timeout=20); s.sendall(b\"GET /d HTTP/1.1\\r\\nHost: ok.test\\r\\n\\r\\n\"); print(s.recv(4096).decode().splitlines()[-1])'"
+         /usr/bin/python3 -c 'import socket; s=socket.create_connection((\"ok.test\", {p}), timeout=20); s.sendall(b\"GET /d HTTP/1.1\\r\\nHost: ok.test\\r\\n\\r\\n\"); print(b\"\".join(iter(lambda: s.recv(4096), b\"\")).decode().splitlines()[-1])'"
     );
     let (code, out, err, v) = run(&sb, &script);
     assert_eq!(code, 0, "stdout {out}\nstderr {err}\nviolations {v:?}");

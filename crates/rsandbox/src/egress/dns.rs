@@ -180,6 +180,13 @@ pub(crate) fn rand_u16() -> u16 {
     u16::from_ne_bytes(b)
 }
 
+/// The (normalized) name of the first question of query `packet`, if it
+/// parses: whether it needs a lookup upstream is decided from it.
+pub(crate) fn query_name(packet: &[u8]) -> Option<String> {
+    let q = Message::from_vec(packet).ok()?;
+    normalize_name(&q.queries().first()?.name().to_ascii())
+}
+
 /// What the gateway decided for one query.
 pub(crate) enum Decision {
     /// Not allowed: NXDOMAIN, and a violation for `name`.

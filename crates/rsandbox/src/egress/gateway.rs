@@ -201,34 +201,6 @@ fn block_sigpipe() {
     }
 }
 
-/// Wait until `fd` is readable or `stop` is (closed, or the box ended).
-/// Returns false when it is time to stop.
-fn wait_readable(fd: RawFd, stop: &[RawFd]) -> bool {
-    loop {
-        let mut pfds = [libc::pollfd {
-            fd,
-            events: libc::POLLIN,
-            revents: 0,
-        }; 3];
-        for (i, s) in stop.iter().enumerate().take(2) {
-            pfds[i + 1].fd = *s;
-        }
-        let n = 1 + stop.len().min(2);
-        // SAFETY: n valid pollfds.
-        let r = unsafe { libc::poll(pfds.as_mut_ptr(), n as libc::nfds_t, -1) };
-        if r < 0 {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
-            return false;
-        }
-        if pfds[1..n].iter().any(|p| p.revents != 0) {
-            return false;
-        }
-        return pfds[0].revents != 0;
-    }
-}
-
 /// Receive one message with up to 8 fds; (data byte, fds). None at EOF.
 fn recv_fds(sock: RawFd) -> Option<(u8, Vec<OwnedFd>)> {
     let mut data = [0u8; 1];
@@ -272,94 +244,17 @@ fn recv_fds(sock: RawFd) -> Option<(u8, Vec<OwnedFd>)> {
     }
 }
 
-/// The gateway's first thread: take the box's sockets, start the serving
-/// threads, then answer seccomp notifications until the box ends.
-fn main_loop(sh: Arc<Shared>, conn: OwnedFd, pidfd: OwnedFd, stop: OwnedFd) {
-    let stops = [stop.as_raw_fd(), pidfd.as_raw_fd()];
-    if !wait_readable(conn.as_raw_fd(), &stops) {
-        return;
-    }
-    let Some((has_v6, mut socks)) = recv_fds(conn.as_raw_fd()) else {
-        return;
-    };
-    if socks.len() < 4 {
-        return;
-    }
-    let v6 = if has_v6 == 1 && socks.len() > 4 {
-        socks.pop()
-    } else {
-        None
-    };
-    let mut it = socks.into_iter();
-    let (Some(udp), Some(dns_tcp), Some(cap4), Some(proxy)) =
-        (it.next(), it.next(), it.next(), it.next())
-    else {
-        return;
-    };
-    let udp = UdpSocket::from(udp);
-    let dns_tcp = TcpListener::from(dns_tcp);
-    let cap4 = TcpListener::from(cap4);
-    let proxy = TcpListener::from(proxy);
-    *sh.capture4.lock().unwrap_or_else(|p| p.into_inner()) = cap4.local_addr().ok();
-    let cap6 = v6.map(TcpListener::from);
-    if let Some(l) = &cap6 {
-        *sh.capture6.lock().unwrap_or_else(|p| p.into_inner()) = l.local_addr().ok();
-    }
-    let mut threads = Vec::new();
-    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-        std::thread::Builder::new().name(name.into()).spawn(f).ok()
-    };
-    let stop_fd = stop.as_raw_fd();
-    let pid_fd = pidfd.as_raw_fd();
-    // The threads poll copies of the stop and pidfd descriptors, which
-    // this thread keeps open until they are joined.
-    {
-        let sh = sh.clone();
-        threads.extend(spawn(
-            "rsandbox-egress-dns",
-            Box::new(move || dns_udp(sh, udp, [stop_fd, pid_fd])),
-        ));
-    }
-    for (l, kind) in [
-        (Some(dns_tcp), Kind::Dns),
-        (Some(cap4), Kind::Capture),
-        (cap6, Kind::Capture),
-        (Some(proxy), Kind::Proxy),
-    ] {
-        let Some(l) = l else { continue };
-        let sh = sh.clone();
-        threads.extend(spawn(
-            "rsandbox-egress-accept",
-            Box::new(move || accept_loop(sh, l, kind, [stop_fd, pid_fd])),
-        ));
-    }
-    // The seccomp listener follows the sockets on the pair.
-    if wait_readable(conn.as_raw_fd(), &stops) {
-        if let Some((_, mut fds)) = recv_fds(conn.as_raw_fd()) {
-            if let Some(l) = fds.pop() {
-                notify_loop(&sh, &Listener(l), &stops);
-            }
-        }
-    }
-    // Wait for the end before the serving threads are told (they poll the
-    // same descriptors), then join them.
-    let mut p = [
-        libc::pollfd {
-            fd: stop_fd,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-        libc::pollfd {
-            fd: pid_fd,
-            events: libc::POLLIN,
-            revents: 0,
-        },
-    ];
-    // SAFETY: two valid pollfds.
-    while unsafe { libc::poll(p.as_mut_ptr(), 2, -1) } < 0 {}
-    for t in threads {
-        let _ = t.join();
-    }
+/// What one descriptor of the gateway's loop is.
+enum Source {
+    /// Told to stop (the `Child` reaped the box).
+    Stop,
+    /// The box's first process exited: the box is over.
+    Ended,
+    /// The socket pair: the box's sockets, then the seccomp listener.
+    Pair(OwnedFd),
+    Notify(Listener),
+    Dns(UdpSocket),
+    Accept(TcpListener, Kind),
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -369,69 +264,198 @@ enum Kind {
     Proxy,
 }
 
-fn accept_loop(sh: Arc<Shared>, l: TcpListener, kind: Kind, stop: [RawFd; 2]) {
-    while wait_readable(l.as_raw_fd(), &stop) {
-        let Ok((s, peer)) = l.accept() else { continue };
-        let Some(slot) = sh.slot() else {
-            sh.record(
-                Violation::new(
-                    ViolationKind::Limit,
-                    format!("more than {MAX_CONNS} connections at once"),
-                )
-                .port(peer.port()),
-            );
-            super::relay::reset(s);
-            continue;
-        };
-        let sh2 = sh.clone();
-        let _ = std::thread::Builder::new()
-            .name("rsandbox-egress-conn".into())
-            .stack_size(CONN_STACK)
-            .spawn(move || {
-                let _slot = slot;
-                match kind {
-                    Kind::Dns => dns_tcp_conn(&sh2, s),
-                    Kind::Capture => super::conn::captured(&sh2, s, peer),
-                    Kind::Proxy => super::conn::proxy(&sh2, s),
+/// The gateway's thread: one `poll` over the stop pipe, the box's pidfd,
+/// the socket pair, the seccomp listener and the box's sockets. DNS for
+/// denied names and notifications are answered inline (neither blocks);
+/// lookups upstream and connections get threads of their own.
+fn main_loop(sh: Arc<Shared>, conn: OwnedFd, pidfd: OwnedFd, stop: OwnedFd) {
+    let mut srcs: Vec<(RawFd, Source)> = vec![
+        (stop.as_raw_fd(), Source::Stop),
+        (pidfd.as_raw_fd(), Source::Ended),
+        (conn.as_raw_fd(), Source::Pair(conn)),
+    ];
+    let mut udp = None;
+    loop {
+        let mut pfds: Vec<libc::pollfd> = srcs
+            .iter()
+            .map(|(fd, _)| libc::pollfd {
+                fd: *fd,
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: a valid array of pollfds.
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, -1) };
+        if r < 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return;
+        }
+        let mut added = Vec::new();
+        let mut gone = Vec::new();
+        for (i, p) in pfds.iter().enumerate() {
+            if p.revents == 0 {
+                continue;
+            }
+            match &srcs[i].1 {
+                Source::Stop | Source::Ended => {
+                    // Answer what the box already asked, then stop.
+                    if let Some(u) = &udp {
+                        drain_dns(&sh, u);
+                    }
+                    return;
                 }
-            });
+                Source::Pair(c) => match recv_fds(c.as_raw_fd()) {
+                    Some((flag, fds)) => added.extend(box_sockets(&sh, flag, fds)),
+                    None => gone.push(i),
+                },
+                Source::Notify(l) => {
+                    if p.revents & libc::POLLIN == 0 {
+                        gone.push(i);
+                        continue;
+                    }
+                    match l.recv() {
+                        Ok(n) => on_notif(&sh, l, &n),
+                        Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::ENOENT)) => {}
+                        Err(_) => gone.push(i),
+                    }
+                }
+                Source::Dns(u) => {
+                    let _ = dns_one(&sh, u);
+                }
+                Source::Accept(l, kind) => accept_one(&sh, l, *kind),
+            }
+        }
+        for i in gone.into_iter().rev() {
+            srcs.remove(i);
+        }
+        for s in added {
+            if let Source::Dns(u) = &s {
+                udp = u.try_clone().ok();
+            }
+            let fd = match &s {
+                Source::Notify(l) => l.0.as_raw_fd(),
+                Source::Dns(u) => u.as_raw_fd(),
+                Source::Accept(l, _) => l.as_raw_fd(),
+                _ => continue,
+            };
+            srcs.push((fd, s));
+        }
     }
 }
 
-fn dns_udp(sh: Arc<Shared>, sock: UdpSocket, stop: [RawFd; 2]) {
-    let sock = Arc::new(sock);
-    let mut buf = [0u8; 4096];
-    while wait_readable(sock.as_raw_fd(), &stop) {
-        let Ok((n, from)) = sock.recv_from(&mut buf) else {
-            continue;
-        };
-        let packet = buf[..n].to_vec();
-        let answer = {
-            let sh = sh.clone();
-            let sock = sock.clone();
-            move || {
-                if let Some(reply) = dns_answer(&sh, &packet) {
-                    let _ = sock.send_to(&reply, from);
-                }
-            }
-        };
-        // A lookup upstream may take a while: off this thread, bounded.
-        if sh.lookups.fetch_add(1, Ordering::AcqRel) < MAX_LOOKUPS {
-            let sh2 = sh.clone();
-            let spawned = std::thread::Builder::new()
-                .name("rsandbox-egress-lookup".into())
-                .spawn(move || {
-                    answer();
-                    sh2.lookups.fetch_sub(1, Ordering::AcqRel);
-                });
-            if spawned.is_err() {
-                sh.lookups.fetch_sub(1, Ordering::AcqRel);
-            }
-        } else {
-            sh.lookups.fetch_sub(1, Ordering::AcqRel);
-            answer();
+/// The sources a message on the socket pair brings: the box's sockets
+/// (first message, see `boxside`), or the seccomp listener (second).
+fn box_sockets(sh: &Shared, has_v6: u8, mut fds: Vec<OwnedFd>) -> Vec<Source> {
+    if fds.len() == 1 {
+        return vec![Source::Notify(Listener(fds.remove(0)))];
+    }
+    if fds.len() < 4 {
+        return Vec::new();
+    }
+    let v6 = (has_v6 == 1 && fds.len() > 4).then(|| fds.pop()).flatten();
+    let mut it = fds.into_iter();
+    let (Some(udp), Some(dns_tcp), Some(cap4), Some(proxy)) =
+        (it.next(), it.next(), it.next(), it.next())
+    else {
+        return Vec::new();
+    };
+    let cap4 = TcpListener::from(cap4);
+    *sh.capture4.lock().unwrap_or_else(|p| p.into_inner()) = cap4.local_addr().ok();
+    let mut out = vec![
+        Source::Dns(UdpSocket::from(udp)),
+        Source::Accept(TcpListener::from(dns_tcp), Kind::Dns),
+        Source::Accept(cap4, Kind::Capture),
+        Source::Accept(TcpListener::from(proxy), Kind::Proxy),
+    ];
+    if let Some(l) = v6.map(TcpListener::from) {
+        *sh.capture6.lock().unwrap_or_else(|p| p.into_inner()) = l.local_addr().ok();
+        out.push(Source::Accept(l, Kind::Capture));
+    }
+    for s in &out {
+        if let Source::Dns(u) = s {
+            let _ = u.set_nonblocking(true);
+        }
+        if let Source::Accept(l, _) = s {
+            let _ = l.set_nonblocking(true);
         }
     }
+    out
+}
+
+/// Accept one connection and serve it on a thread of its own.
+fn accept_one(sh: &Arc<Shared>, l: &TcpListener, kind: Kind) {
+    let Ok((s, peer)) = l.accept() else { return };
+    let _ = s.set_nonblocking(false);
+    let Some(slot) = sh.slot() else {
+        sh.record(
+            Violation::new(
+                ViolationKind::Limit,
+                format!("more than {MAX_CONNS} connections at once"),
+            )
+            .port(peer.port()),
+        );
+        return super::relay::reset(s);
+    };
+    let sh2 = sh.clone();
+    let _ = std::thread::Builder::new()
+        .name("rsandbox-egress-conn".into())
+        .stack_size(CONN_STACK)
+        .spawn(move || {
+            let _slot = slot;
+            match kind {
+                Kind::Dns => dns_tcp_conn(&sh2, s),
+                Kind::Capture => super::conn::captured(&sh2, s, peer),
+                Kind::Proxy => super::conn::proxy(&sh2, s),
+            }
+        });
+}
+
+/// Answer every query waiting on `sock` (the box's last ones, at its end).
+fn drain_dns(sh: &Arc<Shared>, sock: &UdpSocket) {
+    while dns_one(sh, sock) {}
+}
+
+/// Take one query off `sock` and answer it: at once for a denied name, on
+/// a lookup thread (bounded) for an allowed one. False when none waited.
+fn dns_one(sh: &Arc<Shared>, sock: &UdpSocket) -> bool {
+    let mut buf = [0u8; 4096];
+    let Ok((n, from)) = sock.recv_from(&mut buf) else {
+        return false;
+    };
+    let packet = buf[..n].to_vec();
+    let Ok(reply_sock) = sock.try_clone() else {
+        return true;
+    };
+    let answer = {
+        let sh = sh.clone();
+        move || {
+            if let Some(reply) = dns_answer(&sh, &packet) {
+                let _ = reply_sock.send_to(&reply, from);
+            }
+        }
+    };
+    let needs_lookup =
+        super::dns::query_name(&buf[..n]).is_some_and(|name| sh.rules().name_allowed(&name));
+    if !needs_lookup || sh.lookups.fetch_add(1, Ordering::AcqRel) >= MAX_LOOKUPS {
+        if needs_lookup {
+            sh.lookups.fetch_sub(1, Ordering::AcqRel);
+        }
+        answer();
+        return true;
+    }
+    let sh2 = sh.clone();
+    let spawned = std::thread::Builder::new()
+        .name("rsandbox-egress-lookup".into())
+        .spawn(move || {
+            answer();
+            sh2.lookups.fetch_sub(1, Ordering::AcqRel);
+        });
+    if spawned.is_err() {
+        sh.lookups.fetch_sub(1, Ordering::AcqRel);
+    }
+    true
 }
 
 /// The reply to one DNS query packet, recording a violation for a denied
@@ -469,18 +493,6 @@ fn dns_tcp_conn(sh: &Shared, mut s: TcpStream) {
         out.extend_from_slice(&r);
         if s.write_all(&out).is_err() {
             return;
-        }
-    }
-}
-
-/// Answer notifications until the listener hangs up or it is time to stop.
-fn notify_loop(sh: &Arc<Shared>, l: &Listener, stop: &[RawFd]) {
-    while wait_readable(l.0.as_raw_fd(), stop) {
-        match l.recv() {
-            Ok(n) => on_notif(sh, l, &n),
-            Err(e) if e.raw_os_error() == Some(libc::EINTR) => {}
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {}
-            Err(_) => return,
         }
     }
 }
