@@ -128,7 +128,10 @@ impl Drop for Slot {
 /// The running gateway of one box.
 pub(crate) struct Gateway {
     pub shared: Arc<Shared>,
-    stop_w: Option<OwnedFd>,
+    /// An eventfd: `stop` adds to it. An eventfd rather than a pipe, whose
+    /// write would raise SIGPIPE in the caller's thread once the gateway's
+    /// thread has ended and closed the read end.
+    stop: Option<OwnedFd>,
     main: Option<JoinHandle<()>>,
 }
 
@@ -138,14 +141,14 @@ impl std::fmt::Debug for Gateway {
     }
 }
 
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 writes two fds.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: eventfd with integer arguments; a fresh descriptor.
+    let fd = unsafe { libc::eventfd(0, libc::EFD_CLOEXEC) };
+    if fd < 0 {
         return Err(io::Error::last_os_error());
     }
-    // SAFETY: fresh descriptors.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    // SAFETY: as above.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 impl Gateway {
@@ -153,22 +156,20 @@ impl Gateway {
     /// (the box sends its sockets and the seccomp listener on it), `pidfd`
     /// a copy of the box's first process's pidfd (readable when it exits).
     pub fn start(shared: Arc<Shared>, conn: OwnedFd, pidfd: OwnedFd) -> io::Result<Gateway> {
-        let (stop_r, stop_w) = pipe()?;
-        // The main thread holds a copy of the write end, so that dropping
-        // the Gateway (a box that outlives its Child) stops nothing: only a
-        // byte written by `stop`, or the box's end, does.
-        let keep = stop_w.try_clone()?;
+        // Dropping the Gateway (a box that outlives its Child) stops
+        // nothing: only `stop`, or the box's end, does.
+        let stop = eventfd()?;
+        let theirs = stop.try_clone()?;
         let sh = shared.clone();
         let main = std::thread::Builder::new()
             .name("rsandbox-egress".into())
             .spawn(move || {
                 block_sigpipe();
-                main_loop(sh, conn, pidfd, stop_r);
-                drop(keep);
+                main_loop(sh, conn, pidfd, theirs);
             })?;
         Ok(Gateway {
             shared,
-            stop_w: Some(stop_w),
+            stop: Some(stop),
             main: Some(main),
         })
     }
@@ -176,8 +177,8 @@ impl Gateway {
     /// Stop every listening thread and wait for them (connections already
     /// accepted run until their ends close); the live iterators end.
     pub fn stop(&mut self) {
-        if let Some(w) = self.stop_w.take() {
-            let _ = crate::sys::write_all(w.as_raw_fd(), &[1]);
+        if let Some(e) = self.stop.take() {
+            let _ = crate::sys::write_all(e.as_raw_fd(), &1u64.to_ne_bytes());
         }
         if let Some(t) = self.main.take() {
             let _ = t.join();
@@ -246,7 +247,7 @@ fn recv_fds(sock: RawFd) -> Option<(u8, Vec<OwnedFd>)> {
 
 /// What one descriptor of the gateway's loop is.
 enum Source {
-    /// Told to stop (the `Child` reaped the box).
+    /// Told to stop (the `Child` reaped the box): the eventfd.
     Stop,
     /// The box's first process exited: the box is over.
     Ended,
@@ -264,7 +265,7 @@ enum Kind {
     Proxy,
 }
 
-/// The gateway's thread: one `poll` over the stop pipe, the box's pidfd,
+/// The gateway's thread: one `poll` over the stop eventfd, the box's pidfd,
 /// the socket pair, the seccomp listener and the box's sockets. DNS for
 /// denied names and notifications are answered inline (neither blocks);
 /// lookups upstream and connections get threads of their own.
