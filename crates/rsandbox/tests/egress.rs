@@ -225,16 +225,22 @@ both!(allowed_name_works_by_proxy_and_without, || {
          curl -sS --max-time 20 http://ok.test:{p}/a && \
          curl -sS --max-time 20 --noproxy '*' http://ok.test:{p}/b && \
          /usr/bin/python3 -c 'import urllib.request; print(urllib.request.urlopen(\"http://ok.test:{p}/c\", timeout=20).read().decode().strip())' && \
+         NO_PROXY=\"*\" /usr/bin/python3 -c 'import threading, urllib.request
+def get(): print(urllib.request.urlopen(\"http://ok.test:{p}/t\", timeout=20).read().decode().strip())
+ts = [threading.Thread(target=get) for _ in range(3)]
+[t.start() for t in ts]; [t.join() for t in ts]' && \
          /usr/bin/python3 -c 'import socket; s=socket.create_connection((\"ok.test\", {p}), timeout=20); s.sendall(b\"GET /d HTTP/1.1\\r\\nHost: ok.test\\r\\n\\r\\n\"); print(b\"\".join(iter(lambda: s.recv(4096), b\"\")).decode().splitlines()[-1])'"
     );
     let (code, out, err, v) = run(&sb, &script);
     assert_eq!(code, 0, "stdout {out}\nstderr {err}\nviolations {v:?}");
-    assert_eq!(out.matches("hello ok.test").count(), 6, "{out}");
+    // 2 by TLS, 2 by curl, 1 by urllib, 3 from threads (connects made by
+    // threads other than the leader), 1 by a raw socket.
+    assert_eq!(out.matches("hello ok.test").count(), 9, "{out}");
     assert!(v.is_empty(), "{v:?}");
     let tls_heads = tls.heads.lock().unwrap().clone();
     assert_eq!(tls_heads.len(), 2, "TLS relayed untouched: {tls_heads:?}");
     let heads = web.heads.lock().unwrap().clone();
-    for path in ["/a", "/b", "/c", "/d"] {
+    for path in ["/a", "/b", "/c", "/d", "/t"] {
         assert!(
             heads.iter().any(|h| h.starts_with(&format!("GET {path} "))),
             "{path} not seen: {heads:?}"

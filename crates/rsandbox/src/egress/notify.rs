@@ -265,8 +265,9 @@ pub(crate) fn take_fd(tid: u32, fd: i32) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) })
 }
 
-/// A pidfd for the thread group of `tid` (`pidfd_open` wants a leader; a
-/// notification names the thread that made the call).
+/// A pidfd for the thread group of `tid` (`pidfd_open` wants a leader, and
+/// a notification names the thread that made the call; a non-leader is
+/// refused with EINVAL or ENOENT depending on the kernel).
 fn pidfd_of(tid: u32) -> io::Result<OwnedFd> {
     let open = |pid: i64| {
         // SAFETY: pidfd_open with integer arguments.
@@ -279,10 +280,12 @@ fn pidfd_of(tid: u32) -> io::Result<OwnedFd> {
         }
     };
     match open(tid as i64) {
-        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+        Err(e) if matches!(e.raw_os_error(), Some(libc::EINVAL | libc::ENOENT)) => {
             let status = std::fs::read_to_string(format!("/proc/{tid}/status"))?;
-            let tgid = field(&status, "Tgid:").ok_or(e)?;
-            open(tgid)
+            match field(&status, "Tgid:") {
+                Some(tgid) if tgid != tid as i64 => open(tgid),
+                _ => Err(e),
+            }
         }
         r => r,
     }
