@@ -27,11 +27,7 @@ const CONNECT_TIME: Duration = Duration::from_secs(10);
 /// A connection the notification handler sent to a capture listener.
 pub(crate) fn captured(sh: &Arc<Shared>, s: TcpStream, peer: SocketAddr) {
     let key = SocketAddr::new(super::policy::canonical(peer.ip()), peer.port());
-    let t = sh
-        .captured
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .remove(&key);
+    let t = sh.take_capture(key);
     match t {
         Some(t) => serve(sh, s, t, Vec::new()),
         // Someone connected to the capture port directly.

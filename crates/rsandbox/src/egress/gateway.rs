@@ -46,7 +46,9 @@ pub(crate) struct Shared {
     pub fake: Mutex<FakeTable>,
     pub resolver: Resolver,
     /// Captured connections not yet accepted, by the box-side local address.
-    pub captured: Mutex<HashMap<SocketAddr, Target>>,
+    captured: Mutex<HashMap<SocketAddr, Target>>,
+    /// Signalled when a capture is noted.
+    noted: std::sync::Condvar,
     pub log: Log,
     pub conns: AtomicUsize,
     lookups: AtomicUsize,
@@ -73,6 +75,7 @@ impl Shared {
             fake: Mutex::new(FakeTable::default()),
             resolver: Resolver::new(upstream),
             captured: Mutex::new(HashMap::new()),
+            noted: std::sync::Condvar::new(),
             log: Log::default(),
             conns: AtomicUsize::new(0),
             lookups: AtomicUsize::new(0),
@@ -104,6 +107,38 @@ impl Shared {
             .unwrap_or_else(|p| p.into_inner())
             .address(name);
         Decision::Fake(ip)
+    }
+
+    /// Note where the captured connection from `local` is going.
+    fn note_capture(&self, local: SocketAddr, t: Target) {
+        self.captured
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(local, t);
+        self.noted.notify_all();
+    }
+
+    /// Where the captured connection from `local` is going, waiting a
+    /// little for the note: the connect's answer follows the connect, and
+    /// the accept may come first. `None` for a connection nobody noted
+    /// (someone connected to the capture port directly).
+    pub fn take_capture(&self, local: SocketAddr) -> Option<Target> {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
+        let mut g = self.captured.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(t) = g.remove(&local) {
+                return Some(t);
+            }
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            g = self
+                .noted
+                .wait_timeout(g, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+        }
     }
 
     /// Take a connection slot; `None` when the box holds too many.
@@ -717,53 +752,40 @@ fn capture(sh: &Shared, l: &Listener, id: u64, sock: OwnedFd, t: Target) {
             l.fail(id, libc::EISCONN)
         };
     }
-    let local = match sockaddr_of(fd, false) {
-        Some(a) if a.port() != 0 => a,
-        _ => {
-            let any = SocketAddr::new(dest.ip(), 0);
-            let (ss, len) = raw_sockaddr(any, v6_socket);
-            // SAFETY: bind to a correctly sized address.
-            if unsafe { libc::bind(fd, (&ss as *const libc::sockaddr_storage).cast(), len) } != 0 {
-                return l.fail(
-                    id,
-                    io::Error::last_os_error()
-                        .raw_os_error()
-                        .unwrap_or(libc::EINVAL),
-                );
-            }
-            match sockaddr_of(fd, false) {
-                Some(a) => a,
-                None => return l.fail(id, libc::EINVAL),
-            }
-        }
+    // Connected without a bind of ours: the kernel then picks the local
+    // port for this 4-tuple, and may reuse one of a connection in
+    // TIME_WAIT on loopback (`tcp_tw_reuse`), where a port bound ahead
+    // could not be; many short connections would run out of ports.
+    let (ss, len) = raw_sockaddr(dest, v6_socket);
+    // SAFETY: connect to a correctly sized address.
+    let r = unsafe { libc::connect(fd, (&ss as *const libc::sockaddr_storage).cast(), len) };
+    let e = if r == 0 {
+        0
+    } else {
+        io::Error::last_os_error()
+            .raw_os_error()
+            .unwrap_or(libc::EIO)
+    };
+    if e != 0 && e != libc::EINPROGRESS {
+        return l.fail(id, e);
+    }
+    // The local address is set now (also while a non-blocking connect is
+    // in progress); the accept side waits for this record if it comes
+    // first.
+    let Some(local) = sockaddr_of(fd, false) else {
+        return l.fail(id, libc::EINVAL);
     };
     let key_ip = if is_unspecified(local.ip()) {
         dest.ip()
     } else {
         local.ip()
     };
-    let key = SocketAddr::new(canonical(key_ip), local.port());
-    // Noted before the connect: the accept may come first.
-    sh.captured
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(key, t);
-    let (ss, len) = raw_sockaddr(dest, v6_socket);
-    // SAFETY: connect to a correctly sized address.
-    let r = unsafe { libc::connect(fd, (&ss as *const libc::sockaddr_storage).cast(), len) };
-    if r == 0 {
-        return l.ret(id, 0);
+    sh.note_capture(SocketAddr::new(canonical(key_ip), local.port()), t);
+    if e == 0 {
+        l.ret(id, 0)
+    } else {
+        l.fail(id, e)
     }
-    let e = io::Error::last_os_error()
-        .raw_os_error()
-        .unwrap_or(libc::EIO);
-    if e != libc::EINPROGRESS {
-        sh.captured
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
-    }
-    l.fail(id, e)
 }
 
 /// The destination of `sendmsg(fd, msg, ...)`: `msg->msg_name`.
