@@ -303,6 +303,48 @@ typedef struct sandbox_outcome_t {
 } sandbox_outcome_t;
 
 /**
+ * One refused query or connection, as passed to a
+ * `sandbox_violation_fn`. Every string is valid only during the call.
+ */
+typedef struct sandbox_violation_t {
+  /**
+   * When, in milliseconds since the Unix epoch.
+   */
+  uint64_t time_ms;
+  /**
+   * What was refused: "dns", "connect", "tls", "http", "proxy",
+   * "datagram" or "limit".
+   */
+  const char *kind;
+  /**
+   * The name asked for, or NULL.
+   */
+  const char *name;
+  /**
+   * The address asked for, or NULL.
+   */
+  const char *addr;
+  /**
+   * The port, or -1.
+   */
+  int32_t port;
+  /**
+   * The pid as seen in the box, or -1.
+   */
+  int32_t pid;
+  /**
+   * Why it was refused.
+   */
+  const char *reason;
+} sandbox_violation_t;
+
+/**
+ * Called on a gateway thread (not the caller's) for each violation, with
+ * the `userdata` given to `sandbox_child_on_violation`.
+ */
+typedef void (*sandbox_violation_fn)(const struct sandbox_violation_t *violation, void *userdata);
+
+/**
  * The kind of node `sandbox_device` makes.
  */
 typedef int sandbox_device_kind_t;
@@ -745,6 +787,74 @@ enum sandbox_result_t sandbox_output_stderr(const struct sandbox_output_t *outpu
  * Free a captured output. NULL is allowed.
  */
 void sandbox_output_free(struct sandbox_output_t *output);
+
+/**
+ * Allow a domain ("example.com") or its subdomains ("*.example.com"), on
+ * ports 80 and 443 or those given ("example.com:22,8080", ":*" for any).
+ * Checked at spawn (`SANDBOX_INVALID_CONFIG`: empty, "*" alone, port 0...).
+ */
+enum sandbox_result_t sandbox_egress_allow_domain(struct sandbox_t *sb, const char *pattern);
+
+/**
+ * Allow an address or CIDR ("10.1.2.0/24", "[2001:db8::]/32:443"), on
+ * ports 80 and 443 or those given; not checked by name.
+ */
+enum sandbox_result_t sandbox_egress_allow_cidr(struct sandbox_t *sb, const char *cidr);
+
+/**
+ * A secret: the box's variable `env` holds a placeholder that the gateway
+ * replaces with `value` in header `header` of requests to `host` only
+ * (HTTPS through a per-box CA the box trusts). All four are copied.
+ */
+enum sandbox_result_t sandbox_egress_secret(struct sandbox_t *sb, const char *env, const char *host, const char *header, const char *value);
+
+/**
+ * Resolve allowed names with the DNS server at `addr` ("127.0.0.1:5353",
+ * UDP) instead of this machine's resolver: for tests and offline use.
+ */
+enum sandbox_result_t sandbox_egress_resolve_with(struct sandbox_t *sb, const char *addr);
+
+/**
+ * Trust these PEM roots (besides the system bundle) upstream, for the
+ * connections the gateway terminates (hosts with secrets).
+ */
+enum sandbox_result_t sandbox_egress_upstream_ca_pem(struct sandbox_t *sb, const char *pem);
+
+/**
+ * The proxy endpoint's port on the box's loopback (default 3128).
+ */
+enum sandbox_result_t sandbox_egress_proxy_port(struct sandbox_t *sb, uint16_t port);
+
+/**
+ * Whether HTTP_PROXY / HTTPS_PROXY are set in the box (default: true).
+ */
+enum sandbox_result_t sandbox_egress_proxy_env(struct sandbox_t *sb, bool on);
+
+/**
+ * Call `cb(violation, userdata)` for each new egress violation of the box
+ * (on a gateway thread, so `userdata` must be safe to use from another
+ * thread, and `cb` must not call back into this child). Without an egress
+ * policy it is never called. `cb` NULL is `SANDBOX_NULL_POINTER`.
+ */
+enum sandbox_result_t sandbox_child_on_violation(struct sandbox_child_t *child, sandbox_violation_fn cb, void *userdata);
+
+/**
+ * The egress violations recorded so far (all of them once the box has
+ * been waited for), as a JSON array of objects with `time_ms`, `kind`,
+ * `name`, `addr`, `port`, `pid`, `reason`; written to `*json_out`, owned
+ * by the caller (free with `sandbox_string_free`). Empty ("[]") without an
+ * egress policy. Does not block.
+ */
+enum sandbox_result_t sandbox_child_violations_json(const struct sandbox_child_t *child, char **json_out);
+
+/**
+ * Replace the egress rules (and secret values) of the running box with the
+ * egress policy of description `policy_from` (built with the
+ * `sandbox_egress_*` setters); connections already made stay.
+ * `SANDBOX_INVALID_CONFIG` when `policy_from` has no egress policy, the
+ * box was spawned without one, or the policy is invalid.
+ */
+enum sandbox_result_t sandbox_child_update_egress(struct sandbox_child_t *child, const struct sandbox_t *policy_from);
 
 /**
  * The message of the last failed `sandbox_*` call on this thread, or ""

@@ -138,6 +138,8 @@ log "spawn latency (criterion; ratios to std::process::Command in one run)"
 log "OCI runtimes: create+start+wait+delete (rsandbox-oci, crun, runc)"
 cargo build --release -q -p rsandbox-oci
 "${NICE[@]}" cargo bench -p rsandbox-benches --bench oci -- "${ARGS[@]}"
+log "egress: added latency per connection, 100 MB download (vs loopback without a box)"
+"${NICE[@]}" cargo bench -p rsandbox-benches --bench egress -- "${ARGS[@]}"
 log "per-stage breakdown, memory of an idle sandbox"
 "${NICE[@]}" cargo bench -p rsandbox-benches --bench report
 log "chart and table"

@@ -124,7 +124,25 @@ pub struct Run {
     /// Keep the box alive when this command dies.
     #[arg(long)]
     pub no_die_with_parent: bool,
-    /// Print the outcome as JSON on stdout, after the payload has ended.
+    /// Egress: allow a domain, or its subdomains (*.example.com), on ports
+    /// 80 and 443 or those given (example.com:22,8080); everything else is
+    /// denied (repeatable; see docs/egress.md).
+    #[arg(long = "allow-domain", value_name = "PATTERN[:PORTS]")]
+    pub allow_domain: Vec<String>,
+    /// Egress: allow an address or CIDR (10.1.2.0/24:443) (repeatable).
+    #[arg(long = "allow-cidr", value_name = "CIDR[:PORTS]")]
+    pub allow_cidr: Vec<String>,
+    /// Egress: a secret the box can use but not read: its variable NAME
+    /// holds a placeholder, replaced in header HEADER of requests to HOST
+    /// by the value of NAME in this command's environment (repeatable).
+    #[arg(long = "secret", value_name = "NAME:HOST:HEADER")]
+    pub secret: Vec<String>,
+    /// Egress: resolve allowed names with this DNS server (ADDR:PORT)
+    /// instead of this machine's resolver.
+    #[arg(long = "egress-resolver", value_name = "ADDR:PORT")]
+    pub egress_resolver: Option<String>,
+    /// Print the outcome as JSON on stdout, after the payload has ended
+    /// (with the egress violations, if any).
     #[arg(long)]
     pub json: bool,
     /// The command and its arguments.
@@ -303,7 +321,49 @@ impl Run {
         if self.no_die_with_parent {
             sb = sb.die_with_parent(false);
         }
-        Ok(sb)
+        self.egress(sb)
+    }
+
+    /// The egress flags, on top of a profile's policy if it has one.
+    fn egress(&self, sb: Sandbox) -> Result<Sandbox, rsandbox::Error> {
+        if self.allow_domain.is_empty()
+            && self.allow_cidr.is_empty()
+            && self.secret.is_empty()
+            && self.egress_resolver.is_none()
+        {
+            return Ok(sb);
+        }
+        let mut p = sb.egress_policy().cloned().unwrap_or_default();
+        for d in &self.allow_domain {
+            p = p.allow_domain(d.clone());
+        }
+        for c in &self.allow_cidr {
+            p = p.allow_cidr(c.clone());
+        }
+        for s in &self.secret {
+            let mut parts = s.splitn(3, ':');
+            let (Some(name), Some(host), Some(header)) = (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(rsandbox::Error::invalid(
+                    "--secret",
+                    format!("{s:?} is not NAME:HOST:HEADER"),
+                ));
+            };
+            let value = std::env::var(name).map_err(|_| {
+                rsandbox::Error::invalid(
+                    "--secret",
+                    format!("{name} is not set in this command's environment (the secret's value comes from there)"),
+                )
+            })?;
+            p = p.secret(name, host, header, value);
+        }
+        if let Some(r) = &self.egress_resolver {
+            let addr = r.parse().map_err(|_| {
+                rsandbox::Error::invalid("--egress-resolver", format!("{r:?} is not ADDR:PORT"))
+            })?;
+            p = p.resolve_with(addr);
+        }
+        Ok(sb.egress(p))
     }
 
     /// Run the payload; returns the exit code to mirror.

@@ -161,3 +161,65 @@ fn escapes_of_the_review_are_refused() {
     assert!(!s.contains("hunter2"), "{s}");
     assert!(s.contains("comm=rsandbox-init"), "{s}");
 }
+
+#[test]
+fn egress_flags_refuse_and_report_in_json() {
+    // A resolver that should never be asked: the only name the payload
+    // looks up is denied.
+    let upstream = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    upstream.set_nonblocking(true).unwrap();
+    let resolver = upstream.local_addr().unwrap().to_string();
+    let o = rsandbox(&[
+        "run",
+        "--allow-domain",
+        "ok.test",
+        "--allow-cidr",
+        "10.1.2.0/24:443",
+        "--egress-resolver",
+        &resolver,
+        "--json",
+        "--",
+        "/bin/sh",
+        "-c",
+        "getent hosts no.test; echo rc=$?",
+    ]);
+    let out = text(&o.stdout);
+    assert!(out.starts_with("rc=2\n"), "{out}\n{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(out.lines().last().unwrap()).unwrap();
+    let vs = v["violations"]
+        .as_array()
+        .expect("violations in the JSON outcome");
+    assert!(
+        vs.iter()
+            .any(|x| x["kind"] == "dns" && x["name"] == "no.test"),
+        "{vs:?}"
+    );
+    let mut buf = [0u8; 512];
+    assert!(
+        upstream.recv(&mut buf).is_err(),
+        "the denied name went upstream"
+    );
+
+    let o = rsandbox(&["run", "--allow-domain", "*", "--", "/bin/true"]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        text(&o.stderr).contains("egress.allow_domain"),
+        "{}",
+        text(&o.stderr)
+    );
+    let o = rsandbox(&[
+        "run",
+        "--secret",
+        "NOPE_UNSET_VAR:a.test:X-Key",
+        "--allow-domain",
+        "a.test",
+        "--",
+        "/bin/true",
+    ]);
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        text(&o.stderr).contains("NOPE_UNSET_VAR"),
+        "{}",
+        text(&o.stderr)
+    );
+}

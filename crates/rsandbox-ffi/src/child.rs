@@ -147,7 +147,7 @@ pub extern "C" fn sandbox_reason_name(reason: c_int) -> *const c_char {
 /// Thread safety: may be moved between threads, but used by one thread at
 /// a time (no concurrent calls on the same child).
 pub struct sandbox_child_t {
-    inner: Child,
+    pub(crate) inner: Child,
 }
 
 fn command(argv: *const *const c_char, argc: usize) -> FfiResult<Command> {

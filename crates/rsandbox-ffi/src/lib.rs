@@ -22,6 +22,7 @@
 mod builder;
 mod cgroup;
 mod child;
+mod egress;
 mod error;
 mod fs;
 mod generated;
@@ -34,6 +35,7 @@ use std::ffi::{c_char, CString};
 pub use builder::*;
 pub use cgroup::*;
 pub use child::*;
+pub use egress::*;
 pub use error::{
     sandbox_last_error_errno, sandbox_last_error_message, sandbox_last_error_stage,
     sandbox_result_name, sandbox_result_t,

@@ -242,6 +242,39 @@ impl PyChild {
         py.detach(|| self.lock().signal(signal)).py_err(py)
     }
 
+    /// A live stream of the box's egress violations (`Violations`): those
+    /// so far, then each new one; it ends with the box. Empty without an
+    /// egress policy.
+    fn violations(&self, py: Python<'_>) -> crate::egress::PyViolations {
+        let v = py.detach(|| self.lock().violations());
+        crate::egress::PyViolations {
+            inner: Mutex::new(v),
+        }
+    }
+
+    /// Call `callback(violation)` for each new egress violation, on a
+    /// gateway thread (it takes the GIL to run; an exception it raises is
+    /// reported as unraisable).
+    fn on_violation(&self, py: Python<'_>, callback: Py<PyAny>) {
+        py.detach(|| {
+            self.lock().on_violation(move |v| {
+                Python::attach(|py| {
+                    let arg = crate::egress::PyViolation { inner: v.clone() };
+                    if let Err(e) = callback.call1(py, (arg,)) {
+                        e.write_unraisable(py, None);
+                    }
+                })
+            })
+        })
+    }
+
+    /// Change the egress rules (and secret values) of the running box to
+    /// `policy`'s; connections already made stay.
+    fn update_egress(&self, py: Python<'_>, policy: &crate::egress::PyEgress) -> PyResult<()> {
+        let p = policy.inner.clone();
+        py.detach(|| self.lock().update_egress(p)).py_err(py)
+    }
+
     /// Send SIGTERM.
     fn terminate(&self, py: Python<'_>) -> PyResult<()> {
         self.send_signal(py, libc::SIGTERM)
@@ -298,7 +331,7 @@ fn returncode(s: ExitStatus) -> i32 {
 
 /// The serde name of a core enum value (`"wall_time_limit"`, `"full"`...),
 /// so the names stay those of the core's JSON.
-fn serde_name<T: serde_json_name::Named>(v: &T) -> String {
+pub(crate) fn serde_name<T: serde_json_name::Named>(v: &T) -> String {
     v.name()
 }
 
@@ -427,6 +460,15 @@ impl PyOutcome {
             .unwrap_or_default()
     }
     /// What each isolation layer asked for and what was really applied.
+    /// What the egress gateway refused (`Violation`s), in order.
+    #[getter]
+    fn violations(&self) -> Vec<crate::egress::PyViolation> {
+        self.inner
+            .violations
+            .iter()
+            .map(|v| crate::egress::PyViolation { inner: v.clone() })
+            .collect()
+    }
     #[getter]
     fn enforcement(&self) -> PyEnforcementReport {
         PyEnforcementReport {

@@ -10,6 +10,7 @@
 mod child;
 mod convert;
 mod devices;
+mod egress;
 mod errors;
 mod generated;
 mod netns;
@@ -31,6 +32,9 @@ fn _rsandbox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<sandbox::PySandbox>()?;
     m.add_class::<netns::PyNetNs>()?;
     m.add_class::<devices::PyDeviceRule>()?;
+    m.add_class::<egress::PyEgress>()?;
+    m.add_class::<egress::PyViolation>()?;
+    m.add_class::<egress::PyViolations>()?;
     m.add_class::<child::PyChild>()?;
     m.add_class::<child::PyOutcome>()?;
     m.add_class::<child::PyEnforcementReport>()?;

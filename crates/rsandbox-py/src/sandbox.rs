@@ -268,6 +268,12 @@ impl PySandbox {
         let addr = socket_addr(host)?;
         Ok(self.with(|s| s.publish(addr, box_port)))
     }
+    /// Let the box reach only what `policy` (an `Egress`) allows. Needs
+    /// `net_ns` and `mount_ns` (the strict preset has both).
+    fn egress(&self, policy: &crate::egress::PyEgress) -> Self {
+        let p = policy.inner.clone();
+        self.with(|s| s.egress(p))
+    }
 
     // --- filesystem -------------------------------------------------------
 

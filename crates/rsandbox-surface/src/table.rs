@@ -613,6 +613,21 @@ pub static HAND_WRITTEN: &[Hand] = &[
         py: &["publish"],
         why: "an address as text (C), or text or an (ip, port) tuple (Python)",
     },
+    Hand {
+        method: "egress",
+        c: &[
+            "sandbox_egress_allow_domain",
+            "sandbox_egress_allow_cidr",
+            "sandbox_egress_secret",
+            "sandbox_egress_resolve_with",
+            "sandbox_egress_upstream_ca_pem",
+            "sandbox_egress_proxy_port",
+            "sandbox_egress_proxy_env",
+        ],
+        py: &["egress"],
+        why: "an EgressPolicy built field by field into the description (C, \
+              crates/rsandbox-ffi/src/egress.rs) or an Egress object (Python)",
+    },
 ];
 
 /// Builder methods no binding offers.

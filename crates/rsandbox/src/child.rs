@@ -88,6 +88,10 @@ pub struct Outcome {
     pub cgroup: Option<CgroupStats>,
     /// What each isolation layer asked for and what was really applied.
     pub enforcement: EnforcementReport,
+    /// Queries and connections the egress gateway refused (see
+    /// [`Sandbox::egress`]; at most [`crate::egress::MAX_KEPT`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub violations: Vec<crate::egress::Violation>,
 }
 
 impl Outcome {
@@ -177,6 +181,8 @@ pub struct Child {
     outcome: Option<Outcome>,
     enforcement: EnforcementReport,
     spawn_timing: Option<crate::spawn::timing::SpawnTiming>,
+    /// The egress gateway serving this box (see [`crate::egress`]).
+    egress: Option<crate::egress::Egress>,
 }
 
 impl Child {
@@ -210,6 +216,53 @@ impl Child {
             outcome: None,
             enforcement,
             spawn_timing: None,
+            egress: None,
+        }
+    }
+
+    pub(crate) fn set_egress(&mut self, e: crate::egress::Egress) {
+        self.egress = Some(e);
+    }
+
+    /// A live stream of the box's egress violations: those so far, then
+    /// each new one as it happens; it ends when the box does. Empty without
+    /// an egress policy.
+    pub fn violations(&self) -> crate::egress::Violations {
+        match &self.egress {
+            Some(e) => e.violations(),
+            None => crate::egress::Violations::ended(),
+        }
+    }
+
+    /// The egress violations recorded so far (all of them once the box has
+    /// been waited for); empty without an egress policy.
+    pub fn recorded_violations(&self) -> Vec<crate::egress::Violation> {
+        match (&self.outcome, &self.egress) {
+            (Some(o), _) => o.violations.clone(),
+            (None, Some(e)) => e.snapshot(),
+            (None, None) => Vec::new(),
+        }
+    }
+
+    /// Call `cb` (on a gateway thread) for each new egress violation.
+    /// Without an egress policy it is never called.
+    pub fn on_violation(&self, cb: impl Fn(&crate::egress::Violation) + Send + Sync + 'static) {
+        if let Some(e) = &self.egress {
+            e.on_violation(Box::new(cb));
+        }
+    }
+
+    /// Change the egress rules (and secret values) of the running box;
+    /// connections already made stay. Secrets can only be given new values
+    /// or dropped: the box's environment is fixed at spawn. An error for a
+    /// box spawned without an egress policy.
+    pub fn update_egress(&self, policy: crate::egress::EgressPolicy) -> Result<()> {
+        match &self.egress {
+            Some(e) => e.update(&policy),
+            None => Err(Error::invalid(
+                "update_egress",
+                "the box was spawned without an egress policy (its network is not behind a gateway)",
+            )),
         }
     }
 
@@ -541,6 +594,13 @@ impl Child {
             max_rss: w.rusage.ru_maxrss as u64 * 1024,
             cgroup,
             enforcement: self.enforcement.clone(),
+            violations: match self.egress.as_mut() {
+                Some(e) => {
+                    e.stop();
+                    e.snapshot()
+                }
+                None => Vec::new(),
+            },
         };
         self.outcome = Some(outcome.clone());
         if let Some(mut cg) = self.cgroup.take() {

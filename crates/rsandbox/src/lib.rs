@@ -26,6 +26,7 @@ pub mod caps;
 pub mod cgroup;
 mod child;
 mod command;
+pub mod egress;
 mod error;
 pub mod features;
 pub mod fs;

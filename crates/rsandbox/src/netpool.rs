@@ -68,6 +68,9 @@ pub(crate) fn eligible(sb: &Sandbox) -> bool {
             .steps
             .iter()
             .any(|s| matches!(s, MountStep::Sysfs { .. }))
+        // Egress binds port 53 in the box's namespace: it must be the
+        // box's own user namespace's (crate::egress).
+        && sb.egress.is_none()
         && !turned_off()
         && has_effective_cap(CAP_SYS_ADMIN)
 }

@@ -105,6 +105,9 @@ pub struct Sandbox {
     pub(crate) landlock: LandlockConfig,
     /// Record per-stage timestamps of each spawn.
     pub(crate) record_timing: bool,
+    /// Egress allow-list (see [`crate::egress`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) egress: Option<crate::egress::EgressPolicy>,
 }
 
 impl Default for Sandbox {
@@ -140,6 +143,7 @@ impl Default for Sandbox {
             caps: CapsConfig::default(),
             landlock: LandlockConfig::default(),
             record_timing: false,
+            egress: None,
         }
     }
 }

@@ -163,3 +163,27 @@ fn cgroup_self_join_does_not_allocate() {
     );
     assert_eq!(String::from_utf8_lossy(&out.stdout), "0 1 2 ");
 }
+
+/// Egress: the box's first process makes the gateway's sockets and installs
+/// the notification filter within the rule too, and the payload is left
+/// none of those fds (nor the socket pair's).
+#[test]
+fn egress_setup_does_not_allocate() {
+    arm();
+    let out = Sandbox::strict()
+        .egress(rsandbox::egress::EgressPolicy::new().allow_domain("a.test"))
+        .stdin(Stdio::Null)
+        .output(&Command::from_argv([
+            "/bin/sh",
+            "-c",
+            "for f in /proc/self/fd/*; do [ -e \"$f\" ] && printf '%s ' \"${f##*/}\"; done; true",
+        ]))
+        .unwrap();
+    assert_eq!(
+        out.outcome.status,
+        ExitStatus::Exited(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "0 1 2 ");
+}

@@ -97,6 +97,10 @@ fn documented_examples_parse() {
     let j = Sandbox::from_json(&block("json")).unwrap();
     assert_eq!(t, j);
     assert!(t.has_ns(rsandbox::Namespace::Net));
+    let e = t.egress_policy().expect("the example's egress table");
+    assert_eq!(e.domains(), ["pypi.org", "*.pythonhosted.org:443"]);
+    e.validate().unwrap();
+    assert_eq!(Sandbox::from_toml(&t.to_toml().unwrap()).unwrap(), t);
 }
 
 fn assert_names(e: Error, key: &str) {

@@ -10,7 +10,7 @@ mod routine;
 pub(crate) mod timing;
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -60,7 +60,21 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     } else {
         None
     };
+    // Egress (crate::egress): the box gets its resolv.conf, CA bundle and
+    // variables through the sandbox the plan is made from.
+    let mut egress = crate::egress::EgressPlan::prepare(sb)?;
+    let boxed;
+    let sb = match &egress {
+        Some(e) => {
+            boxed = e.sandbox().clone();
+            &boxed
+        }
+        None => sb,
+    };
     let mut plan = Plan::new(sb, cmd)?;
+    if let Some(e) = egress.as_mut() {
+        plan.egress = Some(e.child_part(plan.min_fd)?);
+    }
     mark(&stamps, Mark::Planned);
     plan.timing = stamps;
     let mut cgroup = Cgroup::create(sb)?;
@@ -117,6 +131,8 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     });
     let launched = launcher::launch(&plan, fds, into).map_err(|e| clone_error(sb, e))?;
     mark(&plan.timing, Mark::Cloned);
+    // The box's end of the egress pair is the child's now.
+    drop(plan.egress.take());
     // The sync pipe stays open until the child exec'd or failed: a child
     // that failed and exited early must not turn the go byte into SIGPIPE,
     // which a C or Python host may not ignore, and a child with no go byte
@@ -167,6 +183,10 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     }
     if let Some(p) = plan.publish.take() {
         p.start()?;
+    }
+    if let Some(e) = egress {
+        let gw = e.start(child.as_fd().as_raw_fd())?;
+        child.set_egress(gw);
     }
     Ok(child)
 }
@@ -219,6 +239,8 @@ fn keep_fds(plan: &Plan, fds: &ChildFds) -> Vec<RawFd> {
     v.extend(plan.gate.as_ref().map(|g| g.as_raw_fd()));
     v.extend(plan.landlock.as_ref().and_then(|l| l.raw_fd()));
     v.extend(plan.publish.as_ref().map(|p| p.connector_fd()));
+    // Egress: the box's end of the gateway's socket pair (crate::egress).
+    v.extend(plan.egress.as_ref().map(|e| e.fd()));
     if let Some(i) = &plan.init {
         v.push(i.image);
         v.extend(i.inherit);

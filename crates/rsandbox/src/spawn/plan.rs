@@ -106,6 +106,9 @@ pub(crate) struct Plan {
     pub seccomp: Option<SeccompProgram>,
     /// Published ports: host listeners and the connector's socket pair.
     pub publish: Option<PublishPlan>,
+    /// Egress: the box-side sockets and the notification filter (set by
+    /// `spawn` after the plan; see `crate::egress`).
+    pub egress: Option<crate::egress::EgressChild>,
     /// The resolved program path, for messages.
     pub program_path: PathBuf,
     /// The working directory, for messages.
@@ -317,6 +320,7 @@ impl Plan {
             },
             seccomp: SeccompProgram::prepare(sb)?,
             publish: PublishPlan::prepare(sb, min_fd)?,
+            egress: None,
             program_path,
             cwd_path,
             timing: None,
@@ -685,6 +689,7 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
     crate::fs::validate(sb)?;
     crate::cgroup::devices::check_nodes(sb)?;
     crate::net::validate(sb)?;
+    crate::egress::validate(sb)?;
     Ok(())
 }
 

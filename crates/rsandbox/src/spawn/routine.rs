@@ -192,6 +192,11 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         if plan.net_ns {
             loopback_up()?;
         }
+        // Egress: the gateway's sockets, made in the box's namespace while
+        // this process may still bind port 53 (crate::egress).
+        if let Some(e) = &plan.egress {
+            e.make_sockets()?;
+        }
         if let Some(h) = &plan.hostname {
             check(
                 libc::sethostname(h.as_ptr(), h.as_bytes().len()),
@@ -214,6 +219,12 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         wire_fds(plan)?;
         if plan.controlling_tty {
             check(libc::ioctl(0, libc::TIOCSCTTY, 0), Stage::Fds, 200)?;
+        }
+        // Egress: the notification filter, while the box still holds
+        // CAP_SYS_ADMIN in its user namespace (it sets no no_new_privs of
+        // its own), and before the policy's filter (crate::egress).
+        if let Some(e) = &plan.egress {
+            e.install_filter()?;
         }
         // Without no_new_privs the filter needs CAP_SYS_ADMIN: installed
         // while the box still holds it (runc's order).
