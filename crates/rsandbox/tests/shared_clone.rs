@@ -67,11 +67,12 @@ alone_both!(a_strict_box_shares_memory_and_is_isolated, || {
     assert!(procs <= 6, "{t}");
 });
 
-/// A box whose ids the parent must map (a range, root only) or which joins
-/// a namespace is cloned as a copy: the shared path never waits for the
-/// parent, which is suspended until the exec.
+/// A box whose ids the parent maps (a range: root only) shares memory too:
+/// the caller's thread writes the maps while the cloning thread waits for
+/// the exec. The child moves to another kernel uid there, which resets the
+/// shared `mm`'s dumpability: the caller gets its own back.
 #[test]
-fn boxes_that_wait_for_the_parent_are_copied() {
+fn ids_the_parent_maps_are_mapped_while_the_clone_waits() {
     let _g = ALONE.lock().unwrap_or_else(|p| p.into_inner());
     if !is_root() {
         eprintln!("a range of ids needs root: nothing to check");
@@ -82,8 +83,42 @@ fn boxes_that_wait_for_the_parent_are_copied() {
         outside: 100_000,
         count: 65_536,
     };
-    let sb = Sandbox::strict().uid_map(range).gid_map(range);
-    let o = sh(&sb, "id -u");
+    let sb = Sandbox::strict()
+        .uid_map(range)
+        .gid_map(range)
+        .uid(1000)
+        .gid(1000);
+    assert_eq!(dumpable(), 1);
+    for _ in 0..20 {
+        let o = sh(&sb, "id -u; id -g; echo x > /tmp/f; stat -c %u /tmp/f");
+        assert!(o.outcome.success(), "{}", text(&o.stderr));
+        assert_eq!(text(&o.stdout), "1000\n1000\n1000\n");
+    }
+    let mut c = sb.spawn(&Command::from_argv(["/bin/sleep", "5"])).unwrap();
+    assert!(c.cloned_sharing_memory());
+    // The host sees the box's process as 101000, not as root.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", c.pid())).unwrap();
+    c.kill().unwrap();
+    c.wait().unwrap();
+    assert!(status.lines().any(|l| l.starts_with("Uid:")), "{status}");
+    assert_eq!(dumpable(), 1, "the caller lost its dumpability");
+}
+
+/// A box without a user namespace, or one that joins a namespace, is
+/// cloned as a copy (the kernel refuses a user namespace to a process
+/// sharing its memory, and any other puts it beside processes it did not
+/// make). Joining the host's namespaces needs root.
+#[test]
+fn a_box_that_joins_a_namespace_is_copied() {
+    let _g = ALONE.lock().unwrap_or_else(|p| p.into_inner());
+    if !is_root() {
+        eprintln!("joining the host's UTS namespace needs root: nothing to check");
+        return;
+    }
+    let sb = Sandbox::new()
+        .mount_ns()
+        .join_ns(rsandbox::Namespace::Uts, "/proc/self/ns/uts");
+    let o = sh(&sb, "true");
     assert!(o.outcome.success(), "{}", text(&o.stderr));
     let c = sb.spawn(&Command::new("/bin/true")).unwrap();
     assert!(!c.cloned_sharing_memory());

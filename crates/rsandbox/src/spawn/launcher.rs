@@ -133,6 +133,12 @@ fn serve(rx: Receiver<Job>, template_lane: bool) {
             Ok(()) => unsafe { clone_child(&*job.plan, job.fds, job.cgroup_fd) },
             Err(e) => Err(e),
         };
+        // The caller's thread may be reading the pid pipe: the clone is
+        // over (see spawn/mod.rs, release_early).
+        if job.fds.pid_w >= 0 {
+            let pid = r.as_ref().map_or(0, |c| c.pid);
+            let _ = sys::write_all(job.fds.pid_w, &routine::pid_record(pid, false));
+        }
         let _ = job.reply.send(r);
     }
 }
@@ -171,20 +177,28 @@ fn on_main_thread() -> bool {
 
 /// Clone a child running [`routine::child_main`] on `plan`.
 ///
-/// Through the launcher thread only when the box must die with the
-/// process and the caller is not the main thread: a box without
-/// die-with-parent has no death signal to tie to a thread, so it is cloned
-/// right here, without the hop's two thread wake-ups.
-pub(crate) fn launch(
-    plan: &Plan,
+/// Through the launcher thread when the box must die with the process and
+/// the caller is not the main thread (a box without die-with-parent has no
+/// death signal to tie to a thread, so it is cloned right here, without the
+/// hop's two thread wake-ups), and when `free_caller`: the caller's thread
+/// then stays free while the clone runs, to write the id maps of a child
+/// that shares the caller's memory (its cloning thread is suspended until
+/// the exec; see `spawn/mod.rs`). [`Pending::wait`] gives the child.
+pub(crate) fn launch<'a>(
+    plan: &'a Plan,
     fds: ChildFds,
     cgroup_fd: Option<IntoCgroup>,
-) -> io::Result<Launched> {
+    free_caller: bool,
+) -> io::Result<Pending<'a>> {
     let template = plan.mounts.as_ref().and_then(|m| m.template()).cloned();
-    if template.is_none() && (on_main_thread() || !plan.die_with_parent) {
+    if template.is_none() && !free_caller && (on_main_thread() || !plan.die_with_parent) {
         // SAFETY: the child branch only runs the pre-exec routine; the plan
         // is borrowed for the whole call.
-        return Ok(unsafe { clone_child(plan, fds, cgroup_fd) }?.launched());
+        let r = unsafe { clone_child(plan, fds, cgroup_fd) };
+        return Ok(Pending {
+            state: Some(PendingState::Done(r)),
+            _plan: std::marker::PhantomData,
+        });
     }
     let (reply, rx) = mpsc::sync_channel(1);
     let job = Job {
@@ -197,10 +211,56 @@ pub(crate) fn launch(
     sender(template.is_some())?
         .send(job)
         .map_err(|_| io::Error::other("the rsandbox launcher thread is gone"))?;
-    let cloned = rx
-        .recv()
-        .map_err(|_| io::Error::other("the rsandbox launcher thread is gone"))??;
-    Ok(cloned.launched())
+    Ok(Pending {
+        state: Some(PendingState::Lane(rx)),
+        _plan: std::marker::PhantomData,
+    })
+}
+
+enum PendingState {
+    Done(io::Result<Cloned>),
+    Lane(Receiver<io::Result<Cloned>>),
+}
+
+/// A clone under way (on a launcher thread) or done. It borrows the plan:
+/// dropped unwaited, it still waits for the clone, which reads the plan.
+pub(crate) struct Pending<'a> {
+    state: Option<PendingState>,
+    _plan: std::marker::PhantomData<&'a Plan>,
+}
+
+impl Pending<'_> {
+    /// The cloned child (after its exec or exit, if it shared the caller's
+    /// memory).
+    pub(crate) fn wait(mut self) -> io::Result<Launched> {
+        let cloned = match self.state.take() {
+            Some(PendingState::Done(r)) => r,
+            Some(PendingState::Lane(rx)) => rx
+                .recv()
+                .map_err(|_| io::Error::other("the rsandbox launcher thread is gone"))?,
+            None => Err(io::Error::other("the clone was already waited for")),
+        };
+        Ok(cloned?.launched())
+    }
+}
+
+impl Drop for Pending<'_> {
+    fn drop(&mut self) {
+        if let Some(PendingState::Lane(rx)) = self.state.take() {
+            // The launcher reads the plan until it replies; the child it
+            // made (if any) is reaped by nobody here: kill it.
+            if let Ok(Ok(c)) = rx.recv() {
+                let _ = sys::pidfd_send_signal(c.pidfd, libc::SIGKILL);
+                let _ = sys::waitid(
+                    sys::P_PIDFD,
+                    c.pidfd as libc::id_t,
+                    libc::WEXITED | libc::__WALL,
+                );
+                // SAFETY: the pidfd clone made for us, closed once.
+                unsafe { libc::close(c.pidfd) };
+            }
+        }
+    }
 }
 
 /// Whether `clone3` is known to be missing (ENOSYS once seen).
@@ -312,8 +372,17 @@ unsafe fn clone3_child(
         let stack = vfork::ChildStack::new()?;
         let mut vm_args = *args;
         stack.set(&mut vm_args);
-        vm_args.flags |= (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+        // The child reads its pid here when the caller's thread maps its
+        // ids (routine::setup_and_exec).
+        let cell: libc::pid_t = 0;
+        vm_args.parent_tid = &cell as *const libc::pid_t as u64;
+        fds.pid_cell = &cell;
+        vm_args.flags |= (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_PARENT_SETTID) as u64;
         let child = VmChild { plan, fds };
+        // Parent-written maps may move the child to another kernel uid,
+        // which resets the shared mm's dumpability: the caller's own is
+        // given back after the exec.
+        let _dumpable = (!plan.child_maps).then(KeepDumpable::new);
         let blocked = vfork::SignalsBlocked::new();
         // SAFETY: CLONE_VM|CLONE_VFORK with a stack of the child's own;
         // vm_entry follows sys/vfork.rs's rules; `child` outlives the call
@@ -340,6 +409,39 @@ unsafe fn clone3_child(
         // parent prepared.
         Ok(0) => unsafe { routine::child_main(plan, fds) },
         r => r.map(|pid| (pid, false)),
+    }
+}
+
+/// The caller's dumpability, kept across the clones of children that share
+/// its memory and change their kernel uid (or set themselves non-dumpable
+/// for their setup), both of which set the shared `mm`'s flag: the value
+/// from before the first such clone in flight is restored when the last
+/// one has returned (the child then has an `mm` of its own).
+struct KeepDumpable;
+
+/// (clones in flight, the caller's flag before the first of them).
+static DUMPABLE: Mutex<(usize, libc::c_int)> = Mutex::new((0, 1));
+
+impl KeepDumpable {
+    fn new() -> KeepDumpable {
+        let mut g = DUMPABLE.lock().unwrap_or_else(|p| p.into_inner());
+        if g.0 == 0 {
+            // SAFETY: prctl query.
+            g.1 = unsafe { libc::prctl(libc::PR_GET_DUMPABLE, 0, 0, 0, 0) };
+        }
+        g.0 += 1;
+        KeepDumpable
+    }
+}
+
+impl Drop for KeepDumpable {
+    fn drop(&mut self) {
+        let mut g = DUMPABLE.lock().unwrap_or_else(|p| p.into_inner());
+        g.0 -= 1;
+        if g.0 == 0 && g.1 >= 0 {
+            // SAFETY: prctl setting this process's own flag back.
+            unsafe { libc::prctl(libc::PR_SET_DUMPABLE, g.1 as libc::c_ulong, 0, 0, 0) };
+        }
     }
 }
 

@@ -111,6 +111,13 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     } else {
         (None, None)
     };
+    // A child that shares the caller's memory and whose ids we map: the
+    // caller's thread maps them while the clone runs (release_early).
+    let pid_pipe = if plan.user_ns && !plan.child_maps && plan.may_share_memory() {
+        Some(pipe_cloexec("pid", plan.min_fd)?)
+    } else {
+        None
+    };
     let fds = ChildFds {
         sync_r: sync_r.as_raw_fd(),
         err_w: err_w.as_raw_fd(),
@@ -119,6 +126,8 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         release_late: true,
         // Set by the clone (see launcher::clone3_child).
         shares_memory: false,
+        pid_w: pid_pipe.as_ref().map_or(-1, |(_, w)| w.as_raw_fd()),
+        pid_cell: std::ptr::null(),
     };
     prepare_init(&mut plan, &fds)?;
     plan.keep_fds = keep_fds(&plan, &fds);
@@ -132,7 +141,14 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
             helper: c.clone_into_helper(),
         })
     });
-    let launched = launcher::launch(&plan, fds, into).map_err(|e| clone_error(sb, e))?;
+    let pending =
+        launcher::launch(&plan, fds, into, pid_pipe.is_some()).map_err(|e| clone_error(sb, e))?;
+    let early = match &pid_pipe {
+        Some((pid_r, _)) => release_early(&plan, pid_r, &sync_w),
+        None => Ok(false),
+    };
+    let launched = pending.wait().map_err(|e| clone_error(sb, e))?;
+    drop(pid_pipe);
     mark(&plan.timing, Mark::Cloned);
     // The box's end of the egress pair is the child's now.
     drop(plan.egress.take());
@@ -163,7 +179,11 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     );
 
     let late = routine::release_late(&plan, into.is_some(), launched.into_cgroup);
-    if let Err(e) = release(&plan, &child, launched.into_cgroup, late, &sync_w) {
+    let released = early.and_then(|done| match done {
+        true => Ok(()),
+        false => release(&plan, &child, launched.into_cgroup, late, &sync_w),
+    });
+    if let Err(e) = released {
         // The child sets up while we release it, so it may have failed
         // (and exited, making the cgroup attach fail) first: its own
         // error is the one that says what went wrong.
@@ -235,7 +255,7 @@ fn prepare_init(plan: &mut Plan, fds: &ChildFds) -> Result<()> {
 
 /// Every fd the child uses, sorted: it closes all others first thing.
 fn keep_fds(plan: &Plan, fds: &ChildFds) -> Vec<RawFd> {
-    let mut v = vec![fds.sync_r, fds.err_w, fds.status_w];
+    let mut v = vec![fds.sync_r, fds.err_w, fds.status_w, fds.pid_w];
     v.extend(plan.stdio.iter().flatten().map(|f| f.as_raw_fd()));
     v.extend(plan.passed.iter().map(|(f, _)| f.as_raw_fd()));
     v.extend(plan.joins.iter().map(|(f, _)| f.as_raw_fd()));
@@ -307,13 +327,7 @@ fn release(
     let pid = child.pid();
     let parent_maps = plan.user_ns && !plan.child_maps;
     if parent_maps {
-        // Supplementary groups need setgroups, which only a parent
-        // privileged over the gid map may leave allowed.
-        if plan.groups.is_empty() {
-            write_proc(pid, "setgroups", "deny")?;
-        }
-        write_map(pid, "uid_map", &plan.uid_map)?;
-        write_map(pid, "gid_map", &plan.gid_map)?;
+        write_maps(plan, pid)?;
     }
     if let Some(cg) = child.cgroup() {
         cg.attach(pid, into_cgroup)?;
@@ -322,6 +336,44 @@ fn release(
         return Ok(());
     }
     sys::write_all(sync_w.as_raw_fd(), &[1]).map_err(|e| Error::io("release the child", None, e))
+}
+
+/// For a child that shares the caller's memory (its cloning thread
+/// suspended until the exec) and waits for its id maps: read its pid from
+/// the pid pipe, write the maps, send the go byte. `Ok(false)`: the clone
+/// did not take that path (or is over), [`release`] does the work after it.
+/// On failure the child is killed, so that the clone returns.
+fn release_early(plan: &Plan, pid_r: &OwnedFd, sync_w: &OwnedFd) -> Result<bool> {
+    let mut rec = [0u8; 8];
+    match sys::read_full(pid_r.as_raw_fd(), &mut rec) {
+        Ok(8) => {}
+        _ => return Ok(false),
+    }
+    let pid = i32::from_ne_bytes([rec[0], rec[1], rec[2], rec[3]]);
+    let waiting = i32::from_ne_bytes([rec[4], rec[5], rec[6], rec[7]]) == 1;
+    if !waiting || pid <= 0 {
+        return Ok(false);
+    }
+    let r = write_maps(plan, pid).and_then(|()| {
+        sys::write_all(sync_w.as_raw_fd(), &[1])
+            .map_err(|e| Error::io("release the child", None, e))
+    });
+    if r.is_err() {
+        // SAFETY: our own child, not yet reaped (its pid cannot be reused).
+        unsafe { libc::kill(pid, libc::SIGKILL) };
+    }
+    r.map(|()| true)
+}
+
+/// Write a child's `setgroups`, `uid_map` and `gid_map`.
+fn write_maps(plan: &Plan, pid: libc::pid_t) -> Result<()> {
+    // Supplementary groups need setgroups, which only a parent privileged
+    // over the gid map may leave allowed.
+    if plan.groups.is_empty() {
+        write_proc(pid, "setgroups", "deny")?;
+    }
+    write_map(pid, "uid_map", &plan.uid_map)?;
+    write_map(pid, "gid_map", &plan.gid_map)
 }
 
 fn write_proc(pid: libc::pid_t, file: &str, data: &str) -> Result<()> {

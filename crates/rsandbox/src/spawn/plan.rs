@@ -340,15 +340,15 @@ impl Plan {
 
 impl Plan {
     /// Whether the child may share the caller's memory until its exec
-    /// (`sys/vfork.rs`): it never waits for the parent (ids it maps itself,
-    /// no cgroup the parent attaches, no start gate: the parent is
-    /// suspended until the exec), joins no namespace (the kernel refuses a
-    /// user namespace to a process sharing its memory; any other would put
-    /// it beside processes it did not make), makes no egress sockets, and
-    /// its ids map only to the caller's own (no kernel uid or gid changes,
-    /// which would reset the caller's dumpability).
+    /// (`sys/vfork.rs`): it has a user namespace (its ids are mapped by
+    /// itself, or by the caller's thread while the cloning thread is
+    /// suspended: `spawn/mod.rs`), no cgroup the parent attaches and no
+    /// start gate (nothing else waits for the suspended parent), joins no
+    /// namespace (the kernel refuses a user namespace to a process sharing
+    /// its memory; any other would put it beside processes it did not
+    /// make), and makes no egress sockets.
     pub(crate) fn may_share_memory(&self) -> bool {
-        self.child_maps
+        self.user_ns
             && !self.parent_attach
             && self.joins.is_empty()
             && self.gate.is_none()

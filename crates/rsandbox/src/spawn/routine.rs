@@ -39,6 +39,23 @@ pub(crate) struct ChildFds {
     /// The child shares the caller's memory until its exec
     /// (`CLONE_VM | CLONE_VFORK`, `sys/vfork.rs`). Set at clone time.
     pub shares_memory: bool,
+    /// Write end of the pid pipe (-1: none): a child sharing the caller's
+    /// memory whose ids the parent maps sends its pid there (read from
+    /// `pid_cell`), then waits for the go byte (see `spawn/mod.rs`).
+    pub pid_w: RawFd,
+    /// Where the kernel stored the child's pid in the caller's PID
+    /// namespace (`CLONE_PARENT_SETTID`; shared memory). Set at clone time.
+    pub pid_cell: *const libc::pid_t,
+}
+
+/// A pid record on the pid pipe: the pid, and whether the child waits for
+/// its maps (1, sent by the child) or the clone is over (0, sent by the
+/// launcher after it, with pid 0 when it failed).
+pub(crate) fn pid_record(pid: libc::pid_t, waiting: bool) -> [u8; 8] {
+    let mut rec = [0u8; 8];
+    rec[..4].copy_from_slice(&pid.to_ne_bytes());
+    rec[4..].copy_from_slice(&i32::from(waiting).to_ne_bytes());
+    rec
 }
 
 /// Whether the parent attaches a cgroup after the clone (so the child must
@@ -175,10 +192,20 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         // alone (the flag would make the caller non-dumpable): it is the
         // caller's own memory under the caller's ids, and gets a fresh `mm`
         // at exec (see sys/vfork.rs).
-        if !fds.shares_memory {
+        // With parent-written maps the kernel uid may change below, which
+        // makes the mm non-dumpable anyway: do it now, for the whole setup;
+        // the parent gives the caller its own flag back after the exec
+        // (launcher::KeepDumpable).
+        if !fds.shares_memory || parent_maps {
             libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
         }
         if parent_maps {
+            if fds.shares_memory && fds.pid_w >= 0 {
+                // The parent's cloning thread is suspended: tell the
+                // caller's thread, which writes the maps, who we are.
+                let pid = std::ptr::read_volatile(fds.pid_cell);
+                let _ = sys::write_all(fds.pid_w, &pid_record(pid, true));
+            }
             wait_for_release(fds.sync_r);
         }
         if plan.die_with_parent && !parent_maps && !fds.release_late && parent_gone(plan, fds) {
