@@ -2,8 +2,11 @@
 //!
 //! `rsandbox run [FLAGS] -- CMD ARGS...` exits with the payload's exit code,
 //! or 128+N when it was killed by signal N; `--json` prints the outcome.
+//! `rsandbox bwrap ARGS...`, or this binary called as `bwrap` (a symlink),
+//! takes bubblewrap's command line (see `bwrap/`).
 
 mod args;
+mod bwrap;
 
 use std::process::ExitCode;
 
@@ -11,7 +14,24 @@ use clap::Parser;
 
 use args::{Cli, Sub};
 
+/// Whether this process was started under the name `bwrap`.
+fn called_as_bwrap(argv0: Option<&std::ffi::OsStr>) -> bool {
+    argv0
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name())
+        .is_some_and(|n| n == "bwrap")
+}
+
 fn main() -> ExitCode {
+    let mut argv = std::env::args_os();
+    let argv0 = argv.next();
+    if called_as_bwrap(argv0.as_deref()) {
+        return bwrap::main(argv.collect());
+    }
+    let rest: Vec<_> = argv.collect();
+    if rest.first().is_some_and(|a| a == "bwrap") {
+        return bwrap::main(rest[1..].to_vec());
+    }
     let cli = Cli::parse();
     match cli.cmd {
         Sub::Run(run) => match run.execute() {
@@ -33,5 +53,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        // Handled above, before clap (bwrap's grammar is not clap's).
+        Sub::Bwrap(b) => bwrap::main(b.args),
     }
 }

@@ -255,6 +255,9 @@ impl MountPlan {
         let tree = match (&self.root, &self.template) {
             (_, Some(t)) => clone_view(t.view_id),
             (Root::Tmpfs, None) => root_tmpfs(),
+            (Root::Dir(s), None) if self.root_ro_first => {
+                clone_tree(s.raw(), true, MOUNT_ATTR_NOSUID | MOUNT_ATTR_RDONLY)
+            }
             (Root::Dir(s), None) => clone_tree(s.raw(), true, MOUNT_ATTR_NOSUID),
         }
         .map_err(pivot(1))?;
@@ -567,6 +570,7 @@ impl MountPlan {
                 ok(move_mount_fds(tree.0, dst.0))
             }
             Action::SetRo => ok(mount_setattr(dst.0, false, MOUNT_ATTR_RDONLY, 0)),
+            Action::Chmod { mode } => super::node::chmod_fd(dst.0, *mode),
             Action::Overlay {
                 lowers,
                 upper,

@@ -137,6 +137,9 @@ pub struct FsConfig {
     pub rootfs_writable: bool,
     /// Mount steps, applied in order.
     pub steps: Vec<MountStep>,
+    /// bubblewrap's model (see [`Sandbox::bare_fs`]): nothing is added to
+    /// the steps.
+    pub bare: bool,
 }
 
 /// One mount step. Destinations are absolute paths inside the box.
@@ -261,6 +264,14 @@ pub enum MountStep {
         /// Path in the box.
         path: PathBuf,
     },
+    /// Give existing `path` the permission bits `mode` (symlinks in it are
+    /// followed inside the box's root).
+    Chmod {
+        /// Path in the box.
+        path: PathBuf,
+        /// Permission bits, at most `0o7777`.
+        mode: u32,
+    },
 }
 
 /// The kind of a [`MountStep::Device`].
@@ -301,7 +312,9 @@ impl MountStep {
             | MountStep::File { dst, .. }
             | MountStep::Device { dst, .. }
             | MountStep::Overlay { dst, .. } => dst,
-            MountStep::Mask { path } | MountStep::RemountRo { path } => path,
+            MountStep::Mask { path }
+            | MountStep::RemountRo { path }
+            | MountStep::Chmod { path, .. } => path,
         }
     }
 
@@ -310,7 +323,10 @@ impl MountStep {
     fn mounts_new(&self) -> bool {
         !matches!(
             self,
-            MountStep::Mask { .. } | MountStep::RemountRo { .. } | MountStep::Symlink { .. }
+            MountStep::Mask { .. }
+                | MountStep::RemountRo { .. }
+                | MountStep::Symlink { .. }
+                | MountStep::Chmod { .. }
         )
     }
 
@@ -343,6 +359,7 @@ impl MountStep {
             MountStep::Overlay { .. } => "overlay",
             MountStep::Mask { .. } => "mask",
             MountStep::RemountRo { .. } => "remount_ro",
+            MountStep::Chmod { .. } => "chmod",
         }
     }
 }
@@ -492,6 +509,26 @@ impl Sandbox {
     pub fn remount_ro(self, path: impl Into<PathBuf>) -> Self {
         self.fs_step(MountStep::RemountRo { path: path.into() })
     }
+    /// Give existing `path` in the box the permission bits `mode`.
+    pub fn chmod(self, path: impl Into<PathBuf>, mode: u32) -> Self {
+        self.fs_step(MountStep::Chmod {
+            path: path.into(),
+            mode,
+        })
+    }
+    /// bubblewrap's filesystem model, for a caller that describes the
+    /// whole view itself: nothing is added to the steps. Without a
+    /// rootfs, `/` is an empty writable tmpfs (no host entry, no `/proc`,
+    /// `/dev`, `/tmp` or `/run` unless a step makes them) and two steps
+    /// may use the same destination (the later covers the earlier). With a
+    /// rootfs, no `/proc` or `/dev` is mounted on it, and a read-only one
+    /// is made read-only recursively *before* the steps, as
+    /// `bwrap --ro-bind DIR /` does (missing mount points in it are then
+    /// an error, not created in `dir`).
+    pub fn bare_fs(mut self, on: bool) -> Self {
+        self.fs.bare = on;
+        self
+    }
     /// Append an already built step.
     pub fn mount_step(self, step: MountStep) -> Self {
         self.fs_step(step)
@@ -555,6 +592,9 @@ pub(crate) fn creates_path(sb: &Sandbox, path: &Path) -> bool {
 /// step with the same destination), then the user's.
 pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
     let mut out = Vec::new();
+    if sb.fs.bare {
+        return sb.fs.steps.clone();
+    }
     let user_dsts: Vec<PathBuf> = sb
         .fs
         .steps

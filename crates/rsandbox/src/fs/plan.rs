@@ -137,6 +137,8 @@ pub(crate) enum Action {
     Mask,
     /// Bind the path onto itself and make it read-only recursively.
     RemountRo,
+    /// Set the permission bits of the existing path.
+    Chmod { mode: u32 },
     /// `mount_setattr(RDONLY)` on the mount rooted at the target.
     SetRo,
     /// An overlay with fd-based layers.
@@ -178,6 +180,9 @@ pub(crate) struct MountPlan {
     pub root: Root,
     /// Make the root mount read-only after the steps.
     pub root_ro: bool,
+    /// Make the root and every mount under it read-only before the steps
+    /// (bubblewrap's `--ro-bind DIR /`).
+    pub root_ro_first: bool,
     /// An existing host directory the new root is attached on before
     /// `pivot_root` (inside the private mount namespace).
     pub stage: CString,
@@ -286,7 +291,10 @@ impl MountPlan {
         }
         Ok(Some(MountPlan {
             root,
-            root_ro: !sb.fs.rootfs_writable,
+            // bubblewrap's empty root stays writable; its read-only rootfs
+            // is made so before the steps (`root_ro_first`).
+            root_ro: !sb.fs.rootfs_writable && !sb.fs.bare,
+            root_ro_first: !sb.fs.rootfs_writable && sb.fs.bare && sb.fs.rootfs.is_some(),
             stage: c(stage.as_bytes()),
             ops,
             null,
@@ -317,6 +325,7 @@ impl MountPlan {
         Ok(MountPlan {
             root: Root::Tmpfs,
             root_ro: true,
+            root_ro_first: false,
             stage: c(stage()?.as_bytes()),
             ops,
             null: Src::new("mask", Path::new("/dev/null"))?,
@@ -507,6 +516,9 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             ops.push(o);
         }
         MountStep::Dir { .. } => ops.push(op(dst, Create::Dir, Action::Dir)),
+        MountStep::Chmod { mode, .. } => {
+            ops.push(op(dst, Create::No, Action::Chmod { mode: *mode }))
+        }
         MountStep::Symlink { target, .. } => ops.push(op(
             dst,
             Create::No,

@@ -52,7 +52,9 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
         None => PathBuf::from("/"),
     };
     let root_fd = open_dir(&root)?;
-    let default_view = sb.fs.rootfs.is_none();
+    let default_view = sb.fs.rootfs.is_none() && !sb.fs.bare;
+    // bubblewrap's empty root: nothing exists but what the steps make.
+    let empty_root = sb.fs.rootfs.is_none() && sb.fs.bare;
     let user_ns = sb.has_ns(Namespace::User);
     let pid_ns = sb.has_ns(Namespace::Pid);
     // A namespace of the box's own (new, or joined: then the kernel judges).
@@ -126,7 +128,12 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                 }
             }
         }
-        if !matches!(step, MountStep::Mask { .. } | MountStep::RemountRo { .. }) {
+        if !sb.fs.bare
+            && !matches!(
+                step,
+                MountStep::Mask { .. } | MountStep::RemountRo { .. } | MountStep::Chmod { .. }
+            )
+        {
             if let Some((_, j)) = seen.iter().find(|(d, _)| *d == dst) {
                 return Err(Error::invalid(
                     kind,
@@ -163,7 +170,7 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                             }
                     )
             });
-        let existing = if shadowed {
+        let existing = if shadowed || empty_root {
             None
         } else {
             kind_in_root(root_fd.as_raw_fd(), &dst)
@@ -279,7 +286,7 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                         ),
                     ));
                 }
-                if !shadowed && existing_is_not_real_dir(root_fd.as_raw_fd(), &dst) {
+                if !shadowed && !empty_root && existing_is_not_real_dir(root_fd.as_raw_fd(), &dst) {
                     return Err(Error::invalid(
                         kind,
                         format!("destination {} must be a real directory", dst.display()),
@@ -370,7 +377,15 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                     }
                 }
             }
-            MountStep::Mask { .. } | MountStep::RemountRo { .. } => continue,
+            MountStep::Chmod { mode, .. } if *mode > 0o7777 => {
+                return Err(Error::invalid(
+                    kind,
+                    format!("mode {mode:#o} of {} is above 0o7777", dst.display()),
+                ))
+            }
+            MountStep::Mask { .. } | MountStep::RemountRo { .. } | MountStep::Chmod { .. } => {
+                continue
+            }
         }
         if default_view && !shadowed && !writable_parent && existing.is_none() {
             return Err(Error::invalid(

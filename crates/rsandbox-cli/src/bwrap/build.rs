@@ -1,0 +1,391 @@
+//! From bwrap's options to the core builder: the same box bubblewrap
+//! would make, or a usage error naming what cannot be made the same.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use rsandbox::{Command, Sandbox};
+
+use super::args::{BindKind, CapOp, EnvOp, FsOp, Options, Usage};
+
+/// A box ready to spawn, and what must live until it has.
+pub struct Built {
+    pub sandbox: Sandbox,
+    pub command: Command,
+    /// The namespaces bwrap reports ids of (`--info-fd`, `--json-status-fd`).
+    pub reported_ns: Vec<&'static str>,
+    /// Host directory holding `--bind-data` files until the spawn.
+    pub data_dir: Option<DataDir>,
+}
+
+/// A private directory (0700) for the files `--bind-data` binds; removed
+/// when dropped (the box's mounts keep the files themselves alive).
+pub struct DataDir(PathBuf);
+
+impl DataDir {
+    fn new() -> Result<DataDir, Usage> {
+        let base = std::env::var_os("TMPDIR").unwrap_or_else(|| "/tmp".into());
+        let mut tmpl = Path::new(&base)
+            .join("rsandbox-bwrap-XXXXXX")
+            .into_os_string()
+            .into_encoded_bytes();
+        tmpl.push(0);
+        // SAFETY: tmpl is a NUL-terminated writable buffer mkdtemp fills in.
+        let r = unsafe { libc::mkdtemp(tmpl.as_mut_ptr().cast()) };
+        if r.is_null() {
+            return Err(Usage(format!(
+                "--bind-data: cannot create a directory under {}: {}",
+                Path::new(&base).display(),
+                std::io::Error::last_os_error()
+            )));
+        }
+        tmpl.pop();
+        // SAFETY: the bytes came from an OsString plus what mkdtemp wrote.
+        let path = PathBuf::from(unsafe { OsString::from_encoded_bytes_unchecked(tmpl) });
+        Ok(DataDir(path))
+    }
+
+    fn write(&self, n: usize, data: &[u8], mode: u32) -> Result<PathBuf, Usage> {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        let p = self.0.join(format!("data-{n}"));
+        let err = |e: std::io::Error| Usage(format!("--bind-data: {}: {e}", p.display()));
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&p)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, data))
+            .map_err(err)?;
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(mode)).map_err(err)?;
+        Ok(p)
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn is_root_path(p: &Path) -> bool {
+    p.components()
+        .all(|c| matches!(c, std::path::Component::RootDir))
+}
+
+/// The kernel's default tmpfs size (half of RAM), which bwrap's tmpfs
+/// gets when `--size` is not given.
+fn default_tmpfs_size() -> u64 {
+    // SAFETY: sysconf only reads system values.
+    let (pages, page) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    ((pages.max(1) as u64) * (page.max(4096) as u64) / 2).max(1 << 20)
+}
+
+/// A bind source as bwrap takes it: symlinks followed (`realpath`).
+fn source(src: &Path, try_: bool) -> Result<Option<PathBuf>, Usage> {
+    match std::fs::canonicalize(src) {
+        Ok(p) => Ok(Some(p)),
+        Err(e) if try_ && e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Usage(format!(
+            "Can't find source path {}: {e}",
+            src.display()
+        ))),
+    }
+}
+
+/// Apply the filesystem operations in order.
+fn filesystem(
+    mut sb: Sandbox,
+    ops: &[FsOp],
+    data_dir: &mut Option<DataDir>,
+) -> Result<Sandbox, Usage> {
+    for (i, op) in ops.iter().enumerate() {
+        if let FsOp::Bind {
+            src,
+            dst,
+            kind,
+            try_,
+        } = op
+        {
+            if is_root_path(dst) {
+                let Some(src) = source(src, *try_)? else {
+                    continue;
+                };
+                if i != 0 {
+                    return Err(Usage(format!(
+                        "a bind onto / is supported only as the first operation (it is operation {} here)",
+                        i + 1
+                    )));
+                }
+                sb = match kind {
+                    BindKind::Ro => sb.rootfs(src),
+                    BindKind::Rw | BindKind::Dev => sb.rootfs_rw(src),
+                };
+                continue;
+            }
+        }
+        sb = one_op(sb, op, data_dir)?;
+    }
+    Ok(sb)
+}
+
+fn one_op(sb: Sandbox, op: &FsOp, data_dir: &mut Option<DataDir>) -> Result<Sandbox, Usage> {
+    Ok(match op {
+        FsOp::Bind {
+            src,
+            dst,
+            kind,
+            try_,
+        } => match (source(src, *try_)?, kind) {
+            (None, _) => sb,
+            (Some(s), BindKind::Ro) => sb.ro_bind(s, dst),
+            (Some(s), BindKind::Rw | BindKind::Dev) => sb.bind(s, dst),
+        },
+        FsOp::Tmpfs { dst, size, perms } if is_root_path(dst) => {
+            if size.is_some() || perms.is_some() {
+                return Err(Usage(
+                    "--tmpfs / with --size or --perms is not supported (/ is a tmpfs already)"
+                        .into(),
+                ));
+            }
+            sb
+        }
+        FsOp::Tmpfs { dst, size, perms } => sb.mount_step(rsandbox::fs::MountStep::Tmpfs {
+            dst: dst.clone(),
+            size: size.unwrap_or_else(default_tmpfs_size),
+            source: None,
+            mode: Some(perms.unwrap_or(0o755)),
+        }),
+        FsOp::Proc(d) => sb.proc(d),
+        FsOp::Dev(d) => sb.dev(d),
+        FsOp::Mqueue(d) => sb.mqueue(d),
+        FsOp::Dir { dst, perms } => {
+            let sb = sb.dir(dst);
+            match perms {
+                Some(m) => sb.chmod(dst, *m),
+                None => sb,
+            }
+        }
+        FsOp::Symlink { target, dst } => sb.symlink(target, dst),
+        FsOp::File { data, dst, perms } => {
+            let sb = sb.file(dst, data.clone());
+            match perms {
+                Some(m) => sb.chmod(dst, *m),
+                None => sb,
+            }
+        }
+        FsOp::BindData {
+            data,
+            dst,
+            readonly,
+            perms,
+        } => {
+            if data_dir.is_none() {
+                *data_dir = Some(DataDir::new()?);
+            }
+            let dir = data_dir.as_ref().expect("just made");
+            let n = dir.0.read_dir().map(|d| d.count()).unwrap_or(0);
+            let file = dir.write(n, data, perms.unwrap_or(0o600))?;
+            if *readonly {
+                sb.ro_bind(file, dst)
+            } else {
+                sb.bind(file, dst)
+            }
+        }
+        FsOp::RemountRo(p) => sb.remount_ro(p),
+        FsOp::Chmod { mode, path } => sb.chmod(path, *mode),
+        FsOp::Overlay {
+            lowers,
+            rw,
+            dst,
+            readonly,
+        } => {
+            let lowers = lowers.iter().rev().cloned();
+            let sb = match rw {
+                Some((upper, work)) => sb.overlay_persist(lowers, upper, work, dst),
+                None => sb.overlay(lowers, dst),
+            };
+            if *readonly {
+                sb.remount_ro(dst)
+            } else {
+                sb
+            }
+        }
+    })
+}
+
+/// bwrap's capabilities: as root, the caller's (all of them) minus
+/// `--cap-drop`; otherwise none plus `--cap-add`; applied in order.
+fn capabilities(sb: Sandbox, ops: &[CapOp], root: bool) -> Result<Sandbox, Usage> {
+    let all = rsandbox::caps::CAP_NAMES;
+    let mut set: Vec<&str> = if root { all.to_vec() } else { Vec::new() };
+    let find = |name: &str| -> Result<&'static str, Usage> {
+        let up = name.to_ascii_uppercase();
+        let full = if up.starts_with("CAP_") {
+            up
+        } else {
+            format!("CAP_{up}")
+        };
+        all.iter()
+            .find(|c| **c == full)
+            .copied()
+            .ok_or_else(|| Usage(format!("Unknown cap: {name}")))
+    };
+    for op in ops {
+        match op {
+            CapOp::Add(n) if n.eq_ignore_ascii_case("ALL") => set = all.to_vec(),
+            CapOp::Drop(n) if n.eq_ignore_ascii_case("ALL") => set.clear(),
+            CapOp::Add(n) => {
+                let c = find(n)?;
+                if !set.contains(&c) {
+                    set.push(c);
+                }
+            }
+            CapOp::Drop(n) => {
+                let c = find(n)?;
+                set.retain(|x| *x != c);
+            }
+        }
+    }
+    Ok(if root && set.len() == all.len() {
+        sb.keep_all_caps()
+    } else {
+        sb.keep_caps(set)
+    })
+}
+
+fn environment(mut sb: Sandbox, ops: &[EnvOp]) -> Sandbox {
+    for op in ops {
+        sb = match op {
+            EnvOp::Set(k, v) => sb.env(k, v),
+            EnvOp::Unset(k) => sb.env_remove(k),
+            EnvOp::Clear => sb.env_clear(),
+        };
+    }
+    sb
+}
+
+/// Where bwrap starts the payload without `--chdir`: the caller's working
+/// directory when the box shows it (bound from the same host path, or the
+/// box's root is the host's), else `$HOME` the same way, else `/`.
+fn default_cwd(ops: &[FsOp]) -> PathBuf {
+    let visible = |dir: &Path| -> bool {
+        let covering = ops.iter().rev().find_map(|op| match op {
+            FsOp::Bind { src, dst, .. } => dir
+                .strip_prefix(dst)
+                .ok()
+                .map(|rest| (Some(src.join(rest)), op)),
+            FsOp::Tmpfs { dst, .. } | FsOp::Dir { dst, .. } if dir.starts_with(dst) => {
+                Some((None, op))
+            }
+            _ => None,
+        });
+        match covering {
+            Some((Some(host), _)) => {
+                host.is_dir() && std::fs::canonicalize(&host).ok().as_deref() == Some(dir)
+            }
+            Some((None, FsOp::Tmpfs { dst, .. } | FsOp::Dir { dst, .. })) => dst == dir,
+            _ => false,
+        }
+    };
+    let cwd = std::env::current_dir().ok();
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    cwd.into_iter()
+        .chain(home)
+        .find(|d| d.is_absolute() && visible(d))
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+fn ns_exists(name: &str) -> bool {
+    Path::new("/proc/self/ns").join(name).exists()
+}
+
+/// The box these options describe.
+pub fn build(o: &Options) -> Result<Built, Usage> {
+    if o.command.is_empty() {
+        return Err(Usage("No command specified".into()));
+    }
+    // SAFETY: getuid has no preconditions.
+    let real_uid = unsafe { libc::getuid() };
+    let root = real_uid == 0;
+    let user = o.unshare_user || !root || (o.unshare_user_try && ns_exists("user"));
+    if o.uid.is_some_and(|u| u != real_uid) && !user {
+        return Err(Usage("Specifying --uid requires --unshare-user".into()));
+    }
+    // SAFETY: getgid has no preconditions.
+    if o.gid.is_some_and(|g| g != unsafe { libc::getgid() }) && !user {
+        return Err(Usage("Specifying --gid requires --unshare-user".into()));
+    }
+    if o.hostname.is_some() && !o.unshare_uts {
+        return Err(Usage("Specifying --hostname requires --unshare-uts".into()));
+    }
+    if !o.seccomp_fds.is_empty() {
+        return Err(Usage(
+            "--seccomp is not supported by rsandbox bwrap yet: a compiled BPF program cannot be loaded".into(),
+        ));
+    }
+    let mut sb = Sandbox::new()
+        .mount_ns()
+        .bare_fs(true)
+        .inherit_env()
+        .die_with_parent(o.die_with_parent);
+    let mut reported = vec!["mnt"];
+    if user {
+        sb = sb.user_ns();
+    }
+    let cgroup = o.unshare_cgroup || (o.unshare_cgroup_try && ns_exists("cgroup"));
+    for (on, name) in [
+        (cgroup, "cgroup"),
+        (o.unshare_ipc, "ipc"),
+        (o.unshare_net, "net"),
+        (o.unshare_pid, "pid"),
+        (o.unshare_uts, "uts"),
+    ] {
+        if !on {
+            continue;
+        }
+        reported.push(name);
+        sb = match name {
+            "cgroup" => sb.cgroup_ns(),
+            "ipc" => sb.ipc_ns(),
+            "net" => sb.net_ns(),
+            "pid" => sb.pid_ns(),
+            _ => sb.uts_ns(),
+        };
+    }
+    reported.sort_unstable();
+    if let Some(u) = o.uid {
+        sb = sb.uid(u);
+    }
+    if let Some(g) = o.gid {
+        sb = sb.gid(g);
+    }
+    if let Some(h) = &o.hostname {
+        sb = sb.hostname(h.clone());
+    }
+    let mut data_dir = None;
+    sb = filesystem(sb, &o.fs, &mut data_dir)?;
+    sb = environment(sb, &o.env);
+    sb = capabilities(sb, &o.caps, root)?;
+    sb = sb.cwd(o.chdir.clone().unwrap_or_else(|| default_cwd(&o.fs)));
+    if let Some(fd) = o.block_fd {
+        sb = sb.start_gate(fd);
+    }
+    for fd in super::inherited_fds(o) {
+        sb = sb.pass_fd(fd, fd);
+    }
+    let mut command = Command::from_argv(o.command.iter().cloned());
+    if let Some(a) = &o.argv0 {
+        command = command.arg0(a.clone());
+    }
+    Ok(Built {
+        sandbox: sb,
+        command,
+        reported_ns: reported,
+        data_dir,
+    })
+}

@@ -1,0 +1,110 @@
+//! `rsandbox bwrap ARGS...`, also what the binary does when called as
+//! `bwrap` (through a symlink): bubblewrap's command line on the core
+//! builder. See docs/bwrap.md for what is the same and what is refused.
+//!
+//! Usage errors and setup failures print `bwrap: MESSAGE` and exit 1, as
+//! bwrap does; otherwise the exit code is the payload's (128+N when killed
+//! by signal N).
+
+mod args;
+mod build;
+mod status;
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use args::{Options, Usage};
+
+/// The version line: bubblewrap's interface, rsandbox's implementation.
+const VERSION: &str = concat!(
+    "bubblewrap 0.11.1 (rsandbox ",
+    env!("CARGO_PKG_VERSION"),
+    ")"
+);
+
+/// Whether fd is open in this process.
+pub(crate) fn fd_is_open(fd: i32) -> bool {
+    // SAFETY: F_GETFD only queries the descriptor table.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
+/// The fds the payload inherits, as bwrap passes them: every fd above 2
+/// open without close-on-exec, except those the options consumed or that
+/// bwrap keeps to itself (`--json-status-fd`, `--info-fd`, `--block-fd`);
+/// plus `--sync-fd`.
+pub(crate) fn inherited_fds(o: &Options) -> Vec<i32> {
+    let own = [o.json_status_fd, o.info_fd, o.block_fd];
+    let mut out: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.retain(|&fd| {
+        // SAFETY: F_GETFD only queries the descriptor table.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+        fd > 2
+            && flags >= 0
+            && flags & libc::FD_CLOEXEC == 0
+            && !o.consumed_fds.contains(&fd)
+            && !own.contains(&Some(fd))
+    });
+    if let Some(s) = o.sync_fd {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+fn fail(prefix: bool, msg: &dyn std::fmt::Display) -> ExitCode {
+    let p = if prefix { "<3>" } else { "" };
+    eprintln!("{p}bwrap: {msg}");
+    ExitCode::from(1)
+}
+
+/// Run bwrap's command line `args` (without the program name).
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let level_prefix = args.iter().any(|a| a == "--level-prefix");
+    let o = match args::parse(args) {
+        Ok(o) => o,
+        Err(e) => return fail(level_prefix, &e),
+    };
+    if o.help {
+        print!("{}", status::HELP);
+        return ExitCode::SUCCESS;
+    }
+    if o.version {
+        println!("{VERSION}");
+        return ExitCode::SUCCESS;
+    }
+    match run(&o) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => fail(o.level_prefix, &e),
+    }
+}
+
+fn run(o: &Options) -> Result<u8, Usage> {
+    let built = build::build(o)?;
+    let mut child = built
+        .sandbox
+        .spawn(&built.command)
+        .map_err(|e| Usage(e.to_string()))?;
+    drop(built.data_dir);
+    let pid = child.pid();
+    let ns = status::namespace_ids(pid, &built.reported_ns);
+    if let Some(fd) = o.info_fd {
+        status::write_info(fd, pid, &ns);
+    }
+    if let Some(fd) = o.json_status_fd {
+        status::write_json(fd, &status::child_pid_json(pid, &ns));
+    }
+    let outcome = child.wait().map_err(|e| Usage(e.to_string()))?;
+    let code = outcome.code();
+    if let Some(fd) = o.json_status_fd {
+        status::write_json(fd, &format!("{{ \"exit-code\": {code} }}\n"));
+    }
+    Ok(code.clamp(0, 255) as u8)
+}
