@@ -1187,6 +1187,28 @@ enum sandbox_result_t sandbox_mask(struct sandbox_t *sb, const char *path);
 enum sandbox_result_t sandbox_remount_ro(struct sandbox_t *sb, const char *path);
 
 /**
+ * Create directory `dst` with permission bits `mode` if it is missing (missing
+ * parents get owner `rwx` and `r-x` for the classes with any bit in `mode`).
+ *
+ * `dst`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_dir_mode(struct sandbox_t *sb, const char *dst, uint32_t mode);
+
+/**
+ * Give existing `path` in the box the permission bits `mode` (at most 0o7777).
+ *
+ * `path`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_chmod(struct sandbox_t *sb, const char *path, uint32_t mode);
+
+/**
+ * bubblewrap's filesystem model: nothing is added to the steps; without a
+ * rootfs `/` is an empty writable tmpfs, and a read-only rootfs is made
+ * read-only recursively before the steps.
+ */
+enum sandbox_result_t sandbox_bare_fs(struct sandbox_t *sb, bool on);
+
+/**
  * Kill the whole tree once it has run this long (wall clock); the outcome then
  * says `SANDBOX_REASON_WALL_TIME_LIMIT`.
  *

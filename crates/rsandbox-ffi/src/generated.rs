@@ -455,6 +455,45 @@ pub extern "C" fn sandbox_remount_ro(sb: *mut sandbox_t, path: *const c_char) ->
     })
 }
 
+/// Create directory `dst` with permission bits `mode` if it is missing (missing
+/// parents get owner `rwx` and `r-x` for the classes with any bit in `mode`).
+///
+/// `dst`: a NUL-terminated path (any bytes), copied.
+#[no_mangle]
+pub extern "C" fn sandbox_dir_mode(
+    sb: *mut sandbox_t,
+    dst: *const c_char,
+    mode: u32,
+) -> sandbox_result_t {
+    guard(|| {
+        let dst = c_path(dst, "dst")?;
+        update(sb, |s| s.dir_mode(dst, mode))
+    })
+}
+
+/// Give existing `path` in the box the permission bits `mode` (at most 0o7777).
+///
+/// `path`: a NUL-terminated path (any bytes), copied.
+#[no_mangle]
+pub extern "C" fn sandbox_chmod(
+    sb: *mut sandbox_t,
+    path: *const c_char,
+    mode: u32,
+) -> sandbox_result_t {
+    guard(|| {
+        let path = c_path(path, "path")?;
+        update(sb, |s| s.chmod(path, mode))
+    })
+}
+
+/// bubblewrap's filesystem model: nothing is added to the steps; without a
+/// rootfs `/` is an empty writable tmpfs, and a read-only rootfs is made
+/// read-only recursively before the steps.
+#[no_mangle]
+pub extern "C" fn sandbox_bare_fs(sb: *mut sandbox_t, on: bool) -> sandbox_result_t {
+    guard(|| update(sb, |s| s.bare_fs(on)))
+}
+
 // --- limits ---
 
 /// Kill the whole tree once it has run this long (wall clock); the outcome then

@@ -314,6 +314,27 @@ impl PySandbox {
         Ok(self.with(|s| s.remount_ro(path)))
     }
 
+    /// Create directory `dst` with permission bits `mode` if it is missing (missing
+    /// parents get owner `rwx` and `r-x` for the classes with any bit in `mode`).
+    fn dir_mode(&self, dst: &Bound<'_, PyAny>, mode: u32) -> PyResult<Self> {
+        let dst = conv::path(dst)?;
+        Ok(self.with(|s| s.dir_mode(dst, mode)))
+    }
+
+    /// Give existing `path` in the box the permission bits `mode` (at most 0o7777).
+    fn chmod(&self, path: &Bound<'_, PyAny>, mode: u32) -> PyResult<Self> {
+        let path = conv::path(path)?;
+        Ok(self.with(|s| s.chmod(path, mode)))
+    }
+
+    /// bubblewrap's filesystem model: nothing is added to the steps; without a
+    /// rootfs `/` is an empty writable tmpfs, and a read-only rootfs is made
+    /// read-only recursively before the steps.
+    #[pyo3(signature = (on=true))]
+    fn bare_fs(&self, on: bool) -> Self {
+        self.with(|s| s.bare_fs(on))
+    }
+
     // --- limits ---
 
     /// Kill the whole tree once it has run this long (wall clock); the outcome then

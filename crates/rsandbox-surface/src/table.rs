@@ -272,6 +272,26 @@ pub static SECTIONS: &[Section] = &[
                 &[arg("path", Path)],
                 "Make `path` (and the mounts under it) read-only.",
             ),
+            row(
+                "dir_mode",
+                &[arg("dst", Path), arg("mode", U32)],
+                "Create directory `dst` with permission bits `mode` if it is missing \
+                 (missing parents get owner `rwx` and `r-x` for the classes with any \
+                 bit in `mode`).",
+            ),
+            row(
+                "chmod",
+                &[arg("path", Path), arg("mode", U32)],
+                "Give existing `path` in the box the permission bits `mode` (at most \
+                 0o7777).",
+            ),
+            row(
+                "bare_fs",
+                &[arg("on", Flag)],
+                "bubblewrap's filesystem model: nothing is added to the steps; without \
+                 a rootfs `/` is an empty writable tmpfs, and a read-only rootfs is made \
+                 read-only recursively before the steps.",
+            ),
         ],
     },
     Section {

@@ -198,10 +198,16 @@ pub enum MountStep {
         /// Destination in the box (a real directory).
         dst: PathBuf,
     },
-    /// A directory (mode 0755), with missing parents.
+    /// A directory (mode 0755, or `mode`), with missing parents. An
+    /// existing directory is left as it is.
     Dir {
         /// Destination in the box.
         dst: PathBuf,
+        /// Permission bits of the directory if it is made (at most
+        /// `0o7777`); missing parents then get `0o700` plus `r-x` for the
+        /// group and others that have any bit in it, as bubblewrap does.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
     },
     /// A symlink `dst -> target`.
     Symlink {
@@ -307,7 +313,7 @@ impl MountStep {
             | MountStep::Dev { dst }
             | MountStep::Mqueue { dst }
             | MountStep::Sysfs { dst }
-            | MountStep::Dir { dst }
+            | MountStep::Dir { dst, .. }
             | MountStep::Symlink { dst, .. }
             | MountStep::File { dst, .. }
             | MountStep::Device { dst, .. }
@@ -429,7 +435,18 @@ impl Sandbox {
     }
     /// Create directory `dst` (and missing parents).
     pub fn dir(self, dst: impl Into<PathBuf>) -> Self {
-        self.fs_step(MountStep::Dir { dst: dst.into() })
+        self.fs_step(MountStep::Dir {
+            dst: dst.into(),
+            mode: None,
+        })
+    }
+    /// Create directory `dst` with permission bits `mode` if it is missing
+    /// (see [`MountStep::Dir`]).
+    pub fn dir_mode(self, dst: impl Into<PathBuf>, mode: u32) -> Self {
+        self.fs_step(MountStep::Dir {
+            dst: dst.into(),
+            mode: Some(mode),
+        })
     }
     /// Create symlink `dst` pointing to `target`.
     pub fn symlink(self, target: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {

@@ -162,6 +162,9 @@ pub(crate) struct Op {
     pub action: Action,
     /// The destination in the box, for messages.
     pub path: PathBuf,
+    /// Permission bits of a directory this op makes (and, derived, of its
+    /// missing parents); `None`: `0o755`, less the umask.
+    pub mode: Option<u32>,
 }
 
 /// Where `/` comes from.
@@ -423,6 +426,7 @@ fn op(dst: &Path, create: Create, action: Action) -> Op {
         real_dir: false,
         action,
         path: dst.to_path_buf(),
+        mode: None,
     }
 }
 
@@ -515,7 +519,11 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             o.real_dir = true;
             ops.push(o);
         }
-        MountStep::Dir { .. } => ops.push(op(dst, Create::Dir, Action::Dir)),
+        MountStep::Dir { mode, .. } => {
+            let mut o = op(dst, Create::Dir, Action::Dir);
+            o.mode = *mode;
+            ops.push(o);
+        }
         MountStep::Chmod { mode, .. } => {
             ops.push(op(dst, Create::No, Action::Chmod { mode: *mode }))
         }

@@ -749,7 +749,14 @@ fn resolve_program(sb: &Sandbox, cmd: &Command, env: &[(OsString, OsString)]) ->
         if crate::fs::creates_path(sb, &inside) {
             return Ok(inside);
         }
-        crate::fs::check_executable_in_box(sb, &inside).map_err(not_found)?;
+        match crate::fs::check_executable_in_box(sb, &inside) {
+            // A magic link of the box's /proc (`/proc/self/exe`) cannot be
+            // followed from here (it names this process's files, not the
+            // payload's): the exec in the box resolves it, and reports
+            // a failure as the exec stage's error.
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) && inside.starts_with("/proc") => {}
+            r => r.map_err(not_found)?,
+        }
         return Ok(inside);
     }
     let path = env
