@@ -14,8 +14,17 @@ use clap::Parser;
 
 use args::{Cli, Sub};
 
-/// Whether this process was started under the name `bwrap`.
-fn called_as_bwrap(argv0: Option<&std::ffi::OsStr>) -> bool {
+/// Whether this process was started under the name `bwrap`, or re-run by
+/// a bwrap payload as `/proc/self/exe --OPTION...` (as bubblewrap's own
+/// tests nest it): rsandbox itself takes no such option first.
+fn called_as_bwrap(argv0: Option<&std::ffi::OsStr>, first: Option<&std::ffi::OsStr>) -> bool {
+    if argv0.is_some_and(|a| a == "/proc/self/exe") {
+        let own = ["--help", "-h", "--version", "-V"];
+        return first.is_some_and(|f| {
+            f.to_str()
+                .is_some_and(|f| f.starts_with("--") && !own.contains(&f))
+        });
+    }
     argv0
         .map(std::path::Path::new)
         .and_then(|p| p.file_name())
@@ -25,12 +34,13 @@ fn called_as_bwrap(argv0: Option<&std::ffi::OsStr>) -> bool {
 fn main() -> ExitCode {
     let mut argv = std::env::args_os();
     let argv0 = argv.next();
-    if called_as_bwrap(argv0.as_deref()) {
-        return bwrap::main(argv.collect());
-    }
     let rest: Vec<_> = argv.collect();
+    if called_as_bwrap(argv0.as_deref(), rest.first().map(|a| a.as_os_str())) {
+        let name = argv0.as_deref().unwrap_or_default().to_string_lossy();
+        return bwrap::main(&name, rest);
+    }
     if rest.first().is_some_and(|a| a == "bwrap") {
-        return bwrap::main(rest[1..].to_vec());
+        return bwrap::main("rsandbox bwrap", rest[1..].to_vec());
     }
     let cli = Cli::parse();
     match cli.cmd {
@@ -54,6 +64,6 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         // Handled above, before clap (bwrap's grammar is not clap's).
-        Sub::Bwrap(b) => bwrap::main(b.args),
+        Sub::Bwrap(b) => bwrap::main("rsandbox bwrap", b.args),
     }
 }

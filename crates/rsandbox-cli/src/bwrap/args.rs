@@ -130,6 +130,12 @@ pub struct Options {
     pub block_fd: Option<i32>,
     pub argv0: Option<OsString>,
     pub level_prefix: bool,
+    /// Warnings to print (bwrap's wording) once parsing is done.
+    pub warnings: Vec<String>,
+    pub disable_userns: bool,
+    /// `--lock-file`: paths in the box locked while it runs.
+    pub lock_files: Vec<PathBuf>,
+    pub assert_userns_disabled: bool,
     /// Fds the options consumed (not passed into the box).
     pub consumed_fds: Vec<i32>,
     /// `--help` / `--version`.
@@ -158,29 +164,8 @@ const UNSUPPORTED: &[(&str, usize, &str)] = &[
         "joining an existing PID namespace by fd is not supported",
     ),
     ("--userns-block-fd", 1, "rsandbox writes the id maps itself"),
-    (
-        "--disable-userns",
-        0,
-        "nested user namespaces cannot be disabled this way (a seccomp profile can refuse them)",
-    ),
-    (
-        "--assert-userns-disabled",
-        0,
-        "nested user namespaces cannot be disabled this way",
-    ),
     ("--exec-label", 1, "SELinux labels are not supported"),
     ("--file-label", 1, "SELinux labels are not supported"),
-    ("--lock-file", 1, "lock files are not supported"),
-    (
-        "--bind-fd",
-        2,
-        "binding an fd is not supported; bind its path",
-    ),
-    (
-        "--ro-bind-fd",
-        2,
-        "binding an fd is not supported; bind its path",
-    ),
     (
         "--as-pid-1",
         0,
@@ -202,6 +187,26 @@ pub fn read_fd(opt: &str, fd: i32) -> Result<Vec<u8>, Usage> {
     f.read_to_end(&mut buf)
         .map_err(|e| Usage(format!("{opt}: cannot read fd {fd}: {e}")))?;
     Ok(buf)
+}
+
+/// The host path of the caller's fd (`--bind-fd`): the name the kernel
+/// keeps for it, checked to be the very file the fd holds (the core then
+/// binds that inode, checked again in the box).
+fn fd_path(opt: &str, fd: i32) -> Result<PathBuf, Usage> {
+    use std::os::unix::fs::MetadataExt;
+    let link = std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .map_err(|e| Usage(format!("{opt}: fd {fd}: {e}")))?;
+    let by_fd = std::fs::metadata(format!("/proc/self/fd/{fd}"));
+    let by_path = std::fs::metadata(&link);
+    match (by_fd, by_path) {
+        (Ok(a), Ok(b)) if link.is_absolute() && a.dev() == b.dev() && a.ino() == b.ino() => {
+            Ok(link)
+        }
+        _ => usage(format!(
+            "{opt}: fd {fd} is not a file reachable by its path ({})",
+            link.display()
+        )),
+    }
 }
 
 /// The arguments of the options, taken one by one.
@@ -273,6 +278,43 @@ pub fn parse(args: Vec<OsString>) -> Result<Options, Usage> {
             break;
         }
         let opt = opt.to_string();
+        if opt == "--args" {
+            let fd = c.fd(&opt)?;
+            let data = read_fd(&opt, fd)?;
+            o.consumed_fds.push(fd);
+            // Each argument ends with a NUL; empty ones are arguments too.
+            let body = data.strip_suffix(&[0]).unwrap_or(&data);
+            let extra: Vec<OsString> = if data.is_empty() {
+                Vec::new()
+            } else {
+                body.split(|b| *b == 0)
+                    .map(|s| OsString::from_vec(s.to_vec()))
+                    .collect()
+            };
+            c.args.splice(c.pos..c.pos, extra);
+            continue;
+        }
+        if opt == "--perms" {
+            if perms.is_some() {
+                return usage("--perms given twice for the same action");
+            }
+            let s = c.string(&opt)?;
+            perms = Some(octal(&opt, &s)?);
+            continue;
+        }
+        if opt == "--size" {
+            if size.is_some() {
+                return usage("--size given twice for the same action");
+            }
+            let s = c.string(&opt)?;
+            size = Some(
+                s.parse::<u64>()
+                    .ok()
+                    .filter(|n| *n > 0 && *n <= i64::MAX as u64)
+                    .ok_or_else(|| Usage(format!("Invalid size: {s}")))?,
+            );
+            continue;
+        }
         let had_perms = perms.take();
         let had_size = size.take();
         let takes_perms = matches!(
@@ -296,33 +338,6 @@ pub fn parse(args: Vec<OsString>) -> Result<Options, Usage> {
                  --overlay, --tmp-overlay, or --ro-overlay",
             );
         }
-        if opt == "--args" {
-            let fd = c.fd(&opt)?;
-            let data = read_fd(&opt, fd)?;
-            o.consumed_fds.push(fd);
-            let extra: Vec<OsString> = data
-                .split(|b| *b == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| OsString::from_vec(s.to_vec()))
-                .collect();
-            c.args.splice(c.pos..c.pos, extra);
-            continue;
-        }
-        if opt == "--perms" {
-            let s = c.string(&opt)?;
-            perms = Some(octal(&opt, &s)?);
-            continue;
-        }
-        if opt == "--size" {
-            let s = c.string(&opt)?;
-            size = Some(
-                s.parse::<u64>()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| Usage(format!("Invalid size: {s}")))?,
-            );
-            continue;
-        }
         if opt == "--overlay-src" {
             overlay_src.push(c.path(&opt)?);
             continue;
@@ -332,12 +347,6 @@ pub fn parse(args: Vec<OsString>) -> Result<Options, Usage> {
             return usage(format!("{opt} is not supported by rsandbox bwrap: {why}"));
         }
         one_option(&mut o, &mut c, &opt, had_perms, had_size, &mut overlay_src)?;
-    }
-    if perms.is_some() {
-        return usage("--perms must be followed by an option that creates a file");
-    }
-    if size.is_some() {
-        return usage("--size must be followed by --tmpfs");
     }
     if !overlay_src.is_empty() {
         return usage(
@@ -411,6 +420,21 @@ fn one_option(
             });
         }
         "--remount-ro" => o.fs.push(FsOp::RemountRo(c.path(opt)?)),
+        "--bind-fd" | "--ro-bind-fd" => {
+            let fd = c.fd(opt)?;
+            let dst = c.path(opt)?;
+            o.fs.push(FsOp::Bind {
+                src: fd_path(opt, fd)?,
+                dst,
+                kind: if opt == "--bind-fd" {
+                    BindKind::Rw
+                } else {
+                    BindKind::Ro
+                },
+                try_: false,
+            });
+            o.consumed_fds.push(fd);
+        }
         "--chmod" => {
             let mode = c.string(opt)?;
             let mode = octal(opt, &mode)?;
@@ -474,7 +498,14 @@ fn other_option(o: &mut Options, c: &mut Cursor, opt: &str) -> Result<(), Usage>
         "--uid" => o.uid = Some(c.id(opt)?),
         "--gid" => o.gid = Some(c.id(opt)?),
         "--hostname" => o.hostname = Some(c.string(opt)?),
-        "--chdir" => o.chdir = Some(c.path(opt)?),
+        "--chdir" => {
+            if o.chdir.is_some() {
+                o.warnings
+                    .push("Only the last --chdir option will take effect".into());
+            }
+            o.chdir = Some(c.path(opt)?);
+        }
+        "--lock-file" => o.lock_files.push(c.path(opt)?),
         "--setenv" => {
             let k = c.string(opt)?;
             let v = c.string(opt)?;
@@ -483,6 +514,8 @@ fn other_option(o: &mut Options, c: &mut Cursor, opt: &str) -> Result<(), Usage>
         "--unsetenv" => o.env.push(EnvOp::Unset(c.string(opt)?)),
         "--clearenv" => o.env.push(EnvOp::Clear),
         "--new-session" => o.new_session = true,
+        "--disable-userns" => o.disable_userns = true,
+        "--assert-userns-disabled" => o.assert_userns_disabled = true,
         "--die-with-parent" => o.die_with_parent = true,
         "--cap-add" => o.caps.push(CapOp::Add(c.string(opt)?)),
         "--cap-drop" => o.caps.push(CapOp::Drop(c.string(opt)?)),
@@ -598,14 +631,19 @@ mod tests {
         let (r, w) = std::io::pipe().unwrap();
         use std::io::Write;
         let mut w = w;
-        w.write_all(b"--setenv\0A\0b c\0--unshare-pid\0").unwrap();
+        w.write_all(b"--setenv\0A\0b c\0--setenv\0E\0\0--unshare-pid\0")
+            .unwrap();
         drop(w);
         use std::os::fd::IntoRawFd;
         let fd = r.into_raw_fd().to_string();
         let o = p(&["--args", &fd, "--clearenv", "env"]).unwrap();
         assert_eq!(
             o.env,
-            vec![EnvOp::Set("A".into(), "b c".into()), EnvOp::Clear]
+            vec![
+                EnvOp::Set("A".into(), "b c".into()),
+                EnvOp::Set("E".into(), String::new()),
+                EnvOp::Clear
+            ]
         );
         assert!(o.unshare_pid);
         assert_eq!(o.command, vec![OsString::from("env")]);

@@ -4,7 +4,8 @@
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
-use rsandbox::{Command, Sandbox};
+use rsandbox::seccomp::{Action, ArgCmp, SeccompPolicy};
+use rsandbox::{Command, Namespace, Sandbox};
 
 use super::args::{BindKind, CapOp, EnvOp, FsOp, Options, Usage};
 
@@ -97,13 +98,10 @@ fn source(src: &Path, try_: bool) -> Result<Option<PathBuf>, Usage> {
     }
 }
 
-/// Apply the filesystem operations in order.
-fn filesystem(
-    mut sb: Sandbox,
-    ops: &[FsOp],
-    data_dir: &mut Option<DataDir>,
-) -> Result<Sandbox, Usage> {
-    for (i, op) in ops.iter().enumerate() {
+/// The root bind among `ops`: the last bind onto `/` whose source exists
+/// (it covers whatever the operations before it mounted), with its index.
+fn root_bind(ops: &[FsOp]) -> Result<Option<(usize, PathBuf, BindKind)>, Usage> {
+    for (i, op) in ops.iter().enumerate().rev() {
         if let FsOp::Bind {
             src,
             dst,
@@ -112,19 +110,38 @@ fn filesystem(
         } = op
         {
             if is_root_path(dst) {
-                let Some(src) = source(src, *try_)? else {
-                    continue;
-                };
-                if i != 0 {
-                    return Err(Usage(format!(
-                        "a bind onto / is supported only as the first operation (it is operation {} here)",
-                        i + 1
-                    )));
+                if let Some(src) = source(src, *try_)? {
+                    return Ok(Some((i, src, *kind)));
                 }
-                sb = match kind {
-                    BindKind::Ro => sb.rootfs(src),
-                    BindKind::Rw | BindKind::Dev => sb.rootfs_rw(src),
-                };
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Apply the filesystem operations in order. A bind onto `/` becomes the
+/// box's root; the operations before it are covered by it and skipped
+/// (what they would have written into a writable host root is not made).
+fn filesystem(
+    mut sb: Sandbox,
+    ops: &[FsOp],
+    data_dir: &mut Option<DataDir>,
+) -> Result<Sandbox, Usage> {
+    let mut rest = ops;
+    if let Some((i, src, kind)) = root_bind(ops)? {
+        sb = match kind {
+            BindKind::Ro => sb.rootfs(src),
+            BindKind::Rw | BindKind::Dev => sb.rootfs_rw(src),
+        };
+        rest = &ops[i + 1..];
+    }
+    for op in rest {
+        if let FsOp::Bind {
+            dst, try_: true, ..
+        } = op
+        {
+            if is_root_path(dst) {
+                // A missing source: skipped, as bwrap skips it.
                 continue;
             }
         }
@@ -160,24 +177,19 @@ fn one_op(sb: Sandbox, op: &FsOp, data_dir: &mut Option<DataDir>) -> Result<Sand
             source: None,
             mode: Some(perms.unwrap_or(0o755)),
         }),
+        FsOp::Proc(d) if sb.has_ns(Namespace::User) && !sb.has_ns(Namespace::Pid) => {
+            host_proc(sb, d)
+        }
         FsOp::Proc(d) => sb.proc(d),
-        FsOp::Dev(d) => sb.dev(d),
+        // bwrap's /dev also has `core -> /proc/kcore`.
+        FsOp::Dev(d) => sb.dev(d).symlink("/proc/kcore", d.join("core")),
         FsOp::Mqueue(d) => sb.mqueue(d),
-        FsOp::Dir { dst, perms } => {
-            let sb = sb.dir(dst);
-            match perms {
-                Some(m) => sb.chmod(dst, *m),
-                None => sb,
-            }
-        }
+        FsOp::Dir { dst, perms } => sb.dir_mode(dst, perms.unwrap_or(0o755)),
         FsOp::Symlink { target, dst } => sb.symlink(target, dst),
-        FsOp::File { data, dst, perms } => {
-            let sb = sb.file(dst, data.clone());
-            match perms {
-                Some(m) => sb.chmod(dst, *m),
-                None => sb,
-            }
-        }
+        // bwrap's files are 0666 unless --perms says otherwise.
+        FsOp::File { data, dst, perms } => sb
+            .file(dst, data.clone())
+            .chmod(dst, perms.unwrap_or(0o666)),
         FsOp::BindData {
             data,
             dst,
@@ -218,11 +230,45 @@ fn one_op(sb: Sandbox, op: &FsOp, data_dir: &mut Option<DataDir>) -> Result<Sand
     })
 }
 
+/// `--proc` in a user namespace without a PID namespace, where the kernel
+/// refuses a new proc: bwrap binds the host's (the box shares its PID
+/// namespace anyway) with `sys`, `sysrq-trigger`, `irq` and `bus` made
+/// read-only.
+fn host_proc(mut sb: Sandbox, dst: &Path) -> Sandbox {
+    sb = sb.bind("/proc", dst);
+    for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
+        if Path::new("/proc").join(sub).exists() {
+            sb = sb.remount_ro(dst.join(sub));
+        }
+    }
+    sb
+}
+
+/// The caller's effective capabilities (`CapEff` of /proc/self/status),
+/// sorted: what bwrap run by root starts from.
+fn effective_caps() -> Vec<&'static str> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let bits = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    let mut v: Vec<&str> = rsandbox::caps::CAP_NAMES
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i < 64 && bits & (1 << i) != 0)
+        .map(|(_, c)| *c)
+        .collect();
+    v.sort_unstable();
+    v
+}
+
 /// bwrap's capabilities: as root, the caller's (all of them) minus
 /// `--cap-drop`; otherwise none plus `--cap-add`; applied in order.
 fn capabilities(sb: Sandbox, ops: &[CapOp], root: bool) -> Result<Sandbox, Usage> {
     let all = rsandbox::caps::CAP_NAMES;
-    let mut set: Vec<&str> = if root { all.to_vec() } else { Vec::new() };
+    let own = if root { effective_caps() } else { Vec::new() };
+    let mut set = own.clone();
     let find = |name: &str| -> Result<&'static str, Usage> {
         let up = name.to_ascii_uppercase();
         let full = if up.starts_with("CAP_") {
@@ -251,7 +297,8 @@ fn capabilities(sb: Sandbox, ops: &[CapOp], root: bool) -> Result<Sandbox, Usage
             }
         }
     }
-    Ok(if root && set.len() == all.len() {
+    set.sort_unstable();
+    Ok(if root && set == own {
         sb.keep_all_caps()
     } else {
         sb.keep_caps(set)
@@ -269,28 +316,44 @@ fn environment(mut sb: Sandbox, ops: &[EnvOp]) -> Sandbox {
     sb
 }
 
+/// The host path that `path` in the box shows, when the last operation
+/// covering it is a bind (`None` under anything else: a tmpfs, a
+/// directory made in the box, ...). Symlinks in the box are not followed.
+pub fn host_path(ops: &[FsOp], path: &Path) -> Option<PathBuf> {
+    ops.iter().rev().find_map(|op| match op {
+        FsOp::Bind { src, dst, .. } => path.strip_prefix(dst).ok().map(|rest| {
+            if rest.as_os_str().is_empty() {
+                Some(src.clone())
+            } else {
+                Some(src.join(rest))
+            }
+        }),
+        FsOp::Tmpfs { dst, .. }
+        | FsOp::Proc(dst)
+        | FsOp::Dev(dst)
+        | FsOp::Mqueue(dst)
+        | FsOp::Dir { dst, .. }
+        | FsOp::Symlink { dst, .. }
+        | FsOp::File { dst, .. }
+        | FsOp::BindData { dst, .. }
+        | FsOp::Overlay { dst, .. }
+            if path.starts_with(dst) =>
+        {
+            Some(None)
+        }
+        _ => None,
+    })?
+}
+
 /// Where bwrap starts the payload without `--chdir`: the caller's working
-/// directory when the box shows it (bound from the same host path, or the
-/// box's root is the host's), else `$HOME` the same way, else `/`.
+/// directory when the box shows it (through a bind, or made with `--dir`
+/// or `--tmpfs`), else `$HOME` the same way, else `/`.
 fn default_cwd(ops: &[FsOp]) -> PathBuf {
     let visible = |dir: &Path| -> bool {
-        let covering = ops.iter().rev().find_map(|op| match op {
-            FsOp::Bind { src, dst, .. } => dir
-                .strip_prefix(dst)
-                .ok()
-                .map(|rest| (Some(src.join(rest)), op)),
-            FsOp::Tmpfs { dst, .. } | FsOp::Dir { dst, .. } if dir.starts_with(dst) => {
-                Some((None, op))
-            }
-            _ => None,
-        });
-        match covering {
-            Some((Some(host), _)) => {
-                host.is_dir() && std::fs::canonicalize(&host).ok().as_deref() == Some(dir)
-            }
-            Some((None, FsOp::Tmpfs { dst, .. } | FsOp::Dir { dst, .. })) => dst == dir,
-            _ => false,
-        }
+        let made = ops
+            .iter()
+            .any(|op| matches!(op, FsOp::Tmpfs { dst, .. } | FsOp::Dir { dst, .. } if dst == dir));
+        made || host_path(ops, dir).is_some_and(|h| h.is_dir())
     };
     let cwd = std::env::current_dir().ok();
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -298,6 +361,49 @@ fn default_cwd(ops: &[FsOp]) -> PathBuf {
         .chain(home)
         .find(|d| d.is_absolute() && visible(d))
         .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+/// `--disable-userns`: bwrap nests one more user namespace and lowers
+/// `user.max_user_namespaces` in it; rsandbox refuses the system calls
+/// that would make or enter one instead (the payload cannot undo a
+/// seccomp filter, nor a sysctl of its parent namespace): `unshare` and
+/// `clone` with `CLONE_NEWUSER`, `setns` into a user namespace or one of
+/// any type, and `clone3` (ENOSYS, so libc falls back to `clone`, whose
+/// flags the filter can see).
+fn no_user_namespaces() -> SeccompPolicy {
+    let newuser = libc::CLONE_NEWUSER as u64;
+    let eperm = Action::Errno(libc::EPERM as u32);
+    SeccompPolicy::new(Action::Allow)
+        .rule_if("unshare", eperm, [ArgCmp::masked_eq(0, newuser, newuser)])
+        .rule_if("clone", eperm, [ArgCmp::masked_eq(0, newuser, newuser)])
+        .rule_if("setns", eperm, [ArgCmp::eq(1, newuser)])
+        .rule_if("setns", eperm, [ArgCmp::eq(1, 0)])
+        .deny("clone3", libc::ENOSYS)
+}
+
+/// Whether this process may create a user namespace: a child cloned into
+/// one exits at once.
+fn userns_allowed() -> bool {
+    // SAFETY: the child runs only _exit; the parent reaps it by pid.
+    unsafe {
+        let pid = libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        );
+        if pid == 0 {
+            libc::_exit(0);
+        }
+        if pid < 0 {
+            return false;
+        }
+        let mut st = 0;
+        libc::waitpid(pid as libc::pid_t, &mut st, 0);
+        true
+    }
 }
 
 fn ns_exists(name: &str) -> bool {
@@ -328,11 +434,21 @@ pub fn build(o: &Options) -> Result<Built, Usage> {
             "--seccomp is not supported by rsandbox bwrap yet: a compiled BPF program cannot be loaded".into(),
         ));
     }
+    if o.disable_userns && !user {
+        return Err(Usage("--disable-userns requires --unshare-user".into()));
+    }
+    if o.assert_userns_disabled && userns_allowed() {
+        return Err(Usage(
+            "--assert-userns-disabled: creating a user namespace is allowed here".into(),
+        ));
+    }
     let mut sb = Sandbox::new()
         .mount_ns()
         .bare_fs(true)
         .inherit_env()
-        .die_with_parent(o.die_with_parent);
+        .die_with_parent(o.die_with_parent)
+        // bwrap sets no_new_privs for every payload.
+        .no_new_privs(true);
     let mut reported = vec!["mnt"];
     if user {
         sb = sb.user_ns();
@@ -371,7 +487,13 @@ pub fn build(o: &Options) -> Result<Built, Usage> {
     sb = filesystem(sb, &o.fs, &mut data_dir)?;
     sb = environment(sb, &o.env);
     sb = capabilities(sb, &o.caps, root)?;
-    sb = sb.cwd(o.chdir.clone().unwrap_or_else(|| default_cwd(&o.fs)));
+    // bwrap sets PWD to where the payload starts, whatever the
+    // environment options said.
+    let cwd = o.chdir.clone().unwrap_or_else(|| default_cwd(&o.fs));
+    sb = sb.env("PWD", cwd.to_string_lossy()).cwd(cwd);
+    if o.disable_userns {
+        sb = sb.seccomp(no_user_namespaces());
+    }
     if let Some(fd) = o.block_fd {
         sb = sb.start_gate(fd);
     }

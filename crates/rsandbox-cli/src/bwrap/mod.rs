@@ -8,6 +8,7 @@
 
 mod args;
 mod build;
+mod lock;
 mod status;
 
 use std::ffi::OsString;
@@ -65,15 +66,23 @@ fn fail(prefix: bool, msg: &dyn std::fmt::Display) -> ExitCode {
     ExitCode::from(1)
 }
 
-/// Run bwrap's command line `args` (without the program name).
-pub fn main(args: Vec<OsString>) -> ExitCode {
+/// Run bwrap's command line `args` (without the program name, which is
+/// `name` in `--help`).
+pub fn main(name: &str, args: Vec<OsString>) -> ExitCode {
     let level_prefix = args.iter().any(|a| a == "--level-prefix");
     let o = match args::parse(args) {
         Ok(o) => o,
         Err(e) => return fail(level_prefix, &e),
     };
+    let warn = if o.level_prefix { "<4>" } else { "" };
+    for w in &o.warnings {
+        eprintln!("{warn}bwrap: {w}");
+    }
     if o.help {
-        print!("{}", status::HELP);
+        print!(
+            "usage: {name} [OPTIONS...] [--] COMMAND [ARGS...]\n\n{}",
+            status::HELP
+        );
         return ExitCode::SUCCESS;
     }
     if o.version {
@@ -86,13 +95,31 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     }
 }
 
+/// `--die-with-parent` covers this process too: bwrap's caller dying
+/// kills it (and with it the box, tied to it by the core).
+fn die_with_parent() {
+    // SAFETY: getppid and prctl with integer arguments.
+    unsafe {
+        let parent = libc::getppid();
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+        if libc::getppid() != parent {
+            libc::_exit(1);
+        }
+    }
+}
+
 fn run(o: &Options) -> Result<u8, Usage> {
+    if o.die_with_parent {
+        die_with_parent();
+    }
     let built = build::build(o)?;
+    let locks = lock::prepare(o)?;
     let mut child = built
         .sandbox
         .spawn(&built.command)
         .map_err(|e| Usage(e.to_string()))?;
     drop(built.data_dir);
+    let _held = lock::take(locks)?;
     let pid = child.pid();
     let ns = status::namespace_ids(pid, &built.reported_ns);
     if let Some(fd) = o.info_fd {

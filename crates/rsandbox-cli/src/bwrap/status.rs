@@ -3,11 +3,8 @@
 
 use std::os::unix::fs::MetadataExt;
 
-/// `--help`.
+/// `--help`, after the usage line.
 pub const HELP: &str = "\
-usage: bwrap [OPTIONS...] [--] COMMAND [ARGS...]
-       rsandbox bwrap [OPTIONS...] [--] COMMAND [ARGS...]
-
 bubblewrap's options, run by rsandbox (see docs/bwrap.md):
     --help --version --args FD --argv0 VALUE --level-prefix
     --unshare-all --share-net --unshare-user --unshare-user-try --unshare-ipc
@@ -16,15 +13,16 @@ bubblewrap's options, run by rsandbox (see docs/bwrap.md):
     --clearenv --setenv VAR VALUE --unsetenv VAR --sync-fd FD
     --bind SRC DEST --bind-try SRC DEST --dev-bind SRC DEST --dev-bind-try SRC DEST
     --ro-bind SRC DEST --ro-bind-try SRC DEST --remount-ro DEST
+    --bind-fd FD DEST --ro-bind-fd FD DEST
     --overlay-src SRC --overlay RWSRC WORKDIR DEST --tmp-overlay DEST --ro-overlay DEST
     --proc DEST --dev DEST --tmpfs DEST --mqueue DEST --dir DEST --symlink SRC DEST
     --file FD DEST --bind-data FD DEST --ro-bind-data FD DEST --chmod OCTAL PATH
     --perms OCTAL --size BYTES
     --block-fd FD --info-fd FD --json-status-fd FD
-    --new-session --die-with-parent --cap-add CAP --cap-drop CAP
-Refused with an error: --userns --userns2 --pidns --userns-block-fd --disable-userns
-    --assert-userns-disabled --exec-label --file-label --lock-file --bind-fd
-    --ro-bind-fd --as-pid-1 --seccomp --add-seccomp-fd
+    --new-session --die-with-parent --cap-add CAP --cap-drop CAP --lock-file DEST
+    --disable-userns --assert-userns-disabled
+Refused with an error: --userns --userns2 --pidns --userns-block-fd --exec-label --file-label
+    --as-pid-1 --seccomp --add-seccomp-fd
 ";
 
 /// The ids of the box's namespaces `names` (bwrap's order: cgroup, ipc,
