@@ -429,6 +429,17 @@ impl Sandbox {
         crate::spawn::spawn(self, cmd)
     }
 
+    /// Where `cmd`'s program is, as the box will see it (a bare name is
+    /// looked up in the box's `PATH`), or [`Error::ProgramNotFound`]: the
+    /// lookup [`spawn`](Self::spawn) makes, which a
+    /// [`start_gate`](Self::start_gate) defers to the exec for an absolute
+    /// program; a caller gating a box can check first.
+    ///
+    /// [`Error::ProgramNotFound`]: crate::Error::ProgramNotFound
+    pub fn find_program(&self, cmd: &Command) -> Result<PathBuf> {
+        crate::spawn::plan::find_program(self, cmd)
+    }
+
     /// Spawn and wait; stdio as configured.
     pub fn status(&self, cmd: &Command) -> Result<Outcome> {
         self.spawn(cmd)?.wait()

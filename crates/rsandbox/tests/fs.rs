@@ -998,3 +998,15 @@ fn chmod_and_dir_modes_above_0o7777_are_refused() {
         assert!(e.to_string().contains("above 0o7777"), "{e}");
     }
 }
+
+#[test]
+fn find_program_looks_in_the_box_view() {
+    let root = BusyboxRoot::new();
+    let sb = base().rootfs(root.path());
+    let found = sb.find_program(&Command::new("sh")).unwrap();
+    assert_eq!(found, Path::new("/bin/sh").to_path_buf());
+    for missing in ["no-such-program", "/usr/bin/env"] {
+        let e = sb.find_program(&Command::new(missing)).unwrap_err();
+        assert!(matches!(e, Error::ProgramNotFound { .. }), "{missing}: {e}");
+    }
+}

@@ -732,6 +732,12 @@ fn in_root(sb: &Sandbox, path: &Path) -> PathBuf {
     }
 }
 
+/// [`Sandbox::find_program`]: the lookup `Plan::new` makes, on the
+/// environment the payload would get.
+pub(crate) fn find_program(sb: &Sandbox, cmd: &Command) -> Result<PathBuf> {
+    resolve_program(sb, cmd, &sb.resolved_env())
+}
+
 /// Find the program as the box will see it: a path is taken as is (relative
 /// ones against the box's cwd); a bare name is looked up in the box's `PATH`.
 fn resolve_program(sb: &Sandbox, cmd: &Command, env: &[(OsString, OsString)]) -> Result<PathBuf> {
