@@ -494,9 +494,6 @@ pub fn build(o: &Options) -> Result<Built, Usage> {
     if o.disable_userns {
         sb = sb.seccomp(no_user_namespaces());
     }
-    if let Some(fd) = o.block_fd {
-        sb = sb.start_gate(fd);
-    }
     for fd in super::inherited_fds(o) {
         sb = sb.pass_fd(fd, fd);
     }

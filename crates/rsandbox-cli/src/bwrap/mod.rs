@@ -12,6 +12,7 @@ mod lock;
 mod status;
 
 use std::ffi::OsString;
+use std::os::fd::AsRawFd;
 use std::process::ExitCode;
 
 use args::{Options, Usage};
@@ -114,10 +115,27 @@ fn run(o: &Options) -> Result<u8, Usage> {
     }
     let built = build::build(o)?;
     let locks = lock::prepare(o)?;
-    let mut child = built
-        .sandbox
-        .spawn(&built.command)
-        .map_err(|e| Usage(e.to_string()))?;
+    // The payload waits at a gate, set up, until the facts about it are
+    // written and --block-fd has been read, as bwrap holds its child.
+    let gated = o.info_fd.is_some() || o.json_status_fd.is_some() || o.block_fd.is_some();
+    let gate = if gated {
+        Some(std::io::pipe().map_err(|e| Usage(format!("pipe: {e}")))?)
+    } else {
+        None
+    };
+    if gated {
+        // bwrap fails before reporting anything when the program is not
+        // there; the gate would defer the lookup to the exec.
+        built
+            .sandbox
+            .find_program(&built.command)
+            .map_err(|e| Usage(e.to_string()))?;
+    }
+    let sb = match &gate {
+        Some((r, _)) => built.sandbox.start_gate(r.as_raw_fd()),
+        None => built.sandbox,
+    };
+    let mut child = sb.spawn(&built.command).map_err(|e| Usage(e.to_string()))?;
     drop(built.data_dir);
     let _held = lock::take(locks)?;
     let pid = child.pid();
@@ -127,6 +145,14 @@ fn run(o: &Options) -> Result<u8, Usage> {
     }
     if let Some(fd) = o.json_status_fd {
         status::write_json(fd, &status::child_pid_json(pid, &ns));
+    }
+    if let Some((r, mut w)) = gate {
+        drop(r);
+        if let Some(fd) = o.block_fd {
+            status::block_on(fd);
+        }
+        // One byte opens the gate (EOF would make the payload exit).
+        let _ = std::io::Write::write_all(&mut w, b"x");
     }
     let outcome = child.wait().map_err(|e| Usage(e.to_string()))?;
     let code = outcome.code();

@@ -59,6 +59,19 @@ pub fn write_info(fd: i32, pid: i32, ns: &[(&str, u64)]) {
     unsafe { libc::close(fd) };
 }
 
+/// `--block-fd`: wait until one byte can be read from the caller's fd (or
+/// it reaches end of file), as bwrap does before running the payload.
+pub fn block_on(fd: i32) {
+    let mut b = [0u8; 1];
+    loop {
+        // SAFETY: read into a one-byte stack buffer from the caller's fd.
+        let n = unsafe { libc::read(fd, b.as_mut_ptr().cast(), 1) };
+        if n >= 0 || std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
+        }
+    }
+}
+
 /// Write `doc` to the caller's fd (not closed; errors ignored, as the
 /// reader may have gone).
 pub fn write_json(fd: i32, doc: &str) {
