@@ -1367,6 +1367,15 @@ enum sandbox_result_t sandbox_seccomp_oci_json(struct sandbox_t *sb, const char 
 enum sandbox_result_t sandbox_seccomp_oci_file(struct sandbox_t *sb, const char *path);
 
 /**
+ * Filter syscalls with a compiled classic BPF program: its `struct
+ * sock_filter` instructions as bytes (8 each, at most 4096), installed as
+ * given.
+ *
+ * `program`: `len` bytes, copied (NULL allowed when `len` is 0).
+ */
+enum sandbox_result_t sandbox_seccomp_bpf(struct sandbox_t *sb, const uint8_t *program, size_t len);
+
+/**
  * No seccomp filter (e.g. to relax `sandbox_strict`).
  */
 enum sandbox_result_t sandbox_no_seccomp(struct sandbox_t *sb);

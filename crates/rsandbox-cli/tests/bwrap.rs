@@ -218,7 +218,10 @@ fn unknown_and_unsupported_options_are_named() {
             ("--exec-label x", "--exec-label is not supported"),
             ("--as-pid-1", "--as-pid-1 is not supported"),
             ("--userns 3", "--userns is not supported"),
-            ("--seccomp 0", "--seccomp is not supported"),
+            (
+                "--add-seccomp-fd 0 --seccomp 0",
+                "installs one seccomp program",
+            ),
         ] {
             let o = r.sh(&format!("$BWRAP --ro-bind / / {opt} -- true"));
             assert_eq!(o.status.code(), Some(1), "{}: {opt}", r.who());
@@ -424,5 +427,44 @@ fn block_fd_holds_the_payload_until_a_byte_comes() {
              {BASE} --block-fd 3 -- cat {l} 3<>{f}; wait"
         ));
         assert_eq!(out(&o), "written late\n", "{}: {}", r.who(), all(&o));
+    });
+}
+
+/// A classic BPF program refusing `uname` with EPERM and allowing the rest,
+/// as the bytes `--seccomp FD` reads.
+fn deny_uname_program() -> Vec<u8> {
+    let insn = |code: u16, jt: u8, jf: u8, k: u32| {
+        let mut v = code.to_ne_bytes().to_vec();
+        v.extend([jt, jf]);
+        v.extend(k.to_ne_bytes());
+        v
+    };
+    [
+        insn(0x20, 0, 0, 0),                                // ld [nr]
+        insn(0x15, 0, 1, libc::SYS_uname as u32),           // jeq uname
+        insn(0x06, 0, 0, 0x0005_0000 | libc::EPERM as u32), // ret ERRNO(EPERM)
+        insn(0x06, 0, 0, 0x7fff_0000),                      // ret ALLOW
+    ]
+    .concat()
+}
+
+#[test]
+fn seccomp_fd_installs_the_compiled_program() {
+    each(|r| {
+        let dir = Bin::new();
+        let prog = dir.0.join("prog.bpf");
+        std::fs::write(&prog, deny_uname_program()).unwrap();
+        std::fs::set_permissions(&prog, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let o = r.sh(&format!(
+            "{BASE} --seccomp 3 -- sh -c 'uname 2>&1 || echo REFUSED; \
+             grep Seccomp: /proc/self/status' 3<{}",
+            prog.display()
+        ));
+        let t = out(&o);
+        assert!(t.contains("REFUSED"), "{}: {}", r.who(), all(&o));
+        assert!(t.contains("Seccomp:\t2"), "{}: {t}", r.who());
+        let o = r.sh(&format!("{BASE} --seccomp 3 -- true 3</dev/null"));
+        assert_eq!(o.status.code(), Some(1), "{}", r.who());
+        assert!(all(&o).contains("is not a BPF program"), "{}", all(&o));
     });
 }

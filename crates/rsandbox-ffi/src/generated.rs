@@ -719,6 +719,23 @@ pub extern "C" fn sandbox_seccomp_oci_file(
     })
 }
 
+/// Filter syscalls with a compiled classic BPF program: its `struct
+/// sock_filter` instructions as bytes (8 each, at most 4096), installed as
+/// given.
+///
+/// `program`: `len` bytes, copied (NULL allowed when `len` is 0).
+#[no_mangle]
+pub extern "C" fn sandbox_seccomp_bpf(
+    sb: *mut sandbox_t,
+    program: *const u8,
+    len: usize,
+) -> sandbox_result_t {
+    guard(|| {
+        let program = bytes(program, len, "program")?.to_vec();
+        update(sb, |s| s.seccomp_bpf(program))
+    })
+}
+
 /// No seccomp filter (e.g. to relax `sandbox_strict`).
 #[no_mangle]
 pub extern "C" fn sandbox_no_seccomp(sb: *mut sandbox_t) -> sandbox_result_t {

@@ -502,6 +502,16 @@ impl PySandbox {
         Ok(self.with(|s| s.seccomp_oci_file(path)))
     }
 
+    /// Filter syscalls with a compiled classic BPF program: its `struct
+    /// sock_filter` instructions as bytes (8 each, at most 4096), installed as
+    /// given.
+    ///
+    /// `program`: `bytes`, or `str` written as UTF-8.
+    fn seccomp_bpf(&self, program: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let program = conv::bytes(program)?;
+        Ok(self.with(|s| s.seccomp_bpf(program)))
+    }
+
     /// No seccomp filter (e.g. to relax `strict()`).
     fn no_seccomp(&self) -> Self {
         self.with(Sandbox::no_seccomp)

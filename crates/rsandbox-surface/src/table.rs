@@ -452,6 +452,13 @@ pub static SECTIONS: &[Section] = &[
                  host file `path` (parsed at validation).",
             ),
             row(
+                "seccomp_bpf",
+                &[arg("program", Bytes)],
+                "Filter syscalls with a compiled classic BPF program: its `struct \
+                 sock_filter` instructions as bytes (8 each, at most 4096), installed as \
+                 given.",
+            ),
+            row(
                 "no_seccomp",
                 &[],
                 "No seccomp filter (e.g. to relax {{`sandbox_strict`|`strict()`}}).",

@@ -123,7 +123,8 @@ pub struct Options {
     pub chdir: Option<PathBuf>,
     pub new_session: bool,
     pub die_with_parent: bool,
-    pub seccomp_fds: Vec<i32>,
+    /// The compiled BPF program of `--seccomp` / `--add-seccomp-fd`.
+    pub seccomp: Option<Vec<u8>>,
     pub json_status_fd: Option<i32>,
     pub info_fd: Option<i32>,
     pub sync_fd: Option<i32>,
@@ -519,17 +520,18 @@ fn other_option(o: &mut Options, c: &mut Cursor, opt: &str) -> Result<(), Usage>
         "--die-with-parent" => o.die_with_parent = true,
         "--cap-add" => o.caps.push(CapOp::Add(c.string(opt)?)),
         "--cap-drop" => o.caps.push(CapOp::Drop(c.string(opt)?)),
-        "--seccomp" => {
-            if !o.seccomp_fds.is_empty() {
-                return usage("--seccomp cannot be combined with --add-seccomp-fd, or given twice");
+        "--seccomp" | "--add-seccomp-fd" => {
+            if o.seccomp.is_some() {
+                return usage(format!(
+                    "{opt}: rsandbox bwrap installs one seccomp program (--seccomp or one \
+                     --add-seccomp-fd)"
+                ));
             }
             let fd = c.fd(opt)?;
-            o.seccomp_fds.push(fd);
+            o.seccomp = Some(read_fd(opt, fd)?);
+            o.consumed_fds.push(fd);
         }
-        "--add-seccomp-fd" => {
-            let fd = c.fd(opt)?;
-            o.seccomp_fds.push(fd);
-        }
+
         "--json-status-fd" => o.json_status_fd = Some(c.fd(opt)?),
         "--info-fd" => o.info_fd = Some(c.fd(opt)?),
         "--sync-fd" => o.sync_fd = Some(c.fd(opt)?),

@@ -429,9 +429,11 @@ pub fn build(o: &Options) -> Result<Built, Usage> {
     if o.hostname.is_some() && !o.unshare_uts {
         return Err(Usage("Specifying --hostname requires --unshare-uts".into()));
     }
-    if !o.seccomp_fds.is_empty() {
+    if o.seccomp.is_some() && o.disable_userns {
         return Err(Usage(
-            "--seccomp is not supported by rsandbox bwrap yet: a compiled BPF program cannot be loaded".into(),
+            "--disable-userns with --seccomp is not supported: rsandbox implements \
+             --disable-userns with a seccomp filter of its own"
+                .into(),
         ));
     }
     if o.disable_userns && !user {
@@ -493,6 +495,9 @@ pub fn build(o: &Options) -> Result<Built, Usage> {
     sb = sb.env("PWD", cwd.to_string_lossy()).cwd(cwd);
     if o.disable_userns {
         sb = sb.seccomp(no_user_namespaces());
+    }
+    if let Some(prog) = &o.seccomp {
+        sb = sb.seccomp_bpf(prog.clone());
     }
     for fd in super::inherited_fds(o) {
         sb = sb.pass_fd(fd, fd);
