@@ -243,7 +243,7 @@ fn compiled(
 /// 1 to `BPF_MAXINSNS` (4096) of them.
 fn raw_program(bytes: &[u8]) -> Result<Compiled> {
     const INSN: usize = std::mem::size_of::<libc::sock_filter>();
-    if bytes.is_empty() || bytes.len() % INSN != 0 || bytes.len() / INSN > 4096 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(INSN) || bytes.len() / INSN > 4096 {
         return Err(Error::invalid(
             "seccomp_bpf",
             format!(
