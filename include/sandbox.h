@@ -1187,6 +1187,25 @@ enum sandbox_result_t sandbox_mask(struct sandbox_t *sb, const char *path);
 enum sandbox_result_t sandbox_remount_ro(struct sandbox_t *sb, const char *path);
 
 /**
+ * Like `sandbox_bind`, with device nodes unusable under `dst` (`nodev`).
+ *
+ * `src`, `dst`: NUL-terminated paths (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_bind_nodev(struct sandbox_t *sb, const char *src, const char *dst);
+
+/**
+ * Like `sandbox_ro_bind`, with device nodes unusable under `dst` (`nodev`).
+ *
+ * `src`, `dst`: NUL-terminated paths (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_ro_bind_nodev(struct sandbox_t *sb, const char *src, const char *dst);
+
+/**
+ * Make device nodes unusable in the rootfs (`nodev`, recursively).
+ */
+enum sandbox_result_t sandbox_rootfs_nodev(struct sandbox_t *sb, bool on);
+
+/**
  * Create directory `dst` with permission bits `mode` if it is missing (missing
  * parents get owner `rwx` and `r-x` for the classes with any bit in `mode`).
  *

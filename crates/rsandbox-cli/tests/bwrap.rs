@@ -468,3 +468,26 @@ fn seccomp_fd_installs_the_compiled_program() {
         assert!(all(&o).contains("is not a BPF program"), "{}", all(&o));
     });
 }
+
+#[test]
+fn bind_and_ro_bind_are_nodev_dev_bind_is_not() {
+    each(|r| {
+        let probe = "sh -c 'echo x > /dev/null && echo OPEN || echo REFUSED'";
+        for (opts, want) in [
+            ("--ro-bind / /", "REFUSED"),
+            ("--bind / / --tmpfs /tmp", "REFUSED"),
+            ("--ro-bind / / --bind /dev /dev", "REFUSED"),
+            ("--ro-bind / / --dev-bind /dev /dev", "OPEN"),
+            ("--dev-bind / / --tmpfs /tmp", "OPEN"),
+            ("--ro-bind / / --dev /dev", "OPEN"),
+        ] {
+            let o = r.sh(&format!("$BWRAP {opts} -- {probe} 2>/dev/null"));
+            assert!(
+                out(&o).ends_with(&format!("{want}\n")),
+                "{}: {opts}: {}",
+                r.who(),
+                all(&o)
+            );
+        }
+    });
+}

@@ -455,6 +455,44 @@ pub extern "C" fn sandbox_remount_ro(sb: *mut sandbox_t, path: *const c_char) ->
     })
 }
 
+/// Like `sandbox_bind`, with device nodes unusable under `dst` (`nodev`).
+///
+/// `src`, `dst`: NUL-terminated paths (any bytes), copied.
+#[no_mangle]
+pub extern "C" fn sandbox_bind_nodev(
+    sb: *mut sandbox_t,
+    src: *const c_char,
+    dst: *const c_char,
+) -> sandbox_result_t {
+    guard(|| {
+        let src = c_path(src, "src")?;
+        let dst = c_path(dst, "dst")?;
+        update(sb, |s| s.bind_nodev(src, dst))
+    })
+}
+
+/// Like `sandbox_ro_bind`, with device nodes unusable under `dst` (`nodev`).
+///
+/// `src`, `dst`: NUL-terminated paths (any bytes), copied.
+#[no_mangle]
+pub extern "C" fn sandbox_ro_bind_nodev(
+    sb: *mut sandbox_t,
+    src: *const c_char,
+    dst: *const c_char,
+) -> sandbox_result_t {
+    guard(|| {
+        let src = c_path(src, "src")?;
+        let dst = c_path(dst, "dst")?;
+        update(sb, |s| s.ro_bind_nodev(src, dst))
+    })
+}
+
+/// Make device nodes unusable in the rootfs (`nodev`, recursively).
+#[no_mangle]
+pub extern "C" fn sandbox_rootfs_nodev(sb: *mut sandbox_t, on: bool) -> sandbox_result_t {
+    guard(|| update(sb, |s| s.rootfs_nodev(on)))
+}
+
 /// Create directory `dst` with permission bits `mode` if it is missing (missing
 /// parents get owner `rwx` and `r-x` for the classes with any bit in `mode`).
 ///

@@ -314,6 +314,26 @@ impl PySandbox {
         Ok(self.with(|s| s.remount_ro(path)))
     }
 
+    /// Like `bind`, with device nodes unusable under `dst` (`nodev`).
+    fn bind_nodev(&self, src: &Bound<'_, PyAny>, dst: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let src = conv::path(src)?;
+        let dst = conv::path(dst)?;
+        Ok(self.with(|s| s.bind_nodev(src, dst)))
+    }
+
+    /// Like `ro_bind`, with device nodes unusable under `dst` (`nodev`).
+    fn ro_bind_nodev(&self, src: &Bound<'_, PyAny>, dst: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let src = conv::path(src)?;
+        let dst = conv::path(dst)?;
+        Ok(self.with(|s| s.ro_bind_nodev(src, dst)))
+    }
+
+    /// Make device nodes unusable in the rootfs (`nodev`, recursively).
+    #[pyo3(signature = (on=true))]
+    fn rootfs_nodev(&self, on: bool) -> Self {
+        self.with(|s| s.rootfs_nodev(on))
+    }
+
     /// Create directory `dst` with permission bits `mode` if it is missing (missing
     /// parents get owner `rwx` and `r-x` for the classes with any bit in `mode`).
     fn dir_mode(&self, dst: &Bound<'_, PyAny>, mode: u32) -> PyResult<Self> {

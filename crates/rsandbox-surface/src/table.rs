@@ -273,6 +273,21 @@ pub static SECTIONS: &[Section] = &[
                 "Make `path` (and the mounts under it) read-only.",
             ),
             row(
+                "bind_nodev",
+                &[arg("src", Path), arg("dst", Path)],
+                "Like `@bind`, with device nodes unusable under `dst` (`nodev`).",
+            ),
+            row(
+                "ro_bind_nodev",
+                &[arg("src", Path), arg("dst", Path)],
+                "Like `@ro_bind`, with device nodes unusable under `dst` (`nodev`).",
+            ),
+            row(
+                "rootfs_nodev",
+                &[arg("on", Flag)],
+                "Make device nodes unusable in the rootfs (`nodev`, recursively).",
+            ),
+            row(
                 "dir_mode",
                 &[arg("dst", Path), arg("mode", U32)],
                 "Create directory `dst` with permission bits `mode` if it is missing \

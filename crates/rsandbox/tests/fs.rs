@@ -1010,3 +1010,24 @@ fn find_program_looks_in_the_box_view() {
         assert!(matches!(e, Error::ProgramNotFound { .. }), "{missing}: {e}");
     }
 }
+
+// nodev binds (bubblewrap's --bind/--ro-bind) make device nodes unusable;
+// a plain bind (its --dev-bind) keeps them.
+both!(nodev_binds_refuse_device_nodes, || {
+    let stdout = |o: &rsandbox::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let probe = "echo x > /d/null && echo OPEN || echo REFUSED";
+    let sb = base().bare_fs(true).ro_bind("/usr", "/usr");
+    let sb = usr_links(sb);
+    let o = sh(&sb.clone().bind("/dev", "/d"), probe);
+    assert_eq!(stdout(&o), "OPEN\n", "{}", text(&o));
+    let o = sh(&sb.clone().bind_nodev("/dev", "/d"), probe);
+    assert_eq!(stdout(&o), "REFUSED\n", "{}", text(&o));
+    let o = sh(&sb.ro_bind_nodev("/dev", "/d"), probe);
+    assert_eq!(stdout(&o), "REFUSED\n", "{}", text(&o));
+    let root = base().bare_fs(true).rootfs("/");
+    let probe = "echo x > /dev/null && echo OPEN || echo REFUSED";
+    let o = sh(&root.clone().rootfs_nodev(true), probe);
+    assert_eq!(stdout(&o), "REFUSED\n", "{}", text(&o));
+    let o = sh(&root, probe);
+    assert_eq!(stdout(&o), "OPEN\n", "{}", text(&o));
+});

@@ -132,7 +132,8 @@ fn filesystem(
         sb = match kind {
             BindKind::Ro => sb.rootfs(src),
             BindKind::Rw | BindKind::Dev => sb.rootfs_rw(src),
-        };
+        }
+        .rootfs_nodev(kind != BindKind::Dev);
         rest = &ops[i + 1..];
     }
     for op in rest {
@@ -159,8 +160,9 @@ fn one_op(sb: Sandbox, op: &FsOp, data_dir: &mut Option<DataDir>) -> Result<Sand
             try_,
         } => match (source(src, *try_)?, kind) {
             (None, _) => sb,
-            (Some(s), BindKind::Ro) => sb.ro_bind(s, dst),
-            (Some(s), BindKind::Rw | BindKind::Dev) => sb.bind(s, dst),
+            (Some(s), BindKind::Ro) => sb.ro_bind_nodev(s, dst),
+            (Some(s), BindKind::Rw) => sb.bind_nodev(s, dst),
+            (Some(s), BindKind::Dev) => sb.bind(s, dst),
         },
         FsOp::Tmpfs { dst, size, perms } if is_root_path(dst) => {
             if size.is_some() || perms.is_some() {
@@ -235,7 +237,7 @@ fn one_op(sb: Sandbox, op: &FsOp, data_dir: &mut Option<DataDir>) -> Result<Sand
 /// namespace anyway) with `sys`, `sysrq-trigger`, `irq` and `bus` made
 /// read-only.
 fn host_proc(mut sb: Sandbox, dst: &Path) -> Sandbox {
-    sb = sb.bind("/proc", dst);
+    sb = sb.bind_nodev("/proc", dst);
     for sub in ["sys", "sysrq-trigger", "irq", "bus"] {
         if Path::new("/proc").join(sub).exists() {
             sb = sb.remount_ro(dst.join(sub));

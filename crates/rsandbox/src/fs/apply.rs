@@ -302,10 +302,16 @@ impl MountPlan {
         let tree = match (&self.root, &self.template) {
             (_, Some(t)) => clone_view(t.view_id),
             (Root::Tmpfs, None) => root_tmpfs(),
-            (Root::Dir(s), None) if self.root_ro_first => {
-                clone_tree(s.raw(), true, MOUNT_ATTR_NOSUID | MOUNT_ATTR_RDONLY)
+            (Root::Dir(s), None) => {
+                let mut set = MOUNT_ATTR_NOSUID;
+                if self.root_ro_first {
+                    set |= MOUNT_ATTR_RDONLY;
+                }
+                if self.root_nodev {
+                    set |= MOUNT_ATTR_NODEV;
+                }
+                clone_tree(s.raw(), true, set)
             }
-            (Root::Dir(s), None) => clone_tree(s.raw(), true, MOUNT_ATTR_NOSUID),
         }
         .map_err(pivot(1))?;
         ok(move_mount_to_path(tree.0, &self.stage)).map_err(pivot(2))?;
@@ -580,10 +586,14 @@ impl MountPlan {
                 src,
                 readonly,
                 recursive,
+                nodev,
             } => {
                 let mut set = MOUNT_ATTR_NOSUID;
                 if *readonly {
                     set |= MOUNT_ATTR_RDONLY;
+                }
+                if *nodev {
+                    set |= MOUNT_ATTR_NODEV;
                 }
                 // The source is a detached copy already (see detach_src).
                 let tree = src.raw();

@@ -140,6 +140,9 @@ pub struct FsConfig {
     /// bubblewrap's model (see [`Sandbox::bare_fs`]): nothing is added to
     /// the steps.
     pub bare: bool,
+    /// Device nodes unusable in the rootfs (`nodev`, recursively).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rootfs_nodev: bool,
 }
 
 /// One mount step. Destinations are absolute paths inside the box.
@@ -156,6 +159,10 @@ pub enum MountStep {
         /// Read-only, recursively.
         #[serde(default)]
         readonly: bool,
+        /// Device nodes unusable (`nodev`), recursively, as bubblewrap's
+        /// `--bind` and `--ro-bind` make them (its `--dev-bind` does not).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        nodev: bool,
     },
     /// A tmpfs of `size` bytes (`nosuid,nodev`).
     Tmpfs {
@@ -396,6 +403,7 @@ impl Sandbox {
             src: src.into(),
             dst: dst.into(),
             readonly: false,
+            nodev: false,
         })
     }
     /// Bind host path `src` onto `dst` in the box, read-only, recursively.
@@ -404,6 +412,27 @@ impl Sandbox {
             src: src.into(),
             dst: dst.into(),
             readonly: true,
+            nodev: false,
+        })
+    }
+    /// Like [`bind`](Self::bind), with device nodes unusable under `dst`
+    /// (`nodev`, recursively).
+    pub fn bind_nodev(self, src: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::Bind {
+            src: src.into(),
+            dst: dst.into(),
+            readonly: false,
+            nodev: true,
+        })
+    }
+    /// Like [`ro_bind`](Self::ro_bind), with device nodes unusable under
+    /// `dst` (`nodev`, recursively).
+    pub fn ro_bind_nodev(self, src: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::Bind {
+            src: src.into(),
+            dst: dst.into(),
+            readonly: true,
+            nodev: true,
         })
     }
     /// Mount a tmpfs of `size_bytes` bytes (> 0) on `dst`.
@@ -544,6 +573,12 @@ impl Sandbox {
     /// an error, not created in `dir`).
     pub fn bare_fs(mut self, on: bool) -> Self {
         self.fs.bare = on;
+        self
+    }
+    /// Make device nodes unusable in the rootfs (`nodev`, recursively,
+    /// before the steps), as bubblewrap's `--bind DIR /` does.
+    pub fn rootfs_nodev(mut self, on: bool) -> Self {
+        self.fs.rootfs_nodev = on;
         self
     }
     /// Append an already built step.
@@ -689,6 +724,7 @@ pub(crate) fn host_top_steps(want: impl Fn(&Path) -> bool) -> Vec<MountStep> {
                 src: dst.clone(),
                 dst,
                 readonly: true,
+                nodev: false,
             },
         });
     }

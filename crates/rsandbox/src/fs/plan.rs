@@ -111,6 +111,7 @@ pub(crate) enum Action {
         src: Src,
         readonly: bool,
         recursive: bool,
+        nodev: bool,
     },
     /// A new filesystem from `fsopen`.
     Fs {
@@ -186,6 +187,8 @@ pub(crate) struct MountPlan {
     /// Make the root and every mount under it read-only before the steps
     /// (bubblewrap's `--ro-bind DIR /`).
     pub root_ro_first: bool,
+    /// Make the root and every mount under it `nodev` before the steps.
+    pub root_nodev: bool,
     /// An existing host directory the new root is attached on before
     /// `pivot_root` (inside the private mount namespace).
     pub stage: CString,
@@ -298,6 +301,7 @@ impl MountPlan {
             // is made so before the steps (`root_ro_first`).
             root_ro: !sb.fs.rootfs_writable && !sb.fs.bare,
             root_ro_first: !sb.fs.rootfs_writable && sb.fs.bare && sb.fs.rootfs.is_some(),
+            root_nodev: sb.fs.rootfs_nodev && sb.fs.rootfs.is_some(),
             stage: c(stage.as_bytes()),
             ops,
             null,
@@ -329,6 +333,7 @@ impl MountPlan {
             root: Root::Tmpfs,
             root_ro: true,
             root_ro_first: false,
+            root_nodev: false,
             stage: c(stage()?.as_bytes()),
             ops,
             null: Src::new("mask", Path::new("/dev/null"))?,
@@ -442,7 +447,12 @@ fn tmpfs_opts(source: &str, size: u64, mode: &str) -> Vec<(CString, Option<CStri
 
 fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Result<()> {
     match step {
-        MountStep::Bind { src, readonly, .. } => {
+        MountStep::Bind {
+            src,
+            readonly,
+            nodev,
+            ..
+        } => {
             let fd = Src::new(step.kind(), src)?;
             let is_dir = std::fs::symlink_metadata(src).is_ok_and(|m| m.is_dir());
             ops.push(op(
@@ -452,6 +462,7 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
                     src: fd,
                     readonly: *readonly,
                     recursive: true,
+                    nodev: *nodev,
                 },
             ));
         }
@@ -547,6 +558,7 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
                     src: fd,
                     readonly: false,
                     recursive: false,
+                    nodev: false,
                 },
             ));
         }
@@ -636,6 +648,7 @@ fn dev_skeleton(dst: &Path, ops: &mut Vec<Op>) -> Result<()> {
                 src: fd,
                 readonly: false,
                 recursive: false,
+                nodev: false,
             },
         ));
     }
