@@ -918,6 +918,12 @@ enum sandbox_result_t sandbox_user_ns(struct sandbox_t *sb);
 enum sandbox_result_t sandbox_pid_ns(struct sandbox_t *sb);
 
 /**
+ * With a new PID namespace, the payload itself is PID 1 (no init): it reaps
+ * orphans and gets only the signals it handles.
+ */
+enum sandbox_result_t sandbox_payload_as_pid1(struct sandbox_t *sb, bool on);
+
+/**
  * A new mount namespace (every mount made private first).
  */
 enum sandbox_result_t sandbox_mount_ns(struct sandbox_t *sb);

@@ -107,6 +107,11 @@ fn pid_namespace_payload_is_pid_2() {
         assert!(o.status.success(), "{}: {}", r.who(), all(&o));
         // bwrap without --as-pid-1: its init is PID 1, the payload 2.
         assert_eq!(out(&o), "2\n", "{}", r.who());
+        let o = r.sh(&format!(
+            "{BASE} --as-pid-1 -- sh -c 'echo $$; cat /proc/1/comm'"
+        ));
+        // --as-pid-1: no init, the payload is PID 1.
+        assert_eq!(out(&o), "1\nsh\n", "{}: {}", r.who(), all(&o));
     });
 }
 
@@ -216,7 +221,7 @@ fn unknown_and_unsupported_options_are_named() {
         for (opt, needle) in [
             ("--frobnicate", "bwrap: Unknown option --frobnicate"),
             ("--exec-label x", "--exec-label is not supported"),
-            ("--as-pid-1", "--as-pid-1 is not supported"),
+            ("--as-pid-1", "--as-pid-1 requires --unshare-pid"),
             ("--userns 3", "--userns is not supported"),
             (
                 "--add-seccomp-fd 0 --seccomp 0",

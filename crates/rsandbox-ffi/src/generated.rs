@@ -30,6 +30,13 @@ pub extern "C" fn sandbox_pid_ns(sb: *mut sandbox_t) -> sandbox_result_t {
     guard(|| update(sb, |s| s.pid_ns()))
 }
 
+/// With a new PID namespace, the payload itself is PID 1 (no init): it reaps
+/// orphans and gets only the signals it handles.
+#[no_mangle]
+pub extern "C" fn sandbox_payload_as_pid1(sb: *mut sandbox_t, on: bool) -> sandbox_result_t {
+    guard(|| update(sb, |s| s.payload_as_pid1(on)))
+}
+
 /// A new mount namespace (every mount made private first).
 #[no_mangle]
 pub extern "C" fn sandbox_mount_ns(sb: *mut sandbox_t) -> sandbox_result_t {

@@ -28,6 +28,13 @@ impl PySandbox {
         self.with(Sandbox::pid_ns)
     }
 
+    /// With a new PID namespace, the payload itself is PID 1 (no init): it reaps
+    /// orphans and gets only the signals it handles.
+    #[pyo3(signature = (on=true))]
+    fn payload_as_pid1(&self, on: bool) -> Self {
+        self.with(|s| s.payload_as_pid1(on))
+    }
+
     /// A new mount namespace (every mount made private first).
     fn mount_ns(&self) -> Self {
         self.with(Sandbox::mount_ns)

@@ -29,6 +29,12 @@ pub static SECTIONS: &[Section] = &[
                  init is PID 1, reaps and forwards signals.",
             ),
             row(
+                "payload_as_pid1",
+                &[arg("on", Flag)],
+                "With a new PID namespace, the payload itself is PID 1 (no init): it \
+                 reaps orphans and gets only the signals it handles.",
+            ),
+            row(
                 "mount_ns",
                 &[],
                 "A new mount namespace (every mount made private first).",

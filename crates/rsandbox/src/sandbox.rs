@@ -105,6 +105,9 @@ pub struct Sandbox {
     pub(crate) landlock: LandlockConfig,
     /// Record per-stage timestamps of each spawn.
     pub(crate) record_timing: bool,
+    /// In a new PID namespace, the payload itself is PID 1 (no init).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) payload_pid1: bool,
     /// Egress allow-list (see [`crate::egress`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) egress: Option<crate::egress::EgressPolicy>,
@@ -143,6 +146,7 @@ impl Default for Sandbox {
             caps: CapsConfig::default(),
             landlock: LandlockConfig::default(),
             record_timing: false,
+            payload_pid1: false,
             egress: None,
         }
     }
@@ -415,6 +419,18 @@ impl Sandbox {
     /// every box.
     pub fn record_timing(mut self, on: bool) -> Self {
         self.record_timing = on;
+        self
+    }
+
+    /// With a new PID namespace, run the payload itself as its PID 1
+    /// instead of under the box's small init (bubblewrap's `--as-pid-1`):
+    /// the payload then reaps orphans itself, receives only the signals
+    /// it has handlers for (SIGKILL aside), and the namespace ends with
+    /// it. Needs [`pid_ns`](Self::pid_ns) (not a joined PID namespace);
+    /// published ports and socket activation, which the init serves, are
+    /// refused with it.
+    pub fn payload_as_pid1(mut self, on: bool) -> Self {
+        self.payload_pid1 = on;
         self
     }
 

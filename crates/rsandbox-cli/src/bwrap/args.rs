@@ -122,6 +122,7 @@ pub struct Options {
     pub hostname: Option<String>,
     pub chdir: Option<PathBuf>,
     pub new_session: bool,
+    pub as_pid_1: bool,
     pub die_with_parent: bool,
     /// The compiled BPF program of `--seccomp` / `--add-seccomp-fd`.
     pub seccomp: Option<Vec<u8>>,
@@ -167,11 +168,6 @@ const UNSUPPORTED: &[(&str, usize, &str)] = &[
     ("--userns-block-fd", 1, "rsandbox writes the id maps itself"),
     ("--exec-label", 1, "SELinux labels are not supported"),
     ("--file-label", 1, "SELinux labels are not supported"),
-    (
-        "--as-pid-1",
-        0,
-        "rsandbox always runs its own init as PID 1 of a new PID namespace",
-    ),
 ];
 
 /// Read everything from `fd` (the caller's), then close it.
@@ -515,6 +511,7 @@ fn other_option(o: &mut Options, c: &mut Cursor, opt: &str) -> Result<(), Usage>
         "--unsetenv" => o.env.push(EnvOp::Unset(c.string(opt)?)),
         "--clearenv" => o.env.push(EnvOp::Clear),
         "--new-session" => o.new_session = true,
+        "--as-pid-1" => o.as_pid_1 = true,
         "--disable-userns" => o.disable_userns = true,
         "--assert-userns-disabled" => o.assert_userns_disabled = true,
         "--die-with-parent" => o.die_with_parent = true,

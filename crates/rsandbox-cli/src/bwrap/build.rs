@@ -428,6 +428,9 @@ pub fn build(o: &Options) -> Result<Built, Usage> {
     if o.gid.is_some_and(|g| g != unsafe { libc::getgid() }) && !user {
         return Err(Usage("Specifying --gid requires --unshare-user".into()));
     }
+    if o.as_pid_1 && !o.unshare_pid {
+        return Err(Usage("Specifying --as-pid-1 requires --unshare-pid".into()));
+    }
     if o.hostname.is_some() && !o.unshare_uts {
         return Err(Usage("Specifying --hostname requires --unshare-uts".into()));
     }
@@ -451,6 +454,7 @@ pub fn build(o: &Options) -> Result<Built, Usage> {
         .bare_fs(true)
         .inherit_env()
         .die_with_parent(o.die_with_parent)
+        .payload_as_pid1(o.as_pid_1)
         // bwrap sets no_new_privs for every payload.
         .no_new_privs(true);
     let mut reported = vec!["mnt"];

@@ -19,10 +19,9 @@ bubblewrap's options, run by rsandbox (see docs/bwrap.md):
     --file FD DEST --bind-data FD DEST --ro-bind-data FD DEST --chmod OCTAL PATH
     --perms OCTAL --size BYTES
     --block-fd FD --info-fd FD --json-status-fd FD --seccomp FD --add-seccomp-fd FD (one program)
-    --new-session --die-with-parent --cap-add CAP --cap-drop CAP --lock-file DEST
+    --new-session --die-with-parent --as-pid-1 --cap-add CAP --cap-drop CAP --lock-file DEST
     --disable-userns --assert-userns-disabled
 Refused with an error: --userns --userns2 --pidns --userns-block-fd --exec-label --file-label
-    --as-pid-1
 ";
 
 /// The ids of the box's namespaces `names` (bwrap's order: cgroup, ipc,

@@ -46,6 +46,8 @@ pub(crate) struct Plan {
     pub clone_flags: u64,
     pub user_ns: bool,
     pub pid_ns: bool,
+    /// The payload is the PID namespace's PID 1 (no init).
+    pub no_init: bool,
     pub net_ns: bool,
     pub die_with_parent: bool,
     pub identity: Option<Identity>,
@@ -282,6 +284,7 @@ impl Plan {
             clone_flags,
             user_ns,
             pid_ns,
+            no_init: sb.payload_pid1,
             // A spare namespace has `lo` up already (and the box could not
             // set it: the namespace is not its user namespace's).
             net_ns: sb.has_ns(Namespace::Net) && spare_net.is_none(),
@@ -446,6 +449,20 @@ pub(crate) fn validate(sb: &Sandbox, cmd: &Command) -> Result<()> {
 
 /// The checks on the description alone (also run by `Sandbox::validate`).
 pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
+    if sb.payload_pid1 {
+        let why = if !sb.has_ns(Namespace::Pid) {
+            Some("needs a new PID namespace: add pid_ns()")
+        } else if sb.join_ns.iter().any(|(n, _)| *n == Namespace::Pid) {
+            Some("cannot be combined with joining a PID namespace")
+        } else if !sb.published.is_empty() || !sb.listen_fds.is_empty() {
+            Some("cannot be combined with published ports or socket activation, which the init serves")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(Error::invalid("payload_as_pid1", why));
+        }
+    }
     if let Some(m) = sb.umask.filter(|m| *m > 0o777) {
         return Err(Error::invalid("umask", format!("{m:#o} is above 0o777")));
     }
