@@ -8,6 +8,7 @@ mod launcher;
 pub(crate) mod plan;
 mod routine;
 pub(crate) mod timing;
+mod warmth;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -71,7 +72,7 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         }
         None => sb,
     };
-    let mut plan = Plan::new(sb, cmd)?;
+    let mut plan = Plan::new(sb, cmd, warmth::count_spawn())?;
     if let Some(e) = egress.as_mut() {
         plan.egress = Some(e.child_part(plan.min_fd)?);
     }
@@ -116,6 +117,8 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         status_w: status_w.as_ref().map_or(-1, |f| f.as_raw_fd()),
         // Set by the clone (see routine::release_late).
         release_late: true,
+        // Set by the clone (see launcher::clone3_child).
+        shares_memory: false,
     };
     prepare_init(&mut plan, &fds)?;
     plan.keep_fds = keep_fds(&plan, &fds);
@@ -154,6 +157,7 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
             cgroup,
             started,
             enforcement: report,
+            shared_memory: launched.shared_memory,
         },
         sb,
     );

@@ -18,6 +18,7 @@ use crate::net::{ListenPidSlot, PublishPlan};
 use crate::ns::Namespace;
 use crate::sandbox::{Sandbox, HOSTNAME_MAX};
 use crate::seccomp::SeccompProgram;
+use crate::spawn::warmth;
 use crate::stdio::Stdio;
 
 /// Ids the child switches to before exec.
@@ -141,7 +142,10 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// Validate and prepare.
-    pub(crate) fn new(sb: &Sandbox, cmd: &Command) -> Result<Plan> {
+    /// `warm`: the process spawned before, so the machinery shared by many
+    /// spawns (template, network namespace pool) is worth starting (see
+    /// `spawn/warmth.rs`).
+    pub(crate) fn new(sb: &Sandbox, cmd: &Command, warm: bool) -> Result<Plan> {
         validate(sb, cmd)?;
         let mut env = sb.resolved_env();
         if !sb.listen_fds.is_empty() {
@@ -197,7 +201,7 @@ impl Plan {
         // init's fork does that, and the init stays as its waiter.
         let pid_ns =
             sb.has_ns(Namespace::Pid) || sb.join_ns.iter().any(|(n, _)| *n == Namespace::Pid);
-        let spare_net = if crate::netpool::eligible(sb) {
+        let spare_net = if warm && crate::netpool::eligible(sb) {
             crate::netpool::take()
         } else {
             None
@@ -314,7 +318,7 @@ impl Plan {
             keep_fds: Vec::new(),
             held: Vec::new(),
             gate,
-            mounts: MountPlan::prepare(sb)?,
+            mounts: MountPlan::prepare(sb, warmth::shared_view(sb, warm))?,
             rlimits: RlimitPlan::prepare(sb)?,
             caps: CapsPlan::prepare(sb)?,
             landlock: match LandlockPlan::prepare(sb)? {
@@ -338,6 +342,22 @@ impl Plan {
 }
 
 impl Plan {
+    /// Whether the child may share the caller's memory until its exec
+    /// (`sys/vfork.rs`): it never waits for the parent (ids it maps itself,
+    /// no cgroup the parent attaches, no start gate: the parent is
+    /// suspended until the exec), joins no namespace (the kernel refuses a
+    /// user namespace to a process sharing its memory; any other would put
+    /// it beside processes it did not make), makes no egress sockets, and
+    /// its ids map only to the caller's own (no kernel uid or gid changes,
+    /// which would reset the caller's dumpability).
+    pub(crate) fn may_share_memory(&self) -> bool {
+        self.child_maps
+            && !self.parent_attach
+            && self.joins.is_empty()
+            && self.gate.is_none()
+            && self.egress.is_none()
+    }
+
     /// Keep `fd` until the spawn is done, numbered above every passed
     /// target (see [`fd_above_targets`](Self::fd_above_targets)).
     pub(crate) fn hold_above_targets(&mut self, fd: OwnedFd) -> Result<RawFd> {
