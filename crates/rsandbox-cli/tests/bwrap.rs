@@ -10,8 +10,7 @@ use std::process::{Command, Output};
 
 const NOBODY: u32 = 65534;
 
-/// A fresh directory (0755) holding a copy of `rsandbox` and a `bwrap`
-/// symlink to it; removed when dropped.
+/// A fresh directory (0755), removed when dropped.
 struct Bin(PathBuf);
 
 impl Bin {
@@ -25,9 +24,15 @@ impl Bin {
         ));
         std::fs::create_dir(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::copy(env!("CARGO_BIN_EXE_rsandbox"), dir.join("rsandbox")).unwrap();
-        std::os::unix::fs::symlink("rsandbox", dir.join("bwrap")).unwrap();
         Bin(dir)
+    }
+
+    /// With a copy of `rsandbox` and a `bwrap` symlink to it.
+    fn with_binary() -> Bin {
+        let b = Bin::new();
+        std::fs::copy(env!("CARGO_BIN_EXE_rsandbox"), b.0.join("rsandbox")).unwrap();
+        std::os::unix::fs::symlink("rsandbox", b.0.join("bwrap")).unwrap();
+        b
     }
 }
 
@@ -74,7 +79,7 @@ fn is_root() -> bool {
 
 /// Run `f` with every entry point, as the caller and (when root) nobody.
 fn each(f: impl Fn(&Runner)) {
-    let bin = Bin::new();
+    let bin = Bin::with_binary();
     let mut users = vec![None];
     if is_root() {
         users.push(Some(NOBODY));
