@@ -918,6 +918,12 @@ enum sandbox_result_t sandbox_user_ns(struct sandbox_t *sb);
 enum sandbox_result_t sandbox_pid_ns(struct sandbox_t *sb);
 
 /**
+ * With a new PID namespace, the payload itself is PID 1 (no init): it reaps
+ * orphans and gets only the signals it handles.
+ */
+enum sandbox_result_t sandbox_payload_as_pid1(struct sandbox_t *sb, bool on);
+
+/**
  * A new mount namespace (every mount made private first).
  */
 enum sandbox_result_t sandbox_mount_ns(struct sandbox_t *sb);
@@ -1187,6 +1193,47 @@ enum sandbox_result_t sandbox_mask(struct sandbox_t *sb, const char *path);
 enum sandbox_result_t sandbox_remount_ro(struct sandbox_t *sb, const char *path);
 
 /**
+ * Like `sandbox_bind`, with device nodes unusable under `dst` (`nodev`).
+ *
+ * `src`, `dst`: NUL-terminated paths (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_bind_nodev(struct sandbox_t *sb, const char *src, const char *dst);
+
+/**
+ * Like `sandbox_ro_bind`, with device nodes unusable under `dst` (`nodev`).
+ *
+ * `src`, `dst`: NUL-terminated paths (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_ro_bind_nodev(struct sandbox_t *sb, const char *src, const char *dst);
+
+/**
+ * Make device nodes unusable in the rootfs (`nodev`, recursively).
+ */
+enum sandbox_result_t sandbox_rootfs_nodev(struct sandbox_t *sb, bool on);
+
+/**
+ * Create directory `dst` with permission bits `mode` if it is missing (missing
+ * parents get owner `rwx` and `r-x` for the classes with any bit in `mode`).
+ *
+ * `dst`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_dir_mode(struct sandbox_t *sb, const char *dst, uint32_t mode);
+
+/**
+ * Give existing `path` in the box the permission bits `mode` (at most 0o7777).
+ *
+ * `path`: a NUL-terminated path (any bytes), copied.
+ */
+enum sandbox_result_t sandbox_chmod(struct sandbox_t *sb, const char *path, uint32_t mode);
+
+/**
+ * bubblewrap's filesystem model: nothing is added to the steps; without a
+ * rootfs `/` is an empty writable tmpfs, and a read-only rootfs is made
+ * read-only recursively before the steps.
+ */
+enum sandbox_result_t sandbox_bare_fs(struct sandbox_t *sb, bool on);
+
+/**
  * Kill the whole tree once it has run this long (wall clock); the outcome then
  * says `SANDBOX_REASON_WALL_TIME_LIMIT`.
  *
@@ -1343,6 +1390,15 @@ enum sandbox_result_t sandbox_seccomp_oci_json(struct sandbox_t *sb, const char 
  * `path`: a NUL-terminated path (any bytes), copied.
  */
 enum sandbox_result_t sandbox_seccomp_oci_file(struct sandbox_t *sb, const char *path);
+
+/**
+ * Filter syscalls with a compiled classic BPF program: its `struct
+ * sock_filter` instructions as bytes (8 each, at most 4096), installed as
+ * given.
+ *
+ * `program`: `len` bytes, copied (NULL allowed when `len` is 0).
+ */
+enum sandbox_result_t sandbox_seccomp_bpf(struct sandbox_t *sb, const uint8_t *program, size_t len);
 
 /**
  * No seccomp filter (e.g. to relax `sandbox_strict`).

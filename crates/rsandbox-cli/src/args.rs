@@ -21,6 +21,17 @@ pub enum Sub {
     Run(Box<Run>),
     /// Print what this machine supports.
     Check(Check),
+    /// Run a command with bubblewrap's options (`rsandbox bwrap --help`;
+    /// the binary called as `bwrap` through a symlink does the same).
+    Bwrap(BwrapArgs),
+}
+
+/// Arguments of `rsandbox bwrap`, parsed by the bwrap module, not clap.
+#[derive(Debug, Args)]
+pub struct BwrapArgs {
+    /// bubblewrap's options, then the command.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub args: Vec<std::ffi::OsString>,
 }
 
 #[derive(Debug, Args)]

@@ -30,6 +30,13 @@ pub extern "C" fn sandbox_pid_ns(sb: *mut sandbox_t) -> sandbox_result_t {
     guard(|| update(sb, |s| s.pid_ns()))
 }
 
+/// With a new PID namespace, the payload itself is PID 1 (no init): it reaps
+/// orphans and gets only the signals it handles.
+#[no_mangle]
+pub extern "C" fn sandbox_payload_as_pid1(sb: *mut sandbox_t, on: bool) -> sandbox_result_t {
+    guard(|| update(sb, |s| s.payload_as_pid1(on)))
+}
+
 /// A new mount namespace (every mount made private first).
 #[no_mangle]
 pub extern "C" fn sandbox_mount_ns(sb: *mut sandbox_t) -> sandbox_result_t {
@@ -455,6 +462,83 @@ pub extern "C" fn sandbox_remount_ro(sb: *mut sandbox_t, path: *const c_char) ->
     })
 }
 
+/// Like `sandbox_bind`, with device nodes unusable under `dst` (`nodev`).
+///
+/// `src`, `dst`: NUL-terminated paths (any bytes), copied.
+#[no_mangle]
+pub extern "C" fn sandbox_bind_nodev(
+    sb: *mut sandbox_t,
+    src: *const c_char,
+    dst: *const c_char,
+) -> sandbox_result_t {
+    guard(|| {
+        let src = c_path(src, "src")?;
+        let dst = c_path(dst, "dst")?;
+        update(sb, |s| s.bind_nodev(src, dst))
+    })
+}
+
+/// Like `sandbox_ro_bind`, with device nodes unusable under `dst` (`nodev`).
+///
+/// `src`, `dst`: NUL-terminated paths (any bytes), copied.
+#[no_mangle]
+pub extern "C" fn sandbox_ro_bind_nodev(
+    sb: *mut sandbox_t,
+    src: *const c_char,
+    dst: *const c_char,
+) -> sandbox_result_t {
+    guard(|| {
+        let src = c_path(src, "src")?;
+        let dst = c_path(dst, "dst")?;
+        update(sb, |s| s.ro_bind_nodev(src, dst))
+    })
+}
+
+/// Make device nodes unusable in the rootfs (`nodev`, recursively).
+#[no_mangle]
+pub extern "C" fn sandbox_rootfs_nodev(sb: *mut sandbox_t, on: bool) -> sandbox_result_t {
+    guard(|| update(sb, |s| s.rootfs_nodev(on)))
+}
+
+/// Create directory `dst` with permission bits `mode` if it is missing (missing
+/// parents get owner `rwx` and `r-x` for the classes with any bit in `mode`).
+///
+/// `dst`: a NUL-terminated path (any bytes), copied.
+#[no_mangle]
+pub extern "C" fn sandbox_dir_mode(
+    sb: *mut sandbox_t,
+    dst: *const c_char,
+    mode: u32,
+) -> sandbox_result_t {
+    guard(|| {
+        let dst = c_path(dst, "dst")?;
+        update(sb, |s| s.dir_mode(dst, mode))
+    })
+}
+
+/// Give existing `path` in the box the permission bits `mode` (at most 0o7777).
+///
+/// `path`: a NUL-terminated path (any bytes), copied.
+#[no_mangle]
+pub extern "C" fn sandbox_chmod(
+    sb: *mut sandbox_t,
+    path: *const c_char,
+    mode: u32,
+) -> sandbox_result_t {
+    guard(|| {
+        let path = c_path(path, "path")?;
+        update(sb, |s| s.chmod(path, mode))
+    })
+}
+
+/// bubblewrap's filesystem model: nothing is added to the steps; without a
+/// rootfs `/` is an empty writable tmpfs, and a read-only rootfs is made
+/// read-only recursively before the steps.
+#[no_mangle]
+pub extern "C" fn sandbox_bare_fs(sb: *mut sandbox_t, on: bool) -> sandbox_result_t {
+    guard(|| update(sb, |s| s.bare_fs(on)))
+}
+
 // --- limits ---
 
 /// Kill the whole tree once it has run this long (wall clock); the outcome then
@@ -677,6 +761,23 @@ pub extern "C" fn sandbox_seccomp_oci_file(
     guard(|| {
         let path = c_path(path, "path")?;
         update(sb, |s| s.seccomp_oci_file(path))
+    })
+}
+
+/// Filter syscalls with a compiled classic BPF program: its `struct
+/// sock_filter` instructions as bytes (8 each, at most 4096), installed as
+/// given.
+///
+/// `program`: `len` bytes, copied (NULL allowed when `len` is 0).
+#[no_mangle]
+pub extern "C" fn sandbox_seccomp_bpf(
+    sb: *mut sandbox_t,
+    program: *const u8,
+    len: usize,
+) -> sandbox_result_t {
+    guard(|| {
+        let program = bytes(program, len, "program")?.to_vec();
+        update(sb, |s| s.seccomp_bpf(program))
     })
 }
 

@@ -28,6 +28,13 @@ impl PySandbox {
         self.with(Sandbox::pid_ns)
     }
 
+    /// With a new PID namespace, the payload itself is PID 1 (no init): it reaps
+    /// orphans and gets only the signals it handles.
+    #[pyo3(signature = (on=true))]
+    fn payload_as_pid1(&self, on: bool) -> Self {
+        self.with(|s| s.payload_as_pid1(on))
+    }
+
     /// A new mount namespace (every mount made private first).
     fn mount_ns(&self) -> Self {
         self.with(Sandbox::mount_ns)
@@ -314,6 +321,47 @@ impl PySandbox {
         Ok(self.with(|s| s.remount_ro(path)))
     }
 
+    /// Like `bind`, with device nodes unusable under `dst` (`nodev`).
+    fn bind_nodev(&self, src: &Bound<'_, PyAny>, dst: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let src = conv::path(src)?;
+        let dst = conv::path(dst)?;
+        Ok(self.with(|s| s.bind_nodev(src, dst)))
+    }
+
+    /// Like `ro_bind`, with device nodes unusable under `dst` (`nodev`).
+    fn ro_bind_nodev(&self, src: &Bound<'_, PyAny>, dst: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let src = conv::path(src)?;
+        let dst = conv::path(dst)?;
+        Ok(self.with(|s| s.ro_bind_nodev(src, dst)))
+    }
+
+    /// Make device nodes unusable in the rootfs (`nodev`, recursively).
+    #[pyo3(signature = (on=true))]
+    fn rootfs_nodev(&self, on: bool) -> Self {
+        self.with(|s| s.rootfs_nodev(on))
+    }
+
+    /// Create directory `dst` with permission bits `mode` if it is missing (missing
+    /// parents get owner `rwx` and `r-x` for the classes with any bit in `mode`).
+    fn dir_mode(&self, dst: &Bound<'_, PyAny>, mode: u32) -> PyResult<Self> {
+        let dst = conv::path(dst)?;
+        Ok(self.with(|s| s.dir_mode(dst, mode)))
+    }
+
+    /// Give existing `path` in the box the permission bits `mode` (at most 0o7777).
+    fn chmod(&self, path: &Bound<'_, PyAny>, mode: u32) -> PyResult<Self> {
+        let path = conv::path(path)?;
+        Ok(self.with(|s| s.chmod(path, mode)))
+    }
+
+    /// bubblewrap's filesystem model: nothing is added to the steps; without a
+    /// rootfs `/` is an empty writable tmpfs, and a read-only rootfs is made
+    /// read-only recursively before the steps.
+    #[pyo3(signature = (on=true))]
+    fn bare_fs(&self, on: bool) -> Self {
+        self.with(|s| s.bare_fs(on))
+    }
+
     // --- limits ---
 
     /// Kill the whole tree once it has run this long (wall clock); the outcome then
@@ -479,6 +527,16 @@ impl PySandbox {
     fn seccomp_oci_file(&self, path: &Bound<'_, PyAny>) -> PyResult<Self> {
         let path = conv::path(path)?;
         Ok(self.with(|s| s.seccomp_oci_file(path)))
+    }
+
+    /// Filter syscalls with a compiled classic BPF program: its `struct
+    /// sock_filter` instructions as bytes (8 each, at most 4096), installed as
+    /// given.
+    ///
+    /// `program`: `bytes`, or `str` written as UTF-8.
+    fn seccomp_bpf(&self, program: &Bound<'_, PyAny>) -> PyResult<Self> {
+        let program = conv::bytes(program)?;
+        Ok(self.with(|s| s.seccomp_bpf(program)))
     }
 
     /// No seccomp filter (e.g. to relax `strict()`).

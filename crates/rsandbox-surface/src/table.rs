@@ -29,6 +29,12 @@ pub static SECTIONS: &[Section] = &[
                  init is PID 1, reaps and forwards signals.",
             ),
             row(
+                "payload_as_pid1",
+                &[arg("on", Flag)],
+                "With a new PID namespace, the payload itself is PID 1 (no init): it \
+                 reaps orphans and gets only the signals it handles.",
+            ),
+            row(
                 "mount_ns",
                 &[],
                 "A new mount namespace (every mount made private first).",
@@ -272,6 +278,41 @@ pub static SECTIONS: &[Section] = &[
                 &[arg("path", Path)],
                 "Make `path` (and the mounts under it) read-only.",
             ),
+            row(
+                "bind_nodev",
+                &[arg("src", Path), arg("dst", Path)],
+                "Like `@bind`, with device nodes unusable under `dst` (`nodev`).",
+            ),
+            row(
+                "ro_bind_nodev",
+                &[arg("src", Path), arg("dst", Path)],
+                "Like `@ro_bind`, with device nodes unusable under `dst` (`nodev`).",
+            ),
+            row(
+                "rootfs_nodev",
+                &[arg("on", Flag)],
+                "Make device nodes unusable in the rootfs (`nodev`, recursively).",
+            ),
+            row(
+                "dir_mode",
+                &[arg("dst", Path), arg("mode", U32)],
+                "Create directory `dst` with permission bits `mode` if it is missing \
+                 (missing parents get owner `rwx` and `r-x` for the classes with any \
+                 bit in `mode`).",
+            ),
+            row(
+                "chmod",
+                &[arg("path", Path), arg("mode", U32)],
+                "Give existing `path` in the box the permission bits `mode` (at most \
+                 0o7777).",
+            ),
+            row(
+                "bare_fs",
+                &[arg("on", Flag)],
+                "bubblewrap's filesystem model: nothing is added to the steps; without \
+                 a rootfs `/` is an empty writable tmpfs, and a read-only rootfs is made \
+                 read-only recursively before the steps.",
+            ),
         ],
     },
     Section {
@@ -430,6 +471,13 @@ pub static SECTIONS: &[Section] = &[
                 &[arg("path", Path)],
                 "Filter syscalls with an OCI / Docker JSON seccomp profile read from \
                  host file `path` (parsed at validation).",
+            ),
+            row(
+                "seccomp_bpf",
+                &[arg("program", Bytes)],
+                "Filter syscalls with a compiled classic BPF program: its `struct \
+                 sock_filter` instructions as bytes (8 each, at most 4096), installed as \
+                 given.",
             ),
             row(
                 "no_seccomp",

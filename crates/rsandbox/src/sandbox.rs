@@ -105,6 +105,9 @@ pub struct Sandbox {
     pub(crate) landlock: LandlockConfig,
     /// Record per-stage timestamps of each spawn.
     pub(crate) record_timing: bool,
+    /// In a new PID namespace, the payload itself is PID 1 (no init).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub(crate) payload_pid1: bool,
     /// Egress allow-list (see [`crate::egress`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) egress: Option<crate::egress::EgressPolicy>,
@@ -143,6 +146,7 @@ impl Default for Sandbox {
             caps: CapsConfig::default(),
             landlock: LandlockConfig::default(),
             record_timing: false,
+            payload_pid1: false,
             egress: None,
         }
     }
@@ -418,6 +422,18 @@ impl Sandbox {
         self
     }
 
+    /// With a new PID namespace, run the payload itself as its PID 1
+    /// instead of under the box's small init (bubblewrap's `--as-pid-1`):
+    /// the payload then reaps orphans itself, receives only the signals
+    /// it has handlers for (SIGKILL aside), and the namespace ends with
+    /// it. Needs [`pid_ns`](Self::pid_ns) (not a joined PID namespace);
+    /// published ports and socket activation, which the init serves, are
+    /// refused with it.
+    pub fn payload_as_pid1(mut self, on: bool) -> Self {
+        self.payload_pid1 = on;
+        self
+    }
+
     /// Check the whole description without spawning anything.
     pub fn validate(&self) -> Result<()> {
         crate::spawn::validate(self)
@@ -427,6 +443,17 @@ impl Sandbox {
     /// (or with the error of the stage that failed).
     pub fn spawn(&self, cmd: &Command) -> Result<Child> {
         crate::spawn::spawn(self, cmd)
+    }
+
+    /// Where `cmd`'s program is, as the box will see it (a bare name is
+    /// looked up in the box's `PATH`), or [`Error::ProgramNotFound`]: the
+    /// lookup [`spawn`](Self::spawn) makes, which a
+    /// [`start_gate`](Self::start_gate) defers to the exec for an absolute
+    /// program; a caller gating a box can check first.
+    ///
+    /// [`Error::ProgramNotFound`]: crate::Error::ProgramNotFound
+    pub fn find_program(&self, cmd: &Command) -> Result<PathBuf> {
+        crate::spawn::plan::find_program(self, cmd)
     }
 
     /// Spawn and wait; stdio as configured.

@@ -1060,3 +1060,25 @@ fn a_child_failing_early_reports_its_own_error() {
         }
     }
 }
+
+// payload_as_pid1: no init; the payload is PID 1, its exit status is the
+// box's, and the namespace (with any child left) ends with it.
+both!(payload_as_pid1_has_no_init, || {
+    let sb = base().pid_ns().mount_ns().payload_as_pid1(true);
+    let out = run(
+        &sb,
+        "echo pid=$$; for p in /proc/[0-9]*; do echo proc=${p#/proc/}; done",
+    );
+    let s = text(&out.stdout);
+    assert!(s.starts_with("pid=1\n"), "{s}");
+    assert!(s.contains("proc=1\n") && !s.contains("proc=2\n"), "{s}");
+    let o = sb.output(&sh("sleep 100 & exit 5")).unwrap();
+    assert_eq!(o.outcome.status, ExitStatus::Exited(5));
+    for bad in [
+        Sandbox::new().payload_as_pid1(true),
+        base().payload_as_pid1(true),
+    ] {
+        let e = bad.spawn(&sh("true")).unwrap_err();
+        assert!(e.to_string().contains("payload_as_pid1"), "{e}");
+    }
+});

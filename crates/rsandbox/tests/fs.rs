@@ -889,3 +889,156 @@ fn template_follows_mount_changes() {
     .join()
     .unwrap();
 }
+
+// A recursive bind of a directory holding the stage (the host directory
+// the new root is attached on while it is built, /tmp here) used to bring
+// the new root along: the box's /tmp showed its own root.
+both!(bind_of_the_stage_directory_shows_the_hosts, || {
+    let dir = TempDir::new("stage-bind");
+    std::fs::write(dir.join("marker"), "host tmp\n").unwrap();
+    let name = dir
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .to_string();
+    let o = sh(
+        &base().bind("/tmp", "/tmp"),
+        &format!("cat /tmp/{name}/marker; test -e /tmp/usr && echo ROOT_UNDER_TMP"),
+    );
+    let t = text(&o);
+    assert!(t.contains("host tmp"), "{t}");
+    assert!(!t.contains("ROOT_UNDER_TMP"), "{t}");
+});
+
+/// The host's top-level symlinks into /usr (`/bin -> usr/bin`), for a box
+/// that binds only /usr.
+fn usr_links(mut sb: Sandbox) -> Sandbox {
+    for name in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
+        if let Ok(t) = std::fs::read_link(Path::new("/").join(name)) {
+            sb = sb.symlink(t, Path::new("/").join(name));
+        }
+    }
+    sb
+}
+
+// bubblewrap's model: / is an empty writable tmpfs holding only what the
+// steps make; a later step may cover an earlier one's destination.
+both!(bare_fs_starts_from_an_empty_root, || {
+    let sb = usr_links(base().bare_fs(true).ro_bind("/usr", "/usr"))
+        .tmpfs("/t", 1 << 20)
+        .dir("/t/gone")
+        .tmpfs("/t", 1 << 20)
+        .dir_mode("/made/here", 0o1741)
+        .dir_mode("/private/x", 0o700)
+        .file("/f", "data")
+        .chmod("/f", 0o600);
+    let o = sh(
+        &sb,
+        "ls -A / | grep -v -x -E 'bin|sbin|lib|lib32|lib64|libx32' | tr '\\n' ' '; echo
+         ls -A /t | wc -l
+         stat -c '%n %a' /made /made/here /private /private/x /f
+         touch /new && echo ROOT_WRITABLE",
+    );
+    let t = text(&o);
+    assert!(o.outcome.success(), "{t}");
+    assert!(t.starts_with("f made private t usr \n0\n"), "{t}");
+    for want in [
+        "/made 755",
+        "/made/here 1741",
+        "/private 700",
+        "/private/x 700",
+        "/f 600",
+        "ROOT_WRITABLE",
+    ] {
+        assert!(t.contains(want), "missing {want} in:\n{t}");
+    }
+});
+
+// With a rootfs, bare_fs adds no /proc or /dev, and a read-only rootfs is
+// read-only before the steps: a missing mount point cannot be made in it.
+both!(bare_fs_with_a_read_only_rootfs, || {
+    let root = BusyboxRoot::new();
+    let sb = base().bare_fs(true).rootfs(root.path());
+    let o = sh(
+        &sb,
+        "ls -A /proc | wc -l; ls -A /dev | wc -l; touch /x 2>&1",
+    );
+    let t = text(&o);
+    assert!(t.starts_with("0\n0\n"), "{t}");
+    assert!(t.contains("Read-only file system"), "{t}");
+    let e = sb
+        .clone()
+        .tmpfs("/not-there", 1 << 20)
+        .output(&Command::from_argv(["/bin/true"]))
+        .unwrap_err();
+    assert!(e.to_string().contains("/not-there"), "{e}");
+    assert!(!root.path().join("not-there").exists());
+});
+
+// A symlink step finding the same link is done; a different one is an
+// error naming what is there.
+both!(symlink_steps_are_idempotent, || {
+    let root = BusyboxRoot::new();
+    std::os::unix::fs::symlink("/BUSYBOX_ROOT", root.path().join("data/l")).unwrap();
+    let sb = base().rootfs(root.path());
+    let o = sh(
+        &sb.clone().symlink("/BUSYBOX_ROOT", "/data/l"),
+        "cat /data/l",
+    );
+    assert_eq!(text(&o), "marker\n");
+    let e = sb
+        .symlink("/other", "/data/l")
+        .output(&Command::from_argv(["/bin/true"]))
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("existing destination is /BUSYBOX_ROOT"),
+        "{e}"
+    );
+});
+
+#[test]
+fn chmod_and_dir_modes_above_0o7777_are_refused() {
+    for sb in [
+        base().bare_fs(true).dir("/a").chmod("/a", 0o10000),
+        base().bare_fs(true).dir_mode("/a", 0o10000),
+    ] {
+        let e = sb.validate().unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig { .. }), "{e}");
+        assert!(e.to_string().contains("above 0o7777"), "{e}");
+    }
+}
+
+#[test]
+fn find_program_looks_in_the_box_view() {
+    let root = BusyboxRoot::new();
+    let sb = base().rootfs(root.path());
+    let found = sb.find_program(&Command::new("sh")).unwrap();
+    assert_eq!(found, Path::new("/bin/sh").to_path_buf());
+    for missing in ["no-such-program", "/usr/bin/env"] {
+        let e = sb.find_program(&Command::new(missing)).unwrap_err();
+        assert!(matches!(e, Error::ProgramNotFound { .. }), "{missing}: {e}");
+    }
+}
+
+// nodev binds (bubblewrap's --bind/--ro-bind) make device nodes unusable;
+// a plain bind (its --dev-bind) keeps them.
+both!(nodev_binds_refuse_device_nodes, || {
+    let stdout = |o: &rsandbox::Output| String::from_utf8_lossy(&o.stdout).into_owned();
+    let probe = "echo x > /d/null && echo OPEN || echo REFUSED";
+    let sb = base().bare_fs(true).ro_bind("/usr", "/usr");
+    let sb = usr_links(sb);
+    let o = sh(&sb.clone().bind("/dev", "/d"), probe);
+    assert_eq!(stdout(&o), "OPEN\n", "{}", text(&o));
+    let o = sh(&sb.clone().bind_nodev("/dev", "/d"), probe);
+    assert_eq!(stdout(&o), "REFUSED\n", "{}", text(&o));
+    let o = sh(&sb.ro_bind_nodev("/dev", "/d"), probe);
+    assert_eq!(stdout(&o), "REFUSED\n", "{}", text(&o));
+    let root = base().bare_fs(true).rootfs("/");
+    let probe = "echo x > /dev/null && echo OPEN || echo REFUSED";
+    let o = sh(&root.clone().rootfs_nodev(true), probe);
+    assert_eq!(stdout(&o), "REFUSED\n", "{}", text(&o));
+    let o = sh(&root, probe);
+    assert_eq!(stdout(&o), "OPEN\n", "{}", text(&o));
+});

@@ -89,6 +89,18 @@ fn open_src(src: &Src) -> R {
     Ok(())
 }
 
+/// Replace a bind source's fd by a detached copy of its tree, taken now:
+/// cloned later, once the new root is attached on the stage, a source
+/// holding the stage (`/tmp` bound recursively, `/` bound elsewhere)
+/// would bring the new root along instead of what the host has there.
+fn detach_src(src: &Src, recursive: bool) -> R {
+    let tree = clone_tree(src.raw(), recursive, 0)?;
+    let old = src.fd.swap(tree.0, Ordering::Relaxed);
+    std::mem::forget(tree);
+    drop(Fd(old));
+    Ok(())
+}
+
 fn close_src(src: &Src) {
     let f = src.fd.swap(-1, Ordering::Relaxed);
     drop(Fd(f));
@@ -112,25 +124,60 @@ fn for_each_src(action: &Action, mut f: impl FnMut(&Src) -> R) -> R {
     }
 }
 
+/// Whether `name` in `dir` is a symlink to exactly `target` (read into a
+/// stack buffer: no allocation after clone).
+fn same_link(dir: RawFd, name: &CStr, target: &CStr) -> bool {
+    let mut buf = [0u8; 4096];
+    // SAFETY: readlinkat writes at most buf.len() bytes into buf.
+    let n = unsafe { libc::readlinkat(dir, name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+    n >= 0 && (n as usize) < buf.len() && &buf[..n as usize] == target.to_bytes()
+}
+
 /// Walk to the parent directory of the last component, creating missing
 /// directories when `mk`. Returns `Fd(-1)` when the parent is the root.
-fn walk_parent(root: RawFd, t: &Target, mk: bool) -> R<Fd> {
+fn walk_parent(root: RawFd, t: &Target, mk: bool, mode: Option<u32>) -> R<Fd> {
     let n = t.names.len();
     let mut parent = Fd(-1);
+    // bubblewrap's parents of a directory made with a mode: owner rwx,
+    // r-x for the classes with any bit in it.
+    let pmode = mode.map(|m| {
+        0o700 | if m & 0o070 != 0 { 0o050 } else { 0 } | if m & 0o007 != 0 { 0o005 } else { 0 }
+    });
     for i in 0..n.saturating_sub(1) {
         let mut f = open_in(root, &t.prefixes[i], libc::O_DIRECTORY);
         if f < 0 && errno() == libc::ENOENT && mk {
             let pfd = if parent.0 < 0 { root } else { parent.0 };
-            // SAFETY: valid C string (one component, no slash or `..`).
-            let r = unsafe { libc::mkdirat(pfd, t.names[i].as_ptr(), 0o755) };
-            if r < 0 && errno() != libc::EEXIST {
-                return Err(errno());
-            }
+            mkdir_mode(pfd, &t.names[i], pmode)?;
             f = open_in(root, &t.prefixes[i], libc::O_DIRECTORY);
         }
         parent = fd(f)?;
     }
     Ok(parent)
+}
+
+/// `mkdirat(dir, name)`, an existing one accepted; a new one gets exactly
+/// `mode` when given (set through the new directory's fd: no umask, and
+/// never a name swapped for a symlink), else `0o755` less the umask.
+fn mkdir_mode(dir: RawFd, name: &CStr, mode: Option<u32>) -> R {
+    // SAFETY: valid C string (one component, no slash or `..`).
+    let r = unsafe { libc::mkdirat(dir, name.as_ptr(), mode.unwrap_or(0o755) & 0o777) };
+    if r < 0 {
+        return if errno() == libc::EEXIST {
+            Ok(())
+        } else {
+            Err(errno())
+        };
+    }
+    let Some(m) = mode else { return Ok(()) };
+    // SAFETY: valid C string, one component; the result is a fresh fd or -1.
+    let f = fd(unsafe {
+        libc::openat(
+            dir,
+            name.as_ptr(),
+            libc::O_PATH | libc::O_NOFOLLOW | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    })?;
+    super::node::chmod_fd(f.0, m)
 }
 
 /// Resolve (and create if asked) the last component. `None`: missing and
@@ -148,13 +195,7 @@ fn resolve(root: RawFd, op: &Op, parent: &Fd) -> R<Option<Fd>> {
         match op.create {
             Create::No if op.optional => return Ok(None),
             Create::No => return Err(libc::ENOENT),
-            Create::Dir => {
-                // SAFETY: valid C string, one component.
-                let r = unsafe { libc::mkdirat(pfd, name.as_ptr(), 0o755) };
-                if r < 0 && errno() != libc::EEXIST {
-                    return Err(errno());
-                }
-            }
+            Create::Dir => mkdir_mode(pfd, name, op.mode)?,
             Create::File => {
                 // SAFETY: valid C string, one component; never follows a link.
                 let r = unsafe {
@@ -166,7 +207,9 @@ fn resolve(root: RawFd, op: &Op, parent: &Fd) -> R<Option<Fd>> {
                             | libc::O_WRONLY
                             | libc::O_NOFOLLOW
                             | libc::O_CLOEXEC,
-                        0o644,
+                        // A mount point only (covered by the bind): read-only,
+                        // as bubblewrap makes it.
+                        0o444,
                     )
                 };
                 if r < 0 && errno() != libc::EEXIST {
@@ -249,13 +292,26 @@ impl MountPlan {
         open_src(&self.null).map_err(|e| ChildError::new(Stage::Mount, u32::MAX, e))?;
         for (i, o) in self.ops.iter().enumerate() {
             for_each_src(&o.action, open_src)
+                .and_then(|()| match &o.action {
+                    Action::Bind { src, recursive, .. } => detach_src(src, *recursive),
+                    _ => Ok(()),
+                })
                 .map_err(|e| ChildError::new(Stage::Mount, i as u32, e))?;
         }
 
         let tree = match (&self.root, &self.template) {
             (_, Some(t)) => clone_view(t.view_id),
             (Root::Tmpfs, None) => root_tmpfs(),
-            (Root::Dir(s), None) => clone_tree(s.raw(), true, MOUNT_ATTR_NOSUID),
+            (Root::Dir(s), None) => {
+                let mut set = MOUNT_ATTR_NOSUID;
+                if self.root_ro_first {
+                    set |= MOUNT_ATTR_RDONLY;
+                }
+                if self.root_nodev {
+                    set |= MOUNT_ATTR_NODEV;
+                }
+                clone_tree(s.raw(), true, set)
+            }
         }
         .map_err(pivot(1))?;
         ok(move_mount_to_path(tree.0, &self.stage)).map_err(pivot(2))?;
@@ -292,7 +348,12 @@ impl MountPlan {
     pub(crate) unsafe fn build_template(&self, slim: bool) -> Result<RawFd, (&'static str, i32)> {
         open_src(&self.null).map_err(|e| ("open /dev/null", e))?;
         for o in &self.ops {
-            for_each_src(&o.action, open_src).map_err(|e| ("open a host entry", e))?;
+            for_each_src(&o.action, open_src)
+                .and_then(|()| match &o.action {
+                    Action::Bind { src, recursive, .. } => detach_src(src, *recursive),
+                    _ => Ok(()),
+                })
+                .map_err(|e| ("open a host entry", e))?;
         }
         let res = if slim {
             self.build_slim_template()
@@ -464,7 +525,7 @@ impl MountPlan {
                 return self.act(root, op, dst);
             }
         }
-        let parent = match walk_parent(root, t, makes_parents) {
+        let parent = match walk_parent(root, t, makes_parents, op.mode) {
             Err(libc::ENOENT) if op.optional => return Ok(()),
             r => r?,
         };
@@ -473,7 +534,13 @@ impl MountPlan {
         match &op.action {
             Action::Symlink { target } => {
                 // SAFETY: valid C strings; one component relative to pfd.
-                return ok(unsafe { libc::symlinkat(target.as_ptr(), pfd, name.as_ptr()) });
+                let r = unsafe { libc::symlinkat(target.as_ptr(), pfd, name.as_ptr()) };
+                if r < 0 && errno() == libc::EEXIST && same_link(pfd, name, target) {
+                    // Already this very link (bubblewrap's --symlink is
+                    // idempotent): nothing to do.
+                    return Ok(());
+                }
+                return ok(r);
             }
             Action::File { data } => {
                 // SAFETY: valid C string, one component; never follows a link.
@@ -519,13 +586,19 @@ impl MountPlan {
                 src,
                 readonly,
                 recursive,
+                nodev,
             } => {
                 let mut set = MOUNT_ATTR_NOSUID;
                 if *readonly {
                     set |= MOUNT_ATTR_RDONLY;
                 }
-                let tree = clone_tree(src.raw(), *recursive, set)?;
-                ok(move_mount_fds(tree.0, dst.0))
+                if *nodev {
+                    set |= MOUNT_ATTR_NODEV;
+                }
+                // The source is a detached copy already (see detach_src).
+                let tree = src.raw();
+                ok(mount_setattr(tree, *recursive, set, 0))?;
+                ok(move_mount_fds(tree, dst.0))
             }
             Action::Fs {
                 fstype,
@@ -567,6 +640,7 @@ impl MountPlan {
                 ok(move_mount_fds(tree.0, dst.0))
             }
             Action::SetRo => ok(mount_setattr(dst.0, false, MOUNT_ATTR_RDONLY, 0)),
+            Action::Chmod { mode } => super::node::chmod_fd(dst.0, *mode),
             Action::Overlay {
                 lowers,
                 upper,

@@ -137,6 +137,12 @@ pub struct FsConfig {
     pub rootfs_writable: bool,
     /// Mount steps, applied in order.
     pub steps: Vec<MountStep>,
+    /// bubblewrap's model (see [`Sandbox::bare_fs`]): nothing is added to
+    /// the steps.
+    pub bare: bool,
+    /// Device nodes unusable in the rootfs (`nodev`, recursively).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rootfs_nodev: bool,
 }
 
 /// One mount step. Destinations are absolute paths inside the box.
@@ -153,6 +159,10 @@ pub enum MountStep {
         /// Read-only, recursively.
         #[serde(default)]
         readonly: bool,
+        /// Device nodes unusable (`nodev`), recursively, as bubblewrap's
+        /// `--bind` and `--ro-bind` make them (its `--dev-bind` does not).
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        nodev: bool,
     },
     /// A tmpfs of `size` bytes (`nosuid,nodev`).
     Tmpfs {
@@ -195,10 +205,16 @@ pub enum MountStep {
         /// Destination in the box (a real directory).
         dst: PathBuf,
     },
-    /// A directory (mode 0755), with missing parents.
+    /// A directory (mode 0755, or `mode`), with missing parents. An
+    /// existing directory is left as it is.
     Dir {
         /// Destination in the box.
         dst: PathBuf,
+        /// Permission bits of the directory if it is made (at most
+        /// `0o7777`); missing parents then get `0o700` plus `r-x` for the
+        /// group and others that have any bit in it, as bubblewrap does.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        mode: Option<u32>,
     },
     /// A symlink `dst -> target`.
     Symlink {
@@ -261,6 +277,14 @@ pub enum MountStep {
         /// Path in the box.
         path: PathBuf,
     },
+    /// Give existing `path` the permission bits `mode` (symlinks in it are
+    /// followed inside the box's root).
+    Chmod {
+        /// Path in the box.
+        path: PathBuf,
+        /// Permission bits, at most `0o7777`.
+        mode: u32,
+    },
 }
 
 /// The kind of a [`MountStep::Device`].
@@ -296,12 +320,14 @@ impl MountStep {
             | MountStep::Dev { dst }
             | MountStep::Mqueue { dst }
             | MountStep::Sysfs { dst }
-            | MountStep::Dir { dst }
+            | MountStep::Dir { dst, .. }
             | MountStep::Symlink { dst, .. }
             | MountStep::File { dst, .. }
             | MountStep::Device { dst, .. }
             | MountStep::Overlay { dst, .. } => dst,
-            MountStep::Mask { path } | MountStep::RemountRo { path } => path,
+            MountStep::Mask { path }
+            | MountStep::RemountRo { path }
+            | MountStep::Chmod { path, .. } => path,
         }
     }
 
@@ -310,7 +336,10 @@ impl MountStep {
     fn mounts_new(&self) -> bool {
         !matches!(
             self,
-            MountStep::Mask { .. } | MountStep::RemountRo { .. } | MountStep::Symlink { .. }
+            MountStep::Mask { .. }
+                | MountStep::RemountRo { .. }
+                | MountStep::Symlink { .. }
+                | MountStep::Chmod { .. }
         )
     }
 
@@ -343,6 +372,7 @@ impl MountStep {
             MountStep::Overlay { .. } => "overlay",
             MountStep::Mask { .. } => "mask",
             MountStep::RemountRo { .. } => "remount_ro",
+            MountStep::Chmod { .. } => "chmod",
         }
     }
 }
@@ -373,6 +403,7 @@ impl Sandbox {
             src: src.into(),
             dst: dst.into(),
             readonly: false,
+            nodev: false,
         })
     }
     /// Bind host path `src` onto `dst` in the box, read-only, recursively.
@@ -381,6 +412,27 @@ impl Sandbox {
             src: src.into(),
             dst: dst.into(),
             readonly: true,
+            nodev: false,
+        })
+    }
+    /// Like [`bind`](Self::bind), with device nodes unusable under `dst`
+    /// (`nodev`, recursively).
+    pub fn bind_nodev(self, src: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::Bind {
+            src: src.into(),
+            dst: dst.into(),
+            readonly: false,
+            nodev: true,
+        })
+    }
+    /// Like [`ro_bind`](Self::ro_bind), with device nodes unusable under
+    /// `dst` (`nodev`, recursively).
+    pub fn ro_bind_nodev(self, src: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {
+        self.fs_step(MountStep::Bind {
+            src: src.into(),
+            dst: dst.into(),
+            readonly: true,
+            nodev: true,
         })
     }
     /// Mount a tmpfs of `size_bytes` bytes (> 0) on `dst`.
@@ -412,7 +464,18 @@ impl Sandbox {
     }
     /// Create directory `dst` (and missing parents).
     pub fn dir(self, dst: impl Into<PathBuf>) -> Self {
-        self.fs_step(MountStep::Dir { dst: dst.into() })
+        self.fs_step(MountStep::Dir {
+            dst: dst.into(),
+            mode: None,
+        })
+    }
+    /// Create directory `dst` with permission bits `mode` if it is missing
+    /// (see [`MountStep::Dir`]).
+    pub fn dir_mode(self, dst: impl Into<PathBuf>, mode: u32) -> Self {
+        self.fs_step(MountStep::Dir {
+            dst: dst.into(),
+            mode: Some(mode),
+        })
     }
     /// Create symlink `dst` pointing to `target`.
     pub fn symlink(self, target: impl Into<PathBuf>, dst: impl Into<PathBuf>) -> Self {
@@ -492,6 +555,32 @@ impl Sandbox {
     pub fn remount_ro(self, path: impl Into<PathBuf>) -> Self {
         self.fs_step(MountStep::RemountRo { path: path.into() })
     }
+    /// Give existing `path` in the box the permission bits `mode`.
+    pub fn chmod(self, path: impl Into<PathBuf>, mode: u32) -> Self {
+        self.fs_step(MountStep::Chmod {
+            path: path.into(),
+            mode,
+        })
+    }
+    /// bubblewrap's filesystem model, for a caller that describes the
+    /// whole view itself: nothing is added to the steps. Without a
+    /// rootfs, `/` is an empty writable tmpfs (no host entry, no `/proc`,
+    /// `/dev`, `/tmp` or `/run` unless a step makes them) and two steps
+    /// may use the same destination (the later covers the earlier). With a
+    /// rootfs, no `/proc` or `/dev` is mounted on it, and a read-only one
+    /// is made read-only recursively *before* the steps, as
+    /// `bwrap --ro-bind DIR /` does (missing mount points in it are then
+    /// an error, not created in `dir`).
+    pub fn bare_fs(mut self, on: bool) -> Self {
+        self.fs.bare = on;
+        self
+    }
+    /// Make device nodes unusable in the rootfs (`nodev`, recursively,
+    /// before the steps), as bubblewrap's `--bind DIR /` does.
+    pub fn rootfs_nodev(mut self, on: bool) -> Self {
+        self.fs.rootfs_nodev = on;
+        self
+    }
     /// Append an already built step.
     pub fn mount_step(self, step: MountStep) -> Self {
         self.fs_step(step)
@@ -555,6 +644,9 @@ pub(crate) fn creates_path(sb: &Sandbox, path: &Path) -> bool {
 /// step with the same destination), then the user's.
 pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
     let mut out = Vec::new();
+    if sb.fs.bare {
+        return sb.fs.steps.clone();
+    }
     let user_dsts: Vec<PathBuf> = sb
         .fs
         .steps
@@ -632,6 +724,7 @@ pub(crate) fn host_top_steps(want: impl Fn(&Path) -> bool) -> Vec<MountStep> {
                 src: dst.clone(),
                 dst,
                 readonly: true,
+                nodev: false,
             },
         });
     }

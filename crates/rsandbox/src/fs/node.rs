@@ -68,7 +68,20 @@ fn set(node: RawFd, mode: libc::mode_t, dev: libc::dev_t, uid: u32, gid: u32) ->
             // Replaced since mknodat (a planted symlink?).
             return Err(libc::ESTALE);
         }
-        let perm = mode & 0o7777;
+        chmod_fd(node, mode & 0o7777)?;
+        if libc::fchownat(node, c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) < 0 {
+            return Err(errno());
+        }
+    }
+    Ok(())
+}
+
+/// Give the file `node` (an `O_PATH` fd, never a symlink's target by
+/// name) the permission bits `perm`: `fchmodat2(fd, "", AT_EMPTY_PATH)`
+/// (Linux 6.6), else `chmod` of `/proc/self/fd/N`.
+pub(super) fn chmod_fd(node: RawFd, perm: libc::mode_t) -> R {
+    // SAFETY: chmod syscalls on our fd and a C string on the stack.
+    unsafe {
         let r = libc::syscall(
             SYS_FCHMODAT2,
             node,
@@ -85,9 +98,6 @@ fn set(node: RawFd, mode: libc::mode_t, dev: libc::dev_t, uid: u32, gid: u32) ->
             if libc::chmod(proc_fd_path(node, &mut path).as_ptr(), perm) < 0 {
                 return Err(errno());
             }
-        }
-        if libc::fchownat(node, c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) < 0 {
-            return Err(errno());
         }
     }
     Ok(())

@@ -111,6 +111,7 @@ pub(crate) enum Action {
         src: Src,
         readonly: bool,
         recursive: bool,
+        nodev: bool,
     },
     /// A new filesystem from `fsopen`.
     Fs {
@@ -137,6 +138,8 @@ pub(crate) enum Action {
     Mask,
     /// Bind the path onto itself and make it read-only recursively.
     RemountRo,
+    /// Set the permission bits of the existing path.
+    Chmod { mode: u32 },
     /// `mount_setattr(RDONLY)` on the mount rooted at the target.
     SetRo,
     /// An overlay with fd-based layers.
@@ -160,6 +163,9 @@ pub(crate) struct Op {
     pub action: Action,
     /// The destination in the box, for messages.
     pub path: PathBuf,
+    /// Permission bits of a directory this op makes (and, derived, of its
+    /// missing parents); `None`: `0o755`, less the umask.
+    pub mode: Option<u32>,
 }
 
 /// Where `/` comes from.
@@ -178,6 +184,11 @@ pub(crate) struct MountPlan {
     pub root: Root,
     /// Make the root mount read-only after the steps.
     pub root_ro: bool,
+    /// Make the root and every mount under it read-only before the steps
+    /// (bubblewrap's `--ro-bind DIR /`).
+    pub root_ro_first: bool,
+    /// Make the root and every mount under it `nodev` before the steps.
+    pub root_nodev: bool,
     /// An existing host directory the new root is attached on before
     /// `pivot_root` (inside the private mount namespace).
     pub stage: CString,
@@ -287,7 +298,11 @@ impl MountPlan {
         }
         Ok(Some(MountPlan {
             root,
-            root_ro: !sb.fs.rootfs_writable,
+            // bubblewrap's empty root stays writable; its read-only rootfs
+            // is made so before the steps (`root_ro_first`).
+            root_ro: !sb.fs.rootfs_writable && !sb.fs.bare,
+            root_ro_first: !sb.fs.rootfs_writable && sb.fs.bare && sb.fs.rootfs.is_some(),
+            root_nodev: sb.fs.rootfs_nodev && sb.fs.rootfs.is_some(),
             stage: c(stage.as_bytes()),
             ops,
             null,
@@ -318,6 +333,8 @@ impl MountPlan {
         Ok(MountPlan {
             root: Root::Tmpfs,
             root_ro: true,
+            root_ro_first: false,
+            root_nodev: false,
             stage: c(stage()?.as_bytes()),
             ops,
             null: Src::new("mask", Path::new("/dev/null"))?,
@@ -415,6 +432,7 @@ fn op(dst: &Path, create: Create, action: Action) -> Op {
         real_dir: false,
         action,
         path: dst.to_path_buf(),
+        mode: None,
     }
 }
 
@@ -430,7 +448,12 @@ fn tmpfs_opts(source: &str, size: u64, mode: &str) -> Vec<(CString, Option<CStri
 
 fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Result<()> {
     match step {
-        MountStep::Bind { src, readonly, .. } => {
+        MountStep::Bind {
+            src,
+            readonly,
+            nodev,
+            ..
+        } => {
             let fd = Src::new(step.kind(), src)?;
             let is_dir = std::fs::symlink_metadata(src).is_ok_and(|m| m.is_dir());
             ops.push(op(
@@ -440,6 +463,7 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
                     src: fd,
                     readonly: *readonly,
                     recursive: true,
+                    nodev: *nodev,
                 },
             ));
         }
@@ -507,7 +531,14 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             o.real_dir = true;
             ops.push(o);
         }
-        MountStep::Dir { .. } => ops.push(op(dst, Create::Dir, Action::Dir)),
+        MountStep::Dir { mode, .. } => {
+            let mut o = op(dst, Create::Dir, Action::Dir);
+            o.mode = *mode;
+            ops.push(o);
+        }
+        MountStep::Chmod { mode, .. } => {
+            ops.push(op(dst, Create::No, Action::Chmod { mode: *mode }))
+        }
         MountStep::Symlink { target, .. } => ops.push(op(
             dst,
             Create::No,
@@ -528,6 +559,7 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
                     src: fd,
                     readonly: false,
                     recursive: false,
+                    nodev: false,
                 },
             ));
         }
@@ -617,6 +649,7 @@ fn dev_skeleton(dst: &Path, ops: &mut Vec<Op>) -> Result<()> {
                 src: fd,
                 readonly: false,
                 recursive: false,
+                nodev: false,
             },
         ));
     }

@@ -208,7 +208,11 @@ fn caller_privileged() -> bool {
 /// of the caller's own (real) root could remount the view's shared tmpfs
 /// read-write and leave files for the next boxes.
 fn servable(sb: &Sandbox) -> bool {
-    if !sb.has_ns(Namespace::Mount) || !sb.has_ns(Namespace::User) || sb.fs.rootfs.is_some() {
+    if !sb.has_ns(Namespace::Mount)
+        || !sb.has_ns(Namespace::User)
+        || sb.fs.rootfs.is_some()
+        || sb.fs.bare
+    {
         return false;
     }
     sb.fs.steps.iter().all(|s| {

@@ -52,7 +52,9 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
         None => PathBuf::from("/"),
     };
     let root_fd = open_dir(&root)?;
-    let default_view = sb.fs.rootfs.is_none();
+    let default_view = sb.fs.rootfs.is_none() && !sb.fs.bare;
+    // bubblewrap's empty root: nothing exists but what the steps make.
+    let empty_root = sb.fs.rootfs.is_none() && sb.fs.bare;
     let user_ns = sb.has_ns(Namespace::User);
     let pid_ns = sb.has_ns(Namespace::Pid);
     // A namespace of the box's own (new, or joined: then the kernel judges).
@@ -126,7 +128,12 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                 }
             }
         }
-        if !matches!(step, MountStep::Mask { .. } | MountStep::RemountRo { .. }) {
+        if !sb.fs.bare
+            && !matches!(
+                step,
+                MountStep::Mask { .. } | MountStep::RemountRo { .. } | MountStep::Chmod { .. }
+            )
+        {
             if let Some((_, j)) = seen.iter().find(|(d, _)| *d == dst) {
                 return Err(Error::invalid(
                     kind,
@@ -163,7 +170,7 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                             }
                     )
             });
-        let existing = if shadowed {
+        let existing = if shadowed || empty_root {
             None
         } else {
             kind_in_root(root_fd.as_raw_fd(), &dst)
@@ -279,7 +286,7 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                         ),
                     ));
                 }
-                if !shadowed && existing_is_not_real_dir(root_fd.as_raw_fd(), &dst) {
+                if !shadowed && !empty_root && existing_is_not_real_dir(root_fd.as_raw_fd(), &dst) {
                     return Err(Error::invalid(
                         kind,
                         format!("destination {} must be a real directory", dst.display()),
@@ -287,7 +294,24 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                 }
             }
             MountStep::Symlink { target, .. } => {
-                if existing.is_some() {
+                let link = (!shadowed && !empty_root)
+                    .then(|| link_in_root(root_fd.as_raw_fd(), &dst))
+                    .flatten();
+                match &link {
+                    Some(t) if t.as_slice() == target.as_os_str().as_bytes() => {}
+                    Some(t) => {
+                        return Err(Error::invalid(
+                            kind,
+                            format!(
+                                "Can't make symlink at {}: existing destination is {}",
+                                dst.display(),
+                                String::from_utf8_lossy(t)
+                            ),
+                        ))
+                    }
+                    None => {}
+                }
+                if existing.is_some() && link.is_none() {
                     return Err(Error::invalid(
                         kind,
                         format!("{} already exists: symlink() only creates", dst.display()),
@@ -345,6 +369,12 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                     format!("{} already exists: file() only creates", dst.display()),
                 ))
             }
+            MountStep::Dir { mode: Some(m), .. } if *m > 0o7777 => {
+                return Err(Error::invalid(
+                    kind,
+                    format!("mode {m:#o} of {} is above 0o7777", dst.display()),
+                ))
+            }
             MountStep::Dir { .. } | MountStep::File { .. } => {}
             MountStep::Device { mode, kind: k, .. } => {
                 if *mode > 0o7777 {
@@ -370,7 +400,15 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                     }
                 }
             }
-            MountStep::Mask { .. } | MountStep::RemountRo { .. } => continue,
+            MountStep::Chmod { mode, .. } if *mode > 0o7777 => {
+                return Err(Error::invalid(
+                    kind,
+                    format!("mode {mode:#o} of {} is above 0o7777", dst.display()),
+                ))
+            }
+            MountStep::Mask { .. } | MountStep::RemountRo { .. } | MountStep::Chmod { .. } => {
+                continue
+            }
         }
         if default_view && !shadowed && !writable_parent && existing.is_none() {
             return Err(Error::invalid(
@@ -444,6 +482,38 @@ fn kind_in_root(root: i32, dst: &Path) -> Option<Kind> {
     // SAFETY: fd is fresh and ours.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
     stat_kind(fd.as_raw_fd())
+}
+
+/// The target of `dst` in the root when it is a symlink (its parents
+/// resolved inside the root).
+fn link_in_root(root: i32, dst: &Path) -> Option<Vec<u8>> {
+    let rel = rel_cstring(dst);
+    let fd = syscall::openat2(
+        root,
+        &rel,
+        libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+        syscall::RESOLVE_IN_ROOT | syscall::RESOLVE_NO_MAGICLINKS,
+    );
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: fd is fresh and ours.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let mut buf = vec![0u8; 4096];
+    // SAFETY: readlinkat of an O_PATH symlink fd with an empty path, into
+    // a buffer of buf.len() bytes.
+    let n = unsafe {
+        libc::readlinkat(
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    (n >= 0).then(|| {
+        buf.truncate(n as usize);
+        buf
+    })
 }
 
 /// Whether `dst` exists in the root but is not a directory reached without

@@ -43,6 +43,9 @@ pub enum SeccompSource {
     OciJson(String),
     /// An OCI / Docker JSON profile, read at spawn time.
     OciFile(PathBuf),
+    /// A compiled classic BPF program (`struct sock_filter`s, as bytes),
+    /// installed as given (bubblewrap's `--seccomp FD`).
+    Bpf(Vec<u8>),
 }
 
 /// Seccomp configuration of a sandbox.
@@ -66,6 +69,8 @@ impl SeccompConfig {
     pub(crate) fn policy_in(&self, ctx: &oci::Context) -> Result<Option<SeccompPolicy>> {
         Ok(match &self.source {
             None => None,
+            // A compiled program has no policy form.
+            Some(SeccompSource::Bpf(_)) => None,
             Some(SeccompSource::Default) => Some(profile::default_profile()),
             Some(SeccompSource::Policy(p)) => Some(p.clone()),
             Some(SeccompSource::OciJson(s)) => Some(oci::parse(s, ctx)?),
@@ -124,6 +129,15 @@ impl Sandbox {
         self.seccomp.source = Some(SeccompSource::OciFile(path.into()));
         self
     }
+    /// Filter syscalls with a compiled classic BPF program: its `struct
+    /// sock_filter` instructions as bytes (8 each, at most 4096), in this
+    /// machine's byte order, installed as given: the caller's program
+    /// decides everything, architecture checks included. The kernel
+    /// verifies it when it is installed, in the child.
+    pub fn seccomp_bpf(mut self, program: impl Into<Vec<u8>>) -> Self {
+        self.seccomp.source = Some(SeccompSource::Bpf(program.into()));
+        self
+    }
     /// No seccomp filter (e.g. to relax [`Sandbox::strict`]).
     pub fn no_seccomp(mut self) -> Self {
         self.seccomp.source = None;
@@ -138,6 +152,8 @@ impl Sandbox {
 /// A policy compiled once: the filter plus what the report says of it.
 #[derive(Debug)]
 struct Compiled {
+    /// The caller's own program (`seccomp_bpf`), not compiled here.
+    raw: bool,
     filter: Vec<libc::sock_filter>,
     rules: usize,
     default_action: Action,
@@ -169,9 +185,13 @@ fn compiled(
     ctx: &oci::Context,
 ) -> Result<Arc<Compiled>> {
     static CACHE: Mutex<Option<HashMap<String, Arc<Compiled>>>> = Mutex::new(None);
+    if let SeccompSource::Bpf(bytes) = source {
+        return raw_program(bytes).map(Arc::new);
+    }
     let mut parsed = None;
     let key = match source {
         SeccompSource::Default => "default".to_string(),
+        SeccompSource::Bpf(_) => unreachable!("handled above"),
         // The kept capabilities decide a profile's conditional entries.
         SeccompSource::OciJson(text) => format!("oci:{:x}:{text}", ctx.caps),
         // A file may change between spawns: key by what it says now.
@@ -202,6 +222,7 @@ fn compiled(
         _ => Vec::new(),
     };
     let c = Arc::new(Compiled {
+        raw: false,
         filter: compile::compile(&policy, compile::Arch::native()?)?,
         rules: policy.rules.len(),
         default_action: policy.default_action,
@@ -216,6 +237,39 @@ fn compiled(
     }
     map.insert(key, c.clone());
     Ok(c)
+}
+
+/// A caller's compiled program, checked for shape: whole instructions,
+/// 1 to `BPF_MAXINSNS` (4096) of them.
+fn raw_program(bytes: &[u8]) -> Result<Compiled> {
+    const INSN: usize = std::mem::size_of::<libc::sock_filter>();
+    if bytes.is_empty() || !bytes.len().is_multiple_of(INSN) || bytes.len() / INSN > 4096 {
+        return Err(Error::invalid(
+            "seccomp_bpf",
+            format!(
+                "{} bytes is not a BPF program (1 to 4096 instructions of {INSN} bytes)",
+                bytes.len()
+            ),
+        ));
+    }
+    let filter = bytes
+        .chunks_exact(INSN)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    Ok(Compiled {
+        raw: true,
+        filter,
+        rules: 0,
+        default_action: Action::Allow,
+        newer: None,
+        skipped: Vec::new(),
+        killed_arches: Vec::new(),
+    })
 }
 
 /// The capabilities a box's payload keeps (bit n: capability n), which
@@ -297,6 +351,17 @@ impl SeccompProgram {
             Some(SeccompSource::Policy(_)) => "custom policy".to_string(),
             Some(SeccompSource::OciJson(_)) => "OCI profile".to_string(),
             Some(SeccompSource::OciFile(p)) => format!("OCI profile {}", p.display()),
+            Some(SeccompSource::Bpf(_)) => {
+                return Ok(Some(SeccompProgram {
+                    what: format!(
+                        "caller's compiled BPF program: {} instructions",
+                        compiled.filter.len()
+                    ),
+                    compiled,
+                    set_nnp,
+                    early: !set_nnp,
+                }))
+            }
             None => String::new(),
         };
         let mut what = format!(
@@ -355,10 +420,15 @@ impl SeccompProgram {
                         arches.join(", ")
                     )
                 };
+                let applied = if p.compiled.raw {
+                    format!("{} (installed as given)", p.what)
+                } else {
+                    format!("{} (arch-checked; {killed})", p.what)
+                };
                 LayerReport {
                     layer: "seccomp".into(),
                     requested: p.what.clone(),
-                    applied: format!("{} (arch-checked; {killed})", p.what),
+                    applied,
                     enforcement: Enforcement::Full,
                 }
             }

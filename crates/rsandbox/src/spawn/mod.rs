@@ -105,7 +105,7 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
 
     let (sync_r, sync_w) = pipe_cloexec("sync", plan.min_fd)?;
     let (err_r, err_w) = pipe_cloexec("error", plan.min_fd)?;
-    let (status_r, status_w) = if plan.pid_ns {
+    let (status_r, status_w) = if plan.pid_ns && !plan.no_init {
         let (r, w) = pipe_cloexec("status", plan.min_fd)?;
         (Some(r), Some(w))
     } else {
@@ -220,7 +220,7 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
 /// above the passed targets, which the child's dup2 calls would otherwise
 /// replace.
 fn prepare_init(plan: &mut Plan, fds: &ChildFds) -> Result<()> {
-    if !plan.pid_ns {
+    if !plan.pid_ns || plan.no_init {
         return Ok(());
     }
     let late = plan.seccomp.as_ref().filter(|s| !s.early);

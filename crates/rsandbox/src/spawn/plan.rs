@@ -47,6 +47,8 @@ pub(crate) struct Plan {
     pub clone_flags: u64,
     pub user_ns: bool,
     pub pid_ns: bool,
+    /// The payload is the PID namespace's PID 1 (no init).
+    pub no_init: bool,
     pub net_ns: bool,
     pub die_with_parent: bool,
     pub identity: Option<Identity>,
@@ -286,6 +288,7 @@ impl Plan {
             clone_flags,
             user_ns,
             pid_ns,
+            no_init: sb.payload_pid1,
             // A spare namespace has `lo` up already (and the box could not
             // set it: the namespace is not its user namespace's).
             net_ns: sb.has_ns(Namespace::Net) && spare_net.is_none(),
@@ -466,6 +469,20 @@ pub(crate) fn validate(sb: &Sandbox, cmd: &Command) -> Result<()> {
 
 /// The checks on the description alone (also run by `Sandbox::validate`).
 pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
+    if sb.payload_pid1 {
+        let why = if !sb.has_ns(Namespace::Pid) {
+            Some("needs a new PID namespace: add pid_ns()")
+        } else if sb.join_ns.iter().any(|(n, _)| *n == Namespace::Pid) {
+            Some("cannot be combined with joining a PID namespace")
+        } else if !sb.published.is_empty() || !sb.listen_fds.is_empty() {
+            Some("cannot be combined with published ports or socket activation, which the init serves")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(Error::invalid("payload_as_pid1", why));
+        }
+    }
     if let Some(m) = sb.umask.filter(|m| *m > 0o777) {
         return Err(Error::invalid("umask", format!("{m:#o} is above 0o777")));
     }
@@ -752,6 +769,12 @@ fn in_root(sb: &Sandbox, path: &Path) -> PathBuf {
     }
 }
 
+/// [`Sandbox::find_program`]: the lookup `Plan::new` makes, on the
+/// environment the payload would get.
+pub(crate) fn find_program(sb: &Sandbox, cmd: &Command) -> Result<PathBuf> {
+    resolve_program(sb, cmd, &sb.resolved_env())
+}
+
 /// Find the program as the box will see it: a path is taken as is (relative
 /// ones against the box's cwd); a bare name is looked up in the box's `PATH`.
 fn resolve_program(sb: &Sandbox, cmd: &Command, env: &[(OsString, OsString)]) -> Result<PathBuf> {
@@ -769,7 +792,14 @@ fn resolve_program(sb: &Sandbox, cmd: &Command, env: &[(OsString, OsString)]) ->
         if crate::fs::creates_path(sb, &inside) {
             return Ok(inside);
         }
-        crate::fs::check_executable_in_box(sb, &inside).map_err(not_found)?;
+        match crate::fs::check_executable_in_box(sb, &inside) {
+            // A magic link of the box's /proc (`/proc/self/exe`) cannot be
+            // followed from here (it names this process's files, not the
+            // payload's): the exec in the box resolves it, and reports
+            // a failure as the exec stage's error.
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) && inside.starts_with("/proc") => {}
+            r => r.map_err(not_found)?,
+        }
         return Ok(inside);
     }
     let path = env
