@@ -60,6 +60,9 @@ pub struct Sandbox {
     pub(crate) umask: Option<u32>,
     /// The payload's `oom_score_adj` (default: inherited).
     pub(crate) oom_score_adj: Option<i32>,
+    /// Which host ids stand for the box's (see [`crate::identity`]).
+    #[serde(skip_serializing_if = "crate::identity::is_caller")]
+    pub(crate) identity: crate::identity::BoxIdentity,
     /// Explicit uid map lines (default: one line, caller → `uid`).
     pub(crate) uid_map: Vec<IdMap>,
     /// Explicit gid map lines (default: one line, caller → `gid`).
@@ -121,6 +124,7 @@ impl Default for Sandbox {
             groups: Vec::new(),
             umask: None,
             oom_score_adj: None,
+            identity: crate::identity::BoxIdentity::Caller,
             uid_map: Vec::new(),
             gid_map: Vec::new(),
             hostname: None,

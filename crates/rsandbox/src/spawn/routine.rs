@@ -173,15 +173,15 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         check(libc::setsid(), Stage::Session, 0)?;
         stamp(plan, Mark::ChildGo);
         // Raw syscalls (see switch_identity).
-        if plan.ns_root_gid {
-            let r = libc::syscall(libc::SYS_setresgid, 0, 0, 0);
+        if let Some(g) = plan.ns_root_gid {
+            let r = libc::syscall(libc::SYS_setresgid, g, g, g);
             check(r as libc::c_int, Stage::Identity, 10)?;
         }
-        if plan.ns_root_uid {
-            let r = libc::syscall(libc::SYS_setresuid, 0, 0, 0);
+        if let Some(u) = plan.ns_root_uid {
+            let r = libc::syscall(libc::SYS_setresuid, u, u, u);
             check(r as libc::c_int, Stage::Identity, 11)?;
         }
-        if plan.ns_root_gid || plan.ns_root_uid {
+        if plan.ns_root_gid.is_some() || plan.ns_root_uid.is_some() {
             rearm_death_signal(plan, fds)?;
         }
 
