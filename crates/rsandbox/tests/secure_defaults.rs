@@ -237,3 +237,34 @@ both!(
         assert_eq!((m.uid(), m.gid()), (host, host));
     }
 );
+
+/// A bind source under a directory only root may search (a root caller's
+/// `mktemp -d`, mode 0700) is looked up with the caller's ids: the bind is
+/// made, and its content is then reached as the box (`other`).
+#[test]
+fn root_caller_binds_sources_under_private_dirs() {
+    if !is_root() {
+        eprintln!("skipped: a root-only parent needs a root test");
+        return;
+    }
+    let dir = TempDir::new("private");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let data = dir.join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(data.join("hello"), "hi\n").unwrap();
+    let o = sh(
+        &Sandbox::strict().ro_bind(&data, "/data"),
+        "cat /data/hello; id -u",
+    );
+    assert_eq!(text(&o.stdout), "hi\n0\n", "{o:?}");
+    // The private parent itself, bound: made, but closed to the box.
+    let o = sh(
+        &Sandbox::strict().ro_bind(dir.path(), "/p"),
+        "ls /p 2>&1; cat /p/data/hello 2>&1; true",
+    );
+    let out = text(&o.stdout);
+    assert!(o.outcome.success(), "{o:?}");
+    assert!(out.contains("Permission denied"), "{out}");
+    assert!(!out.contains("hi"), "{out}");
+}

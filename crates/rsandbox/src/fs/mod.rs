@@ -32,7 +32,10 @@
 //!     namespace without a PID namespace may not mount proc, and gets an
 //!     empty read-only `/proc` instead — the host's is never exposed;
 //!   - a minimal `/dev` (see [`Sandbox::dev`]);
-//!   - a private, empty, writable tmpfs on `/tmp`.
+//!   - a private, empty, writable tmpfs on `/tmp`;
+//!   - the host's private data masked ([`hidden_host_paths`]: `/root`,
+//!     `/home`, `/etc/shadow`, the SSH host keys...), whoever the caller;
+//!     a step on or under one of them (or replacing a parent) puts it back.
 //!
 //!   A step whose destination is one of these defaults (`/proc`, `/dev`,
 //!   `/tmp`, `/run`, or a top-level host entry such as `/usr`) replaces it

@@ -172,6 +172,13 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         }
         check(libc::setsid(), Stage::Session, 0)?;
         stamp(plan, Mark::ChildGo);
+        // The host sources of the mounts are looked up with the caller's
+        // ids, before the box's (see MountPlan::open_sources); in a joined
+        // mount namespace they are looked up there, after the joins.
+        let joins_mnt = plan.joins.iter().any(|(_, f)| *f == libc::CLONE_NEWNS);
+        if let (Some(m), Some(_), false) = (&plan.mounts, plan.ns_root_uid, joins_mnt) {
+            m.open_sources()?;
+        }
         // Raw syscalls (see switch_identity).
         if let Some(g) = plan.ns_root_gid {
             let r = libc::syscall(libc::SYS_setresgid, g, g, g);
