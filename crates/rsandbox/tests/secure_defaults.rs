@@ -268,3 +268,27 @@ fn root_caller_binds_sources_under_private_dirs() {
     assert!(out.contains("Permission denied"), "{out}");
     assert!(!out.contains("hi"), "{out}");
 }
+
+/// The masks over the host's secrets are locked for a root caller's box
+/// (made in the template, copied into the box's user namespace): a box
+/// keeping `CAP_SYS_ADMIN`, without seccomp, cannot unmount them to
+/// uncover what is below.
+#[test]
+fn hidden_path_masks_are_locked() {
+    if !is_root() || std::env::var_os("RSANDBOX_NO_TEMPLATE").is_some_and(|v| v == "1") {
+        // Made per box, the masks are the box's own mounts: its identity
+        // (nobody) is what keeps the files below unreadable then.
+        eprintln!("skipped: the template view serves root callers");
+        return;
+    }
+    let sb = Sandbox::strict().keep_caps(["CAP_SYS_ADMIN"]).no_seccomp();
+    let o = sh(
+        &sb,
+        "grep -q '^CapEff:.*[1-9a-f]' /proc/self/status && echo caps; \
+         for p in /etc/shadow /root /home; do \
+         /usr/bin/busybox umount $p 2>/dev/null && echo unmounted $p; \
+         /usr/bin/busybox umount -l $p 2>/dev/null && echo detached $p; done; \
+         wc -c </etc/shadow; ls -A /root /home | tr -d '\\n'",
+    );
+    assert_eq!(text(&o.stdout), "caps\n0\n/home:/root:", "{o:?}");
+}

@@ -624,7 +624,14 @@ pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
 /// network passwords). The SSH host private keys
 /// (`/etc/ssh/ssh_host_*_key`) are added by name at plan time. Each is
 /// masked like [`Sandbox::mask`]: a directory by an empty read-only tmpfs,
-/// a file by the host's `/dev/null`, read-only.
+/// a file by the host's `/dev/null`, read-only. Where the template mount
+/// namespace serves the box (a root caller, see `template.rs`) the masks
+/// are made there, so the kernel locks them in the box: a box keeping
+/// `CAP_SYS_ADMIN` cannot unmount them. Made per box (an unprivileged
+/// caller, `RSANDBOX_NO_TEMPLATE=1`, a step the template cannot serve)
+/// they are the box's own mounts; what keeps the files below unreadable
+/// then is the box's identity (the caller's ids, or `nobody` for a root
+/// caller's strict box).
 pub const HIDDEN_HOST_PATHS: &[&str] = &[
     "/root",
     "/home",
