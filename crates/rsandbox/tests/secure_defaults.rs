@@ -292,3 +292,24 @@ fn hidden_path_masks_are_locked() {
     );
     assert_eq!(text(&o.stdout), "caps\n0\n/home:/root:", "{o:?}");
 }
+
+/// Review F6/F16: a root caller's box that keeps its capabilities and
+/// uncovers `/proc/sys` (the read-only bind over it is the box's own
+/// mount) still cannot open a host sysctl for writing: the files are host
+/// root's, and the box is `nobody` to the host. Only opened, never written
+/// (`3>>`), so the host cannot change even if the check failed.
+#[test]
+fn uncovered_proc_sys_is_not_writable_by_a_root_callers_box() {
+    if !is_root() {
+        eprintln!("skipped: a nobody caller's box is nobody already");
+        return;
+    }
+    let sb = Sandbox::strict().keep_caps(["CAP_SYS_ADMIN"]).no_seccomp();
+    let o = sh(
+        &sb,
+        "/usr/bin/busybox umount -l /proc/sys 2>/dev/null; \
+         grep -q ' /proc/sys ' /proc/self/mounts && echo covered || echo uncovered; \
+         (exec 3>>/proc/sys/kernel/printk_ratelimit) 2>&1 | sed 's/.*: //'",
+    );
+    assert_eq!(text(&o.stdout), "uncovered\nPermission denied\n", "{o:?}");
+}
