@@ -202,6 +202,14 @@ pub struct CapsConfig {
     pub(crate) best_effort: bool,
 }
 
+impl CapsConfig {
+    /// Whether the box ends with no capability at all (`drop_caps` with
+    /// nothing kept, no sets given one by one).
+    pub(crate) fn drops_all(&self) -> bool {
+        self.drop && self.keep.is_empty() && self.sets.is_none()
+    }
+}
+
 /// Privilege builder methods.
 impl Sandbox {
     /// Drop every capability from every set (bounding, effective, permitted,

@@ -61,8 +61,7 @@ fn turned_off() -> bool {
 pub(crate) fn eligible(sb: &Sandbox) -> bool {
     sb.has_ns(Namespace::Net)
         && sb.has_ns(Namespace::User)
-        && sb.caps.drop
-        && sb.caps.keep.is_empty()
+        && sb.caps.drops_all()
         && !sb
             .fs
             .steps

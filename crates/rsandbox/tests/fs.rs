@@ -309,14 +309,25 @@ fn mountinfo() -> String {
 
 /// What is in the host's /tmp, less the scratch directories that tests
 /// (this binary's fixtures, other test binaries' `nobody` copies) make and
-/// remove themselves: the library itself must leave nothing there.
+/// remove themselves, and the temporary files of a gcc that other work on
+/// the machine runs meanwhile (`ccXXXXXX.*`): the library itself must leave
+/// nothing there.
 fn tmp_entries() -> std::collections::BTreeSet<String> {
     std::fs::read_dir("/tmp")
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| !n.starts_with(common::TMP_PREFIX))
+        .filter(|n| !n.starts_with(common::TMP_PREFIX) && !gcc_temp(n))
         .collect()
+}
+
+/// gcc's temporary names: `cc`, six random characters, then a suffix.
+fn gcc_temp(name: &str) -> bool {
+    let b = name.as_bytes();
+    b.len() > 9
+        && b.starts_with(b"cc")
+        && b[8] == b'.'
+        && b[2..8].iter().all(u8::is_ascii_alphanumeric)
 }
 
 both!(no_leaks_after_200_spawns, || {

@@ -234,8 +234,9 @@ fn open_src(field: &str, p: &Path) -> Result<OwnedFd> {
 
 impl MountPlan {
     /// Validate the filesystem configuration and prepare every path the child
-    /// needs. `None` when the sandbox has no mount namespace.
-    pub(crate) fn prepare(sb: &Sandbox) -> Result<Option<MountPlan>> {
+    /// needs. `None` when the sandbox has no mount namespace. `shared`: the
+    /// template may serve the view (else it is built per box).
+    pub(crate) fn prepare(sb: &Sandbox, shared: bool) -> Result<Option<MountPlan>> {
         if !super::builds_fs(sb) {
             return Ok(None);
         }
@@ -247,7 +248,7 @@ impl MountPlan {
         };
         let stage = stage()?;
         let null = Src::new("mask", Path::new("/dev/null"))?;
-        let template = super::template::for_sandbox(sb);
+        let template = shared.then(|| super::template::for_sandbox(sb)).flatten();
 
         let mut ops = Vec::new();
         // A /dev waiting to be made read-only after the later steps (e.g.

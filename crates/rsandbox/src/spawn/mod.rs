@@ -8,6 +8,7 @@ mod launcher;
 pub(crate) mod plan;
 mod routine;
 pub(crate) mod timing;
+mod warmth;
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -75,7 +76,7 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     // The identity becomes explicit id maps here (see crate::identity).
     let resolved = crate::identity::resolve(sb);
     let sb = &*resolved;
-    let mut plan = Plan::new(sb, cmd)?;
+    let mut plan = Plan::new(sb, cmd, warmth::count_spawn())?;
     if let Some(e) = egress.as_mut() {
         plan.egress = Some(e.child_part(plan.min_fd)?);
     }

@@ -18,6 +18,7 @@ use crate::net::{ListenPidSlot, PublishPlan};
 use crate::ns::Namespace;
 use crate::sandbox::{Sandbox, HOSTNAME_MAX};
 use crate::seccomp::SeccompProgram;
+use crate::spawn::warmth;
 use crate::stdio::Stdio;
 
 /// Ids the child switches to before exec.
@@ -141,7 +142,10 @@ pub(crate) struct Plan {
 
 impl Plan {
     /// Validate and prepare.
-    pub(crate) fn new(sb: &Sandbox, cmd: &Command) -> Result<Plan> {
+    /// `warm`: the process spawned before, so the machinery shared by many
+    /// spawns (template, network namespace pool) is worth starting (see
+    /// `spawn/warmth.rs`).
+    pub(crate) fn new(sb: &Sandbox, cmd: &Command, warm: bool) -> Result<Plan> {
         validate(sb, cmd)?;
         let mut env = sb.resolved_env();
         if !sb.listen_fds.is_empty() {
@@ -197,7 +201,7 @@ impl Plan {
         // init's fork does that, and the init stays as its waiter.
         let pid_ns =
             sb.has_ns(Namespace::Pid) || sb.join_ns.iter().any(|(n, _)| *n == Namespace::Pid);
-        let spare_net = if crate::netpool::eligible(sb) {
+        let spare_net = if warm && crate::netpool::eligible(sb) {
             crate::netpool::take()
         } else {
             None
@@ -313,7 +317,7 @@ impl Plan {
             keep_fds: Vec::new(),
             held: Vec::new(),
             gate,
-            mounts: MountPlan::prepare(sb)?,
+            mounts: MountPlan::prepare(sb, warmth::shared_view(sb, warm))?,
             rlimits: RlimitPlan::prepare(sb)?,
             caps: CapsPlan::prepare(sb)?,
             landlock: match LandlockPlan::prepare(sb)? {
