@@ -110,6 +110,7 @@
 //! child with raw syscalls only.
 
 mod apply;
+mod hidden;
 mod node;
 mod plan;
 pub(crate) mod syscall;
@@ -125,6 +126,8 @@ use serde::{Deserialize, Serialize};
 use crate::ns::Namespace;
 use crate::Sandbox;
 
+pub use hidden::{hidden_host_paths, HIDDEN_HOST_PATHS};
+pub(crate) use hidden::{hidden_host_steps, is_hidden_mask, reveals_hidden};
 pub(crate) use plan::MountPlan;
 pub use template::last_error as template_error;
 pub(crate) use template::Template;
@@ -615,99 +618,6 @@ pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
     }
     out.extend(sb.fs.steps.iter().cloned());
     out
-}
-
-/// Host paths the default view hides, whoever the caller: the homes of
-/// root and of the users, and the known secret files under `/etc`
-/// (password and group hashes, old password hashes, sudo policy, TLS
-/// private keys, Kerberos keytab, IPsec, PPP and WireGuard secrets, saved
-/// network passwords). The SSH host private keys
-/// (`/etc/ssh/ssh_host_*_key`) are added by name at plan time. Each is
-/// masked like [`Sandbox::mask`]: a directory by an empty read-only tmpfs,
-/// a file by the host's `/dev/null`, read-only. Where the template mount
-/// namespace serves the box (a root caller, see `template.rs`) the masks
-/// are made there, so the kernel locks them in the box: a box keeping
-/// `CAP_SYS_ADMIN` cannot unmount them. Made per box (an unprivileged
-/// caller, `RSANDBOX_NO_TEMPLATE=1`, a step the template cannot serve)
-/// they are the box's own mounts; what keeps the files below unreadable
-/// then is the box's identity (the caller's ids, or `nobody` for a root
-/// caller's strict box).
-pub const HIDDEN_HOST_PATHS: &[&str] = &[
-    "/root",
-    "/home",
-    "/etc/shadow",
-    "/etc/shadow-",
-    "/etc/gshadow",
-    "/etc/gshadow-",
-    "/etc/security/opasswd",
-    "/etc/sudoers",
-    "/etc/sudoers.d",
-    "/etc/ssl/private",
-    "/etc/krb5.keytab",
-    "/etc/ipsec.secrets",
-    "/etc/ppp/chap-secrets",
-    "/etc/ppp/pap-secrets",
-    "/etc/wireguard",
-    "/etc/NetworkManager/system-connections",
-];
-
-/// The host paths hidden in the default view that exist here (a file or a
-/// directory, not a symlink): [`HIDDEN_HOST_PATHS`] and the SSH host
-/// private keys.
-pub fn hidden_host_paths() -> Vec<PathBuf> {
-    let mut out: Vec<PathBuf> = HIDDEN_HOST_PATHS.iter().map(PathBuf::from).collect();
-    if let Ok(rd) = std::fs::read_dir("/etc/ssh") {
-        let mut keys: Vec<PathBuf> = rd
-            .flatten()
-            .filter(|e| {
-                let n = e.file_name();
-                let n = n.to_string_lossy();
-                n.starts_with("ssh_host_") && n.ends_with("_key")
-            })
-            .map(|e| e.path())
-            .collect();
-        keys.sort();
-        out.extend(keys);
-    }
-    out.retain(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_dir() || m.is_file()));
-    out
-}
-
-/// Whether user step `step` puts the hidden `path` back: a step on it or
-/// under it (its mount point must be made there, from the host's tree),
-/// or one replacing a parent (which covers the mask anyway). Not `/`
-/// itself, nor a `remount_ro` of a parent.
-fn step_reveals(step: &MountStep, path: &Path) -> bool {
-    let Some(dst) = normalize(step.dst()) else {
-        return false;
-    };
-    dst != Path::new("/")
-        && (dst.starts_with(path)
-            || (path.starts_with(&dst) && !matches!(step, MountStep::RemountRo { .. })))
-}
-
-/// The masks of the default view hiding [`hidden_host_paths`], but for
-/// those a user step puts back: a step under `/home` shows the host's
-/// `/home`, read-only, as before.
-pub(crate) fn hidden_host_steps(user: &[MountStep]) -> Vec<MountStep> {
-    hidden_host_paths()
-        .into_iter()
-        .filter(|p| !user.iter().any(|s| step_reveals(s, p)))
-        .map(|path| MountStep::Mask { path })
-        .collect()
-}
-
-/// Whether `step` is one of the default view's hidden-path masks (which a
-/// template already holds).
-pub(crate) fn is_hidden_mask(step: &MountStep, hidden: &[PathBuf]) -> bool {
-    matches!(step, MountStep::Mask { path } if hidden.iter().any(|h| h == path))
-}
-
-/// Whether any of the user's `steps` reveals a hidden host path.
-pub(crate) fn reveals_hidden(steps: &[MountStep], hidden: &[PathBuf]) -> bool {
-    steps
-        .iter()
-        .any(|s| hidden.iter().any(|h| step_reveals(s, h)))
 }
 
 /// The default view's steps for the host's top-level entries `want`ed: a

@@ -221,7 +221,7 @@ fn servable(sb: &Sandbox) -> bool {
     }
     // The template masks every hidden host path; a step putting one back
     // builds its view per box.
-    if super::reveals_hidden(&sb.fs.steps, &super::hidden_host_paths()) {
+    if !sb.fs.steps.is_empty() && super::reveals_hidden(&sb.fs.steps, &super::hidden_host_paths()) {
         return false;
     }
     sb.fs.steps.iter().all(|s| {
