@@ -217,7 +217,8 @@ impl Sandbox {
     /// network namespace costs per spawn, above all its asynchronous,
     /// kernel-wide serialised teardown, is paid once for every box that
     /// shares it. Boxes sharing it are cut off from the host's network but
-    /// not from each other (same `lo`, ports, abstract Unix sockets), and a
+    /// not from each other (same `lo`, ports, abstract Unix sockets but
+    /// where Landlock scopes them, as `strict()` does on ABI 6), and a
     /// box root with a user namespace has no `CAP_NET_ADMIN` over it; see
     /// [`NetNs`]. Needs `CAP_SYS_ADMIN` (the launching thread enters the
     /// namespace around the clone). Replaces a [`net_ns`](Self::net_ns)

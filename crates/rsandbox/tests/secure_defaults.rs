@@ -313,3 +313,58 @@ fn uncovered_proc_sys_is_not_writable_by_a_root_callers_box() {
     );
     assert_eq!(text(&o.stdout), "uncovered\nPermission denied\n", "{o:?}");
 }
+
+/// Item 2, abstract sockets: two strict boxes in one shared network
+/// namespace (same abstract socket table) cannot reach each other's
+/// abstract Unix sockets where the kernel has Landlock ABI 6 (strict
+/// scopes them); a box without Landlock still can (the control).
+#[test]
+fn strict_boxes_cannot_reach_abstract_sockets_made_outside() {
+    if !is_root() || rsandbox::landlock::abi_version() < 6 {
+        eprintln!("skipped: needs root (a shared NetNs) and Landlock ABI 6");
+        return;
+    }
+    let ns = rsandbox::NetNs::new().unwrap();
+    let name = format!("rsandbox-test-abstract-{}", std::process::id());
+    let server = Sandbox::strict()
+        .net_ns_shared(&ns)
+        .stdout(rsandbox::Stdio::Pipe);
+    let listen = format!(
+        "/usr/bin/python3 -c 'import socket,time\n\
+         s=socket.socket(socket.AF_UNIX)\n\
+         s.bind(\"\\0{name}\"); s.listen(8); print(\"up\", flush=True)\n\
+         while True:\n  c,_=s.accept(); c.close()'"
+    );
+    let mut srv = server
+        .spawn(&Command::from_argv(["/bin/sh", "-c", &listen]))
+        .unwrap();
+    let mut up = [0u8; 3];
+    srv.stdout
+        .as_mut()
+        .unwrap()
+        .read_exact(&mut up)
+        .expect("the server box is up");
+    let connect = format!(
+        "/usr/bin/python3 -c 'import socket\n\
+         s=socket.socket(socket.AF_UNIX)\n\
+         try:\n  s.connect(\"\\0{name}\"); print(\"connected\")\n\
+         except OSError as e:\n  print(e.strerror)'"
+    );
+    let strict = sh(&Sandbox::strict().net_ns_shared(&ns), &connect);
+    let plain = sh(
+        &Sandbox::new()
+            .user_ns()
+            .pid_ns()
+            .mount_ns()
+            .net_ns_shared(&ns),
+        &connect,
+    );
+    srv.kill().unwrap();
+    let _ = srv.wait();
+    assert_eq!(
+        text(&strict.stdout),
+        "Operation not permitted\n",
+        "{strict:?}"
+    );
+    assert_eq!(text(&plain.stdout), "connected\n", "{plain:?}");
+}
