@@ -368,3 +368,17 @@ fn strict_boxes_cannot_reach_abstract_sockets_made_outside() {
     );
     assert_eq!(text(&plain.stdout), "connected\n", "{plain:?}");
 }
+
+#[test]
+fn profiles_keep_the_identity() {
+    let json = Sandbox::strict().to_json().unwrap();
+    assert!(json.contains("\"identity\": \"unprivileged\""), "{json}");
+    let back = Sandbox::from_json(&json).unwrap();
+    assert_eq!(back, Sandbox::strict());
+    assert_eq!(back.box_identity(), rsandbox::BoxIdentity::Unprivileged);
+    // The plain builder's default is left out, and read back as such.
+    assert!(!Sandbox::new().to_json().unwrap().contains("identity"));
+    let t = Sandbox::from_toml("namespaces = [\"user\"]\nidentity = \"caller\"\n").unwrap();
+    assert_eq!(t.box_identity(), rsandbox::BoxIdentity::Caller);
+    assert!(Sandbox::from_toml("identity = \"root\"\n").is_err());
+}
