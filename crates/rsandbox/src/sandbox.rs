@@ -289,7 +289,9 @@ impl Sandbox {
     /// Supplementary groups of the payload (ids as seen in the box). Without
     /// it they are cleared (outside a user namespace) or left as the kernel
     /// makes them. In a user namespace this lets `setgroups` be used, which
-    /// the kernel allows only to a parent privileged over the gid map.
+    /// the kernel allows only to a parent privileged over the gid map, and
+    /// each group must be mapped by the gid map (checked at validation; the
+    /// default map holds the box's gid alone).
     pub fn groups(mut self, gids: impl IntoIterator<Item = u32>) -> Self {
         self.groups = gids.into_iter().collect();
         self

@@ -382,3 +382,31 @@ fn profiles_keep_the_identity() {
     assert_eq!(t.box_identity(), rsandbox::BoxIdentity::Caller);
     assert!(Sandbox::from_toml("identity = \"root\"\n").is_err());
 }
+
+#[test]
+fn supplementary_groups_need_a_mapped_gid() {
+    if !is_root() {
+        eprintln!("skipped: the unprivileged identity is for root callers");
+        return;
+    }
+    let refused = |sb: Sandbox| match sb.validate() {
+        Err(rsandbox::Error::InvalidConfig { field, reason }) if field == "groups" => reason,
+        other => panic!("{other:?}"),
+    };
+    // strict() maps only the box's own gid: another group is refused
+    // before spawn, saying what to do.
+    let why = refused(Sandbox::strict().groups([0, 27]));
+    assert!(
+        why.contains("gid 27") && why.contains("host_identity"),
+        "{why}"
+    );
+    // So does the caller's single-id default map, as before, but typed now.
+    let why = refused(Sandbox::strict().host_identity().groups([0, 27]));
+    assert!(
+        why.contains("gid 27") && !why.contains("host_identity"),
+        "{why}"
+    );
+    // The box's own gid is fine.
+    let o = sh(&Sandbox::strict().groups([0]), "id -G");
+    assert_eq!(text(&o.stdout), "0\n", "{o:?}");
+}

@@ -599,6 +599,27 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
                 fix: format!("run as root, or map only your own gid ({egid}) with a count of 1"),
             });
         }
+        // Supplementary groups are ids of the box: each must be mapped (the
+        // default map holds the box's gid alone), or setgroups fails in the
+        // child.
+        let default_gmap = [IdMap::new(sb.gid.unwrap_or(egid), egid, 1)];
+        let gmap: &[IdMap] = if sb.gid_map.is_empty() {
+            &default_gmap
+        } else {
+            &sb.gid_map
+        };
+        if let Some(g) = sb.groups.iter().find(|g| !maps_inside(gmap, **g)) {
+            let why = if sb.identity == crate::identity::BoxIdentity::Unprivileged && euid == 0 {
+                "; the unprivileged identity (strict()) maps only the box's own gid: \
+                 add host_identity(), or gid_map lines for the groups"
+            } else {
+                ""
+            };
+            return Err(Error::invalid(
+                "groups",
+                format!("gid {g} is not mapped by the box's gid map{why}"),
+            ));
+        }
         for (field, maps) in [("uid_map", &sb.uid_map), ("gid_map", &sb.gid_map)] {
             if maps.iter().any(|m| m.count == 0) {
                 return Err(Error::invalid(field, "a map line has a count of 0"));
