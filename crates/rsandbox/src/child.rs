@@ -152,6 +152,8 @@ pub(crate) struct ChildParts {
     pub cgroup: Option<Cgroup>,
     pub started: Instant,
     pub enforcement: EnforcementReport,
+    /// The first process shared the caller's memory until its exec.
+    pub shared_memory: bool,
 }
 
 /// A running sandbox.
@@ -183,6 +185,8 @@ pub struct Child {
     spawn_timing: Option<crate::spawn::timing::SpawnTiming>,
     /// The egress gateway serving this box (see [`crate::egress`]).
     egress: Option<crate::egress::Egress>,
+    /// See [`Child::cloned_sharing_memory`].
+    shared_memory: bool,
 }
 
 impl Child {
@@ -195,6 +199,7 @@ impl Child {
             cgroup,
             started,
             enforcement,
+            shared_memory,
         } = parts;
         let [i, o, e] = stdio;
         Child {
@@ -217,6 +222,7 @@ impl Child {
             enforcement,
             spawn_timing: None,
             egress: None,
+            shared_memory,
         }
     }
 
@@ -274,6 +280,16 @@ impl Child {
     /// ([`Sandbox::record_timing`] or `RSANDBOX_TIMING=1`); `None` otherwise.
     pub fn spawn_timing(&self) -> Option<&crate::spawn::timing::SpawnTiming> {
         self.spawn_timing.as_ref()
+    }
+
+    /// Whether the box's first process was cloned sharing the caller's
+    /// memory until its exec (`CLONE_VM | CLONE_VFORK`: a spawn whose cost
+    /// does not depend on the caller's size), rather than as a copy of it.
+    /// The shared path is taken where it is sound: the box maps only the
+    /// caller's own ids, joins no namespace, and nothing of it waits for the
+    /// caller (see `sys/vfork.rs`); `RSANDBOX_NO_VFORK=1` turns it off.
+    pub fn cloned_sharing_memory(&self) -> bool {
+        self.shared_memory
     }
 
     /// What each isolation layer asked for and what is really applied.

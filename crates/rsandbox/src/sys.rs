@@ -2,6 +2,8 @@
 //! that is unsafe after clone). Every function here is a single syscall with
 //! no allocation, so it may be used in the child between clone and exec.
 
+pub(crate) mod vfork;
+
 use std::io;
 use std::os::fd::RawFd;
 

@@ -18,6 +18,7 @@
 //! `fchdir` into the view without moving the rest of the process, and the
 //! child's new mount namespace is then a copy of the template.
 
+use std::ffi::c_void;
 use std::io;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::sync::mpsc::{self, Receiver, SyncSender};
@@ -26,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use crate::fs::Template;
 use crate::spawn::plan::Plan;
 use crate::spawn::routine::{self, ChildFds};
-use crate::sys::{self, CloneArgs};
+use crate::sys::{self, vfork, CloneArgs};
 
 /// The cgroup2 directory for `CLONE_INTO_CGROUP`.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +44,30 @@ pub(crate) struct Launched {
     pub pidfd: OwnedFd,
     /// Whether `CLONE_INTO_CGROUP` placed it in its cgroup already.
     pub into_cgroup: bool,
+    /// Whether it shared the caller's memory until its exec (`sys/vfork.rs`).
+    pub shared_memory: bool,
+}
+
+/// What a clone gives the parent (the pidfd still raw: it crosses from the
+/// launcher thread).
+#[derive(Debug, Clone, Copy)]
+struct Cloned {
+    pid: libc::pid_t,
+    pidfd: RawFd,
+    into_cgroup: bool,
+    shared_memory: bool,
+}
+
+impl Cloned {
+    fn launched(self) -> Launched {
+        Launched {
+            pid: self.pid,
+            // SAFETY: the pidfd was just created for us by clone.
+            pidfd: unsafe { OwnedFd::from_raw_fd(self.pidfd) },
+            into_cgroup: self.into_cgroup,
+            shared_memory: self.shared_memory,
+        }
+    }
 }
 
 struct Job {
@@ -51,7 +76,7 @@ struct Job {
     cgroup_fd: Option<IntoCgroup>,
     /// The template to clone in (template lane only).
     template: Option<Arc<Template>>,
-    reply: SyncSender<io::Result<(libc::pid_t, RawFd, bool)>>,
+    reply: SyncSender<io::Result<Cloned>>,
 }
 
 // SAFETY: the plan pointer is only dereferenced while the submitting thread
@@ -159,13 +184,7 @@ pub(crate) fn launch(
     if template.is_none() && (on_main_thread() || !plan.die_with_parent) {
         // SAFETY: the child branch only runs the pre-exec routine; the plan
         // is borrowed for the whole call.
-        let (pid, pidfd, into_cgroup) = unsafe { clone_child(plan, fds, cgroup_fd) }?;
-        return Ok(Launched {
-            pid,
-            // SAFETY: the pidfd was just created for us by clone.
-            pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
-            into_cgroup,
-        });
+        return Ok(unsafe { clone_child(plan, fds, cgroup_fd) }?.launched());
     }
     let (reply, rx) = mpsc::sync_channel(1);
     let job = Job {
@@ -178,15 +197,10 @@ pub(crate) fn launch(
     sender(template.is_some())?
         .send(job)
         .map_err(|_| io::Error::other("the rsandbox launcher thread is gone"))?;
-    let (pid, pidfd, into_cgroup) = rx
+    let cloned = rx
         .recv()
         .map_err(|_| io::Error::other("the rsandbox launcher thread is gone"))??;
-    Ok(Launched {
-        pid,
-        // SAFETY: the pidfd was just created for us by clone.
-        pidfd: unsafe { OwnedFd::from_raw_fd(pidfd) },
-        into_cgroup,
-    })
+    Ok(cloned.launched())
 }
 
 /// Whether `clone3` is known to be missing (ENOSYS once seen).
@@ -198,7 +212,7 @@ unsafe fn clone_child(
     plan: &Plan,
     mut fds: ChildFds,
     cgroup: Option<IntoCgroup>,
-) -> io::Result<(libc::pid_t, RawFd, bool)> {
+) -> io::Result<Cloned> {
     use std::sync::atomic::Ordering;
     // Born in a shared network namespace: this thread enters it for the
     // clone and leaves when `_net` drops (only in the parent: the child
@@ -228,12 +242,16 @@ unsafe fn clone_child(
             args.cgroup = c.fd as u64;
         }
         fds.release_late = routine::release_late(plan, asked, into.is_some());
-        // SAFETY: the child branch never returns from child_main.
-        match unsafe { sys::clone3(&mut args) } {
-            // SAFETY: we are the freshly cloned child, with the plan the
-            // parent prepared.
-            Ok(0) => unsafe { routine::child_main(plan, fds) },
-            Ok(pid) => return Ok((pid, pidfd, into.is_some())),
+        // SAFETY: the plan and fds are the ones prepared for this child.
+        match unsafe { clone3_child(plan, fds, &mut args) } {
+            Ok((pid, shared_memory)) => {
+                return Ok(Cloned {
+                    pid,
+                    pidfd,
+                    into_cgroup: into.is_some(),
+                    shared_memory,
+                })
+            }
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
                 NO_CLONE3.store(true, Ordering::Relaxed);
             }
@@ -249,8 +267,98 @@ unsafe fn clone_child(
     match unsafe { sys::clone_legacy(plan.clone_flags | sys::CLONE_PIDFD, &mut pidfd) }? {
         // SAFETY: as above: the freshly cloned child.
         0 => unsafe { routine::child_main(plan, fds) },
-        pid => Ok((pid, pidfd, false)),
+        pid => Ok(Cloned {
+            pid,
+            pidfd,
+            into_cgroup: false,
+            shared_memory: false,
+        }),
     }
+}
+
+/// Set when the kernel refused `CLONE_VM | CLONE_VFORK` with a box's flags:
+/// every later spawn then copies the caller's memory, as before.
+static NO_SHARED_MEMORY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// `RSANDBOX_NO_VFORK=1`: always clone like fork (for comparisons), read
+/// once per process.
+fn vfork_turned_off() -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *OFF.get_or_init(|| std::env::var_os("RSANDBOX_NO_VFORK").is_some_and(|v| v == "1"))
+}
+
+/// One `clone3` of the child. Where the plan allows it (and the child will
+/// not wait for the parent: no late release), the child shares the
+/// caller's memory until its exec, so the clone costs the same whatever the
+/// caller's size (`sys/vfork.rs`); otherwise it is fork-like. Returns the
+/// child's pid in the parent, and whether it shared the caller's memory;
+/// the child never returns.
+///
+/// # Safety
+/// `plan` and `fds` are the ones prepared for this child; see [`clone_child`].
+unsafe fn clone3_child(
+    plan: &Plan,
+    mut fds: ChildFds,
+    args: &mut CloneArgs,
+) -> io::Result<(libc::pid_t, bool)> {
+    use std::sync::atomic::Ordering;
+    let share = vfork::SUPPORTED
+        && plan.may_share_memory()
+        && !fds.release_late
+        && !NO_SHARED_MEMORY.load(Ordering::Relaxed)
+        && !vfork_turned_off();
+    if share {
+        fds.shares_memory = true;
+        let stack = vfork::ChildStack::new()?;
+        let mut vm_args = *args;
+        stack.set(&mut vm_args);
+        vm_args.flags |= (libc::CLONE_VM | libc::CLONE_VFORK) as u64;
+        let child = VmChild { plan, fds };
+        let blocked = vfork::SignalsBlocked::new();
+        // SAFETY: CLONE_VM|CLONE_VFORK with a stack of the child's own;
+        // vm_entry follows sys/vfork.rs's rules; `child` outlives the call
+        // (the clone returns after the child's exec or exit).
+        let r = unsafe {
+            vfork::clone3_vm(
+                &mut vm_args,
+                vm_entry,
+                &child as *const VmChild as *mut c_void,
+            )
+        };
+        drop(blocked);
+        match r {
+            Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+                NO_SHARED_MEMORY.store(true, Ordering::Relaxed);
+                fds.shares_memory = false;
+            }
+            r => return r.map(|pid| (pid, true)),
+        }
+    }
+    // SAFETY: the child branch never returns from child_main.
+    match unsafe { sys::clone3(args) } {
+        // SAFETY: we are the freshly cloned child, with the plan the
+        // parent prepared.
+        Ok(0) => unsafe { routine::child_main(plan, fds) },
+        r => r.map(|pid| (pid, false)),
+    }
+}
+
+/// What the child sharing the caller's memory starts with.
+struct VmChild<'a> {
+    plan: &'a Plan,
+    fds: ChildFds,
+}
+
+/// The entry point of a child sharing the caller's memory.
+///
+/// # Safety
+/// Called only by the `clone3_vm` trampoline, with a `VmChild` pointer.
+unsafe extern "C" fn vm_entry(arg: *mut c_void) -> ! {
+    // SAFETY: the parent's VmChild stays alive while the parent is
+    // suspended in the clone (CLONE_VFORK).
+    let child = unsafe { &*(arg as *const VmChild) };
+    // SAFETY: the freshly cloned child, with the plan the parent prepared.
+    unsafe { routine::child_main(child.plan, child.fds) }
 }
 
 /// Errors `clone3` gives for a `CLONE_INTO_CGROUP` target it refuses.

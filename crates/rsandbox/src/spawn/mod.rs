@@ -121,6 +121,8 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         status_w: status_w.as_ref().map_or(-1, |f| f.as_raw_fd()),
         // Set by the clone (see routine::release_late).
         release_late: true,
+        // Set by the clone (see launcher::clone3_child).
+        shares_memory: false,
     };
     prepare_init(&mut plan, &fds)?;
     plan.keep_fds = keep_fds(&plan, &fds);
@@ -159,6 +161,7 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
             cgroup,
             started,
             enforcement: report,
+            shared_memory: launched.shared_memory,
         },
         sb,
     );

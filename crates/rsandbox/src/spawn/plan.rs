@@ -341,6 +341,22 @@ impl Plan {
 }
 
 impl Plan {
+    /// Whether the child may share the caller's memory until its exec
+    /// (`sys/vfork.rs`): it never waits for the parent (ids it maps itself,
+    /// no cgroup the parent attaches, no start gate: the parent is
+    /// suspended until the exec), joins no namespace (the kernel refuses a
+    /// user namespace to a process sharing its memory; any other would put
+    /// it beside processes it did not make), makes no egress sockets, and
+    /// its ids map only to the caller's own (no kernel uid or gid changes,
+    /// which would reset the caller's dumpability).
+    pub(crate) fn may_share_memory(&self) -> bool {
+        self.child_maps
+            && !self.parent_attach
+            && self.joins.is_empty()
+            && self.gate.is_none()
+            && self.egress.is_none()
+    }
+
     /// Keep `fd` until the spawn is done, numbered above every passed
     /// target (see [`fd_above_targets`](Self::fd_above_targets)).
     pub(crate) fn hold_above_targets(&mut self, fd: OwnedFd) -> Result<RawFd> {

@@ -36,6 +36,9 @@ pub(crate) struct ChildFds {
     /// Wait for the go byte before forking or exec'ing: the parent still
     /// attaches a cgroup (see [`release_late`]). Set at clone time.
     pub release_late: bool,
+    /// The child shares the caller's memory until its exec
+    /// (`CLONE_VM | CLONE_VFORK`, `sys/vfork.rs`). Set at clone time.
+    pub shares_memory: bool,
 }
 
 /// Whether the parent attaches a cgroup after the clone (so the child must
@@ -113,6 +116,12 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
     // that is one) on integers or on pointers into the prepared plan.
     unsafe {
         stamp(plan, Mark::ChildRunning);
+        if fds.shares_memory {
+            // The caller's handlers must never run here, on its memory:
+            // defaults first, then the mask (all blocked by the parent
+            // around the clone) is cleared.
+            reset_signals()?;
+        }
         if plan.die_with_parent {
             check(
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0),
@@ -162,7 +171,13 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         // an existing box's namespaces lives beside that box's processes).
         // Not earlier: a non-dumpable process's /proc files are root's, and
         // an unprivileged child writes its own id maps and oom_score_adj.
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        // Sharing the caller's memory, this process must leave its `mm`
+        // alone (the flag would make the caller non-dumpable): it is the
+        // caller's own memory under the caller's ids, and gets a fresh `mm`
+        // at exec (see sys/vfork.rs).
+        if !fds.shares_memory {
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+        }
         if parent_maps {
             wait_for_release(fds.sync_r);
         }
