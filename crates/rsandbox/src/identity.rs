@@ -24,6 +24,14 @@
 //! other's files there, which they could anyway. The cost: only that one
 //! id is mapped, so a payload cannot switch to another uid.
 //!
+//! What it costs at spawn: only the parent may write a map to another id
+//! (it holds `CAP_SETUID` over the caller's namespace, the child does
+//! not), so the child waits for it, and therefore cannot share the
+//! caller's memory until its exec (`sys/vfork.rs`): a root caller's strict
+//! box is cloned as a copy, whose cost grows with the caller's size (page
+//! tables; see README, Performance). [`Sandbox::host_identity`] keeps the
+//! shared path.
+//!
 //! Files the box creates in a bound host directory are owned on the host
 //! by 65534:65534 (the box sees them as its own uid and gid). A bound
 //! directory must be writable by that id for the box to write in it

@@ -46,8 +46,17 @@ fn sh(sb: &Sandbox, script: &str) -> rsandbox::Output {
         .unwrap()
 }
 
+/// The strict box on the shared path. For a root caller that is
+/// `strict().host_identity()`: the default unprivileged identity maps the
+/// box's ids to `nobody`, a map only the parent may write, so that box is
+/// copied (`boxes_that_wait_for_the_parent_are_copied`). For `nobody` the
+/// two are the same box.
+fn shared_strict() -> Sandbox {
+    Sandbox::strict().host_identity()
+}
+
 alone_both!(a_strict_box_shares_memory_and_is_isolated, || {
-    let sb = Sandbox::strict();
+    let sb = shared_strict();
     let c = sb.spawn(&Command::new("/bin/true")).unwrap();
     assert!(c.cloned_sharing_memory(), "the strict box was copied");
     // What the payload sees is the strict box, unchanged.
@@ -67,8 +76,9 @@ alone_both!(a_strict_box_shares_memory_and_is_isolated, || {
     assert!(procs <= 6, "{t}");
 });
 
-/// A box whose ids the parent must map (a range, root only) or which joins
-/// a namespace is cloned as a copy: the shared path never waits for the
+/// A box whose ids the parent must map (a range, or the unprivileged
+/// identity of a root caller's strict box) or which joins a namespace is
+/// cloned as a copy: the shared path never waits for the
 /// parent, which is suspended until the exec.
 #[test]
 fn boxes_that_wait_for_the_parent_are_copied() {
@@ -86,6 +96,10 @@ fn boxes_that_wait_for_the_parent_are_copied() {
     let o = sh(&sb, "id -u");
     assert!(o.outcome.success(), "{}", text(&o.stderr));
     let c = sb.spawn(&Command::new("/bin/true")).unwrap();
+    assert!(!c.cloned_sharing_memory());
+    // The default strict box of a root caller: its ids map to nobody
+    // (issue 19), written by the parent, so it is copied too.
+    let c = Sandbox::strict().spawn(&Command::new("/bin/true")).unwrap();
     assert!(!c.cloned_sharing_memory());
 }
 
@@ -185,7 +199,7 @@ alone_both!(the_caller_is_left_as_it_was, || {
             sent
         })
     };
-    let sb = Sandbox::strict();
+    let sb = shared_strict();
     let mut shared = 0;
     for _ in 0..200 {
         // A box hit in its setup fails to spawn or ends by the signal:
