@@ -1003,6 +1003,22 @@ enum sandbox_result_t sandbox_uid_map(struct sandbox_t *sb, uint32_t inside, uin
 enum sandbox_result_t sandbox_gid_map(struct sandbox_t *sb, uint32_t inside, uint32_t outside, uint32_t count);
 
 /**
+ * Keep the caller's uid and gid as the box's host identity (the plain
+ * builder's default): a root caller's box is then host root without
+ * capabilities, and reads what root's files allow their owner.
+ */
+enum sandbox_result_t sandbox_host_identity(struct sandbox_t *sb);
+
+/**
+ * For a root caller with a user namespace and no explicit map, map the box's
+ * uid and gid to the unprivileged host id 65534 (nobody), so host files and
+ * sockets are checked against their "other" permissions; the payload keeps its
+ * uid inside, and its files in a bound directory are owned by 65534:65534 on
+ * the host (the default of `sandbox_strict`).
+ */
+enum sandbox_result_t sandbox_unprivileged_identity(struct sandbox_t *sb);
+
+/**
  * The hostname inside the box; needs `sandbox_uts_ns`.
  *
  * `name`: NUL-terminated UTF-8 text, copied.

@@ -111,6 +111,16 @@ pub struct Run {
     /// gid inside the user namespace.
     #[arg(long)]
     pub gid: Option<u32>,
+    /// Keep the caller's uid and gid as the box's host identity. Without
+    /// it, a root caller's box (strict preset) is `nobody` (65534) to the
+    /// host's files and sockets, and files it writes in a bound directory
+    /// are owned by 65534:65534 (see the rsandbox::identity docs).
+    #[arg(long)]
+    pub host_identity: bool,
+    /// Map the box's ids to the unprivileged host id 65534 when run as
+    /// root (the strict preset's default; for --relaxed or --profile).
+    #[arg(long, conflicts_with = "host_identity")]
+    pub unprivileged_identity: bool,
     /// Hostname (needs the uts namespace).
     #[arg(long)]
     pub hostname: Option<String>,
@@ -304,6 +314,12 @@ impl Run {
         }
         if let Some(g) = self.gid {
             sb = sb.gid(g);
+        }
+        if self.host_identity {
+            sb = sb.host_identity();
+        }
+        if self.unprivileged_identity {
+            sb = sb.unprivileged_identity();
         }
         if let Some(h) = &self.hostname {
             sb = sb.hostname(h.clone());

@@ -1,5 +1,6 @@
 //! The `rsandbox` command, run as a user would.
 
+use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
 fn rsandbox(args: &[&str]) -> std::process::Output {
@@ -221,5 +222,54 @@ fn egress_flags_refuse_and_report_in_json() {
         text(&o.stderr).contains("NOPE_UNSET_VAR"),
         "{}",
         text(&o.stderr)
+    );
+}
+
+/// A root caller's box is `nobody` to the host by default: a root-only file
+/// bound in is unreadable, the host's secrets are masked; `--host-identity`
+/// gives today's host-root box back, and `--json` names the identity.
+#[test]
+fn root_caller_box_is_unprivileged_unless_host_identity() {
+    if !is_root() {
+        eprintln!("skipped: the unprivileged identity is for root callers");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("rsandbox-cli-identity-{}", std::process::id()));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let key = dir.join("key");
+    std::fs::write(&key, "PRIVATE\n").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let bind = format!("{}:/s", dir.display());
+    let probe = "id -u; cat /s/key; wc -c </etc/shadow; ls -A /root";
+    let o = rsandbox(&["run", "--ro-bind", &bind, "--", "/bin/sh", "-c", probe]);
+    let strict_out = text(&o.stdout);
+    let strict_err = text(&o.stderr);
+    let o = rsandbox(&[
+        "run",
+        "--host-identity",
+        "--ro-bind",
+        &bind,
+        "--",
+        "/bin/sh",
+        "-c",
+        probe,
+    ]);
+    let host_out = text(&o.stdout);
+    let json = rsandbox(&["run", "--json", "--", "/bin/true"]);
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    assert_eq!(strict_out, "0\n0\n", "{strict_err}");
+    assert!(strict_err.contains("Permission denied"), "{strict_err}");
+    // Host root reads the root-only file; the view still masks /etc/shadow
+    // and /root.
+    assert_eq!(host_out, "0\nPRIVATE\n0\n", "{}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_str(text(&json.stdout).trim()).unwrap();
+    let layers = v["enforcement"]["layers"].as_array().unwrap();
+    let id = layers.iter().find(|l| l["layer"] == "identity").unwrap();
+    assert_eq!(id["requested"], "unprivileged");
+    assert!(
+        id["applied"].as_str().unwrap().contains("0 65534 1"),
+        "{id}"
     );
 }

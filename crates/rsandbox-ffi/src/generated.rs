@@ -157,6 +157,24 @@ pub extern "C" fn sandbox_gid_map(
     })
 }
 
+/// Keep the caller's uid and gid as the box's host identity (the plain
+/// builder's default): a root caller's box is then host root without
+/// capabilities, and reads what root's files allow their owner.
+#[no_mangle]
+pub extern "C" fn sandbox_host_identity(sb: *mut sandbox_t) -> sandbox_result_t {
+    guard(|| update(sb, |s| s.host_identity()))
+}
+
+/// For a root caller with a user namespace and no explicit map, map the box's
+/// uid and gid to the unprivileged host id 65534 (nobody), so host files and
+/// sockets are checked against their "other" permissions; the payload keeps its
+/// uid inside, and its files in a bound directory are owned by 65534:65534 on
+/// the host (the default of `sandbox_strict`).
+#[no_mangle]
+pub extern "C" fn sandbox_unprivileged_identity(sb: *mut sandbox_t) -> sandbox_result_t {
+    guard(|| update(sb, |s| s.unprivileged_identity()))
+}
+
 /// The hostname inside the box; needs `sandbox_uts_ns`.
 ///
 /// `name`: NUL-terminated UTF-8 text, copied.

@@ -116,6 +116,22 @@ impl PySandbox {
         self.with(|s| s.gid_map(rsandbox::IdMap::new(inside, outside, count)))
     }
 
+    /// Keep the caller's uid and gid as the box's host identity (the plain
+    /// builder's default): a root caller's box is then host root without
+    /// capabilities, and reads what root's files allow their owner.
+    fn host_identity(&self) -> Self {
+        self.with(Sandbox::host_identity)
+    }
+
+    /// For a root caller with a user namespace and no explicit map, map the box's
+    /// uid and gid to the unprivileged host id 65534 (nobody), so host files and
+    /// sockets are checked against their "other" permissions; the payload keeps its
+    /// uid inside, and its files in a bound directory are owned by 65534:65534 on
+    /// the host (the default of `strict()`).
+    fn unprivileged_identity(&self) -> Self {
+        self.with(Sandbox::unprivileged_identity)
+    }
+
     /// The hostname inside the box; needs `uts_ns`.
     fn hostname(&self, name: String) -> Self {
         self.with(|s| s.hostname(name))

@@ -117,6 +117,23 @@ pub static SECTIONS: &[Section] = &[
             )
             .via("rsandbox::IdMap::new"),
             row(
+                "host_identity",
+                &[],
+                "Keep the caller's uid and gid as the box's host identity (the plain \
+                 builder's default): a root caller's box is then host root without \
+                 capabilities, and reads what root's files allow their owner.",
+            ),
+            row(
+                "unprivileged_identity",
+                &[],
+                "For a root caller with a user namespace and no explicit map, map the \
+                 box's uid and gid to the unprivileged host id 65534 (nobody), so host \
+                 files and sockets are checked against their \"other\" permissions; the \
+                 payload keeps its uid inside, and its files in a bound directory are \
+                 owned by 65534:65534 on the host (the default of \
+                 {{`sandbox_strict`|`strict()`}}).",
+            ),
+            row(
                 "hostname",
                 &[arg("name", Text)],
                 "The hostname inside the box; needs `@uts_ns`.",

@@ -320,13 +320,11 @@ fn child_privileges(sb: &Sandbox) -> (bool, bool) {
             sb.uid_map
                 .iter()
                 .find(|m| euid >= m.outside && euid - m.outside < m.count)
-                // Unmapped: the child becomes 0 first when 0 is mapped.
+                // Unmapped: the child becomes 0 first when 0 is mapped,
+                // else the target when that is (spawn::plan::setup_id).
                 .map_or(
-                    if sb.uid_map.iter().any(|m| m.inside == 0) {
-                        0
-                    } else {
-                        65534
-                    },
+                    crate::spawn::plan::setup_id(true, &sb.uid_map, euid, Some(target))
+                        .unwrap_or(65534),
                     |m| m.inside + (euid - m.outside),
                 )
         };

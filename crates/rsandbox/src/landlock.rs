@@ -172,7 +172,7 @@ pub fn abi_version() -> i32 {
 /// Minimum ABI for full enforcement of each part.
 const FS_ABI: i32 = 3;
 const NET_ABI: i32 = 4;
-const SCOPE_ABI: i32 = 6;
+pub(crate) const SCOPE_ABI: i32 = 6;
 
 const FILE_ACCESS: BitFlags<AccessFs> =
     make_bitflags!(AccessFs::{ReadFile | WriteFile | Execute | Truncate | IoctlDev});

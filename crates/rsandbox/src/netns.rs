@@ -38,8 +38,10 @@ use crate::spawn::plan::{has_effective_cap, CAP_SYS_ADMIN};
 /// from the host's network, not from each other. They share `lo`, so a
 /// box can connect to a port another box listens on at 127.0.0.1, bind a
 /// port another box then cannot, and reach another box's abstract Unix
-/// sockets; routes, firewall rules and sysctls are common to all. A box
-/// root does not hold `CAP_NET_ADMIN` over it when the box has a user
+/// sockets (unless Landlock scopes them, as
+/// [`Sandbox::strict`](crate::Sandbox::strict) does where the kernel has
+/// Landlock ABI 6); routes, firewall rules and sysctls are common to all.
+/// A box root does not hold `CAP_NET_ADMIN` over it when the box has a user
 /// namespace (the namespace belongs to the caller's user namespace), so it
 /// cannot reconfigure it either. Use `net_ns()` where boxes must not see
 /// each other.

@@ -8,6 +8,14 @@ impl Sandbox {
     /// pid, mount, uts, ipc, net, cgroup), every capability dropped with
     /// securebits locked, no_new_privs, and the default seccomp profile.
     ///
+    /// For a root caller the box's ids stand for the unprivileged host id
+    /// [`UNPRIVILEGED_ID`](crate::UNPRIVILEGED_ID) (see
+    /// [`crate::identity`]): the payload is uid 0 inside, `nobody` to the
+    /// host's files and sockets. [`host_identity`](Self::host_identity)
+    /// keeps the caller's. Where the kernel has Landlock ABI 6, connecting
+    /// to abstract Unix sockets made outside the box is denied too
+    /// ([`landlock_scope_abstract_unix`](Self::landlock_scope_abstract_unix)).
+    ///
     /// Relax it with the usual builder calls, e.g. `.no_seccomp()`,
     /// `.keep_caps(["CAP_NET_BIND_SERVICE"])` or `.best_effort(true)`.
     /// Landlock is not part of it (rules name paths only the caller knows).
@@ -17,7 +25,8 @@ impl Sandbox {
                 .all_ns()
                 .drop_caps()
                 .no_new_privs(true)
-                .seccomp_default(),
+                .seccomp_default()
+                .unprivileged_identity(),
         )
     }
 }
@@ -25,5 +34,9 @@ impl Sandbox {
 /// Hook for the layers owned by other modules (memory and pids limits, the
 /// default root view): they add their strict defaults here.
 fn strict_other_layers(sb: Sandbox) -> Sandbox {
-    sb
+    if crate::landlock::abi_version() >= crate::landlock::SCOPE_ABI {
+        sb.landlock_scope_abstract_unix()
+    } else {
+        sb
+    }
 }

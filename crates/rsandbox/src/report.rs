@@ -191,6 +191,7 @@ impl EnforcementReport {
                 r.push(LayerReport::not_requested(name));
             }
         }
+        r.push(crate::identity::report(sb));
         for l in CapsPlan::report(sb, caps, landlock.is_some() || seccomp.is_some()) {
             r.push(l);
         }
@@ -222,11 +223,13 @@ impl Sandbox {
     /// spawning (the same checks `spawn` makes). With strict layers (the
     /// default) an unenforceable request is an error here too.
     pub fn enforcement_report(&self) -> Result<EnforcementReport> {
-        let caps = CapsPlan::prepare(self)?;
-        let landlock = LandlockPlan::prepare(self)?;
-        let seccomp = SeccompProgram::prepare(self)?;
+        let resolved = crate::identity::resolve(self);
+        let this = &*resolved;
+        let caps = CapsPlan::prepare(this)?;
+        let landlock = LandlockPlan::prepare(this)?;
+        let seccomp = SeccompProgram::prepare(this)?;
         Ok(EnforcementReport::from_plans(
-            self,
+            this,
             caps.as_ref(),
             landlock.as_ref(),
             seccomp.as_ref(),

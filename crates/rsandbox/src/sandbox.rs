@@ -60,6 +60,9 @@ pub struct Sandbox {
     pub(crate) umask: Option<u32>,
     /// The payload's `oom_score_adj` (default: inherited).
     pub(crate) oom_score_adj: Option<i32>,
+    /// Which host ids stand for the box's (see [`crate::identity`]).
+    #[serde(skip_serializing_if = "crate::identity::is_caller")]
+    pub(crate) identity: crate::identity::BoxIdentity,
     /// Explicit uid map lines (default: one line, caller → `uid`).
     pub(crate) uid_map: Vec<IdMap>,
     /// Explicit gid map lines (default: one line, caller → `gid`).
@@ -124,6 +127,7 @@ impl Default for Sandbox {
             groups: Vec::new(),
             umask: None,
             oom_score_adj: None,
+            identity: crate::identity::BoxIdentity::Caller,
             uid_map: Vec::new(),
             gid_map: Vec::new(),
             hostname: None,
@@ -217,7 +221,8 @@ impl Sandbox {
     /// network namespace costs per spawn, above all its asynchronous,
     /// kernel-wide serialised teardown, is paid once for every box that
     /// shares it. Boxes sharing it are cut off from the host's network but
-    /// not from each other (same `lo`, ports, abstract Unix sockets), and a
+    /// not from each other (same `lo`, ports, abstract Unix sockets but
+    /// where Landlock scopes them, as `strict()` does on ABI 6), and a
     /// box root with a user namespace has no `CAP_NET_ADMIN` over it; see
     /// [`NetNs`]. Needs `CAP_SYS_ADMIN` (the launching thread enters the
     /// namespace around the clone). Replaces a [`net_ns`](Self::net_ns)
@@ -288,7 +293,9 @@ impl Sandbox {
     /// Supplementary groups of the payload (ids as seen in the box). Without
     /// it they are cleared (outside a user namespace) or left as the kernel
     /// makes them. In a user namespace this lets `setgroups` be used, which
-    /// the kernel allows only to a parent privileged over the gid map.
+    /// the kernel allows only to a parent privileged over the gid map, and
+    /// each group must be mapped by the gid map (checked at validation; the
+    /// default map holds the box's gid alone).
     pub fn groups(mut self, gids: impl IntoIterator<Item = u32>) -> Self {
         self.groups = gids.into_iter().collect();
         self

@@ -701,6 +701,10 @@ fn landlock_denies_outside_rules() {
     let outside = base.join("outside");
     fs::create_dir(&allowed).unwrap();
     fs::create_dir(&outside).unwrap();
+    // Writable by the box's host identity (nobody, for a root caller): only
+    // Landlock is to refuse the writes below, not the file permissions.
+    fs::set_permissions(&allowed, fs::Permissions::from_mode(0o777)).unwrap();
+    fs::set_permissions(&outside, fs::Permissions::from_mode(0o777)).unwrap();
     let secret = outside.join("secret");
     fs::write(&secret, "canary").unwrap();
     // The box's /tmp is private: bind the test directory in (same inodes, so
@@ -1261,10 +1265,15 @@ fn strict_report_is_fully_enforced() {
             "{layer}: {r}"
         );
     }
-    assert_eq!(
-        r.layer("landlock").unwrap().enforcement,
-        Enforcement::NotRequested
-    );
+    // Landlock: only the abstract Unix socket scope, where the kernel has
+    // it (ABI 6).
+    let landlock = r.layer("landlock").unwrap();
+    if rsandbox::landlock::abi_version() >= 6 {
+        assert_eq!(landlock.enforcement, Enforcement::Full, "{r}");
+        assert_eq!(landlock.applied, "scope abstract-unix", "{r}");
+    } else {
+        assert_eq!(landlock.enforcement, Enforcement::NotRequested, "{r}");
+    }
     assert!(r.fully_enforced(), "{r}");
     let json = serde_json::to_string(&r).unwrap();
     assert!(json.contains("\"enforcement\":\"full\""));

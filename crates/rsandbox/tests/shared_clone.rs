@@ -101,6 +101,10 @@ fn ids_the_parent_maps_are_mapped_while_the_clone_waits() {
     c.kill().unwrap();
     c.wait().unwrap();
     assert!(status.lines().any(|l| l.starts_with("Uid:")), "{status}");
+    // The default strict box of a root caller: its ids map to nobody
+    // (issue 19), a map the parent writes; it shares memory as well.
+    let c = Sandbox::strict().spawn(&Command::new("/bin/true")).unwrap();
+    assert!(c.cloned_sharing_memory());
     assert_eq!(dumpable(), 1, "the caller lost its dumpability");
 }
 

@@ -66,8 +66,12 @@ fn open_in(root: RawFd, rel: &CStr, flags: i32) -> RawFd {
     )
 }
 
-/// Re-open a host source and check it is the inode the parent saw.
+/// Re-open a host source and check it is the inode the parent saw (once:
+/// the child may have opened it already, see `MountPlan::open_sources`).
 fn open_src(src: &Src) -> R {
+    if src.fd.load(Ordering::Relaxed) >= 0 {
+        return Ok(());
+    }
     // SAFETY: valid C string; the result is a fresh fd or -1.
     let f = fd(unsafe {
         libc::open(
@@ -283,9 +287,18 @@ impl MountPlan {
         res
     }
 
-    fn build(&self) -> ChildResult {
+    /// Open every host source (the rootfs, bind and overlay sources, the
+    /// host's `/dev/null`) by its path in this process's mount namespace,
+    /// unless opened already. The child calls this before it takes the
+    /// box's identity (see `Plan::ns_root_uid`): a source the caller named
+    /// is looked up with the caller's own host ids (a root caller's
+    /// `mktemp -d`, mode 0700, can be bound), its content is then reached
+    /// as the box.
+    ///
+    /// # Safety
+    /// Only raw syscalls on prepared data: callable after clone.
+    pub(crate) unsafe fn open_sources(&self) -> ChildResult {
         let pivot = |d: u32| move |e: i32| ChildError::new(Stage::PivotRoot, d, e);
-        // Open every host source before the new root covers the stage.
         if let Root::Dir(s) = &self.root {
             open_src(s).map_err(pivot(0))?;
         }
@@ -298,6 +311,14 @@ impl MountPlan {
                 })
                 .map_err(|e| ChildError::new(Stage::Mount, i as u32, e))?;
         }
+        Ok(())
+    }
+
+    fn build(&self) -> ChildResult {
+        let pivot = |d: u32| move |e: i32| ChildError::new(Stage::PivotRoot, d, e);
+        // Open every host source before the new root covers the stage.
+        // SAFETY: raw syscalls on prepared data.
+        unsafe { self.open_sources()? };
 
         let tree = match (&self.root, &self.template) {
             (_, Some(t)) => clone_view(t.view_id),

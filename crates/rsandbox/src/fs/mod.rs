@@ -32,7 +32,10 @@
 //!     namespace without a PID namespace may not mount proc, and gets an
 //!     empty read-only `/proc` instead — the host's is never exposed;
 //!   - a minimal `/dev` (see [`Sandbox::dev`]);
-//!   - a private, empty, writable tmpfs on `/tmp`.
+//!   - a private, empty, writable tmpfs on `/tmp`;
+//!   - the host's private data masked ([`hidden_host_paths`]: `/root`,
+//!     `/home`, `/etc/shadow`, the SSH host keys...), whoever the caller;
+//!     a step on or under one of them (or replacing a parent) puts it back.
 //!
 //!   A step whose destination is one of these defaults (`/proc`, `/dev`,
 //!   `/tmp`, `/run`, or a top-level host entry such as `/usr`) replaces it
@@ -107,6 +110,7 @@
 //! child with raw syscalls only.
 
 mod apply;
+mod hidden;
 mod node;
 mod plan;
 pub(crate) mod syscall;
@@ -122,6 +126,8 @@ use serde::{Deserialize, Serialize};
 use crate::ns::Namespace;
 use crate::Sandbox;
 
+pub use hidden::{hidden_host_paths, HIDDEN_HOST_PATHS};
+pub(crate) use hidden::{hidden_host_steps, is_hidden_mask, reveals_hidden};
 pub(crate) use plan::MountPlan;
 pub use template::last_error as template_error;
 pub(crate) use template::Template;
@@ -662,6 +668,7 @@ pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
             // gets fresh: /proc, /dev, /tmp, and /run (an empty tmpfs, so
             // host daemons' sockets are out of reach).
             out.extend(host_top_steps(want_path));
+            out.extend(hidden_host_steps(&sb.fs.steps));
             if want("/proc") {
                 if can_proc {
                     out.push(MountStep::Proc {

@@ -278,6 +278,10 @@ impl MountPlan {
                 }
                 !covered
             });
+            if template.as_ref().is_some_and(|t| t.hides(&step)) && i < first_user {
+                // Already masked in the template (locked there).
+                continue;
+            }
             if template.is_some() && i < first_user {
                 // The template holds the host's entries and the read-only
                 // skeleton of /dev; only the per-box mounts remain.
@@ -314,7 +318,8 @@ impl MountPlan {
     /// top-level entries (read-only binds, symlinks), the mount points of
     /// the per-box `/proc`, `/tmp` and `/run`, and a read-only `/dev`
     /// skeleton with its nodes, links and the `pts` and `shm` mount points.
-    pub(crate) fn for_template() -> Result<MountPlan> {
+    /// `hidden`: the host paths masked in it (see `fs::hidden_host_paths`).
+    pub(crate) fn for_template(hidden: &[PathBuf]) -> Result<MountPlan> {
         check_kernel()?;
         let mut ops = Vec::new();
         for step in super::host_top_steps(|_| true) {
@@ -323,6 +328,10 @@ impl MountPlan {
         }
         for d in ["/proc", "/tmp", "/run"] {
             ops.push(op(Path::new(d), Create::Dir, Action::Dir));
+        }
+        for path in hidden {
+            let step = MountStep::Mask { path: path.clone() };
+            compile(&step, path, false, &mut ops)?;
         }
         let dev = Path::new("/dev");
         dev_skeleton(dev, &mut ops)?;

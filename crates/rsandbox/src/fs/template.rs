@@ -80,6 +80,9 @@ pub(crate) struct Template {
     /// `/proc/thread-self/mountinfo` of the source namespace, opened before
     /// the template was copied from it: `poll` reports any mount change.
     changes: OwnedFd,
+    /// The host paths masked in the view (see `fs::hidden_host_paths`):
+    /// masked there, they are locked in every box.
+    hidden: Vec<std::path::PathBuf>,
 }
 
 /// The state of the host the template reflects.
@@ -129,6 +132,11 @@ impl Template {
         // SAFETY: poll on one valid pollfd, zero timeout.
         let r = unsafe { libc::poll(&mut p, 1, 0) };
         r != 0 || p.revents != 0
+    }
+
+    /// Whether `step` is a default-view mask the template already holds.
+    pub(crate) fn hides(&self, step: &MountStep) -> bool {
+        super::is_hidden_mask(step, &self.hidden)
     }
 
     /// Move the calling thread into the template, working directory on the
@@ -213,6 +221,11 @@ fn servable(sb: &Sandbox) -> bool {
         || sb.fs.rootfs.is_some()
         || sb.fs.bare
     {
+        return false;
+    }
+    // The template masks every hidden host path; a step putting one back
+    // builds its view per box.
+    if !sb.fs.steps.is_empty() && super::reveals_hidden(&sb.fs.steps, &super::hidden_host_paths()) {
         return false;
     }
     sb.fs.steps.iter().all(|s| {
@@ -308,7 +321,8 @@ fn build(key: Key, full: bool) -> Result<Template, String> {
     // after this point is reported by `stale`.
     let changes = open(c"/proc/thread-self/mountinfo", libc::O_RDONLY)
         .map_err(|e| format!("open /proc/thread-self/mountinfo: {e}"))?;
-    let plan = MountPlan::for_template().map_err(|e| e.to_string())?;
+    let hidden = super::hidden_host_paths();
+    let plan = MountPlan::for_template(&hidden).map_err(|e| e.to_string())?;
     let built = std::thread::Builder::new()
         .name("rsandbox-template".into())
         .spawn(move || build_in_new_ns(&plan, full))
@@ -333,6 +347,7 @@ fn build(key: Key, full: bool) -> Result<Template, String> {
         view_id: (st.st_dev, st.st_ino),
         key,
         changes,
+        hidden,
     })
 }
 

@@ -30,6 +30,7 @@ use timing::Mark;
 
 /// Validate a description on its own (no command).
 pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
+    let sb = &*crate::identity::resolve(sb);
     plan::validate_sandbox(sb)?;
     // Preparing the per-concern plans validates them too; they hold no
     // process and are dropped at once.
@@ -72,6 +73,9 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         }
         None => sb,
     };
+    // The identity becomes explicit id maps here (see crate::identity).
+    let resolved = crate::identity::resolve(sb);
+    let sb = &*resolved;
     let mut plan = Plan::new(sb, cmd, warmth::count_spawn())?;
     if let Some(e) = egress.as_mut() {
         plan.egress = Some(e.child_part(plan.min_fd)?);

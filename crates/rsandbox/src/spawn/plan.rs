@@ -53,10 +53,12 @@ pub(crate) struct Plan {
     pub die_with_parent: bool,
     pub identity: Option<Identity>,
     /// In a new user namespace whose maps leave the caller's uid (gid)
-    /// unmapped but map 0: become uid (gid) 0 of the namespace first thing,
-    /// as runc does, so the setup (files made in the box) has mapped ids.
-    pub ns_root_uid: bool,
-    pub ns_root_gid: bool,
+    /// unmapped: the id to become first thing, 0 when mapped (as runc
+    /// does), else the payload's own id when mapped (the unprivileged
+    /// identity, see `crate::identity`), so the setup (files made in the
+    /// box) has mapped ids.
+    pub ns_root_uid: Option<u32>,
+    pub ns_root_gid: Option<u32>,
     /// Supplementary groups set with the identity.
     pub groups: Vec<libc::gid_t>,
     /// umask set before exec.
@@ -294,8 +296,8 @@ impl Plan {
             net_ns: sb.has_ns(Namespace::Net) && spare_net.is_none(),
             die_with_parent: sb.die_with_parent,
             identity,
-            ns_root_uid: user_ns && !maps_id(&sb.uid_map, euid) && maps_zero(&sb.uid_map),
-            ns_root_gid: user_ns && !maps_id(&sb.gid_map, egid) && maps_zero(&sb.gid_map),
+            ns_root_uid: setup_id(user_ns, &sb.uid_map, euid, identity.map(|i| i.uid)),
+            ns_root_gid: setup_id(user_ns, &sb.gid_map, egid, identity.map(|i| i.gid)),
             groups: sb.groups.clone(),
             // Ranges checked by validate_sandbox.
             umask: sb.umask,
@@ -390,9 +392,27 @@ fn maps_id(maps: &[IdMap], id: u32) -> bool {
             .any(|m| id >= m.outside && id - m.outside < m.count)
 }
 
-/// Whether explicit map lines `maps` map id 0 inside.
-fn maps_zero(maps: &[IdMap]) -> bool {
-    maps.iter().any(|m| m.inside == 0 && m.count > 0)
+/// Whether explicit map lines `maps` map `id` inside.
+fn maps_inside(maps: &[IdMap], id: u32) -> bool {
+    maps.iter()
+        .any(|m| id >= m.inside && id - m.inside < m.count)
+}
+
+/// The id the child becomes first in its new user namespace (see
+/// `Plan::ns_root_uid`): `None` when the caller's own id `own` is mapped.
+pub(crate) fn setup_id(
+    user_ns: bool,
+    maps: &[IdMap],
+    own: u32,
+    target: Option<u32>,
+) -> Option<u32> {
+    if !user_ns || maps_id(maps, own) {
+        return None;
+    }
+    if maps_inside(maps, 0) {
+        return Some(0);
+    }
+    target.filter(|t| maps_inside(maps, *t))
 }
 
 fn null_terminated(v: &[CString]) -> Vec<*const libc::c_char> {
@@ -611,6 +631,27 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
                 action: "map gids other than your own into the user namespace".into(),
                 fix: format!("run as root, or map only your own gid ({egid}) with a count of 1"),
             });
+        }
+        // Supplementary groups are ids of the box: each must be mapped (the
+        // default map holds the box's gid alone), or setgroups fails in the
+        // child.
+        let default_gmap = [IdMap::new(sb.gid.unwrap_or(egid), egid, 1)];
+        let gmap: &[IdMap] = if sb.gid_map.is_empty() {
+            &default_gmap
+        } else {
+            &sb.gid_map
+        };
+        if let Some(g) = sb.groups.iter().find(|g| !maps_inside(gmap, **g)) {
+            let why = if sb.identity == crate::identity::BoxIdentity::Unprivileged && euid == 0 {
+                "; the unprivileged identity (strict()) maps only the box's own gid: \
+                 add host_identity(), or gid_map lines for the groups"
+            } else {
+                ""
+            };
+            return Err(Error::invalid(
+                "groups",
+                format!("gid {g} is not mapped by the box's gid map{why}"),
+            ));
         }
         for (field, maps) in [("uid_map", &sb.uid_map), ("gid_map", &sb.gid_map)] {
             if maps.iter().any(|m| m.count == 0) {

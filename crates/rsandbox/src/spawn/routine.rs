@@ -214,16 +214,23 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         }
         check(libc::setsid(), Stage::Session, 0)?;
         stamp(plan, Mark::ChildGo);
+        // The host sources of the mounts are looked up with the caller's
+        // ids, before the box's (see MountPlan::open_sources); in a joined
+        // mount namespace they are looked up there, after the joins.
+        let joins_mnt = plan.joins.iter().any(|(_, f)| *f == libc::CLONE_NEWNS);
+        if let (Some(m), Some(_), false) = (&plan.mounts, plan.ns_root_uid, joins_mnt) {
+            m.open_sources()?;
+        }
         // Raw syscalls (see switch_identity).
-        if plan.ns_root_gid {
-            let r = libc::syscall(libc::SYS_setresgid, 0, 0, 0);
+        if let Some(g) = plan.ns_root_gid {
+            let r = libc::syscall(libc::SYS_setresgid, g, g, g);
             check(r as libc::c_int, Stage::Identity, 10)?;
         }
-        if plan.ns_root_uid {
-            let r = libc::syscall(libc::SYS_setresuid, 0, 0, 0);
+        if let Some(u) = plan.ns_root_uid {
+            let r = libc::syscall(libc::SYS_setresuid, u, u, u);
             check(r as libc::c_int, Stage::Identity, 11)?;
         }
-        if plan.ns_root_gid || plan.ns_root_uid {
+        if plan.ns_root_gid.is_some() || plan.ns_root_uid.is_some() {
             rearm_death_signal(plan, fds)?;
         }
 
