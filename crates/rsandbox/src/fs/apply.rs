@@ -305,11 +305,23 @@ impl MountPlan {
         open_src(&self.null).map_err(|e| ChildError::new(Stage::Mount, u32::MAX, e))?;
         for (i, o) in self.ops.iter().enumerate() {
             for_each_src(&o.action, open_src)
-                .and_then(|()| match &o.action {
-                    Action::Bind { src, recursive, .. } => detach_src(src, *recursive),
-                    _ => Ok(()),
-                })
                 .map_err(|e| ChildError::new(Stage::Mount, i as u32, e))?;
+        }
+        Ok(())
+    }
+
+    /// Replace each bind source by a detached copy of its tree (see
+    /// [`detach_src`]), once the box's mounts are private (`apply`), before
+    /// the new root is attached. Copies taken earlier (when the child opens
+    /// the sources before its identity switch, while its mounts still share
+    /// propagation with the caller's) made Linux 6.1 refuse the box's
+    /// mounts with EINVAL (the kernel-matrix VM); 6.18 took them.
+    fn detach_sources(&self) -> ChildResult {
+        for (i, o) in self.ops.iter().enumerate() {
+            if let Action::Bind { src, recursive, .. } = &o.action {
+                detach_src(src, *recursive)
+                    .map_err(|e| ChildError::new(Stage::Mount, i as u32, e))?;
+            }
         }
         Ok(())
     }
@@ -319,6 +331,7 @@ impl MountPlan {
         // Open every host source before the new root covers the stage.
         // SAFETY: raw syscalls on prepared data.
         unsafe { self.open_sources()? };
+        self.detach_sources()?;
 
         let tree = match (&self.root, &self.template) {
             (_, Some(t)) => clone_view(t.view_id),

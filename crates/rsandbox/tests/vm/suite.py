@@ -73,11 +73,25 @@ SKIPS = {
     },
     "cli": {
         "egress_flags_refuse_and_report_in_json": "runs getent in the box (not in the minimal VM)",
+        "root_caller_box_is_unprivileged_unless_host_identity": (
+            "reads the host's /etc/shadow (not in the minimal VM)"),
     },
     "services": {
         "published_port_reaches_a_server_in_a_private_network::": PY + " (HTTP server)",
         "socket_activation_serves_from_an_empty_network::": PY + " (HTTP server)",
         "socket_activation_without_pid_ns_sets_the_payload_pid::": PY + " (HTTP server)",
+    },
+    "secure_defaults": {
+        "strict_box_reads_no_host_secret::": (
+            "reads the host's /etc/shadow, /etc/gshadow, /root and /home, which the "
+            "minimal VM does not have"),
+        "hidden_paths_are_the_documented_list::": (
+            "checks the list against the host's /root, /home and /etc/ssh (not in the "
+            "minimal VM)"),
+        "hidden_path_masks_are_locked": (
+            "reads the host's /etc/shadow and /home (not in the minimal VM)"),
+        "root_only_socket_is_not_connectable": (
+            "listens under the host's /var/lib (not in the minimal VM)"),
     },
     "hardening": {
         "landlock_denies_outside_rules": LANDLOCK,
