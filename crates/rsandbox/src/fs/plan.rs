@@ -65,7 +65,9 @@ pub(crate) struct Src {
     pub path: CString,
     pub dev: u64,
     pub ino: u64,
-    /// The child's fd, set by the child (in its own copy of memory).
+    /// The child's fd, set by the child (in its own copy of memory, or in
+    /// the caller's when it shares it until its exec: this spawn's plan
+    /// only, never read back by the parent).
     pub fd: AtomicI32,
 }
 

@@ -15,7 +15,9 @@
 //!   plan it borrows; it runs on a stack of its own ([`ChildStack`]), never
 //!   on the caller's, and never returns into the caller's frames.
 //! * The child writes no memory but its stack, its `errno` and the plan's
-//!   timing slots; it allocates nothing (the guard allocator in
+//!   child-side slots (timing stamps, the fds of mount sources, the
+//!   `LISTEN_PID` value), which belong to this one spawn and which the
+//!   parent never reads back; it allocates nothing (the guard allocator in
 //!   `tests/no_alloc.rs` proves it on this path too) and maps nothing.
 //! * Every signal is blocked in the calling thread around the clone, and the
 //!   child sets every disposition to default before it unblocks them, so no
