@@ -39,6 +39,11 @@ pub struct Check {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Spawn a real strict box (best effort) and print what actually held,
+    /// layer by layer, checked by a probe from inside; exit 1 when a layer
+    /// was lost, 125 when no box could be spawned.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]
