@@ -221,3 +221,74 @@ fn check_verify_says_what_held_here_and_nested() {
         assert!(out.contains("verdict: lost namespace:user"), "{out}");
     }
 }
+
+/// `user.max_user_namespaces` is per user namespace: a namespace of the
+/// test's own (`unshare --user --map-root-user`) sets it to 0 for itself
+/// and what it makes, never for the host (checked below). Its root holds
+/// `CAP_SYS_ADMIN` there, as a root caller on a host with
+/// `user.max_user_namespaces=0` does: the best-effort box loses the user
+/// namespace alone and keeps the others; the strict one names the sysctl.
+#[test]
+fn without_user_namespaces_a_capable_caller_keeps_the_other_namespaces() {
+    let bin = Bin::new();
+    let host_max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
+    for uid in users() {
+        let script = format!(
+            "echo 0 > /proc/sys/user/max_user_namespaces || exit 99; \
+             echo outer=$(readlink /proc/self/ns/user); \
+             {exe} run --best-effort --json -- /bin/sh -c \
+               'echo inner=$(readlink /proc/self/ns/user) pid=$$; \
+                grep -E \"^(CapEff|NoNewPrivs|Seccomp):\" /proc/self/status' || exit; \
+             {exe} run -- /bin/echo ran",
+            exe = bin.exe()
+        );
+        let mut c = Command::new("unshare");
+        c.args(["--user", "--map-root-user", "/bin/sh", "-c", &script])
+            .current_dir("/");
+        if let Some(u) = uid {
+            c.uid(u).gid(u);
+        }
+        let o = c.output().expect("run unshare");
+        let (out, err) = (text(&o.stdout), text(&o.stderr));
+        // The strict box's failure is the script's status.
+        assert_eq!(o.status.code(), Some(125), "uid {uid:?}: {out}{err}");
+        let seen = |k: &str| {
+            out.split_whitespace()
+                .find_map(|w| w.strip_prefix(k))
+                .unwrap_or_else(|| panic!("no {k} in {out}"))
+        };
+        assert_eq!(seen("inner="), seen("outer="), "{out}");
+        // Its own PID namespace (under the box's init) and no capability.
+        assert_eq!(seen("pid="), "2", "{out}");
+        assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
+        assert!(
+            out.contains("NoNewPrivs:\t1") && out.contains("Seccomp:\t2"),
+            "{out}"
+        );
+        let json: Value = out
+            .lines()
+            .find_map(|l| serde_json::from_str(l).ok())
+            .unwrap_or_else(|| panic!("no JSON outcome in {out}"));
+        let report = &json["enforcement"];
+        let user = layer(report, "namespace:user");
+        assert_eq!(user["enforcement"], "not_enforced", "{user}");
+        assert_eq!(
+            user["applied"],
+            "none: user namespaces refused (ENOSPC): user.max_user_namespaces=0"
+        );
+        for ns in &NAMESPACES[1..] {
+            let l = layer(report, &format!("namespace:{ns}"));
+            assert_eq!(l["enforcement"], "full", "{l}");
+        }
+        for kept in ["capabilities", "securebits", "no_new_privs", "seccomp"] {
+            assert_eq!(layer(report, kept)["enforcement"], "full", "{report}");
+        }
+        assert!(!out.contains("ran"), "{out}");
+        assert!(
+            err.contains("user namespaces refused (ENOSPC): user.max_user_namespaces=0. Fix:"),
+            "{err}"
+        );
+    }
+    let after = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
+    assert_eq!(after, host_max, "the host's sysctl changed");
+}

@@ -202,8 +202,14 @@ fn without_user_ns(sb: &mut Sandbox, why: &str) -> Option<LayerReport> {
     // SAFETY: trivial getter.
     let euid = unsafe { libc::geteuid() };
     let unprivileged = sb.identity == crate::identity::BoxIdentity::Unprivileged;
-    if unprivileged && euid == 0 && has_effective_cap(CAP_SETUID) && has_effective_cap(CAP_SETGID) {
-        let id = crate::identity::UNPRIVILEGED_ID;
+    let id = crate::identity::UNPRIVILEGED_ID;
+    if unprivileged
+        && euid == 0
+        && has_effective_cap(CAP_SETUID)
+        && has_effective_cap(CAP_SETGID)
+        && mapped_here("uid_map", id)
+        && mapped_here("gid_map", id)
+    {
         sb.uid = Some(id);
         sb.gid = Some(id);
         return Some(LayerReport {
@@ -228,6 +234,21 @@ fn without_user_ns(sb: &mut Sandbox, why: &str) -> Option<LayerReport> {
             },
             &format!("the box runs as the caller's uid {euid}; {why}"),
         )
+    })
+}
+
+/// Whether `id` exists in this process's user namespace (an enclosing
+/// namespace may map only its root).
+fn mapped_here(file: &str, id: u32) -> bool {
+    let Ok(map) = std::fs::read_to_string(format!("/proc/self/{file}")) else {
+        return false;
+    };
+    map.lines().any(|l| {
+        let n: Vec<u64> = l
+            .split_whitespace()
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        n.len() == 3 && n[0] <= u64::from(id) && u64::from(id) < n[0] + n[2]
     })
 }
 
