@@ -279,3 +279,66 @@ fn without_mount_ns(sb: &mut Sandbox, why: &str) -> Option<LayerReport> {
         enforcement: Enforcement::NotEnforced,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn eperm() -> io::Error {
+        io::Error::from_raw_os_error(libc::EPERM)
+    }
+
+    #[test]
+    fn only_a_refused_namespace_is_a_refusal() {
+        assert!(!is_refusal(&Sandbox::new(), &eperm()));
+        assert!(is_refusal(&Sandbox::new().pid_ns(), &eperm()));
+        let nospc = io::Error::from_raw_os_error(libc::ENOSPC);
+        assert!(is_refusal(&Sandbox::new().user_ns(), &nospc));
+        assert!(!is_refusal(&Sandbox::new().pid_ns(), &nospc));
+        let nomem = io::Error::from_raw_os_error(libc::ENOMEM);
+        assert!(!is_refusal(&Sandbox::strict(), &nomem));
+    }
+
+    #[test]
+    fn egress_and_no_namespace_cannot_degrade() {
+        assert!(fallback(&Sandbox::new(), libc::EPERM).is_none());
+        let sb = Sandbox::strict().egress(crate::egress::EgressPolicy::default());
+        assert!(fallback(&sb, libc::EPERM).is_none());
+        let e = refused_error(&sb, libc::EPERM).to_string();
+        assert!(e.contains("egress policy") && e.contains("Fix:"), "{e}");
+    }
+
+    #[test]
+    fn without_namespaces_the_view_and_hostname_are_named_lost() {
+        // No user namespace asked: every namespace goes (without
+        // CAP_SYS_ADMIN they were refused; with it, there is no smaller
+        // step either).
+        let sb = Sandbox::new()
+            .pid_ns()
+            .mount_ns()
+            .uts_ns()
+            .hostname("box")
+            .tmpfs("/scratch", 1 << 20)
+            .payload_as_pid1(true);
+        let (out, lost) = fallback(&sb, libc::EPERM).unwrap();
+        assert!(out.namespaces().is_empty());
+        assert!(out.hostname.is_none() && !out.payload_pid1);
+        assert_eq!(out.fs, FsConfig::default());
+        let names: Vec<&str> = lost.iter().map(|l| l.layer.as_str()).collect();
+        for want in [
+            "namespace:pid",
+            "namespace:mnt",
+            "namespace:uts",
+            "filesystem",
+            "hostname",
+        ] {
+            assert!(names.contains(&want), "{names:?}");
+        }
+        assert!(lost
+            .iter()
+            .all(|l| l.enforcement == Enforcement::NotEnforced && l.applied.starts_with("none: ")));
+        // The rest of the description stays.
+        assert_eq!(out.seccomp, sb.seccomp);
+        assert_eq!(out.caps, sb.caps);
+    }
+}
