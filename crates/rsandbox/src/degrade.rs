@@ -6,15 +6,19 @@
 //! or inside a container or sandbox whose seccomp filter refuses `clone`
 //! with namespace flags, as rsandbox's own strict box does) the clone of a
 //! box fails. A strict box then fails with [`Error::Privilege`] naming the
-//! reason and the fix ([`refused_error`]). A
+//! reason and the fix. A
 //! [`best_effort`](crate::Sandbox::best_effort) box is spawned again
-//! without what cannot be made ([`fallback`]): first without the user
+//! without what cannot be made: first without the user
 //! namespace alone (a caller holding `CAP_SYS_ADMIN` can still make the
 //! others), then without any namespace. Every layer that does not depend
 //! on a namespace stays (seccomp, Landlock, no_new_privs, the capability
 //! drop, rlimits, cgroups where delegated), and the enforcement report
 //! names each protection lost: every namespace not made, the filesystem
 //! view (which needs a mount namespace), the identity and the hostname.
+//!
+//! Ubuntu's AppArmor restriction lets the clone succeed and strips the new
+//! namespace of its capabilities: the box's setup then fails with EPERM,
+//! which counts as the same refusal when that sysctl is set.
 //!
 //! An egress policy cannot degrade: it is the box's network, and a box in
 //! the host's network namespace would reach everything. Such a box fails
