@@ -223,7 +223,7 @@ fn check_verify_says_what_held_here_and_nested() {
 }
 
 /// `user.max_user_namespaces` is per user namespace: a namespace of the
-/// test's own (`unshare --user --map-root-user`) sets it to 0 for itself
+/// test's own (`unshare -r`) sets it to 0 for itself
 /// and what it makes, never for the host (checked below). Its root holds
 /// `CAP_SYS_ADMIN` there, as a root caller on a host with
 /// `user.max_user_namespaces=0` does: the best-effort box loses the user
@@ -243,8 +243,7 @@ fn without_user_namespaces_a_capable_caller_keeps_the_other_namespaces() {
             exe = bin.exe()
         );
         let mut c = Command::new("unshare");
-        c.args(["--user", "--map-root-user", "/bin/sh", "-c", &script])
-            .current_dir("/");
+        c.args(["-r", "/bin/sh", "-c", &script]).current_dir("/");
         if let Some(u) = uid {
             c.uid(u).gid(u);
         }
