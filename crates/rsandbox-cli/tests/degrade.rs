@@ -291,3 +291,60 @@ fn without_user_namespaces_a_capable_caller_keeps_the_other_namespaces() {
     let after = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap();
     assert_eq!(after, host_max, "the host's sysctl changed");
 }
+
+/// A root caller that keeps its capabilities (a `--relaxed` outer box)
+/// under a seccomp filter that refuses every namespace: the best-effort
+/// box is refused twice (with the user namespace, then without it) and
+/// runs with none, as host uid 65534 with every capability dropped and
+/// securebits locked; each refusal is named in the report.
+#[test]
+fn capable_root_under_a_filter_runs_as_nobody_without_namespaces() {
+    if !is_root() {
+        eprintln!("needs root: a capable caller (runs as nobody in the other tests)");
+        return;
+    }
+    let bin = Bin::new();
+    let exe = bin.exe();
+    let o = bin.run(
+        None,
+        &[
+            "run",
+            "--relaxed",
+            "--seccomp",
+            "default",
+            "--",
+            &exe,
+            "run",
+            "--best-effort",
+            "--json",
+            "--",
+            "/bin/sh",
+            "-c",
+            "grep -E '^(Uid|CapEff):' /proc/self/status",
+        ],
+    );
+    let (out, err) = (text(&o.stdout), text(&o.stderr));
+    assert_eq!(o.status.code(), Some(0), "{out}{err}");
+    assert!(out.contains("Uid:\t65534\t65534"), "{out}");
+    assert!(out.contains("CapEff:\t0000000000000000"), "{out}");
+    let json: Value = serde_json::from_str(out.lines().last().unwrap()).expect("json outcome");
+    let report = &json["enforcement"];
+    let user = layer(report, "namespace:user")["applied"].as_str().unwrap();
+    assert!(
+        user.starts_with("none: user namespaces refused (EPERM): a seccomp filter"),
+        "{user}"
+    );
+    for ns in &NAMESPACES[1..] {
+        let l = layer(report, &format!("namespace:{ns}"));
+        let applied = l["applied"].as_str().unwrap();
+        assert!(
+            applied.starts_with("none: namespaces refused (EPERM): a seccomp filter"),
+            "{l}"
+        );
+    }
+    let id = layer(report, "identity");
+    assert_eq!(id["enforcement"], "partial", "{id}");
+    for kept in ["capabilities", "securebits", "no_new_privs", "seccomp"] {
+        assert_eq!(layer(report, kept)["enforcement"], "full", "{report}");
+    }
+}

@@ -80,20 +80,23 @@ fn read_sysctl(path: &str) -> Option<String> {
 /// here (sysctls, the caller's own seccomp state, its capabilities).
 pub(crate) fn reason(sb: &Sandbox, errno: i32) -> String {
     let name = errno_name(errno);
-    if !sb.has_ns(Namespace::User) {
-        return format!(
-            "namespaces refused ({name}): creating them without a user namespace needs \
-             CAP_SYS_ADMIN, which this caller lacks"
+    let user = sb.has_ns(Namespace::User);
+    let mut why = Vec::new();
+    if !user && !has_effective_cap(CAP_SYS_ADMIN) {
+        why.push(
+            "creating them without a user namespace needs CAP_SYS_ADMIN, which this caller lacks"
+                .to_string(),
         );
     }
-    let mut why = Vec::new();
-    if read_sysctl("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
+    if user && read_sysctl("/proc/sys/user/max_user_namespaces").as_deref() == Some("0") {
         why.push("user.max_user_namespaces=0".to_string());
     }
-    if read_sysctl("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
+    if user && read_sysctl("/proc/sys/kernel/unprivileged_userns_clone").as_deref() == Some("0") {
         why.push("kernel.unprivileged_userns_clone=0".to_string());
     }
-    if read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref() == Some("1")
+    if user
+        && read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns").as_deref()
+            == Some("1")
     {
         why.push("AppArmor's kernel.apparmor_restrict_unprivileged_userns=1".to_string());
     }
@@ -107,7 +110,12 @@ pub(crate) fn reason(sb: &Sandbox, errno: i32) -> String {
     if why.is_empty() {
         why.push("a security module or an enclosing container".to_string());
     }
-    format!("user namespaces refused ({name}): {}", why.join("; "))
+    let what = if user {
+        "user namespaces"
+    } else {
+        "namespaces"
+    };
+    format!("{what} refused ({name}): {}", why.join("; "))
 }
 
 /// The `Seccomp:` field of this process's status (0 none, 2 filter).
