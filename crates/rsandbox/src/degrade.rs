@@ -33,6 +33,14 @@ use crate::report::{Enforcement, LayerReport};
 use crate::spawn::plan::{has_effective_cap, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
 use crate::Sandbox;
 
+/// Whether `sb` may run degraded: [`Sandbox::best_effort`] was asked
+/// (in a profile: `best_effort` in each of `limits`, `caps` and
+/// `landlock`, which is what it sets). A box best-effort for one layer
+/// only is not one that accepts to lose its namespaces.
+pub(crate) fn wanted(sb: &Sandbox) -> bool {
+    sb.limits.best_effort && sb.caps.best_effort && sb.landlock.best_effort
+}
+
 /// Whether a clone error means the kernel or a security layer refused to
 /// create the namespaces asked for (not a bug or a resource shortage of
 /// the box itself).
@@ -309,6 +317,15 @@ mod tests {
         assert!(!is_refusal(&Sandbox::new().pid_ns(), &nospc));
         let nomem = io::Error::from_raw_os_error(libc::ENOMEM);
         assert!(!is_refusal(&Sandbox::strict(), &nomem));
+    }
+
+    #[test]
+    fn only_a_box_best_effort_for_every_layer_degrades() {
+        assert!(!wanted(&Sandbox::strict()));
+        assert!(wanted(&Sandbox::strict().best_effort(true)));
+        let mut one = Sandbox::strict();
+        one.limits.best_effort = true;
+        assert!(!wanted(&one));
     }
 
     #[test]

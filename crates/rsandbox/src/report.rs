@@ -167,8 +167,9 @@ impl EnforcementReport {
         }
     }
 
-    /// The report for a prepared launch plan: namespaces (all-or-nothing:
-    /// clone fails otherwise), capabilities, no_new_privs, securebits,
+    /// The report for a prepared launch plan: namespaces (all-or-nothing
+    /// for one clone: what a refused clone lost is pushed by the spawn,
+    /// see [`crate::degrade`]), capabilities, no_new_privs, securebits,
     /// Landlock and seccomp. Other layers (limits, cgroup, filesystem) are
     /// pushed by their owners.
     pub(crate) fn from_plans(

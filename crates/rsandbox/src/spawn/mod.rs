@@ -66,7 +66,7 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
             Err(Failed::Other(e)) => return Err(e),
             Err(Failed::Refused(errno)) => errno,
         };
-        if !sb.limits.best_effort {
+        if !crate::degrade::wanted(sb) {
             return Err(crate::degrade::refused_error(&current, errno));
         }
         let Some((smaller, more)) = crate::degrade::fallback(&current, errno) else {
