@@ -424,6 +424,9 @@ pub fn print_features(f: &Features) {
         "user namespaces       {} (for this caller)",
         yes(f.user_namespaces)
     );
+    if let Some(why) = &f.user_namespaces_error {
+        println!("  why not             {why}");
+    }
     println!(
         "  for unprivileged    {}",
         yes(f.unprivileged_user_namespaces)

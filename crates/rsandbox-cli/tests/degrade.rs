@@ -44,7 +44,17 @@ impl Bin {
         if let Some(u) = uid {
             c.uid(u).gid(u);
         }
-        c.output().expect("run rsandbox")
+        // Another test's fork may briefly hold a write fd of its own copy
+        // being made (ETXTBSY until that child execs): try again.
+        for _ in 0..100 {
+            match c.output() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                r => return r.expect("run rsandbox"),
+            }
+        }
+        panic!("{} stayed busy (ETXTBSY)", self.exe())
     }
 
     /// `rsandbox ARGS` inside a strict outer box, itself run as `uid`.
@@ -177,7 +187,7 @@ fn nested_strict_box_fails_with_the_reason_and_the_fix() {
 }
 
 #[test]
-fn check_verify_says_what_held_here_and_nested() {
+fn check_verify_says_what_held_here_and_nested_and_check_says_why() {
     let bin = Bin::new();
     for uid in users() {
         // Here every layer of the strict box holds.
@@ -219,6 +229,19 @@ fn check_verify_says_what_held_here_and_nested() {
         assert_eq!(o.status.code(), Some(1), "{out}");
         assert!(out.contains("own namespaces: none"), "{out}");
         assert!(out.contains("verdict: lost namespace:user"), "{out}");
+
+        // Plain `check` says why there are no user namespaces.
+        let o = bin.nested(uid, &["check"]);
+        let out = text(&o.stdout);
+        assert!(out.contains("user namespaces       no"), "{out}");
+        let why = out
+            .lines()
+            .find_map(|l| l.trim_start().strip_prefix("why not"))
+            .unwrap_or_else(|| panic!("no reason in {out}"));
+        assert!(
+            why.contains("user namespaces refused (EPERM): a seccomp filter"),
+            "{why}"
+        );
     }
 }
 
