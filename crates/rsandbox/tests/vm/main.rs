@@ -199,12 +199,17 @@ fn user_namespaces_off_degrade_honestly() {
     assert_eq!(field("CapEff:"), "0000000000000000", "{text}");
     if !off {
         eprintln!("branch: user namespaces allowed: every namespace made");
+        assert!(features::probe().user_namespaces_error.is_none());
         for n in ["user"].iter().chain(&others) {
             assert_eq!(ns(n).enforcement, Enforcement::Full, "{report}");
         }
         return;
     }
     eprintln!("branch: user.max_user_namespaces=0 (root: {root})");
+    let f = features::probe();
+    assert!(!f.user_namespaces, "{f:?}");
+    let why = f.user_namespaces_error.unwrap_or_default();
+    assert!(why.contains("user.max_user_namespaces=0"), "{why}");
     let user = ns("user");
     assert_eq!(user.enforcement, Enforcement::NotEnforced, "{report}");
     assert_eq!(
