@@ -39,6 +39,11 @@ pub struct Check {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// Spawn a real strict box (best effort) and print what actually held,
+    /// layer by layer, checked by a probe from inside; exit 1 when a layer
+    /// was lost, 125 when no box could be spawned.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 #[derive(Debug, Args)]
@@ -419,6 +424,9 @@ pub fn print_features(f: &Features) {
         "user namespaces       {} (for this caller)",
         yes(f.user_namespaces)
     );
+    if let Some(why) = &f.user_namespaces_error {
+        println!("  why not             {why}");
+    }
     println!(
         "  for unprivileged    {}",
         yes(f.unprivileged_user_namespaces)

@@ -3,10 +3,12 @@
 //! `rsandbox run [FLAGS] -- CMD ARGS...` exits with the payload's exit code,
 //! or 128+N when it was killed by signal N; `--json` prints the outcome.
 //! `rsandbox bwrap ARGS...`, or this binary called as `bwrap` (a symlink),
-//! takes bubblewrap's command line (see `bwrap/`).
+//! takes bubblewrap's command line (see `bwrap/`). `rsandbox check
+//! --verify` spawns a real box and prints what held (see `verify.rs`).
 
 mod args;
 mod bwrap;
+mod verify;
 
 use std::process::ExitCode;
 
@@ -51,6 +53,7 @@ fn main() -> ExitCode {
                 ExitCode::from(125)
             }
         },
+        Sub::Check(c) if c.verify => ExitCode::from(verify::main(c.json)),
         Sub::Check(c) => {
             let f = rsandbox::features::probe();
             if c.json {

@@ -33,6 +33,10 @@ pub struct Features {
     /// Whether the caller can create a user namespace (probed with a real
     /// clone, so sysctls and security modules are accounted for).
     pub user_namespaces: bool,
+    /// Why not, when [`user_namespaces`](Self::user_namespaces) is false:
+    /// the error a strict box gets here (the reason and the fix).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_namespaces_error: Option<String>,
     /// Whether a user that is not root may (`user.max_user_namespaces` > 0
     /// and no `kernel.unprivileged_userns_clone = 0`).
     pub unprivileged_user_namespaces: bool,
@@ -207,6 +211,7 @@ pub fn probe() -> Features {
     let apparmor_restrict = read_trim("/proc/sys/kernel/apparmor_restrict_unprivileged_userns")
         .map(|s| s == "1")
         .unwrap_or(false);
+    let userns = probe_userns();
     Features {
         kernel,
         arch,
@@ -216,7 +221,8 @@ pub fn probe() -> Features {
             .into_iter()
             .filter(|n| n.supported())
             .collect(),
-        user_namespaces: probe_userns(),
+        user_namespaces: userns.is_ok(),
+        user_namespaces_error: userns.err(),
         unprivileged_user_namespaces: max_userns > 0 && unpriv_clone && !apparmor_restrict,
         clone3: syscall_exists(libc::SYS_clone3, [0, 0, 0]),
         pidfd: syscall_exists(libc::SYS_pidfd_open, [-1, 0, 0]),
@@ -240,20 +246,20 @@ fn device_rules() -> String {
     }
 }
 
-/// Spawn `/bin/true` in a user namespace to learn whether the caller may.
-fn probe_userns() -> bool {
+/// Spawn `/bin/true` in a user namespace to learn whether the caller may;
+/// the error says why not.
+fn probe_userns() -> Result<(), String> {
     let sb = crate::Sandbox::new()
         .user_ns()
         .stdout(crate::Stdio::Null)
         .stderr(crate::Stdio::Null);
-    let Ok(prog) = ["/bin/true", "/usr/bin/true"]
+    let prog = ["/bin/true", "/usr/bin/true"]
         .into_iter()
         .find(|p| std::path::Path::new(p).exists())
-        .ok_or(())
-    else {
-        return false;
-    };
-    sb.status(&crate::Command::new(prog))
-        .map(|o| o.success())
-        .unwrap_or(false)
+        .ok_or("no /bin/true to probe with")?;
+    match sb.status(&crate::Command::new(prog)) {
+        Ok(o) if o.success() => Ok(()),
+        Ok(o) => Err(format!("the probe exited with {:?}", o.status)),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -96,13 +96,23 @@ pub(crate) fn is_caller(id: &BoxIdentity) -> bool {
 }
 
 /// Whether `sb` is remapped to [`UNPRIVILEGED_ID`] for a caller of
-/// effective uid `euid`.
+/// effective uid `euid`. Only a caller that may map another id (holding
+/// `CAP_SETUID` and `CAP_SETGID`) is: uid 0 without them (root of an
+/// enclosing box or container that dropped its capabilities) is no host
+/// root, and could not write the map.
 pub(crate) fn remaps(sb: &Sandbox, euid: u32) -> bool {
     sb.identity == BoxIdentity::Unprivileged
         && euid == 0
         && sb.has_ns(Namespace::User)
         && sb.uid_map.is_empty()
         && sb.gid_map.is_empty()
+        && may_map_others()
+}
+
+/// Whether this caller holds `CAP_SETUID` and `CAP_SETGID`.
+fn may_map_others() -> bool {
+    use crate::spawn::plan::{has_effective_cap, CAP_SETGID, CAP_SETUID};
+    has_effective_cap(CAP_SETUID) && has_effective_cap(CAP_SETGID)
 }
 
 /// `sb` with the identity resolved into explicit map lines, so every later
@@ -156,11 +166,20 @@ pub(crate) fn report(sb: &Sandbox) -> crate::report::LayerReport {
         && sb.uid_map.is_empty()
         && euid == 0
         && sb.identity == BoxIdentity::Caller;
+    // Unprivileged asked by a uid 0 without CAP_SETUID: its own ids are
+    // mapped (it could not map others); say so.
+    let capless_root = sb.identity == BoxIdentity::Unprivileged
+        && sb.has_ns(Namespace::User)
+        && sb.uid_map.is_empty()
+        && euid == 0
+        && !may_map_others();
     crate::report::LayerReport {
         layer: "identity".into(),
         requested: requested.into(),
         applied: if host_root {
             format!("{applied} (host root)")
+        } else if capless_root {
+            format!("{applied} (uid 0 without CAP_SETUID/CAP_SETGID: not host root, cannot map {UNPRIVILEGED_ID})")
         } else {
             applied
         },

@@ -26,6 +26,7 @@ pub mod caps;
 pub mod cgroup;
 mod child;
 mod command;
+pub mod degrade;
 pub mod egress;
 mod error;
 pub mod features;

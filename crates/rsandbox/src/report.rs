@@ -167,8 +167,9 @@ impl EnforcementReport {
         }
     }
 
-    /// The report for a prepared launch plan: namespaces (all-or-nothing:
-    /// clone fails otherwise), capabilities, no_new_privs, securebits,
+    /// The report for a prepared launch plan: namespaces (all-or-nothing
+    /// for one clone: what a refused clone lost is pushed by the spawn,
+    /// see [`crate::degrade`]), capabilities, no_new_privs, securebits,
     /// Landlock and seccomp. Other layers (limits, cgroup, filesystem) are
     /// pushed by their owners.
     pub(crate) fn from_plans(
@@ -241,7 +242,13 @@ impl Sandbox {
     /// kernel and these privileges allow instead of failing, and say what is
     /// missing: in the enforcement report for the hardening layers, in
     /// [`CgroupStats::unapplied`](crate::cgroup::CgroupStats::unapplied) for
-    /// limits. Default: off (strict).
+    /// limits. Where the namespaces are refused (no user namespaces for
+    /// this caller, or a seccomp filter of an enclosing container), the box
+    /// is spawned without them and the report names each one lost (see
+    /// [`crate::degrade`]); strict, that is an [`Error::Privilege`] giving
+    /// the reason and the fix. Default: off (strict).
+    ///
+    /// [`Error::Privilege`]: crate::Error::Privilege
     pub fn best_effort(mut self, on: bool) -> Self {
         self.limits.best_effort = on;
         self.caps.best_effort = on;

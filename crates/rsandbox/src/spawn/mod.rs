@@ -54,8 +54,63 @@ fn pipe_cloexec(what: &str, min: RawFd) -> Result<(OwnedFd, OwnedFd)> {
     Ok((plan::fd_at_least(r, min)?, plan::fd_at_least(w, min)?))
 }
 
-/// Spawn `cmd` in the box described by `sb`.
+/// Spawn `cmd` in the box described by `sb`. Where the namespaces are
+/// refused, a strict box fails with the reason and the fix, and a
+/// best-effort one is spawned again with less (see [`crate::degrade`]).
 pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
+    let mut current = std::borrow::Cow::Borrowed(sb);
+    let mut lost = Vec::new();
+    loop {
+        let errno = match spawn_once(&current, cmd, &lost) {
+            Ok(child) => return Ok(child),
+            Err(Failed::Other(e)) => return Err(e),
+            Err(Failed::Refused(errno)) => errno,
+        };
+        if !crate::degrade::wanted(sb) {
+            return Err(crate::degrade::refused_error(&current, errno));
+        }
+        let Some((smaller, more)) = crate::degrade::fallback(&current, errno) else {
+            return Err(crate::degrade::refused_error(&current, errno));
+        };
+        // Entries of an earlier step stay unless this one restates them.
+        for entry in more {
+            lost.retain(|l: &crate::report::LayerReport| l.layer != entry.layer);
+            lost.push(entry);
+        }
+        current = std::borrow::Cow::Owned(smaller);
+    }
+}
+
+/// Why one spawn attempt failed.
+enum Failed {
+    /// The clone was refused the namespaces asked for (errno).
+    Refused(i32),
+    /// Anything else.
+    Other(Error),
+}
+
+impl From<Error> for Failed {
+    fn from(e: Error) -> Failed {
+        Failed::Other(e)
+    }
+}
+
+/// Map a clone error: a refusal of the namespaces, or the error to report.
+fn clone_failed(sb: &Sandbox, e: io::Error) -> Failed {
+    if crate::degrade::is_refusal(sb, &e) {
+        Failed::Refused(e.raw_os_error().unwrap_or(libc::EPERM))
+    } else {
+        Failed::Other(clone_error(sb, e))
+    }
+}
+
+/// One attempt at spawning `cmd` in `sb`; `lost` are the report entries of
+/// the protections an earlier, refused attempt had to give up.
+fn spawn_once(
+    sb: &Sandbox,
+    cmd: &Command,
+    lost: &[crate::report::LayerReport],
+) -> std::result::Result<Child, Failed> {
     let started = Instant::now();
     let stamps = if sb.record_timing || timing::Stamps::env_enabled() {
         timing::Stamps::new(timing::now_ns())
@@ -138,6 +193,9 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     if plan.init.is_some() {
         report.push(init::report());
     }
+    for entry in lost {
+        report.push(entry.clone());
+    }
 
     let into = cgroup.as_ref().and_then(|c| {
         c.clone_into_fd().map(|fd| launcher::IntoCgroup {
@@ -146,12 +204,12 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         })
     });
     let pending =
-        launcher::launch(&plan, fds, into, pid_pipe.is_some()).map_err(|e| clone_error(sb, e))?;
+        launcher::launch(&plan, fds, into, pid_pipe.is_some()).map_err(|e| clone_failed(sb, e))?;
     let early = match &pid_pipe {
         Some((pid_r, _)) => release_early(&plan, pid_r, &sync_w),
         None => Ok(false),
     };
-    let launched = pending.wait().map_err(|e| clone_error(sb, e))?;
+    let launched = pending.wait().map_err(|e| clone_failed(sb, e))?;
     drop(pid_pipe);
     mark(&plan.timing, Mark::Cloned);
     // The box's end of the egress pair is the child's now.
@@ -193,8 +251,8 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
         // error is the one that says what went wrong.
         child.abort();
         return Err(match read_child_error(&err_r) {
-            Ok(Some(ce)) => child_error(&plan, ce),
-            _ => e,
+            Ok(Some(ce)) => child_failed(sb, &plan, ce),
+            _ => e.into(),
         });
     }
     mark(&plan.timing, Mark::Released);
@@ -203,7 +261,7 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     drop((sync_r, sync_w));
     if let Some(ce) = error {
         child.abort();
-        return Err(child_error(&plan, ce));
+        return Err(child_failed(sb, &plan, ce));
     }
     if let Some(t) = &plan.timing {
         t.mark(Mark::Exec);
@@ -428,6 +486,30 @@ fn clone_error(sb: &Sandbox, e: io::Error) -> Error {
         },
         _ => Error::io("clone", None, e),
     }
+}
+
+/// A child's error: a refusal when a user namespace was made but is
+/// denied what it exists for (Ubuntu's AppArmor restriction lets the
+/// clone succeed and refuses the namespace's capabilities), else the
+/// error naming the path involved.
+fn child_failed(sb: &Sandbox, plan: &Plan, ce: ChildError) -> Failed {
+    let setup = [
+        Stage::Identity,
+        Stage::IdMaps,
+        Stage::Hostname,
+        Stage::MountPrivate,
+        Stage::Mount,
+        Stage::PivotRoot,
+        Stage::Proc,
+    ];
+    let in_setup = Stage::from_u32(ce.stage).is_some_and(|s| setup.contains(&s));
+    if in_setup
+        && matches!(ce.errno, libc::EPERM | libc::EACCES)
+        && crate::degrade::userns_restricted(sb)
+    {
+        return Failed::Refused(ce.errno);
+    }
+    Failed::Other(child_error(plan, ce))
 }
 
 /// Turn a child's error record into an `Error` naming the path involved.

@@ -163,3 +163,94 @@ fn features_report_this_kernel() {
         assert!(!f.overlay_fd_layers);
     }
 }
+
+/// Where user namespaces are off (`user.max_user_namespaces=0`, set inside
+/// the VM only, by the `vm:*+nouserns` runs of `scripts/test-vm.sh`), a
+/// best-effort strict box runs with what remains and its report names each
+/// namespace lost with the sysctl; a strict box fails naming it and the
+/// fix. Root keeps the other namespaces (it may create them without a user
+/// namespace) and runs the payload as host uid 65534; nobody loses them
+/// all, the filesystem view with them. Elsewhere the same box has every
+/// namespace.
+#[test]
+fn user_namespaces_off_degrade_honestly() {
+    let off = std::fs::read_to_string("/proc/sys/user/max_user_namespaces")
+        .is_ok_and(|v| v.trim() == "0");
+    // SAFETY: trivial getter.
+    let root = unsafe { libc::geteuid() } == 0;
+    let probe = sh("cat /proc/self/status; echo pid=$$");
+    let out = Sandbox::strict()
+        .best_effort(true)
+        .output(&probe)
+        .expect("a best-effort box runs");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.outcome.success(), "{text}");
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(k))
+            .map(|v| v.split_whitespace().next().unwrap_or("").to_string())
+            .unwrap_or_else(|| panic!("no {k} in {text}"))
+    };
+    let report = &out.outcome.enforcement;
+    let ns = |n: &str| report.layer(&format!("namespace:{n}")).unwrap().clone();
+    let others = ["pid", "mnt", "uts", "ipc", "net", "cgroup"];
+    assert_eq!(field("Seccomp:"), "2", "{text}");
+    assert_eq!(field("NoNewPrivs:"), "1", "{text}");
+    assert_eq!(field("CapEff:"), "0000000000000000", "{text}");
+    if !off {
+        eprintln!("branch: user namespaces allowed: every namespace made");
+        assert!(features::probe().user_namespaces_error.is_none());
+        for n in ["user"].iter().chain(&others) {
+            assert_eq!(ns(n).enforcement, Enforcement::Full, "{report}");
+        }
+        return;
+    }
+    eprintln!("branch: user.max_user_namespaces=0 (root: {root})");
+    let f = features::probe();
+    assert!(!f.user_namespaces, "{f:?}");
+    let why = f.user_namespaces_error.unwrap_or_default();
+    assert!(why.contains("user.max_user_namespaces=0"), "{why}");
+    let user = ns("user");
+    assert_eq!(user.enforcement, Enforcement::NotEnforced, "{report}");
+    assert_eq!(
+        user.applied,
+        "none: user namespaces refused (ENOSPC): user.max_user_namespaces=0"
+    );
+    for n in others {
+        let want = if root {
+            Enforcement::Full
+        } else {
+            Enforcement::NotEnforced
+        };
+        assert_eq!(ns(n).enforcement, want, "{n}: {report}");
+    }
+    if root {
+        // Its own PID namespace (under the init), host uid nobody.
+        assert_eq!(field("pid="), "2", "{text}");
+        assert_eq!(field("Uid:"), "65534", "{text}");
+        let id = report.layer("identity").unwrap();
+        assert_eq!(id.enforcement, Enforcement::Partial, "{report}");
+        assert!(id.applied.starts_with("host uid 65534"), "{report}");
+    } else {
+        assert_eq!(field("Uid:"), "65534", "{text}");
+        let fs = report.layer("filesystem").expect("filesystem lost");
+        assert_eq!(fs.enforcement, Enforcement::NotEnforced, "{report}");
+    }
+    for kept in ["seccomp", "no_new_privs"] {
+        let l = report.layer(kept).unwrap();
+        assert_eq!(l.enforcement, Enforcement::Full, "{report}");
+    }
+    let strict = Sandbox::strict()
+        .stdout(Stdio::Null)
+        .status(&probe)
+        .expect_err("a strict box is refused");
+    let Error::Privilege { .. } = strict else {
+        panic!("expected Error::Privilege, got {strict:?}");
+    };
+    let msg = strict.to_string();
+    assert!(
+        msg.contains("user namespaces refused (ENOSPC): user.max_user_namespaces=0. Fix:")
+            && msg.contains("best_effort(true)"),
+        "{msg}"
+    );
+}

@@ -30,7 +30,10 @@ and eBPF privilege errors as nobody; the `vm` target
 (tests/vm/main.rs: what 6.1 lacks is refused in strict mode, reported in
 best-effort mode and by `rsandbox check`); core, fs, hardening, hygiene,
 no_alloc and the CLI tests, as root (which includes each binary's own nobody
-variants) and as nobody. SKIPS lists what is filtered out and why; both are
+variants) and as nobody; last, `vm:root+nouserns` and `vm:nobody+nouserns`
+set user.max_user_namespaces=0 in the VM and run
+vm::user_namespaces_off_degrade_honestly (best-effort boxes degrade and
+say so, strict ones name the sysctl). SKIPS lists what is filtered out and why; both are
 printed before the boot. Scripts/test-vm.sh is the host-side entry point.
 """
 import glob, gzip, hashlib, lzma, os, re, select, shlex, shutil, subprocess, sys, tempfile, time
@@ -182,6 +185,13 @@ def plan(tests):
         if name != "hygiene":  # its *_as_nobody tests are the nobody pass
             runs.append((name, "nobody", name + "-nobody", nobody_env.get(name, ""),
                          skips(name, "nobody")))
+    if "vm" in tests:
+        # Last: the init sets user.max_user_namespaces=0 (in the VM only)
+        # before a user suffixed +nouserns, and it stays so for the rest of
+        # the boot.
+        for user in ("root", "nobody"):
+            runs.append(("vm", user + "+nouserns", "vm-nouserns-" + user, "RSBX_VM=1",
+                         ["--nocapture", "--exact", "user_namespaces_off_degrade_honestly"]))
     return runs
 
 
@@ -371,7 +381,9 @@ run() { # name user leaf env args...
   mkdir -p $CG/$leaf
   echo "==== RSBX-VM-BEGIN name=$name:$user cgroup=/$leaf args: $*"
   t0=$(cut -d. -f1 /proc/uptime)
-  if [ $user = root ]; then pre=""; else pre="/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --"; fi
+  case $user in root*) pre="";; *) pre="/usr/bin/setpriv --reuid=65534 --regid=65534 --clear-groups --";; esac
+  # The VM's kernel only, never the host's: user namespaces off.
+  case $user in *+nouserns) echo 0 > /proc/sys/user/max_user_namespaces || fail=1;; esac
   # Each run alone in its leaf cgroup, as under `systemd-run --scope`.
   timeout -s KILL @RUN_TIMEOUT@ sh -c 'echo $$ > '$CG/$leaf'/cgroup.procs; exec "$@"' sh \
       env RUST_BACKTRACE=1 $envs $pre /t/$name "$@" < /dev/null
