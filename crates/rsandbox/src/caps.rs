@@ -598,6 +598,31 @@ impl CapsPlan {
         Ok(())
     }
 
+    /// The first step of both ways of dropping: clear the ambient set, and
+    /// drop the bounding set now unless the box leaves root later
+    /// ([`before_identity`](Self::before_identity) did it then).
+    ///
+    /// # Safety
+    /// Raw syscalls on prepared data only.
+    unsafe fn clear_ambient_and_bounding(&self) -> ChildResult {
+        // SAFETY: prctl with integer arguments.
+        let r = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL,
+                0,
+                0,
+                0,
+            )
+        };
+        check(r, Stage::Capabilities, 100)?;
+        if self.privileged && !self.leaves_root {
+            // SAFETY: raw syscalls, as this function.
+            unsafe { self.drop_bounding()? };
+        }
+        Ok(())
+    }
+
     /// Apply explicit sets (see [`Sandbox::cap_set`]): the bounding set
     /// (unless [`before_identity`](Self::before_identity) did), then
     /// effective, permitted and inheritable as given, then the ambient
@@ -609,20 +634,7 @@ impl CapsPlan {
         // SAFETY: (whole block) prctl and capset with integer arguments or
         // pointers to our stack.
         unsafe {
-            check(
-                libc::prctl(
-                    libc::PR_CAP_AMBIENT,
-                    libc::PR_CAP_AMBIENT_CLEAR_ALL,
-                    0,
-                    0,
-                    0,
-                ),
-                Stage::Capabilities,
-                100,
-            )?;
-            if self.privileged && !self.leaves_root {
-                self.drop_bounding()?;
-            }
+            self.clear_ambient_and_bounding()?;
             if capset3(m.effective, m.permitted, m.inheritable) < 0 {
                 return Err(ChildError::last(Stage::Capabilities, 105));
             }
@@ -665,20 +677,7 @@ impl CapsPlan {
             // SAFETY: (whole block) prctl and capset with integer arguments
             // or pointers to our stack.
             unsafe {
-                check(
-                    libc::prctl(
-                        libc::PR_CAP_AMBIENT,
-                        libc::PR_CAP_AMBIENT_CLEAR_ALL,
-                        0,
-                        0,
-                        0,
-                    ),
-                    Stage::Capabilities,
-                    100,
-                )?;
-                if self.privileged && !self.leaves_root {
-                    self.drop_bounding()?;
-                }
+                self.clear_ambient_and_bounding()?;
                 let setpcap = if self.privileged {
                     1u64 << CAP_SETPCAP
                 } else {
