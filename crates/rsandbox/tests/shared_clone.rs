@@ -100,7 +100,13 @@ fn ids_the_parent_maps_are_mapped_while_the_clone_waits() {
     let status = std::fs::read_to_string(format!("/proc/{}/status", c.pid())).unwrap();
     c.kill().unwrap();
     c.wait().unwrap();
-    assert!(status.lines().any(|l| l.starts_with("Uid:")), "{status}");
+    // uid 1000 inside is 100000 + 1000 outside, in all four uid fields.
+    assert!(
+        status
+            .lines()
+            .any(|l| l == "Uid:\t101000\t101000\t101000\t101000"),
+        "{status}"
+    );
     // The default strict box of a root caller: its ids map to nobody
     // (issue 19), a map the parent writes; it shares memory as well.
     let c = Sandbox::strict().spawn(&Command::new("/bin/true")).unwrap();

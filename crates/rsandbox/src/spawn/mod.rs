@@ -411,8 +411,7 @@ fn release_early(plan: &Plan, pid_r: &OwnedFd, sync_w: &OwnedFd) -> Result<bool>
         Ok(8) => {}
         _ => return Ok(false),
     }
-    let pid = i32::from_ne_bytes([rec[0], rec[1], rec[2], rec[3]]);
-    let waiting = i32::from_ne_bytes([rec[4], rec[5], rec[6], rec[7]]) == 1;
+    let (pid, waiting) = routine::parse_pid_record(rec);
     if !waiting || pid <= 0 {
         return Ok(false);
     }

@@ -58,6 +58,15 @@ pub(crate) fn pid_record(pid: libc::pid_t, waiting: bool) -> [u8; 8] {
     rec
 }
 
+/// The (pid, waiting) of a record made by [`pid_record`].
+pub(crate) fn parse_pid_record(rec: [u8; 8]) -> (libc::pid_t, bool) {
+    let [a, b, c, d, e, f, g, h] = rec;
+    (
+        i32::from_ne_bytes([a, b, c, d]),
+        i32::from_ne_bytes([e, f, g, h]) == 1,
+    )
+}
+
 /// Whether the parent attaches a cgroup after the clone (so the child must
 /// wait for its go byte before it forks or execs): some directory the child
 /// cannot join itself, or the v2 one when `CLONE_INTO_CGROUP` was asked
