@@ -25,6 +25,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{ChildError, ChildResult, Error, Result, Stage};
 use crate::report::{Enforcement, LayerReport};
+use crate::sys::caps::{capset3, has_effective_cap, CAP_SETPCAP};
+use crate::sys::check;
 use crate::{Namespace, Sandbox};
 
 /// Capability names, indexed by number (linux/capability.h).
@@ -71,8 +73,6 @@ pub const CAP_NAMES: &[&str] = &[
     "CAP_BPF",
     "CAP_CHECKPOINT_RESTORE",
 ];
-
-const CAP_SETPCAP: u32 = 8;
 
 /// The securebits set and locked: NOROOT, NO_SETUID_FIXUP, KEEP_CAPS (off)
 /// and NO_CAP_AMBIENT_RAISE, each with its lock.
@@ -331,7 +331,7 @@ fn child_privileges(sb: &Sandbox) -> (bool, bool) {
         (true, initial == 0 && target != 0)
     } else {
         (
-            crate::spawn::plan::has_effective_cap(CAP_SETPCAP),
+            has_effective_cap(CAP_SETPCAP),
             euid == 0 && sb.uid.is_some_and(|u| u != 0),
         )
     }
@@ -363,56 +363,10 @@ pub(crate) struct CapsPlan {
     nnp: bool,
 }
 
-#[repr(C)]
-struct CapHeader {
-    version: u32,
-    pid: libc::c_int,
-}
-
-#[repr(C)]
-#[derive(Clone, Copy)]
-struct CapData {
-    effective: u32,
-    permitted: u32,
-    inheritable: u32,
-}
-
-const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-
-fn check(r: libc::c_int, stage: Stage, detail: u32) -> ChildResult {
-    if r < 0 {
-        Err(ChildError::last(stage, detail))
-    } else {
-        Ok(())
-    }
-}
-
 /// `capset` on the calling thread, with the same mask for the three sets
 /// except `inh`.
 fn capset(eff_perm: u64, inh: u64) -> libc::c_long {
     capset3(eff_perm, eff_perm, inh)
-}
-
-/// `capset` on the calling thread: effective, permitted, inheritable.
-fn capset3(eff: u64, perm: u64, inh: u64) -> libc::c_long {
-    let mut hdr = CapHeader {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let data = [
-        CapData {
-            effective: eff as u32,
-            permitted: perm as u32,
-            inheritable: inh as u32,
-        },
-        CapData {
-            effective: (eff >> 32) as u32,
-            permitted: (perm >> 32) as u32,
-            inheritable: (inh >> 32) as u32,
-        },
-    ];
-    // SAFETY: capset reads a header and two data structs from our stack.
-    unsafe { libc::syscall(libc::SYS_capset, &mut hdr as *mut CapHeader, data.as_ptr()) }
 }
 
 impl CapsPlan {

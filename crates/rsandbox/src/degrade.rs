@@ -30,7 +30,7 @@ use crate::error::Error;
 use crate::fs::FsConfig;
 use crate::ns::Namespace;
 use crate::report::{Enforcement, LayerReport};
-use crate::spawn::plan::{has_effective_cap, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
+use crate::sys::caps::{has_effective_cap, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
 use crate::Sandbox;
 
 /// Whether `sb` may run degraded: [`Sandbox::best_effort`] was asked

@@ -111,7 +111,7 @@ pub(crate) fn remaps(sb: &Sandbox, euid: u32) -> bool {
 
 /// Whether this caller holds `CAP_SETUID` and `CAP_SETGID`.
 fn may_map_others() -> bool {
-    use crate::spawn::plan::{has_effective_cap, CAP_SETGID, CAP_SETUID};
+    use crate::sys::caps::{has_effective_cap, CAP_SETGID, CAP_SETUID};
     has_effective_cap(CAP_SETUID) && has_effective_cap(CAP_SETGID)
 }
 

@@ -415,7 +415,7 @@ impl LandlockPlan {
     /// `Plan::min_fd`): it is used after the child's dup2 calls.
     pub(crate) fn with_fd_at_least(mut self, min: std::os::fd::RawFd) -> Result<Self> {
         if let Some(fd) = self.fd.take() {
-            self.fd = Some(crate::spawn::plan::fd_at_least(fd, min)?);
+            self.fd = Some(crate::sys::fd::fd_at_least(fd, min)?);
         }
         Ok(self)
     }

@@ -508,8 +508,7 @@ pub fn duration_from_secs(field: &str, secs: f64) -> Result<Duration> {
 /// Whether the caller has `CAP_SYS_RESOURCE` in its effective set (one
 /// `capget`, not a read of `/proc/self/status`: this runs at every spawn).
 fn has_sys_resource() -> bool {
-    const CAP_SYS_RESOURCE: u32 = 24;
-    crate::spawn::plan::has_effective_cap(CAP_SYS_RESOURCE)
+    crate::sys::caps::has_effective_cap(crate::sys::caps::CAP_SYS_RESOURCE)
 }
 
 fn current(resource: Resource) -> Result<libc::rlimit> {

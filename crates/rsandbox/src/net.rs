@@ -318,7 +318,7 @@ impl PublishPlan {
         Ok(Some(PublishPlan {
             listeners,
             parent_end,
-            child_end: crate::spawn::plan::fd_at_least(child_end, min_fd)?,
+            child_end: crate::sys::fd::fd_at_least(child_end, min_fd)?,
         }))
     }
 

@@ -26,7 +26,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::spawn::plan::{has_effective_cap, CAP_SYS_ADMIN};
+use crate::sys::caps::{has_effective_cap, CAP_SYS_ADMIN};
 
 /// An empty network namespace with only `lo`, up, held open by an fd.
 ///
@@ -149,7 +149,7 @@ fn make_on_this_thread() -> Result<OwnedFd> {
     }
     // SAFETY: a fresh descriptor we own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    crate::spawn::loopback_up().map_err(|ce| {
+    crate::sys::net::loopback_up().map_err(|ce| {
         Error::io(
             "bring up lo in the shared network namespace",
             None,

@@ -31,7 +31,7 @@ use std::sync::{Condvar, Mutex, Once, OnceLock};
 use crate::fs::MountStep;
 use crate::ns::Namespace;
 use crate::sandbox::Sandbox;
-use crate::spawn::plan::{has_effective_cap, CAP_SYS_ADMIN};
+use crate::sys::caps::{has_effective_cap, CAP_SYS_ADMIN};
 
 /// How many ready namespaces the pool keeps: one for the next spawn and
 /// one for a spawn from a second thread.
@@ -148,7 +148,7 @@ fn make(home: &OwnedFd) -> Option<OwnedFd> {
         return None;
     }
     let fd = open_own();
-    let up = crate::spawn::loopback_up().is_ok();
+    let up = crate::sys::net::loopback_up().is_ok();
     // SAFETY: setns back into the namespace this thread started in.
     let back = unsafe { libc::setns(home.as_raw_fd(), libc::CLONE_NEWNET) } == 0;
     if !back {

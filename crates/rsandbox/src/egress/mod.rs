@@ -386,7 +386,7 @@ impl EgressPlan {
         }
         // SAFETY: two fresh descriptors we own.
         let (p, c) = unsafe { (OwnedFd::from_raw_fd(sv[0]), OwnedFd::from_raw_fd(sv[1])) };
-        let c = crate::spawn::plan::fd_at_least(c, min_fd)?;
+        let c = crate::sys::fd::fd_at_least(c, min_fd)?;
         self.parent_end = Some(p);
         let filter = notify::program(c.as_raw_fd());
         Ok(EgressChild {

@@ -57,11 +57,9 @@ use super::plan::MountPlan;
 use super::syscall::make_root_rprivate;
 use super::{normalize, MountStep};
 use crate::ns::Namespace;
-use crate::spawn::plan::{has_effective_cap, CAP_SYS_ADMIN};
+use crate::sys::caps::{has_effective_cap, CAP_SYS_ADMIN, CAP_SYS_CHROOT};
 use crate::Sandbox;
 
-/// `CAP_SYS_CHROOT`: `setns` into a mount namespace needs it.
-const CAP_SYS_CHROOT: u32 = 18;
 /// The inode number of the initial user namespace (`PROC_USER_INIT_INO`).
 const INIT_USER_NS_INO: u64 = 0xEFFF_FFFD;
 

@@ -306,7 +306,7 @@ fn kept_caps(sb: &Sandbox) -> u64 {
         return 0;
     }
     (0..=last)
-        .filter(|&c| crate::spawn::plan::has_effective_cap(c))
+        .filter(|&c| crate::sys::caps::has_effective_cap(c))
         .fold(0, |m, c| m | (1 << c))
 }
 
@@ -336,7 +336,7 @@ impl SeccompProgram {
         let compiled = compiled(source, &sb.seccomp, &ctx)?;
         let set_nnp = sb.caps.no_new_privs != Some(false);
         if !set_nnp
-            && !crate::spawn::plan::has_effective_cap(crate::spawn::plan::CAP_SYS_ADMIN)
+            && !crate::sys::caps::has_effective_cap(crate::sys::caps::CAP_SYS_ADMIN)
             && !sb.has_ns(crate::Namespace::User)
         {
             return Err(Error::Privilege {

@@ -11,7 +11,7 @@ pub(crate) mod timing;
 mod warmth;
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -24,7 +24,6 @@ use crate::sandbox::Sandbox;
 use crate::sys;
 
 pub(crate) use plan::Plan;
-pub(crate) use routine::loopback_up;
 use routine::ChildFds;
 use timing::Mark;
 
@@ -39,19 +38,6 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
     crate::seccomp::SeccompProgram::prepare(sb)?;
     crate::landlock::LandlockPlan::prepare(sb)?;
     Ok(())
-}
-
-/// A close-on-exec pipe whose ends are numbered at least `min` (see
-/// `Plan::min_fd`: the child uses them after its dup2 calls).
-fn pipe_cloexec(what: &str, min: RawFd) -> Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0 as RawFd; 2];
-    // SAFETY: pipe2 writes two fds into the array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(Error::last_os(format!("create {what} pipe"), None));
-    }
-    // SAFETY: both are fresh descriptors we own.
-    let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
-    Ok((plan::fd_at_least(r, min)?, plan::fd_at_least(w, min)?))
 }
 
 /// Spawn `cmd` in the box described by `sb`. Where the namespaces are
@@ -162,10 +148,10 @@ fn spawn_once(
         cgroup.as_ref().and_then(|c| c.devices_applied()),
     );
 
-    let (sync_r, sync_w) = pipe_cloexec("sync", plan.min_fd)?;
-    let (err_r, err_w) = pipe_cloexec("error", plan.min_fd)?;
+    let (sync_r, sync_w) = sys::fd::pipe_cloexec("sync", plan.min_fd)?;
+    let (err_r, err_w) = sys::fd::pipe_cloexec("error", plan.min_fd)?;
     let (status_r, status_w) = if plan.pid_ns && !plan.no_init {
-        let (r, w) = pipe_cloexec("status", plan.min_fd)?;
+        let (r, w) = sys::fd::pipe_cloexec("status", plan.min_fd)?;
         (Some(r), Some(w))
     } else {
         (None, None)
@@ -173,7 +159,7 @@ fn spawn_once(
     // A child that shares the caller's memory and whose ids we map: the
     // caller's thread maps them while the clone runs (release_early).
     let pid_pipe = if plan.user_ns && !plan.child_maps && plan.may_share_memory() {
-        Some(pipe_cloexec("pid", plan.min_fd)?)
+        Some(sys::fd::pipe_cloexec("pid", plan.min_fd)?)
     } else {
         None
     };

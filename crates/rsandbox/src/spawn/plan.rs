@@ -20,6 +20,8 @@ use crate::sandbox::{Sandbox, HOSTNAME_MAX};
 use crate::seccomp::SeccompProgram;
 use crate::spawn::warmth;
 use crate::stdio::Stdio;
+use crate::sys::caps::{has_effective_cap, CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
+use crate::sys::fd::{dup_cloexec, fd_at_least};
 
 /// Ids the child switches to before exec.
 #[derive(Debug, Clone, Copy)]
@@ -429,37 +431,6 @@ fn cstring(field: &str, s: &OsStr) -> Result<CString> {
 
 fn has_nul(s: &OsStr) -> bool {
     s.as_bytes().contains(&0)
-}
-
-/// Does the caller have `cap` in its effective set?
-///
-/// One `capget` syscall (this thread's credentials, which the launcher
-/// thread shares): it runs several times per spawn, so no /proc parsing.
-pub(crate) fn has_effective_cap(cap: u32) -> bool {
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: libc::c_int,
-    }
-    #[repr(C)]
-    #[derive(Clone, Copy, Default)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    const LINUX_CAPABILITY_VERSION_3: u32 = 0x2008_0522;
-    let mut hdr = Header {
-        version: LINUX_CAPABILITY_VERSION_3,
-        pid: 0,
-    };
-    let mut data = [Data::default(); 2];
-    // SAFETY: capget fills a header and two data structs of the v3 layout.
-    let r = unsafe { libc::syscall(libc::SYS_capget, &mut hdr, data.as_mut_ptr()) };
-    if r != 0 || cap >= 64 {
-        return false;
-    }
-    data[(cap / 32) as usize].effective & (1u32 << (cap % 32)) != 0
 }
 
 /// Checks that need nothing prepared: everything a user can get wrong.
@@ -929,27 +900,6 @@ fn prepare_stdio(sb: &Sandbox) -> Result<StdioFds> {
     Ok((child, parent, min_fd))
 }
 
-/// `fd` itself when its number is at least `min`, else a close-on-exec
-/// duplicate at or above `min` (and `fd` is closed). Fds made after the
-/// plan (pipes, rulesets) can take any free number, a passed target's too.
-pub(crate) fn fd_at_least(fd: OwnedFd, min: RawFd) -> Result<OwnedFd> {
-    if fd.as_raw_fd() >= min {
-        Ok(fd)
-    } else {
-        dup_cloexec(fd.as_raw_fd(), min)
-    }
-}
-
-fn dup_cloexec(fd: RawFd, min: RawFd) -> Result<OwnedFd> {
-    // SAFETY: F_DUPFD_CLOEXEC returns a new descriptor we then own.
-    let r = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, min) };
-    if r < 0 {
-        return Err(Error::last_os(format!("duplicate fd {fd}"), None));
-    }
-    // SAFETY: r is a fresh descriptor owned by nobody else.
-    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(r) })
-}
-
 fn prepare_passed(sb: &Sandbox, min_fd: RawFd) -> Result<Vec<(OwnedFd, RawFd)>> {
     let mut out = Vec::with_capacity(sb.fds.len());
     for (src, dst) in sb.fds.iter().copied().chain(crate::net::listen_targets(sb)) {
@@ -958,10 +908,3 @@ fn prepare_passed(sb: &Sandbox, min_fd: RawFd) -> Result<Vec<(OwnedFd, RawFd)>> 
     out.sort_by_key(|&(_, t)| t);
     Ok(out)
 }
-
-/// Capability numbers (linux/capability.h) used by the privilege checks.
-pub(crate) const CAP_SETGID: u32 = 6;
-/// `CAP_SETUID`.
-pub(crate) const CAP_SETUID: u32 = 7;
-/// `CAP_SYS_ADMIN`.
-pub(crate) const CAP_SYS_ADMIN: u32 = 21;

@@ -21,7 +21,7 @@ use std::os::fd::{AsRawFd, RawFd};
 use crate::error::{ChildError, ChildResult, Stage};
 use crate::spawn::plan::Plan;
 use crate::spawn::timing::Mark;
-use crate::sys;
+use crate::sys::{self, check};
 
 /// The child's ends of the launch pipes.
 #[derive(Debug, Clone, Copy)]
@@ -123,14 +123,6 @@ fn report(err_w: RawFd, e: ChildError) -> ! {
     };
     let _ = sys::write_all(err_w, bytes);
     sys::exit_now(SETUP_FAILED)
-}
-
-fn check(r: libc::c_int, stage: Stage, detail: u32) -> ChildResult {
-    if r < 0 {
-        Err(ChildError::last(stage, detail))
-    } else {
-        Ok(())
-    }
 }
 
 enum Never {}
@@ -248,7 +240,7 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         }
 
         if plan.net_ns {
-            loopback_up()?;
+            crate::sys::net::loopback_up()?;
         }
         // Egress: the gateway's sockets, made in the box's namespace while
         // this process may still bind port 53 (crate::egress).
@@ -525,33 +517,6 @@ fn stamp(plan: &Plan, m: Mark) {
     if let Some(t) = &plan.timing {
         t.mark(m);
     }
-}
-
-/// Bring `lo` up in the new network namespace (also used by
-/// [`crate::NetNs::new`]).
-pub(crate) fn loopback_up() -> ChildResult {
-    // SAFETY: socket/ioctl/close on a zeroed, correctly typed ifreq.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        check(fd, Stage::Loopback, 0)?;
-        let mut ifr: libc::ifreq = std::mem::zeroed();
-        ifr.ifr_name[0] = b'l' as libc::c_char;
-        ifr.ifr_name[1] = b'o' as libc::c_char;
-        let r = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr);
-        if r < 0 {
-            let e = ChildError::last(Stage::Loopback, 1);
-            libc::close(fd);
-            return Err(e);
-        }
-        ifr.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-        let r = libc::ioctl(fd, libc::SIOCSIFFLAGS, &ifr);
-        let e = ChildError::last(Stage::Loopback, 2);
-        libc::close(fd);
-        if r < 0 {
-            return Err(e);
-        }
-    }
-    Ok(())
 }
 
 /// dup2 the standard streams and passed fds into place, then mark every

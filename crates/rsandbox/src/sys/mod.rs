@@ -2,6 +2,9 @@
 //! that is unsafe after clone). Every function here is a single syscall with
 //! no allocation, so it may be used in the child between clone and exec.
 
+pub(crate) mod caps;
+pub(crate) mod fd;
+pub(crate) mod net;
 pub(crate) mod vfork;
 
 use std::io;
@@ -261,4 +264,19 @@ pub fn read_full(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
         got += n as usize;
     }
     Ok(got)
+}
+
+/// `Err` with the errno and where it happened, for a negative return
+/// (std's `cvt` for the child's `ChildResult`): the child path's common
+/// check, allocation-free.
+pub(crate) fn check(
+    r: libc::c_int,
+    stage: crate::error::Stage,
+    detail: u32,
+) -> crate::error::ChildResult {
+    if r < 0 {
+        Err(crate::error::ChildError::last(stage, detail))
+    } else {
+        Ok(())
+    }
 }

@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""The core crate's import graph from its own `use crate::` / `super::` paths.
+
+Prints the import circles (strongly connected components of more than one
+file) and the edge count. Usage: python3 scripts/use-graph.py [SRC_DIR]
+"""
+import os
+import re
+import sys
+
+SRC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+    os.path.dirname(__file__), "..", "crates", "rsandbox", "src")
+
+
+def modules(src):
+    """Map module path ('spawn::plan') to file, for every .rs file."""
+    out = {}
+    for root, _, files in os.walk(src):
+        for f in files:
+            if not f.endswith(".rs"):
+                continue
+            rel = os.path.relpath(os.path.join(root, f), src)[:-3]
+            parts = rel.split(os.sep)
+            if parts[-1] in ("mod", "lib"):
+                parts = parts[:-1]
+            out["::".join(parts)] = os.path.join(root, f)
+    return out
+
+
+def strip_tests(text):
+    """Drop `#[cfg(test)] mod tests { ... }` blocks (test-only imports)."""
+    i = text.find("#[cfg(test)]\nmod tests")
+    return text if i < 0 else text[:i]
+
+
+USE = re.compile(r"\buse\s+((?:crate|super|self)(?:::[\w{}, :*]+)?)\s*;", re.S)
+PATH = re.compile(r"\b(crate|super)::((?:\w+::)*\w+)")
+
+
+def resolve(mods, here, path):
+    """The longest known module prefix of `path`, seen from module `here`."""
+    kind, rest = path
+    segs = rest.split("::")
+    if kind == "super":
+        base = here.split("::")[:-1] if here else []
+        while segs and segs[0] == "super":
+            segs, base = segs[1:], base[:-1]
+        segs = base + segs
+    for n in range(len(segs), 0, -1):
+        cand = "::".join(segs[:n])
+        if cand in mods:
+            return cand
+    return None
+
+
+def graph(src):
+    mods = modules(src)
+    edges = {m: set() for m in mods}
+    for m, f in mods.items():
+        text = strip_tests(open(f).read())
+        # `super::` in a mod.rs refers to the parent of the directory module.
+        here = m if not f.endswith(("mod.rs", "lib.rs")) else m + "::_"
+        for kind, rest in PATH.findall(text):
+            t = resolve(mods, here if kind == "super" else m, (kind, rest))
+            if t is not None and t != m and not t.startswith(m + "::") and t != "":
+                edges[m].add(t)
+    return mods, edges
+
+
+def sccs(edges):
+    index, low, stack, on, out, n = {}, {}, [], set(), [], [0]
+
+    def visit(v):
+        index[v] = low[v] = n[0]
+        n[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in edges[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            out.append(comp)
+
+    sys.setrecursionlimit(10000)
+    for v in edges:
+        if v not in index:
+            visit(v)
+    return out
+
+
+def main():
+    mods, edges = graph(SRC)
+    # A parent module re-exporting its children is not an upward import.
+    for m in edges:
+        edges[m] = {t for t in edges[m] if not m == "" }
+    circles = [sorted(c) for c in sccs(edges) if len(c) > 1]
+    print(f"files: {len(mods)}  imports: {sum(len(e) for e in edges.values())}")
+    print(f"import circles: {len(circles)}")
+    for c in sorted(circles, key=len, reverse=True):
+        print(f"  {len(c)} files: {' '.join(c)}")
+        for m in c:
+            inner = sorted(t for t in edges[m] if t in c)
+            print(f"    {m} -> {', '.join(inner)}")
+
+
+if __name__ == "__main__":
+    main()
