@@ -6,7 +6,10 @@ file) and the edge count. Usage: python3 scripts/use-graph.py [SRC_DIR]
 """
 import os
 import re
+import signal
 import sys
+
+signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
 SRC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
     os.path.dirname(__file__), "..", "crates", "rsandbox", "src")
@@ -35,12 +38,39 @@ def strip_tests(text):
 
 USE = re.compile(r"\buse\s+((?:crate|super|self)(?:::[\w{}, :*]+)?)\s*;", re.S)
 PATH = re.compile(r"\b(crate|super)::((?:\w+::)*\w+)")
+# `use crate::{a::B, c}`: one level of braces after crate::
+GROUP = re.compile(r"\buse crate::\{([^;]*)\};", re.S)
+
+
+REEXPORT = re.compile(r"^pub use (\w+(?:::\w+)*)::(?:\{([^}]*)\}|(\w+));", re.M)
+
+
+def lib_reexports(src, mods):
+    """Names that lib.rs re-exports (`pub use child::{Child, ...}`), mapped
+    to the module that defines them, so `crate::Child` counts as an import
+    of `child`."""
+    out = {}
+    text = open(os.path.join(src, "lib.rs")).read()
+    for path, group, single in REEXPORT.findall(text):
+        names = [n.strip() for n in (group or single).split(",") if n.strip()]
+        segs = path.split("::")
+        for n in range(len(segs), 0, -1):
+            if "::".join(segs[:n]) in mods:
+                for name in names:
+                    out[name.split(" as ")[-1].strip()] = "::".join(segs[:n])
+                break
+    return out
+
+
+LIB_NAMES = {}
 
 
 def resolve(mods, here, path):
     """The longest known module prefix of `path`, seen from module `here`."""
     kind, rest = path
     segs = rest.split("::")
+    if kind == "crate" and segs[0] in LIB_NAMES:
+        return LIB_NAMES[segs[0]]
     if kind == "super":
         base = here.split("::")[:-1] if here else []
         while segs and segs[0] == "super":
@@ -55,12 +85,20 @@ def resolve(mods, here, path):
 
 def graph(src):
     mods = modules(src)
+    LIB_NAMES.update(lib_reexports(src, mods))
     edges = {m: set() for m in mods}
     for m, f in mods.items():
-        text = strip_tests(open(f).read())
+        # Comments and doc links are not imports.
+        text = re.sub(r"//[^\n]*", "", strip_tests(open(f).read()))
         # `super::` in a mod.rs refers to the parent of the directory module.
         here = m if not f.endswith(("mod.rs", "lib.rs")) else m + "::_"
-        for kind, rest in PATH.findall(text):
+        found = PATH.findall(text)
+        for group in GROUP.findall(text):
+            for item in re.split(r",\s*(?![^{]*\})", group):
+                item = item.strip().split("::{")[0].strip()
+                if item:
+                    found.append(("crate", item.replace("{", "").replace("}", "")))
+        for kind, rest in found:
             t = resolve(mods, here if kind == "super" else m, (kind, rest))
             if t is not None and t != m and not t.startswith(m + "::") and t != "":
                 edges[m].add(t)

@@ -321,9 +321,9 @@ fn child_privileges(sb: &Sandbox) -> (bool, bool) {
                 .iter()
                 .find(|m| euid >= m.outside && euid - m.outside < m.count)
                 // Unmapped: the child becomes 0 first when 0 is mapped,
-                // else the target when that is (spawn::plan::setup_id).
+                // else the target when that is (idmap::setup_id).
                 .map_or(
-                    crate::spawn::plan::setup_id(true, &sb.uid_map, euid, Some(target))
+                    crate::idmap::setup_id(true, &sb.uid_map, euid, Some(target))
                         .unwrap_or(65534),
                     |m| m.inside + (euid - m.outside),
                 )

@@ -36,3 +36,35 @@ pub(crate) fn render(maps: &[IdMap]) -> String {
 pub(crate) fn is_self_only(maps: &[IdMap], own: u32) -> bool {
     maps.len() == 1 && maps[0].outside == own && maps[0].count == 1
 }
+
+/// Whether explicit map lines `maps` map the outside id `id` (no lines:
+/// the default map does).
+fn maps_id(maps: &[IdMap], id: u32) -> bool {
+    maps.is_empty()
+        || maps
+            .iter()
+            .any(|m| id >= m.outside && id - m.outside < m.count)
+}
+
+/// Whether explicit map lines `maps` map `id` inside.
+pub(crate) fn maps_inside(maps: &[IdMap], id: u32) -> bool {
+    maps.iter()
+        .any(|m| id >= m.inside && id - m.inside < m.count)
+}
+
+/// The id the child becomes first in its new user namespace (see
+/// `Plan::ns_root_uid`): `None` when the caller's own id `own` is mapped.
+pub(crate) fn setup_id(
+    user_ns: bool,
+    maps: &[IdMap],
+    own: u32,
+    target: Option<u32>,
+) -> Option<u32> {
+    if !user_ns || maps_id(maps, own) {
+        return None;
+    }
+    if maps_inside(maps, 0) {
+        return Some(0);
+    }
+    target.filter(|t| maps_inside(maps, *t))
+}

@@ -44,6 +44,7 @@ mod ns;
 mod preset;
 mod profile;
 mod report;
+mod run;
 mod sandbox;
 pub mod seccomp;
 mod spawn;

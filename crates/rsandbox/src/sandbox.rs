@@ -19,9 +19,6 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::caps::CapsConfig;
-use crate::child::{Child, Outcome, Output};
-use crate::command::Command;
-use crate::error::Result;
 use crate::fs::FsConfig;
 use crate::idmap::IdMap;
 use crate::landlock::LandlockConfig;
@@ -92,7 +89,7 @@ pub struct Sandbox {
     pub(crate) listen_fds: Vec<RawFd>,
     /// Published ports (see [`crate::net`]).
     pub(crate) published: Vec<crate::net::Publish>,
-    /// Kill the whole tree when the [`Child`] is dropped.
+    /// Kill the whole tree when the [`Child`](crate::Child) is dropped.
     pub(crate) kill_on_drop: bool,
     /// Kill the box when the calling process dies.
     pub(crate) die_with_parent: bool,
@@ -273,7 +270,7 @@ impl Sandbox {
     /// up in `/proc/PID/root`); with them, the box's filesystem is built in
     /// it, as runc does for an OCI mount namespace given by path: its root
     /// becomes the box's, for every process in it. A joined PID namespace holds the payload, forked
-    /// by a waiter that stays outside it (the [`Child`]'s pid); this is how
+    /// by a waiter that stays outside it (the [`Child`](crate::Child)'s pid); this is how
     /// an OCI runtime's `exec` enters a running container.
     pub fn join_ns(mut self, ns: Namespace, path: impl Into<PathBuf>) -> Self {
         self.join_ns.push((ns, path.into()));
@@ -406,7 +403,7 @@ impl Sandbox {
         self
     }
 
-    /// Kill the whole tree when the [`Child`] is dropped (default: on).
+    /// Kill the whole tree when the [`Child`](crate::Child) is dropped (default: on).
     pub fn kill_on_drop(mut self, on: bool) -> Self {
         self.kill_on_drop = on;
         self
@@ -421,7 +418,7 @@ impl Sandbox {
 
     /// Record how long each stage of every spawn takes (plan, cgroup,
     /// clone, id maps, mounts, seccomp, exec...), readable from
-    /// [`Child::spawn_timing`]. Costs one shared page and a few clock reads
+    /// [`Child::spawn_timing`](crate::Child::spawn_timing). Costs one shared page and a few clock reads
     /// per spawn. `RSANDBOX_TIMING=1` in the environment turns it on for
     /// every box.
     pub fn record_timing(mut self, on: bool) -> Self {
@@ -439,45 +436,6 @@ impl Sandbox {
     pub fn payload_as_pid1(mut self, on: bool) -> Self {
         self.payload_pid1 = on;
         self
-    }
-
-    /// Check the whole description without spawning anything.
-    pub fn validate(&self) -> Result<()> {
-        crate::spawn::validate(self)
-    }
-
-    /// Spawn `cmd` in the box. Returns once the payload has been `execve`d
-    /// (or with the error of the stage that failed).
-    pub fn spawn(&self, cmd: &Command) -> Result<Child> {
-        crate::spawn::spawn(self, cmd)
-    }
-
-    /// Where `cmd`'s program is, as the box will see it (a bare name is
-    /// looked up in the box's `PATH`), or [`Error::ProgramNotFound`]: the
-    /// lookup [`spawn`](Self::spawn) makes, which a
-    /// [`start_gate`](Self::start_gate) defers to the exec for an absolute
-    /// program; a caller gating a box can check first.
-    ///
-    /// [`Error::ProgramNotFound`]: crate::Error::ProgramNotFound
-    pub fn find_program(&self, cmd: &Command) -> Result<PathBuf> {
-        crate::spawn::plan::find_program(self, cmd)
-    }
-
-    /// Spawn and wait; stdio as configured.
-    pub fn status(&self, cmd: &Command) -> Result<Outcome> {
-        self.spawn(cmd)?.wait()
-    }
-
-    /// Spawn with stdout and stderr captured (stdin null unless configured),
-    /// and wait; reads both pipes concurrently so neither can deadlock.
-    pub fn output(&self, cmd: &Command) -> Result<Output> {
-        let mut sb = self.clone();
-        sb.stdout = Stdio::Pipe;
-        sb.stderr = Stdio::Pipe;
-        if sb.stdin == Stdio::Inherit {
-            sb.stdin = Stdio::Null;
-        }
-        sb.spawn(cmd)?.wait_with_output()
     }
 
     /// The environment the payload will get, computed now.

@@ -23,7 +23,7 @@ use crate::report::EnforcementReport;
 use crate::sandbox::Sandbox;
 use crate::sys;
 
-pub(crate) use plan::Plan;
+pub(crate) use plan::{find_program, Plan};
 use routine::ChildFds;
 use timing::Mark;
 

@@ -298,8 +298,8 @@ impl Plan {
             net_ns: sb.has_ns(Namespace::Net) && spare_net.is_none(),
             die_with_parent: sb.die_with_parent,
             identity,
-            ns_root_uid: setup_id(user_ns, &sb.uid_map, euid, identity.map(|i| i.uid)),
-            ns_root_gid: setup_id(user_ns, &sb.gid_map, egid, identity.map(|i| i.gid)),
+            ns_root_uid: idmap::setup_id(user_ns, &sb.uid_map, euid, identity.map(|i| i.uid)),
+            ns_root_gid: idmap::setup_id(user_ns, &sb.gid_map, egid, identity.map(|i| i.gid)),
             groups: sb.groups.clone(),
             // Ranges checked by validate_sandbox.
             umask: sb.umask,
@@ -383,38 +383,6 @@ impl Plan {
         self.held.push(d);
         Ok(raw)
     }
-}
-
-/// Whether explicit map lines `maps` map the outside id `id` (no lines:
-/// the default map does).
-fn maps_id(maps: &[IdMap], id: u32) -> bool {
-    maps.is_empty()
-        || maps
-            .iter()
-            .any(|m| id >= m.outside && id - m.outside < m.count)
-}
-
-/// Whether explicit map lines `maps` map `id` inside.
-fn maps_inside(maps: &[IdMap], id: u32) -> bool {
-    maps.iter()
-        .any(|m| id >= m.inside && id - m.inside < m.count)
-}
-
-/// The id the child becomes first in its new user namespace (see
-/// `Plan::ns_root_uid`): `None` when the caller's own id `own` is mapped.
-pub(crate) fn setup_id(
-    user_ns: bool,
-    maps: &[IdMap],
-    own: u32,
-    target: Option<u32>,
-) -> Option<u32> {
-    if !user_ns || maps_id(maps, own) {
-        return None;
-    }
-    if maps_inside(maps, 0) {
-        return Some(0);
-    }
-    target.filter(|t| maps_inside(maps, *t))
 }
 
 fn null_terminated(v: &[CString]) -> Vec<*const libc::c_char> {
@@ -612,7 +580,7 @@ pub(crate) fn validate_sandbox(sb: &Sandbox) -> Result<()> {
         } else {
             &sb.gid_map
         };
-        if let Some(g) = sb.groups.iter().find(|g| !maps_inside(gmap, **g)) {
+        if let Some(g) = sb.groups.iter().find(|g| !idmap::maps_inside(gmap, **g)) {
             let why = if sb.identity == crate::identity::BoxIdentity::Unprivileged && euid == 0 {
                 "; the unprivileged identity (strict()) maps only the box's own gid: \
                  add host_identity(), or gid_map lines for the groups"
