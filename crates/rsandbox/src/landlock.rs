@@ -24,55 +24,12 @@ use landlock::{
     make_bitflags, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort,
     PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope, ABI,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::error::{ChildError, ChildResult, Error, Result, Stage};
 use crate::report::{Enforcement, LayerReport};
 use crate::Sandbox;
 
-/// Access granted beneath a path.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PathRule {
-    /// The path (a host path, resolved when the sandbox is spawned).
-    pub path: PathBuf,
-    /// Read files and list directories.
-    pub read: bool,
-    /// Write, truncate, create, remove, rename, device ioctls.
-    pub write: bool,
-    /// Execute (implies read, which loaders need).
-    pub exec: bool,
-}
-
-/// Landlock configuration of a sandbox.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LandlockConfig {
-    /// Restrict the filesystem (set by any path rule).
-    pub(crate) fs: bool,
-    /// Path rules.
-    pub(crate) paths: Vec<PathRule>,
-    /// `Some`: restrict TCP bind to these ports.
-    pub(crate) bind_ports: Option<Vec<u16>>,
-    /// `Some`: restrict TCP connect to these ports.
-    pub(crate) connect_ports: Option<Vec<u16>>,
-    /// No connecting to abstract unix sockets made outside the box.
-    pub(crate) scope_abstract_unix: bool,
-    /// No signals to processes outside the box.
-    pub(crate) scope_signals: bool,
-    /// Apply what the kernel offers instead of failing.
-    pub(crate) best_effort: bool,
-}
-
-impl LandlockConfig {
-    fn requested(&self) -> bool {
-        self.fs
-            || self.bind_ports.is_some()
-            || self.connect_ports.is_some()
-            || self.scope_abstract_unix
-            || self.scope_signals
-    }
-}
+pub use crate::config::landlock::*;
 
 /// Landlock builder methods.
 impl Sandbox {

@@ -26,6 +26,7 @@ pub mod caps;
 pub mod cgroup;
 mod child;
 mod command;
+pub mod config;
 pub mod degrade;
 pub mod egress;
 mod error;

@@ -28,11 +28,11 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{Error, Result};
 use crate::ns::Namespace;
 use crate::sandbox::Sandbox;
+
+pub use crate::config::net::{HostSide, Publish};
 
 /// Socket activation and port publishing builder methods.
 impl Sandbox {
@@ -72,26 +72,6 @@ impl Sandbox {
         });
         self
     }
-}
-
-/// A published port.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Publish {
-    /// Where the host accepts connections.
-    pub host: HostSide,
-    /// The port on the box's loopback they are forwarded to.
-    pub box_port: u16,
-}
-
-/// The host side of a published port.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HostSide {
-    /// An address bound at spawn.
-    Addr(SocketAddr),
-    /// A listening socket of the caller (borrowed, duplicated at spawn).
-    Fd(RawFd),
 }
 
 /// The fds the listening sockets take in the box: (caller fd, target).

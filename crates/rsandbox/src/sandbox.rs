@@ -18,14 +18,14 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::caps::CapsConfig;
+use crate::config::caps::CapsConfig;
+use crate::config::landlock::LandlockConfig;
+use crate::config::limits::Limits;
+use crate::config::seccomp::SeccompConfig;
 use crate::fs::FsConfig;
 use crate::idmap::IdMap;
-use crate::landlock::LandlockConfig;
-use crate::limits::Limits;
 use crate::netns::NetNs;
 use crate::ns::Namespace;
-use crate::seccomp::SeccompConfig;
 use crate::stdio::Stdio;
 
 /// The PATH a clean environment gets.
@@ -58,8 +58,8 @@ pub struct Sandbox {
     /// The payload's `oom_score_adj` (default: inherited).
     pub(crate) oom_score_adj: Option<i32>,
     /// Which host ids stand for the box's (see [`crate::identity`]).
-    #[serde(skip_serializing_if = "crate::identity::is_caller")]
-    pub(crate) identity: crate::identity::BoxIdentity,
+    #[serde(skip_serializing_if = "crate::config::identity::is_caller")]
+    pub(crate) identity: crate::config::identity::BoxIdentity,
     /// Explicit uid map lines (default: one line, caller → `uid`).
     pub(crate) uid_map: Vec<IdMap>,
     /// Explicit gid map lines (default: one line, caller → `gid`).
@@ -69,7 +69,7 @@ pub struct Sandbox {
     /// Start from the caller's environment instead of a clean one.
     pub(crate) inherit_env: bool,
     /// Variables set (`Some`) or removed (`None`), applied in order of name.
-    #[serde(with = "crate::profile::env_serde")]
+    #[serde(with = "crate::config::env_serde")]
     pub(crate) env: BTreeMap<String, Option<String>>,
     /// Working directory inside the box (default `/`).
     pub(crate) cwd: Option<PathBuf>,
@@ -88,7 +88,7 @@ pub struct Sandbox {
     /// Listening sockets passed for socket activation (see [`crate::net`]).
     pub(crate) listen_fds: Vec<RawFd>,
     /// Published ports (see [`crate::net`]).
-    pub(crate) published: Vec<crate::net::Publish>,
+    pub(crate) published: Vec<crate::config::net::Publish>,
     /// Kill the whole tree when the [`Child`](crate::Child) is dropped.
     pub(crate) kill_on_drop: bool,
     /// Kill the box when the calling process dies.
@@ -110,7 +110,7 @@ pub struct Sandbox {
     pub(crate) payload_pid1: bool,
     /// Egress allow-list (see [`crate::egress`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) egress: Option<crate::egress::EgressPolicy>,
+    pub(crate) egress: Option<crate::egress::policy::EgressPolicy>,
 }
 
 impl Default for Sandbox {
@@ -124,7 +124,7 @@ impl Default for Sandbox {
             groups: Vec::new(),
             umask: None,
             oom_score_adj: None,
-            identity: crate::identity::BoxIdentity::Caller,
+            identity: crate::config::identity::BoxIdentity::Caller,
             uid_map: Vec::new(),
             gid_map: Vec::new(),
             hostname: None,

@@ -10,26 +10,12 @@
 
 use std::path::Path;
 
-use serde::{Deserialize, Serialize};
-
-use crate::cgroup::devices::{self, DeviceRule};
+use crate::cgroup::devices;
 use crate::cgroup::write_file;
 use crate::error::{Error, Result};
 use crate::Sandbox;
 
-/// Which throttle of [`Sandbox::blkio_throttle`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum IoThrottle {
-    /// Bytes per second read.
-    ReadBps,
-    /// Bytes per second written.
-    WriteBps,
-    /// Read operations per second.
-    ReadIops,
-    /// Write operations per second.
-    WriteIops,
-}
+pub use crate::config::limits::{CgroupExtra, IoThrottle};
 
 impl IoThrottle {
     fn v1_file(self) -> &'static str {
@@ -48,28 +34,6 @@ impl IoThrottle {
             IoThrottle::WriteIops => "wiops",
         }
     }
-}
-
-/// The extra cgroup knobs of a sandbox.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct CgroupExtra {
-    /// `cpuset.cpus` (e.g. `0-1,3`).
-    pub(crate) cpus: Option<String>,
-    /// `cpuset.mems`.
-    pub(crate) mems: Option<String>,
-    /// Block I/O weight, 10..=1000.
-    pub(crate) io_weight: Option<u16>,
-    /// Per-device weights: (major, minor, weight).
-    pub(crate) io_weight_device: Vec<(u32, u32, u16)>,
-    /// Throttles: (which, major, minor, rate).
-    pub(crate) io_throttle: Vec<(IoThrottle, u32, u32, u64)>,
-    /// `net_cls.classid`.
-    pub(crate) net_classid: Option<u32>,
-    /// `net_prio.ifpriomap` lines: (interface, priority).
-    pub(crate) net_prio: Vec<(String, u32)>,
-    /// Device rules, in order (v1 `devices`, or the v2 eBPF program).
-    pub(crate) devices: Vec<DeviceRule>,
 }
 
 /// Extra cgroup builder methods.
@@ -120,62 +84,6 @@ impl Sandbox {
 }
 
 impl CgroupExtra {
-    /// Whether any knob is set.
-    pub(crate) fn any(&self) -> bool {
-        *self != CgroupExtra::default()
-    }
-
-    fn has_cpuset(&self) -> bool {
-        self.cpus.is_some() || self.mems.is_some()
-    }
-
-    fn has_io(&self) -> bool {
-        self.io_weight.is_some()
-            || !self.io_weight_device.is_empty()
-            || !self.io_throttle.is_empty()
-    }
-
-    /// Check values; errors name the builder method.
-    pub(crate) fn validate(&self) -> Result<()> {
-        let list = |field: &str, s: &Option<String>| -> Result<()> {
-            match s {
-                Some(s)
-                    if s.is_empty()
-                        || !s.chars().all(|c| c.is_ascii_digit() || ",-".contains(c)) =>
-                {
-                    Err(Error::invalid(
-                        field,
-                        format!("{s:?} is not a list like \"0-1,3\""),
-                    ))
-                }
-                _ => Ok(()),
-            }
-        };
-        list("cpuset_cpus", &self.cpus)?;
-        list("cpuset_mems", &self.mems)?;
-        let weights = self
-            .io_weight
-            .iter()
-            .chain(self.io_weight_device.iter().map(|d| &d.2));
-        for w in weights {
-            if !(10..=1000).contains(w) {
-                return Err(Error::invalid(
-                    "blkio_weight",
-                    format!("{w} is outside 10..=1000"),
-                ));
-            }
-        }
-        for (ifname, _) in &self.net_prio {
-            if ifname.is_empty() || ifname.len() > 15 || ifname.contains([' ', '\n', '/']) {
-                return Err(Error::invalid(
-                    "net_priority",
-                    format!("bad interface name {ifname:?}"),
-                ));
-            }
-        }
-        devices::validate(&self.devices)
-    }
-
     /// The v1 controllers these knobs need.
     pub(crate) fn v1_controllers(&self) -> Vec<&'static str> {
         let mut v = Vec::new();

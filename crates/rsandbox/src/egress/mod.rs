@@ -57,7 +57,7 @@ mod conn;
 mod dns;
 mod gateway;
 mod notify;
-mod policy;
+pub(crate) mod policy;
 mod relay;
 mod sniff;
 mod tls;

@@ -22,39 +22,14 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use serde::{Deserialize, Serialize};
-
 use crate::error::{ChildError, ChildResult, Error, Result, Stage};
 use crate::report::{Enforcement, LayerReport};
 use crate::Sandbox;
 
+pub use crate::config::seccomp::{SeccompConfig, SeccompSource};
+
 pub use compile::{is_known_syscall, MAX_FILTER_INSNS, MAX_TOTAL_INSNS};
 pub use policy::{Action, ArgCmp, CmpOp, Rule, SeccompPolicy};
-
-/// Where the policy comes from.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SeccompSource {
-    /// The built-in default profile.
-    Default,
-    /// A policy built in code.
-    Policy(SeccompPolicy),
-    /// An OCI / Docker JSON profile, as text.
-    OciJson(String),
-    /// An OCI / Docker JSON profile, read at spawn time.
-    OciFile(PathBuf),
-    /// A compiled classic BPF program (`struct sock_filter`s, as bytes),
-    /// installed as given (bubblewrap's `--seccomp FD`).
-    Bpf(Vec<u8>),
-}
-
-/// Seccomp configuration of a sandbox.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SeccompConfig {
-    /// `None`: no filter.
-    pub(crate) source: Option<SeccompSource>,
-}
 
 impl SeccompConfig {
     /// The policy this configuration describes (parsing the profile).
