@@ -14,10 +14,6 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::caps::CapsPlan;
-use crate::error::Result;
-use crate::landlock::LandlockPlan;
-use crate::seccomp::SeccompProgram;
 use crate::Sandbox;
 
 /// How much of a requested layer is enforced.
@@ -166,40 +162,6 @@ impl EnforcementReport {
             }
         }
     }
-
-    /// The report for a prepared launch plan: namespaces (all-or-nothing
-    /// for one clone: what a refused clone lost is pushed by the spawn,
-    /// see [`crate::degrade`]), capabilities, no_new_privs, securebits,
-    /// Landlock and seccomp. Other layers (limits, cgroup, filesystem) are
-    /// pushed by their owners.
-    pub(crate) fn from_plans(
-        sb: &Sandbox,
-        caps: Option<&CapsPlan>,
-        landlock: Option<&LandlockPlan>,
-        seccomp: Option<&SeccompProgram>,
-    ) -> EnforcementReport {
-        let mut r = EnforcementReport::default();
-        for ns in crate::Namespace::ALL {
-            let name = format!("namespace:{}", ns.name());
-            if sb.has_ns(ns) {
-                r.push(LayerReport::full(name, "new namespace"));
-            } else if let (crate::Namespace::Net, Some(shared)) = (ns, &sb.shared_net) {
-                r.push(LayerReport::full(
-                    name,
-                    format!("shared namespace net:[{}]", shared.inode()),
-                ));
-            } else {
-                r.push(LayerReport::not_requested(name));
-            }
-        }
-        r.push(crate::identity::report(sb));
-        for l in CapsPlan::report(sb, caps, landlock.is_some() || seccomp.is_some()) {
-            r.push(l);
-        }
-        r.push(LandlockPlan::report(sb, landlock));
-        r.push(SeccompProgram::report(seccomp));
-        r
-    }
 }
 
 impl fmt::Display for EnforcementReport {
@@ -215,44 +177,5 @@ impl fmt::Display for EnforcementReport {
             )?;
         }
         Ok(())
-    }
-}
-
-/// Report builder methods.
-impl Sandbox {
-    /// What this description would enforce on this kernel, computed without
-    /// spawning (the same checks `spawn` makes). With strict layers (the
-    /// default) an unenforceable request is an error here too.
-    pub fn enforcement_report(&self) -> Result<EnforcementReport> {
-        let resolved = crate::identity::resolve(self);
-        let this = &*resolved;
-        let caps = CapsPlan::prepare(this)?;
-        let landlock = LandlockPlan::prepare(this)?;
-        let seccomp = SeccompProgram::prepare(this)?;
-        Ok(EnforcementReport::from_plans(
-            this,
-            caps.as_ref(),
-            landlock.as_ref(),
-            seccomp.as_ref(),
-        ))
-    }
-
-    /// Best effort for every layer that may be unenforceable here
-    /// (capabilities, securebits, Landlock, cgroup limits): apply what this
-    /// kernel and these privileges allow instead of failing, and say what is
-    /// missing: in the enforcement report for the hardening layers, in
-    /// [`CgroupStats::unapplied`](crate::cgroup::CgroupStats::unapplied) for
-    /// limits. Where the namespaces are refused (no user namespaces for
-    /// this caller, or a seccomp filter of an enclosing container), the box
-    /// is spawned without them and the report names each one lost (see
-    /// [`crate::degrade`]); strict, that is an [`Error::Privilege`] giving
-    /// the reason and the fix. Default: off (strict).
-    ///
-    /// [`Error::Privilege`]: crate::Error::Privilege
-    pub fn best_effort(mut self, on: bool) -> Self {
-        self.limits.best_effort = on;
-        self.caps.best_effort = on;
-        self.landlock.best_effort = on;
-        self
     }
 }

@@ -5,10 +5,14 @@
 
 use std::path::PathBuf;
 
+use crate::caps::CapsPlan;
 use crate::child::{Child, Outcome, Output};
 use crate::command::Command;
 use crate::error::Result;
+use crate::landlock::LandlockPlan;
+use crate::report::EnforcementReport;
 use crate::sandbox::Sandbox;
+use crate::seccomp::SeccompProgram;
 use crate::stdio::Stdio;
 
 impl Sandbox {
@@ -49,5 +53,22 @@ impl Sandbox {
             sb.stdin = Stdio::Null;
         }
         sb.spawn(cmd)?.wait_with_output()
+    }
+
+    /// What this description would enforce on this kernel, computed without
+    /// spawning (the same checks `spawn` makes). With strict layers (the
+    /// default) an unenforceable request is an error here too.
+    pub fn enforcement_report(&self) -> Result<EnforcementReport> {
+        let resolved = crate::identity::resolve(self);
+        let this = &*resolved;
+        let caps = CapsPlan::prepare(this)?;
+        let landlock = LandlockPlan::prepare(this)?;
+        let seccomp = SeccompProgram::prepare(this)?;
+        Ok(crate::spawn::report::assemble(
+            this,
+            caps.as_ref(),
+            landlock.as_ref(),
+            seccomp.as_ref(),
+        ))
     }
 }

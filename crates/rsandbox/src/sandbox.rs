@@ -463,4 +463,23 @@ impl Sandbox {
     pub fn working_dir(&self) -> &Path {
         self.cwd.as_deref().unwrap_or(Path::new("/"))
     }
+
+    /// Best effort for every layer that may be unenforceable here
+    /// (capabilities, securebits, Landlock, cgroup limits): apply what this
+    /// kernel and these privileges allow instead of failing, and say what is
+    /// missing: in the enforcement report for the hardening layers, in
+    /// [`CgroupStats::unapplied`](crate::cgroup::CgroupStats::unapplied) for
+    /// limits. Where the namespaces are refused (no user namespaces for
+    /// this caller, or a seccomp filter of an enclosing container), the box
+    /// is spawned without them and the report names each one lost (see
+    /// [`crate::degrade`]); strict, that is an [`Error::Privilege`] giving
+    /// the reason and the fix. Default: off (strict).
+    ///
+    /// [`Error::Privilege`]: crate::Error::Privilege
+    pub fn best_effort(mut self, on: bool) -> Self {
+        self.limits.best_effort = on;
+        self.caps.best_effort = on;
+        self.landlock.best_effort = on;
+        self
+    }
 }

@@ -34,7 +34,7 @@ use serde::Deserialize;
 
 use super::compile::is_known_syscall;
 use super::policy::{Action, ArgCmp, CmpOp, Rule, SeccompPolicy};
-use crate::caps::{parse_cap, CAP_NAMES};
+use crate::config::caps::{parse_cap, CAP_NAMES};
 use crate::error::{Error, Result};
 
 /// Largest profile accepted, in bytes.
@@ -548,6 +548,17 @@ pub(crate) fn killed_sub_arches(json: &str) -> Vec<String> {
         .into_iter()
         .filter(|a| !is_native(a))
         .collect()
+}
+
+impl SeccompPolicy {
+    /// Parse an OCI runtime-spec `LinuxSeccomp` JSON document (also Docker's
+    /// and Podman's profile format; see [`super::oci`]). Capability-gated
+    /// entries are decided as for a box that keeps no capability;
+    /// [`Sandbox::seccomp_oci_json`](crate::Sandbox::seccomp_oci_json)
+    /// decides them against the box's own.
+    pub fn from_oci_json(json: &str) -> crate::Result<SeccompPolicy> {
+        parse(json, &Context::no_caps())
+    }
 }
 
 #[cfg(test)]

@@ -151,20 +151,6 @@ impl SeccompPolicy {
         }
     }
 
-    /// The built-in default profile (see [`super::profile`]).
-    pub fn default_profile() -> SeccompPolicy {
-        super::profile::default_profile()
-    }
-
-    /// Parse an OCI runtime-spec `LinuxSeccomp` JSON document (also Docker's
-    /// and Podman's profile format; see [`super::oci`]). Capability-gated
-    /// entries are decided as for a box that keeps no capability;
-    /// [`Sandbox::seccomp_oci_json`](crate::Sandbox::seccomp_oci_json)
-    /// decides them against the box's own.
-    pub fn from_oci_json(json: &str) -> crate::Result<SeccompPolicy> {
-        super::oci::parse(json, &super::oci::Context::no_caps())
-    }
-
     /// Syscalls numbered above every syscall the rules name (on the
     /// architecture the policy is compiled for) get `action` instead of the
     /// default action. `Action::ENOSYS` is the usual choice for a policy

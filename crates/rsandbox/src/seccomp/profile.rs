@@ -509,3 +509,10 @@ pub fn default_profile() -> SeccompPolicy {
     }
     p
 }
+
+impl SeccompPolicy {
+    /// The built-in default profile (see [`super::profile`]).
+    pub fn default_profile() -> SeccompPolicy {
+        default_profile()
+    }
+}

@@ -6,6 +6,7 @@
 pub(crate) mod init;
 mod launcher;
 pub(crate) mod plan;
+pub(crate) mod report;
 mod routine;
 pub(crate) mod timing;
 mod warmth;
@@ -19,7 +20,6 @@ use crate::cgroup::Cgroup;
 use crate::child::{Child, ChildParts};
 use crate::command::Command;
 use crate::error::{ChildError, Error, Result, Stage};
-use crate::report::EnforcementReport;
 use crate::sandbox::Sandbox;
 use crate::sys;
 
@@ -128,7 +128,7 @@ fn spawn_once(
         prepare_cgroup(&mut plan, cg);
     }
     mark(&plan.timing, Mark::Cgroup);
-    let mut report = EnforcementReport::from_plans(
+    let mut report = report::assemble(
         sb,
         plan.caps.as_ref(),
         plan.landlock.as_ref(),
