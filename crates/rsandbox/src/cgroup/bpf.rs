@@ -6,7 +6,6 @@
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
-use super::devices_bpf::Insn;
 use crate::error::{Error, Result};
 
 const BPF_PROG_LOAD: libc::c_long = 5;
@@ -14,6 +13,18 @@ const BPF_PROG_ATTACH: libc::c_long = 8;
 const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
 const BPF_CGROUP_DEVICE: u32 = 6;
 const BPF_F_ALLOW_MULTI: u32 = 2;
+
+/// One eBPF instruction (`struct bpf_insn`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Insn {
+    pub code: u8,
+    /// `dst_reg:4, src_reg:4`, a C bit-field: dst in the low nibble on
+    /// little-endian machines, in the high one on big-endian ones.
+    pub regs: u8,
+    pub off: i16,
+    pub imm: i32,
+}
 
 /// The `BPF_PROG_LOAD` part of `union bpf_attr`, up to `prog_name` plus
 /// the two fields after it (newer kernels accept a shorter attr; older
@@ -172,13 +183,6 @@ pub(crate) fn attach(cgroup: BorrowedFd<'_>, prog: &OwnedFd, path: &Path) -> Res
         }),
         _ => Err(Error::io(action, None, e)),
     }
-}
-
-/// Whether a device program can be loaded here: loads a program that allows
-/// everything and closes it. For a caller that must decide ahead whether
-/// device rules can be enforced on cgroup v2 (an OCI runtime).
-pub(crate) fn probe() -> Result<()> {
-    load(&super::devices_bpf::program(&[])).map(drop)
 }
 
 #[cfg(test)]

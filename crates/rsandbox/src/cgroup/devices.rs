@@ -140,7 +140,7 @@ pub(crate) fn unsupported() -> Error {
 /// caller that must know ahead whether rules will hold on a host without
 /// a v1 `devices` hierarchy (an OCI runtime deciding whether to warn).
 pub fn ebpf_supported() -> Result<()> {
-    super::bpf::probe()
+    super::devices_bpf::probe()
 }
 
 /// What would enforce device rules for this caller on this host: the v1
@@ -150,14 +150,11 @@ pub fn ebpf_supported() -> Result<()> {
 /// neither can. For `rsandbox check` and for callers that must decide
 /// ahead (an OCI runtime choosing between enforcing and warning).
 pub fn enforcement(prefer_ebpf: bool) -> std::result::Result<&'static str, String> {
-    let mounts = crate::features::cgroup_mounts();
-    let v1 = mounts
-        .iter()
-        .any(|m| m.version == 1 && m.controllers.iter().any(|c| c == "devices"));
-    if v1 && !prefer_ebpf {
+    let layout = super::detect::Layout::detect().unwrap_or_default();
+    if layout.v1_mounts.contains_key("devices") && !prefer_ebpf {
         return Ok("cgroup v1 devices");
     }
-    if !mounts.iter().any(|m| m.version == 2) {
+    if layout.v2_mount.is_none() {
         return Err("neither a cgroup v1 devices nor a cgroup2 hierarchy is mounted".into());
     }
     match ebpf_supported() {

@@ -26,19 +26,8 @@
 //! [`normalize`]: super::devices::normalize
 //! [`permits`]: super::devices::permits
 
-use super::devices::DeviceRule;
-
-/// One eBPF instruction (`struct bpf_insn`).
-#[repr(C)]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Insn {
-    pub code: u8,
-    /// `dst_reg:4, src_reg:4`, a C bit-field: dst in the low nibble on
-    /// little-endian machines, in the high one on big-endian ones.
-    pub regs: u8,
-    pub off: i16,
-    pub imm: i32,
-}
+use super::bpf::Insn;
+use crate::config::devices::DeviceRule;
 
 // Opcodes: class | operation | source (bpf_common.h, bpf.h).
 /// `dst = *(u32 *)(src + off)`.
@@ -155,7 +144,7 @@ impl Block {
 ///
 /// [`normalize`]: super::devices::normalize
 pub(crate) fn program(rules: &[DeviceRule]) -> Vec<Insn> {
-    let n = super::devices::normalize(rules);
+    let n = crate::config::devices::normalize(rules);
     let default_allow = n[0].allow;
     let mut p = vec![
         // r2 = access_type; r3 = type (low 16 bits); r2 = access (high 16).
@@ -198,17 +187,24 @@ pub(crate) fn program(rules: &[DeviceRule]) -> Vec<Insn> {
 
 /// What the program enforces, for the enforcement report.
 pub(crate) fn describe(rules: &[DeviceRule], insns: usize) -> String {
-    let n = super::devices::normalize(rules);
+    let n = crate::config::devices::normalize(rules);
     format!(
         "eBPF BPF_CGROUP_DEVICE program of {insns} instructions: {}",
-        super::devices::summary(&n)
+        crate::config::devices::summary(&n)
     )
+}
+
+/// Whether a device program can be loaded here: loads a program that allows
+/// everything and closes it. For a caller that must decide ahead whether
+/// device rules can be enforced on cgroup v2 (an OCI runtime).
+pub(crate) fn probe() -> crate::error::Result<()> {
+    super::bpf::load(&program(&[])).map(drop)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cgroup::devices::{normalize, permits};
+    use crate::config::devices::{normalize, permits};
 
     /// Run `prog` on a context: an interpreter of exactly the opcodes the
     /// generator emits (anything else panics), with the kernel's semantics.
