@@ -8,9 +8,9 @@ use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::gateway::{Shared, Target};
 use super::policy::normalize_name;
 use super::relay;
+use super::shared::{Shared, Target};
 use super::sniff::{self, host_of, RequestHead, Sniff, MAX_HEAD};
 use super::violation::{Violation, ViolationKind};
 use super::Placeholder;

@@ -3,162 +3,24 @@
 //! listener. It lives as long as the box: it stops when the box's first
 //! process exits (or when the [`Child`](crate::Child) reaps it).
 
-use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use super::dns::{self, Decision, FakeTable, Resolver};
+use super::dns::{self};
 use super::notify::{self, Listener, Notif};
-use super::policy::{canonical, is_loopback, is_unspecified, EgressPolicy, Rules};
-use super::tls::BoxCa;
-use super::violation::{Log, Violation, ViolationKind};
-use super::Placeholder;
+use super::policy::{canonical, is_loopback, is_unspecified};
+use super::shared::{Shared, Target, MAX_CONNS};
+use super::violation::{Violation, ViolationKind};
 
-/// Most connections (captured, proxied, DNS over TCP) a box holds at once.
-pub(crate) const MAX_CONNS: usize = 256;
 /// Stack of a connection's thread (TLS interception included): small, as
 /// a box may hold [`MAX_CONNS`] of them.
 const CONN_STACK: usize = 256 << 10;
 /// Most DNS lookups of allowed names in flight at once.
 const MAX_LOOKUPS: usize = 32;
-
-/// Where a captured connection was going.
-#[derive(Debug, Clone)]
-pub(crate) struct Target {
-    /// The name it was made for (a fake address, or a proxy request).
-    pub name: Option<String>,
-    pub ip: Option<IpAddr>,
-    pub port: u16,
-    /// The calling thread in the caller's pid namespace, when known (its
-    /// pid in the box is looked up only for a violation).
-    pub tid: Option<u32>,
-}
-
-/// What every gateway thread shares.
-pub(crate) struct Shared {
-    pub rules: RwLock<Arc<Rules>>,
-    /// Secrets in force: placeholder, host, header, value.
-    pub secrets: RwLock<Vec<Placeholder>>,
-    pub fake: Mutex<FakeTable>,
-    pub resolver: Resolver,
-    /// Captured connections not yet accepted, by the box-side local address.
-    captured: Mutex<HashMap<SocketAddr, Target>>,
-    /// Signalled when a capture is noted.
-    noted: std::sync::Condvar,
-    pub log: Log,
-    pub conns: AtomicUsize,
-    lookups: AtomicUsize,
-    pub ca: Option<BoxCa>,
-    /// The capture listeners' addresses in the box.
-    capture4: Mutex<Option<SocketAddr>>,
-    capture6: Mutex<Option<SocketAddr>>,
-}
-
-impl Shared {
-    pub fn new(
-        rules: Rules,
-        policy: &EgressPolicy,
-        secrets: Vec<Placeholder>,
-        ca: Option<BoxCa>,
-    ) -> Shared {
-        let upstream = match policy.resolver {
-            Some(s) => dns::Upstream::Server(s),
-            None => dns::Upstream::System,
-        };
-        Shared {
-            rules: RwLock::new(Arc::new(rules)),
-            secrets: RwLock::new(secrets),
-            fake: Mutex::new(FakeTable::default()),
-            resolver: Resolver::new(upstream),
-            captured: Mutex::new(HashMap::new()),
-            noted: std::sync::Condvar::new(),
-            log: Log::default(),
-            conns: AtomicUsize::new(0),
-            lookups: AtomicUsize::new(0),
-            ca,
-            capture4: Mutex::new(None),
-            capture6: Mutex::new(None),
-        }
-    }
-
-    pub fn rules(&self) -> Arc<Rules> {
-        self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    pub fn record(&self, v: Violation) {
-        self.log.record(v);
-    }
-
-    /// The DNS decision for `name`.
-    fn decide(&self, name: &str) -> Decision {
-        if !self.rules().name_allowed(name) {
-            return Decision::Denied(name.to_string());
-        }
-        if self.resolver.lookup(name).is_empty() {
-            return Decision::Missing;
-        }
-        let ip = self
-            .fake
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .address(name);
-        Decision::Fake(ip)
-    }
-
-    /// Note where the captured connection from `local` is going.
-    fn note_capture(&self, local: SocketAddr, t: Target) {
-        self.captured
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(local, t);
-        self.noted.notify_all();
-    }
-
-    /// Where the captured connection from `local` is going, waiting a
-    /// little for the note: the connect's answer follows the connect, and
-    /// the accept may come first. `None` for a connection nobody noted
-    /// (someone connected to the capture port directly).
-    pub fn take_capture(&self, local: SocketAddr) -> Option<Target> {
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        let mut g = self.captured.lock().unwrap_or_else(|p| p.into_inner());
-        loop {
-            if let Some(t) = g.remove(&local) {
-                return Some(t);
-            }
-            let left = until.saturating_duration_since(std::time::Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            g = self
-                .noted
-                .wait_timeout(g, left)
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
-        }
-    }
-
-    /// Take a connection slot; `None` when the box holds too many.
-    pub fn slot(self: &Arc<Self>) -> Option<Slot> {
-        if self.conns.fetch_add(1, Ordering::AcqRel) >= MAX_CONNS {
-            self.conns.fetch_sub(1, Ordering::AcqRel);
-            return None;
-        }
-        Some(Slot(self.clone()))
-    }
-}
-
-/// A held connection slot, given back on drop.
-pub(crate) struct Slot(Arc<Shared>);
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.0.conns.fetch_sub(1, Ordering::AcqRel);
-    }
-}
 
 /// The running gateway of one box.
 pub(crate) struct Gateway {

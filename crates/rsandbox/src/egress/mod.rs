@@ -59,6 +59,7 @@ mod gateway;
 mod notify;
 pub(crate) mod policy;
 mod relay;
+mod shared;
 mod sniff;
 mod tls;
 mod violation;
@@ -227,7 +228,7 @@ fn lexical(path: &Path) -> PathBuf {
 /// variables), the gateway's state, and the files those mounts come from.
 pub(crate) struct EgressPlan {
     sandbox: Sandbox,
-    shared: Arc<gateway::Shared>,
+    shared: Arc<shared::Shared>,
     /// The gateway's end of the egress socket pair.
     parent_end: Option<OwnedFd>,
     dir: PathBuf,
@@ -307,7 +308,7 @@ impl EgressPlan {
         // Removes the directory should anything below fail.
         let mut plan = EgressPlan {
             sandbox: Sandbox::default(),
-            shared: Arc::new(gateway::Shared::new(
+            shared: Arc::new(shared::Shared::new(
                 Default::default(),
                 policy,
                 Vec::new(),
@@ -359,7 +360,7 @@ impl EgressPlan {
             }
         }
         plan.sandbox = bx;
-        plan.shared = Arc::new(gateway::Shared::new(rules, policy, secrets, ca));
+        plan.shared = Arc::new(shared::Shared::new(rules, policy, secrets, ca));
         Ok(Some(plan))
     }
 
