@@ -136,6 +136,30 @@ def sccs(edges):
     return out
 
 
+# The floors of the target layout, lowest first (a module not named here
+# is an engine). An import from a lower floor to a higher one runs up.
+FLOORS = [
+    ("error",),
+    ("sys", "memfd"),
+    # netns: a handle to a namespace (error and sys only), held in the description
+    ("config", "sandbox", "command", "stdio", "ns", "idmap", "netns", "profile", "preset"),
+    ("report",),
+    None,  # engines
+    ("child",),
+    ("spawn",),
+    ("run", "logs", "features"),
+]
+
+
+def floor(m):
+    top = m.split("::")[0]
+    engines = FLOORS.index(None)
+    for i, names in enumerate(FLOORS):
+        if names and top in names:
+            return i
+    return engines
+
+
 def main():
     mods, edges = graph(SRC)
     # A parent module re-exporting its children is not an upward import.
@@ -144,6 +168,18 @@ def main():
     circles = [sorted(c) for c in sccs(edges) if len(c) > 1]
     print(f"files: {len(mods)}  imports: {sum(len(e) for e in edges.values())}")
     print(f"import circles: {len(circles)}")
+    up = sorted((m, t) for m in edges for t in edges[m] if floor(t) > floor(m))
+    engines = FLOORS.index(None)
+    sideways = sorted(
+        (m, t) for m in edges for t in edges[m]
+        if floor(m) == floor(t) == engines and m.split("::")[0] != t.split("::")[0]
+    )
+    print(f"imports up a floor: {len(up)}")
+    for m, t in up:
+        print(f"  {m} -> {t}")
+    print(f"engine -> other engine: {len(sideways)}")
+    for m, t in sideways:
+        print(f"  {m} -> {t}")
     for c in sorted(circles, key=len, reverse=True):
         print(f"  {len(c)} files: {' '.join(c)}")
         for m in c:

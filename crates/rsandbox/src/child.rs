@@ -182,7 +182,7 @@ pub struct Child {
     killed_for: Option<Reason>,
     outcome: Option<Outcome>,
     enforcement: EnforcementReport,
-    spawn_timing: Option<crate::spawn::timing::SpawnTiming>,
+    spawn_timing: Option<crate::report::SpawnTiming>,
     /// The egress gateway serving this box (see [`crate::egress`]).
     egress: Option<crate::egress::Egress>,
     /// See [`Child::cloned_sharing_memory`].
@@ -272,13 +272,13 @@ impl Child {
         }
     }
 
-    pub(crate) fn set_spawn_timing(&mut self, t: crate::spawn::timing::SpawnTiming) {
+    pub(crate) fn set_spawn_timing(&mut self, t: crate::report::SpawnTiming) {
         self.spawn_timing = Some(t);
     }
 
     /// How long each stage of this spawn took, when timing was on
     /// ([`Sandbox::record_timing`] or `RSANDBOX_TIMING=1`); `None` otherwise.
-    pub fn spawn_timing(&self) -> Option<&crate::spawn::timing::SpawnTiming> {
+    pub fn spawn_timing(&self) -> Option<&crate::report::SpawnTiming> {
         self.spawn_timing.as_ref()
     }
 

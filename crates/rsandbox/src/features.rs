@@ -65,38 +65,11 @@ pub struct Features {
     pub device_rules: String,
 }
 
-fn uname() -> (String, String) {
-    // SAFETY: zeroed utsname is a valid out-parameter.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: u is a live utsname.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return (String::new(), String::new());
-    }
-    let s = |f: &[libc::c_char]| {
-        let b: Vec<u8> = f
-            .iter()
-            .take_while(|&&c| c != 0)
-            .map(|&c| c as u8)
-            .collect();
-        String::from_utf8_lossy(&b).into_owned()
-    };
-    (s(&u.release), s(&u.machine))
-}
-
-/// `(major, minor)` of the running kernel, `(0, 0)` when unreadable.
-pub(crate) fn kernel_version() -> (u32, u32) {
-    let (release, _) = uname();
-    let mut it = release
-        .split(|c: char| !c.is_ascii_digit())
-        .map(|n| n.parse::<u32>().unwrap_or(0));
-    (it.next().unwrap_or(0), it.next().unwrap_or(0))
-}
-
 /// Whether overlayfs takes its layers as fds (`lowerdir+` with
 /// `FSCONFIG_SET_FD`, Linux 6.8). Known from the version: probing would
 /// need `CAP_SYS_ADMIN`.
 pub fn overlay_fd_layers() -> bool {
-    kernel_version() >= (6, 8)
+    crate::sys::kernel::overlay_fd_layers()
 }
 
 fn syscall_exists(nr: libc::c_long, args: [libc::c_long; 3]) -> bool {
@@ -108,21 +81,7 @@ fn syscall_exists(nr: libc::c_long, args: [libc::c_long; 3]) -> bool {
 
 /// The Landlock ABI version (0 when Landlock is unavailable).
 pub fn landlock_abi() -> u32 {
-    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_long = 1;
-    // SAFETY: the version query takes NULL, 0 and the flag; no fd is created.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<u8>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
-    };
-    if r < 0 {
-        0
-    } else {
-        r as u32
-    }
+    crate::sys::kernel::landlock_abi()
 }
 
 fn read_trim(p: &str) -> Option<String> {
@@ -191,7 +150,7 @@ pub fn cgroup_mounts() -> Vec<CgroupMount> {
 
 /// Probe this machine.
 pub fn probe() -> Features {
-    let (kernel, arch) = uname();
+    let (kernel, arch) = crate::sys::kernel::uname();
     let cgroups = cgroup_mounts();
     let has_v1 = cgroups.iter().any(|c| c.version == 1);
     let has_v2 = cgroups.iter().any(|c| c.version == 2);

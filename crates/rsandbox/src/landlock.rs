@@ -109,27 +109,12 @@ impl Sandbox {
 
 /// The Landlock ABI of this kernel (0: none).
 pub fn abi_version() -> i32 {
-    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_uint = 1;
-    // SAFETY: the version query takes no attribute pointer.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_landlock_create_ruleset,
-            std::ptr::null::<libc::c_void>(),
-            0usize,
-            LANDLOCK_CREATE_RULESET_VERSION,
-        )
-    };
-    if r < 0 {
-        0
-    } else {
-        r as i32
-    }
+    crate::sys::kernel::landlock_abi() as i32
 }
 
 /// Minimum ABI for full enforcement of each part.
 const FS_ABI: i32 = 3;
 const NET_ABI: i32 = 4;
-pub(crate) const SCOPE_ABI: i32 = 6;
 
 const FILE_ACCESS: BitFlags<AccessFs> =
     make_bitflags!(AccessFs::{ReadFile | WriteFile | Execute | Truncate | IoctlDev});

@@ -28,7 +28,7 @@
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Condvar, Mutex, Once, OnceLock};
 
-use crate::fs::MountStep;
+use crate::config::fs::MountStep;
 use crate::ns::Namespace;
 use crate::sandbox::Sandbox;
 use crate::sys::caps::{has_effective_cap, CAP_SYS_ADMIN};

@@ -34,7 +34,7 @@ impl Sandbox {
 /// Hook for the layers owned by other modules (memory and pids limits, the
 /// default root view): they add their strict defaults here.
 fn strict_other_layers(sb: Sandbox) -> Sandbox {
-    if crate::landlock::abi_version() >= crate::landlock::SCOPE_ABI {
+    if crate::sys::kernel::landlock_abi() as i32 >= crate::config::landlock::SCOPE_ABI {
         sb.landlock_scope_abstract_unix()
     } else {
         sb

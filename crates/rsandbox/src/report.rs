@@ -11,6 +11,7 @@
 //! [`Error::Privilege`]: crate::Error::Privilege
 
 use std::fmt;
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -177,5 +178,52 @@ impl fmt::Display for EnforcementReport {
             )?;
         }
         Ok(())
+    }
+}
+
+/// When each stage of one spawn ended, as offsets from the call to `spawn`.
+///
+/// Marks follow the launch pipeline; stages a box does not use (no mount
+/// namespace, no PID namespace...) are absent. Child-side marks come from
+/// the child's own clock reads (`CLOCK_MONOTONIC`, shared by all
+/// processes), so "child running" may precede "clone returned".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SpawnTiming {
+    /// (stage, time since `spawn` was called when it ended), in pipeline
+    /// order.
+    pub marks: Vec<(&'static str, Duration)>,
+}
+
+impl SpawnTiming {
+    /// Time from the call to `spawn` until exec succeeded.
+    pub fn total(&self) -> Duration {
+        self.marks.last().map_or(Duration::ZERO, |m| m.1)
+    }
+
+    /// Each stage's own duration: (stage, end of stage − end of previous).
+    pub fn stages(&self) -> Vec<(&'static str, Duration)> {
+        let mut prev = Duration::ZERO;
+        self.marks
+            .iter()
+            .map(|&(n, t)| {
+                let d = t.saturating_sub(prev);
+                prev = prev.max(t);
+                (n, d)
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for SpawnTiming {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (name, d) in self.stages() {
+            writeln!(f, "{name:>30} {:>9.1} µs", d.as_secs_f64() * 1e6)?;
+        }
+        write!(
+            f,
+            "{:>30} {:>9.1} µs",
+            "total",
+            self.total().as_secs_f64() * 1e6
+        )
     }
 }

@@ -19,10 +19,10 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::caps::CapsConfig;
+use crate::config::fs::FsConfig;
 use crate::config::landlock::LandlockConfig;
 use crate::config::limits::Limits;
 use crate::config::seccomp::SeccompConfig;
-use crate::fs::FsConfig;
 use crate::idmap::IdMap;
 use crate::netns::NetNs;
 use crate::ns::Namespace;
@@ -110,7 +110,7 @@ pub struct Sandbox {
     pub(crate) payload_pid1: bool,
     /// Egress allow-list (see [`crate::egress`]).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) egress: Option<crate::egress::policy::EgressPolicy>,
+    pub(crate) egress: Option<crate::config::egress::EgressPolicy>,
 }
 
 impl Default for Sandbox {
@@ -481,5 +481,34 @@ impl Sandbox {
         self.caps.best_effort = on;
         self.landlock.best_effort = on;
         self
+    }
+
+    /// Whether the box builds its filesystem: in its own mount namespace, or in
+    /// a joined one when a rootfs or mount steps are given (an OCI runtime's
+    /// `linux.namespaces` mount entry with a `path`, as runc does; the joined
+    /// namespace's root becomes the box's).
+    pub(crate) fn builds_fs(&self) -> bool {
+        self.has_ns(Namespace::Mount)
+            || (self.fs != FsConfig::default()
+                && self.join_ns.iter().any(|(n, _)| *n == Namespace::Mount))
+    }
+
+    /// The directory the box's `/` comes from, for looking up the program before
+    /// spawn: `None` means the host's own root.
+    pub(crate) fn program_root(&self) -> Option<PathBuf> {
+        if self.builds_fs() {
+            return self.fs.rootfs.clone();
+        }
+        // A joined `/proc/PID/ns/mnt`: that process's root.
+        if let Some((_, p)) = self.join_ns.iter().find(|(n, _)| *n == Namespace::Mount) {
+            return p
+                .ends_with("ns/mnt")
+                .then(|| p.parent().and_then(Path::parent).map(|d| d.join("root")))
+                .flatten();
+        }
+        if !self.has_ns(Namespace::Mount) {
+            return None;
+        }
+        self.fs.rootfs.clone()
     }
 }

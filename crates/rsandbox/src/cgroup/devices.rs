@@ -81,7 +81,7 @@ pub(crate) fn check_nodes(sb: &Sandbox) -> Result<()> {
         return Ok(());
     }
     for step in &sb.fs_config().steps {
-        let crate::fs::MountStep::Device {
+        let crate::config::fs::MountStep::Device {
             dst,
             kind,
             major,
@@ -92,9 +92,9 @@ pub(crate) fn check_nodes(sb: &Sandbox) -> Result<()> {
             continue;
         };
         let k = match kind {
-            crate::fs::DeviceKind::Char => 'c',
-            crate::fs::DeviceKind::Block => 'b',
-            crate::fs::DeviceKind::Fifo => continue,
+            crate::config::fs::DeviceKind::Char => 'c',
+            crate::config::fs::DeviceKind::Block => 'b',
+            crate::config::fs::DeviceKind::Fifo => continue,
         };
         if !allows_mknod(rules, k, *major, *minor) {
             return Err(Error::invalid(

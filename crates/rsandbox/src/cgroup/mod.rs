@@ -46,8 +46,8 @@ use std::time::{Duration, Instant};
 pub use detect::Layout;
 pub(crate) use join::SelfJoin;
 
+use crate::config::limits::CgroupLimits;
 use crate::error::{Error, Result};
-use crate::limits::CgroupLimits;
 use crate::Sandbox;
 
 /// What the cgroup saw of the box's resource use.

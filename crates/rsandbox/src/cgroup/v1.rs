@@ -4,8 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cgroup::{read_kv, read_u64, write_file};
+use crate::config::limits::{CgroupLimits, CPU_PERIOD_US};
 use crate::error::Result;
-use crate::limits::{CgroupLimits, CPU_PERIOD_US};
 
 /// The v1 controllers `l` needs.
 pub fn needed_controllers(l: &CgroupLimits) -> Vec<&'static str> {

@@ -4,8 +4,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::cgroup::{read_kv, read_u64, write_file, CgroupStats};
+use crate::config::limits::{CgroupLimits, CPU_PERIOD_US};
 use crate::error::Result;
-use crate::limits::{CgroupLimits, CPU_PERIOD_US};
 
 /// The controllers `l` needs enabled in the parent's `cgroup.subtree_control`.
 pub fn needed_controllers(l: &CgroupLimits) -> Vec<&'static str> {

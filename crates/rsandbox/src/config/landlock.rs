@@ -49,3 +49,6 @@ impl LandlockConfig {
             || self.scope_signals
     }
 }
+
+/// The Landlock ABI that scopes abstract sockets and signals (Linux 6.12).
+pub(crate) const SCOPE_ABI: i32 = 6;

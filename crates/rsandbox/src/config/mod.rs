@@ -7,9 +7,12 @@
 
 pub mod caps;
 pub mod devices;
+pub mod egress;
 pub(crate) mod env_serde;
+pub mod fs;
 pub mod identity;
 pub mod landlock;
 pub mod limits;
 pub mod net;
 pub mod seccomp;
+pub mod seccomp_policy;

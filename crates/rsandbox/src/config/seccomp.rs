@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::seccomp::policy::SeccompPolicy;
+use crate::config::seccomp_policy::SeccompPolicy;
 
 /// Where the policy comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

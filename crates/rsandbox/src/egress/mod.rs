@@ -57,7 +57,8 @@ mod conn;
 mod dns;
 mod gateway;
 mod notify;
-pub(crate) mod policy;
+/// The policy is part of the description ([`crate::config::egress`]).
+pub(crate) use crate::config::egress as policy;
 mod relay;
 mod shared;
 mod sniff;
@@ -200,7 +201,7 @@ fn view_file(sb: &Sandbox, path: &Path) -> Option<PathBuf> {
 
 /// Where the host keeps `path` (absolute, in the box's view).
 fn host_path(sb: &Sandbox, p: &Path) -> PathBuf {
-    match crate::fs::program_root(sb) {
+    match sb.program_root() {
         Some(r) => r.join(p.strip_prefix("/").unwrap_or(p)),
         None => p.to_path_buf(),
     }

@@ -598,8 +598,8 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             work,
             ..
         } => {
-            if !crate::features::overlay_fd_layers() {
-                let (major, minor) = crate::features::kernel_version();
+            if !crate::sys::kernel::overlay_fd_layers() {
+                let (major, minor) = crate::sys::kernel::version();
                 return Err(Error::Unsupported {
                     feature: "overlay with layers as fds (lowerdir+, Linux 6.8)".into(),
                     detail: format!(

@@ -254,7 +254,7 @@ fn raw_program(bytes: &[u8]) -> Result<Compiled> {
 /// runs as uid 0 (in a new user namespace, or as a root caller with
 /// them), and none for another uid (exec clears them).
 fn kept_caps(sb: &Sandbox) -> u64 {
-    let last = crate::caps::cap_last_cap().min(63);
+    let last = crate::config::caps::cap_last_cap().min(63);
     let all = if last == 63 {
         u64::MAX
     } else {
@@ -265,7 +265,7 @@ fn kept_caps(sb: &Sandbox) -> u64 {
             .caps
             .kept()
             .iter()
-            .filter_map(|n| crate::caps::parse_cap(n))
+            .filter_map(|n| crate::config::caps::parse_cap(n))
             .filter(|&c| c <= last)
             .fold(0, |m, c| m | (1 << c));
     }

@@ -3,6 +3,7 @@
 //! itself, release the child (when it waits for that), and read its error
 //! pipe.
 
+pub mod degrade;
 pub(crate) mod init;
 mod launcher;
 pub(crate) mod plan;
@@ -52,11 +53,11 @@ pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
             Err(Failed::Other(e)) => return Err(e),
             Err(Failed::Refused(errno)) => errno,
         };
-        if !crate::degrade::wanted(sb) {
-            return Err(crate::degrade::refused_error(&current, errno));
+        if !degrade::wanted(sb) {
+            return Err(degrade::refused_error(&current, errno));
         }
-        let Some((smaller, more)) = crate::degrade::fallback(&current, errno) else {
-            return Err(crate::degrade::refused_error(&current, errno));
+        let Some((smaller, more)) = degrade::fallback(&current, errno) else {
+            return Err(degrade::refused_error(&current, errno));
         };
         // Entries of an earlier step stay unless this one restates them.
         for entry in more {
@@ -83,7 +84,7 @@ impl From<Error> for Failed {
 
 /// Map a clone error: a refusal of the namespaces, or the error to report.
 fn clone_failed(sb: &Sandbox, e: io::Error) -> Failed {
-    if crate::degrade::is_refusal(sb, &e) {
+    if degrade::is_refusal(sb, &e) {
         Failed::Refused(e.raw_os_error().unwrap_or(libc::EPERM))
     } else {
         Failed::Other(clone_error(sb, e))
@@ -488,9 +489,7 @@ fn child_failed(sb: &Sandbox, plan: &Plan, ce: ChildError) -> Failed {
         Stage::Proc,
     ];
     let in_setup = Stage::from_u32(ce.stage).is_some_and(|s| setup.contains(&s));
-    if in_setup
-        && matches!(ce.errno, libc::EPERM | libc::EACCES)
-        && crate::degrade::userns_restricted(sb)
+    if in_setup && matches!(ce.errno, libc::EPERM | libc::EACCES) && degrade::userns_restricted(sb)
     {
         return Failed::Refused(ce.errno);
     }

@@ -11,7 +11,6 @@
 //!
 //! [`Sandbox::record_timing`]: crate::Sandbox::record_timing
 
-use std::fmt;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
@@ -176,52 +175,7 @@ impl Drop for Stamps {
     }
 }
 
-/// When each stage of one spawn ended, as offsets from the call to `spawn`.
-///
-/// Marks follow the launch pipeline; stages a box does not use (no mount
-/// namespace, no PID namespace...) are absent. Child-side marks come from
-/// the child's own clock reads (`CLOCK_MONOTONIC`, shared by all
-/// processes), so "child running" may precede "clone returned".
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct SpawnTiming {
-    /// (stage, time since `spawn` was called when it ended), in pipeline
-    /// order.
-    pub marks: Vec<(&'static str, Duration)>,
-}
-
-impl SpawnTiming {
-    /// Time from the call to `spawn` until exec succeeded.
-    pub fn total(&self) -> Duration {
-        self.marks.last().map_or(Duration::ZERO, |m| m.1)
-    }
-
-    /// Each stage's own duration: (stage, end of stage − end of previous).
-    pub fn stages(&self) -> Vec<(&'static str, Duration)> {
-        let mut prev = Duration::ZERO;
-        self.marks
-            .iter()
-            .map(|&(n, t)| {
-                let d = t.saturating_sub(prev);
-                prev = prev.max(t);
-                (n, d)
-            })
-            .collect()
-    }
-}
-
-impl fmt::Display for SpawnTiming {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (name, d) in self.stages() {
-            writeln!(f, "{name:>30} {:>9.1} µs", d.as_secs_f64() * 1e6)?;
-        }
-        write!(
-            f,
-            "{:>30} {:>9.1} µs",
-            "total",
-            self.total().as_secs_f64() * 1e6
-        )
-    }
-}
+pub use crate::report::SpawnTiming;
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@
 
 pub(crate) mod caps;
 pub(crate) mod fd;
+pub(crate) mod kernel;
 pub(crate) mod net;
 pub(crate) mod vfork;
 
