@@ -245,6 +245,13 @@ fn open_src(field: &str, p: &Path) -> Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
+impl super::template::ViewBuilder for MountPlan {
+    unsafe fn build_view(&self, slim: bool) -> std::result::Result<RawFd, (&'static str, i32)> {
+        // SAFETY: the caller's contract (a private mount namespace of its own).
+        unsafe { self.build_template(slim) }
+    }
+}
+
 impl MountPlan {
     /// Validate the filesystem configuration and prepare every path the child
     /// needs. `None` when the sandbox has no mount namespace. `shared`: the
@@ -261,7 +268,13 @@ impl MountPlan {
         };
         let stage = stage()?;
         let null = Src::new("mask", Path::new("/dev/null"))?;
-        let template = shared.then(|| super::template::for_sandbox(sb)).flatten();
+        let template = shared
+            .then(|| {
+                super::template::for_sandbox(sb, |hidden| {
+                    MountPlan::for_template(hidden).map_err(|e| e.to_string())
+                })
+            })
+            .flatten();
 
         let mut ops = Vec::new();
         // A /dev waiting to be made read-only after the later steps (e.g.

@@ -51,9 +51,9 @@
 //! `RSANDBOX_NO_TEMPLATE=1` in the environment.
 
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::plan::MountPlan;
 use super::syscall::make_root_rprivate;
 use super::{normalize, MountStep};
 use crate::ns::Namespace;
@@ -80,7 +80,7 @@ pub(crate) struct Template {
     changes: OwnedFd,
     /// The host paths masked in the view (see `fs::hidden_host_paths`):
     /// masked there, they are locked in every box.
-    hidden: Vec<std::path::PathBuf>,
+    hidden: Vec<PathBuf>,
 }
 
 /// The state of the host the template reflects.
@@ -276,9 +276,23 @@ fn servable(sb: &Sandbox) -> bool {
     })
 }
 
-/// The template to use for `sb`, built (or rebuilt) if needed; `None`: take
-/// the per-box path.
-pub(crate) fn for_sandbox(sb: &Sandbox) -> Option<Arc<Template>> {
+/// What makes a template's view inside the template's own new mount
+/// namespace. The mount plan (`fs::plan`) implements it: the template only
+/// decides when a view is built, holds it and serves it.
+pub(crate) trait ViewBuilder: Send + 'static {
+    /// Build the view; returns its root fd.
+    ///
+    /// # Safety
+    /// Only in a private mount namespace of the calling thread's own.
+    unsafe fn build_view(&self, slim: bool) -> Result<RawFd, (&'static str, i32)>;
+}
+
+/// The template to use for `sb`, built (or rebuilt) if needed with the view
+/// `prepare` makes for the host paths to hide; `None`: take the per-box path.
+pub(crate) fn for_sandbox<B: ViewBuilder>(
+    sb: &Sandbox,
+    prepare: impl FnOnce(&[PathBuf]) -> Result<B, String>,
+) -> Option<Arc<Template>> {
     if std::env::var_os("RSANDBOX_NO_TEMPLATE").is_some_and(|v| v == "1")
         || !servable(sb)
         || !caller_privileged()
@@ -298,7 +312,7 @@ pub(crate) fn for_sandbox(sb: &Sandbox) -> Option<Arc<Template>> {
     if g.failed.as_ref().is_some_and(|(k, _)| *k == key) {
         return None;
     }
-    match build(key, full) {
+    match build(key, full, prepare) {
         Ok(t) => {
             let t = Arc::new(t);
             g.template = Some(t.clone());
@@ -314,13 +328,17 @@ pub(crate) fn for_sandbox(sb: &Sandbox) -> Option<Arc<Template>> {
 
 /// Build a template from the caller's mount namespace (`full`: keeping the
 /// host's tree in it).
-fn build(key: Key, full: bool) -> Result<Template, String> {
+fn build<B: ViewBuilder>(
+    key: Key,
+    full: bool,
+    prepare: impl FnOnce(&[PathBuf]) -> Result<B, String>,
+) -> Result<Template, String> {
     // Opened here, in the source namespace, before the copy: a change made
     // after this point is reported by `stale`.
     let changes = open(c"/proc/thread-self/mountinfo", libc::O_RDONLY)
         .map_err(|e| format!("open /proc/thread-self/mountinfo: {e}"))?;
     let hidden = super::hidden_host_paths();
-    let plan = MountPlan::for_template(&hidden).map_err(|e| e.to_string())?;
+    let plan = prepare(&hidden)?;
     let built = std::thread::Builder::new()
         .name("rsandbox-template".into())
         .spawn(move || build_in_new_ns(&plan, full))
@@ -350,7 +368,7 @@ fn build(key: Key, full: bool) -> Result<Template, String> {
 }
 
 /// On a throwaway thread: a private mount namespace holding the view.
-fn build_in_new_ns(plan: &MountPlan, full: bool) -> Result<(OwnedFd, OwnedFd), String> {
+fn build_in_new_ns(plan: &impl ViewBuilder, full: bool) -> Result<(OwnedFd, OwnedFd), String> {
     // SAFETY: unshare and mount with constant arguments; they affect only
     // this thread (its own fs_struct and new mount namespace).
     unsafe {
@@ -368,7 +386,7 @@ fn build_in_new_ns(plan: &MountPlan, full: bool) -> Result<(OwnedFd, OwnedFd), S
         }
     }
     // SAFETY: runs on this thread only, with the plan's prepared data.
-    let view = unsafe { plan.build_template(!full) }.map_err(|(what, errno)| {
+    let view = unsafe { plan.build_view(!full) }.map_err(|(what, errno)| {
         format!(
             "build the template view ({what}): {}",
             std::io::Error::from_raw_os_error(errno)
