@@ -21,6 +21,7 @@ use crate::cgroup::Cgroup;
 use crate::child::{Child, ChildParts};
 use crate::command::Command;
 use crate::error::{ChildError, Error, Result, Stage};
+use crate::report::EnforcementReport;
 use crate::sandbox::Sandbox;
 use crate::sys;
 
@@ -92,18 +93,16 @@ fn clone_failed(sb: &Sandbox, e: io::Error) -> Failed {
 }
 
 /// One attempt at spawning `cmd` in `sb`; `lost` are the report entries of
-/// the protections an earlier, refused attempt had to give up.
+/// the protections an earlier, refused attempt had to give up. The steps,
+/// in order: plan, cgroup, report, pipes, clone, release, wait for the
+/// exec, start the box's services.
 fn spawn_once(
     sb: &Sandbox,
     cmd: &Command,
     lost: &[crate::report::LayerReport],
 ) -> std::result::Result<Child, Failed> {
     let started = Instant::now();
-    let stamps = if sb.record_timing || timing::Stamps::env_enabled() {
-        timing::Stamps::new(timing::now_ns())
-    } else {
-        None
-    };
+    let stamps = timing::Stamps::wanted(sb.record_timing);
     // Egress (crate::egress): the box gets its resolv.conf, CA bundle and
     // variables through the sandbox the plan is made from.
     let mut egress = crate::egress::EgressPlan::prepare(sb)?;
@@ -118,17 +117,76 @@ fn spawn_once(
     // The identity becomes explicit id maps here (see crate::identity).
     let resolved = crate::identity::resolve(sb);
     let sb = &*resolved;
+    let mut plan = make_plan(sb, cmd, egress.as_mut(), stamps)?;
+    let cgroup = make_cgroup(sb, &mut plan)?;
+    let mut pipes = Pipes::new(&plan)?;
+    prepare_init(&mut plan, &pipes.child_fds())?;
+    plan.keep_fds = keep_fds(&plan, &pipes.child_fds());
+    let report = launch_report(sb, &plan, cgroup.as_ref(), lost);
+    let into = cgroup.as_ref().and_then(|c| {
+        c.clone_into_fd().map(|fd| launcher::IntoCgroup {
+            fd,
+            helper: c.clone_into_helper(),
+        })
+    });
+    let (mut child, early, into_cgroup) =
+        clone_box(sb, &mut plan, &mut pipes, into, cgroup, report, started)?;
+    let late = routine::release_late(&plan, into.is_some(), into_cgroup);
+    let released = early.and_then(|done| match done {
+        true => Ok(()),
+        false => release(&plan, &child, into_cgroup, late, &pipes.sync_w),
+    });
+    if let Err(e) = released {
+        // The child sets up while we release it, so it may have failed
+        // (and exited, making the cgroup attach fail) first: its own
+        // error is the one that says what went wrong.
+        child.abort();
+        return Err(match read_child_error(&pipes.err_r) {
+            Ok(Some(ce)) => child_failed(sb, &plan, ce),
+            _ => e.into(),
+        });
+    }
+    mark(&plan.timing, Mark::Released);
+    wait_exec(sb, &plan, &mut child, pipes)?;
+    start_services(&mut plan, egress, &mut child)?;
+    Ok(child)
+}
+
+/// The launch plan, with the child's end of the egress pair when the box
+/// has an allow-list.
+fn make_plan(
+    sb: &Sandbox,
+    cmd: &Command,
+    egress: Option<&mut crate::egress::EgressPlan>,
+    stamps: Option<timing::Stamps>,
+) -> Result<Plan> {
     let mut plan = Plan::new(sb, cmd, warmth::count_spawn())?;
-    if let Some(e) = egress.as_mut() {
+    if let Some(e) = egress {
         plan.egress = Some(e.child_part(plan.min_fd)?);
     }
     mark(&stamps, Mark::Planned);
     plan.timing = stamps;
+    Ok(plan)
+}
+
+/// The box's cgroup, when it has one, and what the child does about it.
+fn make_cgroup(sb: &Sandbox, plan: &mut Plan) -> Result<Option<Cgroup>> {
     let mut cgroup = Cgroup::create(sb)?;
     if let Some(cg) = cgroup.as_mut() {
-        prepare_cgroup(&mut plan, cg);
+        prepare_cgroup(plan, cg);
     }
     mark(&plan.timing, Mark::Cgroup);
+    Ok(cgroup)
+}
+
+/// The enforcement report of this launch: the plans' layers, the limits as
+/// the cgroup applied them, the init, and what a refused attempt lost.
+fn launch_report(
+    sb: &Sandbox,
+    plan: &Plan,
+    cgroup: Option<&Cgroup>,
+    lost: &[crate::report::LayerReport],
+) -> EnforcementReport {
     let mut report = report::assemble(
         sb,
         plan.caps.as_ref(),
@@ -145,59 +203,96 @@ fn spawn_once(
     }
     report.add_limits(
         sb,
-        cgroup.as_ref().map_or(&[][..], |c| c.unapplied()),
-        cgroup.as_ref().and_then(|c| c.devices_applied()),
+        cgroup.map_or(&[][..], |c| c.unapplied()),
+        cgroup.and_then(|c| c.devices_applied()),
     );
-
-    let (sync_r, sync_w) = sys::fd::pipe_cloexec("sync", plan.min_fd)?;
-    let (err_r, err_w) = sys::fd::pipe_cloexec("error", plan.min_fd)?;
-    let (status_r, status_w) = if plan.pid_ns && !plan.no_init {
-        let (r, w) = sys::fd::pipe_cloexec("status", plan.min_fd)?;
-        (Some(r), Some(w))
-    } else {
-        (None, None)
-    };
-    // A child that shares the caller's memory and whose ids we map: the
-    // caller's thread maps them while the clone runs (release_early).
-    let pid_pipe = if plan.user_ns && !plan.child_maps && plan.may_share_memory() {
-        Some(sys::fd::pipe_cloexec("pid", plan.min_fd)?)
-    } else {
-        None
-    };
-    let fds = ChildFds {
-        sync_r: sync_r.as_raw_fd(),
-        err_w: err_w.as_raw_fd(),
-        status_w: status_w.as_ref().map_or(-1, |f| f.as_raw_fd()),
-        // Set by the clone (see routine::release_late).
-        release_late: true,
-        // Set by the clone (see launcher::clone3_child).
-        shares_memory: false,
-        pid_w: pid_pipe.as_ref().map_or(-1, |(_, w)| w.as_raw_fd()),
-        pid_cell: std::ptr::null(),
-    };
-    prepare_init(&mut plan, &fds)?;
-    plan.keep_fds = keep_fds(&plan, &fds);
     if plan.init.is_some() {
         report.push(init::report());
     }
     for entry in lost {
         report.push(entry.clone());
     }
+    report
+}
 
-    let into = cgroup.as_ref().and_then(|c| {
-        c.clone_into_fd().map(|fd| launcher::IntoCgroup {
-            fd,
-            helper: c.clone_into_helper(),
+/// The pipes between the caller and the child: the go byte (sync), the
+/// child's error record (closed on exec), the init's report of the
+/// payload's status, and the child's pid (a child that shares the caller's
+/// memory and whose ids the caller maps: see [`release_early`]).
+struct Pipes {
+    sync_r: OwnedFd,
+    sync_w: OwnedFd,
+    err_r: OwnedFd,
+    err_w: Option<OwnedFd>,
+    status_r: Option<OwnedFd>,
+    status_w: Option<OwnedFd>,
+    pid: Option<(OwnedFd, OwnedFd)>,
+}
+
+impl Pipes {
+    fn new(plan: &Plan) -> Result<Pipes> {
+        let (sync_r, sync_w) = sys::fd::pipe_cloexec("sync", plan.min_fd)?;
+        let (err_r, err_w) = sys::fd::pipe_cloexec("error", plan.min_fd)?;
+        let (status_r, status_w) = if plan.pid_ns && !plan.no_init {
+            let (r, w) = sys::fd::pipe_cloexec("status", plan.min_fd)?;
+            (Some(r), Some(w))
+        } else {
+            (None, None)
+        };
+        let pid = if plan.user_ns && !plan.child_maps && plan.may_share_memory() {
+            Some(sys::fd::pipe_cloexec("pid", plan.min_fd)?)
+        } else {
+            None
+        };
+        Ok(Pipes {
+            sync_r,
+            sync_w,
+            err_r,
+            err_w: Some(err_w),
+            status_r,
+            status_w,
+            pid,
         })
-    });
-    let pending =
-        launcher::launch(&plan, fds, into, pid_pipe.is_some()).map_err(|e| clone_failed(sb, e))?;
-    let early = match &pid_pipe {
-        Some((pid_r, _)) => release_early(&plan, pid_r, &sync_w),
+    }
+
+    /// The child's ends, as the pre-exec routine takes them.
+    fn child_fds(&self) -> ChildFds {
+        let raw = |f: &Option<OwnedFd>| f.as_ref().map_or(-1, |f| f.as_raw_fd());
+        ChildFds {
+            sync_r: self.sync_r.as_raw_fd(),
+            err_w: raw(&self.err_w),
+            status_w: raw(&self.status_w),
+            // Set by the clone (see routine::release_late).
+            release_late: true,
+            // Set by the clone (see launcher::clone3_child).
+            shares_memory: false,
+            pid_w: self.pid.as_ref().map_or(-1, |(_, w)| w.as_raw_fd()),
+            pid_cell: std::ptr::null(),
+        }
+    }
+}
+
+/// Clone the child and make its [`Child`]: returns it, the outcome of the
+/// early release (see [`release_early`]) and whether `CLONE_INTO_CGROUP`
+/// placed it in its cgroup. The caller's copies of what the child now
+/// holds are closed.
+fn clone_box(
+    sb: &Sandbox,
+    plan: &mut Plan,
+    pipes: &mut Pipes,
+    into: Option<launcher::IntoCgroup>,
+    cgroup: Option<Cgroup>,
+    enforcement: EnforcementReport,
+    started: Instant,
+) -> std::result::Result<(Child, Result<bool>, bool), Failed> {
+    let pending = launcher::launch(plan, pipes.child_fds(), into, pipes.pid.is_some())
+        .map_err(|e| clone_failed(sb, e))?;
+    let early = match &pipes.pid {
+        Some((pid_r, _)) => release_early(plan, pid_r, &pipes.sync_w),
         None => Ok(false),
     };
     let launched = pending.wait().map_err(|e| clone_failed(sb, e))?;
-    drop(pid_pipe);
+    pipes.pid = None;
     mark(&plan.timing, Mark::Cloned);
     // The box's end of the egress pair is the child's now.
     drop(plan.egress.take());
@@ -205,55 +300,56 @@ fn spawn_once(
     // that failed and exited early must not turn the go byte into SIGPIPE,
     // which a C or Python host may not ignore, and a child with no go byte
     // to wait for reads a hang-up as its parent's death.
-    drop((err_w, status_w));
+    drop((pipes.err_w.take(), pipes.status_w.take()));
     // The child holds its own copies now; ours would only delay EOFs.
     for fd in plan.stdio.iter_mut() {
         fd.take();
     }
     plan.passed.clear();
-
-    let parent_stdio = std::mem::take(&mut plan.parent_stdio);
-    let mut child = Child::new(
+    let child = Child::new(
         ChildParts {
             pid: launched.pid,
             pidfd: launched.pidfd,
-            status_pipe: status_r,
-            stdio: parent_stdio,
+            status_pipe: pipes.status_r.take(),
+            stdio: std::mem::take(&mut plan.parent_stdio),
             cgroup,
             started,
-            enforcement: report,
+            enforcement,
             shared_memory: launched.shared_memory,
         },
         sb,
     );
+    Ok((child, early, launched.into_cgroup))
+}
 
-    let late = routine::release_late(&plan, into.is_some(), launched.into_cgroup);
-    let released = early.and_then(|done| match done {
-        true => Ok(()),
-        false => release(&plan, &child, launched.into_cgroup, late, &sync_w),
-    });
-    if let Err(e) = released {
-        // The child sets up while we release it, so it may have failed
-        // (and exited, making the cgroup attach fail) first: its own
-        // error is the one that says what went wrong.
-        child.abort();
-        return Err(match read_child_error(&err_r) {
-            Ok(Some(ce)) => child_failed(sb, &plan, ce),
-            _ => e.into(),
-        });
-    }
-    mark(&plan.timing, Mark::Released);
-
-    let error = read_child_error(&err_r)?;
-    drop((sync_r, sync_w));
+/// Block until the child exec'd the payload (or sent its error, then the
+/// box is torn down and the error returned).
+fn wait_exec(
+    sb: &Sandbox,
+    plan: &Plan,
+    child: &mut Child,
+    pipes: Pipes,
+) -> std::result::Result<(), Failed> {
+    let error = read_child_error(&pipes.err_r)?;
+    drop(pipes);
     if let Some(ce) = error {
         child.abort();
-        return Err(child_failed(sb, &plan, ce));
+        return Err(child_failed(sb, plan, ce));
     }
     if let Some(t) = &plan.timing {
         t.mark(Mark::Exec);
         child.set_spawn_timing(t.collect());
     }
+    Ok(())
+}
+
+/// The services the caller's process runs for the box: published ports
+/// and the egress gateway.
+fn start_services(
+    plan: &mut Plan,
+    egress: Option<crate::egress::EgressPlan>,
+    child: &mut Child,
+) -> Result<()> {
     if let Some(p) = plan.publish.take() {
         p.start()?;
     }
@@ -261,7 +357,7 @@ fn spawn_once(
         let gw = e.start(child.as_fd().as_raw_fd())?;
         child.set_egress(gw);
     }
-    Ok(child)
+    Ok(())
 }
 
 /// With a PID namespace: what the child needs to exec the box's init (its

@@ -127,189 +127,272 @@ fn report(err_w: RawFd, e: ChildError) -> ! {
 
 enum Never {}
 
+/// The child's path from clone to exec, one step per stage in the order
+/// DESIGN.md gives. Each step makes raw syscalls on data the parent
+/// prepared, and allocates nothing.
+///
 /// # Safety
 /// See [`child_main`].
 unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
-    // SAFETY: (whole function) each call is a raw syscall (or a libc wrapper
-    // that is one) on integers or on pointers into the prepared plan.
-    unsafe {
-        stamp(plan, Mark::ChildRunning);
-        if fds.shares_memory {
-            // The caller's handlers must never run here, on its memory:
-            // defaults first, then the mask (all blocked by the parent
-            // around the clone) is cleared.
-            reset_signals()?;
-        }
-        if plan.die_with_parent {
-            check(
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0),
-                Stage::DeathSignal,
-                0,
-            )?;
-        }
-        // Only what the plan owns stays open: the caller's other fds
-        // (host directories among them: a cgroup, the template's view) must
-        // not be reachable by any path the box names. This also closes our
-        // copy of the sync pipe's write end, so the parent's death before
-        // the go byte reads as EOF instead of blocking forever.
-        close_unowned(&plan.keep_fds);
-        // The cgroup v1 hierarchies, joined before anything can fork (and
-        // while this process is still single-threaded, which makes the
-        // kernel skip its global lock; see cgroup/join.rs).
-        for (i, j) in plan.cgroup_joins.iter().enumerate() {
-            let fd = j.fd.as_raw_fd();
+    stamp(plan, Mark::ChildRunning);
+    start(plan, fds)?;
+    join_cgroups(plan)?;
+    let parent_maps = map_ids(plan, fds)?;
+    new_session(plan, fds, parent_maps)?;
+    // SAFETY: in the child after clone, on the prepared plan.
+    unsafe { become_ns_root(plan, fds)? };
+    enter_namespaces(plan)?;
+    network(plan)?;
+    if let Some(m) = &plan.mounts {
+        // SAFETY: in the child, after clone, on the plan's prepared mounts.
+        unsafe { m.apply()? };
+    }
+    stamp(plan, Mark::Mounts);
+    // SAFETY: in the child after clone, on the prepared plan.
+    unsafe { process_settings(plan)? };
+    // SAFETY: as above.
+    unsafe { privileges(plan, fds)? };
+    stamp(plan, Mark::Creds);
+    if fds.release_late && !parent_maps {
+        // The parent attached a cgroup the clone could not place us in
+        // and we could not join ourselves, while we set up: nothing of
+        // the box may fork or exec before that. Usually the byte is
+        // there already and this read does not sleep.
+        wait_for_release(fds.sync_r);
+    }
+    if let Some(init) = &plan.init {
+        // The box is set up: hand it to its init, a program of its own
+        // that forks the payload (see spawn/init.rs).
+        // SAFETY: the init's image and argument arrays were prepared by
+        // the parent and live as long as the plan.
+        return unsafe { exec_init(init, plan.envp_ptrs.as_ptr()) };
+    }
+    // SAFETY: as for exec_init: the plan's prepared program and arrays.
+    unsafe { payload_tail(plan) }
+}
+
+/// First things: the caller's signal handlers gone (shared memory), the
+/// death signal armed, every fd the plan does not own closed.
+fn start(plan: &Plan, fds: ChildFds) -> ChildResult {
+    if fds.shares_memory {
+        // The caller's handlers must never run here, on its memory:
+        // defaults first, then the mask (all blocked by the parent
+        // around the clone) is cleared.
+        reset_signals()?;
+    }
+    if plan.die_with_parent {
+        // SAFETY: prctl with integer arguments.
+        let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+        check(r, Stage::DeathSignal, 0)?;
+    }
+    // Only what the plan owns stays open: the caller's other fds (host
+    // directories among them: a cgroup, the template's view) must not be
+    // reachable by any path the box names. This also closes our copy of
+    // the sync pipe's write end, so the parent's death before the go byte
+    // reads as EOF instead of blocking forever.
+    close_unowned(&plan.keep_fds);
+    Ok(())
+}
+
+/// The cgroup v1 hierarchies, joined before anything can fork (and while
+/// this process is still single-threaded, which makes the kernel skip its
+/// global lock; see cgroup/join.rs); then the cgroup namespace, rooted
+/// there in every hierarchy.
+fn join_cgroups(plan: &Plan) -> ChildResult {
+    for (i, j) in plan.cgroup_joins.iter().enumerate() {
+        let fd = j.fd.as_raw_fd();
+        // SAFETY: write/close on an fd the plan owns, from a static buffer.
+        unsafe {
             if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
                 return Err(ChildError::last(Stage::Cgroup, i as u32));
             }
             libc::close(fd);
         }
-        // Now that the box is in its cgroups, its cgroup namespace is
-        // rooted there in every hierarchy.
-        if plan.unshare_cgroup_ns {
-            check(
-                libc::unshare(libc::CLONE_NEWCGROUP),
-                Stage::Cgroup,
-                u32::MAX,
-            )?;
-        }
-        // Ids are mapped first: files made by the mount steps and the
-        // identity switch need them. The child maps its own ids when the
-        // kernel lets it (one line, the caller's id); otherwise it waits for
-        // the parent to write them. Waiting after PR_SET_PDEATHSIG closes
-        // the race where the parent dies before the death signal is armed.
-        let parent_maps = plan.user_ns && !plan.child_maps;
-        if plan.child_maps {
-            write_own_maps(plan)?;
-        }
-        if let Some(adj) = &plan.oom_score_adj {
-            write_file(c"/proc/self/oom_score_adj", adj.as_bytes())?;
-        }
-        // This process holds a copy of the caller's memory until it execs:
-        // from here on nothing may read it through /proc (a process joining
-        // an existing box's namespaces lives beside that box's processes).
-        // Not earlier: a non-dumpable process's /proc files are root's, and
-        // an unprivileged child writes its own id maps and oom_score_adj.
-        // Sharing the caller's memory, this process must leave its `mm`
-        // alone (the flag would make the caller non-dumpable): it is the
-        // caller's own memory under the caller's ids, and gets a fresh `mm`
-        // at exec (see sys/vfork.rs).
-        // With parent-written maps the kernel uid may change below, which
-        // makes the mm non-dumpable anyway: do it now, for the whole setup;
-        // the parent gives the caller its own flag back after the exec
-        // (launcher::KeepDumpable).
-        if !fds.shares_memory || parent_maps {
-            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-        }
-        if parent_maps {
-            if fds.shares_memory && fds.pid_w >= 0 {
-                // The parent's cloning thread is suspended: tell the
-                // caller's thread, which writes the maps, who we are.
-                let pid = std::ptr::read_volatile(fds.pid_cell);
-                let _ = sys::write_all(fds.pid_w, &pid_record(pid, true));
-            }
-            wait_for_release(fds.sync_r);
-        }
-        if plan.die_with_parent && !parent_maps && !fds.release_late && parent_gone(plan, fds) {
-            // No go byte to wait for: the same race is closed by looking.
-            sys::exit_now(SETUP_FAILED);
-        }
-        check(libc::setsid(), Stage::Session, 0)?;
-        stamp(plan, Mark::ChildGo);
-        // The host sources of the mounts are looked up with the caller's
-        // ids, before the box's (see MountPlan::open_sources); in a joined
-        // mount namespace they are looked up there, after the joins.
-        let joins_mnt = plan.joins.iter().any(|(_, f)| *f == libc::CLONE_NEWNS);
-        if let (Some(m), Some(_), false) = (&plan.mounts, plan.ns_root_uid, joins_mnt) {
-            m.open_sources()?;
-        }
-        // Raw syscalls (see switch_identity).
-        if let Some(g) = plan.ns_root_gid {
-            let r = libc::syscall(libc::SYS_setresgid, g, g, g);
-            check(r as libc::c_int, Stage::Identity, 10)?;
-        }
-        if let Some(u) = plan.ns_root_uid {
-            let r = libc::syscall(libc::SYS_setresuid, u, u, u);
-            check(r as libc::c_int, Stage::Identity, 11)?;
-        }
-        if plan.ns_root_gid.is_some() || plan.ns_root_uid.is_some() {
-            rearm_death_signal(plan, fds)?;
-        }
-
-        for (i, (fd, flag)) in plan.joins.iter().enumerate() {
-            check(libc::setns(fd.as_raw_fd(), *flag), Stage::Setns, i as u32)?;
-        }
-
-        if plan.net_ns {
-            crate::sys::net::loopback_up()?;
-        }
-        // Egress: the gateway's sockets, made in the box's namespace while
-        // this process may still bind port 53 (crate::egress).
-        if let Some(e) = &plan.egress {
-            e.make_sockets()?;
-        }
-        if let Some(h) = &plan.hostname {
-            check(
-                libc::sethostname(h.as_ptr(), h.as_bytes().len()),
-                Stage::Hostname,
-                0,
-            )?;
-        }
-        stamp(plan, Mark::Net);
-        if let Some(m) = &plan.mounts {
-            m.apply()?;
-        }
-        stamp(plan, Mark::Mounts);
-        enter_cwd(plan)?;
-        if let Some(r) = &plan.rlimits {
-            r.apply()?;
-        }
-        if let Some(m) = plan.umask {
-            libc::umask(m);
-        }
-        wire_fds(plan)?;
-        if plan.controlling_tty {
-            check(libc::ioctl(0, libc::TIOCSCTTY, 0), Stage::Fds, 200)?;
-        }
-        // Egress: the notification filter, while the box still holds
-        // CAP_SYS_ADMIN in its user namespace (it sets no no_new_privs of
-        // its own), and before the policy's filter (crate::egress).
-        if let Some(e) = &plan.egress {
-            e.install_filter()?;
-        }
-        // Without no_new_privs the filter needs CAP_SYS_ADMIN: installed
-        // while the box still holds it (runc's order).
-        if let Some(s) = plan.seccomp.as_ref().filter(|s| s.early) {
-            s.install()?;
-        }
-        if let Some(c) = &plan.caps {
-            c.before_identity()?;
-        }
-        if let Some(id) = plan.identity {
-            switch_identity(id, &plan.groups)?;
-            rearm_death_signal(plan, fds)?;
-        }
-        if let Some(c) = &plan.caps {
-            c.apply()?;
-        }
-        if let Some(l) = &plan.landlock {
-            l.apply()?;
-        }
-
-        stamp(plan, Mark::Creds);
-        if fds.release_late && !parent_maps {
-            // The parent attached a cgroup the clone could not place us in
-            // and we could not join ourselves, while we set up: nothing of
-            // the box may fork or exec before that. Usually the byte is
-            // there already and this read does not sleep.
-            wait_for_release(fds.sync_r);
-        }
-        if let Some(init) = &plan.init {
-            // The box is set up: hand it to its init, a program of its own
-            // that forks the payload (see spawn/init.rs).
-            return exec_init(init, plan.envp_ptrs.as_ptr());
-        }
-        payload_tail(plan)
     }
+    if plan.unshare_cgroup_ns {
+        // SAFETY: unshare with a constant flag.
+        let r = unsafe { libc::unshare(libc::CLONE_NEWCGROUP) };
+        check(r, Stage::Cgroup, u32::MAX)?;
+    }
+    Ok(())
+}
+
+/// Ids are mapped first: files made by the mount steps and the identity
+/// switch need them. The child maps its own ids when the kernel lets it
+/// (one line, the caller's id); otherwise it waits for the parent to
+/// write them (returns `true`). Waiting after `PR_SET_PDEATHSIG` closes the
+/// race where the parent dies before the death signal is armed.
+fn map_ids(plan: &Plan, fds: ChildFds) -> ChildResult<bool> {
+    let parent_maps = plan.user_ns && !plan.child_maps;
+    if plan.child_maps {
+        write_own_maps(plan)?;
+    }
+    if let Some(adj) = &plan.oom_score_adj {
+        write_file(c"/proc/self/oom_score_adj", adj.as_bytes())?;
+    }
+    // This process holds a copy of the caller's memory until it execs:
+    // from here on nothing may read it through /proc (a process joining an
+    // existing box's namespaces lives beside that box's processes). Not
+    // earlier: a non-dumpable process's /proc files are root's, and an
+    // unprivileged child writes its own id maps and oom_score_adj. Sharing
+    // the caller's memory, this process must leave its `mm` alone (the flag
+    // would make the caller non-dumpable): it is the caller's own memory
+    // under the caller's ids, and gets a fresh `mm` at exec (see
+    // sys/vfork.rs). With parent-written maps the kernel uid may change
+    // below, which makes the mm non-dumpable anyway: do it now, for the
+    // whole setup; the parent gives the caller its own flag back after the
+    // exec (launcher::KeepDumpable).
+    if !fds.shares_memory || parent_maps {
+        // SAFETY: prctl with integer arguments.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    }
+    if parent_maps {
+        if fds.shares_memory && fds.pid_w >= 0 {
+            // The parent's cloning thread is suspended: tell the caller's
+            // thread, which writes the maps, who we are.
+            // SAFETY: pid_cell points at the launcher's CLONE_PARENT_SETTID
+            // cell, which lives until the clone returns (after our exec).
+            let pid = unsafe { std::ptr::read_volatile(fds.pid_cell) };
+            let _ = sys::write_all(fds.pid_w, &pid_record(pid, true));
+        }
+        wait_for_release(fds.sync_r);
+    }
+    Ok(parent_maps)
+}
+
+/// A session of the box's own (no job control of the caller's terminal),
+/// after checking that a parent with no go byte to send is still there.
+fn new_session(plan: &Plan, fds: ChildFds, parent_maps: bool) -> ChildResult {
+    if plan.die_with_parent && !parent_maps && !fds.release_late && parent_gone(plan, fds) {
+        // No go byte to wait for: the same race is closed by looking.
+        sys::exit_now(SETUP_FAILED);
+    }
+    // SAFETY: setsid takes no argument.
+    check(unsafe { libc::setsid() }, Stage::Session, 0)?;
+    stamp(plan, Mark::ChildGo);
+    Ok(())
+}
+
+/// Become the id the new user namespace maps (root there, or the target),
+/// after opening the mounts' host sources with the caller's ids (see
+/// `MountPlan::open_sources`; in a joined mount namespace they are looked
+/// up there, after the joins).
+///
+/// # Safety
+/// Only in the child between clone and exec.
+unsafe fn become_ns_root(plan: &Plan, fds: ChildFds) -> ChildResult {
+    let joins_mnt = plan.joins.iter().any(|(_, f)| *f == libc::CLONE_NEWNS);
+    if let (Some(m), Some(_), false) = (&plan.mounts, plan.ns_root_uid, joins_mnt) {
+        // SAFETY: the caller's contract: the child, before the id switch.
+        unsafe { m.open_sources()? };
+    }
+    // Raw syscalls, not libc's set*id, which would signal other threads
+    // (see switch_identity).
+    if let Some(g) = plan.ns_root_gid {
+        // SAFETY: setresgid with integer arguments.
+        let r = unsafe { libc::syscall(libc::SYS_setresgid, g, g, g) };
+        check(r as libc::c_int, Stage::Identity, 10)?;
+    }
+    if let Some(u) = plan.ns_root_uid {
+        // SAFETY: setresuid with integer arguments.
+        let r = unsafe { libc::syscall(libc::SYS_setresuid, u, u, u) };
+        check(r as libc::c_int, Stage::Identity, 11)?;
+    }
+    if plan.ns_root_gid.is_some() || plan.ns_root_uid.is_some() {
+        rearm_death_signal(plan, fds)?;
+    }
+    Ok(())
+}
+
+/// Join the namespaces the description names by path or fd.
+fn enter_namespaces(plan: &Plan) -> ChildResult {
+    for (i, (fd, flag)) in plan.joins.iter().enumerate() {
+        // SAFETY: setns on an nsfs fd the plan owns.
+        let r = unsafe { libc::setns(fd.as_raw_fd(), *flag) };
+        check(r, Stage::Setns, i as u32)?;
+    }
+    Ok(())
+}
+
+/// The box's network: loopback up, the egress gateway's sockets (made in
+/// the box's namespace while this process may still bind port 53), the
+/// hostname.
+fn network(plan: &Plan) -> ChildResult {
+    if plan.net_ns {
+        crate::sys::net::loopback_up()?;
+    }
+    if let Some(e) = &plan.egress {
+        e.make_sockets()?;
+    }
+    if let Some(h) = &plan.hostname {
+        // SAFETY: a pointer and length into the plan's prepared CString.
+        let r = unsafe { libc::sethostname(h.as_ptr(), h.as_bytes().len()) };
+        check(r, Stage::Hostname, 0)?;
+    }
+    stamp(plan, Mark::Net);
+    Ok(())
+}
+
+/// The process's own settings: working directory, rlimits, umask, the
+/// standard streams and passed fds, the controlling terminal.
+///
+/// # Safety
+/// Only in the child between clone and exec.
+unsafe fn process_settings(plan: &Plan) -> ChildResult {
+    enter_cwd(plan)?;
+    if let Some(r) = &plan.rlimits {
+        // SAFETY: the caller's contract: the child, on prepared rlimits.
+        unsafe { r.apply()? };
+    }
+    if let Some(m) = plan.umask {
+        // SAFETY: umask with an integer argument.
+        unsafe { libc::umask(m) };
+    }
+    wire_fds(plan)?;
+    if plan.controlling_tty {
+        // SAFETY: TIOCSCTTY on fd 0 with an integer argument.
+        let r = unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
+        check(r, Stage::Fds, 200)?;
+    }
+    Ok(())
+}
+
+/// Privileges, in runc's order: the egress notification filter and an
+/// early seccomp filter while the box still holds `CAP_SYS_ADMIN` in its
+/// user namespace (no no_new_privs of its own), the bounding set, the
+/// identity switch, the remaining capability sets, then Landlock.
+///
+/// # Safety
+/// Only in the child between clone and exec: each layer's `install` or
+/// `apply` changes this process for good and allocates nothing.
+unsafe fn privileges(plan: &Plan, fds: ChildFds) -> ChildResult {
+    // The layers' data was prepared by the parent; each block below relies
+    // on the caller's contract (the child, before exec).
+    if let Some(e) = &plan.egress {
+        // SAFETY: see above.
+        unsafe { e.install_filter()? };
+    }
+    if let Some(s) = plan.seccomp.as_ref().filter(|s| s.early) {
+        // SAFETY: see above.
+        unsafe { s.install()? };
+    }
+    if let Some(c) = &plan.caps {
+        // SAFETY: see above.
+        unsafe { c.before_identity()? };
+    }
+    if let Some(id) = plan.identity {
+        switch_identity(id, &plan.groups)?;
+        rearm_death_signal(plan, fds)?;
+    }
+    if let Some(c) = &plan.caps {
+        // SAFETY: see above.
+        unsafe { c.apply()? };
+    }
+    if let Some(l) = &plan.landlock {
+        // SAFETY: see above.
+        unsafe { l.apply()? };
+    }
+    Ok(())
 }
 
 /// Close every fd not in `keep` (sorted, ascending), standard streams

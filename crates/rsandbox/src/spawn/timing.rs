@@ -94,6 +94,16 @@ unsafe impl Sync for Stamps {}
 const PAGE: usize = 4096;
 
 impl Stamps {
+    /// The page for one spawn, when timing is asked for (by the box's
+    /// description or by `RSANDBOX_TIMING`).
+    pub(crate) fn wanted(record: bool) -> Option<Stamps> {
+        if record || Stamps::env_enabled() {
+            Stamps::new(now_ns())
+        } else {
+            None
+        }
+    }
+
     /// Whether timing is asked for by the environment.
     pub(crate) fn env_enabled() -> bool {
         static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
