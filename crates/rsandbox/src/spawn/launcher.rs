@@ -278,7 +278,7 @@ unsafe fn clone_child(
     // clone and leaves when `_net` drops (only in the parent: the child
     // never returns from child_main). See crate::netns.
     // A spare one from the pool (crate::netpool) is entered the same way.
-    let net_fd = match (&plan.shared_net, &plan.spare_net) {
+    let net_fd = match (&plan.ns.shared_net, &plan.ns.spare_net) {
         (Some(ns), _) => Some(ns.raw_fd()),
         (None, Some(fd)) => Some(std::os::fd::AsRawFd::as_raw_fd(fd)),
         (None, None) => None,
@@ -292,7 +292,7 @@ unsafe fn clone_child(
     let mut into = cgroup;
     while !NO_CLONE3.load(Ordering::Relaxed) {
         let mut args = CloneArgs {
-            flags: plan.clone_flags | sys::CLONE_PIDFD,
+            flags: plan.ns.clone_flags | sys::CLONE_PIDFD,
             pidfd: &mut pidfd as *mut libc::c_int as u64,
             exit_signal: libc::SIGCHLD as u64,
             ..CloneArgs::default()
@@ -324,7 +324,7 @@ unsafe fn clone_child(
     }
     fds.release_late = routine::release_late(plan, asked, false);
     // SAFETY: as above; legacy clone stores the pidfd through parent_tid.
-    match unsafe { sys::clone_legacy(plan.clone_flags | sys::CLONE_PIDFD, &mut pidfd) }? {
+    match unsafe { sys::clone_legacy(plan.ns.clone_flags | sys::CLONE_PIDFD, &mut pidfd) }? {
         // SAFETY: as above: the freshly cloned child.
         0 => unsafe { routine::child_main(plan, fds) },
         pid => Ok(Cloned {
@@ -382,7 +382,7 @@ unsafe fn clone3_child(
         // Parent-written maps may move the child to another kernel uid,
         // which resets the shared mm's dumpability: the caller's own is
         // given back after the exec.
-        let _dumpable = (!plan.child_maps).then(KeepDumpable::new);
+        let _dumpable = (!plan.ids.child_maps).then(KeepDumpable::new);
         let blocked = vfork::SignalsBlocked::new();
         // SAFETY: CLONE_VM|CLONE_VFORK with a stack of the child's own;
         // vm_entry follows sys/vfork.rs's rules; `child` outlives the call

@@ -121,7 +121,7 @@ fn spawn_once(
     let cgroup = make_cgroup(sb, &mut plan)?;
     let mut pipes = Pipes::new(&plan)?;
     prepare_init(&mut plan, &pipes.child_fds())?;
-    plan.keep_fds = keep_fds(&plan, &pipes.child_fds());
+    plan.fds.keep_fds = keep_fds(&plan, &pipes.child_fds());
     let report = launch_report(sb, &plan, cgroup.as_ref(), lost);
     let into = cgroup.as_ref().and_then(|c| {
         c.clone_into_fd().map(|fd| launcher::IntoCgroup {
@@ -162,7 +162,7 @@ fn make_plan(
 ) -> Result<Plan> {
     let mut plan = Plan::new(sb, cmd, warmth::count_spawn())?;
     if let Some(e) = egress {
-        plan.egress = Some(e.child_part(plan.min_fd)?);
+        plan.egress = Some(e.child_part(plan.fds.min_fd)?);
     }
     mark(&stamps, Mark::Planned);
     plan.timing = stamps;
@@ -193,7 +193,7 @@ fn launch_report(
         plan.landlock.as_ref(),
         plan.seccomp.as_ref(),
     );
-    if plan.spare_net.is_some() {
+    if plan.ns.spare_net.is_some() {
         report.push(crate::report::LayerReport {
             layer: "namespace:net".into(),
             requested: "new namespace".into(),
@@ -231,16 +231,16 @@ struct Pipes {
 
 impl Pipes {
     fn new(plan: &Plan) -> Result<Pipes> {
-        let (sync_r, sync_w) = sys::fd::pipe_cloexec("sync", plan.min_fd)?;
-        let (err_r, err_w) = sys::fd::pipe_cloexec("error", plan.min_fd)?;
-        let (status_r, status_w) = if plan.pid_ns && !plan.no_init {
-            let (r, w) = sys::fd::pipe_cloexec("status", plan.min_fd)?;
+        let (sync_r, sync_w) = sys::fd::pipe_cloexec("sync", plan.fds.min_fd)?;
+        let (err_r, err_w) = sys::fd::pipe_cloexec("error", plan.fds.min_fd)?;
+        let (status_r, status_w) = if plan.ns.pid_ns && !plan.ns.no_init {
+            let (r, w) = sys::fd::pipe_cloexec("status", plan.fds.min_fd)?;
             (Some(r), Some(w))
         } else {
             (None, None)
         };
-        let pid = if plan.user_ns && !plan.child_maps && plan.may_share_memory() {
-            Some(sys::fd::pipe_cloexec("pid", plan.min_fd)?)
+        let pid = if plan.ns.user_ns && !plan.ids.child_maps && plan.may_share_memory() {
+            Some(sys::fd::pipe_cloexec("pid", plan.fds.min_fd)?)
         } else {
             None
         };
@@ -302,16 +302,16 @@ fn clone_box(
     // to wait for reads a hang-up as its parent's death.
     drop((pipes.err_w.take(), pipes.status_w.take()));
     // The child holds its own copies now; ours would only delay EOFs.
-    for fd in plan.stdio.iter_mut() {
+    for fd in plan.fds.stdio.iter_mut() {
         fd.take();
     }
-    plan.passed.clear();
+    plan.fds.passed.clear();
     let child = Child::new(
         ChildParts {
             pid: launched.pid,
             pidfd: launched.pidfd,
             status_pipe: pipes.status_r.take(),
-            stdio: std::mem::take(&mut plan.parent_stdio),
+            stdio: std::mem::take(&mut plan.fds.parent_stdio),
             cgroup,
             started,
             enforcement,
@@ -365,7 +365,7 @@ fn start_services(
 /// above the passed targets, which the child's dup2 calls would otherwise
 /// replace.
 fn prepare_init(plan: &mut Plan, fds: &ChildFds) -> Result<()> {
-    if !plan.pid_ns || plan.no_init {
+    if !plan.ns.pid_ns || plan.ns.no_init {
         return Ok(());
     }
     let late = plan.seccomp.as_ref().filter(|s| !s.early);
@@ -376,7 +376,7 @@ fn prepare_init(plan: &mut Plan, fds: &ChildFds) -> Result<()> {
     let ctl = rsandbox_init::proto::Control {
         status: fds.status_w,
         err: fds.err_w,
-        gate: plan.gate.as_ref().map_or(-1, |g| g.as_raw_fd()),
+        gate: plan.fds.gate.as_ref().map_or(-1, |g| g.as_raw_fd()),
         seccomp: match filter {
             Some(fd) => plan.hold_above_targets(fd)?,
             None => -1,
@@ -387,11 +387,11 @@ fn prepare_init(plan: &mut Plan, fds: &ChildFds) -> Result<()> {
             None => -1,
         },
         no_new_privs,
-        listen_pid: plan.listen_pid.is_some(),
+        listen_pid: plan.exec.listen_pid.is_some(),
     };
     plan.init = Some(init::InitExec::new(
-        &plan.program,
-        &plan.argv_ptrs,
+        &plan.exec.program,
+        &plan.exec.argv_ptrs,
         image,
         ctl,
     ));
@@ -401,11 +401,11 @@ fn prepare_init(plan: &mut Plan, fds: &ChildFds) -> Result<()> {
 /// Every fd the child uses, sorted: it closes all others first thing.
 fn keep_fds(plan: &Plan, fds: &ChildFds) -> Vec<RawFd> {
     let mut v = vec![fds.sync_r, fds.err_w, fds.status_w, fds.pid_w];
-    v.extend(plan.stdio.iter().flatten().map(|f| f.as_raw_fd()));
-    v.extend(plan.passed.iter().map(|(f, _)| f.as_raw_fd()));
-    v.extend(plan.joins.iter().map(|(f, _)| f.as_raw_fd()));
+    v.extend(plan.fds.stdio.iter().flatten().map(|f| f.as_raw_fd()));
+    v.extend(plan.fds.passed.iter().map(|(f, _)| f.as_raw_fd()));
+    v.extend(plan.ns.joins.iter().map(|(f, _)| f.as_raw_fd()));
     v.extend(plan.cgroup_joins.iter().map(|j| j.fd.as_raw_fd()));
-    v.extend(plan.gate.as_ref().map(|g| g.as_raw_fd()));
+    v.extend(plan.fds.gate.as_ref().map(|g| g.as_raw_fd()));
     v.extend(plan.landlock.as_ref().and_then(|l| l.raw_fd()));
     v.extend(plan.publish.as_ref().map(|p| p.connector_fd()));
     // Egress: the box's end of the gateway's socket pair (crate::egress).
@@ -448,9 +448,10 @@ fn prepare_cgroup(plan: &mut Plan, cg: &mut Cgroup) {
     // A namespace made at clone would be rooted in the caller's v1 cgroups:
     // the child joins them only after the clone.
     let newcgroup = libc::CLONE_NEWCGROUP as u64;
-    if plan.clone_flags & newcgroup != 0 && !plan.cgroup_joins.is_empty() && !plan.parent_attach {
-        plan.clone_flags &= !newcgroup;
-        plan.unshare_cgroup_ns = true;
+    if plan.ns.clone_flags & newcgroup != 0 && !plan.cgroup_joins.is_empty() && !plan.parent_attach
+    {
+        plan.ns.clone_flags &= !newcgroup;
+        plan.ns.unshare_cgroup_ns = true;
     }
 }
 
@@ -470,7 +471,7 @@ fn release(
     sync_w: &OwnedFd,
 ) -> Result<()> {
     let pid = child.pid();
-    let parent_maps = plan.user_ns && !plan.child_maps;
+    let parent_maps = plan.ns.user_ns && !plan.ids.child_maps;
     if parent_maps {
         write_maps(plan, pid)?;
     }
@@ -513,11 +514,11 @@ fn release_early(plan: &Plan, pid_r: &OwnedFd, sync_w: &OwnedFd) -> Result<bool>
 fn write_maps(plan: &Plan, pid: libc::pid_t) -> Result<()> {
     // Supplementary groups need setgroups, which only a parent privileged
     // over the gid map may leave allowed.
-    if plan.groups.is_empty() {
+    if plan.ids.groups.is_empty() {
         write_proc(pid, "setgroups", "deny")?;
     }
-    write_map(pid, "uid_map", &plan.uid_map)?;
-    write_map(pid, "gid_map", &plan.gid_map)
+    write_map(pid, "uid_map", &plan.ids.uid_map)?;
+    write_map(pid, "gid_map", &plan.ids.gid_map)
 }
 
 fn write_proc(pid: libc::pid_t, file: &str, data: &str) -> Result<()> {
@@ -599,8 +600,8 @@ fn child_error(plan: &Plan, ce: ChildError) -> Error {
         return Error::io("sandbox setup (unknown stage)", None, source);
     };
     let path = match stage {
-        Stage::Exec => Some(plan.program_path.clone()),
-        Stage::Cwd => Some(plan.cwd_path.clone()),
+        Stage::Exec => Some(plan.exec.program_path.clone()),
+        Stage::Cwd => Some(plan.exec.cwd_path.clone()),
         Stage::Mount => plan.mounts.as_ref().and_then(|m| m.step_path(ce.detail)),
         Stage::Rlimit => Some(PathBuf::from(crate::limits::rlimit_name(ce.detail))),
         Stage::Cgroup => plan
@@ -611,7 +612,7 @@ fn child_error(plan: &Plan, ce: ChildError) -> Error {
     };
     if stage == Stage::Exec && matches!(ce.errno, libc::ENOENT | libc::EACCES | libc::ENOEXEC) {
         return Error::ProgramNotFound {
-            program: plan.program_path.clone(),
+            program: plan.exec.program_path.clone(),
             source,
         };
     }

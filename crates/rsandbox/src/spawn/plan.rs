@@ -33,8 +33,9 @@ pub(crate) struct Identity {
     pub set_groups: bool,
 }
 
-/// Everything the child needs, prepared in the parent.
-pub(crate) struct Plan {
+/// What the child execs: program, arguments, environment, working
+/// directory, as C strings made in the parent.
+pub(crate) struct Exec {
     pub program: CString,
     /// Keeps the argv strings alive for `argv_ptrs`.
     _argv: Vec<CString>,
@@ -45,14 +46,15 @@ pub(crate) struct Plan {
     /// `LISTEN_PID=` slot (socket activation), filled by the child.
     pub listen_pid: Option<ListenPidSlot>,
     pub cwd: CString,
-    pub hostname: Option<CString>,
-    pub clone_flags: u64,
-    pub user_ns: bool,
-    pub pid_ns: bool,
-    /// The payload is the PID namespace's PID 1 (no init).
-    pub no_init: bool,
-    pub net_ns: bool,
-    pub die_with_parent: bool,
+    /// The resolved program path, for messages.
+    pub program_path: PathBuf,
+    /// The working directory, for messages.
+    pub cwd_path: PathBuf,
+}
+
+/// The box's ids: the maps of its user namespace, the id it becomes first
+/// and the identity it switches to before exec.
+pub(crate) struct Ids {
     pub identity: Option<Identity>,
     /// In a new user namespace whose maps leave the caller's uid (gid)
     /// unmapped: the id to become first thing, 0 when mapped (as runc
@@ -63,11 +65,6 @@ pub(crate) struct Plan {
     pub ns_root_gid: Option<u32>,
     /// Supplementary groups set with the identity.
     pub groups: Vec<libc::gid_t>,
-    /// umask set before exec.
-    pub umask: Option<libc::mode_t>,
-    /// `oom_score_adj` written (as text) into `/proc/self/oom_score_adj`
-    /// before the mounts.
-    pub oom_score_adj: Option<CString>,
     /// uid_map / gid_map contents (written by the child when
     /// `child_maps`, by the parent otherwise).
     pub uid_map: String,
@@ -76,6 +73,11 @@ pub(crate) struct Plan {
     /// them itself (the kernel allows a process that one line for its own
     /// ids), so it need not wait for the parent before setting up.
     pub child_maps: bool,
+}
+
+/// The box's file descriptors: standard streams, passed fds, the gate, and
+/// the numbering rule that keeps the child's own fds out of their way.
+pub(crate) struct Fds {
     /// Child-side sources for fds 0, 1, 2 (`None`: inherit).
     pub stdio: [Option<OwnedFd>; 3],
     /// Parent-side ends of pipes for fds 0, 1, 2.
@@ -86,6 +88,32 @@ pub(crate) struct Plan {
     pub passed: Vec<(OwnedFd, RawFd)>,
     /// Make fd 0 the controlling terminal (after the fds are wired).
     pub controlling_tty: bool,
+    /// The start gate (see `Sandbox::start_gate`), above every passed target.
+    pub gate: Option<OwnedFd>,
+    /// The lowest fd number the child may hold across `wire_fds`: above
+    /// every passed target and above 2, so the dup2 calls that put the
+    /// standard streams and passed fds in place cannot land on an fd the
+    /// child still needs (the launch pipes, the Landlock ruleset).
+    pub min_fd: RawFd,
+    /// Every fd the child keeps from its first step on, sorted: the rest
+    /// (the caller's) is closed before setup. Set by `spawn`.
+    pub keep_fds: Vec<RawFd>,
+    /// Duplicates made by [`Plan::fd_above_targets`], held until the spawn
+    /// is done.
+    held: Vec<OwnedFd>,
+}
+
+/// The box's namespaces: made at clone, joined by fd, shared or made
+/// ahead, and the cgroup namespace made after the v1 joins.
+pub(crate) struct Namespaces {
+    pub clone_flags: u64,
+    pub user_ns: bool,
+    pub pid_ns: bool,
+    /// The payload is the PID namespace's PID 1 (no init).
+    pub no_init: bool,
+    /// Bring `lo` up (a new network namespace the box made itself).
+    pub net_ns: bool,
+    pub hostname: Option<CString>,
     /// Namespaces to join: (open fd, clone flag).
     pub joins: Vec<(OwnedFd, libc::c_int)>,
     /// The shared network namespace the launching thread enters around
@@ -95,17 +123,30 @@ pub(crate) struct Plan {
     /// `crate::netpool`): the launching thread enters it for the clone,
     /// which then goes without `CLONE_NEWNET`.
     pub spare_net: Option<OwnedFd>,
-    /// The start gate (see `Sandbox::start_gate`), above every passed target.
-    pub gate: Option<OwnedFd>,
+    /// Create the cgroup namespace with `unshare` after joining the v1
+    /// hierarchies instead of at clone, so that its root is the box's
+    /// cgroup in every hierarchy (`CLONE_NEWCGROUP` is then left out of
+    /// `clone_flags`).
+    pub unshare_cgroup_ns: bool,
+}
+
+/// Everything the child needs, prepared in the parent, grouped by concern:
+/// what it execs, its ids, its fds, its namespaces, then the layers each
+/// engine prepared and the launch's own bookkeeping.
+pub(crate) struct Plan {
+    pub exec: Exec,
+    pub ids: Ids,
+    pub fds: Fds,
+    pub ns: Namespaces,
+    pub die_with_parent: bool,
+    /// umask set before exec.
+    pub umask: Option<libc::mode_t>,
+    /// `oom_score_adj` written (as text) into `/proc/self/oom_score_adj`
+    /// before the mounts.
+    pub oom_score_adj: Option<CString>,
     /// With a PID namespace: how the child execs the box's init (set by
     /// `spawn` once every fd is known; see `spawn/init.rs`).
     pub init: Option<super::init::InitExec>,
-    /// Every fd the child keeps from its first step on, sorted: the rest
-    /// (the caller's) is closed before setup. Set by `spawn`.
-    pub keep_fds: Vec<RawFd>,
-    /// Duplicates made by [`Plan::fd_above_targets`], held until the spawn
-    /// is done.
-    held: Vec<OwnedFd>,
     pub mounts: Option<MountPlan>,
     pub rlimits: Option<RlimitPlan>,
     pub caps: Option<CapsPlan>,
@@ -116,29 +157,15 @@ pub(crate) struct Plan {
     /// Egress: the box-side sockets and the notification filter (set by
     /// `spawn` after the plan; see `crate::egress`).
     pub egress: Option<crate::egress::EgressChild>,
-    /// The resolved program path, for messages.
-    pub program_path: PathBuf,
-    /// The working directory, for messages.
-    pub cwd_path: PathBuf,
     /// Per-stage timestamps, when timing is on.
     pub timing: Option<super::timing::Stamps>,
     /// The cgroup v1 hierarchies the child joins itself, first thing
     /// (see `cgroup/join.rs`); set by `spawn` once the cgroup exists.
     pub cgroup_joins: Vec<crate::cgroup::SelfJoin>,
-    /// The lowest fd number the child may hold across `wire_fds`: above
-    /// every passed target and above 2, so the dup2 calls that put the
-    /// standard streams and passed fds in place cannot land on an fd the
-    /// child still needs (the launch pipes, the Landlock ruleset).
-    pub min_fd: RawFd,
     /// The parent still writes the child's pid into a cgroup after the
     /// clone (beyond what `CLONE_INTO_CGROUP` does): the child waits for
     /// the go byte before it forks or execs.
     pub parent_attach: bool,
-    /// Create the cgroup namespace with `unshare` after joining the v1
-    /// hierarchies instead of at clone, so that its root is the box's
-    /// cgroup in every hierarchy (`CLONE_NEWCGROUP` is then left out of
-    /// `clone_flags`).
-    pub unshare_cgroup_ns: bool,
     /// This process's pid, recorded before the clone: a child that finds
     /// another parent was orphaned before its death signal was armed.
     pub parent_pid: libc::pid_t,
@@ -151,6 +178,45 @@ impl Plan {
     /// `spawn/warmth.rs`).
     pub(crate) fn new(sb: &Sandbox, cmd: &Command, warm: bool) -> Result<Plan> {
         validate(sb, cmd)?;
+        let fds = Fds::prepare(sb)?;
+        let min_fd = fds.min_fd;
+        Ok(Plan {
+            exec: Exec::prepare(sb, cmd)?,
+            ids: Ids::prepare(sb),
+            ns: Namespaces::prepare(sb, warm, min_fd)?,
+            fds,
+            die_with_parent: sb.die_with_parent,
+            // Ranges checked by validate_sandbox.
+            umask: sb.umask,
+            oom_score_adj: match sb.oom_score_adj {
+                Some(a) => Some(cstring("oom_score_adj", OsStr::new(&a.to_string()))?),
+                None => None,
+            },
+            init: None,
+            mounts: MountPlan::prepare(sb, warmth::shared_view(sb, warm))?,
+            rlimits: RlimitPlan::prepare(sb)?,
+            caps: CapsPlan::prepare(sb)?,
+            landlock: match LandlockPlan::prepare(sb)? {
+                Some(l) => Some(l.with_fd_at_least(min_fd)?),
+                None => None,
+            },
+            seccomp: SeccompProgram::prepare(sb)?,
+            publish: PublishPlan::prepare(sb, min_fd)?,
+            egress: None,
+            timing: None,
+            cgroup_joins: Vec::new(),
+            parent_attach: false,
+            // SAFETY: trivial getter.
+            parent_pid: unsafe { libc::getpid() },
+        })
+    }
+}
+
+impl Exec {
+    /// The program found in the box's view, its argv and environment as C
+    /// strings (with the socket-activation variables), the working
+    /// directory.
+    fn prepare(sb: &Sandbox, cmd: &Command) -> Result<Exec> {
         let mut env = sb.resolved_env();
         if !sb.listen_fds.is_empty() {
             env.retain(|(k, _)| !k.as_encoded_bytes().starts_with(b"LISTEN_"));
@@ -169,51 +235,60 @@ impl Plan {
             }
             Err(e) => return Err(e),
         };
-        let program = cstring("program", program_path.as_os_str())?;
-
-        let arg0 = cmd
-            .arg0
-            .clone()
-            .unwrap_or_else(|| cmd.program.clone().into());
-        let mut argv = vec![cstring("argv[0]", &arg0)?];
-        for (i, a) in cmd.args.iter().enumerate() {
-            argv.push(cstring(&format!("argument {}", i + 1), a)?);
-        }
-        let argv_ptrs = null_terminated(&argv);
-        let mut envp = Vec::with_capacity(env.len());
-        for (k, v) in &env {
-            let mut kv = OsString::from(k);
-            kv.push("=");
-            kv.push(v);
-            envp.push(cstring(&format!("env {}", k.to_string_lossy()), &kv)?);
-        }
+        let argv = argv(cmd)?;
+        let envp = envp(&env)?;
         let mut envp_ptrs = null_terminated(&envp);
         // LISTEN_PID: a slot the child fills with its own pid before exec.
         let listen_pid = (!sb.listen_fds.is_empty()).then(ListenPidSlot::new);
         if let Some(slot) = &listen_pid {
             envp_ptrs.insert(envp_ptrs.len() - 1, slot.as_ptr());
         }
-
         let cwd_path = sb.working_dir().to_path_buf();
-        let cwd = cstring("cwd", cwd_path.as_os_str())?;
-        let hostname = match &sb.hostname {
-            Some(h) => Some(cstring("hostname", OsStr::new(h))?),
-            None => None,
-        };
+        Ok(Exec {
+            program: cstring("program", program_path.as_os_str())?,
+            argv_ptrs: null_terminated(&argv),
+            _argv: argv,
+            _envp: envp,
+            envp_ptrs,
+            listen_pid,
+            cwd: cstring("cwd", cwd_path.as_os_str())?,
+            program_path,
+            cwd_path,
+        })
+    }
+}
 
-        // A joined PID namespace holds the payload only once forked: the
-        // init's fork does that, and the init stays as its waiter.
-        let pid_ns =
-            sb.has_ns(Namespace::Pid) || sb.join_ns.iter().any(|(n, _)| *n == Namespace::Pid);
-        let spare_net = if warm && crate::netpool::eligible(sb) {
-            crate::netpool::take()
-        } else {
-            None
-        };
-        let mut clone_flags = sb.namespaces.iter().fold(0, |f, ns| f | ns.clone_flag());
-        if spare_net.is_some() {
-            clone_flags &= !(libc::CLONE_NEWNET as u64);
-        }
+/// `argv[0]` (the program as given, or the command's `arg0`) and the
+/// arguments, as C strings.
+fn argv(cmd: &Command) -> Result<Vec<CString>> {
+    let arg0 = cmd
+        .arg0
+        .clone()
+        .unwrap_or_else(|| cmd.program.clone().into());
+    let mut argv = vec![cstring("argv[0]", &arg0)?];
+    for (i, a) in cmd.args.iter().enumerate() {
+        argv.push(cstring(&format!("argument {}", i + 1), a)?);
+    }
+    Ok(argv)
+}
+
+/// `NAME=value` C strings of the environment.
+fn envp(env: &[(OsString, OsString)]) -> Result<Vec<CString>> {
+    let mut envp = Vec::with_capacity(env.len());
+    for (k, v) in env {
+        let mut kv = OsString::from(k);
+        kv.push("=");
+        kv.push(v);
+        envp.push(cstring(&format!("env {}", k.to_string_lossy()), &kv)?);
+    }
+    Ok(envp)
+}
+
+impl Ids {
+    /// The maps and identity: with a user namespace, the caller's ids
+    /// mapped to the box's (or the description's explicit maps); without
+    /// one, a plain switch to the asked uid, gid and groups.
+    fn prepare(sb: &Sandbox) -> Ids {
         let user_ns = sb.has_ns(Namespace::User);
         // SAFETY: trivial getters.
         let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
@@ -224,16 +299,8 @@ impl Plan {
             let gid = sb
                 .gid
                 .unwrap_or(if sb.gid_map.is_empty() { egid } else { 0 });
-            let umap = if sb.uid_map.is_empty() {
-                vec![IdMap::new(uid, euid, 1)]
-            } else {
-                sb.uid_map.clone()
-            };
-            let gmap = if sb.gid_map.is_empty() {
-                vec![IdMap::new(gid, egid, 1)]
-            } else {
-                sb.gid_map.clone()
-            };
+            let umap = maps_or_own(&sb.uid_map, uid, euid);
+            let gmap = maps_or_own(&sb.gid_map, gid, egid);
             let id = Identity {
                 uid,
                 gid,
@@ -256,93 +323,106 @@ impl Plan {
         } else {
             (None, String::new(), String::new(), false)
         };
-
-        let (stdio, parent_stdio, min_fd) = prepare_stdio(sb)?;
-        let passed = prepare_passed(sb, min_fd)?;
-        let mut joins = Vec::with_capacity(sb.join_ns.len());
-        // The mount namespace last: the others are opened by fd, but the
-        // process's root and cwd change with it.
-        let mut order: Vec<&(Namespace, PathBuf)> = sb.join_ns.iter().collect();
-        order.sort_by_key(|(ns, _)| *ns == Namespace::Mount);
-        for (ns, path) in order {
-            let f = std::fs::File::open(path).map_err(|e| {
-                Error::io(
-                    format!("open {} namespace", ns.name()),
-                    Some(path.clone()),
-                    e,
-                )
-            })?;
-            let fd = dup_cloexec(std::os::fd::AsRawFd::as_raw_fd(&f), min_fd)?;
-            joins.push((fd, ns.clone_flag() as libc::c_int));
+        Ids {
+            identity,
+            ns_root_uid: idmap::setup_id(user_ns, &sb.uid_map, euid, identity.map(|i| i.uid)),
+            ns_root_gid: idmap::setup_id(user_ns, &sb.gid_map, egid, identity.map(|i| i.gid)),
+            groups: sb.groups.clone(),
+            uid_map,
+            gid_map,
+            child_maps,
         }
-        let gate = match sb.start_gate {
-            Some(fd) => Some(dup_cloexec(fd, min_fd)?),
-            None => None,
-        };
+    }
+}
 
-        Ok(Plan {
-            program,
-            _argv: argv,
-            argv_ptrs,
-            _envp: envp,
-            envp_ptrs,
-            listen_pid,
-            cwd,
-            hostname,
+/// The explicit map lines, or one line mapping `inside` to the caller's
+/// own id `own`.
+fn maps_or_own(maps: &[IdMap], inside: u32, own: u32) -> Vec<IdMap> {
+    if maps.is_empty() {
+        vec![IdMap::new(inside, own, 1)]
+    } else {
+        maps.to_vec()
+    }
+}
+
+impl Fds {
+    /// The standard streams, passed fds and the gate, numbered above every
+    /// passed target.
+    fn prepare(sb: &Sandbox) -> Result<Fds> {
+        let (stdio, parent_stdio, min_fd) = prepare_stdio(sb)?;
+        Ok(Fds {
+            stdio,
+            parent_stdio,
+            stderr_to_stdout: sb.stderr == Stdio::Stdout,
+            passed: prepare_passed(sb, min_fd)?,
+            controlling_tty: sb.controlling_tty,
+            gate: match sb.start_gate {
+                Some(fd) => Some(dup_cloexec(fd, min_fd)?),
+                None => None,
+            },
+            min_fd,
+            keep_fds: Vec::new(),
+            held: Vec::new(),
+        })
+    }
+}
+
+impl Namespaces {
+    /// The clone flags, the namespaces to join (opened now), a network
+    /// namespace from the pool when the process is warm.
+    fn prepare(sb: &Sandbox, warm: bool, min_fd: RawFd) -> Result<Namespaces> {
+        // A joined PID namespace holds the payload only once forked: the
+        // init's fork does that, and the init stays as its waiter.
+        let pid_ns =
+            sb.has_ns(Namespace::Pid) || sb.join_ns.iter().any(|(n, _)| *n == Namespace::Pid);
+        let spare_net = if warm && crate::netpool::eligible(sb) {
+            crate::netpool::take()
+        } else {
+            None
+        };
+        let mut clone_flags = sb.namespaces.iter().fold(0, |f, ns| f | ns.clone_flag());
+        if spare_net.is_some() {
+            clone_flags &= !(libc::CLONE_NEWNET as u64);
+        }
+        Ok(Namespaces {
             clone_flags,
-            user_ns,
+            user_ns: sb.has_ns(Namespace::User),
             pid_ns,
             no_init: sb.payload_pid1,
             // A spare namespace has `lo` up already (and the box could not
             // set it: the namespace is not its user namespace's).
             net_ns: sb.has_ns(Namespace::Net) && spare_net.is_none(),
-            die_with_parent: sb.die_with_parent,
-            identity,
-            ns_root_uid: idmap::setup_id(user_ns, &sb.uid_map, euid, identity.map(|i| i.uid)),
-            ns_root_gid: idmap::setup_id(user_ns, &sb.gid_map, egid, identity.map(|i| i.gid)),
-            groups: sb.groups.clone(),
-            // Ranges checked by validate_sandbox.
-            umask: sb.umask,
-            oom_score_adj: match sb.oom_score_adj {
-                Some(a) => Some(cstring("oom_score_adj", OsStr::new(&a.to_string()))?),
+            hostname: match &sb.hostname {
+                Some(h) => Some(cstring("hostname", OsStr::new(h))?),
                 None => None,
             },
-            uid_map,
-            gid_map,
-            child_maps,
-            stdio,
-            parent_stdio,
-            stderr_to_stdout: sb.stderr == Stdio::Stdout,
-            passed,
-            controlling_tty: sb.controlling_tty,
-            joins,
+            joins: open_joins(sb, min_fd)?,
             shared_net: sb.shared_net.clone(),
             spare_net,
-            init: None,
-            keep_fds: Vec::new(),
-            held: Vec::new(),
-            gate,
-            mounts: MountPlan::prepare(sb, warmth::shared_view(sb, warm))?,
-            rlimits: RlimitPlan::prepare(sb)?,
-            caps: CapsPlan::prepare(sb)?,
-            landlock: match LandlockPlan::prepare(sb)? {
-                Some(l) => Some(l.with_fd_at_least(min_fd)?),
-                None => None,
-            },
-            seccomp: SeccompProgram::prepare(sb)?,
-            publish: PublishPlan::prepare(sb, min_fd)?,
-            egress: None,
-            program_path,
-            cwd_path,
-            timing: None,
-            cgroup_joins: Vec::new(),
-            min_fd,
-            parent_attach: false,
             unshare_cgroup_ns: false,
-            // SAFETY: trivial getter.
-            parent_pid: unsafe { libc::getpid() },
         })
     }
+}
+
+/// The namespaces to join, opened, as (fd, clone flag); the mount namespace
+/// last: the others are opened by fd, but the process's root and cwd change
+/// with it.
+fn open_joins(sb: &Sandbox, min_fd: RawFd) -> Result<Vec<(OwnedFd, libc::c_int)>> {
+    let mut joins = Vec::with_capacity(sb.join_ns.len());
+    let mut order: Vec<&(Namespace, PathBuf)> = sb.join_ns.iter().collect();
+    order.sort_by_key(|(ns, _)| *ns == Namespace::Mount);
+    for (ns, path) in order {
+        let f = std::fs::File::open(path).map_err(|e| {
+            Error::io(
+                format!("open {} namespace", ns.name()),
+                Some(path.clone()),
+                e,
+            )
+        })?;
+        let fd = dup_cloexec(f.as_raw_fd(), min_fd)?;
+        joins.push((fd, ns.clone_flag() as libc::c_int));
+    }
+    Ok(joins)
 }
 
 impl Plan {
@@ -355,19 +435,19 @@ impl Plan {
     /// its memory; any other would put it beside processes it did not
     /// make), and makes no egress sockets.
     pub(crate) fn may_share_memory(&self) -> bool {
-        self.user_ns
+        self.ns.user_ns
             && !self.parent_attach
-            && self.joins.is_empty()
-            && self.gate.is_none()
+            && self.ns.joins.is_empty()
+            && self.fds.gate.is_none()
             && self.egress.is_none()
     }
 
     /// Keep `fd` until the spawn is done, numbered above every passed
     /// target (see [`fd_above_targets`](Self::fd_above_targets)).
     pub(crate) fn hold_above_targets(&mut self, fd: OwnedFd) -> Result<RawFd> {
-        let fd = fd_at_least(fd, self.min_fd)?;
+        let fd = fd_at_least(fd, self.fds.min_fd)?;
         let raw = fd.as_raw_fd();
-        self.held.push(fd);
+        self.fds.held.push(fd);
         Ok(raw)
     }
 
@@ -375,12 +455,12 @@ impl Plan {
     /// close-on-exec duplicate that is (held by the plan): an fd the child
     /// still uses after its dup2 calls must not be one of their targets.
     pub(crate) fn fd_above_targets(&mut self, fd: RawFd) -> Result<RawFd> {
-        if fd >= self.min_fd {
+        if fd >= self.fds.min_fd {
             return Ok(fd);
         }
-        let d = dup_cloexec(fd, self.min_fd)?;
+        let d = dup_cloexec(fd, self.fds.min_fd)?;
         let raw = d.as_raw_fd();
-        self.held.push(d);
+        self.fds.held.push(d);
         Ok(raw)
     }
 }

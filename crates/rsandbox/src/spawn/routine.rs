@@ -82,7 +82,7 @@ pub(crate) fn release_late(plan: &Plan, into_asked: bool, into_done: bool) -> bo
 fn parent_gone(plan: &Plan, fds: ChildFds) -> bool {
     // SAFETY: getppid and poll on a stack pollfd.
     unsafe {
-        if !plan.pid_ns && libc::getppid() != plan.parent_pid {
+        if !plan.ns.pid_ns && libc::getppid() != plan.parent_pid {
             return true;
         }
         let mut p = libc::pollfd {
@@ -165,7 +165,7 @@ unsafe fn setup_and_exec(plan: &Plan, fds: ChildFds) -> ChildResult<Never> {
         // that forks the payload (see spawn/init.rs).
         // SAFETY: the init's image and argument arrays were prepared by
         // the parent and live as long as the plan.
-        return unsafe { exec_init(init, plan.envp_ptrs.as_ptr()) };
+        return unsafe { exec_init(init, plan.exec.envp_ptrs.as_ptr()) };
     }
     // SAFETY: as for exec_init: the plan's prepared program and arrays.
     unsafe { payload_tail(plan) }
@@ -190,7 +190,7 @@ fn start(plan: &Plan, fds: ChildFds) -> ChildResult {
     // reachable by any path the box names. This also closes our copy of
     // the sync pipe's write end, so the parent's death before the go byte
     // reads as EOF instead of blocking forever.
-    close_unowned(&plan.keep_fds);
+    close_unowned(&plan.fds.keep_fds);
     Ok(())
 }
 
@@ -209,7 +209,7 @@ fn join_cgroups(plan: &Plan) -> ChildResult {
             libc::close(fd);
         }
     }
-    if plan.unshare_cgroup_ns {
+    if plan.ns.unshare_cgroup_ns {
         // SAFETY: unshare with a constant flag.
         let r = unsafe { libc::unshare(libc::CLONE_NEWCGROUP) };
         check(r, Stage::Cgroup, u32::MAX)?;
@@ -223,8 +223,8 @@ fn join_cgroups(plan: &Plan) -> ChildResult {
 /// write them (returns `true`). Waiting after `PR_SET_PDEATHSIG` closes the
 /// race where the parent dies before the death signal is armed.
 fn map_ids(plan: &Plan, fds: ChildFds) -> ChildResult<bool> {
-    let parent_maps = plan.user_ns && !plan.child_maps;
-    if plan.child_maps {
+    let parent_maps = plan.ns.user_ns && !plan.ids.child_maps;
+    if plan.ids.child_maps {
         write_own_maps(plan)?;
     }
     if let Some(adj) = &plan.oom_score_adj {
@@ -281,24 +281,24 @@ fn new_session(plan: &Plan, fds: ChildFds, parent_maps: bool) -> ChildResult {
 /// # Safety
 /// Only in the child between clone and exec.
 unsafe fn become_ns_root(plan: &Plan, fds: ChildFds) -> ChildResult {
-    let joins_mnt = plan.joins.iter().any(|(_, f)| *f == libc::CLONE_NEWNS);
-    if let (Some(m), Some(_), false) = (&plan.mounts, plan.ns_root_uid, joins_mnt) {
+    let joins_mnt = plan.ns.joins.iter().any(|(_, f)| *f == libc::CLONE_NEWNS);
+    if let (Some(m), Some(_), false) = (&plan.mounts, plan.ids.ns_root_uid, joins_mnt) {
         // SAFETY: the caller's contract: the child, before the id switch.
         unsafe { m.open_sources()? };
     }
     // Raw syscalls, not libc's set*id, which would signal other threads
     // (see switch_identity).
-    if let Some(g) = plan.ns_root_gid {
+    if let Some(g) = plan.ids.ns_root_gid {
         // SAFETY: setresgid with integer arguments.
         let r = unsafe { libc::syscall(libc::SYS_setresgid, g, g, g) };
         check(r as libc::c_int, Stage::Identity, 10)?;
     }
-    if let Some(u) = plan.ns_root_uid {
+    if let Some(u) = plan.ids.ns_root_uid {
         // SAFETY: setresuid with integer arguments.
         let r = unsafe { libc::syscall(libc::SYS_setresuid, u, u, u) };
         check(r as libc::c_int, Stage::Identity, 11)?;
     }
-    if plan.ns_root_gid.is_some() || plan.ns_root_uid.is_some() {
+    if plan.ids.ns_root_gid.is_some() || plan.ids.ns_root_uid.is_some() {
         rearm_death_signal(plan, fds)?;
     }
     Ok(())
@@ -306,7 +306,7 @@ unsafe fn become_ns_root(plan: &Plan, fds: ChildFds) -> ChildResult {
 
 /// Join the namespaces the description names by path or fd.
 fn enter_namespaces(plan: &Plan) -> ChildResult {
-    for (i, (fd, flag)) in plan.joins.iter().enumerate() {
+    for (i, (fd, flag)) in plan.ns.joins.iter().enumerate() {
         // SAFETY: setns on an nsfs fd the plan owns.
         let r = unsafe { libc::setns(fd.as_raw_fd(), *flag) };
         check(r, Stage::Setns, i as u32)?;
@@ -318,13 +318,13 @@ fn enter_namespaces(plan: &Plan) -> ChildResult {
 /// the box's namespace while this process may still bind port 53), the
 /// hostname.
 fn network(plan: &Plan) -> ChildResult {
-    if plan.net_ns {
+    if plan.ns.net_ns {
         crate::sys::net::loopback_up()?;
     }
     if let Some(e) = &plan.egress {
         e.make_sockets()?;
     }
-    if let Some(h) = &plan.hostname {
+    if let Some(h) = &plan.ns.hostname {
         // SAFETY: a pointer and length into the plan's prepared CString.
         let r = unsafe { libc::sethostname(h.as_ptr(), h.as_bytes().len()) };
         check(r, Stage::Hostname, 0)?;
@@ -349,7 +349,7 @@ unsafe fn process_settings(plan: &Plan) -> ChildResult {
         unsafe { libc::umask(m) };
     }
     wire_fds(plan)?;
-    if plan.controlling_tty {
+    if plan.fds.controlling_tty {
         // SAFETY: TIOCSCTTY on fd 0 with an integer argument.
         let r = unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
         check(r, Stage::Fds, 200)?;
@@ -380,8 +380,8 @@ unsafe fn privileges(plan: &Plan, fds: ChildFds) -> ChildResult {
         // SAFETY: see above.
         unsafe { c.before_identity()? };
     }
-    if let Some(id) = plan.identity {
-        switch_identity(id, &plan.groups)?;
+    if let Some(id) = plan.ids.identity {
+        switch_identity(id, &plan.ids.groups)?;
         rearm_death_signal(plan, fds)?;
     }
     if let Some(c) = &plan.caps {
@@ -444,7 +444,7 @@ fn enter_cwd(plan: &Plan) -> ChildResult {
         check(root, Stage::Cwd, 1)?;
         let fd = openat2(
             root,
-            &plan.cwd,
+            &plan.exec.cwd,
             libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
             RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         );
@@ -454,7 +454,7 @@ fn enter_cwd(plan: &Plan) -> ChildResult {
             // No openat2 (before Linux 5.6, or under an emulator such as
             // valgrind): by path. Every fd but the plan's is closed already,
             // and validation refused a cwd under /proc/<pid>.
-            check(libc::chdir(plan.cwd.as_ptr()), Stage::Cwd, 0)?;
+            check(libc::chdir(plan.exec.cwd.as_ptr()), Stage::Cwd, 0)?;
         } else {
             if fd < 0 {
                 return Err(e);
@@ -524,11 +524,11 @@ unsafe fn payload_tail(plan: &Plan) -> ChildResult<Never> {
         stamp(plan, Mark::Init);
 
         reset_signals()?;
-        if let Some(slot) = &plan.listen_pid {
+        if let Some(slot) = &plan.exec.listen_pid {
             // After the init's fork: the pid the payload will have.
             slot.fill();
         }
-        if let Some(g) = &plan.gate {
+        if let Some(g) = &plan.fds.gate {
             // Setup is done: close what exec would close (the caller's
             // locks and pipes must not stay held while the payload waits),
             // which lets `spawn` return (EOF on the error pipe); then wait
@@ -546,14 +546,14 @@ unsafe fn payload_tail(plan: &Plan) -> ChildResult<Never> {
         }
         stamp(plan, Mark::Seccomp);
         libc::execve(
-            plan.program.as_ptr(),
-            plan.argv_ptrs.as_ptr(),
-            plan.envp_ptrs.as_ptr(),
+            plan.exec.program.as_ptr(),
+            plan.exec.argv_ptrs.as_ptr(),
+            plan.exec.envp_ptrs.as_ptr(),
         );
         let e = ChildError::last(Stage::Exec, 0);
-        if plan.gate.is_some() {
+        if plan.fds.gate.is_some() {
             // Past the gate nothing reaches the caller: say it on stderr.
-            exec_failed_message(plan.program.as_bytes(), sys::errno());
+            exec_failed_message(plan.exec.program.as_bytes(), sys::errno());
         }
         Err(e)
     }
@@ -576,8 +576,8 @@ fn wait_for_release(sync_r: RawFd) {
 /// namespace it was cloned into. `/proc` is still the caller's here.
 fn write_own_maps(plan: &Plan) -> ChildResult {
     write_proc(c"/proc/self/setgroups", b"deny", 0)?;
-    write_proc(c"/proc/self/uid_map", plan.uid_map.as_bytes(), 1)?;
-    write_proc(c"/proc/self/gid_map", plan.gid_map.as_bytes(), 2)
+    write_proc(c"/proc/self/uid_map", plan.ids.uid_map.as_bytes(), 1)?;
+    write_proc(c"/proc/self/gid_map", plan.ids.gid_map.as_bytes(), 2)
 }
 
 fn write_proc(path: &std::ffi::CStr, data: &[u8], detail: u32) -> ChildResult {
@@ -608,7 +608,7 @@ fn stamp(plan: &Plan, m: Mark) {
 fn wire_fds(plan: &Plan) -> ChildResult {
     // SAFETY: dup2 and close_range on descriptors the plan owns.
     unsafe {
-        for (i, src) in plan.stdio.iter().enumerate() {
+        for (i, src) in plan.fds.stdio.iter().enumerate() {
             if let Some(src) = src {
                 check(
                     libc::dup2(src.as_raw_fd(), i as RawFd),
@@ -617,16 +617,16 @@ fn wire_fds(plan: &Plan) -> ChildResult {
                 )?;
             }
         }
-        if plan.stderr_to_stdout {
+        if plan.fds.stderr_to_stdout {
             check(libc::dup2(1, 2), Stage::Fds, 2)?;
         }
-        for (src, dst) in &plan.passed {
+        for (src, dst) in &plan.fds.passed {
             check(libc::dup2(src.as_raw_fd(), *dst), Stage::Fds, *dst as u32)?;
         }
     }
     // Mark the gaps between passed targets close-on-exec.
     let mut first: u32 = 3;
-    for (_, dst) in &plan.passed {
+    for (_, dst) in &plan.fds.passed {
         let dst = *dst as u32;
         if dst > first {
             sys::close_range(first, dst - 1, libc::CLOSE_RANGE_CLOEXEC)
@@ -655,7 +655,7 @@ fn close_unpassed(plan: &Plan, keep: RawFd) {
     }
     let keep = keep as u32;
     let mut first: u32 = 3;
-    for (_, dst) in &plan.passed {
+    for (_, dst) in &plan.fds.passed {
         let dst = *dst as u32;
         if dst > first {
             close_except(first, dst - 1, keep);
