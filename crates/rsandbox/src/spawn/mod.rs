@@ -10,6 +10,7 @@ pub(crate) mod plan;
 pub(crate) mod report;
 mod routine;
 pub(crate) mod timing;
+mod validate;
 mod warmth;
 
 use std::io;
@@ -32,7 +33,7 @@ use timing::Mark;
 /// Validate a description on its own (no command).
 pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
     let sb = &*crate::identity::resolve(sb);
-    plan::validate_sandbox(sb)?;
+    validate::validate_sandbox(sb)?;
     // Preparing the per-concern plans validates them too; they hold no
     // process and are dropped at once.
     crate::limits::RlimitPlan::prepare(sb)?;
