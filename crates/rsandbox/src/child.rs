@@ -312,7 +312,7 @@ impl Child {
     /// when every limit is in force.
     pub fn unapplied_limits(&self) -> Vec<String> {
         match (&self.cgroup, &self.outcome) {
-            (Some(c), _) => c.unapplied().to_vec(),
+            (Some(c), _) => c.unapplied().iter().map(ToString::to_string).collect(),
             (None, Some(o)) => o
                 .cgroup
                 .as_ref()

@@ -110,43 +110,42 @@ impl EnforcementReport {
     pub(crate) fn add_limits(
         &mut self,
         sb: &Sandbox,
-        unapplied: &[String],
+        unapplied: &[Unapplied],
         devices_applied: Option<&str>,
     ) {
         let l = sb.limits();
         let asked = [
             (
                 "memory",
-                "memory_limit",
+                Limit::Memory,
                 l.memory().map(|b| format!("{b} bytes")),
             ),
             (
                 "pids",
-                "pids_limit",
+                Limit::Pids,
                 l.pids().map(|n| format!("{n} processes")),
             ),
-            ("cpu", "cpu_limit", l.cpu().map(|c| format!("{c} cores"))),
+            ("cpu", Limit::Cpu, l.cpu().map(|c| format!("{c} cores"))),
             (
                 "cpu_weight",
-                "cpu_weight",
+                Limit::CpuWeight,
                 l.cpu_weight().map(|w| format!("weight {w}")),
             ),
             (
                 "devices",
-                "device_rules",
+                Limit::DeviceRules,
                 Some(l.extra.devices.len())
                     .filter(|n| *n > 0)
                     .map(|n| format!("{n} device rules")),
             ),
         ];
-        for (name, setter, req) in asked {
+        for (name, limit, req) in asked {
             let layer = format!("limit:{name}");
             let Some(req) = req else {
                 self.push(LayerReport::not_requested(layer));
                 continue;
             };
-            let prefix = format!("{setter}:");
-            match unapplied.iter().find(|u| u.starts_with(&prefix)) {
+            match unapplied.iter().find(|u| u.limit == limit) {
                 Some(why) => self.push(LayerReport {
                     layer,
                     requested: req,
@@ -225,5 +224,64 @@ impl fmt::Display for SpawnTiming {
             "total",
             self.total().as_secs_f64() * 1e6
         )
+    }
+}
+
+/// A cgroup limit of a description, named in messages by the builder
+/// method that sets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Limit {
+    /// [`Sandbox::memory_limit`](crate::Sandbox::memory_limit).
+    Memory,
+    /// [`Sandbox::pids_limit`](crate::Sandbox::pids_limit).
+    Pids,
+    /// [`Sandbox::cpu_limit`](crate::Sandbox::cpu_limit).
+    Cpu,
+    /// [`Sandbox::cpu_weight`](crate::Sandbox::cpu_weight).
+    CpuWeight,
+    /// The cpuset knobs.
+    Cpuset,
+    /// The block I/O weights and throttles.
+    Blkio,
+    /// [`Sandbox::net_classid`](crate::Sandbox::net_classid).
+    NetClassid,
+    /// [`Sandbox::net_priority`](crate::Sandbox::net_priority).
+    NetPriority,
+    /// [`Sandbox::device_rules`](crate::Sandbox::device_rules).
+    DeviceRules,
+}
+
+impl Limit {
+    /// The builder method's name, as messages and reports give it.
+    pub fn setter(self) -> &'static str {
+        match self {
+            Limit::Memory => "memory_limit",
+            Limit::Pids => "pids_limit",
+            Limit::Cpu => "cpu_limit",
+            Limit::CpuWeight => "cpu_weight",
+            Limit::Cpuset => "cpuset",
+            Limit::Blkio => "blkio",
+            Limit::NetClassid => "net_classid",
+            Limit::NetPriority => "net_priority",
+            Limit::DeviceRules => "device_rules",
+        }
+    }
+}
+
+/// A limit asked for and not applied (best effort), with the reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unapplied {
+    /// Which limit.
+    pub limit: Limit,
+    /// Why it is not in force.
+    pub reason: String,
+}
+
+impl fmt::Display for Unapplied {
+    /// `"memory_limit: <reason>"`, the form of
+    /// [`Child::unapplied_limits`](crate::Child::unapplied_limits).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.limit.setter(), self.reason)
     }
 }

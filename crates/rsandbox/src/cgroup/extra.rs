@@ -13,6 +13,7 @@ use std::path::Path;
 use crate::cgroup::devices;
 use crate::cgroup::write_file;
 use crate::error::{Error, Result};
+use crate::report::Limit;
 use crate::Sandbox;
 
 pub use crate::config::limits::{CgroupExtra, IoThrottle};
@@ -128,13 +129,13 @@ impl CgroupExtra {
     }
 
     /// Names of the builder methods behind a v1 controller, for reports.
-    pub(crate) fn limit_names(&self, ctrl: &str) -> Vec<&'static str> {
+    pub(crate) fn limits_of(&self, ctrl: &str) -> Vec<Limit> {
         match ctrl {
-            "cpuset" if self.has_cpuset() => vec!["cpuset"],
-            "blkio" if self.has_io() => vec!["blkio"],
-            "net_cls" if self.net_classid.is_some() => vec!["net_classid"],
-            "net_prio" if !self.net_prio.is_empty() => vec!["net_priority"],
-            "devices" if !self.devices.is_empty() => vec!["device_rules"],
+            "cpuset" if self.has_cpuset() => vec![Limit::Cpuset],
+            "blkio" if self.has_io() => vec![Limit::Blkio],
+            "net_cls" if self.net_classid.is_some() => vec![Limit::NetClassid],
+            "net_prio" if !self.net_prio.is_empty() => vec![Limit::NetPriority],
+            "devices" if !self.devices.is_empty() => vec![Limit::DeviceRules],
             _ => Vec::new(),
         }
     }

@@ -27,6 +27,7 @@
 //! removed.
 
 mod bpf;
+mod create;
 pub mod detect;
 pub mod devices;
 mod devices_bpf;
@@ -37,7 +38,7 @@ pub mod v2;
 
 use std::collections::HashSet;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -48,6 +49,7 @@ pub(crate) use join::SelfJoin;
 
 use crate::config::limits::CgroupLimits;
 use crate::error::{Error, Result};
+use crate::report::{Limit, Unapplied};
 use crate::Sandbox;
 
 /// What the cgroup saw of the box's resource use.
@@ -151,7 +153,7 @@ pub(crate) struct Cgroup {
     /// An fd on the v2 directory, for `CLONE_INTO_CGROUP`.
     v2_fd: Option<OwnedFd>,
     /// Limits asked for but not applied (best effort).
-    unapplied: Vec<String>,
+    unapplied: Vec<Unapplied>,
     /// How the device rules are enforced, for the enforcement report.
     devices_applied: Option<String>,
 }
@@ -338,17 +340,17 @@ fn parent_in(
     }
 }
 
-/// Names of the builder methods a controller enforces, for messages.
-fn limit_names(ctrl: &str, l: &CgroupLimits) -> Vec<&'static str> {
+/// The limits a controller enforces.
+fn limits_of(ctrl: &str, l: &CgroupLimits) -> Vec<Limit> {
     let mut v = Vec::new();
     match ctrl {
-        "memory" => v.extend(l.memory.map(|_| "memory_limit")),
-        "pids" => v.extend(l.pids.map(|_| "pids_limit")),
+        "memory" => v.extend(l.memory.map(|_| Limit::Memory)),
+        "pids" => v.extend(l.pids.map(|_| Limit::Pids)),
         "cpu" => {
-            v.extend(l.cpu_quota_us.map(|_| "cpu_limit"));
-            v.extend(l.cpu_weight.map(|_| "cpu_weight"));
+            v.extend(l.cpu_quota_us.map(|_| Limit::Cpu));
+            v.extend(l.cpu_weight.map(|_| Limit::CpuWeight));
         }
-        other => v.extend(l.extra.limit_names(other)),
+        other => v.extend(l.extra.limits_of(other)),
     }
     v
 }
@@ -375,241 +377,6 @@ impl Cgroup {
                 }
             }
         }
-    }
-
-    fn create_in(sb: &Sandbox, layout: &Layout) -> Result<Cgroup> {
-        let lim = &sb.limits;
-        let cl = lim.cgroup_limits();
-        let parent_opt = lim.cgroup_parent.as_deref();
-        // SAFETY: trivial getter.
-        let me = unsafe { libc::getpid() };
-        let name = format!("rsandbox-{me}-{}", COUNTER.fetch_add(1, Ordering::Relaxed));
-        let mut cg = Cgroup {
-            dirs: Vec::new(),
-            v2_fd: None,
-            unapplied: Vec::new(),
-            devices_applied: None,
-        };
-        let best_effort = lim.best_effort;
-        // Limits that could not be applied, or a hard error.
-        let fail = |cg: &mut Cgroup, what: Vec<&'static str>, err: Error| -> Result<()> {
-            if best_effort {
-                for w in what {
-                    cg.unapplied.push(format!("{w}: {err}"));
-                }
-                Ok(())
-            } else {
-                Err(err)
-            }
-        };
-        // Device rules go to the v1 `devices` controller where there is
-        // one, to an eBPF program elsewhere: loaded now, before anything is
-        // created (its privilege is the first to miss), attached once the
-        // cgroup2 directory exists.
-        let rules = &cl.extra.devices;
-        let use_ebpf =
-            !rules.is_empty() && (lim.devices_ebpf || !layout.v1_mounts.contains_key("devices"));
-        let mut dev_prog = None;
-        if use_ebpf {
-            let insns = devices_bpf::program(rules);
-            let loaded = match layout.v2_mount {
-                None => Err(devices::unsupported()),
-                Some(_) => bpf::load(&insns),
-            };
-            match loaded {
-                Ok(fd) => dev_prog = Some((fd, devices_bpf::describe(rules, insns.len()))),
-                Err(e) => fail(&mut cg, vec!["device_rules"], e)?,
-            }
-        }
-
-        if layout.is_pure_v2() {
-            let mount = layout.v2_mount.as_deref().expect("pure v2 has a mount");
-            let moved = SELF_PARENT
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .clone();
-            let parent = match (parent_opt, moved) {
-                (None, Some(p)) => p,
-                _ => parent_in(mount, layout.v2_self.as_deref(), parent_opt, layout),
-            };
-            let mut all: Vec<&'static str> = v2::needed_controllers(&cl)
-                .into_iter()
-                .flat_map(|c| limit_names(c, &cl))
-                .collect();
-            if dev_prog.is_some() {
-                all.push("device_rules");
-            }
-            if let Err(err) = cl.extra.v2_controllers() {
-                fail(&mut cg, all.clone(), err)?;
-                return Ok(cg);
-            }
-            let missing = v2::missing_controllers(&parent, &cl);
-            if !missing.is_empty() {
-                let err = Error::Unsupported {
-                    feature: format!("cgroup controllers {}", missing.join(", ")),
-                    detail: format!(
-                        "not available in {} (cgroup.controllers); enable them in the \
-                         parent's cgroup.subtree_control or delegate them \
-                         (systemd: Delegate=yes)",
-                        parent.display()
-                    ),
-                };
-                fail(&mut cg, all, err)?;
-                return Ok(cg);
-            }
-            sweep_stale(&parent);
-            let dir = parent.join(&name);
-            let r = (|| -> Result<()> {
-                v2::enable_controllers(&parent, &v2::needed_controllers(&cl)).map_err(
-                    |e| match e {
-                        Error::Io { source, .. } if source.raw_os_error() == Some(libc::EBUSY) => {
-                            Error::Privilege {
-                                privilege: "a cgroup without processes (cgroup v2 \
-                                            \"no internal processes\" rule)"
-                                    .into(),
-                                action: format!(
-                                    "enable controllers in {}/cgroup.subtree_control",
-                                    parent.display()
-                                ),
-                                fix: "the parent cgroup holds processes (the caller's own \
-                                      cgroup usually does): call \
-                                      rsandbox::cgroup::move_self_to_leaf(\"caller\") \
-                                      first, or pass cgroup_parent(<a cgroup with no \
-                                      processes>)"
-                                    .into(),
-                            }
-                        }
-                        e => e,
-                    },
-                )?;
-                cg.mkdir(&dir, Kind::V2)?;
-                v2::write_limits(&dir, &cl)?;
-                cg.v2_fd = Some(open_dir(&dir)?);
-                Ok(())
-            })();
-            if let Err(e) = r {
-                cg.remove_quiet();
-                cg.dirs.clear();
-                cg.v2_fd = None;
-                fail(&mut cg, all, e)?;
-                return Ok(cg);
-            }
-            if let (Some((prog, what)), Some(fd)) = (dev_prog, &cg.v2_fd) {
-                match bpf::attach(fd.as_fd(), &prog, &dir) {
-                    Ok(()) => cg.devices_applied = Some(what),
-                    Err(e) => fail(&mut cg, vec!["device_rules"], e)?,
-                }
-            }
-            return Ok(cg);
-        }
-
-        // Hybrid or pure v1.
-        let v1_ctrls = v1::needed_controllers(&cl).into_iter();
-        for ctrl in v1_ctrls.filter(|c| !(use_ebpf && *c == "devices")) {
-            let what = limit_names(ctrl, &cl);
-            let Some(mount) = layout.v1_mounts.get(ctrl) else {
-                let err = if ctrl == "devices" {
-                    devices::unsupported()
-                } else {
-                    Error::Unsupported {
-                        feature: format!("cgroup controller {ctrl}"),
-                        detail: "no cgroup v1 hierarchy mounts it and cgroup v2 is not the \
-                                 only hierarchy"
-                            .into(),
-                    }
-                };
-                fail(&mut cg, what, err)?;
-                continue;
-            };
-            let parent = parent_in(
-                mount,
-                layout.v1_self.get(ctrl).map(PathBuf::as_path),
-                parent_opt,
-                layout,
-            );
-            sweep_stale(&parent);
-            let dir = parent.join(&name);
-            let r = cg
-                .mkdir(&dir, Kind::V1(ctrl))
-                .and_then(|()| v1::write_limits(ctrl, &dir, &cl));
-            match r {
-                Ok(()) if ctrl == "devices" => {
-                    cg.devices_applied = Some(format!(
-                        "cgroup v1 devices: {}",
-                        devices::summary(&devices::normalize(rules))
-                    ));
-                }
-                Ok(()) => {}
-                Err(e) => {
-                    if let Some(pos) = cg.dirs.iter().position(|d| d.path == dir) {
-                        let _ = std::fs::remove_dir(&dir);
-                        cg.dirs.remove(pos);
-                    }
-                    fail(&mut cg, what, e)?;
-                }
-            }
-        }
-        // Helpers, not limits: their failure is tolerated silently. The
-        // cgroup2 directory's `cpu.stat` gives the CPU time wherever a
-        // cgroup2 hierarchy is mounted (hybrid hosts too, with no controller
-        // enabled), so a v1 cpuacct directory is made only without one: it
-        // would cost a mkdir, a join and an rmdir per spawn for nothing.
-        if let Some(mount) = layout
-            .v1_mounts
-            .get("cpuacct")
-            .filter(|_| layout.v2_mount.is_none())
-        {
-            let cpu_shared = layout.v1_mounts.get("cpu") == Some(mount);
-            let have_cpu = cg.dirs.iter().any(|d| d.kind == Kind::V1("cpu"));
-            if !(cg.dirs.is_empty() || cpu_shared && have_cpu) {
-                let parent = parent_in(
-                    mount,
-                    layout.v1_self.get("cpuacct").map(PathBuf::as_path),
-                    parent_opt,
-                    layout,
-                );
-                sweep_stale(&parent);
-                let _ = cg.mkdir_as(&parent.join(&name), Kind::V1("cpuacct"), true);
-            }
-        }
-        if let Some(mount) = &layout.v2_mount {
-            let parent = parent_in(mount, layout.v2_self.as_deref(), parent_opt, layout);
-            sweep_stale(&parent);
-            let dir = parent.join(&name);
-            // A helper unless the device program goes there: then the box
-            // must be in it.
-            let helper = !cg.dirs.is_empty() && dev_prog.is_none();
-            match cg.mkdir_as(&dir, Kind::V2, helper) {
-                Ok(()) => {
-                    // With no v1 directory, CLONE_INTO_CGROUP places the
-                    // child; otherwise `attach` writes every directory.
-                    if cg.dirs.len() == 1 {
-                        cg.v2_fd = open_dir(&dir).ok();
-                    }
-                    if let Some((prog, what)) = dev_prog {
-                        let r = open_dir(&dir).and_then(|fd| bpf::attach(fd.as_fd(), &prog, &dir));
-                        match r {
-                            Ok(()) => cg.devices_applied = Some(what),
-                            Err(e) => {
-                                fail(&mut cg, vec!["device_rules"], e)?;
-                                // Not applied (best effort): a helper again,
-                                // as without rules.
-                                let n = cg.dirs.len();
-                                if let Some(d) = cg.dirs.last_mut() {
-                                    d.helper = n > 1;
-                                }
-                            }
-                        }
-                    }
-                }
-                Err(e) if lim.accounting && cg.dirs.is_empty() && !best_effort => {
-                    return Err(e);
-                }
-                Err(e) if dev_prog.is_some() => fail(&mut cg, vec!["device_rules"], e)?,
-                Err(_) => {}
-            }
-        }
-        Ok(cg)
     }
 
     fn mkdir(&mut self, dir: &Path, kind: Kind) -> Result<()> {
@@ -645,7 +412,7 @@ impl Cgroup {
     }
 
     /// The limits asked for but not applied (best effort).
-    pub(crate) fn unapplied(&self) -> &[String] {
+    pub(crate) fn unapplied(&self) -> &[Unapplied] {
         &self.unapplied
     }
 
@@ -726,7 +493,7 @@ impl Cgroup {
     /// so the reads that cannot matter are skipped).
     pub(crate) fn stats(&self) -> CgroupStats {
         let mut s = CgroupStats {
-            unapplied: self.unapplied.clone(),
+            unapplied: self.unapplied.iter().map(ToString::to_string).collect(),
             ..CgroupStats::default()
         };
         let in_use = || {
