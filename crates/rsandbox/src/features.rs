@@ -92,60 +92,43 @@ fn read_trim(p: &str) -> Option<String> {
 
 /// The cgroup hierarchies in `/proc/self/mountinfo`.
 pub fn cgroup_mounts() -> Vec<CgroupMount> {
+    const KNOWN: [&str; 14] = [
+        "cpu",
+        "cpuacct",
+        "cpuset",
+        "memory",
+        "devices",
+        "freezer",
+        "net_cls",
+        "blkio",
+        "perf_event",
+        "net_prio",
+        "hugetlb",
+        "pids",
+        "rdma",
+        "misc",
+    ];
     let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut out = Vec::new();
-    for line in info.lines() {
-        let Some((pre, post)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut post = post.split_whitespace();
-        let fstype = post.next().unwrap_or("");
-        let _src = post.next();
-        let opts = post.next().unwrap_or("");
-        let path = pre.split_whitespace().nth(4).unwrap_or("").to_string();
-        match fstype {
-            "cgroup2" => {
-                let controllers = read_trim(&format!("{path}/cgroup.controllers"))
-                    .map(|s| s.split_whitespace().map(String::from).collect())
-                    .unwrap_or_default();
-                out.push(CgroupMount {
-                    version: 2,
-                    path,
-                    controllers,
-                });
+    crate::cgroup::detect::cgroup_mount_lines(&info)
+        .map(|m| {
+            let (version, controllers) = if m.fstype == "cgroup2" {
+                let file = format!("{}/cgroup.controllers", m.mountpoint);
+                let have = read_trim(&file).unwrap_or_default();
+                (2, have.split_whitespace().map(String::from).collect())
+            } else {
+                let named = |o: &&str| KNOWN.contains(o) || o.starts_with("name=");
+                (
+                    1,
+                    m.opts.split(',').filter(named).map(String::from).collect(),
+                )
+            };
+            CgroupMount {
+                version,
+                path: m.mountpoint,
+                controllers,
             }
-            "cgroup" => {
-                let known = [
-                    "cpu",
-                    "cpuacct",
-                    "cpuset",
-                    "memory",
-                    "devices",
-                    "freezer",
-                    "net_cls",
-                    "blkio",
-                    "perf_event",
-                    "net_prio",
-                    "hugetlb",
-                    "pids",
-                    "rdma",
-                    "misc",
-                ];
-                let controllers = opts
-                    .split(',')
-                    .filter(|o| known.contains(o) || o.starts_with("name="))
-                    .map(String::from)
-                    .collect();
-                out.push(CgroupMount {
-                    version: 1,
-                    path,
-                    controllers,
-                });
-            }
-            _ => {}
-        }
-    }
-    out
+        })
+        .collect()
 }
 
 /// Probe this machine.

@@ -70,34 +70,22 @@ impl Layout {
     pub fn parse(mountinfo: &str, proc_self_cgroup: &str, root: Option<&Path>) -> Layout {
         let mut l = Layout::default();
         let reroot = |p: &str| -> PathBuf {
-            let p = unescape(p);
             match root {
                 Some(r) => r.join(p.trim_start_matches('/')),
                 None => PathBuf::from(p),
             }
         };
-        for line in mountinfo.lines() {
-            // id parent maj:min root mountpoint opts [optional...] - fstype src superopts
-            let Some((pre, post)) = line.split_once(" - ") else {
-                continue;
-            };
-            let pre: Vec<&str> = pre.split(' ').collect();
-            let post: Vec<&str> = post.split(' ').collect();
-            if pre.len() < 5 || post.len() < 3 {
+        for m in cgroup_mount_lines(mountinfo) {
+            // Only a mount of the hierarchy's root is usable for us.
+            if m.root != "/" {
                 continue;
             }
-            let mnt_root = pre[3];
-            let mountpoint = pre[4];
-            match post[0] {
-                // Only a mount of the hierarchy's root is usable for us.
-                "cgroup2" if mnt_root == "/" && l.v2_mount.is_none() => {
-                    l.v2_mount = Some(reroot(mountpoint));
+            match m.fstype {
+                "cgroup2" if l.v2_mount.is_none() => {
+                    l.v2_mount = Some(reroot(&m.mountpoint));
                 }
                 "cgroup" => {
-                    if mnt_root != "/" {
-                        continue;
-                    }
-                    for opt in post[2].split(',') {
+                    for opt in m.opts.split(',') {
                         let name = match opt {
                             "rw" | "ro" | "relatime" | "noexec" | "nosuid" | "nodev"
                             | "clone_children" | "xattr" => continue,
@@ -106,7 +94,7 @@ impl Layout {
                         };
                         l.v1_mounts
                             .entry(name)
-                            .or_insert_with(|| reroot(mountpoint));
+                            .or_insert_with(|| reroot(&m.mountpoint));
                     }
                 }
                 _ => {}
@@ -173,6 +161,38 @@ impl Layout {
 
 /// The layout [`Layout::cached`] returns, with the pid that detected it.
 static CACHE: Mutex<Option<(libc::pid_t, Layout)>> = Mutex::new(None);
+
+/// One cgroup or cgroup2 mount of a `/proc/*/mountinfo` text.
+pub(crate) struct CgroupMountLine<'a> {
+    /// `cgroup` (v1) or `cgroup2`.
+    pub fstype: &'a str,
+    /// The directory of the hierarchy mounted (`/`: its root).
+    pub root: &'a str,
+    /// The mount point, octal escapes decoded.
+    pub mountpoint: String,
+    /// The superblock options (v1: the controllers among them).
+    pub opts: &'a str,
+}
+
+/// The cgroup mounts of a mountinfo text, in order: the one parser of that
+/// format for the layout, `rsandbox check` and the OCI runtime.
+pub(crate) fn cgroup_mount_lines(mountinfo: &str) -> impl Iterator<Item = CgroupMountLine<'_>> {
+    mountinfo.lines().filter_map(|line| {
+        // id parent maj:min root mountpoint opts [optional...] - fstype src superopts
+        let (pre, post) = line.split_once(" - ")?;
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        if pre.len() < 5 || post.len() < 3 || !matches!(post[0], "cgroup" | "cgroup2") {
+            return None;
+        }
+        Some(CgroupMountLine {
+            fstype: post[0],
+            root: pre[3],
+            mountpoint: unescape(pre[4]),
+            opts: post[2],
+        })
+    })
+}
 
 /// Forget the cached layout (the caller moved between cgroups).
 pub fn invalidate_cache() {
