@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 
 use landlock::{
     make_bitflags, Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, NetPort,
-    PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreatedAttr, Scope, ABI,
+    PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope, ABI,
 };
 
 use crate::error::{ChildError, ChildResult, Error, Result, Stage};
@@ -119,6 +119,144 @@ const NET_ABI: i32 = 4;
 const FILE_ACCESS: BitFlags<AccessFs> =
     make_bitflags!(AccessFs::{ReadFile | WriteFile | Execute | Truncate | IoctlDev});
 
+/// What the description asks for, as the report lists it.
+fn requested(c: &LandlockConfig) -> Vec<String> {
+    let mut requested = Vec::new();
+    if c.fs {
+        requested.push(format!("fs: {} path rules", c.paths.len()));
+    }
+    if let Some(p) = &c.bind_ports {
+        requested.push(format!("tcp bind {p:?}"));
+    }
+    if let Some(p) = &c.connect_ports {
+        requested.push(format!("tcp connect {p:?}"));
+    }
+    if c.scope_abstract_unix {
+        requested.push("scope abstract-unix".into());
+    }
+    if c.scope_signals {
+        requested.push("scope signals".into());
+    }
+    requested
+}
+
+/// The parts asked for that ABI `abi` lacks: an error, or (best effort)
+/// the list the report gives.
+fn missing_parts(c: &LandlockConfig, abi: i32) -> Result<Vec<String>> {
+    let want_net = c.bind_ports.is_some() || c.connect_ports.is_some();
+    let want_scope = c.scope_abstract_unix || c.scope_signals;
+    let mut missing = Vec::new();
+    for (want, min, what) in [
+        (c.fs, FS_ABI, "filesystem rules (with truncate)"),
+        (want_net, NET_ABI, "TCP port rules"),
+        (want_scope, SCOPE_ABI, "scoping"),
+    ] {
+        if !want || abi >= min {
+            continue;
+        }
+        if !c.best_effort {
+            return Err(Error::Unsupported {
+                feature: format!("Landlock ABI {min} ({what})"),
+                detail: format!(
+                    "this kernel offers Landlock ABI {abi}; use best_effort(true) to \
+                     run with what it has"
+                ),
+            });
+        }
+        missing.push(format!("{what} need ABI {min}"));
+    }
+    Ok(missing)
+}
+
+/// The ruleset handling every access ABI `abi` offers of those asked for,
+/// and what it covers, as the report lists it.
+fn handled(c: &LandlockConfig, abi: i32) -> Result<(Ruleset, Vec<String>)> {
+    let mut applied = Vec::new();
+    let mut rs = Ruleset::default().set_compatibility(CompatLevel::BestEffort);
+    if c.fs {
+        rs = rs
+            .handle_access(AccessFs::from_all(ABI::from(abi)))
+            .map_err(|e| ll_err("Landlock: handle filesystem access", None, e))?;
+        let truncate = if abi < FS_ABI {
+            ", truncate not covered"
+        } else {
+            ""
+        };
+        applied.push(format!(
+            "fs: {} path rules (ABI {abi}{truncate})",
+            c.paths.len()
+        ));
+    }
+    if abi >= NET_ABI {
+        if let Some(p) = &c.bind_ports {
+            rs = rs
+                .handle_access(AccessNet::BindTcp)
+                .map_err(|e| ll_err("Landlock: handle TCP bind", None, e))?;
+            applied.push(format!("tcp bind {p:?}"));
+        }
+        if let Some(p) = &c.connect_ports {
+            rs = rs
+                .handle_access(AccessNet::ConnectTcp)
+                .map_err(|e| ll_err("Landlock: handle TCP connect", None, e))?;
+            applied.push(format!("tcp connect {p:?}"));
+        }
+    }
+    if abi >= SCOPE_ABI {
+        if c.scope_abstract_unix {
+            rs = rs
+                .scope(Scope::AbstractUnixSocket)
+                .map_err(|e| ll_err("Landlock: scope abstract unix sockets", None, e))?;
+            applied.push("scope abstract-unix".into());
+        }
+        if c.scope_signals {
+            rs = rs
+                .scope(Scope::Signal)
+                .map_err(|e| ll_err("Landlock: scope signals", None, e))?;
+            applied.push("scope signals".into());
+        }
+    }
+    Ok((rs, applied))
+}
+
+/// The path rules and (ABI 4 and later) the port rules, added to the
+/// created ruleset.
+fn add_rules(mut created: RulesetCreated, c: &LandlockConfig, abi: i32) -> Result<RulesetCreated> {
+    let fs_all = AccessFs::from_all(ABI::from(abi));
+    for r in c.paths.iter().filter(|_| c.fs) {
+        let fd = PathFd::new(&r.path).map_err(|e| {
+            Error::invalid(
+                "landlock path",
+                format!("{}: cannot be opened: {e}", r.path.display()),
+            )
+        })?;
+        let is_dir = std::fs::metadata(&r.path).is_ok_and(|m| m.is_dir());
+        let mut access = rights(r) & fs_all;
+        if !is_dir {
+            access &= FILE_ACCESS;
+        }
+        if access.is_empty() {
+            continue;
+        }
+        created = created
+            .add_rule(PathBeneath::new(fd, access))
+            .map_err(|e| ll_err("Landlock: add path rule", Some(&r.path), e))?;
+    }
+    if abi < NET_ABI {
+        return Ok(created);
+    }
+    for &p in c.bind_ports.iter().flatten() {
+        created = created
+            .add_rule(NetPort::new(p, AccessNet::BindTcp))
+            .map_err(|e| ll_err("Landlock: add bind rule", None, e))?;
+    }
+    for &p in c.connect_ports.iter().flatten() {
+        created = created
+            .add_rule(NetPort::new(p, AccessNet::ConnectTcp))
+            .map_err(|e| ll_err("Landlock: add connect rule", None, e))?;
+    }
+    Ok(created)
+}
+
 fn rights(r: &PathRule) -> BitFlags<AccessFs> {
     let mut a = BitFlags::empty();
     if r.read || r.exec {
@@ -171,174 +309,57 @@ impl LandlockPlan {
                  otherwise only allowed with CAP_SYS_ADMIN)",
             ));
         }
-        let want_net = c.bind_ports.is_some() || c.connect_ports.is_some();
-        let want_scope = c.scope_abstract_unix || c.scope_signals;
-        let mut requested = Vec::new();
-        if c.fs {
-            requested.push(format!("fs: {} path rules", c.paths.len()));
-        }
-        if let Some(p) = &c.bind_ports {
-            requested.push(format!("tcp bind {p:?}"));
-        }
-        if let Some(p) = &c.connect_ports {
-            requested.push(format!("tcp connect {p:?}"));
-        }
-        if c.scope_abstract_unix {
-            requested.push("scope abstract-unix".into());
-        }
-        if c.scope_signals {
-            requested.push("scope signals".into());
-        }
-        let mut missing = Vec::new();
-        for (want, min, what) in [
-            (c.fs, FS_ABI, "filesystem rules (with truncate)"),
-            (want_net, NET_ABI, "TCP port rules"),
-            (want_scope, SCOPE_ABI, "scoping"),
-        ] {
-            if want && abi < min {
-                if !c.best_effort {
-                    return Err(Error::Unsupported {
-                        feature: format!("Landlock ABI {min} ({what})"),
-                        detail: format!(
-                            "this kernel offers Landlock ABI {abi}; use best_effort(true) to \
-                             run with what it has"
-                        ),
-                    });
-                }
-                missing.push(format!("{what} need ABI {min}"));
-            }
-        }
         let set_nnp = sb.caps.no_new_privs != Some(false);
+        let requested = requested(c).join("; ");
+        let missing = missing_parts(c, abi)?;
         if abi < 1 {
-            return Ok(Some(LandlockPlan {
-                fd: None,
-                set_nnp,
-                report: LayerReport {
-                    layer: "landlock".into(),
-                    requested: requested.join("; "),
-                    applied: "nothing: this kernel has no Landlock".into(),
-                    enforcement: Enforcement::NotEnforced,
-                },
-            }));
+            let why = "nothing: this kernel has no Landlock".to_string();
+            return Ok(Some(LandlockPlan::nothing(set_nnp, requested, why)));
         }
-        let abi_e = ABI::from(abi);
-        let mut applied = Vec::new();
-        let mut rs = Ruleset::default().set_compatibility(CompatLevel::BestEffort);
-        let fs_all = AccessFs::from_all(abi_e);
-        if c.fs {
-            rs = rs
-                .handle_access(fs_all)
-                .map_err(|e| ll_err("Landlock: handle filesystem access", None, e))?;
-            applied.push(format!(
-                "fs: {} path rules (ABI {abi}{})",
-                c.paths.len(),
-                if abi < FS_ABI {
-                    ", truncate not covered"
-                } else {
-                    ""
-                }
-            ));
-        }
-        let net_ok = abi >= NET_ABI;
-        if net_ok {
-            if let Some(p) = &c.bind_ports {
-                rs = rs
-                    .handle_access(AccessNet::BindTcp)
-                    .map_err(|e| ll_err("Landlock: handle TCP bind", None, e))?;
-                applied.push(format!("tcp bind {p:?}"));
-            }
-            if let Some(p) = &c.connect_ports {
-                rs = rs
-                    .handle_access(AccessNet::ConnectTcp)
-                    .map_err(|e| ll_err("Landlock: handle TCP connect", None, e))?;
-                applied.push(format!("tcp connect {p:?}"));
-            }
-        }
-        if abi >= SCOPE_ABI {
-            if c.scope_abstract_unix {
-                rs = rs
-                    .scope(Scope::AbstractUnixSocket)
-                    .map_err(|e| ll_err("Landlock: scope abstract unix sockets", None, e))?;
-                applied.push("scope abstract-unix".into());
-            }
-            if c.scope_signals {
-                rs = rs
-                    .scope(Scope::Signal)
-                    .map_err(|e| ll_err("Landlock: scope signals", None, e))?;
-                applied.push("scope signals".into());
-            }
-        }
+        let (rs, applied) = handled(c, abi)?;
         if applied.is_empty() {
-            return Ok(Some(LandlockPlan {
-                fd: None,
-                set_nnp,
-                report: LayerReport {
-                    layer: "landlock".into(),
-                    requested: requested.join("; "),
-                    applied: format!("nothing ({})", missing.join("; ")),
-                    enforcement: Enforcement::NotEnforced,
-                },
-            }));
+            let why = format!("nothing ({})", missing.join("; "));
+            return Ok(Some(LandlockPlan::nothing(set_nnp, requested, why)));
         }
-        let mut created = rs
+        let created = rs
             .create()
             .map_err(|e| ll_err("Landlock: create ruleset", None, e))?;
-        if c.fs {
-            for r in &c.paths {
-                let fd = PathFd::new(&r.path).map_err(|e| {
-                    Error::invalid(
-                        "landlock path",
-                        format!("{}: cannot be opened: {e}", r.path.display()),
-                    )
-                })?;
-                let is_dir = std::fs::metadata(&r.path).is_ok_and(|m| m.is_dir());
-                let mut access = rights(r) & fs_all;
-                if !is_dir {
-                    access &= FILE_ACCESS;
-                }
-                if access.is_empty() {
-                    continue;
-                }
-                created = created
-                    .add_rule(PathBeneath::new(fd, access))
-                    .map_err(|e| ll_err("Landlock: add path rule", Some(&r.path), e))?;
-            }
-        }
-        if net_ok {
-            for &p in c.bind_ports.iter().flatten() {
-                created = created
-                    .add_rule(NetPort::new(p, AccessNet::BindTcp))
-                    .map_err(|e| ll_err("Landlock: add bind rule", None, e))?;
-            }
-            for &p in c.connect_ports.iter().flatten() {
-                created = created
-                    .add_rule(NetPort::new(p, AccessNet::ConnectTcp))
-                    .map_err(|e| ll_err("Landlock: add connect rule", None, e))?;
-            }
-        }
-        let fd: Option<OwnedFd> = created.into();
+        let fd: Option<OwnedFd> = add_rules(created, c, abi)?.into();
         let Some(fd) = fd else {
             return Err(ll_err("Landlock: create ruleset", None, "no ruleset fd"));
         };
+        let mut applied = applied.join("; ");
         let enforcement = if missing.is_empty() {
             Enforcement::Full
         } else {
+            applied.push_str(&format!("; missing: {}", missing.join("; ")));
             Enforcement::Partial
         };
-        let mut applied = applied.join("; ");
-        if !missing.is_empty() {
-            applied.push_str(&format!("; missing: {}", missing.join("; ")));
-        }
         Ok(Some(LandlockPlan {
             fd: Some(fd),
             set_nnp,
             report: LayerReport {
                 layer: "landlock".into(),
-                requested: requested.join("; "),
+                requested,
                 applied,
                 enforcement,
             },
         }))
+    }
+
+    /// A plan that restricts nothing (the kernel offers none of what was
+    /// asked, best effort), reported as such.
+    fn nothing(set_nnp: bool, requested: String, applied: String) -> LandlockPlan {
+        LandlockPlan {
+            fd: None,
+            set_nnp,
+            report: LayerReport {
+                layer: "landlock".into(),
+                requested,
+                applied,
+                enforcement: Enforcement::NotEnforced,
+            },
+        }
     }
 
     /// What the report says about this layer.
