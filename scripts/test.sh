@@ -22,6 +22,8 @@ df -h "${CARGO_TARGET_DIR:-$PWD}" /tmp | sed 's/^/disk: /'
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# The core's floors: no import circle, nothing imported from a floor above.
+python3 scripts/use-graph.py --check
 
 step "build"
 cargo build --workspace --all-targets --quiet

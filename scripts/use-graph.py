@@ -2,7 +2,11 @@
 """The core crate's import graph from its own `use crate::` / `super::` paths.
 
 Prints the import circles (strongly connected components of more than one
-file) and the edge count. Usage: python3 scripts/use-graph.py [SRC_DIR]
+file), the imports that run up a floor of the layout (README, Layout) and
+the imports from one engine into another. With --check, exits 1 when there
+is any of them (the test command runs it so).
+
+Usage: python3 scripts/use-graph.py [--check] [SRC_DIR]
 """
 import os
 import re
@@ -11,7 +15,9 @@ import sys
 
 signal.signal(signal.SIGPIPE, signal.SIG_DFL)
 
-SRC = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+CHECK = "--check" in sys.argv[1:]
+ARGS = [a for a in sys.argv[1:] if a != "--check"]
+SRC = ARGS[0] if ARGS else os.path.join(
     os.path.dirname(__file__), "..", "crates", "rsandbox", "src")
 
 
@@ -185,6 +191,8 @@ def main():
         for m in c:
             inner = sorted(t for t in edges[m] if t in c)
             print(f"    {m} -> {', '.join(inner)}")
+    if CHECK and (circles or up or sideways):
+        sys.exit("use-graph: the core's imports must run one way (see README, Layout)")
 
 
 if __name__ == "__main__":

@@ -476,18 +476,6 @@ fn cstring(field: &str, s: &OsStr) -> Result<CString> {
         .map_err(|_| Error::invalid(field, format!("contains a NUL byte: {s:?}")))
 }
 
-pub(super) fn has_nul(s: &OsStr) -> bool {
-    s.as_bytes().contains(&0)
-}
-
-/// `path` (absolute, inside the box) as seen from the host.
-pub(super) fn in_root(sb: &Sandbox, path: &Path) -> PathBuf {
-    match crate::fs::program_root(sb) {
-        Some(root) => root.join(path.strip_prefix("/").unwrap_or(path)),
-        None => path.to_path_buf(),
-    }
-}
-
 /// [`Sandbox::find_program`]: the lookup `Plan::new` makes, on the
 /// environment the payload would get.
 pub(crate) fn find_program(sb: &Sandbox, cmd: &Command) -> Result<PathBuf> {

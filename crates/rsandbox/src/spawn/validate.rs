@@ -6,9 +6,8 @@
 use std::ffi::OsStr;
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use super::plan::{has_nul, in_root};
 use crate::command::Command;
 use crate::error::{Error, Result};
 use crate::idmap::{self, IdMap};
@@ -404,4 +403,16 @@ fn under_a_process_in_proc(path: &Path) -> bool {
 fn fd_is_open(fd: RawFd) -> bool {
     // SAFETY: F_GETFD only queries the descriptor table.
     fd >= 0 && unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0
+}
+
+fn has_nul(s: &OsStr) -> bool {
+    s.as_bytes().contains(&0)
+}
+
+/// `path` (absolute, inside the box) as seen from the host.
+fn in_root(sb: &Sandbox, path: &Path) -> PathBuf {
+    match crate::fs::program_root(sb) {
+        Some(root) => root.join(path.strip_prefix("/").unwrap_or(path)),
+        None => path.to_path_buf(),
+    }
 }
