@@ -79,7 +79,7 @@ impl DeviceRule {
         )
     }
 
-    pub(crate) fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         if !matches!(self.kind, 'a' | 'b' | 'c') {
             return Err(Error::invalid(
                 "device_rules",

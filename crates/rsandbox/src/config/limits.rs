@@ -135,7 +135,7 @@ impl Resource {
 
     /// Whether 0 is a meaningful value (otherwise it is refused: a process
     /// with 0 open files or 0 bytes of address space cannot even exec).
-    pub(crate) fn zero_ok(self) -> bool {
+    fn zero_ok(self) -> bool {
         matches!(
             self,
             Resource::Fsize
@@ -359,11 +359,11 @@ pub struct CgroupLimits {
     pub extra: CgroupExtra,
 }
 
-pub(crate) fn cpu_quota_us(cores: f64) -> u64 {
+fn cpu_quota_us(cores: f64) -> u64 {
     (cores * CPU_PERIOD_US as f64).round() as u64
 }
 
-pub(crate) fn check_duration(field: &str, d: Duration) -> Result<()> {
+fn check_duration(field: &str, d: Duration) -> Result<()> {
     if d.is_zero() {
         return Err(Error::invalid(field, "must be greater than zero"));
     }
@@ -438,7 +438,7 @@ pub struct CgroupExtra {
 
 impl CgroupExtra {
     /// Whether any knob is set.
-    pub(crate) fn any(&self) -> bool {
+    fn any(&self) -> bool {
         *self != CgroupExtra::default()
     }
 
@@ -453,7 +453,7 @@ impl CgroupExtra {
     }
 
     /// Check values; errors name the builder method.
-    pub(crate) fn validate(&self) -> Result<()> {
+    fn validate(&self) -> Result<()> {
         let list = |field: &str, s: &Option<String>| -> Result<()> {
             match s {
                 Some(s)
