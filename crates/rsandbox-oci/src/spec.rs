@@ -750,7 +750,7 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
                 if let Some(shares) = c.shares() {
                     if shares > 0 {
                         // runc's conversion of v1 shares to a v2 weight.
-                        let w = 1 + (shares.clamp(2, 262144) - 2) * 9999 / 262142;
+                        let w = crate::cgroups::shares_to_weight(shares);
                         sb = sb.cpu_weight(w);
                     }
                 }
