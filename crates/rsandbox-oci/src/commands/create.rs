@@ -71,6 +71,8 @@ struct CreateOpts<'a> {
     tty: Option<(PathBuf, Option<(u16, u16)>)>,
 }
 
+/// The container's cgroups made, its process spawned and registered; on
+/// an error the cgroups are removed again.
 fn create_locked(
     cli: &Cli,
     locked: &Locked,
@@ -80,11 +82,6 @@ fn create_locked(
     mapped: spec::Mapped,
     opts: CreateOpts,
 ) -> Res<()> {
-    let CreateOpts {
-        pid_file,
-        preserve_fds,
-        tty,
-    } = opts;
     let rel =
         cgroup_path::container_cgroup(mapped.cgroups_path.as_deref(), id, cli.systemd_cgroup)?;
     cgroups::check_unused(&rel)?;
@@ -100,63 +97,29 @@ fn create_locked(
         .rootfs
         .clone()
         .unwrap_or_default();
-    let mut sb = mapped.sandbox.cgroup_parent(&rel);
-
-    // The exec FIFO: the container's process reads one byte from it before
-    // exec; `start` writes that byte.
-    let fifo = state::exec_fifo(&locked.dir);
-    let cpath =
-        std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).map_err(|_| "bad root path")?;
-    // SAFETY: mkfifo/open on a valid C string.
-    let gate = unsafe {
-        if libc::mkfifo(cpath.as_ptr(), 0o600) != 0 {
+    let gate = match exec_gate(locked) {
+        Ok(g) => g,
+        Err(e) => {
             cgroups::remove(&created);
-            return Err(format!("mkfifo: {}", std::io::Error::last_os_error()));
+            return Err(e);
         }
-        let fd = libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
-        if fd < 0 {
-            cgroups::remove(&created);
-            return Err(format!(
-                "open exec fifo: {}",
-                std::io::Error::last_os_error()
-            ));
-        }
-        OwnedFd::from_raw_fd(fd)
     };
-    sb = sb.start_gate(gate.as_raw_fd());
-    for i in 0..preserve_fds.max(0) {
+    let mut sb = mapped
+        .sandbox
+        .cgroup_parent(&rel)
+        .start_gate(gate.as_raw_fd());
+    for i in 0..opts.preserve_fds.max(0) {
         sb = sb.pass_fd(3 + i, 3 + i);
     }
     timing::mark("exec fifo");
-    let spawn = |sb: rsandbox::Sandbox| {
-        sb.spawn(&mapped.command)
-            .map_err(|e| format!("create: {e}"))
-    };
-    let child = match &tty {
-        None => spawn(sb),
-        // The terminal from a devpts instance of the container's own.
-        Some((sock, size)) => tty::with_own_devpts(
-            &locked.dir,
-            spec::devpts_gid(spec),
-            *size,
-            |pts, master, slave| {
-                tty::send_fd(sock, &master)?;
-                let sb = if mapped.own_dev {
-                    sb.clone().bind(pts, "/dev/pts")
-                } else {
-                    sb.clone()
-                };
-                spawn(with_tty(sb, &slave))
-            },
-        )
-        .unwrap_or_else(|| {
-            // A runtime that may not mount: the host's devpts.
-            let (master, slave) = tty::open_host_pty(*size)?;
-            tty::send_fd(sock, &master)?;
-            spawn(with_tty(sb.clone(), &slave))
-        }),
-    };
-    let child = match child {
+    let child = match spawn(
+        sb,
+        &mapped.command,
+        mapped.own_dev,
+        opts.tty.as_ref(),
+        locked,
+        spec,
+    ) {
         Ok(c) => c,
         Err(e) => {
             let _ = cgroups::destroy(&rel, &created);
@@ -171,33 +134,15 @@ fn create_locked(
     if let Some(r) = &mapped.resources {
         cgroups::write_all(&rel, r);
     }
-    let mut pid = child.pid();
-    if mapped.joins_pid {
-        // The process in the joined namespace is the waiter's only child.
-        pid = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
-            .ok()
-            .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
-            .unwrap_or(pid);
-    }
+    let pid = container_pid(child.pid(), mapped.joins_pid);
     // The container outlives this command: leave the handle (pidfd, the
     // core's cgroup bookkeeping) to the process exit, without its drop.
     std::mem::forget(child);
-
-    let fail = |e: String| -> String {
-        let _ = cgroups::destroy(&rel, &created);
-        e
-    };
-    for (ns, key, value) in &mapped.sysctls {
-        apply_sysctl(pid, ns, key, value).map_err(fail)?;
-    }
-    let pid_start = state::proc_stat(pid)
-        .map(|(_, t)| t)
-        .ok_or_else(|| fail("the container's process died during create".into()))?;
     let saved = Saved {
         id: id.to_string(),
         bundle: bundle.to_path_buf(),
         pid,
-        pid_start,
+        pid_start: 0,
         status: "created".into(),
         created: state::now_rfc3339(),
         annotations: mapped.annotations.clone(),
@@ -206,20 +151,113 @@ fn create_locked(
         rootfs,
         hooks: spec.hooks().clone(),
     };
+    register(locked, saved, &mapped.sysctls, spec, opts.pid_file).map_err(|e| {
+        let _ = cgroups::destroy(&rel, &created);
+        e
+    })
+}
+
+/// The exec FIFO: the container's process reads one byte from it before
+/// exec; `start` writes that byte. Returns the runtime's read-write end.
+fn exec_gate(locked: &Locked) -> Res<OwnedFd> {
+    let fifo = state::exec_fifo(&locked.dir);
+    let cpath =
+        std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).map_err(|_| "bad root path")?;
+    // SAFETY: mkfifo/open on a valid C string; the fd is new and ours.
+    unsafe {
+        if libc::mkfifo(cpath.as_ptr(), 0o600) != 0 {
+            return Err(format!("mkfifo: {}", std::io::Error::last_os_error()));
+        }
+        let fd = libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(format!(
+                "open exec fifo: {}",
+                std::io::Error::last_os_error()
+            ));
+        }
+        Ok(OwnedFd::from_raw_fd(fd))
+    }
+}
+
+/// Spawn the container's process through the core, on the terminal
+/// `process.terminal` asks for (sent to the console socket).
+fn spawn(
+    sb: rsandbox::Sandbox,
+    command: &rsandbox::Command,
+    own_dev: bool,
+    tty: Option<&(PathBuf, Option<(u16, u16)>)>,
+    locked: &Locked,
+    spec: &oci_spec::runtime::Spec,
+) -> Res<rsandbox::Child> {
+    let spawn = |sb: rsandbox::Sandbox| sb.spawn(command).map_err(|e| format!("create: {e}"));
+    let Some((sock, size)) = tty else {
+        return spawn(sb);
+    };
+    // The terminal from a devpts instance of the container's own.
+    tty::with_own_devpts(
+        &locked.dir,
+        spec::devpts_gid(spec),
+        *size,
+        |pts, master, slave| {
+            tty::send_fd(sock, &master)?;
+            let sb = if own_dev {
+                sb.clone().bind(pts, "/dev/pts")
+            } else {
+                sb.clone()
+            };
+            spawn(with_tty(sb, &slave))
+        },
+    )
+    .unwrap_or_else(|| {
+        // A runtime that may not mount: the host's devpts.
+        let (master, slave) = tty::open_host_pty(*size)?;
+        tty::send_fd(sock, &master)?;
+        spawn(with_tty(sb.clone(), &slave))
+    })
+}
+
+/// The container's first process: the spawned one, or with a joined PID
+/// namespace the waiter's only child.
+fn container_pid(pid: i32, joins_pid: bool) -> i32 {
+    if !joins_pid {
+        return pid;
+    }
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()))
+        .unwrap_or(pid)
+}
+
+/// After the spawn: the sysctls, the saved state, the createRuntime,
+/// prestart and createContainer hooks, the pid file.
+fn register(
+    locked: &Locked,
+    mut saved: Saved,
+    sysctls: &[(&'static str, String, String)],
+    spec: &oci_spec::runtime::Spec,
+    pid_file: Option<&Path>,
+) -> Res<()> {
+    let pid = saved.pid;
+    for (ns, key, value) in sysctls {
+        apply_sysctl(pid, ns, key, value)?;
+    }
+    saved.pid_start = state::proc_stat(pid)
+        .map(|(_, t)| t)
+        .ok_or("the container's process died during create")?;
     timing::mark("sysctls + pid check");
-    locked.save(&saved).map_err(fail)?;
+    locked.save(&saved)?;
     timing::mark("save state");
     let st = state_json(&saved);
     let hk = spec.hooks().as_ref();
     for kind in [hooks::Kind::CreateRuntime, hooks::Kind::Prestart] {
-        hooks::run(hk, kind, &st, None).map_err(fail)?;
+        hooks::run(hk, kind, &st, None)?;
     }
     if !hooks::of(hk, hooks::Kind::CreateContainer).is_empty() {
-        let target = target::Target::open(&saved).map_err(fail)?;
-        hooks::run(hk, hooks::Kind::CreateContainer, &st, Some((spec, &target))).map_err(fail)?;
+        let target = target::Target::open(&saved)?;
+        hooks::run(hk, hooks::Kind::CreateContainer, &st, Some((spec, &target)))?;
     }
     if let Some(p) = pid_file {
-        pidfile::write(p, pid).map_err(fail)?;
+        pidfile::write(p, pid)?;
     }
     timing::mark("pid file");
     Ok(())
