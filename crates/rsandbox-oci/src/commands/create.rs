@@ -151,9 +151,8 @@ fn create_locked(
         rootfs,
         hooks: spec.hooks().clone(),
     };
-    register(locked, saved, &mapped.sysctls, spec, opts.pid_file).map_err(|e| {
+    register(locked, saved, &mapped.sysctls, spec, opts.pid_file).inspect_err(|_| {
         let _ = cgroups::destroy(&rel, &created);
-        e
     })
 }
 
