@@ -220,20 +220,17 @@ pub fn destroy(rel: &Path, created: &[PathBuf]) -> Result<(), String> {
     Ok(())
 }
 
+/// Remove one cgroup directory, waiting out EBUSY while the kernel still
+/// counts dying processes (the core's retry loop, without its kill).
 fn rmdir_retry(d: &Path) -> Result<(), String> {
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    loop {
-        match std::fs::remove_dir(d) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e)
-                if e.raw_os_error() == Some(libc::EBUSY) && std::time::Instant::now() < until =>
-            {
-                std::thread::sleep(std::time::Duration::from_millis(5));
-            }
-            Err(e) => return Err(format!("remove cgroup {}: {e}", d.display())),
-        }
-    }
+    rsandbox::cgroup::rmdir_retry(d, false, std::time::Duration::from_secs(2))
+        .map_err(|e| format!("remove cgroup {}: {e}", d.display()))
+}
+
+/// runc's conversion of cgroup v1 `cpu.shares` (2..=262144) to a cgroup v2
+/// `cpu.weight` (1..=10000); the one copy of the formula in the runtime.
+pub fn shares_to_weight(shares: u64) -> u64 {
+    1 + (shares.clamp(2, 262144) - 2) * 9999 / 262142
 }
 
 /// Remove directories we created, deepest first; one still in use by
@@ -322,8 +319,7 @@ pub fn update(rel: &Path, u: &Update) -> Result<(), String> {
         writes.push(("cpu.cfs_quota_us", q.to_string(), "cpu"));
     }
     if let Some(sh) = u.cpu_shares {
-        let w = 1 + (sh.clamp(2, 262144) - 2) * 9999 / 262142;
-        writes.push(("cpu.weight", w.to_string(), "cpu"));
+        writes.push(("cpu.weight", shares_to_weight(sh).to_string(), "cpu"));
         writes.push(("cpu.shares", sh.to_string(), "cpu"));
     }
     let mut done = std::collections::BTreeSet::new();
@@ -413,8 +409,7 @@ pub fn write_all(rel: &Path, r: &oci_spec::runtime::LinuxResources) {
         }
         if let Some(sh) = c.shares() {
             writes.push(("cpu.shares", sh.to_string()));
-            let w = 1 + (sh.clamp(2, 262144) - 2) * 9999 / 262142;
-            writes.push(("cpu.weight", w.to_string()));
+            writes.push(("cpu.weight", shares_to_weight(sh).to_string()));
         }
         if let Some(p) = c.period() {
             writes.push(("cpu.cfs_period_us", p.to_string()));
@@ -437,5 +432,19 @@ pub fn write_all(rel: &Path, r: &oci_spec::runtime::LinuxResources) {
                 let _ = std::fs::write(&f, value);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shares_to_weight;
+
+    #[test]
+    fn shares_map_onto_the_weight_range_like_runc() {
+        assert_eq!(shares_to_weight(0), 1);
+        assert_eq!(shares_to_weight(2), 1);
+        assert_eq!(shares_to_weight(1024), 39);
+        assert_eq!(shares_to_weight(262144), 10000);
+        assert_eq!(shares_to_weight(u64::MAX), 10000);
     }
 }

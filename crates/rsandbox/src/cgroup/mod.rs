@@ -257,7 +257,8 @@ fn kill_dirs(dirs: &[&Path]) -> bool {
 }
 
 /// rmdir with retries while the kernel still counts dying processes.
-fn rmdir_retry(path: &Path, kill_first: bool, patience: Duration) -> io::Result<()> {
+/// Public so the OCI runtime removes its directories the same way.
+pub fn rmdir_retry(path: &Path, kill_first: bool, patience: Duration) -> io::Result<()> {
     let until = Instant::now() + patience;
     loop {
         match std::fs::remove_dir(path) {
