@@ -10,8 +10,9 @@ set -euo pipefail
 # under the default seccomp profile (crates/rsandbox/tests/hardening.rs);
 # podman also brings /usr/share/containers/seccomp.json, the Podman profile
 # those tests load where Debian installs it.
+# umoci builds an OCI image layout without a registry (crates/rsandbox/tests/image.rs).
 need=(busybox-static pkg-config python3-venv valgrind iproute2 util-linux gcc libc6-dev procps
-      file podman git nodejs curl python3)
+      file podman git nodejs curl python3 umoci)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing+=("$p")
