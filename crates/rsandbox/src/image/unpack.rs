@@ -165,7 +165,11 @@ impl Layer<'_> {
                 remove(&child.path())?;
             }
         } else {
-            let target = dir.join(OsStr::from_bytes(&name[WHITEOUT.len()..]));
+            let victim = &name[WHITEOUT.len()..];
+            if matches!(victim, b"" | b"." | b"..") {
+                return Err(self.hostile(rel, "whiteout of . or .."));
+            }
+            let target = dir.join(OsStr::from_bytes(victim));
             if std::fs::symlink_metadata(&target).is_ok() {
                 remove(&target)?;
             }
