@@ -391,3 +391,48 @@ both!(image_made_by_umoci, || {
         .unwrap();
     assert_eq!(run(sb, img.command(&[]).unwrap()), "keep\numoci\n");
 });
+
+both!(user_from_the_config, || {
+    let t = TempDir::new("image-user");
+    let l = Layout::new(&t.join("layout"));
+    let busybox = std::fs::read("/usr/bin/busybox").expect("busybox-static");
+    let layer = tar_of(&[
+        E::Dir("bin"),
+        E::File("bin/busybox", &busybox, 0o755),
+        E::Link("bin/sh", "busybox"),
+        E::Dir("etc"),
+        E::File(
+            "etc/passwd",
+            b"root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/:/bin/sh\n",
+            0o644,
+        ),
+        E::File("etc/group", b"root:x:0:\nstaff:x:50:\n", 0o644),
+    ]);
+    let layers = vec![l.blob(TAR, &layer)];
+    l.image(
+        "latest",
+        layers,
+        serde_json::json!({"User": "app:staff", "Cmd": ["/bin/sh", "-c", "id -u; id -g"]}),
+    );
+    let img = Image::load(&t.join("layout"), None, Some(&t.join("cache"))).unwrap();
+    assert_eq!(img.user().unwrap(), Some((1000, Some(50))));
+    if common::is_root() {
+        // Root can map any id: the payload runs as the image's user.
+        let sb = Sandbox::new()
+            .user_ns()
+            .mount_ns()
+            .pid_ns()
+            .image(&img)
+            .unwrap();
+        assert_eq!(run(sb, img.command(&[]).unwrap()), "1000\n50\n");
+        // And the caller overrides it.
+        let sb = Sandbox::new()
+            .user_ns()
+            .mount_ns()
+            .pid_ns()
+            .image(&img)
+            .unwrap()
+            .uid(7);
+        assert_eq!(run(sb, img.command(&[]).unwrap()), "7\n50\n");
+    }
+});
