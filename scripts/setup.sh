@@ -13,8 +13,9 @@ set -euo pipefail
 # containerd: crates/rsandbox-oci/tests/containerd.rs starts its own (1.6, with
 # ctr and the runc shim v2) and runs rsandbox-oci under it as `--runc-binary`;
 # the package brings runc too, which that test does not use.
+# umoci builds an OCI image layout without a registry (crates/rsandbox/tests/image.rs).
 need=(busybox-static pkg-config python3-venv valgrind iproute2 util-linux gcc libc6-dev procps
-      file podman containerd git nodejs curl python3)
+      file podman containerd git nodejs curl python3 umoci)
 missing=()
 for p in "${need[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep "install ok installed" >/dev/null || missing+=("$p")

@@ -1,11 +1,11 @@
 //! Command-line flags, mapped one to one onto the `Sandbox` builder.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use rsandbox::features::Features;
-use rsandbox::{Command, Namespace, Sandbox};
+use rsandbox::{Command, Image, Namespace, Sandbox};
 
 /// Run programs in a Linux sandbox.
 #[derive(Debug, Parser)]
@@ -64,6 +64,16 @@ pub struct Run {
     /// Directory to use as the box's root filesystem.
     #[arg(long, value_name = "DIR")]
     pub rootfs: Option<PathBuf>,
+    /// Run an OCI image layout (DIR, or DIR:TAG for the manifest named
+    /// TAG): its files are the root (read-only, writes go to a tmpfs
+    /// private to the box), its Env, WorkingDir, User and Entrypoint/Cmd
+    /// the defaults (see docs/image.md).
+    #[arg(long, value_name = "DIR[:TAG]", conflicts_with = "rootfs")]
+    pub image: Option<String>,
+    /// Where image layers are unpacked (default: /var/cache/rsandbox for
+    /// root, $XDG_CACHE_HOME/rsandbox otherwise).
+    #[arg(long, value_name = "DIR", requires = "image")]
+    pub image_cache: Option<PathBuf>,
     /// Bind SRC to DST read-write (repeatable).
     #[arg(long = "bind", value_name = "SRC:DST")]
     pub bind: Vec<String>,
@@ -172,7 +182,9 @@ pub struct Run {
     #[arg(long)]
     pub json: bool,
     /// The command and its arguments.
-    #[arg(last = true, required = true, value_name = "CMD")]
+    /// The command and its arguments (with --image: replaces the image's
+    /// Cmd; optional).
+    #[arg(last = true, required_unless_present = "image", value_name = "CMD")]
     pub command: Vec<std::ffi::OsString>,
 }
 
@@ -232,8 +244,25 @@ fn bytes(flag: &str, v: &str) -> Result<u64, rsandbox::Error> {
 }
 
 impl Run {
-    /// Build the sandbox these flags describe.
-    pub fn sandbox(&self) -> Result<Sandbox, rsandbox::Error> {
+    /// Open, verify and unpack the `--image` layout, if any.
+    fn load_image(&self) -> Result<Option<Image>, rsandbox::Error> {
+        let Some(spec) = &self.image else {
+            return Ok(None);
+        };
+        // DIR:TAG, unless the whole of it is a directory.
+        let (dir, tag) = match spec.rsplit_once(':') {
+            Some((d, t)) if !Path::new(spec).is_dir() && !t.contains('/') => (d, Some(t)),
+            _ => (spec.as_str(), None),
+        };
+        Ok(Some(Image::load(
+            Path::new(dir),
+            tag,
+            self.image_cache.as_deref(),
+        )?))
+    }
+
+    /// Build the sandbox these flags describe, in `image` if given.
+    fn sandbox_for(&self, image: Option<&Image>) -> Result<Sandbox, rsandbox::Error> {
         let mut sb = match (&self.profile, self.relaxed) {
             (Some(p), _) => Sandbox::load(p)?,
             (None, true) => Sandbox::new(),
@@ -244,6 +273,9 @@ impl Run {
         }
         if let Some(r) = &self.rootfs {
             sb = sb.rootfs(r.clone());
+        }
+        if let Some(img) = image {
+            sb = sb.image(img)?;
         }
         for b in &self.bind {
             let (src, dst) = pair("--bind", b)?;
@@ -400,8 +432,12 @@ impl Run {
 
     /// Run the payload; returns the exit code to mirror.
     pub fn execute(&self) -> Result<u8, rsandbox::Error> {
-        let sb = self.sandbox()?;
-        let cmd = Command::from_argv(self.command.iter().cloned());
+        let image = self.load_image()?;
+        let sb = self.sandbox_for(image.as_ref())?;
+        let cmd = match &image {
+            Some(img) => img.command(&self.command)?,
+            None => Command::from_argv(self.command.iter().cloned()),
+        };
         let outcome = sb.status(&cmd)?;
         if self.json {
             println!(
