@@ -1571,6 +1571,19 @@ enum sandbox_result_t sandbox_to_toml(const struct sandbox_t *sb, char **toml_ou
  */
 enum sandbox_result_t sandbox_from_toml(const char *toml, struct sandbox_t **sb_out);
 
+/**
+ * Serve fork requests from the template's caller; call it once the
+ * program is initialised (its ready point). In the template process it
+ * does not return while the caller holds the template: when the caller
+ * closes it, the template kills its forks and exits 0. In each forked
+ * box it returns `SANDBOX_OK` with the fork's argument in `*arg`; stdin,
+ * stdout and stderr are then the fork's own, and every layer of the
+ * box's description applies (inherited from the template). Fails with
+ * `SANDBOX_IO` when the program was not started as a template
+ * (`RSANDBOX_TEMPLATE_FD` unset or not an open fd).
+ */
+enum sandbox_result_t sandbox_serve_forks(uint64_t *arg);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -29,6 +29,7 @@ mod generated;
 mod netns;
 mod ns;
 mod services;
+mod template;
 
 use std::ffi::{c_char, CString};
 
@@ -45,6 +46,7 @@ pub use generated::*;
 pub use netns::*;
 pub use ns::*;
 pub use services::*;
+pub use template::*;
 
 /// A Rust string as a C string owned by the caller (interior NULs escaped).
 pub(crate) fn string_out(s: String) -> *mut c_char {

@@ -52,6 +52,7 @@ pub mod seccomp;
 mod spawn;
 mod stdio;
 pub mod sys;
+pub mod template;
 
 pub use caps::CapSet;
 pub use cgroup::devices::DeviceRule;

@@ -1,0 +1,55 @@
+//! Forks from a template (issue #18): fork + wait of a box forked from a
+//! ready template, against `std::process::Command` of `/bin/true`, in one
+//! run. The template is this bench binary itself, re-run with `ROLE` set:
+//! it calls `serve_forks`, and each fork exits 0 at once (the trivial step).
+//! Posture: sandlock's (no namespaces; seccomp default profile and
+//! no_new_privs applied to the template box, inherited by each fork).
+//!
+//! `cargo bench -p rsandbox-benches --bench template`
+
+use std::process::Command;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use rsandbox::Sandbox;
+use rsandbox_benches::*;
+
+const ROLE: &str = "RSANDBOX_BENCH_TEMPLATE_ROLE";
+
+fn forks(c: &mut Criterion) {
+    let mut g = c.benchmark_group("template");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("std::process::Command", |b| {
+        b.iter(|| run_cmd(&mut Command::new(PAYLOAD)))
+    });
+    let exe = std::env::current_exe().expect("current_exe");
+    let sb = Sandbox::new()
+        .no_new_privs(true)
+        .seccomp_default()
+        .env(ROLE, "serve");
+    let t = match sb.template(&rsandbox::Command::new(exe)) {
+        Ok(t) => t,
+        Err(e) => return skip("template fork (sandlock posture)", &e.to_string()),
+    };
+    g.bench_function("template fork (sandlock posture)", |b| {
+        b.iter(|| {
+            let mut f = t.fork(0).expect("fork");
+            assert!(f.wait().expect("wait").success());
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, forks);
+
+fn main() {
+    if std::env::var_os(ROLE).is_some() {
+        // The template: ready at once; each fork exits 0.
+        match rsandbox::template::serve_forks() {
+            // SAFETY: ends the fork without running anything else.
+            Ok(_) => unsafe { libc::_exit(0) },
+            Err(e) => panic!("serve_forks: {e}"),
+        }
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

@@ -1,0 +1,286 @@
+//! Templates: boxes forked from a payload that ran to a ready point.
+//!
+//! [`Sandbox::template`] spawns the description's box as usual, with one
+//! end of a `SOCK_SEQPACKET` pair passed in and named by the env var
+//! `RSANDBOX_TEMPLATE_FD`. The payload initialises itself and calls
+//! [`serve_forks`] (C: `rsandbox_serve_forks`). Each [`Template::fork`]
+//! then makes a copy-on-write child of that process, with its own stdio,
+//! which returns from `serve_forks` with the fork's argument.
+//!
+//! Posture: every layer of the description (Landlock, seccomp,
+//! no_new_privs, capabilities, rlimits, namespaces, cgroup) is applied to
+//! the template box by the ordinary spawn and inherited by each fork, as
+//! sandlock's forks inherit theirs. Forks do not get namespaces or a cgroup
+//! of their own yet (see docs/template.md for what that leaves shared).
+//!
+//! Exit status: a fork is the template's child, not the caller's, so the
+//! template reaps it (waitid on its pidfd) and reports the wait status over
+//! the socket; the caller holds a pidfd of the fork (sent back with
+//! `SCM_RIGHTS`) to learn of its exit and to kill it without pid reuse races.
+
+mod protocol;
+mod serve;
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::ExitStatusExt;
+use std::process::ExitStatus;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub use protocol::FD_ENV;
+pub use serve::serve_forks;
+
+use crate::{Child, Command, Error, Result, Sandbox};
+use protocol::{Reply, EXITED, FORKED, READY};
+
+/// How long [`Sandbox::template`] waits for the ready point by default.
+pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Sandbox {
+    /// Spawn `cmd` as a template and wait (up to
+    /// [`DEFAULT_READY_TIMEOUT`]) until it calls `serve_forks`.
+    pub fn template(&self, cmd: &Command) -> Result<Template> {
+        self.template_timeout(cmd, DEFAULT_READY_TIMEOUT)
+    }
+
+    /// [`template`](Self::template) with a chosen wait for the ready point.
+    /// A payload that does not get there in time is killed and the error
+    /// is [`Error::Io`] of kind `TimedOut`; one that exits first gives
+    /// kind `UnexpectedEof`.
+    pub fn template_timeout(&self, cmd: &Command, ready: Duration) -> Result<Template> {
+        let (ours, theirs) = seqpacket_pair()?;
+        let target = self
+            .fds
+            .iter()
+            .map(|&(_, t)| t + 1)
+            .max()
+            .unwrap_or(3)
+            .max(3);
+        let sb = self
+            .clone()
+            .pass_fd(theirs.as_raw_fd(), target)
+            .env(FD_ENV, target.to_string());
+        let child = sb.spawn(cmd)?;
+        drop(theirs);
+        wait_ready(ours.as_fd(), ready)?;
+        Ok(Template {
+            inner: Arc::new(Inner {
+                sock: ours,
+                exited: Mutex::new(HashMap::new()),
+                child: Mutex::new(child),
+            }),
+        })
+    }
+}
+
+fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    let ty = libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC;
+    // SAFETY: fds is a live [c_int; 2].
+    if unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) } < 0 {
+        return Err(Error::last_os("socketpair for a template", None));
+    }
+    // SAFETY: two fresh fds we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// Wait for the `READY` message, at most `timeout`.
+fn wait_ready(sock: BorrowedFd, timeout: Duration) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut p = libc::pollfd {
+            fd: sock.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ms = left.as_millis().min(i32::MAX as u128) as i32;
+        // SAFETY: one live pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, ms) };
+        if n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+            continue;
+        }
+        if n == 0 {
+            let e = io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the payload never called serve_forks",
+            );
+            return Err(Error::io("waiting for the template's ready point", None, e));
+        }
+        return match recv_reply(sock.as_raw_fd())? {
+            (Some(r), _) if r.kind == READY => Ok(()),
+            _ => Err(gone("waiting for the template's ready point")),
+        };
+    }
+}
+
+/// The template exited (or sent garbage): a typed error.
+fn gone(op: &str) -> Error {
+    let e = io::Error::new(io::ErrorKind::UnexpectedEof, "the template process is gone");
+    Error::io(op, None, e)
+}
+
+fn recv_reply(sock: RawFd) -> Result<(Option<Reply>, Vec<OwnedFd>)> {
+    let mut buf = [0u8; 12];
+    let (n, fds) =
+        protocol::recv(sock, &mut buf).map_err(|e| Error::io("template socket", None, e))?;
+    Ok((protocol::parse_reply(&buf[..n]), fds))
+}
+
+/// A box whose payload waits in `serve_forks`, ready to be forked.
+/// Dropping it (and every [`ForkedBox`] made from it) closes the socket,
+/// on which the template kills its forks and exits, and kills the box.
+#[derive(Clone)]
+pub struct Template {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// Declared first: dropped before `child`, so the template sees EOF.
+    sock: OwnedFd,
+    /// Wait statuses reported for forks not yet waited on, by pid.
+    exited: Mutex<HashMap<i32, i32>>,
+    child: Mutex<Child>,
+}
+
+impl Template {
+    /// The template payload's host pid.
+    pub fn pid(&self) -> libc::pid_t {
+        self.inner
+            .child
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pid()
+    }
+
+    /// Fork a box that shares this process's stdin, stdout and stderr.
+    pub fn fork(&self, arg: u64) -> Result<ForkedBox> {
+        let (i, o, e) = (io::stdin(), io::stdout(), io::stderr());
+        self.fork_with_stdio(arg, i.as_fd(), o.as_fd(), e.as_fd())
+    }
+
+    /// Fork a box whose stdin, stdout and stderr are the given fds; its
+    /// `serve_forks` returns `arg`.
+    pub fn fork_with_stdio(
+        &self,
+        arg: u64,
+        stdin: BorrowedFd,
+        stdout: BorrowedFd,
+        stderr: BorrowedFd,
+    ) -> Result<ForkedBox> {
+        let op = "forking from a template";
+        let sock = self.inner.sock.as_raw_fd();
+        let mut exited = self.inner.exited.lock().unwrap_or_else(|e| e.into_inner());
+        let fds = [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()];
+        protocol::send(sock, &arg.to_ne_bytes(), &fds).map_err(|_| gone(op))?;
+        loop {
+            match recv_reply(sock)? {
+                (Some(r), _) if r.kind == EXITED => {
+                    exited.insert(r.pid, r.status);
+                }
+                (Some(r), mut fds) if r.kind == FORKED && fds.len() == 1 => {
+                    return Ok(ForkedBox {
+                        inner: self.inner.clone(),
+                        pid: r.pid,
+                        pidfd: fds.remove(0),
+                        status: None,
+                    });
+                }
+                _ => return Err(gone(op)),
+            }
+        }
+    }
+}
+
+/// A box forked from a [`Template`]. Killed (and reaped by the template)
+/// when dropped before it was waited on.
+pub struct ForkedBox {
+    inner: Arc<Inner>,
+    pid: i32,
+    pidfd: OwnedFd,
+    status: Option<ExitStatus>,
+}
+
+impl ForkedBox {
+    /// The fork's pid in the template's pid namespace.
+    pub fn pid(&self) -> libc::pid_t {
+        self.pid
+    }
+
+    /// Send `sig` through the fork's pidfd.
+    pub fn signal(&self, sig: i32) -> Result<()> {
+        // SAFETY: pidfd_send_signal on a pidfd we own; no siginfo.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.as_raw_fd(),
+                sig,
+                0usize,
+                0u32,
+            )
+        };
+        if r < 0 {
+            return Err(Error::last_os("pidfd_send_signal to a fork", None));
+        }
+        Ok(())
+    }
+
+    /// Kill the fork (SIGKILL).
+    pub fn kill(&self) -> Result<()> {
+        self.signal(libc::SIGKILL)
+    }
+
+    /// Wait until the fork exits; its status as the template reaped it.
+    pub fn wait(&mut self) -> Result<ExitStatus> {
+        if let Some(s) = self.status {
+            return Ok(s);
+        }
+        self.wait_exit()?;
+        let sock = self.inner.sock.as_raw_fd();
+        let mut exited = self.inner.exited.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(st) = exited.remove(&self.pid) {
+                let s = ExitStatus::from_raw(st);
+                self.status = Some(s);
+                return Ok(s);
+            }
+            match recv_reply(sock)? {
+                (Some(r), _) if r.kind == EXITED => {
+                    exited.insert(r.pid, r.status);
+                }
+                _ => return Err(gone("waiting for a fork's status")),
+            }
+        }
+    }
+
+    /// Block until the pidfd says the process ended.
+    fn wait_exit(&self) -> Result<()> {
+        let mut p = libc::pollfd {
+            fd: self.pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        loop {
+            // SAFETY: one live pollfd.
+            let n = unsafe { libc::poll(&mut p, 1, -1) };
+            if n > 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(Error::io("polling a fork's pidfd", None, e));
+            }
+        }
+    }
+}
+
+impl Drop for ForkedBox {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            let _ = self.kill();
+            let _ = self.wait();
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! The template protocol: fixed-size messages on a `SOCK_SEQPACKET` pair,
+//! fds carried with `SCM_RIGHTS`. Shared by the caller side
+//! ([`super::Template`]) and the payload side ([`super::serve_forks`]).
+//!
+//! Caller → template: a [`Request`] (the fork's `u64` argument) with three
+//! fds, the fork's stdin, stdout and stderr.
+//! Template → caller: a [`Reply`]: `READY` once at the ready point,
+//! `FORKED` per request (with the child's pidfd), `EXITED` when a forked
+//! child has been reaped by the template (its raw wait status).
+
+use std::io;
+use std::mem;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+
+/// Env var that names the template's end of the socket in the payload.
+pub const FD_ENV: &str = "RSANDBOX_TEMPLATE_FD";
+
+/// The template reached its ready point.
+pub const READY: u32 = 1;
+/// A fork was made; a pidfd rides along.
+pub const FORKED: u32 = 2;
+/// A forked child was reaped; `status` is its wait status.
+pub const EXITED: u32 = 3;
+
+/// One message from the template.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C)]
+pub struct Reply {
+    /// [`READY`], [`FORKED`] or [`EXITED`].
+    pub kind: u32,
+    /// The forked child's pid (in the template's pid namespace).
+    pub pid: i32,
+    /// The raw wait status for [`EXITED`].
+    pub status: i32,
+}
+
+/// Size of a request: the fork's argument.
+pub const REQUEST_LEN: usize = 8;
+
+/// Most fds one message carries.
+const MAX_FDS: usize = 3;
+
+/// Send `bytes` with `fds` attached as `SCM_RIGHTS`.
+pub fn send(sock: RawFd, bytes: &[u8], fds: &[RawFd]) -> io::Result<()> {
+    assert!(fds.len() <= MAX_FDS);
+    let mut cbuf = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_ptr() as *mut libc::c_void,
+        iov_len: bytes.len(),
+    };
+    // SAFETY: msghdr is plain data; zero is a valid start.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    if !fds.is_empty() {
+        let data_len = mem::size_of_val(fds) as u32;
+        // SAFETY: CMSG_SPACE is a pure size computation.
+        msg.msg_controllen = unsafe { libc::CMSG_SPACE(data_len) } as usize;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        // SAFETY: the control buffer (64 bytes) holds one header and 3 fds;
+        // CMSG_FIRSTHDR/CMSG_DATA point inside it.
+        unsafe {
+            let c = libc::CMSG_FIRSTHDR(&msg);
+            (*c).cmsg_level = libc::SOL_SOCKET;
+            (*c).cmsg_type = libc::SCM_RIGHTS;
+            (*c).cmsg_len = libc::CMSG_LEN(data_len) as usize;
+            std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c).cast(), fds.len());
+        }
+    }
+    // SAFETY: msg points at live buffers for the call's duration.
+    let n = unsafe { libc::sendmsg(sock, &msg, libc::MSG_NOSIGNAL) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Receive one message into `bytes`; returns its length (0 at EOF) and
+/// the fds that came with it, owned.
+pub fn recv(sock: RawFd, bytes: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+    let mut cbuf = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: bytes.as_mut_ptr().cast(),
+        iov_len: bytes.len(),
+    };
+    // SAFETY: msghdr is plain data; zero is a valid start.
+    let mut msg: libc::msghdr = unsafe { mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf.as_mut_ptr().cast();
+    msg.msg_controllen = mem::size_of_val(&cbuf);
+    let n = loop {
+        // SAFETY: msg points at live buffers for the call's duration.
+        let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        if n >= 0 {
+            break n as usize;
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    };
+    Ok((n, take_fds(&msg)))
+}
+
+/// The `SCM_RIGHTS` fds of a received message.
+fn take_fds(msg: &libc::msghdr) -> Vec<OwnedFd> {
+    let mut fds = Vec::new();
+    // SAFETY: walks the control buffer the kernel filled, with the libc
+    // macros; each fd received is new and owned by no one else.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                let p: *const RawFd = libc::CMSG_DATA(c).cast();
+                for i in 0..len / mem::size_of::<RawFd>() {
+                    fds.push(OwnedFd::from_raw_fd(p.add(i).read_unaligned()));
+                }
+            }
+            c = libc::CMSG_NXTHDR(msg, c);
+        }
+    }
+    fds
+}
+
+/// A reply as bytes.
+pub fn reply_bytes(r: &Reply) -> [u8; 12] {
+    let mut b = [0u8; 12];
+    b[0..4].copy_from_slice(&r.kind.to_ne_bytes());
+    b[4..8].copy_from_slice(&r.pid.to_ne_bytes());
+    b[8..12].copy_from_slice(&r.status.to_ne_bytes());
+    b
+}
+
+/// Bytes back into a reply (`None` if the length is wrong).
+pub fn parse_reply(b: &[u8]) -> Option<Reply> {
+    if b.len() != 12 {
+        return None;
+    }
+    let word = |i: usize| [b[i], b[i + 1], b[i + 2], b[i + 3]];
+    Some(Reply {
+        kind: u32::from_ne_bytes(word(0)),
+        pid: i32::from_ne_bytes(word(4)),
+        status: i32::from_ne_bytes(word(8)),
+    })
+}
