@@ -228,12 +228,15 @@ mod tests {
         assert!(e[0].is_null());
     }
 
+    /// Program, argv, environment, the refusal expected.
+    type Case<'a> = (&'a [u8], &'a [&'a [u8]], Option<&'a [&'a [u8]]>, Refused);
+
     #[test]
     fn bad_commands_are_refused_before_sending() {
         let mut buf = vec![0u8; BODY_MAX + 4];
         let many: Vec<&[u8]> = vec![b"x"; ARGS_MAX + 1];
         let big = vec![b'a'; BODY_MAX];
-        let cases: [(&[u8], &[&[u8]], Option<&[&[u8]]>, Refused); 6] = [
+        let cases: [Case; 6] = [
             (b"", &[b"x"], None, Refused::EmptyProgram),
             (b"/bin/true", &[], None, Refused::NoArgv),
             (b"/bin/true", &many, None, Refused::TooManyArgs),
