@@ -153,7 +153,7 @@ FLOORS = [
     None,  # engines
     ("child",),
     ("spawn",),
-    ("run", "logs", "features"),
+    ("run", "logs", "features", "pool"),
 ]
 
 

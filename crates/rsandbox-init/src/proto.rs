@@ -36,6 +36,9 @@ pub struct Control {
     pub no_new_privs: bool,
     /// Write the payload's pid into its `LISTEN_PID=` variable.
     pub listen_pid: bool,
+    /// The gate carries the command to exec (a [`command`] message), not
+    /// one byte: a warm pool's box learns its payload when it is released.
+    pub command_gate: bool,
 }
 
 impl Default for Control {
@@ -49,6 +52,7 @@ impl Default for Control {
             timing: -1,
             no_new_privs: false,
             listen_pid: false,
+            command_gate: false,
         }
     }
 }
@@ -71,6 +75,7 @@ impl Control {
             (b't', self.timing),
             (b'n', self.no_new_privs as i32),
             (b'l', self.listen_pid as i32),
+            (b'm', self.command_gate as i32),
         ] {
             w.put(&[b' ', key, b'=']);
             w.int(v);
@@ -101,6 +106,7 @@ impl Control {
                 b't' => c.timing = v,
                 b'n' => c.no_new_privs = v != 0,
                 b'l' => c.listen_pid = v != 0,
+                b'm' => c.command_gate = v != 0,
                 _ => return None,
             }
         }
@@ -233,6 +239,8 @@ pub mod timing_slot {
     pub const SECCOMP: usize = 11;
 }
 
+pub mod command;
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -248,6 +256,7 @@ mod tests {
             timing: -1,
             no_new_privs: true,
             listen_pid: false,
+            command_gate: true,
         };
         let mut buf = [0u8; CONTROL_MAX];
         let n = c.encode(&mut buf);

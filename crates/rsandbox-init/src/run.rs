@@ -5,7 +5,7 @@
 //! payload ends, and report its status.
 
 use crate::filter;
-use crate::proto::{self, init_detail, timing_slot, Control, Record};
+use crate::proto::{self, command, init_detail, timing_slot, Control, Record};
 use crate::sys::{self, sc, syscall6};
 
 /// The payload's seccomp filter, read from its memfd before the fork
@@ -234,6 +234,15 @@ unsafe fn payload(
     }
     sys::close(ctl.status);
     sys::close(ctl.connector);
+    // SAFETY: argv[2] is the program, argv[3..] the payload's argv, both
+    // NULL-terminated as the kernel laid them out.
+    let mut target = unsafe {
+        Target {
+            program: *argv.add(2),
+            argv: argv.add(3),
+            envp: envp as *const *const u8,
+        }
+    };
     let mut err = ctl.err;
     if ctl.gate >= 0 {
         // Setup is done: close what exec would close (the caller's pipes
@@ -241,24 +250,13 @@ unsafe fn payload(
         // return, then wait to be started. Nothing can be reported after.
         sys::close(err);
         err = -1;
-        let mut go = 0u8;
-        let r = loop {
-            // SAFETY: a one-byte read into a stack byte.
-            let r = unsafe {
-                sc(
-                    sys::READ,
-                    ctl.gate as usize,
-                    &mut go as *mut u8 as usize,
-                    1,
-                    0,
-                )
-            };
-            if r != -sys::EINTR {
-                break r;
+        if ctl.command_gate {
+            target = read_command(ctl.gate, target.envp);
+        } else {
+            let mut go = [0u8; 1];
+            if !read_exact(ctl.gate, &mut go) {
+                sys::exit(proto::SETUP_FAILED);
             }
-        };
-        if r != 1 {
-            sys::exit(proto::SETUP_FAILED);
         }
         sys::close(ctl.gate);
     } else {
@@ -268,14 +266,14 @@ unsafe fn payload(
         install_filter(err, ctl.no_new_privs, filter_len);
     }
     stamp(timing, timing_slot::SECCOMP);
-    // SAFETY: argv[2] is the program, argv[3..] the payload's argv, both
-    // NULL-terminated as the kernel laid them out.
+    // SAFETY: the target's strings and arrays are NUL/NULL-terminated (the
+    // kernel's, or the gate's message checked by `command::decode`).
     let r = unsafe {
         sc(
             sys::EXECVE,
-            *argv.add(2) as usize,
-            argv.add(3) as usize,
-            envp as usize,
+            target.program as usize,
+            target.argv as usize,
+            target.envp as usize,
             0,
         )
     };
@@ -283,10 +281,88 @@ unsafe fn payload(
         report(err, proto::STAGE_EXEC, 0, r);
     } else {
         // Past the gate nothing reaches the caller: say it on stderr.
-        // SAFETY: argv[2] is a NUL-terminated string.
-        exec_failed_message(unsafe { c_bytes(*argv.add(2)) }, r);
+        // SAFETY: the program is a NUL-terminated string.
+        exec_failed_message(unsafe { c_bytes(target.program) }, r);
     }
     sys::exit(proto::SETUP_FAILED)
+}
+
+/// What the payload execs: program, argv and environment, each
+/// NUL/NULL-terminated.
+struct Target {
+    program: *const u8,
+    argv: *const *const u8,
+    envp: *const *const u8,
+}
+
+/// A command gate's message (`proto::command`), read into [`COMMAND`].
+static mut COMMAND: [u8; command::BODY_MAX] = [0; command::BODY_MAX];
+/// The command's argv pointers, into [`COMMAND`].
+static mut ARGV: [*const u8; command::ARGS_MAX + 1] = [core::ptr::null(); command::ARGS_MAX + 1];
+/// The command's environment pointers, into [`COMMAND`].
+static mut ENVP: [*const u8; command::ENV_MAX + 1] = [core::ptr::null(); command::ENV_MAX + 1];
+
+/// Wait at a command gate and read what to exec; EOF (the pool dropped
+/// the box) or a malformed message ends the payload (status 127).
+fn read_command(gate: i32, box_env: *const *const u8) -> Target {
+    let mut len = [0u8; 4];
+    if !read_exact(gate, &mut len) {
+        sys::exit(proto::SETUP_FAILED);
+    }
+    let n = u32::from_ne_bytes(len) as usize;
+    if n > command::BODY_MAX {
+        bad_command();
+    }
+    // SAFETY: the payload process is single-threaded; these statics are
+    // its own and nothing else refers to them.
+    let (body, argv, envp) = unsafe {
+        (
+            &mut (&mut *core::ptr::addr_of_mut!(COMMAND))[..n],
+            &mut *core::ptr::addr_of_mut!(ARGV),
+            &mut *core::ptr::addr_of_mut!(ENVP),
+        )
+    };
+    if !read_exact(gate, body) {
+        sys::exit(proto::SETUP_FAILED);
+    }
+    let Some(d) = command::decode(body, argv, envp) else {
+        bad_command();
+    };
+    Target {
+        program: d.program,
+        argv: argv.as_ptr(),
+        envp: if d.has_env { envp.as_ptr() } else { box_env },
+    }
+}
+
+fn bad_command() -> ! {
+    sys::write_all(2, b"rsandbox: malformed command at the gate\n");
+    sys::exit(proto::SETUP_FAILED)
+}
+
+/// Fill `buf` from `fd` (retrying on EINTR); false on EOF or an error.
+fn read_exact(fd: i32, buf: &mut [u8]) -> bool {
+    let mut got = 0;
+    while got < buf.len() {
+        // SAFETY: reads into the rest of `buf`, within its length.
+        let r = unsafe {
+            sc(
+                sys::READ,
+                fd as usize,
+                buf.as_mut_ptr() as usize + got,
+                buf.len() - got,
+                0,
+            )
+        };
+        if r == -sys::EINTR {
+            continue;
+        }
+        if r <= 0 {
+            return false;
+        }
+        got += r as usize;
+    }
+    true
 }
 
 /// Install the payload's filter (no_new_privs first when asked).

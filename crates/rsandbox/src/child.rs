@@ -226,6 +226,14 @@ impl Child {
         }
     }
 
+    /// A box held at its gate was released to run its payload now (a warm
+    /// pool's, see [`crate::pool`]): its clock (timeouts, `started`)
+    /// starts here, and the report says where the box came from.
+    pub(crate) fn released(&mut self, layer: crate::report::LayerReport) {
+        self.started = Instant::now();
+        self.enforcement.push(layer);
+    }
+
     pub(crate) fn set_egress(&mut self, e: crate::egress::Egress) {
         self.egress = Some(e);
     }

@@ -83,6 +83,10 @@ pub struct Sandbox {
     pub(crate) fds: Vec<(RawFd, RawFd)>,
     /// Start gate: the payload waits before exec until a byte is read here.
     pub(crate) start_gate: Option<RawFd>,
+    /// The gate carries the command to exec (a warm pool's boxes, see
+    /// [`crate::pool`]); the spawn's own command is a placeholder.
+    #[serde(skip)]
+    pub(crate) command_gate: bool,
     /// Make stdin the controlling terminal of the box's session.
     pub(crate) controlling_tty: bool,
     /// Listening sockets passed for socket activation (see [`crate::net`]).
@@ -136,6 +140,7 @@ impl Default for Sandbox {
             stderr: Stdio::Inherit,
             fds: Vec::new(),
             start_gate: None,
+            command_gate: false,
             controlling_tty: false,
             listen_fds: Vec::new(),
             published: Vec::new(),

@@ -389,6 +389,7 @@ fn prepare_init(plan: &mut Plan, fds: &ChildFds) -> Result<()> {
         },
         no_new_privs,
         listen_pid: plan.exec.listen_pid.is_some(),
+        command_gate: plan.fds.command_gate,
     };
     plan.init = Some(init::InitExec::new(
         &plan.exec.program,

@@ -89,6 +89,8 @@ pub(crate) struct Fds {
     pub controlling_tty: bool,
     /// The start gate (see `Sandbox::start_gate`), above every passed target.
     pub gate: Option<OwnedFd>,
+    /// The gate carries the command (`Sandbox::command_gate`).
+    pub command_gate: bool,
     /// The lowest fd number the child may hold across `wire_fds`: above
     /// every passed target and above 2, so the dup2 calls that put the
     /// standard streams and passed fds in place cannot land on an fd the
@@ -359,6 +361,7 @@ impl Fds {
                 Some(fd) => Some(dup_cloexec(fd, min_fd)?),
                 None => None,
             },
+            command_gate: sb.command_gate && sb.start_gate.is_some(),
             min_fd,
             keep_fds: Vec::new(),
             held: Vec::new(),

@@ -1,0 +1,263 @@
+//! The warm pool (`Sandbox::pool`), seen from inside pooled boxes: their
+//! own pid namespace and init, hostname, /tmp, limits and seccomp filter;
+//! each Child's outcome its own; bad commands refused with typed errors
+//! before a box is used; a dropped pool leaves no process or fd. Every
+//! `both!` scenario runs as the caller (root in CI) and as `nobody`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::time::{Duration, Instant};
+
+use common::*;
+use rsandbox::seccomp::{Action, SeccompPolicy};
+use rsandbox::{Command, Error, Pool, Sandbox, Stdio};
+
+fn sh(script: &str) -> Command {
+    Command::from_argv(["/bin/sh", "-c", script])
+}
+
+/// A box description with every namespace a pooled box is tested for,
+/// a private /tmp, and a filter that refuses mkdir.
+fn described() -> Sandbox {
+    let deny_mkdir = SeccompPolicy::new(Action::Allow)
+        .deny("mkdir", libc::EPERM)
+        .deny("mkdirat", libc::EPERM);
+    Sandbox::new()
+        .user_ns()
+        .pid_ns()
+        .mount_ns()
+        .uts_ns()
+        .hostname("pooled")
+        .tmpfs("/tmp", 1 << 20)
+        .seccomp(deny_mkdir)
+        .stdin(Stdio::Pipe)
+        .stdout(Stdio::Pipe)
+        .stderr(Stdio::Pipe)
+}
+
+/// The tests of this file one at a time (the drop test counts this
+/// process's boxes).
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// This process's boxes and everything under them (pidfds, with what
+/// each runs): the direct children that are a box's init (exec'd from the
+/// `rsandbox-init` memfd; non-dumpable, so unreadable to `nobody`), not
+/// the `nobody` re-runs of the other tests, and their descendants.
+fn our_boxes() -> Vec<(i32, String, std::os::fd::OwnedFd)> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: trivial getter.
+    let me = unsafe { libc::getpid() };
+    let mut out = Vec::new();
+    for t in std::fs::read_dir(format!("/proc/{me}/task"))
+        .unwrap()
+        .flatten()
+    {
+        let kids = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+        for k in kids.split_whitespace() {
+            let k: i32 = k.parse().unwrap();
+            let exe = std::fs::read_link(format!("/proc/{k}/exe"))
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|e| format!("unreadable: {e}"));
+            if !exe.contains("rsandbox-init") && !exe.starts_with("unreadable") {
+                continue;
+            }
+            if let Ok(fd) = rsandbox::sys::pidfd_open(k) {
+                // SAFETY: a fresh pidfd we own.
+                out.push((k, exe, unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }));
+            }
+            for (p, fd) in descendants(k) {
+                out.push((p, "(in the box)".into(), fd));
+            }
+        }
+    }
+    out
+}
+
+/// This process's fds of the kinds a pool holds besides pipes: gate
+/// sockets, pidfds, memfds.
+fn pool_kind_fds() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .map(|l| l.display().to_string())
+        .filter(|l| l.starts_with("socket:") || l.contains("pidfd") || l.contains("memfd:"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Wait (bounded) until the pool holds `n` ready boxes.
+fn wait_ready(pool: &Pool, n: usize) {
+    let end = Instant::now() + Duration::from_secs(30);
+    while pool.ready() < n {
+        assert!(Instant::now() < end, "pool never reached {n} ready boxes");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+both!(
+    pooled_boxes_are_isolated_and_report_their_own_status,
+    || {
+        let _g = serial();
+        let pool = described().pool(2).unwrap();
+        wait_ready(&pool, 2);
+        let mut a = pool
+            .spawn(&sh("echo a > /tmp/mine; ls -A /tmp; read x; exit 3"))
+            .unwrap();
+        let layer = a.enforcement().layer("pool").cloned().unwrap();
+        assert!(layer.applied.contains("warm pool of 2"), "{layer:?}");
+        let mut line = String::new();
+        BufReader::new(a.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(line, "mine\n");
+        // While A holds its file: B sees its own empty /tmp, its own pids and
+        // hostname, and its filter.
+        let script = "ls -A /tmp; echo pid=$$ ppid=$PPID; cat /proc/1/comm; \
+                  cat /proc/sys/kernel/hostname; mkdir /tmp/d || echo denied; exit 7";
+        let b = pool.spawn(&sh(script)).unwrap();
+        let out = b.wait_with_output().unwrap();
+        let s = text(&out.stdout);
+        assert_eq!(
+            s,
+            "pid=2 ppid=1\nrsandbox-init\npooled\ndenied\n",
+            "stderr: {}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("Operation not permitted"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert_eq!(out.outcome.exit_code(), Some(7), "{:?}", out.outcome);
+        a.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+        let o = a.wait().unwrap();
+        assert_eq!(o.exit_code(), Some(3), "{o:?}");
+    }
+);
+
+both!(many_spawns_never_block_and_each_is_its_own, || {
+    // More spawns than boxes, back to back: the empty pool spawns
+    // directly; every Child's status is its own.
+    let _g = serial();
+    let pool = described().stdin(Stdio::Null).pool(1).unwrap();
+    let mut kids = Vec::new();
+    for i in 0..6 {
+        kids.push((i, pool.spawn(&sh(&format!("exit {i}"))).unwrap()));
+    }
+    for (i, mut c) in kids {
+        assert!(c.enforcement().layer("pool").is_some());
+        assert_eq!(c.wait().unwrap().exit_code(), Some(i));
+    }
+});
+
+both!(a_limit_applies_in_each_pooled_box, || {
+    let _g = serial();
+    let pool = described()
+        .stdin(Stdio::Null)
+        .rlimit_fsize(1000)
+        .pool(1)
+        .unwrap();
+    wait_ready(&pool, 1);
+    let out = pool
+        .spawn(&sh("head -c 5000 /dev/zero > /tmp/f; echo rc=$?"))
+        .unwrap()
+        .wait_with_output()
+        .unwrap();
+    // SIGXFSZ (25) ends head: 128 + 25.
+    assert_eq!(text(&out.stdout), "rc=153\n", "{}", text(&out.stderr));
+});
+
+/// As root: a pids limit (a cgroup of the box's own) holds in a pooled box.
+#[test]
+fn a_cgroup_pids_limit_applies_in_each_pooled_box() {
+    if !is_root() {
+        println!("skipped: cgroup limits need root here");
+        return;
+    }
+    let _g = serial();
+    let pool = described()
+        .stdin(Stdio::Null)
+        .pids_limit(8)
+        .pool(1)
+        .unwrap();
+    wait_ready(&pool, 1);
+    let script = "n=0; for i in 1 2 3 4 5 6 7 8 9 10 11 12; do sleep 5 2>/dev/null & \
+                  [ $? = 0 ] && n=$((n+1)); done; kill $(jobs -p) 2>/dev/null; echo done";
+    let out = pool.spawn(&sh(script)).unwrap().wait_with_output().unwrap();
+    let cg = out.outcome.cgroup.clone().expect("a cgroup");
+    let peak = cg.pids_peak.expect("pids peak");
+    assert!(peak <= 8, "{cg:?}");
+    assert!(
+        text(&out.stderr).contains("fork") || text(&out.stderr).contains("Resource"),
+        "no fork failed: {}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn bad_commands_and_descriptions_are_typed_errors() {
+    let _g = serial();
+    let pool = described().stdin(Stdio::Null).pool(1).unwrap();
+    wait_ready(&pool, 1);
+    let e = pool.spawn(&Command::new("/no/such/program")).unwrap_err();
+    assert!(matches!(e, Error::ProgramNotFound { .. }), "{e:?}");
+    let many = Command::new("/bin/true").args(vec!["x"; 300]);
+    let e = pool.spawn(&many).unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidConfig { reason, .. } if reason.contains("256")),
+        "{e:?}"
+    );
+    let long = Command::new("/bin/true").arg("a".repeat(40 * 1024));
+    let e = pool.spawn(&long).unwrap_err();
+    assert!(matches!(e, Error::InvalidConfig { .. }), "{e:?}");
+    // No box was used: the ready one is still there.
+    assert_eq!(pool.ready(), 1);
+    for (sb, n) in [
+        (Sandbox::new().user_ns(), 1),
+        (Sandbox::new().user_ns().pid_ns().payload_as_pid1(true), 1),
+        (described(), 0),
+    ] {
+        let e = sb.pool(n).unwrap_err();
+        assert!(matches!(e, Error::InvalidConfig { .. }), "{e:?}");
+    }
+}
+
+both!(drop_leaves_no_process_or_fd, || {
+    let _g = serial();
+    // A first pool made and dropped: what the library opens once per
+    // process (the launcher thread's pipes, say) is open before counting.
+    drop(described().stdin(Stdio::Null).pool(1).unwrap());
+    let fds_before = open_fds();
+    let kinds_before = pool_kind_fds();
+    let pool = described().stdin(Stdio::Null).pool(3).unwrap();
+    wait_ready(&pool, 3);
+    let out = pool
+        .spawn(&sh("echo used"))
+        .unwrap()
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(text(&out.stdout), "used\n");
+    wait_ready(&pool, 3);
+    // Three boxes: an init and its payload waiting at the gate each.
+    let boxes = our_boxes();
+    assert_eq!(boxes.len(), 6, "{boxes:?}");
+    drop(pool);
+    let pidfds: Vec<_> = boxes.into_iter().map(|(p, _, fd)| (p, fd)).collect();
+    assert_all_dead(&pidfds);
+    drop(pidfds);
+    let left = our_boxes();
+    assert!(left.is_empty(), "left: {left:?}");
+    assert_eq!(pool_kind_fds(), kinds_before);
+    if as_nobody() {
+        // Alone in its process (the caller's run shares it with the other
+        // tests' pipes to their `nobody` re-runs): every fd.
+        assert_eq!(open_fds(), fds_before);
+    }
+});
