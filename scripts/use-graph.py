@@ -153,7 +153,7 @@ FLOORS = [
     None,  # engines
     ("child",),
     ("spawn",),
-    ("run", "logs", "features", "pool"),
+    ("run", "logs", "features", "pool", "template"),
 ]
 
 

@@ -9,7 +9,7 @@
 
 use std::process::Command;
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, Criterion, Throughput};
 use rsandbox::Sandbox;
 use rsandbox_benches::*;
 
