@@ -439,8 +439,9 @@ impl MountPlan {
     /// The slim template: the namespace keeps only what a box without
     /// host sources needs, so that each box copies and detaches a few
     /// mounts instead of the host's whole tree: a tmpfs root (the *shell*)
-    /// holding the view, the host's `/proc` (the kernel lets a user
-    /// namespace mount a new proc only where a fully visible one exists),
+    /// holding the view, the host's `/proc` and `/sys` (the kernel lets a
+    /// user namespace mount a new proc or sysfs only where a fully visible
+    /// one exists),
     /// `/dev/null` (for masks) and the stage directory. The host's tree is
     /// detached once the view is built.
     fn build_slim_template(&self) -> Result<RawFd, (&'static str, i32)> {
@@ -450,6 +451,13 @@ impl MountPlan {
             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE,
         ))
         .map_err(|e| ("clone /proc", e))?;
+        // And the host's sysfs, for the same reason (a box's fresh /sys).
+        let sys = fd(open_tree(
+            libc::AT_FDCWD,
+            c"/sys",
+            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
+        ))
+        .map_err(|e| ("clone /sys", e))?;
         let null = clone_tree(self.null.raw(), false, 0).map_err(|e| ("clone /dev/null", e))?;
         let shell = small_tmpfs(
             c"64k",
@@ -465,7 +473,7 @@ impl MountPlan {
             }
             Ok(())
         };
-        for d in [c"proc", c"dev", c"view"] {
+        for d in [c"proc", c"sys", c"dev", c"view"] {
             mkdir(d).map_err(|e| ("make the shell's directories", e))?;
         }
         // The stage (one of /tmp, /mnt, /var/tmp, /run): every prefix.
@@ -499,6 +507,8 @@ impl MountPlan {
         let at = |rel: &CStr| fd(open_in(shell.0, rel, 0));
         let spot = at(c"proc").map_err(|e| ("open the shell's /proc", e))?;
         ok(move_mount_fds(proc.0, spot.0)).map_err(|e| ("attach /proc", e))?;
+        let spot = at(c"sys").map_err(|e| ("open the shell's /sys", e))?;
+        ok(move_mount_fds(sys.0, spot.0)).map_err(|e| ("attach /sys", e))?;
         let spot = at(c"dev/null").map_err(|e| ("open the shell's /dev/null", e))?;
         ok(move_mount_fds(null.0, spot.0)).map_err(|e| ("attach /dev/null", e))?;
         let spot = at(c"view").map_err(|e| ("open the view's mount point", e))?;

@@ -331,7 +331,7 @@ impl MountPlan {
 
     /// The plan of the template's view (see `template.rs`): the host's
     /// top-level entries (read-only binds, symlinks), the mount points of
-    /// the per-box `/proc`, `/tmp` and `/run`, and a read-only `/dev`
+    /// the per-box `/proc`, `/tmp`, `/run` and `/sys`, and a read-only `/dev`
     /// skeleton with its nodes, links and the `pts` and `shm` mount points.
     /// `hidden`: the host paths masked in it (see `fs::hidden_host_paths`).
     pub(crate) fn for_template(hidden: &[PathBuf]) -> Result<MountPlan> {
@@ -341,7 +341,7 @@ impl MountPlan {
             let dst = normalize(step.dst()).unwrap_or_else(|| PathBuf::from("/"));
             compile(&step, &dst, false, &mut ops)?;
         }
-        for d in ["/proc", "/tmp", "/run"] {
+        for d in ["/proc", "/tmp", "/run", "/sys"] {
             ops.push(op(Path::new(d), Create::Dir, Action::Dir));
         }
         for path in hidden {
@@ -554,6 +554,13 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             );
             o.real_dir = true;
             ops.push(o);
+            if matches!(step, MountStep::Sysfs { .. }) {
+                for m in super::sysfs::SYS_MASKED {
+                    let mut o = op(&dst.join(m), Create::No, Action::Mask);
+                    o.optional = true;
+                    ops.push(o);
+                }
+            }
         }
         MountStep::Dir { mode, .. } => {
             let mut o = op(dst, Create::Dir, Action::Dir);
