@@ -656,20 +656,19 @@ impl MountPlan {
                 for (slot, (k, v)) in o.iter_mut().zip(opts.iter()) {
                     *slot = (k.as_c_str(), v.as_deref());
                 }
-                let m = new_fs(fstype, &o[..n], *attrs)?;
+                let m = match new_fs(fstype, &o[..n], *attrs) {
+                    // The default view's sysfs where the kernel refuses
+                    // one (no fully visible sysfs in this namespace): an
+                    // empty read-only directory, never the host's.
+                    Err(libc::EPERM) if op.optional => empty_dir()?,
+                    r => r?,
+                };
                 ok(move_mount_fds(m.0, dst.0))
             }
             Action::Dir => Ok(()),
             Action::Mask => {
                 let m = if is_dir(dst.0) {
-                    small_tmpfs(
-                        c"4k",
-                        c"0555",
-                        MOUNT_ATTR_RDONLY
-                            | MOUNT_ATTR_NOSUID
-                            | MOUNT_ATTR_NODEV
-                            | MOUNT_ATTR_NOEXEC,
-                    )?
+                    empty_dir()?
                 } else {
                     clone_tree(
                         self.null.raw(),
@@ -762,6 +761,15 @@ impl MountPlan {
 
 /// The default view's root: a fresh tmpfs.
 /// A size-limited tmpfs (the template's holder and shell, masks).
+/// An empty read-only tmpfs: what a masked directory shows.
+fn empty_dir() -> R<Fd> {
+    small_tmpfs(
+        c"4k",
+        c"0555",
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+    )
+}
+
 fn small_tmpfs(size: &CStr, mode: &CStr, attrs: u64) -> R<Fd> {
     new_fs(
         c"tmpfs",

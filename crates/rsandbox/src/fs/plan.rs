@@ -308,6 +308,9 @@ impl MountPlan {
                 continue;
             }
             compile(&step, &dst, user_ns, &mut ops)?;
+            if matches!(step, MountStep::Sysfs { .. }) && i < first_user {
+                default_sysfs_falls_back(&mut ops);
+            }
             if matches!(step, MountStep::Dev { .. }) {
                 dev_ro.push(dst);
             }
@@ -654,6 +657,19 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
         MountStep::RemountRo { .. } => ops.push(op(dst, Create::No, Action::RemountRo)),
     }
     Ok(())
+}
+
+/// Mark the default view's sysfs op just compiled (followed by its
+/// masks) as falling back to an empty read-only directory where the kernel
+/// refuses the mount (`optional` on an `Action::Fs`, see `apply.rs`).
+fn default_sysfs_falls_back(ops: &mut [Op]) {
+    let sysfs = ops
+        .iter_mut()
+        .rev()
+        .find(|o| matches!(&o.action, Action::Fs { fstype, .. } if *fstype == c"sysfs"));
+    if let Some(o) = sysfs {
+        o.optional = true;
+    }
 }
 
 /// The fixed part of a minimal /dev on `dst`: its tmpfs, the device nodes

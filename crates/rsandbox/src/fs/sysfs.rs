@@ -24,8 +24,21 @@ pub(crate) const SYS_MASKED: &[&str] = &["firmware", "devices/virtual/powercap"]
 
 /// Whether the box gets a fresh sysfs (else an empty `/sys`): only a
 /// network namespace of its own shows the box's devices.
+/// And a sysfs on the host's `/sys`: a user namespace may mount one only
+/// where a fully visible one exists (where the host's is masked, as in some
+/// containers, the child falls back to an empty `/sys`: see `apply.rs`).
 pub(crate) fn fresh(sb: &Sandbox) -> bool {
-    sb.has_ns(Namespace::Net)
+    sb.has_ns(Namespace::Net) && host_has_sysfs()
+}
+
+/// Whether the host's `/sys` is a sysfs (`SYSFS_MAGIC`).
+fn host_has_sysfs() -> bool {
+    const SYSFS_MAGIC: i64 = 0x6265_6572;
+    // SAFETY: statfs of a static C string into a zeroed stack out-parameter.
+    unsafe {
+        let mut st: libc::statfs = std::mem::zeroed();
+        libc::statfs(c"/sys".as_ptr(), &mut st) == 0 && st.f_type as i64 == SYSFS_MAGIC
+    }
 }
 
 /// The default view's steps for `/sys`: a fresh sysfs, or an empty
@@ -72,10 +85,11 @@ pub(crate) fn report(sb: &Sandbox) -> Option<LayerReport> {
     }
     let applied = if fresh(sb) {
         "fresh read-only sysfs of the box's network namespace \
-         (/sys/firmware, /sys/devices/virtual/powercap masked; /sys/fs/cgroup empty)"
+         (/sys/firmware, /sys/devices/virtual/powercap masked; /sys/fs/cgroup empty), \
+         or an empty read-only /sys where the kernel refuses the mount"
     } else {
         "empty read-only /sys (the box shares the host's network namespace: \
-         a sysfs would show the host's devices)"
+         or no sysfs on the host's /sys: a sysfs would show the host's devices)"
     };
     Some(LayerReport {
         layer: "filesystem:sys".into(),
