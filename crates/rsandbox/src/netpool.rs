@@ -67,6 +67,8 @@ pub(crate) fn eligible(sb: &Sandbox) -> bool {
             .steps
             .iter()
             .any(|s| matches!(s, MountStep::Sysfs { .. }))
+        // The default view mounts a sysfs of the box's network namespace.
+        && !crate::fs::sysfs::default_view_mounts(sb)
         // Egress binds port 53 in the box's namespace: it must be the
         // box's own user namespace's (crate::egress).
         && sb.egress.is_none()

@@ -410,3 +410,58 @@ fn supplementary_groups_need_a_mapped_gid() {
     let o = sh(&Sandbox::strict().groups([0]), "id -G");
     assert_eq!(text(&o.stdout), "0\n", "{o:?}");
 }
+
+/// The host's network interfaces, as its `/sys` lists them.
+fn host_interfaces() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir("/sys/class/net")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    v.sort();
+    v
+}
+
+both!(strict_box_sees_its_own_sys, || {
+    let o = sh(
+        &Sandbox::strict(),
+        "echo NET: $(ls /sys/class/net)
+         echo FW: $(ls -A /sys/firmware | wc -l)
+         echo CG: $(ls -A /sys/fs/cgroup | wc -l)
+         touch /sys/x 2>/dev/null || echo SYS_RO
+         grep ' /sys ' /proc/self/mountinfo",
+    );
+    let out = text(&o.stdout);
+    assert!(o.outcome.success(), "{o:?}");
+    // Only the box's loopback, whatever the host has.
+    assert!(out.contains("NET: lo\n"), "{out}");
+    let host = host_interfaces();
+    assert!(host.iter().any(|i| i == "lo"), "{host:?}");
+    for i in host.iter().filter(|i| *i != "lo") {
+        assert!(!out.contains(i.as_str()), "host's {i} seen:\n{out}");
+    }
+    // Docker's masked path, and no cgroup tree of the host's.
+    assert!(out.contains("FW: 0\n"), "{out}");
+    assert!(out.contains("CG: 0\n"), "{out}");
+    assert!(out.contains("SYS_RO"), "{out}");
+    let sys = out.lines().find(|l| l.split(' ').nth(4) == Some("/sys"));
+    assert!(
+        sys.is_some_and(|l| l.contains(" ro,") && l.contains(" - sysfs ")),
+        "{out}"
+    );
+    let r = Sandbox::strict().enforcement_report().unwrap();
+    let l = r.layer("filesystem:sys").unwrap();
+    assert!(l.applied.starts_with("fresh read-only sysfs"), "{l:?}");
+});
+
+both!(box_in_the_host_network_gets_an_empty_sys, || {
+    let sb = Sandbox::new().user_ns().pid_ns().mount_ns();
+    let o = sh(
+        &sb,
+        "echo N: $(ls -A /sys | wc -l); touch /sys/x 2>/dev/null || echo RO",
+    );
+    assert_eq!(text(&o.stdout), "N: 0\nRO\n", "{o:?}");
+    let r = sb.enforcement_report().unwrap();
+    let l = r.layer("filesystem:sys").unwrap();
+    assert!(l.applied.starts_with("empty read-only /sys"), "{l:?}");
+});

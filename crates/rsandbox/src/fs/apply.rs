@@ -439,8 +439,9 @@ impl MountPlan {
     /// The slim template: the namespace keeps only what a box without
     /// host sources needs, so that each box copies and detaches a few
     /// mounts instead of the host's whole tree: a tmpfs root (the *shell*)
-    /// holding the view, the host's `/proc` (the kernel lets a user
-    /// namespace mount a new proc only where a fully visible one exists),
+    /// holding the view, the host's `/proc` and `/sys` (the kernel lets a
+    /// user namespace mount a new proc or sysfs only where a fully visible
+    /// one exists),
     /// `/dev/null` (for masks) and the stage directory. The host's tree is
     /// detached once the view is built.
     fn build_slim_template(&self) -> Result<RawFd, (&'static str, i32)> {
@@ -450,6 +451,13 @@ impl MountPlan {
             OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE,
         ))
         .map_err(|e| ("clone /proc", e))?;
+        // And the host's sysfs, for the same reason (a box's fresh /sys).
+        let sys = fd(open_tree(
+            libc::AT_FDCWD,
+            c"/sys",
+            OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC,
+        ))
+        .map_err(|e| ("clone /sys", e))?;
         let null = clone_tree(self.null.raw(), false, 0).map_err(|e| ("clone /dev/null", e))?;
         let shell = small_tmpfs(
             c"64k",
@@ -465,7 +473,7 @@ impl MountPlan {
             }
             Ok(())
         };
-        for d in [c"proc", c"dev", c"view"] {
+        for d in [c"proc", c"sys", c"dev", c"view"] {
             mkdir(d).map_err(|e| ("make the shell's directories", e))?;
         }
         // The stage (one of /tmp, /mnt, /var/tmp, /run): every prefix.
@@ -499,6 +507,8 @@ impl MountPlan {
         let at = |rel: &CStr| fd(open_in(shell.0, rel, 0));
         let spot = at(c"proc").map_err(|e| ("open the shell's /proc", e))?;
         ok(move_mount_fds(proc.0, spot.0)).map_err(|e| ("attach /proc", e))?;
+        let spot = at(c"sys").map_err(|e| ("open the shell's /sys", e))?;
+        ok(move_mount_fds(sys.0, spot.0)).map_err(|e| ("attach /sys", e))?;
         let spot = at(c"dev/null").map_err(|e| ("open the shell's /dev/null", e))?;
         ok(move_mount_fds(null.0, spot.0)).map_err(|e| ("attach /dev/null", e))?;
         let spot = at(c"view").map_err(|e| ("open the view's mount point", e))?;
@@ -646,20 +656,19 @@ impl MountPlan {
                 for (slot, (k, v)) in o.iter_mut().zip(opts.iter()) {
                     *slot = (k.as_c_str(), v.as_deref());
                 }
-                let m = new_fs(fstype, &o[..n], *attrs)?;
+                let m = match new_fs(fstype, &o[..n], *attrs) {
+                    // The default view's sysfs where the kernel refuses
+                    // one (no fully visible sysfs in this namespace): an
+                    // empty read-only directory, never the host's.
+                    Err(libc::EPERM) if op.optional => empty_dir()?,
+                    r => r?,
+                };
                 ok(move_mount_fds(m.0, dst.0))
             }
             Action::Dir => Ok(()),
             Action::Mask => {
                 let m = if is_dir(dst.0) {
-                    small_tmpfs(
-                        c"4k",
-                        c"0555",
-                        MOUNT_ATTR_RDONLY
-                            | MOUNT_ATTR_NOSUID
-                            | MOUNT_ATTR_NODEV
-                            | MOUNT_ATTR_NOEXEC,
-                    )?
+                    empty_dir()?
                 } else {
                     clone_tree(
                         self.null.raw(),
@@ -752,6 +761,15 @@ impl MountPlan {
 
 /// The default view's root: a fresh tmpfs.
 /// A size-limited tmpfs (the template's holder and shell, masks).
+/// An empty read-only tmpfs: what a masked directory shows.
+fn empty_dir() -> R<Fd> {
+    small_tmpfs(
+        c"4k",
+        c"0555",
+        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
+    )
+}
+
 fn small_tmpfs(size: &CStr, mode: &CStr, attrs: u64) -> R<Fd> {
     new_fs(
         c"tmpfs",

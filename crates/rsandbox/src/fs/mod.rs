@@ -32,6 +32,11 @@
 //!     namespace without a PID namespace may not mount proc, and gets an
 //!     empty read-only `/proc` instead — the host's is never exposed;
 //!   - a minimal `/dev` (see [`Sandbox::dev`]);
+//!   - the box's `/sys`, never the host's: a fresh read-only sysfs when the
+//!     box has a network namespace of its own (its interfaces under
+//!     `/sys/class/net`, Docker's masked `/sys` paths hidden,
+//!     `/sys/fs/cgroup` empty), else an empty read-only `/sys`
+//!     (`fs/sysfs.rs`; the enforcement report's `filesystem:sys` entry);
 //!   - a private, empty, writable tmpfs on `/tmp`;
 //!   - the host's private data masked ([`hidden_host_paths`]: `/root`,
 //!     `/home`, `/etc/shadow`, the SSH host keys...), whoever the caller;
@@ -114,6 +119,7 @@ mod hidden;
 mod node;
 mod plan;
 pub(crate) mod syscall;
+pub(crate) mod sysfs;
 mod template;
 #[cfg(test)]
 mod tests;
@@ -401,6 +407,9 @@ pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
             // host daemons' sockets are out of reach).
             out.extend(host_top_steps(want_path));
             out.extend(hidden_host_steps(&sb.fs.steps));
+            if want("/sys") {
+                out.extend(sysfs::default_steps(sb));
+            }
             if want("/proc") {
                 if can_proc {
                     out.push(MountStep::Proc {
@@ -446,12 +455,12 @@ pub(crate) fn effective_steps(sb: &Sandbox) -> Vec<MountStep> {
 
 /// The default view's steps for the host's top-level entries `want`ed: a
 /// read-only bind of each directory and file, each symlink recreated; not
-/// `/proc`, `/dev`, `/tmp`, `/run` (the box gets its own).
+/// `/proc`, `/dev`, `/tmp`, `/run`, `/sys` (the box gets its own).
 pub(crate) fn host_top_steps(want: impl Fn(&Path) -> bool) -> Vec<MountStep> {
     let mut out = Vec::new();
     for (name, kind) in host_top_level().iter() {
         let dst = Path::new("/").join(name);
-        if ["proc", "dev", "tmp", "run"].contains(&name.as_str()) || !want(&dst) {
+        if ["proc", "dev", "tmp", "run", "sys"].contains(&name.as_str()) || !want(&dst) {
             continue;
         }
         out.push(match kind {

@@ -308,6 +308,9 @@ impl MountPlan {
                 continue;
             }
             compile(&step, &dst, user_ns, &mut ops)?;
+            if matches!(step, MountStep::Sysfs { .. }) && i < first_user {
+                default_sysfs_falls_back(&mut ops);
+            }
             if matches!(step, MountStep::Dev { .. }) {
                 dev_ro.push(dst);
             }
@@ -331,7 +334,7 @@ impl MountPlan {
 
     /// The plan of the template's view (see `template.rs`): the host's
     /// top-level entries (read-only binds, symlinks), the mount points of
-    /// the per-box `/proc`, `/tmp` and `/run`, and a read-only `/dev`
+    /// the per-box `/proc`, `/tmp`, `/run` and `/sys`, and a read-only `/dev`
     /// skeleton with its nodes, links and the `pts` and `shm` mount points.
     /// `hidden`: the host paths masked in it (see `fs::hidden_host_paths`).
     pub(crate) fn for_template(hidden: &[PathBuf]) -> Result<MountPlan> {
@@ -341,7 +344,7 @@ impl MountPlan {
             let dst = normalize(step.dst()).unwrap_or_else(|| PathBuf::from("/"));
             compile(&step, &dst, false, &mut ops)?;
         }
-        for d in ["/proc", "/tmp", "/run"] {
+        for d in ["/proc", "/tmp", "/run", "/sys"] {
             ops.push(op(Path::new(d), Create::Dir, Action::Dir));
         }
         for path in hidden {
@@ -554,6 +557,13 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             );
             o.real_dir = true;
             ops.push(o);
+            if matches!(step, MountStep::Sysfs { .. }) {
+                for m in super::sysfs::SYS_MASKED {
+                    let mut o = op(&dst.join(m), Create::No, Action::Mask);
+                    o.optional = true;
+                    ops.push(o);
+                }
+            }
         }
         MountStep::Dir { mode, .. } => {
             let mut o = op(dst, Create::Dir, Action::Dir);
@@ -647,6 +657,19 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
         MountStep::RemountRo { .. } => ops.push(op(dst, Create::No, Action::RemountRo)),
     }
     Ok(())
+}
+
+/// Mark the default view's sysfs op just compiled (followed by its
+/// masks) as falling back to an empty read-only directory where the kernel
+/// refuses the mount (`optional` on an `Action::Fs`, see `apply.rs`).
+fn default_sysfs_falls_back(ops: &mut [Op]) {
+    let sysfs = ops
+        .iter_mut()
+        .rev()
+        .find(|o| matches!(&o.action, Action::Fs { fstype, .. } if *fstype == c"sysfs"));
+    if let Some(o) = sysfs {
+        o.optional = true;
+    }
 }
 
 /// The fixed part of a minimal /dev on `dst`: its tmpfs, the device nodes

@@ -39,5 +39,8 @@ pub(crate) fn assemble(
     }
     r.push(LandlockPlan::report(sb, landlock));
     r.push(SeccompProgram::report(seccomp));
+    if let Some(sys) = crate::fs::sysfs::report(sb) {
+        r.push(sys);
+    }
     r
 }
