@@ -8,15 +8,15 @@ use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
 
 use super::plan::{Action, Create, MountPlan, Op, Root, Src, Target};
-use super::syscall::{
+use crate::error::{ChildError, ChildResult, Stage};
+use crate::sys::errno;
+use crate::sys::mount::{
     fsconfig, fsmount, fsopen, make_root_rprivate, mount_setattr, move_mount_fds,
     move_mount_to_path, open_tree, openat2, pivot_root, AT_EMPTY_PATH, AT_RECURSIVE,
     FSCONFIG_CMD_CREATE, FSCONFIG_SET_FD, FSCONFIG_SET_FLAG, FSCONFIG_SET_STRING, MOUNT_ATTR_NODEV,
     MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY, OPEN_TREE_CLOEXEC, OPEN_TREE_CLONE,
     RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS,
 };
-use crate::error::{ChildError, ChildResult, Stage};
-use crate::sys::errno;
 
 /// An fd closed on drop (`-1`: nothing). Allocation-free.
 struct Fd(RawFd);

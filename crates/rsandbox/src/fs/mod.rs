@@ -118,7 +118,6 @@ mod apply;
 mod hidden;
 mod node;
 mod plan;
-pub(crate) mod syscall;
 pub(crate) mod sysfs;
 mod template;
 #[cfg(test)]
@@ -128,6 +127,7 @@ mod validate;
 use std::path::{Path, PathBuf};
 
 use crate::ns::Namespace;
+use crate::sys::mount::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
 use crate::Sandbox;
 
 pub use hidden::{hidden_host_paths, HIDDEN_HOST_PATHS};
@@ -553,11 +553,11 @@ pub(crate) fn check_executable_in_box(sb: &Sandbox, inside: &Path) -> std::io::R
     let root_fd =
         validate::open_dir(&root).map_err(|_| std::io::Error::from_raw_os_error(libc::ENOENT))?;
     let rel = validate::rel_cstring(inside);
-    let fd = syscall::openat2(
+    let fd = openat2(
         root_fd.as_raw_fd(),
         &rel,
         libc::O_PATH | libc::O_CLOEXEC,
-        syscall::RESOLVE_IN_ROOT | syscall::RESOLVE_NO_MAGICLINKS,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     );
     if fd < 0 {
         let e = std::io::Error::last_os_error();

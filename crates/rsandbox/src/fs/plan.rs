@@ -8,10 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
 
-use super::syscall::{MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY};
 use super::{effective_steps, normalize, MountStep, Template};
 use crate::error::{Error, Result};
 use crate::ns::Namespace;
+use crate::sys::mount::{
+    MOUNT_ATTR_NODEV, MOUNT_ATTR_NOEXEC, MOUNT_ATTR_NOSUID, MOUNT_ATTR_RDONLY,
+};
 use crate::Sandbox;
 
 /// Docker's masked /proc paths: hidden under `/dev/null` or an empty
@@ -424,7 +426,7 @@ fn stage() -> Result<&'static str> {
 /// The syscalls the child relies on exist (probed once, with arguments that
 /// fail harmlessly: ENOSYS means missing).
 fn check_kernel() -> Result<()> {
-    use super::syscall as sc;
+    use crate::sys::mount as sc;
     static MISSING: std::sync::OnceLock<Option<&'static str>> = std::sync::OnceLock::new();
     let missing = *MISSING.get_or_init(|| {
         let enosys = |r: i64| r < 0 && crate::sys::errno() == libc::ENOSYS;

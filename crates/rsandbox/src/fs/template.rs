@@ -54,10 +54,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use super::syscall::make_root_rprivate;
 use super::{normalize, MountStep};
 use crate::ns::Namespace;
 use crate::sys::caps::{has_effective_cap, CAP_SYS_ADMIN, CAP_SYS_CHROOT};
+use crate::sys::mount::make_root_rprivate;
 use crate::Sandbox;
 
 /// The inode number of the initial user namespace (`PROC_USER_INIT_INO`).

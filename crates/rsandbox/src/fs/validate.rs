@@ -6,9 +6,10 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use super::{effective_steps, normalize, syscall, FsConfig, MountStep};
+use super::{effective_steps, normalize, FsConfig, MountStep};
 use crate::error::{Error, Result};
 use crate::ns::Namespace;
+use crate::sys::mount::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
 use crate::Sandbox;
 
 /// What an existing path in the new root is.
@@ -470,11 +471,11 @@ fn stat_kind(fd: i32) -> Option<Kind> {
 /// What `dst` is inside the root (following symlinks inside it only).
 fn kind_in_root(root: i32, dst: &Path) -> Option<Kind> {
     let rel = rel_cstring(dst);
-    let fd = syscall::openat2(
+    let fd = openat2(
         root,
         &rel,
         libc::O_PATH | libc::O_CLOEXEC,
-        syscall::RESOLVE_IN_ROOT | syscall::RESOLVE_NO_MAGICLINKS,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     );
     if fd < 0 {
         return None;
@@ -488,11 +489,11 @@ fn kind_in_root(root: i32, dst: &Path) -> Option<Kind> {
 /// resolved inside the root).
 fn link_in_root(root: i32, dst: &Path) -> Option<Vec<u8>> {
     let rel = rel_cstring(dst);
-    let fd = syscall::openat2(
+    let fd = openat2(
         root,
         &rel,
         libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-        syscall::RESOLVE_IN_ROOT | syscall::RESOLVE_NO_MAGICLINKS,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     );
     if fd < 0 {
         return None;
@@ -520,11 +521,11 @@ fn link_in_root(root: i32, dst: &Path) -> Option<Vec<u8>> {
 /// a symlink in its last component.
 fn existing_is_not_real_dir(root: i32, dst: &Path) -> bool {
     let rel = rel_cstring(dst);
-    let fd = syscall::openat2(
+    let fd = openat2(
         root,
         &rel,
         libc::O_PATH | libc::O_CLOEXEC | libc::O_NOFOLLOW,
-        syscall::RESOLVE_IN_ROOT | syscall::RESOLVE_NO_MAGICLINKS,
+        RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
     );
     if fd < 0 {
         return false;

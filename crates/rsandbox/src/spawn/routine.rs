@@ -433,7 +433,7 @@ fn rearm_death_signal(plan: &Plan, fds: ChildFds) -> ChildResult {
 /// through a magic link (`/proc/self/fd/N` to a host directory: runc's
 /// CVE-2024-21626), then check the kernel sees it under the root.
 fn enter_cwd(plan: &Plan) -> ChildResult {
-    use crate::fs::syscall::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
+    use crate::sys::mount::{openat2, RESOLVE_IN_ROOT, RESOLVE_NO_MAGICLINKS};
     // SAFETY: (whole function) open/fchdir/close/getcwd on prepared C
     // strings, our own fds and a stack buffer.
     unsafe {

@@ -5,6 +5,7 @@
 pub(crate) mod caps;
 pub(crate) mod fd;
 pub(crate) mod kernel;
+pub(crate) mod mount;
 pub(crate) mod net;
 pub(crate) mod vfork;
 
