@@ -14,8 +14,11 @@
 //! launching thread enters the namespace around the clone, as for a shared
 //! one), the box has a user namespace, it drops every capability (the
 //! strict preset: no `CAP_NET_ADMIN` over its own namespace either way),
-//! and it mounts no sysfs (the kernel lets only the namespace's owner do
-//! that). Any other box makes its own namespace in `clone3`.
+//! and it mounts no sysfs of its own (the kernel lets only the namespace's
+//! owner do that). The default view's `/sys` is still the box's: each spare
+//! comes with a detached read-only sysfs made inside it by this thread,
+//! which the box attaches (`crate::fs::sysfs`). Any other box makes its own
+//! namespace in `clone3`.
 //! `RSANDBOX_NO_NETNS_POOL=1` (read once per process) turns the spares off.
 //!
 //! When none is ready (the first spawn, or a burst faster than the thread),
@@ -37,10 +40,19 @@ use crate::sys::caps::{has_effective_cap, CAP_SYS_ADMIN};
 /// one for a spawn from a second thread.
 pub(crate) const DEPTH: usize = 2;
 
+/// A namespace made ahead, for one box.
+pub(crate) struct Spare {
+    /// The network namespace.
+    pub net: OwnedFd,
+    /// A detached read-only sysfs made inside it (showing its devices), or
+    /// `None` where the kernel refused one.
+    pub sysfs: Option<OwnedFd>,
+}
+
 struct Pool {
     /// The process that made the pool (see the module docs on fork).
     pid: u32,
-    ready: Mutex<Vec<OwnedFd>>,
+    ready: Mutex<Vec<Spare>>,
     /// Signalled when a namespace is taken (the thread refills).
     taken: Condvar,
 }
@@ -67,8 +79,6 @@ pub(crate) fn eligible(sb: &Sandbox) -> bool {
             .steps
             .iter()
             .any(|s| matches!(s, MountStep::Sysfs { .. }))
-        // The default view mounts a sysfs of the box's network namespace.
-        && !crate::fs::sysfs::default_view_mounts(sb)
         // Egress binds port 53 in the box's namespace: it must be the
         // box's own user namespace's (crate::egress).
         && sb.egress.is_none()
@@ -78,7 +88,7 @@ pub(crate) fn eligible(sb: &Sandbox) -> bool {
 
 /// A ready namespace for one box, if the pool has one; starts the pool on
 /// first use. `None` means: make a namespace in the clone.
-pub(crate) fn take() -> Option<OwnedFd> {
+pub(crate) fn take() -> Option<Spare> {
     let pool = POOL.get_or_init(|| Pool {
         pid: std::process::id(),
         ready: Mutex::new(Vec::with_capacity(DEPTH)),
@@ -121,11 +131,11 @@ fn refill(pool: &'static Pool) {
                 ready = pool.taken.wait(ready).unwrap_or_else(|p| p.into_inner());
             }
         }
-        let Some(fd) = make(&home) else { return };
+        let Some(spare) = make(&home) else { return };
         pool.ready
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .push(fd);
+            .push(spare);
     }
 }
 
@@ -142,15 +152,16 @@ fn open_own() -> Option<OwnedFd> {
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-/// A new namespace with `lo` up, made on this thread, which then returns
-/// to `home`.
-fn make(home: &OwnedFd) -> Option<OwnedFd> {
+/// A new namespace with `lo` up and its sysfs, made on this thread, which
+/// then returns to `home`.
+fn make(home: &OwnedFd) -> Option<Spare> {
     // SAFETY: unshare with a constant flag affects only this thread.
     if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
         return None;
     }
     let fd = open_own();
     let up = crate::sys::net::loopback_up().is_ok();
+    let sysfs = crate::sys::mount::detached_sysfs().ok();
     // SAFETY: setns back into the namespace this thread started in.
     let back = unsafe { libc::setns(home.as_raw_fd(), libc::CLONE_NEWNET) } == 0;
     if !back {
@@ -158,5 +169,8 @@ fn make(home: &OwnedFd) -> Option<OwnedFd> {
         // is never handed out.
         return None;
     }
-    fd.filter(|_| up)
+    Some(Spare {
+        net: fd.filter(|_| up)?,
+        sysfs,
+    })
 }

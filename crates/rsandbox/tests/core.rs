@@ -888,12 +888,13 @@ fn shared_net_namespace_is_joined_by_every_box() {
     assert_ne!(back, strict);
 }
 
-/// The network namespace a box sees and whether its `lo` is up (a local
-/// route for 127.0.0.1 exists only then), with the enforcement report's
-/// word on it; `hold` keeps the box running until its stdin closes.
+/// The network namespace a box sees, whether its `lo` is up (a local
+/// route for 127.0.0.1 exists only then) and the interfaces its `/sys`
+/// lists; `hold` keeps the box running until its stdin closes.
 fn box_net_sh(sb: &Sandbox, hold: bool) -> (rsandbox::Child, String) {
     let script = "readlink /proc/self/ns/net; \
                   if grep -q 127.0.0.1 /proc/net/fib_trie; then echo up; else echo down; fi; \
+                  echo $(ls /sys/class/net); \
                   if [ -n \"$HOLD\" ]; then read x || true; fi";
     let mut c = sb
         .clone()
@@ -905,7 +906,7 @@ fn box_net_sh(sb: &Sandbox, hold: bool) -> (rsandbox::Child, String) {
     let mut seen = String::new();
     let out = c.stdout.as_mut().unwrap();
     let mut b = [0u8; 1];
-    while seen.matches('\n').count() < 2 && out.read(&mut b).unwrap() == 1 {
+    while seen.matches('\n').count() < 3 && out.read(&mut b).unwrap() == 1 {
         seen.push(b[0] as char);
     }
     (c, seen)
@@ -935,6 +936,8 @@ both!(
             let ns = lines.next().unwrap().to_string();
             assert!(ns.starts_with("net:[") && ns != host, "{seen}");
             assert_eq!(lines.next(), Some("up"), "lo is up in every box");
+            // Its /sys is of its own namespace (a spare's sysfs was made in it).
+            assert_eq!(lines.next(), Some("lo"), "{seen}");
             let applied = made_ahead(&mut c);
             if applied.contains("made ahead") {
                 seen_spare = true;
@@ -970,7 +973,7 @@ both!(
             Sandbox::strict().keep_caps(["CAP_NET_BIND_SERVICE"]),
         ] {
             let (mut c, seen) = box_net_sh(&sb, false);
-            assert!(seen.ends_with("up\n"), "{seen}");
+            assert_eq!(seen.lines().nth(1), Some("up"), "{seen}");
             assert_eq!(made_ahead(&mut c), "new namespace");
         }
         // The launching threads went back home.

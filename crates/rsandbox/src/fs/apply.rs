@@ -665,6 +665,10 @@ impl MountPlan {
                 };
                 ok(move_mount_fds(m.0, dst.0))
             }
+            Action::Attach { mount } => ok(move_mount_fds(
+                std::os::fd::AsRawFd::as_raw_fd(mount),
+                dst.0,
+            )),
             Action::Dir => Ok(()),
             Action::Mask => {
                 let m = if is_dir(dst.0) {

@@ -153,6 +153,9 @@ pub(crate) enum Action {
         upper: Option<(Src, Src)>,
         userxattr: bool,
     },
+    /// Attach a detached mount the parent made (`move_mount`; the fd is
+    /// numbered above the passed fds' targets).
+    Attach { mount: OwnedFd },
 }
 
 /// One operation on one destination.
@@ -255,6 +258,29 @@ impl super::template::ViewBuilder for MountPlan {
 }
 
 impl MountPlan {
+    /// The parent's fds the child uses (it closes all others first thing):
+    /// the detached mounts it attaches.
+    pub(crate) fn inherited_fds(&self) -> impl Iterator<Item = RawFd> + '_ {
+        self.ops.iter().filter_map(|o| match &o.action {
+            Action::Attach { mount } => Some(mount.as_raw_fd()),
+            _ => None,
+        })
+    }
+
+    /// Attach `sysfs`, a detached sysfs the parent made in the box's
+    /// network namespace (`crate::netpool`), where the plan would mount a
+    /// new one on `/sys`: the box's user namespace does not own that
+    /// namespace, so the kernel would refuse it the mount.
+    pub(crate) fn attach_sysfs(&mut self, sysfs: OwnedFd) {
+        let fresh = self.ops.iter_mut().find(|o| {
+            o.path == Path::new("/sys")
+                && matches!(o.action, Action::Fs { fstype, .. } if fstype == c"sysfs")
+        });
+        if let Some(op) = fresh {
+            op.action = Action::Attach { mount: sysfs };
+        }
+    }
+
     /// Validate the filesystem configuration and prepare every path the child
     /// needs. `None` when the sandbox has no mount namespace. `shared`: the
     /// template may serve the view (else it is built per box).

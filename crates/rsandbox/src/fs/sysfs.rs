@@ -58,9 +58,11 @@ pub(crate) fn default_steps(sb: &Sandbox) -> Vec<MountStep> {
     ]
 }
 
-/// Whether the default view of `sb` mounts a sysfs (of the box's own
-/// network namespace: `crate::netpool` must not hand it a spare one, which
-/// the box's user namespace would not own).
+/// Whether the default view of `sb` mounts a sysfs of the box's own
+/// network namespace. A namespace made ahead (`crate::netpool`) is not the
+/// box's user namespace's, so the kernel would refuse the box that mount:
+/// such a box attaches the sysfs the pool made inside the namespace
+/// (`MountPlan::attach_sysfs`).
 pub(crate) fn default_view_mounts(sb: &Sandbox) -> bool {
     takes_default(sb) && fresh(sb)
 }

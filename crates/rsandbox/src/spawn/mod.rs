@@ -406,6 +406,7 @@ fn keep_fds(plan: &Plan, fds: &ChildFds) -> Vec<RawFd> {
     v.extend(plan.fds.stdio.iter().flatten().map(|f| f.as_raw_fd()));
     v.extend(plan.fds.passed.iter().map(|(f, _)| f.as_raw_fd()));
     v.extend(plan.ns.joins.iter().map(|(f, _)| f.as_raw_fd()));
+    v.extend(plan.mounts.iter().flat_map(|m| m.inherited_fds()));
     v.extend(plan.cgroup_joins.iter().map(|j| j.fd.as_raw_fd()));
     v.extend(plan.fds.gate.as_ref().map(|g| g.as_raw_fd()));
     v.extend(plan.landlock.as_ref().and_then(|l| l.raw_fd()));

@@ -124,6 +124,9 @@ pub(crate) struct Namespaces {
     /// `crate::netpool`): the launching thread enters it for the clone,
     /// which then goes without `CLONE_NEWNET`.
     pub spare_net: Option<OwnedFd>,
+    /// The spare namespace's detached sysfs, until `Plan::new` hands it to
+    /// the mount plan (the box's default `/sys`).
+    pub spare_sysfs: Option<OwnedFd>,
     /// Create the cgroup namespace with `unshare` after joining the v1
     /// hierarchies instead of at clone, so that its root is the box's
     /// cgroup in every hierarchy (`CLONE_NEWCGROUP` is then left out of
@@ -181,10 +184,16 @@ impl Plan {
         super::validate::validate(sb, cmd)?;
         let fds = Fds::prepare(sb)?;
         let min_fd = fds.min_fd;
+        let exec = Exec::prepare(sb, cmd)?;
+        let mut ns = Namespaces::prepare(sb, warm, min_fd)?;
+        let mut mounts = MountPlan::prepare(sb, warmth::shared_view(sb, warm))?;
+        if let (Some(m), Some(sysfs)) = (mounts.as_mut(), ns.spare_sysfs.take()) {
+            m.attach_sysfs(sysfs);
+        }
         Ok(Plan {
-            exec: Exec::prepare(sb, cmd)?,
+            exec,
             ids: Ids::prepare(sb),
-            ns: Namespaces::prepare(sb, warm, min_fd)?,
+            ns,
             fds,
             die_with_parent: sb.die_with_parent,
             // Ranges checked by validate_sandbox.
@@ -194,7 +203,7 @@ impl Plan {
                 None => None,
             },
             init: None,
-            mounts: MountPlan::prepare(sb, warmth::shared_view(sb, warm))?,
+            mounts,
             rlimits: RlimitPlan::prepare(sb)?,
             caps: CapsPlan::prepare(sb)?,
             landlock: match LandlockPlan::prepare(sb)? {
@@ -377,10 +386,12 @@ impl Namespaces {
         // init's fork does that, and the init stays as its waiter.
         let pid_ns =
             sb.has_ns(Namespace::Pid) || sb.join_ns.iter().any(|(n, _)| *n == Namespace::Pid);
-        let spare_net = if warm && crate::netpool::eligible(sb) {
-            crate::netpool::take()
-        } else {
-            None
+        let (spare_net, spare_sysfs) = take_spare(sb, warm);
+        // Numbered above the passed fds' targets: the child attaches it
+        // after arranging those.
+        let spare_sysfs = match spare_sysfs {
+            Some(f) => Some(dup_cloexec(f.as_raw_fd(), min_fd)?),
+            None => None,
         };
         let mut clone_flags = sb.namespaces.iter().fold(0, |f, ns| f | ns.clone_flag());
         if spare_net.is_some() {
@@ -401,8 +412,24 @@ impl Namespaces {
             joins: open_joins(sb, min_fd)?,
             shared_net: sb.shared_net.clone(),
             spare_net,
+            spare_sysfs,
             unshare_cgroup_ns: false,
         })
+    }
+}
+
+/// A network namespace made ahead (crate::netpool) for a box that may take
+/// one, with the sysfs made inside it when the box's default view mounts
+/// one (`crate::fs::sysfs`; a spare without it is not used).
+fn take_spare(sb: &Sandbox, warm: bool) -> (Option<OwnedFd>, Option<OwnedFd>) {
+    if !warm || !crate::netpool::eligible(sb) {
+        return (None, None);
+    }
+    let wants_sysfs = crate::fs::sysfs::default_view_mounts(sb);
+    match crate::netpool::take() {
+        Some(s) if wants_sysfs && s.sysfs.is_none() => (None, None),
+        Some(s) => (Some(s.net), s.sysfs.filter(|_| wants_sysfs)),
+        None => (None, None),
     }
 }
 

@@ -5,7 +5,8 @@
 //! They return the raw result (`-1` and errno on failure), like libc.
 
 use std::ffi::CStr;
-use std::os::fd::RawFd;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// `OPEN_TREE_CLONE`.
 pub(crate) const OPEN_TREE_CLONE: u32 = 1;
@@ -200,4 +201,28 @@ pub(crate) fn mount_setattr(fd: RawFd, recursive: bool, set: u64, clr: u64) -> i
 pub(crate) fn pivot_root(new: &CStr, old: &CStr) -> i32 {
     // SAFETY: valid C strings.
     unsafe { libc::syscall(libc::SYS_pivot_root, new.as_ptr(), old.as_ptr()) as i32 }
+}
+
+/// A detached, read-only (and nosuid, nodev, noexec) sysfs of the calling
+/// thread's network namespace: a sysfs shows the devices of the namespace
+/// it was made in. For the parent (a box attaches it with `move_mount`).
+pub(crate) fn detached_sysfs() -> io::Result<OwnedFd> {
+    let ctx = owned(fsopen(c"sysfs"))?;
+    let c = ctx.as_raw_fd();
+    if fsconfig(c, FSCONFIG_SET_STRING, Some(c"source"), Some(c"sysfs"), 0) != 0
+        || fsconfig(c, FSCONFIG_CMD_CREATE, None, None, 0) != 0
+    {
+        return Err(io::Error::last_os_error());
+    }
+    let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    owned(fsmount(c, attrs))
+}
+
+/// A syscall's fd result, owned, or its error.
+fn owned(fd: RawFd) -> io::Result<OwnedFd> {
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh descriptor the kernel just returned to us.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
