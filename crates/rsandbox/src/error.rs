@@ -76,13 +76,17 @@ pub enum Stage {
     /// (detail 0), or the init's own set-up (detail 1: its control line, 2:
     /// reading the seccomp filter, 3: `signalfd`, 4: the timing page).
     Init,
+    /// Locking the box's view: a nested user and mount namespace, so that
+    /// every mount of the view is locked (detail 0: `unshare`, 1:
+    /// `setgroups`, 2: `uid_map`, 3: `gid_map`; see `MountPlan::lock`).
+    LockView,
 }
 
 impl Stage {
     /// Decode the number carried in an error record.
     pub fn from_u32(v: u32) -> Option<Stage> {
         use Stage::*;
-        const ALL: [Stage; 25] = [
+        const ALL: [Stage; 26] = [
             Sync,
             DeathSignal,
             Identity,
@@ -108,6 +112,7 @@ impl Stage {
             IdMaps,
             Cgroup,
             Init,
+            LockView,
         ];
         ALL.into_iter().find(|s| *s as u32 == v)
     }
@@ -141,6 +146,7 @@ impl Stage {
             IdMaps => "write own id maps",
             Cgroup => "join cgroup",
             Init => "start the box's init",
+            LockView => "lock the view's mounts",
         }
     }
 }

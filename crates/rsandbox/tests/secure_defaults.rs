@@ -314,6 +314,45 @@ fn uncovered_proc_sys_is_not_writable_by_a_root_callers_box() {
     assert_eq!(text(&o.stdout), "uncovered\nPermission denied\n", "{o:?}");
 }
 
+/// Review F6, item 1: a root caller's box that is host root (the plain
+/// builder keeps the caller's ids; `host_identity` asks for it) and may
+/// hold `CAP_SYS_ADMIN` gets a locked view: it cannot unmount or detach
+/// its `/proc` masks nor make a read-only bind writable, while it is still
+/// uid 0 with its capabilities over a mount namespace of its own (a tmpfs
+/// of its own mounts). Opened for appending only, never written.
+#[test]
+fn a_host_root_box_with_cap_sys_admin_cannot_undo_its_view() {
+    if !is_root() {
+        eprintln!("skipped: only a root caller's box maps host root");
+        return;
+    }
+    let script = "id -u; grep -q '^CapEff:.*[1-9a-f]' /proc/self/status && echo caps; \
+         /usr/bin/busybox umount /proc/sys 2>/dev/null && echo unmounted; \
+         /usr/bin/busybox umount -l /proc/sys 2>/dev/null && echo detached; \
+         /usr/bin/busybox mount -o remount,bind,rw /usr 2>/dev/null && echo usr-rw; \
+         (exec 3>>/proc/sys/kernel/printk_ratelimit) 2>&1 | sed 's/.*: //'; \
+         /usr/bin/busybox mount -t tmpfs none /tmp && echo own-mount";
+    for sb in [
+        Sandbox::new().user_ns().pid_ns().mount_ns(),
+        Sandbox::strict()
+            .host_identity()
+            .keep_caps(["CAP_SYS_ADMIN"])
+            .no_seccomp(),
+    ] {
+        let o = sh(&sb, script);
+        assert_eq!(
+            text(&o.stdout),
+            "0\ncaps\nRead-only file system\nown-mount\n",
+            "{o:?}"
+        );
+        let lock = o.outcome.enforcement.layer("filesystem:locked");
+        assert!(lock.is_some_and(|l| l.applied.contains("0 0 1")), "{o:?}");
+    }
+    // Without CAP_SYS_ADMIN there is nothing to lock against.
+    let o = sh(&Sandbox::strict().host_identity(), "true");
+    assert!(o.outcome.enforcement.layer("filesystem:locked").is_none());
+}
+
 /// Item 2, abstract sockets: two strict boxes in one shared network
 /// namespace (same abstract socket table) cannot reach each other's
 /// abstract Unix sockets where the kernel has Landlock ABI 6 (strict

@@ -183,6 +183,30 @@ impl CapsConfig {
     pub(crate) fn drops_all(&self) -> bool {
         self.drop && self.keep.is_empty() && self.sets.is_none()
     }
+
+    /// Whether the payload may hold capability `cap` (a `CAP_*` number):
+    /// nothing dropped, or `cap` named explicitly.
+    pub(crate) fn may_hold(&self, cap: u32) -> bool {
+        (!self.drop && self.sets.is_none()) || self.names(cap)
+    }
+
+    /// Whether `cap` is named in the keep list or in any of the sets given
+    /// one by one (kept whatever the payload's uid: ambient).
+    pub(crate) fn names(&self, cap: u32) -> bool {
+        let named = |names: &[String]| names.iter().any(|n| parse_cap(n) == Some(cap));
+        match &self.sets {
+            Some(s) => [
+                &s.bounding,
+                &s.effective,
+                &s.permitted,
+                &s.inheritable,
+                &s.ambient,
+            ]
+            .iter()
+            .any(|v| named(v)),
+            None => named(&self.keep),
+        }
+    }
 }
 
 impl CapsConfig {

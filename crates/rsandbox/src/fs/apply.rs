@@ -259,6 +259,44 @@ fn clone_tree(from: RawFd, recursive: bool, set: u64) -> R<Fd> {
     Ok(t)
 }
 
+/// Enter a nested user namespace and a copy of the mount namespace in it,
+/// which locks every mount of the view (see [`MountPlan::lock`]), and map
+/// this process's own ids there, through `own_proc` (its `/proc/<pid>`
+/// directory: the map files opened after the `unshare` are the new
+/// namespace's). After `pivot_root`: the kernel refuses to pivot into a
+/// locked mount.
+fn lock_view(lock: &super::plan::ViewLock, own_proc: RawFd) -> ChildResult {
+    let err = |d: u32| move |e: i32| ChildError::new(Stage::LockView, d, e);
+    // SAFETY: unshare with constant flags; this process is single-threaded.
+    ok(unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) }).map_err(err(0))?;
+    write_at(own_proc, c"setgroups", b"deny").map_err(err(1))?;
+    write_at(own_proc, c"uid_map", lock.uid_map.as_bytes()).map_err(err(2))?;
+    write_at(own_proc, c"gid_map", lock.gid_map.as_bytes()).map_err(err(3))
+}
+
+/// `/proc/self` of the current root, as an `O_PATH` directory fd.
+fn open_own_proc() -> RawFd {
+    // SAFETY: a valid C string; the result is a fresh fd or -1.
+    unsafe {
+        libc::open(
+            c"/proc/self".as_ptr(),
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+        )
+    }
+}
+
+/// Write `data` to the existing file `name` under `dir` in one `write`.
+fn write_at(dir: RawFd, name: &CStr, data: &[u8]) -> R {
+    // SAFETY: a valid C string; the result is a fresh fd or -1.
+    let f = fd(unsafe { libc::openat(dir, name.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) })?;
+    // SAFETY: data is a valid buffer of its length; f is open.
+    let n = unsafe { libc::write(f.0, data.as_ptr().cast(), data.len()) };
+    if n < 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
 impl MountPlan {
     /// Apply the plan. Runs in the child, as PID 1 of the box when there is a
     /// PID namespace, after the network and UTS setup.
@@ -360,11 +398,25 @@ impl MountPlan {
         // SAFETY: plain syscalls on an open fd and static C strings.
         unsafe {
             ok(libc::fchdir(tree.0)).map_err(pivot(4))?;
+        }
+        // This process's /proc directory, through the caller's /proc (the
+        // view may have none): the locked view's maps are written there.
+        let own_proc = match &self.lock {
+            Some(_) => {
+                Some(fd(open_own_proc()).map_err(|e| ChildError::new(Stage::LockView, 4, e))?)
+            }
+            None => None,
+        };
+        // SAFETY: plain syscalls on static C strings.
+        unsafe {
             ok(pivot_root(c".", c".")).map_err(pivot(5))?;
             ok(libc::umount2(c".".as_ptr(), libc::MNT_DETACH)).map_err(pivot(6))?;
             ok(libc::chdir(c"/".as_ptr())).map_err(pivot(7))?;
         }
-        Ok(())
+        match (&self.lock, own_proc) {
+            (Some(lock), Some(dir)) => lock_view(lock, dir.0),
+            _ => Ok(()),
+        }
     }
 
     /// Build the template's view (see `template.rs`) in the calling

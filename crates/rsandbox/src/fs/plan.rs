@@ -205,6 +205,17 @@ pub(crate) struct MountPlan {
     /// The template holding the shared part of the default view (the
     /// child then clones it instead of building it: see `template.rs`).
     pub template: Option<Arc<Template>>,
+    /// Lock the view before entering it (see [`MountPlan::lock`]).
+    pub lock: Option<ViewLock>,
+}
+
+/// The id maps of the nested user namespace that locks a view: one line
+/// each, the child's own ids mapped to themselves (`"ID ID 1"`), which the
+/// kernel lets a process write for itself.
+#[derive(Debug)]
+pub(crate) struct ViewLock {
+    pub uid_map: CString,
+    pub gid_map: CString,
 }
 
 fn c(bytes: &[u8]) -> CString {
@@ -258,6 +269,26 @@ impl super::template::ViewBuilder for MountPlan {
 }
 
 impl MountPlan {
+    /// Lock every mount of the view, for a box that may undo them: one
+    /// whose user namespace maps host root and that may hold
+    /// `CAP_SYS_ADMIN` there could unmount a `/proc` mask or make a
+    /// read-only bind writable, and then write as host root (security
+    /// review F6). The kernel locks the mounts of a mount namespace copied
+    /// into a less privileged user namespace (`MNT_LOCKED`, and read-only,
+    /// nodev, nosuid, noexec locked where set): so the child, once the
+    /// view is built and before entering it, makes a nested user namespace
+    /// mapping its own `uid` and `gid` to themselves, and a mount namespace
+    /// with it. The payload runs there with the capabilities the
+    /// description leaves it, over its mount namespace only: the network,
+    /// UTS and IPC namespaces stay the outer user namespace's.
+    pub(crate) fn lock(&mut self, uid: u32, gid: u32) {
+        let line = |id: u32| c(format!("{id} {id} 1").as_bytes());
+        self.lock = Some(ViewLock {
+            uid_map: line(uid),
+            gid_map: line(gid),
+        });
+    }
+
     /// The parent's fds the child uses (it closes all others first thing):
     /// the detached mounts it attaches.
     pub(crate) fn inherited_fds(&self) -> impl Iterator<Item = RawFd> + '_ {
@@ -357,6 +388,7 @@ impl MountPlan {
             ops,
             null,
             template,
+            lock: None,
         }))
     }
 
@@ -394,6 +426,7 @@ impl MountPlan {
             ops,
             null: Src::new("mask", Path::new("/dev/null"))?,
             template: None,
+            lock: None,
         })
     }
 

@@ -202,6 +202,19 @@ fn launch_report(
             enforcement: crate::report::Enforcement::Full,
         });
     }
+    if let Some(lock) = plan.mounts.as_ref().and_then(|m| m.lock.as_ref()) {
+        report.push(crate::report::LayerReport {
+            layer: "filesystem:locked".into(),
+            requested: "a view the box cannot undo (it maps host root and may hold CAP_SYS_ADMIN)"
+                .into(),
+            applied: format!(
+                "every mount locked by a nested user namespace (uid map {}, gid map {})",
+                lock.uid_map.to_string_lossy(),
+                lock.gid_map.to_string_lossy()
+            ),
+            enforcement: crate::report::Enforcement::Full,
+        });
+    }
     report.add_limits(
         sb,
         cgroup.map_or(&[][..], |c| c.unapplied()),

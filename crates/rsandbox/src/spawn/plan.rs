@@ -20,6 +20,7 @@ use crate::sandbox::Sandbox;
 use crate::seccomp::SeccompProgram;
 use crate::spawn::warmth;
 use crate::stdio::Stdio;
+use crate::sys::caps::CAP_SYS_ADMIN;
 use crate::sys::fd::{dup_cloexec, fd_at_least};
 
 /// Ids the child switches to before exec.
@@ -72,6 +73,15 @@ pub(crate) struct Ids {
     /// them itself (the kernel allows a process that one line for its own
     /// ids), so it need not wait for the parent before setting up.
     pub child_maps: bool,
+    /// The box's user namespace maps the caller's uid 0 (host root, for a
+    /// caller in the initial namespace).
+    pub maps_root: bool,
+    /// And the payload's own uid is that one.
+    pub payload_is_root: bool,
+    /// The one uid and gid mapped, when each map is a single id and no
+    /// supplementary group is set (the nested namespace of a locked view
+    /// can map them again: see `MountPlan::lock`).
+    pub single_ids: Option<(u32, u32)>,
 }
 
 /// The box's file descriptors: standard streams, passed fds, the gate, and
@@ -186,13 +196,17 @@ impl Plan {
         let min_fd = fds.min_fd;
         let exec = Exec::prepare(sb, cmd)?;
         let mut ns = Namespaces::prepare(sb, warm, min_fd)?;
+        let ids = Ids::prepare(sb);
         let mut mounts = MountPlan::prepare(sb, warmth::shared_view(sb, warm))?;
-        if let (Some(m), Some(sysfs)) = (mounts.as_mut(), ns.spare_sysfs.take()) {
-            m.attach_sysfs(sysfs);
+        if let Some(m) = mounts.as_mut() {
+            lock_if_undoable(sb, &ids, m)?;
+            if let Some(sysfs) = ns.spare_sysfs.take() {
+                m.attach_sysfs(sysfs);
+            }
         }
         Ok(Plan {
             exec,
-            ids: Ids::prepare(sb),
+            ids,
             ns,
             fds,
             die_with_parent: sb.die_with_parent,
@@ -302,6 +316,7 @@ impl Ids {
         let user_ns = sb.has_ns(Namespace::User);
         // SAFETY: trivial getters.
         let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let (mut maps_root, mut payload_is_root, mut single_ids) = (false, false, None);
         let (identity, uid_map, gid_map, child_maps) = if user_ns {
             let uid = sb
                 .uid
@@ -322,6 +337,13 @@ impl Ids {
             let own = idmap::is_self_only(&umap, euid)
                 && idmap::is_self_only(&gmap, egid)
                 && sb.groups.is_empty();
+            maps_root = umap.iter().any(|m| m.outside == 0);
+            payload_is_root = umap
+                .iter()
+                .any(|m| m.outside == 0 && uid >= m.inside && uid - m.inside < m.count);
+            if let ([u], [g], true) = (&umap[..], &gmap[..], sb.groups.is_empty()) {
+                single_ids = (u.count == 1 && g.count == 1).then_some((u.inside, g.inside));
+            }
             (Some(id), idmap::render(&umap), idmap::render(&gmap), own)
         } else if sb.uid.is_some() || sb.gid.is_some() || !sb.groups.is_empty() {
             let id = Identity {
@@ -341,6 +363,9 @@ impl Ids {
             uid_map,
             gid_map,
             child_maps,
+            maps_root,
+            payload_is_root,
+            single_ids,
         }
     }
 }
@@ -418,6 +443,37 @@ impl Namespaces {
     }
 }
 
+/// Lock the view of a box that could undo it as host root: one whose user
+/// namespace maps the caller's uid 0 and whose payload may hold
+/// `CAP_SYS_ADMIN` there, being that uid or keeping it by name (see
+/// `MountPlan::lock`). A payload of another uid that keeps no capability
+/// by name has none after its exec (and every mount of a view is nosuid).
+/// The nested namespace that locks a view can map only single ids; other
+/// maps are refused, with what to change.
+fn lock_if_undoable(sb: &Sandbox, ids: &Ids, m: &mut MountPlan) -> Result<()> {
+    let may_undo =
+        (ids.payload_is_root && sb.caps.may_hold(CAP_SYS_ADMIN)) || sb.caps.names(CAP_SYS_ADMIN);
+    if !ids.maps_root || !may_undo {
+        return Ok(());
+    }
+    match ids.single_ids {
+        Some((uid, gid)) => {
+            m.lock(uid, gid);
+            Ok(())
+        }
+        None => Err(Error::InvalidConfig {
+            field: "uid_map".into(),
+            reason: "these id maps map host root (uid 0) and the box may hold CAP_SYS_ADMIN, \
+                     so its payload could unmount its /proc masks and read-only binds and \
+                     write as host root; rsandbox locks those mounts only for boxes that \
+                     map one uid and one gid without supplementary groups: drop \
+                     CAP_SYS_ADMIN (drop_caps / keep_caps without it), map root to an \
+                     unprivileged host id, or map a single id"
+                .into(),
+        }),
+    }
+}
+
 /// A network namespace made ahead (crate::netpool) for a box that may take
 /// one, with the sysfs made inside it when the box's default view mounts
 /// one (`crate::fs::sysfs`; a spare without it is not used).
@@ -464,7 +520,11 @@ impl Plan {
     /// its memory; any other would put it beside processes it did not
     /// make), and makes no egress sockets.
     pub(crate) fn may_share_memory(&self) -> bool {
+        // A locked view needs `unshare(CLONE_NEWUSER)`, which the kernel
+        // refuses to a process sharing its memory.
+        let locks = self.mounts.as_ref().is_some_and(|m| m.lock.is_some());
         self.ns.user_ns
+            && !locks
             && !self.parent_attach
             && self.ns.joins.is_empty()
             && self.fds.gate.is_none()
