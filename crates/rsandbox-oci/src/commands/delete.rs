@@ -15,7 +15,7 @@ pub(crate) fn delete(root: &Path, id: &str, force: bool, log: &Logger) -> Res<()
             let _ = std::fs::remove_dir_all(root.join(id));
             return Ok(());
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let s = l.load()?;
     let st = status(&s);
