@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::state_json;
 use crate::cli::Cli;
+use crate::error::OciError;
 use crate::log::Logger;
 use crate::state::{self, Locked, Saved};
 use crate::{cgroup_path, cgroups, devices, hooks, pidfile, spec, target, timing, tty, Res};
@@ -123,7 +124,7 @@ fn create_locked(
         Ok(c) => c,
         Err(e) => {
             let _ = cgroups::destroy(&rel, &created);
-            return Err(e);
+            return Err(e.into());
         }
     };
     timing::mark("spawn (core)");
@@ -187,8 +188,13 @@ fn spawn(
     tty: Option<&(PathBuf, Option<(u16, u16)>)>,
     locked: &Locked,
     spec: &oci_spec::runtime::Spec,
-) -> Res<rsandbox::Child> {
-    let spawn = |sb: rsandbox::Sandbox| sb.spawn(command).map_err(|e| format!("create: {e}"));
+) -> crate::error::Res<rsandbox::Child> {
+    let spawn = |sb: rsandbox::Sandbox| {
+        sb.spawn(command).map_err(|source| OciError::Spawn {
+            context: "create",
+            source,
+        })
+    };
     let Some((sock, size)) = tty else {
         return spawn(sb);
     };
