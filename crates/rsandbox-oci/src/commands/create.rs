@@ -89,7 +89,7 @@ fn create_locked(
     let created = cgroups::create(&rel)?;
     if let Err(e) = devices::write_own(&rel, &mapped.device_rules) {
         cgroups::remove(&created);
-        return Err(format!("linux.resources.devices: {e}"));
+        return Err(e.into());
     }
     timing::mark("container cgroups");
     let rootfs = mapped

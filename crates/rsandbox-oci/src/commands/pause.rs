@@ -11,7 +11,9 @@ pub(crate) fn pause(root: &Path, id: &str, on: bool) -> Res<()> {
     let s = l.load()?;
     let st = status(&s);
     match (on, st) {
-        (true, "running") | (false, "paused") => cgroups::freeze(&s.cgroup, on),
+        (true, "running") | (false, "paused") => {
+            cgroups::freeze(&s.cgroup, on).map_err(String::from)
+        }
         _ => Err(format!(
             "cannot {} container {id:?} in state {st}",
             if on { "pause" } else { "resume" }

@@ -35,7 +35,7 @@ pub(crate) fn update(cli: &Cli) -> Res<()> {
     if super::status(&s) == "stopped" {
         return Err(format!("container {id:?} is not running"));
     }
-    cgroups::update(&s.cgroup, &u)
+    cgroups::update(&s.cgroup, &u).map_err(String::from)
 }
 
 /// Read a runtime-spec LinuxResources JSON (path or "-" for stdin).

@@ -83,14 +83,14 @@ fn devices(mut sb: Sandbox, r: &LinuxResources, cx: &mut Ctx) -> Res<Sandbox> {
         return Ok(sb);
     };
     let rules = crate::devices::rules(d)?;
-    match crate::devices::enforceable() {
-        Ok(()) => {
+    match crate::devices::unenforceable() {
+        None => {
             sb = sb
                 .device_rules(rules.clone())
                 .device_rules_via_ebpf(crate::devices::force_ebpf());
             cx.device_rules = rules;
         }
-        Err(why) => cx.warnings.push(format!(
+        Some(why) => cx.warnings.push(format!(
             "linux.resources.devices: not enforced: {why}; the minimal /dev \
              holds only the default devices, but a process with CAP_MKNOD \
              can make and open others"
