@@ -35,8 +35,7 @@ pub(crate) fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
         Some(p) => {
             let text =
                 std::fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()))?;
-            let (proc, w) =
-                spec::parse_process(&text).map_err(|e| format!("parse {}: {e}", p.display()))?;
+            let (proc, w) = spec::parse_process(&text, p)?;
             load_warnings = w;
             proc
         }
