@@ -86,7 +86,7 @@ pub(crate) fn status(s: &Saved) -> &'static str {
 /// (poststart and poststop, per runtime-spec): logged and printed.
 pub(crate) fn run_warning_hooks(s: &Saved, kind: hooks::Kind, log: &Logger) {
     if let Err(e) = hooks::run(s.hooks.as_ref(), kind, &state_json(s), None) {
-        log.log("warning", &e);
+        log.log("warning", &e.to_string());
         eprintln!("rsandbox-oci: warning: {e}");
     }
 }
