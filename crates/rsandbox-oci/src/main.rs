@@ -4,7 +4,8 @@
 //! entry) runs containers with it. See `docs/oci.md`.
 //!
 //! `main` parses (`cli`), opens the log (`log`) and hands the verb to
-//! `commands::dispatch`; an error is logged, printed and exits 1.
+//! `commands::dispatch`; an error ([`error::OciError`]) is logged, printed
+//! and exits 1.
 
 mod cgroup_path;
 mod cgroups;
@@ -26,21 +27,11 @@ mod tty;
 use clap::Parser;
 
 use cli::Cli;
+use error::Res;
 use log::Logger;
 
 /// The runtime-spec version implemented.
 const OCI_VERSION: &str = "1.2.0";
-
-type Res<T> = Result<T, String>;
-
-/// While the modules move to [`error::OciError`] one group at a time, a
-/// converted one's error passes through a not-yet-converted caller as its
-/// message.
-impl From<error::OciError> for String {
-    fn from(e: error::OciError) -> String {
-        e.to_string()
-    }
-}
 
 fn main() {
     timing::init();
@@ -53,7 +44,7 @@ fn main() {
     let result = commands::dispatch(&cli, &log);
     timing::report(cli.cmd.name());
     if let Err(e) = result {
-        log.log("error", &e);
+        log.log("error", &e.to_string());
         eprintln!("rsandbox-oci: {e}");
         std::process::exit(1);
     }

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::status;
+use crate::error::OciError;
 use crate::state::Locked;
 use crate::{cgroups, Res};
 
@@ -11,12 +12,12 @@ pub(crate) fn pause(root: &Path, id: &str, on: bool) -> Res<()> {
     let s = l.load()?;
     let st = status(&s);
     match (on, st) {
-        (true, "running") | (false, "paused") => {
-            cgroups::freeze(&s.cgroup, on).map_err(String::from)
-        }
-        _ => Err(format!(
-            "cannot {} container {id:?} in state {st}",
-            if on { "pause" } else { "resume" }
-        )),
+        (true, "running") | (false, "paused") => cgroups::freeze(&s.cgroup, on),
+        _ => Err(OciError::WrongState {
+            verb: if on { "pause" } else { "resume" },
+            id: id.to_string(),
+            status: st,
+            hint: "",
+        }),
     }
 }
