@@ -184,8 +184,23 @@ pub fn pids(rel: &Path) -> Vec<i32> {
     v
 }
 
-/// Send `sig` to every process in the container's cgroups.
+/// The core's kill over every cgroup directory of the container
+/// (`cgroup.kill` on the cgroup2 tree, which also catches processes forked
+/// meanwhile, then SIGKILL to whatever is listed, until empty); false if
+/// some survive its ~2 s.
+fn kill_tree(rel: &Path) -> bool {
+    let dirs = tree(rel);
+    let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    rsandbox::cgroup::kill_all(&dirs)
+}
+
+/// Send `sig` to every process in the container's cgroups (SIGKILL through
+/// the core's kill).
 pub fn signal_all(rel: &Path, sig: i32) {
+    if sig == libc::SIGKILL {
+        kill_tree(rel);
+        return;
+    }
     for pid in pids(rel) {
         // SAFETY: kill with integer arguments; the pid is in the
         // container's own cgroup.
@@ -193,23 +208,21 @@ pub fn signal_all(rel: &Path, sig: i32) {
     }
 }
 
-/// Kill everything in the container's cgroups, then remove the core's
-/// directories below ours, then ours (`created`, deepest first).
+/// Kill everything in the container's cgroups (the core's kill, for about
+/// 5 s at most), then remove the core's directories below ours, then ours
+/// (`created`, deepest first).
 pub fn destroy(rel: &Path, created: &[PathBuf]) -> Res<()> {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let left = pids(rel);
-        if left.is_empty() {
-            break;
-        }
+    while !kill_tree(rel) {
         if std::time::Instant::now() > until {
             return Err(OciError::cgroup(
                 rel,
-                format!("processes {left:?} survive SIGKILL; the cgroup is left in place"),
+                format!(
+                    "processes {:?} survive SIGKILL; the cgroup is left in place",
+                    pids(rel)
+                ),
             ));
         }
-        signal_all(rel, libc::SIGKILL);
-        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     // The core's directories: every directory under ours, deepest first.
     let relp = rel.strip_prefix("/").unwrap_or(rel);
@@ -261,7 +274,9 @@ fn v2_dir(rel: &Path) -> Option<PathBuf> {
         .filter(|d| d.join("cgroup.freeze").exists())
 }
 
-/// Freeze (`true`) or thaw the container through cgroup2's `cgroup.freeze`.
+/// Freeze (`true`) or thaw the container through cgroup2's `cgroup.freeze`
+/// (the core's [`freeze`](rsandbox::cgroup::v2::freeze), which waits for
+/// the kernel to report the state).
 pub fn freeze(rel: &Path, on: bool) -> Res<()> {
     let d = v2_dir(rel).ok_or_else(|| {
         OciError::cgroup(
@@ -269,27 +284,13 @@ pub fn freeze(rel: &Path, on: bool) -> Res<()> {
             "pause/resume need a cgroup2 hierarchy (cgroup.freeze); none is mounted here",
         )
     })?;
-    let file = d.join("cgroup.freeze");
-    std::fs::write(&file, if on { "1" } else { "0" })
-        .map_err(|e| OciError::io("write", &file, e))?;
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while frozen(rel) != on {
-        if std::time::Instant::now() > until {
-            return Err(OciError::cgroup(
-                rel,
-                "did not reach the requested freezer state in 2 s",
-            ));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    Ok(())
+    rsandbox::cgroup::v2::freeze(&d, on)
+        .map_err(|e| OciError::io(if on { "freeze" } else { "thaw" }, &d, e))
 }
 
 /// Whether the container's cgroup2 directory is frozen.
 pub fn frozen(rel: &Path) -> bool {
-    v2_dir(rel)
-        .and_then(|d| std::fs::read_to_string(d.join("cgroup.events")).ok())
-        .is_some_and(|s| s.lines().any(|l| l.trim() == "frozen 1"))
+    v2_dir(rel).is_some_and(|d| rsandbox::cgroup::v2::frozen(&d))
 }
 
 /// New limits for `update --resources`.
