@@ -8,10 +8,13 @@
 
 use std::path::{Component, Path, PathBuf};
 
-type Res<T> = Result<T, String>;
+use crate::error::{OciError, Res};
 
 /// Where containers without a `cgroupsPath` (or with a relative one) go.
 const DEFAULT_PARENT: &str = "/rsandbox-oci";
+
+/// The config field every error here is about.
+const FIELD: &str = "linux.cgroupsPath";
 
 /// The container's cgroup path relative to each hierarchy's root, as an
 /// absolute path (`/a/b`), checked.
@@ -24,10 +27,13 @@ pub fn container_cgroup(cgroups_path: Option<&Path>, id: &str, systemd: bool) ->
         None => Path::new(DEFAULT_PARENT).join(id),
     };
     if rel.components().all(|c| c == Component::RootDir) {
-        return Err(format!(
-            "linux.cgroupsPath {:?} names the root cgroup, which holds the host's \
-             processes; give the container a cgroup of its own",
-            cgroups_path.unwrap_or(Path::new("")).display()
+        return Err(OciError::spec(
+            FIELD,
+            format!(
+                "{:?} names the root cgroup, which holds the host's processes; give the \
+                 container a cgroup of its own",
+                cgroups_path.unwrap_or(Path::new("")).display()
+            ),
         ));
     }
     Ok(rel)
@@ -42,10 +48,12 @@ fn clean(p: &Path) -> Res<PathBuf> {
             Component::Normal(n) => out.push(n),
             Component::RootDir | Component::CurDir => {}
             Component::ParentDir | Component::Prefix(_) => {
-                return Err(format!(
-                    "linux.cgroupsPath {:?}: \"..\" is not allowed (the path must say \
-                     where the cgroup is)",
-                    p.display()
+                return Err(OciError::spec(
+                    FIELD,
+                    format!(
+                        "{:?}: \"..\" is not allowed (the path must say where the cgroup is)",
+                        p.display()
+                    ),
                 ))
             }
         }
@@ -58,15 +66,16 @@ fn systemd_path(p: &Path, id: &str) -> Res<PathBuf> {
     let s = p.to_string_lossy();
     let parts: Vec<&str> = s.split(':').collect();
     if parts.len() != 3 {
-        return Err(format!(
-            "linux.cgroupsPath {s:?}: expected systemd's \"slice:prefix:name\""
+        return Err(OciError::spec(
+            FIELD,
+            format!("{s:?}: expected systemd's \"slice:prefix:name\""),
         ));
     }
     let bad = |x: &str| x.contains('/') || x == "." || x == "..";
     if parts.iter().any(|x| bad(x)) {
-        return Err(format!(
-            "linux.cgroupsPath {s:?}: a slice, prefix or name may not contain '/' or be \
-             \".\" or \"..\""
+        return Err(OciError::spec(
+            FIELD,
+            format!("{s:?}: a slice, prefix or name may not contain '/' or be \".\" or \"..\""),
         ));
     }
     let slice = if parts[0].is_empty() {
@@ -100,11 +109,11 @@ mod tests {
     #[test]
     fn dotdot_and_the_root_are_refused() {
         for p in ["/a/../..", "/..", "../../x", "/a/..", "x/../../y"] {
-            let e = cg(Some(p)).unwrap_err();
+            let e = cg(Some(p)).unwrap_err().to_string();
             assert!(e.contains("\"..\""), "{p}: {e}");
         }
         for p in ["/", "//", "/./"] {
-            let e = cg(Some(p)).unwrap_err();
+            let e = cg(Some(p)).unwrap_err().to_string();
             assert!(e.contains("root cgroup"), "{p}: {e}");
         }
     }

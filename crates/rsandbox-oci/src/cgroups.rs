@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 
 use rsandbox::features::cgroup_mounts;
 
+use crate::error::{OciError, Res};
+
 /// Mount points of the hierarchies the core may use: cgroup2, and v1
 /// hierarchies with controllers it has knobs for. Read once per command (every cgroup
 /// operation needs them; the mount table does not change under us).
@@ -43,21 +45,23 @@ fn read_mounts() -> Vec<(u8, PathBuf)> {
 /// hierarchy, below it included) or that is frozen, as runc does: `delete`
 /// and `kill --all` would signal processes that are not the container's,
 /// and a frozen one would hold the container stopped.
-pub fn check_unused(rel: &Path) -> Result<(), String> {
+pub fn check_unused(rel: &Path) -> Res<()> {
     let found = pids(rel);
     if !found.is_empty() {
-        return Err(format!(
-            "the container's cgroup {} is not empty: {} process(es) found; give each \
-             container a cgroup of its own (linux.cgroupsPath)",
-            rel.display(),
-            found.len()
-        ));
+        return Err(OciError::CgroupInUse {
+            path: rel.to_path_buf(),
+            reason: format!(
+                "not empty: {} process(es) found; give each container a cgroup of its \
+                 own (linux.cgroupsPath)",
+                found.len()
+            ),
+        });
     }
     if frozen(rel) {
-        return Err(format!(
-            "the container's cgroup {} is frozen",
-            rel.display()
-        ));
+        return Err(OciError::CgroupInUse {
+            path: rel.to_path_buf(),
+            reason: "frozen; thaw it or give the container another cgroup".into(),
+        });
     }
     Ok(())
 }
@@ -65,7 +69,7 @@ pub fn check_unused(rel: &Path) -> Result<(), String> {
 /// Create `rel` in every hierarchy; returns the directories created (so
 /// `delete` removes exactly those). On pure cgroup v2, enables the
 /// memory, pids and cpu controllers down to `rel`'s parent.
-pub fn create(rel: &Path) -> Result<Vec<PathBuf>, String> {
+pub fn create(rel: &Path) -> Res<Vec<PathBuf>> {
     let rel = rel.strip_prefix("/").unwrap_or(rel);
     let mut created = Vec::new();
     let ms = mounts();
@@ -87,14 +91,17 @@ pub fn create(rel: &Path) -> Result<Vec<PathBuf>, String> {
                     if cur.join("cpuset.cpus").exists() {
                         if let Err(e) = rsandbox::cgroup::extra::fill_cpuset(&cur) {
                             remove(&created);
-                            return Err(format!("cgroup {}: {e}", cur.display()));
+                            return Err(OciError::cgroup(
+                                &cur,
+                                format!("give it its parent's cpus and mems: {e}"),
+                            ));
                         }
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
                 Err(e) => {
                     remove(&created);
-                    return Err(format!("create cgroup {}: {e}", cur.display()));
+                    return Err(OciError::io("create cgroup", &cur, e));
                 }
             }
         }
@@ -106,7 +113,7 @@ pub fn create(rel: &Path) -> Result<Vec<PathBuf>, String> {
 /// process's `/proc/PID/cgroup`), in every hierarchy of [`mounts`]. That
 /// file names them relative to this process's cgroup namespace, as its
 /// `/sys/fs/cgroup` mounts show them.
-pub fn join_cgroups(text: &str, pid: i32) -> Result<(), String> {
+pub fn join_cgroups(text: &str, pid: i32) -> Res<()> {
     let all = cgroup_mounts();
     let managed = mounts();
     for line in text.lines() {
@@ -132,7 +139,7 @@ pub fn join_cgroups(text: &str, pid: i32) -> Result<(), String> {
             .join(path.trim_start_matches('/'))
             .join("cgroup.procs");
         std::fs::write(&procs, pid.to_string())
-            .map_err(|e| format!("join the container's cgroup {}: {e}", procs.display()))?;
+            .map_err(|e| OciError::io("join the container's cgroup", &procs, e))?;
     }
     Ok(())
 }
@@ -177,8 +184,23 @@ pub fn pids(rel: &Path) -> Vec<i32> {
     v
 }
 
-/// Send `sig` to every process in the container's cgroups.
+/// The core's kill over every cgroup directory of the container
+/// (`cgroup.kill` on the cgroup2 tree, which also catches processes forked
+/// meanwhile, then SIGKILL to whatever is listed, until empty); false if
+/// some survive its ~2 s.
+fn kill_tree(rel: &Path) -> bool {
+    let dirs = tree(rel);
+    let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    rsandbox::cgroup::kill_all(&dirs)
+}
+
+/// Send `sig` to every process in the container's cgroups (SIGKILL through
+/// the core's kill).
 pub fn signal_all(rel: &Path, sig: i32) {
+    if sig == libc::SIGKILL {
+        kill_tree(rel);
+        return;
+    }
     for pid in pids(rel) {
         // SAFETY: kill with integer arguments; the pid is in the
         // container's own cgroup.
@@ -186,20 +208,21 @@ pub fn signal_all(rel: &Path, sig: i32) {
     }
 }
 
-/// Kill everything in the container's cgroups, then remove the core's
-/// directories below ours, then ours (`created`, deepest first).
-pub fn destroy(rel: &Path, created: &[PathBuf]) -> Result<(), String> {
+/// Kill everything in the container's cgroups (the core's kill, for about
+/// 5 s at most), then remove the core's directories below ours, then ours
+/// (`created`, deepest first).
+pub fn destroy(rel: &Path, created: &[PathBuf]) -> Res<()> {
     let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let left = pids(rel);
-        if left.is_empty() {
-            break;
-        }
+    while !kill_tree(rel) {
         if std::time::Instant::now() > until {
-            return Err(format!("processes {left:?} survive SIGKILL"));
+            return Err(OciError::cgroup(
+                rel,
+                format!(
+                    "processes {:?} survive SIGKILL; the cgroup is left in place",
+                    pids(rel)
+                ),
+            ));
         }
-        signal_all(rel, libc::SIGKILL);
-        std::thread::sleep(std::time::Duration::from_millis(5));
     }
     // The core's directories: every directory under ours, deepest first.
     let relp = rel.strip_prefix("/").unwrap_or(rel);
@@ -222,9 +245,9 @@ pub fn destroy(rel: &Path, created: &[PathBuf]) -> Result<(), String> {
 
 /// Remove one cgroup directory, waiting out EBUSY while the kernel still
 /// counts dying processes (the core's retry loop, without its kill).
-fn rmdir_retry(d: &Path) -> Result<(), String> {
+fn rmdir_retry(d: &Path) -> Res<()> {
     rsandbox::cgroup::rmdir_retry(d, false, std::time::Duration::from_secs(2))
-        .map_err(|e| format!("remove cgroup {}: {e}", d.display()))
+        .map_err(|e| OciError::io("remove cgroup", d, e))
 }
 
 /// runc's conversion of cgroup v1 `cpu.shares` (2..=262144) to a cgroup v2
@@ -251,26 +274,23 @@ fn v2_dir(rel: &Path) -> Option<PathBuf> {
         .filter(|d| d.join("cgroup.freeze").exists())
 }
 
-/// Freeze (`true`) or thaw the container through cgroup2's `cgroup.freeze`.
-pub fn freeze(rel: &Path, on: bool) -> Result<(), String> {
-    let d = v2_dir(rel).ok_or("pause/resume need a cgroup2 hierarchy (cgroup.freeze)")?;
-    std::fs::write(d.join("cgroup.freeze"), if on { "1" } else { "0" })
-        .map_err(|e| format!("write {}/cgroup.freeze: {e}", d.display()))?;
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while frozen(rel) != on {
-        if std::time::Instant::now() > until {
-            return Err("the cgroup did not reach the requested freezer state".into());
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
-    Ok(())
+/// Freeze (`true`) or thaw the container through cgroup2's `cgroup.freeze`
+/// (the core's [`freeze`](rsandbox::cgroup::v2::freeze), which waits for
+/// the kernel to report the state).
+pub fn freeze(rel: &Path, on: bool) -> Res<()> {
+    let d = v2_dir(rel).ok_or_else(|| {
+        OciError::cgroup(
+            rel,
+            "pause/resume need a cgroup2 hierarchy (cgroup.freeze); none is mounted here",
+        )
+    })?;
+    rsandbox::cgroup::v2::freeze(&d, on)
+        .map_err(|e| OciError::io(if on { "freeze" } else { "thaw" }, &d, e))
 }
 
 /// Whether the container's cgroup2 directory is frozen.
 pub fn frozen(rel: &Path) -> bool {
-    v2_dir(rel)
-        .and_then(|d| std::fs::read_to_string(d.join("cgroup.events")).ok())
-        .is_some_and(|s| s.lines().any(|l| l.trim() == "frozen 1"))
+    v2_dir(rel).is_some_and(|d| rsandbox::cgroup::v2::frozen(&d))
 }
 
 /// New limits for `update --resources`.
@@ -286,7 +306,7 @@ pub struct Update {
 /// Write `u` into the container's cgroups (the core's directories under
 /// ours), in whichever format each hierarchy takes. Errors if a limit was
 /// asked for and no directory took it.
-pub fn update(rel: &Path, u: &Update) -> Result<(), String> {
+pub fn update(rel: &Path, u: &Update) -> Res<()> {
     let relp = rel.strip_prefix("/").unwrap_or(rel);
     let mut dirs = Vec::new();
     for (_, m) in mounts() {
@@ -327,15 +347,19 @@ pub fn update(rel: &Path, u: &Update) -> Result<(), String> {
         for d in &dirs {
             let f = d.join(file);
             if f.exists() {
-                std::fs::write(&f, value).map_err(|e| format!("write {}: {e}", f.display()))?;
+                std::fs::write(&f, value).map_err(|e| OciError::io("write", &f, e))?;
                 done.insert(*what);
             }
         }
     }
     for (_, _, what) in &writes {
         if !done.contains(what) {
-            return Err(format!(
-                "update: the container has no {what} cgroup to change (was it created with a {what} limit?)"
+            return Err(OciError::cgroup(
+                rel,
+                format!(
+                    "update: the container has no {what} cgroup to change (was it created \
+                     with a {what} limit?)"
+                ),
             ));
         }
     }

@@ -16,6 +16,8 @@ use std::path::Path;
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 use rsandbox::DeviceRule;
 
+use crate::error::{OciError, Res};
+
 /// Allowed after the config's rules (runc's `AllowedDevices`): mknod of
 /// any node (opening it is what the rules decide), and the default devices
 /// of the runtime-spec, the pseudo-terminals and `/dev/ptmx`.
@@ -43,35 +45,36 @@ pub fn force_ebpf() -> bool {
     std::env::var_os("RSANDBOX_OCI_DEVICES_EBPF").is_some_and(|v| v == "1")
 }
 
-/// Whether the core can enforce device rules here; if not, why.
-pub fn enforceable() -> Result<(), String> {
-    rsandbox::cgroup::devices::enforcement(force_ebpf()).map(|_| ())
+/// Why the core cannot enforce device rules here (`None`: it can).
+pub fn unenforceable() -> Option<String> {
+    rsandbox::cgroup::devices::enforcement(force_ebpf()).err()
 }
 
 /// The rules for `config`: its own in order, the defaults, then its denials
 /// of a precise device again (so an explicit "deny /dev/zero" holds over
 /// the default that allows it; a wildcard denial, usually the leading
 /// deny-all, is not repeated).
-pub fn rules(config: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>, String> {
+pub fn rules(config: &[LinuxDeviceCgroup]) -> Res<Vec<DeviceRule>> {
     let mut own = Vec::new();
     for (i, d) in config.iter().enumerate() {
+        let field = || format!("linux.resources.devices[{i}]");
         let kind = match d.typ().unwrap_or_default() {
             LinuxDeviceType::A => 'a',
             LinuxDeviceType::B => 'b',
             LinuxDeviceType::C | LinuxDeviceType::U => 'c',
             LinuxDeviceType::P => {
-                return Err(format!(
-                    "linux.resources.devices[{i}]: type \"p\" (fifo) has no device \
-                     cgroup rule: use a, b or c"
+                return Err(OciError::spec(
+                    field(),
+                    "type \"p\" (fifo) has no device cgroup rule: use a, b or c",
                 ))
             }
         };
-        let num = |v: Option<i64>, what: &str| -> Result<Option<u32>, String> {
+        let num = |v: Option<i64>, what: &str| -> Res<Option<u32>> {
             match v {
                 None | Some(-1) => Ok(None),
-                Some(n) => u32::try_from(n)
-                    .map(Some)
-                    .map_err(|_| format!("linux.resources.devices[{i}]: bad {what} {n}")),
+                Some(n) => u32::try_from(n).map(Some).map_err(|_| {
+                    OciError::spec(field(), format!("bad {what} {n} (0 and up, or -1 for any)"))
+                }),
             }
         };
         own.push(DeviceRule {
@@ -103,7 +106,7 @@ pub fn rules(config: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>, String> {
 /// where engines and runtime-tools read `devices.list` for an absolute
 /// `cgroupsPath`. The core's cgroup, where the process is, gets the same
 /// rules from the builder.
-pub fn write_own(rel: &Path, rules: &[DeviceRule]) -> Result<(), String> {
+pub fn write_own(rel: &Path, rules: &[DeviceRule]) -> Res<()> {
     let rel = rel.strip_prefix("/").unwrap_or(rel);
     for m in rsandbox::features::cgroup_mounts() {
         if m.version != 1 || !m.controllers.iter().any(|c| c == "devices") {
@@ -112,8 +115,14 @@ pub fn write_own(rel: &Path, rules: &[DeviceRule]) -> Result<(), String> {
         let dir = Path::new(&m.path).join(rel);
         for r in &rsandbox::cgroup::devices::normalize(rules) {
             let (file, line) = r.v1_file_and_line();
-            std::fs::write(dir.join(file), &line)
-                .map_err(|e| format!("{}/{file} {line:?}: {e}", dir.display()))?;
+            let path = dir.join(file);
+            std::fs::write(&path, &line).map_err(|e| {
+                OciError::io(
+                    format!("linux.resources.devices: write {line:?} to"),
+                    &path,
+                    e,
+                )
+            })?;
         }
     }
     Ok(())

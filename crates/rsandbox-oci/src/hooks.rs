@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{Hook, Hooks, Spec};
 
+use crate::error::{OciError, Res};
 use crate::target::Target;
 
 /// Which hooks.
@@ -80,7 +81,7 @@ pub fn run(
     kind: Kind,
     state: &serde_json::Value,
     inside: Option<(&Spec, &Target)>,
-) -> Result<(), String> {
+) -> Res<()> {
     let mut state = state.clone();
     state["status"] = match kind {
         Kind::Poststart => "running",
@@ -90,7 +91,6 @@ pub fn run(
     .into();
     let input = state.to_string();
     for (i, h) in of(hooks, kind).iter().enumerate() {
-        let what = format!("hooks.{}[{i}] ({})", kind.name(), h.path().display());
         let timeout = h.timeout().map(|t| Duration::from_secs(t.max(1) as u64));
         match (inside, kind) {
             (Some((spec, t)), Kind::CreateContainer) => {
@@ -101,12 +101,17 @@ pub fn run(
             }
             _ => run_here(h, &input, timeout),
         }
-        .map_err(|e| format!("{what}: {e}"))?;
+        .map_err(|e| OciError::Hook {
+            kind: kind.name(),
+            index: i,
+            path: h.path().clone(),
+            source: Box::new(e),
+        })?;
     }
     Ok(())
 }
 
-fn run_here(h: &Hook, input: &str, timeout: Option<Duration>) -> Result<(), String> {
+fn run_here(h: &Hook, input: &str, timeout: Option<Duration>) -> Res<()> {
     let mut cmd = std::process::Command::new(h.path());
     let args = h.args().clone().unwrap_or_default();
     if let Some((arg0, rest)) = args.split_first() {
@@ -120,24 +125,28 @@ fn run_here(h: &Hook, input: &str, timeout: Option<Duration>) -> Result<(), Stri
     }
     cmd.stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null());
-    let mut child = cmd.spawn().map_err(|e| e.to_string())?;
+    let mut child = cmd.spawn().map_err(|e| OciError::io("run", h.path(), e))?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is not an error.
         let _ = stdin.write_all(input.as_bytes());
     }
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
-        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
+        let status = child.try_wait().map_err(|source| OciError::Os {
+            op: "wait for the hook".into(),
+            source,
+        })?;
+        if let Some(st) = status {
             return if st.success() {
                 Ok(())
             } else {
-                Err(format!("failed: {st}"))
+                Err(OciError::Failed(st.to_string()))
             };
         }
         if deadline.is_some_and(|d| Instant::now() > d) {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!("timed out after {:?}", timeout.unwrap_or_default()));
+            return Err(OciError::TimedOut(timeout.unwrap_or_default()));
         }
         std::thread::sleep(Duration::from_millis(5));
     }
@@ -155,18 +164,20 @@ fn command(h: &Hook) -> rsandbox::Command {
 
 /// Check that `path` is a program of the runtime's (host's) filesystem:
 /// absolute, and an executable regular file there.
-fn check_host_program(path: &Path) -> Result<(), String> {
+fn check_host_program(path: &Path) -> Res<()> {
     if !path.is_absolute() {
-        return Err("the path must be absolute".into());
+        return Err(OciError::HookProgram("the path must be absolute".into()));
     }
     let meta = std::fs::metadata(path).map_err(|e| {
-        format!(
+        OciError::HookProgram(format!(
             "not found in the runtime's namespace ({e}); createContainer hooks are \
              programs of the host, never of the container's image"
-        )
+        ))
     })?;
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 {
-        return Err("not an executable file in the runtime's namespace".into());
+        return Err(OciError::HookProgram(
+            "not an executable file in the runtime's namespace".into(),
+        ));
     }
     Ok(())
 }
@@ -177,7 +188,7 @@ fn run_create_container(
     h: &Hook,
     input: &str,
     timeout: Option<Duration>,
-) -> Result<(), String> {
+) -> Res<()> {
     check_host_program(h.path())?;
     let mut warnings = Vec::new();
     let mut sb = rsandbox::Sandbox::new().env_clear();
@@ -199,10 +210,13 @@ fn run_start_container(
     h: &Hook,
     input: &str,
     timeout: Option<Duration>,
-) -> Result<(), String> {
+) -> Res<()> {
     // The container's process, with the hook's command (and its env, else
     // the container's, as runc does).
-    let mut process = spec.process().clone().ok_or("config.json has no process")?;
+    let mut process = spec
+        .process()
+        .clone()
+        .ok_or_else(|| OciError::spec("process", "missing (startContainer hooks run as it)"))?;
     let mut args = h.args().clone().unwrap_or_default();
     if args.is_empty() {
         args.push(h.path().to_string_lossy().into_owned());
@@ -215,11 +229,11 @@ fn run_start_container(
     run_gated(sb, &command(h), input, timeout, target, spec)
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd), String> {
+fn pipe() -> Res<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: pipe2 fills two ints.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(format!("pipe: {}", std::io::Error::last_os_error()));
+        return Err(OciError::last_os("pipe"));
     }
     // SAFETY: fresh fds we own.
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
@@ -234,7 +248,7 @@ fn run_gated(
     timeout: Option<Duration>,
     target: &Target,
     spec: &Spec,
-) -> Result<(), String> {
+) -> Res<()> {
     let (r, w) = pipe()?;
     let mut w = std::fs::File::from(w);
     // The state fits the pipe's buffer (64 KiB) unless annotations are huge.
@@ -251,7 +265,10 @@ fn run_gated(
     }
     let cgroup = target.read("cgroup")?;
     target.confirm()?;
-    let mut child = sb.spawn(cmd).map_err(|e| e.to_string())?;
+    let mut child = sb.spawn(cmd).map_err(|source| OciError::Spawn {
+        context: "spawn the hook",
+        source,
+    })?;
     drop((r, gate_r));
     // In a joined PID namespace the hook is the core's waiter's child.
     let hook = if crate::spec::has_pid_ns(spec) {
@@ -259,18 +276,24 @@ fn run_gated(
         std::fs::read_to_string(format!("/proc/{p}/task/{p}/children"))
             .ok()
             .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()))
-            .ok_or("the hook's process is gone")?
+            .ok_or_else(|| OciError::Failed("the hook's process is gone before its exec".into()))?
     } else {
         child.pid()
     };
     crate::cgroups::join_cgroups(&cgroup, hook)?;
     std::fs::File::from(gate_w)
         .write_all(&[1])
-        .map_err(|e| format!("release the hook: {e}"))?;
-    let out = child.wait().map_err(|e| e.to_string())?;
+        .map_err(|source| OciError::Os {
+            op: "release the hook".into(),
+            source,
+        })?;
+    let out = child.wait().map_err(|source| OciError::Spawn {
+        context: "wait for the hook",
+        source,
+    })?;
     if out.success() {
         Ok(())
     } else {
-        Err(format!("failed: {out:?}"))
+        Err(OciError::Failed(format!("{out:?}")))
     }
 }

@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-type Res<T> = Result<T, String>;
+use crate::error::{OciError, Res};
 
 /// A Linux security module.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -101,18 +101,25 @@ fn check(field: &str, value: Option<&str>, lsm: Lsm, enabled: bool) -> Res<()> {
         Lsm::SeLinux => ("label", "--security-opt label=disable"),
     };
     if enabled {
-        Err(format!(
-            "{field}: {v:?} asks for {} confinement, which this host enforces but \
-             rsandbox-oci cannot apply (it does not set {flag} labels); the container \
-             would run without it. Remove the field to run unconfined on purpose \
-             (podman: {unconfined}), or use a runtime that applies it (runc, crun)",
-            lsm.name()
+        Err(OciError::unsupported(
+            field,
+            format!(
+                "{v:?} asks for {} confinement, which this host enforces but \
+                 rsandbox-oci cannot apply (it does not set {flag} labels); the container \
+                 would run without it. Remove the field to run unconfined on purpose \
+                 (podman: {unconfined}), or use a runtime that applies it (runc, crun)",
+                lsm.name()
+            ),
         ))
     } else {
-        Err(format!(
-            "{field}: {v:?} asks for {}, which this kernel does not have enabled; \
-             remove it (podman: {unconfined})",
-            lsm.name()
+        // runc refuses it here too: the config asks for what this host lacks.
+        Err(OciError::spec(
+            field,
+            format!(
+                "{v:?} asks for {}, which this kernel does not have enabled; \
+                 remove it (podman: {unconfined})",
+                lsm.name()
+            ),
         ))
     }
 }
@@ -129,7 +136,7 @@ mod tests {
         assert!(refuse("process.apparmorProfile", Some(""), Lsm::AppArmor).is_ok());
         for lsm in [Lsm::AppArmor, Lsm::SeLinux] {
             for (enabled, why) in [(true, "cannot apply"), (false, "does not have enabled")] {
-                let e = check("f", Some("x"), lsm, enabled).unwrap_err();
+                let e = check("f", Some("x"), lsm, enabled).unwrap_err().to_string();
                 assert!(e.starts_with("f: \"x\" asks for"), "{e}");
                 assert!(e.contains(why) && e.contains(lsm.name()), "{e}");
             }

@@ -4,13 +4,15 @@
 //! entry) runs containers with it. See `docs/oci.md`.
 //!
 //! `main` parses (`cli`), opens the log (`log`) and hands the verb to
-//! `commands::dispatch`; an error is logged, printed and exits 1.
+//! `commands::dispatch`; an error ([`error::OciError`]) is logged, printed
+//! and exits 1.
 
 mod cgroup_path;
 mod cgroups;
 mod cli;
 mod commands;
 mod devices;
+mod error;
 mod hooks;
 mod log;
 mod lsm;
@@ -25,12 +27,11 @@ mod tty;
 use clap::Parser;
 
 use cli::Cli;
+use error::Res;
 use log::Logger;
 
 /// The runtime-spec version implemented.
 const OCI_VERSION: &str = "1.2.0";
-
-type Res<T> = Result<T, String>;
 
 fn main() {
     timing::init();
@@ -43,7 +44,7 @@ fn main() {
     let result = commands::dispatch(&cli, &log);
     timing::report(cli.cmd.name());
     if let Err(e) = result {
-        log.log("error", &e);
+        log.log("error", &e.to_string());
         eprintln!("rsandbox-oci: {e}");
         std::process::exit(1);
     }

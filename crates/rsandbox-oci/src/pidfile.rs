@@ -11,20 +11,19 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-type Res<T> = Result<T, String>;
+use crate::error::{OciError, Res};
 
 /// Write `pid` (decimal, no newline, as runc) to `path`.
 pub fn write(path: &Path, pid: i32) -> Res<()> {
-    let err = |what: &str, e: std::io::Error| format!("pid file {}: {what}: {e}", path.display());
-    let name = path
-        .file_name()
-        .filter(|n| !n.is_empty())
-        .ok_or_else(|| format!("pid file {}: not a file name", path.display()))?;
+    let err = |op: &str, e: std::io::Error| OciError::io(op, path, e);
+    let name = path.file_name().filter(|n| !n.is_empty()).ok_or_else(|| {
+        OciError::Usage(format!("--pid-file {}: not a file name", path.display()))
+    })?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
-    let dir = open_dir(dir).map_err(|e| err("open its directory", e))?;
+    let dir = open_dir(dir).map_err(|e| err("open the directory of the pid file", e))?;
     let target = c(name.as_bytes())?;
     // SAFETY: trivial getter.
     let me = unsafe { libc::getpid() };
@@ -36,7 +35,7 @@ pub fn write(path: &Path, pid: i32) -> Res<()> {
         let f = match create_excl(&dir, &tmp) {
             Ok(f) => f,
             Err(e) if e.raw_os_error() == Some(libc::EEXIST) => continue,
-            Err(e) => return Err(err("create a temporary file", e)),
+            Err(e) => return Err(err("create a temporary file beside the pid file", e)),
         };
         let written = std::fs::File::from(f).write_all(pid.to_string().as_bytes());
         // SAFETY: renameat/unlinkat on C strings, both relative to our dir fd.
@@ -55,18 +54,22 @@ pub fn write(path: &Path, pid: i32) -> Res<()> {
         if let Err(e) = renamed {
             // SAFETY: as above.
             unsafe { libc::unlinkat(dir.as_raw_fd(), tmp.as_ptr(), 0) };
-            return Err(err("write", e));
+            return Err(err("write the pid file", e));
         }
         return Ok(());
     }
-    Err(format!(
-        "pid file {}: 16 temporary names in its directory are taken",
-        path.display()
+    Err(OciError::io(
+        "pid file",
+        path,
+        std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "16 temporary names in its directory are taken",
+        ),
     ))
 }
 
 fn c(b: &[u8]) -> Res<CString> {
-    CString::new(b).map_err(|_| "pid file: the path contains a NUL byte".to_string())
+    CString::new(b).map_err(|_| OciError::Usage("--pid-file: the path contains a NUL byte".into()))
 }
 
 fn open_dir(dir: &Path) -> std::io::Result<OwnedFd> {
@@ -146,7 +149,7 @@ mod tests {
         for i in 0..16 {
             std::os::unix::fs::symlink(&victim, d.join(format!(".c.pid.{me}.{i}.tmp"))).unwrap();
         }
-        let e = write(&p, 7).unwrap_err();
+        let e = write(&p, 7).unwrap_err().to_string();
         assert!(e.contains("taken"), "{e}");
         for i in 1..16 {
             std::fs::remove_file(d.join(format!(".c.pid.{me}.{i}.tmp"))).unwrap();

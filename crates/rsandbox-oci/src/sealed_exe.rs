@@ -30,7 +30,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
-type Res<T> = Result<T, String>;
+use crate::error::{OciError, Res};
 
 /// Set in the environment of the re-executed runtime: if it still does not
 /// run from a sealed view, something is wrong, and looping would not help.
@@ -53,11 +53,13 @@ const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
 const SEALS: libc::c_int =
     libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
 
-fn os(what: &str) -> String {
-    format!(
-        "sealed view of the runtime: {what}: {}",
-        std::io::Error::last_os_error()
-    )
+fn os(what: &str) -> OciError {
+    OciError::last_os(what)
+}
+
+/// A step of making the view that failed for a reason other than an errno.
+fn other(what: &str, why: &str) -> OciError {
+    OciError::os_other(what, why)
 }
 
 /// Whether `f` is a memfd carrying [`SEALS`], or a file of a read-only
@@ -86,12 +88,19 @@ fn is_sealed(f: &File) -> bool {
 /// nor above or below it (the state root), the overlay's empty layer. Call
 /// it before any side effect of the command: the command starts over.
 pub fn ensure(scratch: &Path) -> Res<()> {
-    let exe = File::open("/proc/self/exe").map_err(|e| format!("open /proc/self/exe: {e}"))?;
+    ensure_sealed(scratch).map_err(|e| OciError::SealedExe(Box::new(e)))
+}
+
+/// [`ensure`], its errors not yet said to be about the sealed view.
+fn ensure_sealed(scratch: &Path) -> Res<()> {
+    let exe =
+        File::open("/proc/self/exe").map_err(|e| OciError::io("open", "/proc/self/exe", e))?;
     if std::env::var_os(MARK).is_some() {
         if !is_sealed(&exe) {
-            return Err("re-executed from a sealed view of the runtime, but \
-                        /proc/self/exe is not sealed: refusing to go on"
-                .into());
+            return Err(other(
+                "re-executed from it",
+                "/proc/self/exe is not sealed: refusing to go on",
+            ));
         }
         // Our own marker; not for the container or the hooks.
         std::env::remove_var(MARK);
@@ -119,22 +128,28 @@ fn escape_lower(s: &str) -> String {
 /// lower-only overlayfs of its directory over `scratch` (runc 1.2's
 /// `sealedOverlayfs`).
 fn overlay_view(scratch: &Path) -> Res<OwnedFd> {
-    let real = std::fs::read_link("/proc/self/exe").map_err(|e| e.to_string())?;
-    let real = real.to_str().ok_or("not UTF-8")?;
+    let real = std::fs::read_link("/proc/self/exe")
+        .map_err(|e| OciError::io("read the link", "/proc/self/exe", e))?;
+    let utf8 = |p: &Path| {
+        p.to_str()
+            .ok_or_else(|| other("overlay", "a path is not UTF-8"))
+            .map(str::to_string)
+    };
+    let real = utf8(&real)?;
     if real.ends_with(" (deleted)") {
-        return Err("the binary was replaced since it started".into());
+        return Err(other("overlay", "the binary was replaced since it started"));
     }
-    let real = Path::new(real);
+    let real = Path::new(&real);
     let (dir, name) = match (real.parent(), real.file_name()) {
         (Some(d), Some(n)) => (d, n),
-        _ => return Err("no directory".into()),
+        _ => return Err(other("overlay", "the binary has no directory")),
     };
     let lower = format!(
         "{}:{}",
-        escape_lower(dir.to_str().ok_or("not UTF-8")?),
-        escape_lower(scratch.to_str().ok_or("not UTF-8")?)
+        escape_lower(&utf8(dir)?),
+        escape_lower(&utf8(scratch)?)
     );
-    let c = |s: &str| CString::new(s).map_err(|_| "NUL".to_string());
+    let c = |s: &str| CString::new(s).map_err(|_| other("overlay", "a NUL byte in a path"));
     let (overlay, key, value, xino, off) = (
         c("overlay")?,
         c("lowerdir")?,
@@ -191,7 +206,7 @@ fn overlay_view(scratch: &Path) -> Res<OwnedFd> {
             ),
             "fsmount overlay",
         )?;
-        let name = CString::new(name.as_encoded_bytes()).map_err(|_| "NUL".to_string())?;
+        let name = c(&name.to_string_lossy())?;
         let exe = libc::openat(
             mnt.as_raw_fd(),
             name.as_ptr(),
@@ -220,7 +235,7 @@ fn sealed_copy(exe: &File) -> Res<OwnedFd> {
     let memfd = unsafe { OwnedFd::from_raw_fd(fd) };
     let size = exe
         .metadata()
-        .map_err(|e| format!("stat /proc/self/exe: {e}"))?
+        .map_err(|e| OciError::io("stat", "/proc/self/exe", e))?
         .len();
     let mut left = size;
     while left > 0 {
@@ -240,9 +255,9 @@ fn sealed_copy(exe: &File) -> Res<OwnedFd> {
             return Err(os("copy the binary"));
         }
         if n == 0 {
-            return Err(format!(
-                "sealed copy of the runtime: the binary shrank while copied ({left} of {size} \
-                 bytes missing)"
+            return Err(other(
+                "copy the binary",
+                &format!("it shrank while copied ({left} of {size} bytes missing)"),
             ));
         }
         left -= n as u64;
@@ -268,7 +283,8 @@ fn reexec(copy: &OwnedFd) -> Res<()> {
     let cstrings = |v: Vec<OsString>| -> Res<Vec<CString>> {
         v.into_iter()
             .map(|s| {
-                CString::new(s.into_vec()).map_err(|_| "a NUL byte in argv or env".to_string())
+                CString::new(s.into_vec())
+                    .map_err(|_| other("re-execute", "a NUL byte in argv or env"))
             })
             .collect()
     };

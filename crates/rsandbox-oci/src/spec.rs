@@ -56,33 +56,31 @@ pub struct Mapped {
     pub device_rules: Vec<rsandbox::DeviceRule>,
 }
 
-type Res<T> = Result<T, String>;
+use crate::error::{OciError, Res};
 
 /// Load `bundle/config.json`, with the warnings of [`strip_unknown_caps`].
 pub fn load(bundle: &Path) -> Res<(Spec, Vec<String>)> {
     let path = bundle.join("config.json");
-    let text =
-        std::fs::read_to_string(&path).map_err(|e| format!("read {}: {e}", path.display()))?;
-    let mut v: serde_json::Value =
-        serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| OciError::io("read", &path, e))?;
+    let parse = |e| OciError::json(format!("parse {}", path.display()), e);
+    let mut v: serde_json::Value = serde_json::from_str(&text).map_err(parse)?;
     let mut warnings = Vec::new();
     if let Some(p) = v.get_mut("process") {
         strip_unknown_caps(p, &mut warnings);
     }
-    let spec = serde_json::from_value(v).map_err(|e| format!("parse {}: {e}", path.display()))?;
+    let spec = serde_json::from_value(v).map_err(parse)?;
     Ok((spec, warnings))
 }
 
 /// Parse a runtime-spec `process` object (`exec --process`), with the
-/// warnings of [`strip_unknown_caps`].
-pub fn parse_process(text: &str) -> Res<(oci_spec::runtime::Process, Vec<String>)> {
-    let mut v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+/// warnings of [`strip_unknown_caps`]. `origin`: the file it was read
+/// from, for the message.
+pub fn parse_process(text: &str, origin: &Path) -> Res<(oci_spec::runtime::Process, Vec<String>)> {
+    let parse = |e| OciError::json(format!("parse {}", origin.display()), e);
+    let mut v: serde_json::Value = serde_json::from_str(text).map_err(parse)?;
     let mut warnings = Vec::new();
     strip_unknown_caps(&mut v, &mut warnings);
-    Ok((
-        serde_json::from_value(v).map_err(|e| e.to_string())?,
-        warnings,
-    ))
+    Ok((serde_json::from_value(v).map_err(parse)?, warnings))
 }
 
 /// What the sections learn about the container and hand on: which
@@ -151,12 +149,14 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
     let sb = SECTIONS
         .iter()
         .try_fold(sb, |sb, section| section(sb, spec, &mut cx))?;
-    let process = spec
-        .process()
-        .as_ref()
-        .ok_or("process: missing (create needs the container's process)")?;
+    let process = spec.process().as_ref().ok_or_else(|| {
+        OciError::spec("process", "missing (create needs the container's process)")
+    })?;
     let (sb, command) = apply_process(sb, process, &mut cx.warnings)?;
-    sb.validate().map_err(|e| format!("config.json: {e}"))?;
+    sb.validate().map_err(|source| OciError::Rejected {
+        context: "config.json",
+        source,
+    })?;
     let linux = spec.linux().as_ref();
     Ok(Mapped {
         sandbox: sb,
@@ -199,7 +199,10 @@ pub fn exec_sandbox(
         sb = sb.seccomp_oci_json(json);
     }
     let (sb, command) = apply_process(sb, process, &mut warnings)?;
-    sb.validate().map_err(|e| format!("exec: {e}"))?;
+    sb.validate().map_err(|source| OciError::Rejected {
+        context: "exec",
+        source,
+    })?;
     Ok((sb, command, warnings))
 }
 
@@ -229,7 +232,10 @@ pub fn join_container(
             LinuxNamespaceType::Uts => (N::Uts, "uts"),
             LinuxNamespaceType::Cgroup => (N::Cgroup, "cgroup"),
             LinuxNamespaceType::User => {
-                return Err("exec: containers with a user namespace are not supported yet".into())
+                return Err(OciError::unsupported(
+                    "exec",
+                    "containers with a user namespace are not supported yet",
+                ))
             }
             LinuxNamespaceType::Time => {
                 warnings.push("exec: the time namespace is not joined".into());

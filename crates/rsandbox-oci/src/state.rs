@@ -17,6 +17,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{OciError, Res};
+
 /// What the runtime remembers about a container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Saved {
@@ -51,7 +53,7 @@ pub struct Saved {
 }
 
 /// Check a container id: a single path component of safe characters.
-pub fn check_id(id: &str) -> Result<(), String> {
+pub fn check_id(id: &str) -> Res<()> {
     let ok = !id.is_empty()
         && id.len() <= 1024
         && id != "."
@@ -63,7 +65,7 @@ pub fn check_id(id: &str) -> Result<(), String> {
     if ok {
         Ok(())
     } else {
-        Err(format!("invalid container id {id:?}"))
+        Err(OciError::InvalidId(id.to_string()))
     }
 }
 
@@ -73,7 +75,8 @@ pub struct Locked {
     _lock: File,
 }
 
-fn flock(f: &File) -> Result<(), String> {
+/// Wait for the exclusive lock on `f` (the file at `path`).
+fn flock(f: &File, path: &Path) -> Res<()> {
     loop {
         // SAFETY: flock on a descriptor we own.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
@@ -81,7 +84,7 @@ fn flock(f: &File) -> Result<(), String> {
         }
         let e = std::io::Error::last_os_error();
         if e.raw_os_error() != Some(libc::EINTR) {
-            return Err(format!("lock: {e}"));
+            return Err(OciError::io("lock", path, e));
         }
     }
 }
@@ -100,63 +103,65 @@ fn create_private(path: &Path) -> std::io::Result<File> {
 /// Make the state root if it is missing. A root made here is the runtime's
 /// alone; one that already exists keeps its mode (the containers'
 /// directories are 0700 anyway).
-pub fn make_root(root: &Path) -> Result<(), String> {
+pub fn make_root(root: &Path) -> Res<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(root)
-        .map_err(|e| format!("create {}: {e}", root.display()))
+        .map_err(|e| OciError::io("create", root, e))
 }
 
 impl Locked {
     /// Make a new container directory (an error if the id is taken) and lock it.
-    pub fn create(root: &Path, id: &str) -> Result<Locked, String> {
+    pub fn create(root: &Path, id: &str) -> Res<Locked> {
         check_id(id)?;
         make_root(root)?;
         let dir = root.join(id);
         match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(format!("container {id:?} already exists"))
+                return Err(OciError::AlreadyExists(id.to_string()))
             }
-            Err(e) => return Err(format!("create {}: {e}", dir.display())),
+            Err(e) => return Err(OciError::io("create", dir, e)),
         }
-        let f = create_private(&dir.join("lock")).map_err(|e| format!("lock file: {e}"))?;
-        flock(&f)?;
+        let lock = dir.join("lock");
+        let f = create_private(&lock).map_err(|e| OciError::io("create", &lock, e))?;
+        flock(&f, &lock)?;
         Ok(Locked { dir, _lock: f })
     }
 
     /// Lock an existing container's directory.
-    pub fn open(root: &Path, id: &str) -> Result<Locked, String> {
+    pub fn open(root: &Path, id: &str) -> Res<Locked> {
         check_id(id)?;
         let dir = root.join(id);
-        let f =
-            File::open(dir.join("lock")).map_err(|_| format!("container {id:?} does not exist"))?;
-        flock(&f)?;
+        let lock = dir.join("lock");
+        let f = File::open(&lock).map_err(|_| OciError::NotFound(id.to_string()))?;
+        flock(&f, &lock)?;
         // A concurrent delete may have removed it while we waited.
         if !dir.join("state.json").exists() {
-            return Err(format!("container {id:?} does not exist"));
+            return Err(OciError::NotFound(id.to_string()));
         }
         Ok(Locked { dir, _lock: f })
     }
 
     /// Read the saved state.
-    pub fn load(&self) -> Result<Saved, String> {
+    pub fn load(&self) -> Res<Saved> {
         read_state(&self.dir)
     }
 
     /// Write the state atomically (temp file, rename). Not fsynced: the
     /// state lives under /run and means nothing after a reboot, and an
     /// fsync costs about a millisecond where /run is not a tmpfs.
-    pub fn save(&self, s: &Saved) -> Result<(), String> {
+    pub fn save(&self, s: &Saved) -> Res<()> {
         let tmp = self.dir.join("state.json.tmp");
+        let path = self.dir.join("state.json");
+        let err = |e| OciError::io("write the state", &path, e);
         // A temp file left by a command that died mid-save is ours to drop.
         let _ = std::fs::remove_file(&tmp);
-        let mut f = create_private(&tmp).map_err(|e| format!("write state: {e}"))?;
-        let text = serde_json::to_vec(s).map_err(|e| e.to_string())?;
-        f.write_all(&text)
-            .map_err(|e| format!("write state: {e}"))?;
-        std::fs::rename(&tmp, self.dir.join("state.json")).map_err(|e| format!("write state: {e}"))
+        let mut f = create_private(&tmp).map_err(err)?;
+        let text = serde_json::to_vec(s).map_err(|e| OciError::json("serialize the state", e))?;
+        f.write_all(&text).map_err(err)?;
+        std::fs::rename(&tmp, &path).map_err(err)
     }
 }
 
@@ -167,11 +172,11 @@ pub fn exec_fifo(dir: &Path) -> PathBuf {
 }
 
 /// Read `dir/state.json` without locking (for `list`).
-pub fn read_state(dir: &Path) -> Result<Saved, String> {
+pub fn read_state(dir: &Path) -> Res<Saved> {
     let p = dir.join("state.json");
-    let text = std::fs::read_to_string(&p).map_err(|e| format!("read {}: {e}", p.display()))?;
-    let mut s: Saved =
-        serde_json::from_str(&text).map_err(|e| format!("parse {}: {e}", p.display()))?;
+    let text = std::fs::read_to_string(&p).map_err(|e| OciError::io("read", &p, e))?;
+    let mut s: Saved = serde_json::from_str(&text)
+        .map_err(|e| OciError::json(format!("parse {}", p.display()), e))?;
     if s.status == "created" && !exec_fifo(dir).exists() {
         s.status = "running".into();
     }

@@ -17,10 +17,12 @@ use std::path::PathBuf;
 
 use crate::state::{self, Saved};
 
-type Res<T> = Result<T, String>;
+use crate::error::{OciError, Res};
 
 /// The container's first process, pinned.
 pub struct Target {
+    /// The container's id, for the messages.
+    id: String,
     pid: i32,
     start: u64,
     pidfd: OwnedFd,
@@ -42,7 +44,7 @@ impl Target {
     /// Pin the saved container's first process; an error if it is gone
     /// (or its pid now names another process).
     pub fn open(s: &Saved) -> Res<Target> {
-        let gone = || format!("container {:?} is not running", s.id);
+        let gone = || OciError::NotRunning(s.id.clone());
         // SAFETY: pidfd_open with integer arguments.
         let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, s.pid, 0) };
         if fd < 0 {
@@ -60,6 +62,7 @@ impl Target {
         )
         .map_err(|_| gone())?;
         let t = Target {
+            id: s.id.clone(),
             pid: s.pid,
             start: s.pid_start,
             pidfd,
@@ -78,12 +81,10 @@ impl Target {
 
     /// Read a file under the process's `/proc/PID` (`cgroup`, ...).
     pub fn read(&self, name: &str) -> Res<String> {
-        let f = open_fd(self.proc_dir.as_raw_fd(), name, libc::O_RDONLY)
-            .map_err(|e| format!("read /proc/{}/{name}: {e}", self.pid))?;
+        let err = |e| OciError::io("read", format!("/proc/{}/{name}", self.pid), e);
+        let f = open_fd(self.proc_dir.as_raw_fd(), name, libc::O_RDONLY).map_err(err)?;
         let mut s = String::new();
-        std::fs::File::from(f)
-            .read_to_string(&mut s)
-            .map_err(|e| format!("read /proc/{}/{name}: {e}", self.pid))?;
+        std::fs::File::from(f).read_to_string(&mut s).map_err(err)?;
         Ok(s)
     }
 
@@ -102,7 +103,7 @@ impl Target {
         let start = stat.as_deref().and_then(state::parse_stat);
         match start {
             Some((st, t)) if !exited && st != 'Z' && st != 'X' && t == self.start => Ok(()),
-            _ => Err(format!("process {} exited", self.pid)),
+            _ => Err(OciError::NotRunning(self.id.clone())),
         }
     }
 }

@@ -21,10 +21,16 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 
-type Res<T> = Result<T, String>;
+use crate::error::{OciError, Res};
 
-fn last(what: &str) -> String {
-    format!("{what}: {}", std::io::Error::last_os_error())
+fn last(what: &str) -> OciError {
+    OciError::last_os(what)
+}
+
+/// `p` as a C string (a path of ours, or of the container's `/proc`).
+fn cpath(p: &Path) -> Res<CString> {
+    CString::new(p.as_os_str().as_encoded_bytes())
+        .map_err(|_| OciError::os_other(format!("path {}", p.display()), "contains a NUL byte"))
 }
 
 /// A pty pair (master, slave) from an open `ptmx` (a devpts instance's
@@ -166,7 +172,7 @@ fn on_private_mount_thread<T: Send>(f: impl FnOnce() -> Res<T> + Send) -> Option
             Some(f())
         })
         .join()
-        .unwrap_or_else(|_| Some(Err("the terminal thread panicked".into())))
+        .unwrap_or_else(|_| Some(Err(OciError::os_other("the terminal thread", "panicked"))))
     })
 }
 
@@ -197,8 +203,8 @@ pub fn with_own_devpts<T: Send>(
             "open the container's ptmx",
         )?;
         let (master, slave) = pty_from(master, size)?;
-        std::fs::create_dir(&at).map_err(|e| format!("mkdir {}: {e}", at.display()))?;
-        let cat = CString::new(at.as_os_str().as_encoded_bytes()).map_err(|_| "NUL")?;
+        std::fs::create_dir(&at).map_err(|e| OciError::io("mkdir", &at, e))?;
+        let cat = cpath(&at)?;
         const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
         // SAFETY: move_mount of our detached mount onto a C string path.
         let r = unsafe {
@@ -229,8 +235,7 @@ pub fn with_own_devpts<T: Send>(
 /// `ptmx` (5:2) before it is opened.
 pub fn open_pty_in(proc_dir: &Path, size: Option<(u16, u16)>) -> Res<(OwnedFd, OwnedFd)> {
     const DEVPTS_SUPER_MAGIC: libc::c_long = 0x1cd1;
-    let root =
-        CString::new(proc_dir.join("root").as_os_str().as_encoded_bytes()).map_err(|_| "NUL")?;
+    let root = cpath(&proc_dir.join("root"))?;
     // SAFETY: open on a C string; the fd is ours.
     let root = owned(
         unsafe {
@@ -279,7 +284,10 @@ pub fn open_pty_in(proc_dir: &Path, size: Option<(u16, u16)>) -> Res<(OwnedFd, O
             && fs.f_type == DEVPTS_SUPER_MAGIC
     };
     if !ok {
-        return Err("the container's /dev/pts/ptmx is not a devpts ptmx".into());
+        return Err(OciError::os_other(
+            "open the container's /dev/pts/ptmx",
+            "not a devpts ptmx (refused)",
+        ));
     }
     let path = cstr(&format!("/proc/self/fd/{}", ptmx.as_raw_fd()));
     // SAFETY: open on a C string; the fd is ours.
@@ -312,7 +320,7 @@ pub fn open_host_pty(size: Option<(u16, u16)>) -> Res<(OwnedFd, OwnedFd)> {
 /// Send `fd` over the unix socket at `socket` (SCM_RIGHTS).
 pub fn send_fd(socket: &Path, fd: &OwnedFd) -> Res<()> {
     let sock = UnixStream::connect(socket)
-        .map_err(|e| format!("connect to console socket {}: {e}", socket.display()))?;
+        .map_err(|e| OciError::io("connect to console socket", socket, e))?;
     let name = b"/dev/ptmx";
     let mut iov = libc::iovec {
         iov_base: name.as_ptr() as *mut libc::c_void,

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::state_json;
 use crate::cli::Cli;
+use crate::error::OciError;
 use crate::log::Logger;
 use crate::state::{self, Locked, Saved};
 use crate::{cgroup_path, cgroups, devices, hooks, pidfile, spec, target, timing, tty, Res};
@@ -18,8 +19,7 @@ pub(crate) fn create(
     preserve_fds: i32,
     id: &str,
 ) -> Res<()> {
-    let bundle =
-        std::fs::canonicalize(bundle).map_err(|e| format!("bundle {}: {e}", bundle.display()))?;
+    let bundle = std::fs::canonicalize(bundle).map_err(|e| OciError::io("bundle", bundle, e))?;
     let (spec, load_warnings) = spec::load(&bundle)?;
     timing::mark("load config.json");
     let mapped = spec::map(&spec, &bundle)?;
@@ -43,11 +43,15 @@ pub(crate) fn create(
         (true, Some(sock)) => Some((sock.to_path_buf(), size)),
         (true, None) => {
             let _ = std::fs::remove_dir_all(&locked.dir);
-            return Err("process.terminal is true: --console-socket is required".into());
+            return Err(OciError::Usage(
+                "process.terminal is true: --console-socket is required".into(),
+            ));
         }
         (false, Some(_)) => {
             let _ = std::fs::remove_dir_all(&locked.dir);
-            return Err("--console-socket given but process.terminal is false".into());
+            return Err(OciError::Usage(
+                "--console-socket given but process.terminal is false".into(),
+            ));
         }
         (false, None) => None,
     };
@@ -88,7 +92,7 @@ fn create_locked(
     let created = cgroups::create(&rel)?;
     if let Err(e) = devices::write_own(&rel, &mapped.device_rules) {
         cgroups::remove(&created);
-        return Err(format!("linux.resources.devices: {e}"));
+        return Err(e);
     }
     timing::mark("container cgroups");
     let rootfs = mapped
@@ -160,19 +164,17 @@ fn create_locked(
 /// exec; `start` writes that byte. Returns the runtime's read-write end.
 fn exec_gate(locked: &Locked) -> Res<OwnedFd> {
     let fifo = state::exec_fifo(&locked.dir);
-    let cpath =
-        std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).map_err(|_| "bad root path")?;
+    let cpath = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes())
+        .map_err(|_| OciError::Usage("--root: the path contains a NUL byte".into()))?;
+    let last = |op| OciError::io(op, &fifo, std::io::Error::last_os_error());
     // SAFETY: mkfifo/open on a valid C string; the fd is new and ours.
     unsafe {
         if libc::mkfifo(cpath.as_ptr(), 0o600) != 0 {
-            return Err(format!("mkfifo: {}", std::io::Error::last_os_error()));
+            return Err(last("mkfifo"));
         }
         let fd = libc::open(cpath.as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
         if fd < 0 {
-            return Err(format!(
-                "open exec fifo: {}",
-                std::io::Error::last_os_error()
-            ));
+            return Err(last("open exec fifo"));
         }
         Ok(OwnedFd::from_raw_fd(fd))
     }
@@ -187,8 +189,13 @@ fn spawn(
     tty: Option<&(PathBuf, Option<(u16, u16)>)>,
     locked: &Locked,
     spec: &oci_spec::runtime::Spec,
-) -> Res<rsandbox::Child> {
-    let spawn = |sb: rsandbox::Sandbox| sb.spawn(command).map_err(|e| format!("create: {e}"));
+) -> crate::error::Res<rsandbox::Child> {
+    let spawn = |sb: rsandbox::Sandbox| {
+        sb.spawn(command).map_err(|source| OciError::Spawn {
+            context: "create",
+            source,
+        })
+    };
     let Some((sock, size)) = tty else {
         return spawn(sb);
     };
@@ -240,9 +247,9 @@ fn register(
     for (ns, key, value) in sysctls {
         apply_sysctl(pid, ns, key, value)?;
     }
-    saved.pid_start = state::proc_stat(pid)
-        .map(|(_, t)| t)
-        .ok_or("the container's process died during create")?;
+    saved.pid_start = state::proc_stat(pid).map(|(_, t)| t).ok_or_else(|| {
+        OciError::os_other("create", "the container's process died during create")
+    })?;
     timing::mark("sysctls + pid check");
     locked.save(&saved)?;
     timing::mark("save state");
@@ -279,28 +286,27 @@ fn apply_sysctl(pid: i32, ns: &str, key: &str, value: &str) -> Res<()> {
     let key = key.to_string();
     let value = value.to_string();
     std::thread::spawn(move || -> Res<()> {
-        let f = std::fs::File::open(&nsfile).map_err(|e| format!("open {nsfile}: {e}"))?;
+        let f = std::fs::File::open(&nsfile).map_err(|e| OciError::io("open", &nsfile, e))?;
         // SAFETY: setns on a namespace fd we own; it changes only this
         // thread, which ends right after.
         if unsafe { libc::setns(f.as_raw_fd(), 0) } != 0 {
-            return Err(format!(
-                "setns {nsfile}: {}",
-                std::io::Error::last_os_error()
+            return Err(OciError::io(
+                "setns",
+                &nsfile,
+                std::io::Error::last_os_error(),
             ));
         }
         if key == "kernel.domainname" {
             // SAFETY: setdomainname with a pointer and length of a live string.
             if unsafe { libc::setdomainname(value.as_ptr().cast(), value.len()) } != 0 {
-                return Err(format!(
-                    "setdomainname: {}",
-                    std::io::Error::last_os_error()
-                ));
+                return Err(OciError::last_os("domainname: setdomainname"));
             }
             return Ok(());
         }
         let path = format!("/proc/sys/{}", key.replace('.', "/"));
-        std::fs::write(&path, &value).map_err(|e| format!("linux.sysctl {key}: {e}"))
+        std::fs::write(&path, &value)
+            .map_err(|e| OciError::io(format!("linux.sysctl {key}: write"), &path, e))
     })
     .join()
-    .map_err(|_| "sysctl thread panicked".to_string())?
+    .map_err(|_| OciError::os_other("linux.sysctl", "the sysctl thread panicked"))?
 }

@@ -3,6 +3,7 @@
 use super::create::with_tty;
 use super::status;
 use crate::cli::{Cli, Cmd};
+use crate::error::OciError;
 use crate::log::Logger;
 use crate::state::Locked;
 use crate::{cgroups, pidfile, spec, target, tty, Res};
@@ -28,23 +29,28 @@ pub(crate) fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
     let s = l.load()?;
     let st = status(&s);
     if st != "running" {
-        return Err(format!("cannot exec in container {id:?} in state {st}"));
+        return Err(OciError::WrongState {
+            verb: "exec in",
+            id: id.to_string(),
+            status: st,
+            hint: "",
+        });
     }
     let (spec, mut load_warnings) = spec::load(&s.bundle)?;
     let mut proc: oci_spec::runtime::Process = match process {
         Some(p) => {
-            let text =
-                std::fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()))?;
-            let (proc, w) =
-                spec::parse_process(&text).map_err(|e| format!("parse {}: {e}", p.display()))?;
+            let text = std::fs::read_to_string(p).map_err(|e| OciError::io("read", p, e))?;
+            let (proc, w) = spec::parse_process(&text, p)?;
             load_warnings = w;
             proc
         }
         None => {
             if command.is_empty() {
-                return Err("exec: give a command or --process".into());
+                return Err(OciError::Usage("exec: give a command or --process".into()));
             }
-            let mut pr = spec.process().clone().ok_or("config.json has no process")?;
+            let mut pr = spec.process().clone().ok_or_else(|| {
+                OciError::spec("process", "missing in config.json (give --process)")
+            })?;
             pr.set_args(Some(command.clone()));
             pr
         }
@@ -63,12 +69,10 @@ pub(crate) fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
             None => (u.as_str(), None),
         };
         let mut usr = proc.user().clone();
-        usr.set_uid(
-            uid.parse()
-                .map_err(|_| format!("--user {u}: not numeric"))?,
-        );
+        let numeric = || OciError::Usage(format!("--user {u}: not numeric (uid[:gid])"));
+        usr.set_uid(uid.parse().map_err(|_| numeric())?);
         if let Some(g) = gid {
-            usr.set_gid(g.parse().map_err(|_| format!("--user {u}: not numeric"))?);
+            usr.set_gid(g.parse().map_err(|_| numeric())?);
         }
         proc.set_user(usr);
     }
@@ -84,11 +88,11 @@ pub(crate) fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
     // `ps`, `pause` and `delete` find it. Left where the runtime runs
     // (conmon's cgroup, under podman) it escaped `--memory`.
     let cgroup = target.read("cgroup")?;
-    cgroups::join_cgroups(&cgroup, 0).map_err(|e| format!("exec: {e}"))?;
+    cgroups::join_cgroups(&cgroup, 0)?;
     let pty = if proc.terminal().unwrap_or(false) {
         let sock = console_socket
             .as_ref()
-            .ok_or("exec: a terminal needs --console-socket")?;
+            .ok_or_else(|| OciError::Usage("exec: a terminal needs --console-socket".into()))?;
         let size = proc
             .console_size()
             .map(|b| (b.height() as u16, b.width() as u16));
@@ -109,7 +113,10 @@ pub(crate) fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
     // was alive all along (the core opens the namespaces through the
     // pinned directory, where a dead process's entries are gone).
     target.confirm()?;
-    let mut child = sb.spawn(&cmd).map_err(|e| format!("exec: {e}"))?;
+    let mut child = sb.spawn(&cmd).map_err(|source| OciError::Spawn {
+        context: "exec",
+        source,
+    })?;
     drop((pty, target));
     if let Some(p) = pid_file {
         pidfile::write(p, child.pid())?;
@@ -119,6 +126,9 @@ pub(crate) fn exec(cli: &Cli, log: &Logger) -> Res<i32> {
         std::mem::forget(child);
         return Ok(0);
     }
-    let out = child.wait().map_err(|e| format!("exec: wait: {e}"))?;
+    let out = child.wait().map_err(|source| OciError::Spawn {
+        context: "exec: wait",
+        source,
+    })?;
     Ok(out.code())
 }

@@ -1,12 +1,14 @@
 //! `features`: what this runtime supports (runtime-spec features JSON).
 
-use crate::{Res, OCI_VERSION};
+use crate::error::{OciError, Res};
+use crate::OCI_VERSION;
 
 /// Print the features JSON.
 pub(crate) fn print() -> Res<()> {
     println!(
         "{}",
-        serde_json::to_string_pretty(&features()).map_err(|e| e.to_string())?
+        serde_json::to_string_pretty(&features())
+            .map_err(|e| OciError::json("print the features", e))?
     );
     Ok(())
 }

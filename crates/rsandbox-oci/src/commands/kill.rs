@@ -4,6 +4,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 
 use super::status;
+use crate::error::OciError;
 use crate::state::{self, Locked, Saved};
 use crate::{cgroups, Res};
 
@@ -47,7 +48,11 @@ fn parse_signal(s: &str) -> Res<i32> {
         "IO" | "POLL" => libc::SIGIO,
         "PWR" => libc::SIGPWR,
         "SYS" => libc::SIGSYS,
-        _ => return Err(format!("unknown signal {s:?}")),
+        _ => {
+            return Err(OciError::Usage(format!(
+                "unknown signal {s:?} (a number 1-64, KILL or SIGKILL)"
+            )))
+        }
     };
     Ok(n)
 }
@@ -58,12 +63,12 @@ fn signal_pid(s: &Saved, sig: i32) -> Res<()> {
     // SAFETY: pidfd_open with integer arguments.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, s.pid, 0) };
     if fd < 0 {
-        return Err(format!("container {:?} is not running", s.id));
+        return Err(OciError::NotRunning(s.id.clone()));
     }
     // SAFETY: a fresh fd we own.
     let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
     if !state::alive(s) {
-        return Err(format!("container {:?} is not running", s.id));
+        return Err(OciError::NotRunning(s.id.clone()));
     }
     // SAFETY: pidfd_send_signal on our pidfd, no siginfo.
     let r = unsafe {
@@ -76,7 +81,7 @@ fn signal_pid(s: &Saved, sig: i32) -> Res<()> {
         )
     };
     if r < 0 {
-        return Err(format!("kill: {}", std::io::Error::last_os_error()));
+        return Err(OciError::last_os("kill"));
     }
     Ok(())
 }
@@ -90,7 +95,7 @@ pub(crate) fn kill(root: &Path, id: &str, signal: &str, all: bool) -> Res<()> {
         return Ok(());
     }
     if status(&s) == "stopped" {
-        return Err(format!("container {id:?} is not running"));
+        return Err(OciError::NotRunning(id.to_string()));
     }
     signal_pid(&s, sig)
 }

@@ -3,8 +3,8 @@
 use std::path::Path;
 
 use super::{state_json, status};
+use crate::error::{OciError, Res};
 use crate::state;
-use crate::Res;
 
 pub(crate) fn list(root: &Path, format: &str, quiet: bool) -> Res<()> {
     let mut all = Vec::new();
@@ -22,7 +22,8 @@ pub(crate) fn list(root: &Path, format: &str, quiet: bool) -> Res<()> {
         }
     } else if format == "json" {
         let v: Vec<_> = all.iter().map(state_json).collect();
-        println!("{}", serde_json::to_string(&v).map_err(|e| e.to_string())?);
+        let text = serde_json::to_string(&v).map_err(|e| OciError::json("print the list", e))?;
+        println!("{text}");
     } else {
         println!(
             "{:<20} {:<8} {:<8} {:<40} CREATED",

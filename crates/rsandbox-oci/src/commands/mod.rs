@@ -15,6 +15,7 @@ mod update;
 use std::path::Path;
 
 use crate::cli::{Cli, Cmd};
+use crate::error::OciError;
 use crate::log::Logger;
 use crate::state::Saved;
 use crate::{cgroups, hooks, sealed_exe, timing, Res, OCI_VERSION};
@@ -22,9 +23,11 @@ use crate::{cgroups, hooks, sealed_exe, timing, Res, OCI_VERSION};
 /// Run the parsed verb. `exec` exits with its process's code.
 pub fn dispatch(cli: &Cli, log: &Logger) -> Res<()> {
     if cli.systemd_cgroup && !Path::new("/run/systemd/system").exists() {
-        return Err("--systemd-cgroup: systemd is not running on this machine; \
-                    drop the flag (cgroupfs paths are used)"
-            .into());
+        return Err(OciError::Usage(
+            "--systemd-cgroup: systemd is not running on this machine; drop the flag \
+             (cgroupfs paths are used)"
+                .into(),
+        ));
     }
     // The commands that put a process of the runtime into a container run
     // from a sealed copy of the runtime (see sealed_exe); `start` does so
@@ -86,7 +89,7 @@ pub(crate) fn status(s: &Saved) -> &'static str {
 /// (poststart and poststop, per runtime-spec): logged and printed.
 pub(crate) fn run_warning_hooks(s: &Saved, kind: hooks::Kind, log: &Logger) {
     if let Err(e) = hooks::run(s.hooks.as_ref(), kind, &state_json(s), None) {
-        log.log("warning", &e);
+        log.log("warning", &e.to_string());
         eprintln!("rsandbox-oci: warning: {e}");
     }
 }

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use super::status;
+use crate::error::OciError;
 use crate::state::Locked;
 use crate::{cgroups, Res};
 
@@ -12,9 +13,11 @@ pub(crate) fn pause(root: &Path, id: &str, on: bool) -> Res<()> {
     let st = status(&s);
     match (on, st) {
         (true, "running") | (false, "paused") => cgroups::freeze(&s.cgroup, on),
-        _ => Err(format!(
-            "cannot {} container {id:?} in state {st}",
-            if on { "pause" } else { "resume" }
-        )),
+        _ => Err(OciError::WrongState {
+            verb: if on { "pause" } else { "resume" },
+            id: id.to_string(),
+            status: st,
+            hint: "",
+        }),
     }
 }

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::{run_warning_hooks, state_json, status};
+use crate::error::OciError;
 use crate::log::Logger;
 use crate::state::{self, Locked};
 use crate::{hooks, sealed_exe, spec, target, timing, Res};
@@ -17,7 +18,12 @@ pub(crate) fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
     let st = status(&s);
     timing::mark("lock + load + status");
     if st != "created" {
-        return Err(format!("cannot start container {id:?} in state {st}"));
+        return Err(OciError::WrongState {
+            verb: "start",
+            id: id.to_string(),
+            status: st,
+            hint: "",
+        });
     }
     // startContainer hooks join the container's namespaces, described by
     // the config; without any, config.json is not read at all.
@@ -40,11 +46,11 @@ pub(crate) fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
         .write(true)
         .custom_flags_nonblock()
         .open(&fifo)
-        .map_err(|e| format!("open exec fifo: {e}"))?;
+        .map_err(|e| OciError::io("open exec fifo", &fifo, e))?;
     (&f).write_all(&[1])
-        .map_err(|e| format!("release the container: {e}"))?;
+        .map_err(|e| OciError::io("release the container through", &fifo, e))?;
     drop(f);
-    std::fs::remove_file(&fifo).map_err(|e| format!("remove the exec fifo: {e}"))?;
+    std::fs::remove_file(&fifo).map_err(|e| OciError::io("remove the exec fifo", &fifo, e))?;
     timing::mark("release through the fifo");
     // Running from here on; in memory only, for the poststart hook's state.
     s.status = "running".into();

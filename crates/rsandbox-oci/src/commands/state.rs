@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use crate::error::OciError;
 use crate::state::Locked;
 use crate::{cgroups, Res};
 
@@ -11,7 +12,8 @@ pub(crate) fn state(root: &Path, id: &str) -> Res<()> {
     let s = l.load()?;
     println!(
         "{}",
-        serde_json::to_string_pretty(&super::state_json(&s)).map_err(|e| e.to_string())?
+        serde_json::to_string_pretty(&super::state_json(&s))
+            .map_err(|e| OciError::json("print the state", e))?
     );
     Ok(())
 }
@@ -24,7 +26,7 @@ pub(crate) fn ps(root: &Path, id: &str, format: &str) -> Res<()> {
     if format == "json" {
         println!(
             "{}",
-            serde_json::to_string(&pids).map_err(|e| e.to_string())?
+            serde_json::to_string(&pids).map_err(|e| OciError::json("print the pids", e))?
         );
     } else {
         println!("PID");

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::cli::{Cli, Cmd};
+use crate::error::OciError;
 use crate::state::Locked;
 use crate::{cgroups, Res};
 
@@ -33,7 +34,7 @@ pub(crate) fn update(cli: &Cli) -> Res<()> {
     let l = Locked::open(&cli.root, id)?;
     let s = l.load()?;
     if super::status(&s) == "stopped" {
-        return Err(format!("container {id:?} is not running"));
+        return Err(OciError::NotRunning(id.to_string()));
     }
     cgroups::update(&s.cgroup, &u)
 }
@@ -42,13 +43,18 @@ pub(crate) fn update(cli: &Cli) -> Res<()> {
 fn update_from_json(p: &Path) -> Res<cgroups::Update> {
     let text = if p == Path::new("-") {
         let mut s = String::new();
-        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|e| e.to_string())?;
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map_err(|source| {
+            OciError::Os {
+                op: "--resources -: read stdin".into(),
+                source,
+            }
+        })?;
         s
     } else {
-        std::fs::read_to_string(p).map_err(|e| format!("read {}: {e}", p.display()))?
+        std::fs::read_to_string(p).map_err(|e| OciError::io("read", p, e))?
     };
     let r: oci_spec::runtime::LinuxResources =
-        serde_json::from_str(&text).map_err(|e| format!("parse resources: {e}"))?;
+        serde_json::from_str(&text).map_err(|e| OciError::json("parse resources", e))?;
     let mut u = cgroups::Update::default();
     if let Some(m) = r.memory() {
         u.memory = m.limit();

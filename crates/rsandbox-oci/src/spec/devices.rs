@@ -3,7 +3,7 @@
 use oci_spec::runtime::{LinuxDevice, Spec};
 use rsandbox::Sandbox;
 
-use super::{Ctx, Res};
+use super::{Ctx, OciError, Res};
 
 /// The default devices of the runtime-spec, all provided by the core's
 /// minimal `/dev`.
@@ -25,9 +25,9 @@ pub(super) fn apply(mut sb: Sandbox, spec: &Spec, cx: &mut Ctx) -> Res<Sandbox> 
     for d in l.devices().iter().flatten().filter(|_| cx.fs_on) {
         let p = d.path();
         if !p.is_absolute() {
-            return Err(format!(
-                "linux.devices: {} must be an absolute path",
-                p.display()
+            return Err(OciError::spec(
+                "linux.devices",
+                format!("{} must be an absolute path", p.display()),
             ));
         }
         if cx.dev_done && DEFAULT_DEVICES.contains(&p.to_string_lossy().as_ref()) {
@@ -49,14 +49,19 @@ fn node(sb: Sandbox, d: &LinuxDevice) -> Res<Sandbox> {
         T::B => K::Block,
         T::P => K::Fifo,
         T::A => {
-            return Err(format!(
-                "linux.devices: {}: type \"a\" is for the device cgroup only",
-                p.display()
+            return Err(OciError::spec(
+                "linux.devices",
+                format!(
+                    "{}: type \"a\" is for the device cgroup only (linux.resources.devices)",
+                    p.display()
+                ),
             ))
         }
     };
     let to_u32 = |v: i64, what: &str| {
-        u32::try_from(v).map_err(|_| format!("linux.devices: {}: bad {what} {v}", p.display()))
+        u32::try_from(v).map_err(|_| {
+            OciError::spec("linux.devices", format!("{}: bad {what} {v}", p.display()))
+        })
     };
     Ok(sb.device(
         p,

@@ -7,7 +7,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
 use rsandbox::fs::MountStep;
 use rsandbox::Sandbox;
 
-use super::{Ctx, Res};
+use super::{Ctx, OciError, Res};
 
 /// Where sysfs went, for the cgroup mounts under it.
 #[derive(Default)]
@@ -37,9 +37,9 @@ pub(super) fn apply(mut sb: Sandbox, spec: &Spec, cx: &mut Ctx) -> Res<Sandbox> 
 fn one(mut sb: Sandbox, m: &Mount, cx: &mut Ctx, sys: &mut Sys) -> Res<Sandbox> {
     let dst = m.destination();
     if !dst.is_absolute() {
-        return Err(format!(
-            "mounts: destination {} must be absolute",
-            dst.display()
+        return Err(OciError::spec(
+            "mounts",
+            format!("destination {} must be absolute", dst.display()),
         ));
     }
     let opts: Vec<&str> = m.options().iter().flatten().map(String::as_str).collect();
@@ -98,10 +98,13 @@ fn one(mut sb: Sandbox, m: &Mount, cx: &mut Ctx, sys: &mut Sys) -> Res<Sandbox> 
             sb = sb.ro_bind("/sys/fs/cgroup", dst);
         }
         other => {
-            return Err(format!(
-                "mounts: type {other:?} on {} is not supported by rsandbox-oci \
-                 (supported: bind, proc, tmpfs, sysfs, devpts on /dev/pts, mqueue)",
-                dst.display()
+            return Err(OciError::unsupported(
+                "mounts",
+                format!(
+                    "type {other:?} on {} is not supported by rsandbox-oci \
+                     (supported: bind, proc, tmpfs, sysfs, devpts on /dev/pts, mqueue)",
+                    dst.display()
+                ),
             ))
         }
     }
@@ -111,10 +114,9 @@ fn one(mut sb: Sandbox, m: &Mount, cx: &mut Ctx, sys: &mut Sys) -> Res<Sandbox> 
 /// A bind mount; a relative source is under the bundle.
 fn bind(sb: Sandbox, m: &Mount, bundle: &Path, ro: bool) -> Res<Sandbox> {
     let dst = m.destination();
-    let src = m
-        .source()
-        .as_ref()
-        .ok_or_else(|| format!("mounts: bind on {} has no source", dst.display()))?;
+    let src = m.source().as_ref().ok_or_else(|| {
+        OciError::spec("mounts", format!("bind on {} has no source", dst.display()))
+    })?;
     let src = if src.is_absolute() {
         src.clone()
     } else {
@@ -130,10 +132,11 @@ fn bind(sb: Sandbox, m: &Mount, bundle: &Path, ro: bool) -> Res<Sandbox> {
 /// A tmpfs with its `size=` and `mode=` options (read-only with `ro`).
 fn tmpfs(mut sb: Sandbox, m: &Mount, opts: &[&str], ro: bool) -> Res<Sandbox> {
     let dst = m.destination();
+    let bad = |opt: String| OciError::spec("mounts", format!("{}: bad {opt}", dst.display()));
     let size = opts
         .iter()
         .find_map(|o| o.strip_prefix("size="))
-        .map(|s| parse_size(s).ok_or_else(|| format!("mounts: {}: bad size={s}", dst.display())))
+        .map(|s| parse_size(s).ok_or_else(|| bad(format!("size={s}"))))
         .transpose()?
         .unwrap_or_else(default_tmpfs_size);
     let mode = opts
@@ -143,7 +146,7 @@ fn tmpfs(mut sb: Sandbox, m: &Mount, opts: &[&str], ro: bool) -> Res<Sandbox> {
             u32::from_str_radix(s, 8)
                 .ok()
                 .filter(|m| *m <= 0o7777)
-                .ok_or_else(|| format!("mounts: {}: bad mode={s}", dst.display()))
+                .ok_or_else(|| bad(format!("mode={s}")))
         })
         .transpose()?;
     // runtime-tools checks the source mountinfo shows.

@@ -5,7 +5,7 @@
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use rsandbox::{IdMap, Sandbox};
 
-use super::{Ctx, Res};
+use super::{Ctx, OciError, Res};
 
 /// `linux.namespaces`: new ones, or joined by path (mount, pid, network,
 /// ipc, uts and cgroup only).
@@ -47,12 +47,15 @@ fn joinable(t: LinuxNamespaceType, p: &std::path::Path) -> Res<rsandbox::Namespa
         // runc does (its root becomes the container's).
         LinuxNamespaceType::Mount => N::Mount,
         other => {
-            return Err(format!(
-                "linux.namespaces: joining the {} namespace by path ({}) is \
-                 not supported by rsandbox-oci (only mount, pid, network, ipc, \
-                 uts and cgroup can be joined); ask for a new one (no \"path\")",
-                ns_name(other),
-                p.display()
+            return Err(OciError::unsupported(
+                "linux.namespaces",
+                format!(
+                    "joining the {} namespace by path ({}) is not supported by \
+                     rsandbox-oci (only mount, pid, network, ipc, uts and cgroup can be \
+                     joined); ask for a new one (no \"path\")",
+                    ns_name(other),
+                    p.display()
+                ),
             ))
         }
     })
@@ -76,13 +79,19 @@ pub(super) fn id_maps(mut sb: Sandbox, spec: &Spec, _cx: &mut Ctx) -> Res<Sandbo
 pub(super) fn uts(mut sb: Sandbox, spec: &Spec, cx: &mut Ctx) -> Res<Sandbox> {
     if let Some(h) = spec.hostname().as_ref().filter(|h| !h.is_empty()) {
         if !cx.has_ns(LinuxNamespaceType::Uts) {
-            return Err("hostname: needs its own uts namespace".into());
+            return Err(OciError::spec(
+                "hostname",
+                "needs its own uts namespace (add one to linux.namespaces)",
+            ));
         }
         sb = sb.hostname(h.clone());
     }
     if let Some(d) = spec.domainname().as_ref().filter(|d| !d.is_empty()) {
         if !cx.has_ns(LinuxNamespaceType::Uts) {
-            return Err("domainname: needs its own uts namespace".into());
+            return Err(OciError::spec(
+                "domainname",
+                "needs its own uts namespace (add one to linux.namespaces)",
+            ));
         }
         cx.sysctls
             .push(("uts", "kernel.domainname".to_string(), d.clone()));
@@ -100,15 +109,15 @@ pub(super) fn sysctls(sb: Sandbox, spec: &Spec, cx: &mut Ctx) -> Res<Sandbox> {
     keys.sort();
     for (k, v) in keys {
         let Some((file, ns)) = sysctl_ns(k) else {
-            return Err(format!(
-                "linux.sysctl: {k} is not namespaced (setting it would change \
-                 the host)"
+            return Err(OciError::spec(
+                "linux.sysctl",
+                format!("{k} is not namespaced (setting it would change the host)"),
             ));
         };
         if !cx.has_ns(ns) {
-            return Err(format!(
-                "linux.sysctl: {k} needs its own {} namespace",
-                ns_name(ns)
+            return Err(OciError::spec(
+                "linux.sysctl",
+                format!("{k} needs its own {} namespace", ns_name(ns)),
             ));
         }
         cx.sysctls.push((file, k.clone(), v.clone()));

@@ -5,7 +5,7 @@ use oci_spec::runtime::PosixRlimitType;
 use rsandbox::limits::Resource;
 use rsandbox::{Command, Sandbox};
 
-use super::Res;
+use super::{OciError, Res};
 
 /// Remove from `process.capabilities` the names this kernel does not have
 /// (unknown, or beyond `cap_last_cap`), with a warning: runc ignores them
@@ -65,12 +65,17 @@ pub(super) fn apply_process(
         .args()
         .as_ref()
         .filter(|a| !a.is_empty())
-        .ok_or("process.args: missing or empty")?;
+        .ok_or_else(|| OciError::spec("process.args", "missing or empty"))?;
     let command = Command::from_argv(args);
     for kv in process.env().iter().flatten() {
         match kv.split_once('=') {
             Some((k, v)) => sb = sb.env(k, v),
-            None => return Err(format!("process.env: {kv:?} has no '='")),
+            None => {
+                return Err(OciError::spec(
+                    "process.env",
+                    format!("{kv:?} has no '=' (KEY=VALUE)"),
+                ))
+            }
         }
     }
     sb = sb.cwd(process.cwd());
@@ -90,8 +95,9 @@ pub(super) fn apply_process(
     // the seccomp filter, and the payload would see it set.
     sb = sb.no_new_privs(process.no_new_privileges() == Some(true));
     for r in process.rlimits().iter().flatten() {
-        let res = rlimit_resource(r.typ())
-            .ok_or_else(|| format!("process.rlimits: {:?} is not supported", r.typ()))?;
+        let res = rlimit_resource(r.typ()).ok_or_else(|| {
+            OciError::unsupported("process.rlimits", format!("{:?} is not supported", r.typ()))
+        })?;
         sb = sb.rlimit(res, r.soft(), r.hard());
     }
     if let Some(adj) = process.oom_score_adj() {

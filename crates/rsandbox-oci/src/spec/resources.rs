@@ -5,7 +5,7 @@
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources, Spec};
 use rsandbox::Sandbox;
 
-use super::{Ctx, Res};
+use super::{Ctx, OciError, Res};
 
 /// Every resource section, in the order runc applies them.
 pub(super) fn apply(mut sb: Sandbox, spec: &Spec, cx: &mut Ctx) -> Res<Sandbox> {
@@ -24,7 +24,10 @@ pub(super) fn apply(mut sb: Sandbox, spec: &Spec, cx: &mut Ctx) -> Res<Sandbox> 
         sb = cpu(sb, c);
     }
     if r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()) {
-        return Err("linux.resources.hugepageLimits: not supported".into());
+        return Err(OciError::unsupported(
+            "linux.resources.hugepageLimits",
+            "not supported; remove it",
+        ));
     }
     if let Some(b) = r.block_io() {
         sb = map_block_io(sb, b)?;
@@ -83,14 +86,14 @@ fn devices(mut sb: Sandbox, r: &LinuxResources, cx: &mut Ctx) -> Res<Sandbox> {
         return Ok(sb);
     };
     let rules = crate::devices::rules(d)?;
-    match crate::devices::enforceable() {
-        Ok(()) => {
+    match crate::devices::unenforceable() {
+        None => {
             sb = sb
                 .device_rules(rules.clone())
                 .device_rules_via_ebpf(crate::devices::force_ebpf());
             cx.device_rules = rules;
         }
-        Err(why) => cx.warnings.push(format!(
+        Some(why) => cx.warnings.push(format!(
             "linux.resources.devices: not enforced: {why}; the minimal /dev \
              holds only the default devices, but a process with CAP_MKNOD \
              can make and open others"
@@ -106,8 +109,9 @@ fn map_block_io(mut sb: Sandbox, b: &oci_spec::runtime::LinuxBlockIo) -> Res<San
     let dev = |major: i64, minor: i64| -> Res<(u32, u32)> {
         match (u32::try_from(major), u32::try_from(minor)) {
             (Ok(a), Ok(b)) => Ok((a, b)),
-            _ => Err(format!(
-                "linux.resources.blockIO: bad device {major}:{minor}"
+            _ => Err(OciError::spec(
+                "linux.resources.blockIO",
+                format!("bad device {major}:{minor}"),
             )),
         }
     };
@@ -117,11 +121,11 @@ fn map_block_io(mut sb: Sandbox, b: &oci_spec::runtime::LinuxBlockIo) -> Res<San
             .flatten()
             .any(|d| d.leaf_weight().is_some());
     if leaf {
-        return Err(
-            "linux.resources.blockIO: leafWeight is not supported (it was the CFQ \
-                    scheduler's, removed in Linux 5.0); remove it"
-                .into(),
-        );
+        return Err(OciError::unsupported(
+            "linux.resources.blockIO",
+            "leafWeight is not supported (it was the CFQ scheduler's, removed in Linux \
+             5.0); remove it",
+        ));
     }
     if let Some(w) = b.weight() {
         sb = sb.blkio_weight(w);

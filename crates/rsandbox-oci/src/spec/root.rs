@@ -6,20 +6,20 @@ use std::path::{Path, PathBuf};
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use rsandbox::Sandbox;
 
-use super::{Ctx, Res};
+use super::{Ctx, OciError, Res};
 
 /// `root.path`, made absolute (relative to the bundle) and canonical.
 pub(super) fn path(spec: &Spec, bundle: &Path) -> Res<PathBuf> {
     let root = spec
         .root()
         .as_ref()
-        .ok_or("root: missing (a container needs a root filesystem)")?;
+        .ok_or_else(|| OciError::spec("root", "missing (a container needs a root filesystem)"))?;
     let root_path = if root.path().is_absolute() {
         root.path().clone()
     } else {
         bundle.join(root.path())
     };
-    std::fs::canonicalize(&root_path).map_err(|e| format!("root.path {}: {e}", root_path.display()))
+    std::fs::canonicalize(&root_path).map_err(|e| OciError::io("root.path", &root_path, e))
 }
 
 /// The root filesystem, read-only with `root.readonly`. Without a mount

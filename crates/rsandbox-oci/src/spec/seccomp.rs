@@ -4,7 +4,7 @@
 use oci_spec::runtime::Spec;
 use rsandbox::Sandbox;
 
-use super::{Ctx, Res};
+use super::{Ctx, OciError, Res};
 
 /// The filter, as the core's OCI JSON.
 pub(super) fn apply(sb: Sandbox, spec: &Spec, cx: &mut Ctx) -> Res<Sandbox> {
@@ -23,13 +23,16 @@ pub(super) fn seccomp_json(
     warnings: &mut Vec<String>,
 ) -> Res<String> {
     let json = serde_json::to_value(seccomp)
-        .map_err(|e| format!("linux.seccomp: serialize: {e}"))?
+        .map_err(|e| OciError::json("linux.seccomp: serialize", e))?
         .to_string();
     let policy = Sandbox::new()
         .seccomp_oci_json(json.clone())
         .seccomp_config()
         .policy()
-        .map_err(|e| format!("linux.seccomp: {e}"))?;
+        .map_err(|source| OciError::Rejected {
+            context: "linux.seccomp",
+            source,
+        })?;
     if let Some(p) = policy.filter(|p| !p.skipped_syscalls().is_empty()) {
         warnings.push(format!(
             "linux.seccomp: syscalls unknown here, ignored: {}",

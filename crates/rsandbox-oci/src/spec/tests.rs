@@ -153,7 +153,7 @@ fn sample_maps_every_field() {
 fn refused(f: impl FnOnce(&mut serde_json::Value), needle: &str) {
     let mut cfg = sample();
     f(&mut cfg);
-    let e = map_json(&cfg).unwrap_err();
+    let e = map_json(&cfg).unwrap_err().to_string();
     assert!(e.contains(needle), "{e:?} lacks {needle:?}");
 }
 
@@ -184,6 +184,26 @@ fn refusals_name_the_field() {
     refused(
         |c| c["linux"]["seccomp"]["defaultAction"] = "SCMP_ACT_NOTIFY".into(),
         "seccomp",
+    );
+}
+
+/// A field rsandbox-oci does not implement and a field that is wrong are
+/// told apart by their error's kind, not by its text.
+#[test]
+fn refusals_say_which_kind() {
+    let mut cfg = sample();
+    cfg["mounts"][0] = serde_json::json!({"destination": "/x", "type": "nfs", "source": "a"});
+    let e = map_json(&cfg).unwrap_err();
+    assert!(
+        matches!(&e, OciError::Unsupported { field, .. } if field == "mounts"),
+        "{e:?}"
+    );
+    let mut cfg = sample();
+    cfg["linux"]["sysctl"] = serde_json::json!({"kernel.panic": "1"});
+    let e = map_json(&cfg).unwrap_err();
+    assert!(
+        matches!(&e, OciError::Spec { field, .. } if field == "linux.sysctl"),
+        "{e:?}"
     );
 }
 
@@ -270,7 +290,7 @@ fn lsm_labels_are_always_refused() {
     ] {
         let mut cfg = sample();
         cfg[set.0][set.1] = "system_u:object_r:x_t:s0".into();
-        let e = map_json(&cfg).unwrap_err();
+        let e = map_json(&cfg).unwrap_err().to_string();
         assert!(e.starts_with(field), "{e}");
     }
 }

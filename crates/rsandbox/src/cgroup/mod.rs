@@ -256,6 +256,15 @@ fn kill_dirs(dirs: &[&Path]) -> bool {
     }
 }
 
+/// Kill every process in the cgroup directories `dirs` (`cgroup.kill`
+/// where the kernel has it, which also catches processes forked meanwhile;
+/// then SIGKILL to whatever is listed, repeatedly) until they are empty.
+/// False if some are left after about 2 s. Public so the OCI runtime
+/// kills a container's tree the way the core kills a box's.
+pub fn kill_all(dirs: &[&Path]) -> bool {
+    kill_dirs(dirs)
+}
+
 /// rmdir with retries while the kernel still counts dying processes.
 /// Public so the OCI runtime removes its directories the same way.
 pub fn rmdir_retry(path: &Path, kill_first: bool, patience: Duration) -> io::Result<()> {
