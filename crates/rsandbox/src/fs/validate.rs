@@ -34,131 +34,114 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
         }
         return Ok(());
     }
-    let root = match &sb.fs.rootfs {
-        Some(r) => {
-            if has_nul(r) {
-                return Err(Error::invalid("rootfs", "path contains a NUL byte"));
-            }
-            match std::fs::metadata(r) {
-                Err(e) => return Err(Error::invalid("rootfs", format!("{}: {e}", r.display()))),
-                Ok(m) if !m.is_dir() => {
-                    return Err(Error::invalid(
-                        "rootfs",
-                        format!("{} is not a directory", r.display()),
-                    ))
-                }
-                Ok(_) => r.clone(),
-            }
-        }
-        None => PathBuf::from("/"),
-    };
-    let root_fd = open_dir(&root)?;
-    let default_view = sb.fs.rootfs.is_none() && !sb.fs.bare;
-    // bubblewrap's empty root: nothing exists but what the steps make.
-    let empty_root = sb.fs.rootfs.is_none() && sb.fs.bare;
-    let user_ns = sb.has_ns(Namespace::User);
-    let pid_ns = sb.has_ns(Namespace::Pid);
-    // A namespace of the box's own (new, or joined: then the kernel judges).
-    let own_ns = |ns: Namespace| sb.has_ns(ns) || sb.join_ns.iter().any(|(k, _)| *k == ns);
-
-    let steps = effective_steps(sb);
-    let first_user = steps.len() - sb.fs.steps.len();
-    let mut proc_dsts: Vec<PathBuf> = steps
-        .iter()
-        .filter_map(|s| match s {
-            MountStep::Proc { dst } => normalize(dst),
-            _ => None,
-        })
-        .collect();
-    proc_dsts.push(PathBuf::from("/proc"));
-
+    let view = View::new(sb)?;
     let mut seen: Vec<(PathBuf, usize)> = Vec::new();
-    for (i, step) in steps.iter().enumerate() {
+    for (i, step) in view.steps.iter().enumerate() {
         // The default view's own steps are right by construction (made from
         // the host's entries): only the caller's are checked, against them.
-        let Some(user_idx) = i.checked_sub(first_user) else {
+        let Some(user_idx) = i.checked_sub(view.first_user) else {
             continue;
         };
-        let kind = step.kind();
-        let raw = step.dst();
-        if has_nul(raw) {
-            return Err(Error::invalid(
-                kind,
-                format!("destination {:?} contains a NUL byte", raw),
-            ));
+        let dst = destination(step, &view.proc_dsts)?;
+        check_unique(sb, &view, step, &dst, &seen)?;
+        seen.push((dst.clone(), user_idx));
+        let at = view.place(i, &dst);
+        if check_step(step, &dst, &at, &view)? == Exists::NotNeeded {
+            continue;
         }
-        if !raw.is_absolute() {
+        if view.default_view && !at.shadowed && !at.writable_parent && at.existing.is_none() {
             return Err(Error::invalid(
-                kind,
+                step.kind(),
                 format!(
-                    "destination {} must be an absolute path inside the box",
-                    raw.display()
+                    "destination {} does not exist on the host, whose root the default \
+                     view mounts read-only: mount a tmpfs on a parent first, or use rootfs()",
+                    dst.display()
                 ),
             ));
         }
-        let Some(dst) = normalize(raw) else {
-            return Err(Error::invalid(
-                kind,
-                format!("destination {} must not contain '..'", raw.display()),
-            ));
+    }
+    Ok(())
+}
+
+/// What the steps are checked against: the new root as the host shows it,
+/// the description's namespaces, every step (the default view's first).
+struct View {
+    root_fd: OwnedFd,
+    default_view: bool,
+    /// bubblewrap's empty root: nothing exists but what the steps make.
+    empty_root: bool,
+    user_ns: bool,
+    pid_ns: bool,
+    /// Namespaces of the box's own, new or joined (then the kernel judges).
+    own_ns: Vec<Namespace>,
+    steps: Vec<MountStep>,
+    /// The index of the caller's first step.
+    first_user: usize,
+    /// Where a proc is mounted (its process entries cannot be covered).
+    proc_dsts: Vec<PathBuf>,
+}
+
+/// What the new root holds at one step's destination.
+struct Place {
+    /// An earlier mount covers it: the host says nothing about it.
+    shadowed: bool,
+    /// An earlier writable mount above it lets the box make it.
+    writable_parent: bool,
+    existing: Option<Kind>,
+}
+
+/// Whether a step needs its destination to exist (or be makeable).
+#[derive(PartialEq, Eq)]
+enum Exists {
+    Needed,
+    NotNeeded,
+}
+
+impl View {
+    fn new(sb: &Sandbox) -> Result<View> {
+        let root = match &sb.fs.rootfs {
+            Some(r) => rootfs_dir(r)?,
+            None => PathBuf::from("/"),
         };
-        if dst == Path::new("/") && !matches!(step, MountStep::RemountRo { .. }) {
-            return Err(Error::invalid(
-                kind,
-                "destination / is the root itself: use rootfs() to choose it",
-            ));
-        }
-        for p in &proc_dsts {
-            if let Ok(rest) = dst.strip_prefix(p) {
-                let first = rest.components().next().map(|c| c.as_os_str().to_owned());
-                if let Some(first) = first {
-                    let f = first.as_bytes();
-                    let is_pid = f.iter().all(u8::is_ascii_digit);
-                    if f == b"self" || f == b"thread-self" || is_pid {
-                        return Err(Error::invalid(
-                            kind,
-                            format!(
-                                "destination {} is inside {}/{}, the box's own process \
-                                 entries: mounting over them is refused",
-                                dst.display(),
-                                p.display(),
-                                first.to_string_lossy()
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
-        if !sb.fs.bare
-            && !matches!(
-                step,
-                MountStep::Mask { .. } | MountStep::RemountRo { .. } | MountStep::Chmod { .. }
-            )
-        {
-            if let Some((_, j)) = seen.iter().find(|(d, _)| *d == dst) {
-                return Err(Error::invalid(
-                    kind,
-                    format!(
-                        "destination {} is already used by step {} ({}); \
-                         two steps cannot make the same path",
-                        dst.display(),
-                        j,
-                        steps[first_user + j].kind()
-                    ),
-                ));
-            }
-        }
-        seen.push((dst.clone(), user_idx));
-        // Is the path covered by an earlier mount, so the host (or rootfs)
-        // says nothing about it? Binds of a host path onto itself (the
-        // default view's) show the same tree and do not count.
+        let steps = effective_steps(sb);
+        let first_user = steps.len() - sb.fs.steps.len();
+        let mut proc_dsts: Vec<PathBuf> = steps
+            .iter()
+            .filter_map(|s| match s {
+                MountStep::Proc { dst } => normalize(dst),
+                _ => None,
+            })
+            .collect();
+        proc_dsts.push(PathBuf::from("/proc"));
+        let own_ns = [Namespace::Ipc, Namespace::Net]
+            .into_iter()
+            .filter(|ns| sb.has_ns(*ns) || sb.join_ns.iter().any(|(k, _)| k == ns))
+            .collect();
+        Ok(View {
+            root_fd: open_dir(&root)?,
+            default_view: sb.fs.rootfs.is_none() && !sb.fs.bare,
+            empty_root: sb.fs.rootfs.is_none() && sb.fs.bare,
+            user_ns: sb.has_ns(Namespace::User),
+            pid_ns: sb.has_ns(Namespace::Pid),
+            own_ns,
+            steps,
+            first_user,
+            proc_dsts,
+        })
+    }
+
+    /// What the new root holds at `dst`, step `i`'s destination. Binds of
+    /// a host path onto itself (the default view's) show the same tree and
+    /// do not shadow.
+    fn place(&self, i: usize, dst: &Path) -> Place {
         let strictly_under =
             |s: &MountStep| normalize(s.dst()).is_some_and(|d| dst.starts_with(&d) && d != dst);
-        let shadowed = steps[..i]
+        let earlier = &self.steps[..i];
+        let shadowed = earlier
             .iter()
             .any(|s| s.mounts_new() && !s.is_identity_bind() && strictly_under(s));
-        let writable_parent = (default_view && dst.parent() == Some(Path::new("/")))
-            || steps[..i].iter().any(|s| {
+        let writable_parent = (self.default_view && dst.parent() == Some(Path::new("/")))
+            || earlier.iter().any(|s| {
                 strictly_under(s)
                     && matches!(
                         s,
@@ -171,256 +154,398 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
                             }
                     )
             });
-        let existing = if shadowed || empty_root {
+        let existing = if shadowed || self.empty_root {
             None
         } else {
-            kind_in_root(root_fd.as_raw_fd(), &dst)
+            kind_in_root(self.root_fd.as_raw_fd(), dst)
         };
-
-        match step {
-            MountStep::Bind { src, .. } => {
-                if has_nul(src) {
-                    return Err(Error::invalid(kind, "source contains a NUL byte"));
-                }
-                let meta = std::fs::symlink_metadata(src).map_err(|e| {
-                    Error::invalid(
-                        kind,
-                        format!("source {} cannot be used: {e}", src.display()),
-                    )
-                })?;
-                if meta.file_type().is_symlink() {
-                    return Err(Error::invalid(
-                        kind,
-                        format!(
-                            "source {} is a symlink; bind its target, or recreate the link \
-                             with symlink()",
-                            src.display()
-                        ),
-                    ));
-                }
-                match (meta.is_dir(), existing) {
-                    (false, Some(Kind::Dir)) => {
-                        return Err(Error::invalid(
-                            kind,
-                            format!(
-                                "cannot bind file {} onto directory {}",
-                                src.display(),
-                                dst.display()
-                            ),
-                        ))
-                    }
-                    (true, Some(Kind::Other)) => {
-                        return Err(Error::invalid(
-                            kind,
-                            format!(
-                                "cannot bind directory {} onto non-directory {}",
-                                src.display(),
-                                dst.display()
-                            ),
-                        ))
-                    }
-                    _ => {}
-                }
-            }
-            MountStep::Tmpfs {
-                size, source, mode, ..
-            } => {
-                if *size == 0 {
-                    return Err(Error::invalid(
-                        kind,
-                        format!("size of the tmpfs on {} must be > 0", dst.display()),
-                    ));
-                }
-                if mode.is_some_and(|m| m > 0o7777) {
-                    return Err(Error::invalid(
-                        kind,
-                        format!(
-                            "mode of the tmpfs on {} must be at most 0o7777",
-                            dst.display()
-                        ),
-                    ));
-                }
-                if let Some(s) = source {
-                    if s.is_empty() || s.len() > 255 || s.bytes().any(|b| b == 0 || b == b'\n') {
-                        return Err(Error::invalid(
-                            kind,
-                            format!(
-                                "source {s:?} of the tmpfs on {} must be 1 to 255 bytes, \
-                                 without NUL or newline",
-                                dst.display()
-                            ),
-                        ));
-                    }
-                }
-            }
-            MountStep::Proc { .. }
-            | MountStep::Dev { .. }
-            | MountStep::Mqueue { .. }
-            | MountStep::Sysfs { .. } => {
-                // The kernel ties mqueue to the IPC namespace and sysfs to
-                // the network namespace: in a user namespace it refuses
-                // (EPERM) to mount them for namespaces it does not own.
-                let needs = match step {
-                    MountStep::Mqueue { .. } => Some((Namespace::Ipc, "an IPC", "ipc_ns()")),
-                    MountStep::Sysfs { .. } => Some((Namespace::Net, "a network", "net_ns()")),
-                    _ => None,
-                };
-                if let Some((ns, what, method)) = needs {
-                    if user_ns && !own_ns(ns) {
-                        return Err(Error::invalid(
-                            kind,
-                            format!(
-                                "mounting {kind} on {} in a user namespace needs {what} \
-                                 namespace: add {method}",
-                                dst.display()
-                            ),
-                        ));
-                    }
-                }
-                if matches!(step, MountStep::Proc { .. }) && user_ns && !pid_ns {
-                    return Err(Error::invalid(
-                        kind,
-                        format!(
-                            "mounting proc on {} in a user namespace needs a PID \
-                             namespace: add pid_ns()",
-                            dst.display()
-                        ),
-                    ));
-                }
-                if !shadowed && !empty_root && existing_is_not_real_dir(root_fd.as_raw_fd(), &dst) {
-                    return Err(Error::invalid(
-                        kind,
-                        format!("destination {} must be a real directory", dst.display()),
-                    ));
-                }
-            }
-            MountStep::Symlink { target, .. } => {
-                let link = (!shadowed && !empty_root)
-                    .then(|| link_in_root(root_fd.as_raw_fd(), &dst))
-                    .flatten();
-                match &link {
-                    Some(t) if t.as_slice() == target.as_os_str().as_bytes() => {}
-                    Some(t) => {
-                        return Err(Error::invalid(
-                            kind,
-                            format!(
-                                "Can't make symlink at {}: existing destination is {}",
-                                dst.display(),
-                                String::from_utf8_lossy(t)
-                            ),
-                        ))
-                    }
-                    None => {}
-                }
-                if existing.is_some() && link.is_none() {
-                    return Err(Error::invalid(
-                        kind,
-                        format!("{} already exists: symlink() only creates", dst.display()),
-                    ));
-                }
-                if target.as_os_str().is_empty() || has_nul(target) {
-                    return Err(Error::invalid(
-                        kind,
-                        format!(
-                            "target of link {} must be non-empty without NUL bytes",
-                            dst.display()
-                        ),
-                    ));
-                }
-            }
-            MountStep::Overlay {
-                lowers,
-                upper,
-                work,
-                ..
-            } => {
-                if lowers.is_empty() {
-                    return Err(Error::invalid(
-                        kind,
-                        format!("overlay on {} needs at least one lower", dst.display()),
-                    ));
-                }
-                if upper.is_some() != work.is_some() {
-                    return Err(Error::invalid(
-                        kind,
-                        format!("overlay on {} needs both upper and work", dst.display()),
-                    ));
-                }
-                for d in lowers.iter().chain(upper.iter()).chain(work.iter()) {
-                    if has_nul(d) || !std::fs::metadata(d).is_ok_and(|m| m.is_dir()) {
-                        return Err(Error::invalid(
-                            kind,
-                            format!(
-                                "overlay directory {} does not exist or is not a directory",
-                                d.display()
-                            ),
-                        ));
-                    }
-                }
-                if existing == Some(Kind::Other) {
-                    return Err(Error::invalid(
-                        kind,
-                        format!("overlay destination {} is not a directory", dst.display()),
-                    ));
-                }
-            }
-            MountStep::File { .. } if existing.is_some() => {
-                return Err(Error::invalid(
-                    kind,
-                    format!("{} already exists: file() only creates", dst.display()),
-                ))
-            }
-            MountStep::Dir { mode: Some(m), .. } if *m > 0o7777 => {
-                return Err(Error::invalid(
-                    kind,
-                    format!("mode {m:#o} of {} is above 0o7777", dst.display()),
-                ))
-            }
-            MountStep::Dir { .. } | MountStep::File { .. } => {}
-            MountStep::Device { mode, kind: k, .. } => {
-                if *mode > 0o7777 {
-                    return Err(Error::invalid(
-                        kind,
-                        format!("mode {mode:#o} of {} is above 0o7777", dst.display()),
-                    ));
-                }
-                if user_ns && *k != super::DeviceKind::Fifo {
-                    let host = std::fs::symlink_metadata(&dst);
-                    if !host.is_ok_and(|m| {
-                        use std::os::unix::fs::FileTypeExt;
-                        m.file_type().is_char_device() || m.file_type().is_block_device()
-                    }) {
-                        return Err(Error::invalid(
-                            kind,
-                            format!(
-                                "{}: in a user namespace the kernel refuses mknod of \
-                                 devices, and the host has no device there to bind",
-                                dst.display()
-                            ),
-                        ));
-                    }
-                }
-            }
-            MountStep::Chmod { mode, .. } if *mode > 0o7777 => {
-                return Err(Error::invalid(
-                    kind,
-                    format!("mode {mode:#o} of {} is above 0o7777", dst.display()),
-                ))
-            }
-            MountStep::Mask { .. } | MountStep::RemountRo { .. } | MountStep::Chmod { .. } => {
-                continue
-            }
+        Place {
+            shadowed,
+            writable_parent,
+            existing,
         }
-        if default_view && !shadowed && !writable_parent && existing.is_none() {
+    }
+
+    /// Whether the host (or rootfs) has a say at `dst`.
+    fn seen(&self, at: &Place) -> bool {
+        !at.shadowed && !self.empty_root
+    }
+}
+
+/// The rootfs directory, checked.
+fn rootfs_dir(r: &Path) -> Result<PathBuf> {
+    if has_nul(r) {
+        return Err(Error::invalid("rootfs", "path contains a NUL byte"));
+    }
+    match std::fs::metadata(r) {
+        Err(e) => Err(Error::invalid("rootfs", format!("{}: {e}", r.display()))),
+        Ok(m) if !m.is_dir() => Err(Error::invalid(
+            "rootfs",
+            format!("{} is not a directory", r.display()),
+        )),
+        Ok(_) => Ok(r.to_path_buf()),
+    }
+}
+
+/// The step's destination, normalized: absolute, without `..`, not the
+/// root, not over the box's own process entries in a proc.
+fn destination(step: &MountStep, proc_dsts: &[PathBuf]) -> Result<PathBuf> {
+    let kind = step.kind();
+    let raw = step.dst();
+    if has_nul(raw) {
+        return Err(Error::invalid(
+            kind,
+            format!("destination {:?} contains a NUL byte", raw),
+        ));
+    }
+    if !raw.is_absolute() {
+        return Err(Error::invalid(
+            kind,
+            format!(
+                "destination {} must be an absolute path inside the box",
+                raw.display()
+            ),
+        ));
+    }
+    let Some(dst) = normalize(raw) else {
+        return Err(Error::invalid(
+            kind,
+            format!("destination {} must not contain '..'", raw.display()),
+        ));
+    };
+    if dst == Path::new("/") && !matches!(step, MountStep::RemountRo { .. }) {
+        return Err(Error::invalid(
+            kind,
+            "destination / is the root itself: use rootfs() to choose it",
+        ));
+    }
+    for p in proc_dsts {
+        check_not_process_entry(kind, &dst, p)?;
+    }
+    Ok(dst)
+}
+
+/// Refuse a destination inside `proc`'s `self`, `thread-self` or a pid
+/// directory.
+fn check_not_process_entry(kind: &str, dst: &Path, proc: &Path) -> Result<()> {
+    let Ok(rest) = dst.strip_prefix(proc) else {
+        return Ok(());
+    };
+    let Some(first) = rest.components().next().map(|c| c.as_os_str().to_owned()) else {
+        return Ok(());
+    };
+    let f = first.as_bytes();
+    if f == b"self" || f == b"thread-self" || f.iter().all(u8::is_ascii_digit) {
+        return Err(Error::invalid(
+            kind,
+            format!(
+                "destination {} is inside {}/{}, the box's own process \
+                 entries: mounting over them is refused",
+                dst.display(),
+                proc.display(),
+                first.to_string_lossy()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Two steps that make the same path are refused (masks, read-only
+/// remounts and mode changes apply to what is there; bubblewrap's empty
+/// root allows repeats, as bubblewrap does).
+fn check_unique(
+    sb: &Sandbox,
+    view: &View,
+    step: &MountStep,
+    dst: &Path,
+    seen: &[(PathBuf, usize)],
+) -> Result<()> {
+    let modifies = matches!(
+        step,
+        MountStep::Mask { .. } | MountStep::RemountRo { .. } | MountStep::Chmod { .. }
+    );
+    if sb.fs.bare || modifies {
+        return Ok(());
+    }
+    match seen.iter().find(|(d, _)| d == dst) {
+        Some((_, j)) => Err(Error::invalid(
+            step.kind(),
+            format!(
+                "destination {} is already used by step {} ({}); \
+                 two steps cannot make the same path",
+                dst.display(),
+                j,
+                view.steps[view.first_user + j].kind()
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The checks of one kind of step.
+fn check_step(step: &MountStep, dst: &Path, at: &Place, view: &View) -> Result<Exists> {
+    let kind = step.kind();
+    match step {
+        MountStep::Bind { src, .. } => check_bind(kind, src, dst, at.existing)?,
+        MountStep::Tmpfs {
+            size, source, mode, ..
+        } => check_tmpfs(kind, dst, *size, source.as_deref(), *mode)?,
+        MountStep::Proc { .. }
+        | MountStep::Dev { .. }
+        | MountStep::Mqueue { .. }
+        | MountStep::Sysfs { .. } => check_special_fs(step, dst, at, view)?,
+        MountStep::Symlink { target, .. } => check_symlink(kind, target, dst, at, view)?,
+        MountStep::Overlay {
+            lowers,
+            upper,
+            work,
+            ..
+        } => check_overlay(kind, dst, lowers, upper.as_deref(), work.as_deref(), at)?,
+        MountStep::File { .. } if at.existing.is_some() => {
+            return Err(Error::invalid(
+                kind,
+                format!("{} already exists: file() only creates", dst.display()),
+            ))
+        }
+        MountStep::Dir { mode: Some(m), .. } => check_mode(kind, dst, *m)?,
+        MountStep::Dir { .. } | MountStep::File { .. } => {}
+        MountStep::Device { mode, kind: k, .. } => check_device(kind, dst, *mode, *k, view)?,
+        MountStep::Chmod { mode, .. } => {
+            check_mode(kind, dst, *mode)?;
+            return Ok(Exists::NotNeeded);
+        }
+        MountStep::Mask { .. } | MountStep::RemountRo { .. } => return Ok(Exists::NotNeeded),
+    }
+    Ok(Exists::Needed)
+}
+
+fn check_mode(kind: &str, dst: &Path, mode: u32) -> Result<()> {
+    if mode > 0o7777 {
+        return Err(Error::invalid(
+            kind,
+            format!("mode {mode:#o} of {} is above 0o7777", dst.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// A bind's source exists, is no symlink, and matches the destination's
+/// type (file onto file, directory onto directory).
+fn check_bind(kind: &str, src: &Path, dst: &Path, existing: Option<Kind>) -> Result<()> {
+    if has_nul(src) {
+        return Err(Error::invalid(kind, "source contains a NUL byte"));
+    }
+    let meta = std::fs::symlink_metadata(src).map_err(|e| {
+        Error::invalid(
+            kind,
+            format!("source {} cannot be used: {e}", src.display()),
+        )
+    })?;
+    if meta.file_type().is_symlink() {
+        return Err(Error::invalid(
+            kind,
+            format!(
+                "source {} is a symlink; bind its target, or recreate the link \
+                 with symlink()",
+                src.display()
+            ),
+        ));
+    }
+    let (s, d) = (src.display(), dst.display());
+    let msg = match (meta.is_dir(), existing) {
+        (false, Some(Kind::Dir)) => format!("cannot bind file {s} onto directory {d}"),
+        (true, Some(Kind::Other)) => format!("cannot bind directory {s} onto non-directory {d}"),
+        _ => return Ok(()),
+    };
+    Err(Error::invalid(kind, msg))
+}
+
+fn check_tmpfs(
+    kind: &str,
+    dst: &Path,
+    size: u64,
+    source: Option<&str>,
+    mode: Option<u32>,
+) -> Result<()> {
+    if size == 0 {
+        return Err(Error::invalid(
+            kind,
+            format!("size of the tmpfs on {} must be > 0", dst.display()),
+        ));
+    }
+    if mode.is_some_and(|m| m > 0o7777) {
+        return Err(Error::invalid(
+            kind,
+            format!(
+                "mode of the tmpfs on {} must be at most 0o7777",
+                dst.display()
+            ),
+        ));
+    }
+    if let Some(s) = source {
+        if s.is_empty() || s.len() > 255 || s.bytes().any(|b| b == 0 || b == b'\n') {
             return Err(Error::invalid(
                 kind,
                 format!(
-                    "destination {} does not exist on the host, whose root the default \
-                     view mounts read-only: mount a tmpfs on a parent first, or use rootfs()",
+                    "source {s:?} of the tmpfs on {} must be 1 to 255 bytes, \
+                     without NUL or newline",
                     dst.display()
                 ),
             ));
         }
+    }
+    Ok(())
+}
+
+/// proc, dev, mqueue, sysfs: the namespaces the kernel ties them to, and a
+/// real directory to mount on.
+fn check_special_fs(step: &MountStep, dst: &Path, at: &Place, view: &View) -> Result<()> {
+    let kind = step.kind();
+    // The kernel ties mqueue to the IPC namespace and sysfs to the network
+    // namespace: in a user namespace it refuses (EPERM) to mount them for
+    // namespaces it does not own.
+    let needs = match step {
+        MountStep::Mqueue { .. } => Some((Namespace::Ipc, "an IPC", "ipc_ns()")),
+        MountStep::Sysfs { .. } => Some((Namespace::Net, "a network", "net_ns()")),
+        _ => None,
+    };
+    if let Some((ns, what, method)) = needs {
+        if view.user_ns && !view.own_ns.contains(&ns) {
+            return Err(Error::invalid(
+                kind,
+                format!(
+                    "mounting {kind} on {} in a user namespace needs {what} \
+                     namespace: add {method}",
+                    dst.display()
+                ),
+            ));
+        }
+    }
+    if matches!(step, MountStep::Proc { .. }) && view.user_ns && !view.pid_ns {
+        return Err(Error::invalid(
+            kind,
+            format!(
+                "mounting proc on {} in a user namespace needs a PID \
+                 namespace: add pid_ns()",
+                dst.display()
+            ),
+        ));
+    }
+    if view.seen(at) && existing_is_not_real_dir(view.root_fd.as_raw_fd(), dst) {
+        return Err(Error::invalid(
+            kind,
+            format!("destination {} must be a real directory", dst.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// A symlink only creates (or finds the same link there), with a target.
+fn check_symlink(kind: &str, target: &Path, dst: &Path, at: &Place, view: &View) -> Result<()> {
+    let link = view
+        .seen(at)
+        .then(|| link_in_root(view.root_fd.as_raw_fd(), dst))
+        .flatten();
+    if let Some(t) = &link {
+        if t.as_slice() != target.as_os_str().as_bytes() {
+            return Err(Error::invalid(
+                kind,
+                format!(
+                    "Can't make symlink at {}: existing destination is {}",
+                    dst.display(),
+                    String::from_utf8_lossy(t)
+                ),
+            ));
+        }
+    }
+    if at.existing.is_some() && link.is_none() {
+        return Err(Error::invalid(
+            kind,
+            format!("{} already exists: symlink() only creates", dst.display()),
+        ));
+    }
+    if target.as_os_str().is_empty() || has_nul(target) {
+        return Err(Error::invalid(
+            kind,
+            format!(
+                "target of link {} must be non-empty without NUL bytes",
+                dst.display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// An overlay: lowers, both or neither of upper and work, all existing
+/// directories, onto a directory.
+fn check_overlay(
+    kind: &str,
+    dst: &Path,
+    lowers: &[PathBuf],
+    upper: Option<&Path>,
+    work: Option<&Path>,
+    at: &Place,
+) -> Result<()> {
+    if lowers.is_empty() {
+        return Err(Error::invalid(
+            kind,
+            format!("overlay on {} needs at least one lower", dst.display()),
+        ));
+    }
+    if upper.is_some() != work.is_some() {
+        return Err(Error::invalid(
+            kind,
+            format!("overlay on {} needs both upper and work", dst.display()),
+        ));
+    }
+    let dirs = lowers.iter().map(PathBuf::as_path).chain(upper).chain(work);
+    for d in dirs {
+        if has_nul(d) || !std::fs::metadata(d).is_ok_and(|m| m.is_dir()) {
+            return Err(Error::invalid(
+                kind,
+                format!(
+                    "overlay directory {} does not exist or is not a directory",
+                    d.display()
+                ),
+            ));
+        }
+    }
+    if at.existing == Some(Kind::Other) {
+        return Err(Error::invalid(
+            kind,
+            format!("overlay destination {} is not a directory", dst.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// A device node: its mode, and in a user namespace (where the kernel
+/// refuses mknod of devices) a host device to bind instead.
+fn check_device(
+    kind: &str,
+    dst: &Path,
+    mode: u32,
+    k: super::DeviceKind,
+    view: &View,
+) -> Result<()> {
+    check_mode(kind, dst, mode)?;
+    if !view.user_ns || k == super::DeviceKind::Fifo {
+        return Ok(());
+    }
+    let host = std::fs::symlink_metadata(dst);
+    let is_device = host.is_ok_and(|m| {
+        use std::os::unix::fs::FileTypeExt;
+        m.file_type().is_char_device() || m.file_type().is_block_device()
+    });
+    if !is_device {
+        return Err(Error::invalid(
+            kind,
+            format!(
+                "{}: in a user namespace the kernel refuses mknod of \
+                 devices, and the host has no device there to bind",
+                dst.display()
+            ),
+        ));
     }
     Ok(())
 }
