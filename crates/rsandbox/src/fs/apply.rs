@@ -3,7 +3,7 @@
 //! Runs between clone and exec in a copy of a possibly multithreaded parent:
 //! no allocation, no locks, no std I/O. Every failure is an errno.
 
-use std::ffi::CStr;
+use std::ffi::{CStr, CString};
 use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
 
@@ -701,20 +701,7 @@ impl MountPlan {
                 opts,
                 attrs,
             } => {
-                // At most 6 options (the plan makes 4 at most): kept on
-                // the stack, no allocation.
-                let mut o: [(&CStr, Option<&CStr>); 6] = [(c"", None); 6];
-                let n = opts.len().min(o.len());
-                for (slot, (k, v)) in o.iter_mut().zip(opts.iter()) {
-                    *slot = (k.as_c_str(), v.as_deref());
-                }
-                let m = match new_fs(fstype, &o[..n], *attrs) {
-                    // The default view's sysfs where the kernel refuses
-                    // one (no fully visible sysfs in this namespace): an
-                    // empty read-only directory, never the host's.
-                    Err(libc::EPERM) if op.optional => empty_dir()?,
-                    r => r?,
-                };
+                let m = new_fs_or_empty(fstype, opts, *attrs, op.optional)?;
                 ok(move_mount_fds(m.0, dst.0))
             }
             Action::Attach { mount } => ok(move_mount_fds(
@@ -745,74 +732,98 @@ impl MountPlan {
                 upper,
                 userxattr,
             } => {
-                // Without a kept upper, a private tmpfs mounted on the
-                // destination holds upper/ and work/; the overlay then goes
-                // on top of it, and both vanish with the box.
-                let (_tmp, up, work) = match upper {
-                    Some((u, w)) => (None, fd(dup(u.raw()))?, fd(dup(w.raw()))?),
-                    None => {
-                        let m = root_tmpfs()?;
-                        ok(move_mount_fds(m.0, dst.0))?;
-                        let top = fd(open_in(root, &t.prefixes[t.prefixes.len() - 1], 0))?;
-                        // SAFETY: valid C strings, relative to the fresh tmpfs.
-                        unsafe {
-                            ok(libc::mkdirat(top.0, c"upper".as_ptr(), 0o755))?;
-                            ok(libc::mkdirat(top.0, c"work".as_ptr(), 0o755))?;
-                        }
-                        let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
-                        // SAFETY: valid C strings relative to an open dir fd.
-                        let (u, w) = unsafe {
-                            (
-                                libc::openat(top.0, c"upper".as_ptr(), flags),
-                                libc::openat(top.0, c"work".as_ptr(), flags),
-                            )
-                        };
-                        (Some(top), fd(u)?, fd(w)?)
-                    }
-                };
-                let s = fd(fsopen(c"overlay"))?;
-                for l in lowers {
-                    ok(fsconfig(
-                        s.0,
-                        FSCONFIG_SET_FD,
-                        Some(c"lowerdir+"),
-                        None,
-                        l.raw(),
-                    ))?;
-                }
-                ok(fsconfig(
-                    s.0,
-                    FSCONFIG_SET_FD,
-                    Some(c"upperdir"),
-                    None,
-                    up.0,
-                ))?;
-                ok(fsconfig(
-                    s.0,
-                    FSCONFIG_SET_FD,
-                    Some(c"workdir"),
-                    None,
-                    work.0,
-                ))?;
-                if *userxattr {
-                    ok(fsconfig(
-                        s.0,
-                        FSCONFIG_SET_FLAG,
-                        Some(c"userxattr"),
-                        None,
-                        0,
-                    ))?;
-                }
-                ok(fsconfig(s.0, FSCONFIG_CMD_CREATE, None, None, 0))?;
-                let m = fd(fsmount(s.0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV))?;
-                // Re-resolve: the destination now shows the tmpfs (or is
-                // unchanged with a kept upper); mount on top of it.
-                let top = fd(open_in(root, &t.prefixes[t.prefixes.len() - 1], 0))?;
-                ok(move_mount_fds(m.0, top.0))
+                let prefix = &t.prefixes[t.prefixes.len() - 1];
+                mount_overlay(root, prefix, dst, lowers, upper.as_ref(), *userxattr)
             }
             Action::Symlink { .. } | Action::File { .. } | Action::Mknod { .. } => Ok(()),
         }
     }
+}
+
+/// A new filesystem from the plan's options (at most 6, the plan makes 4
+/// at most: kept on the stack, no allocation). Where the kernel refuses
+/// the default view's sysfs (`optional`: no fully visible sysfs in this
+/// namespace), an empty read-only directory, never the host's.
+fn new_fs_or_empty(
+    fstype: &CStr,
+    opts: &[(CString, Option<CString>)],
+    attrs: u64,
+    optional: bool,
+) -> R<Fd> {
+    let mut o: [(&CStr, Option<&CStr>); 6] = [(c"", None); 6];
+    let n = opts.len().min(o.len());
+    for (slot, (k, v)) in o.iter_mut().zip(opts.iter()) {
+        *slot = (k.as_c_str(), v.as_deref());
+    }
+    match new_fs(fstype, &o[..n], attrs) {
+        Err(libc::EPERM) if optional => empty_dir(),
+        r => r,
+    }
+}
+
+/// An overlay of the plan's fd layers on `dst` (reached again through
+/// `prefix` in `root`). Without a kept upper, a private tmpfs mounted on
+/// the destination holds upper/ and work/; the overlay then goes on top of
+/// it, and both vanish with the box.
+fn mount_overlay(
+    root: RawFd,
+    prefix: &CStr,
+    dst: Fd,
+    lowers: &[Src],
+    upper: Option<&(Src, Src)>,
+    userxattr: bool,
+) -> R {
+    let (_tmp, up, work) = match upper {
+        Some((u, w)) => (None, fd(dup(u.raw()))?, fd(dup(w.raw()))?),
+        None => {
+            let (top, u, w) = private_upper(root, prefix, &dst)?;
+            (Some(top), u, w)
+        }
+    };
+    let s = fd(fsopen(c"overlay"))?;
+    let set_fd = |key: &CStr, v: RawFd| ok(fsconfig(s.0, FSCONFIG_SET_FD, Some(key), None, v));
+    for l in lowers {
+        set_fd(c"lowerdir+", l.raw())?;
+    }
+    set_fd(c"upperdir", up.0)?;
+    set_fd(c"workdir", work.0)?;
+    if userxattr {
+        ok(fsconfig(
+            s.0,
+            FSCONFIG_SET_FLAG,
+            Some(c"userxattr"),
+            None,
+            0,
+        ))?;
+    }
+    ok(fsconfig(s.0, FSCONFIG_CMD_CREATE, None, None, 0))?;
+    let m = fd(fsmount(s.0, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV))?;
+    // Re-resolve: the destination now shows the tmpfs (or is unchanged
+    // with a kept upper); mount on top of it.
+    let top = fd(open_in(root, prefix, 0))?;
+    ok(move_mount_fds(m.0, top.0))
+}
+
+/// A private tmpfs on `dst` with `upper/` and `work/` in it: (the tmpfs,
+/// upper, work).
+fn private_upper(root: RawFd, prefix: &CStr, dst: &Fd) -> R<(Fd, Fd, Fd)> {
+    let m = root_tmpfs()?;
+    ok(move_mount_fds(m.0, dst.0))?;
+    let top = fd(open_in(root, prefix, 0))?;
+    // SAFETY: valid C strings, relative to the fresh tmpfs.
+    unsafe {
+        ok(libc::mkdirat(top.0, c"upper".as_ptr(), 0o755))?;
+        ok(libc::mkdirat(top.0, c"work".as_ptr(), 0o755))?;
+    }
+    let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+    // SAFETY: valid C strings relative to an open dir fd.
+    let (u, w) = unsafe {
+        (
+            libc::openat(top.0, c"upper".as_ptr(), flags),
+            libc::openat(top.0, c"work".as_ptr(), flags),
+        )
+    };
+    Ok((top, fd(u)?, fd(w)?))
 }
 
 /// The default view's root: a fresh tmpfs.

@@ -541,90 +541,21 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             readonly,
             nodev,
             ..
-        } => {
-            let fd = Src::new(step.kind(), src)?;
-            let is_dir = std::fs::symlink_metadata(src).is_ok_and(|m| m.is_dir());
-            ops.push(op(
-                dst,
-                if is_dir { Create::Dir } else { Create::File },
-                Action::Bind {
-                    src: fd,
-                    readonly: *readonly,
-                    recursive: true,
-                    nodev: *nodev,
-                },
-            ));
-        }
+        } => ops.push(bind_op(step.kind(), src, dst, *readonly, *nodev)?),
         MountStep::Tmpfs {
             size, source, mode, ..
-        } => {
-            let mode = match mode {
-                Some(m) => format!("{m:04o}"),
-                None if dst == Path::new("/tmp") => "1777".into(),
-                None => "0755".into(),
-            };
-            ops.push(op(
-                dst,
-                Create::Dir,
-                Action::Fs {
-                    fstype: c"tmpfs",
-                    opts: tmpfs_opts(source.as_deref().unwrap_or("tmpfs"), *size, &mode),
-                    attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
-                },
-            ));
-        }
-        MountStep::Proc { .. } => {
-            let mut o = op(
-                dst,
-                Create::Dir,
-                Action::Fs {
-                    fstype: c"proc",
-                    opts: vec![opt("source", Some("proc"))],
-                    attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
-                },
-            );
-            o.real_dir = true;
-            ops.push(o);
-            for m in PROC_MASKED.iter().filter(|m| proc_has(m)) {
-                let mut o = op(&dst.join(m), Create::No, Action::Mask);
-                o.optional = true;
-                ops.push(o);
-            }
-            for m in PROC_READONLY.iter().filter(|m| proc_has(m)) {
-                let mut o = op(&dst.join(m), Create::No, Action::RemountRo);
-                o.optional = true;
-                ops.push(o);
-            }
-        }
+        } => ops.push(tmpfs_op(dst, *size, source.as_deref(), *mode)),
+        MountStep::Proc { .. } => proc_ops(dst, ops),
         MountStep::Dev { .. } => {
             dev_skeleton(dst, ops)?;
             dev_mounts(dst, ops);
             // Made read-only by the caller once the steps under `dst`
             // (which may need to create mount points in it) are done.
         }
-        MountStep::Mqueue { .. } | MountStep::Sysfs { .. } => {
-            let (fstype, source, ro) = match step {
-                MountStep::Mqueue { .. } => (c"mqueue", "mqueue", 0),
-                _ => (c"sysfs", "sysfs", MOUNT_ATTR_RDONLY),
-            };
-            let mut o = op(
-                dst,
-                Create::Dir,
-                Action::Fs {
-                    fstype,
-                    opts: vec![opt("source", Some(source))],
-                    attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | ro,
-                },
-            );
-            o.real_dir = true;
-            ops.push(o);
-            if matches!(step, MountStep::Sysfs { .. }) {
-                for m in super::sysfs::SYS_MASKED {
-                    let mut o = op(&dst.join(m), Create::No, Action::Mask);
-                    o.optional = true;
-                    ops.push(o);
-                }
-            }
+        MountStep::Mqueue { .. } => ops.push(kernel_fs_op(dst, c"mqueue", 0)),
+        MountStep::Sysfs { .. } => {
+            ops.push(kernel_fs_op(dst, c"sysfs", MOUNT_ATTR_RDONLY));
+            masks(dst, super::sysfs::SYS_MASKED.iter(), ops);
         }
         MountStep::Dir { mode, .. } => {
             let mut o = op(dst, Create::Dir, Action::Dir);
@@ -647,16 +578,13 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
         MountStep::Device { kind, .. } if user_ns && *kind != super::DeviceKind::Fifo => {
             // mknod of a device is refused in a user namespace: the host's.
             let fd = Src::new(step.kind(), dst)?;
-            ops.push(op(
-                dst,
-                Create::File,
-                Action::Bind {
-                    src: fd,
-                    readonly: false,
-                    recursive: false,
-                    nodev: false,
-                },
-            ));
+            let bind = Action::Bind {
+                src: fd,
+                readonly: false,
+                recursive: false,
+                nodev: false,
+            };
+            ops.push(op(dst, Create::File, bind));
         }
         MountStep::Device {
             kind,
@@ -681,43 +609,125 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             upper,
             work,
             ..
-        } => {
-            if !crate::sys::kernel::overlay_fd_layers() {
-                let (major, minor) = crate::sys::kernel::version();
-                return Err(Error::Unsupported {
-                    feature: "overlay with layers as fds (lowerdir+, Linux 6.8)".into(),
-                    detail: format!(
-                        "this kernel is {major}.{minor}; overlay on {} needs Linux 6.8 or later",
-                        dst.display()
-                    ),
-                });
-            }
-            let mut l = Vec::new();
-            for d in lowers {
-                l.push(Src::dir("overlay", d)?);
-            }
-            let upper = match (upper, work) {
-                (Some(u), Some(w)) => Some((Src::dir("overlay", u)?, Src::dir("overlay", w)?)),
-                _ => None,
-            };
-            ops.push(op(
-                dst,
-                Create::Dir,
-                Action::Overlay {
-                    lowers: l,
-                    upper,
-                    userxattr: user_ns,
-                },
-            ));
-        }
-        MountStep::Mask { .. } => {
-            let mut o = op(dst, Create::No, Action::Mask);
-            o.optional = true;
-            ops.push(o);
-        }
+        } => ops.push(overlay_op(
+            dst,
+            lowers,
+            upper.as_deref(),
+            work.as_deref(),
+            user_ns,
+        )?),
+        MountStep::Mask { .. } => masks(dst, [""].iter(), ops),
         MountStep::RemountRo { .. } => ops.push(op(dst, Create::No, Action::RemountRo)),
     }
     Ok(())
+}
+
+/// A recursive bind of the host's `src` (a file or a directory).
+fn bind_op(field: &str, src: &Path, dst: &Path, readonly: bool, nodev: bool) -> Result<Op> {
+    let fd = Src::new(field, src)?;
+    let is_dir = std::fs::symlink_metadata(src).is_ok_and(|m| m.is_dir());
+    let create = if is_dir { Create::Dir } else { Create::File };
+    let bind = Action::Bind {
+        src: fd,
+        readonly,
+        recursive: true,
+        nodev,
+    };
+    Ok(op(dst, create, bind))
+}
+
+/// A tmpfs; `/tmp`'s mode is 1777 unless given.
+fn tmpfs_op(dst: &Path, size: u64, source: Option<&str>, mode: Option<u32>) -> Op {
+    let mode = match mode {
+        Some(m) => format!("{m:04o}"),
+        None if dst == Path::new("/tmp") => "1777".into(),
+        None => "0755".into(),
+    };
+    let fs = Action::Fs {
+        fstype: c"tmpfs",
+        opts: tmpfs_opts(source.unwrap_or("tmpfs"), size, &mode),
+        attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV,
+    };
+    op(dst, Create::Dir, fs)
+}
+
+/// A fresh proc, with Docker's masked and read-only paths that this
+/// kernel has.
+fn proc_ops(dst: &Path, ops: &mut Vec<Op>) {
+    ops.push(kernel_fs_op(dst, c"proc", 0));
+    masks(dst, PROC_MASKED.iter().filter(|m| proc_has(m)), ops);
+    for m in PROC_READONLY.iter().filter(|m| proc_has(m)) {
+        let mut o = op(&dst.join(m), Create::No, Action::RemountRo);
+        o.optional = true;
+        ops.push(o);
+    }
+}
+
+/// A kernel filesystem named `fstype` (its source too), nosuid, nodev,
+/// noexec and `more`, on a real directory.
+fn kernel_fs_op(dst: &Path, fstype: &'static CStr, more: u64) -> Op {
+    let source = fstype.to_str().unwrap_or_default();
+    let mut o = op(
+        dst,
+        Create::Dir,
+        Action::Fs {
+            fstype,
+            opts: vec![opt("source", Some(source))],
+            attrs: MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC | more,
+        },
+    );
+    o.real_dir = true;
+    o
+}
+
+/// Masks over `dst`'s entries `names` (`""`: `dst` itself), skipped where
+/// missing.
+fn masks<'a>(dst: &Path, names: impl Iterator<Item = &'a &'a str>, ops: &mut Vec<Op>) {
+    for m in names {
+        let path = if m.is_empty() {
+            dst.to_path_buf()
+        } else {
+            dst.join(m)
+        };
+        let mut o = op(&path, Create::No, Action::Mask);
+        o.optional = true;
+        ops.push(o);
+    }
+}
+
+/// An overlay of fd layers (Linux 6.8's `lowerdir+`), on a private tmpfs
+/// upper layer unless `upper` and `work` are given.
+fn overlay_op(
+    dst: &Path,
+    lowers: &[PathBuf],
+    upper: Option<&Path>,
+    work: Option<&Path>,
+    user_ns: bool,
+) -> Result<Op> {
+    if !crate::sys::kernel::overlay_fd_layers() {
+        let (major, minor) = crate::sys::kernel::version();
+        return Err(Error::Unsupported {
+            feature: "overlay with layers as fds (lowerdir+, Linux 6.8)".into(),
+            detail: format!(
+                "this kernel is {major}.{minor}; overlay on {} needs Linux 6.8 or later",
+                dst.display()
+            ),
+        });
+    }
+    let mut l = Vec::new();
+    for d in lowers {
+        l.push(Src::dir("overlay", d)?);
+    }
+    let upper = match (upper, work) {
+        (Some(u), Some(w)) => Some((Src::dir("overlay", u)?, Src::dir("overlay", w)?)),
+        _ => None,
+    };
+    let overlay = Action::Overlay {
+        lowers: l,
+        upper,
+        userxattr: user_ns,
+    };
+    Ok(op(dst, Create::Dir, overlay))
 }
 
 /// Mark the default view's sysfs op just compiled (followed by its
