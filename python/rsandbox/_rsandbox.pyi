@@ -264,7 +264,13 @@ class Sandbox:
         stderr: _Stdio = None,
     ) -> Child: ...
     def template(
-        self, argv: _Argv, *, ready_timeout: _Seconds | None = None
+        self,
+        argv: _Argv,
+        *,
+        ready_timeout: _Seconds | None = None,
+        stdin: _Stdio = None,
+        stdout: _Stdio = None,
+        stderr: _Stdio = None,
     ) -> Template: ...
     def pool(
         self,

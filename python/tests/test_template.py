@@ -11,6 +11,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -112,6 +113,21 @@ def test_bad_templates_raise_typed_errors() -> None:
             t.fork(1, stdout=rsandbox.STDOUT)
         with pytest.raises(OverflowError):
             t.fork(-1)
+
+
+def test_serve_forks_refuses_while_other_threads_run(tmp_path: Path) -> None:
+    # The payload starts a thread, then calls serve_forks: it raises and the
+    # template exits before its ready point.
+    script = "import threading, time, rsandbox\n" \
+        "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n" \
+        "rsandbox.serve_forks()\n"
+    with open(tmp_path / "err", "w+b") as err:
+        with pytest.raises(rsandbox.SandboxOSError, match="gone"):
+            rsandbox.Sandbox().template([sys.executable, "-c", script], stderr=err)
+        err.seek(0)
+        assert b"RuntimeError: serve_forks: other threads are running" in err.read()
+    with pytest.raises(ValueError, match="PIPE"):
+        rsandbox.Sandbox().template([sys.executable, "-c", SERVE], stdout=rsandbox.PIPE)
 
 
 def test_serve_forks_outside_a_template() -> None:

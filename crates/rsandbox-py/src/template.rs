@@ -28,20 +28,30 @@ const SLICE: Duration = Duration::from_millis(50);
 impl PySandbox {
     /// Spawn `argv` in the box as a template and wait (at most
     /// `ready_timeout` seconds, default 30) until it calls
-    /// `rsandbox.serve_forks()` (C: `sandbox_serve_forks`).
-    #[pyo3(signature = (argv, *, ready_timeout=None))]
+    /// `rsandbox.serve_forks()` (C: `sandbox_serve_forks`). `stdin`/
+    /// `stdout`/`stderr` are the template's own until its ready point
+    /// (`None`, `DEVNULL`, an fd or a file object; each fork gets its own).
+    #[pyo3(signature = (argv, *, ready_timeout=None, stdin=None, stdout=None, stderr=None))]
     fn template(
         &self,
         py: Python<'_>,
         argv: &Bound<'_, PyAny>,
         ready_timeout: Option<&Bound<'_, PyAny>>,
+        stdin: Option<&Bound<'_, PyAny>>,
+        stdout: Option<&Bound<'_, PyAny>>,
+        stderr: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<PyTemplate> {
         let cmd = Command::from_argv(convert::argv(argv)?);
         let ready = match ready_timeout {
             Some(t) => convert::wait_timeout(t)?,
             None => rsandbox::template::DEFAULT_READY_TIMEOUT,
         };
-        let sb = self.inner.clone();
+        let sb = self
+            .inner
+            .clone()
+            .stdin(template_stdio("stdin", stdin)?)
+            .stdout(template_stdio("stdout", stdout)?)
+            .stderr(template_stdio("stderr", stderr)?);
         let t = py
             .detach(move || sb.template_timeout(&cmd, ready))
             .py_err(py)?;
@@ -50,6 +60,17 @@ impl PySandbox {
             inner: Mutex::new(Some(t)),
             args: argv.clone().unbind(),
         })
+    }
+}
+
+/// A template's own stdio: a `PIPE` would have no reader (the template's
+/// `Child` is not handed out), so it is refused.
+fn template_stdio(name: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Stdio> {
+    match stdio(name, obj)? {
+        Stdio::Pipe => Err(PyValueError::new_err(format!(
+            "{name}: a template's stream cannot be PIPE (give each fork its own)"
+        ))),
+        s => Ok(s),
     }
 }
 
