@@ -1714,8 +1714,8 @@ enum sandbox_result_t sandbox_template_fork_stdio(const struct sandbox_template_
 
 /**
  * Free a template. NULL is allowed. Forks made from it stay valid; the
- * template box is killed (with its forks still running) once the last of
- * them is freed too.
+ * template box is killed once the last fork made from it is freed too
+ * (or at once when none is left).
  */
 void sandbox_template_free(struct sandbox_template_t *tpl);
 

@@ -208,8 +208,8 @@ fn stream(fd: c_int, name: &str, output: bool) -> FfiResult<Stream> {
 }
 
 /// Free a template. NULL is allowed. Forks made from it stay valid; the
-/// template box is killed (with its forks still running) once the last of
-/// them is freed too.
+/// template box is killed once the last fork made from it is freed too
+/// (or at once when none is left).
 #[no_mangle]
 pub extern "C" fn sandbox_template_free(tpl: *mut sandbox_template_t) {
     guard_value((), || {
