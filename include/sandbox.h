@@ -43,6 +43,13 @@
 #define SANDBOX_UNKNOWN UINT64_MAX
 
 /**
+ * For `sandbox_template_fork_stdio`: give the fork a new pipe for this
+ * stream, whose caller end is on the `sandbox_fork_t`
+ * (`sandbox_fork_stdout_fd`...).
+ */
+#define SANDBOX_FORK_PIPE -1
+
+/**
  * The result of every fallible `sandbox_*` call. The numbers are stable:
  * new codes are only ever added.
  *
@@ -160,6 +167,15 @@ typedef enum sandbox_reason_t {
 typedef struct sandbox_child_t sandbox_child_t;
 
 /**
+ * A box forked from a template (`sandbox_template_fork`).
+ *
+ * Ownership: owned by the caller; free it with `sandbox_fork_free`, which
+ * kills it if it was not waited for. Thread safety: may be moved between
+ * threads, used by one thread at a time.
+ */
+typedef struct sandbox_fork_t sandbox_fork_t;
+
+/**
  * A prepared, empty network namespace (only `lo`, up), held open. Create
  * it with `sandbox_netns_new`, pass it to `sandbox_net_ns_shared`, free it
  * with `sandbox_netns_free` (boxes already using it keep it alive).
@@ -176,6 +192,23 @@ typedef struct sandbox_netns_t sandbox_netns_t;
 typedef struct sandbox_output_t sandbox_output_t;
 
 /**
+ * `n` boxes of one description kept ready (namespaces made, root view
+ * mounted, cgroup in place, the payload process waiting at a gate), from
+ * `sandbox_pool_new`. Each `sandbox_pool_spawn` takes one, which only
+ * execs the command; a thread of the library makes its replacement in the
+ * background. An empty pool spawns directly and never blocks on the
+ * thread.
+ *
+ * Ownership: owned by the caller; free it with `sandbox_pool_free`, which
+ * kills the boxes still waiting. Children already spawned from it are the
+ * caller's and stay valid.
+ *
+ * Thread safety: may be moved between threads; `sandbox_pool_spawn` may
+ * run from several threads at once.
+ */
+typedef struct sandbox_pool_t sandbox_pool_t;
+
+/**
  * A sandbox description (the builder). Create it with `sandbox_new` or
  * `sandbox_strict`, configure it with the `sandbox_*` setters, spawn from it
  * any number of times, and free it with `sandbox_free`.
@@ -186,6 +219,21 @@ typedef struct sandbox_output_t sandbox_output_t;
  * setter runs.
  */
 typedef struct sandbox_t sandbox_t;
+
+/**
+ * A box whose payload waits in `sandbox_serve_forks`, from
+ * `sandbox_template_new`: each `sandbox_template_fork` makes a
+ * copy-on-write copy of that process (see docs/template.md for what forks
+ * share with the template).
+ *
+ * Ownership: owned by the caller; free it with `sandbox_template_free`.
+ * Forks made from it stay valid after it is freed; the template box is
+ * killed once it and all its forks are freed.
+ *
+ * Thread safety: may be moved between threads; forks may be made from
+ * several threads at once (they are serialised).
+ */
+typedef struct sandbox_template_t sandbox_template_t;
 
 /**
  * How a standard stream of the payload is wired (`sandbox_stdin`,
@@ -1536,6 +1584,47 @@ enum sandbox_result_t sandbox_net_ns_shared(struct sandbox_t *sb, const struct s
 enum sandbox_result_t sandbox_join_ns(struct sandbox_t *sb, int nstype, const char *path);
 
 /**
+ * Keep `n` (1 to 1024) boxes of the description `sb` ready. The
+ * description is copied (stdio included: `SANDBOX_STDIO_PIPE` gives each
+ * pooled child pipes of its own; an fd of `SANDBOX_STDIO_FD` must stay
+ * open as long as the pool). The first box is made before this returns,
+ * so a description that cannot spawn fails here with the error
+ * `sandbox_spawn` would give. It needs a PID namespace with rsandbox's
+ * init (`sandbox_pid_ns`, not `sandbox_payload_as_pid1`); otherwise, or
+ * with `n` out of range, `SANDBOX_INVALID_CONFIG` and nothing is made.
+ * On success `*pool_out` receives a new pool owned by the caller.
+ */
+enum sandbox_result_t sandbox_pool_new(const struct sandbox_t *sb, size_t n, struct sandbox_pool_t **pool_out);
+
+/**
+ * Run `argv[0]` with arguments `argv[1..argc]` (as `sandbox_spawn` takes
+ * them) in a ready box of the pool, or in a box spawned now when none is
+ * ready. A missing program is `SANDBOX_PROGRAM_NOT_FOUND` and a command
+ * the gate cannot carry (over 256 arguments, over 32 KiB)
+ * `SANDBOX_INVALID_CONFIG`, both before any box is used. On success
+ * `*child_out` receives a new child owned by the caller, as from
+ * `sandbox_spawn` (wait, kill and free it with the `sandbox_child_*`
+ * functions).
+ */
+enum sandbox_result_t sandbox_pool_spawn(const struct sandbox_pool_t *pool, const char *const *argv, size_t argc, struct sandbox_child_t **child_out);
+
+/**
+ * How many boxes are ready now (0 when `pool` is NULL).
+ */
+size_t sandbox_pool_ready(const struct sandbox_pool_t *pool);
+
+/**
+ * How many boxes the pool keeps ready (its `n`; 0 when `pool` is NULL).
+ */
+size_t sandbox_pool_capacity(const struct sandbox_pool_t *pool);
+
+/**
+ * Free a pool. NULL is allowed. Stops its thread, then kills and reaps
+ * every box still waiting (their cgroups are removed with them).
+ */
+void sandbox_pool_free(struct sandbox_pool_t *pool);
+
+/**
  * Publish box port `box_port`: TCP connections accepted on the host at
  * `host` ("127.0.0.1:8080", "[::1]:8080"; UTF-8; an unparsable address is
  * `SANDBOX_INVALID_ARGUMENT`) are forwarded to 127.0.0.1:`box_port` inside
@@ -1583,6 +1672,113 @@ enum sandbox_result_t sandbox_from_toml(const char *toml, struct sandbox_t **sb_
  * (`RSANDBOX_TEMPLATE_FD` unset or not an open fd).
  */
 enum sandbox_result_t sandbox_serve_forks(uint64_t *arg);
+
+/**
+ * Spawn `argv` (as `sandbox_spawn` takes it) in the box described by `sb`
+ * as a template, and wait up to 30 s until it calls
+ * `sandbox_serve_forks` (or `rsandbox.serve_forks()` in Python). A
+ * program that exits first fails with `SANDBOX_IO` ("the template process
+ * is gone"), one that does not get there in time is killed and fails
+ * with `SANDBOX_IO` (errno 0, "never called serve_forks"). On success
+ * `*template_out` receives a new template owned by the caller.
+ */
+enum sandbox_result_t sandbox_template_new(const struct sandbox_t *sb, const char *const *argv, size_t argc, struct sandbox_template_t **template_out);
+
+/**
+ * `sandbox_template_new` with a chosen wait for the ready point, in
+ * milliseconds.
+ */
+enum sandbox_result_t sandbox_template_new_timeout(const struct sandbox_t *sb, const char *const *argv, size_t argc, uint64_t ready_timeout_ms, struct sandbox_template_t **template_out);
+
+/**
+ * The template payload's pid in the caller's PID namespace; -1 when
+ * `tpl` is NULL.
+ */
+int sandbox_template_pid(const struct sandbox_template_t *tpl);
+
+/**
+ * Fork a box from the template; its `sandbox_serve_forks` returns `arg`.
+ * Its stdin, stdout and stderr are the caller's own. On success
+ * `*fork_out` receives a new fork owned by the caller. A template whose
+ * process is gone fails with `SANDBOX_IO`.
+ */
+enum sandbox_result_t sandbox_template_fork(const struct sandbox_template_t *tpl, uint64_t arg, struct sandbox_fork_t **fork_out);
+
+/**
+ * `sandbox_template_fork` with the fork's stdin, stdout and stderr given:
+ * each an fd of the caller (borrowed: passed to the fork before this
+ * returns) or `SANDBOX_FORK_PIPE` for a new pipe whose caller end is on
+ * the fork (`sandbox_fork_stdin_fd`, `sandbox_fork_stdout_fd`...).
+ */
+enum sandbox_result_t sandbox_template_fork_stdio(const struct sandbox_template_t *tpl, uint64_t arg, int stdin_fd, int stdout_fd, int stderr_fd, struct sandbox_fork_t **fork_out);
+
+/**
+ * Free a template. NULL is allowed. Forks made from it stay valid; the
+ * template box is killed once the last fork made from it is freed too
+ * (or at once when none is left).
+ */
+void sandbox_template_free(struct sandbox_template_t *tpl);
+
+/**
+ * The fork's pid in the template box's PID namespace; -1 when `fork` is
+ * NULL.
+ */
+int sandbox_fork_pid(const struct sandbox_fork_t *fork);
+
+/**
+ * The fork's pidfd (borrowed: owned by the fork, valid until
+ * `sandbox_fork_free`). It becomes readable when the fork ends, so it can
+ * go in a poll/epoll set. -1 when `fork` is NULL.
+ */
+int sandbox_fork_pidfd(const struct sandbox_fork_t *fork);
+
+/**
+ * The caller's end of the fork's stdin pipe (borrowed), or -1 when stdin
+ * is not a pipe, was taken, or `fork` is NULL.
+ */
+int sandbox_fork_stdin_fd(const struct sandbox_fork_t *fork);
+
+/**
+ * The caller's end of the fork's stdout pipe (borrowed), or -1.
+ */
+int sandbox_fork_stdout_fd(const struct sandbox_fork_t *fork);
+
+/**
+ * The caller's end of the fork's stderr pipe (borrowed), or -1.
+ */
+int sandbox_fork_stderr_fd(const struct sandbox_fork_t *fork);
+
+/**
+ * Take the stdin pipe: the fd is then owned by the caller, who must close
+ * it (closing it sends EOF to the fork). -1 when there is none.
+ */
+int sandbox_fork_take_stdin_fd(struct sandbox_fork_t *fork);
+
+/**
+ * Wait for the fork to end and write its wait status (as `waitpid` gives
+ * it: use `WIFEXITED`, `WEXITSTATUS`, `WTERMSIG`) to `*status_out`. The
+ * template reaps the fork and reports the status; calling it again
+ * returns the same status. Fails with `SANDBOX_IO` when the template is
+ * gone.
+ */
+enum sandbox_result_t sandbox_fork_wait(struct sandbox_fork_t *fork, int *status_out);
+
+/**
+ * Kill the fork (SIGKILL, through its pidfd). Wait afterwards to get its
+ * status.
+ */
+enum sandbox_result_t sandbox_fork_kill(struct sandbox_fork_t *fork);
+
+/**
+ * Send signal `sig` to the fork (through its pidfd).
+ */
+enum sandbox_result_t sandbox_fork_signal(struct sandbox_fork_t *fork, int sig);
+
+/**
+ * Free a fork. NULL is allowed. If it was not waited for, it is killed
+ * and waited for first; its pipes are closed.
+ */
+void sandbox_fork_free(struct sandbox_fork_t *fork);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -83,7 +83,7 @@ done
 # (the strict preset then relies on an unprivileged user namespace).
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
   chmod 0755 "$work"
-  for name in test_spawn test_errors test_knobs test_services test_devices_ebpf test_egress test_template; do
+  for name in test_spawn test_errors test_knobs test_services test_devices_ebpf test_egress test_template test_pool; do
     step "run $name as nobody" \
       setpriv --reuid=65534 --regid=65534 --clear-groups "$work/$name"
   done

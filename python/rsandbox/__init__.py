@@ -33,15 +33,19 @@ from ._errors import (
 from ._rsandbox import (
     LANDLOCK_ABI,
     _features_json,
+    _serve_forks,
     UNLIMITED,
     Child,
     DeviceRule,
     Egress,
     EnforcementReport,
+    ForkedBox,
     LayerReport,
     NetNs,
     Outcome,
+    Pool,
     Sandbox,
+    Template,
     Violation,
     Violations,
     __version__,
@@ -55,6 +59,36 @@ DEVNULL: int = _subprocess.DEVNULL
 STDOUT: int = _subprocess.STDOUT
 """For ``stderr`` only: send it wherever stdout goes (the shell's ``2>&1``)."""
 
+
+
+def serve_forks() -> int:
+    """The payload side of a template (``Sandbox.template``): call it at the
+    program's ready point, once it has imported and set up what its forks
+    need. In the template it does not return while the caller holds the
+    :class:`Template` (when the caller closes it, the template kills its
+    forks and exits 0). In each fork (``Template.fork(arg)``) it returns
+    ``arg``, with stdin, stdout and stderr the fork's own (``sys.stdout``
+    writes to them) and Python's after-fork work done as after
+    ``os.fork()``. Every layer of the box's description applies to the fork.
+
+    Raises :class:`SandboxOSError` when the program was not started as a
+    template, and ``RuntimeError`` when other threads run (a fork would keep
+    only the calling thread). Buffered output is flushed first, so a fork
+    does not repeat it.
+    """
+    import os
+    import sys
+    import threading
+
+    # (Not a template at all: _serve_forks says so, whatever the threads.)
+    if "RSANDBOX_TEMPLATE_FD" in os.environ and threading.active_count() > 1:
+        raise RuntimeError(
+            "serve_forks: other threads are running; a fork keeps only the calling thread"
+        )
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    return _serve_forks()
 
 
 def features() -> dict[str, _Any]:
@@ -75,6 +109,10 @@ __all__ = [
     "Violations",
     "Child",
     "Outcome",
+    "Template",
+    "ForkedBox",
+    "Pool",
+    "serve_forks",
     "EnforcementReport",
     "LayerReport",
     "RunResult",

@@ -18,6 +18,8 @@ import rsandbox
 SCRIPT = textwrap.dedent(
     """
     import json
+    import os
+    import sys
     import rsandbox
 
     out = {}
@@ -36,6 +38,17 @@ SCRIPT = textwrap.dedent(
     r = rsandbox.run(["/bin/sh", "-c", "id -u; echo $PPID; hostname; tail -n +3 /proc/net/dev"],
                      sandbox=sb, capture_output=True)
     out["run"] = [r.returncode, r.stdout.decode(), r.stderr.decode()]
+    with sb.pool(1, stdout=rsandbox.PIPE) as pool:
+        c = pool.spawn(["/bin/sh", "-c", "id -u; echo $$; hostname; exit 4"])
+        out["pool"] = [c.stdout.read().decode(), c.wait().exit_code]
+    serve = ("import os, sys, rsandbox\\n"
+             "arg = rsandbox.serve_forks()\\n"
+             "print(os.getuid(), arg, flush=True)\\n"
+             "os._exit(arg)\\n")
+    tsb = rsandbox.Sandbox().env("PYTHONPATH", os.getcwd())
+    with tsb.template([sys.executable, "-S", "-c", serve]) as t:
+        f = t.fork(6, stdout=rsandbox.PIPE)
+        out["fork"] = [f.stdout.read().decode(), f.wait()]
     print(json.dumps(out))
     """
 )
@@ -80,5 +93,8 @@ def test_as_nobody() -> None:
     uid, ppid, host, *net = stdout.split("\n")
     assert (uid, ppid, host) == ("65534", "1", "nb")
     assert [line.split(":")[0].strip() for line in net if line] == ["lo"]
+    # A warm pool and a template work rootless too.
+    assert out["pool"] == ["65534\n2\nnb\n", 4]
+    assert out["fork"] == ["65534 6\n", 6]
     # A cgroup limit needs a delegated cgroup: either it works, or it says why.
     assert out["memory"] == "ran" or out["memory"][0] == "SandboxPermissionError"

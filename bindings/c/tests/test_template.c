@@ -1,9 +1,11 @@
-/* The payload side of templates in C: sandbox_serve_forks. Outside a
+/* Templates in C. The payload side, sandbox_serve_forks: outside a
  * template it fails with SANDBOX_IO; inside one (here a child of this test
  * given one end of a SOCK_SEQPACKET pair in RSANDBOX_TEMPLATE_FD, this test
  * speaking the caller's side of the protocol, as Sandbox::template does in
  * Rust) each fork returns from it with the request's argument, its own
- * stdout, and an exit status the template reports. */
+ * stdout, and an exit status the template reports. The caller side,
+ * sandbox_template_* and sandbox_fork_*: this test binary, re-run in a box
+ * with "--serve", is the template payload. Rootless: root and nobody. */
 #define _GNU_SOURCE
 #include "check.h"
 
@@ -109,8 +111,134 @@ static void not_a_template(void) {
     CHECK_RC(sandbox_serve_forks(NULL), SANDBOX_NULL_PARAMETER);
 }
 
-int main(void) {
+/* The template payload (this binary run with "--serve"): set state, get
+ * ready; each fork prints its argument and the state and exits with the
+ * argument (100: sleeps to be killed). _exit: no atexit handlers (nor
+ * LeakSanitizer) in a fork. */
+static int serve_main(void) {
+    state = 42;
+    uint64_t arg = 0;
+    if (sandbox_serve_forks(&arg) != SANDBOX_OK) {
+        fprintf(stderr, "serve: %s\n", sandbox_last_error_message());
+        return 100;
+    }
+    if (arg == 100) sleep(60);
+    printf("fork %llu state %d\n", (unsigned long long)arg, state);
+    state = 7; /* not seen by the next fork */
+    fflush(stdout);
+    _exit((int)arg);
+}
+
+static char self_path[4096];
+
+static sandbox_template_t *new_template(sandbox_t *sb) {
+    const char *argv[] = {self_path, "--serve"};
+    sandbox_template_t *tpl = NULL;
+    CHECK_OK(sandbox_template_new(sb, argv, 2, &tpl));
+    return tpl;
+}
+
+/* Fork with stdout piped; check what it printed and its exit status. */
+static void fork_and_check(sandbox_template_t *tpl, uint64_t arg) {
+    sandbox_fork_t *f = NULL;
+    CHECK_OK(sandbox_template_fork_stdio(tpl, arg, 0, SANDBOX_FORK_PIPE, 2, &f));
+    if (!f) return;
+    CHECK(sandbox_fork_pid(f) > 0 && sandbox_fork_pid(f) != sandbox_template_pid(tpl),
+          "fork pid %d template pid %d", sandbox_fork_pid(f), sandbox_template_pid(tpl));
+    CHECK(sandbox_fork_pidfd(f) >= 0, "pidfd");
+    CHECK(sandbox_fork_stdin_fd(f) == -1 && sandbox_fork_stderr_fd(f) == -1, "not piped");
+    char out[128], want[64];
+    read_all(sandbox_fork_stdout_fd(f), out, sizeof out);
+    snprintf(want, sizeof want, "fork %llu state 42\n", (unsigned long long)arg);
+    CHECK(strcmp(out, want) == 0, "fork printed \"%s\"", out);
+    int st = -1;
+    CHECK_OK(sandbox_fork_wait(f, &st));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == (int)arg, "status %#x", st);
+    int again = -1;
+    CHECK_OK(sandbox_fork_wait(f, &again));
+    CHECK(again == st, "second wait %#x", again);
+    sandbox_fork_free(f);
+}
+
+static void caller_side(void) {
+    sandbox_t *sb = sandbox_new();
+    sandbox_template_t *tpl = new_template(sb);
+    if (!tpl) {
+        sandbox_free(sb);
+        return;
+    }
+    CHECK(sandbox_template_pid(tpl) > 0, "template pid");
+    fork_and_check(tpl, 7);
+    fork_and_check(tpl, 9);
+
+    /* A fork killed by the caller: its status says SIGKILL. */
+    sandbox_fork_t *f = NULL;
+    CHECK_OK(sandbox_template_fork(tpl, 100, &f));
+    if (f) {
+        CHECK_OK(sandbox_fork_kill(f));
+        int st = 0;
+        CHECK_OK(sandbox_fork_wait(f, &st));
+        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "status %#x", st);
+        sandbox_fork_free(f);
+    }
+    /* A fork freed while it runs is killed; the template goes on. */
+    f = NULL;
+    CHECK_OK(sandbox_template_fork(tpl, 100, &f));
+    sandbox_fork_free(f);
+    fork_and_check(tpl, 3);
+
+    /* The template killed (it is ours): later forks fail, typed. */
+    CHECK(kill(sandbox_template_pid(tpl), SIGKILL) == 0, "kill the template");
+    f = NULL;
+    /* (the message is "gone" or the socket's ECONNRESET, by timing) */
+    CHECK_RC(sandbox_template_fork(tpl, 1, &f), SANDBOX_IO);
+    CHECK(f == NULL, "fork written on failure");
+    sandbox_template_free(tpl);
+    sandbox_free(sb);
+}
+
+static void caller_errors(void) {
+    sandbox_t *sb = sandbox_new();
+    sandbox_template_t *tpl = NULL;
+    /* Exits before its ready point. */
+    const char *quits[] = {"/bin/true"};
+    CHECK_RC(sandbox_template_new(sb, quits, 1, &tpl), SANDBOX_IO);
+    CHECK_MSG("gone");
+    /* Never gets there: killed after the wait. */
+    const char *sleeps[] = {"/bin/sleep", "30"};
+    CHECK_RC(sandbox_template_new_timeout(sb, sleeps, 2, 200, &tpl), SANDBOX_IO);
+    CHECK_MSG("never called serve_forks");
+    const char *missing[] = {"/no/such/program"};
+    CHECK_RC(sandbox_template_new(sb, missing, 1, &tpl), SANDBOX_PROGRAM_NOT_FOUND);
+    CHECK(tpl == NULL, "template written on failure");
+    CHECK_RC(sandbox_template_new(NULL, quits, 1, &tpl), SANDBOX_NULL_PARAMETER);
+    CHECK_RC(sandbox_template_new(sb, quits, 1, NULL), SANDBOX_NULL_PARAMETER);
+
+    sandbox_fork_t *f = NULL;
+    CHECK_RC(sandbox_template_fork(NULL, 1, &f), SANDBOX_NULL_PARAMETER);
+    tpl = new_template(sb);
+    if (tpl) {
+        CHECK_RC(sandbox_template_fork(tpl, 1, NULL), SANDBOX_NULL_PARAMETER);
+        CHECK_RC(sandbox_template_fork_stdio(tpl, 1, -5, 1, 2, &f), SANDBOX_INVALID_ARGUMENT);
+        CHECK_MSG("stdin_fd");
+        CHECK(f == NULL, "fork written on failure");
+        sandbox_template_free(tpl);
+    }
+    CHECK_RC(sandbox_fork_wait(NULL, NULL), SANDBOX_NULL_PARAMETER);
+    CHECK(sandbox_fork_pid(NULL) == -1 && sandbox_template_pid(NULL) == -1, "NULL pids");
+    sandbox_fork_free(NULL);
+    sandbox_template_free(NULL);
+    sandbox_free(sb);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1 && strcmp(argv[1], "--serve") == 0) return serve_main();
+    ssize_t n = readlink("/proc/self/exe", self_path, sizeof self_path - 1);
+    CHECK(n > 0, "readlink /proc/self/exe");
+    if (n > 0) self_path[n] = '\0';
     not_a_template();
     round_trip();
+    caller_side();
+    caller_errors();
     return summary("test_template");
 }

@@ -6,7 +6,8 @@
 //! own live here.
 //!
 //! Conventions (after rustls-ffi): opaque types (`sandbox_t`,
-//! `sandbox_child_t`, `sandbox_output_t`) created and freed by explicit
+//! `sandbox_child_t`, `sandbox_output_t`, `sandbox_template_t`,
+//! `sandbox_fork_t`, `sandbox_pool_t`) created and freed by explicit
 //! functions; fallible functions return a `sandbox_result_t` with stable
 //! numbers and record a message for `sandbox_last_error_message()`; every
 //! pointer is checked for NULL; out-parameters are written only on success;
@@ -28,6 +29,7 @@ mod fs;
 mod generated;
 mod netns;
 mod ns;
+mod pool;
 mod services;
 mod template;
 
@@ -45,6 +47,7 @@ pub use fs::*;
 pub use generated::*;
 pub use netns::*;
 pub use ns::*;
+pub use pool::*;
 pub use services::*;
 pub use template::*;
 

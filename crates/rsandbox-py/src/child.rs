@@ -33,7 +33,7 @@ pub(crate) struct PyChild {
 }
 
 /// Wrap our end of a pipe in a Python file object that owns it.
-fn file_object(py: Python<'_>, fd: OwnedFd, mode: &str) -> PyResult<Py<PyAny>> {
+pub(crate) fn file_object(py: Python<'_>, fd: OwnedFd, mode: &str) -> PyResult<Py<PyAny>> {
     let f = py
         .import("io")?
         .call_method1("open", (fd.as_raw_fd(), mode))?;

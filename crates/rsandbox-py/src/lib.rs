@@ -5,7 +5,9 @@
 //! (`python/rsandbox`) adds `run()`, the exception classes and `asyncio`
 //! support.
 #![deny(unsafe_op_in_unsafe_fn)]
-#![forbid(unsafe_code)]
+// Unsafe only where a raw fd is borrowed or polled (template.rs), each
+// allowed where it is, with its SAFETY comment.
+#![deny(unsafe_code)]
 
 mod child;
 mod convert;
@@ -14,7 +16,9 @@ mod egress;
 mod errors;
 mod generated;
 mod netns;
+mod pool;
 mod sandbox;
+mod template;
 
 use pyo3::prelude::*;
 
@@ -39,7 +43,11 @@ fn _rsandbox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<child::PyOutcome>()?;
     m.add_class::<child::PyEnforcementReport>()?;
     m.add_class::<child::PyLayerReport>()?;
+    m.add_class::<template::PyTemplate>()?;
+    m.add_class::<template::PyForkedBox>()?;
+    m.add_class::<pool::PyPool>()?;
     m.add_function(wrap_pyfunction!(_features_json, m)?)?;
+    m.add_function(wrap_pyfunction!(template::_serve_forks, m)?)?;
     m.add("UNLIMITED", rsandbox::limits::UNLIMITED)?;
     m.add("LANDLOCK_ABI", rsandbox::landlock::abi_version())?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

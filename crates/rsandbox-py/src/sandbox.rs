@@ -51,7 +51,7 @@ impl PySandbox {
 
 /// Where a standard stream goes: `None` (inherit), `PIPE`, `DEVNULL`, an fd
 /// number, or an object with `fileno()`.
-fn stdio(name: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Stdio> {
+pub(crate) fn stdio(name: &str, obj: Option<&Bound<'_, PyAny>>) -> PyResult<Stdio> {
     let Some(obj) = obj else {
         return Ok(Stdio::Inherit);
     };

@@ -284,3 +284,11 @@ impl Drop for ForkedBox {
         }
     }
 }
+
+/// The fork's pidfd (readable once the fork has ended), for the bindings'
+/// event loops and GIL-friendly waits; owned by the `ForkedBox`.
+impl AsFd for ForkedBox {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.pidfd.as_fd()
+    }
+}

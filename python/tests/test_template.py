@@ -1,0 +1,136 @@
+"""Templates from Python: a Python payload that imported its modules waits
+in ``rsandbox.serve_forks()``; each ``Template.fork(arg)`` returns from it
+with ``arg`` in a box of its own stdout and exit status, with the
+template's state at the ready point and Python's after-fork work done
+(``random`` reseeded). Bad input raises typed errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import rsandbox
+from conftest import BOX, pidfd_ended
+
+# The template payload: imports, sets state, serves; each fork reports what
+# it sees as one JSON line and exits with its argument (100: sleeps).
+SERVE = textwrap.dedent(
+    """
+    import decimal, json, os, random, re, sys, time
+    import rsandbox
+
+    state = {"ready": str(decimal.Decimal("0.1") * 3), "words": re.findall(r"\\w+", "a b")}
+    arg = rsandbox.serve_forks()
+    if arg == 100:
+        time.sleep(60)
+    seen = dict(state)
+    state["ready"] = "changed in a fork"
+    print(json.dumps({"arg": arg, "state": seen, "pid": os.getpid(),
+                      "ppid": os.getppid(), "random": random.random()}))
+    sys.stdout.flush()
+    os._exit(arg)
+    """
+)
+
+
+@pytest.fixture
+def template() -> Iterator[rsandbox.Template]:
+    with rsandbox.Sandbox().template([sys.executable, "-c", SERVE]) as t:
+        yield t
+
+
+def _run(t: rsandbox.Template, arg: int) -> dict[str, object]:
+    with t.fork(arg, stdout=rsandbox.PIPE) as f:
+        assert f.stdout is not None and f.arg == arg
+        out: dict[str, object] = json.loads(f.stdout.read())
+        assert f.wait(timeout=20) == arg
+        assert f.returncode == arg and f.poll() == arg
+        out["fork_pid"] = f.pid
+    return out
+
+
+def test_forks_return_their_argument_with_the_ready_state(template: rsandbox.Template) -> None:
+    a = _run(template, 7)
+    b = _run(template, 9)
+    want = {"ready": "0.3", "words": ["a", "b"]}
+    assert a["arg"] == 7 and b["arg"] == 9
+    # Each fork sees the template's state at its ready point; a write in
+    # one fork is not seen by the next.
+    assert a["state"] == want and b["state"] == want
+    assert a["pid"] == a["fork_pid"] and b["pid"] == b["fork_pid"]
+    assert len({a["pid"], b["pid"], template.pid}) == 3
+    assert a["ppid"] == b["ppid"] == template.pid  # the template forked them
+    # Python's after-fork hooks ran: random was reseeded in each fork.
+    assert a["random"] != b["random"]
+
+
+def test_kill_timeout_and_close(template: rsandbox.Template) -> None:
+    f = template.fork(100, stdout=rsandbox.DEVNULL)
+    with pytest.raises(rsandbox.TimeoutExpired):
+        f.wait(timeout=0.2)
+    assert f.poll() is None and f.returncode is None
+    f.kill()
+    assert f.wait(timeout=20) == -9
+    f.kill()  # a no-op once waited for
+    # The template is let go: later forks raise, and its process ends once
+    # its last fork handle is gone too.
+    del f
+    fd = os.pidfd_open(template.pid)
+    try:
+        template.close()
+        assert template.closed
+        with pytest.raises(ValueError, match="closed"):
+            template.fork(1)
+        assert pidfd_ended(fd, wait=10)
+    finally:
+        os.close(fd)
+
+
+def test_a_template_in_namespaces() -> None:
+    with BOX.template([sys.executable, "-c", SERVE]) as t:
+        out = _run(t, 5)
+    # In the box's PID namespace: rsandbox's init is 1, the template 2.
+    assert out["ppid"] == 2 and out["pid"] not in (1, 2)
+    assert out["state"] == {"ready": "0.3", "words": ["a", "b"]}
+
+
+def test_bad_templates_raise_typed_errors() -> None:
+    sb = rsandbox.Sandbox()
+    with pytest.raises(rsandbox.SandboxOSError, match="gone"):
+        sb.template(["/bin/true"])
+    with pytest.raises(rsandbox.SandboxOSError, match="never called serve_forks"):
+        sb.template(["/bin/sleep", "30"], ready_timeout=0.2)
+    with pytest.raises(rsandbox.ProgramNotFoundError):
+        sb.template(["/no/such/program"])
+    with sb.template([sys.executable, "-c", SERVE]) as t:
+        with pytest.raises(ValueError, match="STDOUT"):
+            t.fork(1, stdout=rsandbox.STDOUT)
+        with pytest.raises(OverflowError):
+            t.fork(-1)
+
+
+def test_serve_forks_refuses_while_other_threads_run(tmp_path: Path) -> None:
+    # The payload starts a thread, then calls serve_forks: it raises and the
+    # template exits before its ready point.
+    script = "import threading, time, rsandbox\n" \
+        "threading.Thread(target=time.sleep, args=(30,), daemon=True).start()\n" \
+        "rsandbox.serve_forks()\n"
+    with open(tmp_path / "err", "w+b") as err:
+        with pytest.raises(rsandbox.SandboxOSError, match="gone"):
+            rsandbox.Sandbox().template([sys.executable, "-c", script], stderr=err)
+        err.seek(0)
+        assert b"RuntimeError: serve_forks: other threads are running" in err.read()
+    with pytest.raises(ValueError, match="PIPE"):
+        rsandbox.Sandbox().template([sys.executable, "-c", SERVE], stdout=rsandbox.PIPE)
+
+
+def test_serve_forks_outside_a_template() -> None:
+    assert "RSANDBOX_TEMPLATE_FD" not in os.environ
+    with pytest.raises(rsandbox.SandboxOSError, match="not started as a template"):
+        rsandbox.serve_forks()
