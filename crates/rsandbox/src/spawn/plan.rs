@@ -76,7 +76,8 @@ pub(crate) struct Ids {
     /// The box's user namespace maps the caller's uid 0 (host root, for a
     /// caller in the initial namespace).
     pub maps_root: bool,
-    /// And the payload's own uid is that one.
+    /// The payload is uid 0 in its user namespace (it keeps the
+    /// capabilities the description leaves it across its exec).
     pub payload_is_root: bool,
     /// The one uid and gid mapped, when each map is a single id and no
     /// supplementary group is set (the nested namespace of a locked view
@@ -338,9 +339,7 @@ impl Ids {
                 && idmap::is_self_only(&gmap, egid)
                 && sb.groups.is_empty();
             maps_root = umap.iter().any(|m| m.outside == 0);
-            payload_is_root = umap
-                .iter()
-                .any(|m| m.outside == 0 && uid >= m.inside && uid - m.inside < m.count);
+            payload_is_root = uid == 0;
             if let ([u], [g], true) = (&umap[..], &gmap[..], sb.groups.is_empty()) {
                 single_ids = (u.count == 1 && g.count == 1).then_some((u.inside, g.inside));
             }
@@ -443,11 +442,12 @@ impl Namespaces {
     }
 }
 
-/// Lock the view of a box that could undo it as host root: one whose user
-/// namespace maps the caller's uid 0 and whose payload may hold
-/// `CAP_SYS_ADMIN` there, being that uid or keeping it by name (see
-/// `MountPlan::lock`). A payload of another uid that keeps no capability
-/// by name has none after its exec (and every mount of a view is nosuid).
+/// Lock the view of a box that could undo it and then act as host root:
+/// one whose user namespace maps the caller's uid 0 and whose payload may
+/// hold `CAP_SYS_ADMIN` there, being uid 0 inside or keeping it by name
+/// (see `MountPlan::lock`). A payload of another uid that keeps no
+/// capability by name has none after its exec (and every mount of a view
+/// is nosuid).
 /// The nested namespace that locks a view can map only single ids; other
 /// maps are refused, with what to change.
 fn lock_if_undoable(sb: &Sandbox, ids: &Ids, m: &mut MountPlan) -> Result<()> {
