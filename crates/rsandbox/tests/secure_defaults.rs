@@ -493,6 +493,37 @@ both!(strict_box_sees_its_own_sys, || {
     assert!(l.applied.starts_with("fresh read-only sysfs"), "{l:?}");
 });
 
+/// A box with a cgroup of its own (limits) sees that cgroup, and only it,
+/// under `/sys/fs/cgroup`: a read-only cgroup2 of its cgroup namespace.
+#[test]
+fn strict_box_with_limits_sees_its_own_cgroup_in_sys() {
+    if !is_root() {
+        eprintln!("skipped: cgroup limits need root (or a delegated cgroup) here");
+        return;
+    }
+    let o = sh(
+        &Sandbox::strict().pids_limit(64),
+        "echo PROCS: $(cat /sys/fs/cgroup/cgroup.procs | wc -l)
+         echo SELF: $(grep -c \"^$$\\$\" /sys/fs/cgroup/cgroup.procs)
+         echo SUB: $(ls -d /sys/fs/cgroup/*/ 2>/dev/null | wc -l)
+         touch /sys/fs/cgroup/x 2>/dev/null || echo CG_RO
+         grep ' /sys/fs/cgroup ' /proc/self/mountinfo | grep -o ' - cgroup2 '",
+    );
+    let out = text(&o.stdout);
+    assert!(o.outcome.success(), "{o:?}");
+    // The box's few processes (its init, the shell, its commands), the
+    // shell among them, no subtree of anyone else's.
+    let procs: usize = out
+        .lines()
+        .find_map(|l| l.strip_prefix("PROCS: "))
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!((1..=6).contains(&procs), "{out}");
+    assert!(out.contains("SELF: 1\n"), "{out}");
+    assert!(out.contains("SUB: 0\n"), "{out}");
+    assert!(out.contains("CG_RO\n - cgroup2 \n"), "{out}");
+}
+
 both!(box_in_the_host_network_gets_an_empty_sys, || {
     let sb = Sandbox::new().user_ns().pid_ns().mount_ns();
     let o = sh(

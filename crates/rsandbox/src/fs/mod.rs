@@ -35,7 +35,8 @@
 //!   - the box's `/sys`, never the host's: a fresh read-only sysfs when the
 //!     box has a network namespace of its own (its interfaces under
 //!     `/sys/class/net`, Docker's masked `/sys` paths hidden,
-//!     `/sys/fs/cgroup` empty), else an empty read-only `/sys`
+//!     `/sys/fs/cgroup` the box's own cgroup or empty), else an empty
+//!     read-only `/sys`
 //!     (`fs/sysfs.rs`; the enforcement report's `filesystem:sys` entry);
 //!   - a private, empty, writable tmpfs on `/tmp`;
 //!   - the host's private data masked ([`hidden_host_paths`]: `/root`,

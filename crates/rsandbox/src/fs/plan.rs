@@ -289,6 +289,33 @@ impl MountPlan {
         });
     }
 
+    /// Show the box's own cgroup under its `/sys/fs/cgroup`: a read-only
+    /// cgroup2 of its cgroup namespace (rooted at the box's cgroup) on the
+    /// default view's fresh sysfs, where the box has both. Skipped where
+    /// the directory is missing; an empty directory where the kernel
+    /// refuses the mount.
+    pub(crate) fn show_own_cgroup(&mut self) {
+        let fresh_sys = self.ops.iter().any(|o| {
+            o.path == Path::new("/sys")
+                && match &o.action {
+                    Action::Fs { fstype, .. } => *fstype == c"sysfs",
+                    Action::Attach { .. } => true,
+                    _ => false,
+                }
+        });
+        if fresh_sys {
+            let ro = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+            let cgroup2 = Action::Fs {
+                fstype: c"cgroup2",
+                opts: vec![opt("source", Some("cgroup2"))],
+                attrs: ro,
+            };
+            let mut o = op(Path::new("/sys/fs/cgroup"), Create::No, cgroup2);
+            o.optional = true;
+            self.ops.push(o);
+        }
+    }
+
     /// The parent's fds the child uses (it closes all others first thing):
     /// the detached mounts it attaches.
     pub(crate) fn inherited_fds(&self) -> impl Iterator<Item = RawFd> + '_ {

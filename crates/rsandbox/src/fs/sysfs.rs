@@ -7,8 +7,10 @@
 //! network namespace (created together, as here) and a fully visible sysfs
 //! exists in the mount namespace (the host's, or the template shell's).
 //! Docker's masked `/sys` paths (moby `oci/defaults.go`) are hidden on top.
-//! `/sys/fs/cgroup` is left an empty directory: the host's cgroup tree is
-//! not shown. A box sharing the host's network namespace gets an empty
+//! `/sys/fs/cgroup` never shows the host's cgroup tree: a box with a cgroup
+//! and a cgroup namespace of its own sees its cgroup there (a read-only
+//! cgroup2 rooted at it, `MountPlan::show_own_cgroup`), any other an empty
+//! directory. A box sharing the host's network namespace gets an empty
 //! read-only `/sys` instead (a sysfs would show the host's devices).
 
 use std::path::Path;
@@ -87,7 +89,8 @@ pub(crate) fn report(sb: &Sandbox) -> Option<LayerReport> {
     }
     let applied = if fresh(sb) {
         "fresh read-only sysfs of the box's network namespace \
-         (/sys/firmware, /sys/devices/virtual/powercap masked; /sys/fs/cgroup empty), \
+         (/sys/firmware, /sys/devices/virtual/powercap masked; /sys/fs/cgroup: the box's own cgroup, \
+         if it has one, else empty), \
          or an empty read-only /sys where the kernel refuses the mount"
     } else {
         "empty read-only /sys (the box shares the host's network namespace: \

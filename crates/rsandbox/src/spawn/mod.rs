@@ -464,10 +464,16 @@ fn prepare_cgroup(plan: &mut Plan, cg: &mut Cgroup) {
     // A namespace made at clone would be rooted in the caller's v1 cgroups:
     // the child joins them only after the clone.
     let newcgroup = libc::CLONE_NEWCGROUP as u64;
-    if plan.ns.clone_flags & newcgroup != 0 && !plan.cgroup_joins.is_empty() && !plan.parent_attach
-    {
+    let cgroup_ns = plan.ns.clone_flags & newcgroup != 0;
+    if cgroup_ns && !plan.cgroup_joins.is_empty() && !plan.parent_attach {
         plan.ns.clone_flags &= !newcgroup;
         plan.ns.unshare_cgroup_ns = true;
+    }
+    // The box's own cgroup2 directory, rooting its cgroup namespace.
+    if cgroup_ns && cg.clone_into_fd().is_some() {
+        if let Some(m) = plan.mounts.as_mut() {
+            m.show_own_cgroup();
+        }
     }
 }
 
