@@ -209,25 +209,27 @@ both!(payload_sees_the_image, || {
     // Loaded again: the same tree, not unpacked twice.
     let again = Image::load(&t.join("layout"), Some("latest"), Some(&t.join("cache"))).unwrap();
     assert_eq!(again.rootfs(), img.rootfs());
-    let trees = std::fs::read_dir(t.join("cache/rootfs/sha256"))
-        .unwrap()
-        .count();
-    assert_eq!(trees, 1);
-    assert_eq!(std::fs::read_dir(t.join("cache/tmp")).unwrap().count(), 0);
+    assert_eq!(again.layers(), img.layers());
+    assert_eq!(count(&t.join("cache/roots/sha256")), 1);
+    assert_eq!(count(&t.join("cache/layers/sha256")), 3);
+    // Stacked, not flattened: no flattened tree was made.
+    assert_eq!(img.flattened(), None);
+    assert_eq!(count(&t.join("cache/rootfs/sha256")), 0);
+    assert_eq!(count(&t.join("cache/tmp")), 0);
 });
+
+/// Entries of directory `d` (0 when it is missing).
+fn count(d: &Path) -> usize {
+    std::fs::read_dir(d).map(|d| d.count()).unwrap_or(0)
+}
 
 /// Load `layout` and expect an error; the cache keeps no tree.
 fn refused(t: &TempDir, reference: Option<&str>) -> ImageError {
     let cache = t.join("cache");
     let err = Image::load(&t.join("layout"), reference, Some(&cache)).unwrap_err();
-    let trees = std::fs::read_dir(cache.join("rootfs/sha256"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert_eq!(trees, 0, "{err}");
-    let tmp = std::fs::read_dir(cache.join("tmp"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert_eq!(tmp, 0, "{err}");
+    for d in ["rootfs/sha256", "roots/sha256", "layers/sha256", "tmp"] {
+        assert_eq!(count(&cache.join(d)), 0, "{d}: {err}");
+    }
     err
 }
 

@@ -47,11 +47,22 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
 /// refused, a strict box fails with the reason and the fix, and a
 /// best-effort one is spawned again with less (see [`crate::degrade`]).
 pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
+    // A box of an image copy runs in its own copy (see crate::image).
+    let (copied, mut copy) = match crate::image::PrivateCopy::for_spawn(sb)? {
+        Some((boxed, c)) => (Some(boxed), Some(c)),
+        None => (None, None),
+    };
+    let sb = copied.as_ref().unwrap_or(sb);
     let mut current = std::borrow::Cow::Borrowed(sb);
     let mut lost = Vec::new();
     loop {
         let errno = match spawn_once(&current, cmd, &lost) {
-            Ok(child) => return Ok(child),
+            Ok(mut child) => {
+                if let Some(c) = copy.take() {
+                    child.hold_image_copy(c);
+                }
+                return Ok(child);
+            }
             Err(Failed::Other(e)) => return Err(e),
             Err(Failed::Refused(errno)) => errno,
         };
@@ -222,6 +233,9 @@ fn launch_report(
     );
     if plan.init.is_some() {
         report.push(init::report());
+    }
+    if let Some(image) = crate::image::report(sb) {
+        report.push(image);
     }
     for entry in lost {
         report.push(entry.clone());
