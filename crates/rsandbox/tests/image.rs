@@ -438,3 +438,127 @@ both!(user_from_the_config, || {
         assert_eq!(run(sb, img.command(&[]).unwrap()), "7\n50\n");
     }
 });
+
+/// Two images on one base layer: the base's busybox and /etc, then, in
+/// `a`, a layer deleting etc/gone and, in `b`, one making /etc opaque.
+fn two_images(dir: &Path) -> (Layout, Layout) {
+    let busybox = std::fs::read("/usr/bin/busybox").expect("busybox-static");
+    let base = tar_of(&[
+        E::Dir("bin"),
+        E::File("bin/busybox", &busybox, 0o755),
+        E::Link("bin/sh", "busybox"),
+        E::Dir("etc"),
+        E::File("etc/hello", b"base\n", 0o644),
+        E::File("etc/gone", b"base\n", 0o644),
+    ]);
+    let top_a = tar_of(&[
+        E::File("etc/.wh.gone", b"", 0o644),
+        E::File("etc/a", b"a\n", 0o644),
+    ]);
+    let top_b = tar_of(&[
+        E::Dir("etc"),
+        E::File("etc/.wh..wh..opq", b"", 0o644),
+        E::File("etc/b", b"b\n", 0o644),
+    ]);
+    let mut out = Vec::new();
+    for (name, top) in [("a", top_a), ("b", top_b)] {
+        let l = Layout::new(&dir.join(name));
+        let layers = vec![l.blob(GZ, &gzip(&base)), l.blob(TAR, &top)];
+        l.image("latest", layers, serde_json::json!({"Env": ["PATH=/bin"]}));
+        out.push(l);
+    }
+    let b = out.pop().unwrap();
+    (out.pop().unwrap(), b)
+}
+
+both!(images_share_their_common_layer, || {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let t = TempDir::new("image-share");
+    two_images(t.path());
+    let cache = t.join("cache");
+    let a = Image::load(&t.join("a"), None, Some(&cache)).unwrap();
+    assert_eq!(a.unpacked(), 2);
+    assert_eq!(a.flattened(), None);
+    let base_a = a.layers()[1].clone();
+    let inode = std::fs::metadata(&base_a).unwrap().ino();
+    let b = Image::load(&t.join("b"), None, Some(&cache)).unwrap();
+    // Only b's own layer was unpacked; the base is the same directory.
+    assert_eq!(b.unpacked(), 1);
+    assert_eq!(b.layers()[1], base_a);
+    assert_eq!(std::fs::metadata(&b.layers()[1]).unwrap().ino(), inode);
+    assert_eq!(count(&cache.join("layers/sha256")), 3);
+    assert_eq!(
+        Image::load(&t.join("a"), None, Some(&cache))
+            .unwrap()
+            .unpacked(),
+        0
+    );
+    // The whiteout is a 0/0 character device in a's top layer; the base
+    // layer's directory still has the file.
+    let w = std::fs::symlink_metadata(a.layers()[0].join("etc/gone")).unwrap();
+    assert!(w.file_type().is_char_device() && w.rdev() == 0);
+    assert!(base_a.join("etc/gone").is_file());
+    let ls = |img: &Image, sb: Sandbox| {
+        run(sb.image(img).unwrap(), img.command(&sh("ls /etc")).unwrap())
+    };
+    let userns = || Sandbox::new().user_ns().mount_ns().pid_ns();
+    assert_eq!(ls(&a, userns()), "a\nhello\n");
+    assert_eq!(ls(&b, userns()), "b\n");
+    if common::is_root() {
+        // Without a user namespace the overlay reads trusted.overlay.*.
+        let plain = || Sandbox::new().mount_ns().pid_ns();
+        assert_eq!(ls(&a, plain()), "a\nhello\n");
+        assert_eq!(ls(&b, plain()), "b\n");
+    }
+});
+
+both!(private_copy_where_the_overlay_is_refused, || {
+    let t = TempDir::new("image-copy");
+    test_image(&t.join("layout"));
+    let cache = t.join("cache");
+    let img = Image::load(&t.join("layout"), None, Some(&cache)).unwrap();
+    let sb = || {
+        Sandbox::new()
+            .user_ns()
+            .mount_ns()
+            .pid_ns()
+            .image_copy(&img)
+            .unwrap()
+    };
+    let script = "echo x > /etc/written && cat /etc/written; echo y > /new; ls /opq; \
+                  test -e /etc/gone && echo gone-present; pwd";
+    let out = sb().output(&img.command(&sh(script)).unwrap()).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "x\nnew\n/work\n");
+    let entry = out.outcome.enforcement.layer("filesystem:image").unwrap();
+    assert!(
+        entry.applied.contains("private writable copy") && entry.applied.contains("image_copy"),
+        "{entry:?}"
+    );
+    // The next box starts from the image again; the cache is untouched and
+    // the copy is gone once its box is done.
+    let out = run(
+        sb(),
+        img.command(&sh("ls /etc; test -e /new && echo leaked; true"))
+            .unwrap(),
+    );
+    assert_eq!(out, "added\nhello\n");
+    let flat = img.flat_tree().unwrap();
+    assert!(flat.starts_with(&cache) && !flat.join("etc/written").exists());
+    assert_eq!(count(&cache.join("tmp")), 0);
+    // While a box runs its copy exists; a killed-on-drop box's is removed.
+    let child = sb().spawn(&img.command(&sh("sleep 60")).unwrap()).unwrap();
+    assert_eq!(count(&cache.join("tmp")), 1);
+    drop(child);
+    assert_eq!(count(&cache.join("tmp")), 0);
+    // The overlay path says it stacks the layers.
+    let out = Sandbox::new()
+        .user_ns()
+        .mount_ns()
+        .pid_ns()
+        .image(&img)
+        .unwrap()
+        .output(&img.command(&sh("true")).unwrap())
+        .unwrap();
+    let entry = out.outcome.enforcement.layer("filesystem:image").unwrap();
+    assert!(entry.applied.contains("3 layers stacked"), "{entry:?}");
+});

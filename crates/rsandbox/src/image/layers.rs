@@ -44,16 +44,17 @@ pub(crate) fn probe(tmp: &Path, trusted: bool) -> Result<Option<String>, ImageEr
 }
 
 /// The directory of layer `hex` (its blob's sha256), unpacked now unless
-/// the cache has it.
+/// the cache has it (then `true`).
 pub(crate) fn layer_dir(
     cache: &Path,
     hex: &str,
     blob: &Path,
     compression: Compression,
     trusted: bool,
-) -> Result<PathBuf, ImageError> {
+) -> Result<(PathBuf, bool), ImageError> {
     let dst = cache.join("layers/sha256").join(hex);
-    if !dst.is_dir() {
+    let fresh = !dst.is_dir();
+    if fresh {
         super::unpack_into(cache, &dst, |root| {
             unpack::Layer {
                 blob,
@@ -65,7 +66,7 @@ pub(crate) fn layer_dir(
             .apply()
         })?;
     }
-    Ok(dst)
+    Ok((dst, fresh))
 }
 
 /// The layers that can show through, topmost first: all of them down to

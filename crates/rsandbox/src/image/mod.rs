@@ -156,6 +156,8 @@ pub struct Image {
     /// The sha256 of the layer digests in order.
     chain: String,
     blobs: Vec<(PathBuf, unpack::Compression)>,
+    /// How many layers this load unpacked (the others were cached).
+    unpacked: usize,
     config: layout::RunConfig,
 }
 
@@ -189,6 +191,7 @@ impl Image {
             cache: cache.map(Path::to_path_buf).unwrap_or_else(default_cache),
             chain: layout::hex(&chain.finalize()),
             blobs,
+            unpacked: 0,
             config: config.config.unwrap_or_default(),
         };
         img.flattened = img.why_flatten()?;
@@ -219,13 +222,10 @@ impl Image {
         let mut dirs = Vec::new();
         for (blob, compression) in &self.blobs {
             let hex = blob.file_name().unwrap_or_default().to_string_lossy();
-            dirs.push(layers::layer_dir(
-                &self.cache,
-                &hex,
-                blob,
-                *compression,
-                privileged(),
-            )?);
+            let (dir, fresh) =
+                layers::layer_dir(&self.cache, &hex, blob, *compression, privileged())?;
+            self.unpacked += usize::from(fresh);
+            dirs.push(dir);
         }
         dirs.reverse();
         let root = self.cache.join("roots/sha256").join(&self.chain);
@@ -252,6 +252,12 @@ impl Image {
     /// layers were flattened, see [`Image::flattened`]).
     pub fn layers(&self) -> &[PathBuf] {
         &self.layers
+    }
+
+    /// How many layers [`Image::load`] unpacked into the cache (the others
+    /// were there already, from this image or another sharing them).
+    pub fn unpacked(&self) -> usize {
+        self.unpacked
     }
 
     /// Why the layers were flattened into one tree instead of stacked

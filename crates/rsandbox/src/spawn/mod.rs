@@ -48,7 +48,9 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
 /// best-effort one is spawned again with less (see [`crate::degrade`]).
 pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
     // A box of an image copy runs in its own copy (see crate::image).
-    let (copied, mut copy) = match crate::image::PrivateCopy::for_spawn(sb)? {
+    let ids = crate::identity::resolve(sb);
+    let maps = [&ids.uid_map[..], &ids.gid_map[..]];
+    let (copied, mut copy) = match crate::image::PrivateCopy::for_spawn(sb, maps)? {
         Some((boxed, c)) => (Some(boxed), Some(c)),
         None => (None, None),
     };
@@ -233,9 +235,6 @@ fn launch_report(
     );
     if plan.init.is_some() {
         report.push(init::report());
-    }
-    if let Some(image) = crate::image::report(sb) {
-        report.push(image);
     }
     for entry in lost {
         report.push(entry.clone());
