@@ -562,3 +562,44 @@ both!(private_copy_where_the_overlay_is_refused, || {
     let entry = out.outcome.enforcement.layer("filesystem:image").unwrap();
     assert!(entry.applied.contains("3 layers stacked"), "{entry:?}");
 });
+
+both!(more_layers_than_overlay_stacks_are_flattened, || {
+    let t = TempDir::new("image-many");
+    let l = Layout::new(&t.join("layout"));
+    let busybox = std::fs::read("/usr/bin/busybox").expect("busybox-static");
+    let mut layers = vec![l.blob(
+        TAR,
+        &tar_of(&[
+            E::Dir("bin"),
+            E::File("bin/busybox", &busybox, 0o755),
+            E::Link("bin/sh", "busybox"),
+            E::Dir("f"),
+        ]),
+    )];
+    for i in 0..500 {
+        let name = format!("f/{i}");
+        layers.push(l.blob(TAR, &tar_of(&[E::File(&name, b"", 0o644)])));
+    }
+    l.image("latest", layers, serde_json::json!({"Env": ["PATH=/bin"]}));
+    let cache = t.join("cache");
+    let img = Image::load(&t.join("layout"), None, Some(&cache)).unwrap();
+    let why = img.flattened().expect("flattened");
+    assert!(why.contains("501 layers"), "{why}");
+    assert!(img.layers().is_empty());
+    assert_eq!(count(&cache.join("layers/sha256")), 0);
+    assert_eq!(count(&cache.join("rootfs/sha256")), 1);
+    let sb = Sandbox::new()
+        .user_ns()
+        .mount_ns()
+        .pid_ns()
+        .image(&img)
+        .unwrap();
+    let out = sb
+        .output(&img.command(&sh("ls /f | wc -l; touch /f/new")).unwrap())
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "500");
+    assert!(out.outcome.success());
+    let entry = out.outcome.enforcement.layer("filesystem:image").unwrap();
+    assert!(entry.applied.contains("flattened"), "{entry:?}");
+    assert!(!img.rootfs().join("f/new").exists());
+});
