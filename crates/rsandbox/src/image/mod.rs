@@ -3,23 +3,28 @@
 //! [`Image::load`] opens an OCI image layout (the directory `skopeo copy`,
 //! `umoci`, `podman save --format oci-dir` or `buildah push oci:DIR` write),
 //! picks a manifest by reference, checks every blob's size and sha256
-//! digest, and unpacks the layers (plain, gzip or zstd tar; whiteouts and
-//! opaque directories honoured) once into a content-addressed cache. Then
-//! [`Sandbox::image`] makes that tree the box's root: read-only, with each
-//! top-level directory under an overlay whose upper layer is a tmpfs private
-//! to the box, so writes never reach the cache or another box. The image
-//! config's `Entrypoint`, `Cmd`, `Env`, `WorkingDir` and `User` become
-//! defaults: set them again on the [`Sandbox`] (or pass arguments to
-//! [`Image::command`]) to override them.
+//! digest, and unpacks each layer (plain, gzip or zstd tar) once into a
+//! content-addressed cache, with its whiteouts and opaque directories
+//! marked as overlayfs reads them (see `layers.rs`). Then
+//! [`Sandbox::image`] stacks the layers read-only as the lowers of overlays
+//! whose upper layer is a tmpfs private to the box, so writes never reach
+//! the cache or another box; where the overlay is unavailable each box gets
+//! a private copy instead (see `copy.rs`), and the enforcement report says
+//! which. The image config's `Entrypoint`, `Cmd`, `Env`, `WorkingDir` and
+//! `User` become defaults: set them again on the [`Sandbox`] (or pass
+//! arguments to [`Image::command`]) to override them.
 //!
 //! # The cache
 //!
-//! `<cache>/rootfs/sha256/<chain>`, where `<chain>` is the sha256 of the
-//! layer digests in order, so every image sharing the same layers shares one
-//! tree. The cache root is [`default_cache`] unless given. A tree is
-//! unpacked into `<cache>/tmp/` and renamed into place once complete: a
-//! crash leaves at most a temporary directory, never a half tree, and a
-//! failed unpack removes its temporary directory.
+//! `<cache>/layers/sha256/<blob digest>` per layer (shared by every image
+//! with that layer), `<cache>/roots/sha256/<chain>` the skeleton of an
+//! image's root (`<chain>`: the sha256 of the layer digests in order), and
+//! `<cache>/rootfs/sha256/<chain>` the flattened tree, made only where the
+//! layers cannot be stacked or a box needs a copy. The cache root is
+//! [`default_cache`] unless given. Each is unpacked into `<cache>/tmp/` and
+//! renamed into place once complete: a crash leaves at most a temporary
+//! directory, never a half tree, and a failed unpack removes its temporary
+//! directory.
 //!
 //! Bad input is an [`ImageError`] naming the file or field, before anything
 //! is spawned: see its variants. Unpacking is described in `unpack.rs`.
