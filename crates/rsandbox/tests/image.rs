@@ -210,13 +210,31 @@ both!(payload_sees_the_image, || {
     let again = Image::load(&t.join("layout"), Some("latest"), Some(&t.join("cache"))).unwrap();
     assert_eq!(again.rootfs(), img.rootfs());
     assert_eq!(again.layers(), img.layers());
-    assert_eq!(count(&t.join("cache/roots/sha256")), 1);
-    assert_eq!(count(&t.join("cache/layers/sha256")), 3);
-    // Stacked, not flattened: no flattened tree was made.
-    assert_eq!(img.flattened(), None);
-    assert_eq!(count(&t.join("cache/rootfs/sha256")), 0);
+    if stacked(&img) {
+        // One directory per layer, no flattened tree.
+        assert_eq!(count(&t.join("cache/roots/sha256")), 1);
+        assert_eq!(count(&t.join("cache/layers/sha256")), 3);
+        assert_eq!(count(&t.join("cache/rootfs/sha256")), 0);
+    } else {
+        assert_eq!(count(&t.join("cache/rootfs/sha256")), 1);
+    }
     assert_eq!(count(&t.join("cache/tmp")), 0);
 });
+
+/// Whether `img`'s layers are stacked. Where the cache's filesystem cannot
+/// hold overlay whiteouts (no user xattrs: tmpfs before Linux 6.6) they are
+/// flattened, the documented fallback: then say so, and the caller skips
+/// its per-layer checks.
+fn stacked(img: &Image) -> bool {
+    match img.flattened() {
+        None => true,
+        Some(why) => {
+            assert!(why.contains("cannot hold overlay whiteouts"), "{why}");
+            eprintln!("layers flattened on this filesystem: {why}");
+            false
+        }
+    }
+}
 
 /// Entries of directory `d` (0 when it is missing).
 fn count(d: &Path) -> usize {
@@ -477,8 +495,10 @@ both!(images_share_their_common_layer, || {
     two_images(t.path());
     let cache = t.join("cache");
     let a = Image::load(&t.join("a"), None, Some(&cache)).unwrap();
+    if !stacked(&a) {
+        return;
+    }
     assert_eq!(a.unpacked(), 2);
-    assert_eq!(a.flattened(), None);
     let base_a = a.layers()[1].clone();
     let inode = std::fs::metadata(&base_a).unwrap().ino();
     let b = Image::load(&t.join("b"), None, Some(&cache)).unwrap();
@@ -550,7 +570,8 @@ both!(private_copy_where_the_overlay_is_refused, || {
     assert_eq!(count(&cache.join("tmp")), 1);
     drop(child);
     assert_eq!(count(&cache.join("tmp")), 0);
-    // The overlay path says it stacks the layers.
+    // `image` stacks the layers where the kernel has the overlay (Linux
+    // 6.8), and copies by itself where it does not.
     let out = Sandbox::new()
         .user_ns()
         .mount_ns()
@@ -560,7 +581,14 @@ both!(private_copy_where_the_overlay_is_refused, || {
         .output(&img.command(&sh("true")).unwrap())
         .unwrap();
     let entry = out.outcome.enforcement.layer("filesystem:image").unwrap();
-    assert!(entry.applied.contains("3 layers stacked"), "{entry:?}");
+    if rsandbox::features::probe().overlay_fd_layers {
+        assert!(entry.applied.contains("3 layers stacked"), "{entry:?}");
+    } else {
+        assert!(
+            entry.applied.contains("overlay unavailable: this kernel"),
+            "{entry:?}"
+        );
+    }
 });
 
 both!(more_layers_than_overlay_stacks_are_flattened, || {
