@@ -74,6 +74,11 @@ fn text(b: &[u8]) -> String {
 
 /// Run the CLI (as nobody with `as_nobody`, from a copy it can read).
 fn rsandbox(dir: &Path, as_nobody: bool, args: &[&str]) -> Output {
+    rsandbox_env(dir, as_nobody, None, args)
+}
+
+/// [`rsandbox`] with one more environment variable.
+fn rsandbox_env(dir: &Path, as_nobody: bool, env: Option<(&str, &str)>, args: &[&str]) -> Output {
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_rsandbox"));
     let mut c = if as_nobody {
         let copy = dir.join("rsandbox");
@@ -87,6 +92,9 @@ fn rsandbox(dir: &Path, as_nobody: bool, args: &[&str]) -> Output {
     } else {
         Command::new(exe)
     };
+    if let Some((k, v)) = env {
+        c.env(k, v);
+    }
     c.current_dir("/").args(args).output().unwrap()
 }
 
@@ -126,6 +134,48 @@ fn scenario(as_nobody: bool) {
         ],
     );
     assert_eq!(text(&o.stdout), "over\nfrom-image\n", "{}", text(&o.stderr));
+    // Overlay refused (forced): the box runs in a private copy, writable,
+    // and the report (--json) says so; the next box does not see the write.
+    let write = "echo x > /etc/hello; cat /etc/hello";
+    let forced = Some(("RSANDBOX_IMAGE_NO_OVERLAY", "1"));
+    let run = |env, script: &str| {
+        let args = [
+            "run",
+            "--json",
+            "--image",
+            &img,
+            "--image-cache",
+            cache,
+            "--",
+            "/bin/sh",
+            "-c",
+            script,
+        ];
+        rsandbox_env(&t.0, as_nobody, env, &args)
+    };
+    let o = run(forced, write);
+    let out = text(&o.stdout);
+    assert!(out.starts_with("x\n"), "{out}{}", text(&o.stderr));
+    assert!(
+        out.contains("filesystem:image")
+            && out.contains("private writable copy")
+            && out.contains("RSANDBOX_IMAGE_NO_OVERLAY is set"),
+        "{out}"
+    );
+    let o = run(forced, "cat /etc/hello");
+    assert!(
+        text(&o.stdout).starts_with("from-image\n"),
+        "{}",
+        text(&o.stdout)
+    );
+    let o = run(None, "cat /etc/hello");
+    let out = text(&o.stdout);
+    assert!(out.starts_with("from-image\n"), "{out}");
+    if rsandbox::features::probe().overlay_fd_layers {
+        assert!(out.contains("read-only as overlay lower"), "{out}");
+    } else {
+        assert!(out.contains("overlay unavailable: this kernel"), "{out}");
+    }
     // A tag that is not in the index: a clear error, nothing run.
     let bad = format!("{}:v2", t.0.join("L").display());
     let o = rsandbox(

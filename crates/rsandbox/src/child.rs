@@ -187,6 +187,9 @@ pub struct Child {
     egress: Option<crate::egress::Egress>,
     /// See [`Child::cloned_sharing_memory`].
     shared_memory: bool,
+    /// The box's private copy of its image, removed when the box is done
+    /// (see [`crate::image`]).
+    image_copy: Option<crate::image::PrivateCopy>,
 }
 
 impl Child {
@@ -223,7 +226,13 @@ impl Child {
             spawn_timing: None,
             egress: None,
             shared_memory,
+            image_copy: None,
         }
+    }
+
+    /// Hold the box's copy of its image until the box is done.
+    pub(crate) fn hold_image_copy(&mut self, copy: crate::image::PrivateCopy) {
+        self.image_copy = Some(copy);
     }
 
     /// A box held at its gate was released to run its payload now (a warm
@@ -785,6 +794,9 @@ impl Drop for Child {
         if self.kill_on_drop {
             let _ = self.kill();
             let _ = self.reap();
+        } else if let Some(copy) = self.image_copy.take() {
+            // The box may still run in it.
+            copy.keep();
         }
     }
 }

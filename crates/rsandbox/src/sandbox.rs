@@ -115,6 +115,9 @@ pub struct Sandbox {
     /// Egress allow-list (see [`crate::egress`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) egress: Option<crate::config::egress::EgressPolicy>,
+    /// How an image is the root (see [`crate::image`]).
+    #[serde(skip)]
+    pub(crate) image_root: Option<crate::config::fs::ImageRoot>,
 }
 
 impl Default for Sandbox {
@@ -154,6 +157,7 @@ impl Default for Sandbox {
             record_timing: false,
             payload_pid1: false,
             egress: None,
+            image_root: None,
         }
     }
 }

@@ -209,25 +209,45 @@ both!(payload_sees_the_image, || {
     // Loaded again: the same tree, not unpacked twice.
     let again = Image::load(&t.join("layout"), Some("latest"), Some(&t.join("cache"))).unwrap();
     assert_eq!(again.rootfs(), img.rootfs());
-    let trees = std::fs::read_dir(t.join("cache/rootfs/sha256"))
-        .unwrap()
-        .count();
-    assert_eq!(trees, 1);
-    assert_eq!(std::fs::read_dir(t.join("cache/tmp")).unwrap().count(), 0);
+    assert_eq!(again.layers(), img.layers());
+    if stacked(&img) {
+        // One directory per layer, no flattened tree.
+        assert_eq!(count(&t.join("cache/roots/sha256")), 1);
+        assert_eq!(count(&t.join("cache/layers/sha256")), 3);
+        assert_eq!(count(&t.join("cache/rootfs/sha256")), 0);
+    } else {
+        assert_eq!(count(&t.join("cache/rootfs/sha256")), 1);
+    }
+    assert_eq!(count(&t.join("cache/tmp")), 0);
 });
+
+/// Whether `img`'s layers are stacked. Where the cache's filesystem cannot
+/// hold overlay whiteouts (no user xattrs: tmpfs before Linux 6.6) they are
+/// flattened, the documented fallback: then say so, and the caller skips
+/// its per-layer checks.
+fn stacked(img: &Image) -> bool {
+    match img.flattened() {
+        None => true,
+        Some(why) => {
+            assert!(why.contains("cannot hold overlay whiteouts"), "{why}");
+            eprintln!("layers flattened on this filesystem: {why}");
+            false
+        }
+    }
+}
+
+/// Entries of directory `d` (0 when it is missing).
+fn count(d: &Path) -> usize {
+    std::fs::read_dir(d).map(|d| d.count()).unwrap_or(0)
+}
 
 /// Load `layout` and expect an error; the cache keeps no tree.
 fn refused(t: &TempDir, reference: Option<&str>) -> ImageError {
     let cache = t.join("cache");
     let err = Image::load(&t.join("layout"), reference, Some(&cache)).unwrap_err();
-    let trees = std::fs::read_dir(cache.join("rootfs/sha256"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert_eq!(trees, 0, "{err}");
-    let tmp = std::fs::read_dir(cache.join("tmp"))
-        .map(|d| d.count())
-        .unwrap_or(0);
-    assert_eq!(tmp, 0, "{err}");
+    for d in ["rootfs/sha256", "roots/sha256", "layers/sha256", "tmp"] {
+        assert_eq!(count(&cache.join(d)), 0, "{d}: {err}");
+    }
     err
 }
 
@@ -435,4 +455,179 @@ both!(user_from_the_config, || {
             .uid(7);
         assert_eq!(run(sb, img.command(&[]).unwrap()), "7\n50\n");
     }
+});
+
+/// Two images on one base layer: the base's busybox and /etc, then, in
+/// `a`, a layer deleting etc/gone and, in `b`, one making /etc opaque.
+fn two_images(dir: &Path) -> (Layout, Layout) {
+    let busybox = std::fs::read("/usr/bin/busybox").expect("busybox-static");
+    let base = tar_of(&[
+        E::Dir("bin"),
+        E::File("bin/busybox", &busybox, 0o755),
+        E::Link("bin/sh", "busybox"),
+        E::Dir("etc"),
+        E::File("etc/hello", b"base\n", 0o644),
+        E::File("etc/gone", b"base\n", 0o644),
+    ]);
+    let top_a = tar_of(&[
+        E::File("etc/.wh.gone", b"", 0o644),
+        E::File("etc/a", b"a\n", 0o644),
+    ]);
+    let top_b = tar_of(&[
+        E::Dir("etc"),
+        E::File("etc/.wh..wh..opq", b"", 0o644),
+        E::File("etc/b", b"b\n", 0o644),
+    ]);
+    let mut out = Vec::new();
+    for (name, top) in [("a", top_a), ("b", top_b)] {
+        let l = Layout::new(&dir.join(name));
+        let layers = vec![l.blob(GZ, &gzip(&base)), l.blob(TAR, &top)];
+        l.image("latest", layers, serde_json::json!({"Env": ["PATH=/bin"]}));
+        out.push(l);
+    }
+    let b = out.pop().unwrap();
+    (out.pop().unwrap(), b)
+}
+
+both!(images_share_their_common_layer, || {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let t = TempDir::new("image-share");
+    two_images(t.path());
+    let cache = t.join("cache");
+    let a = Image::load(&t.join("a"), None, Some(&cache)).unwrap();
+    if !stacked(&a) {
+        return;
+    }
+    assert_eq!(a.unpacked(), 2);
+    let base_a = a.layers()[1].clone();
+    let inode = std::fs::metadata(&base_a).unwrap().ino();
+    let b = Image::load(&t.join("b"), None, Some(&cache)).unwrap();
+    // Only b's own layer was unpacked; the base is the same directory.
+    assert_eq!(b.unpacked(), 1);
+    assert_eq!(b.layers()[1], base_a);
+    assert_eq!(std::fs::metadata(&b.layers()[1]).unwrap().ino(), inode);
+    assert_eq!(count(&cache.join("layers/sha256")), 3);
+    assert_eq!(
+        Image::load(&t.join("a"), None, Some(&cache))
+            .unwrap()
+            .unpacked(),
+        0
+    );
+    // The whiteout is a 0/0 character device in a's top layer; the base
+    // layer's directory still has the file.
+    let w = std::fs::symlink_metadata(a.layers()[0].join("etc/gone")).unwrap();
+    assert!(w.file_type().is_char_device() && w.rdev() == 0);
+    assert!(base_a.join("etc/gone").is_file());
+    let ls = |img: &Image, sb: Sandbox| {
+        run(sb.image(img).unwrap(), img.command(&sh("ls /etc")).unwrap())
+    };
+    let userns = || Sandbox::new().user_ns().mount_ns().pid_ns();
+    assert_eq!(ls(&a, userns()), "a\nhello\n");
+    assert_eq!(ls(&b, userns()), "b\n");
+    if common::is_root() {
+        // Without a user namespace the overlay reads trusted.overlay.*.
+        let plain = || Sandbox::new().mount_ns().pid_ns();
+        assert_eq!(ls(&a, plain()), "a\nhello\n");
+        assert_eq!(ls(&b, plain()), "b\n");
+    }
+});
+
+both!(private_copy_where_the_overlay_is_refused, || {
+    let t = TempDir::new("image-copy");
+    test_image(&t.join("layout"));
+    let cache = t.join("cache");
+    let img = Image::load(&t.join("layout"), None, Some(&cache)).unwrap();
+    let sb = || {
+        Sandbox::new()
+            .user_ns()
+            .mount_ns()
+            .pid_ns()
+            .image_copy(&img)
+            .unwrap()
+    };
+    let script = "echo x > /etc/written && cat /etc/written; echo y > /new; ls /opq; \
+                  test -e /etc/gone && echo gone-present; pwd";
+    let out = sb().output(&img.command(&sh(script)).unwrap()).unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "x\nnew\n/work\n");
+    let entry = out.outcome.enforcement.layer("filesystem:image").unwrap();
+    assert!(
+        entry.applied.contains("private writable copy") && entry.applied.contains("image_copy"),
+        "{entry:?}"
+    );
+    // The next box starts from the image again; the cache is untouched and
+    // the copy is gone once its box is done.
+    let out = run(
+        sb(),
+        img.command(&sh("ls /etc; test -e /new && echo leaked; true"))
+            .unwrap(),
+    );
+    assert_eq!(out, "added\nhello\n");
+    let flat = img.flat_tree().unwrap();
+    assert!(flat.starts_with(&cache) && !flat.join("etc/written").exists());
+    assert_eq!(count(&cache.join("tmp")), 0);
+    // While a box runs its copy exists; a killed-on-drop box's is removed.
+    let child = sb().spawn(&img.command(&sh("sleep 60")).unwrap()).unwrap();
+    assert_eq!(count(&cache.join("tmp")), 1);
+    drop(child);
+    assert_eq!(count(&cache.join("tmp")), 0);
+    // `image` stacks the layers where the kernel has the overlay (Linux
+    // 6.8), and copies by itself where it does not.
+    let out = Sandbox::new()
+        .user_ns()
+        .mount_ns()
+        .pid_ns()
+        .image(&img)
+        .unwrap()
+        .output(&img.command(&sh("true")).unwrap())
+        .unwrap();
+    let entry = out.outcome.enforcement.layer("filesystem:image").unwrap();
+    if rsandbox::features::probe().overlay_fd_layers {
+        assert!(entry.applied.contains("3 layers stacked"), "{entry:?}");
+    } else {
+        assert!(
+            entry.applied.contains("overlay unavailable: this kernel"),
+            "{entry:?}"
+        );
+    }
+});
+
+both!(more_layers_than_overlay_stacks_are_flattened, || {
+    let t = TempDir::new("image-many");
+    let l = Layout::new(&t.join("layout"));
+    let busybox = std::fs::read("/usr/bin/busybox").expect("busybox-static");
+    let mut layers = vec![l.blob(
+        TAR,
+        &tar_of(&[
+            E::Dir("bin"),
+            E::File("bin/busybox", &busybox, 0o755),
+            E::Link("bin/sh", "busybox"),
+            E::Dir("f"),
+        ]),
+    )];
+    for i in 0..500 {
+        let name = format!("f/{i}");
+        layers.push(l.blob(TAR, &tar_of(&[E::File(&name, b"", 0o644)])));
+    }
+    l.image("latest", layers, serde_json::json!({"Env": ["PATH=/bin"]}));
+    let cache = t.join("cache");
+    let img = Image::load(&t.join("layout"), None, Some(&cache)).unwrap();
+    let why = img.flattened().expect("flattened");
+    assert!(why.contains("501 layers"), "{why}");
+    assert!(img.layers().is_empty());
+    assert_eq!(count(&cache.join("layers/sha256")), 0);
+    assert_eq!(count(&cache.join("rootfs/sha256")), 1);
+    let sb = Sandbox::new()
+        .user_ns()
+        .mount_ns()
+        .pid_ns()
+        .image(&img)
+        .unwrap();
+    let out = sb
+        .output(&img.command(&sh("ls /f | wc -l; touch /f/new")).unwrap())
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "500");
+    assert!(out.outcome.success());
+    let entry = out.outcome.enforcement.layer("filesystem:image").unwrap();
+    assert!(entry.applied.contains("flattened"), "{entry:?}");
+    assert!(!img.rootfs().join("f/new").exists());
 });

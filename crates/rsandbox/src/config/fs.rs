@@ -272,3 +272,16 @@ pub(crate) fn normalize(path: &Path) -> Option<PathBuf> {
     }
     Some(out)
 }
+
+/// How an OCI image became the box's root (see `crate::image`): what the
+/// enforcement report says about it, and the tree each box gets a private
+/// copy of where the overlay is unavailable. Not part of profiles: a
+/// profile keeps the read-only root and steps only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ImageRoot {
+    /// The report's `applied` text.
+    pub applied: String,
+    /// Copy this flattened tree per box (`from`) into a fresh directory of
+    /// `into`, and make it the box's writable root.
+    pub copy: Option<(PathBuf, PathBuf)>,
+}

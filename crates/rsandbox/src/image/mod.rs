@@ -3,29 +3,38 @@
 //! [`Image::load`] opens an OCI image layout (the directory `skopeo copy`,
 //! `umoci`, `podman save --format oci-dir` or `buildah push oci:DIR` write),
 //! picks a manifest by reference, checks every blob's size and sha256
-//! digest, and unpacks the layers (plain, gzip or zstd tar; whiteouts and
-//! opaque directories honoured) once into a content-addressed cache. Then
-//! [`Sandbox::image`] makes that tree the box's root: read-only, with each
-//! top-level directory under an overlay whose upper layer is a tmpfs private
-//! to the box, so writes never reach the cache or another box. The image
-//! config's `Entrypoint`, `Cmd`, `Env`, `WorkingDir` and `User` become
-//! defaults: set them again on the [`Sandbox`] (or pass arguments to
-//! [`Image::command`]) to override them.
+//! digest, and unpacks each layer (plain, gzip or zstd tar) once into a
+//! content-addressed cache, with its whiteouts and opaque directories
+//! marked as overlayfs reads them (see `layers.rs`). Then
+//! [`Sandbox::image`] stacks the layers read-only as the lowers of overlays
+//! whose upper layer is a tmpfs private to the box, so writes never reach
+//! the cache or another box; where the overlay is unavailable each box gets
+//! a private copy instead (see `copy.rs`), and the enforcement report says
+//! which. The image config's `Entrypoint`, `Cmd`, `Env`, `WorkingDir` and
+//! `User` become defaults: set them again on the [`Sandbox`] (or pass
+//! arguments to [`Image::command`]) to override them.
 //!
 //! # The cache
 //!
-//! `<cache>/rootfs/sha256/<chain>`, where `<chain>` is the sha256 of the
-//! layer digests in order, so every image sharing the same layers shares one
-//! tree. The cache root is [`default_cache`] unless given. A tree is
-//! unpacked into `<cache>/tmp/` and renamed into place once complete: a
-//! crash leaves at most a temporary directory, never a half tree, and a
-//! failed unpack removes its temporary directory.
+//! `<cache>/layers/sha256/<blob digest>` per layer (shared by every image
+//! with that layer), `<cache>/roots/sha256/<chain>` the skeleton of an
+//! image's root (`<chain>`: the sha256 of the layer digests in order), and
+//! `<cache>/rootfs/sha256/<chain>` the flattened tree, made only where the
+//! layers cannot be stacked or a box needs a copy. The cache root is
+//! [`default_cache`] unless given. Each is unpacked into `<cache>/tmp/` and
+//! renamed into place once complete: a crash leaves at most a temporary
+//! directory, never a half tree, and a failed unpack removes its temporary
+//! directory.
 //!
 //! Bad input is an [`ImageError`] naming the file or field, before anything
 //! is spawned: see its variants. Unpacking is described in `unpack.rs`.
 
+mod copy;
+mod layers;
 mod layout;
 mod unpack;
+
+pub(crate) use copy::PrivateCopy;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -142,7 +151,18 @@ pub fn default_cache() -> PathBuf {
 /// An image unpacked in the cache, with its config's defaults.
 #[derive(Debug, Clone)]
 pub struct Image {
-    rootfs: PathBuf,
+    /// The skeleton (stacked layers) or the flattened tree.
+    root: PathBuf,
+    /// The layer directories, topmost first; empty when flattened.
+    layers: Vec<PathBuf>,
+    /// Why the layers were flattened (`None`: stacked).
+    flattened: Option<String>,
+    cache: PathBuf,
+    /// The sha256 of the layer digests in order.
+    chain: String,
+    blobs: Vec<(PathBuf, unpack::Compression)>,
+    /// How many layers this load unpacked (the others were cached).
+    unpacked: usize,
     config: layout::RunConfig,
 }
 
@@ -150,7 +170,8 @@ impl Image {
     /// Open the layout at `dir`, pick `reference` (the manifest's
     /// `org.opencontainers.image.ref.name`; `None`: the only manifest, or
     /// `latest`), verify it and unpack it under `cache` ([`default_cache`]
-    /// when `None`).
+    /// when `None`): one directory per layer, stacked at spawn, or one
+    /// flattened tree where the cache cannot hold overlay whiteouts.
     pub fn load(
         dir: &Path,
         reference: Option<&str>,
@@ -168,22 +189,101 @@ impl Image {
             chain.update(l.digest.as_bytes());
             chain.update(b"\n");
         }
-        let cache = cache.map(Path::to_path_buf).unwrap_or_else(default_cache);
-        let rootfs = cache
-            .join("rootfs/sha256")
-            .join(layout::hex(&chain.finalize()));
-        if !rootfs.is_dir() {
-            unpack_tree(&cache, &rootfs, &blobs)?;
-        }
-        Ok(Image {
-            rootfs,
+        let mut img = Image {
+            root: PathBuf::new(),
+            layers: Vec::new(),
+            flattened: None,
+            cache: cache.map(Path::to_path_buf).unwrap_or_else(default_cache),
+            chain: layout::hex(&chain.finalize()),
+            blobs,
+            unpacked: 0,
             config: config.config.unwrap_or_default(),
-        })
+        };
+        img.flattened = img.why_flatten()?;
+        match img.flattened {
+            None => img.stack()?,
+            Some(_) => img.root = img.flat_tree()?,
+        }
+        Ok(img)
     }
 
-    /// The unpacked tree (read-only: never write to it).
+    /// Why this caller's layers cannot be stacked (`None`: they can).
+    fn why_flatten(&self) -> Result<Option<String>, ImageError> {
+        if self.blobs.len() > layers::MAX_LOWERS {
+            return Ok(Some(format!(
+                "{} layers: overlayfs stacks at most {}",
+                self.blobs.len(),
+                layers::MAX_LOWERS
+            )));
+        }
+        let tmp = self.cache.join("tmp");
+        std::fs::create_dir_all(&tmp).map_err(|e| ImageError::io(&tmp, e))?;
+        layers::probe(&tmp, privileged())
+    }
+
+    /// Unpack the missing layers, each into its own directory, and make
+    /// the skeleton of the root (`<cache>/roots/sha256/<chain>`).
+    fn stack(&mut self) -> Result<(), ImageError> {
+        let mut dirs = Vec::new();
+        for (blob, compression) in &self.blobs {
+            let hex = blob.file_name().unwrap_or_default().to_string_lossy();
+            let (dir, fresh) =
+                layers::layer_dir(&self.cache, &hex, blob, *compression, privileged())?;
+            self.unpacked += usize::from(fresh);
+            dirs.push(dir);
+        }
+        dirs.reverse();
+        let root = self.cache.join("roots/sha256").join(&self.chain);
+        if !root.is_dir() {
+            unpack_into(&self.cache, &root, |r| layers::skeleton(&dirs, r))?;
+        }
+        self.root = root;
+        self.layers = dirs;
+        Ok(())
+    }
+
+    /// The image flattened into one tree, `<cache>/rootfs/sha256/<chain>`,
+    /// unpacked now unless the cache has it (the copy a box gets where the
+    /// overlay is unavailable is made from it).
+    pub fn flat_tree(&self) -> Result<PathBuf, ImageError> {
+        let rootfs = self.cache.join("rootfs/sha256").join(&self.chain);
+        if !rootfs.is_dir() {
+            unpack_into(&self.cache, &rootfs, |r| fill(r, &self.blobs))?;
+        }
+        Ok(rootfs)
+    }
+
+    /// The layer directories in the cache, topmost first (empty when the
+    /// layers were flattened, see [`Image::flattened`]).
+    pub fn layers(&self) -> &[PathBuf] {
+        &self.layers
+    }
+
+    /// How many layers [`Image::load`] unpacked into the cache (the others
+    /// were there already, from this image or another sharing them).
+    pub fn unpacked(&self) -> usize {
+        self.unpacked
+    }
+
+    /// Why the layers were flattened into one tree instead of stacked
+    /// (`None`: stacked, one cache directory per layer).
+    pub fn flattened(&self) -> Option<&str> {
+        self.flattened.as_deref()
+    }
+
+    /// The read-only tree the box's root is made from (never write to
+    /// it): the skeleton of top-level entries when the layers are stacked,
+    /// else the flattened tree.
     pub fn rootfs(&self) -> &Path {
-        &self.rootfs
+        &self.root
+    }
+
+    /// The file `rel` of the image as the box sees it, if any.
+    fn file(&self, rel: &str) -> Option<PathBuf> {
+        if self.flattened.is_some() {
+            return Some(self.root.join(rel));
+        }
+        layers::find(&self.layers, Path::new(rel))
     }
 
     /// The image's `Env` (`NAME=VALUE` entries).
@@ -238,7 +338,10 @@ impl Image {
         if let Ok(n) = name.parse() {
             return Ok(n);
         }
-        let text = std::fs::read_to_string(self.rootfs.join(file)).unwrap_or_default();
+        let text = self
+            .file(file)
+            .and_then(|f| std::fs::read_to_string(f).ok())
+            .unwrap_or_default();
         text.lines()
             .map(|l| l.split(':').collect::<Vec<_>>())
             .find(|f| f.len() > 2 && f[0] == name)
@@ -250,19 +353,19 @@ impl Image {
     }
 }
 
-/// Unpack `blobs` (bottom first) into a temporary directory of `cache`,
-/// then rename it to `dst`. On error the temporary directory is removed.
-fn unpack_tree(
+/// Fill a temporary directory of `cache` with `fill`, then rename it to
+/// `dst`. On error the temporary directory is removed.
+fn unpack_into(
     cache: &Path,
     dst: &Path,
-    blobs: &[(PathBuf, unpack::Compression)],
+    fill: impl FnOnce(&Path) -> Result<(), ImageError>,
 ) -> Result<(), ImageError> {
     let tmp_root = cache.join("tmp");
     for d in [&tmp_root, dst.parent().unwrap_or(cache)] {
         std::fs::create_dir_all(d).map_err(|e| ImageError::io(d, e))?;
     }
     let tmp = tmp_dir(&tmp_root)?;
-    let result = fill(&tmp, blobs).and_then(|()| match std::fs::rename(&tmp, dst) {
+    let result = fill(&tmp).and_then(|()| match std::fs::rename(&tmp, dst) {
         Ok(()) => Ok(()),
         // Another process finished the same tree first: use theirs.
         Err(_) if dst.is_dir() => Ok(()),
@@ -274,13 +377,22 @@ fn unpack_tree(
     result
 }
 
+/// Whether the caller is root: owners, device nodes and `trusted.*`
+/// xattrs are kept only then.
+fn privileged() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
 fn tmp_dir(parent: &Path) -> Result<PathBuf, ImageError> {
     use std::os::unix::fs::DirBuilderExt;
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or(0);
-    let path = parent.join(format!("unpack-{}-{nanos}", std::process::id()));
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = parent.join(format!("unpack-{}-{nanos}-{n}", std::process::id()));
     std::fs::DirBuilder::new()
         .mode(0o700)
         .create(&path)
@@ -288,21 +400,25 @@ fn tmp_dir(parent: &Path) -> Result<PathBuf, ImageError> {
     Ok(path)
 }
 
+/// Apply `blobs` (bottom first) to `root`, flattened into one tree.
 fn fill(root: &Path, blobs: &[(PathBuf, unpack::Compression)]) -> Result<(), ImageError> {
-    // SAFETY: geteuid has no preconditions.
-    let privileged = unsafe { libc::geteuid() } == 0;
     for (blob, compression) in blobs {
         unpack::Layer {
             blob,
             compression: *compression,
             root,
-            privileged,
+            privileged: privileged(),
+            whiteouts: unpack::Whiteouts::Apply,
         }
         .apply()?;
     }
-    // Mount points the box needs, made now so the read-only tree is never
-    // written at spawn time.
-    for d in ["proc", "dev", "tmp"] {
+    finish_root(root)
+}
+
+/// Make the mount points the box needs (so the read-only tree is never
+/// written at spawn time) and give the root mode 0755.
+fn finish_root(root: &Path) -> Result<(), ImageError> {
+    for d in layers::MOUNT_POINTS {
         let p = root.join(d);
         if std::fs::symlink_metadata(&p).is_err() {
             std::fs::create_dir(&p).map_err(|e| ImageError::io(&p, e))?;
@@ -313,50 +429,138 @@ fn fill(root: &Path, blobs: &[(PathBuf, unpack::Compression)]) -> Result<(), Ima
         .map_err(|e| ImageError::io(root, e))
 }
 
-impl Sandbox {
-    /// Run in `image`: its tree is the root (read-only), each top-level
-    /// directory is overlaid with a tmpfs private to this box (writes are
-    /// discarded on exit), `/tmp` is a fresh tmpfs, and the image's `Env`,
-    /// `WorkingDir` and `User` are set (call `env`, `cwd`, `uid` after this
-    /// to override them). Needs [`Sandbox::mount_ns`].
-    pub fn image(self, image: &Image) -> Result<Self, ImageError> {
-        let mut sb = self.rootfs(image.rootfs.clone()).env_clear();
-        let list =
-            std::fs::read_dir(&image.rootfs).map_err(|e| ImageError::io(&image.rootfs, e))?;
-        let mut dirs: Vec<PathBuf> = Vec::new();
-        for e in list {
-            let e = e.map_err(|e| ImageError::io(&image.rootfs, e))?;
-            let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
-            if is_dir && !["proc", "dev", "tmp"].iter().any(|n| e.file_name() == *n) {
-                dirs.push(e.path());
-            }
-        }
-        dirs.sort();
-        for d in dirs {
-            let dst = Path::new("/").join(d.file_name().unwrap_or_default());
-            sb = sb.overlay([d], dst);
-        }
-        sb = sb.tmpfs("/tmp", 64 << 20);
-        for kv in image.env() {
-            match kv.split_once('=') {
-                Some((k, v)) => sb = sb.env(k, v),
-                None => {
-                    return Err(ImageError::Config {
-                        field: "Env".into(),
-                        reason: format!("{kv:?} is not NAME=VALUE"),
-                    })
-                }
-            }
-        }
-        if let Some(w) = image.working_dir() {
-            sb = sb.cwd(w);
-        }
-        if let Some((uid, gid)) = image.user()? {
-            sb = sb.uid(uid);
-            if let Some(g) = gid {
-                sb = sb.gid(g);
-            }
-        }
-        Ok(sb)
+/// Set by a caller (or a test) to refuse the overlay: `Sandbox::image`
+/// then gives each box a private copy, as on a kernel without it.
+pub const NO_OVERLAY_ENV: &str = "RSANDBOX_IMAGE_NO_OVERLAY";
+
+/// Why the image overlay cannot be used here (`None`: it can).
+fn overlay_unavailable() -> Option<String> {
+    if std::env::var_os(NO_OVERLAY_ENV).is_some_and(|v| !v.is_empty()) {
+        return Some(format!("{NO_OVERLAY_ENV} is set"));
     }
+    if !crate::sys::kernel::overlay_fd_layers() {
+        let (major, minor) = crate::sys::kernel::version();
+        return Some(format!(
+            "this kernel is {major}.{minor}; the overlay takes its layers as fds from Linux 6.8"
+        ));
+    }
+    None
+}
+
+impl Sandbox {
+    /// Run in `image`: its layers are the read-only lowers of overlays
+    /// whose upper layer is a tmpfs private to this box (one per top-level
+    /// directory; writes are discarded on exit), `/tmp` is a fresh tmpfs,
+    /// and the image's `Env`, `WorkingDir` and `User` are set (call `env`,
+    /// `cwd`, `uid` after this to override them). Where the overlay is
+    /// unavailable (Linux before 6.8, or [`NO_OVERLAY_ENV`] set), each box
+    /// gets a private writable copy of the flattened image instead, as
+    /// [`Sandbox::image_copy`]; the enforcement report's `filesystem:image`
+    /// entry says which. Needs [`Sandbox::mount_ns`].
+    pub fn image(self, image: &Image) -> Result<Self, ImageError> {
+        if let Some(why) = overlay_unavailable() {
+            return self.image_copied(image, &format!("overlay unavailable: {why}"));
+        }
+        let mut sb = self.rootfs(image.root.clone());
+        for name in top_dirs(&image.root)? {
+            let lowers = match image.flattened {
+                Some(_) => vec![image.root.join(&name)],
+                None => layers::lowers(&image.layers, &name),
+            };
+            if !lowers.is_empty() {
+                sb = sb.overlay(lowers, Path::new("/").join(&name));
+            }
+        }
+        let applied = match &image.flattened {
+            None => format!(
+                "{} layers stacked read-only as overlay lowers (one cache directory per layer); \
+                 upper: a tmpfs private to the box",
+                image.layers.len()
+            ),
+            Some(why) => format!(
+                "the image flattened into one read-only tree ({why}) as overlay lower; \
+                 upper: a tmpfs private to the box"
+            ),
+        };
+        sb.image_root = Some(crate::config::fs::ImageRoot {
+            applied,
+            copy: None,
+        });
+        image_defaults(sb, image)
+    }
+
+    /// Run in a private, writable copy of `image` (flattened), made for
+    /// each box when it is spawned and removed when its [`Child`] is done
+    /// (dropped after the box ended, or killed on drop): no overlay
+    /// needed, at the cost of copying the image per box. Otherwise as
+    /// [`Sandbox::image`].
+    ///
+    /// [`Child`]: crate::Child
+    pub fn image_copy(self, image: &Image) -> Result<Self, ImageError> {
+        self.image_copied(image, "asked for (image_copy)")
+    }
+
+    fn image_copied(self, image: &Image, why: &str) -> Result<Self, ImageError> {
+        let flat = image.flat_tree()?;
+        // Read-only until the spawn swaps in the box's copy: a profile
+        // written from this description never writes to the cache.
+        let mut sb = self.rootfs(flat.clone());
+        sb.image_root = Some(crate::config::fs::ImageRoot {
+            applied: format!("a private writable copy of the flattened image, removed when the box is done ({why})"),
+            copy: Some((flat, image.cache.join("tmp"))),
+        });
+        image_defaults(sb, image)
+    }
+}
+
+/// The top-level directories of `root` that get an overlay.
+fn top_dirs(root: &Path) -> Result<Vec<OsString>, ImageError> {
+    let mut dirs = Vec::new();
+    for e in std::fs::read_dir(root).map_err(|e| ImageError::io(root, e))? {
+        let e = e.map_err(|e| ImageError::io(root, e))?;
+        let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+        if is_dir && !layers::MOUNT_POINTS.iter().any(|n| e.file_name() == *n) {
+            dirs.push(e.file_name());
+        }
+    }
+    dirs.sort();
+    Ok(dirs)
+}
+
+/// A fresh `/tmp`, and the config's `Env`, `WorkingDir` and `User`.
+fn image_defaults(sb: Sandbox, image: &Image) -> Result<Sandbox, ImageError> {
+    let mut sb = sb.env_clear().tmpfs("/tmp", 64 << 20);
+    for kv in image.env() {
+        match kv.split_once('=') {
+            Some((k, v)) => sb = sb.env(k, v),
+            None => {
+                return Err(ImageError::Config {
+                    field: "Env".into(),
+                    reason: format!("{kv:?} is not NAME=VALUE"),
+                })
+            }
+        }
+    }
+    if let Some(w) = image.working_dir() {
+        sb = sb.cwd(w);
+    }
+    if let Some((uid, gid)) = image.user()? {
+        sb = sb.uid(uid);
+        if let Some(g) = gid {
+            sb = sb.gid(g);
+        }
+    }
+    Ok(sb)
+}
+
+/// The enforcement report's `filesystem:image` entry, for a box whose root
+/// is an image.
+pub(crate) fn report(sb: &Sandbox) -> Option<crate::report::LayerReport> {
+    let r = sb.image_root.as_ref()?;
+    Some(crate::report::LayerReport {
+        layer: "filesystem:image".into(),
+        requested: "the image read-only, the box's writes private to it".into(),
+        applied: r.applied.clone(),
+        enforcement: crate::report::Enforcement::Full,
+    })
 }

@@ -8,8 +8,11 @@
 //! only this process writes, so nothing changes between check and use.
 //! Symlink *entries* are stored as they are (an absolute target such as
 //! `/bin/busybox` is normal in images): they are only followed inside the
-//! box, whose root is the tree. Whiteouts are applied in a first pass over
-//! the archive, so they remove only what lower layers put there.
+//! box, whose root is the tree. Whiteouts are handled in a first pass over
+//! the archive, so they touch only what lower layers put there: applied
+//! (the lower entries removed) when the layers are flattened into one tree,
+//! or marked as overlayfs reads them in a lower layer when each layer has
+//! its own directory (see [`Whiteouts`]).
 
 use std::ffi::OsStr;
 use std::fs::File;
@@ -49,6 +52,26 @@ impl Compression {
 const WHITEOUT: &str = ".wh.";
 const OPAQUE: &str = ".wh..wh..opq";
 
+/// The xattr overlayfs reads as "opaque directory" in a lower layer of an
+/// overlay mounted with `userxattr` (every box with a user namespace).
+pub(crate) const USER_OPAQUE: &std::ffi::CStr = c"user.overlay.opaque";
+/// The same, for an overlay mounted without `userxattr` (a root box
+/// without a user namespace); only root may set `trusted.*`.
+const TRUSTED_OPAQUE: &std::ffi::CStr = c"trusted.overlay.opaque";
+
+/// What a layer's whiteout entries become.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Whiteouts {
+    /// Remove what the lower layers put there (one flattened tree).
+    Apply,
+    /// Mark them in the layer's own directory as overlayfs reads them in a
+    /// lower layer: `.wh.NAME` becomes a 0/0 character device `NAME` (the
+    /// kernel lets any user make that one node, since Linux 5.8), and the
+    /// directory of `.wh..wh..opq` gets `user.overlay.opaque=y` (and
+    /// `trusted.overlay.opaque=y` when `trusted`).
+    Mark { trusted: bool },
+}
+
 /// One layer being applied to `root`.
 pub(crate) struct Layer<'a> {
     pub blob: &'a Path,
@@ -56,6 +79,7 @@ pub(crate) struct Layer<'a> {
     pub root: &'a Path,
     /// Preserve owners and create device nodes (the caller is root).
     pub privileged: bool,
+    pub whiteouts: Whiteouts,
 }
 
 impl Layer<'_> {
@@ -158,6 +182,9 @@ impl Layer<'_> {
         }
         let dir = self.parent(rel)?;
         let dir = dir.parent().unwrap_or(self.root);
+        if let Whiteouts::Mark { trusted } = self.whiteouts {
+            return self.mark(rel, dir, name, trusted);
+        }
         if name == OPAQUE.as_bytes() {
             let list = std::fs::read_dir(dir).map_err(|e| ImageError::io(dir, e))?;
             for child in list {
@@ -175,6 +202,26 @@ impl Layer<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Record a whiteout in this layer's own directory (`Whiteouts::Mark`).
+    fn mark(&self, rel: &Path, dir: &Path, name: &[u8], trusted: bool) -> Result<(), ImageError> {
+        if name == OPAQUE.as_bytes() {
+            set_opaque(dir, USER_OPAQUE)?;
+            if trusted {
+                set_opaque(dir, TRUSTED_OPAQUE)?;
+            }
+            return Ok(());
+        }
+        let victim = &name[WHITEOUT.len()..];
+        if matches!(victim, b"" | b"." | b"..") {
+            return Err(self.hostile(rel, "whiteout of . or .."));
+        }
+        let target = dir.join(OsStr::from_bytes(victim));
+        if std::fs::symlink_metadata(&target).is_ok() {
+            remove(&target)?;
+        }
+        whiteout_node(&target)
     }
 
     fn write(
@@ -304,8 +351,52 @@ impl Layer<'_> {
     }
 }
 
+/// Make `path` an overlayfs whiteout: a character device 0/0.
+pub(crate) fn whiteout_node(path: &Path) -> Result<(), ImageError> {
+    let c = cstr(path)?;
+    // SAFETY: `c` is a valid NUL-terminated path; mknod reads it only.
+    if unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR, 0) } != 0 {
+        return Err(ImageError::io(path, std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Mark directory `path` opaque with xattr `name` = `y`.
+pub(crate) fn set_opaque(path: &Path, name: &std::ffi::CStr) -> Result<(), ImageError> {
+    let c = cstr(path)?;
+    // SAFETY: valid NUL-terminated path and name; the value is 1 byte.
+    let r = unsafe { libc::lsetxattr(c.as_ptr(), name.as_ptr(), c"y".as_ptr().cast(), 1, 0) };
+    if r != 0 {
+        return Err(ImageError::io(path, std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+/// Whether directory `path` carries opaque xattr `name` = `y`.
+pub(crate) fn is_opaque(path: &Path, name: &std::ffi::CStr) -> bool {
+    let Ok(c) = cstr(path) else { return false };
+    let mut v = [0u8; 2];
+    // SAFETY: valid NUL-terminated path and name; at most v.len() bytes
+    // are written into v.
+    let n = unsafe { libc::lgetxattr(c.as_ptr(), name.as_ptr(), v.as_mut_ptr().cast(), v.len()) };
+    n == 1 && v[0] == b'y'
+}
+
+/// Whether the entry of metadata `m` is an overlayfs whiteout.
+pub(crate) fn is_whiteout(m: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    m.file_type().is_char_device() && m.rdev() == 0
+}
+
+fn cstr(path: &Path) -> Result<std::ffi::CString, ImageError> {
+    std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| ImageError::Layout {
+        file: path.to_path_buf(),
+        reason: "NUL in path".into(),
+    })
+}
+
 /// Remove a file, a symlink (not its target) or a whole directory.
-fn remove(path: &Path) -> Result<(), ImageError> {
+pub(crate) fn remove(path: &Path) -> Result<(), ImageError> {
     let m = std::fs::symlink_metadata(path).map_err(|e| ImageError::io(path, e))?;
     let r = if m.is_dir() {
         std::fs::remove_dir_all(path)

@@ -47,11 +47,24 @@ pub(crate) fn validate(sb: &Sandbox) -> Result<()> {
 /// refused, a strict box fails with the reason and the fix, and a
 /// best-effort one is spawned again with less (see [`crate::degrade`]).
 pub(crate) fn spawn(sb: &Sandbox, cmd: &Command) -> Result<Child> {
+    // A box of an image copy runs in its own copy (see crate::image).
+    let ids = crate::identity::resolve(sb);
+    let maps = [&ids.uid_map[..], &ids.gid_map[..]];
+    let (copied, mut copy) = match crate::image::PrivateCopy::for_spawn(sb, maps)? {
+        Some((boxed, c)) => (Some(boxed), Some(c)),
+        None => (None, None),
+    };
+    let sb = copied.as_ref().unwrap_or(sb);
     let mut current = std::borrow::Cow::Borrowed(sb);
     let mut lost = Vec::new();
     loop {
         let errno = match spawn_once(&current, cmd, &lost) {
-            Ok(child) => return Ok(child),
+            Ok(mut child) => {
+                if let Some(c) = copy.take() {
+                    child.hold_image_copy(c);
+                }
+                return Ok(child);
+            }
             Err(Failed::Other(e)) => return Err(e),
             Err(Failed::Refused(errno)) => errno,
         };

@@ -42,5 +42,8 @@ pub(crate) fn assemble(
     if let Some(sys) = crate::fs::sysfs::report(sb) {
         r.push(sys);
     }
+    if let Some(image) = crate::image::report(sb) {
+        r.push(image);
+    }
     r
 }

@@ -89,6 +89,9 @@ SKIPS = {
             "makes a box cgroup under the run's own cgroup, which holds the test process "
             "on pure v2 (clone3 into it: EOPNOTSUPP); pure-v2 limits run in vm_* from /init"),
     },
+    "image": {
+        "image_made_by_umoci::": "builds its image with umoci (not in the minimal VM)",
+    },
     "run_image": {
         "run_image_as_": "builds its image with umoci (not in the minimal VM)",
     },
