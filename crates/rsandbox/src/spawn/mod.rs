@@ -143,10 +143,13 @@ fn spawn_once(
             helper: c.clone_into_helper(),
         })
     });
-    let (mut child, early, into_cgroup) =
-        clone_box(sb, &mut plan, &mut pipes, into, cgroup, report, started)?;
+    let Cloned {
+        mut child,
+        released_early,
+        into_cgroup,
+    } = clone_box(sb, &mut plan, &mut pipes, into, cgroup, report, started)?;
     let late = routine::release_late(&plan, into.is_some(), into_cgroup);
-    let released = early.and_then(|done| match done {
+    let released = released_early.and_then(|done| match done {
         true => Ok(()),
         false => release(&plan, &child, into_cgroup, late, &pipes.sync_w),
     });
@@ -311,7 +314,7 @@ fn clone_box(
     cgroup: Option<Cgroup>,
     enforcement: EnforcementReport,
     started: Instant,
-) -> std::result::Result<(Child, Result<bool>, bool), Failed> {
+) -> std::result::Result<Cloned, Failed> {
     let pending = launcher::launch(plan, pipes.child_fds(), into, pipes.pid.is_some())
         .map_err(|e| clone_failed(sb, e))?;
     let early = match &pipes.pid {
@@ -346,7 +349,21 @@ fn clone_box(
         },
         sb,
     );
-    Ok((child, early, launched.into_cgroup))
+    Ok(Cloned {
+        child,
+        released_early: early,
+        into_cgroup: launched.into_cgroup,
+    })
+}
+
+/// A box just cloned (see [`clone_box`]).
+struct Cloned {
+    child: Child,
+    /// Whether the child was released while the clone was pending (the
+    /// caller's thread wrote its id maps), or why that failed.
+    released_early: Result<bool>,
+    /// `CLONE_INTO_CGROUP` placed the child in its cgroup.
+    into_cgroup: bool,
 }
 
 /// Block until the child exec'd the payload (or sent its error, then the
