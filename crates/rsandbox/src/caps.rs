@@ -21,7 +21,7 @@
 //! All of it runs in the child after the uid switch and before Landlock,
 //! with raw `prctl`/`capset` calls on data prepared here.
 
-use crate::error::{ChildError, ChildResult, Error, Result, Stage};
+use crate::error::{step, ChildError, ChildResult, Error, Result, Stage};
 use crate::report::{Enforcement, LayerReport};
 use crate::sys::caps::{capset3, has_effective_cap, CAP_SETPCAP};
 use crate::sys::check;
@@ -320,7 +320,7 @@ impl CapsPlan {
             check(
                 libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0),
                 Stage::Capabilities,
-                104,
+                step::KEEP_CAPS,
             )
         }
     }
@@ -366,7 +366,7 @@ impl CapsPlan {
                 0,
             )
         };
-        check(r, Stage::Capabilities, 100)?;
+        check(r, Stage::Capabilities, step::CLEAR_AMBIENT)?;
         if self.privileged && !self.leaves_root {
             // SAFETY: raw syscalls, as this function.
             unsafe { self.drop_bounding()? };
@@ -387,14 +387,14 @@ impl CapsPlan {
         unsafe {
             self.clear_ambient_and_bounding()?;
             if capset3(m.effective, m.permitted, m.inheritable) < 0 {
-                return Err(ChildError::last(Stage::Capabilities, 105));
+                return Err(ChildError::last(Stage::Capabilities, step::CAPSET_SETS));
             }
             if self.leaves_root {
                 // Kept only for the switch (runc clears it too).
                 check(
                     libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0),
                     Stage::Capabilities,
-                    106,
+                    step::CLEAR_KEEP_CAPS,
                 )?;
             }
             for cap in 0..=self.last_cap {
@@ -408,7 +408,7 @@ impl CapsPlan {
                             0,
                         ),
                         Stage::Capabilities,
-                        200 + cap,
+                        step::AMBIENT_RAISE + cap,
                     )?;
                 }
             }
@@ -439,7 +439,7 @@ impl CapsPlan {
                 // set for the securebits lock.
                 if self.keep != 0 || self.leaves_root {
                     if capset(self.keep | setpcap, self.keep) < 0 {
-                        return Err(ChildError::last(Stage::Capabilities, 101));
+                        return Err(ChildError::last(Stage::Capabilities, step::CAPSET_KEPT));
                     }
                     for cap in 0..=self.last_cap {
                         if self.keep & (1 << cap) != 0 {
@@ -465,7 +465,7 @@ impl CapsPlan {
                     )?;
                 }
                 if capset(self.keep, self.keep) < 0 {
-                    return Err(ChildError::last(Stage::Capabilities, 103));
+                    return Err(ChildError::last(Stage::Capabilities, step::CAPSET_FINAL));
                 }
             }
         }

@@ -25,7 +25,7 @@ use landlock::{
     PathBeneath, PathFd, Ruleset, RulesetAttr, RulesetCreated, RulesetCreatedAttr, Scope, ABI,
 };
 
-use crate::error::{ChildError, ChildResult, Error, Result, Stage};
+use crate::error::{step, ChildError, ChildResult, Error, Result, Stage};
 use crate::report::{Enforcement, LayerReport};
 use crate::Sandbox;
 
@@ -395,7 +395,7 @@ impl LandlockPlan {
         if self.set_nnp {
             // SAFETY: prctl with integer arguments.
             if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-                return Err(ChildError::last(Stage::NoNewPrivs, 1));
+                return Err(ChildError::last(Stage::NoNewPrivs, step::FOR_LANDLOCK));
             }
         }
         // SAFETY: landlock_restrict_self on the ruleset fd the plan owns.

@@ -8,7 +8,7 @@ use std::os::fd::RawFd;
 use std::sync::atomic::Ordering;
 
 use super::plan::{Action, Create, MountPlan, Op, Root, Src, Target};
-use crate::error::{ChildError, ChildResult, Stage};
+use crate::error::{step, ChildError, ChildResult, Stage};
 use crate::sys::errno;
 use crate::sys::mount::{
     fsconfig, fsmount, fsopen, make_root_rprivate, mount_setattr, move_mount_fds,
@@ -268,10 +268,11 @@ fn clone_tree(from: RawFd, recursive: bool, set: u64) -> R<Fd> {
 fn lock_view(lock: &super::plan::ViewLock, own_proc: RawFd) -> ChildResult {
     let err = |d: u32| move |e: i32| ChildError::new(Stage::LockView, d, e);
     // SAFETY: unshare with constant flags; this process is single-threaded.
-    ok(unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) }).map_err(err(0))?;
-    write_at(own_proc, c"setgroups", b"deny").map_err(err(1))?;
-    write_at(own_proc, c"uid_map", lock.uid_map.as_bytes()).map_err(err(2))?;
-    write_at(own_proc, c"gid_map", lock.gid_map.as_bytes()).map_err(err(3))
+    ok(unsafe { libc::unshare(libc::CLONE_NEWUSER | libc::CLONE_NEWNS) })
+        .map_err(err(step::LOCK_UNSHARE))?;
+    write_at(own_proc, c"setgroups", b"deny").map_err(err(step::LOCK_SETGROUPS))?;
+    write_at(own_proc, c"uid_map", lock.uid_map.as_bytes()).map_err(err(step::LOCK_UID_MAP))?;
+    write_at(own_proc, c"gid_map", lock.gid_map.as_bytes()).map_err(err(step::LOCK_GID_MAP))
 }
 
 /// `/proc/self` of the current root, as an `O_PATH` directory fd.
@@ -338,7 +339,7 @@ impl MountPlan {
     pub(crate) unsafe fn open_sources(&self) -> ChildResult {
         let pivot = |d: u32| move |e: i32| ChildError::new(Stage::PivotRoot, d, e);
         if let Root::Dir(s) = &self.root {
-            open_src(s).map_err(pivot(0))?;
+            open_src(s).map_err(pivot(step::ROOT_SOURCE))?;
         }
         open_src(&self.null).map_err(|e| ChildError::new(Stage::Mount, u32::MAX, e))?;
         for (i, o) in self.ops.iter().enumerate() {
@@ -385,33 +386,36 @@ impl MountPlan {
                 clone_tree(s.raw(), true, set)
             }
         }
-        .map_err(pivot(1))?;
-        ok(move_mount_to_path(tree.0, &self.stage)).map_err(pivot(2))?;
+        .map_err(pivot(step::ROOT_TREE))?;
+        ok(move_mount_to_path(tree.0, &self.stage)).map_err(pivot(step::ROOT_ATTACH))?;
 
         for (i, o) in self.ops.iter().enumerate() {
             self.run(tree.0, o)
                 .map_err(|e| ChildError::new(Stage::Mount, i as u32, e))?;
         }
         if self.root_ro {
-            ok(mount_setattr(tree.0, false, MOUNT_ATTR_RDONLY, 0)).map_err(pivot(3))?;
+            ok(mount_setattr(tree.0, false, MOUNT_ATTR_RDONLY, 0))
+                .map_err(pivot(step::ROOT_READ_ONLY))?;
         }
         // SAFETY: plain syscalls on an open fd and static C strings.
         unsafe {
-            ok(libc::fchdir(tree.0)).map_err(pivot(4))?;
+            ok(libc::fchdir(tree.0)).map_err(pivot(step::ROOT_ENTER))?;
         }
         // This process's /proc directory, through the caller's /proc (the
         // view may have none): the locked view's maps are written there.
         let own_proc = match &self.lock {
-            Some(_) => {
-                Some(fd(open_own_proc()).map_err(|e| ChildError::new(Stage::LockView, 4, e))?)
-            }
+            Some(_) => Some(
+                fd(open_own_proc())
+                    .map_err(|e| ChildError::new(Stage::LockView, step::LOCK_OWN_PROC, e))?,
+            ),
             None => None,
         };
         // SAFETY: plain syscalls on static C strings.
         unsafe {
-            ok(pivot_root(c".", c".")).map_err(pivot(5))?;
-            ok(libc::umount2(c".".as_ptr(), libc::MNT_DETACH)).map_err(pivot(6))?;
-            ok(libc::chdir(c"/".as_ptr())).map_err(pivot(7))?;
+            ok(pivot_root(c".", c".")).map_err(pivot(step::PIVOT))?;
+            ok(libc::umount2(c".".as_ptr(), libc::MNT_DETACH))
+                .map_err(pivot(step::OLD_ROOT_DETACH))?;
+            ok(libc::chdir(c"/".as_ptr())).map_err(pivot(step::ROOT_CHDIR))?;
         }
         match (&self.lock, own_proc) {
             (Some(lock), Some(dir)) => lock_view(lock, dir.0),

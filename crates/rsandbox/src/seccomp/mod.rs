@@ -22,7 +22,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use crate::error::{ChildError, ChildResult, Error, Result, Stage};
+use crate::error::{step, ChildError, ChildResult, Error, Result, Stage};
 use crate::report::{Enforcement, LayerReport};
 use crate::Sandbox;
 
@@ -419,7 +419,7 @@ impl SeccompProgram {
         if self.set_nnp {
             // SAFETY: prctl with integer arguments.
             if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-                return Err(ChildError::last(Stage::NoNewPrivs, 0));
+                return Err(ChildError::last(Stage::NoNewPrivs, step::FOR_SECCOMP));
             }
         }
         let f = &self.compiled.filter;

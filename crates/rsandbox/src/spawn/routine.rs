@@ -18,7 +18,7 @@
 
 use std::os::fd::{AsRawFd, RawFd};
 
-use crate::error::{ChildError, ChildResult, Stage};
+use crate::error::{step, ChildError, ChildResult, Stage};
 use crate::spawn::plan::Plan;
 use crate::spawn::timing::Mark;
 use crate::sys::{self, check};
@@ -183,7 +183,7 @@ fn start(plan: &Plan, fds: ChildFds) -> ChildResult {
     if plan.die_with_parent {
         // SAFETY: prctl with integer arguments.
         let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-        check(r, Stage::DeathSignal, 0)?;
+        check(r, Stage::DeathSignal, step::ARM)?;
     }
     // Only what the plan owns stays open: the caller's other fds (host
     // directories among them: a cgroup, the template's view) must not be
@@ -291,12 +291,12 @@ unsafe fn become_ns_root(plan: &Plan, fds: ChildFds) -> ChildResult {
     if let Some(g) = plan.ids.ns_root_gid {
         // SAFETY: setresgid with integer arguments.
         let r = unsafe { libc::syscall(libc::SYS_setresgid, g, g, g) };
-        check(r as libc::c_int, Stage::Identity, 10)?;
+        check(r as libc::c_int, Stage::Identity, step::NS_ROOT_GID)?;
     }
     if let Some(u) = plan.ids.ns_root_uid {
         // SAFETY: setresuid with integer arguments.
         let r = unsafe { libc::syscall(libc::SYS_setresuid, u, u, u) };
-        check(r as libc::c_int, Stage::Identity, 11)?;
+        check(r as libc::c_int, Stage::Identity, step::NS_ROOT_UID)?;
     }
     if plan.ids.ns_root_gid.is_some() || plan.ids.ns_root_uid.is_some() {
         rearm_death_signal(plan, fds)?;
@@ -352,7 +352,7 @@ unsafe fn process_settings(plan: &Plan) -> ChildResult {
     if plan.fds.controlling_tty {
         // SAFETY: TIOCSCTTY on fd 0 with an integer argument.
         let r = unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
-        check(r, Stage::Fds, 200)?;
+        check(r, Stage::Fds, step::CONTROLLING_TTY)?;
     }
     Ok(())
 }
@@ -422,7 +422,7 @@ fn rearm_death_signal(plan: &Plan, fds: ChildFds) -> ChildResult {
     }
     // SAFETY: prctl with integer arguments.
     let r = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
-    check(r, Stage::DeathSignal, 1)?;
+    check(r, Stage::DeathSignal, step::REARM)?;
     if parent_gone(plan, fds) {
         sys::exit_now(SETUP_FAILED);
     }
@@ -441,26 +441,30 @@ fn enter_cwd(plan: &Plan) -> ChildResult {
             c"/".as_ptr(),
             libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
         );
-        check(root, Stage::Cwd, 1)?;
+        check(root, Stage::Cwd, step::CWD_OPEN_ROOT)?;
         let fd = openat2(
             root,
             &plan.exec.cwd,
             libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
             RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
         );
-        let e = ChildError::last(Stage::Cwd, 2);
+        let e = ChildError::last(Stage::Cwd, step::CWD_OPEN);
         libc::close(root);
         if fd < 0 && e.errno == libc::ENOSYS {
             // No openat2 (before Linux 5.6, or under an emulator such as
             // valgrind): by path. Every fd but the plan's is closed already,
             // and validation refused a cwd under /proc/<pid>.
-            check(libc::chdir(plan.exec.cwd.as_ptr()), Stage::Cwd, 0)?;
+            check(
+                libc::chdir(plan.exec.cwd.as_ptr()),
+                Stage::Cwd,
+                step::CWD_BY_PATH,
+            )?;
         } else {
             if fd < 0 {
                 return Err(e);
             }
             let r = libc::fchdir(fd);
-            let e = ChildError::last(Stage::Cwd, 3);
+            let e = ChildError::last(Stage::Cwd, step::CWD_ENTER);
             libc::close(fd);
             if r < 0 {
                 return Err(e);
@@ -472,7 +476,11 @@ fn enter_cwd(plan: &Plan) -> ChildResult {
         // root cannot reach gives ENOENT (or, on old kernels, a path that
         // does not start with '/').
         if (n < 0 && sys::errno() != libc::ERANGE) || (n > 0 && buf[0] != b'/') {
-            return Err(ChildError::new(Stage::Cwd, 4, libc::ENOENT));
+            return Err(ChildError::new(
+                Stage::Cwd,
+                step::CWD_REACHABLE,
+                libc::ENOENT,
+            ));
         }
     }
     Ok(())
@@ -503,7 +511,7 @@ unsafe fn exec_init(
             envp,
             libc::AT_EMPTY_PATH,
         );
-        let e = ChildError::last(Stage::Init, 0);
+        let e = ChildError::last(Stage::Init, step::EXEC_INIT);
         if !matches!(e.errno, libc::ENOSYS | libc::ENOENT) {
             return Err(e);
         }
@@ -629,13 +637,23 @@ fn wire_fds(plan: &Plan) -> ChildResult {
     for (_, dst) in &plan.fds.passed {
         let dst = *dst as u32;
         if dst > first {
-            sys::close_range(first, dst - 1, libc::CLOSE_RANGE_CLOEXEC)
-                .map_err(|e| ChildError::new(Stage::Fds, 100, e.raw_os_error().unwrap_or(0)))?;
+            sys::close_range(first, dst - 1, libc::CLOSE_RANGE_CLOEXEC).map_err(|e| {
+                ChildError::new(
+                    Stage::Fds,
+                    step::CLOEXEC_GAPS,
+                    e.raw_os_error().unwrap_or(0),
+                )
+            })?;
         }
         first = dst + 1;
     }
-    sys::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
-        .map_err(|e| ChildError::new(Stage::Fds, 101, e.raw_os_error().unwrap_or(0)))
+    sys::close_range(first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC).map_err(|e| {
+        ChildError::new(
+            Stage::Fds,
+            step::CLOEXEC_REST,
+            e.raw_os_error().unwrap_or(0),
+        )
+    })
 }
 
 /// Close every fd above 2 except the passed targets and `keep` (what exec
@@ -694,10 +712,16 @@ fn write_file(path: &std::ffi::CStr, data: &[u8]) -> ChildResult {
     // SAFETY: open/write/close on a valid C string and a live buffer.
     unsafe {
         let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-        check(fd, Stage::OomScoreAdj, 0)?;
+        check(fd, Stage::OomScoreAdj, step::FILE_OPEN)?;
         let r = sys::write_all(fd, data);
         libc::close(fd);
-        r.map_err(|e| ChildError::new(Stage::OomScoreAdj, 1, e.raw_os_error().unwrap_or(0)))
+        r.map_err(|e| {
+            ChildError::new(
+                Stage::OomScoreAdj,
+                step::FILE_WRITE,
+                e.raw_os_error().unwrap_or(0),
+            )
+        })
     }
 }
 
@@ -709,12 +733,12 @@ fn switch_identity(id: crate::spawn::plan::Identity, groups: &[libc::gid_t]) -> 
     unsafe {
         if id.set_groups {
             let r = libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr());
-            check(r as libc::c_int, Stage::Identity, 0)?;
+            check(r as libc::c_int, Stage::Identity, step::SETGROUPS)?;
         }
         let r = libc::syscall(libc::SYS_setresgid, id.gid, id.gid, id.gid);
-        check(r as libc::c_int, Stage::Identity, 1)?;
+        check(r as libc::c_int, Stage::Identity, step::SETRESGID)?;
         let r = libc::syscall(libc::SYS_setresuid, id.uid, id.uid, id.uid);
-        check(r as libc::c_int, Stage::Identity, 2)?;
+        check(r as libc::c_int, Stage::Identity, step::SETRESUID)?;
     }
     Ok(())
 }
