@@ -529,7 +529,10 @@ mod step_tests {
         assert!(m.contains("(write the nested uid_map)"), "{m}");
         // A mount step is counted, and named by its path when it has one.
         let m = e(Stage::Mount, 3).to_string();
-        assert!(m.starts_with("sandbox setup failed at stage 'mount': "), "{m}");
+        assert!(
+            m.starts_with("sandbox setup failed at stage 'mount': "),
+            "{m}"
+        );
         assert_eq!(Stage::Capabilities.step(12), None);
     }
 }

@@ -1347,6 +1347,15 @@ fn vm_no_internal_processes_rule_is_a_clear_error() {
     assert!(matches!(e, Error::Privilege { .. }), "{e:?}");
     assert!(e.to_string().contains("no internal processes"), "{e}");
     assert!(e.to_string().contains("/sys/fs/cgroup/init"), "{e}");
+    // So with a threaded controller alone, which the kernel would let the
+    // caller's cgroup enable (then refusing the clone into the child).
+    let e = Sandbox::new()
+        .pids_limit(16)
+        .spawn(&sh("true"))
+        .unwrap_err();
+    assert!(e.to_string().contains("no internal processes"), "{e}");
+    let on = std::fs::read_to_string("/sys/fs/cgroup/init/cgroup.subtree_control").unwrap();
+    assert!(!on.contains("pids"), "the caller's cgroup was changed: {on}");
     // best_effort runs and says what was not applied.
     let o = Sandbox::new()
         .memory_limit(64 << 20)

@@ -178,6 +178,9 @@ impl Cgroup {
     /// Enable the controllers in `parent`, make `dir`, write the limits and
     /// keep an fd for `CLONE_INTO_CGROUP`.
     fn make_v2_dir(&mut self, parent: &Path, dir: &Path, cl: &CgroupLimits) -> Result<()> {
+        if v2::holds_processes(parent) {
+            return Err(internal_processes(parent));
+        }
         v2::enable_controllers(parent, &v2::needed_controllers(cl))
             .map_err(|e| busy_parent(e, parent))?;
         self.mkdir(dir, Kind::V2)?;
@@ -328,19 +331,23 @@ fn no_hierarchy(ctrl: &str) -> Error {
 fn busy_parent(e: Error, parent: &Path) -> Error {
     match e {
         Error::Io { source, .. } if source.raw_os_error() == Some(libc::EBUSY) => {
-            Error::Privilege {
-                privilege: "a cgroup without processes (cgroup v2 \"no internal processes\" rule)"
-                    .into(),
-                action: format!(
-                    "enable controllers in {}/cgroup.subtree_control",
-                    parent.display()
-                ),
-                fix: "the parent cgroup holds processes (the caller's own cgroup usually \
-                      does): call rsandbox::cgroup::move_self_to_leaf(\"caller\") first, or \
-                      pass cgroup_parent(<a cgroup with no processes>)"
-                    .into(),
-            }
+            internal_processes(parent)
         }
         e => e,
+    }
+}
+
+/// The box's cgroup would go under `parent`, which holds processes.
+fn internal_processes(parent: &Path) -> Error {
+    Error::Privilege {
+        privilege: "a cgroup without processes (cgroup v2 \"no internal processes\" rule)".into(),
+        action: format!(
+            "enable controllers in {}/cgroup.subtree_control",
+            parent.display()
+        ),
+        fix: "the parent cgroup holds processes (the caller's own cgroup usually \
+              does): call rsandbox::cgroup::move_self_to_leaf(\"caller\") first, or \
+              pass cgroup_parent(<a cgroup with no processes>)"
+            .into(),
     }
 }

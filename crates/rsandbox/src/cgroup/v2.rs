@@ -34,6 +34,17 @@ pub fn missing_controllers(parent: &Path, l: &CgroupLimits) -> Vec<&'static str>
         .collect()
 }
 
+/// Whether `dir` is a non-root cgroup that holds processes: cgroup v2's
+/// "no internal processes" rule then forbids it children with domain
+/// controllers (EBUSY), and with only threaded ones (pids, cpu) enabling
+/// them turns it into a thread root whose new children are invalid
+/// domains (`clone3` into one fails with EOPNOTSUPP). The root cgroup,
+/// which has no `cgroup.type`, is exempt.
+pub fn holds_processes(dir: &Path) -> bool {
+    dir.join("cgroup.type").exists()
+        && std::fs::read_to_string(dir.join("cgroup.procs")).is_ok_and(|p| !p.trim().is_empty())
+}
+
 /// Enable `ctrls` for the children of `parent` (no-op for those already on).
 pub fn enable_controllers(parent: &Path, ctrls: &[&str]) -> Result<()> {
     let path = parent.join("cgroup.subtree_control");

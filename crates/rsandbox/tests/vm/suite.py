@@ -55,6 +55,9 @@ EGRESS = ("runs curl, python3 and getent in the box against local servers (not i
           "minimal VM); the gateway's setup in the child runs there in no_alloc")
 PROGRAMS = ("runs real programs (python3, gcc, git, node, curl) in a strict box: not in the "
             "minimal VM; the default profile itself is checked there by the probe tests")
+OWN_CGROUP = ("puts a box cgroup under the run's own cgroup, which holds the test process "
+              "on pure v2: refused with the clear error vm_no_internal_processes_rule_"
+              "is_a_clear_error checks; the vm_* limits tests place boxes under /boxes")
 SKIPS = {
     "core": {
         "network_namespace_has_only_loopback::caller": PY,
@@ -85,12 +88,13 @@ SKIPS = {
         "socket_activation_without_pid_ns_sets_the_payload_pid::": PY + " (HTTP server)",
     },
     "pool": {
-        "a_cgroup_pids_limit_applies_in_each_pooled_box": (
-            "makes a box cgroup under the run's own cgroup, which holds the test process "
-            "on pure v2 (clone3 into it: EOPNOTSUPP); pure-v2 limits run in vm_* from /init"),
+        "a_cgroup_pids_limit_applies_in_each_pooled_box": OWN_CGROUP,
     },
     "image": {
         "image_made_by_umoci::": "builds its image with umoci (not in the minimal VM)",
+    },
+    "template": {
+        "landlock_of_the_description_applies_in_forks::": LANDLOCK,
     },
     "run_image": {
         "run_image_as_": "builds its image with umoci (not in the minimal VM)",
@@ -104,6 +108,7 @@ SKIPS = {
             "minimal VM)"),
         "hidden_path_masks_are_locked": (
             "reads the host's /etc/shadow and /home (not in the minimal VM)"),
+        "strict_box_with_limits_sees_its_own_cgroup_in_sys": OWN_CGROUP,
         "root_only_socket_is_not_connectable": (
             "listens under the host's /var/lib (not in the minimal VM)"),
     },
