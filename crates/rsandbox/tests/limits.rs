@@ -1355,7 +1355,10 @@ fn vm_no_internal_processes_rule_is_a_clear_error() {
         .unwrap_err();
     assert!(e.to_string().contains("no internal processes"), "{e}");
     let on = std::fs::read_to_string("/sys/fs/cgroup/init/cgroup.subtree_control").unwrap();
-    assert!(!on.contains("pids"), "the caller's cgroup was changed: {on}");
+    assert!(
+        !on.contains("pids"),
+        "the caller's cgroup was changed: {on}"
+    );
     // best_effort runs and says what was not applied.
     let o = Sandbox::new()
         .memory_limit(64 << 20)

@@ -521,52 +521,17 @@ impl MountPlan {
             MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC,
         )
         .map_err(|e| ("mount the shell", e))?;
-        let mkdir = |name: &CStr| {
-            // SAFETY: a valid C string relative to the shell's root fd.
-            let r = unsafe { libc::mkdirat(shell.0, name.as_ptr(), 0o755) };
-            if r < 0 && errno() != libc::EEXIST {
-                return Err(errno());
-            }
-            Ok(())
-        };
-        for d in [c"proc", c"sys", c"dev", c"view"] {
-            mkdir(d).map_err(|e| ("make the shell's directories", e))?;
-        }
-        // The stage (one of /tmp, /mnt, /var/tmp, /run): every prefix.
-        let stage = self.stage.to_bytes();
-        let mut buf = [0u8; 16];
-        for (i, &b) in stage.iter().enumerate().skip(1) {
-            if b == b'/' || i + 1 == stage.len() {
-                let end = if b == b'/' { i } else { i + 1 };
-                let len = end - 1;
-                if len + 1 > buf.len() {
-                    return Err(("make the stage", libc::ENAMETOOLONG));
-                }
-                buf[..len].copy_from_slice(&stage[1..end]);
-                buf[len] = 0;
-                let name = CStr::from_bytes_until_nul(&buf[..=len])
-                    .map_err(|_| ("make the stage", libc::EINVAL))?;
-                mkdir(name).map_err(|e| ("make the stage", e))?;
-            }
-        }
-        // SAFETY: a static C string relative to the shell's root fd.
-        let r = unsafe {
-            libc::openat(
-                shell.0,
-                c"dev/null".as_ptr(),
-                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC,
-                0o644,
-            )
-        };
-        drop(fd(r).map_err(|e| ("make the shell's /dev/null", e))?);
+        make_shell_entries(shell.0, &self.stage)?;
         ok(move_mount_to_path(shell.0, &self.stage)).map_err(|e| ("attach the shell", e))?;
         let at = |rel: &CStr| fd(open_in(shell.0, rel, 0));
-        let spot = at(c"proc").map_err(|e| ("open the shell's /proc", e))?;
-        ok(move_mount_fds(proc.0, spot.0)).map_err(|e| ("attach /proc", e))?;
-        let spot = at(c"sys").map_err(|e| ("open the shell's /sys", e))?;
-        ok(move_mount_fds(sys.0, spot.0)).map_err(|e| ("attach /sys", e))?;
-        let spot = at(c"dev/null").map_err(|e| ("open the shell's /dev/null", e))?;
-        ok(move_mount_fds(null.0, spot.0)).map_err(|e| ("attach /dev/null", e))?;
+        for (what, rel, tree) in [
+            ("attach /proc", c"proc", &proc),
+            ("attach /sys", c"sys", &sys),
+            ("attach /dev/null", c"dev/null", &null),
+        ] {
+            let spot = at(rel).map_err(|e| ("open a mount point in the shell", e))?;
+            ok(move_mount_fds(tree.0, spot.0)).map_err(|e| (what, e))?;
+        }
         let spot = at(c"view").map_err(|e| ("open the view's mount point", e))?;
         let tree = root_tmpfs().map_err(|e| ("mount the view's root", e))?;
         ok(move_mount_fds(tree.0, spot.0)).map_err(|e| ("attach the view", e))?;
@@ -601,75 +566,24 @@ impl MountPlan {
                 _ => Err(libc::EINVAL),
             };
         }
-        let makes_parents = op.create != Create::No
-            || matches!(
-                op.action,
-                Action::Symlink { .. } | Action::File { .. } | Action::Mknod { .. }
-            );
-        if t.names.len() > 1
-            && !matches!(
-                op.action,
-                Action::Symlink { .. } | Action::File { .. } | Action::Mknod { .. }
-            )
-        {
-            // The destination usually exists (the view's mount points,
-            // /proc entries): open it at once, without a walk over its
-            // parents; anything else takes the walk below.
-            let flags = if op.real_dir { libc::O_NOFOLLOW } else { 0 };
-            let f = open_in(root, &t.prefixes[t.prefixes.len() - 1], flags);
-            if f >= 0 {
-                let dst = Fd(f);
-                if op.real_dir && !is_dir(dst.0) {
-                    return Err(libc::ENOTDIR);
-                }
+        let makes_node = matches!(
+            op.action,
+            Action::Symlink { .. } | Action::File { .. } | Action::Mknod { .. }
+        );
+        if t.names.len() > 1 && !makes_node {
+            if let Some(dst) = open_existing(root, op)? {
                 return self.act(root, op, dst);
             }
         }
+        let makes_parents = op.create != Create::No || makes_node;
         let parent = match walk_parent(root, t, makes_parents, op.mode) {
             Err(libc::ENOENT) if op.optional => return Ok(()),
             r => r?,
         };
         let pfd = if parent.0 < 0 { root } else { parent.0 };
         let name = t.names.last().map_or(c".", |n| n.as_c_str());
-        match &op.action {
-            Action::Symlink { target } => {
-                // SAFETY: valid C strings; one component relative to pfd.
-                let r = unsafe { libc::symlinkat(target.as_ptr(), pfd, name.as_ptr()) };
-                if r < 0 && errno() == libc::EEXIST && same_link(pfd, name, target) {
-                    // Already this very link (bubblewrap's --symlink is
-                    // idempotent): nothing to do.
-                    return Ok(());
-                }
-                return ok(r);
-            }
-            Action::File { data } => {
-                // SAFETY: valid C string, one component; never follows a link.
-                let f = fd(unsafe {
-                    libc::openat(
-                        pfd,
-                        name.as_ptr(),
-                        libc::O_CREAT
-                            | libc::O_EXCL
-                            | libc::O_WRONLY
-                            | libc::O_NOFOLLOW
-                            | libc::O_CLOEXEC,
-                        0o644,
-                    )
-                })?;
-                return crate::sys::write_all(f.0, data)
-                    .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO));
-            }
-            Action::Mknod {
-                mode,
-                dev,
-                uid,
-                gid,
-            } => {
-                // Mode and owner set through the node itself, never by a
-                // name a writer of the directory could swap (see node.rs).
-                return super::node::make(pfd, name, *mode, *dev, *uid, *gid);
-            }
-            _ => {}
+        if makes_node {
+            return make_node(pfd, name, &op.action);
         }
         let Some(dst) = resolve(root, op, &parent)? else {
             return Ok(());
@@ -741,6 +655,94 @@ impl MountPlan {
             }
             Action::Symlink { .. } | Action::File { .. } | Action::Mknod { .. } => Ok(()),
         }
+    }
+}
+
+/// The slim template's shell entries: the mount points of the host's
+/// `/proc`, `/sys` and `/dev/null`, the view's, and every prefix of the
+/// stage directory (one of /tmp, /mnt, /var/tmp, /run).
+fn make_shell_entries(shell: RawFd, stage: &CStr) -> Result<(), (&'static str, i32)> {
+    let mkdir = |name: &CStr| {
+        // SAFETY: a valid C string relative to the shell's root fd.
+        let r = unsafe { libc::mkdirat(shell, name.as_ptr(), 0o755) };
+        if r < 0 && errno() != libc::EEXIST {
+            return Err(errno());
+        }
+        Ok(())
+    };
+    for d in [c"proc", c"sys", c"dev", c"view"] {
+        mkdir(d).map_err(|e| ("make the shell's directories", e))?;
+    }
+    let stage = stage.to_bytes();
+    let mut buf = [0u8; 16];
+    for (i, &b) in stage.iter().enumerate().skip(1) {
+        if b == b'/' || i + 1 == stage.len() {
+            let end = if b == b'/' { i } else { i + 1 };
+            let len = end - 1;
+            if len + 1 > buf.len() {
+                return Err(("make the stage", libc::ENAMETOOLONG));
+            }
+            buf[..len].copy_from_slice(&stage[1..end]);
+            buf[len] = 0;
+            let name = CStr::from_bytes_until_nul(&buf[..=len])
+                .map_err(|_| ("make the stage", libc::EINVAL))?;
+            mkdir(name).map_err(|e| ("make the stage", e))?;
+        }
+    }
+    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC;
+    // SAFETY: a static C string relative to the shell's root fd.
+    let r = unsafe { libc::openat(shell, c"dev/null".as_ptr(), flags, 0o644) };
+    drop(fd(r).map_err(|e| ("make the shell's /dev/null", e))?);
+    Ok(())
+}
+
+/// The destination of `op` when it exists already (the view's mount
+/// points, /proc entries), opened at once without a walk over its parents.
+fn open_existing(root: RawFd, op: &Op) -> R<Option<Fd>> {
+    let t = &op.target;
+    let flags = if op.real_dir { libc::O_NOFOLLOW } else { 0 };
+    let f = open_in(root, &t.prefixes[t.prefixes.len() - 1], flags);
+    if f < 0 {
+        return Ok(None);
+    }
+    let dst = Fd(f);
+    if op.real_dir && !is_dir(dst.0) {
+        return Err(libc::ENOTDIR);
+    }
+    Ok(Some(dst))
+}
+
+/// A symlink, file or device node `name` in the directory `pfd`.
+fn make_node(pfd: RawFd, name: &CStr, action: &Action) -> R {
+    match action {
+        Action::Symlink { target } => {
+            // SAFETY: valid C strings; one component relative to pfd.
+            let r = unsafe { libc::symlinkat(target.as_ptr(), pfd, name.as_ptr()) };
+            if r < 0 && errno() == libc::EEXIST && same_link(pfd, name, target) {
+                // Already this very link (bubblewrap's --symlink is
+                // idempotent): nothing to do.
+                return Ok(());
+            }
+            ok(r)
+        }
+        Action::File { data } => {
+            let flags =
+                libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+            // SAFETY: valid C string, one component; never follows a link.
+            let f = fd(unsafe { libc::openat(pfd, name.as_ptr(), flags, 0o644) })?;
+            crate::sys::write_all(f.0, data).map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+        }
+        Action::Mknod {
+            mode,
+            dev,
+            uid,
+            gid,
+        } => {
+            // Mode and owner set through the node itself, never by a name a
+            // writer of the directory could swap (see node.rs).
+            super::node::make(pfd, name, *mode, *dev, *uid, *gid)
+        }
+        _ => Err(libc::EINVAL),
     }
 }
 
