@@ -362,48 +362,7 @@ impl MountPlan {
             })
             .flatten();
 
-        let mut ops = Vec::new();
-        // A /dev waiting to be made read-only after the later steps (e.g.
-        // mqueue on /dev/mqueue needs its mount point made in it), or just
-        // before a step on it or on a parent, which would cover it.
-        let mut dev_ro: Vec<PathBuf> = Vec::new();
-        let steps = effective_steps(sb);
-        let first_user = steps.len() - sb.fs.steps.len();
-        for (i, step) in steps.into_iter().enumerate() {
-            // Validated: normalize succeeds.
-            let dst = normalize(step.dst()).unwrap_or_else(|| PathBuf::from("/"));
-            dev_ro.retain(|d| {
-                let covered = d.starts_with(&dst);
-                if covered {
-                    ops.push(op(d, Create::No, Action::SetRo));
-                }
-                !covered
-            });
-            if template.as_ref().is_some_and(|t| t.hides(&step)) && i < first_user {
-                // Already masked in the template (locked there).
-                continue;
-            }
-            if template.is_some() && i < first_user {
-                // The template holds the host's entries and the read-only
-                // skeleton of /dev; only the per-box mounts remain.
-                match step {
-                    MountStep::Bind { .. } | MountStep::Symlink { .. } => {}
-                    MountStep::Dev { .. } => dev_mounts(&dst, &mut ops),
-                    _ => compile(&step, &dst, user_ns, &mut ops)?,
-                }
-                continue;
-            }
-            compile(&step, &dst, user_ns, &mut ops)?;
-            if matches!(step, MountStep::Sysfs { .. }) && i < first_user {
-                default_sysfs_falls_back(&mut ops);
-            }
-            if matches!(step, MountStep::Dev { .. }) {
-                dev_ro.push(dst);
-            }
-        }
-        for d in dev_ro {
-            ops.push(op(&d, Create::No, Action::SetRo));
-        }
+        let ops = compile_steps(sb, template.as_deref(), user_ns)?;
         Ok(Some(MountPlan {
             root,
             // bubblewrap's empty root stays writable; its read-only rootfs
@@ -755,6 +714,53 @@ fn overlay_op(
         userxattr: user_ns,
     };
     Ok(op(dst, Create::Dir, overlay))
+}
+
+/// The operations of every step of `sb` (the default view's first), less
+/// what `template` holds already.
+fn compile_steps(sb: &Sandbox, template: Option<&Template>, user_ns: bool) -> Result<Vec<Op>> {
+    let mut ops = Vec::new();
+    // A /dev waiting to be made read-only after the later steps (e.g.
+    // mqueue on /dev/mqueue needs its mount point made in it), or just
+    // before a step on it or on a parent, which would cover it.
+    let mut dev_ro: Vec<PathBuf> = Vec::new();
+    let steps = effective_steps(sb);
+    let first_user = steps.len() - sb.fs.steps.len();
+    for (i, step) in steps.into_iter().enumerate() {
+        // Validated: normalize succeeds.
+        let dst = normalize(step.dst()).unwrap_or_else(|| PathBuf::from("/"));
+        dev_ro.retain(|d| {
+            let covered = d.starts_with(&dst);
+            if covered {
+                ops.push(op(d, Create::No, Action::SetRo));
+            }
+            !covered
+        });
+        let default_view = i < first_user;
+        if let (Some(t), true) = (template, default_view) {
+            // The template holds the host's entries (masked ones locked
+            // there) and the read-only skeleton of /dev; only the per-box
+            // mounts remain.
+            match step {
+                _ if t.hides(&step) => {}
+                MountStep::Bind { .. } | MountStep::Symlink { .. } => {}
+                MountStep::Dev { .. } => dev_mounts(&dst, &mut ops),
+                _ => compile(&step, &dst, user_ns, &mut ops)?,
+            }
+            continue;
+        }
+        compile(&step, &dst, user_ns, &mut ops)?;
+        if matches!(step, MountStep::Sysfs { .. }) && default_view {
+            default_sysfs_falls_back(&mut ops);
+        }
+        if matches!(step, MountStep::Dev { .. }) {
+            dev_ro.push(dst);
+        }
+    }
+    for d in dev_ro {
+        ops.push(op(&d, Create::No, Action::SetRo));
+    }
+    Ok(ops)
 }
 
 /// Mark the default view's sysfs op just compiled (followed by its
