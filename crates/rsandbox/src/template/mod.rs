@@ -18,6 +18,8 @@
 //! the socket; the caller holds a pidfd of the fork (sent back with
 //! `SCM_RIGHTS`) to learn of its exit and to kill it without pid reuse races.
 
+mod isolate;
+mod policy;
 mod protocol;
 mod serve;
 
@@ -32,8 +34,13 @@ use std::time::{Duration, Instant};
 pub use protocol::FD_ENV;
 pub use serve::serve_forks;
 
+use crate::config::seccomp::SeccompSource;
+use crate::seccomp::SeccompProgram;
 use crate::{Child, Command, Error, Result, Sandbox};
-use protocol::{Reply, EXITED, FORKED, READY};
+use protocol::{Reply, CONFIG_NAMESPACES, EXITED, FAILED, FORKED, READY};
+
+pub use isolate::NS_FLAGS;
+pub use policy::relaxed_default;
 
 /// How long [`Sandbox::template`] waits for the ready point by default.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -50,21 +57,24 @@ impl Sandbox {
     /// is [`Error::Io`] of kind `TimedOut`; one that exits first gives
     /// kind `UnexpectedEof`.
     pub fn template_timeout(&self, cmd: &Command, ready: Duration) -> Result<Template> {
+        self.template_with(cmd, &TemplateOptions::new().ready_timeout(ready))
+    }
+
+    /// [`template`](Self::template) with options: the wait for the ready
+    /// point and whether each fork gets namespaces of its own
+    /// ([`TemplateOptions::fork_namespaces`]).
+    pub fn template_with(&self, cmd: &Command, opts: &TemplateOptions) -> Result<Template> {
         let (ours, theirs) = seqpacket_pair()?;
-        let target = self
-            .fds
-            .iter()
-            .map(|&(_, t)| t + 1)
-            .max()
-            .unwrap_or(3)
-            .max(3);
-        let sb = self
-            .clone()
+        let (sb, config) = self.template_box(opts)?;
+        protocol::send(ours.as_raw_fd(), &config, &[])
+            .map_err(|e| Error::io("queueing the template's configuration", None, e))?;
+        let target = sb.fds.iter().map(|&(_, t)| t + 1).max().unwrap_or(3).max(3);
+        let sb = sb
             .pass_fd(theirs.as_raw_fd(), target)
             .env(FD_ENV, target.to_string());
         let child = sb.spawn(cmd)?;
         drop(theirs);
-        wait_ready(ours.as_fd(), ready)?;
+        wait_ready(ours.as_fd(), opts.ready)?;
         Ok(Template {
             inner: Arc::new(Inner {
                 sock: ours,
@@ -72,6 +82,68 @@ impl Sandbox {
                 child: Mutex::new(child),
             }),
         })
+    }
+
+    /// The template box's description and the `CONFIG` message for its
+    /// `serve_forks`. With namespaced forks and the default seccomp
+    /// profile, the box runs [`relaxed_default`] and each fork stacks the
+    /// full default profile after making its namespaces; any other filter
+    /// is the box's as given (it must let the fork's `clone` and `mount`s
+    /// through, or each fork fails with a typed error).
+    fn template_box(&self, opts: &TemplateOptions) -> Result<(Sandbox, Vec<u8>)> {
+        if !opts.namespaces {
+            return Ok((self.clone(), protocol::config_bytes(0, &[])));
+        }
+        if !matches!(self.seccomp.source, Some(SeccompSource::Default)) {
+            return Ok((self.clone(), protocol::config_bytes(CONFIG_NAMESPACES, &[])));
+        }
+        let full = SeccompProgram::prepare(self)?.expect("the default profile is a filter");
+        let config = protocol::config_bytes(CONFIG_NAMESPACES, full.filter_bytes());
+        Ok((self.clone().seccomp(relaxed_default()), config))
+    }
+}
+
+/// How [`Sandbox::template_with`] makes a template.
+#[derive(Debug, Clone)]
+pub struct TemplateOptions {
+    ready: Duration,
+    namespaces: bool,
+}
+
+impl Default for TemplateOptions {
+    fn default() -> Self {
+        TemplateOptions::new()
+    }
+}
+
+impl TemplateOptions {
+    /// Wait [`DEFAULT_READY_TIMEOUT`] for the ready point; forks without
+    /// namespaces of their own.
+    pub fn new() -> TemplateOptions {
+        TemplateOptions {
+            ready: DEFAULT_READY_TIMEOUT,
+            namespaces: false,
+        }
+    }
+
+    /// How long to wait for the payload to call `serve_forks`.
+    pub fn ready_timeout(mut self, ready: Duration) -> Self {
+        self.ready = ready;
+        self
+    }
+
+    /// Whether every fork gets namespaces of its own: one `clone` with
+    /// [`NS_FLAGS`] (user, pid, mount, net, ipc, uts), then, in the child,
+    /// its own uid/gid map, a fresh `/proc`, `lo` up, every capability
+    /// dropped and no_new_privs, and the default seccomp profile stacked
+    /// when the description asked for it (see docs/template.md).
+    ///
+    /// A property of the template, not of one fork: the template box's
+    /// seccomp filter must let that `clone` through, which is decided when
+    /// the box is spawned, and then every fork must stack the full filter.
+    pub fn fork_namespaces(mut self, on: bool) -> Self {
+        self.namespaces = on;
+        self
     }
 }
 
@@ -124,8 +196,12 @@ fn gone(op: &str) -> Error {
 
 fn recv_reply(sock: RawFd) -> Result<(Option<Reply>, Vec<OwnedFd>)> {
     let mut buf = [0u8; 12];
-    let (n, fds) =
-        protocol::recv(sock, &mut buf).map_err(|e| Error::io("template socket", None, e))?;
+    // A template that exits with messages of ours unread (the CONFIG one,
+    // a request) resets the connection: that too means it is gone.
+    let (n, fds) = protocol::recv(sock, &mut buf).map_err(|e| match e.kind() {
+        io::ErrorKind::ConnectionReset => gone("template socket"),
+        _ => Error::io("template socket", None, e),
+    })?;
     Ok((protocol::parse_reply(&buf[..n]), fds))
 }
 
@@ -179,6 +255,10 @@ impl Template {
             match recv_reply(sock)? {
                 (Some(r), _) if r.kind == EXITED => {
                     exited.insert(r.pid, r.status);
+                }
+                (Some(r), _) if r.kind == FAILED => {
+                    let e = io::Error::from_raw_os_error(r.status);
+                    return Err(Error::io(isolate::Step::describe(r.pid), None, e));
                 }
                 (Some(r), mut fds) if r.kind == FORKED && fds.len() == 1 => {
                     return Ok(ForkedBox {

@@ -5,8 +5,11 @@
 //! Caller → template: a [`Request`] (the fork's `u64` argument) with three
 //! fds, the fork's stdin, stdout and stderr.
 //! Template → caller: a [`Reply`]: `READY` once at the ready point,
-//! `FORKED` per request (with the child's pidfd), `EXITED` when a forked
-//! child has been reaped by the template (its raw wait status).
+//! `FORKED` per request (with the child's pidfd) or `FAILED` when the
+//! child could not isolate itself, `EXITED` when a forked child has been
+//! reaped by the template (its raw wait status).
+//! Before all of it the caller queues one `CONFIG` message: whether forks
+//! get namespaces, and the seccomp filter they stack.
 
 use std::io;
 use std::mem;
@@ -21,6 +24,18 @@ pub const READY: u32 = 1;
 pub const FORKED: u32 = 2;
 /// A forked child was reaped; `status` is its wait status.
 pub const EXITED: u32 = 3;
+/// A fork failed to isolate itself and exited: `pid` carries the failed
+/// step ([`super::isolate::Step`]), `status` the errno.
+pub const FAILED: u32 = 4;
+
+/// Caller → template, queued before the box starts and read by
+/// `serve_forks` before it says `READY`: `u32 CONFIG, u32 flags`, then a
+/// seccomp filter (`struct sock_filter`s) each fork stacks, possibly none.
+pub const CONFIG: u32 = 5;
+/// `CONFIG` flag: every fork gets namespaces of its own.
+pub const CONFIG_NAMESPACES: u32 = 1;
+/// Largest `CONFIG` message: the header and a filter of `BPF_MAXINSNS`.
+pub const CONFIG_MAX: usize = 8 + 4096 * 8;
 
 /// One message from the template.
 #[derive(Debug, Clone, Copy, Default)]
@@ -131,6 +146,35 @@ pub fn reply_bytes(r: &Reply) -> [u8; 12] {
     b[4..8].copy_from_slice(&r.pid.to_ne_bytes());
     b[8..12].copy_from_slice(&r.status.to_ne_bytes());
     b
+}
+
+/// A `CONFIG` message as bytes.
+pub fn config_bytes(flags: u32, filter: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(8 + filter.len());
+    b.extend_from_slice(&CONFIG.to_ne_bytes());
+    b.extend_from_slice(&flags.to_ne_bytes());
+    b.extend_from_slice(filter);
+    b
+}
+
+/// A `CONFIG` message back into its flags and filter (`None` if it is
+/// not one, or the filter is not whole instructions).
+pub fn parse_config(b: &[u8]) -> Option<(u32, Vec<libc::sock_filter>)> {
+    const INSN: usize = mem::size_of::<libc::sock_filter>();
+    let word = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    if b.len() < 8 || word(0) != CONFIG || !(b.len() - 8).is_multiple_of(INSN) {
+        return None;
+    }
+    let filter = b[8..]
+        .chunks_exact(INSN)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    Some((word(4), filter))
 }
 
 /// Bytes back into a reply (`None` if the length is wrong).

@@ -3,9 +3,12 @@
 //! returns from it, in the new box, with the request's argument.
 
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
-use super::protocol::{self, Reply, EXITED, FD_ENV, FORKED, READY, REQUEST_LEN};
+use super::isolate::{self, Isolation, Step};
+use super::protocol::{
+    self, Reply, CONFIG_MAX, CONFIG_NAMESPACES, EXITED, FAILED, FD_ENV, FORKED, READY, REQUEST_LEN,
+};
 
 /// Serve fork requests on the socket named by `RSANDBOX_TEMPLATE_FD`.
 ///
@@ -17,6 +20,7 @@ use super::protocol::{self, Reply, EXITED, FD_ENV, FORKED, READY, REQUEST_LEN};
 /// program was not started by `Sandbox::template`).
 pub fn serve_forks() -> io::Result<u64> {
     let sock = template_fd()?;
+    let iso = read_config(sock)?;
     protocol::send(sock, &protocol::reply_bytes(&reply(READY, 0, 0)), &[])?;
     let mut kids: Vec<(i32, RawFd)> = Vec::new();
     loop {
@@ -32,11 +36,12 @@ pub fn serve_forks() -> io::Result<u64> {
         }
         reap_ready(sock, &polls[1..], &mut kids)?;
         if polls[0].revents != 0 {
-            if let Some(arg) = serve_one(sock, &mut kids)? {
+            if let Some(arg) = serve_one(sock, &mut kids, iso.as_ref())? {
                 // In the fork: leave the template's buffers unfreed, so the
                 // library itself neither allocates nor frees after fork.
                 std::mem::forget(polls);
                 std::mem::forget(kids);
+                std::mem::forget(iso);
                 return Ok(arg);
             }
         }
@@ -58,6 +63,16 @@ fn template_fd() -> io::Result<RawFd> {
         return Err(bad());
     }
     Ok(fd)
+}
+
+/// The caller's `CONFIG` message, queued before the box started: the
+/// prepared isolation when forks get namespaces.
+fn read_config(sock: RawFd) -> io::Result<Option<Isolation>> {
+    let mut buf = vec![0u8; CONFIG_MAX];
+    let (n, _) = protocol::recv(sock, &mut buf)?;
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "no template CONFIG message");
+    let (flags, filter) = protocol::parse_config(&buf[..n]).ok_or_else(bad)?;
+    Ok((flags & CONFIG_NAMESPACES != 0).then(|| Isolation::prepare(filter)))
 }
 
 fn reply(kind: u32, pid: i32, status: i32) -> Reply {
@@ -123,7 +138,11 @@ fn reap(pidfd: RawFd) -> i32 {
 }
 
 /// Read one request and fork for it. `Some(arg)` in the child.
-fn serve_one(sock: RawFd, kids: &mut Vec<(i32, RawFd)>) -> io::Result<Option<u64>> {
+fn serve_one(
+    sock: RawFd,
+    kids: &mut Vec<(i32, RawFd)>,
+    iso: Option<&Isolation>,
+) -> io::Result<Option<u64>> {
     let mut buf = [0u8; REQUEST_LEN];
     let (n, fds) = protocol::recv(sock, &mut buf)?;
     if n == 0 {
@@ -133,18 +152,19 @@ fn serve_one(sock: RawFd, kids: &mut Vec<(i32, RawFd)>) -> io::Result<Option<u64
         return Ok(None); // a malformed request is dropped (its fds close)
     }
     let arg = u64::from_ne_bytes(buf);
-    // SAFETY: fork; the child only makes raw syscalls before returning.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if pid == 0 {
-        become_child(sock, &fds, kids);
-        std::mem::forget(fds); // their numbers were closed raw above
-        return Ok(Some(arg));
-    }
+    let forked = match iso {
+        None => plain_fork(sock, &fds, kids)?,
+        Some(iso) => isolated_fork(sock, &fds, kids, iso)?,
+    };
+    let (pid, pidfd) = match forked {
+        Forked::Child => {
+            std::mem::forget(fds); // their numbers were closed raw in the child
+            return Ok(Some(arg));
+        }
+        Forked::Failed => return Ok(None),
+        Forked::Parent(pid, pidfd) => (pid, pidfd),
+    };
     drop(fds);
-    let pidfd = crate::sys::pidfd_open(pid)?;
     kids.push((pid, pidfd));
     protocol::send(
         sock,
@@ -152,6 +172,100 @@ fn serve_one(sock: RawFd, kids: &mut Vec<(i32, RawFd)>) -> io::Result<Option<u64
         &[pidfd],
     )?;
     Ok(None)
+}
+
+/// Where a fork returns.
+enum Forked {
+    /// In the child.
+    Child,
+    /// In the template: the child's pid and pidfd.
+    Parent(i32, RawFd),
+    /// In the template: the child failed to isolate itself, was reaped and
+    /// the caller told (`FAILED`).
+    Failed,
+}
+
+/// `fork()`.
+fn plain_fork(sock: RawFd, fds: &[OwnedFd], kids: &[(i32, RawFd)]) -> io::Result<Forked> {
+    // SAFETY: fork; the child only makes raw syscalls before returning.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        become_child(sock, fds, kids);
+        return Ok(Forked::Child);
+    }
+    Ok(Forked::Parent(pid, crate::sys::pidfd_open(pid)?))
+}
+
+/// One `clone` into new namespaces; the child isolates itself (see
+/// [`Isolation::enter`]) and says how it went on a pipe the template
+/// waits on: nothing (closed) when it is ready, else the failed step and
+/// errno, after which it exits and the caller gets `FAILED` (as when the
+/// clone itself is refused).
+fn isolated_fork(
+    sock: RawFd,
+    fds: &[OwnedFd],
+    kids: &[(i32, RawFd)],
+    iso: &Isolation,
+) -> io::Result<Forked> {
+    let (r, w) = pipe()?;
+    let mut pidfd: RawFd = -1;
+    // SAFETY: the child only makes raw syscalls on prepared data before
+    // returning to the payload.
+    let pid = match unsafe { isolate::clone(&mut pidfd) } {
+        Ok(pid) => pid,
+        Err(e) => {
+            let failed = reply(FAILED, Step::Clone as i32, e.raw_os_error().unwrap_or(0));
+            protocol::send(sock, &protocol::reply_bytes(&failed), &[])?;
+            return Ok(Forked::Failed);
+        }
+    };
+    if pid == 0 {
+        become_child(sock, fds, kids);
+        // SAFETY: raw syscalls on the pipe and prepared data.
+        unsafe {
+            libc::close(r.as_raw_fd());
+            if let Err((step, errno)) = iso.enter() {
+                let rec = [step as u32 as i32, errno];
+                libc::write(w.as_raw_fd(), rec.as_ptr().cast(), 8);
+                libc::_exit(127);
+            }
+            libc::close(w.as_raw_fd());
+        }
+        std::mem::forget((r, w));
+        return Ok(Forked::Child);
+    }
+    drop(w);
+    let mut rec = [0i32; 2];
+    let n = loop {
+        // SAFETY: reads at most 8 bytes into a live buffer.
+        let n = unsafe { libc::read(r.as_raw_fd(), rec.as_mut_ptr().cast(), 8) };
+        if n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
+            break n;
+        }
+    };
+    if n != 8 {
+        return Ok(Forked::Parent(pid, pidfd));
+    }
+    reap(pidfd);
+    // SAFETY: our pidfd of a reaped child, closed once.
+    unsafe { libc::close(pidfd) };
+    let failed = reply(FAILED, rec[0], rec[1]);
+    protocol::send(sock, &protocol::reply_bytes(&failed), &[])?;
+    Ok(Forked::Failed)
+}
+
+/// A close-on-exec pipe: (read end, write end).
+fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: two fresh fds we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// In the forked child: die with the template, take the request's stdio,
