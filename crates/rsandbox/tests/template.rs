@@ -618,3 +618,48 @@ both!(a_fork_that_cannot_isolate_itself_is_a_typed_error, || {
         }
     }
 });
+
+both!(a_refused_namespace_clone_is_a_typed_error, || {
+    // A description whose filter refuses new user namespaces: the fork's
+    // clone fails in the template, which says so and keeps serving.
+    let newuser = libc::CLONE_NEWUSER as u64;
+    let policy = SeccompPolicy::new(Action::Allow).rule_if(
+        "clone",
+        Action::EPERM,
+        [ArgCmp::masked_eq(0, newuser, newuser).low32()],
+    );
+    let (sb, cmd) = payload("serve");
+    let t = namespaced(sb.seccomp(policy), &cmd);
+    for _ in 0..2 {
+        match t.fork(STEP_EXIT7) {
+            Err(Error::Io { op, source, .. }) => {
+                assert!(op.contains("cloning the fork"), "{op}");
+                assert_eq!(source.raw_os_error(), Some(libc::EPERM), "{source}");
+            }
+            other => panic!("expected a typed error, got {:?}", other.map(|f| f.pid())),
+        }
+    }
+});
+
+both!(namespaced_forks_leave_no_fd_or_process, || {
+    let (sb, cmd) = payload("serve");
+    let t = namespaced(sb, &cmd);
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", t.pid()))
+            .unwrap()
+            .count()
+    };
+    let children = || {
+        let p = format!("/proc/{0}/task/{0}/children", t.pid());
+        std::fs::read_to_string(p).unwrap()
+    };
+    let (st, _) = fork_output(&t, STEP_EXIT7);
+    assert_eq!(st.code(), Some(7));
+    let before = fds();
+    for _ in 0..50 {
+        let (st, _) = fork_output(&t, STEP_EXIT7);
+        assert_eq!(st.code(), Some(7));
+    }
+    assert_eq!(fds(), before, "the template keeps fds of ended forks");
+    assert_eq!(children().trim(), "", "ended forks were not reaped");
+});

@@ -10,8 +10,13 @@
 //! Posture: every layer of the description (Landlock, seccomp,
 //! no_new_privs, capabilities, rlimits, namespaces, cgroup) is applied to
 //! the template box by the ordinary spawn and inherited by each fork, as
-//! sandlock's forks inherit theirs. Forks do not get namespaces or a cgroup
-//! of their own yet (see docs/template.md for what that leaves shared).
+//! sandlock's forks inherit theirs. With
+//! [`TemplateOptions::fork_namespaces`] each fork also gets user, pid,
+//! mount (a fresh `/proc`), net, ipc and uts namespaces of its own and
+//! drops every capability (`isolate`); the template box's seccomp filter
+//! is relaxed for that one clone (`policy`) and each fork stacks the full
+//! one. Forks do not get a cgroup of their own yet (see docs/template.md
+//! for what that leaves shared).
 //!
 //! Exit status: a fork is the template's child, not the caller's, so the
 //! template reaps it (waitid on its pidfd) and reports the wait status over
