@@ -663,3 +663,84 @@ both!(namespaced_forks_leave_no_fd_or_process, || {
     assert_eq!(fds(), before, "the template keeps fds of ended forks");
     assert_eq!(children().trim(), "", "ended forks were not reaped");
 });
+
+/// One request of the first version of the protocol: the argument and
+/// three fds (stdin, stdout, stderr).
+fn send_request(sock: i32, arg: u64, fds: [i32; 3]) {
+    let mut cbuf = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: &arg as *const u64 as *mut libc::c_void,
+        iov_len: 8,
+    };
+    // SAFETY: a msghdr over live buffers; CMSG_* point inside `cbuf`,
+    // which holds one header and three fds.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(12) as usize;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(12) as usize;
+        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c).cast(), 3);
+        assert_eq!(libc::sendmsg(sock, &msg, 0), 8);
+    }
+}
+
+/// The next reply's kind, pid and status (its fds are leaked to this
+/// short-lived test: at most one pidfd).
+fn next_reply(sock: i32) -> [i32; 3] {
+    let mut r = [0i32; 3];
+    let mut cbuf = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: r.as_mut_ptr().cast(),
+        iov_len: 12,
+    };
+    // SAFETY: a msghdr over live buffers.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&cbuf);
+        assert_eq!(libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC), 12);
+    }
+    r
+}
+
+both!(a_caller_without_config_gets_plain_forks, || {
+    // A caller of the first version of the protocol (the C test speaks it
+    // by hand) sends no CONFIG: serve_forks serves plain forks.
+    let mut fds = [0; 2];
+    // SAFETY: fds is a live [c_int; 2].
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    assert_eq!(r, 0);
+    // SAFETY: two fresh fds we own.
+    let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (sb, cmd) = payload("serve");
+    let sb = sb
+        .pass_fd(theirs.as_raw_fd(), 3)
+        .env(rsandbox::template::FD_ENV, "3");
+    let mut child = sb.spawn(&cmd).unwrap();
+    drop(theirs);
+    let sock = ours.as_raw_fd();
+    assert_eq!(next_reply(sock)[0], 1, "READY");
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let n = null.as_raw_fd();
+    send_request(sock, STEP_EXIT7, [n, n, 2]);
+    let forked = next_reply(sock);
+    assert_eq!(forked[0], 2, "FORKED");
+    let exited = next_reply(sock);
+    assert_eq!(exited, [3, forked[1], 7 << 8], "EXITED with status 7");
+    drop(ours);
+    assert!(child.wait().unwrap().success());
+});

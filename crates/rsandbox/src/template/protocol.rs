@@ -31,6 +31,8 @@ pub const FAILED: u32 = 4;
 /// Caller → template, queued before the box starts and read by
 /// `serve_forks` before it says `READY`: `u32 CONFIG, u32 flags`, then a
 /// seccomp filter (`struct sock_filter`s) each fork stacks, possibly none.
+/// Optional: a caller that sends none (one speaking the first version of
+/// the protocol) gets plain forks.
 pub const CONFIG: u32 = 5;
 /// `CONFIG` flag: every fork gets namespaces of its own.
 pub const CONFIG_NAMESPACES: u32 = 1;
@@ -93,6 +95,11 @@ pub fn send(sock: RawFd, bytes: &[u8], fds: &[RawFd]) -> io::Result<()> {
 /// Receive one message into `bytes`; returns its length (0 at EOF) and
 /// the fds that came with it, owned.
 pub fn recv(sock: RawFd, bytes: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+    recv_with(sock, bytes, 0)
+}
+
+/// [`recv`] with extra `MSG_*` flags (`MSG_DONTWAIT`).
+pub fn recv_with(sock: RawFd, bytes: &mut [u8], flags: i32) -> io::Result<(usize, Vec<OwnedFd>)> {
     let mut cbuf = [0u64; 8];
     let mut iov = libc::iovec {
         iov_base: bytes.as_mut_ptr().cast(),
@@ -106,7 +113,7 @@ pub fn recv(sock: RawFd, bytes: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> 
     msg.msg_controllen = mem::size_of_val(&cbuf);
     let n = loop {
         // SAFETY: msg points at live buffers for the call's duration.
-        let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC | flags) };
         if n >= 0 {
             break n as usize;
         }

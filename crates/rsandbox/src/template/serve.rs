@@ -65,12 +65,21 @@ fn template_fd() -> io::Result<RawFd> {
     Ok(fd)
 }
 
-/// The caller's `CONFIG` message, queued before the box started: the
-/// prepared isolation when forks get namespaces.
+/// The caller's `CONFIG` message, queued before the box started (so it
+/// is there without waiting; a caller sends no request before `READY`):
+/// the prepared isolation when forks get namespaces. None queued: plain
+/// forks.
 fn read_config(sock: RawFd) -> io::Result<Option<Isolation>> {
     let mut buf = vec![0u8; CONFIG_MAX];
-    let (n, _) = protocol::recv(sock, &mut buf)?;
-    let bad = || io::Error::new(io::ErrorKind::InvalidData, "no template CONFIG message");
+    let n = match protocol::recv_with(sock, &mut buf, libc::MSG_DONTWAIT) {
+        Ok((n, _)) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if n == 0 {
+        return Ok(None); // the caller is gone: the serving loop sees EOF
+    }
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "a bad template CONFIG message");
     let (flags, filter) = protocol::parse_config(&buf[..n]).ok_or_else(bad)?;
     Ok((flags & CONFIG_NAMESPACES != 0).then(|| Isolation::prepare(filter)))
 }
