@@ -744,3 +744,21 @@ both!(a_caller_without_config_gets_plain_forks, || {
     drop(ours);
     assert!(child.wait().unwrap().success());
 });
+
+both!(a_template_box_with_masked_proc_fails_forks_typed, || {
+    // The strict preset mounts the box's own /proc with Docker's masked
+    // paths covered; the kernel then refuses a fresh /proc in a user
+    // namespace, and each fork says so instead of running half-isolated.
+    let (_, cmd) = payload("serve");
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap();
+    let sb = Sandbox::strict().ro_bind(dir, dir).env(ROLE, "serve");
+    let t = namespaced(sb, &cmd);
+    match t.fork(STEP_EXIT7) {
+        Err(Error::Io { op, source, .. }) => {
+            assert_eq!(op, "mounting the fork's /proc");
+            assert_eq!(source.raw_os_error(), Some(libc::EPERM), "{source}");
+        }
+        other => panic!("expected a typed error, got {:?}", other.map(|f| f.pid())),
+    }
+});

@@ -76,13 +76,13 @@ struct Line {
 }
 
 impl Line {
-    /// `"<id> <id> 1\n"`: the fork's own id, mapped to itself.
-    fn own(id: u32) -> Line {
+    /// `"<inside> <outside> 1\n"`: one id of the fork.
+    fn map(inside: u32, outside: u32) -> Line {
         let mut l = Line {
             buf: [0; 40],
             len: 0,
         };
-        let s = format!("{id} {id} 1\n");
+        let s = format!("{inside} {outside} 1\n");
         l.buf[..s.len()].copy_from_slice(s.as_bytes());
         l.len = s.len();
         l
@@ -91,7 +91,8 @@ impl Line {
 
 /// What the child needs, prepared before any fork.
 pub struct Isolation {
-    uid_line: Line,
+    /// `None`: the uid stays unmapped (see [`may_map_uid`]).
+    uid_line: Option<Line>,
     gid_line: Line,
     proc_flags: u64,
     last_cap: u32,
@@ -105,8 +106,8 @@ impl Isolation {
         // SAFETY: trivial getters.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
         Isolation {
-            uid_line: Line::own(uid),
-            gid_line: Line::own(gid),
+            uid_line: may_map_uid(uid).then(|| Line::map(uid, uid)),
+            gid_line: Line::map(gid, gid),
             proc_flags: PROC_FLAGS | proc_rdonly(),
             last_cap: crate::config::caps::cap_last_cap(),
             filter,
@@ -117,9 +118,8 @@ impl Isolation {
     /// syscalls on prepared data only.
     pub fn enter(&self) -> Result<(), (Step, i32)> {
         self.id_maps().map_err(|e| (Step::IdMaps, e))?;
-        mount(None, c"/", None, PRIVATE_FLAGS).map_err(|e| (Step::PrivateMounts, e))?;
-        mount(Some(c"proc"), c"/proc", Some(c"proc"), self.proc_flags)
-            .map_err(|e| (Step::Proc, e))?;
+        mount(None, c"/", None, PRIVATE_FLAGS, None).map_err(|e| (Step::PrivateMounts, e))?;
+        self.mount_proc().map_err(|e| (Step::Proc, e))?;
         crate::sys::net::loopback_up().map_err(|e| (Step::Loopback, e.errno))?;
         self.drop_caps().map_err(|e| (Step::Capabilities, e))?;
         // SAFETY: prctl with integer arguments.
@@ -129,17 +129,31 @@ impl Isolation {
         self.stack_filter().map_err(|e| (Step::Seccomp, e))
     }
 
-    /// One line each, the fork's own ids; `setgroups` denied first, as the
-    /// kernel requires of a map written without `CAP_SETGID` above.
+    /// The fork's own ids, each mapped to itself (the uid only where the
+    /// kernel allows it, see [`may_map_uid`]); `setgroups` denied first,
+    /// as the kernel requires of a map written without `CAP_SETGID` above.
     fn id_maps(&self) -> Result<(), i32> {
         write_file(c"/proc/self/setgroups", b"deny")?;
-        write_file(
-            c"/proc/self/gid_map",
-            &self.gid_line.buf[..self.gid_line.len],
-        )?;
-        write_file(
-            c"/proc/self/uid_map",
-            &self.uid_line.buf[..self.uid_line.len],
+        let gid = &self.gid_line;
+        write_file(c"/proc/self/gid_map", &gid.buf[..gid.len])?;
+        match &self.uid_line {
+            Some(uid) => write_file(c"/proc/self/uid_map", &uid.buf[..uid.len]),
+            None => Ok(()),
+        }
+    }
+
+    /// A fresh `/proc`. The kernel allows it in a user namespace only
+    /// while another `proc` of the mount namespace is fully visible: under
+    /// a template box whose `/proc` has masked entries (a box that mounts
+    /// its own `/proc`, such as `Sandbox::strict()`, covers Docker's masked
+    /// paths) it fails with `EPERM`.
+    fn mount_proc(&self) -> Result<(), i32> {
+        mount(
+            Some(c"proc"),
+            c"/proc",
+            Some(c"proc"),
+            self.proc_flags,
+            None,
         )
     }
 
@@ -197,6 +211,20 @@ impl Isolation {
     }
 }
 
+/// Whether the fork may map its own uid in its namespace. The kernel
+/// (Linux ≥ 5.12) lets a namespace map the parent's uid 0 only if its
+/// creator held `CAP_SETFCAP`: a template that is uid 0 without it (a
+/// strict box: root of its user namespace, capabilities dropped) leaves
+/// its forks' uid unmapped. They then see themselves as the overflow uid
+/// (65534); their uid on files and to the kernel is the template's either
+/// way, and files they create are owned as the template's would be.
+fn may_map_uid(uid: u32) -> bool {
+    uid != 0 || crate::sys::caps::has_effective_cap(CAP_SETFCAP)
+}
+
+/// `CAP_SETFCAP`.
+const CAP_SETFCAP: u32 = 31;
+
 /// `MS_RDONLY` when the template's `/proc` is mounted read-only.
 fn proc_rdonly() -> u64 {
     // SAFETY: statvfs fills a zeroed struct from a NUL-terminated path.
@@ -248,6 +276,7 @@ fn mount(
     target: &std::ffi::CStr,
     fstype: Option<&std::ffi::CStr>,
     flags: u64,
+    data: Option<&std::ffi::CStr>,
 ) -> Result<(), i32> {
     let p = |s: Option<&std::ffi::CStr>| s.map_or(std::ptr::null(), |s| s.as_ptr());
     // SAFETY: every pointer is a NUL-terminated string or null.
@@ -257,7 +286,7 @@ fn mount(
             target.as_ptr(),
             p(fstype),
             flags as libc::c_ulong,
-            std::ptr::null(),
+            p(data).cast(),
         )
     };
     if r != 0 {
