@@ -230,8 +230,8 @@ fn whoami(arg: u64) -> i32 {
     use std::fmt::Write;
     let mut out = Buf([0; 1024], 0);
     // SAFETY: plain getters.
-    let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
-    let _ = write!(out, "arg={arg} pid={pid} ppid={ppid} pids=");
+    let (pid, ppid, uid) = unsafe { (libc::getpid(), libc::getppid(), libc::getuid()) };
+    let _ = write!(out, "arg={arg} pid={pid} ppid={ppid} uid={uid} pids=");
     visible_pids(&mut out);
     let mut status = [0u8; 4096];
     let n = read_into(c"/proc/self/status", &mut status);
@@ -529,6 +529,10 @@ both!(namespaced_forks_see_only_themselves, || {
         // its parent (the template) is outside it and /proc shows it alone.
         assert_eq!(w["arg"], (STEP_WHOAMI | n << 8).to_string(), "{w:?}");
         assert_eq!((&*w["pid"], &*w["ppid"]), ("1", "0"), "{w:?}");
+        // Its own ids, mapped to themselves (the caller's: this template
+        // box keeps them, and root keeps CAP_SETFCAP to map uid 0).
+        // SAFETY: trivial getter.
+        assert_eq!(w["uid"], unsafe { libc::getuid() }.to_string(), "{w:?}");
         assert_eq!(w["pids"], "1,", "the fork sees other processes: {w:?}");
         // No capability left, not even in the bounding set; no_new_privs.
         for set in ["capeff", "capprm", "capbnd"] {
@@ -762,3 +766,20 @@ both!(a_template_box_with_masked_proc_fails_forks_typed, || {
         other => panic!("expected a typed error, got {:?}", other.map(|f| f.pid())),
     }
 });
+
+both!(
+    a_capless_root_template_leaves_the_forks_uid_unmapped,
+    || {
+        // As root, the template is host uid 0 without CAP_SETFCAP: the kernel
+        // refuses to map uid 0 in the fork's namespace, so its uid is left
+        // unmapped (the overflow uid). As nobody, 65534 maps to itself.
+        let (sb, cmd) = payload("serve");
+        let t = namespaced(sb.drop_caps().best_effort(true), &cmd);
+        let (mut f, w, stdin) = whoami_fork(&t, 5);
+        assert_eq!(w["uid"], "65534", "{w:?}");
+        assert_eq!((&*w["pid"], &*w["pids"]), ("1", "1,"), "{w:?}");
+        assert_eq!(w["capeff"], "0000000000000000", "{w:?}");
+        drop(stdin);
+        assert!(f.wait().unwrap().success());
+    }
+);
