@@ -30,14 +30,21 @@ fn forks(c: &mut Criterion) {
         .no_new_privs(true)
         .seccomp_default()
         .env(ROLE, "serve");
+    // Namespaced forks need a capless template box (a root caller's box
+    // keeps its capabilities otherwise).
     let postures = [
-        ("template fork (sandlock posture)", TemplateOptions::new()),
+        (
+            "template fork (sandlock posture)",
+            sb.clone(),
+            TemplateOptions::new(),
+        ),
         (
             "template fork (own namespaces)",
+            sb.drop_caps(),
             TemplateOptions::new().fork_namespaces(true),
         ),
     ];
-    for (name, opts) in postures {
+    for (name, sb, opts) in postures {
         match sb.template_with(&exe, &opts) {
             Ok(t) => {
                 g.bench_function(name, |b| b.iter(|| fork_and_wait(&t)));

@@ -581,7 +581,9 @@ both!(
 
 both!(namespaced_forks_run_under_the_full_default_profile, || {
     let (sb, cmd) = payload("serve");
-    let t = namespaced(sb.seccomp_default(), &cmd);
+    // The box's own user namespace: a root caller's box would otherwise
+    // keep CAP_SYS_ADMIN over the host's namespaces (refused, see below).
+    let t = namespaced(sb.seccomp_default().user_ns(), &cmd);
     let (mut f, w, stdin) = whoami_fork(&t, 3);
     assert_eq!((&*w["pid"], &*w["pids"]), ("1", "1,"), "{w:?}");
     assert_eq!(w["ifaces"], "lo,", "{w:?}");
@@ -781,5 +783,28 @@ both!(
         assert_eq!(w["capeff"], "0000000000000000", "{w:?}");
         drop(stdin);
         assert!(f.wait().unwrap().success());
+    }
+);
+
+both!(
+    relaxing_the_filter_of_a_box_with_cap_sys_admin_is_refused,
+    || {
+        // A root caller's box keeps its capabilities by default: the mount
+        // holes namespaced forks need would reach the host's mount namespace.
+        let (sb, cmd) = payload("serve");
+        let opts = TemplateOptions::new().fork_namespaces(true);
+        let r = sb.seccomp_default().template_with(&cmd, &opts);
+        if common::is_root() {
+            match r {
+                Err(Error::InvalidConfig { field, .. }) => {
+                    assert_eq!(field, "template: fork_namespaces")
+                }
+                other => panic!("expected InvalidConfig, got {:?}", other.map(|t| t.pid())),
+            }
+        } else {
+            let t = r.unwrap();
+            let (st, _) = fork_output(&t, STEP_EXIT7);
+            assert_eq!(st.code(), Some(7));
+        }
     }
 );

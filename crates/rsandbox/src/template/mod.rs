@@ -99,13 +99,40 @@ impl Sandbox {
         if !opts.namespaces {
             return Ok((self.clone(), protocol::config_bytes(0, &[])));
         }
+        let as_given = || (self.clone(), protocol::config_bytes(CONFIG_NAMESPACES, &[]));
         if !matches!(self.seccomp.source, Some(SeccompSource::Default)) {
-            return Ok((self.clone(), protocol::config_bytes(CONFIG_NAMESPACES, &[])));
+            return Ok(as_given());
         }
-        let full = SeccompProgram::prepare(self)?.expect("the default profile is a filter");
+        if keeps_sys_admin(self) {
+            return Err(Error::invalid(
+                "template: fork_namespaces",
+                "the template box would keep CAP_SYS_ADMIN outside a user namespace of its \
+                 own, and the seccomp holes its forks need (mount) would then let it mount \
+                 outside its forks: add drop_caps() or user_ns()",
+            ));
+        }
+        let Some(full) = SeccompProgram::prepare(self)? else {
+            return Ok(as_given());
+        };
         let config = protocol::config_bytes(CONFIG_NAMESPACES, full.filter_bytes());
         Ok((self.clone().seccomp(relaxed_default()), config))
     }
+}
+
+/// Whether the box's payload would hold `CAP_SYS_ADMIN` over namespaces
+/// it does not own: a root caller's box without a user namespace that
+/// does not drop it.
+fn keeps_sys_admin(sb: &Sandbox) -> bool {
+    use crate::sys::caps::{has_effective_cap, CAP_SYS_ADMIN};
+    if sb.has_ns(crate::Namespace::User) || !has_effective_cap(CAP_SYS_ADMIN) {
+        return false;
+    }
+    !sb.caps.drop
+        || sb
+            .caps
+            .kept()
+            .iter()
+            .any(|n| crate::config::caps::parse_cap(n) == Some(CAP_SYS_ADMIN))
 }
 
 /// How [`Sandbox::template_with`] makes a template.
