@@ -18,6 +18,12 @@ use super::protocol::{
 /// caller closes the socket it kills its live children, reaps them and
 /// exits 0. `Err` means the environment names no usable socket (the
 /// program was not started by `Sandbox::template`).
+///
+/// In a template made with `TemplateOptions::fork_namespaces`, the fork
+/// returns as pid 1 of its own namespaces, without capabilities, under
+/// the description's seccomp filter (see `isolate`). It is made with a raw
+/// `clone`, so glibc's fork handlers do not run: call this with no other
+/// thread holding a lock (malloc's included), best with no other thread.
 pub fn serve_forks() -> io::Result<u64> {
     let sock = template_fd()?;
     let iso = read_config(sock)?;
