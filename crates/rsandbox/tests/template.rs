@@ -808,3 +808,35 @@ both!(
         }
     }
 );
+
+both!(
+    a_namespaced_fork_is_killed_as_pid_1_of_its_namespace,
+    || {
+        let (sb, cmd) = payload("serve");
+        let t = namespaced(sb, &cmd);
+        // pid 1 of a namespace gets only the signals it handles, SIGKILL and
+        // SIGSTOP excepted: SIGTERM (no handler here) leaves it running.
+        let mut f = t.fork(STEP_SLEEP).unwrap();
+        let fork = pidfd(f.pid());
+        f.signal(libc::SIGTERM).unwrap();
+        let mut p = libc::pollfd {
+            fd: fork.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live pollfd.
+        assert_eq!(
+            unsafe { libc::poll(&mut p, 1, 200) },
+            0,
+            "SIGTERM ended pid 1"
+        );
+        f.kill().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(f.wait().unwrap().signal(), Some(libc::SIGKILL));
+        // Dropping an unwaited namespaced fork ends it.
+        let f = t.fork(STEP_SLEEP).unwrap();
+        let fork = pidfd(f.pid());
+        drop(f);
+        assert!(ends(&fork), "a dropped namespaced fork was left running");
+    }
+);
