@@ -825,11 +825,8 @@ both!(
             revents: 0,
         };
         // SAFETY: one live pollfd.
-        assert_eq!(
-            unsafe { libc::poll(&mut p, 1, 200) },
-            0,
-            "SIGTERM ended pid 1"
-        );
+        let n = unsafe { libc::poll(&mut p, 1, 200) };
+        assert_eq!(n, 0, "SIGTERM ended pid 1");
         f.kill().unwrap();
         use std::os::unix::process::ExitStatusExt;
         assert_eq!(f.wait().unwrap().signal(), Some(libc::SIGKILL));
