@@ -27,6 +27,7 @@ mod isolate;
 mod policy;
 mod protocol;
 mod serve;
+mod spare;
 
 use std::collections::HashMap;
 use std::io;

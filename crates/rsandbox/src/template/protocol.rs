@@ -196,3 +196,29 @@ pub fn parse_reply(b: &[u8]) -> Option<Reply> {
         status: i32::from_ne_bytes(word(8)),
     })
 }
+
+/// waitid on a pidfd: the raw wait status (`W*` macros' encoding) that
+/// `EXITED` carries.
+pub fn reap(pidfd: RawFd) -> i32 {
+    // SAFETY: siginfo_t is plain data, filled by waitid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: P_PIDFD (3) with our own child's pidfd.
+    let r = unsafe {
+        libc::waitid(
+            3 as libc::idtype_t,
+            pidfd as libc::id_t,
+            &mut info,
+            libc::WEXITED,
+        )
+    };
+    if r < 0 {
+        return 0x7f00; // "stopped" encoding: never a real exit here
+    }
+    // SAFETY: waitid filled a SIGCHLD siginfo.
+    let st = unsafe { info.si_status() };
+    match info.si_code {
+        libc::CLD_EXITED => (st & 0xff) << 8,
+        libc::CLD_DUMPED => st | 0x80,
+        _ => st,
+    }
+}

@@ -3,12 +3,13 @@
 //! returns from it, in the new box, with the request's argument.
 
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::isolate::{self, Isolation, Step};
+use super::isolate::{Isolation, Step};
 use super::protocol::{
     self, Reply, CONFIG_MAX, CONFIG_NAMESPACES, EXITED, FAILED, FD_ENV, FORKED, READY, REQUEST_LEN,
 };
+use super::spare::{self, Made, Spare};
 
 /// Serve fork requests on the socket named by `RSANDBOX_TEMPLATE_FD`.
 ///
@@ -29,6 +30,19 @@ pub fn serve_forks() -> io::Result<u64> {
     let iso = read_config(sock)?;
     protocol::send(sock, &protocol::reply_bytes(&reply(READY, 0, 0)), &[])?;
     let mut kids: Vec<(i32, RawFd)> = Vec::new();
+    let mut spare = None;
+    if let Some(i) = &iso {
+        match spare::make(sock, &kids, i) {
+            Ok(Made::Child(arg)) => {
+                // In the fork: free nothing of the template's.
+                std::mem::forget(kids);
+                std::mem::forget(iso);
+                return Ok(arg);
+            }
+            Ok(Made::Spare(s)) => spare = Some(s),
+            Err(_) => {} // the first request makes one and reports why not
+        }
+    }
     loop {
         let mut polls = poll_set(sock, &kids);
         // SAFETY: polls is a live array of pollfd of the given length.
@@ -42,12 +56,13 @@ pub fn serve_forks() -> io::Result<u64> {
         }
         reap_ready(sock, &polls[1..], &mut kids)?;
         if polls[0].revents != 0 {
-            if let Some(arg) = serve_one(sock, &mut kids, iso.as_ref())? {
+            if let Some(arg) = serve_one(sock, &mut kids, iso.as_ref(), &mut spare)? {
                 // In the fork: leave the template's buffers unfreed, so the
                 // library itself neither allocates nor frees after fork.
                 std::mem::forget(polls);
                 std::mem::forget(kids);
                 std::mem::forget(iso);
+                std::mem::forget(spare);
                 return Ok(arg);
             }
         }
@@ -115,7 +130,7 @@ fn reap_ready(sock: RawFd, polls: &[libc::pollfd], kids: &mut Vec<(i32, RawFd)>)
             continue;
         };
         let (pid, fd) = kids.swap_remove(i);
-        let status = reap(fd);
+        let status = protocol::reap(fd);
         // SAFETY: fd is our pidfd, closed once here.
         unsafe { libc::close(fd) };
         protocol::send(
@@ -127,56 +142,85 @@ fn reap_ready(sock: RawFd, polls: &[libc::pollfd], kids: &mut Vec<(i32, RawFd)>)
     Ok(())
 }
 
-/// waitid on a pidfd; the raw wait status (`W*` macros' encoding).
-fn reap(pidfd: RawFd) -> i32 {
-    // SAFETY: siginfo_t is plain data, filled by waitid.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: P_PIDFD (3) with our own child's pidfd.
-    let r = unsafe {
-        libc::waitid(
-            3 as libc::idtype_t,
-            pidfd as libc::id_t,
-            &mut info,
-            libc::WEXITED,
-        )
-    };
-    if r < 0 {
-        return 0x7f00; // "stopped" encoding: never a real exit here
-    }
-    // SAFETY: waitid filled a SIGCHLD siginfo.
-    let st = unsafe { info.si_status() };
-    match info.si_code {
-        libc::CLD_EXITED => (st & 0xff) << 8,
-        libc::CLD_DUMPED => st | 0x80,
-        _ => st,
-    }
-}
-
 /// Read one request and fork for it. `Some(arg)` in the child.
 fn serve_one(
     sock: RawFd,
     kids: &mut Vec<(i32, RawFd)>,
     iso: Option<&Isolation>,
+    spare: &mut Option<Spare>,
 ) -> io::Result<Option<u64>> {
     let mut buf = [0u8; REQUEST_LEN];
     let (n, fds) = protocol::recv(sock, &mut buf)?;
     if n == 0 {
+        if let Some(s) = spare.take() {
+            s.discard();
+        }
         shut_down(kids);
     }
     if n != REQUEST_LEN || fds.len() != 3 {
         return Ok(None); // a malformed request is dropped (its fds close)
     }
     let arg = u64::from_ne_bytes(buf);
-    let forked = match iso {
-        None => plain_fork(sock, &fds, kids)?,
-        Some(iso) => isolated_fork(sock, &fds, kids, iso)?,
+    let Some(iso) = iso else {
+        return plain_one(sock, kids, arg, fds);
     };
-    let (pid, pidfd) = match forked {
+    let raw = [fds[0].as_raw_fd(), fds[1].as_raw_fd(), fds[2].as_raw_fd()];
+    let handed = match spare.take() {
+        Some(s) => s.hand_over(arg, &raw),
+        None => match spare::make(sock, kids, iso) {
+            Ok(Made::Child(arg)) => {
+                // In the fork: the template's copies of this request's fds
+                // go (its stdio came over the spare's socket).
+                for fd in raw {
+                    // SAFETY: fds this process inherited, closed once.
+                    unsafe { libc::close(fd) };
+                }
+                std::mem::forget(fds);
+                return Ok(Some(arg));
+            }
+            Ok(Made::Spare(s)) => s.hand_over(arg, &raw),
+            Err(e) => Err((Step::Clone as i32, e.raw_os_error().unwrap_or(0))),
+        },
+    };
+    drop(fds);
+    let answer = match handed {
+        Ok((pid, pidfd)) => {
+            kids.push((pid, pidfd));
+            protocol::send(
+                sock,
+                &protocol::reply_bytes(&reply(FORKED, pid, 0)),
+                &[pidfd],
+            )
+        }
+        Err((step, errno)) => {
+            let failed = reply(FAILED, step, errno);
+            protocol::send(sock, &protocol::reply_bytes(&failed), &[])
+        }
+    };
+    answer?;
+    // The next one, made while the caller runs this one.
+    match spare::make(sock, kids, iso) {
+        Ok(Made::Child(arg)) => Ok(Some(arg)),
+        Ok(Made::Spare(s)) => {
+            *spare = Some(s);
+            Ok(None)
+        }
+        Err(_) => Ok(None), // the next request tries again and reports
+    }
+}
+
+/// A plain fork for one request.
+fn plain_one(
+    sock: RawFd,
+    kids: &mut Vec<(i32, RawFd)>,
+    arg: u64,
+    fds: Vec<OwnedFd>,
+) -> io::Result<Option<u64>> {
+    let (pid, pidfd) = match plain_fork(sock, &fds, kids)? {
         Forked::Child => {
             std::mem::forget(fds); // their numbers were closed raw in the child
             return Ok(Some(arg));
         }
-        Forked::Failed => return Ok(None),
         Forked::Parent(pid, pidfd) => (pid, pidfd),
     };
     drop(fds);
@@ -195,9 +239,6 @@ enum Forked {
     Child,
     /// In the template: the child's pid and pidfd.
     Parent(i32, RawFd),
-    /// In the template: the child failed to isolate itself, was reaped and
-    /// the caller told (`FAILED`).
-    Failed,
 }
 
 /// `fork()`.
@@ -212,75 +253,6 @@ fn plain_fork(sock: RawFd, fds: &[OwnedFd], kids: &[(i32, RawFd)]) -> io::Result
         return Ok(Forked::Child);
     }
     Ok(Forked::Parent(pid, crate::sys::pidfd_open(pid)?))
-}
-
-/// One `clone` into new namespaces; the child isolates itself (see
-/// [`Isolation::enter`]) and says how it went on a pipe the template
-/// waits on: nothing (closed) when it is ready, else the failed step and
-/// errno, after which it exits and the caller gets `FAILED` (as when the
-/// clone itself is refused).
-fn isolated_fork(
-    sock: RawFd,
-    fds: &[OwnedFd],
-    kids: &[(i32, RawFd)],
-    iso: &Isolation,
-) -> io::Result<Forked> {
-    let (r, w) = pipe()?;
-    let mut pidfd: RawFd = -1;
-    // SAFETY: the child only makes raw syscalls on prepared data before
-    // returning to the payload.
-    let pid = match unsafe { isolate::clone(&mut pidfd) } {
-        Ok(pid) => pid,
-        Err(e) => {
-            let failed = reply(FAILED, Step::Clone as i32, e.raw_os_error().unwrap_or(0));
-            protocol::send(sock, &protocol::reply_bytes(&failed), &[])?;
-            return Ok(Forked::Failed);
-        }
-    };
-    if pid == 0 {
-        become_child(sock, fds, kids);
-        // SAFETY: raw syscalls on the pipe and prepared data.
-        unsafe {
-            libc::close(r.as_raw_fd());
-            if let Err((step, errno)) = iso.enter() {
-                let rec = [step as u32 as i32, errno];
-                libc::write(w.as_raw_fd(), rec.as_ptr().cast(), 8);
-                libc::_exit(127);
-            }
-            libc::close(w.as_raw_fd());
-        }
-        std::mem::forget((r, w));
-        return Ok(Forked::Child);
-    }
-    drop(w);
-    let mut rec = [0i32; 2];
-    let n = loop {
-        // SAFETY: reads at most 8 bytes into a live buffer.
-        let n = unsafe { libc::read(r.as_raw_fd(), rec.as_mut_ptr().cast(), 8) };
-        if n >= 0 || io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            break n;
-        }
-    };
-    if n != 8 {
-        return Ok(Forked::Parent(pid, pidfd));
-    }
-    reap(pidfd);
-    // SAFETY: our pidfd of a reaped child, closed once.
-    unsafe { libc::close(pidfd) };
-    let failed = reply(FAILED, rec[0], rec[1]);
-    protocol::send(sock, &protocol::reply_bytes(&failed), &[])?;
-    Ok(Forked::Failed)
-}
-
-/// A close-on-exec pipe: (read end, write end).
-fn pipe() -> io::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 writes two fds into the array.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: two fresh fds we own.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
 /// In the forked child: die with the template, take the request's stdio,
@@ -311,7 +283,7 @@ fn shut_down(kids: &[(i32, RawFd)]) -> ! {
         unsafe {
             libc::syscall(libc::SYS_pidfd_send_signal, fd, libc::SIGKILL, 0usize, 0u32);
         }
-        reap(fd);
+        protocol::reap(fd);
     }
     // SAFETY: ends the template process.
     unsafe { libc::_exit(0) }
