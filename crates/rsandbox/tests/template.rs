@@ -858,3 +858,21 @@ both!(
         }
     }
 );
+
+both!(a_killed_spare_is_replaced, || {
+    let (sb, cmd) = payload("serve");
+    let t = namespaced(sb, &cmd);
+    let (st, _) = fork_output(&t, STEP_EXIT7);
+    assert_eq!(st.code(), Some(7));
+    // The one child left is the spare made for the next request: kill it.
+    let spares = common::descendants(t.pid());
+    assert_eq!(spares.len(), 1);
+    for (_, fd) in &spares {
+        // SAFETY: SIGKILL through a pidfd of a process this test started.
+        let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), 9, 0, 0) };
+        assert_eq!(r, 0);
+        assert!(ends(fd));
+    }
+    let (st, _) = fork_output(&t, STEP_EXIT7);
+    assert_eq!(st.code(), Some(7), "the next fork is made anew");
+});

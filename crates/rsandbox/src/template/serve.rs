@@ -165,9 +165,11 @@ fn serve_one(
         return plain_one(sock, kids, arg, fds);
     };
     let raw = [fds[0].as_raw_fd(), fds[1].as_raw_fd(), fds[2].as_raw_fd()];
-    let handed = match spare.take() {
-        Some(s) => s.hand_over(arg, &raw),
-        None => match spare::make(sock, kids, iso) {
+    // A spare that died before its request (killed) is replaced at once.
+    let pre = spare.take().map(|s| s.hand_over(arg, &raw));
+    let handed = match pre {
+        Some(r) if r != Err(spare::DIED) => r,
+        _ => match spare::make(sock, kids, iso) {
             Ok(Made::Child(arg)) => {
                 // In the fork: the template's copies of this request's fds
                 // go (its stdio came over the spare's socket).

@@ -23,6 +23,10 @@ pub struct Spare {
     sock: OwnedFd,
 }
 
+/// What [`Spare::hand_over`] answers for a spare that ended before it
+/// took its request (killed): as if the clone had failed with `ECHILD`.
+pub const DIED: (i32, i32) = (Step::Clone as i32, libc::ECHILD);
+
 /// What [`make`] returns.
 pub enum Made {
     /// In the child: its request's argument (stdio in place).
@@ -146,15 +150,15 @@ impl Spare {
         let failure = match said {
             Ok(1) => match protocol::send(self.sock.as_raw_fd(), &arg.to_ne_bytes(), fds) {
                 Ok(()) => return Ok((self.pid, self.pidfd)),
-                Err(e) => (Step::Clone as i32, e.raw_os_error().unwrap_or(libc::EPIPE)),
+                // It said it was ready, then ended (killed).
+                Err(_) => DIED,
             },
             Ok(8) => {
                 let word =
                     |i: usize| i32::from_ne_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
                 (word(0), word(4))
             }
-            // Ended before it was ready (killed): as if the clone failed.
-            _ => (Step::Clone as i32, libc::ECHILD),
+            _ => DIED,
         };
         self.discard();
         Err(failure)
