@@ -161,11 +161,24 @@ fn serve_one(
         return Ok(None); // a malformed request is dropped (its fds close)
     }
     let arg = u64::from_ne_bytes(buf);
-    let Some(iso) = iso else {
-        return plain_one(sock, kids, arg, fds);
-    };
+    match iso {
+        None => plain_one(sock, kids, arg, fds),
+        Some(iso) => namespaced_one(sock, kids, iso, spare, arg, fds),
+    }
+}
+
+/// A namespaced fork for one request: the spare made ahead takes it (or
+/// one made now, if there is none or it died), then the next spare is
+/// made while the caller runs this one. `Some(arg)` in the child.
+fn namespaced_one(
+    sock: RawFd,
+    kids: &mut Vec<(i32, RawFd)>,
+    iso: &Isolation,
+    spare: &mut Option<Spare>,
+    arg: u64,
+    fds: Vec<OwnedFd>,
+) -> io::Result<Option<u64>> {
     let raw = [fds[0].as_raw_fd(), fds[1].as_raw_fd(), fds[2].as_raw_fd()];
-    // A spare that died before its request (killed) is replaced at once.
     let pre = spare.take().map(|s| s.hand_over(arg, &raw));
     let handed = match pre {
         Some(r) if r != Err(spare::DIED) => r,
@@ -185,22 +198,7 @@ fn serve_one(
         },
     };
     drop(fds);
-    let answer = match handed {
-        Ok((pid, pidfd)) => {
-            kids.push((pid, pidfd));
-            protocol::send(
-                sock,
-                &protocol::reply_bytes(&reply(FORKED, pid, 0)),
-                &[pidfd],
-            )
-        }
-        Err((step, errno)) => {
-            let failed = reply(FAILED, step, errno);
-            protocol::send(sock, &protocol::reply_bytes(&failed), &[])
-        }
-    };
-    answer?;
-    // The next one, made while the caller runs this one.
+    answer(sock, kids, handed)?;
     match spare::make(sock, kids, iso) {
         Ok(Made::Child(arg)) => Ok(Some(arg)),
         Ok(Made::Spare(s)) => {
@@ -208,6 +206,26 @@ fn serve_one(
             Ok(None)
         }
         Err(_) => Ok(None), // the next request tries again and reports
+    }
+}
+
+/// FORKED with the child's pidfd (kept to reap it), or FAILED with the
+/// step and errno.
+fn answer(
+    sock: RawFd,
+    kids: &mut Vec<(i32, RawFd)>,
+    handed: Result<(i32, RawFd), (i32, i32)>,
+) -> io::Result<()> {
+    match handed {
+        Ok((pid, pidfd)) => {
+            kids.push((pid, pidfd));
+            let forked = reply(FORKED, pid, 0);
+            protocol::send(sock, &protocol::reply_bytes(&forked), &[pidfd])
+        }
+        Err((step, errno)) => {
+            let failed = reply(FAILED, step, errno);
+            protocol::send(sock, &protocol::reply_bytes(&failed), &[])
+        }
     }
 }
 
