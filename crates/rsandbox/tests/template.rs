@@ -667,6 +667,8 @@ both!(namespaced_forks_leave_no_fd_or_process, || {
         }
         all
     };
+    let mounts = || std::fs::read_to_string(format!("/proc/{}/mountinfo", t.pid())).unwrap();
+    let mounts_before = mounts();
     let (st, _) = fork_output(&t, STEP_EXIT7);
     assert_eq!(st.code(), Some(7));
     let before = fds();
@@ -679,6 +681,12 @@ both!(namespaced_forks_leave_no_fd_or_process, || {
     // keeps made for the next request.
     let left = children();
     assert_eq!(left.len(), 1, "ended forks were not reaped: {left:?}");
+    // The forks' /proc mounts stayed in their own mount namespaces.
+    assert_eq!(
+        mounts(),
+        mounts_before,
+        "a fork's mount reached the template"
+    );
 });
 
 /// One request of the first version of the protocol: the argument and
