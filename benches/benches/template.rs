@@ -2,14 +2,18 @@
 //! ready template, against `std::process::Command` of `/bin/true`, in one
 //! run. The template is this bench binary itself, re-run with `ROLE` set:
 //! it calls `serve_forks`, and each fork exits 0 at once (the trivial step).
-//! Posture: sandlock's (no namespaces; seccomp default profile and
-//! no_new_privs applied to the template box, inherited by each fork).
+//! Two postures: sandlock's (no namespaces; seccomp default profile and
+//! no_new_privs applied to the template box, inherited by each fork), and
+//! forks with namespaces of their own (user, pid, mount with a fresh
+//! `/proc`, net with `lo` up, ipc, uts; capabilities dropped; the default
+//! profile stacked in each fork).
 //!
 //! `cargo bench -p rsandbox-benches --bench template`
 
 use std::process::Command;
 
 use criterion::{criterion_group, Criterion, Throughput};
+use rsandbox::template::{Template, TemplateOptions};
 use rsandbox::Sandbox;
 use rsandbox_benches::*;
 
@@ -21,22 +25,39 @@ fn forks(c: &mut Criterion) {
     g.bench_function("std::process::Command", |b| {
         b.iter(|| run_cmd(&mut Command::new(PAYLOAD)))
     });
-    let exe = std::env::current_exe().expect("current_exe");
+    let exe = rsandbox::Command::new(std::env::current_exe().expect("current_exe"));
     let sb = Sandbox::new()
         .no_new_privs(true)
         .seccomp_default()
         .env(ROLE, "serve");
-    let t = match sb.template(&rsandbox::Command::new(exe)) {
-        Ok(t) => t,
-        Err(e) => return skip("template fork (sandlock posture)", &e.to_string()),
-    };
-    g.bench_function("template fork (sandlock posture)", |b| {
-        b.iter(|| {
-            let mut f = t.fork(0).expect("fork");
-            assert!(f.wait().expect("wait").success());
-        })
-    });
+    // Namespaced forks need a capless template box (a root caller's box
+    // keeps its capabilities otherwise).
+    let postures = [
+        (
+            "template fork (sandlock posture)",
+            sb.clone(),
+            TemplateOptions::new(),
+        ),
+        (
+            "template fork (own namespaces)",
+            sb.drop_caps(),
+            TemplateOptions::new().fork_namespaces(true),
+        ),
+    ];
+    for (name, sb, opts) in postures {
+        match sb.template_with(&exe, &opts) {
+            Ok(t) => {
+                g.bench_function(name, |b| b.iter(|| fork_and_wait(&t)));
+            }
+            Err(e) => skip(name, &e.to_string()),
+        }
+    }
     g.finish();
+}
+
+fn fork_and_wait(t: &Template) {
+    let mut f = t.fork(0).expect("fork");
+    assert!(f.wait().expect("wait").success());
 }
 
 criterion_group!(benches, forks);

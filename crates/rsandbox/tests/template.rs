@@ -6,13 +6,14 @@
 
 mod common;
 
-use std::io::Read;
+use std::collections::HashMap;
+use std::io::{BufRead, Read};
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rsandbox::seccomp::{Action, ArgCmp, SeccompPolicy};
-use rsandbox::template::{ForkedBox, Template};
+use rsandbox::template::{ForkedBox, Template, TemplateOptions};
 use rsandbox::{Command, Error, Sandbox};
 
 const ROLE: &str = "RSANDBOX_TEST_TEMPLATE_ROLE";
@@ -30,6 +31,17 @@ const STEP_UNIX_SOCKET: u64 = 3;
 const STEP_READ_ETC: u64 = 4;
 /// Step: sleep a minute (to be killed).
 const STEP_SLEEP: u64 = 5;
+/// Step (namespaced forks): print what the fork sees of itself (see
+/// `whoami`), then wait for stdin to close.
+const STEP_WHOAMI: u64 = 6;
+/// Step (namespaced forks): try to reach the pid in the argument's high
+/// bits (`kill`, `ptrace`) and to rename the host; print the errnos.
+const STEP_PROBE: u64 = 7;
+/// Step: make namespaces with the fork's own clone flags; print the result.
+const STEP_CLONE_NS: u64 = 8;
+
+/// The clone flags of a namespaced fork (as `rsandbox::template` makes it).
+const FORK_CLONE: u64 = rsandbox::template::NS_FLAGS | 0x1000 | libc::SIGCHLD as u64;
 
 /// Not a test of its own: the entry point of the template payload when this
 /// binary runs inside a box with `ROLE` set; a no-op otherwise.
@@ -47,7 +59,10 @@ fn serve() {
     STATE.store(42, Ordering::SeqCst);
     let arg = rsandbox::template::serve_forks().expect("serve_forks");
     // In the fork from here on.
-    let code = match arg {
+    let code = match arg & 0xff {
+        STEP_WHOAMI => whoami(arg),
+        STEP_PROBE => probe((arg >> 8) as i32),
+        STEP_CLONE_NS => clone_ns(),
         STEP_STATE => {
             // SAFETY: plain getters.
             let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
@@ -88,22 +103,219 @@ fn serve() {
     unsafe { libc::_exit(code) }
 }
 
+/// A fixed buffer that formats without allocating.
+struct Buf([u8; 1024], usize);
+
+impl std::fmt::Write for Buf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = (self.1 + s.len()).min(self.0.len());
+        self.0[self.1..end].copy_from_slice(&s.as_bytes()[..end - self.1]);
+        self.1 = end;
+        Ok(())
+    }
+}
+
 /// Write to fd 1 without allocating: this binary's guard allocator aborts
 /// in any process but the first (the fork is a second one).
 fn say(args: std::fmt::Arguments) {
-    struct Buf([u8; 256], usize);
-    impl std::fmt::Write for Buf {
-        fn write_str(&mut self, s: &str) -> std::fmt::Result {
-            let end = (self.1 + s.len()).min(self.0.len());
-            self.0[self.1..end].copy_from_slice(&s.as_bytes()[..end - self.1]);
-            self.1 = end;
-            Ok(())
-        }
-    }
-    let mut b = Buf([0; 256], 0);
+    let mut b = Buf([0; 1024], 0);
     let _ = std::fmt::Write::write_fmt(&mut b, args);
     // SAFETY: writes a live buffer to fd 1.
     unsafe { libc::write(1, b.0.as_ptr().cast(), b.1) };
+}
+
+fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// Read a whole small file into `buf`, without allocating; its length.
+fn read_into(path: &std::ffi::CStr, buf: &mut [u8]) -> usize {
+    // SAFETY: open/read/close on a NUL-terminated path and a live buffer.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return 0;
+        }
+        let mut len = 0;
+        while len < buf.len() {
+            let n = libc::read(fd, buf[len..].as_mut_ptr().cast(), buf.len() - len);
+            if n <= 0 {
+                break;
+            }
+            len += n as usize;
+        }
+        libc::close(fd);
+        len
+    }
+}
+
+/// The value after `key` in a /proc status-like text, up to the line end.
+fn field<'a>(text: &'a [u8], key: &[u8]) -> &'a str {
+    let Some(i) = text.windows(key.len()).position(|w| w == key) else {
+        return "?";
+    };
+    let rest = &text[i + key.len()..];
+    let end = rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
+    std::str::from_utf8(&rest[..end]).unwrap_or("?").trim()
+}
+
+/// The numeric entries of /proc (the pids this fork can see), comma-joined.
+fn visible_pids(out: &mut Buf) {
+    use std::fmt::Write;
+    let mut buf = [0u8; 4096];
+    // SAFETY: open, getdents64 into a live buffer, close.
+    unsafe {
+        let fd = libc::open(c"/proc".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY);
+        loop {
+            let n = libc::syscall(libc::SYS_getdents64, fd, buf.as_mut_ptr(), buf.len());
+            if n <= 0 {
+                break;
+            }
+            let mut off = 0;
+            while off < n as usize {
+                let reclen = u16::from_ne_bytes([buf[off + 16], buf[off + 17]]) as usize;
+                let name = std::ffi::CStr::from_ptr(buf[off + 19..].as_ptr().cast());
+                let name = name.to_bytes();
+                if name.iter().all(u8::is_ascii_digit) {
+                    let _ = write!(out, "{},", std::str::from_utf8_unchecked(name));
+                }
+                off += reclen;
+            }
+        }
+        libc::close(fd);
+    }
+}
+
+/// The interface names of /proc/self/net/dev, comma-joined.
+fn interfaces(out: &mut Buf) {
+    use std::fmt::Write;
+    let mut buf = [0u8; 4096];
+    let n = read_into(c"/proc/self/net/dev", &mut buf);
+    for line in buf[..n].split(|&c| c == b'\n').skip(2) {
+        if let Some(i) = line.iter().position(|&c| c == b':') {
+            let name = std::str::from_utf8(&line[..i]).unwrap_or("?").trim();
+            let _ = write!(out, "{name},");
+        }
+    }
+}
+
+/// Whether `lo` is up (SIOCGIFFLAGS).
+fn lo_up() -> bool {
+    // SAFETY: socket/ioctl/close on a zeroed ifreq.
+    unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_DGRAM, 0);
+        let mut ifr: libc::ifreq = std::mem::zeroed();
+        ifr.ifr_name[0] = b'l' as libc::c_char;
+        ifr.ifr_name[1] = b'o' as libc::c_char;
+        let r = libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut ifr);
+        libc::close(fd);
+        r == 0 && ifr.ifr_ifru.ifru_flags & libc::IFF_UP as libc::c_short != 0
+    }
+}
+
+/// The inode of a namespace link of this process.
+fn ns_ino(path: &std::ffi::CStr) -> u64 {
+    // SAFETY: stat into a zeroed struct.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::stat(path.as_ptr(), &mut st);
+        st.st_ino
+    }
+}
+
+/// Print `key=value` words about this fork, then block until stdin closes
+/// (so that two siblings are alive at once and their namespace inodes
+/// cannot be reused).
+fn whoami(arg: u64) -> i32 {
+    use std::fmt::Write;
+    let mut out = Buf([0; 1024], 0);
+    // SAFETY: plain getters.
+    let (pid, ppid, uid) = unsafe { (libc::getpid(), libc::getppid(), libc::getuid()) };
+    let _ = write!(out, "arg={arg} pid={pid} ppid={ppid} uid={uid} pids=");
+    visible_pids(&mut out);
+    let mut status = [0u8; 4096];
+    let n = read_into(c"/proc/self/status", &mut status);
+    let st = &status[..n];
+    let _ = write!(
+        out,
+        " capeff={} capprm={} capbnd={} nnp={} seccomp={} ifaces=",
+        field(st, b"CapEff:"),
+        field(st, b"CapPrm:"),
+        field(st, b"CapBnd:"),
+        field(st, b"NoNewPrivs:"),
+        field(st, b"Seccomp_filters:"),
+    );
+    interfaces(&mut out);
+    let _ = write!(out, " lo={}", lo_up() as u8);
+    for (k, p) in [
+        ("net", c"/proc/self/ns/net"),
+        ("uts", c"/proc/self/ns/uts"),
+        ("ipc", c"/proc/self/ns/ipc"),
+        ("mnt", c"/proc/self/ns/mnt"),
+        ("user", c"/proc/self/ns/user"),
+        ("pidns", c"/proc/self/ns/pid"),
+    ] {
+        let _ = write!(out, " {k}={}", ns_ino(p));
+    }
+    let _ = out.write_str("\n");
+    // SAFETY: write a live buffer, then read stdin to its end.
+    unsafe {
+        libc::write(1, out.0.as_ptr().cast(), out.1);
+        let mut b = [0u8; 64];
+        while libc::read(0, b.as_mut_ptr().cast(), b.len()) > 0 {}
+    }
+    0
+}
+
+/// Try to signal and ptrace `target`, and to set the hostname.
+fn probe(target: i32) -> i32 {
+    // SAFETY: plain syscalls; the ptrace attach, if it ever worked, is
+    // undone by this process's exit.
+    let (kill, ptrace, host) = unsafe {
+        let k = if libc::kill(target, 0) == 0 {
+            0
+        } else {
+            errno()
+        };
+        let p = if libc::ptrace(libc::PTRACE_ATTACH, target, 0, 0) == 0 {
+            0
+        } else {
+            errno()
+        };
+        let h = if libc::sethostname(c"fork".as_ptr(), 4) == 0 {
+            0
+        } else {
+            errno()
+        };
+        (k, p, h)
+    };
+    say(format_args!(
+        "kill={kill} ptrace={ptrace} sethostname={host}\n"
+    ));
+    0
+}
+
+/// clone with a namespaced fork's flags; the child exits at once.
+fn clone_ns() -> i32 {
+    let mut pidfd: i32 = -1;
+    // SAFETY: a fork-like clone whose child only calls _exit.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            FORK_CLONE,
+            0usize,
+            &mut pidfd as *mut i32,
+            0usize,
+            0usize,
+        )
+    };
+    if r == 0 {
+        // SAFETY: ends the child.
+        unsafe { libc::_exit(0) }
+    }
+    let e = if r < 0 { errno() } else { 0 };
+    say(format_args!("clone={e}\n"));
+    0
 }
 
 fn payload(role: &str) -> (Sandbox, Command) {
@@ -265,3 +477,410 @@ fn ends_now(pidfd: &OwnedFd) -> bool {
     // SAFETY: one live pollfd.
     unsafe { libc::poll(&mut p, 1, 0) == 1 }
 }
+
+/// A template whose forks get namespaces of their own.
+fn namespaced(sb: Sandbox, cmd: &Command) -> Template {
+    let opts = TemplateOptions::new().fork_namespaces(true);
+    sb.template_with(cmd, &opts).unwrap()
+}
+
+/// The `key=value` words of a line.
+fn words(line: &str) -> HashMap<String, String> {
+    line.split_whitespace()
+        .filter_map(|w| w.split_once('='))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// A live fork running STEP_WHOAMI: what it printed, and the end of its
+/// stdin to close for it to exit.
+fn whoami_fork(t: &Template, n: u64) -> (ForkedBox, HashMap<String, String>, OwnedFd) {
+    let (out_r, out_w) = pipe();
+    let (in_r, in_w) = pipe();
+    let f = t
+        .fork_with_stdio(
+            STEP_WHOAMI | n << 8,
+            in_r.as_fd(),
+            out_w.as_fd(),
+            std::io::stderr().as_fd(),
+        )
+        .unwrap();
+    drop((out_w, in_r));
+    let mut line = String::new();
+    std::io::BufReader::new(std::fs::File::from(out_r))
+        .read_line(&mut line)
+        .unwrap();
+    (f, words(&line), in_w)
+}
+
+/// Inode of /proc/<pid>/ns/<ns> as this process sees it.
+fn host_ns(pid: &str, ns: &str) -> String {
+    let m = std::fs::metadata(format!("/proc/{pid}/ns/{ns}")).unwrap();
+    std::os::unix::fs::MetadataExt::ino(&m).to_string()
+}
+
+both!(namespaced_forks_see_only_themselves, || {
+    let (sb, cmd) = payload("serve");
+    let t = namespaced(sb, &cmd);
+    let (mut a, wa, in_a) = whoami_fork(&t, 1);
+    let (mut b, wb, in_b) = whoami_fork(&t, 2);
+    for (w, n) in [(&wa, 1), (&wb, 2)] {
+        // The argument arrives; the fork is pid 1 of its own pid namespace,
+        // its parent (the template) is outside it and /proc shows it alone.
+        assert_eq!(w["arg"], (STEP_WHOAMI | n << 8).to_string(), "{w:?}");
+        assert_eq!((&*w["pid"], &*w["ppid"]), ("1", "0"), "{w:?}");
+        // Its own ids, mapped to themselves (the caller's: this template
+        // box keeps them, and root keeps CAP_SETFCAP to map uid 0).
+        // SAFETY: trivial getter.
+        assert_eq!(w["uid"], unsafe { libc::getuid() }.to_string(), "{w:?}");
+        assert_eq!(w["pids"], "1,", "the fork sees other processes: {w:?}");
+        // No capability left, not even in the bounding set; no_new_privs.
+        for set in ["capeff", "capprm", "capbnd"] {
+            assert_eq!(w[set], "0000000000000000", "{set}: {w:?}");
+        }
+        assert_eq!(w["nnp"], "1", "{w:?}");
+        // A network namespace of its own with only lo, and lo up.
+        assert_eq!(w["ifaces"], "lo,", "{w:?}");
+        assert_eq!(w["lo"], "1", "{w:?}");
+    }
+    // Every namespace differs from the template's and from the sibling's.
+    let tpid = t.pid().to_string();
+    for ns in ["net", "uts", "ipc", "mnt", "user"] {
+        assert_ne!(wa[ns], wb[ns], "{ns} shared by two forks");
+        assert_ne!(wa[ns], host_ns(&tpid, ns), "{ns} shared with the template");
+    }
+    assert_ne!(wa["pidns"], wb["pidns"]);
+    assert_ne!(wa["pidns"], host_ns(&tpid, "pid"));
+    drop((in_a, in_b));
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+});
+
+both!(
+    namespaced_forks_cannot_reach_the_template_or_a_sibling,
+    || {
+        let (sb, cmd) = payload("serve");
+        let t = namespaced(sb, &cmd);
+        let sibling = t.fork(STEP_SLEEP).unwrap();
+        for target in [t.pid(), sibling.pid()] {
+            let (st, out) = fork_output(&t, STEP_PROBE | (target as u64) << 8);
+            assert!(st.success(), "{st:?} {out}");
+            let w = words(&out);
+            // Neither pid exists in the fork's pid namespace.
+            assert_eq!(w["kill"], libc::ESRCH.to_string(), "{out}");
+            assert_eq!(w["ptrace"], libc::ESRCH.to_string(), "{out}");
+            // No CAP_SYS_ADMIN over its own UTS namespace either.
+            assert_eq!(w["sethostname"], libc::EPERM.to_string(), "{out}");
+        }
+        // The exit status of a namespaced fork is its own.
+        let (st, _) = fork_output(&t, STEP_EXIT7);
+        assert_eq!(st.code(), Some(7));
+        drop(sibling);
+    }
+);
+
+both!(namespaced_forks_run_under_the_full_default_profile, || {
+    let (sb, cmd) = payload("serve");
+    // The box's own user namespace: a root caller's box would otherwise
+    // keep CAP_SYS_ADMIN over the host's namespaces (refused, see below).
+    let t = namespaced(sb.seccomp_default().user_ns(), &cmd);
+    let (mut f, w, stdin) = whoami_fork(&t, 3);
+    assert_eq!((&*w["pid"], &*w["pids"]), ("1", "1,"), "{w:?}");
+    assert_eq!(w["ifaces"], "lo,", "{w:?}");
+    // The template box's filter and the default profile stacked on it.
+    assert_eq!(w["seccomp"], "2", "{w:?}");
+    drop(stdin);
+    assert!(f.wait().unwrap().success());
+    // The template box's filter lets this clone through; the profile the
+    // fork stacked refuses it.
+    let (st, out) = fork_output(&t, STEP_CLONE_NS);
+    assert!(st.success(), "{st:?} {out}");
+    assert_eq!(out, format!("clone={}\n", libc::EPERM));
+    let (st, out) = fork_output(&t, STEP_PROBE | (t.pid() as u64) << 8);
+    assert!(st.success(), "{st:?} {out}");
+    assert_eq!(words(&out)["ptrace"], libc::EPERM.to_string(), "{out}");
+});
+
+both!(a_fork_that_cannot_isolate_itself_is_a_typed_error, || {
+    // Landlock forbids mounting in a sandboxed process: the fork's /proc
+    // cannot be made (or its id maps written), and the fork says which.
+    let exe = std::env::current_exe().unwrap();
+    let (sb, cmd) = payload("serve");
+    let sb = sb
+        .landlock_exec("/usr")
+        .landlock_exec("/lib")
+        .landlock_exec("/lib64")
+        .landlock_read("/etc/ld.so.cache")
+        .landlock_read("/dev/null")
+        .landlock_exec(exe.parent().unwrap());
+    let t = namespaced(sb, &cmd);
+    for _ in 0..2 {
+        match t.fork(STEP_EXIT7) {
+            Err(Error::Io { op, source, .. }) => {
+                assert!(op.contains("the fork's"), "{op}");
+                assert!(source.raw_os_error().is_some(), "{source}");
+            }
+            other => panic!("expected a typed error, got {:?}", other.map(|f| f.pid())),
+        }
+    }
+});
+
+both!(a_refused_namespace_clone_is_a_typed_error, || {
+    // A description whose filter refuses new user namespaces: the fork's
+    // clone fails in the template, which says so and keeps serving.
+    let newuser = libc::CLONE_NEWUSER as u64;
+    let policy = SeccompPolicy::new(Action::Allow).rule_if(
+        "clone",
+        Action::EPERM,
+        [ArgCmp::masked_eq(0, newuser, newuser).low32()],
+    );
+    let (sb, cmd) = payload("serve");
+    let t = namespaced(sb.seccomp(policy), &cmd);
+    for _ in 0..2 {
+        match t.fork(STEP_EXIT7) {
+            Err(Error::Io { op, source, .. }) => {
+                assert!(op.contains("cloning the fork"), "{op}");
+                assert_eq!(source.raw_os_error(), Some(libc::EPERM), "{source}");
+            }
+            other => panic!("expected a typed error, got {:?}", other.map(|f| f.pid())),
+        }
+    }
+});
+
+both!(namespaced_forks_leave_no_fd_or_process, || {
+    let (sb, cmd) = payload("serve");
+    let t = namespaced(sb, &cmd);
+    let fds = || {
+        std::fs::read_dir(format!("/proc/{}/fd", t.pid()))
+            .unwrap()
+            .count()
+    };
+    // Children of every thread (the harness serves from a thread of its
+    // own).
+    let children = || {
+        let tasks = std::fs::read_dir(format!("/proc/{}/task", t.pid())).unwrap();
+        let mut all = Vec::new();
+        for task in tasks {
+            let p = task.unwrap().path().join("children");
+            let text = std::fs::read_to_string(p).unwrap();
+            all.extend(text.split_whitespace().map(str::to_string));
+        }
+        all
+    };
+    let mounts = || std::fs::read_to_string(format!("/proc/{}/mountinfo", t.pid())).unwrap();
+    let mounts_before = mounts();
+    let (st, _) = fork_output(&t, STEP_EXIT7);
+    assert_eq!(st.code(), Some(7));
+    let before = fds();
+    for _ in 0..50 {
+        let (st, _) = fork_output(&t, STEP_EXIT7);
+        assert_eq!(st.code(), Some(7));
+    }
+    assert_eq!(fds(), before, "the template keeps fds of ended forks");
+    // Every fork was reaped; what is left is the one spare the template
+    // keeps made for the next request.
+    let left = children();
+    assert_eq!(left.len(), 1, "ended forks were not reaped: {left:?}");
+    // The forks' /proc mounts stayed in their own mount namespaces.
+    assert_eq!(
+        mounts(),
+        mounts_before,
+        "a fork's mount reached the template"
+    );
+});
+
+/// One request of the first version of the protocol: the argument and
+/// three fds (stdin, stdout, stderr).
+fn send_request(sock: i32, arg: u64, fds: [i32; 3]) {
+    let mut cbuf = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: &arg as *const u64 as *mut libc::c_void,
+        iov_len: 8,
+    };
+    // SAFETY: a msghdr over live buffers; CMSG_* point inside `cbuf`,
+    // which holds one header and three fds.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = libc::CMSG_SPACE(12) as usize;
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        (*c).cmsg_level = libc::SOL_SOCKET;
+        (*c).cmsg_type = libc::SCM_RIGHTS;
+        (*c).cmsg_len = libc::CMSG_LEN(12) as usize;
+        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c).cast(), 3);
+        assert_eq!(libc::sendmsg(sock, &msg, 0), 8);
+    }
+}
+
+/// The next reply's kind, pid and status (its fds are leaked to this
+/// short-lived test: at most one pidfd).
+fn next_reply(sock: i32) -> [i32; 3] {
+    let mut r = [0i32; 3];
+    let mut cbuf = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: r.as_mut_ptr().cast(),
+        iov_len: 12,
+    };
+    // SAFETY: a msghdr over live buffers.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&cbuf);
+        assert_eq!(libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC), 12);
+    }
+    r
+}
+
+both!(a_caller_without_config_gets_plain_forks, || {
+    // A caller of the first version of the protocol (the C test speaks it
+    // by hand) sends no CONFIG: serve_forks serves plain forks.
+    let mut fds = [0; 2];
+    // SAFETY: fds is a live [c_int; 2].
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    assert_eq!(r, 0);
+    // SAFETY: two fresh fds we own.
+    let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    let (sb, cmd) = payload("serve");
+    let sb = sb
+        .pass_fd(theirs.as_raw_fd(), 3)
+        .env(rsandbox::template::FD_ENV, "3");
+    let mut child = sb.spawn(&cmd).unwrap();
+    drop(theirs);
+    let sock = ours.as_raw_fd();
+    assert_eq!(next_reply(sock)[0], 1, "READY");
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let n = null.as_raw_fd();
+    send_request(sock, STEP_EXIT7, [n, n, 2]);
+    let forked = next_reply(sock);
+    assert_eq!(forked[0], 2, "FORKED");
+    let exited = next_reply(sock);
+    assert_eq!(exited, [3, forked[1], 7 << 8], "EXITED with status 7");
+    drop(ours);
+    assert!(child.wait().unwrap().success());
+});
+
+both!(a_template_box_with_masked_proc_fails_forks_typed, || {
+    // The strict preset mounts the box's own /proc with Docker's masked
+    // paths covered; the kernel then refuses a fresh /proc in a user
+    // namespace, and each fork says so instead of running half-isolated.
+    let (_, cmd) = payload("serve");
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap();
+    let sb = Sandbox::strict().ro_bind(dir, dir).env(ROLE, "serve");
+    let t = namespaced(sb, &cmd);
+    match t.fork(STEP_EXIT7) {
+        Err(Error::Io { op, source, .. }) => {
+            assert_eq!(op, "mounting the fork's /proc");
+            assert_eq!(source.raw_os_error(), Some(libc::EPERM), "{source}");
+        }
+        other => panic!("expected a typed error, got {:?}", other.map(|f| f.pid())),
+    }
+});
+
+both!(
+    a_capless_root_template_leaves_the_forks_uid_unmapped,
+    || {
+        // As root, the template is host uid 0 without CAP_SETFCAP: the kernel
+        // refuses to map uid 0 in the fork's namespace, so its uid is left
+        // unmapped (the overflow uid). As nobody, 65534 maps to itself.
+        let (sb, cmd) = payload("serve");
+        let t = namespaced(sb.drop_caps().best_effort(true), &cmd);
+        let (mut f, w, stdin) = whoami_fork(&t, 5);
+        assert_eq!(w["uid"], "65534", "{w:?}");
+        assert_eq!((&*w["pid"], &*w["pids"]), ("1", "1,"), "{w:?}");
+        assert_eq!(w["capeff"], "0000000000000000", "{w:?}");
+        drop(stdin);
+        assert!(f.wait().unwrap().success());
+    }
+);
+
+both!(
+    relaxing_the_filter_of_a_box_with_cap_sys_admin_is_refused,
+    || {
+        // A root caller's box keeps its capabilities by default: the mount
+        // holes namespaced forks need would reach the host's mount namespace.
+        let (sb, cmd) = payload("serve");
+        let opts = TemplateOptions::new().fork_namespaces(true);
+        let r = sb.seccomp_default().template_with(&cmd, &opts);
+        if common::is_root() {
+            match r {
+                Err(Error::InvalidConfig { field, .. }) => {
+                    assert_eq!(field, "template: fork_namespaces")
+                }
+                other => panic!("expected InvalidConfig, got {:?}", other.map(|t| t.pid())),
+            }
+        } else {
+            let t = r.unwrap();
+            let (st, _) = fork_output(&t, STEP_EXIT7);
+            assert_eq!(st.code(), Some(7));
+        }
+    }
+);
+
+both!(
+    a_namespaced_fork_is_killed_as_pid_1_of_its_namespace,
+    || {
+        let (sb, cmd) = payload("serve");
+        let t = namespaced(sb, &cmd);
+        // pid 1 of a namespace gets only the signals it handles, SIGKILL and
+        // SIGSTOP excepted: SIGTERM (no handler here) leaves it running.
+        let mut f = t.fork(STEP_SLEEP).unwrap();
+        let fork = pidfd(f.pid());
+        f.signal(libc::SIGTERM).unwrap();
+        let mut p = libc::pollfd {
+            fd: fork.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one live pollfd.
+        let n = unsafe { libc::poll(&mut p, 1, 200) };
+        assert_eq!(n, 0, "SIGTERM ended pid 1");
+        f.kill().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(f.wait().unwrap().signal(), Some(libc::SIGKILL));
+        drop(f);
+        // Dropping an unwaited namespaced fork ends it.
+        let f = t.fork(STEP_SLEEP).unwrap();
+        let fork = pidfd(f.pid());
+        drop(f);
+        assert!(ends(&fork), "a dropped namespaced fork was left running");
+        // Dropping the template ends it and the spare it keeps made.
+        let template = pidfd(t.pid());
+        let rest = common::descendants(t.pid());
+        assert_eq!(rest.len(), 1, "one spare fork waits");
+        drop(t);
+        assert!(ends(&template), "the template was left running");
+        for (pid, fd) in &rest {
+            assert!(ends(fd), "the spare {pid} was left running");
+        }
+    }
+);
+
+both!(a_killed_spare_is_replaced, || {
+    let (sb, cmd) = payload("serve");
+    let t = namespaced(sb, &cmd);
+    let (st, _) = fork_output(&t, STEP_EXIT7);
+    assert_eq!(st.code(), Some(7));
+    // The one child left is the spare made for the next request: kill it.
+    let spares = common::descendants(t.pid());
+    assert_eq!(spares.len(), 1);
+    for (_, fd) in &spares {
+        // SAFETY: SIGKILL through a pidfd of a process this test started.
+        let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), 9, 0, 0) };
+        assert_eq!(r, 0);
+        assert!(ends(fd));
+    }
+    let (st, _) = fork_output(&t, STEP_EXIT7);
+    assert_eq!(st.code(), Some(7), "the next fork is made anew");
+});

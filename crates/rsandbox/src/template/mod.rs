@@ -10,16 +10,24 @@
 //! Posture: every layer of the description (Landlock, seccomp,
 //! no_new_privs, capabilities, rlimits, namespaces, cgroup) is applied to
 //! the template box by the ordinary spawn and inherited by each fork, as
-//! sandlock's forks inherit theirs. Forks do not get namespaces or a cgroup
-//! of their own yet (see docs/template.md for what that leaves shared).
+//! sandlock's forks inherit theirs. With
+//! [`TemplateOptions::fork_namespaces`] each fork also gets user, pid,
+//! mount (a fresh `/proc`), net, ipc and uts namespaces of its own and
+//! drops every capability (`isolate`); the template box's seccomp filter
+//! is relaxed for that one clone (`policy`) and each fork stacks the full
+//! one. Forks do not get a cgroup of their own yet (see docs/template.md
+//! for what that leaves shared).
 //!
 //! Exit status: a fork is the template's child, not the caller's, so the
 //! template reaps it (waitid on its pidfd) and reports the wait status over
 //! the socket; the caller holds a pidfd of the fork (sent back with
 //! `SCM_RIGHTS`) to learn of its exit and to kill it without pid reuse races.
 
+mod isolate;
+mod policy;
 mod protocol;
 mod serve;
+mod spare;
 
 use std::collections::HashMap;
 use std::io;
@@ -32,8 +40,13 @@ use std::time::{Duration, Instant};
 pub use protocol::FD_ENV;
 pub use serve::serve_forks;
 
+use crate::config::seccomp::SeccompSource;
+use crate::seccomp::SeccompProgram;
 use crate::{Child, Command, Error, Result, Sandbox};
-use protocol::{Reply, EXITED, FORKED, READY};
+use protocol::{Reply, CONFIG_NAMESPACES, EXITED, FAILED, FORKED, READY};
+
+pub use isolate::NS_FLAGS;
+pub use policy::relaxed_default;
 
 /// How long [`Sandbox::template`] waits for the ready point by default.
 pub const DEFAULT_READY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -50,21 +63,24 @@ impl Sandbox {
     /// is [`Error::Io`] of kind `TimedOut`; one that exits first gives
     /// kind `UnexpectedEof`.
     pub fn template_timeout(&self, cmd: &Command, ready: Duration) -> Result<Template> {
+        self.template_with(cmd, &TemplateOptions::new().ready_timeout(ready))
+    }
+
+    /// [`template`](Self::template) with options: the wait for the ready
+    /// point and whether each fork gets namespaces of its own
+    /// ([`TemplateOptions::fork_namespaces`]).
+    pub fn template_with(&self, cmd: &Command, opts: &TemplateOptions) -> Result<Template> {
         let (ours, theirs) = seqpacket_pair()?;
-        let target = self
-            .fds
-            .iter()
-            .map(|&(_, t)| t + 1)
-            .max()
-            .unwrap_or(3)
-            .max(3);
-        let sb = self
-            .clone()
+        let (sb, config) = self.template_box(opts)?;
+        protocol::send(ours.as_raw_fd(), &config, &[])
+            .map_err(|e| Error::io("queueing the template's configuration", None, e))?;
+        let target = sb.fds.iter().map(|&(_, t)| t + 1).max().unwrap_or(3).max(3);
+        let sb = sb
             .pass_fd(theirs.as_raw_fd(), target)
             .env(FD_ENV, target.to_string());
         let child = sb.spawn(cmd)?;
         drop(theirs);
-        wait_ready(ours.as_fd(), ready)?;
+        wait_ready(ours.as_fd(), opts.ready)?;
         Ok(Template {
             inner: Arc::new(Inner {
                 sock: ours,
@@ -72,6 +88,95 @@ impl Sandbox {
                 child: Mutex::new(child),
             }),
         })
+    }
+
+    /// The template box's description and the `CONFIG` message for its
+    /// `serve_forks`. With namespaced forks and the default seccomp
+    /// profile, the box runs [`relaxed_default`] and each fork stacks the
+    /// full default profile after making its namespaces; any other filter
+    /// is the box's as given (it must let the fork's `clone` and `mount`s
+    /// through, or each fork fails with a typed error).
+    fn template_box(&self, opts: &TemplateOptions) -> Result<(Sandbox, Vec<u8>)> {
+        if !opts.namespaces {
+            return Ok((self.clone(), protocol::config_bytes(0, &[])));
+        }
+        let as_given = || (self.clone(), protocol::config_bytes(CONFIG_NAMESPACES, &[]));
+        if !matches!(self.seccomp.source, Some(SeccompSource::Default)) {
+            return Ok(as_given());
+        }
+        if keeps_sys_admin(self) {
+            return Err(Error::invalid(
+                "template: fork_namespaces",
+                "the template box would keep CAP_SYS_ADMIN outside a user namespace of its \
+                 own, and the seccomp holes its forks need (mount) would then let it mount \
+                 outside its forks: add drop_caps() or user_ns()",
+            ));
+        }
+        let Some(full) = SeccompProgram::prepare(self)? else {
+            return Ok(as_given());
+        };
+        let config = protocol::config_bytes(CONFIG_NAMESPACES, full.filter_bytes());
+        Ok((self.clone().seccomp(relaxed_default()), config))
+    }
+}
+
+/// Whether the box's payload would hold `CAP_SYS_ADMIN` over namespaces
+/// it does not own: a root caller's box without a user namespace that
+/// does not drop it.
+fn keeps_sys_admin(sb: &Sandbox) -> bool {
+    use crate::sys::caps::{has_effective_cap, CAP_SYS_ADMIN};
+    if sb.has_ns(crate::Namespace::User) || !has_effective_cap(CAP_SYS_ADMIN) {
+        return false;
+    }
+    !sb.caps.drop
+        || sb
+            .caps
+            .kept()
+            .iter()
+            .any(|n| crate::config::caps::parse_cap(n) == Some(CAP_SYS_ADMIN))
+}
+
+/// How [`Sandbox::template_with`] makes a template.
+#[derive(Debug, Clone)]
+pub struct TemplateOptions {
+    ready: Duration,
+    namespaces: bool,
+}
+
+impl Default for TemplateOptions {
+    fn default() -> Self {
+        TemplateOptions::new()
+    }
+}
+
+impl TemplateOptions {
+    /// Wait [`DEFAULT_READY_TIMEOUT`] for the ready point; forks without
+    /// namespaces of their own.
+    pub fn new() -> TemplateOptions {
+        TemplateOptions {
+            ready: DEFAULT_READY_TIMEOUT,
+            namespaces: false,
+        }
+    }
+
+    /// How long to wait for the payload to call `serve_forks`.
+    pub fn ready_timeout(mut self, ready: Duration) -> Self {
+        self.ready = ready;
+        self
+    }
+
+    /// Whether every fork gets namespaces of its own: one `clone` with
+    /// [`NS_FLAGS`] (user, pid, mount, net, ipc, uts), then, in the child,
+    /// its own uid/gid map, a fresh `/proc`, `lo` up, every capability
+    /// dropped and no_new_privs, and the default seccomp profile stacked
+    /// when the description asked for it (see docs/template.md).
+    ///
+    /// A property of the template, not of one fork: the template box's
+    /// seccomp filter must let that `clone` through, which is decided when
+    /// the box is spawned, and then every fork must stack the full filter.
+    pub fn fork_namespaces(mut self, on: bool) -> Self {
+        self.namespaces = on;
+        self
     }
 }
 
@@ -124,8 +229,12 @@ fn gone(op: &str) -> Error {
 
 fn recv_reply(sock: RawFd) -> Result<(Option<Reply>, Vec<OwnedFd>)> {
     let mut buf = [0u8; 12];
-    let (n, fds) =
-        protocol::recv(sock, &mut buf).map_err(|e| Error::io("template socket", None, e))?;
+    // A template that exits with messages of ours unread (the CONFIG one,
+    // a request) resets the connection: that too means it is gone.
+    let (n, fds) = protocol::recv(sock, &mut buf).map_err(|e| match e.kind() {
+        io::ErrorKind::ConnectionReset => gone("template socket"),
+        _ => Error::io("template socket", None, e),
+    })?;
     Ok((protocol::parse_reply(&buf[..n]), fds))
 }
 
@@ -179,6 +288,10 @@ impl Template {
             match recv_reply(sock)? {
                 (Some(r), _) if r.kind == EXITED => {
                     exited.insert(r.pid, r.status);
+                }
+                (Some(r), _) if r.kind == FAILED => {
+                    let e = io::Error::from_raw_os_error(r.status);
+                    return Err(Error::io(isolate::Step::describe(r.pid), None, e));
                 }
                 (Some(r), mut fds) if r.kind == FORKED && fds.len() == 1 => {
                     return Ok(ForkedBox {

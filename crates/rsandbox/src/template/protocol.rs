@@ -5,8 +5,11 @@
 //! Caller → template: a [`Request`] (the fork's `u64` argument) with three
 //! fds, the fork's stdin, stdout and stderr.
 //! Template → caller: a [`Reply`]: `READY` once at the ready point,
-//! `FORKED` per request (with the child's pidfd), `EXITED` when a forked
-//! child has been reaped by the template (its raw wait status).
+//! `FORKED` per request (with the child's pidfd) or `FAILED` when the
+//! child could not isolate itself, `EXITED` when a forked child has been
+//! reaped by the template (its raw wait status).
+//! Before all of it the caller queues one `CONFIG` message: whether forks
+//! get namespaces, and the seccomp filter they stack.
 
 use std::io;
 use std::mem;
@@ -21,6 +24,20 @@ pub const READY: u32 = 1;
 pub const FORKED: u32 = 2;
 /// A forked child was reaped; `status` is its wait status.
 pub const EXITED: u32 = 3;
+/// A fork failed to isolate itself and exited: `pid` carries the failed
+/// step ([`super::isolate::Step`]), `status` the errno.
+pub const FAILED: u32 = 4;
+
+/// Caller → template, queued before the box starts and read by
+/// `serve_forks` before it says `READY`: `u32 CONFIG, u32 flags`, then a
+/// seccomp filter (`struct sock_filter`s) each fork stacks, possibly none.
+/// Optional: a caller that sends none (one speaking the first version of
+/// the protocol) gets plain forks.
+pub const CONFIG: u32 = 5;
+/// `CONFIG` flag: every fork gets namespaces of its own.
+pub const CONFIG_NAMESPACES: u32 = 1;
+/// Largest `CONFIG` message: the header and a filter of `BPF_MAXINSNS`.
+pub const CONFIG_MAX: usize = 8 + 4096 * 8;
 
 /// One message from the template.
 #[derive(Debug, Clone, Copy, Default)]
@@ -78,6 +95,11 @@ pub fn send(sock: RawFd, bytes: &[u8], fds: &[RawFd]) -> io::Result<()> {
 /// Receive one message into `bytes`; returns its length (0 at EOF) and
 /// the fds that came with it, owned.
 pub fn recv(sock: RawFd, bytes: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> {
+    recv_with(sock, bytes, 0)
+}
+
+/// [`recv`] with extra `MSG_*` flags (`MSG_DONTWAIT`).
+pub fn recv_with(sock: RawFd, bytes: &mut [u8], flags: i32) -> io::Result<(usize, Vec<OwnedFd>)> {
     let mut cbuf = [0u64; 8];
     let mut iov = libc::iovec {
         iov_base: bytes.as_mut_ptr().cast(),
@@ -91,7 +113,7 @@ pub fn recv(sock: RawFd, bytes: &mut [u8]) -> io::Result<(usize, Vec<OwnedFd>)> 
     msg.msg_controllen = mem::size_of_val(&cbuf);
     let n = loop {
         // SAFETY: msg points at live buffers for the call's duration.
-        let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+        let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC | flags) };
         if n >= 0 {
             break n as usize;
         }
@@ -133,6 +155,35 @@ pub fn reply_bytes(r: &Reply) -> [u8; 12] {
     b
 }
 
+/// A `CONFIG` message as bytes.
+pub fn config_bytes(flags: u32, filter: &[u8]) -> Vec<u8> {
+    let mut b = Vec::with_capacity(8 + filter.len());
+    b.extend_from_slice(&CONFIG.to_ne_bytes());
+    b.extend_from_slice(&flags.to_ne_bytes());
+    b.extend_from_slice(filter);
+    b
+}
+
+/// A `CONFIG` message back into its flags and filter (`None` if it is
+/// not one, or the filter is not whole instructions).
+pub fn parse_config(b: &[u8]) -> Option<(u32, Vec<libc::sock_filter>)> {
+    const INSN: usize = mem::size_of::<libc::sock_filter>();
+    let word = |i: usize| u32::from_ne_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]);
+    if b.len() < 8 || word(0) != CONFIG || !(b.len() - 8).is_multiple_of(INSN) {
+        return None;
+    }
+    let filter = b[8..]
+        .chunks_exact(INSN)
+        .map(|c| libc::sock_filter {
+            code: u16::from_ne_bytes([c[0], c[1]]),
+            jt: c[2],
+            jf: c[3],
+            k: u32::from_ne_bytes([c[4], c[5], c[6], c[7]]),
+        })
+        .collect();
+    Some((word(4), filter))
+}
+
 /// Bytes back into a reply (`None` if the length is wrong).
 pub fn parse_reply(b: &[u8]) -> Option<Reply> {
     if b.len() != 12 {
@@ -144,4 +195,30 @@ pub fn parse_reply(b: &[u8]) -> Option<Reply> {
         pid: i32::from_ne_bytes(word(4)),
         status: i32::from_ne_bytes(word(8)),
     })
+}
+
+/// waitid on a pidfd: the raw wait status (`W*` macros' encoding) that
+/// `EXITED` carries.
+pub fn reap(pidfd: RawFd) -> i32 {
+    // SAFETY: siginfo_t is plain data, filled by waitid.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: P_PIDFD (3) with our own child's pidfd.
+    let r = unsafe {
+        libc::waitid(
+            3 as libc::idtype_t,
+            pidfd as libc::id_t,
+            &mut info,
+            libc::WEXITED,
+        )
+    };
+    if r < 0 {
+        return 0x7f00; // "stopped" encoding: never a real exit here
+    }
+    // SAFETY: waitid filled a SIGCHLD siginfo.
+    let st = unsafe { info.si_status() };
+    match info.si_code {
+        libc::CLD_EXITED => (st & 0xff) << 8,
+        libc::CLD_DUMPED => st | 0x80,
+        _ => st,
+    }
 }

@@ -5,7 +5,11 @@
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use super::protocol::{self, Reply, EXITED, FD_ENV, FORKED, READY, REQUEST_LEN};
+use super::isolate::{Isolation, Step};
+use super::protocol::{
+    self, Reply, CONFIG_MAX, CONFIG_NAMESPACES, EXITED, FAILED, FD_ENV, FORKED, READY, REQUEST_LEN,
+};
+use super::spare::{self, Made, Spare};
 
 /// Serve fork requests on the socket named by `RSANDBOX_TEMPLATE_FD`.
 ///
@@ -15,10 +19,30 @@ use super::protocol::{self, Reply, EXITED, FD_ENV, FORKED, READY, REQUEST_LEN};
 /// caller closes the socket it kills its live children, reaps them and
 /// exits 0. `Err` means the environment names no usable socket (the
 /// program was not started by `Sandbox::template`).
+///
+/// In a template made with `TemplateOptions::fork_namespaces`, the fork
+/// returns as pid 1 of its own namespaces, without capabilities, under
+/// the description's seccomp filter (see `isolate`). It is made with a raw
+/// `clone`, so glibc's fork handlers do not run: call this with no other
+/// thread holding a lock (malloc's included), best with no other thread.
 pub fn serve_forks() -> io::Result<u64> {
     let sock = template_fd()?;
+    let iso = read_config(sock)?;
     protocol::send(sock, &protocol::reply_bytes(&reply(READY, 0, 0)), &[])?;
     let mut kids: Vec<(i32, RawFd)> = Vec::new();
+    let mut spare = None;
+    if let Some(i) = &iso {
+        match spare::make(sock, &kids, i) {
+            Ok(Made::Child(arg)) => {
+                // In the fork: free nothing of the template's.
+                std::mem::forget(kids);
+                std::mem::forget(iso);
+                return Ok(arg);
+            }
+            Ok(Made::Spare(s)) => spare = Some(s),
+            Err(_) => {} // the first request makes one and reports why not
+        }
+    }
     loop {
         let mut polls = poll_set(sock, &kids);
         // SAFETY: polls is a live array of pollfd of the given length.
@@ -32,11 +56,13 @@ pub fn serve_forks() -> io::Result<u64> {
         }
         reap_ready(sock, &polls[1..], &mut kids)?;
         if polls[0].revents != 0 {
-            if let Some(arg) = serve_one(sock, &mut kids)? {
+            if let Some(arg) = serve_one(sock, &mut kids, iso.as_ref(), &mut spare)? {
                 // In the fork: leave the template's buffers unfreed, so the
                 // library itself neither allocates nor frees after fork.
                 std::mem::forget(polls);
                 std::mem::forget(kids);
+                std::mem::forget(iso);
+                std::mem::forget(spare);
                 return Ok(arg);
             }
         }
@@ -58,6 +84,25 @@ fn template_fd() -> io::Result<RawFd> {
         return Err(bad());
     }
     Ok(fd)
+}
+
+/// The caller's `CONFIG` message, queued before the box started (so it
+/// is there without waiting; a caller sends no request before `READY`):
+/// the prepared isolation when forks get namespaces. None queued: plain
+/// forks.
+fn read_config(sock: RawFd) -> io::Result<Option<Isolation>> {
+    let mut buf = vec![0u8; CONFIG_MAX];
+    let n = match protocol::recv_with(sock, &mut buf, libc::MSG_DONTWAIT) {
+        Ok((n, _)) => n,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if n == 0 {
+        return Ok(None); // the caller is gone: the serving loop sees EOF
+    }
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "a bad template CONFIG message");
+    let (flags, filter) = protocol::parse_config(&buf[..n]).ok_or_else(bad)?;
+    Ok((flags & CONFIG_NAMESPACES != 0).then(|| Isolation::prepare(filter)))
 }
 
 fn reply(kind: u32, pid: i32, status: i32) -> Reply {
@@ -85,7 +130,7 @@ fn reap_ready(sock: RawFd, polls: &[libc::pollfd], kids: &mut Vec<(i32, RawFd)>)
             continue;
         };
         let (pid, fd) = kids.swap_remove(i);
-        let status = reap(fd);
+        let status = protocol::reap(fd);
         // SAFETY: fd is our pidfd, closed once here.
         unsafe { libc::close(fd) };
         protocol::send(
@@ -97,54 +142,108 @@ fn reap_ready(sock: RawFd, polls: &[libc::pollfd], kids: &mut Vec<(i32, RawFd)>)
     Ok(())
 }
 
-/// waitid on a pidfd; the raw wait status (`W*` macros' encoding).
-fn reap(pidfd: RawFd) -> i32 {
-    // SAFETY: siginfo_t is plain data, filled by waitid.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: P_PIDFD (3) with our own child's pidfd.
-    let r = unsafe {
-        libc::waitid(
-            3 as libc::idtype_t,
-            pidfd as libc::id_t,
-            &mut info,
-            libc::WEXITED,
-        )
-    };
-    if r < 0 {
-        return 0x7f00; // "stopped" encoding: never a real exit here
-    }
-    // SAFETY: waitid filled a SIGCHLD siginfo.
-    let st = unsafe { info.si_status() };
-    match info.si_code {
-        libc::CLD_EXITED => (st & 0xff) << 8,
-        libc::CLD_DUMPED => st | 0x80,
-        _ => st,
-    }
-}
-
 /// Read one request and fork for it. `Some(arg)` in the child.
-fn serve_one(sock: RawFd, kids: &mut Vec<(i32, RawFd)>) -> io::Result<Option<u64>> {
+fn serve_one(
+    sock: RawFd,
+    kids: &mut Vec<(i32, RawFd)>,
+    iso: Option<&Isolation>,
+    spare: &mut Option<Spare>,
+) -> io::Result<Option<u64>> {
     let mut buf = [0u8; REQUEST_LEN];
     let (n, fds) = protocol::recv(sock, &mut buf)?;
     if n == 0 {
+        if let Some(s) = spare.take() {
+            s.discard();
+        }
         shut_down(kids);
     }
     if n != REQUEST_LEN || fds.len() != 3 {
         return Ok(None); // a malformed request is dropped (its fds close)
     }
     let arg = u64::from_ne_bytes(buf);
-    // SAFETY: fork; the child only makes raw syscalls before returning.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
+    match iso {
+        None => plain_one(sock, kids, arg, fds),
+        Some(iso) => namespaced_one(sock, kids, iso, spare, arg, fds),
     }
-    if pid == 0 {
-        become_child(sock, &fds, kids);
-        std::mem::forget(fds); // their numbers were closed raw above
-        return Ok(Some(arg));
-    }
+}
+
+/// A namespaced fork for one request: the spare made ahead takes it (or
+/// one made now, if there is none or it died), then the next spare is
+/// made while the caller runs this one. `Some(arg)` in the child.
+fn namespaced_one(
+    sock: RawFd,
+    kids: &mut Vec<(i32, RawFd)>,
+    iso: &Isolation,
+    spare: &mut Option<Spare>,
+    arg: u64,
+    fds: Vec<OwnedFd>,
+) -> io::Result<Option<u64>> {
+    let raw = [fds[0].as_raw_fd(), fds[1].as_raw_fd(), fds[2].as_raw_fd()];
+    let pre = spare.take().map(|s| s.hand_over(arg, &raw));
+    let handed = match pre {
+        Some(r) if r != Err(spare::DIED) => r,
+        _ => match spare::make(sock, kids, iso) {
+            Ok(Made::Child(arg)) => {
+                // In the fork: the template's copies of this request's fds
+                // go (its stdio came over the spare's socket).
+                for fd in raw {
+                    // SAFETY: fds this process inherited, closed once.
+                    unsafe { libc::close(fd) };
+                }
+                std::mem::forget(fds);
+                return Ok(Some(arg));
+            }
+            Ok(Made::Spare(s)) => s.hand_over(arg, &raw),
+            Err(e) => Err((Step::Clone as i32, e.raw_os_error().unwrap_or(0))),
+        },
+    };
     drop(fds);
-    let pidfd = crate::sys::pidfd_open(pid)?;
+    answer(sock, kids, handed)?;
+    match spare::make(sock, kids, iso) {
+        Ok(Made::Child(arg)) => Ok(Some(arg)),
+        Ok(Made::Spare(s)) => {
+            *spare = Some(s);
+            Ok(None)
+        }
+        Err(_) => Ok(None), // the next request tries again and reports
+    }
+}
+
+/// FORKED with the child's pidfd (kept to reap it), or FAILED with the
+/// step and errno.
+fn answer(
+    sock: RawFd,
+    kids: &mut Vec<(i32, RawFd)>,
+    handed: Result<(i32, RawFd), (i32, i32)>,
+) -> io::Result<()> {
+    match handed {
+        Ok((pid, pidfd)) => {
+            kids.push((pid, pidfd));
+            let forked = reply(FORKED, pid, 0);
+            protocol::send(sock, &protocol::reply_bytes(&forked), &[pidfd])
+        }
+        Err((step, errno)) => {
+            let failed = reply(FAILED, step, errno);
+            protocol::send(sock, &protocol::reply_bytes(&failed), &[])
+        }
+    }
+}
+
+/// A plain fork for one request.
+fn plain_one(
+    sock: RawFd,
+    kids: &mut Vec<(i32, RawFd)>,
+    arg: u64,
+    fds: Vec<OwnedFd>,
+) -> io::Result<Option<u64>> {
+    let (pid, pidfd) = match plain_fork(sock, &fds, kids)? {
+        Forked::Child => {
+            std::mem::forget(fds); // their numbers were closed raw in the child
+            return Ok(Some(arg));
+        }
+        Forked::Parent(pid, pidfd) => (pid, pidfd),
+    };
+    drop(fds);
     kids.push((pid, pidfd));
     protocol::send(
         sock,
@@ -152,6 +251,28 @@ fn serve_one(sock: RawFd, kids: &mut Vec<(i32, RawFd)>) -> io::Result<Option<u64
         &[pidfd],
     )?;
     Ok(None)
+}
+
+/// Where a fork returns.
+enum Forked {
+    /// In the child.
+    Child,
+    /// In the template: the child's pid and pidfd.
+    Parent(i32, RawFd),
+}
+
+/// `fork()`.
+fn plain_fork(sock: RawFd, fds: &[OwnedFd], kids: &[(i32, RawFd)]) -> io::Result<Forked> {
+    // SAFETY: fork; the child only makes raw syscalls before returning.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        become_child(sock, fds, kids);
+        return Ok(Forked::Child);
+    }
+    Ok(Forked::Parent(pid, crate::sys::pidfd_open(pid)?))
 }
 
 /// In the forked child: die with the template, take the request's stdio,
@@ -182,7 +303,7 @@ fn shut_down(kids: &[(i32, RawFd)]) -> ! {
         unsafe {
             libc::syscall(libc::SYS_pidfd_send_signal, fd, libc::SIGKILL, 0usize, 0u32);
         }
-        reap(fd);
+        protocol::reap(fd);
     }
     // SAFETY: ends the template process.
     unsafe { libc::_exit(0) }

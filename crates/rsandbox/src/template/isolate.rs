@@ -1,0 +1,314 @@
+//! Forks with namespaces of their own: one `clone` with
+//! `CLONE_NEWUSER|CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWIPC|
+//! CLONE_NEWUTS`, then, in the child and before it returns to the payload,
+//! the steps of [`Isolation::enter`]. The user namespace comes first in the
+//! kernel's order, so a template without capabilities may make the rest.
+//!
+//! Everything the child needs (the id-map lines, the `/proc` mount flags,
+//! the highest capability, the filter to stack) is prepared in the template
+//! by [`Isolation::prepare`]; the child only makes raw syscalls on it.
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// The namespaces each fork gets (the low byte: the exit signal).
+pub const NS_FLAGS: u64 = (libc::CLONE_NEWUSER
+    | libc::CLONE_NEWPID
+    | libc::CLONE_NEWNS
+    | libc::CLONE_NEWNET
+    | libc::CLONE_NEWIPC
+    | libc::CLONE_NEWUTS) as u64;
+
+/// The exact flags of the fork's `clone`: what the template box's seccomp
+/// filter lets through (see `super::policy`).
+pub const CLONE_FLAGS: u64 = NS_FLAGS | crate::sys::CLONE_PIDFD | libc::SIGCHLD as u64;
+
+/// Mount flags of the fork's `/proc` (plus `MS_RDONLY` when the template's
+/// `/proc` is read-only: a user namespace may not mount it more openly).
+pub const PROC_FLAGS: u64 = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+
+/// Mount flags that make every mount of the fork's namespace private.
+pub const PRIVATE_FLAGS: u64 = libc::MS_REC | libc::MS_PRIVATE;
+
+/// The step of the child's set-up that failed (sent back as `FAILED`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u32)]
+pub enum Step {
+    /// Writing `setgroups`, `gid_map` or `uid_map`.
+    IdMaps = 1,
+    /// Making the inherited mounts private.
+    PrivateMounts,
+    /// Mounting a fresh `/proc`.
+    Proc,
+    /// Bringing `lo` up.
+    Loopback,
+    /// Dropping every capability (bounding, ambient, the three sets).
+    Capabilities,
+    /// `PR_SET_NO_NEW_PRIVS`.
+    NoNewPrivs,
+    /// Stacking the description's seccomp filter.
+    Seccomp,
+    /// The `clone` itself (in the template).
+    Clone,
+}
+
+impl Step {
+    /// What the step does, for the caller's error.
+    pub fn describe(n: i32) -> &'static str {
+        match n {
+            1 => "writing the fork's uid_map/gid_map",
+            2 => "making the fork's mounts private",
+            3 => "mounting the fork's /proc",
+            4 => "bringing up the fork's loopback",
+            5 => "dropping the fork's capabilities",
+            6 => "setting no_new_privs in the fork",
+            7 => "stacking the seccomp filter in the fork",
+            8 => "cloning the fork into new namespaces",
+            _ => "isolating a fork",
+        }
+    }
+}
+
+/// One id-map line, formatted in the template.
+struct Line {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl Line {
+    /// `"<inside> <outside> 1\n"`: one id of the fork.
+    fn map(inside: u32, outside: u32) -> Line {
+        let mut l = Line {
+            buf: [0; 40],
+            len: 0,
+        };
+        let s = format!("{inside} {outside} 1\n");
+        l.buf[..s.len()].copy_from_slice(s.as_bytes());
+        l.len = s.len();
+        l
+    }
+}
+
+/// What the child needs, prepared before any fork.
+pub struct Isolation {
+    /// `None`: the uid stays unmapped (see [`may_map_uid`]).
+    uid_line: Option<Line>,
+    gid_line: Line,
+    proc_flags: u64,
+    last_cap: u32,
+    filter: Vec<libc::sock_filter>,
+}
+
+impl Isolation {
+    /// Prepare in the template: its own ids, its `/proc`'s flags, the
+    /// filter the caller sent (empty: none to stack).
+    pub fn prepare(filter: Vec<libc::sock_filter>) -> Isolation {
+        // SAFETY: trivial getters.
+        let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        Isolation {
+            uid_line: may_map_uid(uid).then(|| Line::map(uid, uid)),
+            gid_line: Line::map(gid, gid),
+            proc_flags: PROC_FLAGS | proc_rdonly(),
+            last_cap: crate::config::caps::cap_last_cap(),
+            filter,
+        }
+    }
+
+    /// In the child, right after the clone: the steps in order. Raw
+    /// syscalls on prepared data only.
+    pub fn enter(&self) -> Result<(), (Step, i32)> {
+        self.id_maps().map_err(|e| (Step::IdMaps, e))?;
+        mount(None, c"/", None, PRIVATE_FLAGS, None).map_err(|e| (Step::PrivateMounts, e))?;
+        self.mount_proc().map_err(|e| (Step::Proc, e))?;
+        crate::sys::net::loopback_up().map_err(|e| (Step::Loopback, e.errno))?;
+        self.drop_caps().map_err(|e| (Step::Capabilities, e))?;
+        // SAFETY: prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err((Step::NoNewPrivs, errno()));
+        }
+        self.stack_filter().map_err(|e| (Step::Seccomp, e))
+    }
+
+    /// The fork's own ids, each mapped to itself (the uid only where the
+    /// kernel allows it, see [`may_map_uid`]); `setgroups` denied first,
+    /// as the kernel requires of a map written without `CAP_SETGID` above.
+    fn id_maps(&self) -> Result<(), i32> {
+        write_file(c"/proc/self/setgroups", b"deny")?;
+        let gid = &self.gid_line;
+        write_file(c"/proc/self/gid_map", &gid.buf[..gid.len])?;
+        match &self.uid_line {
+            Some(uid) => write_file(c"/proc/self/uid_map", &uid.buf[..uid.len]),
+            None => Ok(()),
+        }
+    }
+
+    /// A fresh `/proc`. The kernel allows it in a user namespace only
+    /// while another `proc` of the mount namespace is fully visible: under
+    /// a template box whose `/proc` has masked entries (a box that mounts
+    /// its own `/proc`, such as `Sandbox::strict()`, covers Docker's masked
+    /// paths) it fails with `EPERM`.
+    fn mount_proc(&self) -> Result<(), i32> {
+        mount(
+            Some(c"proc"),
+            c"/proc",
+            Some(c"proc"),
+            self.proc_flags,
+            None,
+        )
+    }
+
+    /// Empty the bounding and ambient sets (so an exec, even as uid 0 in
+    /// the namespace, gains nothing), then the three sets.
+    fn drop_caps(&self) -> Result<(), i32> {
+        for cap in 0..=self.last_cap {
+            // SAFETY: prctl with integer arguments.
+            if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } != 0 {
+                return Err(errno());
+            }
+        }
+        // SAFETY: prctl with integer arguments.
+        let r = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_CLEAR_ALL as libc::c_ulong,
+                0,
+                0,
+                0,
+            )
+        };
+        if r != 0 {
+            return Err(errno());
+        }
+        if crate::sys::caps::capset3(0, 0, 0) != 0 {
+            return Err(errno());
+        }
+        Ok(())
+    }
+
+    /// Stack the prepared filter (seccomp filters stack: the stricter
+    /// answer wins), if there is one.
+    fn stack_filter(&self) -> Result<(), i32> {
+        if self.filter.is_empty() {
+            return Ok(());
+        }
+        let prog = libc::sock_fprog {
+            len: self.filter.len() as libc::c_ushort,
+            filter: self.filter.as_ptr() as *mut libc::sock_filter,
+        };
+        // SAFETY: the kernel copies `filter.len()` live instructions.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_seccomp,
+                libc::SECCOMP_SET_MODE_FILTER,
+                0 as libc::c_ulong,
+                &prog as *const libc::sock_fprog,
+            )
+        };
+        if r != 0 {
+            return Err(errno());
+        }
+        Ok(())
+    }
+}
+
+/// Whether the fork may map its own uid in its namespace. The kernel
+/// (Linux ≥ 5.12) lets a namespace map the parent's uid 0 only if its
+/// creator held `CAP_SETFCAP`: a template that is uid 0 without it (a
+/// strict box: root of its user namespace, capabilities dropped) leaves
+/// its forks' uid unmapped. They then see themselves as the overflow uid
+/// (65534); their uid on files and to the kernel is the template's either
+/// way, and files they create are owned as the template's would be.
+fn may_map_uid(uid: u32) -> bool {
+    uid != 0 || crate::sys::caps::has_effective_cap(CAP_SETFCAP)
+}
+
+/// `CAP_SETFCAP`.
+const CAP_SETFCAP: u32 = 31;
+
+/// `MS_RDONLY` when the template's `/proc` is mounted read-only.
+fn proc_rdonly() -> u64 {
+    // SAFETY: statvfs fills a zeroed struct from a NUL-terminated path.
+    unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(c"/proc".as_ptr(), &mut st) == 0 && st.f_flag & libc::ST_RDONLY != 0 {
+            return libc::MS_RDONLY;
+        }
+    }
+    0
+}
+
+/// The fork's `clone`: returns 0 in the child, the pid in the template;
+/// the child's pidfd (`CLONE_PIDFD`) lands in `pidfd`.
+///
+/// # Safety
+/// The child must keep to raw syscalls on prepared data until it returns
+/// to the payload: glibc's fork handlers do not run (this is a raw clone,
+/// the only way to make a pid namespace the child itself is in).
+pub unsafe fn clone(pidfd: &mut RawFd) -> io::Result<libc::pid_t> {
+    // SAFETY: a fork-like clone (no new stack: the child continues on a
+    // copy of this one); the pidfd is written to a live int. The
+    // argument order of flags, stack and parent_tid is the same on x86_64
+    // and aarch64.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            CLONE_FLAGS,
+            0usize,
+            pidfd as *mut RawFd,
+            0usize,
+            0usize,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r as libc::pid_t)
+}
+
+fn errno() -> i32 {
+    // SAFETY: this thread's errno slot.
+    unsafe { *libc::__errno_location() }
+}
+
+/// `mount(2)` on NUL-terminated literals; the errno on failure.
+fn mount(
+    src: Option<&std::ffi::CStr>,
+    target: &std::ffi::CStr,
+    fstype: Option<&std::ffi::CStr>,
+    flags: u64,
+    data: Option<&std::ffi::CStr>,
+) -> Result<(), i32> {
+    let p = |s: Option<&std::ffi::CStr>| s.map_or(std::ptr::null(), |s| s.as_ptr());
+    // SAFETY: every pointer is a NUL-terminated string or null.
+    let r = unsafe {
+        libc::mount(
+            p(src),
+            target.as_ptr(),
+            p(fstype),
+            flags as libc::c_ulong,
+            p(data).cast(),
+        )
+    };
+    if r != 0 {
+        return Err(errno());
+    }
+    Ok(())
+}
+
+/// Write `bytes` to the file at `path` in one `write`.
+fn write_file(path: &std::ffi::CStr, bytes: &[u8]) -> Result<(), i32> {
+    // SAFETY: open/write/close on a NUL-terminated path and a live buffer.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(errno());
+        }
+        let n = libc::write(fd, bytes.as_ptr().cast(), bytes.len());
+        let e = errno();
+        libc::close(fd);
+        if n != bytes.len() as isize {
+            return Err(if n < 0 { e } else { libc::EIO });
+        }
+    }
+    Ok(())
+}

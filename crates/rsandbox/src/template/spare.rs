@@ -1,0 +1,196 @@
+//! Spare namespaced forks: the template makes the next isolated child as
+//! soon as it has handed the current one over, so the kernel's cost of the
+//! namespaces (most of it the network namespace) is paid while the caller
+//! runs its fork rather than when it asks for the next one.
+//!
+//! The template's memory does not change after its ready point (it only
+//! serves), so a child made ahead is the same copy a child made on demand
+//! would be. A spare isolates itself at once ([`Isolation::enter`]), says
+//! so on a socket of its own (one byte; or the failed step and errno) and
+//! waits there for its request: the argument and the three stdio fds.
+
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use super::isolate::{self, Isolation, Step};
+use super::protocol;
+
+/// A child made ahead, isolated or failing, waiting for its request.
+pub struct Spare {
+    pid: i32,
+    pidfd: RawFd,
+    /// The template's end of the spare's socket.
+    sock: OwnedFd,
+}
+
+/// What [`Spare::hand_over`] answers for a spare that ended before it
+/// took its request (killed): as if the clone had failed with `ECHILD`.
+pub const DIED: (i32, i32) = (Step::Clone as i32, libc::ECHILD);
+
+/// What [`make`] returns.
+pub enum Made {
+    /// In the child: its request's argument (stdio in place).
+    Child(u64),
+    /// In the template.
+    Spare(Spare),
+}
+
+/// Clone a spare. `template_sock` and the pidfds in `kids` are closed in
+/// the child, which otherwise keeps to raw syscalls on prepared data.
+/// `Err` is the clone's own failure (the template carries on).
+pub fn make(template_sock: RawFd, kids: &[(i32, RawFd)], iso: &Isolation) -> io::Result<Made> {
+    let (ours, theirs) = seqpacket_pair()?;
+    let mut pidfd: RawFd = -1;
+    // SAFETY: the child only makes raw syscalls on prepared data before
+    // returning to the payload.
+    let pid = unsafe { isolate::clone(&mut pidfd) }?;
+    if pid == 0 {
+        let (o, t) = (ours.as_raw_fd(), theirs.as_raw_fd());
+        std::mem::forget((ours, theirs)); // closed raw in the child
+        let arg = be_spare(template_sock, kids, o, t, iso);
+        return Ok(Made::Child(arg));
+    }
+    drop(theirs);
+    Ok(Made::Spare(Spare {
+        pid,
+        pidfd,
+        sock: ours,
+    }))
+}
+
+/// The child's side: isolate, report, wait for the request, take its
+/// stdio. Never returns if anything fails (it exits).
+fn be_spare(
+    template_sock: RawFd,
+    kids: &[(i32, RawFd)],
+    ours: RawFd,
+    sock: RawFd,
+    iso: &Isolation,
+) -> u64 {
+    // SAFETY: plain syscalls on fds this process holds.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
+        for &(_, fd) in kids {
+            libc::close(fd);
+        }
+        libc::close(template_sock);
+        libc::close(ours);
+    }
+    if let Err((step, errno)) = iso.enter() {
+        let rec = [step as u32 as i32, errno];
+        // SAFETY: sends 8 bytes of a live buffer, then ends the child.
+        unsafe {
+            libc::send(sock, rec.as_ptr().cast(), 8, libc::MSG_NOSIGNAL);
+            libc::_exit(127);
+        }
+    }
+    // SAFETY: one byte from a live buffer.
+    unsafe { libc::send(sock, [1u8].as_ptr().cast(), 1, libc::MSG_NOSIGNAL) };
+    let arg = take_request(sock);
+    // SAFETY: the spare's socket is done with.
+    unsafe { libc::close(sock) };
+    match arg {
+        Some(arg) => arg,
+        // SAFETY: no request will come (the template is gone or closing).
+        None => unsafe { libc::_exit(0) },
+    }
+}
+
+/// Receive the request (8 bytes, three fds) into stack buffers and put
+/// the fds on 0, 1 and 2. Raw syscalls, no allocation.
+fn take_request(sock: RawFd) -> Option<u64> {
+    let mut arg = [0u8; 8];
+    let mut cbuf = [0u64; 8];
+    let mut iov = libc::iovec {
+        iov_base: arg.as_mut_ptr().cast(),
+        iov_len: arg.len(),
+    };
+    // SAFETY: msghdr is plain data; it points at live stack buffers, and
+    // the CMSG macros walk the control buffer the kernel filled.
+    unsafe {
+        let mut msg: libc::msghdr = std::mem::zeroed();
+        msg.msg_iov = &mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = cbuf.as_mut_ptr().cast();
+        msg.msg_controllen = std::mem::size_of_val(&cbuf);
+        let n = loop {
+            let n = libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC);
+            if n >= 0 || *libc::__errno_location() != libc::EINTR {
+                break n;
+            }
+        };
+        let c = libc::CMSG_FIRSTHDR(&msg);
+        if n != 8 || c.is_null() || (*c).cmsg_type != libc::SCM_RIGHTS {
+            return None;
+        }
+        let count = ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / 4;
+        let fds: *const RawFd = libc::CMSG_DATA(c).cast();
+        if count != 3 {
+            return None;
+        }
+        for i in 0..3 {
+            libc::dup2(fds.add(i).read_unaligned(), i as RawFd);
+        }
+        for i in 0..3 {
+            let fd = fds.add(i).read_unaligned();
+            if fd > 2 {
+                libc::close(fd);
+            }
+        }
+    }
+    Some(u64::from_ne_bytes(arg))
+}
+
+impl Spare {
+    /// Hand the request to the spare: its pid and pidfd when it took it,
+    /// else the failed step and errno (the spare is then reaped).
+    pub fn hand_over(self, arg: u64, fds: &[RawFd]) -> Result<(i32, RawFd), (i32, i32)> {
+        let mut rec = [0u8; 8];
+        let said = protocol::recv(self.sock.as_raw_fd(), &mut rec).map(|(n, _)| n);
+        let failure = match said {
+            Ok(1) => match protocol::send(self.sock.as_raw_fd(), &arg.to_ne_bytes(), fds) {
+                Ok(()) => return Ok((self.pid, self.pidfd)),
+                // It said it was ready, then ended (killed).
+                Err(_) => DIED,
+            },
+            Ok(8) => {
+                let word =
+                    |i: usize| i32::from_ne_bytes([rec[i], rec[i + 1], rec[i + 2], rec[i + 3]]);
+                (word(0), word(4))
+            }
+            _ => DIED,
+        };
+        self.discard();
+        Err(failure)
+    }
+
+    /// Kill and reap the spare, closing its pidfd.
+    pub fn discard(self) {
+        // SAFETY: signal and reap our own child through its pidfd, closed
+        // once here.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd,
+                libc::SIGKILL,
+                0usize,
+                0u32,
+            );
+        }
+        protocol::reap(self.pidfd);
+        // SAFETY: as above.
+        unsafe { libc::close(self.pidfd) };
+    }
+}
+
+/// A close-on-exec `SOCK_SEQPACKET` pair.
+fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0; 2];
+    let ty = libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC;
+    // SAFETY: fds is a live [c_int; 2].
+    if unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: two fresh fds we own.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
