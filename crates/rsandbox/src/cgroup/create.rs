@@ -178,7 +178,9 @@ impl Cgroup {
     /// Enable the controllers in `parent`, make `dir`, write the limits and
     /// keep an fd for `CLONE_INTO_CGROUP`.
     fn make_v2_dir(&mut self, parent: &Path, dir: &Path, cl: &CgroupLimits) -> Result<()> {
-        if v2::holds_processes(parent) {
+        // A caller who may not change the parent at all gets the
+        // delegation error the write below gives.
+        if v2::holds_processes(parent) && may_write(&parent.join("cgroup.subtree_control")) {
             return Err(internal_processes(parent));
         }
         v2::enable_controllers(parent, &v2::needed_controllers(cl))
@@ -335,6 +337,15 @@ fn busy_parent(e: Error, parent: &Path) -> Error {
         }
         e => e,
     }
+}
+
+/// Whether this process may write `path` (its effective ids).
+fn may_write(path: &Path) -> bool {
+    let Ok(c) = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: a valid C string; no out-parameters.
+    unsafe { libc::faccessat(libc::AT_FDCWD, c.as_ptr(), libc::W_OK, libc::AT_EACCESS) == 0 }
 }
 
 /// The box's cgroup would go under `parent`, which holds processes.
