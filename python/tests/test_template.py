@@ -92,8 +92,20 @@ def test_kill_timeout_and_close(template: rsandbox.Template) -> None:
         os.close(fd)
 
 
+def _with_this_python(sb: rsandbox.Sandbox) -> rsandbox.Sandbox:
+    """`sb` with this interpreter's venv and the package's sources bound
+    read-only where they are: a checkout under /tmp (CI's copy) is hidden by
+    the box's own /tmp."""
+    dirs = sorted({sys.prefix, *(p for p in sys.path if p and os.path.isdir(p))})
+    under_tmp = [d for d in dirs if d.startswith("/tmp/")]
+    tops = [d for d in under_tmp if not any(d.startswith(o + "/") for o in under_tmp)]
+    for d in tops:
+        sb = sb.ro_bind(d, d)
+    return sb
+
+
 def test_a_template_in_namespaces() -> None:
-    with BOX.template([sys.executable, "-c", SERVE]) as t:
+    with _with_this_python(BOX).template([sys.executable, "-c", SERVE]) as t:
         out = _run(t, 5)
     # In the box's PID namespace: rsandbox's init is 1, the template 2.
     assert out["ppid"] == 2 and out["pid"] not in (1, 2)
