@@ -532,8 +532,11 @@ both!(published_port_reaches_a_server_in_a_private_network, || {
             assert!(body.trim_end().ends_with("ifs=lo"), "{body}");
         }
     }
-    // Through nothing else: the box port is not reachable on the host.
-    assert!(http_get(direct).is_err(), "box port reachable directly");
+    // Through nothing else: the box port is not reachable on the host. (It
+    // was free when picked; another test's server may hold it by now, so
+    // what counts is that the box's server does not answer there.)
+    let reached = http_get(direct).is_ok_and(|b| b.trim_end().ends_with("ifs=lo"));
+    assert!(!reached, "box port reachable directly");
     child.stop(Duration::from_secs(2)).unwrap();
     // The box is gone: so are its published ports.
     assert!(eventually_refused(via_fd), "{via_fd} still accepts");
