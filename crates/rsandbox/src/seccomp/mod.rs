@@ -422,22 +422,7 @@ impl SeccompProgram {
                 return Err(ChildError::last(Stage::NoNewPrivs, step::FOR_SECCOMP));
             }
         }
-        let f = &self.compiled.filter;
-        // A stack struct pointing into the prepared program: no allocation.
-        let prog = libc::sock_fprog {
-            len: f.len() as libc::c_ushort,
-            filter: f.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: the kernel copies the program from `prog`, which points at
-        // `f.len()` valid instructions.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0 as libc::c_ulong,
-                &prog as *const libc::sock_fprog,
-            )
-        };
+        let r = crate::sys::seccomp_set_filter(&self.compiled.filter);
         if r != 0 {
             return Err(ChildError::last(Stage::Seccomp, 0));
         }

@@ -215,6 +215,25 @@ pub fn close_fds(first: u32, last: u32) {
     }
 }
 
+/// `seccomp(SECCOMP_SET_MODE_FILTER, 0, prog)` of `filter` (filters stack:
+/// the stricter answer wins). A stack struct pointing into the caller's
+/// prepared program: no allocation, usable after clone. Returns 0 or -1.
+pub(crate) fn seccomp_set_filter(filter: &[libc::sock_filter]) -> i64 {
+    let prog = libc::sock_fprog {
+        len: filter.len() as libc::c_ushort,
+        filter: filter.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: the kernel copies `filter.len()` live instructions from `prog`.
+    unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0 as libc::c_ulong,
+            &prog as *const libc::sock_fprog,
+        )
+    }
+}
+
 /// The current thread's errno.
 #[inline]
 pub fn errno() -> i32 {

@@ -191,19 +191,7 @@ impl Isolation {
         if self.filter.is_empty() {
             return Ok(());
         }
-        let prog = libc::sock_fprog {
-            len: self.filter.len() as libc::c_ushort,
-            filter: self.filter.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: the kernel copies `filter.len()` live instructions.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0 as libc::c_ulong,
-                &prog as *const libc::sock_fprog,
-            )
-        };
+        let r = crate::sys::seccomp_set_filter(&self.filter);
         if r != 0 {
             return Err(errno());
         }
