@@ -182,3 +182,49 @@ fn map_block_io(mut sb: Sandbox, b: &oci_spec::runtime::LinuxBlockIo) -> Res<San
     }
     Ok(sb)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(json: serde_json::Value) -> Resources {
+        cgroup_values(&serde_json::from_value(json).unwrap())
+    }
+
+    /// Every knob `create` writes, with the spec's "negative: unlimited".
+    #[test]
+    fn the_config_values_map_one_to_one() {
+        let r = values(serde_json::json!({
+            "memory": {"limit": 1024, "reservation": -1, "swap": 4096,
+                       "swappiness": 10, "disableOOMKiller": true},
+            "pids": {"limit": 32},
+            "cpu": {"shares": 512, "quota": -1, "period": 20000,
+                    "realtimePeriod": 1000000, "realtimeRuntime": 950000,
+                    "cpus": "0-1", "mems": ""}
+        }));
+        let want = Resources {
+            memory: Some(Bound::Value(1024)),
+            memory_low: Some(Bound::Max),
+            swap: Some(Bound::Value(4096)),
+            swappiness: Some(10),
+            disable_oom_killer: true,
+            pids: Some(Bound::Value(32)),
+            cpu_shares: Some(512),
+            cpu_period: Some(20000),
+            cpu_quota: Some(Bound::Max),
+            cpu_rt_period: Some(1_000_000),
+            cpu_rt_runtime: Some(Bound::Value(950_000)),
+            cpuset_cpus: Some("0-1".into()),
+            cpuset_mems: None,
+        };
+        assert_eq!(r, want);
+    }
+
+    /// A pids limit of 0 (or below) is "no limit" in a config.
+    #[test]
+    fn zero_pids_is_unlimited() {
+        let r = values(serde_json::json!({"pids": {"limit": 0}}));
+        assert_eq!(r.pids, Some(Bound::Max));
+        assert_eq!(values(serde_json::json!({})), Resources::default());
+    }
+}
