@@ -5,6 +5,8 @@
 
 use std::path::{Path, PathBuf};
 
+use rsandbox::cgroup::resources::{self, Mode, WriteError};
+use rsandbox::cgroup::Resources;
 use rsandbox::features::cgroup_mounts;
 
 use crate::error::{OciError, Res};
@@ -168,6 +170,22 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// The core's directories: every directory under ours, in every hierarchy
+/// (parents before children).
+fn core_dirs(rel: &Path) -> Vec<PathBuf> {
+    let relp = rel.strip_prefix("/").unwrap_or(rel);
+    let mut sub = Vec::new();
+    for (_, m) in mounts() {
+        let top = m.join(relp);
+        let mut all = Vec::new();
+        if top.is_dir() {
+            walk(&top, &mut all);
+        }
+        sub.extend(all.into_iter().filter(|d| d != &top));
+    }
+    sub
+}
+
 /// Pids in the container's cgroups.
 pub fn pids(rel: &Path) -> Vec<i32> {
     let mut v: Vec<i32> = tree(rel)
@@ -224,17 +242,8 @@ pub fn destroy(rel: &Path, created: &[PathBuf]) -> Res<()> {
             ));
         }
     }
-    // The core's directories: every directory under ours, deepest first.
-    let relp = rel.strip_prefix("/").unwrap_or(rel);
-    let mut sub: Vec<PathBuf> = Vec::new();
-    for (_, m) in mounts() {
-        let top = m.join(relp);
-        let mut all = Vec::new();
-        if top.is_dir() {
-            walk(&top, &mut all);
-        }
-        sub.extend(all.into_iter().filter(|d| d != &top));
-    }
+    // The core's directories, deepest first.
+    let mut sub = core_dirs(rel);
     sub.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
     for d in &sub {
         rmdir_retry(d)?;
@@ -248,12 +257,6 @@ pub fn destroy(rel: &Path, created: &[PathBuf]) -> Res<()> {
 fn rmdir_retry(d: &Path) -> Res<()> {
     rsandbox::cgroup::rmdir_retry(d, false, std::time::Duration::from_secs(2))
         .map_err(|e| OciError::io("remove cgroup", d, e))
-}
-
-/// runc's conversion of cgroup v1 `cpu.shares` (2..=262144) to a cgroup v2
-/// `cpu.weight` (1..=10000); the one copy of the formula in the runtime.
-pub fn shares_to_weight(shares: u64) -> u64 {
-    1 + (shares.clamp(2, 262144) - 2) * 9999 / 262142
 }
 
 /// Remove directories we created, deepest first; one still in use by
@@ -293,182 +296,37 @@ pub fn frozen(rel: &Path) -> bool {
     v2_dir(rel).is_some_and(|d| rsandbox::cgroup::v2::frozen(&d))
 }
 
-/// New limits for `update --resources`.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub struct Update {
-    pub memory: Option<i64>,
-    pub pids: Option<i64>,
-    pub cpu_quota: Option<i64>,
-    pub cpu_period: Option<u64>,
-    pub cpu_shares: Option<u64>,
+/// Write `r` into the container's cgroups (the core's directories under
+/// ours), in whichever format each hierarchy takes (the core's
+/// [`write`](rsandbox::cgroup::resources::write), strict). Errors if a
+/// file refuses its value, or a limit was asked for and no directory took it.
+pub fn update(rel: &Path, r: &Resources) -> Res<()> {
+    let dirs = core_dirs(rel);
+    let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    resources::write(&dirs, r, Mode::Strict).map_err(|e| match e {
+        WriteError::NoController { controller: what } => OciError::cgroup(
+            rel,
+            format!(
+                "update: the container has no {what} cgroup to change (was it created \
+                 with a {what} limit?)"
+            ),
+        ),
+        WriteError::Write(source) => OciError::Limits {
+            context: "update",
+            source,
+        },
+    })
 }
 
-/// Write `u` into the container's cgroups (the core's directories under
-/// ours), in whichever format each hierarchy takes. Errors if a limit was
-/// asked for and no directory took it.
-pub fn update(rel: &Path, u: &Update) -> Res<()> {
-    let relp = rel.strip_prefix("/").unwrap_or(rel);
-    let mut dirs = Vec::new();
-    for (_, m) in mounts() {
-        let top = m.join(relp);
-        let mut all = Vec::new();
-        if top.is_dir() {
-            walk(&top, &mut all);
-        }
-        dirs.extend(all.into_iter().filter(|d| d != &top));
-    }
-    let max = |v: i64| {
-        if v < 0 {
-            "max".to_string()
-        } else {
-            v.to_string()
-        }
-    };
-    let mut writes: Vec<(&str, String, &str)> = Vec::new();
-    if let Some(m) = u.memory {
-        writes.push(("memory.max", max(m), "memory"));
-        writes.push(("memory.limit_in_bytes", m.to_string(), "memory"));
-    }
-    if let Some(p) = u.pids {
-        writes.push(("pids.max", max(p), "pids"));
-    }
-    if let Some(q) = u.cpu_quota {
-        let period = u.cpu_period.unwrap_or(100_000);
-        writes.push(("cpu.max", format!("{} {period}", max(q)), "cpu"));
-        writes.push(("cpu.cfs_period_us", period.to_string(), "cpu"));
-        writes.push(("cpu.cfs_quota_us", q.to_string(), "cpu"));
-    }
-    if let Some(sh) = u.cpu_shares {
-        writes.push(("cpu.weight", shares_to_weight(sh).to_string(), "cpu"));
-        writes.push(("cpu.shares", sh.to_string(), "cpu"));
-    }
-    let mut done = std::collections::BTreeSet::new();
-    for (file, value, what) in &writes {
-        for d in &dirs {
-            let f = d.join(file);
-            if f.exists() {
-                std::fs::write(&f, value).map_err(|e| OciError::io("write", &f, e))?;
-                done.insert(*what);
-            }
-        }
-    }
-    for (_, _, what) in &writes {
-        if !done.contains(what) {
-            return Err(OciError::cgroup(
-                rel,
-                format!(
-                    "update: the container has no {what} cgroup to change (was it created \
-                     with a {what} limit?)"
-                ),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Write `r` into the container's own directory (`rel`) in every hierarchy
-/// that has the file, best effort: the core enforces memory, pids and cpu
-/// in its cgroup below; these writes make the values visible where engines
-/// and the runtime-spec tests read them (`linux.cgroupsPath`), and add the
-/// knobs the core has no builder method for (memory reservation, swap,
-/// swappiness, OOM killer). Limits of a parent apply to its children.
 /// `linux.resources` written, best effort, into every directory of the
 /// container's cgroup (its own, where engines and runtime-tools read them
 /// for an absolute `cgroupsPath`, and the core's below, where the process
 /// is, read for a relative one), with the knobs the core has no builder
 /// method for and the config's exact values (the core converts cpu shares
-/// through a v2 weight).
-pub fn write_all(rel: &Path, r: &oci_spec::runtime::LinuxResources) {
-    let mut writes: Vec<(&str, String)> = Vec::new();
-    if let Some(m) = r.memory() {
-        if let Some(l) = m.limit() {
-            writes.push(("memory.limit_in_bytes", l.to_string()));
-            writes.push((
-                "memory.max",
-                if l < 0 { "max".into() } else { l.to_string() },
-            ));
-        }
-        if let Some(v) = m.reservation() {
-            writes.push(("memory.soft_limit_in_bytes", v.to_string()));
-            writes.push((
-                "memory.low",
-                if v < 0 { "max".into() } else { v.to_string() },
-            ));
-        }
-        if let Some(v) = m.swap() {
-            writes.push(("memory.memsw.limit_in_bytes", v.to_string()));
-            let v2 = match (v, m.limit()) {
-                (v, _) if v < 0 => "max".to_string(),
-                (v, Some(l)) if l > 0 => v.saturating_sub(l).max(0).to_string(),
-                (v, _) => v.to_string(),
-            };
-            writes.push(("memory.swap.max", v2));
-        }
-        if let Some(v) = m.swappiness() {
-            writes.push(("memory.swappiness", v.to_string()));
-        }
-        if m.disable_oom_killer() == Some(true) {
-            writes.push(("memory.oom_control", "1".into()));
-        }
-    }
-    if let Some(p) = r.pids() {
-        let l = p.limit();
-        writes.push((
-            "pids.max",
-            if l <= 0 { "max".into() } else { l.to_string() },
-        ));
-    }
-    if let Some(c) = r.cpu() {
-        if let Some(v) = c.realtime_period() {
-            writes.push(("cpu.rt_period_us", v.to_string()));
-        }
-        if let Some(v) = c.realtime_runtime() {
-            writes.push(("cpu.rt_runtime_us", v.to_string()));
-        }
-        if let Some(v) = c.cpus().as_ref().filter(|s| !s.is_empty()) {
-            writes.push(("cpuset.cpus", v.clone()));
-        }
-        if let Some(v) = c.mems().as_ref().filter(|s| !s.is_empty()) {
-            writes.push(("cpuset.mems", v.clone()));
-        }
-        if let Some(sh) = c.shares() {
-            writes.push(("cpu.shares", sh.to_string()));
-            writes.push(("cpu.weight", shares_to_weight(sh).to_string()));
-        }
-        if let Some(p) = c.period() {
-            writes.push(("cpu.cfs_period_us", p.to_string()));
-        }
-        if let Some(q) = c.quota() {
-            writes.push(("cpu.cfs_quota_us", q.to_string()));
-            let per = c.period().unwrap_or(100_000);
-            let q2 = if q < 0 {
-                "max".to_string()
-            } else {
-                q.to_string()
-            };
-            writes.push(("cpu.max", format!("{q2} {per}")));
-        }
-    }
-    for dir in tree(rel) {
-        for (file, value) in &writes {
-            let f = dir.join(file);
-            if f.exists() {
-                let _ = std::fs::write(&f, value);
-            }
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::shares_to_weight;
-
-    #[test]
-    fn shares_map_onto_the_weight_range_like_runc() {
-        assert_eq!(shares_to_weight(0), 1);
-        assert_eq!(shares_to_weight(2), 1);
-        assert_eq!(shares_to_weight(1024), 39);
-        assert_eq!(shares_to_weight(262144), 10000);
-        assert_eq!(shares_to_weight(u64::MAX), 10000);
-    }
+/// through a v2 weight). Limits of a parent apply to its children.
+pub fn write_all(rel: &Path, r: &Resources) {
+    let dirs = tree(rel);
+    let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
+    // Best effort never fails: a missing or refusing file is skipped.
+    let _ = resources::write(&dirs, r, Mode::BestEffort);
 }

@@ -83,6 +83,13 @@ pub enum OciError {
         #[source]
         source: rsandbox::Error,
     },
+    /// The core could not write a limit into the container's cgroup.
+    #[error("{context}: {source}")]
+    Limits {
+        context: &'static str,
+        #[source]
+        source: rsandbox::Error,
+    },
     /// A hook failed; `source` says how.
     #[error("hooks.{kind}[{index}] ({}): {source}", path.display())]
     Hook {

@@ -39,7 +39,7 @@ pub struct Mapped {
     pub cgroups_path: Option<PathBuf>,
     /// `linux.resources`, also written to the container's own cgroup
     /// directories (see `cgroups::write_all`).
-    pub resources: Option<oci_spec::runtime::LinuxResources>,
+    pub resources: Option<rsandbox::cgroup::Resources>,
     /// `annotations`.
     pub annotations: BTreeMap<String, String>,
     /// Fields accepted but not enforced, for the log.
@@ -163,7 +163,9 @@ pub fn map(spec: &Spec, bundle: &Path) -> Res<Mapped> {
         command,
         sysctls: cx.sysctls,
         cgroups_path: linux.and_then(|l| l.cgroups_path().clone()),
-        resources: linux.and_then(|l| l.resources().clone()),
+        resources: linux
+            .and_then(|l| l.resources().as_ref())
+            .map(resources::cgroup_values),
         joins_pid: cx.joined_ns.contains(&LinuxNamespaceType::Pid),
         own_dev: cx.dev_done,
         device_rules: cx.device_rules,

@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -214,6 +214,78 @@ fn memory_limit_is_in_the_cgroup() {
         }
     }
     assert!(mem && pids, "updated limits not found");
+    assert!(env.rt(&["delete", "--force", id]).0);
+}
+
+/// The values in file `file` (any of the names given: v1 or v2) of the
+/// container's cgroup, with the directory they came from: its own
+/// directories when `core` is false, else the core's below them.
+fn cgroup_values(id: &str, files: &[&str], core: bool) -> Vec<(PathBuf, String)> {
+    let mut dirs = cgroup_dirs(id);
+    if core {
+        dirs = dirs
+            .iter()
+            .flat_map(|d| std::fs::read_dir(d).unwrap().flatten())
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
+    }
+    let mut out = Vec::new();
+    for d in dirs {
+        for f in files {
+            if let Ok(s) = std::fs::read_to_string(d.join(f)) {
+                out.push((d.join(f), s.trim().to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// Assert that some file of `files` was found and each holds `want`.
+fn assert_values(id: &str, files: &[&str], core: bool, want: &[&str]) {
+    let got = cgroup_values(id, files, core);
+    assert!(!got.is_empty(), "no {files:?} in {:?}", cgroup_dirs(id));
+    for (f, v) in &got {
+        assert!(
+            want.contains(&v.as_str()),
+            "{}: {v}, want {want:?}",
+            f.display()
+        );
+    }
+}
+
+/// `linux.resources` values the core's builder has no method for (memory
+/// reservation) and the config's exact cpu values land, at create, in the
+/// container's own directory and the core's below; `update --cpu-quota`
+/// (with the default period) and `--pids-limit` land in the core's, in
+/// each hierarchy's format, and a negative quota lifts the limit.
+#[test]
+fn resources_and_update_flags_land_in_the_cgroup() {
+    let env = Env::new("upd", &["sleep", "100"]);
+    let mut cfg = config(&["sleep", "100"]);
+    cfg["linux"]["resources"]["memory"]["reservation"] = serde_json::json!(16777216);
+    cfg["linux"]["resources"]["cpu"] =
+        serde_json::json!({"quota": 50000, "period": 100000, "shares": 512});
+    env.set_config(&cfg);
+    let id = "it-upd";
+    env.create(id);
+    for core in [false, true] {
+        let low = ["memory.soft_limit_in_bytes", "memory.low"];
+        assert_values(id, &low, core, &["16777216"]);
+        assert_values(id, &["cpu.shares", "cpu.weight"], core, &["512", "20"]);
+        let quota = ["cpu.cfs_quota_us", "cpu.max"];
+        assert_values(id, &quota, core, &["50000", "50000 100000"]);
+    }
+
+    let (ok, _, err) = env.rt(&["update", "--cpu-quota", "20000", "--pids-limit", "7", id]);
+    assert!(ok, "{err}");
+    let quota = ["cpu.cfs_quota_us", "cpu.max"];
+    assert_values(id, &quota, true, &["20000", "20000 100000"]);
+    assert_values(id, &["cpu.cfs_period_us"], true, &["100000"]);
+    assert_values(id, &["pids.max"], true, &["7"]);
+    let (ok, _, err) = env.rt(&["update", "--cpu-quota=-1", id]);
+    assert!(ok, "{err}");
+    assert_values(id, &quota, true, &["-1", "max 100000"]);
     assert!(env.rt(&["delete", "--force", id]).0);
 }
 

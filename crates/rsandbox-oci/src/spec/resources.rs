@@ -1,8 +1,10 @@
 //! `linux.resources`: the cgroup limits, given to the core's builder (and
 //! written again by the runtime to the container's own directories, see
-//! `cgroups::write_all`).
+//! [`cgroup_values`] and `cgroups::write_all`).
 
 use oci_spec::runtime::{LinuxCpu, LinuxMemory, LinuxResources, Spec};
+use rsandbox::cgroup::resources::Bound;
+use rsandbox::cgroup::Resources;
 use rsandbox::Sandbox;
 
 use super::{Ctx, OciError, Res};
@@ -43,6 +45,37 @@ pub(super) fn apply(mut sb: Sandbox, spec: &Spec, cx: &mut Ctx) -> Res<Sandbox> 
     devices(sb, r, cx)
 }
 
+/// The values `create` writes into every directory of the container's
+/// cgroup: the config's own, knobs the builder lacks included (memory
+/// reservation, swap, swappiness, OOM killer, realtime). Negative is
+/// unlimited, as the spec says; a pids limit of 0 is unlimited too.
+pub(super) fn cgroup_values(r: &LinuxResources) -> Resources {
+    let mut out = Resources::default();
+    if let Some(m) = r.memory() {
+        out.memory = m.limit().map(Bound::from_i64);
+        out.memory_low = m.reservation().map(Bound::from_i64);
+        out.swap = m.swap().map(Bound::from_i64);
+        out.swappiness = m.swappiness();
+        out.disable_oom_killer = m.disable_oom_killer() == Some(true);
+    }
+    if let Some(p) = r.pids() {
+        out.pids = Some(match p.limit() {
+            l if l <= 0 => Bound::Max,
+            l => Bound::from_i64(l),
+        });
+    }
+    if let Some(c) = r.cpu() {
+        out.cpu_rt_period = c.realtime_period();
+        out.cpu_rt_runtime = c.realtime_runtime().map(Bound::from_i64);
+        out.cpuset_cpus = c.cpus().clone().filter(|s| !s.is_empty());
+        out.cpuset_mems = c.mems().clone().filter(|s| !s.is_empty());
+        out.cpu_shares = c.shares();
+        out.cpu_period = c.period();
+        out.cpu_quota = c.quota().map(Bound::from_i64);
+    }
+    out
+}
+
 /// `memory.limit`; the kernel-memory limits are gone from Linux: a warning.
 fn memory(mut sb: Sandbox, m: &LinuxMemory, warnings: &mut Vec<String>) -> Sandbox {
     if let Some(limit) = m.limit() {
@@ -68,7 +101,7 @@ fn cpu(mut sb: Sandbox, c: &LinuxCpu) -> Sandbox {
         }
     }
     if let Some(shares) = c.shares().filter(|s| *s > 0) {
-        sb = sb.cpu_weight(crate::cgroups::shares_to_weight(shares));
+        sb = sb.cpu_weight(rsandbox::cgroup::resources::shares_to_weight(shares));
     }
     if let Some(s) = c.cpus().as_ref().filter(|s| !s.is_empty()) {
         sb = sb.cpuset_cpus(s.clone());
@@ -148,4 +181,50 @@ fn map_block_io(mut sb: Sandbox, b: &oci_spec::runtime::LinuxBlockIo) -> Res<San
         }
     }
     Ok(sb)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(json: serde_json::Value) -> Resources {
+        cgroup_values(&serde_json::from_value(json).unwrap())
+    }
+
+    /// Every knob `create` writes, with the spec's "negative: unlimited".
+    #[test]
+    fn the_config_values_map_one_to_one() {
+        let r = values(serde_json::json!({
+            "memory": {"limit": 1024, "reservation": -1, "swap": 4096,
+                       "swappiness": 10, "disableOOMKiller": true},
+            "pids": {"limit": 32},
+            "cpu": {"shares": 512, "quota": -1, "period": 20000,
+                    "realtimePeriod": 1000000, "realtimeRuntime": 950000,
+                    "cpus": "0-1", "mems": ""}
+        }));
+        let want = Resources {
+            memory: Some(Bound::Value(1024)),
+            memory_low: Some(Bound::Max),
+            swap: Some(Bound::Value(4096)),
+            swappiness: Some(10),
+            disable_oom_killer: true,
+            pids: Some(Bound::Value(32)),
+            cpu_shares: Some(512),
+            cpu_period: Some(20000),
+            cpu_quota: Some(Bound::Max),
+            cpu_rt_period: Some(1_000_000),
+            cpu_rt_runtime: Some(Bound::Value(950_000)),
+            cpuset_cpus: Some("0-1".into()),
+            cpuset_mems: None,
+        };
+        assert_eq!(r, want);
+    }
+
+    /// A pids limit of 0 (or below) is "no limit" in a config.
+    #[test]
+    fn zero_pids_is_unlimited() {
+        let r = values(serde_json::json!({"pids": {"limit": 0}}));
+        assert_eq!(r.pids, Some(Bound::Max));
+        assert_eq!(values(serde_json::json!({})), Resources::default());
+    }
 }

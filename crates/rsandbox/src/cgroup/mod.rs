@@ -33,6 +33,7 @@ pub mod devices;
 mod devices_bpf;
 pub mod extra;
 mod join;
+pub mod resources;
 pub mod v1;
 pub mod v2;
 
@@ -46,6 +47,7 @@ use std::time::{Duration, Instant};
 
 pub use detect::Layout;
 pub(crate) use join::SelfJoin;
+pub use resources::Resources;
 
 use crate::config::limits::CgroupLimits;
 use crate::error::{Error, Result};
