@@ -136,14 +136,14 @@ pub enum Cmd {
         /// A runtime-spec LinuxResources JSON file ("-": stdin).
         #[arg(long, short = 'r')]
         resources: Option<PathBuf>,
-        /// Memory limit in bytes.
-        #[arg(long)]
+        /// Memory limit in bytes (-1: unlimited).
+        #[arg(long, allow_negative_numbers = true)]
         memory: Option<i64>,
-        /// Pids limit.
-        #[arg(long)]
+        /// Pids limit (-1: unlimited).
+        #[arg(long, allow_negative_numbers = true)]
         pids_limit: Option<i64>,
-        /// CPU CFS quota (microseconds per period).
-        #[arg(long)]
+        /// CPU CFS quota (microseconds per period; -1: unlimited).
+        #[arg(long, allow_negative_numbers = true)]
         cpu_quota: Option<i64>,
         /// CPU CFS period (microseconds).
         #[arg(long)]

@@ -283,7 +283,7 @@ fn resources_and_update_flags_land_in_the_cgroup() {
     assert_values(id, &quota, true, &["20000", "20000 100000"]);
     assert_values(id, &["cpu.cfs_period_us"], true, &["100000"]);
     assert_values(id, &["pids.max"], true, &["7"]);
-    let (ok, _, err) = env.rt(&["update", "--cpu-quota=-1", id]);
+    let (ok, _, err) = env.rt(&["update", "--cpu-quota", "-1", id]);
     assert!(ok, "{err}");
     assert_values(id, &quota, true, &["-1", "max 100000"]);
     assert!(env.rt(&["delete", "--force", id]).0);
