@@ -20,7 +20,7 @@ pub const ARGV0: &[u8] = b"rsandbox-init";
 /// The init's control fields. `-1`: none.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Control {
-    /// Where the payload's wait status goes (4 bytes, native endian).
+    /// Where the payload's end goes (a [`StatusRecord`]).
     pub status: i32,
     /// The error pipe (a [`Record`] before the payload's exec; EOF at it).
     pub err: i32,
@@ -228,6 +228,71 @@ pub fn exit_code_for(wait_status: i32) -> i32 {
     }
 }
 
+/// The init's report of the payload's end, written once to the status pipe
+/// right after the init reaps it, before the init exits: its wait status and
+/// its resource usage (`wait4`'s, the payload and the children it waited
+/// for). A caller may take the payload's outcome from it without waiting
+/// for the init's own exit, which tears down the box's namespaces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StatusRecord {
+    /// The payload's wait status, as `wait4` gave it.
+    pub wait_status: i32,
+    /// User CPU time, microseconds.
+    pub user_us: u64,
+    /// System CPU time, microseconds.
+    pub system_us: u64,
+    /// Peak resident set size, KiB.
+    pub max_rss_kib: u64,
+}
+
+/// Bytes of an encoded [`StatusRecord`] (under `PIPE_BUF`: one atomic write).
+pub const STATUS_LEN: usize = 28;
+
+impl StatusRecord {
+    /// From `wait4`'s status and `struct rusage` (as its first five longs:
+    /// `ru_utime`, `ru_stime` as seconds and microseconds, `ru_maxrss`).
+    pub fn from_rusage(wait_status: i32, ru: &[i64; 5]) -> StatusRecord {
+        let us = |s: i64, u: i64| (s.max(0) as u64) * 1_000_000 + u.max(0) as u64;
+        StatusRecord {
+            wait_status,
+            user_us: us(ru[0], ru[1]),
+            system_us: us(ru[2], ru[3]),
+            max_rss_kib: ru[4].max(0) as u64,
+        }
+    }
+
+    /// Native-endian fields, in declaration order.
+    pub fn encode(&self) -> [u8; STATUS_LEN] {
+        let mut b = [0u8; STATUS_LEN];
+        b[..4].copy_from_slice(&self.wait_status.to_ne_bytes());
+        b[4..12].copy_from_slice(&self.user_us.to_ne_bytes());
+        b[12..20].copy_from_slice(&self.system_us.to_ne_bytes());
+        b[20..28].copy_from_slice(&self.max_rss_kib.to_ne_bytes());
+        b
+    }
+
+    /// A whole record, or `None` for anything else (EOF before it: the init
+    /// was killed before the payload ended).
+    pub fn decode(b: &[u8]) -> Option<StatusRecord> {
+        if b.len() != STATUS_LEN {
+            return None;
+        }
+        let u = |i: usize| {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&b[i..i + 8]);
+            u64::from_ne_bytes(w)
+        };
+        let mut s = [0u8; 4];
+        s.copy_from_slice(&b[..4]);
+        Some(StatusRecord {
+            wait_status: i32::from_ne_bytes(s),
+            user_us: u(4),
+            system_us: u(12),
+            max_rss_kib: u(20),
+        })
+    }
+}
+
 /// Signals the init forwards to the payload.
 pub const FORWARDED: [i32; 6] = [15, 2, 1, 3, 10, 12]; // TERM INT HUP QUIT USR1 USR2
 
@@ -282,6 +347,16 @@ mod tests {
                 std::str::from_utf8(line)
             );
         }
+    }
+
+    #[test]
+    fn status_records_round_trip() {
+        let r = StatusRecord::from_rusage(3 << 8, &[2, 500, 0, 7, 1024]);
+        assert_eq!(r.user_us, 2_000_500);
+        assert_eq!(r.system_us, 7);
+        assert_eq!(r.max_rss_kib, 1024);
+        assert_eq!(StatusRecord::decode(&r.encode()), Some(r));
+        assert_eq!(StatusRecord::decode(&r.encode()[..4]), None);
     }
 
     #[test]

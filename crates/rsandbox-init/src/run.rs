@@ -531,18 +531,22 @@ fn init_loop(payload: i32, status_w: i32, sigfd: i32, mut connector: i32) -> ! {
 fn reap(payload: i32, status_w: i32) {
     loop {
         let mut st: i32 = 0;
-        // SAFETY: wait4 writes the status int; no rusage.
+        // struct rusage: 18 longs on the supported targets.
+        let mut ru = [0i64; 18];
+        // SAFETY: wait4 writes the status int and the rusage struct.
         let p = unsafe {
             sc(
                 sys::WAIT4,
                 usize::MAX,
                 &mut st as *mut i32 as usize,
                 sys::WNOHANG | sys::WALL,
-                0,
+                ru.as_mut_ptr() as usize,
             )
         };
         if p == payload as isize {
-            sys::write_all(status_w, &st.to_ne_bytes());
+            let head = [ru[0], ru[1], ru[2], ru[3], ru[4]];
+            let rec = proto::StatusRecord::from_rusage(st, &head);
+            sys::write_all(status_w, &rec.encode());
             sys::exit(proto::exit_code_for(st));
         }
         if p <= 0 {
