@@ -11,12 +11,16 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use rsandbox_init::proto;
+
 use crate::cgroup::{Cgroup, CgroupStats};
 use crate::error::{Error, Result};
 use crate::ns::Namespace;
 use crate::report::EnforcementReport;
 use crate::sandbox::Sandbox;
 use crate::sys;
+
+pub(crate) mod tail;
 
 /// How the payload's process ended, as `wait` reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -190,6 +194,9 @@ pub struct Child {
     /// The box's private copy of its image, removed when the box is done
     /// (see [`crate::image`]).
     image_copy: Option<crate::image::PrivateCopy>,
+    /// Where a pooled box's end is finished once its outcome is out (see
+    /// [`Child::reap_early`]).
+    tails: Option<std::sync::Arc<tail::Tails>>,
 }
 
 impl Child {
@@ -227,6 +234,7 @@ impl Child {
             egress: None,
             shared_memory,
             image_copy: None,
+            tails: None,
         }
     }
 
@@ -241,6 +249,13 @@ impl Child {
     pub(crate) fn released(&mut self, layer: crate::report::LayerReport) {
         self.started = Instant::now();
         self.enforcement.push(layer);
+    }
+
+    /// Let waits return as soon as the box's init reports the payload's
+    /// end, and leave the rest of the box's end to `tails` (a warm pool's
+    /// boxes, see [`Child::reap_early`]).
+    pub(crate) fn finish_ends_in(&mut self, tails: std::sync::Arc<tail::Tails>) {
+        self.tails = Some(tails);
     }
 
     pub(crate) fn set_egress(&mut self, e: crate::egress::Egress) {
@@ -541,8 +556,22 @@ impl Child {
         }
     }
 
-    /// Poll the pidfd; true when the process has exited.
+    /// Poll the pidfd; true when the process has exited (or, for a box
+    /// whose end is finished elsewhere, when its init has reported).
     fn poll_exit(&self, until: Option<Instant>) -> Result<bool> {
+        let watch = |fd: &OwnedFd| libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let mut pfds = [watch(&self.pidfd), watch(&self.pidfd)];
+        let n = match (&self.tails, &self.status_pipe) {
+            (Some(_), Some(p)) => {
+                pfds[1] = watch(p);
+                2
+            }
+            _ => 1,
+        };
         loop {
             let ms = match until {
                 None => -1,
@@ -552,13 +581,8 @@ impl Child {
                         + i32::from(left.subsec_micros() % 1000 != 0)
                 }
             };
-            let mut pfd = libc::pollfd {
-                fd: self.pidfd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            let r = unsafe { libc::poll(&mut pfd, 1, ms) };
+            // SAFETY: `n` valid pollfds.
+            let r = unsafe { libc::poll(pfds.as_mut_ptr(), n, ms) };
             if r < 0 {
                 let e = std::io::Error::last_os_error();
                 if e.kind() == std::io::ErrorKind::Interrupted {
@@ -571,9 +595,14 @@ impl Child {
     }
 
     /// Reap the child (blocking), build the outcome, remove the cgroup.
+    /// A pooled box whose init has reported the payload's end is done at
+    /// once (see [`Child::reap_early`]).
     fn reap(&mut self) -> Result<Outcome> {
         if let Some(o) = &self.outcome {
             return Ok(o.clone());
+        }
+        if let Some(o) = self.reap_early() {
+            return Ok(o);
         }
         self.kill_stragglers();
         let w = sys::waitid(
@@ -589,7 +618,6 @@ impl Child {
                 std::io::ErrorKind::WouldBlock.into(),
             )
         })?;
-        let wall_time = self.started.elapsed();
         let direct = match w.code {
             libc::CLD_EXITED => ExitStatus::Exited(w.status),
             _ => ExitStatus::Signaled(w.status),
@@ -601,17 +629,62 @@ impl Child {
             Some(p) => payload_status(&p, direct),
             None => direct,
         };
-        let cgroup = self.cgroup.as_ref().map(|c| c.stats());
         if let Some(cg) = &self.cgroup {
             // Nothing of the tree may outlive the payload without a PID
             // namespace either: the cgroup holds the stragglers.
             let _ = cg.kill_leftovers();
         }
-        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        let outcome = self.conclude(status, Usage::of(&w.rusage));
+        if let Some(mut cg) = self.cgroup.take() {
+            cg.remove()?;
+        }
+        Ok(outcome)
+    }
+
+    /// A pooled box's outcome from its init's report alone, once that
+    /// report is there: the payload has ended and been reaped by the init,
+    /// whose own exit (the teardown of the box's namespaces, then its
+    /// cgroup's removal) the pool's tail thread waits out, off the caller's
+    /// path. `None` for any other box, or before the report, or when the
+    /// init died without one (the ordinary reap then says how).
+    ///
+    /// The report is believed without the init's exit code to check it: a
+    /// payload that reached the init's pipe could only misstate its own
+    /// status and usage, which it controls anyway; the limits' verdicts come
+    /// from the cgroup and from what this handle did.
+    fn reap_early(&mut self) -> Option<Outcome> {
+        let tails = self.tails.clone()?;
+        let pipe = self.status_pipe.as_ref()?;
+        if !sys::readable(pipe.as_raw_fd()) {
+            return None;
+        }
+        let pidfd = self.pidfd.try_clone().ok()?;
+        let mut buf = [0u8; proto::STATUS_LEN];
+        let n = sys::read_full(pipe.as_raw_fd(), &mut buf).ok()?;
+        // A short read is EOF: the init died without its report, and the
+        // ordinary reap says how (it finds the pipe empty as well).
+        let rec = proto::StatusRecord::decode(&buf[..n])?;
+        self.status_pipe = None;
+        let status = ExitStatus::from_wait_status(rec.wait_status);
+        let outcome = self.conclude(status, Usage::of_record(&rec));
+        tails.hand(tail::Tail {
+            pidfd,
+            cgroup: self.cgroup.take(),
+            image_copy: self.image_copy.take(),
+        });
+        Some(outcome)
+    }
+
+    /// The outcome of a box that ended with `status`, its tree having used
+    /// `usage`: the reason, the cgroup's counters, the egress record.
+    /// Recorded, so later waits return it.
+    fn conclude(&mut self, status: ExitStatus, usage: Usage) -> Outcome {
+        let wall_time = self.started.elapsed();
+        let cgroup = self.cgroup.as_ref().map(|c| c.stats());
         let cpu_used = cgroup
             .as_ref()
             .and_then(|c| c.cpu_time)
-            .unwrap_or(tv(w.rusage.ru_utime) + tv(w.rusage.ru_stime));
+            .unwrap_or(usage.user + usage.system);
         let reason = classify(
             status,
             self.killed_for,
@@ -622,9 +695,9 @@ impl Child {
             reason,
             status,
             wall_time,
-            user_time: tv(w.rusage.ru_utime),
-            system_time: tv(w.rusage.ru_stime),
-            max_rss: w.rusage.ru_maxrss as u64 * 1024,
+            user_time: usage.user,
+            system_time: usage.system,
+            max_rss: usage.max_rss,
             cgroup,
             enforcement: self.enforcement.clone(),
             violations: match self.egress.as_mut() {
@@ -636,10 +709,7 @@ impl Child {
             },
         };
         self.outcome = Some(outcome.clone());
-        if let Some(mut cg) = self.cgroup.take() {
-            cg.remove()?;
-        }
-        Ok(outcome)
+        outcome
     }
 
     /// Read stdout and stderr to the end (concurrently, so neither pipe can
@@ -720,25 +790,52 @@ impl Child {
 /// its signal), so a record the payload forged (it would need to reach the
 /// init's pipe) that disagrees with the init's exit is not believed.
 fn payload_status(pipe: &OwnedFd, init: ExitStatus) -> ExitStatus {
-    let mut buf = [0u8; 4];
-    let reported = match sys::read_full(pipe.as_raw_fd(), &mut buf) {
-        Ok(4) => i32::from_ne_bytes(buf),
+    let mut buf = [0u8; proto::STATUS_LEN];
+    let record = sys::read_full(pipe.as_raw_fd(), &mut buf)
+        .ok()
+        .and_then(|n| proto::StatusRecord::decode(&buf[..n]));
+    let Some(rec) = record else {
         // No report: the init was killed, and the payload with it.
-        _ => {
-            return match init {
-                ExitStatus::Signaled(s) => ExitStatus::Signaled(s),
-                ExitStatus::Exited(_) => ExitStatus::Signaled(libc::SIGKILL),
-            }
-        }
+        return match init {
+            ExitStatus::Signaled(s) => ExitStatus::Signaled(s),
+            ExitStatus::Exited(_) => ExitStatus::Signaled(libc::SIGKILL),
+        };
     };
     match init {
-        ExitStatus::Exited(code) if code == rsandbox_init::proto::exit_code_for(reported) => {
-            ExitStatus::from_wait_status(reported)
+        ExitStatus::Exited(code) if code == proto::exit_code_for(rec.wait_status) => {
+            ExitStatus::from_wait_status(rec.wait_status)
         }
         ExitStatus::Exited(code) if code > 128 && code - 128 < 65 => {
             ExitStatus::Signaled(code - 128)
         }
         other => other,
+    }
+}
+
+/// CPU times and peak memory of a box's tree, from `wait`'s rusage or the
+/// init's report.
+struct Usage {
+    user: Duration,
+    system: Duration,
+    max_rss: u64,
+}
+
+impl Usage {
+    fn of(ru: &libc::rusage) -> Usage {
+        let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+        Usage {
+            user: tv(ru.ru_utime),
+            system: tv(ru.ru_stime),
+            max_rss: ru.ru_maxrss as u64 * 1024,
+        }
+    }
+
+    fn of_record(r: &proto::StatusRecord) -> Usage {
+        Usage {
+            user: Duration::from_micros(r.user_us),
+            system: Duration::from_micros(r.system_us),
+            max_rss: r.max_rss_kib * 1024,
+        }
     }
 }
 

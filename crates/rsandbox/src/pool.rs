@@ -17,9 +17,16 @@
 //! is made, so `fd` must stay open as long as the pool. Timeouts count from
 //! [`Pool::spawn`], not from when the box was made.
 //!
+//! A pooled box's wait returns as soon as the box's init reports that the
+//! payload has ended: the init's own exit (the teardown of the box's
+//! namespaces) and the removal of its cgroup then run on a second thread the
+//! pool owns, off the caller's path. The outcome's times and peak memory are
+//! then the payload's, as its init's `wait4` gave them.
+//!
 //! Dropping the pool stops the thread, then kills and reaps every box still
-//! waiting (their cgroups are removed with them); the Children already
-//! handed out are the caller's.
+//! waiting (their cgroups are removed with them), and waits until every box
+//! whose outcome is out has ended; the Children still running are the
+//! caller's.
 
 use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -29,6 +36,7 @@ use std::time::Duration;
 
 use rsandbox_init::proto::command;
 
+use crate::child::tail::Tails;
 use crate::child::Child;
 use crate::command::Command;
 use crate::error::{Error, Result};
@@ -74,6 +82,8 @@ pub struct Pool {
     direct: Sandbox,
     shared: Arc<Shared>,
     refill: Option<JoinHandle<()>>,
+    /// Finishes each box's end after its outcome is out.
+    tails: Arc<Tails>,
 }
 
 impl std::fmt::Debug for Pool {
@@ -115,6 +125,7 @@ impl Pool {
             direct: sb.clone(),
             shared,
             refill: Some(refill),
+            tails: Arc::new(Tails::start()?),
         })
     }
 
@@ -129,11 +140,13 @@ impl Pool {
             let Some(mut r) = self.take() else {
                 let mut child = self.direct.spawn(cmd)?;
                 child.released(layer(self.shared.target, false));
+                child.finish_ends_in(self.tails.clone());
                 return Ok(child);
             };
             if send_all(&r.gate, &msg).is_ok() {
                 drop(r.gate);
                 r.child.released(layer(self.shared.target, true));
+                r.child.finish_ends_in(self.tails.clone());
                 return Ok(r.child);
             }
             // The box died while it waited (killed from outside, say):
@@ -198,6 +211,8 @@ impl Drop for Pool {
             let _ = r.child.kill();
             let _ = r.child.wait();
         }
+        // The boxes whose outcome is out are gone when this returns.
+        self.tails.close();
     }
 }
 

@@ -265,6 +265,18 @@ pub fn write_all(fd: RawFd, mut buf: &[u8]) -> io::Result<()> {
     Ok(())
 }
 
+/// Whether `fd` has something to read now (data, EOF or an error: a read
+/// would not block). Allocation-free.
+pub fn readable(fd: RawFd) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd, no timeout.
+    unsafe { libc::poll(&mut pfd, 1, 0) == 1 }
+}
+
 /// Read until `buf` is full or EOF, retrying on EINTR; returns bytes read.
 /// Allocation-free.
 pub fn read_full(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
