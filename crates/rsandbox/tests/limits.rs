@@ -6,10 +6,14 @@
 //! /sys/fs/cgroup/unified). The `nobody_*` tests are `#[ignore]`d and run by
 //! `rootless_scenarios` as uid 65534 from a copy of this binary.
 
+#[path = "common/cgroup_dirs.rs"]
+mod cgroup_dirs;
 #[path = "common/guard.rs"]
 mod guard;
 
 use std::path::{Path, PathBuf};
+
+use cgroup_dirs::our_cgroup_dirs;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -39,37 +43,6 @@ fn stdout_of(o: &rsandbox::Output) -> String {
 fn is_root() -> bool {
     // SAFETY: trivial getter.
     unsafe { libc::geteuid() == 0 }
-}
-
-/// Every `rsandbox-<our pid>-*` directory in every cgroup hierarchy.
-fn our_cgroup_dirs() -> Vec<PathBuf> {
-    let prefix = format!("rsandbox-{}-", std::process::id());
-    let mut found = Vec::new();
-    let l = Layout::detect().unwrap();
-    let mut roots: Vec<PathBuf> = l.v1_mounts.values().cloned().collect();
-    roots.extend(l.v2_mount.clone());
-    roots.sort();
-    roots.dedup();
-    fn walk(dir: &Path, prefix: &str, found: &mut Vec<PathBuf>, depth: usize) {
-        let Ok(rd) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for e in rd.flatten() {
-            if !e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
-                continue;
-            }
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with(prefix) {
-                found.push(e.path());
-            } else if depth < 4 {
-                walk(&e.path(), prefix, found, depth + 1);
-            }
-        }
-    }
-    for r in roots {
-        walk(&r, &prefix, &mut found, 0);
-    }
-    found
 }
 
 /// Pids of live processes whose environment holds `marker`.

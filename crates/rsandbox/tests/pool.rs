@@ -7,6 +7,7 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -176,6 +177,56 @@ both!(a_limit_applies_in_each_pooled_box, || {
     assert_eq!(text(&out.stdout), "rc=153\n", "{}", text(&out.stderr));
 });
 
+/// A pooled box's wait returns at its payload's end, from its init's
+/// report: the outcome carries the payload's own status, CPU time and peak
+/// memory. The init's exit and the box's cgroup (as root: a pids limit)
+/// are finished off the caller's path, and are gone once the pool is.
+#[test]
+fn a_pooled_outcome_is_the_payloads_and_its_box_still_ends() {
+    let _g = serial();
+    let sb = described().stdin(Stdio::Null);
+    let sb = if is_root() { sb.pids_limit(16) } else { sb };
+    let pool = sb.pool(1).unwrap();
+    wait_ready(&pool, 1);
+    let busy = "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; exit 5";
+    let mut child = pool.spawn(&sh(busy)).unwrap();
+    let o = child.wait().unwrap();
+    assert_eq!(o.exit_code(), Some(5), "{o:?}");
+    assert!(o.user_time + o.system_time > Duration::ZERO, "{o:?}");
+    assert!(o.max_rss > 0, "{o:?}");
+    if is_root() {
+        assert!(
+            o.cgroup.as_ref().is_some_and(|c| c.pids_peak.is_some()),
+            "{o:?}"
+        );
+    }
+    drop(pool);
+    // The init is reaped: its pidfd says it has exited, and it is no
+    // child of ours to wait for any more.
+    let pidfd = std::os::fd::AsFd::as_fd(&child).as_raw_fd();
+    let r = unsafe {
+        // SAFETY: waitid on a pidfd we hold, into a zeroed siginfo.
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(
+            libc::P_PIDFD,
+            pidfd as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG,
+        )
+    };
+    assert_eq!(r, -1);
+    assert_eq!(
+        std::io::Error::last_os_error().raw_os_error(),
+        Some(libc::ECHILD)
+    );
+    assert!(our_boxes().is_empty(), "{:?}", our_boxes());
+    assert!(
+        cgroup_dirs::our_cgroup_dirs().is_empty(),
+        "{:?}",
+        cgroup_dirs::our_cgroup_dirs()
+    );
+}
+
 /// As root: a pids limit (a cgroup of the box's own) holds in a pooled box.
 #[test]
 fn a_cgroup_pids_limit_applies_in_each_pooled_box() {
@@ -247,8 +298,14 @@ both!(drop_leaves_no_process_or_fd, || {
         .unwrap();
     assert_eq!(text(&out.stdout), "used\n");
     wait_ready(&pool, 3);
-    // Three boxes: an init and its payload waiting at the gate each.
-    let boxes = our_boxes();
+    // Three boxes: an init and its payload waiting at the gate each (the
+    // used box's init may still be ending on the pool's tail thread).
+    let end = Instant::now() + Duration::from_secs(5);
+    let mut boxes = our_boxes();
+    while boxes.len() > 6 && Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+        boxes = our_boxes();
+    }
     assert_eq!(boxes.len(), 6, "{boxes:?}");
     drop(pool);
     let pidfds: Vec<_> = boxes.into_iter().map(|(p, _, fd)| (p, fd)).collect();

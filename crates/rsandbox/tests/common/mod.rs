@@ -6,6 +6,7 @@
 //! cannot be assumed to read the checkout.
 #![allow(dead_code)]
 
+pub mod cgroup_dirs;
 mod guard;
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
