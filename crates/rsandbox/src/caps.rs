@@ -219,82 +219,20 @@ impl CapsPlan {
         this: Option<&CapsPlan>,
         needs_nnp: bool,
     ) -> Vec<LayerReport> {
-        let mut out = Vec::new();
-        let keep_names = |mask: u64| -> String {
-            let v: Vec<&str> = (0..64)
-                .filter(|i| mask & (1 << i) != 0)
-                .filter_map(|i| CAP_NAMES.get(i as usize).copied())
-                .collect();
-            if v.is_empty() {
-                "none".into()
-            } else {
-                v.join(",")
-            }
-        };
-        match this {
+        let mut out = match this {
             Some(
                 p @ CapsPlan {
                     drop: true,
                     sets: Some(m),
                     ..
                 },
-            ) => {
-                let req = format!(
-                    "bounding {}; effective {}; permitted {}; inheritable {}; ambient {}",
-                    keep_names(p.keep),
-                    keep_names(m.effective),
-                    keep_names(m.permitted),
-                    keep_names(m.inheritable),
-                    keep_names(m.ambient)
-                );
-                out.push(if p.privileged {
-                    LayerReport::full("capabilities", req)
-                } else {
-                    LayerReport {
-                        layer: "capabilities".into(),
-                        requested: req,
-                        applied: "effective, permitted, inheritable, ambient set; bounding \
-                                  set NOT dropped (no CAP_SETPCAP; no_new_privs set instead)"
-                            .into(),
-                        enforcement: Enforcement::Partial,
-                    }
-                });
-                // Explicit sets follow runc: securebits are left as they are.
-                out.push(LayerReport::not_requested("securebits"));
-            }
-            Some(p) if p.drop => {
-                let req = format!("drop all, keep {}", keep_names(p.keep));
-                if p.privileged {
-                    out.push(LayerReport::full(
-                        "capabilities",
-                        format!("{req} (bounding, effective, permitted, inheritable, ambient)"),
-                    ));
-                    out.push(LayerReport::full(
-                        "securebits",
-                        format!("locked {LOCKED_SECUREBITS:#x}"),
-                    ));
-                } else {
-                    out.push(LayerReport {
-                        layer: "capabilities".into(),
-                        requested: req,
-                        applied: "effective, permitted, inheritable, ambient cleared; bounding \
-                                  set NOT dropped (no CAP_SETPCAP; no_new_privs set instead)"
-                            .into(),
-                        enforcement: Enforcement::Partial,
-                    });
-                    out.push(LayerReport {
-                        layer: "securebits".into(),
-                        requested: format!("locked {LOCKED_SECUREBITS:#x}"),
-                        applied: "not locked (no CAP_SETPCAP)".into(),
-                        enforcement: Enforcement::NotEnforced,
-                    });
-                }
-            }
-            _ => {
-                out.push(LayerReport::not_requested("capabilities"));
-                out.push(LayerReport::not_requested("securebits"));
-            }
-        }
+            ) => p.sets_report(m),
+            Some(p) if p.drop => p.drop_all_report(),
+            _ => vec![
+                LayerReport::not_requested("capabilities"),
+                LayerReport::not_requested("securebits"),
+            ],
+        };
         let nnp = this.is_some_and(|p| p.nnp) || (needs_nnp && sb.caps.no_new_privs != Some(false));
         out.push(if nnp {
             LayerReport::full("no_new_privs", "on")
@@ -302,6 +240,65 @@ impl CapsPlan {
             LayerReport::not_requested("no_new_privs")
         });
         out
+    }
+
+    /// The capabilities and securebits layers for explicit sets `m`:
+    /// without CAP_SETPCAP the bounding set stays (partial).
+    fn sets_report(&self, m: &SetMasks) -> Vec<LayerReport> {
+        let req = format!(
+            "bounding {}; effective {}; permitted {}; inheritable {}; ambient {}",
+            cap_names(self.keep),
+            cap_names(m.effective),
+            cap_names(m.permitted),
+            cap_names(m.inheritable),
+            cap_names(m.ambient)
+        );
+        let caps = if self.privileged {
+            LayerReport::full("capabilities", req)
+        } else {
+            LayerReport {
+                layer: "capabilities".into(),
+                requested: req,
+                applied: "effective, permitted, inheritable, ambient set; bounding \
+                          set NOT dropped (no CAP_SETPCAP; no_new_privs set instead)"
+                    .into(),
+                enforcement: Enforcement::Partial,
+            }
+        };
+        // Explicit sets follow runc: securebits are left as they are.
+        vec![caps, LayerReport::not_requested("securebits")]
+    }
+
+    /// The capabilities and securebits layers for "drop all, keep some":
+    /// without CAP_SETPCAP the bounding set stays and securebits are not
+    /// locked.
+    fn drop_all_report(&self) -> Vec<LayerReport> {
+        let req = format!("drop all, keep {}", cap_names(self.keep));
+        if self.privileged {
+            return vec![
+                LayerReport::full(
+                    "capabilities",
+                    format!("{req} (bounding, effective, permitted, inheritable, ambient)"),
+                ),
+                LayerReport::full("securebits", format!("locked {LOCKED_SECUREBITS:#x}")),
+            ];
+        }
+        vec![
+            LayerReport {
+                layer: "capabilities".into(),
+                requested: req,
+                applied: "effective, permitted, inheritable, ambient cleared; bounding \
+                          set NOT dropped (no CAP_SETPCAP; no_new_privs set instead)"
+                    .into(),
+                enforcement: Enforcement::Partial,
+            },
+            LayerReport {
+                layer: "securebits".into(),
+                requested: format!("locked {LOCKED_SECUREBITS:#x}"),
+                applied: "not locked (no CAP_SETPCAP)".into(),
+                enforcement: Enforcement::NotEnforced,
+            },
+        ]
     }
 
     /// Before the uid switch, when it leaves uid 0: drop the bounding set
@@ -509,6 +506,20 @@ fn names_of(m: u64) -> String {
         .filter_map(|i| CAP_NAMES.get(i as usize).copied())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The names of the capabilities in `mask`, comma-separated ("none" for
+/// an empty mask), as the report shows them.
+fn cap_names(mask: u64) -> String {
+    let v: Vec<&str> = (0..64)
+        .filter(|i| mask & (1 << i) != 0)
+        .filter_map(|i| CAP_NAMES.get(i as usize).copied())
+        .collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(",")
+    }
 }
 
 /// The bounding mask and the other four of explicit `sets`, checked

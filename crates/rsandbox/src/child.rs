@@ -605,30 +605,8 @@ impl Child {
             return Ok(o);
         }
         self.kill_stragglers();
-        let w = sys::waitid(
-            sys::P_PIDFD,
-            self.pidfd.as_raw_fd() as libc::id_t,
-            libc::WEXITED,
-        )
-        .map_err(|e| Error::io("wait for the sandbox", None, e))?
-        .ok_or_else(|| {
-            Error::io(
-                "wait for the sandbox",
-                None,
-                std::io::ErrorKind::WouldBlock.into(),
-            )
-        })?;
-        let direct = match w.code {
-            libc::CLD_EXITED => ExitStatus::Exited(w.status),
-            _ => ExitStatus::Signaled(w.status),
-        };
-        // With a PID namespace the reaped process is the init; the payload's
-        // own status comes through the status pipe (absent if the init was
-        // killed, in which case the payload died with it by SIGKILL).
-        let status = match self.status_pipe.take() {
-            Some(p) => payload_status(&p, direct),
-            None => direct,
-        };
+        let w = self.wait_pidfd()?;
+        let status = self.payload_exit(&w);
         if let Some(cg) = &self.cgroup {
             // Nothing of the tree may outlive the payload without a PID
             // namespace either: the cgroup holds the stragglers.
@@ -700,16 +678,55 @@ impl Child {
             max_rss: usage.max_rss,
             cgroup,
             enforcement: self.enforcement.clone(),
-            violations: match self.egress.as_mut() {
-                Some(e) => {
-                    e.stop();
-                    e.snapshot()
-                }
-                None => Vec::new(),
-            },
+            violations: self.stop_egress(),
         };
         self.outcome = Some(outcome.clone());
         outcome
+    }
+
+    /// Block until the box's process (the init, with a PID namespace)
+    /// exits, through its pidfd so no other child of the caller is reaped.
+    fn wait_pidfd(&self) -> Result<sys::WaitResult> {
+        sys::waitid(
+            sys::P_PIDFD,
+            self.pidfd.as_raw_fd() as libc::id_t,
+            libc::WEXITED,
+        )
+        .map_err(|e| Error::io("wait for the sandbox", None, e))?
+        .ok_or_else(|| {
+            Error::io(
+                "wait for the sandbox",
+                None,
+                std::io::ErrorKind::WouldBlock.into(),
+            )
+        })
+    }
+
+    /// The payload's exit status. With a PID namespace the reaped process
+    /// is the init; the payload's own status comes through the status pipe
+    /// (absent if the init was killed, in which case the payload died with
+    /// it by SIGKILL).
+    fn payload_exit(&mut self, w: &sys::WaitResult) -> ExitStatus {
+        let direct = match w.code {
+            libc::CLD_EXITED => ExitStatus::Exited(w.status),
+            _ => ExitStatus::Signaled(w.status),
+        };
+        match self.status_pipe.take() {
+            Some(p) => payload_status(&p, direct),
+            None => direct,
+        }
+    }
+
+    /// Stop the egress gateway (the box is gone) and take every violation
+    /// it recorded, for the outcome.
+    fn stop_egress(&mut self) -> Vec<crate::egress::Violation> {
+        match self.egress.as_mut() {
+            Some(e) => {
+                e.stop();
+                e.snapshot()
+            }
+            None => Vec::new(),
+        }
     }
 
     /// Read stdout and stderr to the end (concurrently, so neither pipe can
@@ -727,54 +744,10 @@ impl Child {
         }
         let mut buf = vec![0u8; 64 * 1024];
         while !streams.is_empty() {
-            let mut pfds: Vec<libc::pollfd> = streams
-                .iter()
-                .map(|(r, _)| libc::pollfd {
-                    fd: r.as_raw_fd(),
-                    events: libc::POLLIN,
-                    revents: 0,
-                })
-                .collect();
-            let ms = match self.deadline() {
-                Some(d) => d.saturating_duration_since(Instant::now()).as_millis() as i32 + 1,
-                None => -1,
-            };
-            // SAFETY: pfds is a valid array of pollfd.
-            let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
-            if r < 0 {
-                let e = std::io::Error::last_os_error();
-                if e.kind() == std::io::ErrorKind::Interrupted {
-                    continue;
-                }
-                return Err(Error::io("poll the output pipes", None, e));
-            }
-            if r == 0 {
-                if let Some(d) = self.deadline() {
-                    if Instant::now() >= d {
-                        self.on_deadline()?;
-                    }
-                }
+            let Some(pfds) = self.poll_streams(&streams)? else {
                 continue;
-            }
-            let mut closed = Vec::new();
-            for (i, p) in pfds.iter().enumerate() {
-                if p.revents == 0 {
-                    continue;
-                }
-                let (reader, is_err) = &mut streams[i];
-                match reader.read(&mut buf) {
-                    Ok(0) => closed.push(i),
-                    Ok(n) => {
-                        let dst = if *is_err { &mut err } else { &mut out };
-                        dst.extend_from_slice(&buf[..n]);
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                    Err(e) => return Err(Error::io("read the output pipes", None, e)),
-                }
-            }
-            for i in closed.into_iter().rev() {
-                streams.remove(i);
-            }
+            };
+            read_ready(&mut streams, &pfds, &mut buf, &mut out, &mut err)?;
         }
         let outcome = self.wait()?;
         Ok(Output {
@@ -783,6 +756,77 @@ impl Child {
             stderr: err,
         })
     }
+
+    /// Poll the output pipes until one is ready (their pollfds, in the
+    /// order of `streams`). `None` to poll again: a signal interrupted the
+    /// poll, or the deadline passed and the box was killed (its pipes then
+    /// reach their end).
+    fn poll_streams(
+        &mut self,
+        streams: &[(PipeReader, bool)],
+    ) -> Result<Option<Vec<libc::pollfd>>> {
+        let mut pfds: Vec<libc::pollfd> = streams
+            .iter()
+            .map(|(r, _)| libc::pollfd {
+                fd: r.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        let ms = match self.deadline() {
+            Some(d) => d.saturating_duration_since(Instant::now()).as_millis() as i32 + 1,
+            None => -1,
+        };
+        // SAFETY: pfds is a valid array of pollfd.
+        let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, ms) };
+        if r < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                return Ok(None);
+            }
+            return Err(Error::io("poll the output pipes", None, e));
+        }
+        if r == 0 {
+            if let Some(d) = self.deadline() {
+                if Instant::now() >= d {
+                    self.on_deadline()?;
+                }
+            }
+            return Ok(None);
+        }
+        Ok(Some(pfds))
+    }
+}
+
+/// Read once from each ready pipe of `streams` into `out` or `err` (a
+/// stream's flag says stderr), and drop the pipes that reached their end.
+fn read_ready(
+    streams: &mut Vec<(PipeReader, bool)>,
+    pfds: &[libc::pollfd],
+    buf: &mut [u8],
+    out: &mut Vec<u8>,
+    err: &mut Vec<u8>,
+) -> Result<()> {
+    let mut closed = Vec::new();
+    for (i, p) in pfds.iter().enumerate() {
+        if p.revents == 0 {
+            continue;
+        }
+        let (reader, is_err) = &mut streams[i];
+        match reader.read(buf) {
+            Ok(0) => closed.push(i),
+            Ok(n) => {
+                let dst = if *is_err { &mut *err } else { &mut *out };
+                dst.extend_from_slice(&buf[..n]);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("read the output pipes", None, e)),
+        }
+    }
+    for i in closed.into_iter().rev() {
+        streams.remove(i);
+    }
+    Ok(())
 }
 
 /// The payload's status as the box's init reported it, checked against the

@@ -133,6 +133,77 @@ fn current(resource: Resource) -> Result<libc::rlimit> {
     Ok(cur)
 }
 
+/// The rlimits to set: the explicit ones, `RLIMIT_CORE` 0 unless given
+/// (a crashing payload should not write the host a core file), and the
+/// CPU-time limit as `RLIMIT_CPU` (soft = ceil(seconds), hard = soft + 1,
+/// so SIGXCPU comes before SIGKILL) unless an explicit one is lower.
+fn wanted(l: &Limits) -> Vec<Rlimit> {
+    let mut wanted: Vec<Rlimit> = l.rlimits.clone();
+    if !wanted.iter().any(|r| r.resource == Resource::Core) {
+        wanted.push(Rlimit {
+            resource: Resource::Core,
+            soft: 0,
+            hard: 0,
+        });
+    }
+    if let Some(d) = l.cpu_time {
+        let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+        match wanted.iter_mut().find(|r| r.resource == Resource::Cpu) {
+            Some(r) => {
+                r.soft = r.soft.min(secs);
+                r.hard = r.hard.min(secs + 1).max(r.soft);
+            }
+            None => wanted.push(Rlimit {
+                resource: Resource::Cpu,
+                soft: secs,
+                hard: secs + 1,
+            }),
+        }
+    }
+    wanted
+}
+
+/// `r` in the kernel's terms. Without CAP_SYS_RESOURCE a hard limit can
+/// only go down: raising it is an error when the caller asked for it
+/// (`explicit`), and is clamped to the current hard limit otherwise.
+fn raw_item(r: &Rlimit, explicit: bool, privileged: bool) -> Result<(u32, libc::rlimit)> {
+    let cur = current(r.resource)?;
+    let to_raw = |v: u64| {
+        if v == UNLIMITED {
+            libc::RLIM_INFINITY
+        } else {
+            v as libc::rlim_t
+        }
+    };
+    let (mut soft, mut hard) = (to_raw(r.soft), to_raw(r.hard));
+    if hard > cur.rlim_max && !privileged {
+        if explicit {
+            return Err(Error::Privilege {
+                privilege: "CAP_SYS_RESOURCE".into(),
+                action: format!(
+                    "raise the hard {} from {} to {}",
+                    r.resource.name(),
+                    fmt_rlim(cur.rlim_max),
+                    fmt_rlim(hard)
+                ),
+                fix: format!(
+                    "ask for at most {} (the caller's hard limit), or raise it \
+                     before starting the caller",
+                    fmt_rlim(cur.rlim_max)
+                ),
+            });
+        }
+        // Implicit (cpu_time_limit hard = soft + 1): clamp.
+        hard = cur.rlim_max;
+        soft = soft.min(hard);
+    }
+    let raw = libc::rlimit {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    Ok((r.resource.raw(), raw))
+}
+
 /// rlimits prepared for the child: a fixed list of (resource, values).
 #[derive(Debug)]
 pub(crate) struct RlimitPlan {
@@ -148,69 +219,11 @@ impl RlimitPlan {
     pub(crate) fn prepare(sb: &Sandbox) -> Result<Option<RlimitPlan>> {
         let l = &sb.limits;
         l.validate()?;
-        let mut wanted: Vec<Rlimit> = l.rlimits.clone();
-        if !wanted.iter().any(|r| r.resource == Resource::Core) {
-            wanted.push(Rlimit {
-                resource: Resource::Core,
-                soft: 0,
-                hard: 0,
-            });
-        }
-        if let Some(d) = l.cpu_time {
-            let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
-            match wanted.iter_mut().find(|r| r.resource == Resource::Cpu) {
-                Some(r) => {
-                    r.soft = r.soft.min(secs);
-                    r.hard = r.hard.min(secs + 1).max(r.soft);
-                }
-                None => wanted.push(Rlimit {
-                    resource: Resource::Cpu,
-                    soft: secs,
-                    hard: secs + 1,
-                }),
-            }
-        }
         let privileged = has_sys_resource();
-        let mut items = Vec::with_capacity(wanted.len());
-        for r in wanted {
-            let cur = current(r.resource)?;
-            let to_raw = |v: u64| {
-                if v == UNLIMITED {
-                    libc::RLIM_INFINITY
-                } else {
-                    v as libc::rlim_t
-                }
-            };
-            let (mut soft, mut hard) = (to_raw(r.soft), to_raw(r.hard));
-            if hard > cur.rlim_max && !privileged {
-                let explicit = l.rlimits.iter().any(|x| x.resource == r.resource);
-                if explicit {
-                    return Err(Error::Privilege {
-                        privilege: "CAP_SYS_RESOURCE".into(),
-                        action: format!(
-                            "raise the hard {} from {} to {}",
-                            r.resource.name(),
-                            fmt_rlim(cur.rlim_max),
-                            fmt_rlim(hard)
-                        ),
-                        fix: format!(
-                            "ask for at most {} (the caller's hard limit), or raise it \
-                             before starting the caller",
-                            fmt_rlim(cur.rlim_max)
-                        ),
-                    });
-                }
-                // Implicit (cpu_time_limit hard = soft + 1): clamp.
-                hard = cur.rlim_max;
-                soft = soft.min(hard);
-            }
-            items.push((
-                r.resource.raw(),
-                libc::rlimit {
-                    rlim_cur: soft,
-                    rlim_max: hard,
-                },
-            ));
+        let mut items = Vec::new();
+        for r in wanted(l) {
+            let explicit = l.rlimits.iter().any(|x| x.resource == r.resource);
+            items.push(raw_item(&r, explicit, privileged)?);
         }
         Ok(Some(RlimitPlan { items }))
     }

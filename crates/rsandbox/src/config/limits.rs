@@ -2,7 +2,7 @@
 //! other knobs), rlimits, wall-clock and CPU-time limits. Plain data and
 //! its checks; [`crate::cgroup`] and [`crate::limits`] enforce it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -280,32 +280,10 @@ impl Limits {
             }
         }
         if let Some(p) = self.pids {
-            if p == 0 {
-                return Err(Error::invalid(
-                    "pids_limit",
-                    "must be at least 1 (the payload itself is a process)",
-                ));
-            }
-            if p > i64::MAX as u64 {
-                return Err(Error::invalid("pids_limit", "too large"));
-            }
+            check_pids(p)?;
         }
         if let Some(c) = self.cpu {
-            if !c.is_finite() || c <= 0.0 {
-                return Err(Error::invalid(
-                    "cpu_limit",
-                    format!("{c} cores: must be a finite number greater than zero"),
-                ));
-            }
-            if cpu_quota_us(c) < 1000 {
-                return Err(Error::invalid(
-                    "cpu_limit",
-                    format!("{c} cores: the kernel needs at least 0.01 cores (1 ms per 100 ms)"),
-                ));
-            }
-            if c > 1_000_000.0 {
-                return Err(Error::invalid("cpu_limit", format!("{c} cores: too large")));
-            }
+            check_cpu(c)?;
         }
         if let Some(w) = self.cpu_weight {
             if !(1..=10_000).contains(&w) {
@@ -315,33 +293,81 @@ impl Limits {
                 ));
             }
         }
-        for r in &self.rlimits {
-            let field = format!("rlimit {}", r.resource.name());
-            if r.soft > r.hard {
-                return Err(Error::invalid(
-                    field,
-                    format!("soft limit {} is above hard limit {}", r.soft, r.hard),
-                ));
-            }
-            if r.soft == 0 && !r.resource.zero_ok() {
-                return Err(Error::invalid(
-                    field,
-                    "0 leaves the payload unable to run; use at least 1",
-                ));
-            }
-        }
+        self.rlimits.iter().try_for_each(check_rlimit)?;
         if let Some(p) = &self.cgroup_parent {
-            if p.as_os_str().is_empty() {
-                return Err(Error::invalid("cgroup_parent", "empty path"));
-            }
-            if p.components()
-                .any(|c| matches!(c, std::path::Component::ParentDir))
-            {
-                return Err(Error::invalid("cgroup_parent", "must not contain '..'"));
-            }
+            check_cgroup_parent(p)?;
         }
         Ok(())
     }
+}
+
+/// A pids limit counts the payload itself, and the kernel file takes an
+/// i64.
+fn check_pids(p: u64) -> Result<()> {
+    if p == 0 {
+        return Err(Error::invalid(
+            "pids_limit",
+            "must be at least 1 (the payload itself is a process)",
+        ));
+    }
+    if p > i64::MAX as u64 {
+        return Err(Error::invalid("pids_limit", "too large"));
+    }
+    Ok(())
+}
+
+/// A cpu limit in cores: finite, positive, at least the kernel's minimum
+/// quota (1 ms per 100 ms period) and not absurdly large.
+fn check_cpu(c: f64) -> Result<()> {
+    if !c.is_finite() || c <= 0.0 {
+        return Err(Error::invalid(
+            "cpu_limit",
+            format!("{c} cores: must be a finite number greater than zero"),
+        ));
+    }
+    if cpu_quota_us(c) < 1000 {
+        return Err(Error::invalid(
+            "cpu_limit",
+            format!("{c} cores: the kernel needs at least 0.01 cores (1 ms per 100 ms)"),
+        ));
+    }
+    if c > 1_000_000.0 {
+        return Err(Error::invalid("cpu_limit", format!("{c} cores: too large")));
+    }
+    Ok(())
+}
+
+/// An rlimit the kernel would take but that makes no sense: soft above
+/// hard, or 0 where the payload could not even start.
+fn check_rlimit(r: &Rlimit) -> Result<()> {
+    let field = format!("rlimit {}", r.resource.name());
+    if r.soft > r.hard {
+        return Err(Error::invalid(
+            field,
+            format!("soft limit {} is above hard limit {}", r.soft, r.hard),
+        ));
+    }
+    if r.soft == 0 && !r.resource.zero_ok() {
+        return Err(Error::invalid(
+            field,
+            "0 leaves the payload unable to run; use at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// The cgroup parent is a path below a cgroup root: it must name
+/// something, and `..` could climb out of the tree the box is given.
+fn check_cgroup_parent(p: &Path) -> Result<()> {
+    if p.as_os_str().is_empty() {
+        return Err(Error::invalid("cgroup_parent", "empty path"));
+    }
+    if p.components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(Error::invalid("cgroup_parent", "must not contain '..'"));
+    }
+    Ok(())
 }
 
 /// The cgroup part of [`Limits`], in the units the kernel files take.

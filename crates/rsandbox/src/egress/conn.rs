@@ -265,37 +265,62 @@ fn intercept(sh: &Shared, s: TcpStream, t: &Target, hello: &[u8], subs: &[Placeh
 /// absolute-form request (`GET http://host/...`).
 pub(crate) fn proxy(sh: &Arc<Shared>, mut s: TcpStream) {
     let _ = s.set_read_timeout(Some(HEAD_TIME * 3));
+    let (head, rest) = match read_head(&mut s) {
+        Ok(h) => h,
+        Err(Some(status)) => return answer(s, status),
+        Err(None) => return,
+    };
+    let _ = s.set_read_timeout(None);
+    if head.method == "CONNECT" {
+        return proxy_connect(sh, s, &head, rest);
+    }
+    proxy_http(sh, s, &head, rest)
+}
+
+/// The request head of a proxy connection and the bytes read past it.
+/// `Err` with the status to answer for a malformed or oversized head, or
+/// `None` when the client went away (or sent too slowly).
+fn read_head(s: &mut TcpStream) -> Result<(RequestHead, Vec<u8>), Option<&'static str>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 16 * 1024];
     let head = loop {
         if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
             match sniff::parse_head(&buf[..end + 4]) {
                 Some(h) => break h,
-                None => return answer(s, "400 Bad Request"),
+                None => return Err(Some("400 Bad Request")),
             }
         }
         if buf.len() > MAX_HEAD {
-            return answer(s, "431 Request Header Fields Too Large");
+            return Err(Some("431 Request Header Fields Too Large"));
         }
         match s.read(&mut chunk) {
-            Ok(0) | Err(_) => return,
+            Ok(0) | Err(_) => return Err(None),
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     };
-    let _ = s.set_read_timeout(None);
     let rest = buf[head.len..].to_vec();
-    if head.method == "CONNECT" {
-        let (host, port) = host_of(&head.target);
-        let Some(t) = proxy_target(sh, &host, port.unwrap_or(443), &head.target) else {
-            return answer(s, "403 Forbidden");
-        };
-        if s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-            .is_err()
-        {
-            return;
-        }
-        return serve(sh, s, t, rest);
+    Ok((head, rest))
+}
+
+/// `CONNECT host:port`: a tunnel, served like a captured connection once
+/// the target is allowed (port 443 unless given).
+fn proxy_connect(sh: &Arc<Shared>, mut s: TcpStream, head: &RequestHead, rest: Vec<u8>) {
+    let (host, port) = host_of(&head.target);
+    let Some(t) = proxy_target(sh, &host, port.unwrap_or(443), &head.target) else {
+        return answer(s, "403 Forbidden");
+    };
+    if s.write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        .is_err()
+    {
+        return;
     }
+    serve(sh, s, t, rest)
+}
+
+/// A plain-HTTP absolute-form request: forwarded with the path alone and
+/// the secrets swapped in, once the target is allowed and the Host header
+/// names the same host (the rules were checked against the URI's).
+fn proxy_http(sh: &Arc<Shared>, s: TcpStream, head: &RequestHead, rest: Vec<u8>) {
     let Some(rest_of_uri) = head.target.strip_prefix("http://") else {
         return answer(s, "400 Bad Request");
     };
@@ -318,7 +343,7 @@ pub(crate) fn proxy(sh: &Arc<Shared>, mut s: TcpStream) {
         }
     }
     let subs = secrets_for(sh, t.name.as_deref());
-    let mut first = rewrite(&head, path, &subs);
+    let mut first = rewrite(head, path, &subs);
     first.extend_from_slice(&rest);
     let Ok(mut up) = upstream(sh, &t) else {
         return answer(s, "502 Bad Gateway");

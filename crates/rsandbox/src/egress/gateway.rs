@@ -174,61 +174,18 @@ fn main_loop(sh: Arc<Shared>, conn: OwnedFd, pidfd: OwnedFd, stop: OwnedFd) {
     ];
     let mut udp = None;
     loop {
-        let mut pfds: Vec<libc::pollfd> = srcs
-            .iter()
-            .map(|(fd, _)| libc::pollfd {
-                fd: *fd,
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        // SAFETY: a valid array of pollfds.
-        let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, -1) };
-        if r < 0 {
-            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
-                continue;
-            }
+        let pfds = match poll_sources(&srcs) {
+            Ok(p) => p,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        };
+        let Some(pass) = serve_ready(&sh, &srcs, &pfds, udp.as_ref()) else {
             return;
-        }
-        let mut added = Vec::new();
-        let mut gone = Vec::new();
-        for (i, p) in pfds.iter().enumerate() {
-            if p.revents == 0 {
-                continue;
-            }
-            match &srcs[i].1 {
-                Source::Stop | Source::Ended => {
-                    // Answer what the box already asked, then stop.
-                    if let Some(u) = &udp {
-                        drain_dns(&sh, u);
-                    }
-                    return;
-                }
-                Source::Pair(c) => match recv_fds(c.as_raw_fd()) {
-                    Some((flag, fds)) => added.extend(box_sockets(&sh, flag, fds)),
-                    None => gone.push(i),
-                },
-                Source::Notify(l) => {
-                    if p.revents & libc::POLLIN == 0 {
-                        gone.push(i);
-                        continue;
-                    }
-                    match l.recv() {
-                        Ok(n) => on_notif(&sh, l, &n),
-                        Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::ENOENT)) => {}
-                        Err(_) => gone.push(i),
-                    }
-                }
-                Source::Dns(u) => {
-                    let _ = dns_one(&sh, u);
-                }
-                Source::Accept(l, kind) => accept_one(&sh, l, *kind),
-            }
-        }
-        for i in gone.into_iter().rev() {
+        };
+        for i in pass.gone.into_iter().rev() {
             srcs.remove(i);
         }
-        for s in added {
+        for s in pass.added {
             if let Source::Dns(u) = &s {
                 udp = u.try_clone().ok();
             }
@@ -241,6 +198,81 @@ fn main_loop(sh: Arc<Shared>, conn: OwnedFd, pidfd: OwnedFd, stop: OwnedFd) {
             srcs.push((fd, s));
         }
     }
+}
+
+/// Wait (without a timeout: the stop eventfd and the pidfd end it) until
+/// a source is readable; their pollfds, in the order of `srcs`.
+fn poll_sources(srcs: &[(RawFd, Source)]) -> io::Result<Vec<libc::pollfd>> {
+    let mut pfds: Vec<libc::pollfd> = srcs
+        .iter()
+        .map(|(fd, _)| libc::pollfd {
+            fd: *fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    // SAFETY: a valid array of pollfds.
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), pfds.len() as libc::nfds_t, -1) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(pfds)
+}
+
+/// What a pass over the ready sources changes in the poll set: sources
+/// the box's messages brought, and indices of sources that ended.
+struct Pass {
+    added: Vec<Source>,
+    gone: Vec<usize>,
+}
+
+/// Serve every ready source once. `None` when the gateway must stop (asked
+/// to, or the box ended), after answering the DNS queries already sent
+/// on `udp`.
+fn serve_ready(
+    sh: &Arc<Shared>,
+    srcs: &[(RawFd, Source)],
+    pfds: &[libc::pollfd],
+    udp: Option<&UdpSocket>,
+) -> Option<Pass> {
+    let mut pass = Pass {
+        added: Vec::new(),
+        gone: Vec::new(),
+    };
+    for (i, p) in pfds.iter().enumerate() {
+        if p.revents == 0 {
+            continue;
+        }
+        match &srcs[i].1 {
+            Source::Stop | Source::Ended => {
+                // Answer what the box already asked, then stop.
+                if let Some(u) = udp {
+                    drain_dns(sh, u);
+                }
+                return None;
+            }
+            Source::Pair(c) => match recv_fds(c.as_raw_fd()) {
+                Some((flag, fds)) => pass.added.extend(box_sockets(sh, flag, fds)),
+                None => pass.gone.push(i),
+            },
+            Source::Notify(l) => {
+                if p.revents & libc::POLLIN == 0 {
+                    pass.gone.push(i);
+                    continue;
+                }
+                match l.recv() {
+                    Ok(n) => on_notif(sh, l, &n),
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::EINTR | libc::ENOENT)) => {}
+                    Err(_) => pass.gone.push(i),
+                }
+            }
+            Source::Dns(u) => {
+                let _ = dns_one(sh, u);
+            }
+            Source::Accept(l, kind) => accept_one(sh, l, *kind),
+        }
+    }
+    Some(pass)
 }
 
 /// The sources a message on the socket pair brings: the box's sockets
@@ -428,10 +460,13 @@ fn sockopt(fd: RawFd, level: libc::c_int, opt: libc::c_int) -> Option<libc::c_in
     (r == 0).then_some(v)
 }
 
-fn on_notif(sh: &Arc<Shared>, l: &Listener, n: &Notif) {
+/// The destination address a trapped connect/sendto/sendmsg/sendmmsg
+/// names, read from the box's memory (at most 128 bytes); `None` when
+/// unreadable or for another call.
+fn notif_dest(n: &Notif) -> Option<Vec<u8>> {
     let a = n.data.args;
     let nr = n.data.nr as libc::c_long;
-    let dest = if nr == libc::SYS_connect {
+    if nr == libc::SYS_connect {
         notify::read_mem(n.pid, a[1], (a[2] as usize).min(128)).ok()
     } else if nr == libc::SYS_sendto {
         notify::read_mem(n.pid, a[4], (a[5] as usize).min(128)).ok()
@@ -441,7 +476,24 @@ fn on_notif(sh: &Arc<Shared>, l: &Listener, n: &Notif) {
         mmsg_name(n.pid, a[1], a[2])
     } else {
         None
-    };
+    }
+}
+
+/// Whether `fd` is a TCP socket (the only kind the gateway relays).
+fn is_tcp(fd: RawFd) -> bool {
+    let ty = sockopt(fd, libc::SOL_SOCKET, libc::SO_TYPE);
+    let proto = sockopt(fd, libc::SOL_SOCKET, libc::SO_PROTOCOL);
+    ty == Some(libc::SOCK_STREAM) && proto == Some(libc::IPPROTO_TCP)
+}
+
+/// A trapped connect or send of the box to an address outside it: a TCP
+/// connect the rules allow is captured (relayed by the gateway), anything
+/// else is refused and recorded; loopback and what cannot be read run as
+/// asked.
+fn on_notif(sh: &Arc<Shared>, l: &Listener, n: &Notif) {
+    let a = n.data.args;
+    let nr = n.data.nr as libc::c_long;
+    let dest = notif_dest(n);
     // Unreadable, not IP, or loopback: let it run. Nothing but the box's
     // loopback is routable, so the kernel can only fail the rest.
     let Some(dest) = dest.as_deref().and_then(parse_sockaddr) else {
@@ -459,9 +511,7 @@ fn on_notif(sh: &Arc<Shared>, l: &Listener, n: &Notif) {
         return;
     }
     let tid = Some(n.pid);
-    let ty = sockopt(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_TYPE);
-    let proto = sockopt(sock.as_raw_fd(), libc::SOL_SOCKET, libc::SO_PROTOCOL);
-    let tcp = ty == Some(libc::SOCK_STREAM) && proto == Some(libc::IPPROTO_TCP);
+    let tcp = is_tcp(sock.as_raw_fd());
     if tcp && nr != libc::SYS_connect {
         // An address on a connected TCP socket is ignored by the kernel;
         // on an unconnected one it is TCP Fast Open, which goes through

@@ -281,6 +281,62 @@ fn write(dir: &Path, name: &str, data: &[u8]) -> Result<PathBuf> {
     Ok(p)
 }
 
+/// A fresh random placeholder for each secret: the box sees only these,
+/// the gateway swaps in the real value on the way out.
+fn placeholders(policy: &EgressPolicy) -> Vec<Placeholder> {
+    policy
+        .secrets
+        .iter()
+        .map(|s| Placeholder {
+            env: s.env.clone(),
+            placeholder: placeholder(),
+            host: policy::normalize_name(&s.host).unwrap_or_default(),
+            header: s.header.clone(),
+            value: s.value.clone(),
+        })
+        .collect()
+}
+
+/// `bx` with the box's own CA bundle plus the gateway's CA mounted over
+/// it, and the usual variables naming it, so clients in the box trust the
+/// gateway's certificates (validated: the view has a bundle).
+fn with_ca_bundle(sb: &Sandbox, bx: Sandbox, ca: &tls::BoxCa, dir: &Path) -> Result<Sandbox> {
+    let at = box_bundle(sb).unwrap_or_else(|| PathBuf::from(tls::SYSTEM_BUNDLES[0]));
+    let mut bundle = std::fs::read(host_path(sb, &at)).unwrap_or_default();
+    bundle.extend_from_slice(b"\n");
+    bundle.extend_from_slice(ca.pem().as_bytes());
+    let b = write(dir, "ca-bundle.pem", &bundle)?;
+    let mut bx = bx.ro_bind(b, &at);
+    for var in [
+        "SSL_CERT_FILE",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+    ] {
+        bx = bx.env(var, at.to_string_lossy().into_owned());
+    }
+    Ok(bx)
+}
+
+/// `bx` with the secrets' placeholders in its environment and, when the
+/// policy asks, the proxy variables pointing at the gateway (loopback
+/// itself excepted).
+fn with_env(mut bx: Sandbox, policy: &EgressPolicy, secrets: &[Placeholder]) -> Sandbox {
+    for s in secrets {
+        bx = bx.env(s.env.clone(), s.placeholder.clone());
+    }
+    if policy.proxy_env {
+        let url = format!("http://127.0.0.1:{}", policy.proxy_port);
+        for var in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
+            bx = bx.env(var, url.clone());
+        }
+        for var in ["NO_PROXY", "no_proxy"] {
+            bx = bx.env(var, "localhost,127.0.0.1,::1");
+        }
+    }
+    bx
+}
+
 impl EgressPlan {
     /// Validate and prepare; `None` without an egress policy.
     pub(crate) fn prepare(sb: &Sandbox) -> Result<Option<EgressPlan>> {
@@ -289,17 +345,7 @@ impl EgressPlan {
         };
         validate(sb)?;
         let rules = policy.compile()?;
-        let secrets: Vec<Placeholder> = policy
-            .secrets
-            .iter()
-            .map(|s| Placeholder {
-                env: s.env.clone(),
-                placeholder: placeholder(),
-                host: policy::normalize_name(&s.host).unwrap_or_default(),
-                header: s.header.clone(),
-                value: s.value.clone(),
-            })
-            .collect();
+        let secrets = placeholders(policy);
         let ca = if secrets.is_empty() {
             None
         } else {
@@ -331,36 +377,9 @@ impl EgressPlan {
             bx = bx.ro_bind(resolv, conf);
         }
         if let Some(ca) = &ca {
-            // Validated: the view has one. The box's own bundle plus its CA,
-            // mounted over it.
-            let at = box_bundle(sb).unwrap_or_else(|| PathBuf::from(tls::SYSTEM_BUNDLES[0]));
-            let mut bundle = std::fs::read(host_path(sb, &at)).unwrap_or_default();
-            bundle.extend_from_slice(b"\n");
-            bundle.extend_from_slice(ca.pem().as_bytes());
-            let b = write(&plan.dir, "ca-bundle.pem", &bundle)?;
-            bx = bx.ro_bind(b, &at);
-            for var in [
-                "SSL_CERT_FILE",
-                "REQUESTS_CA_BUNDLE",
-                "CURL_CA_BUNDLE",
-                "NODE_EXTRA_CA_CERTS",
-            ] {
-                bx = bx.env(var, at.to_string_lossy().into_owned());
-            }
+            bx = with_ca_bundle(sb, bx, ca, &plan.dir)?;
         }
-        for s in &secrets {
-            bx = bx.env(s.env.clone(), s.placeholder.clone());
-        }
-        if policy.proxy_env {
-            let url = format!("http://127.0.0.1:{}", policy.proxy_port);
-            for var in ["HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"] {
-                bx = bx.env(var, url.clone());
-            }
-            for var in ["NO_PROXY", "no_proxy"] {
-                bx = bx.env(var, "localhost,127.0.0.1,::1");
-            }
-        }
-        plan.sandbox = bx;
+        plan.sandbox = with_env(bx, policy, &secrets);
         plan.shared = Arc::new(shared::Shared::new(rules, policy, secrets, ca));
         Ok(Some(plan))
     }

@@ -601,19 +601,7 @@ impl MountPlan {
                 readonly,
                 recursive,
                 nodev,
-            } => {
-                let mut set = MOUNT_ATTR_NOSUID;
-                if *readonly {
-                    set |= MOUNT_ATTR_RDONLY;
-                }
-                if *nodev {
-                    set |= MOUNT_ATTR_NODEV;
-                }
-                // The source is a detached copy already (see detach_src).
-                let tree = src.raw();
-                ok(mount_setattr(tree, *recursive, set, 0))?;
-                ok(move_mount_fds(tree, dst.0))
-            }
+            } => bind(src.raw(), *recursive, *readonly, *nodev, &dst),
             Action::Fs {
                 fstype,
                 opts,
@@ -627,18 +615,7 @@ impl MountPlan {
                 dst.0,
             )),
             Action::Dir => Ok(()),
-            Action::Mask => {
-                let m = if is_dir(dst.0) {
-                    empty_dir()?
-                } else {
-                    clone_tree(
-                        self.null.raw(),
-                        false,
-                        MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
-                    )?
-                };
-                ok(move_mount_fds(m.0, dst.0))
-            }
+            Action::Mask => self.mask(&dst),
             Action::RemountRo => {
                 let tree = clone_tree(dst.0, true, MOUNT_ATTR_RDONLY)?;
                 ok(move_mount_fds(tree.0, dst.0))
@@ -656,6 +633,36 @@ impl MountPlan {
             Action::Symlink { .. } | Action::File { .. } | Action::Mknod { .. } => Ok(()),
         }
     }
+
+    /// Hide `dst`: an empty read-only directory over a directory, a
+    /// read-only copy of the prepared `/dev/null` over anything else.
+    fn mask(&self, dst: &Fd) -> R {
+        let m = if is_dir(dst.0) {
+            empty_dir()?
+        } else {
+            clone_tree(
+                self.null.raw(),
+                false,
+                MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC,
+            )?
+        };
+        ok(move_mount_fds(m.0, dst.0))
+    }
+}
+
+/// Attach the bind source `tree` (a detached copy already, see detach_src)
+/// on `dst`, nosuid always, read-only and nodev as asked: the attributes
+/// are set on the detached tree before it is attached.
+fn bind(tree: RawFd, recursive: bool, readonly: bool, nodev: bool, dst: &Fd) -> R {
+    let mut set = MOUNT_ATTR_NOSUID;
+    if readonly {
+        set |= MOUNT_ATTR_RDONLY;
+    }
+    if nodev {
+        set |= MOUNT_ATTR_NODEV;
+    }
+    ok(mount_setattr(tree, recursive, set, 0))?;
+    ok(move_mount_fds(tree, dst.0))
 }
 
 /// The slim template's shell entries: the mount points of the host's

@@ -520,6 +520,9 @@ fn tmpfs_opts(source: &str, size: u64, mode: &str) -> Vec<(CString, Option<CStri
     v
 }
 
+/// The ops of one mount step at `dst`, appended to `ops`. Each kind of
+/// step has its own small builder, so this match reads as the table of
+/// what every step becomes.
 fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Result<()> {
     match step {
         MountStep::Bind {
@@ -532,45 +535,19 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             size, source, mode, ..
         } => ops.push(tmpfs_op(dst, *size, source.as_deref(), *mode)),
         MountStep::Proc { .. } => proc_ops(dst, ops),
-        MountStep::Dev { .. } => {
-            dev_skeleton(dst, ops)?;
-            dev_mounts(dst, ops);
-            // Made read-only by the caller once the steps under `dst`
-            // (which may need to create mount points in it) are done.
-        }
+        MountStep::Dev { .. } => dev_ops(dst, ops)?,
         MountStep::Mqueue { .. } => ops.push(kernel_fs_op(dst, c"mqueue", 0)),
-        MountStep::Sysfs { .. } => {
-            ops.push(kernel_fs_op(dst, c"sysfs", MOUNT_ATTR_RDONLY));
-            masks(dst, super::sysfs::SYS_MASKED.iter(), ops);
-        }
-        MountStep::Dir { mode, .. } => {
-            let mut o = op(dst, Create::Dir, Action::Dir);
-            o.mode = *mode;
-            ops.push(o);
-        }
+        MountStep::Sysfs { .. } => sysfs_ops(dst, ops),
+        MountStep::Dir { mode, .. } => ops.push(dir_op(dst, *mode)),
         MountStep::Chmod { mode, .. } => {
             ops.push(op(dst, Create::No, Action::Chmod { mode: *mode }))
         }
-        MountStep::Symlink { target, .. } => ops.push(op(
-            dst,
-            Create::No,
-            Action::Symlink {
-                target: c(target.as_os_str().as_bytes()),
-            },
-        )),
+        MountStep::Symlink { target, .. } => ops.push(symlink_op(dst, target)),
         MountStep::File { data, .. } => {
             ops.push(op(dst, Create::No, Action::File { data: data.clone() }))
         }
         MountStep::Device { kind, .. } if user_ns && *kind != super::DeviceKind::Fifo => {
-            // mknod of a device is refused in a user namespace: the host's.
-            let fd = Src::new(step.kind(), dst)?;
-            let bind = Action::Bind {
-                src: fd,
-                readonly: false,
-                recursive: false,
-                nodev: false,
-            };
-            ops.push(op(dst, Create::File, bind));
+            ops.push(host_device_op(step.kind(), dst)?)
         }
         MountStep::Device {
             kind,
@@ -580,15 +557,12 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
             uid,
             gid,
             ..
-        } => ops.push(op(
+        } => ops.push(mknod_op(
             dst,
-            Create::No,
-            Action::Mknod {
-                mode: kind.type_bits() | mode,
-                dev: libc::makedev(*major, *minor),
-                uid: *uid,
-                gid: *gid,
-            },
+            kind.type_bits() | mode,
+            libc::makedev(*major, *minor),
+            *uid,
+            *gid,
         )),
         MountStep::Overlay {
             lowers,
@@ -606,6 +580,60 @@ fn compile(step: &MountStep, dst: &Path, user_ns: bool, ops: &mut Vec<Op>) -> Re
         MountStep::RemountRo { .. } => ops.push(op(dst, Create::No, Action::RemountRo)),
     }
     Ok(())
+}
+
+/// A minimal `/dev` at `dst`: its skeleton and mounts. Made read-only by
+/// the caller once the steps under `dst` (which may need to create mount
+/// points in it) are done.
+fn dev_ops(dst: &Path, ops: &mut Vec<Op>) -> Result<()> {
+    dev_skeleton(dst, ops)?;
+    dev_mounts(dst, ops);
+    Ok(())
+}
+
+/// A read-only sysfs at `dst` with Docker's masked paths hidden.
+fn sysfs_ops(dst: &Path, ops: &mut Vec<Op>) {
+    ops.push(kernel_fs_op(dst, c"sysfs", MOUNT_ATTR_RDONLY));
+    masks(dst, super::sysfs::SYS_MASKED.iter(), ops);
+}
+
+/// A directory made at `dst` (with `mode` when given).
+fn dir_op(dst: &Path, mode: Option<u32>) -> Op {
+    let mut o = op(dst, Create::Dir, Action::Dir);
+    o.mode = mode;
+    o
+}
+
+/// A symlink at `dst` pointing to `target`, kept as a C string so the
+/// child can make it without allocating.
+fn symlink_op(dst: &Path, target: &Path) -> Op {
+    let target = c(target.as_os_str().as_bytes());
+    op(dst, Create::No, Action::Symlink { target })
+}
+
+/// A device node bound from the host's at `dst`: mknod of a device is
+/// refused in a user namespace, so the host's node is the only way in.
+fn host_device_op(field: &str, dst: &Path) -> Result<Op> {
+    let fd = Src::new(field, dst)?;
+    let bind = Action::Bind {
+        src: fd,
+        readonly: false,
+        recursive: false,
+        nodev: false,
+    };
+    Ok(op(dst, Create::File, bind))
+}
+
+/// A device node (or fifo) made with mknod at `dst`; `mode` holds the
+/// node's type bits and permissions.
+fn mknod_op(dst: &Path, mode: u32, dev: libc::dev_t, uid: u32, gid: u32) -> Op {
+    let node = Action::Mknod {
+        mode,
+        dev,
+        uid,
+        gid,
+    };
+    op(dst, Create::No, node)
 }
 
 /// A recursive bind of the host's `src` (a file or a directory).

@@ -226,54 +226,62 @@ fn servable(sb: &Sandbox) -> bool {
     if !sb.fs.steps.is_empty() && super::reveals_hidden(&sb.fs.steps, &super::hidden_host_paths()) {
         return false;
     }
-    sb.fs.steps.iter().all(|s| {
-        let Some(dst) = normalize(s.dst()) else {
-            return false;
-        };
-        let mut comps = dst.components().skip(1);
-        let top = comps.next().map(|c| c.as_os_str().to_owned());
-        let top_level = comps.next().is_none();
-        let host_srcs_absolute = match s {
-            MountStep::Bind { src, .. } => src.is_absolute(),
-            MountStep::Overlay {
-                lowers,
-                upper,
-                work,
-                ..
-            } => lowers
-                .iter()
-                .chain(upper.iter())
-                .chain(work.iter())
-                .all(|p| p.is_absolute()),
-            _ => true,
-        };
-        if !host_srcs_absolute {
-            return false;
-        }
-        match top {
-            // `/` itself: only remount_ro passes validation.
-            None => true,
-            Some(t) if t == "dev" => false,
-            Some(t) if top_level => {
-                // The per-box mount points: a step there mounts on the
-                // template's directory instead of the default.
-                let own = t == "tmp" || t == "run" || t == "proc";
-                own && match s {
-                    MountStep::Bind { src, .. } => std::fs::metadata(src).is_ok_and(|m| m.is_dir()),
-                    MountStep::Tmpfs { .. }
-                    | MountStep::Proc { .. }
-                    | MountStep::Overlay { .. }
-                    | MountStep::Mqueue { .. }
-                    | MountStep::Sysfs { .. }
-                    | MountStep::Dir { .. }
-                    | MountStep::Mask { .. }
-                    | MountStep::RemountRo { .. } => true,
-                    _ => false,
-                }
+    sb.fs.steps.iter().all(step_servable)
+}
+
+/// Whether one step leaves the template's shared part alone: its host
+/// sources absolute, nothing under
+/// `/dev`, and at the top level only the per-box mount points, where a
+/// step mounts on the template's directory instead of the default.
+fn step_servable(s: &MountStep) -> bool {
+    let Some(dst) = normalize(s.dst()) else {
+        return false;
+    };
+    let mut comps = dst.components().skip(1);
+    let top = comps.next().map(|c| c.as_os_str().to_owned());
+    let top_level = comps.next().is_none();
+    if !host_srcs_absolute(s) {
+        return false;
+    }
+    match top {
+        // `/` itself: only remount_ro passes validation.
+        None => true,
+        Some(t) if t == "dev" => false,
+        Some(t) if top_level => {
+            let own = t == "tmp" || t == "run" || t == "proc";
+            own && match s {
+                MountStep::Bind { src, .. } => std::fs::metadata(src).is_ok_and(|m| m.is_dir()),
+                MountStep::Tmpfs { .. }
+                | MountStep::Proc { .. }
+                | MountStep::Overlay { .. }
+                | MountStep::Mqueue { .. }
+                | MountStep::Sysfs { .. }
+                | MountStep::Dir { .. }
+                | MountStep::Mask { .. }
+                | MountStep::RemountRo { .. } => true,
+                _ => false,
             }
-            Some(_) => true,
         }
-    })
+        Some(_) => true,
+    }
+}
+
+/// Whether every host path a bind or overlay step reads is absolute.
+fn host_srcs_absolute(s: &MountStep) -> bool {
+    match s {
+        MountStep::Bind { src, .. } => src.is_absolute(),
+        MountStep::Overlay {
+            lowers,
+            upper,
+            work,
+            ..
+        } => lowers
+            .iter()
+            .chain(upper.iter())
+            .chain(work.iter())
+            .all(|p| p.is_absolute()),
+        _ => true,
+    }
 }
 
 /// What makes a template's view inside the template's own new mount

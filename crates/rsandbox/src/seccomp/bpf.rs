@@ -279,8 +279,45 @@ pub(crate) fn filter(
     rules: &[(u32, Vec<NrRule>)],
 ) -> Result<Vec<libc::sock_filter>> {
     let mut a = Asm::new();
-    let dispatch = a.label();
+    arch_check(&mut a, audit, x32);
 
+    // One `ret` per action, shared by the default, the newer numbers and
+    // every number whose only rule is unconditional; other numbers get a
+    // block of their own.
+    let mut rets = SharedRets::default();
+    let default_l = rets.label(&mut a, default);
+    let mut targets = Vec::with_capacity(rules.len());
+    let mut blocks = Vec::new();
+    for (i, (_, rs)) in rules.iter().enumerate() {
+        match rs.as_slice() {
+            [only] if only.conds.is_empty() => targets.push(rets.label(&mut a, only.action)),
+            _ => {
+                let l = a.label();
+                targets.push(l);
+                blocks.push((i, l));
+            }
+        }
+    }
+    let newer = newer.map(|(above, act)| (above, rets.label(&mut a, act)));
+    let (starts, tgts) = intervals(rules, &targets, default_l, newer);
+    search(&mut a, &starts, &tgts);
+
+    for &(act, l) in &rets.0 {
+        a.bind(l);
+        a.ret(act);
+    }
+    for (i, l) in blocks {
+        a.bind(l);
+        rule_block(&mut a, &rules[i].1, default);
+    }
+    a.finish()
+}
+
+/// The filter's head: kill a call made under another architecture (its
+/// numbers mean other syscalls), and x32 calls where they exist; then load
+/// the syscall number for the search.
+fn arch_check(a: &mut Asm, audit: u32, x32: bool) {
+    let dispatch = a.label();
     a.ld(OFF_ARCH);
     a.jmp(BPF_JEQ_K, audit, Tgt::Label(dispatch), Tgt::Next);
     a.ret(Action::KillProcess);
@@ -295,60 +332,44 @@ pub(crate) fn filter(
         a.ret(Action::KillProcess);
         a.bind(native);
     }
+}
 
-    // One `ret` per action, shared by the default, the newer numbers and
-    // every number whose only rule is unconditional; other numbers get a
-    // block of their own.
-    let mut shared: Vec<(Action, usize)> = Vec::new();
-    let mut ret_of = |a: &mut Asm, act: Action| -> usize {
-        match shared.iter().find(|(x, _)| *x == act) {
+/// The shared `ret` labels, one per action, in the order first asked for.
+#[derive(Default)]
+struct SharedRets(Vec<(Action, usize)>);
+
+impl SharedRets {
+    /// The label of `act`'s shared `ret`, made on first use.
+    fn label(&mut self, a: &mut Asm, act: Action) -> usize {
+        match self.0.iter().find(|(x, _)| *x == act) {
             Some(&(_, l)) => l,
             None => {
                 let l = a.label();
-                shared.push((act, l));
+                self.0.push((act, l));
                 l
             }
         }
-    };
-    let default_l = ret_of(&mut a, default);
-    let mut targets = Vec::with_capacity(rules.len());
-    let mut blocks = Vec::new();
-    for (i, (_, rs)) in rules.iter().enumerate() {
-        match rs.as_slice() {
-            [only] if only.conds.is_empty() => targets.push(ret_of(&mut a, only.action)),
-            _ => {
-                let l = a.label();
-                targets.push(l);
-                blocks.push((i, l));
-            }
-        }
     }
-    let newer = newer.map(|(above, act)| (above, ret_of(&mut a, act)));
-    let (starts, tgts) = intervals(rules, &targets, default_l, newer);
-    search(&mut a, &starts, &tgts);
+}
 
-    for &(act, l) in &shared {
-        a.bind(l);
-        a.ret(act);
-    }
-    for (i, l) in blocks {
-        a.bind(l);
-        let mut sorted: Vec<&NrRule> = rules[i].1.iter().collect();
-        sorted.sort_by_key(|r| restrictiveness(r.action));
-        for r in sorted {
-            let next = a.label();
-            for c in &r.conds {
-                cond(&mut a, c, next);
-            }
-            a.ret(r.action);
-            a.bind(next);
-            if r.conds.is_empty() {
-                break; // always matches: nothing after it can be reached
-            }
+/// One number's block: its rules tried most restrictive first (so the
+/// strictest matching rule wins whatever their order in the policy), then
+/// the default.
+fn rule_block(a: &mut Asm, rules: &[NrRule], default: Action) {
+    let mut sorted: Vec<&NrRule> = rules.iter().collect();
+    sorted.sort_by_key(|r| restrictiveness(r.action));
+    for r in sorted {
+        let next = a.label();
+        for c in &r.conds {
+            cond(a, c, next);
         }
-        a.ret(default);
+        a.ret(r.action);
+        a.bind(next);
+        if r.conds.is_empty() {
+            break; // always matches: nothing after it can be reached
+        }
     }
-    a.finish()
+    a.ret(default);
 }
 
 /// The whole number space as intervals: `starts[i]..starts[i + 1]` goes to

@@ -439,6 +439,23 @@ fn applies(field: &str, s: &Syscall, ctx: &Context) -> Result<bool> {
 /// Parse a profile into a policy, deciding its conditional entries
 /// against `ctx`.
 pub(crate) fn parse(json: &str, ctx: &Context) -> Result<SeccompPolicy> {
+    let p = read_profile(json)?;
+    architectures(&p)?;
+    for (i, f) in p.flags.as_deref().unwrap_or_default().iter().enumerate() {
+        if !FLAGS.contains(&f.as_str()) {
+            return Err(err(format!("flags[{i}]"), format!("unknown flag {f:?}")));
+        }
+    }
+    let mut policy = default_policy(&p)?;
+    for (i, s) in p.syscalls.iter().flatten().enumerate() {
+        add_entry(&mut policy, &format!("syscalls[{i}]"), s, ctx)?;
+    }
+    Ok(policy)
+}
+
+/// The profile's JSON, bounded in size (it comes from a bundle), without
+/// a notify listener: that needs a supervisor, which rsandbox does not run.
+fn read_profile(json: &str) -> Result<Profile> {
     if json.len() > MAX_PROFILE_BYTES {
         return Err(err(
             "size",
@@ -456,12 +473,12 @@ pub(crate) fn parse(json: &str, ctx: &Context) -> Result<SeccompPolicy> {
             "user notification needs a supervisor process, which rsandbox does not run",
         ));
     }
-    architectures(&p)?;
-    for (i, f) in p.flags.as_deref().unwrap_or_default().iter().enumerate() {
-        if !FLAGS.contains(&f.as_str()) {
-            return Err(err(format!("flags[{i}]"), format!("unknown flag {f:?}")));
-        }
-    }
+    Ok(p)
+}
+
+/// An empty policy with the profile's default action (EPERM when it
+/// refuses without an errno).
+fn default_policy(p: &Profile) -> Result<SeccompPolicy> {
     let default_errno = errno_of(
         "defaultErrnoRet",
         p.default_errno_ret,
@@ -476,64 +493,75 @@ pub(crate) fn parse(json: &str, ctx: &Context) -> Result<SeccompPolicy> {
     if !matches!(default_action, Action::Allow | Action::Log | Action::ENOSYS) {
         policy = policy.newer_syscalls(Action::ENOSYS);
     }
-    for (i, s) in p.syscalls.iter().flatten().enumerate() {
-        let field = format!("syscalls[{i}]");
-        let errno = errno_of(
-            &format!("{field}.errnoRet"),
-            s.errno_ret,
-            &format!("{field}.errno"),
-            s.errno.as_deref(),
-        )?;
-        let act = action(
-            &format!("{field}.action"),
-            &s.action,
-            errno,
-            libc::EPERM as u32,
-        )?;
-        let args = s
-            .args
-            .iter()
-            .flatten()
-            .enumerate()
-            .map(|(j, a)| arg(&format!("{field}.args[{j}]"), a))
-            .collect::<Result<Vec<_>>>()?;
-        let names: Vec<&String> = match (&s.names, &s.name) {
-            (Some(_), Some(_)) => {
-                return Err(err(
-                    format!("{field}.name"),
-                    "both name and names are given; use one of them",
-                ))
+    Ok(policy)
+}
+
+/// One `syscalls` entry (`field`) into `policy`: checked whole first, then
+/// added only if its conditions apply. Names this kernel's table does not
+/// know are skipped and listed (as runc does), not refused.
+fn add_entry(policy: &mut SeccompPolicy, field: &str, s: &Syscall, ctx: &Context) -> Result<()> {
+    let errno = errno_of(
+        &format!("{field}.errnoRet"),
+        s.errno_ret,
+        &format!("{field}.errno"),
+        s.errno.as_deref(),
+    )?;
+    let act = action(
+        &format!("{field}.action"),
+        &s.action,
+        errno,
+        libc::EPERM as u32,
+    )?;
+    let args = s
+        .args
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(j, a)| arg(&format!("{field}.args[{j}]"), a))
+        .collect::<Result<Vec<_>>>()?;
+    let names = entry_names(field, s)?;
+    if !applies(field, s, ctx)? {
+        return Ok(());
+    }
+    for n in names {
+        if !is_known_syscall(n) {
+            if !policy.skipped.contains(n) {
+                policy.skipped.push(n.clone());
             }
-            (Some(v), None) => v.iter().collect(),
-            (None, Some(n)) => vec![n],
-            (None, None) => Vec::new(),
-        };
-        if names.is_empty() {
-            return Err(err(format!("{field}.names"), "is empty"));
-        }
-        for (j, n) in names.iter().enumerate() {
-            if n.is_empty() {
-                return Err(err(format!("{field}.names[{j}]"), "is empty"));
-            }
-        }
-        if !applies(&field, s, ctx)? {
             continue;
         }
-        for n in names {
-            if !is_known_syscall(n) {
-                if !policy.skipped.contains(n) {
-                    policy.skipped.push(n.clone());
-                }
-                continue;
-            }
-            policy.push(Rule {
-                syscall: n.clone(),
-                action: act,
-                args: args.clone(),
-            });
+        policy.push(Rule {
+            syscall: n.clone(),
+            action: act,
+            args: args.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// The entry's syscall names (`names`, or the older single `name`), none
+/// of them empty.
+fn entry_names<'a>(field: &str, s: &'a Syscall) -> Result<Vec<&'a String>> {
+    let names: Vec<&String> = match (&s.names, &s.name) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                format!("{field}.name"),
+                "both name and names are given; use one of them",
+            ))
+        }
+        (Some(v), None) => v.iter().collect(),
+        (None, Some(n)) => vec![n],
+        (None, None) => Vec::new(),
+    };
+    if names.is_empty() {
+        return Err(err(format!("{field}.names"), "is empty"));
+    }
+    for (j, n) in names.iter().enumerate() {
+        if n.is_empty() {
+            return Err(err(format!("{field}.names[{j}]"), "is empty"));
         }
     }
-    Ok(policy)
+    Ok(names)
 }
 
 /// The sub-architectures a profile asks to filter, which the filter kills

@@ -273,20 +273,47 @@ unsafe fn clone_child(
     mut fds: ChildFds,
     cgroup: Option<IntoCgroup>,
 ) -> io::Result<Cloned> {
-    use std::sync::atomic::Ordering;
     // Born in a shared network namespace: this thread enters it for the
     // clone and leaves when `_net` drops (only in the parent: the child
     // never returns from child_main). See crate::netns.
-    // A spare one from the pool (crate::netpool) is entered the same way.
+    let _net = enter_net(plan)?;
+    let asked = cgroup.is_some();
+    // SAFETY: as the caller's: the plan and fds prepared for this child.
+    if let Some(cloned) = unsafe { try_clone3(plan, fds, cgroup)? } {
+        return Ok(cloned);
+    }
+    fds.release_late = routine::release_late(plan, asked, false);
+    // SAFETY: as the caller's.
+    unsafe { clone_legacy_child(plan, fds) }
+}
+
+/// Enter the box's shared network namespace, or a spare one from the pool
+/// (crate::netpool), for the clone: the guard leaves it when dropped.
+fn enter_net(plan: &Plan) -> io::Result<Option<crate::netns::Entered>> {
     let net_fd = match (&plan.ns.shared_net, &plan.ns.spare_net) {
         (Some(ns), _) => Some(ns.raw_fd()),
         (None, Some(fd)) => Some(std::os::fd::AsRawFd::as_raw_fd(fd)),
         (None, None) => None,
     };
-    let _net = match net_fd {
-        Some(fd) => Some(crate::netns::Entered::enter(fd)?),
-        None => None,
-    };
+    match net_fd {
+        Some(fd) => Ok(Some(crate::netns::Entered::enter(fd)?)),
+        None => Ok(None),
+    }
+}
+
+/// Clone with `clone3` (straight into the cgroup when asked). `None` when
+/// this kernel has no `clone3` (remembered in [`NO_CLONE3`]), so the
+/// caller falls back to the legacy clone.
+///
+/// # Safety
+/// As [`clone_child`]: `plan` and `fds` are the ones prepared for this
+/// child.
+unsafe fn try_clone3(
+    plan: &Plan,
+    mut fds: ChildFds,
+    cgroup: Option<IntoCgroup>,
+) -> io::Result<Option<Cloned>> {
+    use std::sync::atomic::Ordering;
     let mut pidfd: libc::c_int = -1;
     let asked = cgroup.is_some();
     let mut into = cgroup;
@@ -305,12 +332,12 @@ unsafe fn clone_child(
         // SAFETY: the plan and fds are the ones prepared for this child.
         match unsafe { clone3_child(plan, fds, &mut args) } {
             Ok((pid, shared_memory)) => {
-                return Ok(Cloned {
+                return Ok(Some(Cloned {
                     pid,
                     pidfd,
                     into_cgroup: into.is_some(),
                     shared_memory,
-                })
+                }))
             }
             Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
                 NO_CLONE3.store(true, Ordering::Relaxed);
@@ -322,7 +349,17 @@ unsafe fn clone_child(
             Err(e) => return Err(e),
         }
     }
-    fds.release_late = routine::release_late(plan, asked, false);
+    Ok(None)
+}
+
+/// Clone with the legacy `clone` (kernels before 5.3), which stores the
+/// pidfd through `parent_tid`; the child runs the pre-exec routine.
+///
+/// # Safety
+/// As [`clone_child`]: `plan` and `fds` are the ones prepared for this
+/// child.
+unsafe fn clone_legacy_child(plan: &Plan, fds: ChildFds) -> io::Result<Cloned> {
+    let mut pidfd: libc::c_int = -1;
     // SAFETY: as above; legacy clone stores the pidfd through parent_tid.
     match unsafe { sys::clone_legacy(plan.ns.clone_flags | sys::CLONE_PIDFD, &mut pidfd) }? {
         // SAFETY: as above: the freshly cloned child.

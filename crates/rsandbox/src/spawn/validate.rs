@@ -214,60 +214,79 @@ fn ids(sb: &Sandbox) -> Result<()> {
     if user_ns {
         // SAFETY: trivial getters.
         let (euid, egid) = unsafe { (libc::geteuid(), libc::getegid()) };
-        let can_setuid = has_effective_cap(CAP_SETUID);
-        let can_setgid = has_effective_cap(CAP_SETGID);
-        if !sb.uid_map.is_empty() && !can_setuid && !idmap::is_self_only(&sb.uid_map, euid) {
-            return Err(Error::Privilege {
-                privilege: "CAP_SETUID".into(),
-                action: "map uids other than your own into the user namespace".into(),
-                fix: format!("run as root, or map only your own uid ({euid}) with a count of 1"),
-            });
-        }
-        if !sb.gid_map.is_empty() && !can_setgid && !idmap::is_self_only(&sb.gid_map, egid) {
-            return Err(Error::Privilege {
-                privilege: "CAP_SETGID".into(),
-                action: "map gids other than your own into the user namespace".into(),
-                fix: format!("run as root, or map only your own gid ({egid}) with a count of 1"),
-            });
-        }
-        // Supplementary groups are ids of the box: each must be mapped (the
-        // default map holds the box's gid alone), or setgroups fails in the
-        // child.
-        let default_gmap = [IdMap::new(sb.gid.unwrap_or(egid), egid, 1)];
-        let gmap: &[IdMap] = if sb.gid_map.is_empty() {
-            &default_gmap
-        } else {
-            &sb.gid_map
-        };
-        if let Some(g) = sb.groups.iter().find(|g| !idmap::maps_inside(gmap, **g)) {
-            let why = if sb.identity == crate::identity::BoxIdentity::Unprivileged && euid == 0 {
-                "; the unprivileged identity (strict()) maps only the box's own gid: \
-                 add host_identity(), or gid_map lines for the groups"
-            } else {
-                ""
-            };
-            return Err(Error::invalid(
-                "groups",
-                format!("gid {g} is not mapped by the box's gid map{why}"),
-            ));
-        }
-        for (field, maps) in [("uid_map", &sb.uid_map), ("gid_map", &sb.gid_map)] {
-            if maps.iter().any(|m| m.count == 0) {
-                return Err(Error::invalid(field, "a map line has a count of 0"));
-            }
-            if maps.len() > 340 {
-                return Err(Error::invalid(
-                    field,
-                    "the kernel accepts at most 340 lines",
-                ));
-            }
-        }
+        maps_allowed(sb, euid, egid)?;
+        groups_mapped(sb, euid, egid)?;
+        map_lines(sb)?;
     } else if (sb.uid.is_some() || sb.gid.is_some()) && !has_effective_cap(CAP_SETUID) {
         return Err(Error::Privilege {
             privilege: "CAP_SETUID/CAP_SETGID".into(),
             action: "switch to another uid/gid without a user namespace".into(),
             fix: "add user_ns() to choose the ids seen inside the box, or run as root".into(),
         });
+    }
+    Ok(())
+}
+
+/// The kernel lets a caller without CAP_SETUID/CAP_SETGID map only its
+/// own id: say so before the child's map write fails.
+fn maps_allowed(sb: &Sandbox, euid: libc::uid_t, egid: libc::gid_t) -> Result<()> {
+    let can_setuid = has_effective_cap(CAP_SETUID);
+    let can_setgid = has_effective_cap(CAP_SETGID);
+    if !sb.uid_map.is_empty() && !can_setuid && !idmap::is_self_only(&sb.uid_map, euid) {
+        return Err(Error::Privilege {
+            privilege: "CAP_SETUID".into(),
+            action: "map uids other than your own into the user namespace".into(),
+            fix: format!("run as root, or map only your own uid ({euid}) with a count of 1"),
+        });
+    }
+    if !sb.gid_map.is_empty() && !can_setgid && !idmap::is_self_only(&sb.gid_map, egid) {
+        return Err(Error::Privilege {
+            privilege: "CAP_SETGID".into(),
+            action: "map gids other than your own into the user namespace".into(),
+            fix: format!("run as root, or map only your own gid ({egid}) with a count of 1"),
+        });
+    }
+    Ok(())
+}
+
+/// Supplementary groups are ids of the box: each must be mapped (the
+/// default map holds the box's gid alone), or setgroups fails in the
+/// child.
+fn groups_mapped(sb: &Sandbox, euid: libc::uid_t, egid: libc::gid_t) -> Result<()> {
+    let default_gmap = [IdMap::new(sb.gid.unwrap_or(egid), egid, 1)];
+    let gmap: &[IdMap] = if sb.gid_map.is_empty() {
+        &default_gmap
+    } else {
+        &sb.gid_map
+    };
+    if let Some(g) = sb.groups.iter().find(|g| !idmap::maps_inside(gmap, **g)) {
+        let why = if sb.identity == crate::identity::BoxIdentity::Unprivileged && euid == 0 {
+            "; the unprivileged identity (strict()) maps only the box's own gid: \
+             add host_identity(), or gid_map lines for the groups"
+        } else {
+            ""
+        };
+        return Err(Error::invalid(
+            "groups",
+            format!("gid {g} is not mapped by the box's gid map{why}"),
+        ));
+    }
+    Ok(())
+}
+
+/// Map lines the kernel would refuse at write time (in the child, too
+/// late for a typed error): a count of 0, more than 340 lines.
+fn map_lines(sb: &Sandbox) -> Result<()> {
+    for (field, maps) in [("uid_map", &sb.uid_map), ("gid_map", &sb.gid_map)] {
+        if maps.iter().any(|m| m.count == 0) {
+            return Err(Error::invalid(field, "a map line has a count of 0"));
+        }
+        if maps.len() > 340 {
+            return Err(Error::invalid(
+                field,
+                "the kernel accepts at most 340 lines",
+            ));
+        }
     }
     Ok(())
 }
