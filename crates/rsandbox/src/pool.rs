@@ -32,7 +32,7 @@ use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rsandbox_init::proto::command;
 
@@ -47,6 +47,12 @@ use crate::sandbox::Sandbox;
 /// Most boxes one pool keeps ready.
 pub const POOL_MAX: usize = 1024;
 
+/// How long the refill waits, after a warm box is released, for that box's
+/// outcome before it makes the replacement: making a box takes both cores
+/// of a small machine for milliseconds, which would slow the payload the
+/// caller is waiting for. A longer payload gets its replacement after this.
+const YIELD: Duration = Duration::from_millis(5);
+
 /// A box held at its command gate.
 struct Ready {
     child: Child,
@@ -58,6 +64,10 @@ struct Ready {
 #[derive(Default)]
 struct State {
     ready: VecDeque<Ready>,
+    /// Warm boxes released whose outcome is not out yet, and when the
+    /// last was released: the refill yields to them for a moment.
+    in_flight: usize,
+    released_at: Option<Instant>,
     stop: bool,
     /// The refill's last error (the pool then spawns directly).
     last_error: Option<String>,
@@ -73,6 +83,34 @@ struct Shared {
 impl Shared {
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// A warm box was released to its payload.
+    fn released(&self) {
+        let mut st = self.lock();
+        st.in_flight += 1;
+        st.released_at = Some(Instant::now());
+    }
+
+    /// How long the refill should still yield to released boxes: until
+    /// their outcomes are out, at most [`YIELD`] after the last release.
+    fn yield_left(st: &State) -> Option<Duration> {
+        let at = st.released_at.filter(|_| st.in_flight > 0)?;
+        YIELD.checked_sub(at.elapsed()).filter(|d| !d.is_zero())
+    }
+}
+
+/// What the pool's tail thread calls as each pooled box's outcome comes
+/// out: one box fewer in flight, and the refill told.
+fn outcome_out(shared: &Arc<Shared>) -> impl Fn() + Send + Sync + 'static {
+    let shared = Arc::downgrade(shared);
+    move || {
+        if let Some(sh) = shared.upgrade() {
+            let mut st = sh.lock();
+            st.in_flight = st.in_flight.saturating_sub(1);
+            drop(st);
+            sh.wake.notify_all();
+        }
     }
 }
 
@@ -116,6 +154,7 @@ impl Pool {
             wake: Condvar::new(),
         });
         shared.lock().ready.push_back(first);
+        let tails = Arc::new(Tails::start(outcome_out(&shared))?);
         let (sb2, sh2) = (sb.clone(), shared.clone());
         let refill = std::thread::Builder::new()
             .name("rsandbox-pool".into())
@@ -125,7 +164,7 @@ impl Pool {
             direct: sb.clone(),
             shared,
             refill: Some(refill),
-            tails: Arc::new(Tails::start()?),
+            tails,
         })
     }
 
@@ -144,6 +183,7 @@ impl Pool {
                 return Ok(child);
             };
             if send_all(&r.gate, &msg).is_ok() {
+                self.shared.released();
                 drop(r.gate);
                 r.child.released(layer(self.shared.target, true));
                 r.child.finish_ends_in(self.tails.clone());
@@ -308,6 +348,14 @@ fn refill_loop(sb: &Sandbox, shared: &Shared) {
         }
         if st.stop {
             return;
+        }
+        if let Some(left) = Shared::yield_left(&st) {
+            st = shared
+                .wake
+                .wait_timeout(st, left)
+                .unwrap_or_else(|p| p.into_inner())
+                .0;
+            continue;
         }
         drop(st);
         let made = make_box(sb);

@@ -41,15 +41,23 @@ impl Tail {
 }
 
 /// A thread that finishes [`Tail`]s in the order they come.
-#[derive(Debug)]
 pub(crate) struct Tails {
     queue: Mutex<Option<Sender<Tail>>>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    /// Told each time a box's outcome is out (a pool's refill waits for it).
+    on_outcome: Box<dyn Fn() + Send + Sync>,
+}
+
+impl std::fmt::Debug for Tails {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tails").finish_non_exhaustive()
+    }
 }
 
 impl Tails {
-    /// Start the thread (named `rsandbox-tails`).
-    pub(crate) fn start() -> Result<Tails> {
+    /// Start the thread (named `rsandbox-tails`); `on_outcome` is called
+    /// as each tail is handed over.
+    pub(crate) fn start(on_outcome: impl Fn() + Send + Sync + 'static) -> Result<Tails> {
         let (tx, rx) = channel::<Tail>();
         let thread = std::thread::Builder::new()
             .name("rsandbox-tails".into())
@@ -58,12 +66,14 @@ impl Tails {
         Ok(Tails {
             queue: Mutex::new(Some(tx)),
             thread: Mutex::new(Some(thread)),
+            on_outcome: Box::new(on_outcome),
         })
     }
 
     /// Finish `t` on the thread, or here once the thread is closed (a
     /// pooled Child waited after its pool was dropped).
     pub(crate) fn hand(&self, t: Tail) {
+        (self.on_outcome)();
         let rejected = match lock(&self.queue).as_ref() {
             Some(q) => q.send(t).err().map(|e| e.0),
             None => Some(t),
