@@ -2,7 +2,9 @@
 //! into `pool.spawn` (the gate released) and `wait` (exec, exit, reap):
 //! where the pooled spawn's time goes. Medians of N.
 //!
-//! `cargo run --release -p rsandbox-benches --example pool_steps -- 200`
+//! `cargo run --release -p rsandbox-benches --example pool_steps -- 200 [BOX]`
+//!
+//! `SETTLE_MS=N` waits N ms more once the pool is full, before each spawn.
 
 use std::time::{Duration, Instant};
 
@@ -12,16 +14,27 @@ use rsandbox_benches::*;
 const READY: usize = 4;
 
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(100);
+    let mut args = std::env::args().skip(1);
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(100);
+    // BOX: a bench name without "rsandbox " (`user+pid`, `strict`, ...);
+    // the strict box of the pool bench when absent.
+    let sb = match args.next() {
+        Some(which) => layers()
+            .into_iter()
+            .find(|(name, _)| name.strip_prefix("rsandbox ") == Some(which.as_str()))
+            .unwrap_or_else(|| panic!("no box named {which:?}"))
+            .1,
+        None => strict(),
+    };
     let cmd = rsandbox::Command::new(PAYLOAD);
-    let pool = strict().pool(READY).expect("make the pool");
+    let pool = sb.pool(READY).expect("make the pool");
     let (mut spawn, mut wait, mut cmd_t) = (Vec::new(), Vec::new(), Vec::new());
     for _ in 0..n {
         while pool.ready() < READY {
             std::thread::sleep(Duration::from_millis(1));
+        }
+        if let Some(ms) = std::env::var("SETTLE_MS").ok().and_then(|v| v.parse().ok()) {
+            std::thread::sleep(Duration::from_millis(ms));
         }
         let t = Instant::now();
         let mut c = pool.spawn(&cmd).expect("pooled spawn");
