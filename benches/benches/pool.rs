@@ -11,6 +11,11 @@
 //! iterations): the latency a caller that spawns less often than the
 //! refill sees.
 //!
+//! A pooled wait ends when the box's init reports the payload's end; the
+//! init's exit and the box's cgroup removal run on the pool's tail thread
+//! (see `rsandbox::pool`), which the timed loop does not wait for, as the
+//! caller does not.
+//!
 //! `cargo bench -p rsandbox-benches --bench pool`
 
 use std::process::Command;
