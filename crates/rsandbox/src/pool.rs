@@ -64,8 +64,8 @@ struct Ready {
 #[derive(Default)]
 struct State {
     ready: VecDeque<Ready>,
-    /// Warm boxes released whose outcome is not out yet, and when the
-    /// last was released: the refill yields to them for a moment.
+    /// Boxes running a payload whose outcome is not out yet, and when the
+    /// last started: the refill yields to them for a moment.
     in_flight: usize,
     released_at: Option<Instant>,
     stop: bool,
@@ -85,11 +85,19 @@ impl Shared {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A warm box was released to its payload.
-    fn released(&self) {
-        let mut st = self.lock();
+    /// A box of the pool (warm or spawned directly) is running its payload.
+    fn started(st: &mut State) {
         st.in_flight += 1;
         st.released_at = Some(Instant::now());
+    }
+
+    /// A released box's outcome is out (or the box never ran): one fewer
+    /// in flight, and the refill told.
+    fn settled(&self) {
+        let mut st = self.lock();
+        st.in_flight = st.in_flight.saturating_sub(1);
+        drop(st);
+        self.wake.notify_all();
     }
 
     /// How long the refill should still yield to released boxes: until
@@ -106,10 +114,7 @@ fn outcome_out(shared: &Arc<Shared>) -> impl Fn() + Send + Sync + 'static {
     let shared = Arc::downgrade(shared);
     move || {
         if let Some(sh) = shared.upgrade() {
-            let mut st = sh.lock();
-            st.in_flight = st.in_flight.saturating_sub(1);
-            drop(st);
-            sh.wake.notify_all();
+            sh.settled();
         }
     }
 }
@@ -180,10 +185,10 @@ impl Pool {
                 let mut child = self.direct.spawn(cmd)?;
                 child.released(layer(self.shared.target, false));
                 child.finish_ends_in(self.tails.clone());
+                Shared::started(&mut self.shared.lock());
                 return Ok(child);
             };
             if send_all(&r.gate, &msg).is_ok() {
-                self.shared.released();
                 drop(r.gate);
                 r.child.released(layer(self.shared.target, true));
                 r.child.finish_ends_in(self.tails.clone());
@@ -191,6 +196,7 @@ impl Pool {
             }
             // The box died while it waited (killed from outside, say):
             // reap it and take the next.
+            self.shared.settled();
             let _ = r.child.kill();
             let _ = r.child.wait();
         }
@@ -229,9 +235,13 @@ impl Pool {
         Ok(buf)
     }
 
+    /// A ready box, counted in flight (before the refill hears of it).
     fn take(&self) -> Option<Ready> {
         let mut st = self.shared.lock();
         let r = st.ready.pop_front();
+        if r.is_some() {
+            Shared::started(&mut st);
+        }
         drop(st);
         self.shared.wake.notify_all();
         r
