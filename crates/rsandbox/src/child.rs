@@ -613,6 +613,10 @@ impl Child {
             let _ = cg.kill_leftovers();
         }
         let outcome = self.conclude(status, Usage::of(&w.rusage));
+        if let Some(t) = &self.tails {
+            // A pooled box that ended without its init's report (killed).
+            t.outcome_out();
+        }
         if let Some(mut cg) = self.cgroup.take() {
             cg.remove()?;
         }

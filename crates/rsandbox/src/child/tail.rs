@@ -73,7 +73,7 @@ impl Tails {
     /// Finish `t` on the thread, or here once the thread is closed (a
     /// pooled Child waited after its pool was dropped).
     pub(crate) fn hand(&self, t: Tail) {
-        (self.on_outcome)();
+        self.outcome_out();
         let rejected = match lock(&self.queue).as_ref() {
             Some(q) => q.send(t).err().map(|e| e.0),
             None => Some(t),
@@ -81,6 +81,12 @@ impl Tails {
         if let Some(t) = rejected {
             t.finish();
         }
+    }
+
+    /// A box's outcome is out (handed over, or reaped in full by its
+    /// Child).
+    pub(crate) fn outcome_out(&self) {
+        (self.on_outcome)();
     }
 
     /// Finish what was handed so far, then stop the thread.
