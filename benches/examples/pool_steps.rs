@@ -19,11 +19,13 @@ fn main() {
     // BOX: a bench name without "rsandbox " (`user+pid`, `strict`, ...);
     // the strict box of the pool bench when absent.
     let sb = match args.next() {
-        Some(which) => layers()
-            .into_iter()
-            .find(|(name, _)| name.strip_prefix("rsandbox ") == Some(which.as_str()))
-            .unwrap_or_else(|| panic!("no box named {which:?}"))
-            .1,
+        Some(which) => {
+            layers()
+                .into_iter()
+                .find(|(name, _)| name.strip_prefix("rsandbox ") == Some(which.as_str()))
+                .unwrap_or_else(|| panic!("no box named {which:?}"))
+                .1
+        }
         None => strict(),
     };
     let cmd = rsandbox::Command::new(PAYLOAD);

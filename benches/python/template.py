@@ -117,12 +117,13 @@ def main():
     while pool.ready < 1 and time.time() < deadline:
         time.sleep(0.01)
     # The pooled box: this process's child whose tree is an init and the
-    # payload held at its gate (not the network-namespace pool's holders).
+    # payload held at its gate, both under the init's name (not the
+    # network-namespace pool's holders, nor the template box ending).
     comm = lambda p: open(f"/proc/{p}/comm").read().strip()
     boxes = [
         b
         for b in (tree(k) for k in children(os.getpid()) if comm(k) == "rsandbox-init")
-        if any(comm(p).startswith("memfd:rsandbox") for p in b[1:])
+        if len(b) == 2 and all(comm(p) == "rsandbox-init" for p in b)
     ]
     assert len(boxes) == 1, [[comm(p) for p in b] for b in boxes]
     pss = [smaps(p)["Pss"] for p in boxes[0]]

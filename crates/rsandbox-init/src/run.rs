@@ -62,6 +62,9 @@ pub unsafe fn main(sp: *const usize) -> ! {
     if sigfd < 0 {
         init_failed(ctl.err, init_detail::SIGNALFD, sigfd);
     }
+    // Named before the fork, so the payload cannot see pid 1 under the
+    // memfd's name however soon it runs (its exec renames it).
+    sys::prctl(sys::PR_SET_NAME, COMM.as_ptr() as usize);
     // SAFETY: a fork (no new stack, no shared memory): both sides go on with
     // their own copy of this small process.
     let pid = unsafe { sc(sys::CLONE, sys::SIGCHLD as usize, 0, 0, 0) };
@@ -78,6 +81,9 @@ pub unsafe fn main(sp: *const usize) -> ! {
     unsafe { wipe_args(argc, argv) };
     init_loop(pid as i32, ctl.status, sigfd as i32, ctl.connector)
 }
+
+/// The init's name (`comm`), NUL-terminated for `PR_SET_NAME`.
+const COMM: &[u8] = b"rsandbox-init\0";
 
 /// Report a failure of the init's own set-up and exit.
 fn init_failed(err: i32, detail: u32, neg_errno: isize) -> ! {
@@ -439,7 +445,7 @@ fn exec_failed_message(program: &[u8], neg_errno: isize) {
 
 /// After the fork: keep only the status pipe, the signalfd and the
 /// connector (the caller's pipes see EOF when the payload is done with
-/// them), name the process, drop every capability and filter itself.
+/// them), drop every capability and filter itself.
 fn shed(ctl: &Control, sigfd: i32) {
     let mut keep = [ctl.status, sigfd, ctl.connector];
     keep.sort_unstable();
@@ -454,7 +460,6 @@ fn shed(ctl: &Control, sigfd: i32) {
         lo = fd as u32 + 1;
     }
     sys::close_range(lo, u32::MAX);
-    sys::prctl(sys::PR_SET_NAME, proto::ARGV0.as_ptr() as usize);
     // Whoever reaps the init may have stopped reading the status pipe (an
     // OCI engine after `create`): the write must fail, not kill the init
     // before it exits with the payload's code.
