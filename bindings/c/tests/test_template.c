@@ -266,6 +266,18 @@ static void namespaced_forks(void) {
              SANDBOX_INVALID_ARGUMENT);
     CHECK_MSG("flags");
     CHECK(tpl == NULL, "template written on failure");
+    if (getuid() == 0) {
+        /* A root box that keeps CAP_SYS_ADMIN under the default profile:
+         * the profile relaxed for the forks' mounts would reach the host. */
+        sandbox_t *keeps = sandbox_new();
+        CHECK_OK(sandbox_seccomp_default(keeps));
+        CHECK_RC(sandbox_template_new_opts(keeps, argv, 2, 30000,
+                                           SANDBOX_TEMPLATE_FORK_NAMESPACES, &tpl),
+                 SANDBOX_INVALID_CONFIG);
+        CHECK_MSG("CAP_SYS_ADMIN");
+        CHECK(tpl == NULL, "template written on failure");
+        sandbox_free(keeps);
+    }
 
     CHECK_OK(sandbox_template_new_opts(sb, argv, 2, 30000, SANDBOX_TEMPLATE_FORK_NAMESPACES, &tpl));
     if (!tpl) {
