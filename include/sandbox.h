@@ -50,6 +50,14 @@
 #define SANDBOX_FORK_PIPE -1
 
 /**
+ * For `sandbox_template_new_opts`: every fork gets user, pid, mount (a
+ * fresh `/proc`), net, ipc and uts namespaces of its own, drops every
+ * capability and sets no_new_privs (Rust:
+ * `TemplateOptions::fork_namespaces`; see docs/template.md).
+ */
+#define SANDBOX_TEMPLATE_FORK_NAMESPACES 1
+
+/**
  * The result of every fallible `sandbox_*` call. The numbers are stable:
  * new codes are only ever added.
  *
@@ -1689,6 +1697,16 @@ enum sandbox_result_t sandbox_template_new(const struct sandbox_t *sb, const cha
  * milliseconds.
  */
 enum sandbox_result_t sandbox_template_new_timeout(const struct sandbox_t *sb, const char *const *argv, size_t argc, uint64_t ready_timeout_ms, struct sandbox_template_t **template_out);
+
+/**
+ * `sandbox_template_new_timeout` with `flags`, an OR of
+ * `SANDBOX_TEMPLATE_*` flags (0: as `sandbox_template_new_timeout`). An
+ * unknown bit is `SANDBOX_INVALID_ARGUMENT`, before anything is spawned.
+ * With `SANDBOX_TEMPLATE_FORK_NAMESPACES`, a root caller's box under the
+ * default seccomp profile that keeps `CAP_SYS_ADMIN` (no
+ * `sandbox_drop_caps`, no user namespace) is `SANDBOX_INVALID_CONFIG`.
+ */
+enum sandbox_result_t sandbox_template_new_opts(const struct sandbox_t *sb, const char *const *argv, size_t argc, uint64_t ready_timeout_ms, uint32_t flags, struct sandbox_template_t **template_out);
 
 /**
  * The template payload's pid in the caller's PID namespace; -1 when

@@ -268,6 +268,7 @@ class Sandbox:
         argv: _Argv,
         *,
         ready_timeout: _Seconds | None = None,
+        fork_namespaces: bool = False,
         stdin: _Stdio = None,
         stdout: _Stdio = None,
         stderr: _Stdio = None,

@@ -49,6 +49,14 @@ SCRIPT = textwrap.dedent(
     with tsb.template([sys.executable, "-S", "-c", serve]) as t:
         f = t.fork(6, stdout=rsandbox.PIPE)
         out["fork"] = [f.stdout.read().decode(), f.wait()]
+    nserve = ("import os, rsandbox\\n"
+              "arg = rsandbox.serve_forks()\\n"
+              "procs = [p for p in os.listdir('/proc') if p.isdigit()]\\n"
+              "print(os.getuid(), os.getpid(), os.getppid(), procs, flush=True)\\n"
+              "os._exit(arg)\\n")
+    with tsb.template([sys.executable, "-S", "-c", nserve], fork_namespaces=True) as t:
+        f = t.fork(3, stdout=rsandbox.PIPE)
+        out["nsfork"] = [f.stdout.read().decode(), f.wait()]
     print(json.dumps(out))
     """
 )
@@ -96,5 +104,7 @@ def test_as_nobody() -> None:
     # A warm pool and a template work rootless too.
     assert out["pool"] == ["65534\n2\nnb\n", 4]
     assert out["fork"] == ["65534 6\n", 6]
+    # A fork in namespaces of its own: pid 1, alone in its /proc.
+    assert out["nsfork"] == ["65534 1 0 ['1']\n", 3]
     # A cgroup limit needs a delegated cgroup: either it works, or it says why.
     assert out["memory"] == "ran" or out["memory"][0] == "SandboxPermissionError"

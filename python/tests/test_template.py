@@ -11,6 +11,7 @@ import os
 import sys
 import textwrap
 from collections.abc import Iterator
+from typing import Any
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,68 @@ def test_a_template_in_namespaces() -> None:
     # In the box's PID namespace: rsandbox's init is 1, the template 2.
     assert out["ppid"] == 2 and out["pid"] not in (1, 2)
     assert out["state"] == {"ready": "0.3", "words": ["a", "b"]}
+
+
+# Namespaced forks report who they are: pids they see, their namespaces.
+NS = ("net", "uts", "ipc", "mnt", "user", "pid")
+WHOAMI = textwrap.dedent(
+    """
+    import json, os, sys
+    import rsandbox
+
+    arg = rsandbox.serve_forks()
+    ns = {n: os.stat(f"/proc/self/ns/{n}").st_ino for n in %r}
+    print(json.dumps({"arg": arg, "pid": os.getpid(), "ppid": os.getppid(), "uid": os.getuid(),
+                      "procs": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+                      "ns": ns}))
+    sys.stdout.flush()
+    os._exit(0)
+    """
+    % (NS,)
+)
+
+
+def _whoami(t: rsandbox.Template, arg: int) -> dict[str, Any]:
+    with t.fork(arg, stdout=rsandbox.PIPE) as f:
+        assert f.stdout is not None
+        out: dict[str, Any] = json.loads(f.stdout.read())
+        assert f.wait(timeout=20) == 0
+    return out
+
+
+def test_namespaced_forks_see_only_themselves() -> None:
+    sb = rsandbox.Sandbox()
+    with sb.template([sys.executable, "-c", WHOAMI], fork_namespaces=True) as t:
+        a, b = _whoami(t, 1), _whoami(t, 2)
+        tpl = {n: os.stat(f"/proc/{t.pid}/ns/{n}").st_ino for n in NS}
+    for w, arg in ((a, 1), (b, 2)):
+        # pid 1 of its own pid namespace, its parent (the template) outside
+        # it, alone in its /proc; its uid mapped to itself.
+        assert (w["arg"], w["pid"], w["ppid"], w["procs"]) == (arg, 1, 0, [1]), w
+        assert w["uid"] == os.getuid()
+    # Every namespace differs from the template's and from the sibling's.
+    for n in NS:
+        assert a["ns"][n] != tpl[n], f"{n} shared with the template"
+        assert a["ns"][n] != b["ns"][n], f"{n} shared by two forks"
+    # Without the option a fork shares the template's namespaces.
+    with sb.template([sys.executable, "-c", WHOAMI]) as t:
+        c = _whoami(t, 3)
+        assert c["pid"] > 1 and c["ppid"] == t.pid
+        assert c["ns"]["net"] == os.stat(f"/proc/{t.pid}/ns/net").st_ino
+
+
+def test_namespaced_forks_of_a_root_box_keeping_cap_sys_admin_are_refused() -> None:
+    # The default seccomp profile relaxed for the forks' clone and mounts
+    # would reach the host's mount namespace from a box that keeps
+    # CAP_SYS_ADMIN: a typed error; with the caps dropped it works.
+    if os.getuid() != 0:
+        pytest.skip("a rootless box holds no CAP_SYS_ADMIN over the host")
+    sb = rsandbox.Sandbox().seccomp_default()
+    with pytest.raises(rsandbox.ConfigError) as e:
+        sb.template([sys.executable, "-c", WHOAMI], fork_namespaces=True)
+    assert e.value.field == "template: fork_namespaces"
+    with sb.drop_caps().template([sys.executable, "-c", WHOAMI], fork_namespaces=True) as t:
+        assert _whoami(t, 4)["pid"] == 1
 
 
 def test_bad_templates_raise_typed_errors() -> None:

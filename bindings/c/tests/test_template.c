@@ -5,14 +5,20 @@
  * Rust) each fork returns from it with the request's argument, its own
  * stdout, and an exit status the template reports. The caller side,
  * sandbox_template_* and sandbox_fork_*: this test binary, re-run in a box
- * with "--serve", is the template payload. Rootless: root and nobody. */
+ * with "--serve", is the template payload. Templates made with
+ * SANDBOX_TEMPLATE_FORK_NAMESPACES: each fork reports from inside that it
+ * is pid 1 alone in its /proc, in namespaces of its own. Rootless: root
+ * and nobody. */
 #define _GNU_SOURCE
 #include "check.h"
 
+#include <ctype.h>
+#include <dirent.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 enum { READY = 1, FORKED = 2, EXITED = 3 };
@@ -111,16 +117,46 @@ static void not_a_template(void) {
     CHECK_RC(sandbox_serve_forks(NULL), SANDBOX_NULL_PARAMETER);
 }
 
+/* The namespaces compared between a fork, its sibling and the template. */
+static const char *const NS[] = {"net", "uts", "ipc", "mnt", "user", "pid"};
+enum { N_NS = sizeof NS / sizeof NS[0], WHOAMI = 50 };
+
+/* Inode of /proc/<pid>/ns/<ns> ("self" for pid): 0 when unreadable. */
+static unsigned long ns_inode(const char *pid, const char *ns) {
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/%s/ns/%s", pid, ns);
+    return stat(path, &st) == 0 ? (unsigned long)st.st_ino : 0;
+}
+
+/* In a fork (argument WHOAMI): print "pid ppid procs" (the numeric entries
+ * of /proc) and the inode of each of its NS, on one line. */
+static void whoami(void) {
+    int procs = 0;
+    DIR *d = opendir("/proc");
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (isdigit((unsigned char)e->d_name[0])) procs++;
+    if (d) closedir(d);
+    printf("%d %d %d", (int)getpid(), (int)getppid(), procs);
+    for (int i = 0; i < N_NS; i++) printf(" %lu", ns_inode("self", NS[i]));
+    printf("\n");
+}
+
 /* The template payload (this binary run with "--serve"): set state, get
  * ready; each fork prints its argument and the state and exits with the
- * argument (100: sleeps to be killed). _exit: no atexit handlers (nor
- * LeakSanitizer) in a fork. */
+ * argument (100: sleeps to be killed; WHOAMI: prints whoami() and exits
+ * 0). _exit: no atexit handlers (nor LeakSanitizer) in a fork. */
 static int serve_main(void) {
     state = 42;
     uint64_t arg = 0;
     if (sandbox_serve_forks(&arg) != SANDBOX_OK) {
         fprintf(stderr, "serve: %s\n", sandbox_last_error_message());
         return 100;
+    }
+    if (arg == WHOAMI) {
+        whoami();
+        fflush(stdout);
+        _exit(0);
     }
     if (arg == 100) sleep(60);
     printf("fork %llu state %d\n", (unsigned long long)arg, state);
@@ -197,6 +233,85 @@ static void caller_side(void) {
     sandbox_free(sb);
 }
 
+/* What a WHOAMI fork of `tpl` reported: pid, ppid, /proc entries, NS inodes. */
+struct whoami { int pid, ppid, procs; unsigned long ns[N_NS]; };
+
+static struct whoami fork_whoami(sandbox_template_t *tpl) {
+    struct whoami w;
+    memset(&w, 0, sizeof w);
+    sandbox_fork_t *f = NULL;
+    CHECK_OK(sandbox_template_fork_stdio(tpl, WHOAMI, 0, SANDBOX_FORK_PIPE, 2, &f));
+    if (!f) return w;
+    char out[256];
+    read_all(sandbox_fork_stdout_fd(f), out, sizeof out);
+    int n = sscanf(out, "%d %d %d %lu %lu %lu %lu %lu %lu", &w.pid, &w.ppid, &w.procs,
+                   &w.ns[0], &w.ns[1], &w.ns[2], &w.ns[3], &w.ns[4], &w.ns[5]);
+    CHECK(n == 3 + N_NS, "fork printed \"%s\"", out);
+    int st = -1;
+    CHECK_OK(sandbox_fork_wait(f, &st));
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
+    sandbox_fork_free(f);
+    return w;
+}
+
+/* SANDBOX_TEMPLATE_FORK_NAMESPACES: each fork is pid 1 of its own pid
+ * namespace (its parent, the template, outside it), alone in its /proc,
+ * and every namespace differs from the template's and its sibling's. With
+ * no flag a fork shares the template's. Unknown flag bits are refused. */
+static void namespaced_forks(void) {
+    sandbox_t *sb = sandbox_new();
+    const char *argv[] = {self_path, "--serve"};
+    sandbox_template_t *tpl = NULL;
+    CHECK_RC(sandbox_template_new_opts(sb, argv, 2, 30000, 1u << 7, &tpl),
+             SANDBOX_INVALID_ARGUMENT);
+    CHECK_MSG("flags");
+    CHECK(tpl == NULL, "template written on failure");
+    if (getuid() == 0) {
+        /* A root box that keeps CAP_SYS_ADMIN under the default profile:
+         * the profile relaxed for the forks' mounts would reach the host. */
+        sandbox_t *keeps = sandbox_new();
+        CHECK_OK(sandbox_seccomp_default(keeps));
+        CHECK_RC(sandbox_template_new_opts(keeps, argv, 2, 30000,
+                                           SANDBOX_TEMPLATE_FORK_NAMESPACES, &tpl),
+                 SANDBOX_INVALID_CONFIG);
+        CHECK_MSG("CAP_SYS_ADMIN");
+        CHECK(tpl == NULL, "template written on failure");
+        sandbox_free(keeps);
+    }
+
+    CHECK_OK(sandbox_template_new_opts(sb, argv, 2, 30000, SANDBOX_TEMPLATE_FORK_NAMESPACES, &tpl));
+    if (!tpl) {
+        sandbox_free(sb);
+        return;
+    }
+    char tpid[16];
+    snprintf(tpid, sizeof tpid, "%d", sandbox_template_pid(tpl));
+    struct whoami a = fork_whoami(tpl), b = fork_whoami(tpl);
+    CHECK(a.pid == 1 && a.ppid == 0 && a.procs == 1, "pid %d ppid %d procs %d", a.pid, a.ppid,
+          a.procs);
+    CHECK(b.pid == 1 && b.ppid == 0 && b.procs == 1, "pid %d ppid %d procs %d", b.pid, b.ppid,
+          b.procs);
+    for (int i = 0; i < N_NS; i++) {
+        unsigned long t = ns_inode(tpid, NS[i]);
+        CHECK(t != 0 && a.ns[i] != 0 && a.ns[i] != t, "%s: fork %lu template %lu", NS[i],
+              a.ns[i], t);
+        CHECK(a.ns[i] != b.ns[i], "%s shared by two forks (%lu)", NS[i], a.ns[i]);
+    }
+    sandbox_template_free(tpl);
+
+    /* Flags 0: the fork shares the template's namespaces. */
+    tpl = NULL;
+    CHECK_OK(sandbox_template_new_opts(sb, argv, 2, 30000, 0, &tpl));
+    if (tpl) {
+        snprintf(tpid, sizeof tpid, "%d", sandbox_template_pid(tpl));
+        struct whoami p = fork_whoami(tpl);
+        CHECK(p.pid > 1 && p.procs > 1, "pid %d procs %d", p.pid, p.procs);
+        CHECK(p.ns[0] == ns_inode(tpid, "net"), "net %lu", p.ns[0]);
+        sandbox_template_free(tpl);
+    }
+    sandbox_free(sb);
+}
+
 static void caller_errors(void) {
     sandbox_t *sb = sandbox_new();
     sandbox_template_t *tpl = NULL;
@@ -240,5 +355,6 @@ int main(int argc, char **argv) {
     round_trip();
     caller_side();
     caller_errors();
+    namespaced_forks();
     return summary("test_template");
 }

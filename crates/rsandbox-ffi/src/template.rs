@@ -8,7 +8,7 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, IntoRawFd, OwnedFd};
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use rsandbox::template::{ForkedBox, Template};
+use rsandbox::template::{ForkedBox, Template, TemplateOptions};
 use rsandbox::Command;
 
 use crate::builder::sandbox_t;
@@ -98,15 +98,58 @@ pub extern "C" fn sandbox_template_new_timeout(
     ready_timeout_ms: u64,
     template_out: *mut *mut sandbox_template_t,
 ) -> sandbox_result_t {
+    sandbox_template_new_opts(sb, argv, argc, ready_timeout_ms, 0, template_out)
+}
+
+/// For `sandbox_template_new_opts`: every fork gets user, pid, mount (a
+/// fresh `/proc`), net, ipc and uts namespaces of its own, drops every
+/// capability and sets no_new_privs (Rust:
+/// `TemplateOptions::fork_namespaces`; see docs/template.md).
+pub const SANDBOX_TEMPLATE_FORK_NAMESPACES: u32 = 1;
+
+/// Every `SANDBOX_TEMPLATE_*` flag this version knows.
+const TEMPLATE_FLAGS: u32 = SANDBOX_TEMPLATE_FORK_NAMESPACES;
+
+/// `sandbox_template_new_timeout` with `flags`, an OR of
+/// `SANDBOX_TEMPLATE_*` flags (0: as `sandbox_template_new_timeout`). An
+/// unknown bit is `SANDBOX_INVALID_ARGUMENT`, before anything is spawned.
+/// With `SANDBOX_TEMPLATE_FORK_NAMESPACES`, a root caller's box under the
+/// default seccomp profile that keeps `CAP_SYS_ADMIN` (no
+/// `sandbox_drop_caps`, no user namespace) is `SANDBOX_INVALID_CONFIG`.
+#[no_mangle]
+pub extern "C" fn sandbox_template_new_opts(
+    sb: *const sandbox_t,
+    argv: *const *const c_char,
+    argc: usize,
+    ready_timeout_ms: u64,
+    flags: u32,
+    template_out: *mut *mut sandbox_template_t,
+) -> sandbox_result_t {
     guard(|| {
         let sb = as_ref(sb, "sb")?;
+        let opts = template_options(ready_timeout_ms, flags)?;
         let cmd = Command::from_argv(c_str_array(argv, argc, "argv")?);
         let out = out_ptr(template_out, "template_out")?;
-        let ready = Duration::from_millis(ready_timeout_ms);
-        let inner = sb.inner.template_timeout(&cmd, ready)?;
+        let inner = sb.inner.template_with(&cmd, &opts)?;
         write_out(out, Box::into_raw(Box::new(sandbox_template_t { inner })));
         Ok(())
     })
+}
+
+/// The Rust options for a ready wait and `SANDBOX_TEMPLATE_*` flags.
+fn template_options(ready_timeout_ms: u64, flags: u32) -> FfiResult<TemplateOptions> {
+    if flags & !TEMPLATE_FLAGS != 0 {
+        return Err(FfiError::arg(
+            "flags",
+            format!(
+                "{flags:#x} has bits no SANDBOX_TEMPLATE_* flag names ({:#x})",
+                flags & !TEMPLATE_FLAGS
+            ),
+        ));
+    }
+    Ok(TemplateOptions::new()
+        .ready_timeout(Duration::from_millis(ready_timeout_ms))
+        .fork_namespaces(flags & SANDBOX_TEMPLATE_FORK_NAMESPACES != 0))
 }
 
 /// The template payload's pid in the caller's PID namespace; -1 when

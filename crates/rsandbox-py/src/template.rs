@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use rsandbox::template::{ForkedBox, Template};
+use rsandbox::template::{ForkedBox, Template, TemplateOptions};
 use rsandbox::{Command, Stdio};
 
 use crate::child::file_object;
@@ -31,12 +31,19 @@ impl PySandbox {
     /// `rsandbox.serve_forks()` (C: `sandbox_serve_forks`). `stdin`/
     /// `stdout`/`stderr` are the template's own until its ready point
     /// (`None`, `DEVNULL`, an fd or a file object; each fork gets its own).
-    #[pyo3(signature = (argv, *, ready_timeout=None, stdin=None, stdout=None, stderr=None))]
+    /// `fork_namespaces=True`: every fork gets user, pid, mount, net, ipc
+    /// and uts namespaces of its own (Rust
+    /// `TemplateOptions::fork_namespaces`, docs/template.md).
+    #[pyo3(signature = (
+        argv, *, ready_timeout=None, fork_namespaces=false, stdin=None, stdout=None, stderr=None
+    ))]
+    #[allow(clippy::too_many_arguments)]
     fn template(
         &self,
         py: Python<'_>,
         argv: &Bound<'_, PyAny>,
         ready_timeout: Option<&Bound<'_, PyAny>>,
+        fork_namespaces: bool,
         stdin: Option<&Bound<'_, PyAny>>,
         stdout: Option<&Bound<'_, PyAny>>,
         stderr: Option<&Bound<'_, PyAny>>,
@@ -46,6 +53,9 @@ impl PySandbox {
             Some(t) => convert::wait_timeout(t)?,
             None => rsandbox::template::DEFAULT_READY_TIMEOUT,
         };
+        let opts = TemplateOptions::new()
+            .ready_timeout(ready)
+            .fork_namespaces(fork_namespaces);
         let sb = self
             .inner
             .clone()
@@ -53,7 +63,7 @@ impl PySandbox {
             .stdout(template_stdio("stdout", stdout)?)
             .stderr(template_stdio("stderr", stderr)?);
         let t = py
-            .detach(move || sb.template_timeout(&cmd, ready))
+            .detach(move || sb.template_with(&cmd, &opts))
             .py_err(py)?;
         Ok(PyTemplate {
             pid: t.pid(),
