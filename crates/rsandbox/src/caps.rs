@@ -256,14 +256,7 @@ impl CapsPlan {
         let caps = if self.privileged {
             LayerReport::full("capabilities", req)
         } else {
-            LayerReport {
-                layer: "capabilities".into(),
-                requested: req,
-                applied: "effective, permitted, inheritable, ambient set; bounding \
-                          set NOT dropped (no CAP_SETPCAP; no_new_privs set instead)"
-                    .into(),
-                enforcement: Enforcement::Partial,
-            }
+            bounding_kept(req, "set")
         };
         // Explicit sets follow runc: securebits are left as they are.
         vec![caps, LayerReport::not_requested("securebits")]
@@ -284,14 +277,7 @@ impl CapsPlan {
             ];
         }
         vec![
-            LayerReport {
-                layer: "capabilities".into(),
-                requested: req,
-                applied: "effective, permitted, inheritable, ambient cleared; bounding \
-                          set NOT dropped (no CAP_SETPCAP; no_new_privs set instead)"
-                    .into(),
-                enforcement: Enforcement::Partial,
-            },
+            bounding_kept(req, "cleared"),
             LayerReport {
                 layer: "securebits".into(),
                 requested: format!("locked {LOCKED_SECUREBITS:#x}"),
@@ -506,6 +492,20 @@ fn names_of(m: u64) -> String {
         .filter_map(|i| CAP_NAMES.get(i as usize).copied())
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// The capabilities layer of a caller without CAP_SETPCAP: the four sets
+/// were `done` ("set", "cleared"), the bounding set could not be dropped.
+fn bounding_kept(requested: String, done: &str) -> LayerReport {
+    LayerReport {
+        layer: "capabilities".into(),
+        requested,
+        applied: format!(
+            "effective, permitted, inheritable, ambient {done}; bounding \
+             set NOT dropped (no CAP_SETPCAP; no_new_privs set instead)"
+        ),
+        enforcement: Enforcement::Partial,
+    }
 }
 
 /// The names of the capabilities in `mask`, comma-separated ("none" for
