@@ -1046,10 +1046,8 @@ fn by_hand(config: &[u8]) -> (OwnedFd, rsandbox::Child) {
     let mut fds = [0; 2];
     let ty = libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC;
     // SAFETY: fds is a live [c_int; 2].
-    assert_eq!(
-        unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) },
-        0
-    );
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) };
+    assert_eq!(r, 0);
     // SAFETY: two fresh fds we own.
     let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     // SAFETY: sends a live buffer.
@@ -1102,10 +1100,8 @@ both!(a_gated_fork_runs_nothing_until_its_gate_opens, || {
     let forked = next_reply(sock);
     assert_eq!(forked[0], 2, "FORKED");
     // SAFETY: writes one byte from a live buffer to our pipe.
-    assert_eq!(
-        unsafe { libc::write(gate_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) },
-        1
-    );
+    let n = unsafe { libc::write(gate_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+    assert_eq!(n, 1);
     assert_eq!(next_reply(sock), [3, forked[1], 7 << 8], "EXITED with 7");
     drop(ours);
     assert!(child.wait().unwrap().success());
