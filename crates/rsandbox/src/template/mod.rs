@@ -353,8 +353,8 @@ impl Template {
 
 /// Move the fork (waiting at its gate) into its own cgroup, then open the
 /// gate. The move is made here, not in the template: the template box
-/// holds no write access to the cgroup tree, and from inside a cgroup
-/// namespace a `CLONE_INTO_CGROUP` to a sibling fails the kernel's
+/// need not (and should not) be able to write to the cgroup tree, and
+/// from inside a cgroup namespace a `CLONE_INTO_CGROUP` to a sibling fails the kernel's
 /// common-ancestor check. On failure the fork is killed and reaped
 /// (closing the gate also ends it) before its cgroup is removed.
 fn release(mut f: ForkedBox, cg: Cgroup, gate: OwnedFd) -> Result<ForkedBox> {
