@@ -6,7 +6,9 @@
 //! no_new_privs applied to the template box, inherited by each fork), and
 //! forks with namespaces of their own (user, pid, mount with a fresh
 //! `/proc`, net with `lo` up, ipc, uts; capabilities dropped; the default
-//! profile stacked in each fork).
+//! profile stacked in each fork). Each posture again with a memory and a
+//! pids limit in the description: each fork then gets a cgroup of its own
+//! (made, joined through the gate, read and removed per fork; root only).
 //!
 //! `cargo bench -p rsandbox-benches --bench template`
 
@@ -32,6 +34,7 @@ fn forks(c: &mut Criterion) {
         .env(ROLE, "serve");
     // Namespaced forks need a capless template box (a root caller's box
     // keeps its capabilities otherwise).
+    let limited = sb.clone().memory_limit(256 << 20).pids_limit(64);
     let postures = [
         (
             "template fork (sandlock posture)",
@@ -39,8 +42,18 @@ fn forks(c: &mut Criterion) {
             TemplateOptions::new(),
         ),
         (
+            "template fork (sandlock posture, own cgroup)",
+            limited.clone(),
+            TemplateOptions::new(),
+        ),
+        (
             "template fork (own namespaces)",
             sb.drop_caps(),
+            TemplateOptions::new().fork_namespaces(true),
+        ),
+        (
+            "template fork (own namespaces, own cgroup)",
+            limited.drop_caps(),
             TemplateOptions::new().fork_namespaces(true),
         ),
     ];

@@ -40,6 +40,12 @@ const STEP_PROBE: u64 = 7;
 /// Step: make namespaces with the fork's own clone flags; print the result.
 const STEP_CLONE_NS: u64 = 8;
 
+/// Step: touch 256 MiB of fresh anonymous memory; print "survived" if
+/// nothing stopped it.
+const STEP_HOG: u64 = 9;
+/// Step: print /proc/self/cgroup.
+const STEP_CGROUP: u64 = 10;
+
 /// The clone flags of a namespaced fork (as `rsandbox::template` makes it).
 const FORK_CLONE: u64 = rsandbox::template::NS_FLAGS | 0x1000 | libc::SIGCHLD as u64;
 
@@ -74,6 +80,14 @@ fn serve() {
             0
         }
         STEP_EXIT7 => 7,
+        STEP_HOG => hog(256 << 20),
+        STEP_CGROUP => {
+            let mut b = [0u8; 1024];
+            let n = read_into(c"/proc/self/cgroup", &mut b);
+            // SAFETY: writes a live buffer to fd 1.
+            unsafe { libc::write(1, b.as_ptr().cast(), n) };
+            0
+        }
         STEP_UNIX_SOCKET => {
             // SAFETY: plain syscall.
             let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
@@ -101,6 +115,31 @@ fn serve() {
     };
     // SAFETY: ends the fork without running the test harness's exit path.
     unsafe { libc::_exit(code) }
+}
+
+/// Map `len` bytes and write to every page (mmap: this binary's guard
+/// allocator forbids allocating in a fork).
+fn hog(len: usize) -> i32 {
+    // SAFETY: a fresh private anonymous mapping, written only inside it.
+    unsafe {
+        let p = libc::mmap(
+            std::ptr::null_mut(),
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+            -1,
+            0,
+        );
+        if p == libc::MAP_FAILED {
+            return 1;
+        }
+        let p: *mut u8 = p.cast();
+        for off in (0..len).step_by(4096) {
+            p.add(off).write_volatile(1);
+        }
+    }
+    say(format_args!("survived\n"));
+    0
 }
 
 /// A fixed buffer that formats without allocating.
@@ -689,27 +728,29 @@ both!(namespaced_forks_leave_no_fd_or_process, || {
     );
 });
 
-/// One request of the first version of the protocol: the argument and
-/// three fds (stdin, stdout, stderr).
-fn send_request(sock: i32, arg: u64, fds: [i32; 3]) {
+/// One request: the argument and three fds (stdin, stdout, stderr), and a
+/// gate as the fourth for a gated template.
+fn send_request(sock: i32, arg: u64, fds: &[i32]) {
+    assert!(fds.len() <= 4);
+    let len = 4 * fds.len() as u32;
     let mut cbuf = [0u64; 8];
     let mut iov = libc::iovec {
         iov_base: &arg as *const u64 as *mut libc::c_void,
         iov_len: 8,
     };
     // SAFETY: a msghdr over live buffers; CMSG_* point inside `cbuf`,
-    // which holds one header and three fds.
+    // which holds one header and up to four fds.
     unsafe {
         let mut msg: libc::msghdr = std::mem::zeroed();
         msg.msg_iov = &mut iov;
         msg.msg_iovlen = 1;
         msg.msg_control = cbuf.as_mut_ptr().cast();
-        msg.msg_controllen = libc::CMSG_SPACE(12) as usize;
+        msg.msg_controllen = libc::CMSG_SPACE(len) as usize;
         let c = libc::CMSG_FIRSTHDR(&msg);
         (*c).cmsg_level = libc::SOL_SOCKET;
         (*c).cmsg_type = libc::SCM_RIGHTS;
-        (*c).cmsg_len = libc::CMSG_LEN(12) as usize;
-        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c).cast(), 3);
+        (*c).cmsg_len = libc::CMSG_LEN(len) as usize;
+        std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(c).cast(), fds.len());
         assert_eq!(libc::sendmsg(sock, &msg, 0), 8);
     }
 }
@@ -761,7 +802,7 @@ both!(a_caller_without_config_gets_plain_forks, || {
     assert_eq!(next_reply(sock)[0], 1, "READY");
     let null = std::fs::File::open("/dev/null").unwrap();
     let n = null.as_raw_fd();
-    send_request(sock, STEP_EXIT7, [n, n, 2]);
+    send_request(sock, STEP_EXIT7, &[n, n, 2]);
     let forked = next_reply(sock);
     assert_eq!(forked[0], 2, "FORKED");
     let exited = next_reply(sock);
@@ -883,4 +924,185 @@ both!(a_killed_spare_is_replaced, || {
     }
     let (st, _) = fork_output(&t, STEP_EXIT7);
     assert_eq!(st.code(), Some(7), "the next fork is made anew");
+});
+
+/// The tests that count cgroup directories run one at a time.
+static CGROUP_SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn cgroup_serial() -> std::sync::MutexGuard<'static, ()> {
+    CGROUP_SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Root only: the forks' cgroups are made under this process's own.
+fn cgroups_allowed() -> bool {
+    if !common::is_root() {
+        println!("skipped: cgroup limits need root here");
+    }
+    common::is_root()
+}
+
+/// A template whose description has a 64 MiB memory limit.
+fn limited(namespaces: bool) -> Template {
+    let (sb, cmd) = payload("serve");
+    let opts = TemplateOptions::new().fork_namespaces(namespaces);
+    sb.memory_limit(64 << 20)
+        .template_with(&cmd, &opts)
+        .unwrap()
+}
+
+#[test]
+fn a_fork_past_its_memory_limit_is_killed_alone() {
+    if !cgroups_allowed() {
+        return;
+    }
+    let _g = cgroup_serial();
+    for namespaces in [false, true] {
+        let t = limited(namespaces);
+        let template = pidfd(t.pid());
+        let mut sibling = t.fork(STEP_SLEEP).unwrap();
+        let (st, out) = fork_output(&t, STEP_HOG);
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(st.signal(), Some(libc::SIGKILL), "{st:?} {out}");
+        assert!(!out.contains("survived"), "{out}");
+        // The sibling and the template live on; the template forks again.
+        let sib = sibling.as_fd().try_clone_to_owned().unwrap();
+        assert!(!ends_now(&sib), "the OOM ended a sibling");
+        assert!(!ends_now(&template), "the OOM ended the template");
+        let (st, _) = fork_output(&t, STEP_EXIT7);
+        assert_eq!(st.code(), Some(7));
+        sibling.kill().unwrap();
+        assert_eq!(sibling.wait().unwrap().signal(), Some(libc::SIGKILL));
+        let cg = sibling.cgroup_stats().expect("the sibling's cgroup stats");
+        assert_eq!(cg.oom_kills, Some(0), "{cg:?}");
+    }
+}
+
+#[test]
+fn the_oom_is_reported_in_the_forks_cgroup_stats() {
+    if !cgroups_allowed() {
+        return;
+    }
+    let _g = cgroup_serial();
+    let t = limited(false);
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let mut f = t
+        .fork_with_stdio(STEP_HOG, null.as_fd(), null.as_fd(), null.as_fd())
+        .unwrap();
+    assert!(f.cgroup_stats().is_none(), "stats before the wait");
+    use std::os::unix::process::ExitStatusExt;
+    assert_eq!(f.wait().unwrap().signal(), Some(libc::SIGKILL));
+    let cg = f.cgroup_stats().expect("the fork's cgroup stats");
+    assert!(cg.oom_kills.is_some_and(|n| n >= 1), "{cg:?}");
+    assert!(cg.memory_peak.is_some_and(|p| p <= 64 << 20), "{cg:?}");
+}
+
+#[test]
+fn each_fork_has_a_cgroup_of_its_own() {
+    if !cgroups_allowed() {
+        return;
+    }
+    let _g = cgroup_serial();
+    let ours = format!("rsandbox-{}-", std::process::id());
+    for namespaces in [false, true] {
+        let t = limited(namespaces);
+        let template = std::fs::read_to_string(format!("/proc/{}/cgroup", t.pid())).unwrap();
+        let (st, a) = fork_output(&t, STEP_CGROUP);
+        assert!(st.success(), "{st:?} {a}");
+        let (_, b) = fork_output(&t, STEP_CGROUP);
+        assert!(
+            a.contains(&ours),
+            "the fork's cgroup is not one of ours: {a}"
+        );
+        assert_ne!(a, template, "a fork shares the template's cgroup");
+        assert_ne!(a, b, "two forks share a cgroup");
+    }
+}
+
+#[test]
+fn fifty_forks_leave_no_cgroup() {
+    if !cgroups_allowed() {
+        return;
+    }
+    let _g = cgroup_serial();
+    for namespaces in [false, true] {
+        let t = limited(namespaces);
+        // The template box's own cgroup.
+        let before = common::cgroup_dirs::our_cgroup_dirs();
+        for i in 0..50 {
+            if i % 2 == 0 {
+                let (st, _) = fork_output(&t, STEP_EXIT7);
+                assert_eq!(st.code(), Some(7));
+            } else {
+                drop(t.fork(STEP_SLEEP).unwrap());
+            }
+        }
+        let after = common::cgroup_dirs::our_cgroup_dirs();
+        assert_eq!(after, before, "forks left cgroups");
+    }
+}
+
+/// A template spawned by hand with `config` queued; its socket and box.
+fn by_hand(config: &[u8]) -> (OwnedFd, rsandbox::Child) {
+    let mut fds = [0; 2];
+    let ty = libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC;
+    // SAFETY: fds is a live [c_int; 2].
+    let r = unsafe { libc::socketpair(libc::AF_UNIX, ty, 0, fds.as_mut_ptr()) };
+    assert_eq!(r, 0);
+    // SAFETY: two fresh fds we own.
+    let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: sends a live buffer.
+    let n = unsafe { libc::send(ours.as_raw_fd(), config.as_ptr().cast(), config.len(), 0) };
+    assert_eq!(n, config.len() as isize);
+    let (sb, cmd) = payload("serve");
+    let sb = sb
+        .pass_fd(theirs.as_raw_fd(), 3)
+        .env(rsandbox::template::FD_ENV, "3");
+    let child = sb.spawn(&cmd).unwrap();
+    (ours, child)
+}
+
+both!(a_gated_fork_runs_nothing_until_its_gate_opens, || {
+    // CONFIG with the gate flag (2): READY echoes it; a fork whose gate is
+    // closed without the byte ends (127) before the payload runs its step.
+    let mut config = 5u32.to_ne_bytes().to_vec();
+    config.extend(2u32.to_ne_bytes());
+    let (ours, mut child) = by_hand(&config);
+    let sock = ours.as_raw_fd();
+    assert_eq!(
+        next_reply(sock),
+        [1, 0, 2],
+        "READY with the gate understood"
+    );
+    let null = std::fs::File::open("/dev/null").unwrap();
+    let (out_r, out_w) = pipe();
+    let (gate_r, gate_w) = pipe();
+    let fds = [null.as_raw_fd(), out_w.as_raw_fd(), 2, gate_r.as_raw_fd()];
+    send_request(sock, STEP_STATE, &fds);
+    drop((out_w, gate_r));
+    let forked = next_reply(sock);
+    assert_eq!(forked[0], 2, "FORKED");
+    drop(gate_w);
+    let exited = next_reply(sock);
+    assert_eq!(exited, [3, forked[1], 127 << 8], "EXITED at the gate");
+    let mut out = String::new();
+    std::fs::File::from(out_r).read_to_string(&mut out).unwrap();
+    assert_eq!(out, "", "the fork ran its step with the gate shut");
+    // A request without the gate is dropped; the next gated one that
+    // gets its byte runs.
+    send_request(sock, STEP_EXIT7, &[null.as_raw_fd(), null.as_raw_fd(), 2]);
+    let (gate_r, gate_w) = pipe();
+    send_request(
+        sock,
+        STEP_EXIT7,
+        &[null.as_raw_fd(), null.as_raw_fd(), 2, gate_r.as_raw_fd()],
+    );
+    drop(gate_r);
+    let forked = next_reply(sock);
+    assert_eq!(forked[0], 2, "FORKED");
+    // SAFETY: writes one byte from a live buffer to our pipe.
+    let n = unsafe { libc::write(gate_w.as_raw_fd(), [1u8].as_ptr().cast(), 1) };
+    assert_eq!(n, 1);
+    assert_eq!(next_reply(sock), [3, forked[1], 7 << 8], "EXITED with 7");
+    drop(ours);
+    assert!(child.wait().unwrap().success());
 });

@@ -15,8 +15,9 @@
 //! mount (a fresh `/proc`), net, ipc and uts namespaces of its own and
 //! drops every capability (`isolate`); the template box's seccomp filter
 //! is relaxed for that one clone (`policy`) and each fork stacks the full
-//! one. Forks do not get a cgroup of their own yet (see docs/template.md
-//! for what that leaves shared).
+//! one. When the description has cgroup limits, each fork gets a cgroup of
+//! its own with those limits (a sibling of the template box's): the fork
+//! waits at a gate until the caller has moved it there (`release`).
 //!
 //! Exit status: a fork is the template's child, not the caller's, so the
 //! template reaps it (waitid on its pidfd) and reports the wait status over
@@ -40,10 +41,11 @@ use std::time::{Duration, Instant};
 pub use protocol::FD_ENV;
 pub use serve::serve_forks;
 
+use crate::cgroup::{Cgroup, CgroupStats};
 use crate::config::seccomp::SeccompSource;
 use crate::seccomp::SeccompProgram;
 use crate::{Child, Command, Error, Result, Sandbox};
-use protocol::{Reply, CONFIG_NAMESPACES, EXITED, FAILED, FORKED, READY};
+use protocol::{Reply, CONFIG_GATE, CONFIG_NAMESPACES, EXITED, FAILED, FORKED, READY};
 
 pub use isolate::NS_FLAGS;
 pub use policy::relaxed_default;
@@ -80,11 +82,20 @@ impl Sandbox {
             .env(FD_ENV, target.to_string());
         let child = sb.spawn(cmd)?;
         drop(theirs);
-        wait_ready(ours.as_fd(), opts.ready)?;
+        let understood = wait_ready(ours.as_fd(), opts.ready)?;
+        let per_fork = self.limits.wants_cgroup().then(|| self.clone());
+        if per_fork.is_some() && understood & CONFIG_GATE == 0 {
+            return Err(Error::invalid(
+                "template: cgroup limits",
+                "the payload's serve_forks is of an older rsandbox that cannot hold a \
+                 fork until it is in a cgroup of its own: rebuild it against this version",
+            ));
+        }
         Ok(Template {
             inner: Arc::new(Inner {
                 sock: ours,
                 exited: Mutex::new(HashMap::new()),
+                per_fork,
                 child: Mutex::new(child),
             }),
         })
@@ -97,10 +108,18 @@ impl Sandbox {
     /// is the box's as given (it must let the fork's `clone` and `mount`s
     /// through, or each fork fails with a typed error).
     fn template_box(&self, opts: &TemplateOptions) -> Result<(Sandbox, Vec<u8>)> {
+        // Forks of a description with cgroup limits wait at a gate until
+        // the caller has put each in a cgroup of its own.
+        let gate = if self.limits.wants_cgroup() {
+            CONFIG_GATE
+        } else {
+            0
+        };
         if !opts.namespaces {
-            return Ok((self.clone(), protocol::config_bytes(0, &[])));
+            return Ok((self.clone(), protocol::config_bytes(gate, &[])));
         }
-        let as_given = || (self.clone(), protocol::config_bytes(CONFIG_NAMESPACES, &[]));
+        let ns = CONFIG_NAMESPACES | gate;
+        let as_given = || (self.clone(), protocol::config_bytes(ns, &[]));
         if !matches!(self.seccomp.source, Some(SeccompSource::Default)) {
             return Ok(as_given());
         }
@@ -115,7 +134,7 @@ impl Sandbox {
         let Some(full) = SeccompProgram::prepare(self)? else {
             return Ok(as_given());
         };
-        let config = protocol::config_bytes(CONFIG_NAMESPACES, full.filter_bytes());
+        let config = protocol::config_bytes(ns, full.filter_bytes());
         Ok((self.clone().seccomp(relaxed_default()), config))
     }
 }
@@ -191,8 +210,9 @@ fn seqpacket_pair() -> Result<(OwnedFd, OwnedFd)> {
     Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
 }
 
-/// Wait for the `READY` message, at most `timeout`.
-fn wait_ready(sock: BorrowedFd, timeout: Duration) -> Result<()> {
+/// Wait for the `READY` message, at most `timeout`; the `CONFIG` flags the
+/// template understood.
+fn wait_ready(sock: BorrowedFd, timeout: Duration) -> Result<u32> {
     let deadline = Instant::now() + timeout;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -215,7 +235,7 @@ fn wait_ready(sock: BorrowedFd, timeout: Duration) -> Result<()> {
             return Err(Error::io("waiting for the template's ready point", None, e));
         }
         return match recv_reply(sock.as_raw_fd())? {
-            (Some(r), _) if r.kind == READY => Ok(()),
+            (Some(r), _) if r.kind == READY => Ok(r.status as u32),
             _ => Err(gone("waiting for the template's ready point")),
         };
     }
@@ -251,6 +271,9 @@ struct Inner {
     sock: OwnedFd,
     /// Wait statuses reported for forks not yet waited on, by pid.
     exited: Mutex<HashMap<i32, i32>>,
+    /// The description each fork's own cgroup is made from, when it has
+    /// cgroup limits (the template is then gated).
+    per_fork: Option<Sandbox>,
     child: Mutex<Child>,
 }
 
@@ -279,11 +302,30 @@ impl Template {
         stdout: BorrowedFd,
         stderr: BorrowedFd,
     ) -> Result<ForkedBox> {
+        let stdio = [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()];
+        let Some(sb) = &self.inner.per_fork else {
+            return self.request(arg, &stdio);
+        };
+        // The cgroup first: a description it cannot be made for fails
+        // before anything is forked.
+        let cg = Cgroup::create(sb)?.ok_or_else(|| gone("creating a fork's cgroup"))?;
+        // A socket pair rather than a pipe: the byte that opens the gate
+        // is sent with MSG_NOSIGNAL, so a fork killed meanwhile does not
+        // SIGPIPE a C caller.
+        let (gate_w, gate_r) = seqpacket_pair()?;
+        let fds = [stdio[0], stdio[1], stdio[2], gate_r.as_raw_fd()];
+        let f = self.request(arg, &fds)?;
+        drop(gate_r);
+        release(f, cg, gate_w)
+    }
+
+    /// Send one request with `fds` (stdio, and the gate when gated); the
+    /// fork as the template reported it.
+    fn request(&self, arg: u64, fds: &[RawFd]) -> Result<ForkedBox> {
         let op = "forking from a template";
         let sock = self.inner.sock.as_raw_fd();
         let mut exited = self.inner.exited.lock().unwrap_or_else(|e| e.into_inner());
-        let fds = [stdin.as_raw_fd(), stdout.as_raw_fd(), stderr.as_raw_fd()];
-        protocol::send(sock, &arg.to_ne_bytes(), &fds).map_err(|_| gone(op))?;
+        protocol::send(sock, &arg.to_ne_bytes(), fds).map_err(|_| gone(op))?;
         loop {
             match recv_reply(sock)? {
                 (Some(r), _) if r.kind == EXITED => {
@@ -299,12 +341,59 @@ impl Template {
                         pid: r.pid,
                         pidfd: fds.remove(0),
                         status: None,
+                        cgroup: None,
+                        stats: None,
                     });
                 }
                 _ => return Err(gone(op)),
             }
         }
     }
+}
+
+/// Move the fork (waiting at its gate) into its own cgroup, then open the
+/// gate. The move is made here, not in the template: the template box
+/// need not (and should not) be able to write to the cgroup tree, and
+/// from inside a cgroup namespace a `CLONE_INTO_CGROUP` to a sibling fails the kernel's
+/// common-ancestor check. On failure the fork is killed and reaped
+/// (closing the gate also ends it) before its cgroup is removed.
+fn release(mut f: ForkedBox, cg: Cgroup, gate: OwnedFd) -> Result<ForkedBox> {
+    let placed = pidfd_pid(f.pidfd.as_fd()).and_then(|pid| cg.attach(pid, false));
+    if let Err(e) = placed {
+        drop(gate);
+        drop(f);
+        drop(cg);
+        return Err(e);
+    }
+    f.cgroup = Some(cg);
+    // SAFETY: sends one byte from a live buffer on our end of the gate.
+    let n = unsafe {
+        libc::send(
+            gate.as_raw_fd(),
+            [1u8].as_ptr().cast(),
+            1,
+            libc::MSG_NOSIGNAL,
+        )
+    };
+    if n != 1 {
+        return Err(Error::last_os("opening a fork's gate", None));
+    }
+    Ok(f)
+}
+
+/// The pid of a pidfd's process in this process's pid namespace (the
+/// `Pid:` line of its fdinfo): the fork's pid the template reports is one
+/// of the template box's pid namespace.
+fn pidfd_pid(pidfd: BorrowedFd) -> Result<libc::pid_t> {
+    let path = format!("/proc/self/fdinfo/{}", pidfd.as_raw_fd());
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::io("reading a fork's pidfd", Some(path.into()), e))?;
+    let pid = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse::<libc::pid_t>().ok())
+        .filter(|&p| p > 0);
+    pid.ok_or_else(|| gone("finding a fork's pid"))
 }
 
 /// A box forked from a [`Template`]. Killed (and reaped by the template)
@@ -314,6 +403,11 @@ pub struct ForkedBox {
     pid: i32,
     pidfd: OwnedFd,
     status: Option<ExitStatus>,
+    /// Its own cgroup (a template with cgroup limits), removed once it is
+    /// waited on.
+    cgroup: Option<Cgroup>,
+    /// What that cgroup saw, read just before it was removed.
+    stats: Option<CgroupStats>,
 }
 
 impl ForkedBox {
@@ -345,11 +439,31 @@ impl ForkedBox {
         self.signal(libc::SIGKILL)
     }
 
+    /// What the fork's own cgroup saw (peak memory, OOM kills, CPU time,
+    /// peak pids), once it has been waited on; `None` before, or when the
+    /// template's description has no cgroup limits. A fork the memory
+    /// limit ended has `oom_kills` ≥ 1 (and a SIGKILL wait status).
+    pub fn cgroup_stats(&self) -> Option<&CgroupStats> {
+        self.stats.as_ref()
+    }
+
     /// Wait until the fork exits; its status as the template reaped it.
+    /// Its cgroup (if it has one) is then read and removed: an error here
+    /// is that removal's (the status is kept for the next call).
     pub fn wait(&mut self) -> Result<ExitStatus> {
         if let Some(s) = self.status {
             return Ok(s);
         }
+        let s = self.reaped_status()?;
+        if let Some(mut cg) = self.cgroup.take() {
+            self.stats = Some(cg.stats());
+            cg.remove()?;
+        }
+        Ok(s)
+    }
+
+    /// The status the template reports once the fork has ended.
+    fn reaped_status(&mut self) -> Result<ExitStatus> {
         self.wait_exit()?;
         let sock = self.inner.sock.as_raw_fd();
         let mut exited = self.inner.exited.lock().unwrap_or_else(|e| e.into_inner());

@@ -9,7 +9,10 @@
 //! child could not isolate itself, `EXITED` when a forked child has been
 //! reaped by the template (its raw wait status).
 //! Before all of it the caller queues one `CONFIG` message: whether forks
-//! get namespaces, and the seccomp filter they stack.
+//! get namespaces, whether requests carry a gate, and the seccomp filter
+//! forks stack. `READY`'s `status` echoes the `CONFIG` flags the template
+//! understood (a template of the first versions says 0), so a caller
+//! learns whether an older `serve_forks` would ignore one it needs.
 
 use std::io;
 use std::mem;
@@ -36,6 +39,13 @@ pub const FAILED: u32 = 4;
 pub const CONFIG: u32 = 5;
 /// `CONFIG` flag: every fork gets namespaces of its own.
 pub const CONFIG_NAMESPACES: u32 = 1;
+/// `CONFIG` flag: every request carries a fourth fd, the gate (one end of
+/// a socket pair). The fork reads one byte from it before it returns from
+/// `serve_forks`, so the caller can move it into a cgroup of its own
+/// first; EOF instead of the byte ends the fork ([`wait_gate`]).
+pub const CONFIG_GATE: u32 = 2;
+/// The `CONFIG` flags this version understands (echoed in `READY`).
+pub const CONFIG_KNOWN: u32 = CONFIG_NAMESPACES | CONFIG_GATE;
 /// Largest `CONFIG` message: the header and a filter of `BPF_MAXINSNS`.
 pub const CONFIG_MAX: usize = 8 + 4096 * 8;
 
@@ -47,15 +57,16 @@ pub struct Reply {
     pub kind: u32,
     /// The forked child's pid (in the template's pid namespace).
     pub pid: i32,
-    /// The raw wait status for [`EXITED`].
+    /// The raw wait status for [`EXITED`]; the understood `CONFIG` flags
+    /// for [`READY`].
     pub status: i32,
 }
 
 /// Size of a request: the fork's argument.
 pub const REQUEST_LEN: usize = 8;
 
-/// Most fds one message carries.
-const MAX_FDS: usize = 3;
+/// Most fds one message carries (stdio and the gate).
+const MAX_FDS: usize = 4;
 
 /// Send `bytes` with `fds` attached as `SCM_RIGHTS`.
 pub fn send(sock: RawFd, bytes: &[u8], fds: &[RawFd]) -> io::Result<()> {
@@ -74,7 +85,7 @@ pub fn send(sock: RawFd, bytes: &[u8], fds: &[RawFd]) -> io::Result<()> {
         // SAFETY: CMSG_SPACE is a pure size computation.
         msg.msg_controllen = unsafe { libc::CMSG_SPACE(data_len) } as usize;
         msg.msg_control = cbuf.as_mut_ptr().cast();
-        // SAFETY: the control buffer (64 bytes) holds one header and 3 fds;
+        // SAFETY: the control buffer (64 bytes) holds one header and 4 fds;
         // CMSG_FIRSTHDR/CMSG_DATA point inside it.
         unsafe {
             let c = libc::CMSG_FIRSTHDR(&msg);
@@ -220,5 +231,27 @@ pub fn reap(pidfd: RawFd) -> i32 {
         libc::CLD_EXITED => (st & 0xff) << 8,
         libc::CLD_DUMPED => st | 0x80,
         _ => st,
+    }
+}
+
+/// In a fork of a gated template, before it returns to the payload: block
+/// until the caller writes the byte that says the fork is in its cgroup,
+/// then close the gate. EOF (the caller could not place it, or is gone)
+/// ends the fork before any payload code runs. Raw syscalls, no allocation.
+pub fn wait_gate(gate: RawFd) {
+    let mut b = [0u8; 1];
+    // SAFETY: read into a live one-byte buffer; close and _exit are plain
+    // syscalls on this process's own fd.
+    unsafe {
+        let n = loop {
+            let n = libc::read(gate, b.as_mut_ptr().cast(), 1);
+            if n >= 0 || *libc::__errno_location() != libc::EINTR {
+                break n;
+            }
+        };
+        libc::close(gate);
+        if n != 1 {
+            libc::_exit(127);
+        }
     }
 }

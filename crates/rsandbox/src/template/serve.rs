@@ -7,7 +7,8 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use super::isolate::{Isolation, Step};
 use super::protocol::{
-    self, Reply, CONFIG_MAX, CONFIG_NAMESPACES, EXITED, FAILED, FD_ENV, FORKED, READY, REQUEST_LEN,
+    self, Reply, CONFIG_GATE, CONFIG_KNOWN, CONFIG_MAX, CONFIG_NAMESPACES, EXITED, FAILED, FD_ENV,
+    FORKED, READY, REQUEST_LEN,
 };
 use super::spare::{self, Made, Spare};
 
@@ -27,8 +28,11 @@ use super::spare::{self, Made, Spare};
 /// thread holding a lock (malloc's included), best with no other thread.
 pub fn serve_forks() -> io::Result<u64> {
     let sock = template_fd()?;
-    let iso = read_config(sock)?;
-    protocol::send(sock, &protocol::reply_bytes(&reply(READY, 0, 0)), &[])?;
+    let (flags, iso) = read_config(sock)?;
+    let ready = reply(READY, 0, flags as i32);
+    protocol::send(sock, &protocol::reply_bytes(&ready), &[])?;
+    // A gated request carries a fourth fd (see `CONFIG_GATE`).
+    let nfds = 3 + usize::from(flags & CONFIG_GATE != 0);
     let mut kids: Vec<(i32, RawFd)> = Vec::new();
     let mut spare = None;
     if let Some(i) = &iso {
@@ -56,7 +60,7 @@ pub fn serve_forks() -> io::Result<u64> {
         }
         reap_ready(sock, &polls[1..], &mut kids)?;
         if polls[0].revents != 0 {
-            if let Some(arg) = serve_one(sock, &mut kids, iso.as_ref(), &mut spare)? {
+            if let Some(arg) = serve_one(sock, &mut kids, iso.as_ref(), &mut spare, nfds)? {
                 // In the fork: leave the template's buffers unfreed, so the
                 // library itself neither allocates nor frees after fork.
                 std::mem::forget(polls);
@@ -88,21 +92,22 @@ fn template_fd() -> io::Result<RawFd> {
 
 /// The caller's `CONFIG` message, queued before the box started (so it
 /// is there without waiting; a caller sends no request before `READY`):
-/// the prepared isolation when forks get namespaces. None queued: plain
-/// forks.
-fn read_config(sock: RawFd) -> io::Result<Option<Isolation>> {
+/// the flags this version understood, and the prepared isolation when
+/// forks get namespaces. None queued: plain, ungated forks.
+fn read_config(sock: RawFd) -> io::Result<(u32, Option<Isolation>)> {
     let mut buf = vec![0u8; CONFIG_MAX];
     let n = match protocol::recv_with(sock, &mut buf, libc::MSG_DONTWAIT) {
         Ok((n, _)) => n,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((0, None)),
         Err(e) => return Err(e),
     };
     if n == 0 {
-        return Ok(None); // the caller is gone: the serving loop sees EOF
+        return Ok((0, None)); // the caller is gone: the serving loop sees EOF
     }
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "a bad template CONFIG message");
     let (flags, filter) = protocol::parse_config(&buf[..n]).ok_or_else(bad)?;
-    Ok((flags & CONFIG_NAMESPACES != 0).then(|| Isolation::prepare(filter)))
+    let iso = (flags & CONFIG_NAMESPACES != 0).then(|| Isolation::prepare(filter));
+    Ok((flags & CONFIG_KNOWN, iso))
 }
 
 fn reply(kind: u32, pid: i32, status: i32) -> Reply {
@@ -142,12 +147,14 @@ fn reap_ready(sock: RawFd, polls: &[libc::pollfd], kids: &mut Vec<(i32, RawFd)>)
     Ok(())
 }
 
-/// Read one request and fork for it. `Some(arg)` in the child.
+/// Read one request (`nfds` fds: stdio, and the gate when gated) and fork
+/// for it. `Some(arg)` in the child.
 fn serve_one(
     sock: RawFd,
     kids: &mut Vec<(i32, RawFd)>,
     iso: Option<&Isolation>,
     spare: &mut Option<Spare>,
+    nfds: usize,
 ) -> io::Result<Option<u64>> {
     let mut buf = [0u8; REQUEST_LEN];
     let (n, fds) = protocol::recv(sock, &mut buf)?;
@@ -157,7 +164,7 @@ fn serve_one(
         }
         shut_down(kids);
     }
-    if n != REQUEST_LEN || fds.len() != 3 {
+    if n != REQUEST_LEN || fds.len() != nfds {
         return Ok(None); // a malformed request is dropped (its fds close)
     }
     let arg = u64::from_ne_bytes(buf);
@@ -178,22 +185,27 @@ fn namespaced_one(
     arg: u64,
     fds: Vec<OwnedFd>,
 ) -> io::Result<Option<u64>> {
-    let raw = [fds[0].as_raw_fd(), fds[1].as_raw_fd(), fds[2].as_raw_fd()];
-    let pre = spare.take().map(|s| s.hand_over(arg, &raw));
+    // A fixed array: the on-demand child below walks it (no freeing there).
+    let mut all = [-1; 4];
+    for (slot, fd) in all.iter_mut().zip(&fds) {
+        *slot = fd.as_raw_fd();
+    }
+    let raw = &all[..fds.len()];
+    let pre = spare.take().map(|s| s.hand_over(arg, raw));
     let handed = match pre {
         Some(r) if r != Err(spare::DIED) => r,
         _ => match spare::make(sock, kids, iso) {
             Ok(Made::Child(arg)) => {
                 // In the fork: the template's copies of this request's fds
                 // go (its stdio came over the spare's socket).
-                for fd in raw {
+                for &fd in raw {
                     // SAFETY: fds this process inherited, closed once.
                     unsafe { libc::close(fd) };
                 }
                 std::mem::forget(fds);
                 return Ok(Some(arg));
             }
-            Ok(Made::Spare(s)) => s.hand_over(arg, &raw),
+            Ok(Made::Spare(s)) => s.hand_over(arg, raw),
             Err(e) => Err((Step::Clone as i32, e.raw_os_error().unwrap_or(0))),
         },
     };
@@ -275,16 +287,23 @@ fn plain_fork(sock: RawFd, fds: &[OwnedFd], kids: &[(i32, RawFd)]) -> io::Result
     Ok(Forked::Parent(pid, crate::sys::pidfd_open(pid)?))
 }
 
-/// In the forked child: die with the template, take the request's stdio,
-/// drop the template's fds. Raw syscalls only.
+/// In the forked child: die with the template, wait at the gate if the
+/// request has one (a fourth fd: see `CONFIG_GATE`), take the request's
+/// stdio, drop the template's fds. Raw syscalls only.
 fn become_child(sock: RawFd, fds: &[OwnedFd], kids: &[(i32, RawFd)]) {
     // SAFETY: plain syscalls on fds this process holds.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-        for (i, fd) in fds.iter().enumerate() {
+    }
+    if let Some(gate) = fds.get(3) {
+        protocol::wait_gate(gate.as_raw_fd());
+    }
+    // SAFETY: plain syscalls on fds this process holds.
+    unsafe {
+        for (i, fd) in fds.iter().take(3).enumerate() {
             libc::dup2(fd.as_raw_fd(), i as RawFd);
         }
-        for fd in fds {
+        for fd in fds.iter().take(3) {
             if fd.as_raw_fd() > 2 {
                 libc::close(fd.as_raw_fd());
             }

@@ -7,7 +7,8 @@
 //! serves), so a child made ahead is the same copy a child made on demand
 //! would be. A spare isolates itself at once ([`Isolation::enter`]), says
 //! so on a socket of its own (one byte; or the failed step and errno) and
-//! waits there for its request: the argument and the three stdio fds.
+//! waits there for its request: the argument and the three stdio fds
+//! (and the gate, when the template is gated: see `protocol::CONFIG_GATE`).
 
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -96,8 +97,9 @@ fn be_spare(
     }
 }
 
-/// Receive the request (8 bytes, three fds) into stack buffers and put
-/// the fds on 0, 1 and 2. Raw syscalls, no allocation.
+/// Receive the request (8 bytes, three fds, and a gate as the fourth when
+/// the template is gated) into stack buffers, wait at the gate, and put
+/// the stdio fds on 0, 1 and 2. Raw syscalls, no allocation.
 fn take_request(sock: RawFd) -> Option<u64> {
     let mut arg = [0u8; 8];
     let mut cbuf = [0u64; 8];
@@ -125,8 +127,11 @@ fn take_request(sock: RawFd) -> Option<u64> {
         }
         let count = ((*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize) / 4;
         let fds: *const RawFd = libc::CMSG_DATA(c).cast();
-        if count != 3 {
+        if count != 3 && count != 4 {
             return None;
+        }
+        if count == 4 {
+            protocol::wait_gate(fds.add(3).read_unaligned());
         }
         for i in 0..3 {
             libc::dup2(fds.add(i).read_unaligned(), i as RawFd);
