@@ -185,7 +185,11 @@ both!(a_limit_applies_in_each_pooled_box, || {
 fn a_pooled_outcome_is_the_payloads_and_its_box_still_ends() {
     let _g = serial();
     let sb = described().stdin(Stdio::Null);
-    let sb = if is_root() { sb.pids_limit(16) } else { sb };
+    let sb = if is_root() {
+        cgroup_dirs::where_boxes_may_go(sb).pids_limit(16)
+    } else {
+        sb
+    };
     let pool = sb.pool(1).unwrap();
     wait_ready(&pool, 1);
     let busy = "i=0; while [ $i -lt 100000 ]; do i=$((i+1)); done; exit 5";
@@ -235,7 +239,7 @@ fn a_cgroup_pids_limit_applies_in_each_pooled_box() {
         return;
     }
     let _g = serial();
-    let pool = described()
+    let pool = cgroup_dirs::where_boxes_may_go(described())
         .stdin(Stdio::Null)
         .pids_limit(8)
         .pool(1)

@@ -502,7 +502,7 @@ fn strict_box_with_limits_sees_its_own_cgroup_in_sys() {
         return;
     }
     let o = sh(
-        &Sandbox::strict().pids_limit(64),
+        &cgroup_dirs::where_boxes_may_go(Sandbox::strict()).pids_limit(64),
         "echo PROCS: $(cat /sys/fs/cgroup/cgroup.procs | wc -l)
          echo SELF: $(grep -c \"^$$\\$\" /sys/fs/cgroup/cgroup.procs)
          echo SUB: $(ls -d /sys/fs/cgroup/*/ 2>/dev/null | wc -l)

@@ -945,7 +945,8 @@ fn cgroups_allowed() -> bool {
 fn limited(namespaces: bool) -> Template {
     let (sb, cmd) = payload("serve");
     let opts = TemplateOptions::new().fork_namespaces(namespaces);
-    sb.memory_limit(64 << 20)
+    common::cgroup_dirs::where_boxes_may_go(sb)
+        .memory_limit(64 << 20)
         .template_with(&cmd, &opts)
         .unwrap()
 }

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use rsandbox::cgroup::Layout;
+use rsandbox::Sandbox;
 
 /// Every `rsandbox-<our pid>-*` directory in every cgroup hierarchy.
 pub fn our_cgroup_dirs() -> Vec<PathBuf> {
@@ -34,4 +35,17 @@ pub fn our_cgroup_dirs() -> Vec<PathBuf> {
         walk(&r, &prefix, &mut found, 0);
     }
     found
+}
+
+/// `sb` with its box cgroups where this run may make them: the parent in
+/// `RSBX_BOX_PARENT` when set (the pure-v2 VM sets `/boxes`, an empty
+/// cgroup its init made: there the run's own cgroup holds the test
+/// process, and the kernel's no-internal-processes rule refuses children
+/// with controllers under it, as `vm_no_internal_processes_rule_is_a_clear_error`
+/// checks), else the default parent.
+pub fn where_boxes_may_go(sb: Sandbox) -> Sandbox {
+    match std::env::var_os("RSBX_BOX_PARENT") {
+        Some(p) => sb.cgroup_parent(p),
+        None => sb,
+    }
 }
