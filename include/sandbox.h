@@ -406,6 +406,37 @@ typedef void (*sandbox_violation_fn)(const struct sandbox_violation_t *violation
 typedef int sandbox_device_kind_t;
 
 /**
+ * What a waited fork's own cgroup saw, written by
+ * `sandbox_fork_cgroup_stats` into memory the caller owns. The figures
+ * follow `sandbox_outcome_t`'s: each is `SANDBOX_UNKNOWN` when not
+ * measured.
+ */
+typedef struct sandbox_cgroup_stats_t {
+  /**
+   * The fork had a cgroup of its own (the template's description has
+   * cgroup limits) and was waited for. When false every figure is
+   * `SANDBOX_UNKNOWN`.
+   */
+  bool has_cgroup;
+  /**
+   * Peak memory of the fork's cgroup in bytes, or `SANDBOX_UNKNOWN`.
+   */
+  uint64_t memory_peak_bytes;
+  /**
+   * Processes the OOM killer killed in the fork, or `SANDBOX_UNKNOWN`.
+   */
+  uint64_t oom_kills;
+  /**
+   * CPU time of the fork's cgroup in nanoseconds, or `SANDBOX_UNKNOWN`.
+   */
+  uint64_t cpu_time_ns;
+  /**
+   * Peak number of processes in the fork's cgroup, or `SANDBOX_UNKNOWN`.
+   */
+  uint64_t pids_peak;
+} sandbox_cgroup_stats_t;
+
+/**
  * The caller's own stream (the default).
  */
 #define SANDBOX_STDIO_INHERIT 0
@@ -1780,6 +1811,16 @@ int sandbox_fork_take_stdin_fd(struct sandbox_fork_t *fork);
  * gone.
  */
 enum sandbox_result_t sandbox_fork_wait(struct sandbox_fork_t *fork, int *status_out);
+
+/**
+ * Write what the fork's own cgroup saw (peak memory, OOM kills, CPU time,
+ * peak pids) to `*stats_out`, read when `sandbox_fork_wait` reaped it. A
+ * fork the memory limit ended has `oom_kills` >= 1 (and a SIGKILL wait
+ * status). `SANDBOX_OK` with `has_cgroup` false (every figure
+ * `SANDBOX_UNKNOWN`) when the template's description has no cgroup
+ * limits, or the fork was not waited for yet.
+ */
+enum sandbox_result_t sandbox_fork_cgroup_stats(const struct sandbox_fork_t *fork, struct sandbox_cgroup_stats_t *stats_out);
 
 /**
  * Kill the fork (SIGKILL, through its pidfd). Wait afterwards to get its

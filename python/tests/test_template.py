@@ -20,7 +20,8 @@ import rsandbox
 from conftest import BOX, pidfd_ended
 
 # The template payload: imports, sets state, serves; each fork reports what
-# it sees as one JSON line and exits with its argument (100: sleeps).
+# it sees as one JSON line and exits with its argument (100: sleeps; 60:
+# fills 512 MiB first).
 SERVE = textwrap.dedent(
     """
     import decimal, json, os, random, re, sys, time
@@ -30,6 +31,8 @@ SERVE = textwrap.dedent(
     arg = rsandbox.serve_forks()
     if arg == 100:
         time.sleep(60)
+    if arg == 60:
+        hog = b"\\1" * (512 << 20)
     seen = dict(state)
     state["ready"] = "changed in a fork"
     print(json.dumps({"arg": arg, "state": seen, "pid": os.getpid(),
@@ -91,6 +94,37 @@ def test_kill_timeout_and_close(template: rsandbox.Template) -> None:
         assert pidfd_ended(fd, wait=10)
     finally:
         os.close(fd)
+
+
+def test_forks_of_a_template_with_limits_have_cgroup_stats() -> None:
+    # Each fork of a template with a memory limit gets a cgroup of its own:
+    # one filling 512 MiB under 64 MiB is killed and counted as an OOM kill;
+    # a small one is not. Root only: cgroups.
+    if os.getuid() != 0:
+        pytest.skip("cgroups need root here")
+    sb = rsandbox.Sandbox().memory_limit(64 << 20)
+    with sb.template([sys.executable, "-c", SERVE]) as t:
+        with t.fork(60, stdout=rsandbox.DEVNULL) as f:
+            assert f.cgroup_stats is None  # not waited for yet
+            assert f.wait(timeout=20) == -9
+            hog = f.cgroup_stats
+        with t.fork(7, stdout=rsandbox.DEVNULL) as f:
+            assert f.wait(timeout=20) == 7
+            small = f.cgroup_stats
+    assert isinstance(hog, rsandbox.CgroupStats)
+    assert hog.oom_kills is not None and hog.oom_kills >= 1
+    assert hog.memory_peak is not None and hog.memory_peak <= (64 << 20) + 65536
+    assert small is not None and small.oom_kills == 0
+    assert small.cpu_time is not None and small.cpu_time > 0
+    assert "oom_kills=0" in repr(small)
+
+
+def test_forks_of_a_template_without_limits_have_no_cgroup(
+    template: rsandbox.Template,
+) -> None:
+    with template.fork(7, stdout=rsandbox.DEVNULL) as f:
+        assert f.wait(timeout=20) == 7
+        assert f.cgroup_stats is None
 
 
 def _with_this_python(sb: rsandbox.Sandbox) -> rsandbox.Sandbox:

@@ -7,7 +7,10 @@
  * sandbox_template_* and sandbox_fork_*: this test binary, re-run in a box
  * with "--serve", is the template payload. Templates made with
  * SANDBOX_TEMPLATE_FORK_NAMESPACES: each fork reports from inside that it
- * is pid 1 alone in its /proc, in namespaces of its own. Rootless: root
+ * is pid 1 alone in its /proc, in namespaces of its own. Cgroup counters
+ * of forks (sandbox_fork_cgroup_stats): a template with a memory limit
+ * gives each fork a cgroup, and one that touches more memory than that is
+ * killed and counted as an OOM kill (root only: cgroups). Rootless: root
  * and nobody. */
 #define _GNU_SOURCE
 #include "check.h"
@@ -17,6 +20,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -119,7 +123,7 @@ static void not_a_template(void) {
 
 /* The namespaces compared between a fork, its sibling and the template. */
 static const char *const NS[] = {"net", "uts", "ipc", "mnt", "user", "pid"};
-enum { N_NS = sizeof NS / sizeof NS[0], WHOAMI = 50 };
+enum { N_NS = sizeof NS / sizeof NS[0], WHOAMI = 50, HOG = 60 };
 
 /* Inode of /proc/<pid>/ns/<ns> ("self" for pid): 0 when unreadable. */
 static unsigned long ns_inode(const char *pid, const char *ns) {
@@ -145,7 +149,7 @@ static void whoami(void) {
 /* The template payload (this binary run with "--serve"): set state, get
  * ready; each fork prints its argument and the state and exits with the
  * argument (100: sleeps to be killed; WHOAMI: prints whoami() and exits
- * 0). _exit: no atexit handlers (nor LeakSanitizer) in a fork. */
+ * 0; HOG: touches 512 MiB, then exits 0). _exit: no atexit handlers (nor LeakSanitizer) in a fork. */
 static int serve_main(void) {
     state = 42;
     uint64_t arg = 0;
@@ -159,6 +163,13 @@ static int serve_main(void) {
         _exit(0);
     }
     if (arg == 100) sleep(60);
+    if (arg == HOG) {
+        size_t len = (size_t)512 << 20;
+        char *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) _exit(101);
+        memset(p, 1, len);
+        _exit(0);
+    }
     printf("fork %llu state %d\n", (unsigned long long)arg, state);
     state = 7; /* not seen by the next fork */
     fflush(stdout);
@@ -193,7 +204,62 @@ static void fork_and_check(sandbox_template_t *tpl, uint64_t arg) {
     int again = -1;
     CHECK_OK(sandbox_fork_wait(f, &again));
     CHECK(again == st, "second wait %#x", again);
+    /* No cgroup limits: the fork has no cgroup of its own. */
+    sandbox_cgroup_stats_t cg;
+    memset(&cg, 0xa5, sizeof cg);
+    CHECK_OK(sandbox_fork_cgroup_stats(f, &cg));
+    CHECK(!cg.has_cgroup && cg.oom_kills == SANDBOX_UNKNOWN &&
+              cg.memory_peak_bytes == SANDBOX_UNKNOWN && cg.cpu_time_ns == SANDBOX_UNKNOWN &&
+              cg.pids_peak == SANDBOX_UNKNOWN,
+          "stats without limits: has %d oom %llu", (int)cg.has_cgroup,
+          (unsigned long long)cg.oom_kills);
     sandbox_fork_free(f);
+}
+
+/* Fork `arg` from `tpl`, wait, and return its status and cgroup stats. */
+static int fork_stats(sandbox_template_t *tpl, uint64_t arg, sandbox_cgroup_stats_t *cg) {
+    sandbox_fork_t *f = NULL;
+    int st = -1;
+    memset(cg, 0, sizeof *cg);
+    CHECK_OK(sandbox_template_fork_stdio(tpl, arg, 0, SANDBOX_FORK_PIPE, 2, &f));
+    if (!f) return st;
+    char out[128];
+    read_all(sandbox_fork_stdout_fd(f), out, sizeof out);
+    /* Not waited for yet: nothing read. */
+    CHECK_OK(sandbox_fork_cgroup_stats(f, cg));
+    CHECK(!cg->has_cgroup, "stats before wait");
+    CHECK_OK(sandbox_fork_wait(f, &st));
+    CHECK_OK(sandbox_fork_cgroup_stats(f, cg));
+    sandbox_fork_free(f);
+    return st;
+}
+
+/* A template with a 64 MiB memory limit: each fork has a cgroup of its
+ * own. One that touches 512 MiB is killed (SIGKILL) and its cgroup counted
+ * the OOM kill; one that prints and exits counted none. Root only. */
+static void cgroup_forks(void) {
+    if (geteuid() != 0) return; /* as nobody: no cgroup to create */
+    sandbox_t *sb = sandbox_new();
+    CHECK_OK(sandbox_memory_limit(sb, 64 << 20));
+    sandbox_template_t *tpl = new_template(sb);
+    if (!tpl) {
+        sandbox_free(sb);
+        return;
+    }
+    sandbox_cgroup_stats_t cg;
+    int st = fork_stats(tpl, HOG, &cg);
+    CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "hog status %#x", st);
+    CHECK(cg.has_cgroup && cg.oom_kills != SANDBOX_UNKNOWN && cg.oom_kills >= 1,
+          "hog: has %d oom kills %llu", (int)cg.has_cgroup, (unsigned long long)cg.oom_kills);
+    CHECK(cg.memory_peak_bytes != SANDBOX_UNKNOWN && cg.memory_peak_bytes <= (64u << 20) + 65536,
+          "hog peak %llu", (unsigned long long)cg.memory_peak_bytes);
+
+    st = fork_stats(tpl, 7, &cg);
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 7, "status %#x", st);
+    CHECK(cg.has_cgroup && cg.oom_kills == 0, "small fork: has %d oom kills %llu",
+          (int)cg.has_cgroup, (unsigned long long)cg.oom_kills);
+    sandbox_template_free(tpl);
+    sandbox_free(sb);
 }
 
 static void caller_side(void) {
@@ -340,6 +406,8 @@ static void caller_errors(void) {
         sandbox_template_free(tpl);
     }
     CHECK_RC(sandbox_fork_wait(NULL, NULL), SANDBOX_NULL_PARAMETER);
+    sandbox_cgroup_stats_t cg;
+    CHECK_RC(sandbox_fork_cgroup_stats(NULL, &cg), SANDBOX_NULL_PARAMETER);
     CHECK(sandbox_fork_pid(NULL) == -1 && sandbox_template_pid(NULL) == -1, "NULL pids");
     sandbox_fork_free(NULL);
     sandbox_template_free(NULL);
@@ -356,5 +424,6 @@ int main(int argc, char **argv) {
     caller_side();
     caller_errors();
     namespaced_forks();
+    cgroup_forks();
     return summary("test_template");
 }

@@ -80,7 +80,7 @@ pub struct sandbox_outcome_t {
     pub pids_peak: u64,
 }
 
-fn ns(d: Duration) -> u64 {
+pub(crate) fn ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 

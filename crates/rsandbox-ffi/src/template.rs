@@ -12,6 +12,7 @@ use rsandbox::template::{ForkedBox, Template, TemplateOptions};
 use rsandbox::Command;
 
 use crate::builder::sandbox_t;
+use crate::child::{ns, SANDBOX_UNKNOWN};
 use crate::error::{as_mut, as_ref, c_str_array, guard, guard_value, out_ptr, write_out};
 use crate::error::{FfiError, FfiResult};
 use crate::sandbox_result_t;
@@ -331,6 +332,60 @@ pub extern "C" fn sandbox_fork_wait(
         let out = out_ptr(status_out, "status_out")?;
         let st = fork.inner.wait()?;
         write_out(out, st.into_raw());
+        Ok(())
+    })
+}
+
+/// What a waited fork's own cgroup saw, written by
+/// `sandbox_fork_cgroup_stats` into memory the caller owns. The figures
+/// follow `sandbox_outcome_t`'s: each is `SANDBOX_UNKNOWN` when not
+/// measured.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct sandbox_cgroup_stats_t {
+    /// The fork had a cgroup of its own (the template's description has
+    /// cgroup limits) and was waited for. When false every figure is
+    /// `SANDBOX_UNKNOWN`.
+    pub has_cgroup: bool,
+    /// Peak memory of the fork's cgroup in bytes, or `SANDBOX_UNKNOWN`.
+    pub memory_peak_bytes: u64,
+    /// Processes the OOM killer killed in the fork, or `SANDBOX_UNKNOWN`.
+    pub oom_kills: u64,
+    /// CPU time of the fork's cgroup in nanoseconds, or `SANDBOX_UNKNOWN`.
+    pub cpu_time_ns: u64,
+    /// Peak number of processes in the fork's cgroup, or `SANDBOX_UNKNOWN`.
+    pub pids_peak: u64,
+}
+
+impl From<Option<&rsandbox::cgroup::CgroupStats>> for sandbox_cgroup_stats_t {
+    fn from(cg: Option<&rsandbox::cgroup::CgroupStats>) -> sandbox_cgroup_stats_t {
+        let unknown = |v: Option<u64>| v.unwrap_or(SANDBOX_UNKNOWN);
+        sandbox_cgroup_stats_t {
+            has_cgroup: cg.is_some(),
+            memory_peak_bytes: unknown(cg.and_then(|c| c.memory_peak)),
+            oom_kills: unknown(cg.and_then(|c| c.oom_kills)),
+            cpu_time_ns: unknown(cg.and_then(|c| c.cpu_time).map(ns)),
+            pids_peak: unknown(cg.and_then(|c| c.pids_peak)),
+        }
+    }
+}
+
+/// Write what the fork's own cgroup saw (peak memory, OOM kills, CPU time,
+/// peak pids) to `*stats_out`, read when `sandbox_fork_wait` reaped it. A
+/// fork the memory limit ended has `oom_kills` >= 1 (and a SIGKILL wait
+/// status). `SANDBOX_OK` with `has_cgroup` false (every figure
+/// `SANDBOX_UNKNOWN`) when the template's description has no cgroup
+/// limits, or the fork was not waited for yet.
+#[no_mangle]
+pub extern "C" fn sandbox_fork_cgroup_stats(
+    fork: *const sandbox_fork_t,
+    stats_out: *mut sandbox_cgroup_stats_t,
+) -> sandbox_result_t {
+    guard(|| {
+        let fork = as_ref(fork, "fork")?;
+        let out = out_ptr(stats_out, "stats_out")?;
+        write_out(out, fork.inner.cgroup_stats().into());
         Ok(())
     })
 }

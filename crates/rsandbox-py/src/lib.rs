@@ -9,6 +9,7 @@
 // allowed where it is, with its SAFETY comment.
 #![deny(unsafe_code)]
 
+mod cgroup_stats;
 mod child;
 mod convert;
 mod devices;
@@ -45,6 +46,7 @@ fn _rsandbox(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<child::PyLayerReport>()?;
     m.add_class::<template::PyTemplate>()?;
     m.add_class::<template::PyForkedBox>()?;
+    m.add_class::<cgroup_stats::PyCgroupStats>()?;
     m.add_class::<pool::PyPool>()?;
     m.add_function(wrap_pyfunction!(_features_json, m)?)?;
     m.add_function(wrap_pyfunction!(template::_serve_forks, m)?)?;

@@ -16,6 +16,7 @@ use pyo3::prelude::*;
 use rsandbox::template::{ForkedBox, Template, TemplateOptions};
 use rsandbox::{Command, Stdio};
 
+use crate::cgroup_stats::PyCgroupStats;
 use crate::child::file_object;
 use crate::convert;
 use crate::errors::{class, to_py, IntoPyResult};
@@ -334,6 +335,15 @@ impl PyForkedBox {
     #[getter]
     fn returncode(&self) -> Option<i32> {
         self.returncode.get().copied()
+    }
+
+    /// What the fork's own cgroup saw (`CgroupStats`), once it was waited
+    /// for; `None` before, or when the template's description has no
+    /// cgroup limits. A fork the memory limit ended has `oom_kills` >= 1.
+    #[getter]
+    fn cgroup_stats(&self, py: Python<'_>) -> Option<PyCgroupStats> {
+        let stats = py.detach(|| self.lock().cgroup_stats().cloned())?;
+        Some(PyCgroupStats { inner: stats })
     }
 
     /// The return code if the fork has ended, else `None`; never blocks.
