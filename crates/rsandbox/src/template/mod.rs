@@ -366,18 +366,10 @@ fn release(mut f: ForkedBox, cg: Cgroup, gate: OwnedFd) -> Result<ForkedBox> {
         return Err(e);
     }
     f.cgroup = Some(cg);
-    // SAFETY: sends one byte from a live buffer on our end of the gate.
-    let n = unsafe {
-        libc::send(
-            gate.as_raw_fd(),
-            [1u8].as_ptr().cast(),
-            1,
-            libc::MSG_NOSIGNAL,
-        )
-    };
-    if n != 1 {
-        return Err(Error::last_os("opening a fork's gate", None));
-    }
+    // The protocol's send: MSG_NOSIGNAL, so a fork killed meanwhile is an
+    // error here, not a SIGPIPE.
+    protocol::send(gate.as_raw_fd(), &[1], &[])
+        .map_err(|e| Error::io("opening a fork's gate", None, e))?;
     Ok(f)
 }
 
