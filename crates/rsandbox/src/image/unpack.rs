@@ -192,16 +192,23 @@ impl Layer<'_> {
                 remove(&child.path())?;
             }
         } else {
-            let victim = &name[WHITEOUT.len()..];
-            if matches!(victim, b"" | b"." | b"..") {
-                return Err(self.hostile(rel, "whiteout of . or .."));
-            }
-            let target = dir.join(OsStr::from_bytes(victim));
-            if std::fs::symlink_metadata(&target).is_ok() {
-                remove(&target)?;
-            }
+            self.remove_victim(rel, dir, name)?;
         }
         Ok(())
+    }
+
+    /// The path a `.wh.NAME` entry deletes, removed from what the layers
+    /// below left there; a whiteout of `.` or `..` is hostile.
+    fn remove_victim(&self, rel: &Path, dir: &Path, name: &[u8]) -> Result<PathBuf, ImageError> {
+        let victim = &name[WHITEOUT.len()..];
+        if matches!(victim, b"" | b"." | b"..") {
+            return Err(self.hostile(rel, "whiteout of . or .."));
+        }
+        let target = dir.join(OsStr::from_bytes(victim));
+        if std::fs::symlink_metadata(&target).is_ok() {
+            remove(&target)?;
+        }
+        Ok(target)
     }
 
     /// Record a whiteout in this layer's own directory (`Whiteouts::Mark`).
@@ -213,14 +220,7 @@ impl Layer<'_> {
             }
             return Ok(());
         }
-        let victim = &name[WHITEOUT.len()..];
-        if matches!(victim, b"" | b"." | b"..") {
-            return Err(self.hostile(rel, "whiteout of . or .."));
-        }
-        let target = dir.join(OsStr::from_bytes(victim));
-        if std::fs::symlink_metadata(&target).is_ok() {
-            remove(&target)?;
-        }
+        let target = self.remove_victim(rel, dir, name)?;
         whiteout_node(&target)
     }
 
