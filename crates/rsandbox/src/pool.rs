@@ -123,6 +123,9 @@ fn outcome_out(shared: &Arc<Shared>) -> impl Fn() + Send + Sync + 'static {
 pub struct Pool {
     /// The description as given: what an empty pool spawns directly.
     direct: Sandbox,
+    /// The box paths its mount steps make, computed once for every lookup
+    /// of a command's program (see `fs::created_paths`).
+    created: Vec<std::path::PathBuf>,
     shared: Arc<Shared>,
     refill: Option<JoinHandle<()>>,
     /// Finishes each box's end after its outcome is out.
@@ -167,6 +170,7 @@ impl Pool {
             .map_err(|e| Error::io("start the pool's refill thread", None, e))?;
         Ok(Pool {
             direct: sb.clone(),
+            created: crate::fs::created_paths(sb),
             shared,
             refill: Some(refill),
             tails,
@@ -222,7 +226,7 @@ impl Pool {
     /// the environment is the description's.
     fn message(&self, cmd: &Command) -> Result<Vec<u8>> {
         use std::os::unix::ffi::OsStrExt;
-        let program = self.direct.find_program(cmd)?;
+        let program = crate::spawn::find_program_in(&self.direct, cmd, &self.created)?;
         let arg0 = cmd.arg0.as_deref().unwrap_or(cmd.program.as_os_str());
         let argv: Vec<&[u8]> = std::iter::once(arg0)
             .chain(cmd.args.iter().map(|a| a.as_os_str()))

@@ -367,22 +367,31 @@ pub(crate) fn program_root(sb: &Sandbox) -> Option<PathBuf> {
 /// Whether `path` (absolute, inside the box) is made by a mount step, so the
 /// parent cannot check it on the host before spawn.
 pub(crate) fn creates_path(sb: &Sandbox, path: &Path) -> bool {
+    is_under_any(&created_paths(sb), path)
+}
+
+/// The box paths its mount steps make (new mounts, masks, symlinks), which
+/// the parent cannot check on the host. Computing them reads the host's
+/// top level and hidden paths, so a caller that looks up many programs for
+/// one description (the pool) computes them once.
+pub(crate) fn created_paths(sb: &Sandbox) -> Vec<PathBuf> {
     if !builds_fs(sb) {
-        return false;
+        return Vec::new();
     }
-    let Some(path) = normalize(path) else {
-        return false;
-    };
     effective_steps(sb)
         .iter()
-        .any(|s| match normalize(s.dst()) {
+        .filter_map(|s| match normalize(s.dst()) {
             // A host path bound onto itself looks the same from the host.
-            _ if s.is_identity_bind() => false,
-            Some(d) if s.mounts_new() || matches!(s, MountStep::Symlink { .. }) => {
-                path.starts_with(&d)
-            }
-            _ => false,
+            _ if s.is_identity_bind() => None,
+            Some(d) if s.mounts_new() || matches!(s, MountStep::Symlink { .. }) => Some(d),
+            _ => None,
         })
+        .collect()
+}
+
+/// Whether `path` is at or under one of `created` (see [`created_paths`]).
+pub(crate) fn is_under_any(created: &[PathBuf], path: &Path) -> bool {
+    normalize(path).is_some_and(|p| created.iter().any(|d| p.starts_with(d)))
 }
 
 /// The steps really applied: the default view's (unless replaced by a user

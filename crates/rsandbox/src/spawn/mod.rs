@@ -26,7 +26,7 @@ use crate::report::EnforcementReport;
 use crate::sandbox::Sandbox;
 use crate::sys;
 
-pub(crate) use plan::{find_program, Plan};
+pub(crate) use plan::{find_program, find_program_in, Plan};
 use routine::ChildFds;
 use timing::Mark;
 

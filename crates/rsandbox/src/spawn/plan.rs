@@ -247,7 +247,7 @@ impl Exec {
             env.retain(|(k, _)| !k.as_encoded_bytes().starts_with(b"LISTEN_"));
             env.push(("LISTEN_FDS".into(), sb.listen_fds.len().to_string().into()));
         }
-        let program_path = match resolve_program(sb, cmd, &env) {
+        let program_path = match resolve_program(sb, cmd, &env, None) {
             Ok(p) => p,
             // With a start gate (an OCI runtime's `create`) an absolute
             // program is looked for at exec, as runc 1.1 does: a missing
@@ -569,12 +569,26 @@ fn cstring(field: &str, s: &OsStr) -> Result<CString> {
 /// [`Sandbox::find_program`]: the lookup `Plan::new` makes, on the
 /// environment the payload would get.
 pub(crate) fn find_program(sb: &Sandbox, cmd: &Command) -> Result<PathBuf> {
-    resolve_program(sb, cmd, &sb.resolved_env())
+    resolve_program(sb, cmd, &sb.resolved_env(), None)
+}
+
+/// [`find_program`] with the box's made paths computed ahead
+/// ([`crate::fs::created_paths`]): the pool looks up every command of one
+/// description.
+pub(crate) fn find_program_in(sb: &Sandbox, cmd: &Command, created: &[PathBuf]) -> Result<PathBuf> {
+    resolve_program(sb, cmd, &sb.resolved_env(), Some(created))
 }
 
 /// Find the program as the box will see it: a path is taken as is (relative
 /// ones against the box's cwd); a bare name is looked up in the box's `PATH`.
-fn resolve_program(sb: &Sandbox, cmd: &Command, env: &[(OsString, OsString)]) -> Result<PathBuf> {
+/// `created`: the box's made paths when computed ahead, else they are
+/// computed here if needed.
+fn resolve_program(
+    sb: &Sandbox,
+    cmd: &Command,
+    env: &[(OsString, OsString)],
+    created: Option<&[PathBuf]>,
+) -> Result<PathBuf> {
     let prog = &cmd.program;
     let not_found = |source| Error::ProgramNotFound {
         program: prog.clone(),
@@ -586,7 +600,11 @@ fn resolve_program(sb: &Sandbox, cmd: &Command, env: &[(OsString, OsString)]) ->
         } else {
             sb.working_dir().join(prog)
         };
-        if crate::fs::creates_path(sb, &inside) {
+        let made = match created {
+            Some(c) => crate::fs::is_under_any(c, &inside),
+            None => crate::fs::creates_path(sb, &inside),
+        };
+        if made {
             return Ok(inside);
         }
         match crate::fs::check_executable_in_box(sb, &inside) {
