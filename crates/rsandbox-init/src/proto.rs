@@ -39,6 +39,10 @@ pub struct Control {
     /// The gate carries the command to exec (a [`command`] message), not
     /// one byte: a warm pool's box learns its payload when it is released.
     pub command_gate: bool,
+    /// Install the payload's filter before it waits at the gate, not after
+    /// (the library set it when the filter lets the gate's `read`, `close`
+    /// and `write` through): the released payload goes straight to exec.
+    pub filter_before_gate: bool,
 }
 
 impl Default for Control {
@@ -53,6 +57,7 @@ impl Default for Control {
             no_new_privs: false,
             listen_pid: false,
             command_gate: false,
+            filter_before_gate: false,
         }
     }
 }
@@ -76,6 +81,7 @@ impl Control {
             (b'n', self.no_new_privs as i32),
             (b'l', self.listen_pid as i32),
             (b'm', self.command_gate as i32),
+            (b'b', self.filter_before_gate as i32),
         ] {
             w.put(&[b' ', key, b'=']);
             w.int(v);
@@ -107,6 +113,7 @@ impl Control {
                 b'n' => c.no_new_privs = v != 0,
                 b'l' => c.listen_pid = v != 0,
                 b'm' => c.command_gate = v != 0,
+                b'b' => c.filter_before_gate = v != 0,
                 _ => return None,
             }
         }
@@ -322,6 +329,7 @@ mod tests {
             no_new_privs: true,
             listen_pid: false,
             command_gate: true,
+            filter_before_gate: true,
         };
         let mut buf = [0u8; CONTROL_MAX];
         let n = c.encode(&mut buf);

@@ -219,21 +219,7 @@ unsafe fn payload(
     filter_len: usize,
 ) -> ! {
     stamp(timing, timing_slot::INIT);
-    let empty = 0u64;
-    // SAFETY: an 8-byte sigset.
-    let r = unsafe {
-        sc(
-            sys::RT_SIGPROCMASK,
-            2, /* SIG_SETMASK */
-            &empty as *const u64 as usize,
-            0,
-            8,
-        )
-    };
-    if r < 0 {
-        report(ctl.err, proto::STAGE_SIGNALS, 0, r);
-        sys::exit(proto::SETUP_FAILED);
-    }
+    unblock_signals(ctl.err);
     if ctl.listen_pid {
         // SAFETY: envp is the init's own, writable, NULL-terminated.
         unsafe { fill_listen_pid(envp) };
@@ -250,25 +236,23 @@ unsafe fn payload(
         }
     };
     let mut err = ctl.err;
+    // Before the wait when the library says the filter lets the gate's
+    // read, close and write through: a failure is still reported then.
+    let filter_first = filter_len > 0 && ctl.gate >= 0 && ctl.filter_before_gate;
+    if filter_first {
+        install_filter(err, ctl.no_new_privs, filter_len);
+    }
     if ctl.gate >= 0 {
         // Setup is done: close what exec would close (the caller's pipes
         // must not stay held while the payload waits), which lets the spawn
         // return, then wait to be started. Nothing can be reported after.
         sys::close(err);
         err = -1;
-        if ctl.command_gate {
-            target = read_command(ctl.gate, target.envp);
-        } else {
-            let mut go = [0u8; 1];
-            if !read_exact(ctl.gate, &mut go) {
-                sys::exit(proto::SETUP_FAILED);
-            }
-        }
-        sys::close(ctl.gate);
+        target = wait_at_gate(ctl, target);
     } else {
         sys::set_cloexec(err, true);
     }
-    if filter_len > 0 {
+    if filter_len > 0 && !filter_first {
         install_filter(err, ctl.no_new_privs, filter_len);
     }
     stamp(timing, timing_slot::SECCOMP);
@@ -291,6 +275,40 @@ unsafe fn payload(
         exec_failed_message(unsafe { c_bytes(target.program) }, r);
     }
     sys::exit(proto::SETUP_FAILED)
+}
+
+/// Give the payload the empty signal mask the init's own blocking hid.
+fn unblock_signals(err: i32) {
+    let empty = 0u64;
+    // SAFETY: an 8-byte sigset.
+    let r = unsafe {
+        sc(
+            sys::RT_SIGPROCMASK,
+            2, /* SIG_SETMASK */
+            &empty as *const u64 as usize,
+            0,
+            8,
+        )
+    };
+    if r < 0 {
+        report(err, proto::STAGE_SIGNALS, 0, r);
+        sys::exit(proto::SETUP_FAILED);
+    }
+}
+
+/// Wait at the gate: for one byte, or for the command to exec instead of
+/// `target` with a command gate. The gate is closed after.
+fn wait_at_gate(ctl: &Control, mut target: Target) -> Target {
+    if ctl.command_gate {
+        target = read_command(ctl.gate, target.envp);
+    } else {
+        let mut go = [0u8; 1];
+        if !read_exact(ctl.gate, &mut go) {
+            sys::exit(proto::SETUP_FAILED);
+        }
+    }
+    sys::close(ctl.gate);
+    target
 }
 
 /// What the payload execs: program, argv and environment, each

@@ -231,6 +231,46 @@ fn a_pooled_outcome_is_the_payloads_and_its_box_still_ends() {
     );
 }
 
+// A pooled box's filter goes on before the box waits when it lets every
+// read, write and close through. One that refuses some reads (here: reads
+// of exactly 4 bytes, which is how the gate's message starts) must go on
+// after the gate instead: the box still takes its command, and the rule
+// holds in the payload.
+both!(
+    a_filter_that_conditions_reads_goes_on_after_the_gate,
+    || {
+        use rsandbox::seccomp::{ArgCmp, CmpOp};
+        let _g = serial();
+        let four_byte_reads = SeccompPolicy::new(Action::Allow).rule_if(
+            "read",
+            Action::EPERM,
+            [ArgCmp::new(2, CmpOp::Eq, 4)],
+        );
+        let pool = described()
+            .stdin(Stdio::Null)
+            .seccomp(four_byte_reads)
+            .pool(1)
+            .unwrap();
+        wait_ready(&pool, 1);
+        let out = pool
+            .spawn(&sh("echo started; head -c 4 /etc/hostname || echo refused"))
+            .unwrap()
+            .wait_with_output()
+            .unwrap();
+        assert_eq!(
+            text(&out.stdout),
+            "started\nrefused\n",
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(
+            text(&out.stderr).contains("Operation not permitted"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+);
+
 /// As root: a pids limit (a cgroup of the box's own) holds in a pooled box.
 #[test]
 fn a_cgroup_pids_limit_applies_in_each_pooled_box() {

@@ -220,4 +220,19 @@ impl SeccompPolicy {
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
+
+    /// Whether every call of `syscall` is allowed, whatever its arguments:
+    /// each rule naming it allows without conditions, and with none the
+    /// default action allows.
+    pub(crate) fn plainly_allows(&self, syscall: &str) -> bool {
+        let mut named = self
+            .rules
+            .iter()
+            .filter(|r| r.syscall == syscall)
+            .peekable();
+        if named.peek().is_none() {
+            return self.default_action == Action::Allow;
+        }
+        named.all(|r| r.action == Action::Allow && r.args.is_empty())
+    }
 }

@@ -137,6 +137,11 @@ struct Compiled {
     skipped: Vec<String>,
     /// Sub-architectures the profile lists, killed instead of filtered.
     killed_arches: Vec<String>,
+    /// The policy lets every `read`, `write`, `close` and `exit_group`
+    /// through: what a gated payload does between the filter and its exec
+    /// (see
+    /// [`SeccompProgram::fits_before_gate`]).
+    gate_safe: bool,
 }
 
 // SAFETY: sock_filter is plain integers; `Compiled` is never mutated after
@@ -204,6 +209,9 @@ fn compiled(
         newer: policy.newer,
         skipped: policy.skipped.clone(),
         killed_arches,
+        gate_safe: ["read", "write", "close", "exit_group"]
+            .iter()
+            .all(|n| policy.plainly_allows(n)),
     });
     let mut g = CACHE.lock().unwrap_or_else(|p| p.into_inner());
     let map = g.get_or_insert_with(HashMap::new);
@@ -244,6 +252,8 @@ fn raw_program(bytes: &[u8]) -> Result<Compiled> {
         newer: None,
         skipped: Vec::new(),
         killed_arches: Vec::new(),
+        // A caller's program is not read: it is installed where it always was.
+        gate_safe: false,
     })
 }
 
@@ -375,6 +385,17 @@ impl SeccompProgram {
         }
     }
 
+    /// Whether a gated payload (a pooled box, a start gate) may install
+    /// the filter before it waits rather than after: the policy lets the
+    /// gate's `read` and `close`, an error message's `write` and the
+    /// `exit_group` after it through unconditionally, so nothing changes
+    /// but the time, and the install
+    /// leaves the released box's path. A caller's own BPF program is never
+    /// moved.
+    pub(crate) fn fits_before_gate(&self) -> bool {
+        self.compiled.gate_safe
+    }
+
     /// Whether installing the filter sets no_new_privs first.
     pub(crate) fn sets_no_new_privs(&self) -> bool {
         self.set_nnp
@@ -437,6 +458,38 @@ mod tests {
     use super::*;
 
     const X86: u32 = 0xC000_003E;
+
+    #[test]
+    fn only_unconditional_allows_let_the_filter_go_before_a_gate() {
+        let gate_safe = |p: SeccompPolicy| {
+            ["read", "write", "close", "exit_group"]
+                .iter()
+                .all(|n| p.plainly_allows(n))
+        };
+        let deny_all = SeccompPolicy::new(Action::EPERM);
+        assert!(
+            gate_safe(SeccompPolicy::default_profile()),
+            "the default profile"
+        );
+        assert!(gate_safe(
+            SeccompPolicy::new(Action::Allow).deny("mkdir", 1)
+        ));
+        assert!(!gate_safe(deny_all.clone()));
+        let listed = ["read", "write", "close", "exit_group"]
+            .iter()
+            .fold(deny_all, |p, n| p.allow(*n));
+        assert!(gate_safe(listed.clone()), "an allow-list naming them");
+        let cond = ArgCmp::new(2, CmpOp::Eq, 4);
+        assert!(!gate_safe(listed.rule_if("read", Action::Allow, [cond])));
+        assert!(!gate_safe(SeccompPolicy::new(Action::Allow).rule_if(
+            "close",
+            Action::EPERM,
+            [cond]
+        )));
+        assert!(!gate_safe(
+            SeccompPolicy::new(Action::Allow).deny("write", 1)
+        ));
+    }
 
     /// What the policy means for one call, straight from its definition:
     /// above every number the rules name, the newer action if set; else

@@ -415,6 +415,7 @@ fn prepare_init(plan: &mut Plan, fds: &ChildFds) -> Result<()> {
     let late = plan.seccomp.as_ref().filter(|s| !s.early);
     let filter = late.map(|s| init::filter(s.filter_bytes())).transpose()?;
     let no_new_privs = late.is_some_and(|s| s.sets_no_new_privs());
+    let filter_before_gate = late.is_some_and(|s| s.fits_before_gate());
     let timing = plan.timing.as_ref().map(|t| t.fd());
     let image = plan.hold_above_targets(init::image()?)?;
     let ctl = rsandbox_init::proto::Control {
@@ -433,6 +434,7 @@ fn prepare_init(plan: &mut Plan, fds: &ChildFds) -> Result<()> {
         no_new_privs,
         listen_pid: plan.exec.listen_pid.is_some(),
         command_gate: plan.fds.command_gate,
+        filter_before_gate,
     };
     plan.init = Some(init::InitExec::new(
         &plan.exec.program,
