@@ -205,16 +205,43 @@ pub(crate) fn write_file(path: &Path, data: &str) -> Result<()> {
 
 /// A file holding one number (`max` reads as `None`).
 pub(crate) fn read_u64(path: &Path) -> Option<u64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+    let mut buf = [0u8; SMALL];
+    read_small(path, &mut buf)?.trim().parse().ok()
 }
 
 /// The value of `key` in a flat-keyed file (`key value` lines).
 pub(crate) fn read_kv(path: &Path, key: &str) -> Option<u64> {
-    let s = std::fs::read_to_string(path).ok()?;
+    let mut buf = [0u8; SMALL];
+    let s = read_small(path, &mut buf)?;
     s.lines().find_map(|l| {
         let (k, v) = l.split_once(' ')?;
         (k == key).then(|| v.trim().parse().ok()).flatten()
     })
+}
+
+/// The most [`read_small`] reads: every counter file it serves is shorter.
+const SMALL: usize = 2048;
+
+/// A small counter file's text, read into `buf`: an open and reads, without
+/// the size query `read_to_string` makes (cgroup files report 0), since the
+/// counters are read at every box's end. `None` when the file is missing
+/// or longer than `buf`.
+fn read_small<'a>(path: &Path, buf: &'a mut [u8; SMALL]) -> Option<&'a str> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut len = 0;
+    loop {
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+        if len == SMALL {
+            return None;
+        }
+    }
+    std::str::from_utf8(&buf[..len]).ok()
 }
 
 /// The pids listed in `dir/cgroup.procs`.
