@@ -391,12 +391,15 @@ impl Sandbox {
         self
     }
 
-    /// Hold the payload, fully set up, just before exec (and before the
-    /// seccomp filter is installed) until one byte can be read from the
-    /// caller's fd `fd`; EOF instead makes it exit. [`spawn`](Self::spawn)
-    /// returns once the payload waits, so a failure of the last two steps
-    /// (seccomp install, exec) is no longer reported by `spawn`: the payload
-    /// exits with status 127. This is the create/start split of OCI
+    /// Hold the payload, fully set up, just before exec until one byte can
+    /// be read from the caller's fd `fd`; EOF instead makes it exit. The
+    /// seccomp filter goes on before the wait when the box has rsandbox's
+    /// init and the filter lets every `read`, `write`, `close` and
+    /// `exit_group` through (the default profile does), else after it.
+    /// [`spawn`](Self::spawn) returns once the payload waits, so a failure
+    /// of the last steps (a late seccomp install, exec) is no longer
+    /// reported by `spawn`: the payload exits with status 127. This is the
+    /// create/start split of OCI
     /// runtimes (a FIFO opened read-write makes a gate any process can open).
     /// `fd` must stay open until `spawn` returns.
     pub fn start_gate(mut self, fd: RawFd) -> Self {

@@ -67,6 +67,54 @@ alone_both!(a_strict_box_shares_memory_and_is_isolated, || {
     assert!(procs <= 6, "{t}");
 });
 
+/// A pipe for a start gate: (read end, write end).
+fn gate_pipe() -> (std::fs::File, std::fs::File) {
+    use std::os::fd::FromRawFd;
+    let mut fds = [-1; 2];
+    // SAFETY: pipe2 writes two fds into the array.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both fds are fresh and ours.
+    unsafe {
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    }
+}
+
+// A box held at a start gate (a warm pool's box is one) shares the caller's
+// memory when its init waits at the gate, after the init's exec, and is
+// released by its byte as before; its filter is on when it runs. Without
+// the init the payload itself would wait before its exec, with the caller's
+// cloning thread suspended: that box is copied.
+alone_both!(a_box_its_init_holds_at_a_gate_shares_memory, || {
+    use std::io::Write;
+    use std::os::fd::AsRawFd;
+    for (as_pid1, shares) in [(false, true), (true, false)] {
+        let (r, mut w) = gate_pipe();
+        let c = Sandbox::strict()
+            .payload_as_pid1(as_pid1)
+            .start_gate(r.as_raw_fd())
+            .stdout(Stdio::Pipe)
+            .spawn(&Command::from_argv([
+                "/bin/sh",
+                "-c",
+                "echo released; grep ^Seccomp: /proc/self/status",
+            ]))
+            .unwrap();
+        drop(r);
+        assert_eq!(
+            c.cloned_sharing_memory(),
+            shares,
+            "payload as pid 1: {as_pid1}"
+        );
+        w.write_all(b"x").unwrap();
+        let o = c.wait_with_output().unwrap();
+        assert!(o.outcome.success(), "{:?}", o.outcome);
+        assert_eq!(text(&o.stdout), "released\nSeccomp:\t2\n");
+    }
+});
+
 /// A box whose ids the parent maps (a range: root only) shares memory too:
 /// the caller's thread writes the maps while the cloning thread waits for
 /// the exec. The child moves to another kernel uid there, which resets the

@@ -263,7 +263,7 @@ impl Pipes {
     fn new(plan: &Plan) -> Result<Pipes> {
         let (sync_r, sync_w) = sys::fd::pipe_cloexec("sync", plan.fds.min_fd)?;
         let (err_r, err_w) = sys::fd::pipe_cloexec("error", plan.fds.min_fd)?;
-        let (status_r, status_w) = if plan.ns.pid_ns && !plan.ns.no_init {
+        let (status_r, status_w) = if plan.execs_init() {
             let (r, w) = sys::fd::pipe_cloexec("status", plan.fds.min_fd)?;
             (Some(r), Some(w))
         } else {
@@ -409,7 +409,7 @@ fn start_services(
 /// above the passed targets, which the child's dup2 calls would otherwise
 /// replace.
 fn prepare_init(plan: &mut Plan, fds: &ChildFds) -> Result<()> {
-    if !plan.ns.pid_ns || plan.ns.no_init {
+    if !plan.execs_init() {
         return Ok(());
     }
     let late = plan.seccomp.as_ref().filter(|s| !s.early);

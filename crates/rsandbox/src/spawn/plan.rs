@@ -515,7 +515,9 @@ impl Plan {
     /// (`sys/vfork.rs`): it has a user namespace (its ids are mapped by
     /// itself, or by the caller's thread while the cloning thread is
     /// suspended: `spawn/mod.rs`), no cgroup the parent attaches and no
-    /// start gate (nothing else waits for the suspended parent), joins no
+    /// start gate read before the exec (nothing else waits for the
+    /// suspended parent; with the box's init the gate is read after the
+    /// init's exec, by the payload it forks: a pooled box), joins no
     /// namespace (the kernel refuses a user namespace to a process sharing
     /// its memory; any other would put it beside processes it did not
     /// make), and makes no egress sockets.
@@ -527,8 +529,15 @@ impl Plan {
             && !locks
             && !self.parent_attach
             && self.ns.joins.is_empty()
-            && self.fds.gate.is_none()
+            && (self.fds.gate.is_none() || self.execs_init())
             && self.egress.is_none()
+    }
+
+    /// Whether the child execs the box's init (a PID namespace, not
+    /// `payload_as_pid1`), which forks the payload (`spawn/init.rs`). Known
+    /// from the plan's start; `init` is filled in later.
+    pub(crate) fn execs_init(&self) -> bool {
+        self.ns.pid_ns && !self.ns.no_init
     }
 
     /// Keep `fd` until the spawn is done, numbered above every passed
