@@ -82,6 +82,11 @@ pub(crate) fn eligible(sb: &Sandbox) -> bool {
         // Egress binds port 53 in the box's namespace: it must be the
         // box's own user namespace's (crate::egress).
         && sb.egress.is_none()
+        // A warm pool's box is made ahead already, on the pool's thread,
+        // which yields to the caller's boxes in flight; taking a spare for
+        // it would only set this thread making the next one while the
+        // caller's pooled payload runs (crate::pool).
+        && !sb.command_gate
         && !turned_off()
         && has_effective_cap(CAP_SYS_ADMIN)
 }
