@@ -209,9 +209,7 @@ fn compiled(
         newer: policy.newer,
         skipped: policy.skipped.clone(),
         killed_arches,
-        gate_safe: ["read", "write", "close", "exit_group"]
-            .iter()
-            .all(|n| policy.plainly_allows(n)),
+        gate_safe: lets_a_gate_through(&policy),
     });
     let mut g = CACHE.lock().unwrap_or_else(|p| p.into_inner());
     let map = g.get_or_insert_with(HashMap::new);
@@ -220,6 +218,14 @@ fn compiled(
     }
     map.insert(key, c.clone());
     Ok(c)
+}
+
+/// Whether `policy` lets every call a gated payload makes between its
+/// filter and its exec through (see [`SeccompProgram::fits_before_gate`]).
+fn lets_a_gate_through(policy: &SeccompPolicy) -> bool {
+    ["read", "write", "close", "exit_group"]
+        .iter()
+        .all(|n| policy.plainly_allows(n))
 }
 
 /// A caller's compiled program, checked for shape: whole instructions,
@@ -461,11 +467,7 @@ mod tests {
 
     #[test]
     fn only_unconditional_allows_let_the_filter_go_before_a_gate() {
-        let gate_safe = |p: SeccompPolicy| {
-            ["read", "write", "close", "exit_group"]
-                .iter()
-                .all(|n| p.plainly_allows(n))
-        };
+        let gate_safe = |p: SeccompPolicy| lets_a_gate_through(&p);
         let deny_all = SeccompPolicy::new(Action::EPERM);
         assert!(
             gate_safe(SeccompPolicy::default_profile()),
