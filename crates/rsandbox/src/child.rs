@@ -251,6 +251,14 @@ impl Child {
         self.enforcement.push(layer);
     }
 
+    /// Open the box's cgroup counter files now, so that its end reads them
+    /// without walking the cgroup paths: a box made ahead of its use.
+    pub(crate) fn open_counters(&self) {
+        if let Some(c) = &self.cgroup {
+            c.open_counters();
+        }
+    }
+
     /// Let waits return as soon as the box's init reports the payload's
     /// end, and leave the rest of the box's end to `tails` (a warm pool's
     /// boxes, see [`Child::reap_early`]).

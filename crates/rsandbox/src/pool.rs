@@ -305,6 +305,7 @@ fn make_box(sb: &Sandbox) -> Result<Ready> {
     // gate); an absolute program missing from the box is allowed with a
     // gate, so nothing is looked up.
     let child = gated.spawn(&Command::new("/rsandbox-pool-gate"))?;
+    child.open_counters();
     Ok(Ready { child, gate: ours })
 }
 

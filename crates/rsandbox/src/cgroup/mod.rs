@@ -27,6 +27,7 @@
 //! removed.
 
 mod bpf;
+mod counters;
 mod create;
 pub mod detect;
 pub mod devices;
@@ -53,6 +54,8 @@ use crate::config::limits::CgroupLimits;
 use crate::error::{Error, Result};
 use crate::report::{Limit, Unapplied};
 use crate::Sandbox;
+
+pub(crate) use counters::{read_kv, read_u64, Counters};
 
 /// What the cgroup saw of the box's resource use.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -145,6 +148,8 @@ struct Dir {
     in_use: AtomicBool,
     /// The child joins it itself (see [`join`]), not the parent.
     child_joins: bool,
+    /// Its counter files, opened ahead (see [`Cgroup::open_counters`]).
+    counters: std::sync::OnceLock<counters::Opened>,
 }
 
 /// A cgroup made for one spawn; removed when dropped.
@@ -201,47 +206,6 @@ pub(crate) fn write_file(path: &Path, data: &str) -> Result<()> {
                 )
             }
         })
-}
-
-/// A file holding one number (`max` reads as `None`).
-pub(crate) fn read_u64(path: &Path) -> Option<u64> {
-    let mut buf = [0u8; SMALL];
-    read_small(path, &mut buf)?.trim().parse().ok()
-}
-
-/// The value of `key` in a flat-keyed file (`key value` lines).
-pub(crate) fn read_kv(path: &Path, key: &str) -> Option<u64> {
-    let mut buf = [0u8; SMALL];
-    let s = read_small(path, &mut buf)?;
-    s.lines().find_map(|l| {
-        let (k, v) = l.split_once(' ')?;
-        (k == key).then(|| v.trim().parse().ok()).flatten()
-    })
-}
-
-/// The most [`read_small`] reads: every counter file it serves is shorter.
-const SMALL: usize = 2048;
-
-/// A small counter file's text, read into `buf`: an open and reads, without
-/// the size query `read_to_string` makes (cgroup files report 0), since the
-/// counters are read at every box's end. `None` when the file is missing
-/// or longer than `buf`.
-fn read_small<'a>(path: &Path, buf: &'a mut [u8; SMALL]) -> Option<&'a str> {
-    use std::io::Read;
-    let mut f = std::fs::File::open(path).ok()?;
-    let mut len = 0;
-    loop {
-        match f.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
-        if len == SMALL {
-            return None;
-        }
-    }
-    std::str::from_utf8(&buf[..len]).ok()
 }
 
 /// The pids listed in `dir/cgroup.procs`.
@@ -431,6 +395,7 @@ impl Cgroup {
                     helper,
                     in_use: AtomicBool::new(true),
                     child_joins: false,
+                    counters: std::sync::OnceLock::new(),
                 });
                 Ok(())
             }
@@ -518,12 +483,26 @@ impl Cgroup {
             .dirs
             .iter()
             .find(|d| d.kind == Kind::V2 && d.in_use.load(Ordering::Relaxed))
-            .and_then(|d| read_kv(&d.path.join("cgroup.events"), "populated"))
+            .and_then(|d| read_kv(d.path.as_path(), "cgroup.events", "populated"))
             == Some(0);
         if empty {
             return Ok(());
         }
         self.kill()
+    }
+
+    /// Open the counter files [`stats`](Self::stats) reads, so that it
+    /// reads them without walking the hierarchy's paths: for a box made
+    /// ahead of its use (a warm pool's), whose end is on the caller's path.
+    /// One fd per file until the cgroup is removed.
+    pub(crate) fn open_counters(&self) {
+        for d in self
+            .dirs
+            .iter()
+            .filter(|d| d.in_use.load(Ordering::Relaxed))
+        {
+            let _ = d.counters.set(counters::open(&d.path, &d.kind));
+        }
     }
 
     /// Read the usage counters. v1 directories first; the cgroup2
@@ -544,16 +523,16 @@ impl Cgroup {
             match d.kind {
                 Kind::V2 => {}
                 Kind::V1("memory") => {
-                    let (peak, ooms) = v1::memory_stats(&d.path);
+                    let (peak, ooms) = v1::memory_stats(d);
                     s.memory_peak = peak;
                     s.oom_kills = ooms;
                 }
-                Kind::V1("pids") => s.pids_peak = v1::pids_peak(&d.path),
-                Kind::V1(_) => s.cpu_time = s.cpu_time.or(v1::cpu_time(&d.path)),
+                Kind::V1("pids") => s.pids_peak = v1::pids_peak(d),
+                Kind::V1(_) => s.cpu_time = s.cpu_time.or(v1::cpu_time(d)),
             }
         }
         for d in in_use().filter(|d| d.kind == Kind::V2) {
-            let p = &d.path;
+            let p = d;
             if s.memory_peak.is_none() {
                 s.memory_peak = v2::memory_peak(p);
             }

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use crate::cgroup::{read_kv, read_u64, write_file};
+use crate::cgroup::{read_kv, read_u64, write_file, Counters};
 use crate::config::limits::{CgroupLimits, CPU_PERIOD_US};
 use crate::error::Result;
 
@@ -62,19 +62,19 @@ pub fn write_limits(controller: &str, dir: &Path, l: &CgroupLimits) -> Result<()
 
 /// Peak memory (`memory.max_usage_in_bytes`) and OOM kills
 /// (`memory.oom_control`) of a memory cgroup.
-pub fn memory_stats(dir: &Path) -> (Option<u64>, Option<u64>) {
+pub(crate) fn memory_stats(dir: &(impl Counters + ?Sized)) -> (Option<u64>, Option<u64>) {
     (
-        read_u64(&dir.join("memory.max_usage_in_bytes")),
-        read_kv(&dir.join("memory.oom_control"), "oom_kill"),
+        read_u64(dir, "memory.max_usage_in_bytes"),
+        read_kv(dir, "memory.oom_control", "oom_kill"),
     )
 }
 
 /// CPU time of a cpuacct cgroup (`cpuacct.usage`, ns).
-pub fn cpu_time(dir: &Path) -> Option<Duration> {
-    read_u64(&dir.join("cpuacct.usage")).map(Duration::from_nanos)
+pub(crate) fn cpu_time(dir: &(impl Counters + ?Sized)) -> Option<Duration> {
+    read_u64(dir, "cpuacct.usage").map(Duration::from_nanos)
 }
 
 /// Peak pids of a pids cgroup (`pids.peak`, recent kernels).
-pub fn pids_peak(dir: &Path) -> Option<u64> {
-    read_u64(&dir.join("pids.peak"))
+pub(crate) fn pids_peak(dir: &(impl Counters + ?Sized)) -> Option<u64> {
+    read_u64(dir, "pids.peak")
 }

@@ -4,7 +4,7 @@ use std::io;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::cgroup::{read_kv, read_u64, write_file, CgroupStats};
+use crate::cgroup::{read_kv, read_u64, write_file, CgroupStats, Counters};
 use crate::config::limits::{CgroupLimits, CPU_PERIOD_US};
 use crate::error::Result;
 
@@ -97,23 +97,23 @@ pub fn read_stats(dir: &Path) -> CgroupStats {
 }
 
 /// Peak memory (`memory.peak`).
-pub fn memory_peak(dir: &Path) -> Option<u64> {
-    read_u64(&dir.join("memory.peak"))
+pub(crate) fn memory_peak(dir: &(impl Counters + ?Sized)) -> Option<u64> {
+    read_u64(dir, "memory.peak")
 }
 
 /// OOM kills (`oom_kill` in `memory.events`).
-pub fn oom_kills(dir: &Path) -> Option<u64> {
-    read_kv(&dir.join("memory.events"), "oom_kill")
+pub(crate) fn oom_kills(dir: &(impl Counters + ?Sized)) -> Option<u64> {
+    read_kv(dir, "memory.events", "oom_kill")
 }
 
 /// CPU time of the tree (`usage_usec` in `cpu.stat`).
-pub fn cpu_time(dir: &Path) -> Option<Duration> {
-    read_kv(&dir.join("cpu.stat"), "usage_usec").map(Duration::from_micros)
+pub(crate) fn cpu_time(dir: &(impl Counters + ?Sized)) -> Option<Duration> {
+    read_kv(dir, "cpu.stat", "usage_usec").map(Duration::from_micros)
 }
 
 /// Peak pids (`pids.peak`).
-pub fn pids_peak(dir: &Path) -> Option<u64> {
-    read_u64(&dir.join("pids.peak"))
+pub(crate) fn pids_peak(dir: &(impl Counters + ?Sized)) -> Option<u64> {
+    read_u64(dir, "pids.peak")
 }
 
 /// Kill every process in `dir` with `cgroup.kill` (kernel ≥ 5.14). False
@@ -159,7 +159,7 @@ pub fn freeze(dir: &Path, on: bool) -> io::Result<()> {
 /// `cgroup.events`; itself or through an ancestor). False when the file
 /// is missing.
 pub fn frozen(dir: &Path) -> bool {
-    read_kv(&dir.join("cgroup.events"), "frozen") == Some(1)
+    read_kv(dir, "cgroup.events", "frozen") == Some(1)
 }
 
 #[cfg(test)]
