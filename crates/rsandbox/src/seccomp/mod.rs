@@ -686,6 +686,25 @@ mod tests {
         ));
     }
 
+    /// The name index finds, for every name of every table, the number a
+    /// scan of the table (sorted by number) finds first.
+    #[test]
+    fn the_name_index_agrees_with_a_scan() {
+        for (arch, table) in [
+            (Arch::X86_64, tables::X86_64),
+            (Arch::Aarch64, tables::AARCH64),
+        ] {
+            for (name, _) in table {
+                let first = table.iter().find(|(n, _)| n == name).map(|e| e.1);
+                assert!(
+                    matches!(lookup(arch, name), Lookup::Nr(nr) if Some(nr) == first),
+                    "{name}"
+                );
+            }
+        }
+        assert!(is_known_syscall("_llseek") && !is_known_syscall("frobnicate"));
+    }
+
     #[test]
     fn policy_roundtrips_through_serde() {
         let sb = Sandbox::new().seccomp(SeccompPolicy::new(Action::EPERM).allow("read").rule_if(
