@@ -1,5 +1,6 @@
 //! Command-line flags, mapped one to one onto the `Sandbox` builder.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -438,7 +439,11 @@ impl Run {
             Some(img) => img.command(&self.command)?,
             None => Command::from_argv(self.command.iter().cloned()),
         };
-        let outcome = sb.status(&cmd)?;
+        let mut child = sb.spawn(&cmd)?;
+        if let Some(t) = child.spawn_timing() {
+            print_timing(t);
+        }
+        let outcome = child.wait()?;
         if self.json {
             println!(
                 "{}",
@@ -446,6 +451,20 @@ impl Run {
             );
         }
         Ok(outcome.code().clamp(0, 255) as u8)
+    }
+}
+
+/// The spawn's stages on stderr (`RSANDBOX_TIMING=1`), as the payload
+/// starts: each stage's own time, then the time from `spawn` to its end.
+fn print_timing(t: &rsandbox::SpawnTiming) {
+    let mut err = std::io::stderr().lock();
+    for ((name, own), (_, at)) in t.stages().iter().zip(&t.marks) {
+        let _ = writeln!(
+            err,
+            "rsandbox: timing {name:<32} {:>8.1} us  (at {:>8.1} us)",
+            own.as_secs_f64() * 1e6,
+            at.as_secs_f64() * 1e6
+        );
     }
 }
 

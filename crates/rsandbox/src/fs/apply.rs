@@ -185,7 +185,10 @@ fn mkdir_mode(dir: RawFd, name: &CStr, mode: Option<u32>) -> R {
 }
 
 /// Resolve (and create if asked) the last component. `None`: missing and
-/// optional.
+/// optional. A component to create is made first, an existing one kept
+/// (`EEXIST`, which the kernel reports before `EROFS` or `EACCES`), then
+/// opened: most of them are mount points of a view just made, which a
+/// first lookup would only find missing.
 fn resolve(root: RawFd, op: &Op, parent: &Fd) -> R<Option<Fd>> {
     let t = &op.target;
     let Some(last) = t.prefixes.last() else {
@@ -194,41 +197,41 @@ fn resolve(root: RawFd, op: &Op, parent: &Fd) -> R<Option<Fd>> {
     let name = &t.names[t.names.len() - 1];
     let pfd = if parent.0 < 0 { root } else { parent.0 };
     let flags = if op.real_dir { libc::O_NOFOLLOW } else { 0 };
-    let mut f = open_in(root, last, flags);
-    if f < 0 && errno() == libc::ENOENT {
-        match op.create {
-            Create::No if op.optional => return Ok(None),
-            Create::No => return Err(libc::ENOENT),
-            Create::Dir => mkdir_mode(pfd, name, op.mode)?,
-            Create::File => {
-                // SAFETY: valid C string, one component; never follows a link.
-                let r = unsafe {
-                    libc::openat(
-                        pfd,
-                        name.as_ptr(),
-                        libc::O_CREAT
-                            | libc::O_EXCL
-                            | libc::O_WRONLY
-                            | libc::O_NOFOLLOW
-                            | libc::O_CLOEXEC,
-                        // A mount point only (covered by the bind): read-only,
-                        // as bubblewrap makes it.
-                        0o444,
-                    )
-                };
-                if r < 0 && errno() != libc::EEXIST {
-                    return Err(errno());
-                }
-                drop(Fd(r));
-            }
-        }
-        f = open_in(root, last, flags);
+    match op.create {
+        Create::No => {}
+        Create::Dir => mkdir_mode(pfd, name, op.mode)?,
+        Create::File => make_mount_file(pfd, name)?,
+    }
+    let f = open_in(root, last, flags);
+    if f < 0 && errno() == libc::ENOENT && op.create == Create::No && op.optional {
+        return Ok(None);
     }
     let f = fd(f)?;
     if op.real_dir && !is_dir(f.0) {
         return Err(libc::ENOTDIR);
     }
     Ok(Some(f))
+}
+
+/// An empty file `name` in `pfd` for a file bind, an existing one kept
+/// (never following a link).
+fn make_mount_file(pfd: RawFd, name: &CStr) -> R {
+    // SAFETY: valid C string, one component; never follows a link.
+    let r = unsafe {
+        libc::openat(
+            pfd,
+            name.as_ptr(),
+            libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            // A mount point only (covered by the bind): read-only, as
+            // bubblewrap makes it.
+            0o444,
+        )
+    };
+    if r < 0 && errno() != libc::EEXIST {
+        return Err(errno());
+    }
+    drop(Fd(r));
+    Ok(())
 }
 
 /// A new filesystem: `fsopen`, options, create, `fsmount`.

@@ -67,6 +67,8 @@ pub(crate) struct Src {
     pub path: CString,
     pub dev: u64,
     pub ino: u64,
+    /// A directory (not followed: a symlink is not one), as the parent saw it.
+    pub is_dir: bool,
     /// The child's fd, set by the child (in its own copy of memory, or in
     /// the caller's when it shares it until its exec: this spawn's plan
     /// only, never read back by the parent).
@@ -89,6 +91,7 @@ impl Src {
             path: c(p.as_os_str().as_bytes()),
             dev: st.st_dev,
             ino: st.st_ino,
+            is_dir: st.st_mode & libc::S_IFMT == libc::S_IFDIR,
             fd: AtomicI32::new(-1),
         })
     }
@@ -639,8 +642,8 @@ fn mknod_op(dst: &Path, mode: u32, dev: libc::dev_t, uid: u32, gid: u32) -> Op {
 /// A recursive bind of the host's `src` (a file or a directory).
 fn bind_op(field: &str, src: &Path, dst: &Path, readonly: bool, nodev: bool) -> Result<Op> {
     let fd = Src::new(field, src)?;
-    let is_dir = std::fs::symlink_metadata(src).is_ok_and(|m| m.is_dir());
-    let create = if is_dir { Create::Dir } else { Create::File };
+    // The inode just opened (O_NOFOLLOW), not a second lookup of the path.
+    let create = if fd.is_dir { Create::Dir } else { Create::File };
     let bind = Action::Bind {
         src: fd,
         readonly,

@@ -476,9 +476,14 @@ pub const DENIED_IOCTLS: &[u64] = &[
     0x541C, // TIOCLINUX
 ];
 
+/// The default profile's action for syscalls it does not name.
+pub(crate) const DEFAULT_ACTION: Action = Action::EPERM;
+/// The default profile's action for syscalls newer than its table.
+pub(crate) const NEWER_ACTION: Action = Action::ENOSYS;
+
 /// The default profile (see the module docs).
 pub fn default_profile() -> SeccompPolicy {
-    let mut p = SeccompPolicy::new(Action::EPERM).newer_syscalls(Action::ENOSYS);
+    let mut p = SeccompPolicy::new(DEFAULT_ACTION).newer_syscalls(NEWER_ACTION);
     for name in ALLOWED {
         p = p.allow(*name);
     }
