@@ -59,7 +59,10 @@ fn pooled(c: &mut Criterion) {
     // the kernel, a refill's last steps): a caller spawning now and then.
     for (name, settle) in [
         ("pool.spawn(/bin/true) + wait, from a full pool", 0),
-        ("pool.spawn(/bin/true) + wait, from a full pool idle 20 ms", 20),
+        (
+            "pool.spawn(/bin/true) + wait, from a full pool idle 20 ms",
+            20,
+        ),
     ] {
         g.bench_function(name, |b| {
             b.iter_custom(|iters| {
