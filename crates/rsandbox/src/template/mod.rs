@@ -14,8 +14,8 @@
 //! [`TemplateOptions::fork_namespaces`] each fork also gets user, pid,
 //! mount (a fresh `/proc`), net, ipc and uts namespaces of its own and
 //! drops every capability (`isolate`); the template box's seccomp filter
-//! is relaxed for that one clone (`policy`) and each fork stacks the full
-//! one. When the description has cgroup limits, each fork gets a cgroup of
+//! is relaxed for the fork's clone, `unshare` and mounts (`policy`) and
+//! each fork stacks what closes those holes again. When the description has cgroup limits, each fork gets a cgroup of
 //! its own with those limits (a sibling of the template box's): the fork
 //! waits at a gate until the caller has moved it there (`release`).
 //!
