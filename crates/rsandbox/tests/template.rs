@@ -804,10 +804,10 @@ both!(namespaced_forks_leave_no_fd_or_process, || {
         assert_eq!(st.code(), Some(7));
     }
     assert_eq!(fds(), before, "the template keeps fds of ended forks");
-    // Every fork was reaped; what is left is the two spares the template
-    // keeps made for the next requests.
+    // Every fork was reaped; what is left is the three spares the
+    // template keeps made for the next requests.
     let left = children();
-    assert_eq!(left.len(), 2, "ended forks were not reaped: {left:?}");
+    assert_eq!(left.len(), 3, "ended forks were not reaped: {left:?}");
     // The forks' /proc mounts stayed in their own mount namespaces.
     assert_eq!(
         mounts(),
@@ -987,7 +987,7 @@ both!(
         // Dropping the template ends it and the spares it keeps made.
         let template = pidfd(t.pid());
         let rest = common::descendants(t.pid());
-        assert_eq!(rest.len(), 2, "two spare forks wait");
+        assert_eq!(rest.len(), 3, "three spare forks wait");
         drop(t);
         assert!(ends(&template), "the template was left running");
         for (pid, fd) in &rest {
@@ -1001,10 +1001,10 @@ both!(a_killed_spare_is_replaced, || {
     let t = namespaced(sb, &cmd);
     let (st, _) = fork_output(&t, STEP_EXIT7);
     assert_eq!(st.code(), Some(7));
-    // The two children left are the spares made for the next requests:
-    // kill both.
+    // The three children left are the spares made for the next
+    // requests: kill them all.
     let spares = common::descendants(t.pid());
-    assert_eq!(spares.len(), 2);
+    assert_eq!(spares.len(), 3);
     for (_, fd) in &spares {
         // SAFETY: SIGKILL through a pidfd of a process this test started.
         let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), 9, 0, 0) };

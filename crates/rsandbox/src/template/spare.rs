@@ -3,8 +3,10 @@
 //! kernel's cost of the namespaces (most of it the network namespace) is
 //! paid while the caller runs its forks rather than when it asks for the
 //! next one. With the split clone (see `isolate`) most of that cost is
-//! the spare's own, so two spares set themselves up on both cores while
-//! the template's thread answers the caller.
+//! the spare's own, so the spares set themselves up on both cores while
+//! the template's thread answers the caller; three rather than two, as a
+//! spare's set-up waits at times on the kernel's network locks (taken by
+//! the teardown of ended forks' namespaces too).
 //!
 //! The template's memory does not change after its ready point (it only
 //! serves), so a child made ahead is the same copy a child made on demand
@@ -41,7 +43,7 @@ pub enum Made {
 }
 
 /// How many spares a template of namespaced forks keeps made ahead.
-pub const SPARES: usize = 2;
+pub const SPARES: usize = 3;
 
 /// The spares made ahead, oldest first.
 #[derive(Default)]
