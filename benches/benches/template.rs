@@ -5,8 +5,9 @@
 //! Two postures: sandlock's (no namespaces; seccomp default profile and
 //! no_new_privs applied to the template box, inherited by each fork), and
 //! forks with namespaces of their own (user, pid, mount with a fresh
-//! `/proc`, net with `lo` up, ipc, uts; capabilities dropped; the default
-//! profile stacked in each fork). Each posture again with a memory and a
+//! `/proc`, net with `lo` up, ipc, uts, the last four unshared by the fork
+//! itself; capabilities dropped; the default profile's answers restored in
+//! each fork by the tightening filter). Each posture again with a memory and a
 //! pids limit in the description: each fork then gets a cgroup of its own
 //! (made, joined through the gate, read and removed per fork; root only).
 //!

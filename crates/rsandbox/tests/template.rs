@@ -46,6 +46,9 @@ const STEP_HOG: u64 = 9;
 /// Step: print /proc/self/cgroup.
 const STEP_CGROUP: u64 = 10;
 
+/// Step: the split fork's clone and unshare; print both results.
+const STEP_UNSHARE: u64 = 11;
+
 /// The clone flags of a namespaced fork (as `rsandbox::template` makes it).
 const FORK_CLONE: u64 = rsandbox::template::NS_FLAGS | 0x1000 | libc::SIGCHLD as u64;
 
@@ -69,6 +72,7 @@ fn serve() {
         STEP_WHOAMI => whoami(arg),
         STEP_PROBE => probe((arg >> 8) as i32),
         STEP_CLONE_NS => clone_ns(),
+        STEP_UNSHARE => split_ns(),
         STEP_STATE => {
             // SAFETY: plain getters.
             let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
@@ -357,6 +361,47 @@ fn clone_ns() -> i32 {
     0
 }
 
+/// clone with a namespaced fork's flags, with the split fork's (user and
+/// pid only), and unshare of the other four; the children exit at once.
+fn split_ns() -> i32 {
+    let split = (libc::CLONE_NEWUSER | libc::CLONE_NEWPID) as u64 | 0x1000 | libc::SIGCHLD as u64;
+    let rest = (libc::CLONE_NEWNS | libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS)
+        as libc::c_int;
+    let (full, split) = (try_clone(FORK_CLONE), try_clone(split));
+    // SAFETY: unshare with integer flags (refused, or this fork's own).
+    let r = unsafe { libc::unshare(rest) };
+    let e = if r < 0 { errno() } else { 0 };
+    say(format_args!(
+        "clone={full} splitclone={split} unshare={e}\n"
+    ));
+    0
+}
+
+/// clone with `flags`; 0 or the errno. A child exits at once.
+fn try_clone(flags: u64) -> i32 {
+    let mut pidfd: i32 = -1;
+    // SAFETY: a fork-like clone whose child only calls _exit.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags,
+            0usize,
+            &mut pidfd as *mut i32,
+            0usize,
+            0usize,
+        )
+    };
+    if r == 0 {
+        // SAFETY: ends the child.
+        unsafe { libc::_exit(0) }
+    }
+    if r < 0 {
+        errno()
+    } else {
+        0
+    }
+}
+
 fn payload(role: &str) -> (Sandbox, Command) {
     let exe = std::env::current_exe().unwrap();
     let cmd = Command::new(exe).args([
@@ -564,25 +609,38 @@ both!(namespaced_forks_see_only_themselves, || {
     let (mut a, wa, in_a) = whoami_fork(&t, 1);
     let (mut b, wb, in_b) = whoami_fork(&t, 2);
     for (w, n) in [(&wa, 1), (&wb, 2)] {
-        // The argument arrives; the fork is pid 1 of its own pid namespace,
-        // its parent (the template) is outside it and /proc shows it alone.
-        assert_eq!(w["arg"], (STEP_WHOAMI | n << 8).to_string(), "{w:?}");
-        assert_eq!((&*w["pid"], &*w["ppid"]), ("1", "0"), "{w:?}");
+        assert_isolated(w, n);
         // Its own ids, mapped to themselves (the caller's: this template
         // box keeps them, and root keeps CAP_SETFCAP to map uid 0).
         // SAFETY: trivial getter.
         assert_eq!(w["uid"], unsafe { libc::getuid() }.to_string(), "{w:?}");
-        assert_eq!(w["pids"], "1,", "the fork sees other processes: {w:?}");
-        // No capability left, not even in the bounding set; no_new_privs.
-        for set in ["capeff", "capprm", "capbnd"] {
-            assert_eq!(w[set], "0000000000000000", "{set}: {w:?}");
-        }
-        assert_eq!(w["nnp"], "1", "{w:?}");
-        // A network namespace of its own with only lo, and lo up.
-        assert_eq!(w["ifaces"], "lo,", "{w:?}");
-        assert_eq!(w["lo"], "1", "{w:?}");
     }
-    // Every namespace differs from the template's and from the sibling's.
+    assert_apart(&t, &wa, &wb);
+    drop((in_a, in_b));
+    assert!(a.wait().unwrap().success());
+    assert!(b.wait().unwrap().success());
+});
+
+/// What every namespaced fork running STEP_WHOAMI with `n` must say.
+fn assert_isolated(w: &HashMap<String, String>, n: u64) {
+    // The argument arrives; the fork is pid 1 of its own pid namespace,
+    // its parent (the template) is outside it and /proc shows it alone.
+    assert_eq!(w["arg"], (STEP_WHOAMI | n << 8).to_string(), "{w:?}");
+    assert_eq!((&*w["pid"], &*w["ppid"]), ("1", "0"), "{w:?}");
+    assert_eq!(w["pids"], "1,", "the fork sees other processes: {w:?}");
+    // No capability left, not even in the bounding set; no_new_privs.
+    for set in ["capeff", "capprm", "capbnd"] {
+        assert_eq!(w[set], "0000000000000000", "{set}: {w:?}");
+    }
+    assert_eq!(w["nnp"], "1", "{w:?}");
+    // A network namespace of its own with only lo, and lo up.
+    assert_eq!(w["ifaces"], "lo,", "{w:?}");
+    assert_eq!(w["lo"], "1", "{w:?}");
+}
+
+/// Every namespace of two forks differs from the template's and from the
+/// sibling's.
+fn assert_apart(t: &Template, wa: &HashMap<String, String>, wb: &HashMap<String, String>) {
     let tpid = t.pid().to_string();
     for ns in ["net", "uts", "ipc", "mnt", "user"] {
         assert_ne!(wa[ns], wb[ns], "{ns} shared by two forks");
@@ -590,9 +648,39 @@ both!(namespaced_forks_see_only_themselves, || {
     }
     assert_ne!(wa["pidns"], wb["pidns"]);
     assert_ne!(wa["pidns"], host_ns(&tpid, "pid"));
+}
+
+both!(split_forks_are_as_isolated, || {
+    // The default profile: the template box runs the relaxed filter and
+    // each fork unshares its mount, net, ipc and uts namespaces itself
+    // after the clone (the split), then stacks the tightening.
+    let (sb, cmd) = payload("serve");
+    let sb = sb.seccomp_default().no_new_privs(true);
+    // Root's box drops its capabilities (else it is refused, see below);
+    // nobody has none to drop.
+    let sb = if common::is_root() {
+        sb.drop_caps()
+    } else {
+        sb
+    };
+    let t = namespaced(sb, &cmd);
+    let (mut a, wa, in_a) = whoami_fork(&t, 1);
+    let (mut b, wb, in_b) = whoami_fork(&t, 2);
+    for (w, n) in [(&wa, 1), (&wb, 2)] {
+        assert_isolated(w, n);
+        assert_eq!(w["seccomp"], "2", "{w:?}");
+    }
+    assert_apart(&t, &wa, &wb);
+    // The mount, net, ipc and uts namespaces are owned by the fork's own
+    // user namespace (its uid 0 may not use them: no capability left).
     drop((in_a, in_b));
     assert!(a.wait().unwrap().success());
     assert!(b.wait().unwrap().success());
+    // Neither the split clone nor the unshare is open to the payload.
+    let (st, out) = fork_output(&t, STEP_UNSHARE);
+    assert!(st.success(), "{st:?} {out}");
+    let e = libc::EPERM;
+    assert_eq!(out, format!("clone={e} splitclone={e} unshare={e}\n"));
 });
 
 both!(
@@ -716,10 +804,10 @@ both!(namespaced_forks_leave_no_fd_or_process, || {
         assert_eq!(st.code(), Some(7));
     }
     assert_eq!(fds(), before, "the template keeps fds of ended forks");
-    // Every fork was reaped; what is left is the one spare the template
-    // keeps made for the next request.
+    // Every fork was reaped; what is left is the three spares the
+    // template keeps made for the next requests.
     let left = children();
-    assert_eq!(left.len(), 1, "ended forks were not reaped: {left:?}");
+    assert_eq!(left.len(), 3, "ended forks were not reaped: {left:?}");
     // The forks' /proc mounts stayed in their own mount namespaces.
     assert_eq!(
         mounts(),
@@ -896,10 +984,10 @@ both!(
         let fork = pidfd(f.pid());
         drop(f);
         assert!(ends(&fork), "a dropped namespaced fork was left running");
-        // Dropping the template ends it and the spare it keeps made.
+        // Dropping the template ends it and the spares it keeps made.
         let template = pidfd(t.pid());
         let rest = common::descendants(t.pid());
-        assert_eq!(rest.len(), 1, "one spare fork waits");
+        assert_eq!(rest.len(), 3, "three spare forks wait");
         drop(t);
         assert!(ends(&template), "the template was left running");
         for (pid, fd) in &rest {
@@ -913,9 +1001,10 @@ both!(a_killed_spare_is_replaced, || {
     let t = namespaced(sb, &cmd);
     let (st, _) = fork_output(&t, STEP_EXIT7);
     assert_eq!(st.code(), Some(7));
-    // The one child left is the spare made for the next request: kill it.
+    // The three children left are the spares made for the next
+    // requests: kill them all.
     let spares = common::descendants(t.pid());
-    assert_eq!(spares.len(), 1);
+    assert_eq!(spares.len(), 3);
     for (_, fd) in &spares {
         // SAFETY: SIGKILL through a pidfd of a process this test started.
         let r = unsafe { libc::syscall(libc::SYS_pidfd_send_signal, fd.as_raw_fd(), 9, 0, 0) };

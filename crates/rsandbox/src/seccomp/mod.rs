@@ -490,6 +490,20 @@ impl SeccompProgram {
     }
 }
 
+/// For other modules' tests: a policy compiled for this machine, and the
+/// interpreter that runs it.
+#[cfg(test)]
+pub(crate) mod testing {
+    pub(crate) use super::bpf::run;
+    use super::compile::{compile, Arch};
+    use super::SeccompPolicy;
+
+    /// `policy` compiled for this machine's architecture.
+    pub(crate) fn native(policy: &SeccompPolicy) -> Vec<libc::sock_filter> {
+        compile(policy, Arch::native().unwrap()).unwrap()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::bpf::{restrictiveness, ret_value, run};

@@ -14,8 +14,8 @@
 //! [`TemplateOptions::fork_namespaces`] each fork also gets user, pid,
 //! mount (a fresh `/proc`), net, ipc and uts namespaces of its own and
 //! drops every capability (`isolate`); the template box's seccomp filter
-//! is relaxed for that one clone (`policy`) and each fork stacks the full
-//! one. When the description has cgroup limits, each fork gets a cgroup of
+//! is relaxed for the fork's clone, `unshare` and mounts (`policy`) and
+//! each fork stacks what closes those holes again. When the description has cgroup limits, each fork gets a cgroup of
 //! its own with those limits (a sibling of the template box's): the fork
 //! waits at a gate until the caller has moved it there (`release`).
 //!
@@ -45,7 +45,9 @@ use crate::cgroup::{Cgroup, CgroupStats};
 use crate::config::seccomp::SeccompSource;
 use crate::seccomp::SeccompProgram;
 use crate::{Child, Command, Error, Result, Sandbox};
-use protocol::{Reply, CONFIG_GATE, CONFIG_NAMESPACES, EXITED, FAILED, FORKED, READY};
+use protocol::{
+    Reply, CONFIG_GATE, CONFIG_NAMESPACES, CONFIG_SPLIT, EXITED, FAILED, FORKED, READY,
+};
 
 pub use isolate::NS_FLAGS;
 pub use policy::relaxed_default;
@@ -103,8 +105,9 @@ impl Sandbox {
 
     /// The template box's description and the `CONFIG` message for its
     /// `serve_forks`. With namespaced forks and the default seccomp
-    /// profile, the box runs [`relaxed_default`] and each fork stacks the
-    /// full default profile after making its namespaces; any other filter
+    /// profile, the box runs [`relaxed_default`], each fork makes its
+    /// namespaces split (`CONFIG_SPLIT`) and then stacks what closes the
+    /// relaxed filter's holes (`policy::fork_tightening`); any other filter
     /// is the box's as given (it must let the fork's `clone` and `mount`s
     /// through, or each fork fails with a typed error).
     fn template_box(&self, opts: &TemplateOptions) -> Result<(Sandbox, Vec<u8>)> {
@@ -131,10 +134,13 @@ impl Sandbox {
                  outside its forks: add drop_caps() or user_ns()",
             ));
         }
-        let Some(full) = SeccompProgram::prepare(self)? else {
+        // What each fork stacks: with the relaxed filter beneath, the
+        // default profile's answers (see `policy`).
+        let tightening = self.clone().seccomp(policy::fork_tightening());
+        let Some(tight) = SeccompProgram::prepare(&tightening)? else {
             return Ok(as_given());
         };
-        let config = protocol::config_bytes(ns, full.filter_bytes());
+        let config = protocol::config_bytes(ns | CONFIG_SPLIT, tight.filter_bytes());
         Ok((self.clone().seccomp(relaxed_default()), config))
     }
 }

@@ -44,8 +44,14 @@ pub const CONFIG_NAMESPACES: u32 = 1;
 /// `serve_forks`, so the caller can move it into a cgroup of its own
 /// first; EOF instead of the byte ends the fork ([`wait_gate`]).
 pub const CONFIG_GATE: u32 = 2;
+/// `CONFIG` flag, with [`CONFIG_NAMESPACES`]: the template box's filter
+/// lets the split clone and `unshare` through (see `isolate`), so each
+/// fork makes its mount, net, ipc and uts namespaces itself. A template
+/// without it (a filter of the caller's own, or a caller of an older
+/// version) makes all six in one clone, as before.
+pub const CONFIG_SPLIT: u32 = 4;
 /// The `CONFIG` flags this version understands (echoed in `READY`).
-pub const CONFIG_KNOWN: u32 = CONFIG_NAMESPACES | CONFIG_GATE;
+pub const CONFIG_KNOWN: u32 = CONFIG_NAMESPACES | CONFIG_GATE | CONFIG_SPLIT;
 /// Largest `CONFIG` message: the header and a filter of `BPF_MAXINSNS`.
 pub const CONFIG_MAX: usize = 8 + 4096 * 8;
 

@@ -7,10 +7,10 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use super::isolate::{Isolation, Step};
 use super::protocol::{
-    self, Reply, CONFIG_GATE, CONFIG_KNOWN, CONFIG_MAX, CONFIG_NAMESPACES, EXITED, FAILED, FD_ENV,
-    FORKED, READY, REQUEST_LEN,
+    self, Reply, CONFIG_GATE, CONFIG_KNOWN, CONFIG_MAX, CONFIG_NAMESPACES, CONFIG_SPLIT, EXITED,
+    FAILED, FD_ENV, FORKED, READY, REQUEST_LEN,
 };
-use super::spare::{self, Made, Spare};
+use super::spare::{self, Made, Spares};
 
 /// Serve fork requests on the socket named by `RSANDBOX_TEMPLATE_FD`.
 ///
@@ -34,18 +34,13 @@ pub fn serve_forks() -> io::Result<u64> {
     // A gated request carries a fourth fd (see `CONFIG_GATE`).
     let nfds = 3 + usize::from(flags & CONFIG_GATE != 0);
     let mut kids: Vec<(i32, RawFd)> = Vec::new();
-    let mut spare = None;
-    if let Some(i) = &iso {
-        match spare::make(sock, &kids, i) {
-            Ok(Made::Child(arg)) => {
-                // In the fork: free nothing of the template's.
-                std::mem::forget(kids);
-                std::mem::forget(iso);
-                return Ok(arg);
-            }
-            Ok(Made::Spare(s)) => spare = Some(s),
-            Err(_) => {} // the first request makes one and reports why not
-        }
+    let mut spares = Spares::default();
+    if let Some(arg) = iso.as_ref().and_then(|i| spares.fill(sock, &kids, i)) {
+        // In the fork: free nothing of the template's.
+        std::mem::forget(kids);
+        std::mem::forget(iso);
+        std::mem::forget(spares);
+        return Ok(arg);
     }
     loop {
         let mut polls = poll_set(sock, &kids);
@@ -60,13 +55,13 @@ pub fn serve_forks() -> io::Result<u64> {
         }
         reap_ready(sock, &polls[1..], &mut kids)?;
         if polls[0].revents != 0 {
-            if let Some(arg) = serve_one(sock, &mut kids, iso.as_ref(), &mut spare, nfds)? {
+            if let Some(arg) = serve_one(sock, &mut kids, iso.as_ref(), &mut spares, nfds)? {
                 // In the fork: leave the template's buffers unfreed, so the
                 // library itself neither allocates nor frees after fork.
                 std::mem::forget(polls);
                 std::mem::forget(kids);
                 std::mem::forget(iso);
-                std::mem::forget(spare);
+                std::mem::forget(spares);
                 return Ok(arg);
             }
         }
@@ -106,7 +101,8 @@ fn read_config(sock: RawFd) -> io::Result<(u32, Option<Isolation>)> {
     }
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "a bad template CONFIG message");
     let (flags, filter) = protocol::parse_config(&buf[..n]).ok_or_else(bad)?;
-    let iso = (flags & CONFIG_NAMESPACES != 0).then(|| Isolation::prepare(filter));
+    let split = flags & CONFIG_SPLIT != 0;
+    let iso = (flags & CONFIG_NAMESPACES != 0).then(|| Isolation::prepare(filter, split));
     Ok((flags & CONFIG_KNOWN, iso))
 }
 
@@ -153,15 +149,13 @@ fn serve_one(
     sock: RawFd,
     kids: &mut Vec<(i32, RawFd)>,
     iso: Option<&Isolation>,
-    spare: &mut Option<Spare>,
+    spares: &mut Spares,
     nfds: usize,
 ) -> io::Result<Option<u64>> {
     let mut buf = [0u8; REQUEST_LEN];
     let (n, fds) = protocol::recv(sock, &mut buf)?;
     if n == 0 {
-        if let Some(s) = spare.take() {
-            s.discard();
-        }
+        spares.discard();
         shut_down(kids);
     }
     if n != REQUEST_LEN || fds.len() != nfds {
@@ -170,18 +164,18 @@ fn serve_one(
     let arg = u64::from_ne_bytes(buf);
     match iso {
         None => plain_one(sock, kids, arg, fds),
-        Some(iso) => namespaced_one(sock, kids, iso, spare, arg, fds),
+        Some(iso) => namespaced_one(sock, kids, iso, spares, arg, fds),
     }
 }
 
-/// A namespaced fork for one request: the spare made ahead takes it (or
-/// one made now, if there is none or it died), then the next spare is
-/// made while the caller runs this one. `Some(arg)` in the child.
+/// A namespaced fork for one request: the oldest spare made ahead takes
+/// it (or one made now, if there is none or all died), then spares are
+/// made again while the caller runs this one. `Some(arg)` in the child.
 fn namespaced_one(
     sock: RawFd,
     kids: &mut Vec<(i32, RawFd)>,
     iso: &Isolation,
-    spare: &mut Option<Spare>,
+    spares: &mut Spares,
     arg: u64,
     fds: Vec<OwnedFd>,
 ) -> io::Result<Option<u64>> {
@@ -191,34 +185,33 @@ fn namespaced_one(
         *slot = fd.as_raw_fd();
     }
     let raw = &all[..fds.len()];
-    let pre = spare.take().map(|s| s.hand_over(arg, raw));
-    let handed = match pre {
-        Some(r) if r != Err(spare::DIED) => r,
-        _ => match spare::make(sock, kids, iso) {
-            Ok(Made::Child(arg)) => {
-                // In the fork: the template's copies of this request's fds
-                // go (its stdio came over the spare's socket).
-                for &fd in raw {
-                    // SAFETY: fds this process inherited, closed once.
-                    unsafe { libc::close(fd) };
+    // A spare that died (killed) is skipped for the next.
+    let handed = std::iter::from_fn(|| spares.pop())
+        .map(|s| s.hand_over(arg, raw))
+        .find(|r| *r != Err(spare::DIED));
+    let handed = match handed {
+        Some(r) => r,
+        None => {
+            let close = spares.inherited(sock, kids);
+            match spare::make(&close, iso) {
+                Ok(Made::Child(arg)) => {
+                    // In the fork: the template's copies of this request's
+                    // fds go (its stdio came over the spare's socket).
+                    for &fd in raw {
+                        // SAFETY: fds this process inherited, closed once.
+                        unsafe { libc::close(fd) };
+                    }
+                    std::mem::forget((fds, close));
+                    return Ok(Some(arg));
                 }
-                std::mem::forget(fds);
-                return Ok(Some(arg));
+                Ok(Made::Spare(s)) => s.hand_over(arg, raw),
+                Err(e) => Err((Step::Clone as i32, e.raw_os_error().unwrap_or(0))),
             }
-            Ok(Made::Spare(s)) => s.hand_over(arg, raw),
-            Err(e) => Err((Step::Clone as i32, e.raw_os_error().unwrap_or(0))),
-        },
+        }
     };
     drop(fds);
     answer(sock, kids, handed)?;
-    match spare::make(sock, kids, iso) {
-        Ok(Made::Child(arg)) => Ok(Some(arg)),
-        Ok(Made::Spare(s)) => {
-            *spare = Some(s);
-            Ok(None)
-        }
-        Err(_) => Ok(None), // the next request tries again and reports
-    }
+    Ok(spares.fill(sock, kids, iso))
 }
 
 /// FORKED with the child's pidfd (kept to reap it), or FAILED with the

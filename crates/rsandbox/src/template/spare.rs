@@ -1,7 +1,12 @@
-//! Spare namespaced forks: the template makes the next isolated child as
-//! soon as it has handed the current one over, so the kernel's cost of the
-//! namespaces (most of it the network namespace) is paid while the caller
-//! runs its fork rather than when it asks for the next one.
+//! Spare namespaced forks: the template keeps [`SPARES`] isolated children
+//! made ahead and makes the next as soon as it has handed one over, so the
+//! kernel's cost of the namespaces (most of it the network namespace) is
+//! paid while the caller runs its forks rather than when it asks for the
+//! next one. With the split clone (see `isolate`) most of that cost is
+//! the spare's own, so the spares set themselves up on both cores while
+//! the template's thread answers the caller; three rather than two, as a
+//! spare's set-up waits at times on the kernel's network locks (taken by
+//! the teardown of ended forks' namespaces too).
 //!
 //! The template's memory does not change after its ready point (it only
 //! serves), so a child made ahead is the same copy a child made on demand
@@ -10,6 +15,7 @@
 //! waits there for its request: the argument and the three stdio fds
 //! (and the gate, when the template is gated: see `protocol::CONFIG_GATE`).
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
@@ -36,19 +42,73 @@ pub enum Made {
     Spare(Spare),
 }
 
-/// Clone a spare. `template_sock` and the pidfds in `kids` are closed in
-/// the child, which otherwise keeps to raw syscalls on prepared data.
+/// How many spares a template of namespaced forks keeps made ahead.
+pub const SPARES: usize = 3;
+
+/// The spares made ahead, oldest first.
+#[derive(Default)]
+pub struct Spares {
+    queue: VecDeque<Spare>,
+}
+
+impl Spares {
+    /// Make spares until there are [`SPARES`]. `Some(arg)` in a child
+    /// (which must then free nothing of the template's). A failed clone
+    /// stops the filling: the next request makes one on demand and
+    /// reports why it cannot.
+    pub fn fill(&mut self, sock: RawFd, kids: &[(i32, RawFd)], iso: &Isolation) -> Option<u64> {
+        while self.queue.len() < SPARES {
+            let close = self.inherited(sock, kids);
+            match make(&close, iso) {
+                Ok(Made::Child(arg)) => {
+                    std::mem::forget(close); // no freeing in the child
+                    return Some(arg);
+                }
+                Ok(Made::Spare(s)) => self.queue.push_back(s),
+                Err(_) => break,
+            }
+        }
+        None
+    }
+
+    /// The template's fds a new child must close: the template socket,
+    /// the pidfds of its forks, and each spare's pidfd and socket (a
+    /// fork holding a spare's socket could hand it a request).
+    pub fn inherited(&self, sock: RawFd, kids: &[(i32, RawFd)]) -> Vec<RawFd> {
+        let mut v = vec![sock];
+        v.extend(kids.iter().map(|&(_, fd)| fd));
+        for s in &self.queue {
+            v.extend([s.pidfd, s.sock.as_raw_fd()]);
+        }
+        v
+    }
+
+    /// The oldest spare.
+    pub fn pop(&mut self) -> Option<Spare> {
+        self.queue.pop_front()
+    }
+
+    /// Kill and reap every spare.
+    pub fn discard(&mut self) {
+        for s in self.queue.drain(..) {
+            s.discard();
+        }
+    }
+}
+
+/// Clone a spare. The fds in `close` are closed in the child, which
+/// otherwise keeps to raw syscalls on prepared data.
 /// `Err` is the clone's own failure (the template carries on).
-pub fn make(template_sock: RawFd, kids: &[(i32, RawFd)], iso: &Isolation) -> io::Result<Made> {
+pub fn make(close: &[RawFd], iso: &Isolation) -> io::Result<Made> {
     let (ours, theirs) = seqpacket_pair()?;
     let mut pidfd: RawFd = -1;
     // SAFETY: the child only makes raw syscalls on prepared data before
     // returning to the payload.
-    let pid = unsafe { isolate::clone(&mut pidfd) }?;
+    let pid = unsafe { isolate::clone(iso.clone_flags(), &mut pidfd) }?;
     if pid == 0 {
         let (o, t) = (ours.as_raw_fd(), theirs.as_raw_fd());
         std::mem::forget((ours, theirs)); // closed raw in the child
-        let arg = be_spare(template_sock, kids, o, t, iso);
+        let arg = be_spare(close, o, t, iso);
         return Ok(Made::Child(arg));
     }
     drop(theirs);
@@ -61,20 +121,13 @@ pub fn make(template_sock: RawFd, kids: &[(i32, RawFd)], iso: &Isolation) -> io:
 
 /// The child's side: isolate, report, wait for the request, take its
 /// stdio. Never returns if anything fails (it exits).
-fn be_spare(
-    template_sock: RawFd,
-    kids: &[(i32, RawFd)],
-    ours: RawFd,
-    sock: RawFd,
-    iso: &Isolation,
-) -> u64 {
+fn be_spare(close: &[RawFd], ours: RawFd, sock: RawFd, iso: &Isolation) -> u64 {
     // SAFETY: plain syscalls on fds this process holds.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
-        for &(_, fd) in kids {
+        for &fd in close {
             libc::close(fd);
         }
-        libc::close(template_sock);
         libc::close(ours);
     }
     if let Err((step, errno)) = iso.enter() {
