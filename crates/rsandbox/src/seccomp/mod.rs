@@ -198,13 +198,7 @@ fn compiled(
         Some(p) => p,
         None => config.policy_in(ctx)?.expect("a source gives a policy"),
     };
-    let killed_arches = match source {
-        SeccompSource::OciJson(text) => oci::killed_sub_arches(text),
-        SeccompSource::OciFile(path) => std::fs::read_to_string(path)
-            .map(|t| oci::killed_sub_arches(&t))
-            .unwrap_or_default(),
-        _ => Vec::new(),
-    };
+    let killed_arches = killed_arches(source);
     let c = Arc::new(Compiled {
         raw: false,
         filter: compile::compile(&policy, compile::Arch::native()?)?,
@@ -222,6 +216,17 @@ fn compiled(
     }
     map.insert(key, c.clone());
     Ok(c)
+}
+
+/// The sub-architectures an OCI profile lists (killed, not filtered).
+fn killed_arches(source: &SeccompSource) -> Vec<String> {
+    match source {
+        SeccompSource::OciJson(text) => oci::killed_sub_arches(text),
+        SeccompSource::OciFile(path) => std::fs::read_to_string(path)
+            .map(|t| oci::killed_sub_arches(&t))
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
 }
 
 /// Whether `policy` lets every call a gated payload makes between its
