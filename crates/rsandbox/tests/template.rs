@@ -340,23 +340,7 @@ fn probe(target: i32) -> i32 {
 
 /// clone with a namespaced fork's flags; the child exits at once.
 fn clone_ns() -> i32 {
-    let mut pidfd: i32 = -1;
-    // SAFETY: a fork-like clone whose child only calls _exit.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            FORK_CLONE,
-            0usize,
-            &mut pidfd as *mut i32,
-            0usize,
-            0usize,
-        )
-    };
-    if r == 0 {
-        // SAFETY: ends the child.
-        unsafe { libc::_exit(0) }
-    }
-    let e = if r < 0 { errno() } else { 0 };
+    let e = try_clone(FORK_CLONE);
     say(format_args!("clone={e}\n"));
     0
 }
