@@ -16,6 +16,12 @@
 //! (see `rsandbox::pool`), which the timed loop does not wait for, as the
 //! caller does not.
 //!
+//! Two rows measure throughput instead: [`IN_FLIGHT`] boxes running at
+//! once (the next asked for before the oldest is waited on), from the pool
+//! and spawned directly, in boxes per second on the machine's cores, beside
+//! `Command` and the kernel's floor (a raw clone into the strict box's seven
+//! namespaces that execs `/bin/true`, nothing else) with as many in flight.
+//!
 //! `cargo bench -p rsandbox-benches --bench pool`
 
 use std::process::Command;
@@ -23,10 +29,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use rsandbox_benches::*;
+use rsandbox_benches::{floor, *};
 
 /// Boxes the pool keeps ready.
 const READY: usize = 8;
+
+/// Boxes running at once in the throughput rows.
+const IN_FLIGHT: usize = 4;
 
 fn pooled(c: &mut Criterion) {
     let mut g = c.benchmark_group("pool");
@@ -81,7 +90,29 @@ fn pooled(c: &mut Criterion) {
             })
         });
     }
+    g.bench_function(format!("pool.spawn, {IN_FLIGHT} in flight"), |b| {
+        b.iter_custom(|n| in_flight(n, IN_FLIGHT, || pool.spawn(&cmd).expect("spawn"), reap))
+    });
     drop(pool);
+    g.bench_function(format!("strict spawn, {IN_FLIGHT} in flight"), |b| {
+        b.iter_custom(|n| in_flight(n, IN_FLIGHT, || sb.spawn(&cmd).expect("spawn"), reap))
+    });
+    g.bench_function(
+        format!("std::process::Command, {IN_FLIGHT} in flight"),
+        |b| {
+            let spawn = || Command::new(PAYLOAD).spawn().expect("spawn");
+            let reap = |mut c: std::process::Child| assert!(c.wait().expect("wait").success());
+            b.iter_custom(|n| in_flight(n, IN_FLIGHT, spawn, reap))
+        },
+    );
+    let exec = floor::Exec::new(PAYLOAD);
+    let row = format!(
+        "kernel floor: raw clone of the strict box's namespaces + exec, {IN_FLIGHT} in flight"
+    );
+    g.bench_function(row, |b| {
+        let start = || floor::clone_child(floor::SEVEN_NAMESPACES, Some(&exec));
+        b.iter_custom(|n| in_flight(n, IN_FLIGHT, start, floor::reap))
+    });
     g.bench_function("std::process::Command /bin/true + wait", |b| {
         b.iter(|| run_cmd(&mut Command::new(PAYLOAD)))
     });
@@ -89,6 +120,11 @@ fn pooled(c: &mut Criterion) {
         b.iter(|| run_box(&sb, &cmd))
     });
     g.finish();
+}
+
+fn reap(mut child: rsandbox::Child) {
+    let o = child.wait().expect("wait");
+    assert!(o.success(), "{o:?}");
 }
 
 criterion_group!(benches, pooled);

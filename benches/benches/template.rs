@@ -21,28 +21,18 @@
 //!
 //! `cargo bench -p rsandbox-benches --bench template`
 
-use std::collections::VecDeque;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
 use rsandbox::template::{Template, TemplateOptions};
 use rsandbox::Sandbox;
-use rsandbox_benches::*;
+use rsandbox_benches::{floor, *};
 
 const ROLE: &str = "RSANDBOX_BENCH_TEMPLATE_ROLE";
 
 /// Forks (or raw clones) running at once in the throughput rows: enough
 /// to keep both cores of a small machine busy.
 const IN_FLIGHT: usize = 4;
-
-/// The namespaces a namespaced fork gets.
-const FORK_NAMESPACES: u64 = (libc::CLONE_NEWUSER
-    | libc::CLONE_NEWPID
-    | libc::CLONE_NEWNS
-    | libc::CLONE_NEWNET
-    | libc::CLONE_NEWIPC
-    | libc::CLONE_NEWUTS) as u64;
 
 fn forks(c: &mut Criterion) {
     let mut g = c.benchmark_group("template");
@@ -86,72 +76,28 @@ fn forks(c: &mut Criterion) {
                 g.bench_function(name, |b| b.iter(|| fork_and_wait(&t)));
                 if name == "template fork (own namespaces)" {
                     let row = format!("{name}, {IN_FLIGHT} in flight");
-                    g.bench_function(row, |b| b.iter_custom(|n| forks_in_flight(&t, n)));
+                    g.bench_function(row, |b| {
+                        b.iter_custom(|n| {
+                            in_flight(n, IN_FLIGHT, || t.fork(0).expect("fork"), wait_forked)
+                        })
+                    });
                 }
             }
             Err(e) => skip(name, &e.to_string()),
         }
     }
     let floor = format!("kernel floor: raw clone of the same namespaces, {IN_FLIGHT} in flight");
-    g.bench_function(floor, |b| b.iter_custom(raw_clones_in_flight));
+    g.bench_function(floor, |b| {
+        b.iter_custom(|n| {
+            let start = || floor::clone_child(floor::SIX_NAMESPACES, None);
+            in_flight(n, IN_FLIGHT, start, floor::reap)
+        })
+    });
     g.finish();
 }
 
-/// `n` forks, [`IN_FLIGHT`] at a time: the oldest is waited on once that
-/// many run.
-fn forks_in_flight(t: &Template, n: u64) -> Duration {
-    let start = Instant::now();
-    let mut running = VecDeque::with_capacity(IN_FLIGHT);
-    for _ in 0..n {
-        if running.len() == IN_FLIGHT {
-            wait_forked(running.pop_front());
-        }
-        running.push_back(t.fork(0).expect("fork"));
-    }
-    running.into_iter().for_each(|f| wait_forked(Some(f)));
-    start.elapsed()
-}
-
-fn wait_forked(f: Option<rsandbox::template::ForkedBox>) {
-    let mut f = f.expect("a fork in flight");
+fn wait_forked(mut f: rsandbox::template::ForkedBox) {
     assert!(f.wait().expect("wait").success());
-}
-
-/// `n` raw clones into the forks' namespaces, [`IN_FLIGHT`] at a time.
-fn raw_clones_in_flight(n: u64) -> Duration {
-    let start = Instant::now();
-    let mut running = VecDeque::with_capacity(IN_FLIGHT);
-    for _ in 0..n {
-        if running.len() == IN_FLIGHT {
-            reap(running.pop_front());
-        }
-        running.push_back(raw_clone());
-    }
-    running.into_iter().for_each(|p| reap(Some(p)));
-    start.elapsed()
-}
-
-/// A child in new namespaces that exits at once.
-fn raw_clone() -> libc::pid_t {
-    let flags = FORK_NAMESPACES | libc::SIGCHLD as u64;
-    // SAFETY: clone without CLONE_VM and without a new stack, as fork
-    // does: the child is a copy of this process and only calls _exit,
-    // which touches no shared state.
-    let pid = unsafe { libc::syscall(libc::SYS_clone, flags, 0usize, 0usize, 0usize, 0usize) };
-    match pid {
-        // SAFETY: the child ends here without running anything else.
-        0 => unsafe { libc::_exit(0) },
-        p if p > 0 => p as libc::pid_t,
-        _ => panic!("clone: {}", std::io::Error::last_os_error()),
-    }
-}
-
-fn reap(pid: Option<libc::pid_t>) {
-    let mut status = 0;
-    let pid = pid.expect("a clone in flight");
-    // SAFETY: waits for our own child; status is a valid out-pointer.
-    let r = unsafe { libc::waitpid(pid, &mut status, 0) };
-    assert!(r == pid && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0);
 }
 
 fn fork_and_wait(t: &Template) {

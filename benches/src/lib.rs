@@ -5,10 +5,12 @@
 //! first installs the peers and builds their assets). Nothing here runs in
 //! `cargo test`; CI only builds the benches (`cargo bench --no-run`).
 
+pub mod floor;
 pub mod oci;
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use rsandbox::Sandbox;
 
@@ -289,4 +291,25 @@ pub fn previous_default_profile() -> rsandbox::seccomp::SeccompPolicy {
         p = p.rule_if("socket", Action::EPERM, [ArgCmp::eq(0, fam as u64).low32()]);
     }
     p
+}
+
+/// Run `n` items, `depth` at a time: each is begun by `start`, and the
+/// oldest is finished by `finish` once `depth` run. The whole run's time:
+/// a throughput figure, as the machine's cores overlap the items' work.
+pub fn in_flight<T>(
+    n: u64,
+    depth: usize,
+    mut start: impl FnMut() -> T,
+    mut finish: impl FnMut(T),
+) -> Duration {
+    let begun = Instant::now();
+    let mut running = std::collections::VecDeque::with_capacity(depth);
+    for _ in 0..n {
+        if running.len() == depth {
+            running.pop_front().into_iter().for_each(&mut finish);
+        }
+        running.push_back(start());
+    }
+    running.into_iter().for_each(finish);
+    begun.elapsed()
 }
