@@ -1839,6 +1839,24 @@ enum sandbox_result_t sandbox_fork_signal(struct sandbox_fork_t *fork, int sig);
  */
 void sandbox_fork_free(struct sandbox_fork_t *fork);
 
+/**
+ * What the template box enforces, layer by layer, as JSON (the form of
+ * `sandbox_enforcement_report`), with a `template` layer saying how its
+ * forks are made. Written to `*json_out`, owned by the caller (free with
+ * `sandbox_string_free`).
+ */
+enum sandbox_result_t sandbox_template_enforcement_json(const struct sandbox_template_t *tpl, char **json_out);
+
+/**
+ * What the fork enforces, layer by layer, as JSON: every layer of the
+ * template box (inherited), with what the fork makes its own (a
+ * namespaced fork's namespaces, capabilities and stacked filter) and a
+ * `template` layer saying what it shares with the template and its
+ * siblings. Written to `*json_out`, owned by the caller (free with
+ * `sandbox_string_free`).
+ */
+enum sandbox_result_t sandbox_fork_enforcement_json(const struct sandbox_fork_t *fork, char **json_out);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -171,6 +171,10 @@ def _whoami(t: rsandbox.Template, arg: int) -> dict[str, Any]:
         assert f.stdout is not None
         out: dict[str, Any] = json.loads(f.stdout.read())
         assert f.wait(timeout=20) == 0
+        pid_ns = f.enforcement.layer("namespace:pid")
+        out["own_pid_ns_reported"] = pid_ns is not None and "made by the fork" in pid_ns.applied
+        note = f.enforcement.layer("template")
+        assert note is not None and note.applied.startswith("forked from a template box")
     return out
 
 
@@ -179,11 +183,15 @@ def test_namespaced_forks_see_only_themselves() -> None:
     with sb.template([sys.executable, "-c", WHOAMI], fork_namespaces=True) as t:
         a, b = _whoami(t, 1), _whoami(t, 2)
         tpl = {n: os.stat(f"/proc/{t.pid}/ns/{n}").st_ino for n in NS}
+        own = t.enforcement.layer("template")
+        assert own is not None and "namespaces of their own" in own.applied
     for w, arg in ((a, 1), (b, 2)):
         # pid 1 of its own pid namespace, its parent (the template) outside
         # it, alone in its /proc; its uid mapped to itself.
         assert (w["arg"], w["pid"], w["ppid"], w["procs"]) == (arg, 1, 0, [1]), w
         assert w["uid"] == os.getuid()
+        # The fork's enforcement report says what it saw from inside.
+        assert w["own_pid_ns_reported"], w
     # Every namespace differs from the template's and from the sibling's.
     for n in NS:
         assert a["ns"][n] != tpl[n], f"{n} shared with the template"
@@ -193,6 +201,7 @@ def test_namespaced_forks_see_only_themselves() -> None:
         c = _whoami(t, 3)
         assert c["pid"] > 1 and c["ppid"] == t.pid
         assert c["ns"]["net"] == os.stat(f"/proc/{t.pid}/ns/net").st_ino
+        assert not c["own_pid_ns_reported"], c
 
 
 def test_namespaced_forks_of_a_root_box_keeping_cap_sys_admin_are_refused() -> None:

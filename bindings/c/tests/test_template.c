@@ -300,7 +300,19 @@ static void caller_side(void) {
 }
 
 /* What a WHOAMI fork of `tpl` reported: pid, ppid, /proc entries, NS inodes. */
-struct whoami { int pid, ppid, procs; unsigned long ns[N_NS]; };
+struct whoami { int pid, ppid, procs, own_ns_reported; unsigned long ns[N_NS]; };
+
+/* Whether the JSON report of `f` says it made its own pid namespace (and
+ * has a "template" layer at all). */
+static int reports_own_ns(sandbox_fork_t *f) {
+    char *json = NULL;
+    CHECK_OK(sandbox_fork_enforcement_json(f, &json));
+    if (!json) return -1;
+    CHECK(strstr(json, "\"layer\":\"template\"") != NULL, "no template layer: %s", json);
+    int own = strstr(json, "new pid namespace made by the fork") != NULL;
+    sandbox_string_free(json);
+    return own;
+}
 
 static struct whoami fork_whoami(sandbox_template_t *tpl) {
     struct whoami w;
@@ -313,6 +325,7 @@ static struct whoami fork_whoami(sandbox_template_t *tpl) {
     int n = sscanf(out, "%d %d %d %lu %lu %lu %lu %lu %lu", &w.pid, &w.ppid, &w.procs,
                    &w.ns[0], &w.ns[1], &w.ns[2], &w.ns[3], &w.ns[4], &w.ns[5]);
     CHECK(n == 3 + N_NS, "fork printed \"%s\"", out);
+    w.own_ns_reported = reports_own_ns(f);
     int st = -1;
     CHECK_OK(sandbox_fork_wait(f, &st));
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %#x", st);
@@ -357,6 +370,11 @@ static void namespaced_forks(void) {
           a.procs);
     CHECK(b.pid == 1 && b.ppid == 0 && b.procs == 1, "pid %d ppid %d procs %d", b.pid, b.ppid,
           b.procs);
+    CHECK(a.own_ns_reported == 1, "the fork's report does not say its pid namespace is its own");
+    char *json = NULL;
+    CHECK_OK(sandbox_template_enforcement_json(tpl, &json));
+    CHECK(json && strstr(json, "namespaces of their own"), "template report: %s", json);
+    sandbox_string_free(json);
     for (int i = 0; i < N_NS; i++) {
         unsigned long t = ns_inode(tpid, NS[i]);
         CHECK(t != 0 && a.ns[i] != 0 && a.ns[i] != t, "%s: fork %lu template %lu", NS[i],
@@ -373,6 +391,7 @@ static void namespaced_forks(void) {
         struct whoami p = fork_whoami(tpl);
         CHECK(p.pid > 1 && p.procs > 1, "pid %d procs %d", p.pid, p.procs);
         CHECK(p.ns[0] == ns_inode(tpid, "net"), "net %lu", p.ns[0]);
+        CHECK(p.own_ns_reported == 0, "a plain fork's report claims its own pid namespace");
         sandbox_template_free(tpl);
     }
     sandbox_free(sb);

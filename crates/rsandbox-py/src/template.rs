@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rsandbox::template::{ForkedBox, Template, TemplateOptions};
-use rsandbox::{Command, Stdio};
+use rsandbox::{Command, EnforcementReport, Stdio};
 
 use crate::cgroup_stats::PyCgroupStats;
-use crate::child::file_object;
+use crate::child::{file_object, PyEnforcementReport};
 use crate::convert;
 use crate::errors::{class, to_py, IntoPyResult};
 use crate::sandbox::{stdio, PySandbox};
@@ -68,6 +68,7 @@ impl PySandbox {
             .py_err(py)?;
         Ok(PyTemplate {
             pid: t.pid(),
+            report: t.enforcement().clone(),
             inner: Mutex::new(Some(t)),
             args: argv.clone().unbind(),
         })
@@ -91,6 +92,7 @@ pub(crate) struct PyTemplate {
     inner: Mutex<Option<Template>>,
     pid: i32,
     args: Py<PyAny>,
+    report: EnforcementReport,
 }
 
 impl PyTemplate {
@@ -107,6 +109,15 @@ impl PyTemplate {
     #[getter]
     fn pid(&self) -> i32 {
         self.pid
+    }
+
+    /// What the template box enforces, with a `template` layer saying how
+    /// its forks are made.
+    #[getter]
+    fn enforcement(&self) -> PyEnforcementReport {
+        PyEnforcementReport {
+            inner: self.report.clone(),
+        }
     }
 
     /// The argv given to `Sandbox.template`.
@@ -146,6 +157,7 @@ impl PyTemplate {
         drop((i.theirs, o.theirs, e.theirs));
         Ok(PyForkedBox {
             pid: f.pid(),
+            report: f.enforcement().clone(),
             pidfd: f.as_fd().as_raw_fd(),
             arg,
             inner: Mutex::new(f),
@@ -241,6 +253,7 @@ pub(crate) struct PyForkedBox {
     pid: i32,
     pidfd: RawFd,
     arg: u64,
+    report: EnforcementReport,
     stdin: Option<Py<PyAny>>,
     stdout: Option<Py<PyAny>>,
     stderr: Option<Py<PyAny>>,
@@ -335,6 +348,17 @@ impl PyForkedBox {
     #[getter]
     fn returncode(&self) -> Option<i32> {
         self.returncode.get().copied()
+    }
+
+    /// What the fork enforces: the template box's layers, which it
+    /// inherits, with what it makes its own (a namespaced fork's
+    /// namespaces, capabilities and stacked filter) and a `template` layer
+    /// saying what it shares with the template and its siblings.
+    #[getter]
+    fn enforcement(&self) -> PyEnforcementReport {
+        PyEnforcementReport {
+            inner: self.report.clone(),
+        }
     }
 
     /// What the fork's own cgroup saw (`CgroupStats`), once it was waited

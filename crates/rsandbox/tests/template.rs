@@ -655,6 +655,7 @@ both!(split_forks_are_as_isolated, || {
         assert_eq!(w["seccomp"], "2", "{w:?}");
     }
     assert_apart(&t, &wa, &wb);
+    assert_reports_a_namespaced_fork(&t, &a);
     // The mount, net, ipc and uts namespaces are owned by the fork's own
     // user namespace (its uid 0 may not use them: no capability left).
     drop((in_a, in_b));
@@ -665,6 +666,45 @@ both!(split_forks_are_as_isolated, || {
     assert!(st.success(), "{st:?} {out}");
     let e = libc::EPERM;
     assert_eq!(out, format!("clone={e} splitclone={e} unshare={e}\n"));
+});
+
+/// What the enforcement reports of a split fork and of its template say:
+/// what `assert_isolated` saw from inside the fork.
+fn assert_reports_a_namespaced_fork(t: &Template, f: &ForkedBox) {
+    let r = f.enforcement();
+    for ns in ["user", "pid", "mnt", "net", "ipc", "uts"] {
+        let l = r.layer(&format!("namespace:{ns}")).expect(ns);
+        assert!(l.applied.contains("made by the fork"), "{l:?}");
+    }
+    let applied = |layer: &str| r.layer(layer).expect(layer).applied.clone();
+    assert!(applied("capabilities").contains("every capability dropped"));
+    assert!(applied("seccomp").contains("tightening filter stacked"));
+    assert!(applied("template").starts_with("forked from a template box"));
+    let own = t.enforcement().layer("template").expect("template layer");
+    assert!(own.applied.contains("namespaces of their own"), "{own:?}");
+    // The template box's own entries are its spawn's (the relaxed filter).
+    let boxed = t.enforcement().layer("seccomp").expect("seccomp layer");
+    assert!(!boxed.applied.contains("tightening"), "{boxed:?}");
+}
+
+both!(a_plain_fork_reports_the_template_boxs_layers, || {
+    let (sb, cmd) = payload("serve");
+    let t = sb.seccomp_default().template(&cmd).unwrap();
+    let f = t.fork(STEP_SLEEP).unwrap();
+    let (r, boxed) = (f.enforcement(), t.enforcement());
+    // Every layer the template box has is the fork's, as the box's report
+    // says it (the fork inherits them), with a `template` layer added.
+    for l in boxed.layers.iter().filter(|l| l.layer != "template") {
+        assert_eq!(r.layer(&l.layer), Some(l), "{}", l.layer);
+    }
+    let note = &r.layer("template").expect("template layer").applied;
+    assert!(note.contains("can see and signal"), "{note}");
+    assert!(boxed
+        .layer("template")
+        .unwrap()
+        .applied
+        .contains("sandlock"));
+    drop(f);
 });
 
 both!(

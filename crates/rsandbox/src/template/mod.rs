@@ -27,6 +27,7 @@
 mod isolate;
 mod policy;
 mod protocol;
+mod report;
 mod serve;
 mod spare;
 
@@ -43,6 +44,7 @@ pub use serve::serve_forks;
 
 use crate::cgroup::{Cgroup, CgroupStats};
 use crate::config::seccomp::SeccompSource;
+use crate::report::EnforcementReport;
 use crate::seccomp::SeccompProgram;
 use crate::{Child, Command, Error, Result, Sandbox};
 use protocol::{
@@ -75,7 +77,7 @@ impl Sandbox {
     /// ([`TemplateOptions::fork_namespaces`]).
     pub fn template_with(&self, cmd: &Command, opts: &TemplateOptions) -> Result<Template> {
         let (ours, theirs) = seqpacket_pair()?;
-        let (sb, config) = self.template_box(opts)?;
+        let (sb, config, tightened) = self.template_box(opts)?;
         protocol::send(ours.as_raw_fd(), &config, &[])
             .map_err(|e| Error::io("queueing the template's configuration", None, e))?;
         let target = sb.fds.iter().map(|&(_, t)| t + 1).max().unwrap_or(3).max(3);
@@ -93,11 +95,18 @@ impl Sandbox {
                  fork until it is in a cgroup of its own: rebuild it against this version",
             ));
         }
+        let posture = report::Posture {
+            namespaces: opts.namespaces,
+            tightened,
+            own_cgroup: per_fork.is_some(),
+        };
         Ok(Template {
             inner: Arc::new(Inner {
                 sock: ours,
                 exited: Mutex::new(HashMap::new()),
                 per_fork,
+                template_report: report::of_template(child.enforcement(), posture),
+                fork_report: report::of_fork(child.enforcement(), posture),
                 child: Mutex::new(child),
             }),
         })
@@ -109,8 +118,9 @@ impl Sandbox {
     /// namespaces split (`CONFIG_SPLIT`) and then stacks what closes the
     /// relaxed filter's holes (`policy::fork_tightening`); any other filter
     /// is the box's as given (it must let the fork's `clone` and `mount`s
-    /// through, or each fork fails with a typed error).
-    fn template_box(&self, opts: &TemplateOptions) -> Result<(Sandbox, Vec<u8>)> {
+    /// through, or each fork fails with a typed error). The flag says
+    /// whether forks stack the tightening filter.
+    fn template_box(&self, opts: &TemplateOptions) -> Result<(Sandbox, Vec<u8>, bool)> {
         // Forks of a description with cgroup limits wait at a gate until
         // the caller has put each in a cgroup of its own.
         let gate = if self.limits.wants_cgroup() {
@@ -119,10 +129,10 @@ impl Sandbox {
             0
         };
         if !opts.namespaces {
-            return Ok((self.clone(), protocol::config_bytes(gate, &[])));
+            return Ok((self.clone(), protocol::config_bytes(gate, &[]), false));
         }
         let ns = CONFIG_NAMESPACES | gate;
-        let as_given = || (self.clone(), protocol::config_bytes(ns, &[]));
+        let as_given = || (self.clone(), protocol::config_bytes(ns, &[]), false);
         if !matches!(self.seccomp.source, Some(SeccompSource::Default)) {
             return Ok(as_given());
         }
@@ -141,7 +151,7 @@ impl Sandbox {
             return Ok(as_given());
         };
         let config = protocol::config_bytes(ns | CONFIG_SPLIT, tight.filter_bytes());
-        Ok((self.clone().seccomp(relaxed_default()), config))
+        Ok((self.clone().seccomp(relaxed_default()), config, true))
     }
 }
 
@@ -280,6 +290,10 @@ struct Inner {
     /// The description each fork's own cgroup is made from, when it has
     /// cgroup limits (the template is then gated).
     per_fork: Option<Sandbox>,
+    /// The template box's enforcement report, with its `template` layer.
+    template_report: EnforcementReport,
+    /// Every fork's: the template box's, with what a fork makes its own.
+    fork_report: EnforcementReport,
     child: Mutex<Child>,
 }
 
@@ -291,6 +305,12 @@ impl Template {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .pid()
+    }
+
+    /// What the template box enforces (its spawn's report), with a
+    /// `template` layer saying how its forks are made.
+    pub fn enforcement(&self) -> &EnforcementReport {
+        &self.inner.template_report
     }
 
     /// Fork a box that shares this process's stdin, stdout and stderr.
@@ -430,6 +450,14 @@ impl ForkedBox {
             return Err(Error::last_os("pidfd_send_signal to a fork", None));
         }
         Ok(())
+    }
+
+    /// What the fork enforces: every layer of the template box, which it
+    /// inherits, with what it makes its own (namespaces, capabilities and
+    /// the stacked filter of a namespaced fork) and a `template` layer
+    /// saying what it shares with the template and its siblings.
+    pub fn enforcement(&self) -> &EnforcementReport {
+        &self.inner.fork_report
     }
 
     /// Kill the fork (SIGKILL).
