@@ -6,6 +6,7 @@ template's state at the ready point and Python's after-fork work done
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -202,6 +203,41 @@ def test_namespaced_forks_see_only_themselves() -> None:
         assert c["pid"] > 1 and c["ppid"] == t.pid
         assert c["ns"]["net"] == os.stat(f"/proc/{t.pid}/ns/net").st_ino
         assert not c["own_pid_ns_reported"], c
+
+
+READ_ETC = textwrap.dedent(
+    """
+    import os, sys
+    import rsandbox
+
+    arg = rsandbox.serve_forks()
+    try:
+        open("/etc/hostname").read()
+        print("read ok")
+    except OSError as e:
+        print(f"errno {e.errno}")
+    sys.stdout.flush()
+    os._exit(0)
+    """
+)
+
+
+def test_landlock_applies_in_namespaced_forks() -> None:
+    # The template box runs without the Landlock layer (its domain would
+    # refuse each fork's /proc mount); each fork applies it itself.
+    python = os.path.realpath(sys.executable)
+    sb = rsandbox.Sandbox().landlock_exec("/usr").landlock_exec("/lib").landlock_read("/dev/null")
+    sb = sb.landlock_exec(os.path.dirname(python))
+    with sb.template([sys.executable, "-c", READ_ETC], fork_namespaces=True) as t:
+        for arg in (1, 2):
+            with t.fork(arg, stdout=rsandbox.PIPE) as f:
+                assert f.stdout is not None
+                assert f.stdout.read().decode() == f"errno {errno.EACCES}\n"
+                assert f.wait(timeout=20) == 0
+                mine = f.enforcement.layer("landlock")
+                assert mine is not None and mine.enforcement == "full", mine
+        boxed = t.enforcement.layer("landlock")
+        assert boxed is not None and "each fork applies it" in boxed.applied
 
 
 def test_namespaced_forks_of_a_root_box_keeping_cap_sys_admin_are_refused() -> None:

@@ -370,10 +370,12 @@ impl LandlockPlan {
         }
     }
 
-    /// `landlock_restrict_self` in the child.
-    ///
-    /// # Safety
-    /// Raw syscalls on prepared data only.
+    /// The ruleset's fd (`None`: nothing to apply on this kernel) and
+    /// the report's entry, for a template whose forks apply it.
+    pub(crate) fn into_parts(self) -> (Option<OwnedFd>, LayerReport) {
+        (self.fd, self.report)
+    }
+
     /// Move the ruleset fd to a number at or above `min` (see
     /// `Plan::min_fd`): it is used after the child's dup2 calls.
     pub(crate) fn with_fd_at_least(mut self, min: std::os::fd::RawFd) -> Result<Self> {
@@ -388,6 +390,10 @@ impl LandlockPlan {
         self.fd.as_ref().map(|f| f.as_raw_fd())
     }
 
+    /// `landlock_restrict_self` in the child.
+    ///
+    /// # Safety
+    /// Raw syscalls on prepared data only.
     pub(crate) unsafe fn apply(&self) -> ChildResult {
         let Some(fd) = &self.fd else {
             return Ok(());

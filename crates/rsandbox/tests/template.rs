@@ -49,6 +49,10 @@ const STEP_CGROUP: u64 = 10;
 /// Step: the split fork's clone and unshare; print both results.
 const STEP_UNSHARE: u64 = 11;
 
+/// Step: count the open fds that are Landlock rulesets (a payload holding
+/// one could add rules that later forks would get); print the count.
+const STEP_RULESETS: u64 = 12;
+
 /// The clone flags of a namespaced fork (as `rsandbox::template` makes it).
 const FORK_CLONE: u64 = rsandbox::template::NS_FLAGS | 0x1000 | libc::SIGCHLD as u64;
 
@@ -73,6 +77,11 @@ fn serve() {
         STEP_PROBE => probe((arg >> 8) as i32),
         STEP_CLONE_NS => clone_ns(),
         STEP_UNSHARE => split_ns(),
+        STEP_RULESETS => {
+            let n = (0..1024).filter(|&fd| is_ruleset(fd)).count();
+            say(format_args!("rulesets {n}\n"));
+            0
+        }
         STEP_STATE => {
             // SAFETY: plain getters.
             let (pid, ppid) = unsafe { (libc::getpid(), libc::getppid()) };
@@ -119,6 +128,25 @@ fn serve() {
     };
     // SAFETY: ends the fork without running the test harness's exit path.
     unsafe { libc::_exit(code) }
+}
+
+/// Whether `fd` is a Landlock ruleset: `landlock_add_rule` with a NULL
+/// rule fails with EFAULT only on one (EBADF on no fd, EBADFD on another
+/// kind), after the fd is checked and before anything is added.
+fn is_ruleset(fd: i32) -> bool {
+    const LANDLOCK_RULE_PATH_BENEATH: libc::c_long = 1;
+    // SAFETY: an invalid (NULL) rule: the kernel only reads it after the
+    // fd checks, and fails with EFAULT.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            fd,
+            LANDLOCK_RULE_PATH_BENEATH,
+            std::ptr::null::<u8>(),
+            0u32,
+        )
+    };
+    r < 0 && errno() == libc::EFAULT
 }
 
 /// Map `len` bytes and write to every page (mmap: this binary's guard
@@ -753,28 +781,69 @@ both!(namespaced_forks_run_under_the_full_default_profile, || {
 });
 
 both!(a_fork_that_cannot_isolate_itself_is_a_typed_error, || {
-    // Landlock forbids mounting in a sandboxed process: the fork's /proc
-    // cannot be made (or its id maps written), and the fork says which.
-    let exe = std::env::current_exe().unwrap();
+    // A filter of the description's own that refuses mount: the fork's
+    // /proc cannot be made, and the fork says which step failed.
+    let policy = SeccompPolicy::new(Action::Allow).rule("mount", Action::EPERM);
     let (sb, cmd) = payload("serve");
-    let sb = sb
-        .landlock_exec("/usr")
-        .landlock_exec("/lib")
-        .landlock_exec("/lib64")
-        .landlock_read("/etc/ld.so.cache")
-        .landlock_read("/dev/null")
-        .landlock_exec(exe.parent().unwrap());
-    let t = namespaced(sb, &cmd);
+    let t = namespaced(sb.seccomp(policy), &cmd);
     for _ in 0..2 {
         match t.fork(STEP_EXIT7) {
             Err(Error::Io { op, source, .. }) => {
                 assert!(op.contains("the fork's"), "{op}");
-                assert!(source.raw_os_error().is_some(), "{source}");
+                assert_eq!(source.raw_os_error(), Some(libc::EPERM), "{source}");
             }
             other => panic!("expected a typed error, got {:?}", other.map(|f| f.pid())),
         }
     }
 });
+
+both!(
+    landlock_of_the_description_applies_in_namespaced_forks,
+    || {
+        // A Landlock domain on the template box would refuse each fork's
+        // /proc mount and id maps: the forks apply the ruleset themselves.
+        let exe = std::env::current_exe().unwrap();
+        let (sb, cmd) = payload("serve");
+        let sb = sb
+            .landlock_exec("/usr")
+            .landlock_exec("/lib")
+            .landlock_exec("/lib64")
+            .landlock_read("/etc/ld.so.cache")
+            .landlock_read("/dev/null")
+            .landlock_exec(exe.parent().unwrap());
+        // Under the default profile too (split forks, the tightening stacked
+        // after the ruleset); root's box drops its capabilities, see below.
+        let strict = sb.clone().seccomp_default().no_new_privs(true);
+        let strict = if common::is_root() {
+            strict.drop_caps()
+        } else {
+            strict
+        };
+        let (st, out) = fork_output(&namespaced(strict, &cmd), STEP_READ_ETC);
+        assert_eq!(out, format!("read errno {}\n", libc::EACCES), "{st:?}");
+        let t = namespaced(sb, &cmd);
+        for _ in 0..2 {
+            let (st, out) = fork_output(&t, STEP_READ_ETC);
+            assert!(st.success(), "{st:?} {out}");
+            assert_eq!(out, format!("read errno {}\n", libc::EACCES));
+        }
+        // The fork closed its copy of the ruleset before its payload ran.
+        let (st, out) = fork_output(&t, STEP_RULESETS);
+        assert!(st.success(), "{st:?} {out}");
+        assert_eq!(out, "rulesets 0\n");
+        // The reports say where the ruleset applies.
+        let f = t.fork(STEP_EXIT7).unwrap();
+        let mine = f.enforcement().layer("landlock").expect("landlock entry");
+        assert_eq!(mine.enforcement, rsandbox::Enforcement::Full, "{mine:?}");
+        let boxed = t.enforcement().layer("landlock").expect("landlock entry");
+        assert_eq!(
+            boxed.enforcement,
+            rsandbox::Enforcement::NotEnforced,
+            "{boxed:?}"
+        );
+        drop(f);
+    }
+);
 
 both!(a_refused_namespace_clone_is_a_typed_error, || {
     // A description whose filter refuses new user namespaces: the fork's

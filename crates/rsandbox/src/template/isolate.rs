@@ -73,6 +73,8 @@ pub enum Step {
     Clone,
     /// A split fork's `unshare` of its mount, net, ipc and uts namespaces.
     Namespaces,
+    /// Applying the description's Landlock ruleset.
+    Landlock,
 }
 
 impl Step {
@@ -88,6 +90,7 @@ impl Step {
             7 => "stacking the seccomp filter in the fork",
             8 => "cloning the fork into new namespaces",
             9 => "making the fork's mount, net, ipc and uts namespaces",
+            10 => "applying the description's Landlock ruleset in the fork",
             _ => "isolating a fork",
         }
     }
@@ -123,13 +126,23 @@ pub struct Isolation {
     filter: Vec<libc::sock_filter>,
     /// Clone with [`SPLIT_CLONE_FLAGS`] and unshare the rest in the child.
     split: bool,
+    /// The description's Landlock ruleset, applied by each fork and closed
+    /// in it. A raw fd: the template keeps it for its life, and no fork's
+    /// copy of this struct may close it again when dropped.
+    landlock: Option<RawFd>,
 }
 
 impl Isolation {
     /// Prepare in the template: its own ids, its `/proc`'s flags, the
     /// filter the caller sent (empty: none to stack), and whether the
-    /// caller's filter lets the split clone and `unshare` through.
-    pub fn prepare(filter: Vec<libc::sock_filter>, split: bool) -> Isolation {
+    /// caller's filter lets the split clone and `unshare` through, and the
+    /// Landlock ruleset forks apply (kept open for the template's life).
+    pub fn prepare(
+        filter: Vec<libc::sock_filter>,
+        split: bool,
+        landlock: Option<std::os::fd::OwnedFd>,
+    ) -> Isolation {
+        use std::os::fd::IntoRawFd;
         // SAFETY: trivial getters.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
         Isolation {
@@ -139,6 +152,7 @@ impl Isolation {
             last_cap: crate::config::caps::cap_last_cap(),
             filter,
             split,
+            landlock: landlock.map(IntoRawFd::into_raw_fd),
         }
     }
 
@@ -167,7 +181,29 @@ impl Isolation {
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err((Step::NoNewPrivs, errno()));
         }
+        self.restrict_landlock().map_err(|e| (Step::Landlock, e))?;
         self.stack_filter().map_err(|e| (Step::Seccomp, e))
+    }
+
+    /// Apply the Landlock ruleset (after the mounts and id maps, which a
+    /// Landlock domain would refuse), then close this process's copy of
+    /// its fd, whether or not it applied: the payload must not be able to
+    /// add rules that later forks would get.
+    fn restrict_landlock(&self) -> Result<(), i32> {
+        let Some(fd) = self.landlock else {
+            return Ok(());
+        };
+        // SAFETY: landlock_restrict_self on an fd of this process; close
+        // of this process's copy, once (the struct never closes it).
+        unsafe {
+            let r = libc::syscall(libc::SYS_landlock_restrict_self, fd, 0 as libc::c_uint);
+            let e = errno();
+            libc::close(fd);
+            if r != 0 {
+                return Err(e);
+            }
+        }
+        Ok(())
     }
 
     /// The fork's own ids, each mapped to itself (the uid only where the

@@ -15,7 +15,10 @@
 //! mount (a fresh `/proc`), net, ipc and uts namespaces of its own and
 //! drops every capability (`isolate`); the template box's seccomp filter
 //! is relaxed for the fork's clone, `unshare` and mounts (`policy`) and
-//! each fork stacks what closes those holes again. When the description has cgroup limits, each fork gets a cgroup of
+//! each fork stacks what closes those holes again. Landlock is then the
+//! forks' own: each applies the description's ruleset after its
+//! namespaces, and the template box runs without it (a Landlock domain
+//! refuses the fork's mounts). When the description has cgroup limits, each fork gets a cgroup of
 //! its own with those limits (a sibling of the template box's): the fork
 //! waits at a gate until the caller has moved it there (`release`).
 //!
@@ -48,7 +51,8 @@ use crate::report::EnforcementReport;
 use crate::seccomp::SeccompProgram;
 use crate::{Child, Command, Error, Result, Sandbox};
 use protocol::{
-    Reply, CONFIG_GATE, CONFIG_NAMESPACES, CONFIG_SPLIT, EXITED, FAILED, FORKED, READY,
+    Reply, CONFIG_GATE, CONFIG_LANDLOCK, CONFIG_NAMESPACES, CONFIG_SPLIT, EXITED, FAILED, FORKED,
+    READY,
 };
 
 pub use isolate::NS_FLAGS;
@@ -77,9 +81,17 @@ impl Sandbox {
     /// ([`TemplateOptions::fork_namespaces`]).
     pub fn template_with(&self, cmd: &Command, opts: &TemplateOptions) -> Result<Template> {
         let (ours, theirs) = seqpacket_pair()?;
-        let (sb, config, tightened) = self.template_box(opts)?;
-        protocol::send(ours.as_raw_fd(), &config, &[])
+        let TemplateBox {
+            sb,
+            config,
+            landlock_fd,
+            tightened,
+            fork_landlock,
+        } = self.template_box(opts)?;
+        let sent: Vec<RawFd> = landlock_fd.iter().map(|f| f.as_raw_fd()).collect();
+        protocol::send(ours.as_raw_fd(), &config, &sent)
             .map_err(|e| Error::io("queueing the template's configuration", None, e))?;
+        drop(landlock_fd);
         let target = sb.fds.iter().map(|&(_, t)| t + 1).max().unwrap_or(3).max(3);
         let sb = sb
             .pass_fd(theirs.as_raw_fd(), target)
@@ -88,6 +100,13 @@ impl Sandbox {
         drop(theirs);
         let understood = wait_ready(ours.as_fd(), opts.ready)?;
         let per_fork = self.limits.wants_cgroup().then(|| self.clone());
+        if fork_landlock.is_some() && understood & CONFIG_LANDLOCK == 0 {
+            return Err(Error::invalid(
+                "template: landlock",
+                "the payload's serve_forks is of an older rsandbox that cannot apply \
+                 Landlock in its forks: rebuild it against this version",
+            ));
+        }
         if per_fork.is_some() && understood & CONFIG_GATE == 0 {
             return Err(Error::invalid(
                 "template: cgroup limits",
@@ -99,14 +118,15 @@ impl Sandbox {
             namespaces: opts.namespaces,
             tightened,
             own_cgroup: per_fork.is_some(),
+            landlock: fork_landlock,
         };
         Ok(Template {
             inner: Arc::new(Inner {
                 sock: ours,
                 exited: Mutex::new(HashMap::new()),
                 per_fork,
-                template_report: report::of_template(child.enforcement(), posture),
-                fork_report: report::of_fork(child.enforcement(), posture),
+                template_report: report::of_template(child.enforcement(), &posture),
+                fork_report: report::of_fork(child.enforcement(), &posture),
                 child: Mutex::new(child),
             }),
         })
@@ -118,9 +138,10 @@ impl Sandbox {
     /// namespaces split (`CONFIG_SPLIT`) and then stacks what closes the
     /// relaxed filter's holes (`policy::fork_tightening`); any other filter
     /// is the box's as given (it must let the fork's `clone` and `mount`s
-    /// through, or each fork fails with a typed error). The flag says
-    /// whether forks stack the tightening filter.
-    fn template_box(&self, opts: &TemplateOptions) -> Result<(Sandbox, Vec<u8>, bool)> {
+    /// through, or each fork fails with a typed error). Namespaced forks
+    /// apply the description's Landlock ruleset themselves
+    /// (`CONFIG_LANDLOCK`), and the box runs without it.
+    fn template_box(&self, opts: &TemplateOptions) -> Result<TemplateBox> {
         // Forks of a description with cgroup limits wait at a gate until
         // the caller has put each in a cgroup of its own.
         let gate = if self.limits.wants_cgroup() {
@@ -129,12 +150,12 @@ impl Sandbox {
             0
         };
         if !opts.namespaces {
-            return Ok((self.clone(), protocol::config_bytes(gate, &[]), false));
+            return Ok(TemplateBox::new(self.clone(), gate));
         }
-        let ns = CONFIG_NAMESPACES | gate;
-        let as_given = || (self.clone(), protocol::config_bytes(ns, &[]), false);
+        let mut t = TemplateBox::new(self.clone(), CONFIG_NAMESPACES | gate);
+        t.move_landlock_to_forks()?;
         if !matches!(self.seccomp.source, Some(SeccompSource::Default)) {
-            return Ok(as_given());
+            return Ok(t);
         }
         if keeps_sys_admin(self) {
             return Err(Error::invalid(
@@ -147,11 +168,64 @@ impl Sandbox {
         // What each fork stacks: with the relaxed filter beneath, the
         // default profile's answers (see `policy`).
         let tightening = self.clone().seccomp(policy::fork_tightening());
-        let Some(tight) = SeccompProgram::prepare(&tightening)? else {
-            return Ok(as_given());
+        if let Some(tight) = SeccompProgram::prepare(&tightening)? {
+            t.tighten(tight.filter_bytes());
+        }
+        Ok(t)
+    }
+}
+
+/// The template box as spawned and what its `serve_forks` is told.
+struct TemplateBox {
+    sb: Sandbox,
+    /// The `CONFIG` message.
+    config: Vec<u8>,
+    /// Sent with `CONFIG`: the Landlock ruleset namespaced forks apply.
+    landlock_fd: Option<OwnedFd>,
+    /// Forks stack the tightening filter over the relaxed default profile.
+    tightened: bool,
+    /// The report's `landlock` entry for each fork, when forks apply it.
+    fork_landlock: Option<crate::report::LayerReport>,
+}
+
+impl TemplateBox {
+    fn new(sb: Sandbox, flags: u32) -> TemplateBox {
+        TemplateBox {
+            sb,
+            config: protocol::config_bytes(flags, &[]),
+            landlock_fd: None,
+            tightened: false,
+            fork_landlock: None,
+        }
+    }
+
+    fn flags(&self) -> u32 {
+        protocol::parse_config(&self.config).map_or(0, |(f, _)| f)
+    }
+
+    /// The box runs the relaxed default profile; each fork stacks `filter`.
+    fn tighten(&mut self, filter: &[u8]) {
+        self.config = protocol::config_bytes(self.flags() | CONFIG_SPLIT, filter);
+        self.sb = self.sb.clone().seccomp(relaxed_default());
+        self.tightened = true;
+    }
+
+    /// A Landlock domain on the template box would refuse each namespaced
+    /// fork's `/proc` mount and id maps: the ruleset is made here, in the
+    /// caller, as for any box, and sent to the template, whose forks apply
+    /// it after their namespaces; the box itself runs without it.
+    fn move_landlock_to_forks(&mut self) -> Result<()> {
+        let Some(plan) = crate::landlock::LandlockPlan::prepare(&self.sb)? else {
+            return Ok(());
         };
-        let config = protocol::config_bytes(ns | CONFIG_SPLIT, tight.filter_bytes());
-        Ok((self.clone().seccomp(relaxed_default()), config, true))
+        let (fd, entry) = plan.into_parts();
+        if fd.is_some() {
+            self.config = protocol::config_bytes(self.flags() | CONFIG_LANDLOCK, &[]);
+        }
+        self.landlock_fd = fd;
+        self.fork_landlock = Some(entry);
+        self.sb.landlock = Default::default();
+        Ok(())
     }
 }
 

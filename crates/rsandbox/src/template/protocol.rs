@@ -50,8 +50,15 @@ pub const CONFIG_GATE: u32 = 2;
 /// without it (a filter of the caller's own, or a caller of an older
 /// version) makes all six in one clone, as before.
 pub const CONFIG_SPLIT: u32 = 4;
+/// `CONFIG` flag, with [`CONFIG_NAMESPACES`]: the message carries one fd,
+/// the description's Landlock ruleset, which each fork applies after
+/// making its namespaces (the template box itself runs without it: a
+/// Landlock domain would refuse the fork's `/proc` mount and id maps).
+/// The fork closes it before it returns from `serve_forks`: a payload
+/// holding it could add rules to it, which later forks would get.
+pub const CONFIG_LANDLOCK: u32 = 8;
 /// The `CONFIG` flags this version understands (echoed in `READY`).
-pub const CONFIG_KNOWN: u32 = CONFIG_NAMESPACES | CONFIG_GATE | CONFIG_SPLIT;
+pub const CONFIG_KNOWN: u32 = CONFIG_NAMESPACES | CONFIG_GATE | CONFIG_SPLIT | CONFIG_LANDLOCK;
 /// Largest `CONFIG` message: the header and a filter of `BPF_MAXINSNS`.
 pub const CONFIG_MAX: usize = 8 + 4096 * 8;
 

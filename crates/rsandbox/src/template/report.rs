@@ -5,14 +5,15 @@
 //! so its report starts from the template box's, as the ordinary spawn
 //! made it. What a fork makes its own replaces the inherited entry:
 //! with namespaced forks, the six namespaces, the capabilities (all
-//! dropped) and, over the template's relaxed default profile, the
-//! tightening filter. A `template` layer says how the box serves forks
+//! dropped), over the template's relaxed default profile the tightening
+//! filter, and the Landlock ruleset, which namespaced forks apply themselves
+//! (the template box runs without it). A `template` layer says how the box serves forks
 //! and, on a fork, what it shares with the template and its siblings.
 
-use crate::report::{EnforcementReport, LayerReport};
+use crate::report::{Enforcement, EnforcementReport, LayerReport};
 
 /// How a template's forks are made, for its reports.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(super) struct Posture {
     /// Each fork makes its own namespaces and drops every capability.
     pub namespaces: bool,
@@ -21,14 +22,28 @@ pub(super) struct Posture {
     pub tightened: bool,
     /// Each fork gets a cgroup of its own with the description's limits.
     pub own_cgroup: bool,
+    /// The `landlock` entry of each fork, when forks apply the ruleset
+    /// (namespaced forks of a description with Landlock).
+    pub landlock: Option<LayerReport>,
 }
 
 /// The namespaces a namespaced fork makes, by their report names.
 const OWN_NAMESPACES: [&str; 6] = ["user", "pid", "mnt", "net", "ipc", "uts"];
 
 /// The template box's report, with its `template` layer.
-pub(super) fn of_template(boxed: &EnforcementReport, p: Posture) -> EnforcementReport {
+pub(super) fn of_template(boxed: &EnforcementReport, p: &Posture) -> EnforcementReport {
     let mut r = boxed.clone();
+    if let Some(l) = &p.landlock {
+        r.push(LayerReport {
+            layer: "landlock".into(),
+            requested: l.requested.clone(),
+            applied: "not on the template box: each fork applies it after making its \
+                      namespaces (the template's own code before its ready point runs \
+                      without it)"
+                .into(),
+            enforcement: Enforcement::NotEnforced,
+        });
+    }
     let forks = if p.namespaces {
         "forks with namespaces of their own"
     } else {
@@ -45,7 +60,7 @@ pub(super) fn of_template(boxed: &EnforcementReport, p: Posture) -> EnforcementR
 }
 
 /// A fork's report: the template box's, with what the fork makes its own.
-pub(super) fn of_fork(boxed: &EnforcementReport, p: Posture) -> EnforcementReport {
+pub(super) fn of_fork(boxed: &EnforcementReport, p: &Posture) -> EnforcementReport {
     let mut r = boxed.clone();
     if p.namespaces {
         for ns in OWN_NAMESPACES {
@@ -68,6 +83,9 @@ pub(super) fn of_fork(boxed: &EnforcementReport, p: Posture) -> EnforcementRepor
              clones refused)",
         ));
     }
+    if let Some(l) = &p.landlock {
+        r.push(l.clone());
+    }
     r.push(LayerReport::full("template", fork_note(p)));
     r
 }
@@ -83,7 +101,7 @@ fn own_namespace(ns: &str) -> String {
     )
 }
 
-fn cgroup_note(p: Posture) -> &'static str {
+fn cgroup_note(p: &Posture) -> &'static str {
     if p.own_cgroup {
         "; each fork in a cgroup of its own with the description's limits"
     } else {
@@ -91,7 +109,7 @@ fn cgroup_note(p: Posture) -> &'static str {
     }
 }
 
-fn fork_note(p: Posture) -> String {
+fn fork_note(p: &Posture) -> String {
     let shares = if p.namespaces {
         "shares with the template only its memory at the ready point (copy-on-write), \
          its open files and its file system"
@@ -121,8 +139,9 @@ mod tests {
             namespaces: true,
             tightened: true,
             own_cgroup: false,
+            landlock: None,
         };
-        let r = of_fork(&boxed(), p);
+        let r = of_fork(&boxed(), &p);
         for ns in OWN_NAMESPACES {
             let l = r
                 .layer(&format!("namespace:{ns}"))
@@ -141,8 +160,9 @@ mod tests {
             namespaces: false,
             tightened: false,
             own_cgroup: true,
+            landlock: None,
         };
-        let r = of_fork(&boxed(), p);
+        let r = of_fork(&boxed(), &p);
         assert_eq!(r.layer("namespace:pid").unwrap().applied, "new namespace");
         assert_eq!(
             r.layer("seccomp").unwrap().applied,
@@ -154,7 +174,23 @@ mod tests {
             t.contains("can see and signal") && t.contains("cgroup of its own"),
             "{t}"
         );
-        let t = of_template(&boxed(), p);
+        let t = of_template(&boxed(), &p);
         assert!(t.layer("template").unwrap().applied.contains("sandlock"));
+    }
+
+    #[test]
+    fn landlock_applied_by_forks_is_theirs_not_the_template_boxs() {
+        let entry = LayerReport::full("landlock", "read /usr");
+        let p = Posture {
+            namespaces: true,
+            tightened: false,
+            own_cgroup: false,
+            landlock: Some(entry.clone()),
+        };
+        assert_eq!(of_fork(&boxed(), &p).layer("landlock"), Some(&entry));
+        let t = of_template(&boxed(), &p);
+        let l = t.layer("landlock").unwrap();
+        assert_eq!(l.enforcement, Enforcement::NotEnforced);
+        assert_eq!(l.requested, "read /usr");
     }
 }

@@ -7,8 +7,8 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
 use super::isolate::{Isolation, Step};
 use super::protocol::{
-    self, Reply, CONFIG_GATE, CONFIG_KNOWN, CONFIG_MAX, CONFIG_NAMESPACES, CONFIG_SPLIT, EXITED,
-    FAILED, FD_ENV, FORKED, READY, REQUEST_LEN,
+    self, Reply, CONFIG_GATE, CONFIG_KNOWN, CONFIG_LANDLOCK, CONFIG_MAX, CONFIG_NAMESPACES,
+    CONFIG_SPLIT, EXITED, FAILED, FD_ENV, FORKED, READY, REQUEST_LEN,
 };
 use super::spare::{self, Made, Spares};
 
@@ -91,8 +91,8 @@ fn template_fd() -> io::Result<RawFd> {
 /// forks get namespaces. None queued: plain, ungated forks.
 fn read_config(sock: RawFd) -> io::Result<(u32, Option<Isolation>)> {
     let mut buf = vec![0u8; CONFIG_MAX];
-    let n = match protocol::recv_with(sock, &mut buf, libc::MSG_DONTWAIT) {
-        Ok((n, _)) => n,
+    let (n, fds) = match protocol::recv_with(sock, &mut buf, libc::MSG_DONTWAIT) {
+        Ok(r) => r,
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((0, None)),
         Err(e) => return Err(e),
     };
@@ -102,7 +102,13 @@ fn read_config(sock: RawFd) -> io::Result<(u32, Option<Isolation>)> {
     let bad = || io::Error::new(io::ErrorKind::InvalidData, "a bad template CONFIG message");
     let (flags, filter) = protocol::parse_config(&buf[..n]).ok_or_else(bad)?;
     let split = flags & CONFIG_SPLIT != 0;
-    let iso = (flags & CONFIG_NAMESPACES != 0).then(|| Isolation::prepare(filter, split));
+    // The Landlock ruleset forks apply comes as the message's one fd.
+    let landlock = match (flags & CONFIG_LANDLOCK != 0, fds.into_iter().next()) {
+        (true, None) => return Err(bad()),
+        (true, fd) => fd,
+        (false, _) => None,
+    };
+    let iso = (flags & CONFIG_NAMESPACES != 0).then(|| Isolation::prepare(filter, split, landlock));
     Ok((flags & CONFIG_KNOWN, iso))
 }
 
