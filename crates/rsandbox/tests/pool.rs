@@ -368,3 +368,33 @@ both!(drop_leaves_no_process_or_fd, || {
         assert_eq!(open_fds(), fds_before);
     }
 });
+
+both!(a_thousand_pooled_spawns_leave_nothing, || {
+    let _g = serial();
+    drop(described().stdin(Stdio::Null).pool(1).unwrap());
+    let (fds, kinds) = (open_fds(), pool_kind_fds());
+    let (mounts, cgroups) = (mountinfo(), common::cgroup_dirs::our_cgroup_dirs());
+    let quiet = described()
+        .stdin(Stdio::Null)
+        .stdout(Stdio::Null)
+        .stderr(Stdio::Null);
+    let pool = quiet.pool(2).unwrap();
+    let t = Command::new("/bin/true");
+    for _ in 0..1000 {
+        assert!(pool.spawn(&t).unwrap().wait().unwrap().success());
+    }
+    drop(pool);
+    let left = our_boxes();
+    assert!(left.is_empty(), "left: {left:?}");
+    assert_eq!(pool_kind_fds(), kinds);
+    assert_eq!(mountinfo(), mounts, "the caller's mount table changed");
+    assert_eq!(common::cgroup_dirs::our_cgroup_dirs(), cgroups);
+    if as_nobody() {
+        assert_eq!(open_fds(), fds);
+    }
+});
+
+/// This process's mount table.
+fn mountinfo() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap()
+}

@@ -1208,20 +1208,80 @@ fn fifty_forks_leave_no_cgroup() {
     }
     let _g = cgroup_serial();
     for namespaces in [false, true] {
-        let t = limited(namespaces);
-        // The template box's own cgroup.
-        let before = common::cgroup_dirs::our_cgroup_dirs();
-        for i in 0..50 {
-            if i % 2 == 0 {
-                let (st, _) = fork_output(&t, STEP_EXIT7);
-                assert_eq!(st.code(), Some(7));
-            } else {
-                drop(t.fork(STEP_SLEEP).unwrap());
-            }
-        }
-        let after = common::cgroup_dirs::our_cgroup_dirs();
-        assert_eq!(after, before, "forks left cgroups");
+        forks_leave_no_cgroup(&limited(namespaces), 50);
     }
+}
+
+#[test]
+fn a_thousand_forks_leave_no_cgroup() {
+    if !cgroups_allowed() {
+        return;
+    }
+    let _g = cgroup_serial();
+    forks_leave_no_cgroup(&limited(true), 1000);
+}
+
+/// `n` forks of `t` (half waited for, half dropped) leave no cgroup but
+/// the template box's own.
+fn forks_leave_no_cgroup(t: &Template, n: usize) {
+    let before = common::cgroup_dirs::our_cgroup_dirs();
+    for i in 0..n {
+        if i % 2 == 0 {
+            let mut f = t.fork(STEP_EXIT7).unwrap();
+            assert_eq!(f.wait().unwrap().code(), Some(7));
+        } else {
+            drop(t.fork(STEP_SLEEP).unwrap());
+        }
+    }
+    let after = common::cgroup_dirs::our_cgroup_dirs();
+    assert_eq!(after, before, "forks left cgroups");
+}
+
+both!(a_thousand_forks_leave_no_fd_process_or_mount, || {
+    let (sb, cmd) = payload("serve");
+    let t = namespaced(sb, &cmd);
+    // One fork first: what the library opens once per process is open
+    // before counting.
+    assert_eq!(t.fork(STEP_EXIT7).unwrap().wait().unwrap().code(), Some(7));
+    let (fds, mounts) = (common::open_fds(), mountinfo());
+    for i in 0..1000 {
+        if i % 2 == 0 {
+            let mut f = t.fork(STEP_EXIT7).unwrap();
+            assert_eq!(f.wait().unwrap().code(), Some(7));
+        } else {
+            drop(t.fork(STEP_SLEEP).unwrap());
+        }
+    }
+    // Every fork is reaped (a dropped one is killed and waited for): the
+    // template's children are its spares made ahead, at most three.
+    let kids = children(t.pid());
+    assert!(kids.len() <= 3, "the template has children left: {kids:?}");
+    // The forks' mounts were in their own mount namespaces.
+    assert_eq!(mountinfo(), mounts, "the caller's mount table changed");
+    if common::as_nobody() {
+        // Alone in its process (the caller's run shares it with the other
+        // tests): every fd.
+        assert_eq!(common::open_fds(), fds);
+    }
+});
+
+/// The children of `pid` (all its threads').
+fn children(pid: i32) -> Vec<String> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).unwrap();
+    tasks
+        .flatten()
+        .flat_map(|t| {
+            let kids = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
+            kids.split_whitespace()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// This process's mount table.
+fn mountinfo() -> String {
+    std::fs::read_to_string("/proc/self/mountinfo").unwrap()
 }
 
 /// A template spawned by hand with `config` queued; its socket and box.
