@@ -7,12 +7,7 @@ use std::ffi::{CStr, CString};
 
 /// User, pid, mount, net, ipc and uts namespaces: a namespaced template
 /// fork's.
-pub const SIX_NAMESPACES: u64 = (libc::CLONE_NEWUSER
-    | libc::CLONE_NEWPID
-    | libc::CLONE_NEWNS
-    | libc::CLONE_NEWNET
-    | libc::CLONE_NEWIPC
-    | libc::CLONE_NEWUTS) as u64;
+pub const SIX_NAMESPACES: u64 = rsandbox::template::NS_FLAGS;
 
 /// The six and a cgroup namespace: `Sandbox::strict()`'s seven.
 pub const SEVEN_NAMESPACES: u64 = SIX_NAMESPACES | libc::CLONE_NEWCGROUP as u64;

@@ -364,14 +364,7 @@ pub extern "C" fn sandbox_to_json(
     sb: *const sandbox_t,
     json_out: *mut *mut c_char,
 ) -> sandbox_result_t {
-    guard(|| {
-        let sb = as_ref(sb, "sb")?;
-        let out = out_ptr(json_out, "json_out")?;
-        let s = serde_json::to_string(&sb.inner)
-            .map_err(|e| FfiError::new(sandbox_result_t::SANDBOX_ERROR, e.to_string()))?;
-        write_out(out, crate::string_out(s));
-        Ok(())
-    })
+    guard(|| crate::json_out(&as_ref(sb, "sb")?.inner, json_out))
 }
 
 /// A description read from JSON (UTF-8; the form `sandbox_to_json` writes),
@@ -404,13 +397,8 @@ pub extern "C" fn sandbox_enforcement_report(
     json_out: *mut *mut c_char,
 ) -> sandbox_result_t {
     guard(|| {
-        let sb = as_ref(sb, "sb")?;
-        let out = out_ptr(json_out, "json_out")?;
-        let report = sb.inner.enforcement_report()?;
-        let s = serde_json::to_string(&report)
-            .map_err(|e| FfiError::new(sandbox_result_t::SANDBOX_ERROR, e.to_string()))?;
-        write_out(out, crate::string_out(s));
-        Ok(())
+        let report = as_ref(sb, "sb")?.inner.enforcement_report()?;
+        crate::json_out(&report, json_out)
     })
 }
 
@@ -419,11 +407,5 @@ pub extern "C" fn sandbox_enforcement_report(
 /// the caller (free with `sandbox_string_free`).
 #[no_mangle]
 pub extern "C" fn sandbox_features(json_out: *mut *mut c_char) -> sandbox_result_t {
-    guard(|| {
-        let out = out_ptr(json_out, "json_out")?;
-        let s = serde_json::to_string(&rsandbox::features::probe())
-            .map_err(|e| FfiError::new(sandbox_result_t::SANDBOX_ERROR, e.to_string()))?;
-        write_out(out, crate::string_out(s));
-        Ok(())
-    })
+    guard(|| crate::json_out(&rsandbox::features::probe(), json_out))
 }

@@ -13,7 +13,7 @@ use rsandbox::Sandbox;
 
 use crate::builder::{sandbox_t, update};
 use crate::child::sandbox_child_t;
-use crate::error::{as_mut, as_ref, guard, out_ptr, text, write_out, FfiError};
+use crate::error::{as_mut, as_ref, guard, text, FfiError};
 use crate::sandbox_result_t;
 
 /// Apply `f` to the description's egress policy (a new one if none).
@@ -212,12 +212,7 @@ pub extern "C" fn sandbox_child_violations_json(
 ) -> sandbox_result_t {
     guard(|| {
         let child = as_ref(child, "child")?;
-        let out = out_ptr(json_out, "json_out")?;
-        let v = child.inner.recorded_violations();
-        let s = serde_json::to_string(&v)
-            .map_err(|e| FfiError::new(sandbox_result_t::SANDBOX_ERROR, e.to_string()))?;
-        write_out(out, crate::string_out(s));
-        Ok(())
+        crate::json_out(&child.inner.recorded_violations(), json_out)
     })
 }
 

@@ -58,6 +58,19 @@ pub(crate) fn string_out(s: String) -> *mut c_char {
         .into_raw()
 }
 
+/// `v` as JSON, written to `*json_out` (a caller-owned string, freed with
+/// `sandbox_string_free`).
+pub(crate) fn json_out<T: serde::Serialize + ?Sized>(
+    v: &T,
+    json_out: *mut *mut c_char,
+) -> error::FfiResult<()> {
+    let out = error::out_ptr(json_out, "json_out")?;
+    let s = serde_json::to_string(v)
+        .map_err(|e| error::FfiError::new(sandbox_result_t::SANDBOX_ERROR, e.to_string()))?;
+    error::write_out(out, string_out(s));
+    Ok(())
+}
+
 /// Free a string returned by the library (`sandbox_to_json`,
 /// `sandbox_enforcement_report`). NULL is allowed.
 #[no_mangle]

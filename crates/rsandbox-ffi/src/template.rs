@@ -416,15 +416,6 @@ pub extern "C" fn sandbox_fork_free(fork: *mut sandbox_fork_t) {
     })
 }
 
-/// The report as JSON written to `*json_out` (free with `sandbox_string_free`).
-fn report_out(report: &rsandbox::EnforcementReport, json_out: *mut *mut c_char) -> FfiResult<()> {
-    let out = out_ptr(json_out, "json_out")?;
-    let s = serde_json::to_string(report)
-        .map_err(|e| FfiError::new(sandbox_result_t::SANDBOX_ERROR, e.to_string()))?;
-    write_out(out, crate::string_out(s));
-    Ok(())
-}
-
 /// What the template box enforces, layer by layer, as JSON (the form of
 /// `sandbox_enforcement_report`), with a `template` layer saying how its
 /// forks are made. Written to `*json_out`, owned by the caller (free with
@@ -434,7 +425,7 @@ pub extern "C" fn sandbox_template_enforcement_json(
     tpl: *const sandbox_template_t,
     json_out: *mut *mut c_char,
 ) -> sandbox_result_t {
-    guard(|| report_out(as_ref(tpl, "tpl")?.inner.enforcement(), json_out))
+    guard(|| crate::json_out(as_ref(tpl, "tpl")?.inner.enforcement(), json_out))
 }
 
 /// What the fork enforces, layer by layer, as JSON: every layer of the
@@ -448,5 +439,5 @@ pub extern "C" fn sandbox_fork_enforcement_json(
     fork: *const sandbox_fork_t,
     json_out: *mut *mut c_char,
 ) -> sandbox_result_t {
-    guard(|| report_out(as_ref(fork, "fork")?.inner.enforcement(), json_out))
+    guard(|| crate::json_out(as_ref(fork, "fork")?.inner.enforcement(), json_out))
 }

@@ -501,16 +501,21 @@ both!(seccomp_of_the_description_applies_in_forks, || {
     assert_eq!(st.code(), Some(7));
 });
 
-both!(landlock_of_the_description_applies_in_forks, || {
+/// `sb` with Landlock rules that let this test binary run and nothing
+/// more: no /etc but the loader's cache.
+fn landlocked(sb: Sandbox) -> Sandbox {
     let exe = std::env::current_exe().unwrap();
-    let (sb, cmd) = payload("serve");
-    let sb = sb
-        .landlock_exec("/usr")
+    sb.landlock_exec("/usr")
         .landlock_exec("/lib")
         .landlock_exec("/lib64")
         .landlock_read("/etc/ld.so.cache")
         .landlock_read("/dev/null")
-        .landlock_exec(exe.parent().unwrap());
+        .landlock_exec(exe.parent().unwrap())
+}
+
+both!(landlock_of_the_description_applies_in_forks, || {
+    let (sb, cmd) = payload("serve");
+    let sb = landlocked(sb);
     let t = sb.template(&cmd).unwrap();
     let (st, out) = fork_output(&t, STEP_READ_ETC);
     assert!(st.success(), "{st:?} {out}");
@@ -802,15 +807,8 @@ both!(
     || {
         // A Landlock domain on the template box would refuse each fork's
         // /proc mount and id maps: the forks apply the ruleset themselves.
-        let exe = std::env::current_exe().unwrap();
         let (sb, cmd) = payload("serve");
-        let sb = sb
-            .landlock_exec("/usr")
-            .landlock_exec("/lib")
-            .landlock_exec("/lib64")
-            .landlock_read("/etc/ld.so.cache")
-            .landlock_read("/dev/null")
-            .landlock_exec(exe.parent().unwrap());
+        let sb = landlocked(sb);
         // Under the default profile too (split forks, the tightening stacked
         // after the ruleset); root's box drops its capabilities, see below.
         let strict = sb.clone().seccomp_default().no_new_privs(true);
