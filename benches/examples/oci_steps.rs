@@ -5,7 +5,10 @@
 //!
 //! `cargo run --release -p rsandbox-benches --example oci_steps -- 100`
 //! as root, after `cargo build --release -p rsandbox-oci` and
-//! `scripts/bench.sh --prepare`.
+//! `scripts/bench.sh --prepare`. For an A/B of two rsandbox-oci builds,
+//! `RSANDBOX_OCI_BASE=/path/to/other/rsandbox-oci` adds a fourth runtime,
+//! `base`, taking its turn with the others; `OCI_STEPS_RUNTIMES=a,b`
+//! picks the runtimes (default `rsandbox-oci,base,crun,runc`).
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -29,10 +32,24 @@ fn main() {
     // namespace), driven in turn, so that load from other work on the
     // machine falls on all three alike.
     let mut workers = Vec::new();
-    for rt in ["rsandbox-oci", "crun", "runc"] {
-        let bin = runtime_bin(rt);
+    let base = std::env::var_os("RSANDBOX_OCI_BASE").map(std::path::PathBuf::from);
+    let pick = std::env::var("OCI_STEPS_RUNTIMES").ok();
+    for rt in ["rsandbox-oci", "base", "crun", "runc"] {
+        if pick
+            .as_deref()
+            .is_some_and(|p| !p.split(',').any(|x| x == rt))
+        {
+            continue;
+        }
+        let bin = if rt == "base" {
+            base.clone()
+        } else {
+            runtime_bin(rt)
+        };
         let Some(bin) = bin else {
-            eprintln!("{rt}: not found");
+            if rt != "base" {
+                eprintln!("{rt}: not found");
+            }
             continue;
         };
         let (go_tx, go_rx) = mpsc::channel::<()>();
@@ -58,19 +75,29 @@ fn main() {
             }
         }
     }
+    let mut rows = Vec::new();
     for (rt, go, _, all, worker) in workers {
         // The worker ends (and removes its scratch files) once its
         // channel is closed.
         drop(go);
         worker.join().expect("worker");
         let m = |f: fn(&Steps) -> Duration| median(all.iter().map(f).collect());
-        println!(
-            "{rt:>13}: create {:>8.2?}  start {:>8.2?}  wait {:>8.2?}  delete {:>8.2?}  total {:>8.2?}",
+        let steps = [
             m(|s| s.create),
             m(|s| s.start),
             m(|s| s.wait),
             m(|s| s.delete),
             m(|s| s.create + s.start + s.wait + s.delete),
+        ];
+        rows.push((rt, steps));
+    }
+    let crun = rows.iter().find(|(rt, _)| *rt == "crun").map(|(_, s)| s[4]);
+    for (rt, [c, s, w, d, t]) in rows {
+        let ratio = crun.map_or(String::new(), |k| {
+            format!("  ({:.2}x crun)", t.as_secs_f64() / k.as_secs_f64())
+        });
+        println!(
+            "{rt:>13}: create {c:>8.2?}  start {s:>8.2?}  wait {w:>8.2?}  delete {d:>8.2?}  total {t:>8.2?}{ratio}"
         );
     }
 }
