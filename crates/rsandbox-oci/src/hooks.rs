@@ -53,11 +53,9 @@ impl Kind {
     }
 }
 
-/// The hooks of `kind` in `hooks` (a config's `hooks`).
-pub fn of(hooks: Option<&Hooks>, kind: Kind) -> Vec<Hook> {
-    let Some(h) = hooks else {
-        return Vec::new();
-    };
+/// The hooks of `kind` in `hooks` (a config's `hooks`), if listed.
+fn list(hooks: Option<&Hooks>, kind: Kind) -> Option<&Vec<Hook>> {
+    let h = hooks?;
     #[allow(deprecated)]
     let list = match kind {
         Kind::Prestart => h.prestart(),
@@ -67,7 +65,17 @@ pub fn of(hooks: Option<&Hooks>, kind: Kind) -> Vec<Hook> {
         Kind::Poststart => h.poststart(),
         Kind::Poststop => h.poststop(),
     };
-    list.clone().unwrap_or_default()
+    list.as_ref()
+}
+
+/// Whether `hooks` has any hook of `kind` (without copying them).
+pub fn any(hooks: Option<&Hooks>, kind: Kind) -> bool {
+    list(hooks, kind).is_some_and(|l| !l.is_empty())
+}
+
+/// The hooks of `kind` in `hooks`, copied.
+pub fn of(hooks: Option<&Hooks>, kind: Kind) -> Vec<Hook> {
+    list(hooks, kind).cloned().unwrap_or_default()
 }
 
 /// Run the hooks of `kind` one after the other, `state` on each one's

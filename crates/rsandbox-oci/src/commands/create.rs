@@ -253,14 +253,21 @@ fn register(
     timing::mark("sysctls + pid check");
     locked.save(&saved)?;
     timing::mark("save state");
-    let st = state_json(&saved);
     let hk = spec.hooks().as_ref();
-    for kind in [hooks::Kind::CreateRuntime, hooks::Kind::Prestart] {
-        hooks::run(hk, kind, &st, None)?;
-    }
-    if !hooks::of(hk, hooks::Kind::CreateContainer).is_empty() {
-        let target = target::Target::open(&saved)?;
-        hooks::run(hk, hooks::Kind::CreateContainer, &st, Some((spec, &target)))?;
+    use hooks::Kind::{CreateContainer, CreateRuntime, Prestart};
+    // The state the hooks read, only if there are any (it reads /proc).
+    if [CreateRuntime, Prestart, CreateContainer]
+        .into_iter()
+        .any(|k| hooks::any(hk, k))
+    {
+        let st = state_json(&saved);
+        for kind in [CreateRuntime, Prestart] {
+            hooks::run(hk, kind, &st, None)?;
+        }
+        if hooks::any(hk, CreateContainer) {
+            let target = target::Target::open(&saved)?;
+            hooks::run(hk, CreateContainer, &st, Some((spec, &target)))?;
+        }
     }
     if let Some(p) = pid_file {
         pidfile::write(p, pid)?;

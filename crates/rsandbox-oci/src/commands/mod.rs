@@ -88,6 +88,10 @@ pub(crate) fn status(s: &Saved) -> &'static str {
 /// Run the container's `kind` hooks, whose failure is only a warning
 /// (poststart and poststop, per runtime-spec): logged and printed.
 pub(crate) fn run_warning_hooks(s: &Saved, kind: hooks::Kind, log: &Logger) {
+    // Without any, no state to describe (it reads /proc and the cgroup).
+    if !hooks::any(s.hooks.as_ref(), kind) {
+        return;
+    }
     if let Err(e) = hooks::run(s.hooks.as_ref(), kind, &state_json(s), None) {
         log.log("warning", &e.to_string());
         eprintln!("rsandbox-oci: warning: {e}");

@@ -27,7 +27,7 @@ pub(crate) fn start(root: &Path, id: &str, log: &Logger) -> Res<()> {
     }
     // startContainer hooks join the container's namespaces, described by
     // the config; without any, config.json is not read at all.
-    if !hooks::of(s.hooks.as_ref(), hooks::Kind::StartContainer).is_empty() {
+    if hooks::any(s.hooks.as_ref(), hooks::Kind::StartContainer) {
         // They put a process of the runtime into the container: from a
         // sealed copy. Nothing is changed yet, so the command may start
         // over in it (the lock's fd is close-on-exec).
