@@ -11,15 +11,30 @@ use rsandbox::features::cgroup_mounts;
 
 use crate::error::{OciError, Res};
 
-/// Mount points of the hierarchies the core may use: cgroup2, and v1
-/// hierarchies with controllers it has knobs for. Read once per command (every cgroup
-/// operation needs them; the mount table does not change under us).
-pub fn mounts() -> Vec<(u8, PathBuf)> {
-    static MOUNTS: std::sync::OnceLock<Vec<(u8, PathBuf)>> = std::sync::OnceLock::new();
-    MOUNTS.get_or_init(read_mounts).clone()
+/// A hierarchy the core may use: its version, mount point and controllers.
+struct Hierarchy {
+    version: u8,
+    path: PathBuf,
+    controllers: Vec<String>,
 }
 
-fn read_mounts() -> Vec<(u8, PathBuf)> {
+/// The hierarchies the core may use: cgroup2, and v1 hierarchies with
+/// controllers it has knobs for. Read once per command (every cgroup
+/// operation needs them; the mount table does not change under us).
+fn hierarchies() -> &'static [Hierarchy] {
+    static MOUNTS: std::sync::OnceLock<Vec<Hierarchy>> = std::sync::OnceLock::new();
+    MOUNTS.get_or_init(read_mounts)
+}
+
+/// Mount points of [`hierarchies`], with their versions.
+pub fn mounts() -> Vec<(u8, PathBuf)> {
+    hierarchies()
+        .iter()
+        .map(|h| (h.version, h.path.clone()))
+        .collect()
+}
+
+fn read_mounts() -> Vec<Hierarchy> {
     cgroup_mounts()
         .into_iter()
         .filter(|m| {
@@ -39,8 +54,19 @@ fn read_mounts() -> Vec<(u8, PathBuf)> {
                     )
                 })
         })
-        .map(|m| (m.version, PathBuf::from(m.path)))
+        .map(|m| Hierarchy {
+            version: m.version,
+            path: PathBuf::from(m.path),
+            controllers: m.controllers,
+        })
         .collect()
+}
+
+/// Whether hierarchy `h` lacks controller `c`, so that none of `c`'s
+/// files can be in it (v2: not in the mount's `cgroup.controllers`, which
+/// bounds every directory below it).
+fn lacks(h: &Hierarchy, c: &str) -> bool {
+    !h.controllers.iter().any(|x| x == c)
 }
 
 /// Refuse a container cgroup that already holds processes (in any
@@ -74,10 +100,10 @@ pub fn check_unused(rel: &Path) -> Res<()> {
 pub fn create(rel: &Path) -> Res<Vec<PathBuf>> {
     let rel = rel.strip_prefix("/").unwrap_or(rel);
     let mut created = Vec::new();
-    let ms = mounts();
-    let pure_v2 = ms.len() == 1 && ms[0].0 == 2;
-    for (_, m) in &ms {
-        let mut cur = m.clone();
+    let hs = hierarchies();
+    let pure_v2 = hs.len() == 1 && hs[0].version == 2;
+    for h in hs {
+        let mut cur = h.path.clone();
         for comp in rel.components() {
             if pure_v2 {
                 for c in ["+memory", "+pids", "+cpu"] {
@@ -90,7 +116,7 @@ pub fn create(rel: &Path) -> Res<Vec<PathBuf>> {
                     created.push(cur.clone());
                     // A new v1 cpuset is empty and takes no task (nor a
                     // child with cpus): give it its parent's.
-                    if cur.join("cpuset.cpus").exists() {
+                    if !lacks(h, "cpuset") && cur.join("cpuset.cpus").exists() {
                         if let Err(e) = rsandbox::cgroup::extra::fill_cpuset(&cur) {
                             remove(&created);
                             return Err(OciError::cgroup(
@@ -325,7 +351,23 @@ pub fn update(rel: &Path, r: &Resources) -> Res<()> {
 /// method for and the config's exact values (the core converts cpu shares
 /// through a v2 weight). Limits of a parent apply to its children.
 pub fn write_all(rel: &Path, r: &Resources) {
-    let dirs = tree(rel);
+    let writes = r.writes();
+    if writes.is_empty() {
+        return;
+    }
+    // Only the hierarchies that may hold one of the files: one without
+    // any of the controllers written has none of them.
+    let relp = rel.strip_prefix("/").unwrap_or(rel);
+    let mut dirs = Vec::new();
+    for h in hierarchies() {
+        if writes.iter().all(|w| lacks(h, w.controller)) {
+            continue;
+        }
+        let top = h.path.join(relp);
+        if top.is_dir() {
+            walk(&top, &mut dirs);
+        }
+    }
     let dirs: Vec<&Path> = dirs.iter().map(PathBuf::as_path).collect();
     // Best effort never fails: a missing or refusing file is skipped.
     let _ = resources::write(&dirs, r, Mode::BestEffort);
