@@ -37,7 +37,11 @@ pub enum LogFormat {
     Json,
 }
 
+/// Each verb's arguments are built only when that verb is parsed
+/// (`defer`): an engine runs one verb per process, and building every
+/// verb's arguments was most of the parse (about 0.2 ms of each command).
 #[derive(Subcommand, Debug)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Create a container: set it up, its process waiting for `start`.
     Create {
