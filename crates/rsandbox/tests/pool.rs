@@ -95,6 +95,12 @@ fn pool_kind_fds() -> Vec<String> {
     v
 }
 
+/// The payload's stderr says a call of its was refused with EPERM.
+fn assert_refused_with_eperm(stderr: &[u8]) {
+    let e = text(stderr);
+    assert!(e.contains("Operation not permitted"), "{e}");
+}
+
 /// Wait (bounded) until the pool holds `n` ready boxes.
 fn wait_ready(pool: &Pool, n: usize) {
     let end = Instant::now() + Duration::from_secs(30);
@@ -133,11 +139,7 @@ both!(
             "stderr: {}",
             text(&out.stderr)
         );
-        assert!(
-            text(&out.stderr).contains("Operation not permitted"),
-            "{}",
-            text(&out.stderr)
-        );
+        assert_refused_with_eperm(&out.stderr);
         assert_eq!(out.outcome.exit_code(), Some(7), "{:?}", out.outcome);
         a.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
         let o = a.wait().unwrap();
@@ -267,11 +269,7 @@ both!(
             "{}",
             text(&out.stderr)
         );
-        assert!(
-            text(&out.stderr).contains("Operation not permitted"),
-            "{}",
-            text(&out.stderr)
-        );
+        assert_refused_with_eperm(&out.stderr);
     }
 );
 

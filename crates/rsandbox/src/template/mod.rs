@@ -81,17 +81,14 @@ impl Sandbox {
     /// ([`TemplateOptions::fork_namespaces`]).
     pub fn template_with(&self, cmd: &Command, opts: &TemplateOptions) -> Result<Template> {
         let (ours, theirs) = seqpacket_pair()?;
-        let TemplateBox {
-            sb,
-            config,
-            landlock_fd,
-            tightened,
-            fork_landlock,
-        } = self.template_box(opts)?;
-        let sent: Vec<RawFd> = landlock_fd.iter().map(|f| f.as_raw_fd()).collect();
-        protocol::send(ours.as_raw_fd(), &config, &sent)
+        let tbox = self.template_box(opts)?;
+        let sent: Vec<RawFd> = tbox.landlock_fd.iter().map(|f| f.as_raw_fd()).collect();
+        protocol::send(ours.as_raw_fd(), &tbox.config(), &sent)
             .map_err(|e| Error::io("queueing the template's configuration", None, e))?;
-        drop(landlock_fd);
+        let tightened = tbox.tightened();
+        let TemplateBox {
+            sb, fork_landlock, ..
+        } = tbox;
         let target = sb.fds.iter().map(|&(_, t)| t + 1).max().unwrap_or(3).max(3);
         let sb = sb
             .pass_fd(theirs.as_raw_fd(), target)
@@ -178,12 +175,12 @@ impl Sandbox {
 /// The template box as spawned and what its `serve_forks` is told.
 struct TemplateBox {
     sb: Sandbox,
-    /// The `CONFIG` message.
-    config: Vec<u8>,
+    /// The `CONFIG` flags.
+    flags: u32,
+    /// The filter each fork stacks (`CONFIG_SPLIT`), as bytes; empty: none.
+    filter: Vec<u8>,
     /// Sent with `CONFIG`: the Landlock ruleset namespaced forks apply.
     landlock_fd: Option<OwnedFd>,
-    /// Forks stack the tightening filter over the relaxed default profile.
-    tightened: bool,
     /// The report's `landlock` entry for each fork, when forks apply it.
     fork_landlock: Option<crate::report::LayerReport>,
 }
@@ -192,22 +189,28 @@ impl TemplateBox {
     fn new(sb: Sandbox, flags: u32) -> TemplateBox {
         TemplateBox {
             sb,
-            config: protocol::config_bytes(flags, &[]),
+            flags,
+            filter: Vec::new(),
             landlock_fd: None,
-            tightened: false,
             fork_landlock: None,
         }
     }
 
-    fn flags(&self) -> u32 {
-        protocol::parse_config(&self.config).map_or(0, |(f, _)| f)
+    /// The `CONFIG` message.
+    fn config(&self) -> Vec<u8> {
+        protocol::config_bytes(self.flags, &self.filter)
+    }
+
+    /// Whether forks stack the tightening filter over the relaxed profile.
+    fn tightened(&self) -> bool {
+        self.flags & CONFIG_SPLIT != 0
     }
 
     /// The box runs the relaxed default profile; each fork stacks `filter`.
     fn tighten(&mut self, filter: &[u8]) {
-        self.config = protocol::config_bytes(self.flags() | CONFIG_SPLIT, filter);
+        self.flags |= CONFIG_SPLIT;
+        self.filter = filter.to_vec();
         self.sb = self.sb.clone().seccomp(relaxed_default());
-        self.tightened = true;
     }
 
     /// A Landlock domain on the template box would refuse each namespaced
@@ -220,7 +223,7 @@ impl TemplateBox {
         };
         let (fd, entry) = plan.into_parts();
         if fd.is_some() {
-            self.config = protocol::config_bytes(self.flags() | CONFIG_LANDLOCK, &[]);
+            self.flags |= CONFIG_LANDLOCK;
         }
         self.landlock_fd = fd;
         self.fork_landlock = Some(entry);

@@ -10,6 +10,7 @@
 //! (the template box runs without it). A `template` layer says how the box serves forks
 //! and, on a fork, what it shares with the template and its siblings.
 
+use crate::ns::Namespace;
 use crate::report::{Enforcement, EnforcementReport, LayerReport};
 
 /// How a template's forks are made, for its reports.
@@ -27,8 +28,15 @@ pub(super) struct Posture {
     pub landlock: Option<LayerReport>,
 }
 
-/// The namespaces a namespaced fork makes, by their report names.
-const OWN_NAMESPACES: [&str; 6] = ["user", "pid", "mnt", "net", "ipc", "uts"];
+/// The namespaces a namespaced fork makes (`isolate::NS_FLAGS`).
+const OWN_NAMESPACES: [Namespace; 6] = [
+    Namespace::User,
+    Namespace::Pid,
+    Namespace::Mount,
+    Namespace::Net,
+    Namespace::Ipc,
+    Namespace::Uts,
+];
 
 /// The template box's report, with its `template` layer.
 pub(super) fn of_template(boxed: &EnforcementReport, p: &Posture) -> EnforcementReport {
@@ -63,7 +71,7 @@ pub(super) fn of_template(boxed: &EnforcementReport, p: &Posture) -> Enforcement
 pub(super) fn of_fork(boxed: &EnforcementReport, p: &Posture) -> EnforcementReport {
     let mut r = boxed.clone();
     if p.namespaces {
-        for ns in OWN_NAMESPACES {
+        for ns in OWN_NAMESPACES.map(Namespace::name) {
             r.push(LayerReport::full(
                 format!("namespace:{ns}"),
                 own_namespace(ns),
@@ -142,7 +150,7 @@ mod tests {
             landlock: None,
         };
         let r = of_fork(&boxed(), &p);
-        for ns in OWN_NAMESPACES {
+        for ns in OWN_NAMESPACES.map(Namespace::name) {
             let l = r
                 .layer(&format!("namespace:{ns}"))
                 .expect("namespace entry");
@@ -152,6 +160,12 @@ mod tests {
         assert!(r.layer("capabilities").unwrap().applied.contains("dropped"));
         assert_eq!(r.layer("landlock").unwrap().applied, "2 rules");
         assert!(r.layer("template").unwrap().applied.contains("forked"));
+    }
+
+    #[test]
+    fn the_reported_namespaces_are_the_ones_forks_make() {
+        let flags = OWN_NAMESPACES.iter().fold(0, |f, ns| f | ns.clone_flag());
+        assert_eq!(flags, super::super::isolate::NS_FLAGS);
     }
 
     #[test]
