@@ -7,10 +7,14 @@
 //! it execs). While it is one, `/proc/PID/exe` names the runtime's binary:
 //! a container root that reaches it (a dumpable process, or one it may
 //! ptrace) could open the host's `rsandbox-oci` for writing and replace
-//! it. So `create`, `exec` (and `start` when it runs startContainer hooks)
+//! it. So `exec`, `create` (and `start` when it runs startContainer hooks)
 //! first `execveat` themselves, same arguments and environment, from a
 //! view of the binary nothing can write, and never hold the host file
-//! again. As runc 1.2 does (`libcontainer/exeseal`), two ways:
+//! again. `create` does so only where a container's process could see
+//! its forks (`commands::create::needs_sealed_view`: the host's or a
+//! joined PID namespace, or createContainer hooks); in a PID namespace of
+//! the container's own nothing of the container runs yet while `create`
+//! does. As runc 1.2 does (`libcontainer/exeseal`), two ways:
 //!
 //! - where the runtime may mount (root): a detached, read-only overlayfs
 //!   whose only layers are the binary's directory and an empty one (a

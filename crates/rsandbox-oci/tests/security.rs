@@ -586,6 +586,43 @@ fn attack_the_runtime(name: &str, memfd: bool) {
     assert_eq!(sha256(&runtime), before, "the runtime binary was changed");
 }
 
+/// `create` runs from the sealed view exactly where a container's process
+/// could see its forks: with the host's PID namespace, or with
+/// createContainer hooks (an `exec`'d process may be in the container
+/// while they run); in a PID namespace of the container's own it does not
+/// re-execute (nothing of the container runs yet). A createRuntime hook,
+/// a child of `create`, reads which file `create` runs.
+#[test]
+fn create_runs_sealed_where_a_container_process_could_see_its_forks() {
+    let env = Env::new("sealed-create", &["true"]);
+    let record = env.dir.join("create-exe");
+    let reader = serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c",
+        format!("readlink /proc/$PPID/exe > {}", record.display())]});
+    let runtime = Path::new(&env.bin).to_path_buf();
+    let mut case = |id: &str, cfg: serde_json::Value, sealed: bool| {
+        let _ = std::fs::remove_file(&record);
+        run_to_end(&env, id, &cfg);
+        let exe = std::fs::read_to_string(&record).expect("the hook ran");
+        assert_eq!(
+            !is_runtime_file(exe.trim(), &runtime),
+            sealed,
+            "{id}: create ran {exe:?}"
+        );
+    };
+    let mut own = config(&["true"]);
+    own["hooks"] = serde_json::json!({"createRuntime": [reader.clone()]});
+    case("it-sealed-own-pid", own.clone(), false);
+
+    let mut host_pid = own.clone();
+    let nss = host_pid["linux"]["namespaces"].as_array_mut().unwrap();
+    nss.retain(|n| n["type"] != "pid");
+    case("it-sealed-host-pid", host_pid, true);
+
+    let mut with_hook = own;
+    with_hook["hooks"]["createContainer"] = serde_json::json!([{"path": "/bin/true"}]);
+    case("it-sealed-cc-hook", with_hook, true);
+}
+
 /// The fd a runtime sends (SCM_RIGHTS) on the first connection to `l`.
 fn recv_fd(l: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd {
     use std::os::fd::{AsRawFd, FromRawFd};

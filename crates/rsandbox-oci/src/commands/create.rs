@@ -8,7 +8,9 @@ use crate::cli::Cli;
 use crate::error::OciError;
 use crate::log::Logger;
 use crate::state::{self, Locked, Saved};
-use crate::{cgroup_path, cgroups, devices, hooks, pidfile, spec, target, timing, tty, Res};
+use crate::{
+    cgroup_path, cgroups, devices, hooks, pidfile, sealed_exe, spec, target, timing, tty, Res,
+};
 
 pub(crate) fn create(
     cli: &Cli,
@@ -22,6 +24,11 @@ pub(crate) fn create(
     let bundle = std::fs::canonicalize(bundle).map_err(|e| OciError::io("bundle", bundle, e))?;
     let (spec, load_warnings) = spec::load(&bundle)?;
     timing::mark("load config.json");
+    if needs_sealed_view(&spec) {
+        // Nothing is changed yet: the command may start over in the view.
+        sealed_exe::ensure(&cli.root)?;
+        timing::mark("sealed view of the runtime");
+    }
     let mapped = spec::map(&spec, &bundle)?;
     timing::mark("map the spec");
     for w in load_warnings.iter().chain(&mapped.warnings) {
@@ -65,6 +72,32 @@ pub(crate) fn create(
         let _ = std::fs::remove_dir_all(&locked.dir);
     }
     result
+}
+
+/// Whether `create` must run from a sealed view of the runtime's binary
+/// (CVE-2019-5736's class; see `sealed_exe`). Its forks that enter the
+/// container (the core's child until it execs the box's init, the
+/// createContainer hooks' processes until they exec) show the runtime's
+/// file as `/proc/PID/exe` to whatever shares their PID namespace. In a
+/// PID namespace of the container's own, nothing does while `create`
+/// runs: the core's child is its first process, and the container's
+/// process, forked by the box's init (a sealed memfd), waits for `start`
+/// before it runs anything of the image. So the view is needed when the
+/// PID namespace is the host's or a joined one, and when createContainer
+/// hooks run in the container's namespaces (an `exec` may already run
+/// the image's code there: the state is saved before them).
+pub(crate) fn needs_sealed_view(spec: &oci_spec::runtime::Spec) -> bool {
+    use oci_spec::runtime::LinuxNamespaceType;
+    let own_pid_ns = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|nss| {
+            nss.iter()
+                .any(|n| n.typ() == LinuxNamespaceType::Pid && n.path().is_none())
+        });
+    let hooks = spec.hooks().as_ref();
+    !own_pid_ns || hooks::any(hooks, hooks::Kind::CreateContainer)
 }
 
 /// `create`'s options beyond the bundle.
@@ -316,4 +349,37 @@ fn apply_sysctl(pid: i32, ns: &str, key: &str, value: &str) -> Res<()> {
     })
     .join()
     .map_err(|_| OciError::os_other("linux.sysctl", "the sysctl thread panicked"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::needs_sealed_view;
+
+    fn spec(linux: serde_json::Value, hooks: serde_json::Value) -> oci_spec::runtime::Spec {
+        serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs"},
+            "linux": linux,
+            "hooks": hooks,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_sealed_view_is_needed_where_the_pid_namespace_is_not_the_containers_own() {
+        let none = serde_json::json!({});
+        let ns = |v: serde_json::Value| serde_json::json!({ "namespaces": v });
+        let own = ns(serde_json::json!([{"type": "pid"}, {"type": "mount"}]));
+        assert!(!needs_sealed_view(&spec(own.clone(), none.clone())));
+        let joined = ns(serde_json::json!([{"type": "pid", "path": "/proc/1/ns/pid"}]));
+        assert!(needs_sealed_view(&spec(joined, none.clone())));
+        let host = ns(serde_json::json!([{"type": "mount"}]));
+        assert!(needs_sealed_view(&spec(host, none.clone())));
+        assert!(needs_sealed_view(&spec(serde_json::json!({}), none)));
+        let cc = serde_json::json!({"createContainer": [{"path": "/bin/true"}]});
+        assert!(needs_sealed_view(&spec(own.clone(), cc)));
+        let host_side = serde_json::json!({"createRuntime": [{"path": "/bin/true"}],
+            "prestart": [{"path": "/bin/true"}], "poststop": [{"path": "/bin/true"}]});
+        assert!(!needs_sealed_view(&spec(own, host_side)));
+    }
 }

@@ -29,11 +29,15 @@ pub fn dispatch(cli: &Cli, log: &Logger) -> Res<()> {
                 .into(),
         ));
     }
-    // The commands that put a process of the runtime into a container run
-    // from a sealed copy of the runtime (see sealed_exe); `start` does so
-    // only when it has startContainer hooks to run.
+    // The commands that put a process of the runtime where a container's
+    // process could reach it run from a sealed view of the runtime (see
+    // sealed_exe): `exec` always; `create` and `start` decide from the
+    // container's config (`create::needs_sealed_view`, startContainer
+    // hooks).
     if matches!(cli.cmd, Cmd::Create { .. } | Cmd::Exec { .. }) {
         crate::state::make_root(&cli.root)?;
+    }
+    if matches!(cli.cmd, Cmd::Exec { .. }) {
         sealed_exe::ensure(&cli.root)?;
         timing::mark("sealed copy of the runtime");
     }
