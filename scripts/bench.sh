@@ -136,8 +136,10 @@ ARGS=()
 log "spawn latency (criterion; ratios to std::process::Command in one run)"
 "${NICE[@]}" cargo bench -p rsandbox-benches --bench spawn -- "${ARGS[@]}"
 log "OCI runtimes: create+start+wait+delete (rsandbox-oci, crun, runc)"
-cargo build --release -q -p rsandbox-oci
-"${NICE[@]}" cargo bench -p rsandbox-benches --bench oci -- "${ARGS[@]}"
+# The runtime as it is installed: the static build (scripts/build-static.sh).
+scripts/build-static.sh >/dev/null
+RSANDBOX_OCI="$TARGET/static/rsandbox-oci" \
+    "${NICE[@]}" cargo bench -p rsandbox-benches --bench oci -- "${ARGS[@]}"
 log "egress: added latency per connection, 100 MB download (vs loopback without a box)"
 "${NICE[@]}" cargo bench -p rsandbox-benches --bench egress -- "${ARGS[@]}"
 log "per-stage breakdown, memory of an idle sandbox"

@@ -33,6 +33,14 @@ step "rust tests"
 cargo test --workspace --exclude rsandbox-tests --quiet 2>&1 |
   tee "${CARGO_TARGET_DIR:-target}/rust-tests.log"
 
+step "static builds: the command's and the runtime's tests again on them"
+# The two programs as installed (scripts/build-static.sh: glibc linked in).
+scripts/build-static.sh
+static_dir=$(cd "${CARGO_TARGET_DIR:-target}/static" && pwd)
+RSANDBOX_TEST_BIN="$static_dir/rsandbox" cargo test -p rsandbox-cli --test cli --quiet
+RSANDBOX_OCI_TEST_BIN="$static_dir/rsandbox-oci" \
+    cargo test -p rsandbox-oci --test runtime --test security --quiet
+
 step "kernel matrix: Debian 6.1, pure cgroup v2, QEMU microvm"
 scripts/test-vm.sh
 

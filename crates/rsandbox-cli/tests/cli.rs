@@ -3,8 +3,17 @@
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
 
+/// The command under test: the one cargo built, or `RSANDBOX_TEST_BIN`
+/// (`scripts/test.sh` runs these tests again on the static build of
+/// `scripts/build-static.sh`).
+fn bin() -> std::path::PathBuf {
+    std::env::var_os("RSANDBOX_TEST_BIN")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_rsandbox").into())
+}
+
 fn rsandbox(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_rsandbox"))
+    Command::new(bin())
         .args(args)
         .output()
         .expect("run rsandbox")
@@ -151,7 +160,7 @@ fn escapes_of_the_review_are_refused() {
         );
         assert!(e.contains("cwd"), "{e}");
     }
-    let o = Command::new(env!("CARGO_BIN_EXE_rsandbox"))
+    let o = Command::new(bin())
         .env("SECRET_TOKEN", "hunter2")
         .args(["run", "--", "/bin/sh", "-c"])
         .arg("cat /proc/1/environ; cat /proc/1/mem; echo comm=$(cat /proc/1/comm); true")

@@ -350,7 +350,7 @@ fn exec_joins_the_running_container() {
     assert_eq!(out, "3\nbox\nrsandbox-init\n");
     let (ok, _, _) = env.rt(&["exec", id, "sh", "-c", "exit 5"]);
     assert!(!ok);
-    let o = Command::new(BIN)
+    let o = Command::new(bin())
         .arg("--root")
         .arg(env.dir.join("root"))
         .args(["exec", id, "sh", "-c", "exit 5"])
@@ -422,12 +422,12 @@ fn network_namespace_joined_by_path() {
 
 #[test]
 fn features_and_version() {
-    let o = Command::new(BIN).arg("features").output().unwrap();
+    let o = Command::new(bin()).arg("features").output().unwrap();
     assert!(o.status.success());
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["ociVersionMax"], "1.2.0");
     assert!(v["linux"]["namespaces"].as_array().unwrap().len() >= 7);
-    let o = Command::new(BIN).arg("--version").output().unwrap();
+    let o = Command::new(bin()).arg("--version").output().unwrap();
     assert!(String::from_utf8_lossy(&o.stdout).contains("spec: 1.2.0"));
 }
 

@@ -509,7 +509,7 @@ fn attack_the_runtime(name: &str, memfd: bool) {
     let rt_dir = env.dir.join("rt");
     std::fs::create_dir(&rt_dir).unwrap();
     let runtime = rt_dir.join("rsandbox-oci");
-    std::fs::copy(BIN, &runtime).unwrap();
+    std::fs::copy(bin(), &runtime).unwrap();
     env.bin = runtime.clone();
     let before = sha256(&runtime);
     let probe = build_probe(&env.dir);

@@ -9,6 +9,15 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_rsandbox-oci");
 
+/// The runtime under test: the one cargo built, or
+/// `RSANDBOX_OCI_TEST_BIN` (`scripts/test.sh` runs the lifecycle tests
+/// again on the static build of `scripts/build-static.sh`).
+pub fn bin() -> PathBuf {
+    std::env::var_os("RSANDBOX_OCI_TEST_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(BIN))
+}
+
 pub fn require_root() {
     assert_eq!(
         // SAFETY: trivial getter.
@@ -121,7 +130,7 @@ impl Env {
         let env = Env {
             dir,
             vars: Vec::new(),
-            bin: PathBuf::from(BIN),
+            bin: bin(),
         };
         env.set_config(&config(args));
         env
