@@ -599,7 +599,7 @@ fn create_runs_sealed_where_a_container_process_could_see_its_forks() {
     let reader = serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c",
         format!("readlink /proc/$PPID/exe > {}", record.display())]});
     let runtime = Path::new(&env.bin).to_path_buf();
-    let mut case = |id: &str, cfg: serde_json::Value, sealed: bool| {
+    let case = |id: &str, cfg: serde_json::Value, sealed: bool| {
         let _ = std::fs::remove_file(&record);
         run_to_end(&env, id, &cfg);
         let exe = std::fs::read_to_string(&record).expect("the hook ran");

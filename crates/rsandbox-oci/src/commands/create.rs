@@ -26,8 +26,7 @@ pub(crate) fn create(
     timing::mark("load config.json");
     if needs_sealed_view(&spec) {
         // Nothing is changed yet: the command may start over in the view.
-        sealed_exe::ensure(&cli.root)?;
-        timing::mark("sealed view of the runtime");
+        sealed_exe::ensure(&cli.root).inspect(|_| timing::mark("sealed view of the runtime"))?;
     }
     let mapped = spec::map(&spec, &bundle)?;
     timing::mark("map the spec");
