@@ -10,6 +10,9 @@
 //! each fork by the tightening filter). Each posture again with a memory and a
 //! pids limit in the description: each fork then gets a cgroup of its own
 //! (made, joined through the gate, read and removed per fork; root only).
+//! And namespaced forks of a `Sandbox::strict()` template box, which masks
+//! its `/proc`: each fork mounts its own read-only and binds the box's
+//! masks over it again (docs/template.md).
 //!
 //! Two rows measure throughput rather than one box at a time: the
 //! namespaced fork with [`IN_FLIGHT`] forks running at once (a fork is
@@ -69,6 +72,11 @@ fn forks(c: &mut Criterion) {
             limited.drop_caps(),
             TemplateOptions::new().fork_namespaces(true),
         ),
+        (
+            "template fork (own namespaces, strict box: /proc masked)",
+            strict_box(),
+            TemplateOptions::new().fork_namespaces(true),
+        ),
     ];
     for (name, sb, opts) in postures {
         match sb.template_with(&exe, &opts) {
@@ -94,6 +102,14 @@ fn forks(c: &mut Criterion) {
         })
     });
     g.finish();
+}
+
+/// `Sandbox::strict()` (its own root view, a masked `/proc`) with this
+/// bench binary's directory bound where it is.
+fn strict_box() -> Sandbox {
+    let exe = std::env::current_exe().expect("current_exe");
+    let dir = exe.parent().expect("the binary's directory");
+    Sandbox::strict().ro_bind(dir, dir).env(ROLE, "serve")
 }
 
 fn wait_forked(mut f: rsandbox::template::ForkedBox) {

@@ -205,6 +205,53 @@ def test_namespaced_forks_see_only_themselves() -> None:
         assert not c["own_pid_ns_reported"], c
 
 
+PROC_VIEW = textwrap.dedent(
+    """
+    import decimal, json, os, re, stat, sys
+    import rsandbox
+
+    arg = rsandbox.serve_forks()
+    masked = {}
+    for name in ("keys", "timer_list", "interrupts", "kcore", "sched_debug"):
+        try:
+            masked[name] = stat.S_ISCHR(os.stat(f"/proc/{name}").st_mode)
+        except FileNotFoundError:
+            pass
+    try:
+        open("/proc/self/comm", "w")
+        comm = 0
+    except OSError as e:
+        comm = e.errno
+    print(json.dumps({"procs": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+                      "ro": bool(os.statvfs("/proc").f_flag & os.ST_RDONLY),
+                      "masked": masked, "comm": comm,
+                      "sum": str(sum(decimal.Decimal(w) for w in re.findall(r"[0-9.]+", "0.1 0.2")))}))
+    sys.stdout.flush()
+    os._exit(0)
+    """
+)
+
+
+def test_a_strict_template_forks_with_a_masked_read_only_proc() -> None:
+    # The strict preset masks the box's /proc; each namespaced fork mounts
+    # its own, read-only, with the same entries masked (docs/template.md).
+    on_host = {n for n in ("keys", "timer_list", "interrupts", "kcore", "sched_debug")
+               if os.path.exists(f"/proc/{n}")}
+    assert on_host, "this kernel has none of the masked entries"
+    sb = _with_this_python(rsandbox.Sandbox.strict())
+    with sb.template([sys.executable, "-c", PROC_VIEW], fork_namespaces=True) as t:
+        for arg in (1, 2):
+            with t.fork(arg, stdout=rsandbox.PIPE) as f:
+                assert f.stdout is not None
+                out = json.loads(f.stdout.read())
+                assert f.wait(timeout=20) == 0
+                mnt = f.enforcement.layer("namespace:mnt")
+                assert mnt is not None and "read-only /proc" in mnt.applied
+            assert out["procs"] == [1] and out["ro"], out
+            assert out["masked"] == {n: True for n in on_host}, out
+            assert out["comm"] == errno.EROFS and out["sum"] == "0.3", out
+
+
 READ_ETC = textwrap.dedent(
     """
     import os, sys

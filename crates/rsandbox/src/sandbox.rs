@@ -118,6 +118,12 @@ pub struct Sandbox {
     /// How an image is the root (see [`crate::image`]).
     #[serde(skip)]
     pub(crate) image_root: Option<crate::config::fs::ImageRoot>,
+    /// A template box whose namespaced forks mount their own `/proc`: a
+    /// read-only proc is kept under the box's, reachable by no path, so
+    /// that the kernel lets the forks mount one (see `fs::plan`,
+    /// `template::isolate`). Set by `Sandbox::template_with` only.
+    #[serde(skip)]
+    pub(crate) proc_for_forks: bool,
 }
 
 impl Default for Sandbox {
@@ -158,6 +164,7 @@ impl Default for Sandbox {
             payload_pid1: false,
             egress: None,
             image_root: None,
+            proc_for_forks: false,
         }
     }
 }

@@ -53,6 +53,24 @@ const STEP_UNSHARE: u64 = 11;
 /// one could add rules that later forks would get); print the count.
 const STEP_RULESETS: u64 = 12;
 
+/// Step (namespaced forks): print what the fork sees of its /proc (see
+/// `proc_view`).
+const STEP_PROC: u64 = 13;
+
+/// Docker's masked /proc entries, as `rsandbox::fs` masks them.
+const PROC_MASKED: [&std::ffi::CStr; 10] = [
+    c"/proc/acpi",
+    c"/proc/asound",
+    c"/proc/interrupts",
+    c"/proc/kcore",
+    c"/proc/keys",
+    c"/proc/latency_stats",
+    c"/proc/timer_list",
+    c"/proc/timer_stats",
+    c"/proc/sched_debug",
+    c"/proc/scsi",
+];
+
 /// The clone flags of a namespaced fork (as `rsandbox::template` makes it).
 const FORK_CLONE: u64 = rsandbox::template::NS_FLAGS | 0x1000 | libc::SIGCHLD as u64;
 
@@ -77,6 +95,7 @@ fn serve() {
         STEP_PROBE => probe((arg >> 8) as i32),
         STEP_CLONE_NS => clone_ns(),
         STEP_UNSHARE => split_ns(),
+        STEP_PROC => proc_view(),
         STEP_RULESETS => {
             let n = (0..1024).filter(|&fd| is_ruleset(fd)).count();
             say(format_args!("rulesets {n}\n"));
@@ -228,6 +247,68 @@ fn field<'a>(text: &'a [u8], key: &[u8]) -> &'a str {
     let rest = &text[i + key.len()..];
     let end = rest.iter().position(|&c| c == b'\n').unwrap_or(rest.len());
     std::str::from_utf8(&rest[..end]).unwrap_or("?").trim()
+}
+
+/// What the fork sees of /proc: its pids, how many of Docker's masked
+/// entries are covered (a character device, `/dev/null`, over a file; a
+/// directory of another filesystem over a directory), the names of those
+/// left uncovered, whether /proc is read-only, and the errnos of opening
+/// `/proc/self/comm` and a sysctl for writing (nothing is written).
+fn proc_view() -> i32 {
+    use std::fmt::Write;
+    let mut out = Buf([0; 1024], 0);
+    let _ = out.write_str("pids=");
+    visible_pids(&mut out);
+    let (mut masked, mut open) = (0, Buf([0; 1024], 0));
+    for path in PROC_MASKED {
+        // SAFETY: lstat and statfs of NUL-terminated paths into zeroed
+        // out-parameters.
+        let (present, covered) = unsafe {
+            let mut st: libc::stat = std::mem::zeroed();
+            let mut fs: libc::statfs = std::mem::zeroed();
+            let present = libc::lstat(path.as_ptr(), &mut st) == 0;
+            let kind = st.st_mode & libc::S_IFMT;
+            let other_fs =
+                libc::statfs(path.as_ptr(), &mut fs) == 0 && fs.f_type != libc::PROC_SUPER_MAGIC;
+            (
+                present,
+                kind == libc::S_IFCHR || (kind == libc::S_IFDIR && other_fs),
+            )
+        };
+        match (present, covered) {
+            (true, true) => masked += 1,
+            (true, false) => {
+                let _ = write!(open, "{},", path.to_str().unwrap_or("?"));
+            }
+            _ => {}
+        }
+    }
+    // SAFETY: statvfs into a zeroed out-parameter.
+    let ro = unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        libc::statvfs(c"/proc".as_ptr(), &mut st) == 0 && st.f_flag & libc::ST_RDONLY != 0
+    };
+    let open_errno = |p: &std::ffi::CStr| {
+        // SAFETY: open of a NUL-terminated path; closed at once if opened.
+        let fd = unsafe { libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd >= 0 {
+            // SAFETY: our own fd, nothing written.
+            unsafe { libc::close(fd) };
+            return 0;
+        }
+        errno()
+    };
+    let _ = writeln!(
+        out,
+        " masked={masked} unmasked={} ro={} comm={} sysctl={}",
+        std::str::from_utf8(&open.0[..open.1]).unwrap_or("?"),
+        ro as u8,
+        open_errno(c"/proc/self/comm"),
+        open_errno(c"/proc/sys/kernel/hostname"),
+    );
+    // SAFETY: writes a live buffer to fd 1.
+    unsafe { libc::write(1, out.0.as_ptr().cast(), out.1) };
+    0
 }
 
 /// The numeric entries of /proc (the pids this fork can see), comma-joined.
@@ -990,23 +1071,65 @@ both!(a_caller_without_config_gets_plain_forks, || {
     assert!(child.wait().unwrap().success());
 });
 
-both!(a_template_box_with_masked_proc_fails_forks_typed, || {
+both!(a_template_box_with_masked_proc_forks_with_the_masks, || {
     // The strict preset mounts the box's own /proc with Docker's masked
-    // paths covered; the kernel then refuses a fresh /proc in a user
-    // namespace, and each fork says so instead of running half-isolated.
+    // entries covered. Each fork mounts a /proc of its own pid namespace,
+    // read-only (the kernel allows no more: see `fs::plan::forks_proc_ops`),
+    // with the same entries covered, and sees only itself there.
     let (_, cmd) = payload("serve");
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap();
     let sb = Sandbox::strict().ro_bind(dir, dir).env(ROLE, "serve");
     let t = namespaced(sb, &cmd);
-    match t.fork(STEP_EXIT7) {
-        Err(Error::Io { op, source, .. }) => {
-            assert_eq!(op, "mounting the fork's /proc");
-            assert_eq!(source.raw_os_error(), Some(libc::EPERM), "{source}");
-        }
-        other => panic!("expected a typed error, got {:?}", other.map(|f| f.pid())),
+    let on_host = PROC_MASKED
+        .iter()
+        .filter(|p| std::path::Path::new(p.to_str().unwrap()).exists())
+        .count();
+    assert!(on_host > 0, "this kernel has none of the masked entries");
+    for _ in 0..2 {
+        let (status, out) = fork_output(&t, STEP_PROC);
+        assert!(status.success(), "{status:?} {out}");
+        let w = words(&out);
+        assert_eq!(w["pids"], "1,", "{out}");
+        assert_eq!(w["masked"], on_host.to_string(), "{out}");
+        assert_eq!(w["unmasked"], "", "{out}");
+        assert_eq!(w["ro"], "1", "{out}");
+        assert_eq!(w["comm"], libc::EROFS.to_string(), "{out}");
+        assert_eq!(w["sysctl"], libc::EROFS.to_string(), "{out}");
     }
+    // A fork's report says what it got.
+    let f = t.fork(STEP_EXIT7).unwrap();
+    let mnt = f.enforcement().layer("namespace:mnt").unwrap();
+    assert!(mnt.applied.contains("read-only /proc"), "{mnt:?}");
 });
+
+both!(
+    a_masked_proc_under_a_filter_of_the_callers_fails_forks_typed,
+    || {
+        // With a filter of the caller's own nothing is stacked in the forks, so
+        // a fork's payload might make a user namespace: the box keeps no proc
+        // for its forks then (a payload could mount one without the masks),
+        // and each fork says it cannot mount its /proc instead of running
+        // half-isolated.
+        let (_, cmd) = payload("serve");
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().unwrap();
+        let sb = Sandbox::strict()
+            .seccomp(rsandbox::template::relaxed_default())
+            .ro_bind(dir, dir)
+            .env(ROLE, "serve");
+        let t = namespaced(sb, &cmd);
+        match t.fork(STEP_EXIT7) {
+            Err(Error::Io { op, source, .. }) => {
+                assert_eq!(op, "mounting the fork's /proc");
+                assert_eq!(source.raw_os_error(), Some(libc::EPERM), "{source}");
+            }
+            other => panic!("expected a typed error, got {:?}", other.map(|f| f.pid())),
+        }
+        let tpl = t.enforcement().layer("template").unwrap();
+        assert!(!tpl.applied.contains("read-only proc"), "{tpl:?}");
+    }
+);
 
 both!(
     a_capless_root_template_leaves_the_forks_uid_unmapped,

@@ -133,7 +133,7 @@ use crate::Sandbox;
 
 pub use hidden::{hidden_host_paths, HIDDEN_HOST_PATHS};
 pub(crate) use hidden::{hidden_host_steps, is_hidden_mask, reveals_hidden};
-pub(crate) use plan::MountPlan;
+pub(crate) use plan::{MountPlan, PROC_MASKED};
 pub use template::last_error as template_error;
 pub(crate) use template::Template;
 pub(crate) use validate::validate;
@@ -357,6 +357,15 @@ impl Sandbox {
 /// Whether the box builds its filesystem (see [`Sandbox::builds_fs`]).
 pub(crate) fn builds_fs(sb: &Sandbox) -> bool {
     sb.builds_fs()
+}
+
+/// Whether the box mounts a fresh proc on its own `/proc` (a proc step,
+/// the default view's or one of the description's).
+pub(crate) fn mounts_root_proc(sb: &Sandbox) -> bool {
+    builds_fs(sb)
+        && effective_steps(sb)
+            .iter()
+            .any(|s| normalize(s.dst()).is_some_and(|dst| plan::is_root_proc(s, &dst)))
 }
 
 /// The directory the box's `/` comes from (see [`Sandbox::program_root`]).

@@ -680,6 +680,36 @@ fn proc_ops(dst: &Path, ops: &mut Vec<Op>) {
     }
 }
 
+/// The name of the proc kept for a template's forks under `/proc`.
+const FORKS_PROC: &str = ".forks-proc";
+
+/// Whether `step` mounts the box's `/proc` (at `dst`, normalized).
+pub(crate) fn is_root_proc(step: &MountStep, dst: &Path) -> bool {
+    matches!(step, MountStep::Proc { .. }) && dst == Path::new("/proc")
+}
+
+/// Before the `/proc` of a template box whose namespaced forks mount
+/// their own: a read-only proc on a small holder tmpfs, which the box's
+/// `/proc` then covers. The kernel lets a user namespace mount a proc
+/// only while a proc of its mount namespace is fully visible (no locked
+/// mount over any of its entries); the box's own `/proc` is not, once a
+/// fork's namespace has locked its masks. This one has nothing over it
+/// (the box's `/proc` covers its parent, the holder), so it is, and it
+/// is read-only, so every proc mounted in a user namespace under it must
+/// be too (`mnt_already_visible`): the forks' own, and any that the
+/// template process itself could mount through the holes of its filter.
+/// No path reaches it: in a fork's namespace every mount is locked, so
+/// the box's `/proc` cannot be taken off it.
+fn forks_proc_ops(dst: &Path, ops: &mut Vec<Op>) {
+    ops.push(tmpfs_op(dst, 4096, Some("rsandbox-forks"), Some(0o700)));
+    ops.push(kernel_fs_op(
+        &dst.join(FORKS_PROC),
+        c"proc",
+        MOUNT_ATTR_RDONLY,
+    ));
+    ops.push(op(dst, Create::No, Action::SetRo));
+}
+
 /// A kernel filesystem named `fstype` (its source too), nosuid, nodev,
 /// noexec and `more`, on a real directory.
 fn kernel_fs_op(dst: &Path, fstype: &'static CStr, more: u64) -> Op {
@@ -768,6 +798,9 @@ fn compile_steps(sb: &Sandbox, template: Option<&Template>, user_ns: bool) -> Re
             !covered
         });
         let default_view = i < first_user;
+        if sb.proc_for_forks && is_root_proc(&step, &dst) {
+            forks_proc_ops(&dst, &mut ops);
+        }
         if let (Some(t), true) = (template, default_view) {
             // The template holds the host's entries (masked ones locked
             // there) and the read-only skeleton of /dev; only the per-box

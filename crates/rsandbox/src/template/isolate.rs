@@ -17,6 +17,7 @@
 //! the highest capability, the filter to stack) is prepared in the template
 //! by [`Isolation::prepare`]; the child only makes raw syscalls on it.
 
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::RawFd;
 
@@ -75,6 +76,8 @@ pub enum Step {
     Namespaces,
     /// Applying the description's Landlock ruleset.
     Landlock,
+    /// Covering the masked entries of the fork's `/proc` (`CONFIG_PROC`).
+    ProcMasks,
 }
 
 impl Step {
@@ -91,6 +94,7 @@ impl Step {
             8 => "cloning the fork into new namespaces",
             9 => "making the fork's mount, net, ipc and uts namespaces",
             10 => "applying the description's Landlock ruleset in the fork",
+            11 => "masking the fork's /proc",
             _ => "isolating a fork",
         }
     }
@@ -130,17 +134,26 @@ pub struct Isolation {
     /// in it. A raw fd: the template keeps it for its life, and no fork's
     /// copy of this struct may close it again when dropped.
     landlock: Option<RawFd>,
+    /// `CONFIG_PROC`: the template box's masked `/proc` entries, each
+    /// bound again over the fork's fresh `/proc` (see [`Isolation::proc`]).
+    masks: Vec<CString>,
 }
+
+/// The most masks a fork re-applies (Docker's list has ten).
+const MAX_MASKS: usize = 16;
 
 impl Isolation {
     /// Prepare in the template: its own ids, its `/proc`'s flags, the
     /// filter the caller sent (empty: none to stack), and whether the
     /// caller's filter lets the split clone and `unshare` through, and the
-    /// Landlock ruleset forks apply (kept open for the template's life).
+    /// Landlock ruleset forks apply (kept open for the template's life),
+    /// and whether the template box masks its `/proc` for its forks
+    /// (`CONFIG_PROC`).
     pub fn prepare(
         filter: Vec<libc::sock_filter>,
         split: bool,
         landlock: Option<std::os::fd::OwnedFd>,
+        masked_proc: bool,
     ) -> Isolation {
         use std::os::fd::IntoRawFd;
         // SAFETY: trivial getters.
@@ -148,11 +161,21 @@ impl Isolation {
         Isolation {
             uid_line: may_map_uid(uid).then(|| Line::map(uid, uid)),
             gid_line: Line::map(gid, gid),
-            proc_flags: PROC_FLAGS | proc_rdonly(),
+            proc_flags: PROC_FLAGS
+                | if masked_proc {
+                    libc::MS_RDONLY
+                } else {
+                    proc_rdonly()
+                },
             last_cap: crate::config::caps::cap_last_cap(),
             filter,
             split,
             landlock: landlock.map(IntoRawFd::into_raw_fd),
+            masks: if masked_proc {
+                proc_masks()
+            } else {
+                Vec::new()
+            },
         }
     }
 
@@ -174,7 +197,7 @@ impl Isolation {
         }
         self.id_maps().map_err(|e| (Step::IdMaps, e))?;
         mount(None, c"/", None, PRIVATE_FLAGS, None).map_err(|e| (Step::PrivateMounts, e))?;
-        self.mount_proc().map_err(|e| (Step::Proc, e))?;
+        self.proc()?;
         crate::sys::net::loopback_up().map_err(|e| (Step::Loopback, e.errno))?;
         self.drop_caps().map_err(|e| (Step::Capabilities, e))?;
         // SAFETY: prctl with integer arguments.
@@ -219,11 +242,59 @@ impl Isolation {
         }
     }
 
+    /// A fresh `/proc`, and under `CONFIG_PROC` the template box's masks
+    /// over it again. Each mask (a read-only `/dev/null` or empty
+    /// directory of the template box's) is opened through the template's
+    /// `/proc` before the fresh one covers it, then bound from its fd's
+    /// magic link: the binds keep the masks' read-only flag, and need no
+    /// `/dev/null` of the fork's own.
+    fn proc(&self) -> Result<(), (Step, i32)> {
+        let mut held = [-1; MAX_MASKS];
+        let r = self
+            .open_masks(&mut held)
+            .map_err(|e| (Step::ProcMasks, e))
+            .and_then(|()| self.mount_proc().map_err(|e| (Step::Proc, e)))
+            .and_then(|()| self.bind_masks(&held).map_err(|e| (Step::ProcMasks, e)));
+        for fd in held.into_iter().filter(|&fd| fd >= 0) {
+            // SAFETY: closes this process's own fds, opened above.
+            unsafe { libc::close(fd) };
+        }
+        r
+    }
+
+    /// `O_PATH` fds of the template box's masks, in `held`.
+    fn open_masks(&self, held: &mut [RawFd; MAX_MASKS]) -> Result<(), i32> {
+        for (slot, path) in held.iter_mut().zip(&self.masks) {
+            // SAFETY: open of a NUL-terminated path prepared in the template.
+            let fd = unsafe {
+                libc::open(
+                    path.as_ptr(),
+                    libc::O_PATH | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                return Err(errno());
+            }
+            *slot = fd;
+        }
+        Ok(())
+    }
+
+    /// Bind each held mask over its entry of the fresh `/proc`.
+    fn bind_masks(&self, held: &[RawFd; MAX_MASKS]) -> Result<(), i32> {
+        for (&fd, path) in held.iter().zip(&self.masks) {
+            let src = FdPath::new(fd);
+            mount(Some(src.as_c_str()), path, None, libc::MS_BIND, None)?;
+        }
+        Ok(())
+    }
+
     /// A fresh `/proc`. The kernel allows it in a user namespace only
     /// while another `proc` of the mount namespace is fully visible: under
     /// a template box whose `/proc` has masked entries (a box that mounts
     /// its own `/proc`, such as `Sandbox::strict()`, covers Docker's masked
-    /// paths) it fails with `EPERM`.
+    /// paths) only the read-only one the box keeps for its forks is
+    /// (`CONFIG_PROC`), and the fork's must then be read-only too.
     fn mount_proc(&self) -> Result<(), i32> {
         mount(
             Some(c"proc"),
@@ -289,6 +360,74 @@ fn may_map_uid(uid: u32) -> bool {
 
 /// `CAP_SETFCAP`.
 const CAP_SETFCAP: u32 = 31;
+
+/// The template box's masks over Docker's masked `/proc` entries, as
+/// absolute paths: each such entry this kernel has that is covered, by
+/// `/dev/null` (a character device) over a file or an empty directory of
+/// another filesystem over a directory. An entry left uncovered in the
+/// template box (a description that masks less) stays so in the forks.
+fn proc_masks() -> Vec<CString> {
+    let masks: Vec<CString> = crate::fs::PROC_MASKED
+        .iter()
+        .filter_map(|m| CString::new(format!("/proc/{m}")).ok())
+        .filter(|p| is_mask(p))
+        .collect();
+    debug_assert!(masks.len() <= MAX_MASKS);
+    masks.into_iter().take(MAX_MASKS).collect()
+}
+
+/// Whether `path` is covered by a mask: a character device, or a
+/// directory that is not proc's.
+fn is_mask(path: &CStr) -> bool {
+    // SAFETY: lstat and statfs of a NUL-terminated path into zeroed
+    // out-parameters.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::lstat(path.as_ptr(), &mut st) != 0 {
+            return false;
+        }
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFCHR => true,
+            libc::S_IFDIR => {
+                let mut fs: libc::statfs = std::mem::zeroed();
+                libc::statfs(path.as_ptr(), &mut fs) == 0 && fs.f_type != libc::PROC_SUPER_MAGIC
+            }
+            _ => false,
+        }
+    }
+}
+
+/// `/proc/self/fd/<fd>`, NUL-terminated, formatted on the stack.
+struct FdPath {
+    buf: [u8; 32],
+}
+
+impl FdPath {
+    fn new(fd: RawFd) -> FdPath {
+        const PREFIX: &[u8] = b"/proc/self/fd/";
+        let mut buf = [0u8; 32];
+        buf[..PREFIX.len()].copy_from_slice(PREFIX);
+        let mut digits = [0u8; 10];
+        let (mut n, mut len) = (fd.max(0) as u32, 0);
+        loop {
+            digits[len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for (i, d) in digits[..len].iter().rev().enumerate() {
+            buf[PREFIX.len() + i] = *d;
+        }
+        FdPath { buf }
+    }
+
+    fn as_c_str(&self) -> &CStr {
+        // The buffer always holds a NUL after the digits.
+        CStr::from_bytes_until_nul(&self.buf).unwrap_or(c"")
+    }
+}
 
 /// `MS_RDONLY` when the template's `/proc` is mounted read-only.
 fn proc_rdonly() -> u64 {

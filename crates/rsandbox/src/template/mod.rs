@@ -51,8 +51,8 @@ use crate::report::EnforcementReport;
 use crate::seccomp::SeccompProgram;
 use crate::{Child, Command, Error, Result, Sandbox};
 use protocol::{
-    Reply, CONFIG_GATE, CONFIG_LANDLOCK, CONFIG_NAMESPACES, CONFIG_SPLIT, EXITED, FAILED, FORKED,
-    READY,
+    Reply, CONFIG_GATE, CONFIG_LANDLOCK, CONFIG_NAMESPACES, CONFIG_PROC, CONFIG_SPLIT, EXITED,
+    FAILED, FORKED, READY,
 };
 
 pub use isolate::NS_FLAGS;
@@ -86,6 +86,7 @@ impl Sandbox {
         protocol::send(ours.as_raw_fd(), &tbox.config(), &sent)
             .map_err(|e| Error::io("queueing the template's configuration", None, e))?;
         let tightened = tbox.tightened();
+        let tbox_proc = tbox.flags & CONFIG_PROC != 0;
         let TemplateBox {
             sb, fork_landlock, ..
         } = tbox;
@@ -104,6 +105,13 @@ impl Sandbox {
                  Landlock in its forks: rebuild it against this version",
             ));
         }
+        if tbox_proc && understood & CONFIG_PROC == 0 {
+            return Err(Error::invalid(
+                "template: fork_namespaces",
+                "the payload's serve_forks is of an older rsandbox that cannot mount a \
+                 masked /proc in its forks: rebuild it against this version",
+            ));
+        }
         if per_fork.is_some() && understood & CONFIG_GATE == 0 {
             return Err(Error::invalid(
                 "template: cgroup limits",
@@ -116,6 +124,7 @@ impl Sandbox {
             tightened,
             own_cgroup: per_fork.is_some(),
             landlock: fork_landlock,
+            masked_proc: tbox_proc,
         };
         Ok(Template {
             inner: Arc::new(Inner {
@@ -167,6 +176,12 @@ impl Sandbox {
         let tightening = self.clone().seccomp(policy::fork_tightening());
         if let Some(tight) = SeccompProgram::prepare(&tightening)? {
             t.tighten(tight.filter_bytes());
+        }
+        // Only under the tightening: a fork payload that could make a user
+        // namespace could mount a proc without the masks under it.
+        if t.tightened() && crate::fs::mounts_root_proc(self) {
+            t.flags |= CONFIG_PROC;
+            t.sb.proc_for_forks = true;
         }
         Ok(t)
     }

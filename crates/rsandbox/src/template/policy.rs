@@ -5,8 +5,9 @@
 //! therefore runs the default profile with exactly these holes: `clone`
 //! with the fork's flags ([`CLONE_FLAGS`](super::isolate::CLONE_FLAGS), or
 //! the split fork's [`SPLIT_CLONE_FLAGS`], nothing else), `unshare` with
-//! exactly [`UNSHARE_FLAGS`], and `mount` with the two flag words the
-//! set-up uses (make mounts private; mount a `/proc`).
+//! exactly [`UNSHARE_FLAGS`], and `mount` with the flag words the set-up
+//! uses (make mounts private; mount a `/proc`, read-only under a template
+//! box that masks its own; bind the box's masks over it again).
 //!
 //! Once its namespaces are made, each fork stacks [`fork_tightening`]:
 //! those three syscalls refused as the default profile refuses them, and
@@ -21,7 +22,8 @@
 //! the ready point: what a process without a filter may do anyway without
 //! capabilities (make a user namespace with the others, mount in a mount
 //! namespace it owns). A template box that keeps capabilities could also
-//! make its mounts private or mount a `/proc` in its own mount namespace.
+//! make its mounts private, bind one of its paths over another, or mount a
+//! `/proc` in its own mount namespace: nothing it could not reach already.
 
 use crate::seccomp::{Action, ArgCmp, SeccompPolicy};
 
@@ -29,6 +31,16 @@ use super::isolate::{CLONE_FLAGS, PRIVATE_FLAGS, PROC_FLAGS, SPLIT_CLONE_FLAGS, 
 
 // The filter compares clone's flags on their low 32 bits only.
 const _: () = assert!(CLONE_FLAGS < 1 << 32);
+
+/// The flag words of the fork's `mount`s: make its mounts private, mount
+/// a `/proc` (read-only under a template that masks its own), bind a mask
+/// of the template box's over an entry of it.
+const MOUNT_FLAGS: [u64; 4] = [
+    PRIVATE_FLAGS,
+    PROC_FLAGS,
+    PROC_FLAGS | libc::MS_RDONLY,
+    libc::MS_BIND,
+];
 
 /// The syscalls whose rules [`relaxed_default`] replaces.
 const REPLACED: [&str; 2] = ["mount", "unshare"];
@@ -53,7 +65,7 @@ pub fn relaxed_default() -> SeccompPolicy {
     }
     // unshare's flags are a full unsigned long: all 64 bits compared.
     p = p.rule_if("unshare", Action::Allow, [ArgCmp::eq(0, UNSHARE_FLAGS)]);
-    for flags in [PRIVATE_FLAGS, PROC_FLAGS, PROC_FLAGS | libc::MS_RDONLY] {
+    for flags in MOUNT_FLAGS {
         p = p.rule_if("mount", Action::Allow, [ArgCmp::eq(3, flags)]);
     }
     p
@@ -89,10 +101,11 @@ mod tests {
         let count =
             |p: &SeccompPolicy, name: &str| p.rules().iter().filter(|r| r.syscall == name).count();
         assert_eq!((count(&full, "mount"), count(&full, "unshare")), (1, 1));
-        assert_eq!(count(&relaxed, "mount"), 3);
+        assert_eq!(count(&relaxed, "mount"), MOUNT_FLAGS.len());
         assert_eq!(count(&relaxed, "unshare"), 1);
         assert_eq!(count(&relaxed, "clone"), count(&full, "clone") + 2);
-        assert_eq!(relaxed.rules().len(), full.rules().len() - 2 + 2 + 1 + 3);
+        let added = 2 + 1 + MOUNT_FLAGS.len();
+        assert_eq!(relaxed.rules().len(), full.rules().len() - 2 + added);
         assert!(relaxed.check().is_ok());
     }
 
@@ -133,7 +146,8 @@ mod tests {
             CLONE_FLAGS | 1 << 32,
         ]);
         firsts.extend(crate::seccomp::profile::CLONE_NS_FLAGS);
-        let fourths = [0, PRIVATE_FLAGS, PROC_FLAGS, PROC_FLAGS | libc::MS_RDONLY];
+        let mut fourths = vec![0, libc::MS_BIND | libc::MS_REC];
+        fourths.extend(MOUNT_FLAGS);
         let nrs = (0..1024).chain((0..1024).map(|n| n | 0x4000_0000));
         for nr in nrs.chain([u32::MAX]) {
             for arch in [native_arch(), 0x4000_0003] {

@@ -57,8 +57,15 @@ pub const CONFIG_SPLIT: u32 = 4;
 /// The fork closes it before it returns from `serve_forks`: a payload
 /// holding it could add rules to it, which later forks would get.
 pub const CONFIG_LANDLOCK: u32 = 8;
+/// `CONFIG` flag, with [`CONFIG_NAMESPACES`]: the template box mounts its
+/// own `/proc` with masks, and keeps a read-only proc under it for the
+/// forks (see `fs::plan::forks_proc_ops`). Each fork then mounts its
+/// `/proc` read-only (the kernel allows no more) and covers the masked
+/// entries again with the template box's masks.
+pub const CONFIG_PROC: u32 = 16;
 /// The `CONFIG` flags this version understands (echoed in `READY`).
-pub const CONFIG_KNOWN: u32 = CONFIG_NAMESPACES | CONFIG_GATE | CONFIG_SPLIT | CONFIG_LANDLOCK;
+pub const CONFIG_KNOWN: u32 =
+    CONFIG_NAMESPACES | CONFIG_GATE | CONFIG_SPLIT | CONFIG_LANDLOCK | CONFIG_PROC;
 /// Largest `CONFIG` message: the header and a filter of `BPF_MAXINSNS`.
 pub const CONFIG_MAX: usize = 8 + 4096 * 8;
 

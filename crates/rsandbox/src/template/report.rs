@@ -26,6 +26,10 @@ pub(super) struct Posture {
     /// The `landlock` entry of each fork, when forks apply the ruleset
     /// (namespaced forks of a description with Landlock).
     pub landlock: Option<LayerReport>,
+    /// The template box masks its `/proc` and keeps a read-only proc
+    /// under it for the forks, whose `/proc` is then read-only and masked
+    /// again (`CONFIG_PROC`).
+    pub masked_proc: bool,
 }
 
 /// The namespaces a namespaced fork makes (`isolate::NS_FLAGS`).
@@ -57,10 +61,16 @@ pub(super) fn of_template(boxed: &EnforcementReport, p: &Posture) -> Enforcement
     } else {
         "forks in this box's namespaces (sandlock's posture)"
     };
+    let proc = if p.masked_proc {
+        "; a read-only proc kept under its masked /proc, reachable by no path, so \
+         that the kernel lets each fork mount its own"
+    } else {
+        ""
+    };
     r.push(LayerReport::full(
         "template",
         format!(
-            "template box serving {forks} at its ready point{}",
+            "template box serving {forks} at its ready point{}{proc}",
             cgroup_note(p)
         ),
     ));
@@ -74,7 +84,7 @@ pub(super) fn of_fork(boxed: &EnforcementReport, p: &Posture) -> EnforcementRepo
         for ns in OWN_NAMESPACES.map(Namespace::name) {
             r.push(LayerReport::full(
                 format!("namespace:{ns}"),
-                own_namespace(ns),
+                own_namespace(ns, p.masked_proc),
             ));
         }
         r.push(LayerReport::full(
@@ -98,8 +108,12 @@ pub(super) fn of_fork(boxed: &EnforcementReport, p: &Posture) -> EnforcementRepo
     r
 }
 
-fn own_namespace(ns: &str) -> String {
+fn own_namespace(ns: &str, masked_proc: bool) -> String {
     let extra = match ns {
+        "mnt" if masked_proc => {
+            ": a copy of the template box's mounts with a fresh read-only /proc, \
+             its masked entries covered again by the template box's masks"
+        }
         "mnt" => ": a copy of the template box's mounts with a fresh /proc",
         "net" => ": loopback only, up",
         _ => "",
@@ -148,8 +162,17 @@ mod tests {
             tightened: true,
             own_cgroup: false,
             landlock: None,
+            masked_proc: true,
         };
         let r = of_fork(&boxed(), &p);
+        let mnt = &r.layer("namespace:mnt").unwrap().applied;
+        assert!(
+            mnt.contains("read-only /proc") && mnt.contains("masks"),
+            "{mnt}"
+        );
+        let t = of_template(&boxed(), &p);
+        let t = &t.layer("template").unwrap().applied;
+        assert!(t.contains("read-only proc kept under"), "{t}");
         for ns in OWN_NAMESPACES.map(Namespace::name) {
             let l = r
                 .layer(&format!("namespace:{ns}"))
@@ -175,6 +198,7 @@ mod tests {
             tightened: false,
             own_cgroup: true,
             landlock: None,
+            masked_proc: false,
         };
         let r = of_fork(&boxed(), &p);
         assert_eq!(r.layer("namespace:pid").unwrap().applied, "new namespace");
@@ -200,6 +224,7 @@ mod tests {
             tightened: false,
             own_cgroup: false,
             landlock: Some(entry.clone()),
+            masked_proc: false,
         };
         assert_eq!(of_fork(&boxed(), &p).layer("landlock"), Some(&entry));
         let t = of_template(&boxed(), &p);

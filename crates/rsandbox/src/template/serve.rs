@@ -8,7 +8,7 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use super::isolate::{Isolation, Step};
 use super::protocol::{
     self, Reply, CONFIG_GATE, CONFIG_KNOWN, CONFIG_LANDLOCK, CONFIG_MAX, CONFIG_NAMESPACES,
-    CONFIG_SPLIT, EXITED, FAILED, FD_ENV, FORKED, READY, REQUEST_LEN,
+    CONFIG_PROC, CONFIG_SPLIT, EXITED, FAILED, FD_ENV, FORKED, READY, REQUEST_LEN,
 };
 use super::spare::{self, Made, Spares};
 
@@ -108,7 +108,9 @@ fn read_config(sock: RawFd) -> io::Result<(u32, Option<Isolation>)> {
         (true, fd) => fd,
         (false, _) => None,
     };
-    let iso = (flags & CONFIG_NAMESPACES != 0).then(|| Isolation::prepare(filter, split, landlock));
+    let masked_proc = flags & CONFIG_PROC != 0;
+    let iso = (flags & CONFIG_NAMESPACES != 0)
+        .then(|| Isolation::prepare(filter, split, landlock, masked_proc));
     Ok((flags & CONFIG_KNOWN, iso))
 }
 
