@@ -252,8 +252,9 @@ fn field<'a>(text: &'a [u8], key: &[u8]) -> &'a str {
 /// What the fork sees of /proc: its pids, how many of Docker's masked
 /// entries are covered (a character device, `/dev/null`, over a file; a
 /// directory of another filesystem over a directory), the names of those
-/// left uncovered, whether /proc is read-only, and the errnos of opening
-/// `/proc/self/comm` and a sysctl for writing (nothing is written).
+/// left uncovered, whether /proc is read-only, the errnos of opening
+/// `/proc/self/comm` and a sysctl for writing (nothing is written), and
+/// of looking up the path of the proc the template box keeps for forks.
 fn proc_view() -> i32 {
     use std::fmt::Write;
     let mut out = Buf([0; 1024], 0);
@@ -298,9 +299,18 @@ fn proc_view() -> i32 {
         }
         errno()
     };
+    // SAFETY: lstat of a NUL-terminated path into a zeroed out-parameter.
+    let kept = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::lstat(c"/proc/.forks-proc".as_ptr(), &mut st) == 0 {
+            0
+        } else {
+            errno()
+        }
+    };
     let _ = writeln!(
         out,
-        " masked={masked} unmasked={} ro={} comm={} sysctl={}",
+        " masked={masked} unmasked={} ro={} comm={} sysctl={} kept={kept}",
         std::str::from_utf8(&open.0[..open.1]).unwrap_or("?"),
         ro as u8,
         open_errno(c"/proc/self/comm"),
@@ -1096,6 +1106,8 @@ both!(a_template_box_with_masked_proc_forks_with_the_masks, || {
         assert_eq!(w["ro"], "1", "{out}");
         assert_eq!(w["comm"], libc::EROFS.to_string(), "{out}");
         assert_eq!(w["sysctl"], libc::EROFS.to_string(), "{out}");
+        // The proc the template box keeps for its forks is not there.
+        assert_eq!(w["kept"], libc::ENOENT.to_string(), "{out}");
     }
     // A fork's report says what it got.
     let f = t.fork(STEP_EXIT7).unwrap();
