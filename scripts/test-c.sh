@@ -16,6 +16,8 @@ cd "$root"
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$root/target}
 lib_out=$CARGO_TARGET_DIR/debug
 work=$(mktemp -d /tmp/sandbox-test-c.XXXXXX)
+# Readable by the boxes' unprivileged ids (a strict box's, nobody's runs).
+chmod 0755 "$work"
 trap 'rm -rf "$work"' EXIT
 
 passed=0
@@ -82,7 +84,6 @@ done
 # The tests that need no privilege also pass for an unprivileged user
 # (the strict preset then relies on an unprivileged user namespace).
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
-  chmod 0755 "$work"
   for name in test_spawn test_errors test_knobs test_services test_devices_ebpf test_egress test_template test_pool; do
     step "run $name as nobody" \
       setpriv --reuid=65534 --regid=65534 --clear-groups "$work/$name"

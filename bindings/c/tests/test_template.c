@@ -17,12 +17,15 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 
 enum { READY = 1, FORKED = 2, EXITED = 3 };
@@ -123,7 +126,7 @@ static void not_a_template(void) {
 
 /* The namespaces compared between a fork, its sibling and the template. */
 static const char *const NS[] = {"net", "uts", "ipc", "mnt", "user", "pid"};
-enum { N_NS = sizeof NS / sizeof NS[0], WHOAMI = 50, HOG = 60 };
+enum { N_NS = sizeof NS / sizeof NS[0], WHOAMI = 50, HOG = 60, PROC_VIEW = 70 };
 
 /* Inode of /proc/<pid>/ns/<ns> ("self" for pid): 0 when unreadable. */
 static unsigned long ns_inode(const char *pid, const char *ns) {
@@ -146,6 +149,26 @@ static void whoami(void) {
     printf("\n");
 }
 
+/* In a fork (argument PROC_VIEW): print "procs keys ro comm": the pids in
+ * /proc, whether /proc/keys is a character device (a mask: 1; 0: not; -1:
+ * absent), whether /proc is read-only, and the errno of opening
+ * /proc/self/comm for writing (0: it opened; nothing is written). */
+static void proc_view(void) {
+    int procs = 0, keys = -1, comm = 0;
+    DIR *d = opendir("/proc");
+    for (struct dirent *e; d && (e = readdir(d));)
+        if (isdigit((unsigned char)e->d_name[0])) procs++;
+    if (d) closedir(d);
+    struct stat st;
+    if (stat("/proc/keys", &st) == 0) keys = S_ISCHR(st.st_mode);
+    struct statvfs vfs;
+    int ro = statvfs("/proc", &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
+    int fd = open("/proc/self/comm", O_WRONLY | O_CLOEXEC);
+    if (fd < 0) comm = errno;
+    else close(fd);
+    printf("%d %d %d %d\n", procs, keys, ro, comm);
+}
+
 /* The template payload (this binary run with "--serve"): set state, get
  * ready; each fork prints its argument and the state and exits with the
  * argument (100: sleeps to be killed; WHOAMI: prints whoami() and exits
@@ -157,8 +180,9 @@ static int serve_main(void) {
         fprintf(stderr, "serve: %s\n", sandbox_last_error_message());
         return 100;
     }
-    if (arg == WHOAMI) {
-        whoami();
+    if (arg == WHOAMI || arg == PROC_VIEW) {
+        if (arg == WHOAMI) whoami();
+        else proc_view();
         fflush(stdout);
         _exit(0);
     }
@@ -397,6 +421,44 @@ static void namespaced_forks(void) {
     sandbox_free(sb);
 }
 
+/* A strict template box masks its /proc: each namespaced fork mounts its
+ * own read-only, /proc/keys masked again (where this kernel has it), and
+ * sees only itself there. */
+static void strict_namespaced_forks(void) {
+    sandbox_t *sb = sandbox_strict();
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", self_path);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = '\0';
+    CHECK_OK(sandbox_ro_bind(sb, dir, dir)); /* this binary and ./lib */
+    const char *argv[] = {self_path, "--serve"};
+    sandbox_template_t *tpl = NULL;
+    CHECK_OK(sandbox_template_new_opts(sb, argv, 2, 30000, SANDBOX_TEMPLATE_FORK_NAMESPACES, &tpl));
+    if (!tpl) {
+        sandbox_free(sb);
+        return;
+    }
+    struct stat st;
+    int keys = stat("/proc/keys", &st) == 0 ? 1 : -1;
+    for (int i = 0; i < 2; i++) {
+        sandbox_fork_t *f = NULL;
+        CHECK_OK(sandbox_template_fork_stdio(tpl, PROC_VIEW, 0, SANDBOX_FORK_PIPE, 2, &f));
+        if (!f) break;
+        char out[128] = "";
+        read_all(sandbox_fork_stdout_fd(f), out, sizeof out);
+        int procs = 0, seen = 0, ro = 0, comm = 0;
+        CHECK(sscanf(out, "%d %d %d %d", &procs, &seen, &ro, &comm) == 4, "fork printed \"%s\"", out);
+        CHECK(procs == 1 && seen == keys && ro == 1 && comm == EROFS,
+              "procs %d keys %d (want %d) ro %d comm errno %d", procs, seen, keys, ro, comm);
+        int status = -1;
+        CHECK_OK(sandbox_fork_wait(f, &status));
+        CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "status %#x", status);
+        sandbox_fork_free(f);
+    }
+    sandbox_template_free(tpl);
+    sandbox_free(sb);
+}
+
 static void caller_errors(void) {
     sandbox_t *sb = sandbox_new();
     sandbox_template_t *tpl = NULL;
@@ -443,6 +505,7 @@ int main(int argc, char **argv) {
     caller_side();
     caller_errors();
     namespaced_forks();
+    strict_namespaced_forks();
     cgroup_forks();
     return summary("test_template");
 }
