@@ -210,24 +210,16 @@ impl ListenPidSlot {
     /// it is written.
     pub(crate) unsafe fn fill(&self) {
         // SAFETY: raw getpid (glibc may cache a stale pid after clone).
-        let mut pid = unsafe { libc::syscall(libc::SYS_getpid) } as u64;
-        let mut digits = [0u8; 20];
-        let mut n = 0;
-        loop {
-            digits[n] = b'0' + (pid % 10) as u8;
-            n += 1;
-            pid /= 10;
-            if pid == 0 {
-                break;
-            }
-        }
-        for i in 0..n {
-            // SAFETY: LISTEN_PID.len() + n + 1 <= SLOT_LEN (a pid has at
-            // most 10 digits); buf points to SLOT_LEN bytes we own.
-            unsafe { *self.buf.add(LISTEN_PID.len() + i) = digits[n - 1 - i] };
-        }
-        // SAFETY: as above.
-        unsafe { *self.buf.add(LISTEN_PID.len() + n) = 0 };
+        let pid = unsafe { libc::syscall(libc::SYS_getpid) } as u64;
+        // SAFETY: the slot's SLOT_LEN bytes, ours; nothing else reads them
+        // while they are written. A pid has at most 10 digits, so they and
+        // the NUL fit after the name.
+        let digits = unsafe {
+            let free = SLOT_LEN - LISTEN_PID.len();
+            std::slice::from_raw_parts_mut(self.buf.add(LISTEN_PID.len()), free)
+        };
+        let n = crate::sys::write_decimal(pid, digits);
+        digits[n] = 0;
     }
 }
 

@@ -95,7 +95,7 @@ pub(super) fn chmod_fd(node: RawFd, perm: libc::mode_t) -> R {
                 return Err(e);
             }
             let mut path = [0u8; 32];
-            if libc::chmod(proc_fd_path(node, &mut path).as_ptr(), perm) < 0 {
+            if libc::chmod(crate::sys::fd::proc_fd_path(node, &mut path).as_ptr(), perm) < 0 {
                 return Err(errno());
             }
         }
@@ -103,42 +103,9 @@ pub(super) fn chmod_fd(node: RawFd, perm: libc::mode_t) -> R {
     Ok(())
 }
 
-/// `/proc/self/fd/<fd>` as a C string in `buf`, without allocating.
-fn proc_fd_path(fd: RawFd, buf: &mut [u8; 32]) -> &CStr {
-    const PREFIX: &[u8] = b"/proc/self/fd/";
-    buf[..PREFIX.len()].copy_from_slice(PREFIX);
-    let mut digits = [0u8; 10];
-    let mut n = fd.unsigned_abs();
-    let mut len = 0;
-    loop {
-        digits[len] = b'0' + (n % 10) as u8;
-        len += 1;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    for i in 0..len {
-        buf[PREFIX.len() + i] = digits[len - 1 - i];
-    }
-    buf[PREFIX.len() + len] = 0;
-    CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"/proc/self/fd/")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn proc_fd_paths() {
-        let mut b = [0u8; 32];
-        assert_eq!(proc_fd_path(0, &mut b), c"/proc/self/fd/0");
-        assert_eq!(proc_fd_path(7, &mut b), c"/proc/self/fd/7");
-        assert_eq!(
-            proc_fd_path(1234567890, &mut b),
-            c"/proc/self/fd/1234567890"
-        );
-    }
 
     /// A node whose name was swapped for a symlink between mknodat and
     /// the mode change: the change never reaches the link's target.

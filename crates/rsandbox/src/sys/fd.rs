@@ -1,6 +1,8 @@
 //! File-descriptor helpers the parent uses while preparing a spawn: fds
-//! numbered above the ones the child wires into place, close-on-exec.
+//! numbered above the ones the child wires into place, close-on-exec; and
+//! the `/proc/self/fd/N` path of an fd, formatted without allocating.
 
+use std::ffi::CStr;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use crate::error::{Error, Result};
@@ -38,4 +40,30 @@ pub(crate) fn pipe_cloexec(what: &str, min: RawFd) -> Result<(OwnedFd, OwnedFd)>
     // SAFETY: both are fresh descriptors we own.
     let (r, w) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     Ok((fd_at_least(r, min)?, fd_at_least(w, min)?))
+}
+
+/// `/proc/self/fd/<fd>` as a C string in `buf`, without allocating (for a
+/// child after clone).
+pub(crate) fn proc_fd_path(fd: RawFd, buf: &mut [u8; 32]) -> &CStr {
+    const PREFIX: &[u8] = b"/proc/self/fd/";
+    buf[..PREFIX.len()].copy_from_slice(PREFIX);
+    let len = super::write_decimal(u64::from(fd.unsigned_abs()), &mut buf[PREFIX.len()..]);
+    buf[PREFIX.len() + len] = 0;
+    CStr::from_bytes_until_nul(&buf[..]).unwrap_or(c"/proc/self/fd/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn proc_fd_paths() {
+        let mut b = [0u8; 32];
+        assert_eq!(proc_fd_path(0, &mut b), c"/proc/self/fd/0");
+        assert_eq!(proc_fd_path(7, &mut b), c"/proc/self/fd/7");
+        assert_eq!(
+            proc_fd_path(1234567890, &mut b),
+            c"/proc/self/fd/1234567890"
+        );
+    }
 }

@@ -234,6 +234,26 @@ pub(crate) fn seccomp_set_filter(filter: &[libc::sock_filter]) -> i64 {
     }
 }
 
+/// Write `n` in decimal at the start of `out` (no NUL); the number of
+/// digits written. No allocation: for a child between clone and exec.
+/// `out` must hold 20 bytes, or as many as `n` has digits.
+pub(crate) fn write_decimal(mut n: u64, out: &mut [u8]) -> usize {
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for (o, d) in out.iter_mut().zip(digits[..len].iter().rev()) {
+        *o = *d;
+    }
+    len
+}
+
 /// The current thread's errno.
 #[inline]
 pub fn errno() -> i32 {

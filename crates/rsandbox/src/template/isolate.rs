@@ -282,9 +282,10 @@ impl Isolation {
 
     /// Bind each held mask over its entry of the fresh `/proc`.
     fn bind_masks(&self, held: &[RawFd; MAX_MASKS]) -> Result<(), i32> {
+        let mut buf = [0u8; 32];
         for (&fd, path) in held.iter().zip(&self.masks) {
-            let src = FdPath::new(fd);
-            mount(Some(src.as_c_str()), path, None, libc::MS_BIND, None)?;
+            let src = crate::sys::fd::proc_fd_path(fd, &mut buf);
+            mount(Some(src), path, None, libc::MS_BIND, None)?;
         }
         Ok(())
     }
@@ -394,38 +395,6 @@ fn is_mask(path: &CStr) -> bool {
             }
             _ => false,
         }
-    }
-}
-
-/// `/proc/self/fd/<fd>`, NUL-terminated, formatted on the stack.
-struct FdPath {
-    buf: [u8; 32],
-}
-
-impl FdPath {
-    fn new(fd: RawFd) -> FdPath {
-        const PREFIX: &[u8] = b"/proc/self/fd/";
-        let mut buf = [0u8; 32];
-        buf[..PREFIX.len()].copy_from_slice(PREFIX);
-        let mut digits = [0u8; 10];
-        let (mut n, mut len) = (fd.max(0) as u32, 0);
-        loop {
-            digits[len] = b'0' + (n % 10) as u8;
-            len += 1;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        for (i, d) in digits[..len].iter().rev().enumerate() {
-            buf[PREFIX.len() + i] = *d;
-        }
-        FdPath { buf }
-    }
-
-    fn as_c_str(&self) -> &CStr {
-        // The buffer always holds a NUL after the digits.
-        CStr::from_bytes_until_nul(&self.buf).unwrap_or(c"")
     }
 }
 
