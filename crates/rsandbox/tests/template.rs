@@ -308,13 +308,20 @@ fn proc_view() -> i32 {
             errno()
         }
     };
+    // SAFETY: lstat of a NUL-terminated path into a zeroed out-parameter.
+    let cpuinfo = unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        libc::lstat(c"/proc/cpuinfo".as_ptr(), &mut st) == 0
+            && st.st_mode & libc::S_IFMT == libc::S_IFCHR
+    };
     let _ = writeln!(
         out,
-        " masked={masked} unmasked={} ro={} comm={} sysctl={} kept={kept}",
+        " masked={masked} unmasked={} ro={} comm={} sysctl={} kept={kept} cpuinfo_masked={}",
         std::str::from_utf8(&open.0[..open.1]).unwrap_or("?"),
         ro as u8,
         open_errno(c"/proc/self/comm"),
         open_errno(c"/proc/sys/kernel/hostname"),
+        cpuinfo as u8,
     );
     // SAFETY: writes a live buffer to fd 1.
     unsafe { libc::write(1, out.0.as_ptr().cast(), out.1) };
@@ -1108,11 +1115,24 @@ both!(a_template_box_with_masked_proc_forks_with_the_masks, || {
         assert_eq!(w["sysctl"], libc::EROFS.to_string(), "{out}");
         // The proc the template box keeps for its forks is not there.
         assert_eq!(w["kept"], libc::ENOENT.to_string(), "{out}");
+        assert_eq!(w["cpuinfo_masked"], "0", "{out}");
     }
     // A fork's report says what it got.
     let f = t.fork(STEP_EXIT7).unwrap();
     let mnt = f.enforcement().layer("namespace:mnt").unwrap();
     assert!(mnt.applied.contains("read-only /proc"), "{mnt:?}");
+    drop(f);
+    // A mask of the description's own under /proc covers the forks' too.
+    let sb = Sandbox::strict()
+        .mask("/proc/cpuinfo")
+        .ro_bind(dir, dir)
+        .env(ROLE, "serve");
+    let t = namespaced(sb, &cmd);
+    let (status, out) = fork_output(&t, STEP_PROC);
+    assert!(status.success(), "{status:?} {out}");
+    let w = words(&out);
+    assert_eq!(w["cpuinfo_masked"], "1", "{out}");
+    assert_eq!(w["masked"], on_host.to_string(), "{out}");
 });
 
 both!(

@@ -133,7 +133,7 @@ use crate::Sandbox;
 
 pub use hidden::{hidden_host_paths, HIDDEN_HOST_PATHS};
 pub(crate) use hidden::{hidden_host_steps, is_hidden_mask, reveals_hidden};
-pub(crate) use plan::{MountPlan, PROC_MASKED};
+pub(crate) use plan::MountPlan;
 pub use template::last_error as template_error;
 pub(crate) use template::Template;
 pub(crate) use validate::validate;

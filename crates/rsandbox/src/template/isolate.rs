@@ -17,7 +17,7 @@
 //! the highest capability, the filter to stack) is prepared in the template
 //! by [`Isolation::prepare`]; the child only makes raw syscalls on it.
 
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::io;
 use std::os::fd::RawFd;
 
@@ -134,13 +134,18 @@ pub struct Isolation {
     /// in it. A raw fd: the template keeps it for its life, and no fork's
     /// copy of this struct may close it again when dropped.
     landlock: Option<RawFd>,
-    /// `CONFIG_PROC`: the template box's masked `/proc` entries, each
-    /// bound again over the fork's fresh `/proc` (see [`Isolation::proc`]).
+    /// `CONFIG_PROC`: the template box's mounts over its `/proc` entries
+    /// (masks, binds), each bound again over the fork's fresh `/proc` (see
+    /// [`Isolation::proc`]).
     masks: Vec<CString>,
+    /// The template box has more such mounts than a fork can hold fds
+    /// for ([`MAX_MASKS`]): each fork fails rather than leave one out.
+    too_many_masks: bool,
 }
 
-/// The most masks a fork re-applies (Docker's list has ten).
-const MAX_MASKS: usize = 16;
+/// The most mounts over `/proc` entries a fork re-applies (Docker's
+/// masked paths are ten).
+const MAX_MASKS: usize = 64;
 
 impl Isolation {
     /// Prepare in the template: its own ids, its `/proc`'s flags, the
@@ -158,6 +163,11 @@ impl Isolation {
         use std::os::fd::IntoRawFd;
         // SAFETY: trivial getters.
         let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+        let masks = if masked_proc {
+            proc_masks()
+        } else {
+            Vec::new()
+        };
         Isolation {
             uid_line: may_map_uid(uid).then(|| Line::map(uid, uid)),
             gid_line: Line::map(gid, gid),
@@ -171,11 +181,8 @@ impl Isolation {
             filter,
             split,
             landlock: landlock.map(IntoRawFd::into_raw_fd),
-            masks: if masked_proc {
-                proc_masks()
-            } else {
-                Vec::new()
-            },
+            too_many_masks: masked_proc && masks.len() > MAX_MASKS,
+            masks,
         }
     }
 
@@ -243,12 +250,15 @@ impl Isolation {
     }
 
     /// A fresh `/proc`, and under `CONFIG_PROC` the template box's masks
-    /// over it again. Each mask (a read-only `/dev/null` or empty
-    /// directory of the template box's) is opened through the template's
-    /// `/proc` before the fresh one covers it, then bound from its fd's
-    /// magic link: the binds keep the masks' read-only flag, and need no
-    /// `/dev/null` of the fork's own.
+    /// over it again. Each mount (a read-only `/dev/null` or empty
+    /// directory of the template box's, or what the description put
+    /// there) is opened through the template's `/proc` before the fresh
+    /// one covers it, then bound from its fd's magic link: the binds keep
+    /// the masks' read-only flag, and need no `/dev/null` of the fork's own.
     fn proc(&self) -> Result<(), (Step, i32)> {
+        if self.too_many_masks {
+            return Err((Step::ProcMasks, libc::E2BIG));
+        }
         let mut held = [-1; MAX_MASKS];
         let r = self
             .open_masks(&mut held)
@@ -362,40 +372,59 @@ fn may_map_uid(uid: u32) -> bool {
 /// `CAP_SETFCAP`.
 const CAP_SETFCAP: u32 = 31;
 
-/// The template box's masks over Docker's masked `/proc` entries, as
-/// absolute paths: each such entry this kernel has that is covered, by
-/// `/dev/null` (a character device) over a file or an empty directory of
-/// another filesystem over a directory. An entry left uncovered in the
-/// template box (a description that masks less) stays so in the forks.
+/// The mount points of the template box's mounts over its `/proc`
+/// entries: Docker's masks, and whatever the description mounted under
+/// `/proc` (a `mask`, a bind), from its `/proc/self/mountinfo`.
 fn proc_masks() -> Vec<CString> {
-    let masks: Vec<CString> = crate::fs::PROC_MASKED
-        .iter()
-        .filter_map(|m| CString::new(format!("/proc/{m}")).ok())
-        .filter(|p| is_mask(p))
-        .collect();
-    debug_assert!(masks.len() <= MAX_MASKS);
-    masks.into_iter().take(MAX_MASKS).collect()
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    proc_covers(&info)
+        .into_iter()
+        .filter_map(|p| CString::new(p).ok())
+        .collect()
 }
 
-/// Whether `path` is covered by a mask: a character device, or a
-/// directory that is not proc's.
-fn is_mask(path: &CStr) -> bool {
-    // SAFETY: lstat and statfs of a NUL-terminated path into zeroed
-    // out-parameters.
-    unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        if libc::lstat(path.as_ptr(), &mut st) != 0 {
-            return false;
-        }
-        match st.st_mode & libc::S_IFMT {
-            libc::S_IFCHR => true,
-            libc::S_IFDIR => {
-                let mut fs: libc::statfs = std::mem::zeroed();
-                libc::statfs(path.as_ptr(), &mut fs) == 0 && fs.f_type != libc::PROC_SUPER_MAGIC
-            }
-            _ => false,
+/// In `mountinfo` order, once each, the mount points strictly under
+/// `/proc` of the mounts that are not proc's own: not the box's `/proc`,
+/// nor its read-only remounts of `/proc/sys` and the like (a fork's whole
+/// `/proc` is read-only), nor the proc kept for forks.
+fn proc_covers(mountinfo: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((fields, rest)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fstype = rest.split(' ').next().unwrap_or("");
+        let Some(point) = fields.split(' ').nth(4).map(unescape) else {
+            continue;
+        };
+        if fstype != "proc" && point.starts_with("/proc/") && !out.contains(&point) {
+            out.push(point);
         }
     }
+    out
+}
+
+/// A mountinfo field with its octal escapes (`\040` for a space) undone.
+fn unescape(field: &str) -> String {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') << 6 | (d[1] - b'0') << 3 | (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `MS_RDONLY` when the template's `/proc` is mounted read-only.
@@ -485,4 +514,31 @@ fn write_file(path: &std::ffi::CStr, bytes: &[u8]) -> Result<(), i32> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mounts over a strict template box's `/proc` entries: the masks
+    /// and a description's own, once each; not the box's `/proc`, its
+    /// read-only remounts, nor the proc kept for forks.
+    #[test]
+    fn the_mounts_a_fork_binds_again() {
+        let info = "\
+60 59 0:40 / /proc rw,nosuid - tmpfs rsandbox-forks ro,size=4k,mode=700
+61 60 0:41 / /proc/.forks-proc ro,nosuid - proc proc ro
+62 60 0:42 / /proc rw,nosuid,nodev,noexec - proc proc rw
+63 62 0:6 /null /proc/keys ro,nosuid - devtmpfs udev rw
+64 62 0:43 / /proc/acpi ro - tmpfs tmpfs ro
+65 62 0:42 /sys /proc/sys ro,nosuid - proc proc rw
+66 62 0:6 /null /proc/keys ro,nosuid - devtmpfs udev rw
+67 62 8:1 /srv/a\\040b /proc/my\\040info ro - ext4 /dev/sda1 rw
+";
+        assert_eq!(
+            proc_covers(info),
+            ["/proc/keys", "/proc/acpi", "/proc/my info"]
+        );
+        assert_eq!(unescape("a\\134b\\0"), "a\\b\\0");
+    }
 }
