@@ -13,10 +13,17 @@ use std::time::{Duration, Instant};
 static CONTAINER: AtomicU64 = AtomicU64::new(0);
 
 /// The rsandbox-oci binary next to this bench's (`target/release`), or
-/// `RSANDBOX_OCI`.
+/// `RSANDBOX_OCI`. `cargo bench` runs a bench in its package's directory,
+/// so a relative path that is not there is taken from the workspace's
+/// root, where the command was most likely typed.
 pub fn rsandbox_oci() -> Option<PathBuf> {
     if let Some(p) = std::env::var_os("RSANDBOX_OCI") {
-        return Some(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(&p);
+        if p.is_relative() && !p.exists() && root.exists() {
+            return Some(root);
+        }
+        return Some(p);
     }
     let exe = std::env::current_exe().ok()?;
     let p = exe.parent()?.parent()?.join("rsandbox-oci");
