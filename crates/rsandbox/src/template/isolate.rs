@@ -138,9 +138,6 @@ pub struct Isolation {
     /// (masks, binds), each bound again over the fork's fresh `/proc` (see
     /// [`Isolation::proc`]).
     masks: Vec<CString>,
-    /// The template box has more such mounts than a fork can hold fds
-    /// for ([`MAX_MASKS`]): each fork fails rather than leave one out.
-    too_many_masks: bool,
 }
 
 /// The most mounts over `/proc` entries a fork re-applies (Docker's
@@ -181,7 +178,6 @@ impl Isolation {
             filter,
             split,
             landlock: landlock.map(IntoRawFd::into_raw_fd),
-            too_many_masks: masked_proc && masks.len() > MAX_MASKS,
             masks,
         }
     }
@@ -256,7 +252,8 @@ impl Isolation {
     /// one covers it, then bound from its fd's magic link: the binds keep
     /// the masks' read-only flag, and need no `/dev/null` of the fork's own.
     fn proc(&self) -> Result<(), (Step, i32)> {
-        if self.too_many_masks {
+        // More than a fork can hold fds for: fail rather than leave one out.
+        if self.masks.len() > MAX_MASKS {
             return Err((Step::ProcMasks, libc::E2BIG));
         }
         let mut held = [-1; MAX_MASKS];

@@ -85,8 +85,7 @@ impl Sandbox {
         let sent: Vec<RawFd> = tbox.landlock_fd.iter().map(|f| f.as_raw_fd()).collect();
         protocol::send(ours.as_raw_fd(), &tbox.config(), &sent)
             .map_err(|e| Error::io("queueing the template's configuration", None, e))?;
-        let tightened = tbox.tightened();
-        let tbox_proc = tbox.flags & CONFIG_PROC != 0;
+        let (sent, tightened, masked_proc) = (tbox.flags, tbox.tightened(), tbox.keeps_proc());
         let TemplateBox {
             sb, fork_landlock, ..
         } = tbox;
@@ -98,33 +97,13 @@ impl Sandbox {
         drop(theirs);
         let understood = wait_ready(ours.as_fd(), opts.ready)?;
         let per_fork = self.limits.wants_cgroup().then(|| self.clone());
-        if fork_landlock.is_some() && understood & CONFIG_LANDLOCK == 0 {
-            return Err(Error::invalid(
-                "template: landlock",
-                "the payload's serve_forks is of an older rsandbox that cannot apply \
-                 Landlock in its forks: rebuild it against this version",
-            ));
-        }
-        if tbox_proc && understood & CONFIG_PROC == 0 {
-            return Err(Error::invalid(
-                "template: fork_namespaces",
-                "the payload's serve_forks is of an older rsandbox that cannot mount a \
-                 masked /proc in its forks: rebuild it against this version",
-            ));
-        }
-        if per_fork.is_some() && understood & CONFIG_GATE == 0 {
-            return Err(Error::invalid(
-                "template: cgroup limits",
-                "the payload's serve_forks is of an older rsandbox that cannot hold a \
-                 fork until it is in a cgroup of its own: rebuild it against this version",
-            ));
-        }
+        check_understood(sent, understood)?;
         let posture = report::Posture {
             namespaces: opts.namespaces,
             tightened,
             own_cgroup: per_fork.is_some(),
             landlock: fork_landlock,
-            masked_proc: tbox_proc,
+            masked_proc,
         };
         Ok(Template {
             inner: Arc::new(Inner {
@@ -180,8 +159,7 @@ impl Sandbox {
         // Only under the tightening: a fork payload that could make a user
         // namespace could mount a proc without the masks under it.
         if t.tightened() && crate::fs::mounts_root_proc(self) {
-            t.flags |= CONFIG_PROC;
-            t.sb.proc_for_forks = true;
+            t.keep_proc_for_forks();
         }
         Ok(t)
     }
@@ -221,6 +199,18 @@ impl TemplateBox {
         self.flags & CONFIG_SPLIT != 0
     }
 
+    /// Whether the box keeps a read-only proc for its forks' `/proc`.
+    fn keeps_proc(&self) -> bool {
+        self.flags & CONFIG_PROC != 0
+    }
+
+    /// The box keeps a read-only proc under its `/proc`, and its forks
+    /// mount theirs read-only and mask it again (`CONFIG_PROC`).
+    fn keep_proc_for_forks(&mut self) {
+        self.flags |= CONFIG_PROC;
+        self.sb.proc_for_forks = true;
+    }
+
     /// The box runs the relaxed default profile; each fork stacks `filter`.
     fn tighten(&mut self, filter: &[u8]) {
         self.flags |= CONFIG_SPLIT;
@@ -245,6 +235,43 @@ impl TemplateBox {
         self.sb.landlock = Default::default();
         Ok(())
     }
+}
+
+/// The `CONFIG` flags a `serve_forks` must understand to serve forks as
+/// asked, with the field an error names and what an older one cannot do.
+const MUST_UNDERSTAND: [(u32, &str, &str); 3] = [
+    (
+        CONFIG_LANDLOCK,
+        "template: landlock",
+        "apply Landlock in its forks",
+    ),
+    (
+        CONFIG_PROC,
+        "template: fork_namespaces",
+        "mount a masked /proc in its forks",
+    ),
+    (
+        CONFIG_GATE,
+        "template: cgroup limits",
+        "hold a fork until it is in a cgroup of its own",
+    ),
+];
+
+/// An error when the payload's `serve_forks` did not echo a flag of
+/// [`MUST_UNDERSTAND`] that was `sent`: it would serve forks without it.
+fn check_understood(sent: u32, understood: u32) -> Result<()> {
+    for (flag, field, what) in MUST_UNDERSTAND {
+        if sent & flag != 0 && understood & flag == 0 {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "the payload's serve_forks is of an older rsandbox that cannot {what}: \
+                     rebuild it against this version"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Whether the box's payload would hold `CAP_SYS_ADMIN` over namespaces
@@ -635,5 +662,33 @@ impl Drop for ForkedBox {
 impl AsFd for ForkedBox {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.pidfd.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A flag sent and not echoed by the payload's `serve_forks` is a
+    /// typed error naming its field; one not sent needs no echo.
+    #[test]
+    fn an_older_serve_forks_is_refused_for_what_it_cannot_do() {
+        for (flag, field, what) in MUST_UNDERSTAND {
+            let sent = CONFIG_NAMESPACES | flag;
+            match check_understood(sent, CONFIG_NAMESPACES) {
+                Err(Error::InvalidConfig { field: f, reason }) => {
+                    assert_eq!(f, field);
+                    assert!(
+                        reason.contains(what) && reason.contains("rebuild"),
+                        "{reason}"
+                    );
+                }
+                other => panic!("{field}: {other:?}"),
+            }
+            assert!(check_understood(sent, sent).is_ok());
+            assert!(check_understood(CONFIG_NAMESPACES, CONFIG_NAMESPACES).is_ok());
+        }
+        let all = CONFIG_LANDLOCK | CONFIG_PROC | CONFIG_GATE;
+        assert!(check_understood(all, protocol::CONFIG_KNOWN).is_ok());
     }
 }
