@@ -80,6 +80,14 @@ const FORK_CLONE: u64 = rsandbox::template::NS_FLAGS | 0x1000 | libc::SIGCHLD as
 fn template_payload() {
     match std::env::var(ROLE).as_deref() {
         Ok("serve") => serve(),
+        Ok("probe-kept-proc") => {
+            let code = clone_run(FORK_CLONE, mount_procs).unwrap_or_else(|e| 100 + e);
+            if code != 0 {
+                eprintln!("probe-kept-proc: {code}");
+                std::process::exit(code);
+            }
+            serve()
+        }
         Ok("never") => std::thread::sleep(Duration::from_secs(60)),
         Ok("exit") => std::process::exit(3),
         _ => {}
@@ -262,26 +270,18 @@ fn proc_view() -> i32 {
     visible_pids(&mut out);
     let (mut masked, mut open) = (0, Buf([0; 1024], 0));
     for path in PROC_MASKED {
-        // SAFETY: lstat and statfs of NUL-terminated paths into zeroed
-        // out-parameters.
-        let (present, covered) = unsafe {
-            let mut st: libc::stat = std::mem::zeroed();
+        // SAFETY: statfs of a NUL-terminated path into a zeroed out-parameter.
+        let other_fs = unsafe {
             let mut fs: libc::statfs = std::mem::zeroed();
-            let present = libc::lstat(path.as_ptr(), &mut st) == 0;
-            let kind = st.st_mode & libc::S_IFMT;
-            let other_fs =
-                libc::statfs(path.as_ptr(), &mut fs) == 0 && fs.f_type != libc::PROC_SUPER_MAGIC;
-            (
-                present,
-                kind == libc::S_IFCHR || (kind == libc::S_IFDIR && other_fs),
-            )
+            libc::statfs(path.as_ptr(), &mut fs) == 0 && fs.f_type != libc::PROC_SUPER_MAGIC
         };
-        match (present, covered) {
-            (true, true) => masked += 1,
-            (true, false) => {
+        match file_type(path) {
+            Ok(libc::S_IFCHR) => masked += 1,
+            Ok(libc::S_IFDIR) if other_fs => masked += 1,
+            Ok(_) => {
                 let _ = write!(open, "{},", path.to_str().unwrap_or("?"));
             }
-            _ => {}
+            Err(_) => {}
         }
     }
     // SAFETY: statvfs into a zeroed out-parameter.
@@ -299,21 +299,8 @@ fn proc_view() -> i32 {
         }
         errno()
     };
-    // SAFETY: lstat of a NUL-terminated path into a zeroed out-parameter.
-    let kept = unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        if libc::lstat(c"/proc/.forks-proc".as_ptr(), &mut st) == 0 {
-            0
-        } else {
-            errno()
-        }
-    };
-    // SAFETY: lstat of a NUL-terminated path into a zeroed out-parameter.
-    let cpuinfo = unsafe {
-        let mut st: libc::stat = std::mem::zeroed();
-        libc::lstat(c"/proc/cpuinfo".as_ptr(), &mut st) == 0
-            && st.st_mode & libc::S_IFMT == libc::S_IFCHR
-    };
+    let kept = file_type(c"/proc/.forks-proc").map_or_else(|e| e, |_| 0);
+    let cpuinfo = file_type(c"/proc/cpuinfo") == Ok(libc::S_IFCHR);
     let _ = writeln!(
         out,
         " masked={masked} unmasked={} ro={} comm={} sysctl={} kept={kept} cpuinfo_masked={}",
@@ -326,6 +313,18 @@ fn proc_view() -> i32 {
     // SAFETY: writes a live buffer to fd 1.
     unsafe { libc::write(1, out.0.as_ptr().cast(), out.1) };
     0
+}
+
+/// The `S_IFMT` bits of `path` (not followed), or the errno.
+fn file_type(path: &std::ffi::CStr) -> Result<libc::mode_t, i32> {
+    // SAFETY: lstat of a NUL-terminated path into a zeroed out-parameter.
+    unsafe {
+        let mut st: libc::stat = std::mem::zeroed();
+        if libc::lstat(path.as_ptr(), &mut st) != 0 {
+            return Err(errno());
+        }
+        Ok(st.st_mode & libc::S_IFMT)
+    }
 }
 
 /// The numeric entries of /proc (the pids this fork can see), comma-joined.
@@ -489,8 +488,18 @@ fn split_ns() -> i32 {
 
 /// clone with `flags`; 0 or the errno. A child exits at once.
 fn try_clone(flags: u64) -> i32 {
+    match clone_run(flags, || 0) {
+        Ok(_) => 0,
+        Err(e) => e,
+    }
+}
+
+/// clone with `flags`, the child running `body` (raw syscalls only) and
+/// exiting with what it returns; waited for. Its exit code, or the
+/// clone's errno.
+fn clone_run(flags: u64, body: fn() -> i32) -> Result<i32, i32> {
     let mut pidfd: i32 = -1;
-    // SAFETY: a fork-like clone whose child only calls _exit.
+    // SAFETY: a fork-like clone whose child runs `body` and exits.
     let r = unsafe {
         libc::syscall(
             libc::SYS_clone,
@@ -502,13 +511,49 @@ fn try_clone(flags: u64) -> i32 {
         )
     };
     if r == 0 {
-        // SAFETY: ends the child.
-        unsafe { libc::_exit(0) }
+        // SAFETY: ends the child with body's code.
+        unsafe { libc::_exit(body()) }
     }
     if r < 0 {
-        errno()
-    } else {
-        0
+        return Err(errno());
+    }
+    let mut status = 0;
+    // SAFETY: waits for our own child; closes the pidfd clone gave us.
+    unsafe {
+        libc::waitpid(r as libc::pid_t, &mut status, 0);
+        libc::close(pidfd);
+    }
+    Ok(libc::WEXITSTATUS(status))
+}
+
+/// In a child made with a fork's namespaces: make its mounts private, then
+/// mount a proc read-write (must be refused with `EPERM`) and read-only
+/// (must succeed). 0, or the first step that went otherwise: 2 rw
+/// mounted, 3 rw refused with another errno, 4 ro refused, 5 private.
+fn mount_procs() -> i32 {
+    let proc = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    // mount(2) of a proc on /proc, or (`fs` None) a change of `/`'s flags;
+    // 0 or the errno.
+    let mount = |fs: Option<&std::ffi::CStr>, target: &std::ffi::CStr, flags| {
+        let fs = fs.map_or(std::ptr::null(), |f| f.as_ptr());
+        // SAFETY: NUL-terminated static strings or nulls, in this child's
+        // own mount namespace.
+        let r = unsafe { libc::mount(fs, target.as_ptr(), fs, flags, std::ptr::null()) };
+        if r == 0 {
+            0
+        } else {
+            errno()
+        }
+    };
+    match (
+        mount(None, c"/", libc::MS_REC | libc::MS_PRIVATE),
+        mount(Some(c"proc"), c"/proc", proc),
+    ) {
+        (e, _) if e != 0 => 5,
+        (_, 0) => 2,
+        (_, e) if e != libc::EPERM => 3,
+        _ if mount(Some(c"proc"), c"/proc", proc | libc::MS_RDONLY) != 0 => 4,
+        _ => 0,
     }
 }
 
@@ -678,6 +723,14 @@ fn ends_now(pidfd: &OwnedFd) -> bool {
 }
 
 /// A template whose forks get namespaces of their own.
+/// `Sandbox::strict()` (its own root view, a masked `/proc`) running this
+/// test binary, bound where it is, as the template payload.
+fn strict_serving() -> Sandbox {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap();
+    Sandbox::strict().ro_bind(dir, dir).env(ROLE, "serve")
+}
+
 fn namespaced(sb: Sandbox, cmd: &Command) -> Template {
     let opts = TemplateOptions::new().fork_namespaces(true);
     sb.template_with(cmd, &opts).unwrap()
@@ -1094,10 +1147,7 @@ both!(a_template_box_with_masked_proc_forks_with_the_masks, || {
     // read-only (the kernel allows no more: see `fs::plan::forks_proc_ops`),
     // with the same entries covered, and sees only itself there.
     let (_, cmd) = payload("serve");
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().unwrap();
-    let sb = Sandbox::strict().ro_bind(dir, dir).env(ROLE, "serve");
-    let t = namespaced(sb, &cmd);
+    let t = namespaced(strict_serving(), &cmd);
     let on_host = PROC_MASKED
         .iter()
         .filter(|p| std::path::Path::new(p.to_str().unwrap()).exists())
@@ -1123,17 +1173,30 @@ both!(a_template_box_with_masked_proc_forks_with_the_masks, || {
     assert!(mnt.applied.contains("read-only /proc"), "{mnt:?}");
     drop(f);
     // A mask of the description's own under /proc covers the forks' too.
-    let sb = Sandbox::strict()
-        .mask("/proc/cpuinfo")
-        .ro_bind(dir, dir)
-        .env(ROLE, "serve");
-    let t = namespaced(sb, &cmd);
+    let t = namespaced(strict_serving().mask("/proc/cpuinfo"), &cmd);
     let (status, out) = fork_output(&t, STEP_PROC);
     assert!(status.success(), "{status:?} {out}");
     let w = words(&out);
     assert_eq!(w["cpuinfo_masked"], "1", "{out}");
     assert_eq!(w["masked"], on_host.to_string(), "{out}");
 });
+
+both!(
+    the_proc_kept_for_forks_lets_a_user_namespace_mount_only_a_read_only_proc,
+    || {
+        // The template process itself, through its filter's holes, makes the
+        // namespaces a fork makes and mounts a proc there: read-write is
+        // refused (EPERM), read-only allowed. A read-write kept proc would
+        // let it mount a writable proc without the masks; none at all would
+        // refuse both. The template exits with the probe's code otherwise,
+        // and no template is made.
+        let (_, cmd) = payload("serve");
+        let t = namespaced(strict_serving().env(ROLE, "probe-kept-proc"), &cmd);
+        let (status, out) = fork_output(&t, STEP_PROC);
+        assert!(status.success(), "{status:?} {out}");
+        assert_eq!(words(&out)["ro"], "1", "{out}");
+    }
+);
 
 both!(
     a_masked_proc_under_a_filter_of_the_callers_fails_forks_typed,
@@ -1144,12 +1207,7 @@ both!(
         // and each fork says it cannot mount its /proc instead of running
         // half-isolated.
         let (_, cmd) = payload("serve");
-        let exe = std::env::current_exe().unwrap();
-        let dir = exe.parent().unwrap();
-        let sb = Sandbox::strict()
-            .seccomp(rsandbox::template::relaxed_default())
-            .ro_bind(dir, dir)
-            .env(ROLE, "serve");
+        let sb = strict_serving().seccomp(rsandbox::template::relaxed_default());
         let t = namespaced(sb, &cmd);
         match t.fork(STEP_EXIT7) {
             Err(Error::Io { op, source, .. }) => {
